@@ -1,0 +1,216 @@
+"""Settings, read from the environment (and `.env`), grouped by concern.
+
+Every group reads the variable names Parley's users already know (`MONGO_URI`,
+`JWT_SECRET`, `REDIS_HOST`, ...). In development, secrets fall back to obvious dev values
+so a fresh clone runs; with `ENVIRONMENT=production` a missing or default secret stops
+start-up with a message naming the variable (see `Settings.check_production`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from api.domain.tenancy import TenancyStrategy
+
+DEV_SECRET_PREFIX = "dev-insecure-"  # noqa: S105 - a marker, refused in production
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def _config(prefix: str = "") -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class MongoSettings(BaseSettings):
+    model_config = _config("MONGO_")
+
+    uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    db_name: str = "parley"
+    server_selection_timeout_ms: int = Field(default=3000, ge=100)
+    connect_timeout_ms: int = Field(default=3000, ge=100)
+    socket_timeout_ms: int = Field(default=10000, ge=100)
+    max_pool_size: int = Field(default=100, ge=1)
+    startup_timeout_seconds: float = Field(default=30.0, ge=0)
+
+
+class RedisSettings(BaseSettings):
+    model_config = _config("REDIS_")
+
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    password: SecretStr | None = None
+    socket_timeout_seconds: float = Field(default=2.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+
+    @property
+    def resolved_url(self) -> str:
+        """`REDIS_URL` when given, else one built from `REDIS_HOST`/`REDIS_PORT`."""
+        if self.url:
+            return self.url
+        auth = ""
+        if self.password is not None:
+            auth = f":{quote(self.password.get_secret_value(), safe='')}@"
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class SecuritySettings(BaseSettings):
+    model_config = _config()
+
+    jwt_secret: SecretStr = SecretStr(DEV_SECRET_PREFIX + "jwt-secret-change-me-000000000000")
+    refresh_token_secret: SecretStr = SecretStr(
+        DEV_SECRET_PREFIX + "refresh-secret-change-me-000000000"
+    )
+    admin_email: str = "admin@example.com"
+    admin_password: SecretStr = SecretStr(DEV_SECRET_PREFIX + "admin-password")
+    cors_origins: CsvList = Field(default_factory=list)
+    cors_allow_credentials: bool = True
+
+    _csv = field_validator("cors_origins", mode="before")(_split_csv)
+
+
+class TenancySettings(BaseSettings):
+    model_config = _config()
+
+    multi_tenancy_strategy: TenancyStrategy = TenancyStrategy.HEADER
+    host_main_domain: str = "localhost"
+    default_tenant_name: str = "Default"
+    default_tenant_subdomain: str = "default"
+    tenant_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("host_main_domain")
+    @classmethod
+    def _normalise_domain(cls, value: str) -> str:
+        return value.strip().lower().split(":", 1)[0].rstrip(".")
+
+
+class SmtpSettings(BaseSettings):
+    model_config = _config("SMTP_")
+
+    host: str | None = None
+    port: int = 587
+
+
+class AiSettings(BaseSettings):
+    model_config = _config()
+
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_models: CsvList = Field(default_factory=list)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    _csv = field_validator("ollama_models", mode="before")(_split_csv)
+
+
+class StorageSettings(BaseSettings):
+    model_config = _config()
+
+    azure_storage_connection_string: SecretStr | None = None
+    azure_storage_container: str = "parley"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_s3_bucket: str | None = None
+    aws_s3_region: str = "us-east-1"
+    aws_s3_endpoint_url: str | None = None
+
+
+class Settings(BaseSettings):
+    """The whole configuration; build it with `load_settings()`."""
+
+    model_config = _config()
+
+    environment: Environment = Environment.DEVELOPMENT
+    app_name: str = "Parley"
+    log_level: str = "INFO"
+    log_format: str | None = Field(
+        default=None, description="`console` (colour) or `json`; by environment when unset."
+    )
+    api_prefix: str = "/api/v1"
+
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    tenancy: TenancySettings = Field(default_factory=TenancySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    ai: AiSettings = Field(default_factory=AiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format:
+            return self.log_format.lower() == "json"
+        return self.is_production
+
+    @model_validator(mode="after")
+    def check_production(self) -> Settings:
+        """In production, refuse to start on a missing, default or weak secret."""
+        if not self.is_production:
+            return self
+        secrets = {
+            "JWT_SECRET": self.security.jwt_secret,
+            "REFRESH_TOKEN_SECRET": self.security.refresh_token_secret,
+            "ADMIN_PASSWORD": self.security.admin_password,
+        }
+        for name, secret in secrets.items():
+            value = secret.get_secret_value()
+            if not value or value.startswith(DEV_SECRET_PREFIX):
+                raise ValueError(f"{name} must be set (ENVIRONMENT=production)")
+        for name in ("JWT_SECRET", "REFRESH_TOKEN_SECRET"):
+            if len(secrets[name].get_secret_value()) < 32:
+                raise ValueError(f"{name} must be at least 32 characters (ENVIRONMENT=production)")
+        if (
+            secrets["JWT_SECRET"].get_secret_value()
+            == secrets["REFRESH_TOKEN_SECRET"].get_secret_value()
+        ):
+            raise ValueError("REFRESH_TOKEN_SECRET must differ from JWT_SECRET")
+        if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
+            raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")
+        return self
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation failures into one readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where.upper()}: {message}" if where else message

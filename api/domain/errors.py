@@ -1,0 +1,118 @@
+"""The errors Parley's use cases raise, each with a stable machine-readable `code`.
+
+The tree (no HTTP knowledge here; `interfaces/http/errors.py` maps classes to statuses):
+
+    ParleyError
+    ├── NotFound                    the resource does not exist *for this caller*
+    │   └── TenantNotFound          an unknown tenant was named
+    ├── Conflict                    a uniqueness or state rule would be broken
+    ├── InvalidInput                well-formed request, invalid values (field `errors`)
+    │   └── InvalidTenant           a malformed tenant id or host
+    ├── Forbidden                   authenticated but not allowed
+    │   └── TenantSuspended         the tenant exists but is suspended
+    ├── Unauthorized                no or bad credentials
+    ├── TenantRequired              tenant-scoped work without a tenant in context
+    └── ServiceUnavailable          a dependency (database, cache, provider) is down
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem with one input field: where (`loc`) and what (`msg`)."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+
+
+class ParleyError(Exception):
+    """Base of every error a use case may raise on purpose."""
+
+    code: str = "error"
+    title: str = "Error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+
+class NotFound(ParleyError):
+    """The resource does not exist, or belongs to another tenant (never told apart)."""
+
+    code = "not_found"
+    title = "Not found"
+
+
+class TenantNotFound(NotFound):
+    """The request named a tenant that does not exist."""
+
+    code = "tenant_not_found"
+    title = "Tenant not found"
+
+
+class Conflict(ParleyError):
+    """The change would break a uniqueness or state rule (duplicate, taken, stale)."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(ParleyError):
+    """The values are invalid; `problems` says which fields and why."""
+
+    code = "invalid_input"
+    title = "Invalid input"
+
+    def __init__(self, detail: str | None = None, problems: list[FieldProblem] | None = None):
+        super().__init__(detail)
+        self.problems = problems or []
+
+
+class InvalidTenant(InvalidInput):
+    """The request named a tenant in a malformed way (bad id or host)."""
+
+    code = "invalid_tenant"
+    title = "Invalid tenant"
+
+
+class Unauthorized(ParleyError):
+    """No credentials, or credentials that are not valid."""
+
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(ParleyError):
+    """The caller is known but not allowed to do this."""
+
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class TenantSuspended(Forbidden):
+    """The tenant exists but is suspended: nothing runs in it."""
+
+    code = "tenant_suspended"
+    title = "Tenant suspended"
+
+
+class TenantRequired(ParleyError):
+    """Tenant-scoped work was attempted with no tenant in context (fail closed)."""
+
+    code = "tenant_required"
+    title = "Tenant required"
+
+
+class ServiceUnavailable(ParleyError):
+    """A dependency (`service`) is down; the caller may retry after `retry_after` seconds."""
+
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, service: str, retry_after: int = 5, detail: str | None = None) -> None:
+        self.service = service
+        self.retry_after = retry_after
+        super().__init__(detail or f"The {service} is unavailable; try again shortly.")

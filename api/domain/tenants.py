@@ -1,0 +1,110 @@
+"""Tenants: the organisations that use Parley, each isolated from the others."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from api.domain.errors import FieldProblem, InvalidInput, InvalidTenant
+from api.domain.tenancy import TenantId
+
+# A DNS label: lower-case letters, digits and inner hyphens, 1-63 characters.
+_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_TENANT_ID = re.compile(r"^[0-9a-f]{24}$")
+
+RESERVED_SUBDOMAINS = frozenset(
+    {
+        "www", "api", "admin", "app", "apps", "auth", "login", "mail", "email", "smtp",
+        "imap", "pop", "ftp", "static", "assets", "cdn", "media", "files", "docs", "help",
+        "support", "status", "blog", "dev", "staging", "test", "platform", "root",
+        "system", "internal", "dashboard", "console", "billing", "webhooks", "ws",
+        "flower", "localhost",
+    }
+)  # fmt: skip
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Tenant(BaseModel):
+    """An organisation. `subdomain` is unique across the platform."""
+
+    id: str | None = None
+    name: str = Field(min_length=1, max_length=200)
+    subdomain: str
+    status: TenantStatus = TenantStatus.ACTIVE
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is TenantStatus.ACTIVE
+
+
+def normalize_subdomain(raw: str, *, allow_reserved: bool = False) -> str:
+    """Lower-case and check a subdomain; raises `InvalidInput` naming the rule broken."""
+    value = raw.strip().lower()
+    if not _SUBDOMAIN.match(value):
+        raise InvalidInput(
+            "Invalid subdomain.",
+            [FieldProblem(("subdomain",), "must be 1-63 letters, digits or inner hyphens")],
+        )
+    if not allow_reserved and value in RESERVED_SUBDOMAINS:
+        raise InvalidInput(
+            "Invalid subdomain.", [FieldProblem(("subdomain",), f"'{value}' is reserved")]
+        )
+    return value
+
+
+def parse_tenant_id(raw: str) -> str:
+    """Check the shape of a tenant id from outside (24 hex digits); raises `InvalidTenant`."""
+    value = raw.strip().lower()
+    if not _TENANT_ID.match(value):
+        raise InvalidTenant("The tenant id is malformed.")
+    return value
+
+
+class TenantRepository(Protocol):
+    """Platform-level store of tenants (tenants are not tenant-scoped themselves)."""
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        """The tenant with this id, or None."""
+        ...
+
+    async def get_by_subdomain(self, subdomain: str) -> Tenant | None:
+        """The tenant with this (normalised) subdomain, or None."""
+        ...
+
+    async def add(self, tenant: Tenant) -> Tenant:
+        """Store a new tenant and return it with its id; `Conflict` if the subdomain is taken."""
+        ...
+
+
+class TenantDirectory(Protocol):
+    """Fast lookups of tenants for request routing (may answer from a short-lived cache)."""
+
+    async def by_id(self, tenant_id: str) -> Tenant | None: ...
+
+    async def by_subdomain(self, subdomain: str) -> Tenant | None: ...
+
+    def forget(self, tenant: Tenant) -> None:
+        """Drop any cached copy of this tenant (after it changed)."""
+        ...
+
+
+__all__ = [
+    "RESERVED_SUBDOMAINS",
+    "Tenant",
+    "TenantDirectory",
+    "TenantId",
+    "TenantRepository",
+    "TenantStatus",
+    "normalize_subdomain",
+    "parse_tenant_id",
+]

@@ -1,0 +1,9 @@
+"""Every Beanie document class the application binds at start-up."""
+
+from __future__ import annotations
+
+from beanie import Document
+
+from api.infrastructure.persistence.tenants import TenantDocument
+
+DOCUMENT_MODELS: list[type[Document]] = [TenantDocument]

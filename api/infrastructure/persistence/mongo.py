@@ -1,0 +1,82 @@
+"""The MongoDB connection: client, Beanie initialisation, health ping, error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from beanie import Document, init_beanie
+from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from api.domain.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+MongoClient = AsyncMongoClient[dict[str, Any]]
+
+
+def create_mongo_client(
+    uri: str,
+    *,
+    server_selection_timeout_ms: int,
+    connect_timeout_ms: int,
+    socket_timeout_ms: int,
+    max_pool_size: int,
+) -> MongoClient:
+    """One client per process; its timeouts bound how long a request waits on a dead server."""
+    return AsyncMongoClient(
+        uri,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=connect_timeout_ms,
+        socketTimeoutMS=socket_timeout_ms,
+        maxPoolSize=max_pool_size,
+        tz_aware=True,
+        appname="parley",
+    )
+
+
+async def init_database(
+    client: MongoClient,
+    db_name: str,
+    documents: Sequence[type[Document]],
+    *,
+    wait_seconds: float,
+) -> None:
+    """Bind the documents and create their indexes, waiting up to `wait_seconds` for the server."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            await init_beanie(database=client[db_name], document_models=list(documents))
+            return
+        except ConnectionFailure:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database not reachable yet; retrying")
+            await asyncio.sleep(1.0)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Translate driver connection failures into the port error `ServiceUnavailable`."""
+    try:
+        yield
+    except ConnectionFailure as exc:
+        raise ServiceUnavailable("database") from exc
+
+
+class MongoPing:
+    """`DatabasePing` adapter: the `ping` command."""
+
+    def __init__(self, client: MongoClient) -> None:
+        self._client = client
+
+    async def ping(self) -> None:
+        try:
+            await self._client.admin.command("ping")
+        except PyMongoError as exc:
+            raise ServiceUnavailable("database") from exc

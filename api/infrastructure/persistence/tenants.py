@@ -1,0 +1,65 @@
+"""Tenants in MongoDB. Tenants are platform-level data: this repository is unscoped by design."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from beanie import Document
+from pymongo import IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from api.domain.errors import Conflict
+from api.domain.tenants import Tenant, TenantStatus
+from api.infrastructure.persistence.mongo import database_errors
+from api.infrastructure.persistence.scoped import to_object_id
+
+
+class TenantDocument(Document):
+    name: str
+    subdomain: str
+    status: TenantStatus = TenantStatus.ACTIVE
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "tenants"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("subdomain", 1)], unique=True, name="subdomain_unique"),
+        ]
+
+    def to_entity(self) -> Tenant:
+        return Tenant(
+            id=str(self.id),
+            name=self.name,
+            subdomain=self.subdomain,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+class PlatformTenantRepository:
+    """`TenantRepository` adapter. Platform plane: not tenant-scoped, on purpose."""
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        oid = to_object_id(tenant_id)
+        if oid is None:
+            return None
+        with database_errors():
+            document = await TenantDocument.find_one({"_id": oid})
+        return document.to_entity() if document else None
+
+    async def get_by_subdomain(self, subdomain: str) -> Tenant | None:
+        with database_errors():
+            document = await TenantDocument.find_one({"subdomain": subdomain})
+        return document.to_entity() if document else None
+
+    async def add(self, tenant: Tenant) -> Tenant:
+        document = TenantDocument(**tenant.model_dump(exclude={"id"}))
+        try:
+            with database_errors():
+                await document.insert()
+        except DuplicateKeyError as exc:
+            raise Conflict(f"The subdomain '{tenant.subdomain}' is taken.") from exc
+        return document.to_entity()

@@ -1,0 +1,69 @@
+"""Request ids, access lines and the last-resort 500, as one pure ASGI middleware.
+
+An incoming `X-Request-ID` is echoed when it is a sane token, else a new id is made. The
+id is in context for the whole request (every log line carries it) and on every response.
+An exception that escapes everything else is logged here and answered with a 500 problem
+that carries the request id and no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.common.request_context import request_id_var
+from api.interfaces.http.errors import internal_error_response
+from api.interfaces.http.problems import send_problem
+
+log = logging.getLogger("parley.access")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HEADER = b"x-request-id"
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER:
+            candidate = value.decode("latin-1")
+            return candidate if _VALID_ID.match(candidate) else None
+    return None
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        raw_id = request_id.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != HEADER]
+                headers.append((HEADER, raw_id))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not response_started:
+                await send_problem(send_with_id, internal_error_response())
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms)
+            request_id_var.reset(token)

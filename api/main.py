@@ -1,0 +1,143 @@
+"""The FastAPI application: `create_app()` wires settings, lifespan, middlewares and routers.
+
+Run it with `uvicorn api.main:create_app --factory` (what `scripts/serve` does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Scope
+
+from api import __version__
+from api.common.logging import configure_logging
+from api.config import ConfigurationError, Settings, load_settings
+from api.container import build_container
+from api.domain.errors import TenantNotFound
+from api.domain.tenancy import TenancyStrategy, TenantId
+from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.persistence.documents import DOCUMENT_MODELS
+from api.infrastructure.persistence.mongo import create_mongo_client, init_database
+from api.interfaces.http.errors import register_error_handlers
+from api.interfaces.http.middleware.request_id import RequestIdMiddleware
+from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
+from api.interfaces.http.middleware.tenant import TenantMiddleware
+from api.interfaces.http.routers import health, tenant
+from api.usecases.tenants import EnsureDefaultTenant, ResolveTenant
+
+log = logging.getLogger("parley")
+
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo = create_mongo_client(
+            settings.mongo.uri,
+            server_selection_timeout_ms=settings.mongo.server_selection_timeout_ms,
+            connect_timeout_ms=settings.mongo.connect_timeout_ms,
+            socket_timeout_ms=settings.mongo.socket_timeout_ms,
+            max_pool_size=settings.mongo.max_pool_size,
+        )
+        redis = create_redis(
+            settings.redis.resolved_url,
+            socket_timeout=settings.redis.socket_timeout_seconds,
+            max_connections=settings.redis.max_connections,
+        )
+        try:
+            await init_database(
+                mongo,
+                settings.mongo.db_name,
+                DOCUMENT_MODELS,
+                wait_seconds=settings.mongo.startup_timeout_seconds,
+            )
+            container = build_container(settings, mongo=mongo, redis=redis)
+            app.state.container = container
+            app.state.default_tenant_id = None
+            if settings.tenancy.multi_tenancy_strategy is TenancyStrategy.NONE:
+                default = await container.resolve(EnsureDefaultTenant).execute(
+                    settings.tenancy.default_tenant_name, settings.tenancy.default_tenant_subdomain
+                )
+                app.state.default_tenant_id = default.id
+            log.info(
+                "Parley %s started (environment=%s, tenancy=%s)",
+                __version__,
+                settings.environment.value,
+                settings.tenancy.multi_tenancy_strategy.value,
+            )
+            yield
+        finally:
+            await redis.aclose()
+            await mongo.close()
+
+    return lifespan
+
+
+def _resolver(scope: Scope) -> ResolveTenant:
+    resolver: ResolveTenant = scope["app"].state.container.resolve(ResolveTenant)
+    return resolver
+
+
+def _default_tenant(scope: Scope) -> TenantId:
+    tenant_id = getattr(scope["app"].state, "default_tenant_id", None)
+    if tenant_id is None:
+        raise TenantNotFound("The default tenant is not set up.")
+    return TenantId(tenant_id)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; settings come from the environment unless given."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigurationError as exc:
+            raise SystemExit(f"Parley cannot start: {exc}") from None
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+
+    app = FastAPI(
+        title=settings.app_name,
+        version=__version__,
+        summary="Multi-tenant backend for SaaS products that talk to their customers.",
+        lifespan=_lifespan(settings),
+    )
+    register_error_handlers(
+        app,
+        unavailable={
+            ConnectionFailure: "database",
+            RedisConnectionError: "cache",
+            RedisTimeoutError: "cache",
+        },
+    )
+    app.include_router(health.router)
+    app.include_router(tenant.router, prefix=settings.api_prefix)
+
+    # add_middleware wraps: the last added runs first.
+    app.add_middleware(
+        TenantMiddleware,
+        strategy=settings.tenancy.multi_tenancy_strategy,
+        main_domain=settings.tenancy.host_main_domain,
+        resolver=_resolver,
+        default_tenant=_default_tenant,
+    )
+    if settings.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.security.cors_origins,
+            allow_credentials=settings.security.cors_allow_credentials,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=settings.is_production, docs_paths=DOCS_PATHS
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,55 @@
+"""Test-only building blocks (documents and helpers shared by several test modules)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import ClassVar
+
+from beanie import Document
+from pymongo import IndexModel
+
+from api.common.clock import utcnow
+from api.domain.tenancy import TenantId, tenant_context
+from api.domain.tenants import Tenant, TenantStatus
+from api.infrastructure.persistence.scoped import TenantOwnedDocument, TenantScopedRepository
+from api.infrastructure.persistence.tenants import PlatformTenantRepository
+
+
+class Note(TenantOwnedDocument):
+    """A tenant-owned document that exists only to exercise the scoped repository."""
+
+    title: str
+    body: str = ""
+
+    class Settings:
+        name = "test_notes"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("tenant_id", 1), ("title", 1)], unique=True, name="tenant_title_unique")
+        ]
+
+
+class NoteRepository(TenantScopedRepository[Note]):
+    document = Note
+
+
+TEST_DOCUMENT_MODELS: list[type[Document]] = [Note]
+
+
+async def create_tenant(
+    subdomain: str, name: str | None = None, status: TenantStatus = TenantStatus.ACTIVE
+) -> Tenant:
+    now = utcnow()
+    tenant = Tenant(
+        name=name or subdomain.title(),
+        subdomain=subdomain,
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+    return await PlatformTenantRepository().add(tenant)
+
+
+def as_tenant(tenant: Tenant) -> AbstractContextManager[None]:
+    """`with as_tenant(t):` runs the block in tenant t's context."""
+    assert tenant.id is not None
+    return tenant_context(TenantId(tenant.id))

@@ -1,0 +1,103 @@
+"""Settings: dev defaults, production refusals naming the variable, derived values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.config import ConfigurationError, RedisSettings, load_settings
+
+STRONG = "x" * 40
+STRONG_2 = "y" * 40
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "ENVIRONMENT", "JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "REDIS_URL",
+        "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "CORS_ORIGINS", "OLLAMA_MODELS",
+        "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env file here
+
+
+def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    defaults = {"JWT_SECRET": STRONG, "REFRESH_TOKEN_SECRET": STRONG_2, "ADMIN_PASSWORD": "pw!"}
+    for name, value in {**defaults, **values}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_development_runs_with_dev_defaults() -> None:
+    settings = load_settings()
+    assert settings.environment.value == "development"
+    assert settings.mongo.db_name == "parley"
+    assert settings.tenancy.multi_tenancy_strategy.value == "header"
+    assert not settings.json_logs
+
+
+def test_production_with_real_secrets_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch)
+    settings = load_settings()
+    assert settings.is_production and settings.json_logs
+
+
+@pytest.mark.parametrize("name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD"])
+def test_production_refuses_a_missing_secret_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    production(monkeypatch)
+    monkeypatch.delenv(name)
+    with pytest.raises(ConfigurationError, match=name):
+        load_settings()
+
+
+def test_production_refuses_short_and_shared_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, JWT_SECRET="short")
+    with pytest.raises(ConfigurationError, match="JWT_SECRET must be at least 32"):
+        load_settings()
+    production(monkeypatch, JWT_SECRET=STRONG, REFRESH_TOKEN_SECRET=STRONG)
+    with pytest.raises(ConfigurationError, match="REFRESH_TOKEN_SECRET must differ"):
+        load_settings()
+
+
+def test_error_messages_never_echo_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch, JWT_SECRET="tiny-but-secret")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "tiny-but-secret" not in str(caught.value)
+
+
+def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MULTI_TENANCY_STRATEGY", "cookie")
+    with pytest.raises(ConfigurationError, match="MULTI_TENANCY_STRATEGY"):
+        load_settings()
+
+
+def test_redis_url_is_built_from_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "cache.internal")
+    monkeypatch.setenv("REDIS_PORT", "6390")
+    monkeypatch.setenv("REDIS_PASSWORD", "p@ss/word")
+    assert RedisSettings().resolved_url == "redis://:p%40ss%2Fword@cache.internal:6390/0"
+    monkeypatch.setenv("REDIS_URL", "redis://other:1/2")
+    assert RedisSettings().resolved_url == "redis://other:1/2"
+
+
+def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com, https://b.example.com")
+    monkeypatch.setenv("OLLAMA_MODELS", "llama3.2,qwen2.5")
+    settings = load_settings()
+    assert settings.security.cors_origins == ["https://a.example.com", "https://b.example.com"]
+    assert settings.ai.ollama_models == ["llama3.2", "qwen2.5"]
+
+
+def test_main_domain_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOST_MAIN_DOMAIN", "Example.COM.:443")
+    assert load_settings().tenancy.host_main_domain == "example.com"
+
+
+def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    production(monkeypatch)
+    assert STRONG not in repr(load_settings())

@@ -1,0 +1,178 @@
+"""Tenancy rules with hand-written fakes of the ports."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from api.common.clock import utcnow
+from api.domain.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTenant,
+    TenantNotFound,
+    TenantRequired,
+    TenantSuspended,
+)
+from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none, tenant_context
+from api.domain.tenants import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
+from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
+from api.interfaces.http.middleware.tenant import subdomain_label
+from api.usecases.tenants import CreateTenant, EnsureDefaultTenant, ResolveTenant
+
+ACME_ID = "a" * 24
+
+
+def tenant(subdomain: str = "acme", status: TenantStatus = TenantStatus.ACTIVE) -> Tenant:
+    now = utcnow()
+    return Tenant(
+        id=ACME_ID, name="Acme", subdomain=subdomain, status=status, created_at=now, updated_at=now
+    )
+
+
+class FakeTenants:
+    """In-memory `TenantRepository` that counts reads."""
+
+    def __init__(self, *tenants: Tenant) -> None:
+        self.by_id = {t.id: t for t in tenants}
+        self.reads = 0
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        self.reads += 1
+        return self.by_id.get(tenant_id)
+
+    async def get_by_subdomain(self, subdomain: str) -> Tenant | None:
+        self.reads += 1
+        return next((t for t in self.by_id.values() if t.subdomain == subdomain), None)
+
+    async def add(self, new: Tenant) -> Tenant:
+        if await self.get_by_subdomain(new.subdomain):
+            raise Conflict("taken")
+        stored = new.model_copy(update={"id": f"{len(self.by_id) + 1:024x}"})
+        self.by_id[stored.id] = stored
+        return stored
+
+
+def test_context_is_fail_closed_and_restored() -> None:
+    assert current_tenant_or_none() is None
+    with pytest.raises(TenantRequired):
+        current_tenant()
+    with tenant_context(TenantId("t1")):
+        assert current_tenant() == "t1"
+        with tenant_context(None):
+            assert current_tenant_or_none() is None
+        assert current_tenant() == "t1"
+    assert current_tenant_or_none() is None
+
+
+async def test_context_does_not_leak_between_tasks() -> None:
+    async def run(name: str) -> str:
+        with tenant_context(TenantId(name)):
+            await asyncio.sleep(0.001)
+            return current_tenant()
+
+    assert await asyncio.gather(*(run(f"t{i}") for i in range(50))) == [f"t{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("Acme", "acme"), (" my-shop ", "my-shop"), ("a1", "a1"), ("x", "x")]
+)
+def test_valid_subdomains_are_normalised(raw: str, expected: str) -> None:
+    assert normalize_subdomain(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "-acme", "acme-", "ac_me", "a.b", "é", "a" * 64, "www", "API"])
+def test_invalid_or_reserved_subdomains_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_subdomain(raw)
+    assert caught.value.problems[0].loc == ("subdomain",)
+
+
+def test_tenant_ids_are_checked() -> None:
+    assert parse_tenant_id(" " + ACME_ID.upper()) == ACME_ID
+    for bad in ("", "abc", "g" * 24, ACME_ID + "0"):
+        with pytest.raises(InvalidTenant):
+            parse_tenant_id(bad)
+
+
+@pytest.mark.parametrize(
+    ("host", "label"),
+    [
+        ("acme.example.com", "acme"),
+        ("acme.example.com:8000", "acme"),
+        ("ACME.Example.Com.", "acme"),
+        ("example.com", None),
+        ("www.example.com", None),
+        ("example.com:443", None),
+        ("notexample.com", None),
+        ("127.0.0.1:8000", None),
+        ("[::1]:8000", None),
+        ("", None),
+    ],
+)
+def test_subdomain_label(host: str, label: str | None) -> None:
+    assert subdomain_label(host, "example.com") == label
+
+
+def test_deeper_hosts_are_refused() -> None:
+    with pytest.raises(InvalidTenant):
+        subdomain_label("a.b.example.com", "example.com")
+
+
+async def test_resolve_admits_only_active_known_tenants() -> None:
+    directory = CachingTenantDirectory(FakeTenants(tenant()), ttl_seconds=0)
+    resolve = ResolveTenant(directory)
+    assert await resolve.by_id(ACME_ID) == ACME_ID
+    assert await resolve.by_subdomain("ACME") == ACME_ID
+    with pytest.raises(TenantNotFound):
+        await resolve.by_id("b" * 24)
+    with pytest.raises(TenantNotFound):
+        await resolve.by_subdomain("nobody")
+    with pytest.raises(InvalidTenant):
+        await resolve.by_subdomain("bad_label")
+    with pytest.raises(InvalidTenant):
+        await resolve.by_id("nope")
+
+    suspended = CachingTenantDirectory(FakeTenants(tenant(status=TenantStatus.SUSPENDED)), 0)
+    with pytest.raises(TenantSuspended):
+        await ResolveTenant(suspended).by_id(ACME_ID)
+
+
+async def test_directory_caches_hits_and_misses_until_forgotten() -> None:
+    fake = FakeTenants(tenant())
+    directory = CachingTenantDirectory(fake, ttl_seconds=60)
+    for _ in range(3):
+        assert await directory.by_id(ACME_ID) is not None
+        assert await directory.by_id("b" * 24) is None
+    assert fake.reads == 2
+    directory.forget(tenant())
+    await directory.by_id(ACME_ID)
+    assert fake.reads == 3
+
+
+async def test_directory_with_zero_ttl_always_reads() -> None:
+    fake = FakeTenants(tenant())
+    directory = CachingTenantDirectory(fake, ttl_seconds=0)
+    for _ in range(3):
+        await directory.by_subdomain("acme")
+    assert fake.reads == 3
+
+
+async def test_create_tenant_checks_the_subdomain_and_uniqueness() -> None:
+    create = CreateTenant(FakeTenants())
+    created = await create.execute("  Acme  ", "Acme")
+    assert (created.name, created.subdomain, created.status) == ("Acme", "acme", "active")
+    assert created.created_at.tzinfo is not None
+    with pytest.raises(Conflict):
+        await create.execute("Other", "acme")
+    with pytest.raises(InvalidInput):
+        await create.execute("Admin", "admin")
+
+
+async def test_ensure_default_tenant_is_idempotent() -> None:
+    fake = FakeTenants()
+    ensure = EnsureDefaultTenant(fake)
+    first = await ensure.execute("Default", "default")
+    second = await ensure.execute("Default", "default")
+    assert first.id == second.id and len(fake.by_id) == 1
