@@ -22,7 +22,9 @@ from api.usecases.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
     GetCurrentTenant,
+    ListTenants,
     ResolveTenant,
+    SetTenantStatus,
 )
 
 
@@ -47,6 +49,8 @@ def build_container(settings: Settings, *, mongo: MongoClient, redis: Redis) -> 
         CreateTenant,
         EnsureDefaultTenant,
         GetCurrentTenant,
+        ListTenants,
+        SetTenantStatus,
     ):
         container.register(use_case)
     return container

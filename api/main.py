@@ -6,8 +6,8 @@ Run it with `uvicorn api.main:create_app --factory` (what `scripts/serve` does).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from pymongo.errors import ConnectionFailure
@@ -17,14 +17,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Scope
 
 from api import __version__
+from api.bootstrap import running
 from api.common.logging import configure_logging
 from api.config import ConfigurationError, Settings, load_settings
-from api.container import build_container
 from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
-from api.infrastructure.cache.redis import create_redis
-from api.infrastructure.persistence.documents import DOCUMENT_MODELS
-from api.infrastructure.persistence.mongo import create_mongo_client, init_database
 from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
@@ -37,29 +34,10 @@ log = logging.getLogger("parley")
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        mongo = create_mongo_client(
-            settings.mongo.uri,
-            server_selection_timeout_ms=settings.mongo.server_selection_timeout_ms,
-            connect_timeout_ms=settings.mongo.connect_timeout_ms,
-            socket_timeout_ms=settings.mongo.socket_timeout_ms,
-            max_pool_size=settings.mongo.max_pool_size,
-        )
-        redis = create_redis(
-            settings.redis.resolved_url,
-            socket_timeout=settings.redis.socket_timeout_seconds,
-            max_connections=settings.redis.max_connections,
-        )
-        try:
-            await init_database(
-                mongo,
-                settings.mongo.db_name,
-                DOCUMENT_MODELS,
-                wait_seconds=settings.mongo.startup_timeout_seconds,
-            )
-            container = build_container(settings, mongo=mongo, redis=redis)
+        async with running(settings) as container:
             app.state.container = container
             app.state.default_tenant_id = None
             if settings.tenancy.multi_tenancy_strategy is TenancyStrategy.NONE:
@@ -74,9 +52,6 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
                 settings.tenancy.multi_tenancy_strategy.value,
             )
             yield
-        finally:
-            await redis.aclose()
-            await mongo.close()
 
     return lifespan
 

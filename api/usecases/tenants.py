@@ -16,6 +16,7 @@ from api.domain.tenants import (
     Tenant,
     TenantDirectory,
     TenantRepository,
+    TenantStatus,
     normalize_subdomain,
     parse_tenant_id,
 )
@@ -69,6 +70,35 @@ class CreateTenant:
             updated_at=now,
         )
         return await self._tenants.add(tenant)
+
+
+class SetTenantStatus:
+    """Suspend or reactivate a tenant.
+
+    Rules: a suspended tenant's requests are refused at once by this process and within
+    the directory's cache TTL by every other replica; an unknown tenant is `NotFound`.
+    """
+
+    def __init__(self, tenants: TenantRepository, directory: TenantDirectory) -> None:
+        self._tenants = tenants
+        self._directory = directory
+
+    async def execute(self, tenant_id: str, status: TenantStatus) -> Tenant:
+        tenant = await self._tenants.set_status(tenant_id, status)
+        if tenant is None:
+            raise NotFound("Tenant not found.")
+        self._directory.forget(tenant)
+        return tenant
+
+
+class ListTenants:
+    """One page of tenants, platform-wide, with the total count."""
+
+    def __init__(self, tenants: TenantRepository) -> None:
+        self._tenants = tenants
+
+    async def execute(self, *, page: int = 1, page_size: int = 20) -> tuple[list[Tenant], int]:
+        return await self._tenants.list_page(skip=(page - 1) * page_size, limit=page_size)
 
 
 class EnsureDefaultTenant:

@@ -11,6 +11,7 @@ from api.domain.errors import (
     Conflict,
     InvalidInput,
     InvalidTenant,
+    NotFound,
     TenantNotFound,
     TenantRequired,
     TenantSuspended,
@@ -19,7 +20,13 @@ from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none,
 from api.domain.tenants import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
 from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
 from api.interfaces.http.middleware.tenant import subdomain_label
-from api.usecases.tenants import CreateTenant, EnsureDefaultTenant, ResolveTenant
+from api.usecases.tenants import (
+    CreateTenant,
+    EnsureDefaultTenant,
+    ListTenants,
+    ResolveTenant,
+    SetTenantStatus,
+)
 
 ACME_ID = "a" * 24
 
@@ -52,6 +59,16 @@ class FakeTenants:
         stored = new.model_copy(update={"id": f"{len(self.by_id) + 1:024x}"})
         self.by_id[stored.id] = stored
         return stored
+
+    async def list_page(self, *, skip: int, limit: int) -> tuple[list[Tenant], int]:
+        ordered = sorted(self.by_id.values(), key=lambda t: t.subdomain)
+        return ordered[skip : skip + limit], len(ordered)
+
+    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
+        if tenant_id not in self.by_id:
+            return None
+        self.by_id[tenant_id] = self.by_id[tenant_id].model_copy(update={"status": status})
+        return self.by_id[tenant_id]
 
 
 def test_context_is_fail_closed_and_restored() -> None:
@@ -176,3 +193,26 @@ async def test_ensure_default_tenant_is_idempotent() -> None:
     first = await ensure.execute("Default", "default")
     second = await ensure.execute("Default", "default")
     assert first.id == second.id and len(fake.by_id) == 1
+
+
+async def test_suspending_refuses_at_once_despite_the_cache() -> None:
+    fake = FakeTenants(tenant())
+    directory = CachingTenantDirectory(fake, ttl_seconds=60)
+    resolve = ResolveTenant(directory)
+    assert await resolve.by_id(ACME_ID) == ACME_ID  # now cached
+    suspended = await SetTenantStatus(fake, directory).execute(ACME_ID, TenantStatus.SUSPENDED)
+    assert suspended.status is TenantStatus.SUSPENDED
+    with pytest.raises(TenantSuspended):
+        await resolve.by_id(ACME_ID)
+    with pytest.raises(NotFound):
+        await SetTenantStatus(fake, directory).execute("b" * 24, TenantStatus.ACTIVE)
+
+
+async def test_list_tenants_pages() -> None:
+    fake = FakeTenants()
+    create = CreateTenant(fake)
+    for name in ("c", "a", "b"):
+        await create.execute(name, name)
+    items, total = await ListTenants(fake).execute(page=2, page_size=2)
+    assert total == 3
+    assert [t.subdomain for t in items] == ["c"]

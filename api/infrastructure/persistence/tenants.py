@@ -9,6 +9,7 @@ from beanie import Document
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.tenants import Tenant, TenantStatus
 from api.infrastructure.persistence.mongo import database_errors
@@ -63,3 +64,22 @@ class PlatformTenantRepository:
         except DuplicateKeyError as exc:
             raise Conflict(f"The subdomain '{tenant.subdomain}' is taken.") from exc
         return document.to_entity()
+
+    async def list_page(self, *, skip: int, limit: int) -> tuple[list[Tenant], int]:
+        with database_errors():
+            total = await TenantDocument.find({}).count()
+            documents = (
+                await TenantDocument.find({}).sort("subdomain").skip(skip).limit(limit).to_list()
+            )
+        return [d.to_entity() for d in documents], total
+
+    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
+        oid = to_object_id(tenant_id)
+        if oid is None:
+            return None
+        collection = TenantDocument.get_pymongo_collection()
+        with database_errors():
+            result = await collection.update_one(
+                {"_id": oid}, {"$set": {"status": status.value, "updated_at": utcnow()}}
+            )
+        return await self.get(tenant_id) if result.matched_count else None

@@ -1,0 +1,47 @@
+"""Open and close what a Parley process needs: clients, Beanie, the container.
+
+Shared by the API's lifespan, the operator CLI and (later) the worker, so every process
+starts the same way: one Mongo client and one Redis pool per process, created here and
+closed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import punq
+
+from api.config import Settings
+from api.container import build_container
+from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.persistence.documents import DOCUMENT_MODELS
+from api.infrastructure.persistence.mongo import create_mongo_client, init_database
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[punq.Container]:
+    """Connect, bind the documents (waiting for the database), yield the container, close."""
+    mongo = create_mongo_client(
+        settings.mongo.uri,
+        server_selection_timeout_ms=settings.mongo.server_selection_timeout_ms,
+        connect_timeout_ms=settings.mongo.connect_timeout_ms,
+        socket_timeout_ms=settings.mongo.socket_timeout_ms,
+        max_pool_size=settings.mongo.max_pool_size,
+    )
+    redis = create_redis(
+        settings.redis.resolved_url,
+        socket_timeout=settings.redis.socket_timeout_seconds,
+        max_connections=settings.redis.max_connections,
+    )
+    try:
+        await init_database(
+            mongo,
+            settings.mongo.db_name,
+            DOCUMENT_MODELS,
+            wait_seconds=settings.mongo.startup_timeout_seconds,
+        )
+        yield build_container(settings, mongo=mongo, redis=redis)
+    finally:
+        await redis.aclose()
+        await mongo.close()

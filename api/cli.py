@@ -1,0 +1,80 @@
+"""Operator commands, run against the configured servers (`.env` / environment).
+
+    uv run python -m api.cli tenants create --name "Acme Corp" --subdomain acme
+    uv run python -m api.cli tenants list
+    uv run python -m api.cli tenants suspend <tenant id>
+    uv run python -m api.cli tenants activate <tenant id>
+
+Prints one JSON document per command on stdout; errors go to stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from api.bootstrap import running
+from api.common.logging import configure_logging
+from api.config import ConfigurationError, load_settings
+from api.domain.errors import ParleyError
+from api.domain.tenants import Tenant, TenantStatus
+from api.usecases.tenants import CreateTenant, ListTenants, SetTenantStatus
+
+
+def _tenant_json(tenant: Tenant) -> dict[str, Any]:
+    return tenant.model_dump(mode="json")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m api.cli", description="Parley operator tools")
+    groups = parser.add_subparsers(dest="group", required=True)
+    tenants = groups.add_parser("tenants", help="manage tenants").add_subparsers(
+        dest="command", required=True
+    )
+    create = tenants.add_parser("create", help="create a tenant")
+    create.add_argument("--name", required=True)
+    create.add_argument("--subdomain", required=True)
+    listing = tenants.add_parser("list", help="list tenants")
+    listing.add_argument("--page", type=int, default=1)
+    listing.add_argument("--page-size", type=int, default=100)
+    for verb in ("suspend", "activate"):
+        tenants.add_parser(verb, help=f"{verb} a tenant").add_argument("tenant_id")
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = load_settings()
+    async with running(settings) as container:
+        if args.command == "create":
+            tenant = await container.resolve(CreateTenant).execute(args.name, args.subdomain)
+            return _tenant_json(tenant)
+        if args.command == "list":
+            items, total = await container.resolve(ListTenants).execute(
+                page=args.page, page_size=args.page_size
+            )
+            return {"items": [_tenant_json(t) for t in items], "total": total}
+        status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
+        tenant = await container.resolve(SetTenantStatus).execute(args.tenant_id, status)
+        return _tenant_json(tenant)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(level="WARNING")
+    try:
+        result = asyncio.run(_run(args))
+    except (ParleyError, ConfigurationError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        for problem in getattr(exc, "problems", []):
+            sys.stderr.write(f"  {'.'.join(map(str, problem.loc))}: {problem.msg}\n")
+        return 1
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
