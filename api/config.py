@@ -32,6 +32,7 @@ def _config(prefix: str = "") -> SettingsConfigDict:
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # `KEY=` in .env means "use the default", not ""
         case_sensitive=False,
     )
 
