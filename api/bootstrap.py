@@ -7,21 +7,32 @@ closed here.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import punq
+from celery import Celery
 
 from api.config import Settings
 from api.container import build_container
 from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.jobs.celery_app import create_celery
 from api.infrastructure.persistence.documents import DOCUMENT_MODELS
+from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
 from api.infrastructure.persistence.mongo import create_mongo_client, init_database
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[punq.Container]:
-    """Connect, bind the documents (waiting for the database), yield the container, close."""
+async def running(
+    settings: Settings, *, celery: Celery | None = None
+) -> AsyncIterator[punq.Container]:
+    """Connect, bind the documents (waiting for the database), yield the container, close.
+
+    `celery` is the worker's own app; other processes get one for publishing jobs.
+    """
+    own_celery = celery is None
+    publisher = celery or create_celery(settings)
     mongo = create_mongo_client(
         settings.mongo.uri,
         server_selection_timeout_ms=settings.mongo.server_selection_timeout_ms,
@@ -41,7 +52,11 @@ async def running(settings: Settings) -> AsyncIterator[punq.Container]:
             DOCUMENT_MODELS,
             wait_seconds=settings.mongo.startup_timeout_seconds,
         )
-        yield build_container(settings, mongo=mongo, redis=redis)
+        container = build_container(settings, mongo=mongo, redis=redis, celery=publisher)
+        await container.resolve(MongoFailedJobLog).ensure_retention()
+        yield container
     finally:
+        if own_celery:
+            await asyncio.to_thread(publisher.close)
         await redis.aclose()
         await mongo.close()

@@ -4,6 +4,7 @@
     uv run python -m api.cli tenants list
     uv run python -m api.cli tenants suspend <tenant id>
     uv run python -m api.cli tenants activate <tenant id>
+    uv run python -m api.cli jobs failed [--limit 50]
 
 Prints one JSON document per command on stdout; errors go to stderr with exit status 1.
 """
@@ -22,6 +23,7 @@ from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
 from api.domain.tenants import Tenant, TenantStatus
+from api.usecases.jobs import ListFailedJobs
 from api.usecases.tenants import CreateTenant, ListTenants, SetTenantStatus
 
 
@@ -43,12 +45,20 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--page-size", type=int, default=100)
     for verb in ("suspend", "activate"):
         tenants.add_parser(verb, help=f"{verb} a tenant").add_argument("tenant_id")
+    jobs = groups.add_parser("jobs", help="background jobs").add_subparsers(
+        dest="command", required=True
+    )
+    failed = jobs.add_parser("failed", help="jobs that failed for good, newest first")
+    failed.add_argument("--limit", type=int, default=50)
     return parser
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings()
     async with running(settings) as container:
+        if args.group == "jobs":
+            failures = await container.resolve(ListFailedJobs).execute(limit=args.limit)
+            return {"items": [f.model_dump(mode="json") for f in failures]}
         if args.command == "create":
             tenant = await container.resolve(CreateTenant).execute(args.name, args.subdomain)
             return _tenant_json(tenant)

@@ -111,10 +111,51 @@ class TenancySettings(BaseSettings):
 
 
 class SmtpSettings(BaseSettings):
-    model_config = _config("SMTP_")
+    """Outgoing mail. With no `SMTP_HOST`, development writes mail to `MAIL_OUTBOX_DIR`."""
+
+    model_config = SettingsConfigDict(**_config("SMTP_"), populate_by_name=True)
 
     host: str | None = None
     port: int = 587
+    user: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(default="no-reply@example.com", validation_alias="SMTP_FROM")
+    from_name: str | None = None
+    starttls: bool = True
+    ssl: bool = False
+    validate_certs: bool = True
+    timeout_seconds: int = Field(default=15, ge=1)
+
+
+class MailSettings(BaseSettings):
+    model_config = _config("MAIL_")
+
+    outbox_dir: str = ".data/outbox"
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base of the links put in mail (password reset, verification, ...).",
+    )
+
+
+class JobSettings(BaseSettings):
+    """Celery: broker, retries, limits. Queues and results default to the app's Redis."""
+
+    model_config = _config()
+
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    job_max_retries: int = Field(default=5, ge=0)
+    job_retry_backoff_seconds: float = Field(default=2.0, gt=0)
+    job_retry_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    job_time_limit_seconds: int = Field(default=300, ge=1)
+    job_soft_time_limit_seconds: int = Field(default=270, ge=1)
+    worker_prefetch_multiplier: int = Field(default=4, ge=1)
+    broker_visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    job_result_expires_seconds: int = Field(default=86400, ge=60)
+    failed_jobs_retention_days: int = Field(default=30, ge=1)
+    heartbeat_interval_seconds: float = Field(default=30.0, gt=0)
+    flower_user: str = "admin"
+    flower_password: SecretStr = SecretStr(DEV_SECRET_PREFIX + "flower-password")
 
 
 class AiSettings(BaseSettings):
@@ -158,12 +199,22 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     tenancy: TenancySettings = Field(default_factory=TenancySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def broker_url(self) -> str:
+        return self.jobs.celery_broker_url or self.redis.resolved_url
+
+    @property
+    def result_backend_url(self) -> str:
+        return self.jobs.celery_result_backend or self.broker_url
 
     @property
     def json_logs(self) -> bool:
@@ -180,6 +231,7 @@ class Settings(BaseSettings):
             "JWT_SECRET": self.security.jwt_secret,
             "REFRESH_TOKEN_SECRET": self.security.refresh_token_secret,
             "ADMIN_PASSWORD": self.security.admin_password,
+            "FLOWER_PASSWORD": self.jobs.flower_password,
         }
         for name, secret in secrets.items():
             value = secret.get_secret_value()

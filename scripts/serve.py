@@ -44,6 +44,7 @@ LOCK_FILE = DATA / "serve.lock"
 STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
 SERVER_NAMES = {"mongo": "MongoDB", "redis": "Redis"}
+CELERY_APP = "api.worker:celery_app"
 
 
 class ServeError(Exception):
@@ -60,6 +61,9 @@ class Settings:
     redis_host: str
     mongo_port: int
     redis_port: int
+    worker_concurrency: int
+    flower_port: int
+    flower_basic_auth: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -72,6 +76,13 @@ class Settings:
             redis_host=env.get("REDIS_HOST", ""),
             mongo_port=_int_setting(env, "EMBEDDED_MONGO_PORT", 27217),
             redis_port=_int_setting(env, "EMBEDDED_REDIS_PORT", 6380),
+            worker_concurrency=_int_setting(env, "WORKER_CONCURRENCY", 2),
+            flower_port=_int_setting(env, "FLOWER_PORT", 5555),
+            # The same development default as api/config.py; production refuses it.
+            flower_basic_auth=(
+                f"{env.get('FLOWER_USER') or 'admin'}:"
+                f"{env.get('FLOWER_PASSWORD') or 'dev-insecure-flower-password'}"
+            ),
         )
 
 
@@ -84,10 +95,19 @@ class Command:
 
 
 def parley_commands(settings: Settings, extra_args: list[str]) -> list[Command]:
-    """Every Parley process to run, in start order: add new ones (workers...) here."""
+    """Every Parley process to run, in start order (and stop order)."""
     api = [sys.executable, "-m", "uvicorn", settings.app, "--factory"]
     api += ["--host", settings.host, "--port", str(settings.port), *extra_args]
-    return [Command("api", api)]
+    celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
+    worker = [*celery, "worker", "--loglevel=INFO", f"--concurrency={settings.worker_concurrency}"]
+    beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={DATA / 'celerybeat-schedule'}"]
+    flower = [*celery, "flower", f"--address={settings.host}", f"--port={settings.flower_port}"]
+    return [
+        Command("api", api),
+        Command("worker", worker),
+        Command("beat", beat),
+        Command("flower", flower),
+    ]
 
 
 @dataclass
@@ -102,6 +122,8 @@ class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.env = dict(os.environ)
+        # Flower reads its options from FLOWER_* variables: keeps the password off argv.
+        self.env["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth
         self.servers: list[ServerProcess] = []
         self.children: list[Child] = []
         self.labels = {"MongoDB": "external", "Redis": "external"}
@@ -291,7 +313,11 @@ def mask_url(url: str) -> str:
 def banner(settings: Settings, labels: Mapping[str, str]) -> str:
     base = f"http://{_display_host(settings.host)}:{settings.port}"
     servers = " | ".join(f"{name}: {label}" for name, label in labels.items())
-    return f"Parley is up: API {base} | docs {base}/docs | {servers} | Ctrl-C to stop"
+    flower = f"http://{_display_host(settings.host)}:{settings.flower_port}"
+    return (
+        f"Parley is up: API {base} | docs {base}/docs | Flower {flower} (FLOWER_USER/"
+        f"FLOWER_PASSWORD) | worker + beat | {servers} | Ctrl-C to stop"
+    )
 
 
 def _display_host(host: str) -> str:

@@ -22,6 +22,8 @@ from redis.asyncio import Redis
 from api.config import (
     AiSettings,
     Environment,
+    JobSettings,
+    MailSettings,
     MongoSettings,
     RedisSettings,
     SecuritySettings,
@@ -78,6 +80,12 @@ def db_name() -> str:
     return f"parley_test_{uuid.uuid4().hex[:12]}"
 
 
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database (jobs live apart from the app's keys)."""
+    base, _, last = url.rpartition("/")
+    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
+
+
 def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) -> Settings:
     """Settings for tests, independent of any `.env` file or stray environment."""
     return Settings(
@@ -97,6 +105,12 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         security=SecuritySettings(_env_file=None),
         tenancy=TenancySettings(_env_file=None, **tenancy),
         smtp=SmtpSettings(_env_file=None),
+        mail=MailSettings(_env_file=None),
+        jobs=JobSettings(
+            _env_file=None,
+            celery_broker_url=redis_db(redis_url, 1),
+            celery_result_backend=redis_db(redis_url, 2),
+        ),
         ai=AiSettings(_env_file=None),
         storage=StorageSettings(_env_file=None),
     )

@@ -12,7 +12,9 @@ The tree (no HTTP knowledge here; `interfaces/http/errors.py` maps classes to st
     │   └── TenantSuspended         the tenant exists but is suspended
     ├── Unauthorized                no or bad credentials
     ├── TenantRequired              tenant-scoped work without a tenant in context
-    └── ServiceUnavailable          a dependency (database, cache, provider) is down
+    ├── ServiceUnavailable          a dependency (database, cache, provider) is down
+    ├── TemporaryFailure            worth retrying later (network, 4xx SMTP, 5xx, rate limit)
+    └── PermanentFailure            retrying will not help (rejected recipient, bad config)
 """
 
 from __future__ import annotations
@@ -116,3 +118,17 @@ class ServiceUnavailable(ParleyError):
         self.service = service
         self.retry_after = retry_after
         super().__init__(detail or f"The {service} is unavailable; try again shortly.")
+
+
+class TemporaryFailure(ParleyError):
+    """An outside service failed in a way that may pass: retry later, with backoff."""
+
+    code = "temporary_failure"
+    title = "Temporary failure"
+
+
+class PermanentFailure(ParleyError):
+    """An outside service refused the work for good: do not retry."""
+
+    code = "permanent_failure"
+    title = "Permanent failure"

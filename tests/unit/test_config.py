@@ -17,7 +17,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in (
         "ENVIRONMENT", "JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "REDIS_URL",
         "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "CORS_ORIGINS", "OLLAMA_MODELS",
-        "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI",
+        "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI", "FLOWER_PASSWORD",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env file here
@@ -25,7 +25,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
-    defaults = {"JWT_SECRET": STRONG, "REFRESH_TOKEN_SECRET": STRONG_2, "ADMIN_PASSWORD": "pw!"}
+    defaults = {
+        "JWT_SECRET": STRONG,
+        "REFRESH_TOKEN_SECRET": STRONG_2,
+        "ADMIN_PASSWORD": "pw!",
+        "FLOWER_PASSWORD": "flower-pw",
+    }
     for name, value in {**defaults, **values}.items():
         monkeypatch.setenv(name, value)
 
@@ -44,7 +49,9 @@ def test_production_with_real_secrets_loads(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.is_production and settings.json_logs
 
 
-@pytest.mark.parametrize("name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD"])
+@pytest.mark.parametrize(
+    "name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "FLOWER_PASSWORD"]
+)
 def test_production_refuses_a_missing_secret_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.config import Settings
 from api.interfaces.http.deps import Inject
 from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth, HealthReport
+from api.usecases.jobs import CheckJobsHealth
 
 router = APIRouter(tags=["health"])
 
@@ -65,3 +68,36 @@ async def health_cache(
     check: Annotated[CheckCacheHealth, Inject(CheckCacheHealth)],
 ) -> JSONResponse:
     return _answer(await check.execute())
+
+
+class JobsHealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    last_heartbeat: datetime | None
+    age_seconds: float | None
+
+
+@router.get(
+    "/health/jobs",
+    summary="Background jobs run",
+    description=(
+        "Beat sends a heartbeat job every `HEARTBEAT_INTERVAL_SECONDS` and a worker runs it; "
+        "this is 503 when none arrived within three intervals (beat or every worker down)."
+    ),
+    response_model=JobsHealthOut,
+    responses={503: {"model": JobsHealthOut, "description": "No recent heartbeat."}},
+)
+async def health_jobs(
+    check: Annotated[CheckJobsHealth, Inject(CheckJobsHealth)],
+    settings: Annotated[Settings, Inject(Settings)],
+) -> JSONResponse:
+    report = await check.execute(max_age_seconds=3 * settings.jobs.heartbeat_interval_seconds)
+    body = JobsHealthOut(
+        status="ok" if report.ok else "unavailable",
+        last_heartbeat=report.last_heartbeat,
+        age_seconds=report.age_seconds,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=200 if report.ok else 503,
+        headers={} if report.ok else {"Retry-After": "30"},
+    )

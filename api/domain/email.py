@@ -1,0 +1,99 @@
+"""Transactional email: templates rendered per tenant, sent through the job queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+# Context values are plain scalars (names, links, counts): no documents, no secrets
+# beyond the single-use links the message itself must carry.
+ContextValue = str | int | float | bool | None
+
+
+class EmailTemplate(StrEnum):
+    WELCOME = "welcome"
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name
+    INVITATION = "invitation"
+    CAMPAIGN_RESULTS = "campaign_results"
+
+
+class EmailStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Branding(BaseModel):
+    """How a tenant's mail looks: the hooks templates read."""
+
+    product_name: str = "Parley"
+    tenant_name: str
+    primary_color: str = "#2563eb"
+    logo_url: str | None = None
+    support_email: str | None = None
+    footer: str | None = None
+
+
+class RenderedEmail(BaseModel):
+    subject: str
+    html: str
+    text: str
+
+
+class EmailMessage(BaseModel):
+    """One message ready for the wire."""
+
+    to: list[str] = Field(min_length=1)
+    subject: str
+    html: str
+    text: str
+    message_id: str | None = None  # a stable Message-ID keeps redeliveries recognisable
+
+
+class OutboundEmail(BaseModel):
+    """A message a tenant asked to send, and what became of it."""
+
+    id: str | None = None
+    to: str
+    template: EmailTemplate
+    context: dict[str, ContextValue] = Field(default_factory=dict)
+    status: EmailStatus = EmailStatus.QUEUED
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class EmailRenderer(Protocol):
+    """Turns a template, its context and a tenant's branding into subject, HTML and text."""
+
+    def render(
+        self, template: EmailTemplate, context: Mapping[str, ContextValue], branding: Branding
+    ) -> RenderedEmail: ...
+
+
+class EmailSender(Protocol):
+    """Delivers a message. Raises `TemporaryFailure` (retry) or `PermanentFailure` (don't)."""
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+class OutboundEmailRepository(Protocol):
+    """Tenant-scoped store of outbound email (the tenant comes from the context)."""
+
+    async def add(self, email: OutboundEmail) -> OutboundEmail: ...
+
+    async def get(self, email_id: str) -> OutboundEmail | None: ...
+
+    async def record_attempt(self, email_id: str, error: str | None) -> None:
+        """Count one delivery attempt (and its error, if any)."""
+        ...
+
+    async def mark(self, email_id: str, status: EmailStatus) -> None:
+        """Set the final status (`sent` stamps `sent_at`)."""
+        ...

@@ -1,0 +1,1 @@
+"""Email adapters: Jinja rendering, SMTP delivery (fastapi-mail), and a development outbox."""

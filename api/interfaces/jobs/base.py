@@ -1,0 +1,194 @@
+"""The base of every Parley task: context, idempotency, retries, failure records.
+
+A task is declared with `@parley_task("parley.x.y")` over an `async def body(container,
+**ids)`. For each run the base:
+
+1. restores the tenant and request ids the job was queued with (message headers) and
+   clears them afterwards;
+2. claims the job id atomically (Redis `SET NX`) so a redelivered copy of a job that is
+   running or done is skipped;
+3. runs the body on the worker process's long-lived event loop;
+4. retries `TemporaryFailure` and `ServiceUnavailable` with exponential backoff and full
+   jitter up to `JOB_MAX_RETRIES`; anything else fails at once;
+5. records a job that fails for good in `failed_jobs` and logs it with its request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+import punq
+from celery import Task
+from celery.exceptions import Retry
+
+from api.common.clock import utcnow
+from api.common.request_context import request_id_var
+from api.domain.errors import ServiceUnavailable, TemporaryFailure
+from api.domain.jobs import FailedJob, IdempotencyGuard
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.jobs import RecordFailedJob
+
+log = logging.getLogger("parley.jobs")
+T = TypeVar("T")
+
+TENANT_HEADER = "parley_tenant_id"
+REQUEST_HEADER = "parley_request_id"
+RETRYABLE = (TemporaryFailure, ServiceUnavailable)
+_SCALARS = (str, int, float, bool)
+_last_attempt: ContextVar[bool] = ContextVar("parley_job_last_attempt", default=True)
+
+
+def is_last_attempt() -> bool:
+    """Inside a task body: True when a failure now will not be retried."""
+    return _last_attempt.get()
+
+
+DONE_KEEP = timedelta(days=7)
+
+
+class JobRuntime(Protocol):
+    """What the worker process gives tasks: its container and its event loop."""
+
+    container: punq.Container
+    max_retries: int
+    backoff_seconds: float
+    backoff_max_seconds: float
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T: ...
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2^attempt)]."""
+    ceiling = min(cap, base * (2**attempt))
+    return random.uniform(min(base / 2, ceiling), ceiling)  # noqa: S311 - not cryptographic
+
+
+Body = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    task_id: str
+    tenant_id: str | None
+    request_id: str
+    retries: int
+    last_attempt: bool
+
+
+class ParleyTask(Task):  # type: ignore[misc]
+    abstract = True
+
+    @property
+    def runtime(self) -> JobRuntime:
+        runtime: JobRuntime = self.app.parley_runtime()
+        return runtime
+
+    def _delivery(self) -> Delivery:
+        """What this delivery of the job carries (read here: `self.request` is per thread)."""
+        request = self.request
+        retries = int(request.retries or 0)
+        return Delivery(
+            task_id=str(request.id),
+            tenant_id=getattr(request, TENANT_HEADER, None),
+            request_id=getattr(request, REQUEST_HEADER, None) or str(request.id),
+            retries=retries,
+            last_attempt=retries >= self.runtime.max_retries,
+        )
+
+    async def _guarded(self, body: Body, kwargs: dict[str, Any], delivery: Delivery) -> Any:
+        """On the worker's loop: restore the context, claim the job, run the body."""
+        token = request_id_var.set(delivery.request_id)
+        tenant = TenantId(delivery.tenant_id) if delivery.tenant_id else None
+        try:
+            with tenant_context(tenant):
+                container = self.runtime.container
+                guard: IdempotencyGuard = container.resolve(IdempotencyGuard)
+                key = f"{self.name}:{delivery.task_id}"
+                hold = int(self.app.conf.task_time_limit or 300) + 30
+                if not await guard.claim(key, hold):
+                    log.info("skipped %s %s: running or done already", self.name, delivery.task_id)
+                    return None
+                _last_attempt.set(delivery.last_attempt)
+                try:
+                    result = await body(container, **kwargs)
+                except BaseException:
+                    await guard.release(key)
+                    raise
+                await guard.complete(key, int(DONE_KEEP.total_seconds()))
+                return result
+        finally:
+            request_id_var.reset(token)
+
+    def run_body(self, body: Body, kwargs: dict[str, Any]) -> Any:
+        runtime = self.runtime
+        delivery = self._delivery()
+        try:
+            return runtime.run(self._guarded(body, kwargs, delivery))
+        except RETRYABLE as exc:
+            if delivery.last_attempt:
+                raise
+            countdown = backoff(
+                delivery.retries, runtime.backoff_seconds, runtime.backoff_max_seconds
+            )
+            log.warning(
+                "%s failed (%s); retry %d in %.1fs",
+                self.name, type(exc).__name__, delivery.retries + 1, countdown,
+            )  # fmt: skip
+            raise self.retry(exc=exc, countdown=countdown, max_retries=runtime.max_retries) from exc
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if isinstance(exc, Retry):
+            return
+        tenant = getattr(self.request, TENANT_HEADER, None)
+        request_id = getattr(self.request, REQUEST_HEADER, None)
+        failed = FailedJob(
+            task=self.name,
+            task_id=task_id,
+            tenant_id=tenant,
+            request_id=request_id,
+            arguments={k: v for k, v in (kwargs or {}).items() if isinstance(v, _SCALARS)},
+            error_type=type(exc).__name__,
+            error=str(exc)[:500],
+            attempts=int(self.request.retries or 0) + 1,
+            failed_at=utcnow(),
+        )
+        log.error(
+            "job %s %s failed for good after %d attempt(s): %s (tenant=%s request=%s)",
+            self.name, task_id, failed.attempts, failed.error_type, tenant, request_id,
+        )  # fmt: skip
+        try:
+            self.runtime.run(self.runtime.container.resolve(RecordFailedJob).execute(failed))
+        except Exception:
+            log.exception("could not record the failed job %s", task_id)
+
+
+_DECLARED: list[tuple[str, Body, dict[str, Any]]] = []
+
+
+def parley_task(name: str, **options: Any) -> Callable[[Body], Body]:
+    """Declare a task whose body is `async def body(container, **ids)`; see `register_tasks`."""
+
+    def declare(body: Body) -> Body:
+        _DECLARED.append((name, body, options))
+        return body
+
+    return declare
+
+
+def register_tasks(app: Any) -> None:
+    """Bind every declared task to the Celery `app` (called once by the worker)."""
+    for name, body, options in _DECLARED:
+
+        def run(task: ParleyTask, body: Body = body, **kwargs: Any) -> Any:
+            return task.run_body(body, kwargs)
+
+        run.__name__ = body.__name__
+        app.task(name=name, base=ParleyTask, bind=True, **options)(run)

@@ -1,0 +1,45 @@
+"""Periodic jobs, defined in code. A feature adds one with `periodic(...)` at import time.
+
+beat (one process, never scaled) sends them; workers run them like any other job, in the
+platform plane (no tenant) unless the task itself iterates tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from api.interfaces.jobs.tasks import HEARTBEAT_JOB
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: str
+    every_seconds: Callable[[Any], float]  # from the settings, so intervals are configurable
+
+
+_PERIODIC: list[Periodic] = []
+
+
+def periodic(name: str, task: str, every_seconds: Callable[[Any], float]) -> None:
+    if any(p.name == name for p in _PERIODIC):
+        raise ValueError(f"periodic job {name!r} is declared twice")
+    _PERIODIC.append(Periodic(name, task, every_seconds))
+
+
+def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
+    """The `beat_schedule` mapping Celery expects."""
+    return {
+        p.name: {
+            "task": p.task,
+            "schedule": p.every_seconds(settings),
+            # A beat that piles up while workers are down should not flood them later.
+            "options": {"expires": p.every_seconds(settings)},
+        }
+        for p in _PERIODIC
+    }
+
+
+periodic("heartbeat", HEARTBEAT_JOB, lambda s: s.jobs.heartbeat_interval_seconds)

@@ -1,0 +1,147 @@
+"""A real Celery worker (prefork, one process) consuming from the test Redis, and SMTP.
+
+The worker runs `api.worker:celery_app` in its own process with the same settings the
+tests' app uses (database, Redis, broker in Redis db 1, results in db 2), sending mail to
+an aiosmtpd server in this process. Retries are made fast (`JOB_RETRY_BACKOFF_SECONDS`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import devservers
+import httpx
+import pytest
+from celery import Celery
+
+from api.config import Settings
+from api.infrastructure.jobs.celery_app import create_celery
+from tests.conftest import ROOT, make_settings, redis_db
+from tests.e2e.conftest import serve
+from tests.jobs.smtp_capture import SmtpCapture, start_smtp
+
+MAX_RETRIES = 2
+
+
+@pytest.fixture(scope="session")
+def smtp_port() -> int:
+    return devservers.free_port()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(smtp_port: int) -> Iterator[SmtpCapture]:
+    controller, capture = start_smtp(smtp_port)
+    try:
+        yield capture
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpCapture) -> SmtpCapture:
+    smtp_server.reset()
+    return smtp_server
+
+
+def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "INFO",
+        "MONGO_URI": mongo_url,
+        "MONGO_DB_NAME": db_name,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_db(redis_url, 1),
+        "CELERY_RESULT_BACKEND": redis_db(redis_url, 2),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_STARTTLS": "false",
+        "SMTP_SSL": "false",
+        "SMTP_VALIDATE_CERTS": "false",
+        "SMTP_FROM": "parley@example.com",
+        "JOB_MAX_RETRIES": str(MAX_RETRIES),
+        "JOB_RETRY_BACKOFF_SECONDS": "0.2",
+        "JOB_RETRY_BACKOFF_MAX_SECONDS": "0.5",
+        "HEARTBEAT_INTERVAL_SECONDS": "1",
+    }
+
+
+def start_celery(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "celery", "-A", "api.worker:celery_app", *args]
+    return subprocess.Popen(  # noqa: S603 - our own command line
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_client(redis_url: str) -> Iterator[Celery]:
+    """A Celery app of the tests' own, for control commands and results."""
+    settings = make_settings("mongodb://unused", redis_url, "unused")
+    app = create_celery(settings, main="tests")
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="session")
+def worker(
+    mongo_url: str,
+    redis_url: str,
+    db_name: str,
+    smtp_port: int,
+    smtp_server: SmtpCapture,
+    celery_client: Celery,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """One prefork worker process for the session; yields its log file."""
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = worker_env(mongo_url, redis_url, db_name, smtp_port)
+    process = start_celery(
+        ["worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO", "-n", "test@%h"],
+        env,
+        log,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not celery_client.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
+        yield log
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+async def app_client(
+    worker: Path, mongo_url: str, redis_url: str, db_name: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
+    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
+    async with serve(settings) as http:
+        yield http, settings
+
+
+@pytest.fixture(autouse=True)
+async def _clean(clean_state: None) -> None:
+    """Every jobs test starts from empty collections and an empty app Redis."""
