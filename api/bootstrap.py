@@ -32,7 +32,7 @@ async def running(
     `celery` is the worker's own app; other processes get one for publishing jobs.
     """
     own_celery = celery is None
-    publisher = celery or create_celery(settings)
+    publisher = celery or create_celery(settings, results=False)
     mongo = create_mongo_client(
         settings.mongo.uri,
         server_selection_timeout_ms=settings.mongo.server_selection_timeout_ms,

@@ -154,8 +154,6 @@ class JobSettings(BaseSettings):
     job_result_expires_seconds: int = Field(default=86400, ge=60)
     failed_jobs_retention_days: int = Field(default=30, ge=1)
     heartbeat_interval_seconds: float = Field(default=30.0, gt=0)
-    flower_user: str = "admin"
-    flower_password: SecretStr = SecretStr(DEV_SECRET_PREFIX + "flower-password")
 
 
 class AiSettings(BaseSettings):
@@ -231,7 +229,6 @@ class Settings(BaseSettings):
             "JWT_SECRET": self.security.jwt_secret,
             "REFRESH_TOKEN_SECRET": self.security.refresh_token_secret,
             "ADMIN_PASSWORD": self.security.admin_password,
-            "FLOWER_PASSWORD": self.jobs.flower_password,
         }
         for name, secret in secrets.items():
             value = secret.get_secret_value()

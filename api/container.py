@@ -68,7 +68,11 @@ def email_sender(settings: Settings) -> EmailSender:
     if settings.is_production:
         log.warning("SMTP_HOST is not set: every email will fail (see failed jobs)")
         return UnconfiguredEmailSender()
-    return OutboxEmailSender(settings.mail.outbox_dir)
+    return OutboxEmailSender(
+        settings.mail.outbox_dir,
+        from_address=settings.smtp.from_address,
+        from_name=settings.smtp.from_name,
+    )
 
 
 def build_container(

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 LOGS = DATA / "logs"
 LOCK_FILE = DATA / "serve.lock"
+EMBEDDED_ENV = DATA / "embedded.env"
 STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
 SERVER_NAMES = {"mongo": "MongoDB", "redis": "Redis"}
@@ -254,12 +255,21 @@ def run(argv: list[str]) -> int:
         signal.signal(signum, supervisor.on_signal)
     try:
         supervisor.start_servers()
+        write_embedded_env(supervisor.env, settings)
         for command in parley_commands(settings, argv):
             if supervisor.signalled is None:
                 supervisor.start(command)
         return supervisor.watch()
     finally:
         supervisor.stop_all()
+        EMBEDDED_ENV.unlink(missing_ok=True)
+
+
+def write_embedded_env(env: Mapping[str, str], settings: Settings) -> None:
+    """Tell `scripts/cli` (and curious developers) where the embedded servers listen."""
+    lines = [f"{name}={env[name]}" for name in ("MONGO_URI", "REDIS_URL") if name in env]
+    if not settings.mongo_uri or not (settings.redis_url or settings.redis_host):
+        EMBEDDED_ENV.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def acquire_lock(path: Path) -> IO[str]:

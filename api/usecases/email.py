@@ -23,6 +23,7 @@ from api.domain.errors import (
     InvalidInput,
     NotFound,
     PermanentFailure,
+    ServiceUnavailable,
     TemporaryFailure,
 )
 from api.domain.jobs import JobQueue
@@ -47,7 +48,8 @@ class QueueEmail:
 
     Rules: the recipient is a valid address; the template exists; the record is stored
     before the job is queued (a job never points at nothing); the job carries the email's
-    id and the tenant id only.
+    id and the tenant id only; when the queue is down the record is marked failed (not
+    left waiting forever) and `ServiceUnavailable` reaches the caller.
     """
 
     def __init__(self, outbox: OutboundEmailRepository, jobs: JobQueue) -> None:
@@ -65,7 +67,12 @@ class QueueEmail:
         )
         stored = await self._outbox.add(email)
         assert stored.id is not None  # noqa: S101 - repositories return stored ids
-        await self._jobs.enqueue(SEND_EMAIL_JOB, email_id=stored.id)
+        try:
+            await self._jobs.enqueue(SEND_EMAIL_JOB, email_id=stored.id)
+        except ServiceUnavailable:
+            await self._outbox.record_attempt(stored.id, "the job queue was unavailable")
+            await self._outbox.mark(stored.id, EmailStatus.FAILED)
+            raise
         return stored
 
 

@@ -29,7 +29,6 @@ def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "JWT_SECRET": STRONG,
         "REFRESH_TOKEN_SECRET": STRONG_2,
         "ADMIN_PASSWORD": "pw!",
-        "FLOWER_PASSWORD": "flower-pw",
     }
     for name, value in {**defaults, **values}.items():
         monkeypatch.setenv(name, value)
@@ -49,9 +48,7 @@ def test_production_with_real_secrets_loads(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.is_production and settings.json_logs
 
 
-@pytest.mark.parametrize(
-    "name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "FLOWER_PASSWORD"]
-)
+@pytest.mark.parametrize("name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD"])
 def test_production_refuses_a_missing_secret_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

@@ -23,9 +23,12 @@ from api.config import Settings
 DEFAULT_QUEUE = "parley"
 
 
-def create_celery(settings: Settings, *, main: str = "parley") -> Celery:
+def create_celery(settings: Settings, *, main: str = "parley", results: bool = True) -> Celery:
+    """The Celery app. `results=False` for processes that only publish (the API, the CLI):
+    they never wait on results, so they keep no result-backend subscription to Redis."""
     jobs = settings.jobs
-    app = Celery(main, broker=settings.broker_url, backend=settings.result_backend_url)
+    backend = settings.result_backend_url if results else "disabled://"
+    app = Celery(main, broker=settings.broker_url, backend=backend)
     app.conf.update(
         task_default_queue=DEFAULT_QUEUE,
         task_serializer="json",

@@ -53,9 +53,11 @@ async def init_database(
         try:
             await init_beanie(database=client[db_name], document_models=list(documents))
             return
-        except ConnectionFailure:
+        except ConnectionFailure as exc:
             if time.monotonic() >= deadline:
-                raise
+                raise ServiceUnavailable(
+                    "database", detail=f"MongoDB did not answer within {wait_seconds:g}s."
+                ) from exc
             log.warning("database not reachable yet; retrying")
             await asyncio.sleep(1.0)
 

@@ -1,0 +1,173 @@
+"""QueueEmail and DeliverEmail with hand-written fakes of their ports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from api.common.clock import utcnow
+from api.domain.email import (
+    Branding,
+    ContextValue,
+    EmailMessage,
+    EmailStatus,
+    EmailTemplate,
+    OutboundEmail,
+    RenderedEmail,
+)
+from api.domain.errors import (
+    InvalidInput,
+    NotFound,
+    PermanentFailure,
+    ServiceUnavailable,
+    TemporaryFailure,
+)
+from api.domain.jobs import JobArgument
+from api.domain.tenancy import TenantId, tenant_context
+from api.domain.tenants import Tenant, TenantStatus
+from api.usecases.email import SEND_EMAIL_JOB, DeliverEmail, QueueEmail
+from tests.unit.test_tenancy import FakeTenants
+
+TENANT = "a" * 24
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.emails: dict[str, OutboundEmail] = {}
+
+    async def add(self, email: OutboundEmail) -> OutboundEmail:
+        stored = email.model_copy(update={"id": f"e{len(self.emails) + 1}"})
+        self.emails[stored.id or ""] = stored
+        return stored
+
+    async def get(self, email_id: str) -> OutboundEmail | None:
+        return self.emails.get(email_id)
+
+    async def record_attempt(self, email_id: str, error: str | None) -> None:
+        email = self.emails[email_id]
+        self.emails[email_id] = email.model_copy(
+            update={"attempts": email.attempts + 1, "last_error": error}
+        )
+
+    async def mark(self, email_id: str, status: EmailStatus) -> None:
+        self.emails[email_id] = self.emails[email_id].model_copy(update={"status": status})
+
+
+class FakeJobs:
+    def __init__(self, down: bool = False) -> None:
+        self.queued: list[tuple[str, dict[str, JobArgument]]] = []
+        self.down = down
+
+    async def enqueue(self, job: str, **arguments: JobArgument) -> str:
+        if self.down:
+            raise ServiceUnavailable("job queue")
+        self.queued.append((job, arguments))
+        return f"job-{len(self.queued)}"
+
+
+class FakeRenderer:
+    def render(
+        self, template: EmailTemplate, context: Mapping[str, ContextValue], branding: Branding
+    ) -> RenderedEmail:
+        return RenderedEmail(subject=f"{branding.tenant_name}: {template}", html="<p/>", text="t")
+
+
+class FakeSender:
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+
+
+def acme() -> Tenant:
+    now = utcnow()
+    return Tenant(
+        id=TENANT, name="Acme", subdomain="acme", status=TenantStatus.ACTIVE,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+async def queued(outbox: FakeOutbox) -> str:
+    email = await QueueEmail(outbox, FakeJobs()).execute(
+        "Ana@Example.com", EmailTemplate.WELCOME, {"user_name": "Ana"}
+    )
+    return email.id or ""
+
+
+async def test_queue_stores_then_enqueues_ids_only() -> None:
+    outbox, jobs = FakeOutbox(), FakeJobs()
+    with tenant_context(TenantId(TENANT)):
+        email = await QueueEmail(outbox, jobs).execute(
+            "Ana@Example.com", EmailTemplate.WELCOME, {"user_name": "Ana"}
+        )
+    assert email.to == "ana@example.com" and email.status is EmailStatus.QUEUED
+    assert jobs.queued == [(SEND_EMAIL_JOB, {"email_id": email.id})]
+
+
+async def test_queue_refuses_bad_addresses_and_stores_nothing() -> None:
+    outbox, jobs = FakeOutbox(), FakeJobs()
+    with pytest.raises(InvalidInput):
+        await QueueEmail(outbox, jobs).execute("not-an-address", EmailTemplate.WELCOME, {})
+    assert outbox.emails == {} and jobs.queued == []
+
+
+async def test_queue_down_marks_the_record_failed_and_raises() -> None:
+    outbox = FakeOutbox()
+    with pytest.raises(ServiceUnavailable):
+        await QueueEmail(outbox, FakeJobs(down=True)).execute(
+            "ana@example.com", EmailTemplate.WELCOME, {}
+        )
+    [email] = outbox.emails.values()
+    assert email.status is EmailStatus.FAILED and email.last_error
+
+
+async def test_deliver_sends_once_with_tenant_branding() -> None:
+    outbox, sender = FakeOutbox(), FakeSender()
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeRenderer(), sender)
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        assert await deliver.execute(email_id) is EmailStatus.SENT
+        assert await deliver.execute(email_id) is EmailStatus.SENT  # redelivered: no resend
+    [message] = sender.sent
+    assert message.subject == "Acme: welcome" and message.to == ["ana@example.com"]
+    assert outbox.emails[email_id].attempts == 1
+
+
+async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() -> None:
+    outbox = FakeOutbox()
+    sender = FakeSender(TemporaryFailure("451"), TemporaryFailure("451"))
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeRenderer(), sender)
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        with pytest.raises(TemporaryFailure):
+            await deliver.execute(email_id)
+        assert outbox.emails[email_id].status is EmailStatus.QUEUED
+        with pytest.raises(TemporaryFailure):
+            await deliver.execute(email_id, last_attempt=True)
+    assert outbox.emails[email_id].status is EmailStatus.FAILED
+    assert outbox.emails[email_id].attempts == 2 and sender.sent == []
+
+
+async def test_permanent_failure_marks_failed_at_once() -> None:
+    outbox = FakeOutbox()
+    deliver = DeliverEmail(
+        outbox, FakeTenants(acme()), FakeRenderer(), FakeSender(PermanentFailure("550"))
+    )
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        with pytest.raises(PermanentFailure):
+            await deliver.execute(email_id)
+        assert outbox.emails[email_id].status is EmailStatus.FAILED
+        # A later redelivery does not try again.
+        assert await deliver.execute(email_id) is EmailStatus.FAILED
+
+
+async def test_unknown_email_is_not_found() -> None:
+    deliver = DeliverEmail(FakeOutbox(), FakeTenants(acme()), FakeRenderer(), FakeSender())
+    with tenant_context(TenantId(TENANT)), pytest.raises(NotFound):
+        await deliver.execute("missing")
