@@ -18,6 +18,7 @@ from api.config import Settings
 from api.container import build_container
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.jobs.celery_app import create_celery
+from api.infrastructure.persistence.audit import MongoAuditLog
 from api.infrastructure.persistence.documents import DOCUMENT_MODELS
 from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
 from api.infrastructure.persistence.mongo import create_mongo_client, init_database
@@ -54,6 +55,7 @@ async def running(
         )
         container = build_container(settings, mongo=mongo, redis=redis, celery=publisher)
         await container.resolve(MongoFailedJobLog).ensure_retention()
+        await container.resolve(MongoAuditLog).ensure_retention()
         yield container
     finally:
         if own_celery:

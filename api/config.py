@@ -95,6 +95,36 @@ class SecuritySettings(BaseSettings):
     _csv = field_validator("cors_origins", mode="before")(_split_csv)
 
 
+class AuthSettings(BaseSettings):
+    """Tokens, passwords, MFA, abuse limits and the audit log's retention."""
+
+    model_config = _config()
+
+    jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256)$")
+    jwt_private_key_file: str | None = None  # RS256: PEM private key (signing)
+    jwt_public_key_file: str | None = None  # RS256: PEM public key (verifying)
+    jwt_issuer: str = "parley"
+    jwt_audience: str = "parley-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=60)
+    mfa_challenge_ttl_seconds: int = Field(default=300, ge=30, le=1800)
+    password_min_length: int = Field(default=8, ge=8, le=128)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost: int = Field(default=65536, ge=1024)  # KiB
+    argon2_parallelism: int = Field(default=4, ge=1)
+    password_reset_ttl_minutes: int = Field(default=30, ge=5)
+    email_verification_ttl_hours: int = Field(default=48, ge=1)
+    invitation_ttl_hours: int = Field(default=72, ge=1)
+    encryption_key: SecretStr | None = None  # Fernet key for secrets at rest
+    login_rate_per_ip: int = Field(default=30, ge=1)  # per minute
+    login_rate_per_account: int = Field(default=10, ge=1)  # per minute
+    sensitive_rate_per_ip: int = Field(default=10, ge=1)  # refresh/forgot/MFA, per minute
+    lockout_threshold: int = Field(default=5, ge=1)  # failures before lockout
+    lockout_minutes: int = Field(default=15, ge=1)
+    audit_retention_days: int = Field(default=365, ge=1)
+
+
 class TenancySettings(BaseSettings):
     model_config = _config()
 
@@ -195,6 +225,7 @@ class Settings(BaseSettings):
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     tenancy: TenancySettings = Field(default_factory=TenancySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
@@ -242,6 +273,12 @@ class Settings(BaseSettings):
             == secrets["REFRESH_TOKEN_SECRET"].get_secret_value()
         ):
             raise ValueError("REFRESH_TOKEN_SECRET must differ from JWT_SECRET")
+        if self.auth.encryption_key is None:
+            raise ValueError("ENCRYPTION_KEY must be set (ENVIRONMENT=production)")
+        if self.auth.jwt_algorithm == "RS256" and not (
+            self.auth.jwt_private_key_file and self.auth.jwt_public_key_file
+        ):
+            raise ValueError("JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE are needed for RS256")
         if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")
         return self

@@ -14,25 +14,61 @@ from celery import Celery
 from redis.asyncio import Redis
 
 from api.config import Settings
+from api.domain.audit import AuditLog
+from api.domain.auth import (
+    AuthPolicy,
+    OneTimeTokens,
+    PasswordHasher,
+    RateLimiter,
+    Revocations,
+    SecretBox,
+    SessionStore,
+    TokenService,
+    Totp,
+)
 from api.domain.email import EmailRenderer, EmailSender, OutboundEmailRepository
 from api.domain.health import CachePing, DatabasePing
 from api.domain.jobs import FailedJobLog, Heartbeats, IdempotencyGuard, JobQueue
+from api.domain.roles import RoleRepository
 from api.domain.tenants import TenantDirectory, TenantRepository
+from api.domain.users import PlatformUserRepository, UserRepository
+from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.redis import RedisPing
+from api.infrastructure.cache.revocations import RedisRevocations
 from api.infrastructure.email.outbox import OutboxEmailSender, UnconfiguredEmailSender
 from api.infrastructure.email.renderer import JinjaEmailRenderer
 from api.infrastructure.email.smtp import SmtpEmailSender
 from api.infrastructure.jobs.heartbeats import RedisHeartbeats
 from api.infrastructure.jobs.idempotency import RedisIdempotencyGuard
 from api.infrastructure.jobs.queue import CeleryJobQueue
+from api.infrastructure.persistence.audit import MongoAuditLog
 from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
 from api.infrastructure.persistence.mongo import MongoClient, MongoPing
+from api.infrastructure.persistence.one_time_tokens import MongoOneTimeTokens
 from api.infrastructure.persistence.outbound_email import BeanieOutboundEmailRepository
+from api.infrastructure.persistence.roles import BeanieRoleRepository
+from api.infrastructure.persistence.sessions import MongoSessionStore
 from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
 from api.infrastructure.persistence.tenants import PlatformTenantRepository
+from api.infrastructure.persistence.users import BeanieUserRepository, MongoPlatformUserRepository
+from api.infrastructure.security.passwords import PwdlibPasswordHasher
+from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
+from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
+from api.infrastructure.security.totp import PyOtpTotp
+from api.usecases.audit import Auditor, SearchAuditLog
+from api.usecases.auth import (
+    Authenticate,
+    GetMe,
+    Login,
+    Logout,
+    RefreshTokens,
+    VerifyMfaLogin,
+)
 from api.usecases.email import DeliverEmail, QueueEmail
 from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth
+from api.usecases.identity import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
 from api.usecases.jobs import CheckJobsHealth, ListFailedJobs, RecordFailedJob, RecordHeartbeat
+from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup, OnboardTenant
 from api.usecases.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
@@ -58,6 +94,21 @@ USE_CASES: tuple[type, ...] = (
     RecordFailedJob,
     ListFailedJobs,
     RecordHeartbeat,
+    Auditor,
+    SearchAuditLog,
+    Accounts,
+    PermissionResolver,
+    SessionIssuer,
+    DescribeUsers,
+    Authenticate,
+    Login,
+    VerifyMfaLogin,
+    RefreshTokens,
+    Logout,
+    GetMe,
+    EnsurePlatformAdmin,
+    EnsureTenantSetup,
+    OnboardTenant,
 )
 
 
@@ -73,6 +124,79 @@ def email_sender(settings: Settings) -> EmailSender:
         from_address=settings.smtp.from_address,
         from_name=settings.smtp.from_name,
     )
+
+
+def auth_policy(settings: Settings) -> AuthPolicy:
+    auth = settings.auth
+    return AuthPolicy(
+        password_min_length=auth.password_min_length,
+        refresh_ttl_seconds=auth.refresh_token_ttl_days * 86400,
+        login_rate_per_ip=auth.login_rate_per_ip,
+        login_rate_per_account=auth.login_rate_per_account,
+        sensitive_rate_per_ip=auth.sensitive_rate_per_ip,
+        lockout_threshold=auth.lockout_threshold,
+        lockout_seconds=auth.lockout_minutes * 60,
+        reset_ttl_seconds=auth.password_reset_ttl_minutes * 60,
+        verification_ttl_seconds=auth.email_verification_ttl_hours * 3600,
+        invitation_ttl_seconds=auth.invitation_ttl_hours * 3600,
+        public_base_url=settings.mail.public_base_url.rstrip("/"),
+        issuer_name=settings.app_name,
+    )
+
+
+def token_service(settings: Settings) -> JwtTokenService:
+    auth, security = settings.auth, settings.security
+    signing, verifying = load_signing_keys(
+        auth.jwt_algorithm,
+        security.jwt_secret.get_secret_value(),
+        auth.jwt_private_key_file,
+        auth.jwt_public_key_file,
+    )
+    return JwtTokenService(
+        algorithm=auth.jwt_algorithm,
+        signing_key=signing,
+        verifying_key=verifying,
+        refresh_secret=security.refresh_token_secret.get_secret_value(),
+        issuer=auth.jwt_issuer,
+        audience=auth.jwt_audience,
+        access_ttl_seconds=auth.access_token_ttl_seconds,
+        mfa_ttl_seconds=auth.mfa_challenge_ttl_seconds,
+    )
+
+
+def secret_box(settings: Settings) -> FernetSecretBox:
+    key = settings.auth.encryption_key
+    if key is not None:
+        return FernetSecretBox(key.get_secret_value())
+    # Development only (production refuses to start without ENCRYPTION_KEY).
+    return FernetSecretBox(derive_dev_key(settings.security.jwt_secret.get_secret_value()))
+
+
+def register_identity(container: punq.Container, settings: Settings, redis: Redis) -> None:
+    auth = settings.auth
+    container.register(AuthPolicy, instance=auth_policy(settings))
+    container.register(TokenService, instance=token_service(settings))
+    container.register(
+        PasswordHasher,
+        instance=PwdlibPasswordHasher(
+            auth.argon2_time_cost, auth.argon2_memory_cost, auth.argon2_parallelism
+        ),
+    )
+    container.register(SecretBox, instance=secret_box(settings))
+    container.register(Totp, instance=PyOtpTotp())
+    container.register(Revocations, instance=RedisRevocations(redis, auth.access_token_ttl_seconds))
+    container.register(RateLimiter, instance=RedisRateLimiter(redis))
+    container.register(SessionStore, instance=MongoSessionStore(auth.refresh_reuse_grace_seconds))
+    container.register(
+        OneTimeTokens,
+        instance=MongoOneTimeTokens(settings.security.refresh_token_secret.get_secret_value()),
+    )
+    container.register(UserRepository, BeanieUserRepository)
+    container.register(PlatformUserRepository, MongoPlatformUserRepository)
+    container.register(RoleRepository, BeanieRoleRepository)
+    audit = MongoAuditLog(auth.audit_retention_days)
+    container.register(AuditLog, instance=audit)
+    container.register(MongoAuditLog, instance=audit)
 
 
 def build_container(
@@ -98,6 +222,7 @@ def build_container(
     container.register(OutboundEmailRepository, BeanieOutboundEmailRepository)
     container.register(EmailRenderer, instance=JinjaEmailRenderer())
     container.register(EmailSender, instance=email_sender(settings))
+    register_identity(container, settings, redis)
 
     # Use cases (ResolveTenant runs on every request: one shared, stateless instance)
     container.register(ResolveTenant, instance=ResolveTenant(directory))

@@ -26,7 +26,8 @@ from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
-from api.interfaces.http.routers import health, tenant
+from api.interfaces.http.routers import auth, health, tenant
+from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup
 from api.usecases.tenants import EnsureDefaultTenant, ResolveTenant
 
 log = logging.getLogger("parley")
@@ -40,10 +41,15 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         async with running(settings) as container:
             app.state.container = container
             app.state.default_tenant_id = None
+            await container.resolve(EnsurePlatformAdmin).execute(
+                settings.security.admin_email,
+                settings.security.admin_password.get_secret_value(),
+            )
             if settings.tenancy.multi_tenancy_strategy is TenancyStrategy.NONE:
                 default = await container.resolve(EnsureDefaultTenant).execute(
                     settings.tenancy.default_tenant_name, settings.tenancy.default_tenant_subdomain
                 )
+                await container.resolve(EnsureTenantSetup).execute(default.id or "")
                 app.state.default_tenant_id = default.id
             log.info(
                 "Parley %s started (environment=%s, tenancy=%s)",
@@ -93,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(tenant.router, prefix=settings.api_prefix)
+    app.include_router(auth.router, prefix=settings.api_prefix)
 
     # add_middleware wraps: the last added runs first.
     app.add_middleware(

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from api.config import (
     AiSettings,
+    AuthSettings,
     Environment,
     JobSettings,
     MailSettings,
@@ -43,6 +44,9 @@ import devservers  # noqa: E402
 
 # Documents that exist only for tests (see tests/support.py); bound with the app's own.
 from tests.support import TEST_DOCUMENT_MODELS  # noqa: E402
+
+ADMIN_EMAIL = "root@example.com"
+ADMIN_PASSWORD = "platform-admin-pw-1"
 
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 
@@ -102,7 +106,12 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
             startup_timeout_seconds=10,
         ),
         redis=RedisSettings(_env_file=None, url=redis_url, socket_timeout_seconds=1.0),
-        security=SecuritySettings(_env_file=None),
+        security=SecuritySettings(
+            _env_file=None, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD
+        ),
+        auth=AuthSettings(
+            _env_file=None, argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1
+        ),
         tenancy=TenancySettings(_env_file=None, **tenancy),
         smtp=SmtpSettings(_env_file=None),
         mail=MailSettings(_env_file=None),

@@ -13,6 +13,7 @@ The tree (no HTTP knowledge here; `interfaces/http/errors.py` maps classes to st
     ├── Unauthorized                no or bad credentials
     ├── TenantRequired              tenant-scoped work without a tenant in context
     ├── ServiceUnavailable          a dependency (database, cache, provider) is down
+    ├── RateLimited                 too many attempts; retry after `retry_after` seconds
     ├── TemporaryFailure            worth retrying later (network, 4xx SMTP, 5xx, rate limit)
     └── PermanentFailure            retrying will not help (rejected recipient, bad config)
 """
@@ -132,3 +133,28 @@ class PermanentFailure(ParleyError):
 
     code = "permanent_failure"
     title = "Permanent failure"
+
+
+class RateLimited(ParleyError):
+    """Too many attempts (or a temporary lockout); the caller may retry later."""
+
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(detail or "Too many attempts; try again later.")
+
+
+class InvalidToken(ParleyError):
+    """A reset, verification or invitation token that is unknown, used or expired."""
+
+    code = "invalid_token"
+    title = "Invalid token"
+
+
+class InvalidMfaCode(Unauthorized):
+    """The one-time code does not match."""
+
+    code = "invalid_mfa_code"
+    title = "Invalid MFA code"

@@ -17,7 +17,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in (
         "ENVIRONMENT", "JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "REDIS_URL",
         "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "CORS_ORIGINS", "OLLAMA_MODELS",
-        "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI", "FLOWER_PASSWORD",
+        "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI", "ENCRYPTION_KEY",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env file here
@@ -29,6 +29,7 @@ def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "JWT_SECRET": STRONG,
         "REFRESH_TOKEN_SECRET": STRONG_2,
         "ADMIN_PASSWORD": "pw!",
+        "ENCRYPTION_KEY": "x" * 44,
     }
     for name, value in {**defaults, **values}.items():
         monkeypatch.setenv(name, value)
@@ -48,7 +49,9 @@ def test_production_with_real_secrets_loads(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.is_production and settings.json_logs
 
 
-@pytest.mark.parametrize("name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD"])
+@pytest.mark.parametrize(
+    "name", ["JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "ENCRYPTION_KEY"]
+)
 def test_production_refuses_a_missing_secret_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

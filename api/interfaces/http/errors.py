@@ -25,6 +25,8 @@ STATUS_BY_ERROR: dict[type[domain.ParleyError], int] = {
     domain.Forbidden: 403,
     domain.TenantRequired: 400,
     domain.ServiceUnavailable: 503,
+    domain.RateLimited: 429,
+    domain.InvalidToken: 400,
 }
 
 _CODE_BY_STATUS = {
@@ -55,8 +57,10 @@ def domain_error_response(error: domain.ParleyError) -> JSONResponse:
     status = status_for(error)
     headers: dict[str, str] = {}
     errors: list[dict[str, Any]] | None = None
-    if isinstance(error, domain.ServiceUnavailable):
+    if isinstance(error, domain.ServiceUnavailable | domain.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, domain.Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, domain.InvalidInput) and error.problems:
         errors = [{"loc": list(p.loc), "msg": p.msg} for p in error.problems]
     return problem_response(

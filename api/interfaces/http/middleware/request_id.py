@@ -15,7 +15,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.common.request_context import request_id_var
+from api.common.request_context import client_ip_var, request_id_var, user_agent_var
 from api.interfaces.http.errors import internal_error_response
 from api.interfaces.http.problems import send_problem
 
@@ -32,6 +32,14 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
+def _user_agent(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"user-agent":
+            decoded: str = value.decode("latin-1")[:512]
+            return decoded
+    return None
+
+
 class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,6 +50,9 @@ class RequestIdMiddleware:
             return
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        ip_token = client_ip_var.set(client[0] if client else None)
+        ua_token = user_agent_var.set(_user_agent(scope))
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -67,3 +78,5 @@ class RequestIdMiddleware:
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms)
             request_id_var.reset(token)
+            client_ip_var.reset(ip_token)
+            user_agent_var.reset(ua_token)

@@ -1,0 +1,214 @@
+"""Authentication: who is calling (`Principal`), sessions, and the ports behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel
+
+
+class Principal(BaseModel):
+    """The authenticated caller of one request, from a verified access token."""
+
+    user_id: str
+    tenant_id: str | None  # None: a platform admin in the platform plane
+    session_id: str
+    token_id: str
+    permissions: frozenset[str]
+    issued_at: datetime
+    expires_at: datetime
+    actor_id: str | None = None  # a platform admin impersonating `user_id`
+
+    @property
+    def is_platform(self) -> bool:
+        return self.tenant_id is None
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+class Session(BaseModel):
+    """One sign-in: a family of rotating refresh tokens, stored as hashes."""
+
+    id: str
+    tenant_id: str | None
+    user_id: str
+    current_hash: str
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool = False
+    actor_id: str | None = None
+
+
+class RotateOutcome(StrEnum):
+    ROTATED = "rotated"  # the presented token was current: the new one replaces it
+    RACED = "raced"  # spent moments ago by a concurrent refresh: refuse, keep the family
+    REUSED = "reused"  # spent earlier: a stolen token; the family is now revoked
+    INVALID = "invalid"  # unknown, expired or revoked
+
+
+@dataclass(frozen=True)
+class Rotation:
+    outcome: RotateOutcome
+    session: Session | None = None
+
+
+class PasswordHasher(Protocol):
+    """Slow password hashing, kept off the event loop."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """(matches, a new hash when the stored one should be upgraded). With `hashed`
+        None it still spends the same time and answers False (uniform timing)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    tenant_id: str | None
+    session_id: str
+    token_id: str
+    permissions: frozenset[str]
+    issued_at: datetime
+    expires_at: datetime
+    actor_id: str | None = None
+
+
+class TokenService(Protocol):
+    """Signs and verifies access tokens and short-lived MFA challenge tokens."""
+
+    def issue_access(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        session_id: str,
+        permissions: frozenset[str],
+        actor_id: str | None = None,
+    ) -> tuple[str, int]:
+        """(token, lifetime in seconds)."""
+        ...
+
+    def decode_access(self, token: str) -> AccessClaims:
+        """The verified claims; raises `Unauthorized` for any invalid token."""
+        ...
+
+    def issue_mfa_challenge(self, *, user_id: str, tenant_id: str | None) -> str: ...
+
+    def decode_mfa_challenge(self, token: str) -> tuple[str, str | None]:
+        """(user id, tenant id); raises `Unauthorized`."""
+        ...
+
+    def new_refresh_token(self, session_id: str) -> tuple[str, str]:
+        """(the opaque token for the client, the hash to store)."""
+        ...
+
+    def refresh_token_parts(self, token: str) -> tuple[str, str] | None:
+        """(session id, hash) of a presented refresh token, or None when malformed."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Refresh-token families (platform-level: keyed by session id, carrying the tenant)."""
+
+    async def create(self, session: Session) -> None: ...
+
+    async def rotate(self, session_id: str, presented_hash: str, new_hash: str) -> Rotation:
+        """Atomically replace the current hash; exactly one of concurrent callers wins."""
+        ...
+
+    async def revoke(self, session_id: str) -> Session | None: ...
+
+    async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
+        """Revoke every session of a user; the revoked session ids."""
+        ...
+
+
+class Revocations(Protocol):
+    """Access tokens refused before they expire (checked on every request)."""
+
+    async def revoke_sessions(self, session_ids: list[str]) -> None: ...
+
+    async def revoke_user(self, tenant_id: str | None, user_id: str, at: datetime) -> None:
+        """Refuse every access token of the user issued before `at`."""
+        ...
+
+    async def is_revoked(self, claims: AccessClaims) -> bool:
+        """True when the token's session or user was revoked; raises `ServiceUnavailable`
+        when it cannot tell (refusing is safer than accepting a revoked token)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    retry_after: int = 0
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision: ...
+
+    async def reset(self, key: str) -> None: ...
+
+    async def count(self, key: str) -> int: ...
+
+
+class OneTimeTokens(Protocol):
+    """Single-use, expiring tokens (password reset, email verification, invitation),
+    stored as hashes."""
+
+    async def issue(
+        self, *, purpose: str, user_id: str, tenant_id: str | None, ttl_seconds: int
+    ) -> str: ...
+
+    async def consume(self, *, purpose: str, token: str) -> tuple[str, str | None] | None:
+        """(user id, tenant id) once; None when unknown, used or expired."""
+        ...
+
+    async def revoke_for_user(self, *, purpose: str, user_id: str) -> None: ...
+
+
+class SecretBox(Protocol):
+    """Symmetric encryption of secrets at rest (MFA seeds, provider keys)."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, ciphertext: str) -> str: ...
+
+
+class Totp(Protocol):
+    def new_secret(self) -> str: ...
+
+    def provisioning_uri(self, secret: str, *, account: str, issuer: str) -> str: ...
+
+    def verify(self, secret: str, code: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """The rules of sign-in, from settings."""
+
+    password_min_length: int = 8
+    refresh_ttl_seconds: int = 30 * 86400
+    login_rate_per_ip: int = 30
+    login_rate_per_account: int = 10
+    sensitive_rate_per_ip: int = 10
+    lockout_threshold: int = 5
+    lockout_seconds: int = 900
+    reset_ttl_seconds: int = 1800
+    verification_ttl_seconds: int = 48 * 3600
+    invitation_ttl_seconds: int = 72 * 3600
+    public_base_url: str = "http://127.0.0.1:8000"
+    issuer_name: str = "Parley"

@@ -1,0 +1,1 @@
+"""Cryptographic adapters: password hashing, tokens, secrets at rest, TOTP."""
