@@ -32,6 +32,11 @@ class TenantStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+class SignupMode(StrEnum):
+    OPEN = "open"  # anyone may register (as a member)
+    INVITE_ONLY = "invite_only"  # only users an admin creates or invites
+
+
 class Tenant(BaseModel):
     """An organisation. `subdomain` is unique across the platform."""
 
@@ -39,6 +44,8 @@ class Tenant(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     subdomain: str
     status: TenantStatus = TenantStatus.ACTIVE
+    signup_mode: SignupMode = SignupMode.INVITE_ONLY
+    require_email_verification: bool = True  # registered users start unverified and inactive
     created_at: datetime
     updated_at: datetime
 

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
-from api.domain.tenants import Tenant, TenantStatus
+from api.domain.tenants import SignupMode, Tenant, TenantStatus
 from api.infrastructure.persistence.mongo import database_errors
 from api.infrastructure.persistence.scoped import to_object_id
 
@@ -20,6 +20,8 @@ class TenantDocument(Document):
     name: str
     subdomain: str
     status: TenantStatus = TenantStatus.ACTIVE
+    signup_mode: SignupMode = SignupMode.INVITE_ONLY
+    require_email_verification: bool = True
     created_at: datetime
     updated_at: datetime
 
@@ -35,6 +37,8 @@ class TenantDocument(Document):
             name=self.name,
             subdomain=self.subdomain,
             status=self.status,
+            signup_mode=self.signup_mode,
+            require_email_verification=self.require_email_verification,
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
