@@ -8,6 +8,8 @@ start-up with a message naming the variable (see `Settings.check_production`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -123,6 +125,21 @@ class AuthSettings(BaseSettings):
     lockout_threshold: int = Field(default=5, ge=1)  # failures before lockout
     lockout_minutes: int = Field(default=15, ge=1)
     audit_retention_days: int = Field(default=365, ge=1)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+        except (ValueError, binascii.Error):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded bytes)"
+            )
+        return value
 
 
 class TenancySettings(BaseSettings):

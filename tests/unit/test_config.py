@@ -9,6 +9,7 @@ import pytest
 from api.config import ConfigurationError, RedisSettings, load_settings
 
 STRONG = "x" * 40
+VALID_FERNET_KEY = "aGVsbG8td29ybGQtdGhpcy1pcy0zMi1ieXRlcyEhISE="
 STRONG_2 = "y" * 40
 
 
@@ -29,7 +30,7 @@ def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "JWT_SECRET": STRONG,
         "REFRESH_TOKEN_SECRET": STRONG_2,
         "ADMIN_PASSWORD": "pw!",
-        "ENCRYPTION_KEY": "x" * 44,
+        "ENCRYPTION_KEY": VALID_FERNET_KEY,
     }
     for name, value in {**defaults, **values}.items():
         monkeypatch.setenv(name, value)
@@ -108,3 +109,10 @@ def test_main_domain_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     production(monkeypatch)
     assert STRONG not in repr(load_settings())
+
+
+def test_encryption_key_must_be_a_fernet_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCRYPTION_KEY", "not-a-key")
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY must be a Fernet key") as caught:
+        load_settings()
+    assert "not-a-key" not in str(caught.value)

@@ -18,7 +18,7 @@ from pymongo import DESCENDING, IndexModel
 from api.common.request_context import current_request_id
 from api.domain.audit import AuditEntry, AuditQuery, redact
 from api.domain.tenancy import current_tenant, current_tenant_or_none
-from api.infrastructure.persistence.mongo import database_errors
+from api.infrastructure.persistence.mongo import database_errors, ensure_ttl_index
 
 RETENTION_INDEX = "created_at_ttl"
 _TENANT = "tenant_id"
@@ -84,17 +84,9 @@ class MongoAuditLog:
 
     async def ensure_retention(self) -> None:
         """Create (or resize) the TTL index that forgets entries after the retention."""
-        collection = AuditEntryDocument.get_pymongo_collection()
-        with database_errors():
-            indexes = await collection.index_information()
-            current = indexes.get(RETENTION_INDEX, {}).get("expireAfterSeconds")
-            if current == self._retention_seconds:
-                return
-            if current is not None:
-                await collection.drop_index(RETENTION_INDEX)
-            await collection.create_index(
-                "created_at", name=RETENTION_INDEX, expireAfterSeconds=self._retention_seconds
-            )
+        await ensure_ttl_index(
+            AuditEntryDocument, "created_at", RETENTION_INDEX, self._retention_seconds
+        )
 
     async def record(self, entry: AuditEntry) -> None:
         """Append `entry`, secrets in `changes` redacted, stamped with the request id.

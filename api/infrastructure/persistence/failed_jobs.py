@@ -13,7 +13,7 @@ from beanie import Document, SortDirection
 from pymongo import DESCENDING, IndexModel
 
 from api.domain.jobs import FailedJob, JobArgument
-from api.infrastructure.persistence.mongo import database_errors
+from api.infrastructure.persistence.mongo import database_errors, ensure_ttl_index
 
 RETENTION_INDEX = "failed_at_ttl"
 
@@ -47,17 +47,9 @@ class MongoFailedJobLog:
 
     async def ensure_retention(self) -> None:
         """Create (or resize) the TTL index that forgets old failures."""
-        collection = FailedJobDocument.get_pymongo_collection()
-        with database_errors():
-            indexes = await collection.index_information()
-            current = indexes.get(RETENTION_INDEX, {}).get("expireAfterSeconds")
-            if current == self._retention_seconds:
-                return
-            if current is not None:
-                await collection.drop_index(RETENTION_INDEX)
-            await collection.create_index(
-                "failed_at", name=RETENTION_INDEX, expireAfterSeconds=self._retention_seconds
-            )
+        await ensure_ttl_index(
+            FailedJobDocument, "failed_at", RETENTION_INDEX, self._retention_seconds
+        )
 
     async def record(self, job: FailedJob) -> None:
         with database_errors():

@@ -82,3 +82,16 @@ class MongoPing:
             await self._client.admin.command("ping")
         except PyMongoError as exc:
             raise ServiceUnavailable("database") from exc
+
+
+async def ensure_ttl_index(document: type[Document], field: str, name: str, seconds: int) -> None:
+    """Create the TTL index `name` on `field`, or resize it when the retention changed."""
+    collection = document.get_pymongo_collection()
+    with database_errors():
+        indexes = await collection.index_information()
+        current = indexes.get(name, {}).get("expireAfterSeconds")
+        if current == seconds:
+            return
+        if current is not None:
+            await collection.drop_index(name)
+        await collection.create_index(field, name=name, expireAfterSeconds=seconds)
