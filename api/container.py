@@ -55,6 +55,7 @@ from api.infrastructure.security.passwords import PwdlibPasswordHasher
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
 from api.infrastructure.security.totp import PyOtpTotp
+from api.usecases.account import AccountSecurity, Mailer, Register
 from api.usecases.audit import Auditor, SearchAuditLog
 from api.usecases.auth import (
     Authenticate,
@@ -64,11 +65,33 @@ from api.usecases.auth import (
     RefreshTokens,
     VerifyMfaLogin,
 )
+from api.usecases.authorization import Authority, SessionEnder
 from api.usecases.email import DeliverEmail, QueueEmail
 from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth
 from api.usecases.identity import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
+from api.usecases.impersonation import ImpersonateTenantUser
 from api.usecases.jobs import CheckJobsHealth, ListFailedJobs, RecordFailedJob, RecordHeartbeat
+from api.usecases.mfa import DisableMfa, EnableMfa, MfaCodes, StartMfaSetup
 from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup, OnboardTenant
+from api.usecases.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.platform_tenants import (
+    BrowseTenants,
+    ChangeTenantStatus,
+    CheckSubdomainAvailability,
+    GetTenant,
+    ProvisionTenant,
+    SearchTenants,
+    SuspendTenant,
+    UpdateTenant,
+)
+from api.usecases.roles import (
+    CreateRole,
+    DeleteRole,
+    GetRole,
+    ListPermissions,
+    ListRoles,
+    UpdateRole,
+)
 from api.usecases.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
@@ -77,6 +100,9 @@ from api.usecases.tenants import (
     ResolveTenant,
     SetTenantStatus,
 )
+from api.usecases.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
+from api.usecases.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
+from api.usecases.verification import ResendVerification, VerifyEmail
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +135,44 @@ USE_CASES: tuple[type, ...] = (
     EnsurePlatformAdmin,
     EnsureTenantSetup,
     OnboardTenant,
+    Authority,
+    SessionEnder,
+    ListUsers,
+    GetUser,
+    CreateUser,
+    UpdateUser,
+    DeleteUser,
+    SetUserRoles,
+    ActivateUser,
+    DeactivateUser,
+    UnlockUser,
+    ListPermissions,
+    ListRoles,
+    GetRole,
+    CreateRole,
+    UpdateRole,
+    DeleteRole,
+    AccountSecurity,
+    Mailer,
+    Register,
+    VerifyEmail,
+    ResendVerification,
+    RequestPasswordReset,
+    ResetPassword,
+    ChangePassword,
+    MfaCodes,
+    StartMfaSetup,
+    EnableMfa,
+    DisableMfa,
+    BrowseTenants,
+    SearchTenants,
+    GetTenant,
+    ProvisionTenant,
+    ChangeTenantStatus,
+    UpdateTenant,
+    SuspendTenant,
+    CheckSubdomainAvailability,
+    ImpersonateTenantUser,
 )
 
 

@@ -26,7 +26,10 @@ from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
-from api.interfaces.http.routers import auth, health, tenant
+from api.interfaces.http.routers import account, auth, health, tenant, tenants
+from api.interfaces.http.routers import audit as audit_routes
+from api.interfaces.http.routers import roles as role_routes
+from api.interfaces.http.routers import users as user_routes
 from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup
 from api.usecases.tenants import EnsureDefaultTenant, ResolveTenant
 
@@ -100,6 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tenant.router, prefix=settings.api_prefix)
     app.include_router(auth.router, prefix=settings.api_prefix)
+    app.include_router(user_routes.router, prefix=settings.api_prefix)
+    app.include_router(role_routes.router, prefix=settings.api_prefix)
+    app.include_router(audit_routes.router, prefix=settings.api_prefix)
+    app.include_router(account.router, prefix=settings.api_prefix)
+    if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
+        app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
 
     # add_middleware wraps: the last added runs first.
     app.add_middleware(

@@ -54,6 +54,23 @@ class Tenant(BaseModel):
         return self.status is TenantStatus.ACTIVE
 
 
+class SubdomainIssue(StrEnum):
+    """Why a subdomain cannot be had."""
+
+    INVALID = "invalid"  # not a lower-case DNS label
+    RESERVED = "reserved"  # kept for the platform (www, api, admin, ...): never available
+    TAKEN = "taken"  # another tenant (active or suspended) has it
+
+
+def subdomain_issue(value: str) -> SubdomainIssue | None:
+    """INVALID or RESERVED for an already stripped, lower-cased value; None when usable."""
+    if not _SUBDOMAIN.match(value):
+        return SubdomainIssue.INVALID
+    if value in RESERVED_SUBDOMAINS:
+        return SubdomainIssue.RESERVED
+    return None
+
+
 def normalize_subdomain(raw: str, *, allow_reserved: bool = False) -> str:
     """Lower-case and check a subdomain; raises `InvalidInput` naming the rule broken."""
     value = raw.strip().lower()
@@ -100,6 +117,19 @@ class TenantRepository(Protocol):
         """Change a tenant's status; the updated tenant, or None when it does not exist."""
         ...
 
+    async def search(
+        self, *, prefix: str | None, status: TenantStatus | None, skip: int, limit: int
+    ) -> tuple[list[Tenant], int]:
+        """Tenants whose name or subdomain starts with `prefix` (case-insensitive, literal
+        characters; None: all), optionally of one status, ordered by subdomain: one page and
+        how many match in all."""
+        ...
+
+    async def update(self, tenant_id: str, changes: dict[str, object]) -> Tenant | None:
+        """Set some of `name`, `signup_mode`, `require_email_verification`; the updated
+        tenant, or None when it does not exist. Status and subdomain are not changed here."""
+        ...
+
 
 class TenantDirectory(Protocol):
     """Fast lookups of tenants for request routing (may answer from a short-lived cache)."""
@@ -115,6 +145,7 @@ class TenantDirectory(Protocol):
 
 __all__ = [
     "RESERVED_SUBDOMAINS",
+    "SubdomainIssue",
     "Tenant",
     "TenantDirectory",
     "TenantId",
@@ -122,4 +153,5 @@ __all__ = [
     "TenantStatus",
     "normalize_subdomain",
     "parse_tenant_id",
+    "subdomain_issue",
 ]

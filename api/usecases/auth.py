@@ -12,17 +12,16 @@ from api.domain.auth import (
     RateLimiter,
     Revocations,
     RotateOutcome,
-    SecretBox,
     SessionStore,
     TokenPair,
     TokenService,
-    Totp,
 )
-from api.domain.errors import InvalidMfaCode, RateLimited, Unauthorized
+from api.domain.errors import RateLimited, Unauthorized
 from api.domain.tenancy import current_tenant_or_none
 from api.domain.users import User, normalize_email
 from api.usecases.audit import Auditor
 from api.usecases.identity import Accounts, SessionIssuer, enforce_rate
+from api.usecases.mfa import MfaCodes
 
 BAD_CREDENTIALS = "Invalid email or password."
 
@@ -103,39 +102,34 @@ def lockout_key(plane: str, email: str) -> str:
 
 
 class VerifyMfaLogin:
-    """Second step of an MFA sign-in: the challenge token and a TOTP code earn the tokens."""
+    """Second step of an MFA sign-in: the challenge token and a TOTP code earn the tokens.
+
+    Rules: the challenge is only valid in the plane it was issued in; guesses are limited
+    per user; a code already accepted is refused for the rest of its window (no replay).
+    """
 
     def __init__(
         self,
         accounts: Accounts,
         tokens: TokenService,
-        totp: Totp,
-        secrets: SecretBox,
+        codes: MfaCodes,
         issuer: SessionIssuer,
-        limiter: RateLimiter,
         auditor: Auditor,
-        policy: AuthPolicy,
     ) -> None:
         self._accounts = accounts
         self._tokens = tokens
-        self._totp = totp
-        self._secrets = secrets
+        self._codes = codes
         self._issuer = issuer
-        self._limiter = limiter
         self._auditor = auditor
-        self._policy = policy
 
     async def execute(self, mfa_token: str, code: str) -> TokenPair:
         user_id, tenant_id = self._tokens.decode_mfa_challenge(mfa_token)
         if tenant_id != current_tenant_or_none():
             raise Unauthorized("This challenge is not valid here.")
-        await enforce_rate(self._limiter, f"mfa:user:{user_id}", self._policy.sensitive_rate_per_ip)
         user = await self._accounts.by_id(user_id)
         if user is None or not user.is_active or not user.mfa_enabled or not user.mfa_secret:
             raise Unauthorized("Invalid or expired token.")
-        if not self._totp.verify(self._secrets.decrypt(user.mfa_secret), code):
-            await self._auditor.record("auth.mfa_failed", "user", user_id, actor_id=user_id)
-            raise InvalidMfaCode("The code is not valid.")
+        await self._codes.check(user, code)
         tokens, session_id = await self._issuer.start(user)
         await self._auditor.record("auth.login_succeeded", "session", session_id, actor_id=user_id)
         return tokens

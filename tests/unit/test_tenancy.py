@@ -7,11 +7,14 @@ import asyncio
 import pytest
 
 from api.common.clock import utcnow
+from api.domain.auth import AuthPolicy, Principal, RateDecision
 from api.domain.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     InvalidTenant,
     NotFound,
+    RateLimited,
     TenantNotFound,
     TenantRequired,
     TenantSuspended,
@@ -20,6 +23,7 @@ from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none,
 from api.domain.tenants import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
 from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
 from api.interfaces.http.middleware.tenant import subdomain_label
+from api.usecases.platform_tenants import BrowseTenants, CheckSubdomainAvailability
 from api.usecases.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
@@ -68,6 +72,27 @@ class FakeTenants:
         if tenant_id not in self.by_id:
             return None
         self.by_id[tenant_id] = self.by_id[tenant_id].model_copy(update={"status": status})
+        return self.by_id[tenant_id]
+
+    async def search(
+        self, *, prefix: str | None, status: TenantStatus | None, skip: int, limit: int
+    ) -> tuple[list[Tenant], int]:
+        text = (prefix or "").strip().lower()
+        found = sorted(
+            (
+                t
+                for t in self.by_id.values()
+                if (status is None or t.status is status)
+                and (t.name.lower().startswith(text) or t.subdomain.startswith(text))
+            ),
+            key=lambda t: t.subdomain,
+        )
+        return found[skip : skip + limit], len(found)
+
+    async def update(self, tenant_id: str, changes: dict[str, object]) -> Tenant | None:
+        if tenant_id not in self.by_id:
+            return None
+        self.by_id[tenant_id] = self.by_id[tenant_id].model_copy(update=changes)
         return self.by_id[tenant_id]
 
 
@@ -216,3 +241,51 @@ async def test_list_tenants_pages() -> None:
     items, total = await ListTenants(fake).execute(page=2, page_size=2)
     assert total == 3
     assert [t.subdomain for t in items] == ["c"]
+
+
+def principal(tenant_id: str | None, *permissions: str) -> Principal:
+    now = utcnow()
+    return Principal(
+        user_id="u1", tenant_id=tenant_id, session_id="s1", token_id="t1",
+        permissions=frozenset(permissions), issued_at=now, expires_at=now,
+    )  # fmt: skip
+
+
+async def test_platform_use_cases_refuse_anyone_but_platform_admins() -> None:
+    browse = BrowseTenants(FakeTenants(tenant()))
+    page = await browse.execute(principal(None, "tenants:read"), query="AC")
+    assert [t.subdomain for t in page.items] == ["acme"] and page.total == 1
+    # Even a tenant principal somehow holding the permission is refused (defence in depth).
+    for caller in (principal(ACME_ID, "tenants:read"), principal(None, "tenants:write")):
+        with pytest.raises(Forbidden):
+            await browse.execute(caller)
+
+
+class FakeLimiter:
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+        self.keys: list[tuple[str, int, int]] = []
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        self.keys.append((key, limit, window_seconds))
+        return RateDecision(allowed=len(self.keys) <= self.allowed, retry_after=7)
+
+    async def reset(self, key: str) -> None: ...
+
+    async def count(self, key: str) -> int:
+        return len(self.keys)
+
+
+async def test_subdomain_availability_reasons_and_limit() -> None:
+    limiter = FakeLimiter(allowed=5)
+    check = CheckSubdomainAvailability(FakeTenants(tenant()), limiter, AuthPolicy())
+    answers = [await check.execute(raw) for raw in (" New ", "ACME", "www", "no_way")]
+    assert [(a.subdomain, a.available, a.reason) for a in answers] == [
+        ("new", True, None), ("acme", False, "taken"), ("www", False, "reserved"),
+        ("no_way", False, "invalid"),
+    ]  # fmt: skip
+    assert limiter.keys[0] == ("subdomain-check:ip:unknown", 30, 60)
+    await check.execute("x")
+    with pytest.raises(RateLimited) as limited:
+        await check.execute("x")
+    assert limited.value.retry_after == 7

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from beanie import Document
 from pymongo import IndexModel
@@ -14,6 +15,9 @@ from api.domain.errors import Conflict
 from api.domain.tenants import SignupMode, Tenant, TenantStatus
 from api.infrastructure.persistence.mongo import database_errors
 from api.infrastructure.persistence.scoped import to_object_id
+from api.infrastructure.persistence.users import normalize_name
+
+_UPDATABLE = frozenset({"name", "signup_mode", "require_email_verification"})
 
 
 class TenantDocument(Document):
@@ -24,11 +28,13 @@ class TenantDocument(Document):
     require_email_verification: bool = True
     created_at: datetime
     updated_at: datetime
+    name_lower: str = ""  # normalize_name(name), kept in sync here: what prefix search reads
 
     class Settings:
         name = "tenants"
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("subdomain", 1)], unique=True, name="subdomain_unique"),
+            IndexModel([("name_lower", 1)], name="name_lower"),
         ]
 
     def to_entity(self) -> Tenant:
@@ -61,7 +67,9 @@ class PlatformTenantRepository:
         return document.to_entity() if document else None
 
     async def add(self, tenant: Tenant) -> Tenant:
-        document = TenantDocument(**tenant.model_dump(exclude={"id"}))
+        document = TenantDocument(
+            **tenant.model_dump(exclude={"id"}), name_lower=normalize_name(tenant.name)
+        )
         try:
             with database_errors():
                 await document.insert()
@@ -86,4 +94,44 @@ class PlatformTenantRepository:
             result = await collection.update_one(
                 {"_id": oid}, {"$set": {"status": status.value, "updated_at": utcnow()}}
             )
+        return await self.get(tenant_id) if result.matched_count else None
+
+    async def search(
+        self, *, prefix: str | None, status: TenantStatus | None, skip: int, limit: int
+    ) -> tuple[list[Tenant], int]:
+        filter: dict[str, Any] = {}
+        if status is not None:
+            filter["status"] = status.value
+        if prefix is not None and prefix.strip():
+            # Anchored, escaped prefixes: the characters are literal, never a pattern. A name
+            # part that normalises to nothing (only accents, say) is dropped, not "match all".
+            texts = {"name_lower": normalize_name(prefix), "subdomain": prefix.strip().lower()}
+            filter["$or"] = [
+                {field: {"$regex": "^" + re.escape(text)}} for field, text in texts.items() if text
+            ]
+        with database_errors():
+            total = await TenantDocument.find(filter).count()
+            if limit <= 0:
+                return [], total
+            query = TenantDocument.find(filter).sort("subdomain").skip(max(skip, 0)).limit(limit)
+            documents = await query.to_list()
+        return [d.to_entity() for d in documents], total
+
+    async def update(self, tenant_id: str, changes: dict[str, object]) -> Tenant | None:
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"these tenant fields cannot be changed here: {sorted(unknown)}")
+        oid = to_object_id(tenant_id)
+        if oid is None:
+            return None
+        values: dict[str, Any] = {
+            key: value.value if isinstance(value, SignupMode) else value
+            for key, value in changes.items()
+        }
+        if isinstance(values.get("name"), str):
+            values["name_lower"] = normalize_name(values["name"])
+        values["updated_at"] = utcnow()
+        collection = TenantDocument.get_pymongo_collection()
+        with database_errors():
+            result = await collection.update_one({"_id": oid}, {"$set": values})
         return await self.get(tenant_id) if result.matched_count else None

@@ -20,7 +20,8 @@ def container_of(request: Request) -> punq.Container:
 def Inject(dependency: type[T]) -> Any:  # noqa: N802 - reads as a type annotation marker
     """A FastAPI dependency resolving `dependency` from the app's container per request."""
 
-    def resolve(request: Request) -> T:
+    # async: a sync dependency would run in the thread pool, one hop per request.
+    async def resolve(request: Request) -> T:
         resolved: T = container_of(request).resolve(dependency)
         return resolved
 

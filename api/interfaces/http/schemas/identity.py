@@ -92,3 +92,47 @@ class MeOut(UserOut):
     permissions: list[str]
     tenant: TenantRef | None
     impersonated_by: str | None = None
+
+
+# -- account flows (register, passwords, verification, MFA) ----------------------------------
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: Password = Field(min_length=1, max_length=1024)
+    full_name: str = Field(min_length=1, max_length=200)
+
+
+class EmailIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class AcceptedOut(BaseModel):
+    """The same answer whether or not the address has an account."""
+
+    detail: str
+
+
+class ResetPasswordIn(BaseModel):
+    token: str = Field(min_length=1, max_length=512)
+    new_password: Password = Field(min_length=1, max_length=1024)
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=512)
+
+
+class ChangePasswordIn(BaseModel):
+    current_password: Password = Field(min_length=1, max_length=1024)
+    new_password: Password = Field(min_length=1, max_length=1024)
+
+
+class MfaSetupOut(BaseModel):
+    """Shown once: the TOTP seed and an `otpauth://` URI for authenticator apps."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class MfaCodeIn(BaseModel):
+    code: str = Field(min_length=6, max_length=10)

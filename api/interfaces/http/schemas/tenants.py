@@ -1,0 +1,104 @@
+"""Request and response bodies of the platform plane's tenant routes (`/api/v1/tenants`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from api.domain.tenants import SignupMode, SubdomainIssue, Tenant, TenantStatus
+from api.usecases.platform_tenants import InvitationStatus, Provisioned
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class TenantOut(BaseModel):
+    """A tenant as platform admins see it (a superset of the public tenant shape)."""
+
+    id: str
+    name: str
+    subdomain: str
+    status: TenantStatus
+    signup_mode: SignupMode
+    require_email_verification: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(id=tenant.id or "", **tenant.model_dump(include=_TENANT_FIELDS))
+
+
+_TENANT_FIELDS = set(TenantOut.model_fields) - {"id"}
+
+
+class TenantSearchOut(BaseModel):
+    items: list[TenantOut]
+
+
+class TenantCreateIn(BaseModel):
+    """A new tenant and its owner; without `owner_password` the owner is invited by email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    subdomain: str = Field(min_length=1, max_length=63, examples=["acme"])
+    owner_email: EmailStr = Field(max_length=320)
+    owner_password: str | None = Field(default=None, min_length=1, max_length=1024)
+    owner_full_name: Name
+
+
+class OwnerOut(BaseModel):
+    id: str
+    email: str
+    full_name: str
+    invitation: InvitationStatus | None = Field(
+        default=None,
+        description=(
+            "`queued`: an invitation email is on its way; `failed`: the job queue was down "
+            "and the email is recorded as failed; null: the owner was given a password."
+        ),
+    )
+
+
+class TenantCreatedOut(TenantOut):
+    owner: OwnerOut
+
+    @classmethod
+    def of_provisioned(cls, provisioned: Provisioned) -> TenantCreatedOut:
+        owner = provisioned.owner
+        return cls(
+            **TenantOut.of(provisioned.tenant).model_dump(),
+            owner=OwnerOut(
+                id=owner.id or "",
+                email=owner.email,
+                full_name=owner.full_name,
+                invitation=provisioned.invitation,
+            ),
+        )
+
+
+class TenantUpdateIn(BaseModel):
+    """Fields to change; omitted (or null) ones stay as they are. The subdomain never changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    signup_mode: SignupMode | None = None
+    require_email_verification: bool | None = None
+    status: TenantStatus | None = None
+
+
+class SubdomainAvailabilityOut(BaseModel):
+    subdomain: str
+    available: bool
+    reason: SubdomainIssue | None = Field(
+        default=None,
+        description="Why not: `invalid` (not a DNS label), `reserved` or `taken`.",
+    )
+
+
+class ImpersonateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=64)

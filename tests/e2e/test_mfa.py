@@ -1,0 +1,191 @@
+"""Two-factor sign-in (TOTP): setup, enable, sign in with a code, disable."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pyotp
+from bson import ObjectId
+
+from api.infrastructure.persistence.mongo import MongoClient
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
+from tests.e2e.conftest import assert_problem, serve
+from tests.e2e.identity import OWNER_PASSWORD, login, onboard, owner_headers
+from tests.e2e.test_account_flows import audit_actions, captured_logs
+
+AUTH = "/api/v1/auth"
+
+
+def unused_code(secret: str, used: set[str]) -> str:
+    """A currently accepted code (this, next or previous step) not in `used`; adds it.
+
+    Codes are single use, and a 30-second boundary may pass during a test: choosing among
+    the accepted ones at the time of use keeps the test deterministic."""
+    now = time.time()
+    code = next(c for c in (pyotp.TOTP(secret).at(now + k) for k in (0, 30, -30)) if c not in used)
+    used.add(code)
+    return code
+
+
+def wrong_code(secret: str) -> str:
+    valid = {pyotp.TOTP(secret).at(time.time() + 30 * k) for k in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+async def sign_in(
+    http: httpx.AsyncClient, email: str, password: str, tenant_id: str | None
+) -> dict[str, Any]:
+    headers = {"X-Tenant-ID": tenant_id} if tenant_id else {}
+    response = await http.post(
+        f"{AUTH}/login", json={"email": email, "password": password}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_mfa_from_setup_to_sign_in_to_disable(
+    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+) -> None:
+    acme = await onboard(client, "acme")
+    tid, email = acme.tenant.id or "", acme.owner.email
+    tenant = {"X-Tenant-ID": tid}
+    auth = await owner_headers(client, acme)
+    with captured_logs() as logs:
+        setup = await client.post(f"{AUTH}/mfa/setup", headers=auth)
+        assert setup.status_code == 200, setup.text
+        assert setup.headers["cache-control"] == "no-store"
+        secret, uri = setup.json()["secret"], setup.json()["otpauth_uri"]
+        assert unquote(uri).startswith(f"otpauth://totp/Parley (Acme):{email}?secret={secret}")
+        stored = await mongo_client[db_name]["users"].find_one({"_id": ObjectId(acme.owner.id)})
+        assert stored is not None and stored["mfa_enabled"] is False
+        assert stored["mfa_secret"] and secret not in stored["mfa_secret"]  # encrypted
+        # Still off: the password alone signs in.
+        assert "access_token" in await sign_in(client, email, OWNER_PASSWORD, tid)
+
+        bad = await client.post(
+            f"{AUTH}/mfa/enable", json={"code": wrong_code(secret)}, headers=auth
+        )
+        assert_problem(bad, 401, "invalid_mfa_code")
+        used: set[str] = set()
+        code = unused_code(secret, used)
+        enabled = await client.post(f"{AUTH}/mfa/enable", json={"code": code}, headers=auth)
+        assert enabled.status_code == 204, enabled.text
+        assert_problem(await client.post(f"{AUTH}/mfa/setup", headers=auth), 409, "conflict")
+
+        challenge = await sign_in(client, email, OWNER_PASSWORD, tid)
+        assert challenge["mfa_required"] is True and "access_token" not in challenge
+        verify = f"{AUTH}/mfa/verify"
+        wrong = await client.post(
+            verify,
+            json={"mfa_token": challenge["mfa_token"], "code": wrong_code(secret)},
+            headers=tenant,
+        )
+        assert_problem(wrong, 401, "invalid_mfa_code")
+        replayed_at_login = await client.post(
+            verify, json={"mfa_token": challenge["mfa_token"], "code": code}, headers=tenant
+        )
+        assert_problem(replayed_at_login, 401, "invalid_mfa_code")  # spent by enable
+        right = await client.post(
+            verify,
+            json={"mfa_token": challenge["mfa_token"], "code": unused_code(secret, used)},
+            headers=tenant,
+        )
+        assert right.status_code == 200, right.text
+        tokens = right.json()
+        signed_in = {**tenant, "Authorization": f"Bearer {tokens['access_token']}"}
+        me = await client.get(f"{AUTH}/me", headers=signed_in)
+        assert me.json()["mfa_enabled"] is True and secret not in me.text
+
+        replayed = await client.post(f"{AUTH}/mfa/disable", json={"code": code}, headers=auth)
+        assert_problem(replayed, 401, "invalid_mfa_code")  # a spent code is not taken twice
+        disabled = await client.post(
+            f"{AUTH}/mfa/disable", json={"code": unused_code(secret, used)}, headers=signed_in
+        )
+        assert disabled.status_code == 204, disabled.text
+    assert not any(secret in line for line in logs)
+    stored = await mongo_client[db_name]["users"].find_one({"_id": ObjectId(acme.owner.id)})
+    assert stored is not None and stored["mfa_enabled"] is False and stored["mfa_secret"] is None
+    assert "access_token" in await sign_in(client, email, OWNER_PASSWORD, tid)
+    actions = await audit_actions(mongo_client, db_name, tid)
+    for action in ("user.mfa_setup_started", "user.mfa_enabled", "user.mfa_disabled"):
+        assert action in actions
+    async for entry in mongo_client[db_name]["audit_logs"].find({}):
+        assert secret not in str(entry)
+
+
+async def test_mfa_state_and_input_rules(client: httpx.AsyncClient) -> None:
+    acme = await onboard(client, "acme")
+    auth = await owner_headers(client, acme)
+    not_started = await client.post(f"{AUTH}/mfa/enable", json={"code": "123456"}, headers=auth)
+    assert_problem(not_started, 409, "conflict")
+    not_on = await client.post(f"{AUTH}/mfa/disable", json={"code": "123456"}, headers=auth)
+    assert_problem(not_on, 409, "conflict")
+    for body in ({}, {"code": "123"}, {"code": "1" * 11}):
+        short = await client.post(f"{AUTH}/mfa/enable", json=body, headers=auth)
+        assert_problem(short, 422, "invalid_input")
+    tenant_only = {"X-Tenant-ID": acme.tenant.id or ""}
+    for path in ("setup", "enable", "disable"):
+        anonymous = await client.post(
+            f"{AUTH}/mfa/{path}", json={"code": "123456"}, headers=tenant_only
+        )
+        assert_problem(anonymous, 401, "unauthorized")
+    # Setting up again before enabling replaces the pending seed: only the new one works.
+    first = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()["secret"]
+    second = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()["secret"]
+    assert first != second
+    stale = await client.post(
+        f"{AUTH}/mfa/enable", json={"code": pyotp.TOTP(first).now()}, headers=auth
+    )
+    assert_problem(stale, 401, "invalid_mfa_code")
+    fresh = await client.post(
+        f"{AUTH}/mfa/enable", json={"code": pyotp.TOTP(second).now()}, headers=auth
+    )
+    assert fresh.status_code == 204
+
+
+async def test_a_platform_admin_uses_mfa_in_the_platform_plane(client: httpx.AsyncClient) -> None:
+    tokens = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    setup = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()
+    assert unquote(setup["otpauth_uri"]).startswith(f"otpauth://totp/Parley:{ADMIN_EMAIL}")
+    secret = setup["secret"]
+    used: set[str] = set()
+    code = unused_code(secret, used)
+    enabled = await client.post(f"{AUTH}/mfa/enable", json={"code": code}, headers=auth)
+    assert enabled.status_code == 204, enabled.text
+    challenge = await sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD, None)
+    assert challenge["mfa_required"] is True
+    verified = await client.post(
+        f"{AUTH}/mfa/verify",
+        json={"mfa_token": challenge["mfa_token"], "code": unused_code(secret, used)},
+    )
+    assert verified.status_code == 200, verified.text
+
+
+async def test_code_guesses_are_limited_per_user(
+    mongo_url: str, redis_url: str, db_name: str
+) -> None:
+    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
+    settings.auth.sensitive_rate_per_ip = 3
+    async with serve(settings) as http:
+        acme = await onboard(http, "acme")
+        auth = await owner_headers(http, acme)
+        secret = (await http.post(f"{AUTH}/mfa/setup", headers=auth)).json()["secret"]
+        statuses = [
+            (
+                await http.post(
+                    f"{AUTH}/mfa/enable", json={"code": wrong_code(secret)}, headers=auth
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]
+        # The budget is spent even for the right code until the window passes.
+        right = await http.post(
+            f"{AUTH}/mfa/enable", json={"code": pyotp.TOTP(secret).now()}, headers=auth
+        )
+        assert_problem(right, 429, "rate_limited")
