@@ -22,6 +22,8 @@ from api.domain.roles import RoleRepository, effective_permissions
 from api.domain.tenancy import current_tenant_or_none
 from api.domain.users import PlatformUserRepository, User, UserRepository
 
+IMPERSONATION_TTL_SECONDS = 3600
+
 
 class Accounts:
     """Users of the plane in context: the current tenant's, or platform admins."""
@@ -89,11 +91,16 @@ class SessionIssuer:
                 user_id=user.id,
                 current_hash=refresh_hash,
                 created_at=now,
-                expires_at=now + timedelta(seconds=self._policy.refresh_ttl_seconds),
+                expires_at=now + timedelta(seconds=self._session_ttl(actor_id)),
                 actor_id=actor_id,
             )
         )
         return await self.tokens_for(user, session_id, refresh, actor_id=actor_id), session_id
+
+    def _session_ttl(self, actor_id: str | None) -> int:
+        """Impersonation sessions are short: at most an hour."""
+        ttl = self._policy.refresh_ttl_seconds
+        return ttl if actor_id is None else min(ttl, IMPERSONATION_TTL_SECONDS)
 
     async def tokens_for(
         self, user: User, session_id: str, refresh: str, *, actor_id: str | None = None
