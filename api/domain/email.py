@@ -90,8 +90,11 @@ class OutboundEmailRepository(Protocol):
 
     async def get(self, email_id: str) -> OutboundEmail | None: ...
 
-    async def record_attempt(self, email_id: str, error: str | None) -> None:
-        """Count one delivery attempt (and its error, if any)."""
+    async def record_attempt(
+        self, email_id: str, error: str | None, status: EmailStatus | None = None
+    ) -> None:
+        """Count one delivery attempt (and its error, if any), setting `status` with it
+        in the same atomic update when given (`sent` stamps `sent_at`)."""
         ...
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:

@@ -70,8 +70,8 @@ class QueueEmail:
         try:
             await self._jobs.enqueue(SEND_EMAIL_JOB, email_id=stored.id)
         except ServiceUnavailable:
-            await self._outbox.record_attempt(stored.id, "the job queue was unavailable")
-            await self._outbox.mark(stored.id, EmailStatus.FAILED)
+            error = "the job queue was unavailable"
+            await self._outbox.record_attempt(stored.id, error, EmailStatus.FAILED)
             raise
         return stored
 
@@ -120,14 +120,11 @@ class DeliverEmail:
                 )
             )
         except TemporaryFailure as exc:
-            await self._outbox.record_attempt(email_id, str(exc))
-            if last_attempt:
-                await self._outbox.mark(email_id, EmailStatus.FAILED)
+            final = EmailStatus.FAILED if last_attempt else None
+            await self._outbox.record_attempt(email_id, str(exc), final)
             raise
         except PermanentFailure as exc:
-            await self._outbox.record_attempt(email_id, str(exc))
-            await self._outbox.mark(email_id, EmailStatus.FAILED)
+            await self._outbox.record_attempt(email_id, str(exc), EmailStatus.FAILED)
             raise
-        await self._outbox.record_attempt(email_id, None)
-        await self._outbox.mark(email_id, EmailStatus.SENT)
+        await self._outbox.record_attempt(email_id, None, EmailStatus.SENT)
         return EmailStatus.SENT

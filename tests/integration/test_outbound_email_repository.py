@@ -173,3 +173,16 @@ async def test_indexes_start_with_the_tenant() -> None:
     assert info["tenant_created"]["key"][1] == ("created_at", -1)
     assert keys["tenant_status"] == ["tenant_id", "status"]
     assert all(fields[0] in ("_id", "tenant_id") for fields in keys.values())
+
+
+async def test_an_attempt_and_its_outcome_are_one_update(
+    outbox: BeanieOutboundEmailRepository,
+) -> None:
+    with tenant_context(TENANT_A):
+        stored = await outbox.add(new_email())
+        assert stored.id is not None
+        await outbox.record_attempt(stored.id, None, EmailStatus.SENT)
+        sent = await outbox.get(stored.id)
+    assert sent is not None
+    assert (sent.status, sent.attempts, sent.last_error) == (EmailStatus.SENT, 1, None)
+    assert sent.sent_at is not None

@@ -140,3 +140,9 @@ async def test_concurrent_work_for_two_tenants_never_mixes(notes: NoteRepository
     with tenant_context(TENANT_A):
         titles = {n.title for n in await notes.find()}
     assert titles == {f"a-{i}" for i in range(1, 60, 2)}
+
+
+def test_scope_puts_id_first_for_the_planner(notes: NoteRepository) -> None:
+    with tenant_context(TENANT_A):
+        assert list(notes.scope({"title": "x", "_id": "i"})) == ["_id", "title", "tenant_id"]
+        assert notes.scope({"title": "x"}) == {"title": "x", "tenant_id": TENANT_A}

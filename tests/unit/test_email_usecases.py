@@ -44,11 +44,15 @@ class FakeOutbox:
     async def get(self, email_id: str) -> OutboundEmail | None:
         return self.emails.get(email_id)
 
-    async def record_attempt(self, email_id: str, error: str | None) -> None:
+    async def record_attempt(
+        self, email_id: str, error: str | None, status: EmailStatus | None = None
+    ) -> None:
         email = self.emails[email_id]
         self.emails[email_id] = email.model_copy(
             update={"attempts": email.attempts + 1, "last_error": error}
         )
+        if status is not None:
+            await self.mark(email_id, status)
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:
         self.emails[email_id] = self.emails[email_id].model_copy(update={"status": status})

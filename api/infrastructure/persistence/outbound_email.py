@@ -59,6 +59,13 @@ class OutboundEmailDocument(TenantOwnedDocument):
         )
 
 
+def _status_changes(status: EmailStatus) -> dict[str, Any]:
+    changes: dict[str, Any] = {"status": status.value}
+    if status is EmailStatus.SENT:
+        changes["sent_at"] = utcnow()
+    return changes
+
+
 class BeanieOutboundEmailRepository:
     """`OutboundEmailRepository` adapter, within the current tenant (fail closed).
 
@@ -78,28 +85,28 @@ class BeanieOutboundEmailRepository:
         document = await self._scoped.get(email_id)
         return document.to_entity() if document else None
 
-    async def record_attempt(self, email_id: str, error: str | None) -> None:
-        """Count one attempt; `last_error` becomes this attempt's error (None: it worked)."""
-        last_error = error[:MAX_ERROR_LENGTH] if error else None
-        await self._update_raw(
-            email_id, {"$inc": {"attempts": 1}, "$set": {"last_error": last_error}}
-        )
+    async def record_attempt(
+        self, email_id: str, error: str | None, status: EmailStatus | None = None
+    ) -> None:
+        """Count one attempt; `last_error` becomes this attempt's error (None: it worked);
+        `status`, when given, is set in the same atomic update."""
+        changes: dict[str, Any] = {"last_error": error[:MAX_ERROR_LENGTH] if error else None}
+        if status is not None:
+            changes.update(_status_changes(status))
+        await self._update_raw(email_id, {"$inc": {"attempts": 1}, "$set": changes})
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:
-        changes: dict[str, Any] = {"status": status.value}
-        if status is EmailStatus.SENT:
-            changes["sent_at"] = utcnow()
-        await self._update_raw(email_id, {"$set": changes})
+        await self._update_raw(email_id, {"$set": _status_changes(status)})
 
     async def _update_raw(self, email_id: str, update: Mapping[str, Any]) -> UpdateResult:
         """Apply one atomic update document to this tenant's email; `NotFound` if absent."""
-        scoped = self._scoped.scope()  # first: no tenant is TenantRequired, whatever the id
+        self._scoped.scope()  # first: no tenant is TenantRequired, whatever the id
         oid = to_object_id(email_id)
         if oid is None:
             raise NotFound("No such email in this tenant.")
         collection = OutboundEmailDocument.get_pymongo_collection()
         with database_errors():
-            result = await collection.update_one({**scoped, "_id": oid}, dict(update))
+            result = await collection.update_one(self._scoped.scope({"_id": oid}), dict(update))
         if result.matched_count == 0:
             raise NotFound("No such email in this tenant.")
         return result
