@@ -18,6 +18,7 @@ from api.infrastructure.persistence.scoped import to_object_id
 from api.infrastructure.persistence.users import normalize_name
 
 _UPDATABLE = frozenset({"name", "signup_mode", "require_email_verification"})
+_ENTITY_FIELDS = {name: 1 for name in Tenant.model_fields if name != "id"}
 
 
 class TenantDocument(Document):
@@ -53,18 +54,25 @@ class TenantDocument(Document):
 class PlatformTenantRepository:
     """`TenantRepository` adapter. Platform plane: not tenant-scoped, on purpose."""
 
+    # Reads on the request path go straight to PyMongo and validate into the entity once,
+    # skipping Beanie's document round (measured: a tenth of a fast read's cost).
+
     async def get(self, tenant_id: str) -> Tenant | None:
         oid = to_object_id(tenant_id)
         if oid is None:
             return None
-        with database_errors():
-            document = await TenantDocument.find_one({"_id": oid})
-        return document.to_entity() if document else None
+        return await self._find_one({"_id": oid})
 
     async def get_by_subdomain(self, subdomain: str) -> Tenant | None:
+        return await self._find_one({"subdomain": subdomain})
+
+    async def _find_one(self, filter: dict[str, Any]) -> Tenant | None:
         with database_errors():
-            document = await TenantDocument.find_one({"subdomain": subdomain})
-        return document.to_entity() if document else None
+            raw = await TenantDocument.get_pymongo_collection().find_one(filter, _ENTITY_FIELDS)
+        if raw is None:
+            return None
+        raw["id"] = str(raw.pop("_id"))
+        return Tenant.model_validate(raw)
 
     async def add(self, tenant: Tenant) -> Tenant:
         document = TenantDocument(
