@@ -46,8 +46,8 @@ class WorkerRuntime:
         self.container: punq.Container = self._loop.run(self._resources.__aenter__())
         self.pid = os.getpid()
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._loop.run(coroutine)
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return self._loop.run(coroutine, timeout)
 
     def close(self) -> None:
         try:

@@ -77,7 +77,7 @@ class Settings:
             redis_host=env.get("REDIS_HOST", ""),
             mongo_port=_int_setting(env, "EMBEDDED_MONGO_PORT", 27217),
             redis_port=_int_setting(env, "EMBEDDED_REDIS_PORT", 6380),
-            worker_concurrency=_int_setting(env, "WORKER_CONCURRENCY", 2),
+            worker_concurrency=_int_setting(env, "WORKER_CONCURRENCY", 8),
             flower_port=_int_setting(env, "FLOWER_PORT", 5555),
             # The same development default as api/config.py; production refuses it.
             flower_basic_auth=(
@@ -100,7 +100,8 @@ def parley_commands(settings: Settings, extra_args: list[str]) -> list[Command]:
     api = [sys.executable, "-m", "uvicorn", settings.app, "--factory"]
     api += ["--host", settings.host, "--port", str(settings.port), *extra_args]
     celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
-    worker = [*celery, "worker", "--loglevel=INFO", f"--concurrency={settings.worker_concurrency}"]
+    worker = [*celery, "worker", "--loglevel=INFO", "--pool=threads"]
+    worker += [f"--concurrency={settings.worker_concurrency}"]
     beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={DATA / 'celerybeat-schedule'}"]
     flower = [*celery, "flower", f"--address={settings.host}", f"--port={settings.flower_port}"]
     return [

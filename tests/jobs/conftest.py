@@ -119,7 +119,7 @@ def worker(
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     env = worker_env(mongo_url, redis_url, db_name, smtp_port)
     process = start_celery(
-        ["worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO", "-n", "test@%h"],
+        ["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "-n", "test@%h"],
         env,
         log,
     )

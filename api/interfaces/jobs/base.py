@@ -7,9 +7,10 @@ A task is declared with `@parley_task("parley.x.y")` over an `async def body(con
    clears them afterwards;
 2. claims the job id atomically (Redis `SET NX`) so a redelivered copy of a job that is
    running or done is skipped;
-3. runs the body on the worker process's long-lived event loop;
-4. retries `TemporaryFailure` and `ServiceUnavailable` with exponential backoff and full
-   jitter up to `JOB_MAX_RETRIES`; anything else fails at once;
+3. runs the body on the worker process's long-lived event loop, cancelled after
+   `JOB_TIME_LIMIT_SECONDS` (a limit that holds in every pool, threads included);
+4. retries `TemporaryFailure`, `ServiceUnavailable` and timeouts with exponential backoff
+   and full jitter up to `JOB_MAX_RETRIES`; anything else fails at once;
 5. records a job that fails for good in `failed_jobs` and logs it with its request id.
 """
 
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 TENANT_HEADER = "parley_tenant_id"
 REQUEST_HEADER = "parley_request_id"
-RETRYABLE = (TemporaryFailure, ServiceUnavailable)
+RETRYABLE = (TemporaryFailure, ServiceUnavailable, TimeoutError)
 _SCALARS = (str, int, float, bool)
 _last_attempt: ContextVar[bool] = ContextVar("parley_job_last_attempt", default=True)
 
@@ -60,7 +61,10 @@ class JobRuntime(Protocol):
     backoff_seconds: float
     backoff_max_seconds: float
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T: ...
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run on the process's event loop; on `timeout` the coroutine is cancelled and
+        `TimeoutError` raised (the time limit that also holds in the threads pool)."""
+        ...
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -129,7 +133,8 @@ class ParleyTask(Task):  # type: ignore[misc]
         runtime = self.runtime
         delivery = self._delivery()
         try:
-            return runtime.run(self._guarded(body, kwargs, delivery))
+            limit = float(self.app.conf.task_time_limit or 300)
+            return runtime.run(self._guarded(body, kwargs, delivery), timeout=limit)
         except RETRYABLE as exc:
             if delivery.last_attempt:
                 raise
