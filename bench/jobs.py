@@ -1,6 +1,7 @@
 """Background-job throughput of one Parley worker process, against bare Celery, in one run.
 
-    uv run --frozen python bench/jobs.py [--tasks 5000] [--emails 1000] [--pool threads] [--concurrency 8]
+    uv run --frozen python bench/jobs.py [--tasks 5000] [--emails 1000] [--pool threads]
+                                         [--concurrency 8]
 
 Starts its own SecantusDB (standalone, in memory), Redis and an aiosmtpd sink (in this
 process, on its own thread) on free ports, and two prefork workers (one pool process
