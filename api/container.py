@@ -9,6 +9,8 @@ container and reused: resolving it per request cost a measurable share of a fast
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 
 import punq
@@ -32,6 +34,7 @@ from api.domain.email import EmailRenderer, EmailSender, OutboundEmailRepository
 from api.domain.health import CachePing, DatabasePing
 from api.domain.jobs import FailedJobLog, Heartbeats, IdempotencyGuard, JobQueue
 from api.domain.roles import RoleRepository
+from api.domain.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
 from api.domain.tenants import TenantDirectory, TenantRepository
 from api.domain.users import PlatformUserRepository, UserRepository
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
@@ -50,6 +53,10 @@ from api.infrastructure.persistence.one_time_tokens import MongoOneTimeTokens
 from api.infrastructure.persistence.outbound_email import BeanieOutboundEmailRepository
 from api.infrastructure.persistence.roles import BeanieRoleRepository
 from api.infrastructure.persistence.sessions import MongoSessionStore
+from api.infrastructure.persistence.storage import (
+    BeanieFileRepository,
+    BeanieStorageConfigRepository,
+)
 from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
 from api.infrastructure.persistence.tenants import PlatformTenantRepository
 from api.infrastructure.persistence.users import BeanieUserRepository, MongoPlatformUserRepository
@@ -57,6 +64,9 @@ from api.infrastructure.security.passwords import PwdlibPasswordHasher
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
 from api.infrastructure.security.totp import PyOtpTotp
+from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
+from api.infrastructure.storage.local import LocalUrlSigner
+from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
 from api.usecases.account import AccountSecurity, Mailer, Register
 from api.usecases.audit import Auditor, SearchAuditLog
 from api.usecases.auth import (
@@ -68,7 +78,18 @@ from api.usecases.auth import (
     VerifyMfaLogin,
 )
 from api.usecases.authorization import Authority, SessionEnder
+from api.usecases.avatars import DescribeProfiles, SetAvatar
+from api.usecases.downloads import DownloadLinks, OpenLocalDownload
 from api.usecases.email import DeliverEmail, QueueEmail
+from api.usecases.files import (
+    ContentSniffer,
+    DeleteFile,
+    FileCatalog,
+    FilenameSanitizer,
+    FileStore,
+    GetFile,
+    StoreUpload,
+)
 from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth
 from api.usecases.identity import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
 from api.usecases.impersonation import ImpersonateTenantUser
@@ -93,6 +114,13 @@ from api.usecases.roles import (
     ListPermissions,
     ListRoles,
     UpdateRole,
+)
+from api.usecases.storage import (
+    GetStorageSettings,
+    ListStorageProviders,
+    StoragePolicy,
+    Storages,
+    UpdateStorageSettings,
 )
 from api.usecases.tenants import (
     CreateTenant,
@@ -175,6 +203,17 @@ USE_CASES: tuple[type, ...] = (
     SuspendTenant,
     CheckSubdomainAvailability,
     ImpersonateTenantUser,
+    Storages,
+    FileStore,
+    GetStorageSettings,
+    UpdateStorageSettings,
+    ListStorageProviders,
+    StoreUpload,
+    GetFile,
+    DeleteFile,
+    OpenLocalDownload,
+    SetAvatar,
+    DescribeProfiles,
 )
 
 
@@ -265,6 +304,43 @@ def register_identity(container: punq.Container, settings: Settings, redis: Redi
     container.register(MongoAuditLog, instance=audit)
 
 
+DOWNLOAD_LINK_LABEL = b"parley.storage.local-download-links"
+
+
+def download_link_secret(settings: Settings) -> str:
+    """The local download links' key: derived from JWT_SECRET under a label of its own, so
+    a link signature can never stand in for a token (or the other way round)."""
+    secret = settings.security.jwt_secret.get_secret_value().encode()
+    return hmac.new(secret, DOWNLOAD_LINK_LABEL, hashlib.sha256).hexdigest()
+
+
+def register_storage(container: punq.Container, settings: Settings) -> None:
+    storage = settings.storage
+    signer = LocalUrlSigner(download_link_secret(settings))
+    factory = DeploymentBlobStorageFactory(
+        storage, local_signer=signer, public_base_url=settings.mail.public_base_url
+    )
+    container.register(BlobStorageFactory, instance=factory)
+    container.register(DownloadLinks, instance=signer)
+    container.register(ContentSniffer, instance=sniff_content_type)
+    container.register(FilenameSanitizer, instance=sanitize_filename)
+    container.register(
+        StoragePolicy,
+        instance=StoragePolicy(
+            max_upload_bytes=storage.max_upload_bytes,
+            max_avatar_bytes=storage.max_avatar_bytes,
+            allowed_content_types=frozenset(storage.allowed_content_types),
+            signed_url_ttl_seconds=storage.signed_url_ttl_seconds,
+        ),
+    )
+    # One instance: it caches decrypted (immutable) settings versions.
+    container.register(
+        StorageConfigRepository, BeanieStorageConfigRepository, scope=punq.Scope.singleton
+    )
+    container.register(FileRepository, BeanieFileRepository)
+    container.register(FileCatalog, BeanieFileRepository)
+
+
 def build_container(
     settings: Settings, *, mongo: MongoClient, redis: Redis, celery: Celery
 ) -> punq.Container:
@@ -289,6 +365,7 @@ def build_container(
     container.register(EmailRenderer, instance=JinjaEmailRenderer())
     container.register(EmailSender, instance=email_sender(settings))
     register_identity(container, settings, redis)
+    register_storage(container, settings)
 
     # Use cases (ResolveTenant runs on every request: one shared, stateless instance)
     container.register(ResolveTenant, instance=ResolveTenant(directory))

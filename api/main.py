@@ -28,7 +28,9 @@ from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddl
 from api.interfaces.http.middleware.tenant import TenantMiddleware
 from api.interfaces.http.routers import account, auth, health, tenant, tenants
 from api.interfaces.http.routers import audit as audit_routes
+from api.interfaces.http.routers import files as file_routes
 from api.interfaces.http.routers import roles as role_routes
+from api.interfaces.http.routers import storage as storage_routes
 from api.interfaces.http.routers import users as user_routes
 from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup
 from api.usecases.tenants import EnsureDefaultTenant, ResolveTenant
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(role_routes.router, prefix=settings.api_prefix)
     app.include_router(audit_routes.router, prefix=settings.api_prefix)
     app.include_router(account.router, prefix=settings.api_prefix)
+    app.include_router(storage_routes.router, prefix=settings.api_prefix)
+    app.include_router(file_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
 

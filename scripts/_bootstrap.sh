@@ -43,3 +43,22 @@ parley_sync() {
     parley_say "uv sync --frozen"
     uv sync --frozen
 }
+
+# Installs Azurite (the Azure Blob emulator the tests start) into scripts/azurite from its
+# lock file, when it is missing or older than the lock file. Without npm it says so and
+# carries on: the Azure storage tests are then skipped (they fail when CI is set).
+parley_ensure_azurite() {
+    local dir=scripts/azurite
+    if [[ -x $dir/node_modules/.bin/azurite-blob \
+        && ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        printf 'parley: npm not found, so Azurite (the Azure Blob emulator) cannot be installed;\n' >&2
+        printf 'parley: the Azure storage tests will be skipped. Install Node.js 20+ with npm,\n' >&2
+        printf 'parley: or set AZURE_STORAGE_CONNECTION_STRING to a running Azurite.\n' >&2
+        return 0
+    fi
+    parley_say "npm ci --prefix $dir (Azurite, the Azure Blob emulator)"
+    npm ci --prefix "$dir" --no-audit --no-fund
+}

@@ -35,9 +35,12 @@ from typing import IO
 
 __all__ = [
     "ServerProcess",
+    "azurite_connection_string",
     "free_port",
     "port_in_use",
+    "start_azurite",
     "start_mongo",
+    "start_moto",
     "start_redis",
     "stop_process_group",
     "venv_bin",
@@ -397,3 +400,85 @@ def _mongo_ping(host: str, port: int) -> bool:
         b"\x10ok\x00" + struct.pack("<i", 1),
     )
     return any(value in reply for value in ok_values)
+
+
+# -- storage emulators (appended: Azurite for Azure Blob, moto for S3) ----------------
+
+# Azurite's well-known development account: public, documented by Microsoft, not a secret.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+AZURITE_DIR = Path(__file__).resolve().parent / "azurite"
+
+
+def azurite_connection_string(port: int, host: str = HOST) -> str:
+    """The connection string of Azurite's development account on ``host:port``."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+        f"AccountKey={AZURITE_KEY};BlobEndpoint=http://{host}:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+def azurite_blob_bin() -> str:
+    """The ``azurite-blob`` installed by ``npm ci --prefix scripts/azurite``."""
+    candidate = AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob"
+    if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+        raise FileNotFoundError(
+            f"Azurite is not installed ({candidate} is missing); run "
+            "`npm ci --prefix scripts/azurite` (needs Node.js 20+ and npm)"
+        )
+    return str(candidate)
+
+
+def start_azurite(
+    *,
+    port: int | None = None,
+    data_dir: str | None = None,
+    log_file: str | None = None,
+    ready_timeout: float = 30.0,
+) -> ServerProcess:
+    """Start Azurite's Blob service and return once it answers HTTP.
+
+    The returned ``url`` is a connection string for the development account. With
+    ``data_dir`` the blobs are kept there across restarts; without it they live in
+    memory only (``--inMemoryPersistence``: nothing is written to disk).
+    Started with ``--skipApiVersionCheck`` (azure-storage-blob 12.31 speaks a newer API
+    version than Azurite knows) and with telemetry off.
+    """
+    port = _claim_port(port)
+    argv = [azurite_blob_bin(), "--blobHost", HOST, "--blobPort", str(port)]
+    argv += ["--skipApiVersionCheck", "--disableTelemetry", "--silent"]
+    if data_dir is None:
+        argv.append("--inMemoryPersistence")
+    else:
+        os.makedirs(data_dir, exist_ok=True)
+        argv += ["--location", os.path.abspath(data_dir)]
+    url = azurite_connection_string(port)
+    server = _launch("azurite", url, port, argv, log_file, None)
+    _ready_or_raise(server, lambda: _http_answers(HOST, port, f"/{AZURITE_ACCOUNT}"), ready_timeout)
+    return server
+
+
+def start_moto(
+    *,
+    port: int | None = None,
+    log_file: str | None = None,
+    ready_timeout: float = 30.0,
+) -> ServerProcess:
+    """Start moto's server mode (S3 and the other AWS APIs, in memory) on ``http://HOST:N``.
+
+    Any access key and secret are accepted; every bucket is lost when it stops.
+    """
+    port = _claim_port(port)
+    argv = [venv_bin("moto_server"), "-H", HOST, "-p", str(port)]
+    server = _launch("moto", f"http://{HOST}:{port}", port, argv, log_file, None)
+    _ready_or_raise(server, lambda: _http_answers(HOST, port, "/moto-api/"), ready_timeout)
+    return server
+
+
+def _http_answers(host: str, port: int, path: str) -> bool:
+    """Whether ``GET path`` gets any HTTP response (even an error status)."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    reply = _exchange(host, port, request.encode(), lambda r: b"\r\n" in r)
+    return reply.startswith(b"HTTP/1.")

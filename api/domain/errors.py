@@ -13,6 +13,8 @@ The tree (no HTTP knowledge here; `interfaces/http/errors.py` maps classes to st
     ├── Unauthorized                no or bad credentials
     ├── TenantRequired              tenant-scoped work without a tenant in context
     ├── ServiceUnavailable          a dependency (database, cache, provider) is down
+    ├── PayloadTooLarge             the upload is larger than the limit allows
+    ├── UnsupportedMediaType        the upload's content (sniffed) is not an allowed type
     ├── RateLimited                 too many attempts; retry after `retry_after` seconds
     ├── TemporaryFailure            worth retrying later (network, 4xx SMTP, 5xx, rate limit)
     └── PermanentFailure            retrying will not help (rejected recipient, bad config)
@@ -119,6 +121,24 @@ class ServiceUnavailable(ParleyError):
         self.service = service
         self.retry_after = retry_after
         super().__init__(detail or f"The {service} is unavailable; try again shortly.")
+
+
+class PayloadTooLarge(ParleyError):
+    """The upload is larger than the limit allows (`limit` bytes)."""
+
+    code = "payload_too_large"
+    title = "Payload too large"
+
+    def __init__(self, limit: int, detail: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(detail or f"The file is larger than the limit of {limit} bytes.")
+
+
+class UnsupportedMediaType(ParleyError):
+    """The upload's content, as sniffed from its first bytes, is not an allowed type."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
 
 
 class TemporaryFailure(ParleyError):

@@ -10,6 +10,7 @@ from api.infrastructure.persistence.one_time_tokens import OneTimeTokenDocument
 from api.infrastructure.persistence.outbound_email import OutboundEmailDocument
 from api.infrastructure.persistence.roles import RoleDocument
 from api.infrastructure.persistence.sessions import SessionDocument
+from api.infrastructure.persistence.storage import FileDocument, StorageConfigDocument
 from api.infrastructure.persistence.tenants import TenantDocument
 from api.infrastructure.persistence.users import PlatformUserDocument, UserDocument
 
@@ -23,4 +24,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AuditEntryDocument,
     OutboundEmailDocument,
     FailedJobDocument,
+    StorageConfigDocument,
+    FileDocument,
 ]

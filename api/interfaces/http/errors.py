@@ -27,6 +27,8 @@ STATUS_BY_ERROR: dict[type[domain.ParleyError], int] = {
     domain.ServiceUnavailable: 503,
     domain.RateLimited: 429,
     domain.InvalidToken: 400,
+    domain.PayloadTooLarge: 413,
+    domain.UnsupportedMediaType: 415,
 }
 
 _CODE_BY_STATUS = {

@@ -21,7 +21,7 @@ from api.interfaces.http.schemas.identity import (
     UserOut,
 )
 from api.usecases.auth import GetMe, Login, Logout, RefreshTokens, VerifyMfaLogin
-from api.usecases.identity import DescribeUsers
+from api.usecases.avatars import DescribeProfiles
 from api.usecases.tenants import GetCurrentTenant
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -91,14 +91,14 @@ async def logout(
 async def me(
     principal: CurrentPrincipal,
     get_me: Annotated[GetMe, Inject(GetMe)],
-    describe: Annotated[DescribeUsers, Inject(DescribeUsers)],
+    describe: Annotated[DescribeProfiles, Inject(DescribeProfiles)],
     get_tenant: Annotated[GetCurrentTenant, Inject(GetCurrentTenant)],
 ) -> MeOut:
     current = await get_me.execute(principal)
-    [view] = await describe.execute([current.user])
+    [(view, avatar_url)] = await describe.execute([current.user])
     tenant = TenantRef.of(await get_tenant.execute()) if principal.tenant_id else None
     return MeOut(
-        **UserOut.of(view).model_dump(),
+        **UserOut.of(view, avatar_url).model_dump(),
         permissions=current.permissions,
         tenant=tenant,
         impersonated_by=principal.actor_id,

@@ -15,20 +15,20 @@ from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity import UserOut
 from api.interfaces.http.schemas.paging import PagingQuery
 from api.interfaces.http.schemas.users import UserCreateIn, UserPageOut, UserRolesIn, UserUpdateIn
-from api.usecases.identity import DescribeUsers
+from api.usecases.avatars import DescribeProfiles
 from api.usecases.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
 from api.usecases.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-Describe = Annotated[DescribeUsers, Inject(DescribeUsers)]
+Describe = Annotated[DescribeProfiles, Inject(DescribeProfiles)]
 _READ = problem_responses(401, 403, 404, 422)
 _WRITE = problem_responses(401, 403, 404, 409, 422)
 
 
-async def _out(describe: DescribeUsers, user: User) -> UserOut:
-    [view] = await describe.execute([user])
-    return UserOut.of(view)
+async def _out(describe: DescribeProfiles, user: User) -> UserOut:
+    [(view, avatar_url)] = await describe.execute([user])
+    return UserOut.of(view, avatar_url)
 
 
 @router.get(
@@ -59,7 +59,7 @@ async def list_users(
     )
     views = await describe.execute(found.items)
     return UserPageOut(
-        items=[UserOut.of(v) for v in views],
+        items=[UserOut.of(v, avatar_url) for v, avatar_url in views],
         total=found.total,
         page=paging.page,
         page_size=paging.page_size,

@@ -1,0 +1,280 @@
+"""Blobs on the local disk, and the signed links that let a browser download them.
+
+Files live at `root/<key>` (keys are `tenants/{tenant_id}/{uuid}`). A write goes to a
+temporary file in the same folder, is fsynced, then `os.replace`d over the target, so a
+reader sees the old file or the new one, never half of one. All disk I/O runs in worker
+threads; reads come back in 64 KiB chunks.
+
+Signed download links (the local provider has no server of its own to sign for it)::
+
+    {public_base_url}/api/v1/files/download
+        ?tenant={tenant_id}&key={key}&exp={unix seconds}
+        &filename={filename}&type={content type}&sig={signature}
+
+`sig` is url-safe base64 (no padding) of HMAC-SHA256 over the canonical JSON list
+`["parley.local-download.v1", tenant, key, exp, filename, type]`, keyed with a key
+derived from the signer's secret. The link is its own credential (no bearer token, no
+tenant header), bound to the tenant and to the key: the key must lie under
+`tenants/{tenant}/`, and changing any parameter breaks the signature. The route does::
+
+    download = signer.verify_query(request.query_params)  # or signer.verify(...)
+    storage = factory.for_config(StorageConfig(provider=LOCAL), tenant_id=download.tenant_id)
+    chunks = storage.open(download.key)  # NotFound comes with the first chunk
+
+and answers with `download.content_type` and a Content-Disposition naming
+`download.filename`. `verify` raises `Forbidden` for a tampered, malformed or expired link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from api.domain.errors import Forbidden, NotFound, ServiceUnavailable
+from api.domain.storage import SignedUrl
+from api.infrastructure.storage import check_tenant_key, tenant_prefix
+
+LOCAL_DOWNLOAD_PATH = "/api/v1/files/download"
+READ_CHUNK = 64 * 1024
+_WRITE_BUFFER = 1024 * 1024  # gather small chunks into fewer thread hops
+_SIGNATURE_CONTEXT = "parley.local-download.v1"
+_QUERY_FIELDS = ("tenant", "key", "exp", "filename", "type", "sig")
+
+
+@dataclass(frozen=True)
+class LocalDownload:
+    """A verified download link: what to stream, and how to label it."""
+
+    tenant_id: str
+    key: str
+    filename: str
+    content_type: str
+    expires: int
+
+
+class LocalUrlSigner:
+    """Signs and verifies local download links (HMAC-SHA256, constant-time compare)."""
+
+    def __init__(self, secret: str, *, clock: Callable[[], float] = time.time) -> None:
+        if not secret:
+            raise ValueError("the download-link secret must not be empty")
+        # A key of its own, so reusing another secret here cannot forge anything else.
+        self._key = hmac.new(secret.encode(), _SIGNATURE_CONTEXT.encode(), "sha256").digest()
+        self._clock = clock
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    def sign(
+        self, *, tenant_id: str, key: str, expires: int, filename: str, content_type: str
+    ) -> str:
+        message = json.dumps(
+            [_SIGNATURE_CONTEXT, tenant_id, key, int(expires), filename, content_type],
+            ensure_ascii=True,
+            separators=(",", ":"),
+        ).encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def query(
+        self, *, tenant_id: str, key: str, expires: int, filename: str, content_type: str
+    ) -> dict[str, str]:
+        """The link's query parameters, signature included."""
+        check_tenant_key(key, tenant_id)
+        signature = self.sign(
+            tenant_id=tenant_id,
+            key=key,
+            expires=expires,
+            filename=filename,
+            content_type=content_type,
+        )
+        values = (tenant_id, key, str(int(expires)), filename, content_type, signature)
+        return dict(zip(_QUERY_FIELDS, values, strict=True))
+
+    def verify(
+        self,
+        *,
+        tenant_id: str,
+        key: str,
+        expires: int,
+        filename: str,
+        content_type: str,
+        signature: str,
+    ) -> None:
+        """Return if the link is authentic and unexpired; raise `Forbidden` otherwise."""
+        expected = self.sign(
+            tenant_id=tenant_id,
+            key=key,
+            expires=expires,
+            filename=filename,
+            content_type=content_type,
+        )
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+            raise Forbidden("This download link is not valid.")
+        try:
+            check_tenant_key(key, tenant_id)
+        except ValueError:
+            raise Forbidden("This download link is not valid.") from None
+        if self.now() >= expires:
+            raise Forbidden("This download link has expired.")
+
+    def verify_query(self, params: Mapping[str, str]) -> LocalDownload:
+        """Verify a link from its query parameters (`tenant`, `key`, `exp`, ... `sig`)."""
+        values = [params.get(name) for name in _QUERY_FIELDS]
+        tenant, key, exp, filename, content_type, signature = values
+        if (
+            tenant is None
+            or key is None
+            or exp is None
+            or filename is None
+            or content_type is None
+            or signature is None
+            or not exp.isdigit()
+            or len(exp) > 12
+        ):
+            raise Forbidden("This download link is not valid.")
+        expires = int(exp)
+        self.verify(
+            tenant_id=tenant,
+            key=key,
+            expires=expires,
+            filename=filename,
+            content_type=content_type,
+            signature=signature,
+        )
+        return LocalDownload(tenant, key, filename, content_type, expires)
+
+
+class LocalBlobStorage:
+    """`BlobStorage` on a local directory, for one tenant."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        tenant_id: str,
+        signer: LocalUrlSigner,
+        public_base_url: str,
+    ) -> None:
+        self._root = Path(root).absolute()
+        self._tenant_id = tenant_id
+        self._prefix = tenant_prefix(tenant_id)
+        self._signer = signer
+        self._base_url = public_base_url.rstrip("/")
+
+    def path_of(self, key: str) -> Path:
+        """Where `key` lives on disk (ValueError for a key outside the tenant's folder)."""
+        check_tenant_key(key, self._tenant_id)
+        path = Path(os.path.normpath(self._root / key))
+        if not path.is_relative_to(self._root / self._prefix):
+            raise ValueError("the storage key is not in this tenant's folder")
+        return path
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> None:
+        path = self.path_of(key)
+        try:
+            file, temp = await asyncio.to_thread(_open_temp, path.parent)
+        except OSError as exc:
+            raise ServiceUnavailable("file storage") from exc
+        done = False
+        try:
+            buffer = bytearray()
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) >= _WRITE_BUFFER:
+                    await asyncio.to_thread(file.write, buffer)
+                    buffer = bytearray()
+            if buffer:
+                await asyncio.to_thread(file.write, buffer)
+            await asyncio.to_thread(_commit, file, temp, path)
+            done = True
+        except OSError as exc:
+            raise ServiceUnavailable("file storage") from exc
+        finally:
+            if not done:  # also on cancellation: never leave a temporary file behind
+                _discard(file, temp)
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        path = self.path_of(key)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound("File not found.") from None
+        except OSError as exc:
+            raise ServiceUnavailable("file storage") from exc
+        try:
+            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+                yield chunk
+        finally:
+            file.close()
+
+    async def delete(self, key: str) -> None:
+        path = self.path_of(key)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            raise ServiceUnavailable("file storage") from exc
+
+    async def signed_url(
+        self, key: str, *, expires_in: int, filename: str, content_type: str
+    ) -> SignedUrl:
+        expires = self._signer.now() + expires_in
+        query = self._signer.query(
+            tenant_id=self._tenant_id,
+            key=key,
+            expires=expires,
+            filename=filename,
+            content_type=content_type,
+        )
+        url = f"{self._base_url}{LOCAL_DOWNLOAD_PATH}?{urlencode(query, quote_via=quote)}"
+        return SignedUrl(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+
+    async def check(self) -> None:
+        key = f"{self._prefix}.probe-{uuid.uuid4().hex}"
+        payload = b"parley storage probe"
+
+        async def probe() -> AsyncIterator[bytes]:
+            yield payload
+
+        await self.put(key, probe(), content_type="text/plain")
+        try:
+            read = b"".join([chunk async for chunk in self.open(key)])
+        finally:
+            await self.delete(key)
+        if read != payload:
+            raise ServiceUnavailable("file storage", detail="The storage probe read back wrong.")
+
+
+def _open_temp(folder: Path) -> tuple[BinaryIO, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    return os.fdopen(fd, "wb"), temp
+
+
+def _commit(file: BinaryIO, temp: str, path: Path) -> None:
+    with file:
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temp, path)
+
+
+def _discard(file: BinaryIO, temp: str) -> None:
+    """Close and remove an unfinished upload (two quick syscalls, run inline on failure)."""
+    with contextlib.suppress(OSError):
+        file.close()
+    with contextlib.suppress(OSError):
+        os.unlink(temp)

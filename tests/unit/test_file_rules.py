@@ -1,0 +1,423 @@
+"""File and storage rules (uploads, settings, avatars, download links) with fakes of ports."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from api.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from api.domain.storage import (
+    DEFAULT_CONFIG_ID,
+    SignedUrl,
+    StorageConfig,
+    StorageProvider,
+    StoredFile,
+)
+from api.domain.tenancy import TenantId, tenant_context
+from api.domain.tenants import Tenant
+from api.usecases.audit import Auditor
+from api.usecases.avatars import DescribeProfiles, SetAvatar
+from api.usecases.downloads import OpenLocalDownload
+from api.usecases.files import (
+    DeleteFile,
+    FileStore,
+    GetFile,
+    StoreUpload,
+    Upload,
+)
+from api.usecases.identity import DescribeUsers
+from api.usecases.storage import StoragePolicy, Storages, UpdateStorageSettings
+from api.usecases.tenants import ResolveTenant
+from api.usecases.users import stored_now
+from tests.unit.identity_fakes import TENANT, FakeAuditLog, World, principal, user
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+EXE = b"MZ\x90\x00" + b"\x00" * 100
+POLICY = StoragePolicy(
+    max_upload_bytes=100_000,
+    max_avatar_bytes=500,
+    allowed_content_types=frozenset({"image/png", "text/plain"}),
+    signed_url_ttl_seconds=60,
+)
+WRITER = principal("writer", {"files:read", "files:write"})
+READER = principal("reader", {"files:read"})
+MANAGER = principal("boss", {"storage:manage"})
+
+
+def sniff(head: bytes, filename: str) -> str | None:
+    if head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head.startswith(b"MZ"):
+        return "application/x-msdownload"
+    return "text/plain" if head.isascii() else None
+
+
+def sanitize(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or "file"
+
+
+class FakeBlobs:
+    """One provider location: blobs by key, and what happened to them."""
+
+    def __init__(self, name: str, *, fail_put: Exception | None = None) -> None:
+        self.name = name
+        self.blobs: dict[str, bytes] = {}
+        self.deleted: list[str] = []
+        self.fail_put = fail_put
+        self.refuse_check: Exception | None = None
+        self.checked = 0
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> None:
+        data = bytearray()
+        try:
+            async for chunk in chunks:
+                data += chunk
+                self.blobs[key] = bytes(data)  # a partial blob exists while streaming
+        except PayloadTooLarge as exc:
+            if self.fail_put is not None:  # an adapter that wraps every error it sees
+                raise self.fail_put from exc
+            raise
+        if self.fail_put is not None:
+            raise self.fail_put
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        if key not in self.blobs:
+            raise NotFound("gone")
+        yield self.blobs[key]
+
+    async def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        self.blobs.pop(key, None)
+
+    async def signed_url(
+        self, key: str, *, expires_in: int, filename: str, content_type: str
+    ) -> SignedUrl:
+        return SignedUrl(url=f"{self.name}://{key}?ttl={expires_in}", expires_at=stored_now())
+
+    async def check(self) -> None:
+        self.checked += 1
+        if self.refuse_check is not None:
+            raise self.refuse_check
+
+
+class FakeFactory:
+    def __init__(self) -> None:
+        self.locations = {p: FakeBlobs(p.value) for p in StorageProvider}
+        self.built: list[tuple[StorageConfig, str]] = []
+
+    def for_config(self, config: StorageConfig, *, tenant_id: str) -> FakeBlobs:
+        self.built.append((config, tenant_id))
+        return self.locations[config.provider]
+
+    def default_config(self) -> StorageConfig:
+        return StorageConfig(id=DEFAULT_CONFIG_ID, provider=StorageProvider.LOCAL)
+
+    def available(self) -> list[tuple[StorageProvider, bool]]:
+        return [(StorageProvider.LOCAL, True), (StorageProvider.S3, False)]
+
+
+class FakeConfigs:
+    def __init__(self) -> None:
+        self.versions: list[StorageConfig] = []
+
+    async def current(self) -> StorageConfig | None:
+        return self.versions[-1] if self.versions else None
+
+    async def get(self, config_id: str) -> StorageConfig | None:
+        return next((c for c in self.versions if c.id == config_id), None)
+
+    async def add(self, config: StorageConfig) -> StorageConfig:
+        stored = config.model_copy(update={"id": f"c{len(self.versions)}"})
+        self.versions.append(stored)
+        return stored
+
+
+class FakeFiles:
+    def __init__(self, *, fail_add: bool = False) -> None:
+        self.files: dict[str, StoredFile] = {}
+        self.fail_add = fail_add
+
+    async def add(self, file: StoredFile) -> StoredFile:
+        if self.fail_add:
+            raise ServiceUnavailable("database")
+        stored = file.model_copy(update={"id": f"f{len(self.files)}"})
+        self.files[stored.id or ""] = stored
+        return stored
+
+    async def get(self, file_id: str) -> StoredFile | None:
+        return self.files.get(file_id)
+
+    async def get_many(self, file_ids: list[str]) -> list[StoredFile]:
+        return [self.files[i] for i in file_ids if i in self.files]
+
+    async def delete(self, file_id: str) -> bool:
+        return self.files.pop(file_id, None) is not None
+
+
+@dataclass
+class Shelf:
+    """The ports of the file use cases, wired together."""
+
+    factory: FakeFactory
+    configs: FakeConfigs
+    files: FakeFiles
+    audit: FakeAuditLog
+
+    @property
+    def store(self) -> FileStore:
+        return FileStore(Storages(self.factory, self.configs), self.files, sniff, sanitize, POLICY)
+
+    @property
+    def local(self) -> FakeBlobs:
+        return self.factory.locations[StorageProvider.LOCAL]
+
+
+@pytest.fixture
+def shelf() -> Iterator[Shelf]:
+    with tenant_context(TenantId(TENANT)):
+        yield Shelf(FakeFactory(), FakeConfigs(), FakeFiles(), FakeAuditLog())
+
+
+def upload(data: bytes, filename: str = "a.png", *, chunk: int = 64) -> Upload:
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), chunk):
+            yield data[start : start + chunk]
+
+    return Upload(filename=filename, chunks=chunks())
+
+
+def store_upload(shelf: Shelf) -> StoreUpload:
+    return StoreUpload(shelf.store, Auditor(shelf.audit), POLICY)
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+async def test_an_upload_is_sniffed_hashed_keyed_by_uuid_and_recorded(shelf: Shelf) -> None:
+    data = PNG + b"x" * 500
+    found = await store_upload(shelf).execute(WRITER, upload(data, "../../etc/passwd.png"))
+    file = found.file
+    assert file.content_type == "image/png" and file.size == len(data)
+    assert file.sha256 == hashlib.sha256(data).hexdigest()
+    assert file.filename == "passwd.png" and file.owner_id == "writer"
+    prefix = f"tenants/{TENANT}/"
+    assert file.key.startswith(prefix) and len(file.key) == len(prefix) + 32
+    assert "passwd" not in file.key
+    assert file.config_id == DEFAULT_CONFIG_ID and file.purpose == "upload"
+    assert shelf.local.blobs[file.key] == data
+    assert found.url.url == f"local://{file.key}?ttl=60"
+    assert [e.action for e in shelf.audit.entries] == ["file.uploaded"]
+
+
+async def test_the_clients_name_does_not_decide_the_type(shelf: Shelf) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        await store_upload(shelf).execute(WRITER, upload(EXE, "cat.png"))
+    assert shelf.local.blobs == {} and shelf.files.files == {}
+
+
+async def test_too_large_stops_the_stream_and_deletes_the_partial_blob(shelf: Shelf) -> None:
+    with pytest.raises(PayloadTooLarge):  # past the first chunks: while streaming
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"x" * 150_000, chunk=8192))
+    assert shelf.local.blobs == {} and len(shelf.local.deleted) == 1
+    assert shelf.files.files == {}
+
+
+async def test_too_large_stays_413_when_the_adapter_wraps_the_error(shelf: Shelf) -> None:
+    shelf.local.fail_put = ServiceUnavailable("file storage")
+    with pytest.raises(PayloadTooLarge):
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"x" * 150_000, chunk=8192))
+    assert shelf.local.blobs == {}
+
+
+async def test_a_known_size_over_the_limit_is_refused_before_reading(shelf: Shelf) -> None:
+    async def never() -> AsyncIterator[bytes]:
+        raise AssertionError("read")
+        yield b""
+
+    with pytest.raises(PayloadTooLarge):
+        await store_upload(shelf).execute(WRITER, Upload("a.png", never(), size_hint=100_001))
+
+
+async def test_empty_files_and_failed_writes_leave_nothing(shelf: Shelf) -> None:
+    with pytest.raises(InvalidInput):
+        await store_upload(shelf).execute(WRITER, upload(b""))
+    shelf.files.fail_add = True
+    with pytest.raises(ServiceUnavailable):
+        await store_upload(shelf).execute(WRITER, upload(PNG))
+    assert shelf.local.blobs == {} and len(shelf.local.deleted) == 1
+
+
+async def test_files_are_read_through_the_version_they_were_written_with(shelf: Shelf) -> None:
+    old = await store_upload(shelf).execute(WRITER, upload(PNG))
+    shelf.configs.versions.append(
+        StorageConfig(id="c0", provider=StorageProvider.S3, bucket="b", region="r")
+    )
+    new = await store_upload(shelf).execute(WRITER, upload(b"hello"))
+    assert new.file.config_id == "c0" and new.url.url.startswith("s3://")
+    again = await GetFile(shelf.store).execute(READER, old.file.id or "")
+    assert again.url.url.startswith("local://")
+    with pytest.raises(NotFound):
+        await GetFile(shelf.store).execute(READER, "nope")
+    with pytest.raises(Forbidden):
+        await store_upload(shelf).execute(READER, upload(PNG))
+
+
+async def test_delete_removes_the_blob_then_the_metadata(shelf: Shelf) -> None:
+    found = await store_upload(shelf).execute(WRITER, upload(PNG))
+    delete = DeleteFile(shelf.store, Auditor(shelf.audit))
+    with pytest.raises(Forbidden):
+        await delete.execute(READER, found.file.id or "")
+    await delete.execute(WRITER, found.file.id or "")
+    assert shelf.local.blobs == {} and shelf.files.files == {}
+    with pytest.raises(NotFound):
+        await delete.execute(WRITER, found.file.id or "")
+
+
+# -- storage settings ------------------------------------------------------------------------
+
+
+def update_settings(shelf: Shelf) -> UpdateStorageSettings:
+    return UpdateStorageSettings(shelf.factory, shelf.configs, Auditor(shelf.audit), POLICY)
+
+
+S3 = StorageConfig(
+    provider=StorageProvider.S3,
+    bucket="files",
+    region="us-east-1",
+    access_key_id="AKIAEXAMPLE",
+    secret_access_key="very-secret-key",
+)
+
+
+async def test_settings_are_proven_before_they_are_saved(shelf: Shelf) -> None:
+    s3 = shelf.factory.locations[StorageProvider.S3]
+    s3.refuse_check = InvalidInput("S3 refused: SignatureDoesNotMatch for very-secret-key")
+    with pytest.raises(InvalidInput) as refused:
+        await update_settings(shelf).execute(MANAGER, S3)
+    assert "very-secret-key" not in refused.value.detail
+    assert "SignatureDoesNotMatch" in refused.value.detail
+    s3.refuse_check = ServiceUnavailable("file storage")
+    with pytest.raises(InvalidInput):
+        await update_settings(shelf).execute(MANAGER, S3)
+    assert shelf.configs.versions == [] and shelf.audit.entries == []
+
+    s3.refuse_check = None
+    view = await update_settings(shelf).execute(MANAGER, S3)
+    assert view.provider is StorageProvider.S3 and view.has_secret and not view.is_default
+    assert "very-secret-key" not in view.model_dump_json()
+    [saved] = shelf.configs.versions
+    assert saved.secret_access_key == "very-secret-key" and saved.created_at is not None
+    [entry] = shelf.audit.entries
+    assert entry.action == "storage.updated" and "very-secret-key" not in str(entry)
+    assert entry.changes["provider"] == {"from": "local", "to": "s3"}
+
+
+async def test_settings_rules(shelf: Shelf) -> None:
+    with pytest.raises(Forbidden):
+        await update_settings(shelf).execute(WRITER, S3)
+    azure = StorageConfig(provider=StorageProvider.AZURE_BLOB, connection_string="x", container="c")
+    with pytest.raises(InvalidInput, match="does not offer"):
+        await update_settings(shelf).execute(MANAGER, azure)
+    with pytest.raises(InvalidInput) as missing:
+        await update_settings(shelf).execute(MANAGER, S3.model_copy(update={"bucket": None}))
+    assert [p.loc for p in missing.value.problems] == [("bucket",)]
+    # Fields of other providers are dropped, not stored.
+    await update_settings(shelf).execute(
+        MANAGER, StorageConfig(provider=StorageProvider.LOCAL, bucket="stray")
+    )
+    assert shelf.configs.versions[0].bucket is None
+
+
+# -- avatars ---------------------------------------------------------------------------------
+
+
+async def test_a_new_avatar_replaces_and_removes_the_old_one(shelf: Shelf) -> None:
+    world = World(user("ann", ["member"]), user("bob", ["owner"]))
+    set_avatar = SetAvatar(world.users, world.authority, shelf.store, Auditor(shelf.audit), POLICY)
+    ann = principal("ann", {"files:write"})
+    first = await set_avatar.execute(ann, "ann", upload(PNG))
+    second = await set_avatar.execute(ann, "ann", upload(PNG + b"2"))
+    assert first.avatar_key != second.avatar_key
+    assert list(shelf.files.files) == [second.avatar_key]
+    assert len(shelf.local.blobs) == 1
+    assert shelf.files.files[second.avatar_key or ""].purpose == "avatar"
+    with pytest.raises(UnsupportedMediaType):
+        await set_avatar.execute(ann, "ann", upload(b"plain text is allowed for uploads"))
+    with pytest.raises(PayloadTooLarge):  # within the first bytes: refused before storing
+        await set_avatar.execute(ann, "ann", upload(PNG + b"x" * 500))
+    assert len(shelf.local.blobs) == 1 and len(shelf.local.deleted) == 1
+    with pytest.raises(Forbidden):  # someone else's, without users:write
+        await set_avatar.execute(ann, "bob", upload(PNG))
+    admin = principal("bob", {"users:write", "files:write"})
+    with pytest.raises(NotFound):
+        await set_avatar.execute(admin, "nobody", upload(PNG))
+    # An avatar is not deleted through the files route.
+    with pytest.raises(Conflict):
+        await DeleteFile(shelf.store, Auditor(shelf.audit)).execute(WRITER, second.avatar_key or "")
+
+    describe = DescribeProfiles(DescribeUsers(world.roles), shelf.files, shelf.store)
+    [(_, url), (_, none)] = await describe.execute([second, world.users.users["bob"]])
+    assert url == f"local://{shelf.files.files[second.avatar_key or ''].key}?ttl=60"
+    assert none is None
+
+
+# -- local download links --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    tenant_id: str
+    key: str
+    filename: str
+    content_type: str
+
+
+class FakeLinks:
+    def verify_query(self, params: Mapping[str, str]) -> Link:
+        if params.get("sig") != "good":
+            raise Forbidden("bad link")
+        return Link(params["tenant"], params["key"], "a.txt", "text/plain")
+
+
+class FakeDirectory:
+    def __init__(self, *tenants: Tenant) -> None:
+        self.tenants = {t.id: t for t in tenants}
+
+    async def by_id(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    async def by_subdomain(self, subdomain: str) -> Tenant | None:
+        return None
+
+    def forget(self, tenant: Tenant) -> None:
+        return None
+
+
+async def test_download_links_are_the_credential(shelf: Shelf) -> None:
+    now = stored_now()
+    tenant_id, other = "a" * 24, "b" * 24
+    tenant = Tenant(id=tenant_id, name="A", subdomain="a", created_at=now, updated_at=now)
+    key = f"tenants/{tenant_id}/abc"
+    shelf.local.blobs[key] = b"hello"
+    download = OpenLocalDownload(FakeLinks(), shelf.factory, ResolveTenant(FakeDirectory(tenant)))
+    params = {"tenant": tenant_id, "key": key, "sig": "good"}
+    with tenant_context(None):
+        found = await download.execute(params)
+        assert b"".join([c async for c in found.chunks]) == b"hello"
+        with pytest.raises(Forbidden):
+            await download.execute({**params, "sig": "forged"})
+        with pytest.raises(NotFound):
+            await download.execute({**params, "key": f"tenants/{tenant_id}/gone"})
+    with tenant_context(TenantId(other)), pytest.raises(Forbidden):
+        await download.execute(params)
