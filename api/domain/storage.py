@@ -18,6 +18,20 @@ from pydantic import BaseModel, Field
 DEFAULT_CONFIG_ID = "default"
 
 
+def default_config_ref(provider: StorageProvider) -> str:
+    """What a file written with the deployment's settings records: the provider too, so a
+    later change of `STORAGE_DEFAULT_PROVIDER` does not send its reads elsewhere."""
+    return f"{DEFAULT_CONFIG_ID}:{provider.value}"
+
+
+def default_provider_of(config_ref: str) -> StorageProvider | None:
+    """The provider named by a `default_config_ref`, or None for a tenant's own version."""
+    if config_ref == DEFAULT_CONFIG_ID:
+        return None  # written before refs named their provider: the current default
+    prefix = DEFAULT_CONFIG_ID + ":"
+    return StorageProvider(config_ref[len(prefix) :]) if config_ref.startswith(prefix) else None
+
+
 class StorageProvider(StrEnum):
     LOCAL = "local"
     AZURE_BLOB = "azure_blob"
@@ -82,8 +96,9 @@ class BlobStorageFactory(Protocol):
 
     def for_config(self, config: StorageConfig, *, tenant_id: str) -> BlobStorage: ...
 
-    def default_config(self) -> StorageConfig:
-        """The deployment's default (`STORAGE_DEFAULT_PROVIDER`), id `default`."""
+    def default_config(self, provider: StorageProvider | None = None) -> StorageConfig:
+        """The deployment's settings for `provider` (default: `STORAGE_DEFAULT_PROVIDER`),
+        id `default`."""
         ...
 
     def available(self) -> list[tuple[StorageProvider, bool]]:

@@ -36,7 +36,9 @@ from api.domain.storage import (
     BlobStorage,
     FileRepository,
     SignedUrl,
+    StorageConfig,
     StoredFile,
+    default_config_ref,
 )
 from api.domain.tenancy import current_tenant
 from api.usecases.audit import Auditor
@@ -186,7 +188,7 @@ class FileStore:
         record = StoredFile(
             tenant_id=tenant_id, filename=filename, content_type=content_type,
             size=meter.size, sha256=meter.sha256, key=key,
-            config_id=config.id or DEFAULT_CONFIG_ID, purpose=purpose, owner_id=owner_id,
+            config_id=_config_ref(config), purpose=purpose, owner_id=owner_id,
             created_at=stored_now(),
         )  # fmt: skip
         try:
@@ -286,3 +288,10 @@ class DeleteFile:
             "file.deleted", "file", file_id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"filename": file.filename}),
         )  # fmt: skip
+
+
+def _config_ref(config: StorageConfig) -> str:
+    """The tenant's settings version, or the deployment default with its provider."""
+    if config.id in (None, DEFAULT_CONFIG_ID):
+        return default_config_ref(config.provider)
+    return config.id or DEFAULT_CONFIG_ID

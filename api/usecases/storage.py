@@ -24,6 +24,7 @@ from api.domain.storage import (
     StorageConfigRepository,
     StorageProvider,
     StoredFile,
+    default_provider_of,
 )
 from api.domain.tenancy import current_tenant
 from api.usecases.audit import Auditor, diff
@@ -84,8 +85,8 @@ class Storages:
 
     async def for_file(self, file: StoredFile) -> BlobStorage:
         """The adapter for the settings version `file` was written with."""
-        if file.config_id == DEFAULT_CONFIG_ID:
-            config = self._factory.default_config()
+        if file.config_id == DEFAULT_CONFIG_ID or file.config_id.startswith("default:"):
+            config = self._factory.default_config(default_provider_of(file.config_id))
         else:
             found = await self._configs.get(file.config_id)
             if found is None:  # versions are never deleted: the data is inconsistent

@@ -120,8 +120,8 @@ class FakeFactory:
         self.built.append((config, tenant_id))
         return self.locations[config.provider]
 
-    def default_config(self) -> StorageConfig:
-        return StorageConfig(id=DEFAULT_CONFIG_ID, provider=StorageProvider.LOCAL)
+    def default_config(self, provider: StorageProvider | None = None) -> StorageConfig:
+        return StorageConfig(id=DEFAULT_CONFIG_ID, provider=provider or StorageProvider.LOCAL)
 
     def available(self) -> list[tuple[StorageProvider, bool]]:
         return [(StorageProvider.LOCAL, True), (StorageProvider.S3, False)]
@@ -214,7 +214,7 @@ async def test_an_upload_is_sniffed_hashed_keyed_by_uuid_and_recorded(shelf: She
     prefix = f"tenants/{TENANT}/"
     assert file.key.startswith(prefix) and len(file.key) == len(prefix) + 32
     assert "passwd" not in file.key
-    assert file.config_id == DEFAULT_CONFIG_ID and file.purpose == "upload"
+    assert file.config_id == "default:local" and file.purpose == "upload"
     assert shelf.local.blobs[file.key] == data
     assert found.url.url == f"local://{file.key}?ttl=60"
     assert [e.action for e in shelf.audit.entries] == ["file.uploaded"]
@@ -421,3 +421,13 @@ async def test_download_links_are_the_credential(shelf: Shelf) -> None:
             await download.execute({**params, "key": f"tenants/{tenant_id}/gone"})
     with tenant_context(TenantId(other)), pytest.raises(Forbidden):
         await download.execute(params)
+
+
+def test_default_settings_refs_name_their_provider() -> None:
+    from api.domain.storage import default_config_ref, default_provider_of
+
+    ref = default_config_ref(StorageProvider.S3)
+    assert ref == "default:s3"
+    assert default_provider_of(ref) is StorageProvider.S3
+    assert default_provider_of(DEFAULT_CONFIG_ID) is None
+    assert default_provider_of("6b0388b8d5f74880d9e2d4b3") is None

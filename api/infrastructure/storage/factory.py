@@ -61,9 +61,9 @@ class DeploymentBlobStorageFactory:
             )
         raise InvalidInput(f"Unknown storage provider {config.provider!r}.")
 
-    def default_config(self) -> StorageConfig:
+    def default_config(self, provider: StorageProvider | None = None) -> StorageConfig:
         settings = self._settings
-        provider = StorageProvider(settings.storage_default_provider)
+        provider = provider or StorageProvider(settings.storage_default_provider)
         if provider is StorageProvider.AZURE_BLOB:
             secret = settings.azure_storage_connection_string
             return StorageConfig(
