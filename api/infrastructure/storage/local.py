@@ -49,7 +49,7 @@ from api.domain.storage import SignedUrl
 from api.infrastructure.storage import check_tenant_key, tenant_prefix
 
 LOCAL_DOWNLOAD_PATH = "/api/v1/files/download"
-READ_CHUNK = 64 * 1024
+READ_CHUNK = 1024 * 1024  # one thread hop per MiB (64 KiB made downloads 3x slower)
 _WRITE_BUFFER = 1024 * 1024  # gather small chunks into fewer thread hops
 _SIGNATURE_CONTEXT = "parley.local-download.v1"
 _QUERY_FIELDS = ("tenant", "key", "exp", "filename", "type", "sig")
