@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import http.client
 import json
 import os
-import resource
 import shutil
 import signal
 import statistics
@@ -47,6 +45,14 @@ if str(REPO / "scripts") not in sys.path:
     sys.path.insert(0, str(REPO / "scripts"))
 
 import devservers  # noqa: E402 - found through the path set just above
+from auth import (  # noqa: E402 - the HTTP set-up calls and /proc readings bench/auth.py uses
+    bearer,
+    call,
+    children_cpu_seconds,
+    cpu_seconds,
+    expect,
+    machine_busy_seconds,
+)
 from tenant_read import (  # noqa: E402
     HOST,
     Stack,
@@ -79,8 +85,6 @@ T = TypeVar("T")
 
 # -- the server process, from /proc -----------------------------------------------------
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
 
 def status_kb(pid: int, name: str) -> int:
     """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM)."""
@@ -99,30 +103,11 @@ def reset_peak_rss(pid: int) -> bool:
     return True
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def io_counters(pid: int) -> dict[str, int]:
     """/proc/<pid>/io: `rchar`/`wchar` count the bytes of every read/write-like syscall
     (files and sockets alike)."""
     lines = Path(f"/proc/{pid}/io").read_text().splitlines()
     return {key: int(value) for key, value in (line.split(": ") for line in lines)}
-
-
-def machine_busy_seconds() -> float:
-    """CPU time the machine spent on anything but idling, all cores, from /proc/stat."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
-    return (sum(ticks[:8]) - idle) / CLOCK_TICKS  # user .. steal (guest is inside user)
-
-
-def children_cpu_seconds() -> float:
-    """CPU time of this process's finished children: curl's, once it has been waited for."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass(frozen=True)
@@ -240,46 +225,6 @@ def timed_copy(source: Path, target: Path, *, fsync: bool) -> float:
 
 
 # -- HTTP ----------------------------------------------------------------------------------
-
-
-def call(
-    port: int,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    """One JSON request; (status, decoded body or None)."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=60)
-    try:
-        payload = json.dumps(body).encode() if body is not None else None
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        connection.request(method, path, body=payload, headers=sent)
-        response = connection.getresponse()
-        raw = response.read()
-    finally:
-        connection.close()
-    try:
-        return response.status, json.loads(raw) if raw else None
-    except ValueError:
-        return response.status, None
-
-
-def expect(answer: tuple[int, Any], status: int, what: str) -> Any:
-    """The body when the status is the one expected; else an error naming the problem
-    (its title and detail only: a body with tokens in it is never shown)."""
-    got, body = answer
-    if got != status:
-        detail = {k: body.get(k) for k in ("title", "detail")} if isinstance(body, dict) else ""
-        raise RuntimeError(f"{what}: HTTP {got}, expected {status} {detail}")
-    return body
-
-
-def bearer(body: Any) -> str:
-    token = body.get("access_token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
-        raise RuntimeError("sign-in answered 200 without an access token")
-    return f"Bearer {token}"
 
 
 @dataclass(frozen=True)
