@@ -16,7 +16,9 @@ from celery import Celery
 
 from api.config import Settings
 from api.container import build_container
+from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.jobs.celery_app import create_celery
 from api.infrastructure.persistence.audit import MongoAuditLog
 from api.infrastructure.persistence.documents import DOCUMENT_MODELS
@@ -46,6 +48,7 @@ async def running(
         socket_timeout=settings.redis.socket_timeout_seconds,
         max_connections=settings.redis.max_connections,
     )
+    container: punq.Container | None = None
     try:
         await init_database(
             mongo,
@@ -58,6 +61,9 @@ async def running(
         await container.resolve(MongoAuditLog).ensure_retention()
         yield container
     finally:
+        if container is not None:
+            await container.resolve(RedisStopSignals).close()
+            await container.resolve(ProviderChatModels).close()
         if own_celery:
             await asyncio.to_thread(publisher.close)
         await redis.aclose()

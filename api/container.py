@@ -13,11 +13,20 @@ import hashlib
 import hmac
 import logging
 
+import httpx
 import punq
 from celery import Celery
 from redis.asyncio import Redis
 
 from api.config import Settings
+from api.domain.ai import (
+    AiSettingsRepository,
+    ChatModels,
+    ConversationRepository,
+    MessageRepository,
+    StopSignals,
+    UsageLedger,
+)
 from api.domain.audit import AuditLog
 from api.domain.auth import (
     AuthPolicy,
@@ -37,15 +46,24 @@ from api.domain.roles import RoleRepository
 from api.domain.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
 from api.domain.tenants import TenantDirectory, TenantRepository
 from api.domain.users import PlatformUserRepository, UserRepository
+from api.infrastructure.ai.catalog import ProviderChatModels
+from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.redis import RedisPing
 from api.infrastructure.cache.revocations import RedisRevocations
+from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.email.outbox import OutboxEmailSender, UnconfiguredEmailSender
 from api.infrastructure.email.renderer import JinjaEmailRenderer
 from api.infrastructure.email.smtp import SmtpEmailSender
 from api.infrastructure.jobs.heartbeats import RedisHeartbeats
 from api.infrastructure.jobs.idempotency import RedisIdempotencyGuard
 from api.infrastructure.jobs.queue import CeleryJobQueue
+from api.infrastructure.persistence.ai import (
+    BeanieConversationRepository,
+    BeanieMessageRepository,
+    MongoAiSettingsRepository,
+    MongoUsageLedger,
+)
 from api.infrastructure.persistence.audit import MongoAuditLog
 from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
 from api.infrastructure.persistence.mongo import MongoClient, MongoPing
@@ -68,6 +86,22 @@ from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
 from api.usecases.account import AccountSecurity, Mailer, Register
+from api.usecases.ai_chat import Ask, StopGeneration
+from api.usecases.ai_history import (
+    ClearHistory,
+    DeleteConversation,
+    ListConversations,
+    ReadConversation,
+)
+from api.usecases.ai_models import (
+    AiPolicy,
+    GetAiSettings,
+    GetUsage,
+    ListModels,
+    ModelAccess,
+    TokenBudget,
+    UpdateAiSettings,
+)
 from api.usecases.audit import Auditor, SearchAuditLog
 from api.usecases.auth import (
     Authenticate,
@@ -214,6 +248,18 @@ USE_CASES: tuple[type, ...] = (
     OpenLocalDownload,
     SetAvatar,
     DescribeProfiles,
+    ModelAccess,
+    TokenBudget,
+    ListModels,
+    Ask,
+    StopGeneration,
+    ListConversations,
+    ReadConversation,
+    DeleteConversation,
+    ClearHistory,
+    GetAiSettings,
+    UpdateAiSettings,
+    GetUsage,
 )
 
 
@@ -341,6 +387,60 @@ def register_storage(container: punq.Container, settings: Settings) -> None:
     container.register(FileCatalog, BeanieFileRepository)
 
 
+def ai_policy(settings: Settings) -> AiPolicy:
+    ai = settings.ai
+    return AiPolicy(
+        default_model=ai.ai_default_model,
+        system_prompt=ai.ai_system_prompt,
+        context_max_turns=ai.ai_context_max_turns,
+        context_max_tokens=ai.ai_context_max_tokens,
+        max_message_chars=ai.ai_max_message_chars,
+        keepalive_seconds=ai.ai_keepalive_seconds,
+        start_grace_seconds=ai.ai_start_grace_seconds,
+        first_token_timeout_seconds=ai.ai_first_token_timeout_seconds,
+        token_timeout_seconds=ai.ai_token_timeout_seconds,
+    )
+
+
+def chat_models(settings: Settings) -> ProviderChatModels:
+    """The configured providers: Ollama when `OLLAMA_HOST` is set, an OpenAI-compatible
+    server when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is."""
+    ai = settings.ai
+    # Connecting and writing are bounded here; the wait for tokens by the use case.
+    timeout = httpx.Timeout(
+        ai.ai_connect_timeout_seconds,
+        read=max(ai.ai_first_token_timeout_seconds, ai.ai_token_timeout_seconds),
+    )
+    listing = httpx.AsyncClient(timeout=httpx.Timeout(ai.ai_connect_timeout_seconds * 2))
+    providers: list[ChatProvider] = []
+    if ai.ollama_host:
+        providers.append(
+            OllamaProvider(listing, host=ai.ollama_host, only=ai.ollama_models, timeout=timeout)
+        )
+    if ai.openai_enabled:
+        providers.append(
+            OpenAIProvider(
+                listing, api_key=ai.openai_api_key, base_url=ai.openai_base_url,
+                only=ai.openai_models, timeout=timeout,
+            )
+        )  # fmt: skip
+    return ProviderChatModels(providers, ai.ai_models_cache_seconds, closing=[listing])
+
+
+def register_ai(container: punq.Container, settings: Settings, redis: Redis) -> None:
+    models = chat_models(settings)
+    container.register(ChatModels, instance=models)
+    container.register(ProviderChatModels, instance=models)
+    stops = RedisStopSignals(redis)
+    container.register(StopSignals, instance=stops)
+    container.register(RedisStopSignals, instance=stops)
+    container.register(AiPolicy, instance=ai_policy(settings))
+    container.register(ConversationRepository, BeanieConversationRepository)
+    container.register(MessageRepository, BeanieMessageRepository)
+    container.register(UsageLedger, MongoUsageLedger)
+    container.register(AiSettingsRepository, MongoAiSettingsRepository)
+
+
 def build_container(
     settings: Settings, *, mongo: MongoClient, redis: Redis, celery: Celery
 ) -> punq.Container:
@@ -366,6 +466,7 @@ def build_container(
     container.register(EmailSender, instance=email_sender(settings))
     register_identity(container, settings, redis)
     register_storage(container, settings)
+    register_ai(container, settings, redis)
 
     # Use cases (ResolveTenant runs on every request: one shared, stateless instance)
     container.register(ResolveTenant, instance=ResolveTenant(directory))

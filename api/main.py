@@ -22,11 +22,13 @@ from api.common.logging import configure_logging
 from api.config import ConfigurationError, Settings, load_settings
 from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
+from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
 from api.interfaces.http.routers import account, auth, health, tenant, tenants
+from api.interfaces.http.routers import ai as ai_routes
 from api.interfaces.http.routers import audit as audit_routes
 from api.interfaces.http.routers import files as file_routes
 from api.interfaces.http.routers import roles as role_routes
@@ -45,6 +47,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(settings) as container:
             app.state.container = container
+            container.resolve(RedisStopSignals).start()  # stop requests from any replica
             app.state.default_tenant_id = None
             await container.resolve(EnsurePlatformAdmin).execute(
                 settings.security.admin_email,
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router, prefix=settings.api_prefix)
     app.include_router(storage_routes.router, prefix=settings.api_prefix)
     app.include_router(file_routes.router, prefix=settings.api_prefix)
+    app.include_router(ai_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from beanie import Document
 
+from api.infrastructure.persistence.ai import (
+    AiSettingsDocument,
+    ConversationDocument,
+    MessageDocument,
+    UsageDocument,
+)
 from api.infrastructure.persistence.audit import AuditEntryDocument
 from api.infrastructure.persistence.failed_jobs import FailedJobDocument
 from api.infrastructure.persistence.one_time_tokens import OneTimeTokenDocument
@@ -26,4 +32,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     FailedJobDocument,
     StorageConfigDocument,
     FileDocument,
+    ConversationDocument,
+    MessageDocument,
+    UsageDocument,
+    AiSettingsDocument,
 ]

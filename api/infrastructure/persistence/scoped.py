@@ -129,6 +129,20 @@ class TenantScopedRepository(Generic[D]):
             return None
         return await self.get(oid)
 
+    async def apply(self, id: str | ObjectId, update: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Apply update operators (`$set`, `$inc`, ...) to the document with this id in
+        this tenant; False when absent."""
+        if any(TENANT_FIELD in fields or "_id" in fields for fields in update.values()):
+            raise ValueError("tenant_id and _id cannot be changed")
+        oid = to_object_id(id)
+        if oid is None:
+            return False
+        with database_errors():
+            result = await self.document.get_pymongo_collection().update_one(
+                self.scope({"_id": oid}), dict(update)
+            )
+        return result.matched_count == 1
+
     async def delete(self, id: str | ObjectId) -> bool:
         oid = to_object_id(id)
         if oid is None:

@@ -1,0 +1,89 @@
+"""`StopSignals` on Redis pub/sub: a stop request reaches the replica running the stream.
+
+Every API process subscribes once to `parley:ai:stop` (a background task that
+resubscribes after a Redis outage) and keeps the generations it runs in a dict by key
+(`{tenant_id}:{conversation_id}`). A stop request calls this process's watchers directly
+and publishes the key for the other replicas; a watcher called twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from api.domain.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "parley:ai:stop"
+RESUBSCRIBE_SECONDS = 1.0
+
+
+class RedisStopSignals:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._watchers: dict[str, set[Callable[[], None]]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        """Subscribe (in the background); called by the API at start-up and by `watch`."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(), name="ai-stop-listener"
+            )
+
+    def watch(self, key: str, on_stop: Callable[[], None]) -> Callable[[], None]:
+        self.start()
+        self._watchers.setdefault(key, set()).add(on_stop)
+
+        def release() -> None:
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.discard(on_stop)
+                if not watchers:
+                    del self._watchers[key]
+
+        return release
+
+    async def request(self, key: str) -> None:
+        self._dispatch(key)
+        try:
+            await self._redis.publish(CHANNEL, key)
+        except RedisError as exc:
+            raise ServiceUnavailable("cache") from exc
+
+    def _dispatch(self, key: str) -> None:
+        for on_stop in list(self._watchers.get(key, ())):
+            on_stop()
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=RESUBSCRIBE_SECONDS)
+                    if message is not None and message.get("type") == "message":
+                        data = message["data"]
+                        self._dispatch(data.decode() if isinstance(data, bytes) else str(data))
+            except (RedisError, OSError) as exc:
+                self.subscribed.clear()
+                log.warning("AI stop channel lost (%s); subscribing again", type(exc).__name__)
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None

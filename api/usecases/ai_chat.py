@@ -1,0 +1,455 @@
+"""Asking a model: the user's message saved first, the reply streamed, then saved.
+
+`Ask.start` checks everything that can be checked before a byte is streamed (permission,
+input, model, conversation owner, quota), saves the user's message, then starts the
+generation in a task of its own and waits a short grace period for its first delta. A
+provider that is down or lacks the model fails within that period: the user's message
+(and a conversation created for it) is taken back and the caller gets a problem
+response to retry. Otherwise the caller gets an `Answer`, whose `events()` give the
+stream: `Started`, `Token`s, then `Finished` or `Failed`, with `KeepAlive`s while the
+model is quiet.
+
+The generation task, not the response, owns the upstream call and the saving of the
+reply. The response going away (client disconnect) or a stop request from any replica
+cancels it; it then closes the upstream request and saves what was produced as a
+`partial` reply. Usage (reported by the provider, else estimated) is added to the
+tenant's ledger for every saved reply, partial ones included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.common.clock import utcnow
+from api.domain.ai import (
+    ChatMessage,
+    ChatModels,
+    Conversation,
+    ConversationRepository,
+    FinishReason,
+    MessageRepository,
+    ModelInfo,
+    PromptMessage,
+    ProviderUnavailable,
+    Role,
+    StopSignals,
+    TokenUsage,
+    UsageLedger,
+    estimate_tokens,
+)
+from api.domain.auth import Principal
+from api.domain.errors import FieldProblem, InvalidInput, NotFound, ParleyError
+from api.domain.tenancy import current_tenant
+from api.usecases.ai_models import AiPolicy, ModelAccess, TokenBudget, utc_day
+from api.usecases.authorization import require_permission
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 80
+CONVERSATION_NOT_FOUND = "No such conversation."
+
+
+def stop_key(conversation_id: str) -> str:
+    return f"{current_tenant()}:{conversation_id}"
+
+
+def stored_id(value: str | None) -> str:
+    """The id of something read from or written to the database (which always has one)."""
+    if value is None:
+        raise RuntimeError("a stored entity has no id")
+    return value
+
+
+def title_of(message: str) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def fit_context(
+    history: Sequence[ChatMessage], *, max_tokens: int, system_prompt: str | None
+) -> list[PromptMessage]:
+    """The newest messages whose estimated tokens fit `max_tokens` (the newest, the
+    question, always goes), oldest first, after the system prompt if any."""
+    kept: list[PromptMessage] = []
+    budget = max_tokens - (estimate_tokens(system_prompt) if system_prompt else 0)
+    for message in reversed(history):
+        if not message.content:
+            continue
+        cost = estimate_tokens(message.content)
+        if kept and cost > budget:
+            break
+        budget -= cost
+        kept.append(PromptMessage(message.role, message.content))
+    kept.reverse()
+    if system_prompt:
+        kept.insert(0, PromptMessage(Role.SYSTEM, system_prompt))
+    return kept
+
+
+# Stream events ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    conversation_id: str
+    message_id: str  # the assistant's reply (saved when it ends)
+    user_message_id: str
+    model: ModelInfo
+
+
+@dataclass(frozen=True)
+class Token:
+    content: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    message_id: str
+    usage: TokenUsage
+    partial: bool
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: ParleyError
+    message_id: str | None  # the partial reply saved before the failure, if any
+    before_first_token: bool
+
+
+@dataclass(frozen=True)
+class KeepAlive:
+    pass
+
+
+StreamEvent = Started | Token | Finished | Failed | KeepAlive
+_Item = Token | Finished | Failed
+
+
+@dataclass(frozen=True)
+class Question:
+    message: str
+    model: str | None = None
+    conversation_id: str | None = None
+
+
+class _Generation:
+    """One upstream call in a task: deltas go to `queue`; the end saves the reply."""
+
+    def __init__(
+        self,
+        *,
+        ask: Ask,
+        principal: Principal,
+        conversation: Conversation,
+        model: ModelInfo,
+        prompt: list[PromptMessage],
+        message_id: str,
+    ) -> None:
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.message_id = message_id
+        self.produced = False
+        self._ask = ask
+        self._principal = principal
+        self._conversation = conversation
+        self._model = model
+        self._prompt = prompt
+        self._reason: FinishReason | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, on_done: Callable[[], None]) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="ai-generation")
+        self.task.add_done_callback(lambda _: on_done())
+
+    def cancel(self, reason: FinishReason) -> None:
+        if self.task is not None and not self.task.done():
+            self._reason = self._reason or reason
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        parts: list[str] = []
+        usage: TokenUsage | None = None
+        reason = FinishReason.STOP
+        error: ParleyError | None = None
+        policy = self._ask.policy
+        stream = self._ask.models.stream(self._model, self._prompt)
+        timeout = policy.first_token_timeout_seconds
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(timeout):
+                        delta = await anext(stream, None)
+                except TimeoutError:
+                    raise ProviderUnavailable(
+                        "AI provider",
+                        detail=f"The model sent nothing for {timeout:g} seconds.",
+                    ) from None
+                if delta is None:
+                    break
+                timeout = policy.token_timeout_seconds
+                if delta.content:
+                    parts.append(delta.content)
+                    self.produced = True
+                    self.queue.put_nowait(Token(delta.content))
+                if delta.usage is not None:
+                    usage = delta.usage
+                if delta.finish_reason is not None:
+                    reason = delta.finish_reason
+        except asyncio.CancelledError:
+            reason = self._reason or FinishReason.DISCONNECTED
+            if self.task is not None:
+                self.task.uncancel()
+        except ParleyError as exc:
+            error, reason = exc, FinishReason.ERROR
+        except Exception:
+            log.exception("the AI provider's stream failed")
+            error, reason = ProviderUnavailable("AI provider"), FinishReason.ERROR
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+        await self._end("".join(parts), usage, reason, error)
+
+    async def _end(
+        self,
+        content: str,
+        usage: TokenUsage | None,
+        reason: FinishReason,
+        error: ParleyError | None,
+    ) -> None:
+        saved_id: str | None = None
+        if content:
+            try:
+                usage = usage or TokenUsage(
+                    input_tokens=sum(estimate_tokens(m.content) for m in self._prompt),
+                    output_tokens=estimate_tokens(content),
+                    estimated=True,
+                )
+                saved_id = await self._ask.save_reply(
+                    self._principal, self._conversation, self._model, self.message_id,
+                    content=content, usage=usage, reason=reason,
+                )  # fmt: skip
+            except Exception as exc:
+                log.exception("could not save an AI reply")
+                error = error or (exc if isinstance(exc, ParleyError) else ParleyError(str(exc)))
+        if error is not None:
+            self.queue.put_nowait(Failed(error, saved_id, before_first_token=not content))
+            return
+        self.queue.put_nowait(
+            Finished(
+                message_id=self.message_id,
+                usage=usage or TokenUsage(),
+                partial=reason not in (FinishReason.STOP, FinishReason.LENGTH),
+                finish_reason=reason,
+            )
+        )
+
+
+class Answer:
+    """A started answer: `started`, then `events()` until `Finished` or `Failed`."""
+
+    def __init__(self, started: Started, generation: _Generation, first: _Item | None) -> None:
+        self.started = started
+        self._generation = generation
+        self._first = first
+        self._keepalive = generation._ask.policy.keepalive_seconds
+
+    def cancel(self) -> None:
+        """The client went away: stop the upstream call; the partial reply is saved."""
+        self._generation.cancel(FinishReason.DISCONNECTED)
+
+    async def events(self) -> AsyncIterator[list[StreamEvent]]:
+        """Events in batches: whatever is ready is given at once (one write per batch)."""
+        queue = self._generation.queue
+        batch: list[StreamEvent] = [self.started]
+        pending = self._first
+        try:
+            while True:
+                if pending is None:
+                    if batch:
+                        yield batch
+                        batch = []
+                    try:
+                        async with asyncio.timeout(self._keepalive):
+                            pending = await queue.get()
+                    except TimeoutError:
+                        batch.append(KeepAlive())
+                        continue
+                batch.append(pending)
+                if isinstance(pending, Finished | Failed):
+                    break
+                pending = queue.get_nowait() if not queue.empty() else None
+            yield batch
+        finally:
+            self.cancel()
+
+
+class Ask:
+    """`POST /ai/ask` (see the module's notes)."""
+
+    def __init__(
+        self,
+        models: ChatModels,
+        access: ModelAccess,
+        budget: TokenBudget,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        ledger: UsageLedger,
+        stops: StopSignals,
+        policy: AiPolicy,
+    ) -> None:
+        self.models = models
+        self.policy = policy
+        self._access = access
+        self._budget = budget
+        self._conversations = conversations
+        self._messages = messages
+        self._ledger = ledger
+        self._stops = stops
+
+    async def start(self, principal: Principal, question: Question) -> Answer:
+        require_permission(principal, "ai:use")
+        text = question.message.strip()
+        if not text:
+            raise InvalidInput(
+                "The message is empty.", [FieldProblem(("body", "message"), "must not be blank")]
+            )
+        if len(question.message) > self.policy.max_message_chars:
+            raise InvalidInput(
+                f"The message is longer than {self.policy.max_message_chars} characters.",
+                [FieldProblem(("body", "message"), "too long")],
+            )
+        conversation: Conversation | None = None
+        if question.conversation_id is not None:
+            conversation = await self._conversations.get(
+                principal.user_id, question.conversation_id
+            )
+            if conversation is None:
+                raise NotFound(CONVERSATION_NOT_FOUND)
+        model, tenant = await self._access.resolve(question.model, conversation)
+        await self._budget.check(tenant)
+
+        now = utcnow()
+        created = conversation is None
+        if conversation is None:
+            conversation = await self._conversations.create(
+                Conversation(
+                    user_id=principal.user_id, title=title_of(text), model=model.id,
+                    provider=model.provider, created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+        conversation_id = stored_id(conversation.id)
+        user_message = await self._add_message(
+            principal, conversation, model, self._messages.new_id(), Role.USER,
+            question.message, at=now,
+        )  # fmt: skip
+        user_message_id = stored_id(user_message.id)
+        history = await self._messages.latest(conversation_id, self.policy.context_max_turns * 2)
+        prompt = fit_context(
+            history,
+            max_tokens=self.policy.context_max_tokens,
+            system_prompt=self.policy.system_prompt,
+        )
+        generation = _Generation(
+            ask=self, principal=principal, conversation=conversation, model=model,
+            prompt=prompt, message_id=self._messages.new_id(),
+        )  # fmt: skip
+        release = self._stops.watch(
+            stop_key(conversation_id), lambda: generation.cancel(FinishReason.STOPPED)
+        )
+        generation.start(on_done=release)
+        try:
+            first = await self._first_item(generation)
+        except BaseException:
+            generation.cancel(FinishReason.DISCONNECTED)
+            raise
+        if isinstance(first, Failed) and first.before_first_token:
+            await self._take_back(principal, conversation_id, user_message_id, whole=created)
+            raise first.error
+        started = Started(conversation_id, generation.message_id, user_message_id, model)
+        return Answer(started, generation, first)
+
+    async def _first_item(self, generation: _Generation) -> _Item | None:
+        try:
+            async with asyncio.timeout(self.policy.start_grace_seconds):
+                return await generation.queue.get()
+        except TimeoutError:
+            return None  # a slow model: stream, with keep-alives, and report errors as events
+
+    async def _take_back(
+        self, principal: Principal, conversation_id: str, message_id: str, *, whole: bool
+    ) -> None:
+        """Undo a question that never reached a model, so that a retry does not repeat it
+        (with the conversation, when it was created for it)."""
+        await self._messages.delete(message_id)
+        if whole:
+            await self._conversations.delete(principal.user_id, conversation_id)
+        else:
+            await self._conversations.touch(conversation_id, messages=-1, at=utcnow())
+
+    async def _add_message(
+        self,
+        principal: Principal,
+        conversation: Conversation,
+        model: ModelInfo,
+        message_id: str,
+        role: Role,
+        content: str,
+        *,
+        at: datetime,
+        usage: TokenUsage | None = None,
+        reason: FinishReason | None = None,
+    ) -> ChatMessage:
+        conversation_id = stored_id(conversation.id)
+        message = await self._messages.add(
+            ChatMessage(
+                id=message_id, conversation_id=conversation_id, user_id=principal.user_id,
+                role=role, content=content, model=model.id, provider=model.provider,
+                partial=reason not in (None, FinishReason.STOP, FinishReason.LENGTH),
+                finish_reason=reason, usage=usage, created_at=at,
+            )
+        )  # fmt: skip
+        if not await self._conversations.touch(conversation_id, messages=1, at=at, model=model):
+            # Deleted meanwhile (DELETE or clear-history): the message must not outlive it.
+            await self._messages.delete(message_id)
+            raise NotFound(CONVERSATION_NOT_FOUND)
+        return message
+
+    async def save_reply(
+        self,
+        principal: Principal,
+        conversation: Conversation,
+        model: ModelInfo,
+        message_id: str,
+        *,
+        content: str,
+        usage: TokenUsage,
+        reason: FinishReason,
+    ) -> str:
+        now = utcnow()
+        await self._ledger.add(
+            day=utc_day(now), user_id=principal.user_id, model=model, usage=usage
+        )
+        await self._add_message(
+            principal, conversation, model, message_id, Role.ASSISTANT, content,
+            at=now, usage=usage, reason=reason,
+        )  # fmt: skip
+        return message_id
+
+
+class StopGeneration:
+    """Stop the running generation of one of the caller's conversations, wherever it runs."""
+
+    def __init__(self, conversations: ConversationRepository, stops: StopSignals) -> None:
+        self._conversations = conversations
+        self._stops = stops
+
+    async def execute(self, principal: Principal, conversation_id: str) -> None:
+        require_permission(principal, "ai:use")
+        if await self._conversations.get(principal.user_id, conversation_id) is None:
+            raise NotFound(CONVERSATION_NOT_FOUND)
+        await self._stops.request(stop_key(conversation_id))

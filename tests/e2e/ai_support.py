@@ -1,0 +1,203 @@
+"""The AI tests' stack: Parley served by uvicorn over real TCP (streams, disconnects), the
+fake LLM server speaking Ollama's and OpenAI's formats, signed-in users, an SSE reader."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httpx
+import punq
+import uvicorn
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from httpx_sse import aconnect_sse
+
+from api.config import AiSettings, Settings
+from api.main import create_app
+from api.usecases.onboarding import Onboarded, OnboardTenant
+from tests.conftest import make_settings
+from tests.e2e.identity import OWNER_PASSWORD
+from tests.fake_llm import FakeLLM
+
+OPENAI_KEY = "sk-test-secret-key-0123456789"
+OLLAMA_MODEL = "llama3.2:latest"
+OPENAI_MODEL = "gpt-4o-mini"
+MEMBER_PASSWORD = "member-password-1"
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # leave pytest's handlers alone
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serve_over_tcp(app: FastAPI) -> AsyncIterator[str]:
+    """`app` (its lifespan already running) on a free port of 127.0.0.1, in this loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, log_level="warning", lifespan="off", access_log=False,
+        timeout_graceful_shutdown=2,
+    )  # fmt: skip
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn stopped while starting")
+            await asyncio.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            sock.close()
+
+
+def ai_settings(
+    mongo_url: str, redis_url: str, db_name: str, llm_url: str | None, **ai: Any
+) -> Settings:
+    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
+    fields: dict[str, Any] = {"ai_models_cache_seconds": 0, "ai_start_grace_seconds": 2.0}
+    if llm_url is not None:
+        fields |= {
+            "ollama_host": llm_url,
+            "openai_base_url": llm_url + "/v1",
+            "openai_api_key": OPENAI_KEY,
+        }
+    fields |= ai
+    return settings.model_copy(update={"ai": AiSettings(_env_file=None, **fields)})
+
+
+@dataclass
+class Person:
+    user_id: str
+    tenant_id: str
+    headers: dict[str, str]
+
+
+@dataclass
+class AiStack:
+    app: FastAPI
+    http: httpx.AsyncClient  # over TCP
+    fake: FakeLLM
+    llm_url: str | None
+    people: dict[str, Person] = field(default_factory=dict)
+
+    @property
+    def container(self) -> punq.Container:
+        return cast(punq.Container, self.app.state.container)
+
+    async def tenant(self, subdomain: str) -> Person:
+        """A tenant and its owner, signed in (owners hold `ai:use` and `ai:manage`)."""
+        onboarded: Onboarded = await self.container.resolve(OnboardTenant).execute(
+            name=subdomain.title(), subdomain=subdomain,
+            owner_email=f"owner@{subdomain}.example.com", owner_full_name="Olivia Owner",
+            owner_password=OWNER_PASSWORD, actor_id=None,
+        )  # fmt: skip
+        tenant_id = onboarded.tenant.id or ""
+        owner = await self.sign_in(onboarded.owner.email, OWNER_PASSWORD, tenant_id)
+        self.people[f"owner@{subdomain}"] = owner
+        return owner
+
+    async def sign_in(self, email: str, password: str, tenant_id: str) -> Person:
+        response = await self.http.post(
+            "/api/v1/auth/login",
+            json={"email": email, "password": password},
+            headers={"X-Tenant-ID": tenant_id},
+        )
+        assert response.status_code == 200, response.text
+        token = response.json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Tenant-ID": tenant_id}
+        me = await self.http.get("/api/v1/auth/me", headers=headers)
+        assert me.status_code == 200, me.text
+        return Person(me.json()["id"], tenant_id, headers)
+
+    async def member(self, owner: Person, name: str) -> Person:
+        """A member (default role: `ai:use`, no `ai:manage`) of the owner's tenant."""
+        email = f"{name}@{owner.tenant_id}.example.com"
+        created = await self.http.post(
+            "/api/v1/users",
+            json={"email": email, "full_name": name.title(), "password": MEMBER_PASSWORD},
+            headers=owner.headers,
+        )
+        assert created.status_code == 201, created.text
+        return await self.sign_in(email, MEMBER_PASSWORD, owner.tenant_id)
+
+
+@contextlib.asynccontextmanager
+async def ai_stack(
+    settings: Settings, fake: FakeLLM, llm_url: str | None
+) -> AsyncIterator[AiStack]:
+    app = create_app(settings)
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        serve_over_tcp(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=15) as http,
+    ):
+        yield AiStack(app=app, http=http, fake=fake, llm_url=llm_url)
+
+
+@dataclass
+class Streamed:
+    """What one `POST /ask` gave: status, headers, and events `(name, data)` in order."""
+
+    status: int
+    headers: httpx.Headers
+    events: list[tuple[str, dict[str, Any]]]
+    problem: dict[str, Any] | None = None
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [data for event, data in self.events if event == name]
+
+    @property
+    def text(self) -> str:
+        return "".join(data["content"] for data in self.named("token"))
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.named("meta")[0]
+
+
+async def ask(
+    http: httpx.AsyncClient, person: Person, body: dict[str, Any], *, stop_after: int | None = None
+) -> Streamed:
+    """POST /ai/ask read with httpx-sse; `stop_after` tokens: close the connection there."""
+    async with aconnect_sse(
+        http, "POST", "/api/v1/ai/ask", json=body, headers=person.headers
+    ) as source:
+        response = source.response
+        if response.status_code != 200:
+            await response.aread()
+            return Streamed(response.status_code, response.headers, [], response.json())
+        events: list[tuple[str, dict[str, Any]]] = []
+        tokens = 0
+        async for sse in source.aiter_sse():
+            events.append((sse.event, sse.json()))
+            if sse.event == "token":
+                tokens += 1
+                if stop_after is not None and tokens >= stop_after:
+                    break
+        return Streamed(response.status_code, response.headers, events)
+
+
+async def eventually(check: Any, timeout: float = 5.0) -> Any:
+    """Poll the coroutine function `check` until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {value!r}")
+        await asyncio.sleep(0.02)
