@@ -277,6 +277,9 @@ class Settings(BaseSettings):
         default=None, description="`console` (colour) or `json`; by environment when unset."
     )
     api_prefix: str = "/api/v1"
+    loop_block_warn_ms: float = Field(
+        default=0, ge=0, description="Log event-loop stalls longer than this (0: off)."
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

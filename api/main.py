@@ -19,6 +19,7 @@ from starlette.types import Scope
 from api import __version__
 from api.bootstrap import running
 from api.common.logging import configure_logging
+from api.common.loop_monitor import LoopMonitor
 from api.config import ConfigurationError, Settings, load_settings
 from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
@@ -48,6 +49,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         async with running(settings) as container:
             app.state.container = container
             container.resolve(RedisStopSignals).start()  # stop requests from any replica
+            monitor = LoopMonitor(settings.loop_block_warn_ms)
+            if settings.loop_block_warn_ms:
+                monitor.start()
             app.state.default_tenant_id = None
             await container.resolve(EnsurePlatformAdmin).execute(
                 settings.security.admin_email,
@@ -65,7 +69,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 settings.environment.value,
                 settings.tenancy.multi_tenancy_strategy.value,
             )
-            yield
+            try:
+                yield
+            finally:
+                await monitor.stop()
 
     return lifespan
 

@@ -51,6 +51,7 @@ from api.usecases.authorization import require_permission
 log = logging.getLogger(__name__)
 
 TITLE_CHARS = 80
+SLICE_SECONDS = 0.0005  # the longest a generation works through buffered deltas at a go
 CONVERSATION_NOT_FOUND = "No such conversation."
 
 
@@ -70,6 +71,15 @@ def title_of(message: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
+def last_turns(history: Sequence[ChatMessage], turns: int) -> list[ChatMessage]:
+    """The newest message (the question) and the `turns` exchanges before it; never a
+    reply without the question it answered."""
+    kept = list(history[-(turns * 2 + 1) :])
+    while len(kept) > 1 and kept[0].role is not Role.USER:
+        kept.pop(0)
+    return kept
+
+
 def fit_context(
     history: Sequence[ChatMessage], *, max_tokens: int, system_prompt: str | None
 ) -> list[PromptMessage]:
@@ -86,6 +96,8 @@ def fit_context(
         budget -= cost
         kept.append(PromptMessage(message.role, message.content))
     kept.reverse()
+    while len(kept) > 1 and kept[0].role is not Role.USER:
+        kept.pop(0)  # a reply whose question did not fit
     if system_prompt:
         kept.insert(0, PromptMessage(Role.SYSTEM, system_prompt))
     return kept
@@ -138,6 +150,40 @@ class Question:
     conversation_id: str | None = None
 
 
+class _Watchdog:
+    """Cancels the current task when the model is silent too long: `first` seconds before
+    its first delta, `between` seconds between two. One timer, re-armed only when it
+    fires (a timeout context per delta cost more than the rest of the loop)."""
+
+    def __init__(self, first: float, between: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.last = self.loop.time()
+        self.limit = first
+        self.between = between
+        self.fired = False
+        self._timer = self.loop.call_at(self.last + first, self._check)
+
+    def saw_delta(self) -> float:
+        self.last = now = self.loop.time()
+        if self.limit != self.between:  # the first delta: from now on the shorter wait
+            self.limit = self.between
+            self._timer.cancel()
+            self._timer = self.loop.call_at(now + self.between, self._check)
+        return now
+
+    def _check(self) -> None:
+        silent = self.loop.time() - self.last
+        if silent >= self.limit and self.task is not None:
+            self.fired = True
+            self.task.cancel()
+        else:
+            self._timer = self.loop.call_at(self.last + self.limit, self._check)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
 class _Generation:
     """One upstream call in a task: deltas go to `queue`; the end saves the reply."""
 
@@ -178,20 +224,16 @@ class _Generation:
         error: ParleyError | None = None
         policy = self._ask.policy
         stream = self._ask.models.stream(self._model, self._prompt)
-        timeout = policy.first_token_timeout_seconds
+        watchdog = _Watchdog(policy.first_token_timeout_seconds, policy.token_timeout_seconds)
+        yield_at = watchdog.last + SLICE_SECONDS
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(timeout):
-                        delta = await anext(stream, None)
-                except TimeoutError:
-                    raise ProviderUnavailable(
-                        "AI provider",
-                        detail=f"The model sent nothing for {timeout:g} seconds.",
-                    ) from None
-                if delta is None:
-                    break
-                timeout = policy.token_timeout_seconds
+            async for delta in stream:
+                now = watchdog.saw_delta()
+                if now >= yield_at:
+                    # Deltas already buffered are parsed without a pause: a fast model
+                    # would hold the loop for its whole burst. Give others a turn.
+                    await asyncio.sleep(0)
+                    yield_at = now + SLICE_SECONDS
                 if delta.content:
                     parts.append(delta.content)
                     self.produced = True
@@ -201,15 +243,22 @@ class _Generation:
                 if delta.finish_reason is not None:
                     reason = delta.finish_reason
         except asyncio.CancelledError:
-            reason = self._reason or FinishReason.DISCONNECTED
             if self.task is not None:
                 self.task.uncancel()
+            if watchdog.fired:
+                reason = FinishReason.ERROR
+                error = ProviderUnavailable(
+                    "AI provider", detail=f"The model sent nothing for {watchdog.limit:g} seconds."
+                )
+            else:
+                reason = self._reason or FinishReason.DISCONNECTED
         except ParleyError as exc:
             error, reason = exc, FinishReason.ERROR
         except Exception:
             log.exception("the AI provider's stream failed")
             error, reason = ProviderUnavailable("AI provider"), FinishReason.ERROR
         finally:
+            watchdog.close()
             with contextlib.suppress(Exception):
                 await stream.aclose()
         await self._end("".join(parts), usage, reason, error)
@@ -235,7 +284,9 @@ class _Generation:
                 )  # fmt: skip
             except Exception as exc:
                 log.exception("could not save an AI reply")
-                error = error or (exc if isinstance(exc, ParleyError) else ParleyError(str(exc)))
+                error = error or (
+                    exc if isinstance(exc, ParleyError) else ParleyError("The reply was not saved.")
+                )
         if error is not None:
             self.queue.put_nowait(Failed(error, saved_id, before_first_token=not content))
             return
@@ -333,24 +384,42 @@ class Ask:
         model, tenant = await self._access.resolve(question.model, conversation)
         await self._budget.check(tenant)
 
+        # Ids are drawn here so that the writes before the call go out together.
         now = utcnow()
         created = conversation is None
-        if conversation is None:
-            conversation = await self._conversations.create(
-                Conversation(
-                    user_id=principal.user_id, title=title_of(text), model=model.id,
-                    provider=model.provider, created_at=now, updated_at=now,
-                )
-            )  # fmt: skip
-        conversation_id = stored_id(conversation.id)
-        user_message = await self._add_message(
-            principal, conversation, model, self._messages.new_id(), Role.USER,
-            question.message, at=now,
+        conversation_id = stored_id(conversation.id) if conversation else self._messages.new_id()
+        user_message = ChatMessage(
+            id=self._messages.new_id(), conversation_id=conversation_id,
+            user_id=principal.user_id, role=Role.USER,
+            content=question.message, model=model.id, provider=model.provider, created_at=now,
         )  # fmt: skip
         user_message_id = stored_id(user_message.id)
-        history = await self._messages.latest(conversation_id, self.policy.context_max_turns * 2)
+        try:
+            if conversation is None:
+                conversation = Conversation(
+                    id=conversation_id, user_id=principal.user_id, title=title_of(text),
+                    model=model.id, provider=model.provider, message_count=1, created_at=now,
+                    updated_at=now,
+                )  # fmt: skip
+                await asyncio.gather(
+                    self._conversations.create(conversation), self._messages.add(user_message)
+                )
+                history = [user_message]
+            else:
+                _, exists, earlier = await asyncio.gather(
+                    self._messages.add(user_message),
+                    self._conversations.touch(conversation_id, messages=1, at=now, model=model),
+                    self._messages.latest(conversation_id, self.policy.context_max_turns * 2 + 1),
+                )
+                if not exists:  # deleted meanwhile
+                    raise NotFound(CONVERSATION_NOT_FOUND)
+                history = [m for m in earlier if m.id != user_message_id] + [user_message]
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._take_back(principal, conversation_id, user_message_id, whole=created)
+            raise
         prompt = fit_context(
-            history,
+            last_turns(history, self.policy.context_max_turns),
             max_tokens=self.policy.context_max_tokens,
             system_prompt=self.policy.system_prompt,
         )
@@ -431,12 +500,12 @@ class Ask:
         reason: FinishReason,
     ) -> str:
         now = utcnow()
-        await self._ledger.add(
-            day=utc_day(now), user_id=principal.user_id, model=model, usage=usage
-        )
-        await self._add_message(
-            principal, conversation, model, message_id, Role.ASSISTANT, content,
-            at=now, usage=usage, reason=reason,
+        await asyncio.gather(
+            self._ledger.add(day=utc_day(now), user_id=principal.user_id, model=model, usage=usage),
+            self._add_message(
+                principal, conversation, model, message_id, Role.ASSISTANT, content,
+                at=now, usage=usage, reason=reason,
+            ),
         )  # fmt: skip
         return message_id
 

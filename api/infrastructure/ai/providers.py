@@ -10,6 +10,7 @@ Provider and SDK errors become the domain's `ModelNotFound`, `ProviderRejected` 
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Protocol, cast
 
@@ -169,6 +170,9 @@ class OllamaProvider(_LangChainProvider):
         self._host = host.rstrip("/")
         self._only = list(only)
         self._timeout = timeout
+        # ChatOllama builds two httpx clients per model, each loading the CA bundle (~20 ms
+        # on the event loop) unless given a context: load it once, here, at start-up.
+        self._tls = ssl.create_default_context()
 
     async def list_models(self) -> list[ModelInfo]:
         body = await self._get_json(f"{self._host}/api/tags")

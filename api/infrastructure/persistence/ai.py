@@ -6,7 +6,7 @@ planner chooses from a filter's first key).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from beanie import PydanticObjectId, SortDirection
@@ -138,6 +138,8 @@ class BeanieConversationRepository:
 
     async def create(self, conversation: Conversation) -> Conversation:
         document = ConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
+        if conversation.id is not None:
+            document.id = PydanticObjectId(conversation.id)
         return (await self._scoped.insert(document)).to_entity()
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation | None:
@@ -266,7 +268,11 @@ class MongoUsageLedger:
         return int(rows[0]["total"]) if rows else 0
 
     async def rows(self, *, since: str, until: str, user_id: str | None) -> list[UsageRow]:
-        filter: dict[str, Any] = _tenant_first(day={"$gte": since, "$lte": until})
+        # Days by name: SecantusDB answers a range on the second key of the compound index
+        # with nothing (real MongoDB is fine either way); a year is at most 366 names.
+        first, last = date.fromisoformat(since), date.fromisoformat(until)
+        days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+        filter: dict[str, Any] = _tenant_first(day={"$in": days})
         if user_id is not None:
             filter["user_id"] = user_id
         found = await self._scoped.find(
