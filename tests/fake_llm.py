@@ -19,7 +19,14 @@ whitespace-separated words over the content of all request messages (at least 1)
 completion size is the number of tokens streamed.
 
 `FakeLLM` is the state shared with the test: what each model answers, delays, failures,
-and what the server saw (`requests`, `started`, `completed`, `cancelled`, `failed`).
+and what the server saw (`requests`, `started`, `completed`, `cancelled`, `failed`), with
+`await fake.wait_started()` / `wait_completed()` / `wait_cancelled()` to wait for them.
+
+Good to know when driving it with LangChain: `ChatOpenAI` with a `base_url` asks for usage
+only with `stream_usage=True`, and retries (2 by default) on 429/5xx and connection errors
+unless `max_retries=0`; the usage arrives on one chunk near the end of the stream (both
+adapters end with one more, empty chunk). A stream left open when `serve_fake_llm` exits
+is cancelled after a second (uvicorn logs "Exception in ASGI application" for it).
 """
 
 from __future__ import annotations
@@ -87,7 +94,8 @@ class FakeLLM:
     - `record_requests`: keep each chat request body in `requests` (off for benchmarks).
 
     Records (`reset()` clears them, not the behaviour):
-    - `requests`: the JSON body of each chat request received, with a `"path"` key added.
+    - `requests`: the JSON body of each chat request received (rejected ones too), with a
+      `"path"` key added.
     - `started`: chat replies begun (streamed or not, after the model and key were checked).
     - `completed`: replies that went to their normal end (`done` line, `[DONE]`).
     - `failed`: replies that ended with the mid-stream error of `fail_after`.
@@ -644,7 +652,15 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-__all__ = ["FakeLLM", "build_app", "count_words", "main", "serve_fake_llm"]
+__all__ = [
+    "DEFAULT_TOKENS",
+    "FAIL_MESSAGE",
+    "FakeLLM",
+    "build_app",
+    "count_words",
+    "main",
+    "serve_fake_llm",
+]
 
 if __name__ == "__main__":
     main()

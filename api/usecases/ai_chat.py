@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from api.common.clock import utcnow
 from api.domain.ai import (
+    ChatDelta,
     ChatMessage,
     ChatModels,
     Conversation,
@@ -121,7 +122,7 @@ class Token:
 
 @dataclass(frozen=True)
 class Finished:
-    message_id: str
+    message_id: str | None  # None: the model said nothing, so nothing was saved
     usage: TokenUsage
     partial: bool
     finish_reason: FinishReason
@@ -206,6 +207,7 @@ class _Generation:
         self._model = model
         self._prompt = prompt
         self._reason: FinishReason | None = None
+        self._ending = False
         self.task: asyncio.Task[None] | None = None
 
     def start(self, on_done: Callable[[], None]) -> None:
@@ -213,7 +215,8 @@ class _Generation:
         self.task.add_done_callback(lambda _: on_done())
 
     def cancel(self, reason: FinishReason) -> None:
-        if self.task is not None and not self.task.done():
+        # Once the model's stream has ended, the reply is being saved: let that finish.
+        if self.task is not None and not self.task.done() and not self._ending:
             self._reason = self._reason or reason
             self.task.cancel()
 
@@ -223,10 +226,11 @@ class _Generation:
         reason = FinishReason.STOP
         error: ParleyError | None = None
         policy = self._ask.policy
-        stream = self._ask.models.stream(self._model, self._prompt)
+        stream: AsyncGenerator[ChatDelta, None] | None = None
         watchdog = _Watchdog(policy.first_token_timeout_seconds, policy.token_timeout_seconds)
         yield_at = watchdog.last + SLICE_SECONDS
         try:
+            stream = self._ask.models.stream(self._model, self._prompt)
             async for delta in stream:
                 now = watchdog.saw_delta()
                 if now >= yield_at:
@@ -258,9 +262,11 @@ class _Generation:
             log.exception("the AI provider's stream failed")
             error, reason = ProviderUnavailable("AI provider"), FinishReason.ERROR
         finally:
+            self._ending = True
             watchdog.close()
-            with contextlib.suppress(Exception):
-                await stream.aclose()
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
         await self._end("".join(parts), usage, reason, error)
 
     async def _end(
@@ -292,7 +298,7 @@ class _Generation:
             return
         self.queue.put_nowait(
             Finished(
-                message_id=self.message_id,
+                message_id=saved_id,
                 usage=usage or TokenUsage(),
                 partial=reason not in (FinishReason.STOP, FinishReason.LENGTH),
                 finish_reason=reason,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -47,7 +48,7 @@ def utc_day(at: datetime | None = None) -> str:
 def seconds_to_next_day(at: datetime | None = None) -> int:
     now = (at or utcnow()).astimezone(UTC)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    return max(1, int((midnight - now).total_seconds()))
+    return max(1, math.ceil((midnight - now).total_seconds()))
 
 
 class ModelAccess:

@@ -50,6 +50,9 @@ _LANGCHAIN_MESSAGE: dict[Role, type[BaseMessage]] = {
     Role.ASSISTANT: AIMessage,
 }
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
+# One connection per running stream, as many as there are streams (httpx's default of
+# 100 made the 101st concurrent stream wait, then fail with PoolTimeout); idle ones kept.
+STREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
 _REJECTING_STATUSES = frozenset({400, 401, 403, 409, 413, 422, 429})
 
 
@@ -229,7 +232,7 @@ class OpenAIProvider(_LangChainProvider):
         self._only = list(only)
         self._timeout = timeout
         # The SDK's own client, shared by every model: pooled connections, closed by us.
-        self._sdk_http = httpx.AsyncClient(timeout=timeout)
+        self._sdk_http = httpx.AsyncClient(timeout=timeout, limits=STREAM_LIMITS)
 
     def _headers(self) -> dict[str, str]:
         if self._api_key is None:
