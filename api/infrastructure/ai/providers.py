@@ -51,8 +51,15 @@ _LANGCHAIN_MESSAGE: dict[Role, type[BaseMessage]] = {
 }
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
 # One connection per running stream, as many as there are streams (httpx's default of
-# 100 made the 101st concurrent stream wait, then fail with PoolTimeout); idle ones kept.
-STREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+# 100 made the 101st concurrent stream wait, then fail with PoolTimeout). Idle ones are
+# dropped after 2 s: servers close theirs after 5 (uvicorn, many proxies), and a request
+# sent on a connection the server is closing fails (ReadError) before any token.
+STREAM_LIMITS = httpx.Limits(
+    max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0
+)
+# What a request sent on a connection the server just closed fails with, before any byte
+# of an answer (the OpenAI SDK's wrapper of these is excluded: it also covers timeouts).
+_STALE_CONNECTION = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 _REJECTING_STATUSES = frozenset({400, 401, 403, 409, 413, 422, 429})
 
 
@@ -120,20 +127,29 @@ class _LangChainProvider:
     async def stream(
         self, model: str, messages: Sequence[PromptMessage]
     ) -> AsyncGenerator[ChatDelta, None]:
-        chunks = cast(
-            "AsyncGenerator[BaseMessageChunk, None]",
-            self.chat_model(model).astream(to_langchain(messages)),
-        )
-        try:
-            async for chunk in chunks:
-                yield to_delta(chunk)
-        except Exception as exc:
-            translated = self._translate(exc, model)
-            if translated is None:
-                raise
-            raise translated from exc
-        finally:
-            await chunks.aclose()  # closes the upstream response, also when cancelled
+        prompt = to_langchain(messages)
+        for attempt in (1, 2):
+            chunks = cast(
+                "AsyncGenerator[BaseMessageChunk, None]", self.chat_model(model).astream(prompt)
+            )
+            started = False
+            try:
+                async for chunk in chunks:
+                    started = True
+                    yield to_delta(chunk)
+                return
+            except Exception as exc:
+                if attempt == 1 and not started and isinstance(exc, _STALE_CONNECTION):
+                    # The request went out on a pooled connection the server was closing:
+                    # it never reached the model, so sending it once more is safe.
+                    log.info("retrying a %s request on a fresh connection", self.name.value)
+                    continue
+                translated = self._translate(exc, model)
+                if translated is None:
+                    raise
+                raise translated from exc
+            finally:
+                await chunks.aclose()  # closes the upstream response, also when cancelled
 
     async def _get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
         try:
