@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from api.domain.errors import NotFound, ParleyError, RateLimited, ServiceUnavailable
+from api.domain.errors import InvalidInput, NotFound, RateLimited, ServiceUnavailable
 
 CHARS_PER_TOKEN = 4  # the usual estimate where a provider reports no counts
 
@@ -142,7 +142,7 @@ class MessagePage:
 # Errors ---------------------------------------------------------------------------------
 
 
-class UnknownModel(ParleyError):
+class UnknownModel(InvalidInput):
     """The model is not one this tenant may use (not offered, or not allowed): 422."""
 
     code = "unknown_model"

@@ -414,7 +414,7 @@ class Ask:
             else:
                 _, exists, earlier = await asyncio.gather(
                     self._messages.add(user_message),
-                    self._conversations.touch(conversation_id, messages=1, at=now, model=model),
+                    self._conversations.touch(conversation_id, messages=1, at=now),
                     self._messages.latest(conversation_id, self.policy.context_max_turns * 2 + 1),
                 )
                 if not exists:  # deleted meanwhile
@@ -422,7 +422,9 @@ class Ask:
                 history = [m for m in earlier if m.id != user_message_id] + [user_message]
         except BaseException:
             with contextlib.suppress(Exception):
-                await self._take_back(principal, conversation_id, user_message_id, whole=created)
+                await self._take_back(
+                    principal, conversation_id, user_message_id, whole=created, was=conversation
+                )
             raise
         prompt = fit_context(
             last_turns(history, self.policy.context_max_turns),
@@ -443,7 +445,9 @@ class Ask:
             generation.cancel(FinishReason.DISCONNECTED)
             raise
         if isinstance(first, Failed) and first.before_first_token:
-            await self._take_back(principal, conversation_id, user_message_id, whole=created)
+            await self._take_back(
+                principal, conversation_id, user_message_id, whole=created, was=conversation
+            )
             raise first.error
         started = Started(conversation_id, generation.message_id, user_message_id, model)
         return Answer(started, generation, first)
@@ -456,7 +460,13 @@ class Ask:
             return None  # a slow model: stream, with keep-alives, and report errors as events
 
     async def _take_back(
-        self, principal: Principal, conversation_id: str, message_id: str, *, whole: bool
+        self,
+        principal: Principal,
+        conversation_id: str,
+        message_id: str,
+        *,
+        whole: bool,
+        was: Conversation | None,
     ) -> None:
         """Undo a question that never reached a model, so that a retry does not repeat it
         (with the conversation, when it was created for it)."""
@@ -464,7 +474,8 @@ class Ask:
         if whole:
             await self._conversations.delete(principal.user_id, conversation_id)
         else:
-            await self._conversations.touch(conversation_id, messages=-1, at=utcnow())
+            at = was.updated_at if was is not None else utcnow()
+            await self._conversations.touch(conversation_id, messages=-1, at=at)
 
     async def _add_message(
         self,

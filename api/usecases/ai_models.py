@@ -22,6 +22,7 @@ from api.domain.auth import Principal
 from api.domain.errors import FieldProblem, InvalidInput
 from api.usecases.audit import Auditor
 from api.usecases.authorization import audit_extra, require_permission
+from api.usecases.users import stored_now
 
 MAX_USAGE_DAYS = 366
 
@@ -70,6 +71,12 @@ class ModelAccess:
             offered = [model for model in offered if model.id in allowed]
         return offered, tenant
 
+    def default_of(self, offered: list[ModelInfo], tenant: AiTenantSettings) -> str | None:
+        """The configured default (the tenant's, else the deployment's) when offered; None
+        otherwise (a request naming no model then gets the first offered)."""
+        wanted = tenant.default_model or self._policy.default_model
+        return wanted if any(model.id == wanted for model in offered) else None
+
     async def resolve(
         self, requested: str | None, conversation: Conversation | None
     ) -> tuple[ModelInfo, AiTenantSettings]:
@@ -105,7 +112,7 @@ class ListModels:
         """The models and the default one (None when no default is set)."""
         require_permission(principal, "ai:use")
         offered, tenant = await self._access.available()
-        return offered, tenant.default_model
+        return offered, self._access.default_of(offered, tenant)
 
 
 class TokenBudget:
@@ -168,7 +175,7 @@ class UpdateAiSettings:
                 allowed_models=allowed,
                 default_model=change.default_model,
                 daily_token_quota=change.daily_token_quota,
-                updated_at=utcnow(),
+                updated_at=stored_now(),
             )
         )
         await self._auditor.record(

@@ -28,7 +28,7 @@ class AskIn(BaseModel):
 
     message: str = Field(min_length=1, description="The user's message.")
     model: str | None = Field(
-        default=None, max_length=200,
+        default=None, min_length=1, max_length=200,
         description="A model id of `GET /ai/models` (default: the conversation's).",
     )  # fmt: skip
     conversation_id: str | None = Field(
