@@ -165,9 +165,12 @@ class _Watchdog:
         self.fired = False
         self._timer = self.loop.call_at(self.last + first, self._check)
 
-    def saw_delta(self) -> float:
-        self.last = now = self.loop.time()
-        if self.limit != self.between:  # the first delta: from now on the shorter wait
+    def saw_delta(self, content: bool) -> float:
+        now = self.loop.time()
+        if not content and self.limit != self.between:
+            return now  # an empty opening delta (OpenAI's role chunk) is not the first token
+        self.last = now
+        if self.limit != self.between:  # the first token: from now on the shorter wait
             self.limit = self.between
             self._timer.cancel()
             self._timer = self.loop.call_at(now + self.between, self._check)
@@ -232,7 +235,7 @@ class _Generation:
         try:
             stream = self._ask.models.stream(self._model, self._prompt)
             async for delta in stream:
-                now = watchdog.saw_delta()
+                now = watchdog.saw_delta(bool(delta.content))
                 if now >= yield_at:
                     # Deltas already buffered are parsed without a pause: a fast model
                     # would hold the loop for its whole burst. Give others a turn.

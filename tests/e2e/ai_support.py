@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from api.main import create_app
 from api.usecases.onboarding import Onboarded, OnboardTenant
 from tests.conftest import make_settings
 from tests.e2e.identity import OWNER_PASSWORD
-from tests.fake_llm import FakeLLM
+from tests.fake_llm import FakeLLM, serve_fake_llm
 
 OPENAI_KEY = "sk-test-secret-key-0123456789"
 OLLAMA_MODEL = "llama3.2:latest"
@@ -201,3 +202,113 @@ async def eventually(check: Any, timeout: float = 5.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not true within {timeout} s: {value!r}")
         await asyncio.sleep(0.02)
+
+
+# -- Added helpers (stacks with their own settings, reading a stream step by step) --------
+
+AI = "/api/v1/ai"
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens there: a provider that is down
+
+
+class StackMaker:
+    """`async with make(fake, **ai_settings) as stack:` a fresh fake LLM server (unless
+    `llm_url` is given: then no fake server runs) and Parley configured for it."""
+
+    def __init__(self, mongo_url: str, redis_url: str, db_name: str) -> None:
+        self._servers = (mongo_url, redis_url, db_name)
+
+    @contextlib.asynccontextmanager
+    async def __call__(
+        self, fake: FakeLLM | None = None, *, llm_url: str | None = None, **ai: Any
+    ) -> AsyncIterator[AiStack]:
+        fake = fake or FakeLLM()
+        if llm_url is not None:
+            settings = ai_settings(*self._servers, llm_url, **ai)
+            async with ai_stack(settings, fake, llm_url) as running:
+                yield running
+            return
+        async with serve_fake_llm(fake) as url:
+            settings = ai_settings(*self._servers, url, **ai)
+            async with ai_stack(settings, fake, url) as running:
+                yield running
+
+
+Event = tuple[str, dict[str, Any]]
+
+
+@contextlib.asynccontextmanager
+async def ask_stream(
+    http: httpx.AsyncClient, person: Person, body: dict[str, Any]
+) -> AsyncIterator[AsyncIterator[Event]]:
+    """POST /ai/ask that must answer 200; yields its events `(name, data)` one at a time
+    (the test reads as far as it wants; leaving the block closes the connection)."""
+    async with aconnect_sse(http, "POST", f"{AI}/ask", json=body, headers=person.headers) as source:
+        response = source.response
+        if response.status_code != 200:
+            await response.aread()
+            raise AssertionError(f"/ask answered {response.status_code}: {response.text}")
+
+        async def events() -> AsyncIterator[Event]:
+            async for sse in source.aiter_sse():
+                yield sse.event, sse.json()
+
+        yield events()
+
+
+async def next_event(events: AsyncIterator[Event], timeout: float = 5.0) -> Event:
+    """The next event of an `ask_stream`, within `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        return await anext(events)
+
+
+async def conversation(
+    http: httpx.AsyncClient, person: Person, conversation_id: str, **params: Any
+) -> dict[str, Any]:
+    """GET /ai/conversations/{id} (must answer 200)."""
+    response = await http.get(
+        f"{AI}/conversations/{conversation_id}", params=params, headers=person.headers
+    )
+    assert response.status_code == 200, response.text
+    return cast(dict[str, Any], response.json())
+
+
+async def conversations(http: httpx.AsyncClient, person: Person, **params: Any) -> dict[str, Any]:
+    """GET /ai/conversations (must answer 200)."""
+    response = await http.get(f"{AI}/conversations", params=params, headers=person.headers)
+    assert response.status_code == 200, response.text
+    return cast(dict[str, Any], response.json())
+
+
+async def put_ai_settings(
+    http: httpx.AsyncClient, person: Person, body: dict[str, Any]
+) -> dict[str, Any]:
+    """PUT /ai/settings (must answer 200)."""
+    response = await http.put(f"{AI}/settings", json=body, headers=person.headers)
+    assert response.status_code == 200, response.text
+    return cast(dict[str, Any], response.json())
+
+
+async def stored_messages(conversation_id: str) -> int:
+    """How many messages the database holds for a conversation (any tenant)."""
+    from api.infrastructure.persistence.ai import MessageDocument
+
+    collection = MessageDocument.get_pymongo_collection()
+    return int(await collection.count_documents({"conversation_id": conversation_id}))
+
+
+def sent_messages(request: dict[str, Any]) -> list[tuple[str, str]]:
+    """(role, content) of each message of a chat request the fake received."""
+    return [(str(m["role"]), str(m["content"])) for m in request["messages"]]
+
+
+def fresh(stack: AiStack) -> AiStack:
+    """A stack shared by several tests, made ready for the next one: its fake LLM back to
+    a new `FakeLLM`'s behaviour and records (the same object: its server holds it), and
+    nobody signed in. (The database and Redis are emptied per test by `clean_state`.)"""
+    new = FakeLLM()
+    for spec in dataclasses.fields(FakeLLM):
+        if spec.init:
+            setattr(stack.fake, spec.name, getattr(new, spec.name))
+    stack.fake.reset()
+    stack.people.clear()
+    return stack
