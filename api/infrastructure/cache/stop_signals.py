@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "parley:ai:stop"
 RESUBSCRIBE_SECONDS = 1.0
+CLOSE_SECONDS = 1.0
 
 
 class RedisStopSignals:
@@ -79,11 +80,12 @@ class RedisStopSignals:
                 await asyncio.sleep(RESUBSCRIBE_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    async with asyncio.timeout(CLOSE_SECONDS):  # never hold a shutdown
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            # Bounded: a connection cancelled mid-read can make the unsubscribe hang.
+            await asyncio.wait({self._listener}, timeout=CLOSE_SECONDS * 2)
             self._listener = None
