@@ -20,6 +20,7 @@ from httpx_sse import aconnect_sse
 from starlette.types import ASGIApp
 
 from api.config import AiSettings, Settings
+from api.infrastructure.persistence.ai import MessageDocument
 from api.main import create_app
 from api.usecases.onboarding import Onboarded, OnboardTenant
 from tests.conftest import make_settings
@@ -350,12 +351,11 @@ async def put_ai_settings(
     return cast(dict[str, Any], response.json())
 
 
-async def stored_messages(conversation_id: str) -> int:
-    """How many messages the database holds for a conversation (any tenant)."""
-    from api.infrastructure.persistence.ai import MessageDocument
-
+async def stored_messages(conversation_id: str | None = None) -> int:
+    """How many messages the database holds for a conversation (any tenant), or at all."""
     collection = MessageDocument.get_pymongo_collection()
-    return int(await collection.count_documents({"conversation_id": conversation_id}))
+    query = {} if conversation_id is None else {"conversation_id": conversation_id}
+    return int(await collection.count_documents(query))
 
 
 def sent_messages(request: dict[str, Any]) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from tests.e2e.ai_support import (
     conversations,
     fresh,
     put_ai_settings,
+    stored_messages,
 )
 from tests.e2e.conftest import assert_problem
 from tests.fake_llm import FakeLLM
@@ -79,12 +80,6 @@ async def _models(stack: AiStack, person: Person) -> dict[str, dict[str, Any]]:
 
 async def _total_conversations(stack: AiStack, person: Person) -> int:
     return int((await conversations(stack.http, person))["total"])
-
-
-async def _stored_messages_total() -> int:
-    from api.infrastructure.persistence.ai import MessageDocument
-
-    return int(await MessageDocument.get_pymongo_collection().count_documents({}))
 
 
 async def test_models_are_read_from_both_providers(stack: AiStack) -> None:
@@ -147,7 +142,7 @@ async def test_an_unknown_model_is_refused_before_any_call(stack: AiStack) -> No
         assert got.problem["detail"]
     assert stack.fake.started == 0 and stack.fake.requests == []
     assert await _total_conversations(stack, owner) == 0
-    assert await _stored_messages_total() == 0
+    assert await stored_messages() == 0
 
 
 async def test_tenant_allow_list_and_default(stack: AiStack) -> None:
@@ -317,7 +312,7 @@ async def test_a_provider_that_is_down_is_503_and_nothing_is_saved(
             refused = await stack.http.post(f"{AI}/ask", json=body, headers=owner.headers)
             assert_problem(refused, 503, "provider_unavailable")
         assert await _total_conversations(stack, owner) == 0
-        assert await _stored_messages_total() == 0
+        assert await stored_messages() == 0
         # What needs no provider still works.
         settings = await stack.http.get(f"{AI}/settings", headers=owner.headers)
         assert settings.status_code == 200, settings.text
@@ -335,7 +330,7 @@ async def test_a_provider_failing_before_the_first_token_leaves_nothing(
     assert_problem(refused, 503, "provider_unavailable")
     assert stack.fake.requests and stack.fake.requests[-1]["model"] == model  # it was asked
     assert await _total_conversations(stack, owner) == 0
-    assert await _stored_messages_total() == 0
+    assert await stored_messages() == 0
 
     # Continuing a conversation: it is left exactly as it was.
     stack.fake.chat_status = None
@@ -353,7 +348,7 @@ async def test_a_provider_failing_before_the_first_token_leaves_nothing(
     after = await conversation(stack.http, owner, conversation_id)
     assert after["messages"] == before["messages"]
     assert after["message_count"] == before["message_count"] == 2
-    assert await _stored_messages_total() == 2
+    assert await stored_messages() == 2
     assert (after["model"], after["provider"]) == (before["model"], before["provider"])
     assert after["updated_at"] == before["updated_at"]
 
@@ -369,7 +364,7 @@ async def test_a_model_the_provider_lacks_is_404_and_nothing_is_saved(
     )
     assert model in assert_problem(refused, 404, "model_not_found")["detail"]
     assert await _total_conversations(stack, owner) == 0
-    assert await _stored_messages_total() == 0
+    assert await stored_messages() == 0
 
 
 async def test_a_refused_openai_key_is_503_and_never_shown(make_stack: StackMaker) -> None:
@@ -397,7 +392,7 @@ async def test_a_refused_openai_key_is_503_and_never_shown(make_stack: StackMake
         assert_problem(refused, 503, "provider_rejected")
         assert OPENAI_KEY not in refused.text
         assert await _total_conversations(stack, owner) == 1
-        assert await _stored_messages_total() == 2
+        assert await stored_messages() == 2
 
 
 async def test_bad_input_to_ask_is_422(configured_stack: AiStack) -> None:

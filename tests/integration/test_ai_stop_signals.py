@@ -135,18 +135,13 @@ async def test_close_stops_the_listener(redis_url: str) -> None:
         signals.watch("k", Calls())
         await subscribed(signals)
 
-        def listeners() -> list[asyncio.Task[object]]:
-            return [
-                t
-                for t in asyncio.all_tasks()
-                if t.get_name() == "ai-stop-listener" and not t.done()
-            ]
-
-        [listener] = listeners()
+        listener = signals._listener  # this instance's (other tests' may still be ending)
+        assert listener is not None
+        assert not listener.done()
         assert dict(await observer.pubsub_numsub(CHANNEL)) == {CHANNEL.encode(): 1}
         await signals.close()
         assert listener.done()
-        assert listeners() == []
+        assert signals._listener is None
         # Redis sees the subscription go (it may take the server a moment).
         for _ in range(200):
             if dict(await observer.pubsub_numsub(CHANNEL)) == {CHANNEL.encode(): 0}:
