@@ -38,10 +38,9 @@ import hashlib
 import importlib.util
 import json
 import secrets
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +51,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from tests.asgi_server import serve_asgi
 
 DEFAULT_TOKENS = ["Hello", ",", " world", "!"]
 FAIL_MESSAGE = "fake LLM failure mid-stream"
@@ -124,6 +125,17 @@ class FakeLLM:
     failed: int = 0
     cancelled: int = 0
     _changed: asyncio.Event | None = field(default=None, init=False, repr=False, compare=False)
+
+    def restore(self, *, api_key: str | None = None) -> FakeLLM:
+        """Back to a new `FakeLLM`'s behaviour (then `api_key`), records forgotten: the same
+        object, so that a server holding it can be shared by several tests."""
+        new = FakeLLM()
+        for spec in fields(FakeLLM):
+            if spec.init:
+                setattr(self, spec.name, getattr(new, spec.name))
+        self.api_key = api_key
+        self.reset()
+        return self
 
     def reset(self) -> None:
         """Forget what was seen (the records), keeping the behaviour settings."""
@@ -563,14 +575,6 @@ def build_app(fake: FakeLLM) -> Starlette:
     return app
 
 
-class _InProcessServer(uvicorn.Server):
-    """A uvicorn server that leaves the test process's signal handlers alone."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serve_fake_llm(fake: FakeLLM) -> AsyncIterator[str]:
     """Serve `fake` on a free port of 127.0.0.1 in the current event loop.
@@ -578,36 +582,8 @@ async def serve_fake_llm(fake: FakeLLM) -> AsyncIterator[str]:
     Yields the base URL (`http://127.0.0.1:PORT`, no trailing slash). On exit the server
     stops; streams still open after a second (a forgotten `hold`) are cancelled.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(fake),
-        log_config=None,  # leave the test process's logging configuration alone
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = _InProcessServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-                raise RuntimeError("the fake LLM server stopped while starting")
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        try:
-            await task
-            # Let the streams uvicorn cancelled at its shutdown finish (and be counted).
-            if pending := list(server.server_state.tasks):
-                await asyncio.wait(pending, timeout=1)
-        finally:
-            sock.close()
+    async with serve_asgi(build_app(fake), graceful_seconds=1) as url:
+        yield url
 
 
 # -- the command line (benchmarks) ---------------------------------------------------------

@@ -5,66 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
 import punq
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
-from starlette.types import ASGIApp
 
 from api.config import AiSettings, Settings
 from api.infrastructure.persistence.ai import MessageDocument
 from api.main import create_app
 from api.usecases.onboarding import Onboarded, OnboardTenant
+from tests.asgi_server import serve_asgi
 from tests.conftest import make_settings
 from tests.e2e.identity import OWNER_PASSWORD
-from tests.fake_llm import FakeLLM, build_app
+from tests.fake_llm import FakeLLM, serve_fake_llm
 
 OPENAI_KEY = "sk-test-secret-key-0123456789"
 OLLAMA_MODEL = "llama3.2:latest"
 OPENAI_MODEL = "gpt-4o-mini"
 MEMBER_PASSWORD = "member-password-1"
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # leave pytest's handlers alone
-        yield
-
-
-@contextlib.asynccontextmanager
-async def serve_over_tcp(app: FastAPI) -> AsyncIterator[str]:
-    """`app` (its lifespan already running) on a free port of 127.0.0.1, in this loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, log_level="warning", lifespan="off", access_log=False,
-        timeout_graceful_shutdown=2,
-    )  # fmt: skip
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped while starting")
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        try:
-            await task
-        finally:
-            sock.close()
 
 
 def ai_settings(
@@ -145,7 +108,7 @@ async def ai_stack(
     app = create_app(settings)
     async with (
         LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
-        serve_over_tcp(app) as base_url,
+        serve_asgi(app, graceful_seconds=2) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=15) as http,
     ):
         yield AiStack(app=app, http=http, fake=fake, llm_url=llm_url)
@@ -212,65 +175,6 @@ AI = "/api/v1/ai"
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens there: a provider that is down
 
 
-@contextlib.asynccontextmanager
-async def serve_without_delay(app: ASGIApp, *, graceful_seconds: int) -> AsyncIterator[str]:
-    """Like `serve_over_tcp` (and `serve_fake_llm`), with TCP_NODELAY on the connections.
-
-    asyncio turns Nagle's algorithm off only on sockets whose `proto` is IPPROTO_TCP, and
-    a socket made with `socket.socket(AF_INET, SOCK_STREAM)` has proto 0: uvicorn's
-    connections then keep Nagle on, and every response written in two pieces (headers,
-    body) waits for the client's delayed ACK, about 40 ms a request. The option set on the
-    listening socket is inherited by the accepted ones (Linux). Streams left open at the
-    end are cancelled after `graceful_seconds`, then given a second to finish."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, log_level="warning", lifespan="off", access_log=False,
-        timeout_graceful_shutdown=graceful_seconds,
-    )  # fmt: skip
-    server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("uvicorn stopped while starting")
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        try:
-            await task
-            if pending := list(server.server_state.tasks):
-                await asyncio.wait(pending, timeout=1)
-        finally:
-            sock.close()
-
-
-@contextlib.asynccontextmanager
-async def quick_ai_stack(
-    settings: Settings, fake: FakeLLM, llm_url: str | None
-) -> AsyncIterator[AiStack]:
-    """`ai_stack`, served by `serve_without_delay`."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
-        serve_without_delay(app, graceful_seconds=2) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=15) as http,
-    ):
-        yield AiStack(app=app, http=http, fake=fake, llm_url=llm_url)
-
-
-@contextlib.asynccontextmanager
-async def quick_fake_llm(fake: FakeLLM) -> AsyncIterator[str]:
-    """`serve_fake_llm`, served by `serve_without_delay`."""
-    async with serve_without_delay(build_app(fake), graceful_seconds=1) as url:
-        yield url
-
-
 class StackMaker:
     """`async with make(fake, **ai_settings) as stack:` a fresh fake LLM server (unless
     `llm_url` is given: then no fake server runs) and Parley configured for it."""
@@ -287,13 +191,13 @@ class StackMaker:
     ) -> AsyncIterator[AiStack]:
         fake = fake or FakeLLM()
         if llm_url is not None:
-            async with quick_ai_stack(self.settings(llm_url, **ai), fake, llm_url) as running:
+            async with ai_stack(self.settings(llm_url, **ai), fake, llm_url) as running:
                 yield running
             return
         async with contextlib.AsyncExitStack() as stack:
-            url = await stack.enter_async_context(quick_fake_llm(fake))
+            url = await stack.enter_async_context(serve_fake_llm(fake))
             settings = self.settings(url, **ai)
-            yield await stack.enter_async_context(quick_ai_stack(settings, fake, url))
+            yield await stack.enter_async_context(ai_stack(settings, fake, url))
 
 
 Event = tuple[str, dict[str, Any]]
@@ -367,10 +271,6 @@ def fresh(stack: AiStack) -> AiStack:
     """A stack shared by several tests, made ready for the next one: its fake LLM back to
     a new `FakeLLM`'s behaviour and records (the same object: its server holds it), and
     nobody signed in. (The database and Redis are emptied per test by `clean_state`.)"""
-    new = FakeLLM()
-    for spec in dataclasses.fields(FakeLLM):
-        if spec.init:
-            setattr(stack.fake, spec.name, getattr(new, spec.name))
-    stack.fake.reset()
+    stack.fake.restore()
     stack.people.clear()
     return stack

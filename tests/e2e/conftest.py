@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api.config import Settings
 from api.main import create_app
 from tests.conftest import make_settings
+from tests.e2e.ai_support import AiStack, StackMaker, fresh
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -63,3 +64,17 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["title"] and body["detail"]
     assert body["request_id"] == response.headers["x-request-id"]
     return body
+
+
+@pytest.fixture(scope="module")
+async def shared_stack(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[AiStack]:
+    """One Parley and fake LLM server per AI test module (started only where used)."""
+    async with StackMaker(mongo_url, redis_url, db_name)() as running:
+        yield running
+
+
+@pytest.fixture
+def stack(shared_stack: AiStack) -> AiStack:
+    """The module's Parley and fake LLM, each test starting from empty stores and a fresh
+    fake."""
+    return fresh(shared_stack)

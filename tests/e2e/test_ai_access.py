@@ -4,23 +4,19 @@ conversations (same tenant or another), with unknown and malformed ids alike 404
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.e2e.ai_support import (
     AI,
     MEMBER_PASSWORD,
     AiStack,
     Person,
-    StackMaker,
     ask,
     ask_stream,
     conversation,
     conversations,
-    fresh,
     next_event,
     stored_messages,
 )
@@ -58,17 +54,6 @@ MANAGE_ROUTES: list[Route] = [
 async def call(http: httpx.AsyncClient, route: Route, headers: dict[str, str]) -> httpx.Response:
     method, path, body = route
     return await http.request(method, path, json=body, headers=headers)
-
-
-@pytest.fixture(scope="module")
-async def shared_stack(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[AiStack]:
-    async with StackMaker(mongo_url, redis_url, db_name)() as running:
-        yield running
-
-
-@pytest.fixture
-def stack(shared_stack: AiStack) -> AiStack:
-    return fresh(shared_stack)
 
 
 async def _started(stack: AiStack, person: Person, message: str = "Say hello") -> str:

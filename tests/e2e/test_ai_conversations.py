@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-
-import pytest
 
 from tests.e2e.ai_support import (
     AI,
@@ -15,12 +12,10 @@ from tests.e2e.ai_support import (
     OPENAI_MODEL,
     AiStack,
     Person,
-    StackMaker,
     ask,
     ask_stream,
     conversation,
     conversations,
-    fresh,
     next_event,
     stored_messages,
 )
@@ -39,17 +34,6 @@ MESSAGE_KEYS = {
     "id", "conversation_id", "role", "content", "model", "provider", "partial",
     "finish_reason", "usage", "created_at",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-async def shared_stack(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[AiStack]:
-    async with StackMaker(mongo_url, redis_url, db_name)() as running:
-        yield running
-
-
-@pytest.fixture
-def stack(shared_stack: AiStack) -> AiStack:
-    return fresh(shared_stack)
 
 
 async def _new(stack: AiStack, person: Person, message: str, **body: Any) -> str:

@@ -56,17 +56,6 @@ def configured_stack(shared_configured_stack: AiStack) -> AiStack:
     return fresh(shared_configured_stack)
 
 
-@pytest.fixture(scope="module")
-async def shared_stack(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[AiStack]:
-    async with StackMaker(mongo_url, redis_url, db_name)() as running:
-        yield running
-
-
-@pytest.fixture
-def stack(shared_stack: AiStack) -> AiStack:
-    return fresh(shared_stack)
-
-
 async def _models(stack: AiStack, person: Person) -> dict[str, dict[str, Any]]:
     """GET /ai/models by id (must answer 200)."""
     response = await stack.http.get(f"{AI}/models", headers=person.headers)

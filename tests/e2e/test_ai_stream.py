@@ -18,31 +18,17 @@ from tests.e2e.ai_support import (
     OPENAI_MODEL,
     AiStack,
     StackMaker,
+    ai_stack,
     ask,
     ask_stream,
     conversation,
     eventually,
     fresh,
     next_event,
-    quick_ai_stack,
-    quick_fake_llm,
     sent_messages,
 )
 from tests.e2e.conftest import assert_problem
-from tests.fake_llm import FakeLLM, count_words
-
-
-@pytest.fixture(scope="module")
-async def shared_stack(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[AiStack]:
-    async with StackMaker(mongo_url, redis_url, db_name)() as running:
-        yield running
-
-
-@pytest.fixture
-def stack(shared_stack: AiStack) -> AiStack:
-    """One Parley and fake LLM for the module's tests; each test starts from empty stores
-    and a fresh fake."""
-    return fresh(shared_stack)
+from tests.fake_llm import FakeLLM, count_words, serve_fake_llm
 
 
 @pytest.mark.parametrize("model", [OLLAMA_MODEL, OPENAI_MODEL])
@@ -412,11 +398,11 @@ async def test_stop_reaches_the_replica_running_the_stream(
     mongo_url: str, redis_url: str, db_name: str
 ) -> None:
     fake = FakeLLM(hold=asyncio.Event(), hold_after=1)
-    async with quick_fake_llm(fake) as llm_url:
+    async with serve_fake_llm(fake) as llm_url:
         settings = StackMaker(mongo_url, redis_url, db_name).settings(llm_url)
-        async with quick_ai_stack(settings, fake, llm_url) as first:
+        async with ai_stack(settings, fake, llm_url) as first:
             owner = await first.tenant("acme")
-            async with quick_ai_stack(settings, fake, llm_url) as second:
+            async with ai_stack(settings, fake, llm_url) as second:
                 assert second.http.base_url != first.http.base_url
                 try:
                     async with ask_stream(first.http, owner, {"message": "Say hello"}) as events:

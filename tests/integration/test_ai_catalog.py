@@ -4,7 +4,6 @@ listing and its cache, streaming, error translation, and closing a stream early.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -57,12 +56,7 @@ async def served() -> AsyncIterator[tuple[FakeLLM, str]]:
 @pytest.fixture
 def fake(served: tuple[FakeLLM, str]) -> FakeLLM:
     """The module's fake back to its defaults for each test, requiring the API key."""
-    shared = served[0]
-    fresh = FakeLLM()
-    for spec in dataclasses.fields(FakeLLM):
-        setattr(shared, spec.name, getattr(fresh, spec.name))
-    shared.api_key = API_KEY
-    return shared
+    return served[0].restore(api_key=API_KEY)
 
 
 @pytest.fixture

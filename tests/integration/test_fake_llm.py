@@ -4,9 +4,7 @@ real provider clients parse what it sends, and it notices a client going away.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from operator import add
 from pathlib import Path
 from typing import Any
 
+import devservers
 import httpx
 import ollama
 import openai
@@ -52,23 +51,12 @@ async def served() -> AsyncIterator[tuple[FakeLLM, str]]:
 @pytest.fixture
 def fake(served: tuple[FakeLLM, str]) -> FakeLLM:
     """The module's fake, back to its defaults (behaviour and records) for each test."""
-    shared = served[0]
-    fresh = FakeLLM()
-    for spec in dataclasses.fields(FakeLLM):
-        setattr(shared, spec.name, getattr(fresh, spec.name))
-    shared.api_key = API_KEY
-    return shared
+    return served[0].restore(api_key=API_KEY)
 
 
 @pytest.fixture
 def url(served: tuple[FakeLLM, str], fake: FakeLLM) -> str:
     return served[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def chat_ollama(base_url: str, model: str = OLLAMA_MODEL) -> ChatOllama:
@@ -200,7 +188,7 @@ async def test_chat_ollama_error_status(url: str, fake: FakeLLM) -> None:
 async def test_chat_ollama_connection_refused_is_a_bare_httpx_error() -> None:
     # The ollama client maps ConnectError to ConnectionError only when not streaming.
     with pytest.raises(httpx.ConnectError):
-        await collect(chat_ollama(f"http://127.0.0.1:{free_port()}").astream(MESSAGES))
+        await collect(chat_ollama(f"http://127.0.0.1:{devservers.free_port()}").astream(MESSAGES))
 
 
 # -- OpenAI through ChatOpenAI -------------------------------------------------------------
@@ -264,7 +252,7 @@ async def test_chat_openai_error_status(url: str, fake: FakeLLM) -> None:
 
 async def test_chat_openai_connection_refused() -> None:
     with pytest.raises(openai.APIConnectionError):
-        await collect(chat_openai(f"http://127.0.0.1:{free_port()}").astream(MESSAGES))
+        await collect(chat_openai(f"http://127.0.0.1:{devservers.free_port()}").astream(MESSAGES))
 
 
 # -- the wire, raw -------------------------------------------------------------------------
@@ -423,7 +411,7 @@ async def test_waiting_for_what_does_not_happen_times_out(fake: FakeLLM) -> None
 @pytest.fixture(scope="module", autouse=True)
 def cli_port() -> Iterator[int]:
     """The command-line server, started with the module so that it boots meanwhile."""
-    port = free_port()
+    port = devservers.free_port()
     command = [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--tokens", "5"]
     with subprocess.Popen(command, cwd=ROOT) as process:  # noqa: S603 - our own module
         try:
