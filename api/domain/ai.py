@@ -62,6 +62,11 @@ class FinishReason(StrEnum):
     DISCONNECTED = "disconnected"  # the client went away
     ERROR = "error"  # the provider failed or timed out mid-stream
 
+    @property
+    def is_partial(self) -> bool:
+        """The reply ended before the model finished it."""
+        return self not in (FinishReason.STOP, FinishReason.LENGTH)
+
 
 class Conversation(BaseModel):
     id: str | None = None

@@ -23,7 +23,6 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from api.common.clock import utcnow
 from api.domain.ai import (
@@ -203,7 +202,6 @@ class _Generation:
     ) -> None:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self.message_id = message_id
-        self.produced = False
         self._ask = ask
         self._principal = principal
         self._conversation = conversation
@@ -243,7 +241,6 @@ class _Generation:
                     yield_at = now + SLICE_SECONDS
                 if delta.content:
                     parts.append(delta.content)
-                    self.produced = True
                     self.queue.put_nowait(Token(delta.content))
                 if delta.usage is not None:
                     usage = delta.usage
@@ -303,7 +300,7 @@ class _Generation:
             Finished(
                 message_id=saved_id,
                 usage=usage or TokenUsage(),
-                partial=reason not in (FinishReason.STOP, FinishReason.LENGTH),
+                partial=reason.is_partial,
                 finish_reason=reason,
             )
         )
@@ -312,11 +309,13 @@ class _Generation:
 class Answer:
     """A started answer: `started`, then `events()` until `Finished` or `Failed`."""
 
-    def __init__(self, started: Started, generation: _Generation, first: _Item | None) -> None:
+    def __init__(
+        self, started: Started, generation: _Generation, first: _Item | None, keepalive: float
+    ) -> None:
         self.started = started
         self._generation = generation
         self._first = first
-        self._keepalive = generation._ask.policy.keepalive_seconds
+        self._keepalive = keepalive
 
     def cancel(self) -> None:
         """The client went away: stop the upstream call; the partial reply is saved."""
@@ -453,7 +452,7 @@ class Ask:
             )
             raise first.error
         started = Started(conversation_id, generation.message_id, user_message_id, model)
-        return Answer(started, generation, first)
+        return Answer(started, generation, first, self.policy.keepalive_seconds)
 
     async def _first_item(self, generation: _Generation) -> _Item | None:
         try:
@@ -480,34 +479,6 @@ class Ask:
             at = was.updated_at if was is not None else utcnow()
             await self._conversations.touch(conversation_id, messages=-1, at=at)
 
-    async def _add_message(
-        self,
-        principal: Principal,
-        conversation: Conversation,
-        model: ModelInfo,
-        message_id: str,
-        role: Role,
-        content: str,
-        *,
-        at: datetime,
-        usage: TokenUsage | None = None,
-        reason: FinishReason | None = None,
-    ) -> ChatMessage:
-        conversation_id = stored_id(conversation.id)
-        message = await self._messages.add(
-            ChatMessage(
-                id=message_id, conversation_id=conversation_id, user_id=principal.user_id,
-                role=role, content=content, model=model.id, provider=model.provider,
-                partial=reason not in (None, FinishReason.STOP, FinishReason.LENGTH),
-                finish_reason=reason, usage=usage, created_at=at,
-            )
-        )  # fmt: skip
-        if not await self._conversations.touch(conversation_id, messages=1, at=at, model=model):
-            # Deleted meanwhile (DELETE or clear-history): the message must not outlive it.
-            await self._messages.delete(message_id)
-            raise NotFound(CONVERSATION_NOT_FOUND)
-        return message
-
     async def save_reply(
         self,
         principal: Principal,
@@ -519,14 +490,23 @@ class Ask:
         usage: TokenUsage,
         reason: FinishReason,
     ) -> str:
+        """Save the assistant's reply and count its usage (also when partial)."""
         now = utcnow()
-        await asyncio.gather(
-            self._ledger.add(day=utc_day(now), user_id=principal.user_id, model=model, usage=usage),
-            self._add_message(
-                principal, conversation, model, message_id, Role.ASSISTANT, content,
-                at=now, usage=usage, reason=reason,
-            ),
+        conversation_id = stored_id(conversation.id)
+        reply = ChatMessage(
+            id=message_id, conversation_id=conversation_id, user_id=principal.user_id,
+            role=Role.ASSISTANT, content=content, model=model.id, provider=model.provider,
+            partial=reason.is_partial, finish_reason=reason, usage=usage, created_at=now,
         )  # fmt: skip
+        _, _, exists = await asyncio.gather(
+            self._ledger.add(day=utc_day(now), user_id=principal.user_id, model=model, usage=usage),
+            self._messages.add(reply),
+            self._conversations.touch(conversation_id, messages=1, at=now, model=model),
+        )
+        if not exists:
+            # Deleted meanwhile (DELETE or clear-history): the reply must not outlive it.
+            await self._messages.delete(message_id)
+            raise NotFound(CONVERSATION_NOT_FOUND)
         return message_id
 
 

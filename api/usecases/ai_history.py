@@ -61,8 +61,8 @@ class ReadConversation:
         return conversation, page
 
 
-class DeleteConversation:
-    """Stop its generation if one runs, then delete its messages and itself."""
+class _Removal:
+    """What deleting conversations takes: stop their answers, delete, audit."""
 
     def __init__(
         self,
@@ -75,6 +75,10 @@ class DeleteConversation:
         self._messages = messages
         self._stops = stops
         self._auditor = auditor
+
+
+class DeleteConversation(_Removal):
+    """Stop its generation if one runs, then delete its messages and itself."""
 
     async def execute(self, principal: Principal, conversation_id: str) -> None:
         require_permission(principal, "ai:use")
@@ -90,20 +94,8 @@ class DeleteConversation:
         )  # fmt: skip
 
 
-class ClearHistory:
+class ClearHistory(_Removal):
     """Delete every conversation of the caller (never anybody else's)."""
-
-    def __init__(
-        self,
-        conversations: ConversationRepository,
-        messages: MessageRepository,
-        stops: StopSignals,
-        auditor: Auditor,
-    ) -> None:
-        self._conversations = conversations
-        self._messages = messages
-        self._stops = stops
-        self._auditor = auditor
 
     async def execute(self, principal: Principal) -> int:
         require_permission(principal, "ai:use")

@@ -74,8 +74,11 @@ class ModelAccess:
     def default_of(self, offered: list[ModelInfo], tenant: AiTenantSettings) -> str | None:
         """The configured default (the tenant's, else the deployment's) when offered; None
         otherwise (a request naming no model then gets the first offered)."""
-        wanted = tenant.default_model or self._policy.default_model
+        wanted = self._configured_default(tenant)
         return wanted if any(model.id == wanted for model in offered) else None
+
+    def _configured_default(self, tenant: AiTenantSettings) -> str | None:
+        return tenant.default_model or self._policy.default_model
 
     async def resolve(
         self, requested: str | None, conversation: Conversation | None
@@ -88,8 +91,7 @@ class ModelAccess:
         wanted = (
             requested
             or (conversation.model if conversation else None)
-            or tenant.default_model
-            or self._policy.default_model
+            or self._configured_default(tenant)
         )
         if wanted is None:
             if not offered:
