@@ -112,35 +112,25 @@ class TenantScopedRepository(Generic[D]):
 
     async def update(self, id: str | ObjectId, changes: Mapping[str, Any]) -> D | None:
         """Set `changes` on the document with this id in this tenant; None when absent."""
-        if TENANT_FIELD in changes or "_id" in changes:
-            raise ValueError("tenant_id and _id cannot be changed")
-        oid = to_object_id(id)
-        if oid is None:
+        if not await self.apply(id, {"$set": dict(changes)}):
             return None
-        collection = self.document.get_pymongo_collection()
-        try:
-            with database_errors():
-                result = await collection.update_one(
-                    self.scope({"_id": oid}), {"$set": dict(changes)}
-                )
-        except DuplicateKeyError as exc:
-            raise Conflict("A resource with these unique values already exists.") from exc
-        if result.matched_count == 0:
-            return None
-        return await self.get(oid)
+        return await self.get(id)
 
     async def apply(self, id: str | ObjectId, update: Mapping[str, Mapping[str, Any]]) -> bool:
         """Apply update operators (`$set`, `$inc`, ...) to the document with this id in
-        this tenant; False when absent."""
+        this tenant; False when absent. A unique index refusing the change is `Conflict`."""
         if any(TENANT_FIELD in fields or "_id" in fields for fields in update.values()):
             raise ValueError("tenant_id and _id cannot be changed")
         oid = to_object_id(id)
         if oid is None:
             return False
-        with database_errors():
-            result = await self.document.get_pymongo_collection().update_one(
-                self.scope({"_id": oid}), dict(update)
-            )
+        try:
+            with database_errors():
+                result = await self.document.get_pymongo_collection().update_one(
+                    self.scope({"_id": oid}), dict(update)
+                )
+        except DuplicateKeyError as exc:
+            raise Conflict("A resource with these unique values already exists.") from exc
         return result.matched_count == 1
 
     async def delete(self, id: str | ObjectId) -> bool:
