@@ -20,10 +20,10 @@ from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.jobs.celery_app import create_celery
-from api.infrastructure.persistence.audit import MongoAuditLog
-from api.infrastructure.persistence.documents import DOCUMENT_MODELS
-from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
-from api.infrastructure.persistence.mongo import create_mongo_client, init_database
+from api.infrastructure.persistence.audit.entries import MongoAuditLog
+from api.infrastructure.persistence.base.documents import DOCUMENT_MODELS
+from api.infrastructure.persistence.base.mongo import create_mongo_client, init_database
+from api.infrastructure.persistence.operations.failed_jobs import MongoFailedJobLog
 
 
 @asynccontextmanager

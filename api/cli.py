@@ -22,9 +22,9 @@ from api.bootstrap import running
 from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
-from api.domain.tenants import Tenant, TenantStatus
-from api.usecases.jobs import ListFailedJobs
-from api.usecases.tenants import CreateTenant, ListTenants, SetTenantStatus
+from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.usecases.operations.jobs import ListFailedJobs
+from api.usecases.tenants.tenants import CreateTenant, ListTenants, SetTenantStatus
 
 
 def _tenant_json(tenant: Tenant) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from celery import Celery
 from redis.asyncio import Redis
 
 from api.config import Settings
-from api.domain.ai import (
+from api.domain.ai.chat import (
     AiSettingsRepository,
     ChatModels,
     ConversationRepository,
@@ -28,7 +28,9 @@ from api.domain.ai import (
     UsageLedger,
 )
 from api.domain.audit import AuditLog
-from api.domain.auth import (
+from api.domain.email.messages import EmailRenderer, EmailSender, OutboundEmailRepository
+from api.domain.files.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
+from api.domain.identity.auth import (
     AuthPolicy,
     OneTimeTokens,
     PasswordHasher,
@@ -39,13 +41,11 @@ from api.domain.auth import (
     TokenService,
     Totp,
 )
-from api.domain.email import EmailRenderer, EmailSender, OutboundEmailRepository
-from api.domain.health import CachePing, DatabasePing
+from api.domain.identity.roles import RoleRepository
+from api.domain.identity.users import PlatformUserRepository, UserRepository
 from api.domain.jobs import FailedJobLog, Heartbeats, IdempotencyGuard, JobQueue
-from api.domain.roles import RoleRepository
-from api.domain.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
-from api.domain.tenants import TenantDirectory, TenantRepository
-from api.domain.users import PlatformUserRepository, UserRepository
+from api.domain.operations.health import CachePing, DatabasePing
+from api.domain.tenants.tenant import TenantDirectory, TenantRepository
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
@@ -58,26 +58,29 @@ from api.infrastructure.email.smtp import SmtpEmailSender
 from api.infrastructure.jobs.heartbeats import RedisHeartbeats
 from api.infrastructure.jobs.idempotency import RedisIdempotencyGuard
 from api.infrastructure.jobs.queue import CeleryJobQueue
-from api.infrastructure.persistence.ai import (
+from api.infrastructure.persistence.ai.chat import (
     BeanieConversationRepository,
     BeanieMessageRepository,
     MongoAiSettingsRepository,
     MongoUsageLedger,
 )
-from api.infrastructure.persistence.audit import MongoAuditLog
-from api.infrastructure.persistence.failed_jobs import MongoFailedJobLog
-from api.infrastructure.persistence.mongo import MongoClient, MongoPing
-from api.infrastructure.persistence.one_time_tokens import MongoOneTimeTokens
-from api.infrastructure.persistence.outbound_email import BeanieOutboundEmailRepository
-from api.infrastructure.persistence.roles import BeanieRoleRepository
-from api.infrastructure.persistence.sessions import MongoSessionStore
-from api.infrastructure.persistence.storage import (
+from api.infrastructure.persistence.audit.entries import MongoAuditLog
+from api.infrastructure.persistence.base.mongo import MongoClient, MongoPing
+from api.infrastructure.persistence.email.outbound import BeanieOutboundEmailRepository
+from api.infrastructure.persistence.files.storage import (
     BeanieFileRepository,
     BeanieStorageConfigRepository,
 )
-from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
-from api.infrastructure.persistence.tenants import PlatformTenantRepository
-from api.infrastructure.persistence.users import BeanieUserRepository, MongoPlatformUserRepository
+from api.infrastructure.persistence.identity.one_time_tokens import MongoOneTimeTokens
+from api.infrastructure.persistence.identity.roles import BeanieRoleRepository
+from api.infrastructure.persistence.identity.sessions import MongoSessionStore
+from api.infrastructure.persistence.identity.users import (
+    BeanieUserRepository,
+    MongoPlatformUserRepository,
+)
+from api.infrastructure.persistence.operations.failed_jobs import MongoFailedJobLog
+from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
+from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
 from api.infrastructure.security.passwords import PwdlibPasswordHasher
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
@@ -85,15 +88,14 @@ from api.infrastructure.security.totp import PyOtpTotp
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
-from api.usecases.account import AccountSecurity, Mailer, Register
-from api.usecases.ai_chat import Ask, StopGeneration
-from api.usecases.ai_history import (
+from api.usecases.ai.chat import Ask, StopGeneration
+from api.usecases.ai.history import (
     ClearHistory,
     DeleteConversation,
     ListConversations,
     ReadConversation,
 )
-from api.usecases.ai_models import (
+from api.usecases.ai.models import (
     AiPolicy,
     GetAiSettings,
     GetUsage,
@@ -102,20 +104,9 @@ from api.usecases.ai_models import (
     TokenBudget,
     UpdateAiSettings,
 )
-from api.usecases.audit import Auditor, SearchAuditLog
-from api.usecases.auth import (
-    Authenticate,
-    GetMe,
-    Login,
-    Logout,
-    RefreshTokens,
-    VerifyMfaLogin,
-)
-from api.usecases.authorization import Authority, SessionEnder
-from api.usecases.avatars import DescribeProfiles, SetAvatar
-from api.usecases.downloads import DownloadLinks, OpenLocalDownload
-from api.usecases.email import DeliverEmail, QueueEmail
-from api.usecases.files import (
+from api.usecases.files.avatars import DescribeProfiles, SetAvatar
+from api.usecases.files.downloads import DownloadLinks, OpenLocalDownload
+from api.usecases.files.files import (
     ContentSniffer,
     DeleteFile,
     FileCatalog,
@@ -124,14 +115,49 @@ from api.usecases.files import (
     GetFile,
     StoreUpload,
 )
-from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth
-from api.usecases.identity import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
-from api.usecases.impersonation import ImpersonateTenantUser
-from api.usecases.jobs import CheckJobsHealth, ListFailedJobs, RecordFailedJob, RecordHeartbeat
-from api.usecases.mfa import DisableMfa, EnableMfa, MfaCodes, StartMfaSetup
-from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup, OnboardTenant
-from api.usecases.passwords import ChangePassword, RequestPasswordReset, ResetPassword
-from api.usecases.platform_tenants import (
+from api.usecases.files.storage import (
+    GetStorageSettings,
+    ListStorageProviders,
+    StoragePolicy,
+    Storages,
+    UpdateStorageSettings,
+)
+from api.usecases.identity.account import AccountSecurity, Mailer, Register
+from api.usecases.identity.auth import (
+    Authenticate,
+    GetMe,
+    Login,
+    Logout,
+    RefreshTokens,
+    VerifyMfaLogin,
+)
+from api.usecases.identity.mfa import DisableMfa, EnableMfa, MfaCodes, StartMfaSetup
+from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.identity.roles import (
+    CreateRole,
+    DeleteRole,
+    GetRole,
+    ListPermissions,
+    ListRoles,
+    UpdateRole,
+)
+from api.usecases.identity.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
+from api.usecases.identity.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
+from api.usecases.identity.verification import ResendVerification, VerifyEmail
+from api.usecases.kernel.accounts import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
+from api.usecases.kernel.auditor import Auditor, SearchAuditLog
+from api.usecases.kernel.authority import Authority, SessionEnder
+from api.usecases.kernel.mailer import DeliverEmail, QueueEmail
+from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth
+from api.usecases.operations.jobs import (
+    CheckJobsHealth,
+    ListFailedJobs,
+    RecordFailedJob,
+    RecordHeartbeat,
+)
+from api.usecases.tenants.impersonation import ImpersonateTenantUser
+from api.usecases.tenants.onboarding import EnsurePlatformAdmin, EnsureTenantSetup, OnboardTenant
+from api.usecases.tenants.platform import (
     BrowseTenants,
     ChangeTenantStatus,
     CheckSubdomainAvailability,
@@ -141,22 +167,7 @@ from api.usecases.platform_tenants import (
     SuspendTenant,
     UpdateTenant,
 )
-from api.usecases.roles import (
-    CreateRole,
-    DeleteRole,
-    GetRole,
-    ListPermissions,
-    ListRoles,
-    UpdateRole,
-)
-from api.usecases.storage import (
-    GetStorageSettings,
-    ListStorageProviders,
-    StoragePolicy,
-    Storages,
-    UpdateStorageSettings,
-)
-from api.usecases.tenants import (
+from api.usecases.tenants.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
     GetCurrentTenant,
@@ -164,9 +175,6 @@ from api.usecases.tenants import (
     ResolveTenant,
     SetTenantStatus,
 )
-from api.usecases.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
-from api.usecases.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
-from api.usecases.verification import ResendVerification, VerifyEmail
 
 log = logging.getLogger(__name__)
 

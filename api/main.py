@@ -29,15 +29,18 @@ from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
-from api.interfaces.http.routers import account, auth, health, tenant, tenants
-from api.interfaces.http.routers import ai as ai_routes
-from api.interfaces.http.routers import audit as audit_routes
-from api.interfaces.http.routers import files as file_routes
-from api.interfaces.http.routers import roles as role_routes
-from api.interfaces.http.routers import storage as storage_routes
-from api.interfaces.http.routers import users as user_routes
-from api.usecases.onboarding import EnsurePlatformAdmin, EnsureTenantSetup
-from api.usecases.tenants import EnsureDefaultTenant, ResolveTenant
+from api.interfaces.http.routers import health
+from api.interfaces.http.routers.ai import chat as ai_routes
+from api.interfaces.http.routers.files import files as file_routes
+from api.interfaces.http.routers.files import storage as storage_routes
+from api.interfaces.http.routers.identity import account, auth
+from api.interfaces.http.routers.identity import audit as audit_routes
+from api.interfaces.http.routers.identity import roles as role_routes
+from api.interfaces.http.routers.identity import users as user_routes
+from api.interfaces.http.routers.tenants import platform as tenants
+from api.interfaces.http.routers.tenants import tenant
+from api.usecases.tenants.onboarding import EnsurePlatformAdmin, EnsureTenantSetup
+from api.usecases.tenants.tenants import EnsureDefaultTenant, ResolveTenant
 
 log = logging.getLogger("parley")
 

@@ -70,10 +70,10 @@ from api.config import (  # noqa: E402
     Settings,
     SmtpSettings,
 )
-from api.domain.email import EmailTemplate  # noqa: E402
+from api.domain.email.messages import EmailTemplate  # noqa: E402
 from api.domain.tenancy import TenantId, tenant_context  # noqa: E402
 from api.infrastructure.jobs.celery_app import create_celery  # noqa: E402
-from api.usecases.email import QueueEmail  # noqa: E402
+from api.usecases.kernel.mailer import QueueEmail  # noqa: E402
 from tests.jobs.smtp_capture import SmtpCapture, start_smtp  # noqa: E402
 
 HOST = "127.0.0.1"

@@ -34,8 +34,12 @@ from api.config import (
     TenancySettings,
 )
 from api.infrastructure.cache.redis import create_redis
-from api.infrastructure.persistence.documents import DOCUMENT_MODELS
-from api.infrastructure.persistence.mongo import MongoClient, create_mongo_client, init_database
+from api.infrastructure.persistence.base.documents import DOCUMENT_MODELS
+from api.infrastructure.persistence.base.mongo import (
+    MongoClient,
+    create_mongo_client,
+    init_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -10,9 +10,9 @@ from pymongo import IndexModel
 
 from api.common.clock import utcnow
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.tenants import Tenant, TenantStatus
-from api.infrastructure.persistence.scoped import TenantOwnedDocument, TenantScopedRepository
-from api.infrastructure.persistence.tenants import PlatformTenantRepository
+from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.infrastructure.persistence.base.scoped import TenantOwnedDocument, TenantScopedRepository
+from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
 
 
 class Note(TenantOwnedDocument):

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
 from api.config import AiSettings, Settings
-from api.infrastructure.persistence.ai import MessageDocument
+from api.infrastructure.persistence.ai.chat import MessageDocument
 from api.main import create_app
-from api.usecases.onboarding import Onboarded, OnboardTenant
+from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
 from tests.asgi_server import serve_asgi
 from tests.conftest import make_settings
 from tests.e2e.identity import OWNER_PASSWORD

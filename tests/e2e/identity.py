@@ -8,7 +8,7 @@ import httpx
 import punq
 from fastapi import FastAPI
 
-from api.usecases.onboarding import Onboarded, OnboardTenant
+from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 OWNER_PASSWORD = "owner-password-1"

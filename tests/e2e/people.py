@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import httpx
 
-from api.usecases.onboarding import Onboarded
+from api.usecases.tenants.onboarding import Onboarded
 from tests.e2e.identity import login, onboard, owner_headers
 
 USERS = "/api/v1/users"

@@ -13,10 +13,10 @@ import httpx
 from bson import ObjectId
 
 from api.common.clock import utcnow
-from api.domain.auth import OneTimeTokens
+from api.domain.identity.auth import OneTimeTokens
+from api.domain.identity.users import User, UserRepository
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.users import User, UserRepository
-from api.infrastructure.persistence.mongo import MongoClient
+from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 from tests.e2e.conftest import assert_problem, serve
 from tests.e2e.identity import OWNER_PASSWORD, container_of, login, onboard, owner_headers

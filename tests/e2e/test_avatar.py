@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from api.infrastructure.persistence.storage import FileDocument
+from api.infrastructure.persistence.files.storage import FileDocument
 from tests.e2e.conftest import assert_problem
 from tests.e2e.files_support import (
     EXE,

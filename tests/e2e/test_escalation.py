@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.domain.roles import RoleRepository
+from api.domain.identity.roles import RoleRepository
 from api.domain.tenancy import TenantId, tenant_context
 from tests.e2e.conftest import assert_problem
 from tests.e2e.identity import container_of, onboard, owner_headers

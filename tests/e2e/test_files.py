@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from api.domain.tenants import TenantStatus
-from api.infrastructure.persistence.storage import FileDocument
+from api.domain.tenants.tenant import TenantStatus
+from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.storage.local import LocalUrlSigner
-from api.usecases.downloads import DownloadLinks
-from api.usecases.tenants import SetTenantStatus
+from api.usecases.files.downloads import DownloadLinks
+from api.usecases.tenants.tenants import SetTenantStatus
 from tests.e2e.conftest import assert_problem
 from tests.e2e.files_support import (
     EXE,

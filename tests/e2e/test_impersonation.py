@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 
 from api.common.clock import utcnow
+from api.domain.identity.roles import RoleRepository
+from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
-from api.domain.roles import RoleRepository
-from api.domain.users import User, UserRepository
-from api.infrastructure.persistence.mongo import MongoClient
-from api.usecases.onboarding import Onboarded
+from api.infrastructure.persistence.base.mongo import MongoClient
+from api.usecases.tenants.onboarding import Onboarded
 from tests.e2e.conftest import assert_problem
 from tests.e2e.identity import admin_headers, container_of, onboard, owner_headers
 from tests.support import as_tenant

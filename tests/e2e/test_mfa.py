@@ -10,7 +10,7 @@ import httpx
 import pyotp
 from bson import ObjectId
 
-from api.infrastructure.persistence.mongo import MongoClient
+from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 from tests.e2e.conftest import assert_problem, serve
 from tests.e2e.identity import OWNER_PASSWORD, login, onboard, owner_headers

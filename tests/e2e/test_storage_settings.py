@@ -12,14 +12,14 @@ from bson import ObjectId
 
 from api.common.clock import utcnow
 from api.config import DEFAULT_ALLOWED_CONTENT_TYPES
-from api.domain.storage import (
+from api.domain.files.storage import (
     FileRepository,
     StorageConfig,
     StorageConfigRepository,
     StorageProvider,
     StoredFile,
 )
-from api.infrastructure.persistence.storage import FileDocument, StorageConfigDocument
+from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from tests.e2e.conftest import assert_problem
 from tests.e2e.files_support import (
     FILES,

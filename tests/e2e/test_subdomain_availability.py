@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from api.domain.tenants import TenantStatus
+from api.domain.tenants.tenant import TenantStatus
 from tests.conftest import make_settings
 from tests.e2e.conftest import ClientFactory, assert_problem, serve
 from tests.e2e.identity import admin_headers

@@ -8,9 +8,9 @@ import random
 import httpx
 import pytest
 
-from api.domain.tenants import TenantStatus
-from api.infrastructure.persistence.mongo import MongoClient
-from api.infrastructure.persistence.tenants import TenantDocument
+from api.domain.tenants.tenant import TenantStatus
+from api.infrastructure.persistence.base.mongo import MongoClient
+from api.infrastructure.persistence.tenants.tenants import TenantDocument
 from tests.e2e.conftest import ClientFactory, assert_problem
 from tests.support import create_tenant
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.domain.auth import OneTimeTokens
-from api.domain.tenants import TenantStatus
-from api.infrastructure.persistence.mongo import MongoClient
+from api.domain.identity.auth import OneTimeTokens
+from api.domain.tenants.tenant import TenantStatus
+from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.e2e.conftest import ClientFactory, assert_problem
 from tests.e2e.identity import admin_headers, container_of, login, onboard, owner_headers
 from tests.support import create_tenant

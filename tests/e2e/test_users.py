@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from api.infrastructure.persistence.mongo import MongoClient
+from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.e2e.conftest import assert_problem
 from tests.e2e.identity import login, onboard, owner_headers
 from tests.e2e.people import (

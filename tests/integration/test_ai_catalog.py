@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from api.config import Settings
 from api.container import chat_models
-from api.domain.ai import (
+from api.domain.ai.chat import (
     ChatDelta,
     FinishReason,
     ModelInfo,

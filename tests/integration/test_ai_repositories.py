@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from api.domain.ai import (
+from api.domain.ai.chat import (
     AiTenantSettings,
     ChatMessage,
     Conversation,
@@ -22,7 +22,7 @@ from api.domain.ai import (
 )
 from api.domain.errors import TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.persistence.ai import (
+from api.infrastructure.persistence.ai.chat import (
     BeanieConversationRepository,
     BeanieMessageRepository,
     ConversationDocument,

@@ -12,7 +12,7 @@ from api.common.request_context import request_id_var
 from api.domain.audit import REDACTED, AuditEntry, AuditQuery
 from api.domain.errors import TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.persistence.audit import (
+from api.infrastructure.persistence.audit.entries import (
     RETENTION_INDEX,
     AuditEntryDocument,
     MongoAuditLog,

@@ -22,7 +22,7 @@ import pytest
 
 from api.common.clock import utcnow
 from api.domain.errors import NotFound
-from api.domain.storage import BlobStorage
+from api.domain.files.storage import BlobStorage
 from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
 from api.infrastructure.storage.s3 import S3BlobStorage

@@ -17,7 +17,7 @@ import pytest
 
 from api.config import StorageSettings
 from api.domain.errors import InvalidInput, ServiceUnavailable
-from api.domain.storage import DEFAULT_CONFIG_ID, BlobStorage, StorageConfig, StorageProvider
+from api.domain.files.storage import DEFAULT_CONFIG_ID, BlobStorage, StorageConfig, StorageProvider
 from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner

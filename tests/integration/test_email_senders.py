@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
 from api.config import SmtpSettings
-from api.domain.email import EmailMessage
+from api.domain.email.messages import EmailMessage
 from api.domain.errors import ParleyError, PermanentFailure, TemporaryFailure
 from api.infrastructure.email.outbox import OutboxEmailSender, UnconfiguredEmailSender
 from api.infrastructure.email.smtp import SmtpEmailSender

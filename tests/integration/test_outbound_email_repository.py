@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from api.common.clock import utcnow
-from api.domain.email import EmailStatus, EmailTemplate, OutboundEmail
+from api.domain.email.messages import EmailStatus, EmailTemplate, OutboundEmail
 from api.domain.errors import NotFound, TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.persistence.outbound_email import (
+from api.infrastructure.persistence.email.outbound import (
     BeanieOutboundEmailRepository,
     OutboundEmailDocument,
 )

@@ -9,9 +9,9 @@ import pytest
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict, TenantRequired
-from api.domain.roles import Role
+from api.domain.identity.roles import Role
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.persistence.roles import (
+from api.infrastructure.persistence.identity.roles import (
     DUPLICATE_NAME,
     BeanieRoleRepository,
     RoleDocument,

@@ -12,16 +12,16 @@ import pytest
 from redis.asyncio import Redis
 
 from api.common.clock import utcnow
-from api.domain.auth import AccessClaims, RotateOutcome, Session
 from api.domain.errors import Conflict, ServiceUnavailable
+from api.domain.identity.auth import AccessClaims, RotateOutcome, Session
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.revocations import RedisRevocations
-from api.infrastructure.persistence.one_time_tokens import (
+from api.infrastructure.persistence.identity.one_time_tokens import (
     MongoOneTimeTokens,
     OneTimeTokenDocument,
 )
-from api.infrastructure.persistence.sessions import MongoSessionStore, SessionDocument
+from api.infrastructure.persistence.identity.sessions import MongoSessionStore, SessionDocument
 
 ACCESS_TTL = 900
 

@@ -11,9 +11,9 @@ import pytest
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict, TenantRequired
+from api.domain.identity.users import User, UserPage
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.users import User, UserPage
-from api.infrastructure.persistence.users import (
+from api.infrastructure.persistence.identity.users import (
     DUPLICATE_EMAIL,
     BeanieUserRepository,
     MongoPlatformUserRepository,

@@ -14,12 +14,12 @@ from bson import ObjectId
 from celery import Celery
 from fastapi import APIRouter, Body
 
-from api.domain.email import EmailTemplate
+from api.domain.email.messages import EmailTemplate
 from api.domain.jobs import JobQueue
-from api.infrastructure.persistence.mongo import MongoClient
+from api.infrastructure.persistence.base.mongo import MongoClient
 from api.interfaces.http.deps import Inject
 from api.main import create_app
-from api.usecases.email import QueueEmail
+from api.usecases.kernel.mailer import QueueEmail
 from tests.conftest import make_settings
 from tests.e2e.conftest import serve
 from tests.jobs.conftest import MAX_RETRIES

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from api.common.clock import utcnow
 from api.domain.audit import AuditEntry, AuditQuery
-from api.domain.auth import AccessClaims, Principal, Rotation, Session
+from api.domain.identity.auth import AccessClaims, Principal, Rotation, Session
+from api.domain.identity.roles import Role
+from api.domain.identity.users import User, UserPage
 from api.domain.permissions import SYSTEM_ROLES
-from api.domain.roles import Role
-from api.domain.users import User, UserPage
-from api.usecases.audit import Auditor
-from api.usecases.authorization import Authority, SessionEnder
-from api.usecases.user_admin import DeactivateUser, SetUserRoles
+from api.usecases.identity.user_admin import DeactivateUser, SetUserRoles
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import Authority, SessionEnder
 
 TENANT = "t" * 24
 

@@ -9,7 +9,6 @@ import pytest
 
 from api.common.clock import utcnow
 from api.domain.audit import AuditEntry, AuditQuery
-from api.domain.auth import AuthPolicy, Principal, RateDecision, RotateOutcome, Rotation, Session
 from api.domain.errors import (
     Conflict,
     Forbidden,
@@ -19,20 +18,28 @@ from api.domain.errors import (
     RateLimited,
     Unauthorized,
 )
+from api.domain.identity.auth import (
+    AuthPolicy,
+    Principal,
+    RateDecision,
+    RotateOutcome,
+    Rotation,
+    Session,
+)
+from api.domain.identity.users import User, UserPage
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.users import User, UserPage
-from api.usecases.account import (
+from api.usecases.identity.account import (
     AccountSecurity,
     Mailer,
     check_new_password,
     pending_verification,
     valid_email,
 )
-from api.usecases.audit import Auditor
-from api.usecases.email import QueueEmail
-from api.usecases.identity import Accounts
-from api.usecases.mfa import DisableMfa, EnableMfa, MfaCodes
-from api.usecases.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.identity.mfa import DisableMfa, EnableMfa, MfaCodes
+from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.kernel.accounts import Accounts
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.mailer import QueueEmail
 from tests.unit.test_email_usecases import FakeJobs, FakeOutbox
 
 TENANT, OTHER = "a" * 24, "b" * 24

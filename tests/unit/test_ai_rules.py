@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from api.domain.ai import (
+from api.domain.ai.chat import (
     AiTenantSettings,
     ChatDelta,
     ChatMessage,
@@ -30,11 +30,12 @@ from api.domain.ai import (
     UsageRow,
     estimate_tokens,
 )
-from api.domain.auth import Principal
 from api.domain.errors import Forbidden, InvalidInput, NotFound
+from api.domain.identity.auth import Principal
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases import ai_chat, ai_models
-from api.usecases.ai_chat import (
+from api.usecases.ai import chat as ai_chat
+from api.usecases.ai import models as ai_models
+from api.usecases.ai.chat import (
     TITLE_CHARS,
     Answer,
     Ask,
@@ -50,7 +51,7 @@ from api.usecases.ai_chat import (
     stop_key,
     title_of,
 )
-from api.usecases.ai_models import (
+from api.usecases.ai.models import (
     AiPolicy,
     AiSettingsChange,
     GetUsage,
@@ -60,7 +61,7 @@ from api.usecases.ai_models import (
     seconds_to_next_day,
     utc_day,
 )
-from api.usecases.audit import Auditor
+from api.usecases.kernel.auditor import Auditor
 from tests.unit.identity_fakes import TENANT, FakeAuditLog, principal
 
 LLAMA = ModelInfo(id="llama3.2:latest", provider=Provider.OLLAMA)

@@ -8,17 +8,17 @@ from collections.abc import Iterator
 import pytest
 
 from api.domain.errors import Conflict, Forbidden, InvalidInput
+from api.domain.identity.users import User
 from api.domain.permissions import TENANT_PERMISSIONS
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.users import User
-from api.usecases.audit import Auditor
-from api.usecases.authorization import (
+from api.usecases.identity.roles import CreateRole
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import (
     RoleBook,
     check_can_grant,
     check_keeps_an_owner,
     weakened_roles,
 )
-from api.usecases.roles import CreateRole
 from tests.unit.identity_fakes import TENANT, World, principal, role, system_roles, user
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.domain.email import Branding, ContextValue, EmailTemplate
+from api.domain.email.messages import Branding, ContextValue, EmailTemplate
 from api.domain.errors import PermanentFailure
 from api.infrastructure.email.renderer import REQUIRED_CONTEXT, JinjaEmailRenderer
 

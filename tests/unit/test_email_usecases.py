@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from api.common.clock import utcnow
-from api.domain.email import (
+from api.domain.email.messages import (
     Branding,
     ContextValue,
     EmailMessage,
@@ -25,8 +25,8 @@ from api.domain.errors import (
 )
 from api.domain.jobs import JobArgument
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.tenants import Tenant, TenantStatus
-from api.usecases.email import SEND_EMAIL_JOB, DeliverEmail, QueueEmail
+from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.usecases.kernel.mailer import SEND_EMAIL_JOB, DeliverEmail, QueueEmail
 from tests.unit.test_tenancy import FakeTenants
 
 TENANT = "a" * 24

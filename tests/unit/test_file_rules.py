@@ -17,7 +17,7 @@ from api.domain.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from api.domain.storage import (
+from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     SignedUrl,
     StorageConfig,
@@ -25,21 +25,21 @@ from api.domain.storage import (
     StoredFile,
 )
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.tenants import Tenant
-from api.usecases.audit import Auditor
-from api.usecases.avatars import DescribeProfiles, SetAvatar
-from api.usecases.downloads import OpenLocalDownload
-from api.usecases.files import (
+from api.domain.tenants.tenant import Tenant
+from api.usecases.files.avatars import DescribeProfiles, SetAvatar
+from api.usecases.files.downloads import OpenLocalDownload
+from api.usecases.files.files import (
     DeleteFile,
     FileStore,
     GetFile,
     StoreUpload,
     Upload,
 )
-from api.usecases.identity import DescribeUsers
-from api.usecases.storage import StoragePolicy, Storages, UpdateStorageSettings
-from api.usecases.tenants import ResolveTenant
-from api.usecases.users import stored_now
+from api.usecases.files.storage import StoragePolicy, Storages, UpdateStorageSettings
+from api.usecases.identity.users import stored_now
+from api.usecases.kernel.accounts import DescribeUsers
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.tenants.tenants import ResolveTenant
 from tests.unit.identity_fakes import TENANT, FakeAuditLog, World, principal, user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
@@ -424,7 +424,7 @@ async def test_download_links_are_the_credential(shelf: Shelf) -> None:
 
 
 def test_default_settings_refs_name_their_provider() -> None:
-    from api.domain.storage import default_config_ref, default_provider_of
+    from api.domain.files.storage import default_config_ref, default_provider_of
 
     ref = default_config_ref(StorageProvider.S3)
     assert ref == "default:s3"

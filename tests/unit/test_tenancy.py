@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from api.common.clock import utcnow
-from api.domain.auth import AuthPolicy, Principal, RateDecision
 from api.domain.errors import (
     Conflict,
     Forbidden,
@@ -19,12 +18,13 @@ from api.domain.errors import (
     TenantRequired,
     TenantSuspended,
 )
+from api.domain.identity.auth import AuthPolicy, Principal, RateDecision
 from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none, tenant_context
-from api.domain.tenants import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
-from api.infrastructure.persistence.tenant_directory import CachingTenantDirectory
+from api.domain.tenants.tenant import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
+from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
 from api.interfaces.http.middleware.tenant import subdomain_label
-from api.usecases.platform_tenants import BrowseTenants, CheckSubdomainAvailability
-from api.usecases.tenants import (
+from api.usecases.tenants.platform import BrowseTenants, CheckSubdomainAvailability
+from api.usecases.tenants.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
     ListTenants,

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Sequence
 
 import httpx
 
-from api.domain.ai import ChatDelta, ModelInfo, PromptMessage, ProviderUnavailable
+from api.domain.ai.chat import ChatDelta, ModelInfo, PromptMessage, ProviderUnavailable
 from api.infrastructure.ai.providers import ChatProvider
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from api.domain.ai import (
+from api.domain.ai.chat import (
     ChatDelta,
     FinishReason,
     ModelInfo,

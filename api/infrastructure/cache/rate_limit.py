@@ -12,8 +12,8 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.domain.auth import RateDecision
 from api.domain.errors import ServiceUnavailable
+from api.domain.identity.auth import RateDecision
 
 _PREFIX = "parley:rl:"
 _HIT = """

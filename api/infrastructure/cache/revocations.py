@@ -16,8 +16,8 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.domain.auth import AccessClaims
 from api.domain.errors import ServiceUnavailable
+from api.domain.identity.auth import AccessClaims
 
 _SESSION_PREFIX = "parley:revoked:sid:"
 _USER_PREFIX = "parley:revoked:user:"

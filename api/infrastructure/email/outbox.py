@@ -18,7 +18,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 
 from api.common.clock import utcnow
-from api.domain.email import EmailMessage
+from api.domain.email.messages import EmailMessage
 from api.domain.errors import PermanentFailure
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from api.domain.email import Branding, ContextValue, EmailTemplate, RenderedEmail
+from api.domain.email.messages import Branding, ContextValue, EmailTemplate, RenderedEmail
 from api.domain.errors import PermanentFailure
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

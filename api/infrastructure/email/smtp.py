@@ -52,7 +52,7 @@ from fastapi_mail.errors import ConnectionErrors
 from fastapi_mail.schemas import MultipartSubtypeEnum
 from pydantic import SecretStr, ValidationError
 
-from api.domain.email import EmailMessage
+from api.domain.email.messages import EmailMessage
 from api.domain.errors import ParleyError, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import serialization
 
 from api.common.clock import utcnow
 from api.config import ConfigurationError
-from api.domain.auth import AccessClaims
 from api.domain.errors import Unauthorized
+from api.domain.identity.auth import AccessClaims
 
 ALGORITHMS = frozenset({"HS256", "RS256"})
 LEEWAY_SECONDS = 10

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from api.config import StorageSettings
 from api.domain.errors import InvalidInput
-from api.domain.storage import DEFAULT_CONFIG_ID, BlobStorage, StorageConfig, StorageProvider
+from api.domain.files.storage import DEFAULT_CONFIG_ID, BlobStorage, StorageConfig, StorageProvider
 from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
 from api.infrastructure.storage.s3 import S3BlobStorage

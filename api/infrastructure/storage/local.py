@@ -45,7 +45,7 @@ from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from api.domain.errors import Forbidden, NotFound, ServiceUnavailable
-from api.domain.storage import SignedUrl
+from api.domain.files.storage import SignedUrl
 from api.infrastructure.storage import check_tenant_key, tenant_prefix
 
 LOCAL_DOWNLOAD_PATH = "/api/v1/files/download"

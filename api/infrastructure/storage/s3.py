@@ -40,7 +40,7 @@ from botocore.exceptions import (
 
 from api.common.clock import utcnow
 from api.domain.errors import InvalidInput, NotFound, ParleyError, ServiceUnavailable
-from api.domain.storage import SignedUrl
+from api.domain.files.storage import SignedUrl
 from api.infrastructure.storage import check_tenant_key, tenant_prefix
 from api.infrastructure.storage.sniff import content_disposition
 

@@ -7,7 +7,7 @@ name, else `text/plain`); otherwise a weak match is used, else `None` (unknown).
 name only breaks ties between equally good matches (`.docx` vs `.xlsx`, both zips); it
 never makes an `.exe` a `.png`.
 
-`sanitize_filename` and `content_disposition` live in `api.domain.filenames` (re-exported
+`sanitize_filename` and `content_disposition` live in `api.domain.files.filenames` (re-exported
 here for the adapters).
 """
 
@@ -17,7 +17,7 @@ import codecs
 
 import puremagic
 
-from api.domain.filenames import content_disposition, sanitize_filename
+from api.domain.files.filenames import content_disposition, sanitize_filename
 
 __all__ = ["content_disposition", "sanitize_filename", "sniff_content_type"]
 

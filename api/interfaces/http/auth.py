@@ -11,10 +11,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.domain.auth import Principal
 from api.domain.errors import Forbidden, Unauthorized
+from api.domain.identity.auth import Principal
 from api.interfaces.http.deps import Inject
-from api.usecases.auth import Authenticate
+from api.usecases.identity.auth import Authenticate
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /auth/login.")
 

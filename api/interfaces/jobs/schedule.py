@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from api.interfaces.jobs.tasks import HEARTBEAT_JOB
+from api.interfaces.jobs.tasks.email import HEARTBEAT_JOB
 
 
 @dataclass(frozen=True)

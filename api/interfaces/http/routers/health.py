@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from api.config import Settings
 from api.interfaces.http.deps import Inject
-from api.usecases.health import CheckCacheHealth, CheckDatabaseHealth, HealthReport
-from api.usecases.jobs import CheckJobsHealth
+from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth, HealthReport
+from api.usecases.operations.jobs import CheckJobsHealth
 
 router = APIRouter(tags=["health"])
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.domain.ai import (
+from api.domain.ai.chat import (
     AiTenantSettings,
     ChatMessage,
     Conversation,
@@ -17,7 +17,7 @@ from api.domain.ai import (
     TokenUsage,
     UsageRow,
 )
-from api.usecases.ai_models import UsageReport
+from api.usecases.ai.models import UsageReport
 
 _STRICT = ConfigDict(extra="forbid")
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from api.domain.tenants import SignupMode, SubdomainIssue, Tenant, TenantStatus
-from api.usecases.platform_tenants import InvitationStatus, Provisioned
+from api.domain.tenants.tenant import SignupMode, SubdomainIssue, Tenant, TenantStatus
+from api.usecases.tenants.platform import InvitationStatus, Provisioned
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

@@ -1,0 +1,39 @@
+"""Every Beanie document class the application binds at start-up."""
+
+from __future__ import annotations
+
+from beanie import Document
+
+from api.infrastructure.persistence.ai.chat import (
+    AiSettingsDocument,
+    ConversationDocument,
+    MessageDocument,
+    UsageDocument,
+)
+from api.infrastructure.persistence.audit.entries import AuditEntryDocument
+from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
+from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
+from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
+from api.infrastructure.persistence.identity.roles import RoleDocument
+from api.infrastructure.persistence.identity.sessions import SessionDocument
+from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
+from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
+from api.infrastructure.persistence.tenants.tenants import TenantDocument
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    TenantDocument,
+    UserDocument,
+    PlatformUserDocument,
+    RoleDocument,
+    SessionDocument,
+    OneTimeTokenDocument,
+    AuditEntryDocument,
+    OutboundEmailDocument,
+    FailedJobDocument,
+    StorageConfigDocument,
+    FileDocument,
+    ConversationDocument,
+    MessageDocument,
+    UsageDocument,
+    AiSettingsDocument,
+]

@@ -1,0 +1,111 @@
+"""Roles in MongoDB: tenant-owned, names unique per tenant regardless of case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from beanie import SortDirection
+from pydantic import Field
+from pymongo import IndexModel
+
+from api.common.clock import utcnow
+from api.domain.errors import Conflict
+from api.domain.identity.roles import Role
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+)
+
+DUPLICATE_NAME = "A role with this name already exists."
+_IMMUTABLE = frozenset({"id", "_id", TENANT_FIELD, "name_lower"})
+_FIELDS = {"name", "description", "permissions", "inherits", "system", "created_at", "updated_at"}
+
+
+def name_key(name: str) -> str:
+    """What role names are compared by: case-folded, surrounding spaces ignored."""
+    return name.strip().casefold()
+
+
+class RoleDocument(TenantOwnedDocument):
+    name: str
+    name_lower: str  # name_key(name), kept in sync by the repository
+    description: str = ""
+    permissions: list[str] = Field(default_factory=list)
+    inherits: list[str] = Field(default_factory=list)
+    system: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "roles"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [(TENANT_FIELD, 1), ("name_lower", 1)], unique=True, name="tenant_name_unique"
+            ),
+        ]
+
+    @classmethod
+    def from_entity(cls, role: Role) -> RoleDocument:
+        return cls(
+            tenant_id=role.tenant_id or "",
+            name_lower=name_key(role.name),
+            **role.model_dump(include=_FIELDS),
+        )
+
+    def to_entity(self) -> Role:
+        return Role(id=str(self.id), tenant_id=self.tenant_id, **self.model_dump(include=_FIELDS))
+
+
+class BeanieRoleRepository:
+    """`RoleRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
+
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(RoleDocument)
+
+    async def add(self, role: Role) -> Role:
+        try:
+            document = await self._scoped.insert(RoleDocument.from_entity(role))
+        except Conflict as exc:
+            raise Conflict(DUPLICATE_NAME) from exc
+        return document.to_entity()
+
+    async def get(self, role_id: str) -> Role | None:
+        self._scoped.scope()  # no tenant: TenantRequired, even for a malformed id
+        document = await self._scoped.get(role_id)
+        return document.to_entity() if document else None
+
+    async def get_by_name(self, name: str) -> Role | None:
+        """The role named `name`, compared without regard to case."""
+        found = await self._scoped.find({"name_lower": name_key(name)}, limit=1)
+        return found[0].to_entity() if found else None
+
+    async def all(self) -> list[Role]:
+        """Every role of this tenant, by name (case-insensitively)."""
+        documents = await self._scoped.find(
+            sort=[("name_lower", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)]
+        )
+        return [d.to_entity() for d in documents]
+
+    async def update(self, role_id: str, changes: dict[str, object]) -> Role | None:
+        """Set `changes`; None when no such role here; `Conflict` when the name is taken."""
+        self._scoped.scope()
+        refused = set(changes) & _IMMUTABLE
+        if refused:
+            raise ValueError(f"{sorted(refused)} cannot be changed")
+        unknown = set(changes) - _FIELDS
+        if unknown:
+            raise ValueError(f"unknown role fields: {sorted(unknown)}")
+        prepared: dict[str, Any] = {**changes, "updated_at": utcnow()}
+        if isinstance(prepared.get("name"), str):
+            prepared["name_lower"] = name_key(prepared["name"])
+        try:
+            document = await self._scoped.update(role_id, prepared)
+        except Conflict as exc:
+            raise Conflict(DUPLICATE_NAME) from exc
+        return document.to_entity() if document else None
+
+    async def delete(self, role_id: str) -> bool:
+        self._scoped.scope()
+        return await self._scoped.delete(role_id)

@@ -1,0 +1,150 @@
+"""Files (`/api/v1/upload`, `/api/v1/files`) and users' avatars (`/api/v1/users/{id}/avatar`).
+
+Uploads are multipart (`file`). Starlette spools the part to a temporary file while it
+parses the body; from there the bytes go to the provider 1 MiB at a time (never the
+whole file in memory), sniffed, counted and hashed on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+
+from api.domain.files.filenames import content_disposition
+from api.domain.identity.auth import Principal
+from api.interfaces.http.auth import CurrentPrincipal, require
+from api.interfaces.http.deps import Inject
+from api.interfaces.http.problems import problem_responses
+from api.interfaces.http.schemas.files import FileOut
+from api.interfaces.http.schemas.identity.auth import UserOut
+from api.usecases.files.avatars import DescribeProfiles, SetAvatar
+from api.usecases.files.downloads import OpenLocalDownload
+from api.usecases.files.files import DeleteFile, GetFile, StoreUpload, Upload
+
+router = APIRouter(tags=["files"])
+
+CHUNK_SIZE = 1024 * 1024
+_UPLOAD = problem_responses(401, 403, 413, 415, 422, 503)
+FilePart = Annotated[UploadFile, File(description="The file (multipart field `file`).")]
+_BYTES: dict[str, Any] = {"content": {"application/octet-stream": {}}}
+LinkPart = Annotated[str | None, Query(include_in_schema=True)]
+
+
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(CHUNK_SIZE):
+        yield chunk
+
+
+def upload_of(file: UploadFile) -> Upload:
+    return Upload(filename=file.filename or "", chunks=_chunks(file), size_hint=file.size)
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    summary="Upload a file",
+    description=(
+        "Needs `files:write`. Multipart field `file`. The type is sniffed from the content "
+        "(the declared type is ignored) and must be allowed (else 415); larger than the "
+        "limit is 413. Answers the file with a signed, expiring download URL."
+    ),
+    responses=_UPLOAD,
+)
+async def upload(
+    file: FilePart,
+    principal: Annotated[Principal, require("files:write")],
+    use_case: Annotated[StoreUpload, Inject(StoreUpload)],
+) -> FileOut:
+    return FileOut.of(await use_case.execute(principal, upload_of(file)))
+
+
+@router.get(
+    "/files/download",
+    summary="Download a file of the local provider (signed link)",
+    description=(
+        "The signed link is the credential: no bearer token and no tenant header are "
+        "needed. A tampered or expired link is 403. Answers the bytes as an attachment."
+    ),
+    response_class=StreamingResponse,
+    responses={**problem_responses(403, 404, 503), 200: _BYTES},
+)
+async def download(
+    request: Request,
+    use_case: Annotated[OpenLocalDownload, Inject(OpenLocalDownload)],
+    tenant: LinkPart = None,
+    key: LinkPart = None,
+    exp: LinkPart = None,
+    filename: LinkPart = None,
+    type: LinkPart = None,
+    sig: LinkPart = None,
+) -> StreamingResponse:
+    found = await use_case.execute(dict(request.query_params))
+    return StreamingResponse(
+        found.chunks,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": content_disposition(found.filename),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get(
+    "/files/{file_id}",
+    summary="Read a file's metadata, with a fresh signed URL",
+    description="Needs `files:read`. Another tenant's file is 404.",
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def get_file(
+    file_id: str,
+    principal: Annotated[Principal, require("files:read")],
+    use_case: Annotated[GetFile, Inject(GetFile)],
+) -> FileOut:
+    return FileOut.of(await use_case.execute(principal, file_id))
+
+
+@router.delete(
+    "/files/{file_id}",
+    status_code=204,
+    summary="Delete a file",
+    description=(
+        "Needs `files:write`. Deletes the stored bytes, then the metadata. A user's avatar "
+        "is replaced through the avatar route (409 here)."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 503),
+)
+async def delete_file(
+    file_id: str,
+    principal: Annotated[Principal, require("files:write")],
+    use_case: Annotated[DeleteFile, Inject(DeleteFile)],
+) -> Response:
+    await use_case.execute(principal, file_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/users/{user_id}/avatar",
+    tags=["users"],
+    summary="Set a user's avatar",
+    description=(
+        "Your own, or anyone's with `users:write` (and every permission they hold). "
+        "Multipart field `file`: png, jpeg, gif or webp (sniffed; else 415), within the "
+        "avatar size limit (else 413). The old avatar is removed. Answers the user, whose "
+        "`avatar_url` is a signed, expiring URL."
+    ),
+    responses=problem_responses(401, 403, 404, 413, 415, 422, 503),
+)
+async def set_avatar(
+    user_id: str,
+    file: FilePart,
+    principal: CurrentPrincipal,
+    use_case: Annotated[SetAvatar, Inject(SetAvatar)],
+    describe: Annotated[DescribeProfiles, Inject(DescribeProfiles)],
+) -> UserOut:
+    user = await use_case.execute(principal, user_id, upload_of(file))
+    [(view, avatar_url)] = await describe.execute([user])
+    return UserOut.of(view, avatar_url)

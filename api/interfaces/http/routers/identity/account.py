@@ -1,0 +1,204 @@
+"""Account flows of `/api/v1/auth`: sign-up, passwords, email verification, MFA settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+
+from api.interfaces.http.auth import CurrentPrincipal
+from api.interfaces.http.deps import Inject
+from api.interfaces.http.problems import problem_responses
+from api.interfaces.http.schemas.identity.auth import (
+    AcceptedOut,
+    ChangePasswordIn,
+    EmailIn,
+    MfaCodeIn,
+    MfaSetupOut,
+    RegisterIn,
+    ResetPasswordIn,
+    TokenIn,
+    UserOut,
+)
+from api.usecases.identity.account import Register
+from api.usecases.identity.mfa import DisableMfa, EnableMfa, StartMfaSetup
+from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.identity.verification import ResendVerification, VerifyEmail
+from api.usecases.kernel.accounts import DescribeUsers
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_TENANT_ONLY = " Runs in the tenant named by the request (400 `tenant_required` without one)."
+
+
+def _no_content() -> Response:
+    return Response(status_code=204, headers=_NO_STORE)
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    summary="Sign up as a member",
+    description=(
+        "Open only when the tenant's sign-up mode is `open` (403 otherwise). The new member "
+        "gets a welcome email, or, when the tenant requires verified addresses, a "
+        "verification link: until it is followed the account is inactive and signing in "
+        "answers the same 401 as any failed sign-in." + _TENANT_ONLY
+    ),
+    responses=problem_responses(400, 403, 409, 422, 429),
+)
+async def register(
+    body: RegisterIn,
+    use_case: Annotated[Register, Inject(Register)],
+    describe: Annotated[DescribeUsers, Inject(DescribeUsers)],
+) -> UserOut:
+    user = await use_case.execute(
+        email=body.email, password=body.password, full_name=body.full_name
+    )
+    [view] = await describe.execute([user])
+    return UserOut.of(view)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=202,
+    summary="Email a password-reset link",
+    description=(
+        "Always 202 with the same body, whether or not the address has an account; an "
+        "active account gets a single-use, expiring link by email (through the job "
+        "queue). Limited per IP and per address (429)." + _TENANT_ONLY
+    ),
+    responses=problem_responses(400, 422, 429),
+)
+async def forgot_password(
+    body: EmailIn, use_case: Annotated[RequestPasswordReset, Inject(RequestPasswordReset)]
+) -> AcceptedOut:
+    await use_case.execute(body.email)
+    return AcceptedOut(detail="If an account uses this address, a reset link is on its way.")
+
+
+@router.post(
+    "/reset-password",
+    status_code=204,
+    summary="Set a new password with a reset or invitation link",
+    description=(
+        "Takes the token of a password-reset or invitation email (an invited user sets a "
+        "first password this way). A bad, used or expired token is 400 `invalid_token`. "
+        "Every session of the user ends." + _TENANT_ONLY
+    ),
+    responses=problem_responses(400, 422, 429),
+)
+async def reset_password(
+    body: ResetPasswordIn, use_case: Annotated[ResetPassword, Inject(ResetPassword)]
+) -> Response:
+    await use_case.execute(body.token, body.new_password)
+    return _no_content()
+
+
+@router.post(
+    "/verify-email",
+    status_code=204,
+    summary="Confirm an email address",
+    description=(
+        "Takes the token of a verification email; activates an account waiting for it. "
+        "A bad, used or expired token is 400 `invalid_token`." + _TENANT_ONLY
+    ),
+    responses=problem_responses(400, 422, 429),
+)
+async def verify_email(
+    body: TokenIn, use_case: Annotated[VerifyEmail, Inject(VerifyEmail)]
+) -> Response:
+    await use_case.execute(body.token)
+    return _no_content()
+
+
+@router.post(
+    "/resend-verification",
+    status_code=202,
+    summary="Email a new verification link",
+    description=(
+        "Always 202 with the same body; an unverified account gets a new link (older ones "
+        "stop working). Limited per IP and per address (429)." + _TENANT_ONLY
+    ),
+    responses=problem_responses(400, 422, 429),
+)
+async def resend_verification(
+    body: EmailIn, use_case: Annotated[ResendVerification, Inject(ResendVerification)]
+) -> AcceptedOut:
+    await use_case.execute(body.email)
+    return AcceptedOut(
+        detail="If an unverified account uses this address, a new link is on its way."
+    )
+
+
+@router.post(
+    "/change-password",
+    status_code=204,
+    summary="Change your password",
+    description=(
+        "Needs the current password (401 when wrong). Every session of the account ends, "
+        "this one included: sign in again with the new password. Works for platform "
+        "admins too."
+    ),
+    responses=problem_responses(401, 403, 422, 429),
+)
+async def change_password(
+    principal: CurrentPrincipal,
+    body: ChangePasswordIn,
+    use_case: Annotated[ChangePassword, Inject(ChangePassword)],
+) -> Response:
+    await use_case.execute(principal, body.current_password, body.new_password)
+    return _no_content()
+
+
+@router.post(
+    "/mfa/setup",
+    summary="Start setting up two-factor sign-in (TOTP)",
+    description=(
+        "Answers a new TOTP seed and its `otpauth://` URI, this once; MFA is not on until "
+        "`/auth/mfa/enable` gets a code from it. 409 when MFA is already on."
+    ),
+    responses=problem_responses(401, 403, 409),
+)
+async def mfa_setup(
+    principal: CurrentPrincipal,
+    use_case: Annotated[StartMfaSetup, Inject(StartMfaSetup)],
+    response: Response,
+) -> MfaSetupOut:
+    setup = await use_case.execute(principal)
+    response.headers.update(_NO_STORE)
+    return MfaSetupOut(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+
+
+@router.post(
+    "/mfa/enable",
+    status_code=204,
+    summary="Turn two-factor sign-in on",
+    description="With a code from the seed of `/auth/mfa/setup`; a wrong code is 401 "
+    "`invalid_mfa_code`.",
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def mfa_enable(
+    principal: CurrentPrincipal,
+    body: MfaCodeIn,
+    use_case: Annotated[EnableMfa, Inject(EnableMfa)],
+) -> Response:
+    await use_case.execute(principal, body.code)
+    return _no_content()
+
+
+@router.post(
+    "/mfa/disable",
+    status_code=204,
+    summary="Turn two-factor sign-in off",
+    description="With a current code; a wrong code is 401 `invalid_mfa_code`.",
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def mfa_disable(
+    principal: CurrentPrincipal,
+    body: MfaCodeIn,
+    use_case: Annotated[DisableMfa, Inject(DisableMfa)],
+) -> Response:
+    await use_case.execute(principal, body.code)
+    return _no_content()

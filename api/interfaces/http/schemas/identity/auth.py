@@ -1,0 +1,138 @@
+"""Request and response bodies of the identity routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from api.domain.tenants.tenant import Tenant
+from api.usecases.kernel.accounts import UserView
+
+Password = str  # the policy is checked by the use cases (length, not the email)
+
+
+class LoginIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+
+
+class MfaRequiredOut(BaseModel):
+    mfa_required: bool = True
+    mfa_token: str
+
+
+class MfaVerifyIn(BaseModel):
+    mfa_token: str = Field(min_length=1, max_length=4096)
+    code: str = Field(min_length=6, max_length=10)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class LogoutIn(BaseModel):
+    refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class RoleRef(BaseModel):
+    id: str
+    name: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    full_name: str
+    is_active: bool
+    email_verified: bool
+    mfa_enabled: bool
+    tenant_id: str | None
+    roles: list[RoleRef]
+    avatar_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, view: UserView, avatar_url: str | None = None) -> UserOut:
+        user = view.user
+        return cls(
+            id=user.id or "",
+            email=user.email,
+            full_name=user.full_name,
+            is_active=user.is_active,
+            email_verified=user.email_verified,
+            mfa_enabled=user.mfa_enabled,
+            tenant_id=user.tenant_id,
+            roles=[RoleRef(id=i, name=n) for i, n in view.roles],
+            avatar_url=avatar_url,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class TenantRef(BaseModel):
+    id: str
+    name: str
+    subdomain: str
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantRef:
+        return cls(id=tenant.id or "", name=tenant.name, subdomain=tenant.subdomain)
+
+
+class MeOut(UserOut):
+    permissions: list[str]
+    tenant: TenantRef | None
+    impersonated_by: str | None = None
+
+
+# -- account flows (register, passwords, verification, MFA) ----------------------------------
+
+
+class RegisterIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: Password = Field(min_length=1, max_length=1024)
+    full_name: str = Field(min_length=1, max_length=200)
+
+
+class EmailIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class AcceptedOut(BaseModel):
+    """The same answer whether or not the address has an account."""
+
+    detail: str
+
+
+class ResetPasswordIn(BaseModel):
+    token: str = Field(min_length=1, max_length=512)
+    new_password: Password = Field(min_length=1, max_length=1024)
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=512)
+
+
+class ChangePasswordIn(BaseModel):
+    current_password: Password = Field(min_length=1, max_length=1024)
+    new_password: Password = Field(min_length=1, max_length=1024)
+
+
+class MfaSetupOut(BaseModel):
+    """Shown once: the TOTP seed and an `otpauth://` URI for authenticator apps."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class MfaCodeIn(BaseModel):
+    code: str = Field(min_length=6, max_length=10)

@@ -1,0 +1,110 @@
+"""A user's own conversations: list, read (messages by cursor), delete, clear.
+
+Every query names the caller as owner: another user's conversation, in this tenant or
+another, is answered exactly like one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.domain.ai.chat import (
+    Conversation,
+    ConversationRepository,
+    MessagePage,
+    MessageRepository,
+    StopSignals,
+)
+from api.domain.errors import NotFound
+from api.domain.identity.auth import Principal
+from api.usecases.ai.chat import CONVERSATION_NOT_FOUND, stop_key
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import audit_extra, require_permission
+
+
+@dataclass(frozen=True)
+class ConversationList:
+    items: list[Conversation]
+    total: int
+
+
+class ListConversations:
+    """The caller's conversations, most recently active first."""
+
+    def __init__(self, conversations: ConversationRepository) -> None:
+        self._conversations = conversations
+
+    async def execute(self, principal: Principal, *, page: int, page_size: int) -> ConversationList:
+        require_permission(principal, "ai:use")
+        items, total = await self._conversations.page(
+            principal.user_id, skip=(page - 1) * page_size, limit=page_size
+        )
+        return ConversationList(items, total)
+
+
+class ReadConversation:
+    """One of the caller's conversations and a page of its messages (newest page first;
+    messages oldest first within it; `cursor` reads older ones)."""
+
+    def __init__(self, conversations: ConversationRepository, messages: MessageRepository) -> None:
+        self._conversations = conversations
+        self._messages = messages
+
+    async def execute(
+        self, principal: Principal, conversation_id: str, *, cursor: str | None, limit: int
+    ) -> tuple[Conversation, MessagePage]:
+        require_permission(principal, "ai:use")
+        conversation = await self._conversations.get(principal.user_id, conversation_id)
+        if conversation is None or conversation.id is None:
+            raise NotFound(CONVERSATION_NOT_FOUND)
+        page = await self._messages.page(conversation.id, before=cursor, limit=limit)
+        return conversation, page
+
+
+class _Removal:
+    """What deleting conversations takes: stop their answers, delete, audit."""
+
+    def __init__(
+        self,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        stops: StopSignals,
+        auditor: Auditor,
+    ) -> None:
+        self._conversations = conversations
+        self._messages = messages
+        self._stops = stops
+        self._auditor = auditor
+
+
+class DeleteConversation(_Removal):
+    """Stop its generation if one runs, then delete its messages and itself."""
+
+    async def execute(self, principal: Principal, conversation_id: str) -> None:
+        require_permission(principal, "ai:use")
+        conversation = await self._conversations.get(principal.user_id, conversation_id)
+        if conversation is None or conversation.id is None:
+            raise NotFound(CONVERSATION_NOT_FOUND)
+        await self._stops.request(stop_key(conversation.id))
+        await self._conversations.delete(principal.user_id, conversation.id)
+        await self._messages.delete_for([conversation.id])
+        await self._auditor.record(
+            "conversation.deleted", "conversation", conversation.id, actor_id=principal.user_id,
+            changes=audit_extra(principal, {"messages": conversation.message_count}),
+        )  # fmt: skip
+
+
+class ClearHistory(_Removal):
+    """Delete every conversation of the caller (never anybody else's)."""
+
+    async def execute(self, principal: Principal) -> int:
+        require_permission(principal, "ai:use")
+        ids = await self._conversations.delete_all(principal.user_id)
+        for conversation_id in ids:
+            await self._stops.request(stop_key(conversation_id))
+        await self._messages.delete_for(ids)
+        await self._auditor.record(
+            "conversation.cleared", "conversation", None, actor_id=principal.user_id,
+            changes=audit_extra(principal, {"conversations": len(ids)}),
+        )  # fmt: skip
+        return len(ids)

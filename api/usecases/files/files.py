@@ -1,0 +1,297 @@
+"""Files: upload (streamed, sniffed, hashed), read with a fresh signed URL, delete.
+
+`FileStore` holds the rules every stored file follows, for uploads and avatars alike:
+
+- the content type is sniffed from the first bytes (the client's claim is not trusted)
+  and checked against the allowed types before anything is stored (415);
+- the bytes are streamed to the provider chunk by chunk, counted and hashed on the way;
+  past the limit the upload stops (413) and the partial blob is deleted;
+- the key is `tenants/{tenant_id}/{uuid}`, never the filename; the filename is sanitised
+  and kept only as metadata;
+- the metadata records the settings version used; when it cannot be written the blob is
+  deleted, so a failed upload leaves neither an orphan blob nor metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import uuid4
+
+from pydantic import BaseModel
+
+from api.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from api.domain.files.storage import (
+    DEFAULT_CONFIG_ID,
+    BlobStorage,
+    FileRepository,
+    SignedUrl,
+    StorageConfig,
+    StoredFile,
+    default_config_ref,
+)
+from api.domain.identity.auth import Principal
+from api.domain.tenancy import current_tenant
+from api.usecases.files.storage import StoragePolicy, Storages
+from api.usecases.identity.users import stored_now
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import audit_extra, require_permission
+
+log = logging.getLogger(__name__)
+
+SNIFF_BYTES = 64 * 1024  # enough for every signature the sniffer knows
+FILE_NOT_FOUND = "No such file."
+
+
+class ContentSniffer(Protocol):
+    """The content type of a file from its first bytes (None when unknown)."""
+
+    def __call__(self, head: bytes, filename: str) -> str | None: ...
+
+
+class FilenameSanitizer(Protocol):
+    """A filename safe to keep and to show: no path, no control characters, bounded."""
+
+    def __call__(self, name: str) -> str: ...
+
+
+class FileCatalog(FileRepository, Protocol):
+    """`FileRepository`, plus reading several files in one query (avatars of a page)."""
+
+    async def get_many(self, file_ids: list[str]) -> list[StoredFile]: ...
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What a client sent: its filename and the bytes, in chunks (never all in memory)."""
+
+    filename: str
+    chunks: AsyncIterator[bytes]
+    size_hint: int | None = None  # the size the transport already knows, if any
+
+
+class FileWithUrl(BaseModel):
+    file: StoredFile
+    url: SignedUrl
+
+
+class _Meter:
+    """Counts and hashes the chunks passing through; stops past `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.too_large = False
+        self._sha256 = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    async def stream(self, head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        for chunk in head:
+            yield self._count(chunk)
+        async for chunk in rest:
+            yield self._count(chunk)
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.too_large = True
+            raise PayloadTooLarge(self.limit)
+        self._sha256.update(chunk)
+        return chunk
+
+
+async def _read_head(chunks: AsyncIterator[bytes], want: int) -> list[bytes]:
+    """The first chunks, until at least `want` bytes or the end."""
+    head: list[bytes] = []
+    have = 0
+    while have < want:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        if chunk:
+            head.append(chunk)
+            have += len(chunk)
+    return head
+
+
+async def _discard(storage: BlobStorage, key: str) -> None:
+    """Delete a blob that must not stay; a failure here is logged, not raised."""
+    try:
+        await storage.delete(key)
+    except Exception:  # the original error matters more to the caller
+        log.warning("could not delete the blob of a failed upload; it is orphaned")
+
+
+class FileStore:
+    """Stores, signs and removes files of the current tenant (the rules are above)."""
+
+    def __init__(
+        self,
+        storages: Storages,
+        files: FileCatalog,
+        sniff: ContentSniffer,
+        sanitize: FilenameSanitizer,
+        policy: StoragePolicy,
+    ) -> None:
+        self._storages = storages
+        self._files = files
+        self._sniff = sniff
+        self._sanitize = sanitize
+        self._policy = policy
+
+    async def store(
+        self,
+        upload: Upload,
+        *,
+        purpose: str,
+        owner_id: str,
+        allowed: frozenset[str],
+        max_bytes: int,
+    ) -> StoredFile:
+        if upload.size_hint is not None and upload.size_hint > max_bytes:
+            raise PayloadTooLarge(max_bytes)
+        chunks = aiter(upload.chunks)
+        head = await _read_head(chunks, SNIFF_BYTES)
+        if not head:
+            raise InvalidInput("The file is empty.")
+        if sum(map(len, head)) > max_bytes:
+            raise PayloadTooLarge(max_bytes)
+        filename = self._sanitize(upload.filename)
+        content_type = self._sniff(b"".join(head)[:SNIFF_BYTES], filename)
+        if content_type is None or content_type not in allowed:
+            raise UnsupportedMediaType(
+                f"Files of this type ({content_type or 'unknown'}) cannot be uploaded here."
+            )
+        tenant_id = current_tenant()
+        config, storage = await self._storages.current()
+        key = f"tenants/{tenant_id}/{uuid4().hex}"
+        meter = _Meter(max_bytes)
+        try:
+            await storage.put(key, meter.stream(head, chunks), content_type=content_type)
+        except BaseException as exc:
+            await _discard(storage, key)
+            if meter.too_large and not isinstance(exc, PayloadTooLarge):
+                raise PayloadTooLarge(max_bytes) from None  # however the adapter wrapped it
+            raise
+        record = StoredFile(
+            tenant_id=tenant_id, filename=filename, content_type=content_type,
+            size=meter.size, sha256=meter.sha256, key=key,
+            config_id=_config_ref(config), purpose=purpose, owner_id=owner_id,
+            created_at=stored_now(),
+        )  # fmt: skip
+        try:
+            return await self._files.add(record)
+        except BaseException:
+            await _discard(storage, key)
+            raise
+
+    async def find(self, file_id: str) -> StoredFile | None:
+        return await self._files.get(file_id)
+
+    async def get(self, file_id: str) -> StoredFile:
+        file = await self._files.get(file_id)
+        if file is None:
+            raise NotFound(FILE_NOT_FOUND)
+        return file
+
+    async def signed_url(self, file: StoredFile) -> SignedUrl:
+        storage = await self._storages.for_file(file)
+        return await storage.signed_url(
+            file.key,
+            expires_in=self._policy.signed_url_ttl_seconds,
+            filename=file.filename,
+            content_type=file.content_type,
+        )
+
+    async def remove(self, file: StoredFile) -> None:
+        """The blob first, then the metadata (a failure leaves the file listed, retryable)."""
+        assert file.id is not None  # noqa: S101 - stored files have ids
+        await (await self._storages.for_file(file)).delete(file.key)
+        await self._files.delete(file.id)
+
+
+class StoreUpload:
+    """Upload a file (`files:write`) and answer it with a signed URL.
+
+    Rules: see `FileStore` (sniffed type in `ALLOWED_CONTENT_TYPES` else 415, at most
+    `MAX_UPLOAD_BYTES` else 413, streamed, hashed, no orphans). Audited: `file.uploaded`.
+    """
+
+    def __init__(self, store: FileStore, auditor: Auditor, policy: StoragePolicy) -> None:
+        self._store = store
+        self._auditor = auditor
+        self._policy = policy
+
+    async def execute(self, principal: Principal, upload: Upload) -> FileWithUrl:
+        require_permission(principal, "files:write")
+        file = await self._store.store(
+            upload,
+            purpose="upload",
+            owner_id=principal.user_id,
+            allowed=self._policy.allowed_content_types,
+            max_bytes=self._policy.max_upload_bytes,
+        )
+        await self._auditor.record(
+            "file.uploaded", "file", file.id, actor_id=principal.user_id,
+            changes=audit_extra(principal, {"filename": file.filename, "size": file.size,
+                                            "content_type": file.content_type}),
+        )  # fmt: skip
+        return FileWithUrl(file=file, url=await self._store.signed_url(file))
+
+
+class GetFile:
+    """A file's metadata and a fresh signed URL (`files:read`); another tenant's is 404.
+
+    Rules: the URL is signed by the provider of the settings version the file was written
+    with, so files stay readable after the tenant switches provider.
+    """
+
+    def __init__(self, store: FileStore) -> None:
+        self._store = store
+
+    async def execute(self, principal: Principal, file_id: str) -> FileWithUrl:
+        require_permission(principal, "files:read")
+        file = await self._store.get(file_id)
+        return FileWithUrl(file=file, url=await self._store.signed_url(file))
+
+
+class DeleteFile:
+    """Delete a file (`files:write`): the blob, then its metadata.
+
+    Rules: another tenant's file is 404; a user's avatar is replaced through the avatar
+    route, not deleted here (409). Audited: `file.deleted`.
+    """
+
+    def __init__(self, store: FileStore, auditor: Auditor) -> None:
+        self._store = store
+        self._auditor = auditor
+
+    async def execute(self, principal: Principal, file_id: str) -> None:
+        require_permission(principal, "files:write")
+        file = await self._store.get(file_id)
+        if file.purpose == "avatar":
+            raise Conflict("This file is a user's avatar; replace it with a new avatar.")
+        await self._store.remove(file)
+        await self._auditor.record(
+            "file.deleted", "file", file_id, actor_id=principal.user_id,
+            changes=audit_extra(principal, {"filename": file.filename}),
+        )  # fmt: skip
+
+
+def _config_ref(config: StorageConfig) -> str:
+    """The tenant's settings version, or the deployment default with its provider."""
+    if config.id in (None, DEFAULT_CONFIG_ID):
+        return default_config_ref(config.provider)
+    return config.id or DEFAULT_CONFIG_ID
