@@ -104,6 +104,7 @@ from api.usecases.ai.models import (
     TokenBudget,
     UpdateAiSettings,
 )
+from api.usecases.email.delivery import DeliverEmail
 from api.usecases.files.avatars import DescribeProfiles, SetAvatar
 from api.usecases.files.downloads import DownloadLinks, OpenLocalDownload
 from api.usecases.files.files import (
@@ -123,6 +124,7 @@ from api.usecases.files.storage import (
     UpdateStorageSettings,
 )
 from api.usecases.identity.account import AccountSecurity, Mailer, Register
+from api.usecases.identity.audit_log import SearchAuditLog
 from api.usecases.identity.auth import (
     Authenticate,
     GetMe,
@@ -133,6 +135,7 @@ from api.usecases.identity.auth import (
 )
 from api.usecases.identity.mfa import DisableMfa, EnableMfa, MfaCodes, StartMfaSetup
 from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.identity.platform_admin import EnsurePlatformAdmin
 from api.usecases.identity.roles import (
     CreateRole,
     DeleteRole,
@@ -145,9 +148,11 @@ from api.usecases.identity.user_admin import ActivateUser, DeactivateUser, SetUs
 from api.usecases.identity.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
 from api.usecases.identity.verification import ResendVerification, VerifyEmail
 from api.usecases.kernel.accounts import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
-from api.usecases.kernel.auditor import Auditor, SearchAuditLog
+from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import Authority, SessionEnder
-from api.usecases.kernel.mailer import DeliverEmail, QueueEmail
+from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.tenancy import ResolveTenant
+from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth
 from api.usecases.operations.jobs import (
     CheckJobsHealth,
@@ -156,7 +161,7 @@ from api.usecases.operations.jobs import (
     RecordHeartbeat,
 )
 from api.usecases.tenants.impersonation import ImpersonateTenantUser
-from api.usecases.tenants.onboarding import EnsurePlatformAdmin, EnsureTenantSetup, OnboardTenant
+from api.usecases.tenants.onboarding import OnboardTenant
 from api.usecases.tenants.platform import (
     BrowseTenants,
     ChangeTenantStatus,
@@ -172,7 +177,6 @@ from api.usecases.tenants.tenants import (
     EnsureDefaultTenant,
     GetCurrentTenant,
     ListTenants,
-    ResolveTenant,
     SetTenantStatus,
 )
 

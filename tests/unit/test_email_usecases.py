@@ -26,7 +26,8 @@ from api.domain.errors import (
 from api.domain.jobs import JobArgument
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
-from api.usecases.kernel.mailer import SEND_EMAIL_JOB, DeliverEmail, QueueEmail
+from api.usecases.email.delivery import DeliverEmail
+from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
 from tests.unit.test_tenancy import FakeTenants
 
 TENANT = "a" * 24

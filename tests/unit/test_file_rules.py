@@ -36,10 +36,10 @@ from api.usecases.files.files import (
     Upload,
 )
 from api.usecases.files.storage import StoragePolicy, Storages, UpdateStorageSettings
-from api.usecases.identity.users import stored_now
 from api.usecases.kernel.accounts import DescribeUsers
 from api.usecases.kernel.auditor import Auditor
-from api.usecases.tenants.tenants import ResolveTenant
+from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.tenancy import ResolveTenant
 from tests.unit.identity_fakes import TENANT, FakeAuditLog, World, principal, user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100

@@ -23,12 +23,12 @@ from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none,
 from api.domain.tenants.tenant import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
 from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
 from api.interfaces.http.middleware.tenant import subdomain_label
+from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.tenants.platform import BrowseTenants, CheckSubdomainAvailability
 from api.usecases.tenants.tenants import (
     CreateTenant,
     EnsureDefaultTenant,
     ListTenants,
-    ResolveTenant,
     SetTenantStatus,
 )
 

@@ -20,9 +20,9 @@ from api.domain.ai.chat import (
 )
 from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
-from api.usecases.identity.users import stored_now
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.clock import stored_now
 
 MAX_USAGE_DAYS = 366
 

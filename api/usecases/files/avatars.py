@@ -10,8 +10,7 @@ from api.domain.identity.users import User, UserRepository
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.files.files import FileCatalog, FileStore, Upload
 from api.usecases.files.storage import StoragePolicy
-from api.usecases.identity.users import USER_NOT_FOUND
-from api.usecases.kernel.accounts import DescribeUsers, UserView
+from api.usecases.kernel.accounts import USER_NOT_FOUND, DescribeUsers, UserView
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
     Authority,

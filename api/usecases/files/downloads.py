@@ -10,7 +10,7 @@ from typing import Protocol
 from api.domain.errors import Forbidden
 from api.domain.files.storage import BlobStorageFactory, StorageConfig, StorageProvider
 from api.domain.tenancy import current_tenant_or_none
-from api.usecases.tenants.tenants import ResolveTenant
+from api.usecases.kernel.tenancy import ResolveTenant
 
 
 class VerifiedDownload(Protocol):

@@ -42,9 +42,9 @@ from api.domain.files.storage import (
 from api.domain.identity.auth import Principal
 from api.domain.tenancy import current_tenant
 from api.usecases.files.storage import StoragePolicy, Storages
-from api.usecases.identity.users import stored_now
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.clock import stored_now
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from api.domain.files.storage import (
 )
 from api.domain.identity.auth import Principal
 from api.domain.tenancy import current_tenant
-from api.usecases.identity.users import stored_now
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.clock import stored_now
 
 AVATAR_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 PUBLIC_FIELDS = ("provider", "container", "bucket", "region", "endpoint_url")

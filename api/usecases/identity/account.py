@@ -41,11 +41,10 @@ from api.domain.identity.users import User, UserRepository, check_password_polic
 from api.domain.permissions import MEMBER_ROLE
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.tenant import SignupMode, TenantRepository
-from api.usecases.identity.auth import lockout_key
-from api.usecases.kernel.accounts import enforce_rate
+from api.usecases.kernel.accounts import enforce_rate, lockout_key
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import QueueEmail
-from api.usecases.tenants.onboarding import EnsureTenantSetup
+from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 
 log = logging.getLogger(__name__)
 

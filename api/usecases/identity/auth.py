@@ -20,7 +20,7 @@ from api.domain.identity.auth import (
 from api.domain.identity.users import User, normalize_email
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.identity.mfa import MfaCodes
-from api.usecases.kernel.accounts import Accounts, SessionIssuer, enforce_rate
+from api.usecases.kernel.accounts import Accounts, SessionIssuer, enforce_rate, lockout_key
 from api.usecases.kernel.auditor import Auditor
 
 BAD_CREDENTIALS = "Invalid email or password."
@@ -95,10 +95,6 @@ class Login:
         tokens, session_id = await self._issuer.start(user)
         await self._auditor.record("auth.login_succeeded", "session", session_id, actor_id=user.id)
         return LoginResult(tokens=tokens)
-
-
-def lockout_key(plane: str, email: str) -> str:
-    return f"login:failures:{plane}:{email}"
 
 
 class VerifyMfaLogin:

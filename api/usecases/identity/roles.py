@@ -18,7 +18,6 @@ from api.domain.identity.roles import Role, RoleRepository, check_no_cycle
 from api.domain.identity.users import UserRepository
 from api.domain.permissions import CATALOG, PLATFORM_PERMISSIONS, Permission, unknown_permissions
 from api.domain.tenancy import current_tenant
-from api.usecases.identity.users import stored_now
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import (
     Authority,
@@ -30,6 +29,7 @@ from api.usecases.kernel.authority import (
     require_permission,
     weakened_roles,
 )
+from api.usecases.kernel.clock import stored_now
 
 ROLE_NOT_FOUND = "No such role."
 _AUDITED = ("name", "description", "permissions", "inherits")

@@ -10,8 +10,7 @@ from api.domain.errors import Forbidden, NotFound
 from api.domain.identity.auth import Principal, RateLimiter
 from api.domain.identity.users import User, UserRepository
 from api.domain.tenancy import current_tenant
-from api.usecases.identity.auth import lockout_key
-from api.usecases.identity.users import USER_NOT_FOUND
+from api.usecases.kernel.accounts import USER_NOT_FOUND, lockout_key
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
     Authority,

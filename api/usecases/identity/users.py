@@ -7,9 +7,6 @@ authorisation rules (granting, managing someone above you, the last owner) live 
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from api.common.clock import utcnow
 from api.domain.email.messages import EmailTemplate
 from api.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, Principal
@@ -23,6 +20,7 @@ from api.domain.identity.users import (
 from api.domain.permissions import MEMBER_ROLE
 from api.domain.tenancy import current_tenant
 from api.usecases.identity.account import EMAIL_VERIFICATION, INVITATION, PASSWORD_RESET
+from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import (
     Authority,
@@ -32,16 +30,8 @@ from api.usecases.kernel.authority import (
     check_may_manage,
     require_permission,
 )
+from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.mailer import QueueEmail
-
-USER_NOT_FOUND = "No such user."
-
-
-def stored_now() -> datetime:
-    """Now, to the millisecond: what the database keeps, so a created resource reads back
-    exactly as it was answered."""
-    now = utcnow()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class ListUsers:

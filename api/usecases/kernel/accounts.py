@@ -9,7 +9,9 @@ from uuid import uuid4
 from pydantic import BaseModel
 
 from api.common.clock import utcnow
-from api.domain.errors import RateLimited
+from api.domain.errors import (
+    RateLimited,
+)
 from api.domain.identity.auth import (
     AuthPolicy,
     RateLimiter,
@@ -19,7 +21,11 @@ from api.domain.identity.auth import (
     TokenService,
 )
 from api.domain.identity.roles import RoleRepository, effective_permissions
-from api.domain.identity.users import PlatformUserRepository, User, UserRepository
+from api.domain.identity.users import (
+    PlatformUserRepository,
+    User,
+    UserRepository,
+)
 from api.domain.permissions import PLATFORM_PERMISSIONS
 from api.domain.tenancy import current_tenant_or_none
 
@@ -164,3 +170,10 @@ class DescribeUsers:
             self._names.clear()
         self._names[tenant_id] = (now + ROLE_NAMES_TTL_SECONDS, names)
         return names
+
+
+USER_NOT_FOUND = "No such user."
+
+
+def lockout_key(plane: str, email: str) -> str:
+    return f"login:failures:{plane}:{email}"

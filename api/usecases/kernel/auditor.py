@@ -6,7 +6,7 @@ from typing import Any
 
 from api.common.clock import utcnow
 from api.common.request_context import current_client, current_request_id
-from api.domain.audit import AuditEntry, AuditLog, AuditQuery, redact
+from api.domain.audit import AuditEntry, AuditLog, redact
 from api.domain.tenancy import current_tenant_or_none
 
 _CURRENT = object()
@@ -43,16 +43,6 @@ class Auditor:
                 created_at=utcnow(),
             )
         )
-
-
-class SearchAuditLog:
-    """The current tenant's audit entries, newest first."""
-
-    def __init__(self, log: AuditLog) -> None:
-        self._log = log
-
-    async def execute(self, query: AuditQuery) -> tuple[list[AuditEntry], int]:
-        return await self._log.search(query)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

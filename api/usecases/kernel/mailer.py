@@ -8,11 +8,7 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from api.common.clock import utcnow
 from api.domain.email.messages import (
-    Branding,
     ContextValue,
-    EmailMessage,
-    EmailRenderer,
-    EmailSender,
     EmailStatus,
     EmailTemplate,
     OutboundEmail,
@@ -21,14 +17,9 @@ from api.domain.email.messages import (
 from api.domain.errors import (
     FieldProblem,
     InvalidInput,
-    NotFound,
-    PermanentFailure,
     ServiceUnavailable,
-    TemporaryFailure,
 )
 from api.domain.jobs import JobQueue
-from api.domain.tenancy import current_tenant
-from api.domain.tenants.tenant import TenantRepository
 
 SEND_EMAIL_JOB = "parley.email.send"
 _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
@@ -74,57 +65,3 @@ class QueueEmail:
             await self._outbox.record_attempt(stored.id, error, EmailStatus.FAILED)
             raise
         return stored
-
-
-class DeliverEmail:
-    """Render and send one queued message (run by the worker, in the email's tenant).
-
-    Rules: a message already sent is not sent again (redelivery is harmless); every
-    attempt is counted; a permanent refusal marks it failed at once; a temporary one is
-    raised for the job to retry, and marks it failed only on the last attempt. The
-    tenant's branding (its name) dresses every message.
-    """
-
-    def __init__(
-        self,
-        outbox: OutboundEmailRepository,
-        tenants: TenantRepository,
-        renderer: EmailRenderer,
-        sender: EmailSender,
-    ) -> None:
-        self._outbox = outbox
-        self._tenants = tenants
-        self._renderer = renderer
-        self._sender = sender
-
-    async def execute(self, email_id: str, *, last_attempt: bool = False) -> EmailStatus:
-        email = await self._outbox.get(email_id)
-        if email is None:
-            raise NotFound("No such email in this tenant.")
-        if email.status is not EmailStatus.QUEUED:
-            return email.status
-        tenant = await self._tenants.get(current_tenant())
-        if tenant is None:
-            raise NotFound("The email's tenant no longer exists.")
-        try:
-            rendered = self._renderer.render(
-                email.template, email.context, Branding(tenant_name=tenant.name)
-            )
-            await self._sender.send(
-                EmailMessage(
-                    to=[email.to],
-                    subject=rendered.subject,
-                    html=rendered.html,
-                    text=rendered.text,
-                    message_id=f"{email_id}.{tenant.id}",
-                )
-            )
-        except TemporaryFailure as exc:
-            final = EmailStatus.FAILED if last_attempt else None
-            await self._outbox.record_attempt(email_id, str(exc), final)
-            raise
-        except PermanentFailure as exc:
-            await self._outbox.record_attempt(email_id, str(exc), EmailStatus.FAILED)
-            raise
-        await self._outbox.record_attempt(email_id, None, EmailStatus.SENT)
-        return EmailStatus.SENT

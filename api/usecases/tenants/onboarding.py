@@ -5,83 +5,19 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from api.common.clock import utcnow
-from api.domain.errors import Conflict
 from api.domain.identity.auth import AuthPolicy, PasswordHasher
-from api.domain.identity.roles import Role, RoleRepository
 from api.domain.identity.users import (
-    PlatformUserRepository,
     User,
     UserRepository,
     check_password_policy,
     normalize_email,
 )
-from api.domain.permissions import OWNER_ROLE, SYSTEM_ROLES
+from api.domain.permissions import OWNER_ROLE
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.tenants.tenants import CreateTenant
-
-
-class EnsurePlatformAdmin:
-    """Create the first platform admin from settings when absent (never logs the password)."""
-
-    def __init__(self, platform_users: PlatformUserRepository, hasher: PasswordHasher) -> None:
-        self._platform_users = platform_users
-        self._hasher = hasher
-
-    async def execute(self, email: str, password: str, full_name: str = "Platform admin") -> User:
-        email = normalize_email(email)
-        existing = await self._platform_users.get_by_email(email)
-        if existing is not None:
-            return existing
-        now = utcnow()
-        admin = User(
-            tenant_id=None,
-            email=email,
-            full_name=full_name,
-            password_hash=await self._hasher.hash(password),
-            email_verified=True,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            return await self._platform_users.add(admin)
-        except Conflict:  # another process created it first
-            winner = await self._platform_users.get_by_email(email)
-            if winner is None:
-                raise
-            return winner
-
-
-class EnsureTenantSetup:
-    """Give a tenant its system roles (`owner`, `admin`, `member`); safe to run again."""
-
-    def __init__(self, roles: RoleRepository) -> None:
-        self._roles = roles
-
-    async def execute(self, tenant_id: str) -> dict[str, Role]:
-        created: dict[str, Role] = {}
-        with tenant_context(TenantId(tenant_id)):
-            for name, (description, permissions) in SYSTEM_ROLES.items():
-                role = await self._roles.get_by_name(name)
-                if role is None:
-                    now = utcnow()
-                    try:
-                        role = await self._roles.add(
-                            Role(
-                                name=name,
-                                description=description,
-                                permissions=sorted(permissions),
-                                system=True,
-                                created_at=now,
-                                updated_at=now,
-                            )
-                        )
-                    except Conflict:
-                        role = await self._roles.get_by_name(name)
-                        assert role is not None  # noqa: S101 - the other writer created it
-                created[name] = role
-        return created
 
 
 class Onboarded(BaseModel):

@@ -20,7 +20,7 @@ from api.domain.errors import InvalidTenant, ParleyError
 from api.domain.tenancy import TenancyStrategy, TenantId, tenant_context
 from api.interfaces.http.errors import domain_error_response
 from api.interfaces.http.problems import send_problem
-from api.usecases.tenants.tenants import ResolveTenant
+from api.usecases.kernel.tenancy import ResolveTenant
 
 TENANT_HEADER = b"x-tenant-id"
 PLATFORM_LABELS = frozenset({"www"})

@@ -12,7 +12,8 @@ import punq
 from api.common.request_context import current_request_id
 from api.domain.tenancy import current_tenant_or_none
 from api.interfaces.jobs.base import is_last_attempt, parley_task
-from api.usecases.kernel.mailer import SEND_EMAIL_JOB, DeliverEmail
+from api.usecases.email.delivery import DeliverEmail
+from api.usecases.kernel.mailer import SEND_EMAIL_JOB
 from api.usecases.operations.jobs import RecordHeartbeat
 
 PING_JOB = "parley.ping"

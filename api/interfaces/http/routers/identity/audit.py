@@ -15,7 +15,7 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.audit import AuditEntryOut, AuditPageOut
 from api.interfaces.http.schemas.paging import PagingQuery
-from api.usecases.kernel.auditor import SearchAuditLog
+from api.usecases.identity.audit_log import SearchAuditLog
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
 
