@@ -7,38 +7,67 @@ platform permissions (`tenants:*`) belong to platform admins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    """Every `resource:action` Parley checks; members are their names (plain strings)."""
+
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    USERS_DELETE = "users:delete"
+    USERS_ACTIVATE = "users:activate"
+    USERS_MANAGE_ROLES = "users:manage_roles"
+    ROLES_READ = "roles:read"
+    ROLES_WRITE = "roles:write"
+    ROLES_DELETE = "roles:delete"
+    AUDIT_READ = "audit:read"
+    TENANT_READ = "tenant:read"
+    TENANT_UPDATE = "tenant:update"
+    FILES_READ = "files:read"
+    FILES_WRITE = "files:write"
+    STORAGE_MANAGE = "storage:manage"
+    AI_USE = "ai:use"
+    AI_MANAGE = "ai:manage"
+    TENANTS_READ = "tenants:read"
+    TENANTS_WRITE = "tenants:write"
+    TENANTS_IMPERSONATE = "tenants:impersonate"
 
 
 @dataclass(frozen=True)
-class Permission:
-    name: str
+class CatalogEntry:
+    """A permission as the catalog lists it."""
+
+    name: Permission
     description: str
     platform: bool = False
 
 
-CATALOG: tuple[Permission, ...] = (
-    Permission("users:read", "List and read users of the tenant"),
-    Permission("users:write", "Create, invite and edit users"),
-    Permission("users:delete", "Delete users"),
-    Permission("users:activate", "Activate and deactivate users, clear lockouts"),
-    Permission("users:manage_roles", "Change which roles users have"),
-    Permission("roles:read", "List and read roles"),
-    Permission("roles:write", "Create and edit roles"),
-    Permission("roles:delete", "Delete roles"),
-    Permission("audit:read", "Read the audit log"),
-    Permission("tenant:read", "Read the tenant's settings"),
-    Permission("tenant:update", "Change the tenant's settings"),
-    Permission("files:read", "Read files"),
-    Permission("files:write", "Upload and delete files"),
-    Permission("storage:manage", "Configure where the tenant's files are stored"),
-    Permission("ai:use", "Chat with AI models"),
-    Permission("ai:manage", "Configure AI models and quotas"),
-    Permission("tenants:read", "List and read every tenant", platform=True),
-    Permission("tenants:write", "Create, edit and suspend tenants", platform=True),
-    Permission("tenants:impersonate", "Act inside a tenant as one of its users", platform=True),
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry(Permission.USERS_READ, "List and read users of the tenant"),
+    CatalogEntry(Permission.USERS_WRITE, "Create, invite and edit users"),
+    CatalogEntry(Permission.USERS_DELETE, "Delete users"),
+    CatalogEntry(Permission.USERS_ACTIVATE, "Activate and deactivate users, clear lockouts"),
+    CatalogEntry(Permission.USERS_MANAGE_ROLES, "Change which roles users have"),
+    CatalogEntry(Permission.ROLES_READ, "List and read roles"),
+    CatalogEntry(Permission.ROLES_WRITE, "Create and edit roles"),
+    CatalogEntry(Permission.ROLES_DELETE, "Delete roles"),
+    CatalogEntry(Permission.AUDIT_READ, "Read the audit log"),
+    CatalogEntry(Permission.TENANT_READ, "Read the tenant's settings"),
+    CatalogEntry(Permission.TENANT_UPDATE, "Change the tenant's settings"),
+    CatalogEntry(Permission.FILES_READ, "Read files"),
+    CatalogEntry(Permission.FILES_WRITE, "Upload and delete files"),
+    CatalogEntry(Permission.STORAGE_MANAGE, "Configure where the tenant's files are stored"),
+    CatalogEntry(Permission.AI_USE, "Chat with AI models"),
+    CatalogEntry(Permission.AI_MANAGE, "Configure AI models and quotas"),
+    CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
+    CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
+    CatalogEntry(
+        Permission.TENANTS_IMPERSONATE, "Act inside a tenant as one of its users", platform=True
+    ),
 )
 
-BY_NAME: dict[str, Permission] = {p.name: p for p in CATALOG}
+BY_NAME: dict[str, CatalogEntry] = {p.name: p for p in CATALOG}
 TENANT_PERMISSIONS: frozenset[str] = frozenset(p.name for p in CATALOG if not p.platform)
 PLATFORM_PERMISSIONS: frozenset[str] = frozenset(p.name for p in CATALOG if p.platform)
 
@@ -51,7 +80,7 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ADMIN_ROLE: ("Administers the tenant: every tenant permission", TENANT_PERMISSIONS),
     MEMBER_ROLE: (
         "A member of the tenant",
-        frozenset({"ai:use", "files:read", "files:write"}),
+        frozenset({Permission.AI_USE, Permission.FILES_READ, Permission.FILES_WRITE}),
     ),
 }
 

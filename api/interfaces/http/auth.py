@@ -1,7 +1,7 @@
 """Authentication and authorisation dependencies for routes.
 
 @router.get("/users/{id}")
-async def get_user(principal: Annotated[Principal, require("users:read")], ...)
+async def get_user(principal: Annotated[Principal, require(Permission.USERS_READ)], ...)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.deps import Inject
 from api.usecases.identity.auth import Authenticate
 
@@ -34,7 +35,7 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> Any:
+def require(permission: Permission) -> Any:
     """A dependency giving the principal, or 403 when it lacks `permission`."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
@@ -45,7 +46,7 @@ def require(permission: str) -> Any:
     return Depends(check)
 
 
-def require_platform(permission: str) -> Any:
+def require_platform(permission: Permission) -> Any:
     """Like `require`, for platform-plane routes: a platform admin's token only."""
 
     async def check(principal: CurrentPrincipal) -> Principal:

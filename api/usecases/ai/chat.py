@@ -44,6 +44,7 @@ from api.domain.ai.chat import (
 )
 from api.domain.errors import FieldProblem, InvalidInput, NotFound, ParleyError
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.ai.models import AiPolicy, ModelAccess, TokenBudget, utc_day
 from api.usecases.kernel.authority import require_permission
@@ -371,7 +372,7 @@ class Ask:
         self._stops = stops
 
     async def start(self, principal: Principal, question: Question) -> Answer:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         text = question.message.strip()
         if not text:
             raise InvalidInput(
@@ -518,7 +519,7 @@ class StopGeneration:
         self._stops = stops
 
     async def execute(self, principal: Principal, conversation_id: str) -> None:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         if await self._conversations.get(principal.user_id, conversation_id) is None:
             raise NotFound(CONVERSATION_NOT_FOUND)
         await self._stops.request(stop_key(conversation_id))

@@ -17,6 +17,7 @@ from api.domain.ai.chat import (
 )
 from api.domain.errors import NotFound
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.usecases.ai.chat import CONVERSATION_NOT_FOUND, stop_key
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
@@ -35,7 +36,7 @@ class ListConversations:
         self._conversations = conversations
 
     async def execute(self, principal: Principal, *, page: int, page_size: int) -> ConversationList:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         items, total = await self._conversations.page(
             principal.user_id, skip=(page - 1) * page_size, limit=page_size
         )
@@ -53,7 +54,7 @@ class ReadConversation:
     async def execute(
         self, principal: Principal, conversation_id: str, *, cursor: str | None, limit: int
     ) -> tuple[Conversation, MessagePage]:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         conversation = await self._conversations.get(principal.user_id, conversation_id)
         if conversation is None or conversation.id is None:
             raise NotFound(CONVERSATION_NOT_FOUND)
@@ -81,7 +82,7 @@ class DeleteConversation(_Removal):
     """Stop its generation if one runs, then delete its messages and itself."""
 
     async def execute(self, principal: Principal, conversation_id: str) -> None:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         conversation = await self._conversations.get(principal.user_id, conversation_id)
         if conversation is None or conversation.id is None:
             raise NotFound(CONVERSATION_NOT_FOUND)
@@ -98,7 +99,7 @@ class ClearHistory(_Removal):
     """Delete every conversation of the caller (never anybody else's)."""
 
     async def execute(self, principal: Principal) -> int:
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         ids = await self._conversations.delete_all(principal.user_id)
         for conversation_id in ids:
             await self._stops.request(stop_key(conversation_id))

@@ -20,6 +20,7 @@ from api.domain.ai.chat import (
 )
 from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
@@ -112,7 +113,7 @@ class ListModels:
 
     async def execute(self, principal: Principal) -> tuple[list[ModelInfo], str | None]:
         """The models and the default one (None when no default is set)."""
-        require_permission(principal, "ai:use")
+        require_permission(principal, Permission.AI_USE)
         offered, tenant = await self._access.available()
         return offered, self._access.default_of(offered, tenant)
 
@@ -141,7 +142,7 @@ class GetAiSettings:
         self._settings = settings
 
     async def execute(self, principal: Principal) -> AiTenantSettings:
-        require_permission(principal, "ai:manage")
+        require_permission(principal, Permission.AI_MANAGE)
         return await self._settings.get()
 
 
@@ -161,7 +162,7 @@ class UpdateAiSettings:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, change: AiSettingsChange) -> AiTenantSettings:
-        require_permission(principal, "ai:manage")
+        require_permission(principal, Permission.AI_MANAGE)
         allowed = (
             None if change.allowed_models is None else tuple(dict.fromkeys(change.allowed_models))
         )
@@ -212,7 +213,7 @@ class GetUsage:
     async def execute(
         self, principal: Principal, *, since: date | None, until: date | None, user_id: str | None
     ) -> UsageReport:
-        require_permission(principal, "ai:manage")
+        require_permission(principal, Permission.AI_MANAGE)
         last = until or utcnow().date()
         first = since or last - timedelta(days=29)
         if first > last:

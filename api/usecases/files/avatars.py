@@ -7,6 +7,7 @@ import logging
 from api.domain.errors import NotFound, ParleyError
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.files.files import FileCatalog, FileStore, Upload
 from api.usecases.files.storage import StoragePolicy
@@ -52,7 +53,7 @@ class SetAvatar:
     async def execute(self, principal: Principal, user_id: str, upload: Upload) -> User:
         is_self = user_id == principal.user_id
         if not is_self:
-            require_permission(principal, "users:write")
+            require_permission(principal, Permission.USERS_WRITE)
         target = await self._users.get(user_id)
         if target is None:
             raise NotFound(USER_NOT_FOUND)

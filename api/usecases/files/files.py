@@ -40,6 +40,7 @@ from api.domain.files.storage import (
     default_config_ref,
 )
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.files.storage import StoragePolicy, Storages
 from api.usecases.kernel.auditor import Auditor
@@ -235,7 +236,7 @@ class StoreUpload:
         self._policy = policy
 
     async def execute(self, principal: Principal, upload: Upload) -> FileWithUrl:
-        require_permission(principal, "files:write")
+        require_permission(principal, Permission.FILES_WRITE)
         file = await self._store.store(
             upload,
             purpose="upload",
@@ -262,7 +263,7 @@ class GetFile:
         self._store = store
 
     async def execute(self, principal: Principal, file_id: str) -> FileWithUrl:
-        require_permission(principal, "files:read")
+        require_permission(principal, Permission.FILES_READ)
         file = await self._store.get(file_id)
         return FileWithUrl(file=file, url=await self._store.signed_url(file))
 
@@ -279,7 +280,7 @@ class DeleteFile:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, file_id: str) -> None:
-        require_permission(principal, "files:write")
+        require_permission(principal, Permission.FILES_WRITE)
         file = await self._store.get(file_id)
         if file.purpose == "avatar":
             raise Conflict("This file is a user's avatar; replace it with a new avatar.")

@@ -26,6 +26,7 @@ from api.domain.files.storage import (
     default_provider_of,
 )
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, require_permission
@@ -125,7 +126,7 @@ class GetStorageSettings:
         self._policy = policy
 
     async def execute(self, principal: Principal) -> StorageSettingsView:
-        require_permission(principal, "storage:manage")
+        require_permission(principal, Permission.STORAGE_MANAGE)
         config = await self._configs.current() or self._factory.default_config()
         return settings_view(config, self._policy)
 
@@ -137,7 +138,7 @@ class ListStorageProviders:
         self._factory = factory
 
     async def execute(self, principal: Principal) -> list[tuple[StorageProvider, bool]]:
-        require_permission(principal, "storage:manage")
+        require_permission(principal, Permission.STORAGE_MANAGE)
         return self._factory.available()
 
 
@@ -188,7 +189,7 @@ class UpdateStorageSettings:
         self._policy = policy
 
     async def execute(self, principal: Principal, settings: StorageConfig) -> StorageSettingsView:
-        require_permission(principal, "storage:manage")
+        require_permission(principal, Permission.STORAGE_MANAGE)
         offered = {provider for provider, _ in self._factory.available()}
         if settings.provider not in offered:
             raise InvalidInput(

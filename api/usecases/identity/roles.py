@@ -16,7 +16,13 @@ from api.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, N
 from api.domain.identity.auth import Principal
 from api.domain.identity.roles import Role, RoleRepository, check_no_cycle
 from api.domain.identity.users import UserRepository
-from api.domain.permissions import CATALOG, PLATFORM_PERMISSIONS, Permission, unknown_permissions
+from api.domain.permissions import (
+    CATALOG,
+    PLATFORM_PERMISSIONS,
+    CatalogEntry,
+    Permission,
+    unknown_permissions,
+)
 from api.domain.tenancy import current_tenant
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import (
@@ -67,7 +73,7 @@ async def _role(roles: RoleRepository, role_id: str) -> Role:
 class ListPermissions:
     """The tenant permissions of the catalog (never platform ones), for any signed-in user."""
 
-    async def execute(self, principal: Principal) -> list[Permission]:
+    async def execute(self, principal: Principal) -> list[CatalogEntry]:
         current_tenant()  # a tenant's catalog: refused in the platform plane
         if principal.is_platform:
             raise Forbidden("This lists a tenant's permissions.")
@@ -81,7 +87,7 @@ class ListRoles:
         self._roles = roles
 
     async def execute(self, principal: Principal, *, page: int, page_size: int) -> RolePage:
-        require_permission(principal, "roles:read")
+        require_permission(principal, Permission.ROLES_READ)
         roles = await self._roles.all()
         start = (page - 1) * page_size
         return RolePage(items=roles[start : start + page_size], total=len(roles))
@@ -94,7 +100,7 @@ class GetRole:
         self._roles = roles
 
     async def execute(self, principal: Principal, role_id: str) -> Role:
-        require_permission(principal, "roles:read")
+        require_permission(principal, Permission.ROLES_READ)
         return await _role(self._roles, role_id)
 
 
@@ -115,7 +121,7 @@ class CreateRole:
         permissions: list[str],
         inherits: list[str],
     ) -> Role:
-        require_permission(principal, "roles:write")
+        require_permission(principal, Permission.ROLES_WRITE)
         permissions = check_permission_names(permissions)
         book = await self._authority.book()
         inherits = book.known(inherits, "inherits")
@@ -173,7 +179,7 @@ class UpdateRole:
         permissions: list[str] | None = None,
         inherits: list[str] | None = None,
     ) -> Role:
-        require_permission(principal, "roles:write")
+        require_permission(principal, Permission.ROLES_WRITE)
         role = await _role(self._roles, role_id)
         if role.system:
             raise Conflict(f"The system role '{role.name}' cannot be changed.")
@@ -234,7 +240,7 @@ class DeleteRole:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, role_id: str) -> None:
-        require_permission(principal, "roles:delete")
+        require_permission(principal, Permission.ROLES_DELETE)
         role = await _role(self._roles, role_id)
         if role.system:
             raise Conflict(f"The system role '{role.name}' cannot be deleted.")

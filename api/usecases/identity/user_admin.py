@@ -9,6 +9,7 @@ from __future__ import annotations
 from api.domain.errors import Forbidden, NotFound
 from api.domain.identity.auth import Principal, RateLimiter
 from api.domain.identity.users import User, UserRepository
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.kernel.accounts import USER_NOT_FOUND, lockout_key
 from api.usecases.kernel.auditor import Auditor
@@ -52,7 +53,7 @@ class SetUserRoles:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, user_id: str, role_ids: list[str]) -> User:
-        require_permission(principal, "users:manage_roles")
+        require_permission(principal, Permission.USERS_MANAGE_ROLES)
         if user_id == principal.user_id:
             raise Forbidden("You cannot change your own roles.")
         target = await _target(self._users, user_id)
@@ -96,7 +97,7 @@ class _SetActive:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, user_id: str) -> User:
-        require_permission(principal, "users:activate")
+        require_permission(principal, Permission.USERS_ACTIVATE)
         if user_id == principal.user_id:
             raise Forbidden("You cannot change your own active flag.")
         target = await _target(self._users, user_id)
@@ -155,7 +156,7 @@ class UnlockUser:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, user_id: str) -> None:
-        require_permission(principal, "users:activate")
+        require_permission(principal, Permission.USERS_ACTIVATE)
         target = await _target(self._users, user_id)
         plane = current_tenant()
         await self._limiter.reset(lockout_key(plane, target.email))

@@ -17,7 +17,7 @@ from api.domain.identity.users import (
     check_password_policy,
     normalize_email,
 )
-from api.domain.permissions import MEMBER_ROLE
+from api.domain.permissions import MEMBER_ROLE, Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.identity.account import EMAIL_VERIFICATION, INVITATION, PASSWORD_RESET
 from api.usecases.kernel.accounts import USER_NOT_FOUND
@@ -54,7 +54,7 @@ class ListUsers:
         page: int,
         page_size: int,
     ) -> UserPage:
-        require_permission(principal, "users:read")
+        require_permission(principal, Permission.USERS_READ)
         return await self._users.search(
             query=query,
             is_active=is_active,
@@ -72,7 +72,7 @@ class GetUser:
 
     async def execute(self, principal: Principal, user_id: str) -> User:
         if user_id != principal.user_id:
-            require_permission(principal, "users:read")
+            require_permission(principal, Permission.USERS_READ)
         user = await self._users.get(user_id)
         if user is None:
             raise NotFound(USER_NOT_FOUND)
@@ -119,7 +119,7 @@ class CreateUser:
         password: str | None,
         role_ids: list[str] | None,
     ) -> User:
-        require_permission(principal, "users:write")
+        require_permission(principal, Permission.USERS_WRITE)
         email = normalize_email(email)
         if password is not None:
             check_password_policy(
@@ -127,7 +127,7 @@ class CreateUser:
             )
         book = await self._authority.book()
         if role_ids is not None:
-            require_permission(principal, "users:manage_roles")
+            require_permission(principal, Permission.USERS_MANAGE_ROLES)
             granted = book.known(role_ids, "role_ids")
         else:
             member = next((i for i, r in book.roles.items() if r.name == MEMBER_ROLE), None)
@@ -212,7 +212,7 @@ class UpdateUser:
             raise InvalidInput("Nothing to change: give `full_name` or `email`.")
         is_self = user_id == principal.user_id
         if not is_self:
-            require_permission(principal, "users:write")
+            require_permission(principal, Permission.USERS_WRITE)
         target = await self._users.get(user_id)
         if target is None:
             raise NotFound(USER_NOT_FOUND)
@@ -264,7 +264,7 @@ class DeleteUser:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, user_id: str) -> None:
-        require_permission(principal, "users:delete")
+        require_permission(principal, Permission.USERS_DELETE)
         if user_id == principal.user_id:
             raise Conflict("You cannot delete your own account here.")
         target = await self._users.get(user_id)

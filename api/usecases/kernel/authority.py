@@ -22,7 +22,7 @@ from api.domain.errors import Conflict, FieldProblem, Forbidden, InvalidInput, U
 from api.domain.identity.auth import Principal, Revocations, SessionStore
 from api.domain.identity.roles import Role, RoleRepository, effective_permissions
 from api.domain.identity.users import User, UserRepository
-from api.domain.permissions import OWNER_ROLE
+from api.domain.permissions import OWNER_ROLE, Permission
 from api.domain.tenancy import current_tenant
 
 
@@ -52,7 +52,7 @@ def check_may_manage(held: Iterable[str], target_permissions: Iterable[str], wha
         )
 
 
-def require_permission(principal: Principal, permission: str) -> None:
+def require_permission(principal: Principal, permission: Permission) -> None:
     """`Forbidden` unless the caller's token carries `permission` (the routes check it too)."""
     if not principal.can(permission):
         raise Forbidden(f"This needs the '{permission}' permission.")

@@ -1,4 +1,5 @@
-"""Turning what a request names into an active tenant (the only place a request mints a TenantId)."""
+"""Turning what a request names into an active tenant: the only place a request mints
+a TenantId."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from api.domain.errors import NotFound, TenantSuspended
 from api.domain.identity.auth import Principal, TokenPair
 from api.domain.identity.users import UserRepository
+from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import TenantRepository
 from api.usecases.kernel.accounts import SessionIssuer
@@ -40,7 +41,7 @@ class ImpersonateTenantUser:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, tenant_id: str, user_id: str) -> TokenPair:
-        authorize(principal, "tenants:impersonate")
+        authorize(principal, Permission.TENANTS_IMPERSONATE)
         tenant = await existing_tenant(self._tenants, tenant_id)
         if not tenant.is_active:
             raise TenantSuspended("A suspended tenant's users cannot be impersonated.")

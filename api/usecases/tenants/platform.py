@@ -19,6 +19,7 @@ from api.domain.email.messages import EmailTemplate
 from api.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, Principal, RateLimiter
 from api.domain.identity.users import PlatformUserRepository, User
+from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import (
     SignupMode,
@@ -38,7 +39,7 @@ from api.usecases.tenants.tenants import SetTenantStatus
 SEARCH_LIMIT = 20
 
 
-def authorize(principal: Principal, permission: str) -> None:
+def authorize(principal: Principal, permission: Permission) -> None:
     """Platform admins in the platform plane holding `permission`; `Forbidden` otherwise."""
     if not principal.is_platform or not principal.can(permission):
         raise Forbidden(f"This needs the platform '{permission}' permission.")
@@ -82,7 +83,7 @@ class BrowseTenants:
         page: int = 1,
         page_size: int = 20,
     ) -> TenantPage:
-        authorize(principal, "tenants:read")
+        authorize(principal, Permission.TENANTS_READ)
         items, total = await self._tenants.search(
             prefix=query, status=status, skip=(max(page, 1) - 1) * page_size, limit=page_size
         )
@@ -96,7 +97,7 @@ class SearchTenants:
         self._tenants = tenants
 
     async def execute(self, principal: Principal, name: str) -> list[Tenant]:
-        authorize(principal, "tenants:read")
+        authorize(principal, Permission.TENANTS_READ)
         items, _ = await self._tenants.search(prefix=name, status=None, skip=0, limit=SEARCH_LIMIT)
         return items
 
@@ -108,7 +109,7 @@ class GetTenant:
         self._tenants = tenants
 
     async def execute(self, principal: Principal, tenant_id: str) -> Tenant:
-        authorize(principal, "tenants:read")
+        authorize(principal, Permission.TENANTS_READ)
         return await existing_tenant(self._tenants, tenant_id)
 
 
@@ -156,7 +157,7 @@ class ProvisionTenant:
         owner_full_name: str,
         owner_password: str | None,
     ) -> Provisioned:
-        authorize(principal, "tenants:write")
+        authorize(principal, Permission.TENANTS_WRITE)
         onboarded = await self._onboard.execute(
             name=_required_text(name, "name"),
             subdomain=subdomain,
@@ -205,7 +206,7 @@ class ChangeTenantStatus:
         self._auditor = auditor
 
     async def execute(self, principal: Principal, tenant: Tenant, status: TenantStatus) -> Tenant:
-        authorize(principal, "tenants:write")
+        authorize(principal, Permission.TENANTS_WRITE)
         assert tenant.id is not None  # noqa: S101 - stored tenants have ids
         if tenant.status is status:
             return tenant
@@ -249,7 +250,7 @@ class UpdateTenant:
         require_email_verification: bool | None = None,
         status: TenantStatus | None = None,
     ) -> Tenant:
-        authorize(principal, "tenants:write")
+        authorize(principal, Permission.TENANTS_WRITE)
         tenant = await existing_tenant(self._tenants, tenant_id)
         wanted: dict[str, Any] = {}
         if name is not None:
@@ -285,7 +286,7 @@ class SuspendTenant:
         self._change_status = change_status
 
     async def execute(self, principal: Principal, tenant_id: str) -> Tenant:
-        authorize(principal, "tenants:write")
+        authorize(principal, Permission.TENANTS_WRITE)
         tenant = await existing_tenant(self._tenants, tenant_id)
         return await self._change_status.execute(principal, tenant, TenantStatus.SUSPENDED)
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -69,8 +70,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
 MAX_MESSAGES_PAGE = 200
 
-AiUser = Annotated[Principal, require("ai:use")]
-AiAdmin = Annotated[Principal, require("ai:manage")]
+AiUser = Annotated[Principal, require(Permission.AI_USE)]
+AiAdmin = Annotated[Principal, require(Permission.AI_MANAGE)]
 Cursor = Annotated[
     str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
 ]

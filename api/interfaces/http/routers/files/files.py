@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from api.domain.files.filenames import content_disposition
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -55,7 +56,7 @@ def upload_of(file: UploadFile) -> Upload:
 )
 async def upload(
     file: FilePart,
-    principal: Annotated[Principal, require("files:write")],
+    principal: Annotated[Principal, require(Permission.FILES_WRITE)],
     use_case: Annotated[StoreUpload, Inject(StoreUpload)],
 ) -> FileOut:
     return FileOut.of(await use_case.execute(principal, upload_of(file)))
@@ -101,7 +102,7 @@ async def download(
 )
 async def get_file(
     file_id: str,
-    principal: Annotated[Principal, require("files:read")],
+    principal: Annotated[Principal, require(Permission.FILES_READ)],
     use_case: Annotated[GetFile, Inject(GetFile)],
 ) -> FileOut:
     return FileOut.of(await use_case.execute(principal, file_id))
@@ -119,7 +120,7 @@ async def get_file(
 )
 async def delete_file(
     file_id: str,
-    principal: Annotated[Principal, require("files:write")],
+    principal: Annotated[Principal, require(Permission.FILES_WRITE)],
     use_case: Annotated[DeleteFile, Inject(DeleteFile)],
 ) -> Response:
     await use_case.execute(principal, file_id)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -24,7 +25,7 @@ from api.usecases.files.storage import (
 
 router = APIRouter(prefix="/storage", tags=["storage"])
 
-Manager = Annotated[Principal, require("storage:manage")]
+Manager = Annotated[Principal, require(Permission.STORAGE_MANAGE)]
 
 
 @router.get(

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from api.domain.audit import AuditQuery
 from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/audit-logs", tags=["audit"])
     responses=problem_responses(401, 403, 422),
 )
 async def search_audit_log(
-    principal: Annotated[Principal, require("audit:read")],
+    principal: Annotated[Principal, require(Permission.AUDIT_READ)],
     paging: PagingQuery,
     use_case: Annotated[SearchAuditLog, Inject(SearchAuditLog)],
     actor_id: Annotated[str | None, Query(max_length=64)] = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -58,7 +59,7 @@ async def list_permissions(
     responses=problem_responses(401, 403, 422),
 )
 async def list_roles(
-    principal: Annotated[Principal, require("roles:read")],
+    principal: Annotated[Principal, require(Permission.ROLES_READ)],
     paging: PagingQuery,
     use_case: Annotated[ListRoles, Inject(ListRoles)],
 ) -> RolePageOut:
@@ -80,7 +81,7 @@ async def list_roles(
 )
 async def create_role(
     body: RoleIn,
-    principal: Annotated[Principal, require("roles:write")],
+    principal: Annotated[Principal, require(Permission.ROLES_WRITE)],
     use_case: Annotated[CreateRole, Inject(CreateRole)],
 ) -> RoleOut:
     role = await use_case.execute(
@@ -98,7 +99,7 @@ async def create_role(
 )
 async def get_role(
     role_id: str,
-    principal: Annotated[Principal, require("roles:read")],
+    principal: Annotated[Principal, require(Permission.ROLES_READ)],
     use_case: Annotated[GetRole, Inject(GetRole)],
 ) -> RoleOut:
     return RoleOut.of(await use_case.execute(principal, role_id))
@@ -117,7 +118,7 @@ async def get_role(
 async def update_role(
     role_id: str,
     body: RoleUpdateIn,
-    principal: Annotated[Principal, require("roles:write")],
+    principal: Annotated[Principal, require(Permission.ROLES_WRITE)],
     use_case: Annotated[UpdateRole, Inject(UpdateRole)],
 ) -> RoleOut:
     role = await use_case.execute(
@@ -143,7 +144,7 @@ async def update_role(
 )
 async def delete_role(
     role_id: str,
-    principal: Annotated[Principal, require("roles:delete")],
+    principal: Annotated[Principal, require(Permission.ROLES_DELETE)],
     use_case: Annotated[DeleteRole, Inject(DeleteRole)],
 ) -> Response:
     await use_case.execute(principal, role_id)

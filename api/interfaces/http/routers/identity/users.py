@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User
+from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
@@ -46,7 +47,7 @@ async def _out(describe: DescribeProfiles, user: User) -> UserOut:
     responses=problem_responses(401, 403, 422),
 )
 async def list_users(
-    principal: Annotated[Principal, require("users:read")],
+    principal: Annotated[Principal, require(Permission.USERS_READ)],
     paging: PagingQuery,
     use_case: Annotated[ListUsers, Inject(ListUsers)],
     describe: Describe,
@@ -85,7 +86,7 @@ async def list_users(
 )
 async def create_user(
     body: UserCreateIn,
-    principal: Annotated[Principal, require("users:write")],
+    principal: Annotated[Principal, require(Permission.USERS_WRITE)],
     use_case: Annotated[CreateUser, Inject(CreateUser)],
     describe: Describe,
 ) -> UserOut:
@@ -152,7 +153,7 @@ async def update_user(
 )
 async def delete_user(
     user_id: str,
-    principal: Annotated[Principal, require("users:delete")],
+    principal: Annotated[Principal, require(Permission.USERS_DELETE)],
     use_case: Annotated[DeleteUser, Inject(DeleteUser)],
 ) -> Response:
     await use_case.execute(principal, user_id)
@@ -172,7 +173,7 @@ async def delete_user(
 async def set_user_roles(
     user_id: str,
     body: UserRolesIn,
-    principal: Annotated[Principal, require("users:manage_roles")],
+    principal: Annotated[Principal, require(Permission.USERS_MANAGE_ROLES)],
     use_case: Annotated[SetUserRoles, Inject(SetUserRoles)],
     describe: Describe,
 ) -> UserOut:
@@ -187,7 +188,7 @@ async def set_user_roles(
 )
 async def activate_user(
     user_id: str,
-    principal: Annotated[Principal, require("users:activate")],
+    principal: Annotated[Principal, require(Permission.USERS_ACTIVATE)],
     use_case: Annotated[ActivateUser, Inject(ActivateUser)],
     describe: Describe,
 ) -> UserOut:
@@ -205,7 +206,7 @@ async def activate_user(
 )
 async def deactivate_user(
     user_id: str,
-    principal: Annotated[Principal, require("users:activate")],
+    principal: Annotated[Principal, require(Permission.USERS_ACTIVATE)],
     use_case: Annotated[DeactivateUser, Inject(DeactivateUser)],
     describe: Describe,
 ) -> UserOut:
@@ -221,7 +222,7 @@ async def deactivate_user(
 )
 async def unlock_user(
     user_id: str,
-    principal: Annotated[Principal, require("users:activate")],
+    principal: Annotated[Principal, require(Permission.USERS_ACTIVATE)],
     use_case: Annotated[UnlockUser, Inject(UnlockUser)],
 ) -> Response:
     await use_case.execute(principal, user_id)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.domain.errors import Forbidden
 from api.domain.identity.auth import Principal
+from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant_or_none
 from api.domain.tenants.tenant import TenantStatus
 from api.interfaces.http.auth import require_platform
@@ -51,9 +52,9 @@ async def platform_plane_only() -> None:
 public = APIRouter(prefix="/tenants", tags=["tenants"])
 admin = APIRouter(prefix="/tenants", tags=["tenants"], dependencies=[Depends(platform_plane_only)])
 
-Reader = Annotated[Principal, require_platform("tenants:read")]
-Writer = Annotated[Principal, require_platform("tenants:write")]
-Impersonator = Annotated[Principal, require_platform("tenants:impersonate")]
+Reader = Annotated[Principal, require_platform(Permission.TENANTS_READ)]
+Writer = Annotated[Principal, require_platform(Permission.TENANTS_WRITE)]
+Impersonator = Annotated[Principal, require_platform(Permission.TENANTS_IMPERSONATE)]
 TenantIdPath = Annotated[str, Path(description="The tenant's id (malformed ids are 404).")]
 
 _READ = problem_responses(401, 403, 422)

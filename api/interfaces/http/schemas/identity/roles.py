@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.domain.identity.roles import Role
-from api.domain.permissions import Permission
+from api.domain.permissions import CatalogEntry
 from api.interfaces.http.schemas.paging import Page
 
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -60,7 +60,7 @@ class PermissionOut(BaseModel):
     description: str
 
     @classmethod
-    def of(cls, permission: Permission) -> PermissionOut:
+    def of(cls, permission: CatalogEntry) -> PermissionOut:
         return cls(name=permission.name, description=permission.description)
 
 
