@@ -23,7 +23,7 @@ from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
 from api.domain.tenants.tenant import Tenant, TenantStatus
-from api.usecases.operations.jobs import ListFailedJobs
+from api.usecases.operations.failed_jobs import ListFailedJobs
 from api.usecases.tenants.tenants import CreateTenant, ListTenants, SetTenantStatus
 
 

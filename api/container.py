@@ -104,62 +104,64 @@ from api.usecases.ai.models import (
     TokenBudget,
     UpdateAiSettings,
 )
-from api.usecases.email.delivery import DeliverEmail
-from api.usecases.files.avatars import DescribeProfiles, SetAvatar
-from api.usecases.files.downloads import DownloadLinks, OpenLocalDownload
-from api.usecases.files.files import (
-    ContentSniffer,
-    DeleteFile,
-    FileCatalog,
-    FilenameSanitizer,
-    FileStore,
-    GetFile,
-    StoreUpload,
-)
-from api.usecases.files.storage import (
-    GetStorageSettings,
-    ListStorageProviders,
-    StoragePolicy,
-    Storages,
-    UpdateStorageSettings,
-)
-from api.usecases.identity.account import AccountSecurity, Mailer, Register
-from api.usecases.identity.audit_log import SearchAuditLog
-from api.usecases.identity.auth import (
-    Authenticate,
-    GetMe,
-    Login,
-    Logout,
-    RefreshTokens,
-    VerifyMfaLogin,
-)
-from api.usecases.identity.mfa import DisableMfa, EnableMfa, MfaCodes, StartMfaSetup
-from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
-from api.usecases.identity.platform_admin import EnsurePlatformAdmin
-from api.usecases.identity.roles import (
-    CreateRole,
-    DeleteRole,
-    GetRole,
-    ListPermissions,
-    ListRoles,
-    UpdateRole,
-)
-from api.usecases.identity.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
-from api.usecases.identity.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
-from api.usecases.identity.verification import ResendVerification, VerifyEmail
-from api.usecases.kernel.accounts import Accounts, DescribeUsers, PermissionResolver, SessionIssuer
+from api.usecases.email.deliver_email import DeliverEmail
+from api.usecases.files.delete_file import DeleteFile
+from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.files.file_store import ContentSniffer, FileCatalog, FilenameSanitizer, FileStore
+from api.usecases.files.get_file import GetFile
+from api.usecases.files.get_storage_settings import GetStorageSettings
+from api.usecases.files.list_storage_providers import ListStorageProviders
+from api.usecases.files.open_local_download import DownloadLinks, OpenLocalDownload
+from api.usecases.files.rules import StoragePolicy
+from api.usecases.files.set_avatar import SetAvatar
+from api.usecases.files.storages import Storages
+from api.usecases.files.store_upload import StoreUpload
+from api.usecases.files.update_storage_settings import UpdateStorageSettings
+from api.usecases.identity.account_mail import Mailer
+from api.usecases.identity.account_security import AccountSecurity
+from api.usecases.identity.authenticate import Authenticate
+from api.usecases.identity.change_password import ChangePassword
+from api.usecases.identity.create_role import CreateRole
+from api.usecases.identity.create_user import CreateUser
+from api.usecases.identity.delete_role import DeleteRole
+from api.usecases.identity.delete_user import DeleteUser
+from api.usecases.identity.disable_mfa import DisableMfa
+from api.usecases.identity.enable_mfa import EnableMfa
+from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
+from api.usecases.identity.get_me import GetMe
+from api.usecases.identity.get_role import GetRole
+from api.usecases.identity.get_user import GetUser
+from api.usecases.identity.list_permissions import ListPermissions
+from api.usecases.identity.list_roles import ListRoles
+from api.usecases.identity.list_users import ListUsers
+from api.usecases.identity.login import Login
+from api.usecases.identity.logout import Logout
+from api.usecases.identity.mfa_codes import MfaCodes
+from api.usecases.identity.refresh_tokens import RefreshTokens
+from api.usecases.identity.register import Register
+from api.usecases.identity.request_password_reset import RequestPasswordReset
+from api.usecases.identity.resend_verification import ResendVerification
+from api.usecases.identity.reset_password import ResetPassword
+from api.usecases.identity.search_audit_log import SearchAuditLog
+from api.usecases.identity.set_user_active import ActivateUser, DeactivateUser
+from api.usecases.identity.set_user_roles import SetUserRoles
+from api.usecases.identity.start_mfa_setup import StartMfaSetup
+from api.usecases.identity.unlock_user import UnlockUser
+from api.usecases.identity.update_role import UpdateRole
+from api.usecases.identity.update_user import UpdateUser
+from api.usecases.identity.verify_email import VerifyEmail
+from api.usecases.identity.verify_mfa_login import VerifyMfaLogin
+from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import Authority, SessionEnder
+from api.usecases.kernel.describe_users import DescribeUsers
 from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.sessions import PermissionResolver, SessionIssuer
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
-from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth
-from api.usecases.operations.jobs import (
-    CheckJobsHealth,
-    ListFailedJobs,
-    RecordFailedJob,
-    RecordHeartbeat,
-)
+from api.usecases.operations.failed_jobs import ListFailedJobs, RecordFailedJob
+from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth, CheckJobsHealth
+from api.usecases.operations.record_heartbeat import RecordHeartbeat
 from api.usecases.tenants.impersonation import ImpersonateTenantUser
 from api.usecases.tenants.onboarding import OnboardTenant
 from api.usecases.tenants.platform import (

@@ -39,7 +39,7 @@ from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.tenants import platform as tenants
 from api.interfaces.http.routers.tenants import tenant
-from api.usecases.identity.platform_admin import EnsurePlatformAdmin
+from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.tenants.tenants import EnsureDefaultTenant

@@ -11,7 +11,8 @@ from api.domain.identity.auth import AccessClaims, Principal, Rotation, Session
 from api.domain.identity.roles import Role
 from api.domain.identity.users import User, UserPage
 from api.domain.permissions import SYSTEM_ROLES
-from api.usecases.identity.user_admin import DeactivateUser, SetUserRoles
+from api.usecases.identity.set_user_active import DeactivateUser
+from api.usecases.identity.set_user_roles import SetUserRoles
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import Authority, SessionEnder
 

@@ -28,15 +28,15 @@ from api.domain.identity.auth import (
 )
 from api.domain.identity.users import User, UserPage
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.identity.account import (
-    AccountSecurity,
-    Mailer,
-    check_new_password,
-    pending_verification,
-    valid_email,
-)
-from api.usecases.identity.mfa import DisableMfa, EnableMfa, MfaCodes
-from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
+from api.usecases.identity.account_mail import Mailer
+from api.usecases.identity.account_security import AccountSecurity
+from api.usecases.identity.change_password import ChangePassword
+from api.usecases.identity.disable_mfa import DisableMfa
+from api.usecases.identity.enable_mfa import EnableMfa
+from api.usecases.identity.mfa_codes import MfaCodes
+from api.usecases.identity.request_password_reset import RequestPasswordReset
+from api.usecases.identity.reset_password import ResetPassword
+from api.usecases.identity.rules import check_new_password, pending_verification, valid_email
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import QueueEmail

@@ -11,7 +11,7 @@ from api.domain.errors import Conflict, Forbidden, InvalidInput
 from api.domain.identity.users import User
 from api.domain.permissions import TENANT_PERMISSIONS
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.identity.roles import CreateRole
+from api.usecases.identity.create_role import CreateRole
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
     RoleBook,

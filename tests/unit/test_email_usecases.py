@@ -26,7 +26,7 @@ from api.domain.errors import (
 from api.domain.jobs import JobArgument
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
-from api.usecases.email.delivery import DeliverEmail
+from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
 from tests.unit.test_tenancy import FakeTenants
 

@@ -26,19 +26,19 @@ from api.domain.files.storage import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant
-from api.usecases.files.avatars import DescribeProfiles, SetAvatar
-from api.usecases.files.downloads import OpenLocalDownload
-from api.usecases.files.files import (
-    DeleteFile,
-    FileStore,
-    GetFile,
-    StoreUpload,
-    Upload,
-)
-from api.usecases.files.storage import StoragePolicy, Storages, UpdateStorageSettings
-from api.usecases.kernel.accounts import DescribeUsers
+from api.usecases.files.delete_file import DeleteFile
+from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.files.file_store import FileStore, Upload
+from api.usecases.files.get_file import GetFile
+from api.usecases.files.open_local_download import OpenLocalDownload
+from api.usecases.files.rules import StoragePolicy
+from api.usecases.files.set_avatar import SetAvatar
+from api.usecases.files.storages import Storages
+from api.usecases.files.store_upload import StoreUpload
+from api.usecases.files.update_storage_settings import UpdateStorageSettings
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.describe_users import DescribeUsers
 from api.usecases.kernel.tenancy import ResolveTenant
 from tests.unit.identity_fakes import TENANT, FakeAuditLog, World, principal, user
 

@@ -15,7 +15,7 @@ from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.interfaces.http.deps import Inject
-from api.usecases.identity.auth import Authenticate
+from api.usecases.identity.authenticate import Authenticate
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /auth/login.")
 

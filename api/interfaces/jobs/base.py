@@ -33,7 +33,7 @@ from api.common.request_context import request_id_var
 from api.domain.errors import ServiceUnavailable, TemporaryFailure
 from api.domain.jobs import FailedJob, IdempotencyGuard
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.operations.jobs import RecordFailedJob
+from api.usecases.operations.failed_jobs import RecordFailedJob
 
 log = logging.getLogger("parley.jobs")
 T = TypeVar("T")

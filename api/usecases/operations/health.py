@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
+from api.common.clock import utcnow
+from api.domain.jobs import Heartbeats
 from api.domain.operations.health import CachePing, DatabasePing
 
 DEFAULT_TIMEOUT_SECONDS = 2.0
@@ -52,3 +55,24 @@ class CheckCacheHealth:
 
     async def execute(self, within_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> HealthReport:
         return await _measure(self._cache, within_seconds)
+
+
+@dataclass(frozen=True)
+class JobsHealth:
+    ok: bool
+    last_heartbeat: datetime | None
+    age_seconds: float | None
+
+
+class CheckJobsHealth:
+    """Healthy when a heartbeat arrived within `max_age_seconds`."""
+
+    def __init__(self, heartbeats: Heartbeats) -> None:
+        self._heartbeats = heartbeats
+
+    async def execute(self, max_age_seconds: float) -> JobsHealth:
+        last = await self._heartbeats.last()
+        if last is None:
+            return JobsHealth(False, None, None)
+        age = (utcnow() - last).total_seconds()
+        return JobsHealth(age <= max_age_seconds, last, round(age, 1))

@@ -13,8 +13,8 @@ from api.domain.identity.users import UserRepository
 from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import TenantRepository
-from api.usecases.kernel.accounts import SessionIssuer
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.sessions import SessionIssuer
 from api.usecases.tenants.platform import authorize, existing_tenant
 
 

@@ -30,9 +30,9 @@ from api.domain.tenants.tenant import (
     TenantStatus,
     subdomain_issue,
 )
-from api.usecases.kernel.accounts import enforce_rate
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.rate_limits import enforce_rate
 from api.usecases.tenants.onboarding import OnboardTenant
 from api.usecases.tenants.tenants import SetTenantStatus
 

@@ -11,8 +11,12 @@ from pydantic import BaseModel
 
 from api.config import Settings
 from api.interfaces.http.deps import Inject
-from api.usecases.operations.health import CheckCacheHealth, CheckDatabaseHealth, HealthReport
-from api.usecases.operations.jobs import CheckJobsHealth
+from api.usecases.operations.health import (
+    CheckCacheHealth,
+    CheckDatabaseHealth,
+    CheckJobsHealth,
+    HealthReport,
+)
 
 router = APIRouter(tags=["health"])
 

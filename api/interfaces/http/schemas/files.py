@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.domain.files.storage import StorageConfig, StorageProvider
-from api.usecases.files.files import FileWithUrl
-from api.usecases.files.storage import StorageSettingsView
+from api.usecases.files.file_store import FileWithUrl
+from api.usecases.files.settings_view import StorageSettingsView
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

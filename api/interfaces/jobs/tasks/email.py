@@ -12,9 +12,9 @@ import punq
 from api.common.request_context import current_request_id
 from api.domain.tenancy import current_tenant_or_none
 from api.interfaces.jobs.base import is_last_attempt, parley_task
-from api.usecases.email.delivery import DeliverEmail
+from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB
-from api.usecases.operations.jobs import RecordHeartbeat
+from api.usecases.operations.record_heartbeat import RecordHeartbeat
 
 PING_JOB = "parley.ping"
 HEARTBEAT_JOB = "parley.heartbeat"

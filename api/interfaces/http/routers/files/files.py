@@ -21,9 +21,13 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.files import FileOut
 from api.interfaces.http.schemas.identity.auth import UserOut
-from api.usecases.files.avatars import DescribeProfiles, SetAvatar
-from api.usecases.files.downloads import OpenLocalDownload
-from api.usecases.files.files import DeleteFile, GetFile, StoreUpload, Upload
+from api.usecases.files.delete_file import DeleteFile
+from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.files.file_store import Upload
+from api.usecases.files.get_file import GetFile
+from api.usecases.files.open_local_download import OpenLocalDownload
+from api.usecases.files.set_avatar import SetAvatar
+from api.usecases.files.store_upload import StoreUpload
 
 router = APIRouter(tags=["files"])
 

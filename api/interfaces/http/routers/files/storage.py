@@ -17,11 +17,9 @@ from api.interfaces.http.schemas.files import (
     StorageSettingsIn,
     StorageSettingsOut,
 )
-from api.usecases.files.storage import (
-    GetStorageSettings,
-    ListStorageProviders,
-    UpdateStorageSettings,
-)
+from api.usecases.files.get_storage_settings import GetStorageSettings
+from api.usecases.files.list_storage_providers import ListStorageProviders
+from api.usecases.files.update_storage_settings import UpdateStorageSettings
 
 router = APIRouter(prefix="/storage", tags=["storage"])
 

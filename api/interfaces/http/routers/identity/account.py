@@ -20,11 +20,16 @@ from api.interfaces.http.schemas.identity.auth import (
     TokenIn,
     UserOut,
 )
-from api.usecases.identity.account import Register
-from api.usecases.identity.mfa import DisableMfa, EnableMfa, StartMfaSetup
-from api.usecases.identity.passwords import ChangePassword, RequestPasswordReset, ResetPassword
-from api.usecases.identity.verification import ResendVerification, VerifyEmail
-from api.usecases.kernel.accounts import DescribeUsers
+from api.usecases.identity.change_password import ChangePassword
+from api.usecases.identity.disable_mfa import DisableMfa
+from api.usecases.identity.enable_mfa import EnableMfa
+from api.usecases.identity.register import Register
+from api.usecases.identity.request_password_reset import RequestPasswordReset
+from api.usecases.identity.resend_verification import ResendVerification
+from api.usecases.identity.reset_password import ResetPassword
+from api.usecases.identity.start_mfa_setup import StartMfaSetup
+from api.usecases.identity.verify_email import VerifyEmail
+from api.usecases.kernel.describe_users import DescribeUsers
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -16,7 +16,7 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.audit import AuditEntryOut, AuditPageOut
 from api.interfaces.http.schemas.paging import PagingQuery
-from api.usecases.identity.audit_log import SearchAuditLog
+from api.usecases.identity.search_audit_log import SearchAuditLog
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
 

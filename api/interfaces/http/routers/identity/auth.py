@@ -20,8 +20,12 @@ from api.interfaces.http.schemas.identity.auth import (
     TokensOut,
     UserOut,
 )
-from api.usecases.files.avatars import DescribeProfiles
-from api.usecases.identity.auth import GetMe, Login, Logout, RefreshTokens, VerifyMfaLogin
+from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.identity.get_me import GetMe
+from api.usecases.identity.login import Login
+from api.usecases.identity.logout import Logout
+from api.usecases.identity.refresh_tokens import RefreshTokens
+from api.usecases.identity.verify_mfa_login import VerifyMfaLogin
 from api.usecases.tenants.tenants import GetCurrentTenant
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -20,14 +20,12 @@ from api.interfaces.http.schemas.identity.roles import (
     RoleUpdateIn,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
-from api.usecases.identity.roles import (
-    CreateRole,
-    DeleteRole,
-    GetRole,
-    ListPermissions,
-    ListRoles,
-    UpdateRole,
-)
+from api.usecases.identity.create_role import CreateRole
+from api.usecases.identity.delete_role import DeleteRole
+from api.usecases.identity.get_role import GetRole
+from api.usecases.identity.list_permissions import ListPermissions
+from api.usecases.identity.list_roles import ListRoles
+from api.usecases.identity.update_role import UpdateRole
 
 router = APIRouter(tags=["roles"])
 

@@ -21,9 +21,15 @@ from api.interfaces.http.schemas.identity.users import (
     UserUpdateIn,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
-from api.usecases.files.avatars import DescribeProfiles
-from api.usecases.identity.user_admin import ActivateUser, DeactivateUser, SetUserRoles, UnlockUser
-from api.usecases.identity.users import CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
+from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.identity.create_user import CreateUser
+from api.usecases.identity.delete_user import DeleteUser
+from api.usecases.identity.get_user import GetUser
+from api.usecases.identity.list_users import ListUsers
+from api.usecases.identity.set_user_active import ActivateUser, DeactivateUser
+from api.usecases.identity.set_user_roles import SetUserRoles
+from api.usecases.identity.unlock_user import UnlockUser
+from api.usecases.identity.update_user import UpdateUser
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from api.domain.tenants.tenant import Tenant
-from api.usecases.kernel.accounts import UserView
+from api.usecases.kernel.describe_users import UserView
 
 Password = str  # the policy is checked by the use cases (length, not the email)
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.identity.auth import PasswordHasher
-from api.domain.identity.users import (
-    PlatformUserRepository,
-    User,
-    normalize_email,
-)
+from api.domain.identity.users import PlatformUserRepository, User, normalize_email
 
 
 class EnsurePlatformAdmin:

@@ -1,6 +1,4 @@
-"""Files: upload (streamed, sniffed, hashed), read with a fresh signed URL, delete.
-
-`FileStore` holds the rules every stored file follows, for uploads and avatars alike:
+"""Storing files: the rules every stored file follows, for uploads and avatars alike.
 
 - the content type is sniffed from the first bytes (the client's claim is not trusted)
   and checked against the allowed types before anything is stored (415);
@@ -23,13 +21,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel
 
-from api.domain.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from api.domain.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     BlobStorage,
@@ -39,15 +31,13 @@ from api.domain.files.storage import (
     StoredFile,
     default_config_ref,
 )
-from api.domain.identity.auth import Principal
-from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
-from api.usecases.files.storage import StoragePolicy, Storages
-from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.files.rules import StoragePolicy
+from api.usecases.files.storages import Storages
 from api.usecases.kernel.clock import stored_now
 
 log = logging.getLogger(__name__)
+
 
 SNIFF_BYTES = 64 * 1024  # enough for every signature the sniffer knows
 FILE_NOT_FOUND = "No such file."
@@ -221,74 +211,6 @@ class FileStore:
         assert file.id is not None  # noqa: S101 - stored files have ids
         await (await self._storages.for_file(file)).delete(file.key)
         await self._files.delete(file.id)
-
-
-class StoreUpload:
-    """Upload a file (`files:write`) and answer it with a signed URL.
-
-    Rules: see `FileStore` (sniffed type in `ALLOWED_CONTENT_TYPES` else 415, at most
-    `MAX_UPLOAD_BYTES` else 413, streamed, hashed, no orphans). Audited: `file.uploaded`.
-    """
-
-    def __init__(self, store: FileStore, auditor: Auditor, policy: StoragePolicy) -> None:
-        self._store = store
-        self._auditor = auditor
-        self._policy = policy
-
-    async def execute(self, principal: Principal, upload: Upload) -> FileWithUrl:
-        require_permission(principal, Permission.FILES_WRITE)
-        file = await self._store.store(
-            upload,
-            purpose="upload",
-            owner_id=principal.user_id,
-            allowed=self._policy.allowed_content_types,
-            max_bytes=self._policy.max_upload_bytes,
-        )
-        await self._auditor.record(
-            "file.uploaded", "file", file.id, actor_id=principal.user_id,
-            changes=audit_extra(principal, {"filename": file.filename, "size": file.size,
-                                            "content_type": file.content_type}),
-        )  # fmt: skip
-        return FileWithUrl(file=file, url=await self._store.signed_url(file))
-
-
-class GetFile:
-    """A file's metadata and a fresh signed URL (`files:read`); another tenant's is 404.
-
-    Rules: the URL is signed by the provider of the settings version the file was written
-    with, so files stay readable after the tenant switches provider.
-    """
-
-    def __init__(self, store: FileStore) -> None:
-        self._store = store
-
-    async def execute(self, principal: Principal, file_id: str) -> FileWithUrl:
-        require_permission(principal, Permission.FILES_READ)
-        file = await self._store.get(file_id)
-        return FileWithUrl(file=file, url=await self._store.signed_url(file))
-
-
-class DeleteFile:
-    """Delete a file (`files:write`): the blob, then its metadata.
-
-    Rules: another tenant's file is 404; a user's avatar is replaced through the avatar
-    route, not deleted here (409). Audited: `file.deleted`.
-    """
-
-    def __init__(self, store: FileStore, auditor: Auditor) -> None:
-        self._store = store
-        self._auditor = auditor
-
-    async def execute(self, principal: Principal, file_id: str) -> None:
-        require_permission(principal, Permission.FILES_WRITE)
-        file = await self._store.get(file_id)
-        if file.purpose == "avatar":
-            raise Conflict("This file is a user's avatar; replace it with a new avatar.")
-        await self._store.remove(file)
-        await self._auditor.record(
-            "file.deleted", "file", file_id, actor_id=principal.user_id,
-            changes=audit_extra(principal, {"filename": file.filename}),
-        )  # fmt: skip
 
 
 def _config_ref(config: StorageConfig) -> str:

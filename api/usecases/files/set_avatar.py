@@ -1,4 +1,4 @@
-"""Users' avatars: set one (stored like an upload), and show it as a fresh signed URL."""
+"""Giving a user a new avatar (stored like an upload); the old one is removed after."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from api.domain.errors import NotFound, ParleyError
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import Permission
-from api.domain.tenancy import current_tenant_or_none
-from api.usecases.files.files import FileCatalog, FileStore, Upload
-from api.usecases.files.storage import StoragePolicy
-from api.usecases.kernel.accounts import USER_NOT_FOUND, DescribeUsers, UserView
+from api.usecases.files.file_store import FileStore, Upload
+from api.usecases.files.rules import AVATAR, StoragePolicy
+from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
     Authority,
@@ -21,8 +20,6 @@ from api.usecases.kernel.authority import (
 )
 
 log = logging.getLogger(__name__)
-
-AVATAR = "avatar"
 
 
 class SetAvatar:
@@ -88,38 +85,3 @@ class SetAvatar:
                 await self._store.remove(old)
         except ParleyError as exc:
             log.warning("could not remove a replaced avatar (%s); it is left behind", exc.code)
-
-
-class DescribeProfiles:
-    """Users as clients see them: role names (`DescribeUsers`) and `avatar_url`, a fresh
-    signed URL (signing is local work; the avatars of a page are read in one query).
-
-    Rules: an avatar that cannot be signed right now (its provider's settings are gone or
-    undecryptable) shows as no avatar rather than failing the read.
-    """
-
-    def __init__(self, describe: DescribeUsers, files: FileCatalog, store: FileStore) -> None:
-        self._describe = describe
-        self._files = files
-        self._store = store
-
-    async def execute(self, users: list[User]) -> list[tuple[UserView, str | None]]:
-        views = await self._describe.execute(users)
-        urls = await self._avatar_urls(users)
-        return [(view, urls.get(view.user.id or "")) for view in views]
-
-    async def _avatar_urls(self, users: list[User]) -> dict[str, str]:
-        wanted = {u.id: u.avatar_key for u in users if u.id and u.avatar_key and u.tenant_id}
-        if not wanted or current_tenant_or_none() is None:
-            return {}
-        files = {f.id: f for f in await self._files.get_many(list(set(wanted.values())))}
-        urls: dict[str, str] = {}
-        for user_id, file_id in wanted.items():
-            file = files.get(file_id)
-            if file is None:
-                continue
-            try:
-                urls[user_id] = (await self._store.signed_url(file)).url
-            except ParleyError as exc:
-                log.warning("could not sign an avatar URL (%s)", exc.code)
-        return urls

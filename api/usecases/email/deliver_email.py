@@ -10,11 +10,7 @@ from api.domain.email.messages import (
     EmailStatus,
     OutboundEmailRepository,
 )
-from api.domain.errors import (
-    NotFound,
-    PermanentFailure,
-    TemporaryFailure,
-)
+from api.domain.errors import NotFound, PermanentFailure, TemporaryFailure
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.tenant import TenantRepository
 

@@ -1,0 +1,84 @@
+"""Changing one's own password, knowing the current one."""
+
+from __future__ import annotations
+
+from api.domain.errors import FieldProblem, Forbidden, InvalidInput, Unauthorized
+from api.domain.identity.auth import (
+    AuthPolicy,
+    OneTimeTokens,
+    PasswordHasher,
+    Principal,
+    RateLimiter,
+)
+from api.domain.identity.users import User
+from api.usecases.identity.account_security import AccountSecurity
+from api.usecases.identity.rules import PASSWORD_RESET, check_new_password
+from api.usecases.kernel.accounts import Accounts
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.rate_limits import enforce_rate
+
+WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
+
+
+class ChangePassword:
+    """Change one's own password, knowing the current one (tenant users and platform admins).
+
+    Rules: not through impersonation (403); the current password must match (401,
+    attempts limited per user: 429); the new one meets the policy and differs from the
+    current one (422). Then every session of the user ends, the caller's included (the
+    client signs in again), and outstanding reset links stop working.
+    """
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        hasher: PasswordHasher,
+        one_time: OneTimeTokens,
+        security: AccountSecurity,
+        limiter: RateLimiter,
+        auditor: Auditor,
+        policy: AuthPolicy,
+    ) -> None:
+        self._accounts = accounts
+        self._hasher = hasher
+        self._one_time = one_time
+        self._security = security
+        self._limiter = limiter
+        self._auditor = auditor
+        self._policy = policy
+
+    async def execute(self, principal: Principal, current: str, new: str) -> None:
+        if principal.actor_id is not None:
+            raise Forbidden("A password cannot be changed while impersonating.")
+        await enforce_rate(
+            self._limiter, f"password:user:{principal.user_id}", self._policy.sensitive_rate_per_ip
+        )
+        user = await self._accounts.by_id(principal.user_id)
+        if user is None or user.id is None or not user.is_active:
+            raise Unauthorized("The account is not available.")
+        matches, _ = await self._hasher.verify(current, user.password_hash)
+        if not matches:
+            await self._auditor.record(
+                "user.password_change_failed", "user", user.id, actor_id=user.id
+            )
+            raise Unauthorized(WRONG_CURRENT_PASSWORD)
+        check_new_password(
+            new, email=user.email, min_length=self._policy.password_min_length, field="new_password"
+        )
+        if new == current:
+            raise InvalidInput(
+                "The password does not meet the policy.",
+                [FieldProblem(("new_password",), "must differ from the current password")],
+            )
+        await self._update(user, new)
+
+    async def _update(self, user: User, new: str) -> None:
+        assert user.id is not None  # noqa: S101
+        await self._accounts.update(user.id, {"password_hash": await self._hasher.hash(new)})
+        await self._one_time.revoke_for_user(purpose=PASSWORD_RESET, user_id=user.id)
+        ended = await self._security.end_all_sessions(user)
+        await self._security.clear_lockout(user)
+        await self._auditor.record(
+            "user.password_changed", "user", user.id, actor_id=user.id,
+            changes={"sessions_ended": len(ended)},
+        )  # fmt: skip
