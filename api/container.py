@@ -29,7 +29,15 @@ from api.domain.ai.chat import (
 )
 from api.domain.audit import AuditLog
 from api.domain.email.messages import EmailRenderer, EmailSender, OutboundEmailRepository
-from api.domain.files.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
+from api.domain.files.downloads import DownloadLinks
+from api.domain.files.storage import (
+    BlobStorageFactory,
+    ContentSniffer,
+    FileCatalog,
+    FilenameSanitizer,
+    FileRepository,
+    StorageConfigRepository,
+)
 from api.domain.identity.auth import (
     AuthPolicy,
     OneTimeTokens,
@@ -107,11 +115,11 @@ from api.usecases.ai.models import (
 from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.files.delete_file import DeleteFile
 from api.usecases.files.describe_profiles import DescribeProfiles
-from api.usecases.files.file_store import ContentSniffer, FileCatalog, FilenameSanitizer, FileStore
+from api.usecases.files.file_store import FileStore
 from api.usecases.files.get_file import GetFile
 from api.usecases.files.get_storage_settings import GetStorageSettings
 from api.usecases.files.list_storage_providers import ListStorageProviders
-from api.usecases.files.open_local_download import DownloadLinks, OpenLocalDownload
+from api.usecases.files.open_local_download import OpenLocalDownload
 from api.usecases.files.rules import StoragePolicy
 from api.usecases.files.set_avatar import SetAvatar
 from api.usecases.files.storages import Storages

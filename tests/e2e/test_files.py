@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from api.domain.files.downloads import DownloadLinks
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.storage.local import LocalUrlSigner
-from api.usecases.files.open_local_download import DownloadLinks
 from api.usecases.tenants.tenants import SetTenantStatus
 from tests.e2e.conftest import assert_problem
 from tests.e2e.files_support import (

@@ -3,7 +3,8 @@
 A tenant chooses a provider (`PUT /storage`); every change is a new, immutable
 `StorageConfig` version, and every stored file remembers the version it was written with,
 so switching providers never loses access to older files. The deployment's default
-provider (version id `default`) serves tenants that chose none.
+provider (version id `default`) serves tenants that chose none. An upload's type is
+sniffed from its bytes (`ContentSniffer`) and its name made safe (`FilenameSanitizer`).
 """
 
 from __future__ import annotations
@@ -140,3 +141,21 @@ class FileRepository(Protocol):
     async def get(self, file_id: str) -> StoredFile | None: ...
 
     async def delete(self, file_id: str) -> bool: ...
+
+
+class ContentSniffer(Protocol):
+    """The content type of a file from its first bytes (None when unknown)."""
+
+    def __call__(self, head: bytes, filename: str) -> str | None: ...
+
+
+class FilenameSanitizer(Protocol):
+    """A filename safe to keep and to show: no path, no control characters, bounded."""
+
+    def __call__(self, name: str) -> str: ...
+
+
+class FileCatalog(FileRepository, Protocol):
+    """`FileRepository`, plus reading several files in one query (avatars of a page)."""
+
+    async def get_many(self, file_ids: list[str]) -> list[StoredFile]: ...

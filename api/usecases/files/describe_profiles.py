@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from api.domain.errors import ParleyError
+from api.domain.files.storage import FileCatalog
 from api.domain.identity.users import User
 from api.domain.tenancy import current_tenant_or_none
-from api.usecases.files.file_store import FileCatalog, FileStore
+from api.usecases.files.file_store import FileStore
 from api.usecases.kernel.describe_users import DescribeUsers, UserView
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
 from uuid import uuid4
 
 from pydantic import BaseModel
@@ -25,7 +24,9 @@ from api.domain.errors import InvalidInput, NotFound, PayloadTooLarge, Unsupport
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     BlobStorage,
-    FileRepository,
+    ContentSniffer,
+    FileCatalog,
+    FilenameSanitizer,
     SignedUrl,
     StorageConfig,
     StoredFile,
@@ -41,24 +42,6 @@ log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 64 * 1024  # enough for every signature the sniffer knows
 FILE_NOT_FOUND = "No such file."
-
-
-class ContentSniffer(Protocol):
-    """The content type of a file from its first bytes (None when unknown)."""
-
-    def __call__(self, head: bytes, filename: str) -> str | None: ...
-
-
-class FilenameSanitizer(Protocol):
-    """A filename safe to keep and to show: no path, no control characters, bounded."""
-
-    def __call__(self, name: str) -> str: ...
-
-
-class FileCatalog(FileRepository, Protocol):
-    """`FileRepository`, plus reading several files in one query (avatars of a page)."""
-
-    async def get_many(self, file_ids: list[str]) -> list[StoredFile]: ...
 
 
 @dataclass(frozen=True)

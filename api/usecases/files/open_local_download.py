@@ -5,31 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from api.domain.errors import Forbidden
+from api.domain.files.downloads import DownloadLinks
 from api.domain.files.storage import BlobStorageFactory, StorageConfig, StorageProvider
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.kernel.tenancy import ResolveTenant
-
-
-class VerifiedDownload(Protocol):
-    """What a verified link names: the blob, and how to label it."""
-
-    @property
-    def tenant_id(self) -> str: ...
-    @property
-    def key(self) -> str: ...
-    @property
-    def filename(self) -> str: ...
-    @property
-    def content_type(self) -> str: ...
-
-
-class DownloadLinks(Protocol):
-    """Verifies the local provider's signed download links (`Forbidden` when not valid)."""
-
-    def verify_query(self, params: Mapping[str, str]) -> VerifiedDownload: ...
 
 
 @dataclass(frozen=True)
