@@ -19,7 +19,14 @@ from api.usecases.kernel.clock import stored_now
 
 
 class CreateRole:
-    """Create a role (`roles:write`); the module's rules apply. Audited: `role.created`."""
+    """Create a role (`roles:write`).
+
+    Rules (shared with `UpdateRole`): every permission is in the catalog (422 naming the
+    unknown ones) and is a tenant permission (422 for platform ones); every inherited role
+    exists in this tenant (422); inheritance has no cycle (409); names are unique in the
+    tenant, whatever their case (409); the actor holds every permission the role would
+    grant, through inheritance (403). Audited: `role.created`.
+    """
 
     def __init__(self, roles: RoleRepository, authority: Authority, auditor: Auditor) -> None:
         self._roles = roles

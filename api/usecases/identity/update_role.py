@@ -28,7 +28,7 @@ from api.usecases.kernel.authority import (
 class UpdateRole:
     """Edit a role (`roles:write`); fields left out keep their values.
 
-    Rules: the module's rules apply; the actor must also hold every permission the role
+    Rules: those of `CreateRole`; the actor must also hold every permission the role
     grants now (403); system roles cannot be changed (409). Users who lose a permission
     through this change (holders of this role or of a role inheriting it) have their
     sessions ended, so it applies at once. Audited: `role.updated` with the changed fields.
