@@ -18,13 +18,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from api.bootstrap import running
 from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.operations.failed_jobs import ListFailedJobs
 from api.usecases.tenants.tenants import CreateTenant, ListTenants, SetTenantStatus
+from api.wiring import running
 
 
 def _tenant_json(tenant: Tenant) -> dict[str, Any]:

@@ -11,20 +11,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
-from pymongo.errors import ConnectionFailure
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Scope
 
 from api import __version__
-from api.bootstrap import running
 from api.common.logging import configure_logging
 from api.common.loop_monitor import LoopMonitor
 from api.config import ConfigurationError, Settings, load_settings
 from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
-from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
@@ -43,6 +38,7 @@ from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.tenants.tenants import EnsureDefaultTenant
+from api.wiring import UNAVAILABLE_ERRORS, running, start_listeners
 
 log = logging.getLogger("parley")
 
@@ -54,7 +50,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(settings) as container:
             app.state.container = container
-            container.resolve(RedisStopSignals).start()  # stop requests from any replica
+            start_listeners(container)  # stop requests from any replica (the API only)
             # Everything built so far lives as long as the process: out of the collector's
             # sight, so that a full collection walks only what requests create (it walked
             # the whole start-up heap, holding the loop for 100-400 ms under load).
@@ -115,14 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Multi-tenant backend for SaaS products that talk to their customers.",
         lifespan=_lifespan(settings),
     )
-    register_error_handlers(
-        app,
-        unavailable={
-            ConnectionFailure: "database",
-            RedisConnectionError: "cache",
-            RedisTimeoutError: "cache",
-        },
-    )
+    register_error_handlers(app, unavailable=UNAVAILABLE_ERRORS)
     app.include_router(health.router)
     app.include_router(tenant.router, prefix=settings.api_prefix)
     app.include_router(auth.router, prefix=settings.api_prefix)

@@ -2,7 +2,7 @@
 
 Built from the same settings and composition root as the API. Each worker process keeps
 one event loop on a background thread, and opens the Mongo client, Beanie and the Redis
-pool on it once (`bootstrap.running`), for all the tasks it runs; they are closed when the
+pool on it once (`api.wiring.running`), for all the tasks it runs; they are closed when the
 process shuts down.
 """
 
@@ -19,14 +19,13 @@ import punq
 from celery import Celery
 from celery.signals import setup_logging, worker_process_shutdown, worker_shutdown
 
-from api.bootstrap import running
 from api.common.logging import configure_logging
 from api.common.loop_thread import LoopThread
 from api.config import ConfigurationError, Settings, load_settings
-from api.infrastructure.jobs.celery_app import create_celery
 from api.interfaces.jobs import tasks as _tasks  # noqa: F401 - declares the tasks
 from api.interfaces.jobs.base import register_tasks
 from api.interfaces.jobs.schedule import beat_schedule
+from api.wiring import create_celery, running
 
 T = TypeVar("T")
 log = logging.getLogger("parley.worker")

@@ -61,7 +61,6 @@ for _path in (REPO, REPO / "scripts"):
 
 import devservers  # noqa: E402 - found through the path set just above
 
-from api.bootstrap import running  # noqa: E402
 from api.config import (  # noqa: E402
     Environment,
     JobSettings,
@@ -74,6 +73,7 @@ from api.domain.email.messages import EmailTemplate  # noqa: E402
 from api.domain.tenancy import TenantId, tenant_context  # noqa: E402
 from api.infrastructure.jobs.celery_app import create_celery  # noqa: E402
 from api.usecases.kernel.mailer import QueueEmail  # noqa: E402
+from api.wiring import running  # noqa: E402
 from tests.jobs.smtp_capture import SmtpCapture, start_smtp  # noqa: E402
 
 HOST = "127.0.0.1"

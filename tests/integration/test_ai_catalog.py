@@ -12,7 +12,6 @@ import pytest
 from pydantic import SecretStr
 
 from api.config import Settings
-from api.container import chat_models
 from api.domain.ai.chat import (
     ChatDelta,
     FinishReason,
@@ -26,6 +25,7 @@ from api.domain.ai.chat import (
     TokenUsage,
 )
 from api.infrastructure.ai.catalog import ProviderChatModels
+from api.wiring.ai import chat_models
 from tests.conftest import make_settings
 from tests.fake_llm import FakeLLM, serve_fake_llm
 
@@ -85,7 +85,7 @@ def settings_for(
 
 @pytest.fixture
 async def models(url: str) -> AsyncIterator[ProviderChatModels]:
-    """Both providers on the fake, as `api.container.chat_models` builds them."""
+    """Both providers on the fake, as `api.wiring.ai.chat_models` builds them."""
     built = chat_models(settings_for(ollama=url, openai=url))
     try:
         yield built

@@ -1,8 +1,8 @@
 """Open and close what a Parley process needs: clients, Beanie, the container.
 
-Shared by the API's lifespan, the operator CLI and (later) the worker, so every process
-starts the same way: one Mongo client and one Redis pool per process, created here and
-closed here.
+Shared by the API's lifespan, the Celery worker processes and the operator CLI, so every
+process starts the same way: one Mongo client and one Redis pool per process, created here
+and closed here. What else needs starting or closing is found through the lifecycle ports.
 """
 
 from __future__ import annotations
@@ -10,27 +10,48 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import punq
 from celery import Celery
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.config import Settings
-from api.container import build_container
-from api.infrastructure.ai.catalog import ProviderChatModels
+from api.domain.lifecycle import Closeable, Listener, Startable
 from api.infrastructure.cache.redis import create_redis
-from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.jobs.celery_app import create_celery
-from api.infrastructure.persistence.audit.entries import MongoAuditLog
 from api.infrastructure.persistence.base.documents import DOCUMENT_MODELS
 from api.infrastructure.persistence.base.mongo import create_mongo_client, init_database
-from api.infrastructure.persistence.operations.failed_jobs import MongoFailedJobLog
+from api.wiring.root import build_container
+
+# Driver errors that mean a server is down, by the dependency named in the 503 answer.
+UNAVAILABLE_ERRORS: dict[type[Exception], str] = {
+    ConnectionFailure: "database",
+    RedisConnectionError: "cache",
+    RedisTimeoutError: "cache",
+}
+
+
+def _registered(container: punq.Container, port: Any) -> list[Any]:
+    # punq types `resolve_all` for concrete classes; the lifecycle ports are Protocols.
+    return container.resolve_all(port)
+
+
+def start_listeners(container: punq.Container) -> None:
+    """Start the background `Listener`s: the API process only (the worker and CLI don't)."""
+    listeners: list[Listener] = _registered(container, Listener)
+    for listener in listeners:
+        listener.start()
 
 
 @asynccontextmanager
 async def running(
     settings: Settings, *, celery: Celery | None = None
 ) -> AsyncIterator[punq.Container]:
-    """Connect, bind the documents (waiting for the database), yield the container, close.
+    """Connect, bind the documents (waiting for the database), start what is `Startable`,
+    yield the container, then close what is `Closeable` and the clients.
 
     `celery` is the worker's own app; other processes get one for publishing jobs.
     """
@@ -57,13 +78,15 @@ async def running(
             wait_seconds=settings.mongo.startup_timeout_seconds,
         )
         container = build_container(settings, mongo=mongo, redis=redis, celery=publisher)
-        await container.resolve(MongoFailedJobLog).ensure_retention()
-        await container.resolve(MongoAuditLog).ensure_retention()
+        startables: list[Startable] = _registered(container, Startable)
+        for startable in startables:
+            await startable.start()
         yield container
     finally:
         if container is not None:
-            await container.resolve(RedisStopSignals).close()
-            await container.resolve(ProviderChatModels).close()
+            closeables: list[Closeable] = _registered(container, Closeable)
+            for closeable in closeables:
+                await closeable.close()
         if own_celery:
             await asyncio.to_thread(publisher.close)
         await redis.aclose()

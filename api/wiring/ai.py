@@ -1,0 +1,83 @@
+"""AI chat: the configured model providers, stop requests across replicas, the stores."""
+
+from __future__ import annotations
+
+import httpx
+import punq
+
+from api.config import Settings
+from api.domain.ai.chat import (
+    AiSettingsRepository,
+    ChatModels,
+    ConversationRepository,
+    MessageRepository,
+    StopSignals,
+    UsageLedger,
+)
+from api.domain.lifecycle import Closeable, Listener
+from api.infrastructure.ai.catalog import ProviderChatModels
+from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
+from api.infrastructure.cache.stop_signals import RedisStopSignals
+from api.infrastructure.persistence.ai.chat import (
+    BeanieConversationRepository,
+    BeanieMessageRepository,
+    MongoAiSettingsRepository,
+    MongoUsageLedger,
+)
+from api.usecases.ai.models import AiPolicy
+from api.wiring.clients import Clients
+
+
+def ai_policy(settings: Settings) -> AiPolicy:
+    ai = settings.ai
+    return AiPolicy(
+        default_model=ai.ai_default_model,
+        system_prompt=ai.ai_system_prompt,
+        context_max_turns=ai.ai_context_max_turns,
+        context_max_tokens=ai.ai_context_max_tokens,
+        max_message_chars=ai.ai_max_message_chars,
+        keepalive_seconds=ai.ai_keepalive_seconds,
+        start_grace_seconds=ai.ai_start_grace_seconds,
+        first_token_timeout_seconds=ai.ai_first_token_timeout_seconds,
+        token_timeout_seconds=ai.ai_token_timeout_seconds,
+    )
+
+
+def chat_models(settings: Settings) -> ProviderChatModels:
+    """The configured providers: Ollama when `OLLAMA_HOST` is set, an OpenAI-compatible
+    server when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is."""
+    ai = settings.ai
+    # Connecting and writing are bounded here; the wait for tokens by the use case.
+    timeout = httpx.Timeout(
+        ai.ai_connect_timeout_seconds,
+        read=max(ai.ai_first_token_timeout_seconds, ai.ai_token_timeout_seconds),
+    )
+    listing = httpx.AsyncClient(timeout=httpx.Timeout(ai.ai_connect_timeout_seconds * 2))
+    providers: list[ChatProvider] = []
+    if ai.ollama_host:
+        providers.append(
+            OllamaProvider(listing, host=ai.ollama_host, only=ai.ollama_models, timeout=timeout)
+        )
+    if ai.openai_enabled:
+        providers.append(
+            OpenAIProvider(
+                listing, api_key=ai.openai_api_key, base_url=ai.openai_base_url,
+                only=ai.openai_models, timeout=timeout,
+            )
+        )  # fmt: skip
+    return ProviderChatModels(providers, ai.ai_models_cache_seconds, closing=[listing])
+
+
+def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    stops = RedisStopSignals(clients.redis)
+    container.register(StopSignals, instance=stops)
+    container.register(Listener, instance=stops)  # stop requests from any replica (API only)
+    container.register(Closeable, instance=stops)
+    models = chat_models(settings)
+    container.register(ChatModels, instance=models)
+    container.register(Closeable, instance=models)
+    container.register(AiPolicy, instance=ai_policy(settings))
+    container.register(ConversationRepository, BeanieConversationRepository)
+    container.register(MessageRepository, BeanieMessageRepository)
+    container.register(UsageLedger, MongoUsageLedger)
+    container.register(AiSettingsRepository, MongoAiSettingsRepository)

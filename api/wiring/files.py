@@ -1,0 +1,59 @@
+"""Files: blob storage per tenant, uploads' policy and the local download links."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import punq
+
+from api.config import Settings
+from api.domain.files.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
+from api.infrastructure.persistence.files.storage import (
+    BeanieFileRepository,
+    BeanieStorageConfigRepository,
+)
+from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
+from api.infrastructure.storage.local import LocalUrlSigner
+from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
+from api.usecases.files.downloads import DownloadLinks
+from api.usecases.files.files import ContentSniffer, FileCatalog, FilenameSanitizer
+from api.usecases.files.storage import StoragePolicy
+from api.wiring.clients import Clients
+
+DOWNLOAD_LINK_LABEL = b"parley.storage.local-download-links"
+
+
+def download_link_secret(settings: Settings) -> str:
+    """The local download links' key: derived from JWT_SECRET under a label of its own, so
+    a link signature can never stand in for a token (or the other way round)."""
+    secret = settings.security.jwt_secret.get_secret_value().encode()
+    return hmac.new(secret, DOWNLOAD_LINK_LABEL, hashlib.sha256).hexdigest()
+
+
+def storage_policy(settings: Settings) -> StoragePolicy:
+    storage = settings.storage
+    return StoragePolicy(
+        max_upload_bytes=storage.max_upload_bytes,
+        max_avatar_bytes=storage.max_avatar_bytes,
+        allowed_content_types=frozenset(storage.allowed_content_types),
+        signed_url_ttl_seconds=storage.signed_url_ttl_seconds,
+    )
+
+
+def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    signer = LocalUrlSigner(download_link_secret(settings))
+    factory = DeploymentBlobStorageFactory(
+        settings.storage, local_signer=signer, public_base_url=settings.mail.public_base_url
+    )
+    container.register(BlobStorageFactory, instance=factory)
+    container.register(DownloadLinks, instance=signer)
+    container.register(ContentSniffer, instance=sniff_content_type)
+    container.register(FilenameSanitizer, instance=sanitize_filename)
+    container.register(StoragePolicy, instance=storage_policy(settings))
+    # One instance: it caches decrypted (immutable) settings versions.
+    container.register(
+        StorageConfigRepository, BeanieStorageConfigRepository, scope=punq.Scope.singleton
+    )
+    container.register(FileRepository, BeanieFileRepository)
+    container.register(FileCatalog, BeanieFileRepository)

@@ -1,0 +1,21 @@
+"""Tenants: the platform's tenant store and the cached directory every request reads."""
+
+from __future__ import annotations
+
+import punq
+
+from api.config import Settings
+from api.domain.tenants.tenant import TenantDirectory, TenantRepository
+from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
+from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
+from api.usecases.kernel.tenancy import ResolveTenant
+from api.wiring.clients import Clients
+
+
+def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    tenants = PlatformTenantRepository()
+    container.register(TenantRepository, instance=tenants)
+    directory = CachingTenantDirectory(tenants, settings.tenancy.tenant_cache_ttl_seconds)
+    container.register(TenantDirectory, instance=directory)
+    # Runs on every request (the tenant middleware): one shared, stateless instance.
+    container.register(ResolveTenant, instance=ResolveTenant(directory))
