@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -18,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+import api.interfaces
 import api.interfaces.http
 from api.config import Settings
 from api.domain.lifecycle import Closeable
@@ -201,6 +203,34 @@ def test_everything_the_routes_inject_resolves(container: punq.Container) -> Non
     assert len(wanted) > 50  # the walk found the routes' use cases
     for target in wanted:
         assert container.resolve(target) is container.resolve(target) or target is Settings
+
+
+def resolved_by_name(module: ModuleType) -> Iterator[Any]:
+    """The classes a module resolves by name: `<container>.resolve(SomeClass)`."""
+    for node in ast.walk(ast.parse(Path(module.__file__ or "").read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "resolve"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+        ):
+            found = vars(module).get(node.args[0].id)
+            if inspect.isclass(found):
+                yield found
+
+
+def test_everything_the_tasks_and_processes_resolve_resolves(container: punq.Container) -> None:
+    package = api.interfaces
+    modules = [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    ]
+    modules += [importlib.import_module(name) for name in ("api.main", "api.cli")]
+    wanted = {cls for module in modules for cls in resolved_by_name(module)}
+    assert len(wanted) >= 5  # the walk found the tasks' and the start-up's use cases
+    for cls in wanted:
+        assert container.resolve(cls) is container.resolve(cls)
 
 
 def test_every_discovered_use_case_resolves_once_per_container(
