@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 import api.interfaces
 import api.interfaces.http
 from api.config import Settings
-from api.domain.lifecycle import Closeable
+from api.domain.lifecycle import Closeable, Listener
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.persistence.base.mongo import create_mongo_client
 from api.interfaces.http import deps
@@ -247,3 +247,10 @@ def test_an_explicit_registration_takes_precedence_over_discovery(
 ) -> None:
     assert is_registered(container, ResolveTenant)
     assert len(container.resolve_all(ResolveTenant)) == 1
+
+
+def test_every_listener_is_closed_at_shutdown(container: punq.Container) -> None:
+    listeners: list[object] = container.resolve_all(Listener)
+    closeables: list[object] = container.resolve_all(Closeable)
+    assert listeners  # the AI stop listener
+    assert all(any(one is other for other in closeables) for one in listeners)
