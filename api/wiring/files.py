@@ -8,7 +8,15 @@ import hmac
 import punq
 
 from api.config import Settings
-from api.domain.files.storage import BlobStorageFactory, FileRepository, StorageConfigRepository
+from api.domain.files.downloads import DownloadLinks
+from api.domain.files.storage import (
+    BlobStorageFactory,
+    ContentSniffer,
+    FileCatalog,
+    FilenameSanitizer,
+    FileRepository,
+    StorageConfigRepository,
+)
 from api.infrastructure.persistence.files.storage import (
     BeanieFileRepository,
     BeanieStorageConfigRepository,
@@ -16,9 +24,7 @@ from api.infrastructure.persistence.files.storage import (
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
-from api.usecases.files.downloads import DownloadLinks
-from api.usecases.files.files import ContentSniffer, FileCatalog, FilenameSanitizer
-from api.usecases.files.storage import StoragePolicy
+from api.usecases.files.rules import StoragePolicy
 from api.wiring.clients import Clients
 
 DOWNLOAD_LINK_LABEL = b"parley.storage.local-download-links"
