@@ -1,27 +1,41 @@
 """The fail-closed base of every tenant-owned repository.
 
 `TenantScopedRepository` takes the tenant from the context (never from its callers), adds
-`tenant_id == current` to every find, count, update, delete and aggregate (as the first
-`$match`), stamps it on insert, and raises `TenantRequired` when no tenant is set. Filters
-go to the server as one plain dict (SecantusDB answers `$and` with a collection scan).
+`tenant_id == current` to every filter (finds, counts, updates, upserts, increments,
+deletes, bulk writes, batched reads; aggregates get it as the first `$match`), stamps it on
+inserts and upserts, and raises `TenantRequired` when no tenant is set. One method,
+`scope`, does this for every verb; a filter naming another tenant is refused there.
+Filters go to the server as one plain dict (SecantusDB answers `$and` with a collection
+scan).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from beanie import Document, SortDirection
+from beanie import Document, PydanticObjectId, SortDirection
+from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import UpdateResult
 
-from api.domain.errors import Conflict
 from api.domain.tenancy import current_tenant
 from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.writes import TENANT_FIELD as TENANT_FIELD
+from api.infrastructure.persistence.base.writes import (
+    BulkOutcome,
+    Filter,
+    Update,
+    WriteOp,
+    bulk_requests,
+    check_update,
+    translated_writes,
+)
 
-TENANT_FIELD = "tenant_id"
 _CROSS_COLLECTION_STAGES = frozenset({"$lookup", "$graphLookup", "$unionWith", "$out", "$merge"})
 
 
@@ -47,6 +61,12 @@ def to_object_id(raw: str | ObjectId) -> ObjectId | None:
         return None
 
 
+def tenant_first(**fields: Any) -> dict[str, Any]:
+    """A filter whose first key is the current tenant, so that SecantusDB's planner (which
+    chooses an index from a filter's first key) picks a compound index starting with it."""
+    return {TENANT_FIELD: current_tenant(), **fields}
+
+
 class TenantScopedRepository(Generic[D]):
     """CRUD on one tenant-owned document class, always within the current tenant."""
 
@@ -56,7 +76,7 @@ class TenantScopedRepository(Generic[D]):
         if document is not None:
             self.document = document
 
-    def scope(self, filter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def scope(self, filter: Filter | None = None) -> dict[str, Any]:
         """The filter with the current tenant added; raises `TenantRequired` without one."""
         tenant_id = current_tenant()
         scoped = dict(filter or {})
@@ -69,6 +89,14 @@ class TenantScopedRepository(Generic[D]):
             scoped = {"_id": scoped.pop("_id"), **scoped}
         return scoped
 
+    def stamp(self, document: D) -> D:
+        """`document` with the current tenant; refuses one that names another tenant."""
+        tenant_id = current_tenant()
+        if document.tenant_id not in ("", tenant_id):
+            raise ValueError("cannot insert a document for another tenant")
+        document.tenant_id = tenant_id
+        return document
+
     async def get(self, id: str | ObjectId) -> D | None:
         oid = to_object_id(id)
         if oid is None:
@@ -78,7 +106,7 @@ class TenantScopedRepository(Generic[D]):
 
     async def find(
         self,
-        filter: Mapping[str, Any] | None = None,
+        filter: Filter | None = None,
         *,
         sort: list[tuple[str, SortDirection]] | None = None,
         skip: int = 0,
@@ -94,20 +122,45 @@ class TenantScopedRepository(Generic[D]):
         with database_errors():
             return await query.to_list()
 
-    async def count(self, filter: Mapping[str, Any] | None = None) -> int:
+    def batches(self, filter: Filter | None = None, *, size: int = 500) -> AsyncIterator[list[D]]:
+        """This tenant's matches in `_id` order, at most `size` documents at a time.
+
+        Each batch is its own query for the `_id`s after the last one seen, so no cursor
+        stays open between batches, memory is bounded by `size`, and a document changed
+        while the caller works is yielded at most once. The filter is scoped now (no tenant:
+        `TenantRequired` at the call, not at the first batch) and must not name `_id`.
+        """
+        if size < 1:
+            raise ValueError("a batch holds at least one document")
+        if filter is not None and "_id" in filter:
+            raise ValueError("batches are paged by _id; the filter cannot name it")
+        return self._batches(self.scope(filter), size)
+
+    async def _batches(self, scoped: dict[str, Any], size: int) -> AsyncIterator[list[D]]:
+        after: Any = None
+        while True:
+            page = scoped if after is None else {"_id": {"$gt": after}, **scoped}
+            with database_errors():
+                found = (
+                    await self.document.find(page)
+                    .sort([("_id", SortDirection.ASCENDING)])
+                    .limit(size)
+                    .to_list()
+                )
+            if found:
+                yield found
+            if len(found) < size:
+                return
+            after = found[-1].id
+
+    async def count(self, filter: Filter | None = None) -> int:
         with database_errors():
             return await self.document.find(self.scope(filter)).count()
 
     async def insert(self, document: D) -> D:
-        tenant_id = current_tenant()
-        if document.tenant_id not in ("", tenant_id):
-            raise ValueError("cannot insert a document for another tenant")
-        document.tenant_id = tenant_id
-        try:
-            with database_errors():
-                await document.insert()
-        except DuplicateKeyError as exc:
-            raise Conflict("A resource with these unique values already exists.") from exc
+        self.stamp(document)
+        with translated_writes():
+            await document.insert()
         return document
 
     async def update(self, id: str | ObjectId, changes: Mapping[str, Any]) -> D | None:
@@ -116,37 +169,96 @@ class TenantScopedRepository(Generic[D]):
             return None
         return await self.get(id)
 
-    async def apply(self, id: str | ObjectId, update: Mapping[str, Mapping[str, Any]]) -> bool:
+    async def apply(self, id: str | ObjectId, update: Update) -> bool:
         """Apply update operators (`$set`, `$inc`, ...) to the document with this id in
         this tenant; False when absent. A unique index refusing the change is `Conflict`."""
-        if any(TENANT_FIELD in fields or "_id" in fields for fields in update.values()):
-            raise ValueError("tenant_id and _id cannot be changed")
+        check_update(update)
         oid = to_object_id(id)
         if oid is None:
             return False
-        try:
-            with database_errors():
-                result = await self.document.get_pymongo_collection().update_one(
-                    self.scope({"_id": oid}), dict(update)
-                )
-        except DuplicateKeyError as exc:
-            raise Conflict("A resource with these unique values already exists.") from exc
+        result = await self._update_one({"_id": oid}, update, upsert=False)
         return result.matched_count == 1
+
+    async def update_many(self, filter: Filter | None, update: Update) -> int:
+        """Apply update operators to every match in this tenant; how many matched."""
+        scoped = self.scope(filter)
+        check_update(update)
+        with translated_writes():
+            result = await self._collection().update_many(scoped, dict(update))
+        return result.matched_count
+
+    async def upsert(self, filter: Filter | None, update: Update) -> bool:
+        """Apply update operators to the one match of `filter` in this tenant, or insert
+        it: MongoDB copies the filter's equalities, `tenant_id` among them, into the new
+        document. True when it was inserted."""
+        result = await self._update_one(filter, update, upsert=True)
+        return result.upserted_id is not None
+
+    async def increment(
+        self, filter: Filter | None, amounts: Mapping[str, int | float], *, upsert: bool = False
+    ) -> bool:
+        """Add `amounts` to fields of the one match of `filter` in this tenant, atomically
+        (`$inc`); with `upsert`, a missing document is created (and stamped) with them.
+        True when a document was incremented or created."""
+        result = await self._update_one(filter, {"$inc": dict(amounts)}, upsert=upsert)
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def _update_one(
+        self, filter: Filter | None, update: Update, *, upsert: bool
+    ) -> UpdateResult:
+        scoped = self.scope(filter)
+        check_update(update)
+        collection = self._collection()
+        with translated_writes():
+            try:
+                return await collection.update_one(scoped, dict(update), upsert=upsert)
+            except DuplicateKeyError:
+                if not upsert:
+                    raise
+                # Two first upserts of one key raced and the other inserted: it matches now.
+                return await collection.update_one(scoped, dict(update), upsert=True)
 
     async def delete(self, id: str | ObjectId) -> bool:
         oid = to_object_id(id)
         if oid is None:
             return False
         with database_errors():
-            result = await self.document.get_pymongo_collection().delete_one(
-                self.scope({"_id": oid})
-            )
+            result = await self._collection().delete_one(self.scope({"_id": oid}))
         return result.deleted_count == 1
 
-    async def delete_many(self, filter: Mapping[str, Any] | None = None) -> int:
+    async def delete_many(self, filter: Filter | None = None) -> int:
         with database_errors():
-            result = await self.document.get_pymongo_collection().delete_many(self.scope(filter))
+            result = await self._collection().delete_many(self.scope(filter))
         return result.deleted_count
+
+    async def bulk_write(
+        self, operations: Sequence[WriteOp], *, ordered: bool = True
+    ) -> BulkOutcome:
+        """Several writes in one round trip, each filter scoped and each insert stamped.
+
+        Every operation is checked before anything is sent, so one naming another tenant
+        (or a document of another class) fails the whole call. A unique index refusing a
+        write is `Conflict`; with `ordered`, the writes before it stay done.
+        """
+        requests = bulk_requests(operations, scope=self.scope, insertable=self._insertable)
+        if not requests:
+            self.scope()  # nothing to write, but still no work without a tenant
+            return BulkOutcome()
+        with translated_writes():
+            result = await self._collection().bulk_write(requests, ordered=ordered)
+        return BulkOutcome.of(result)
+
+    def _insertable(self, document: Document) -> dict[str, Any]:
+        """The stamped document as stored; its `_id` is chosen here, before the write."""
+        if not isinstance(document, self.document):
+            raise ValueError(f"only {self.document.__name__} documents can be inserted here")
+        self.stamp(document)
+        if document.id is None:
+            document.id = PydanticObjectId()
+        raw: dict[str, Any] = get_dict(
+            document, to_db=True, keep_nulls=document.get_settings().keep_nulls
+        )
+        return raw
 
     async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Run `pipeline` after a first `$match` on the current tenant.
@@ -161,5 +273,8 @@ class TenantScopedRepository(Generic[D]):
                 )
         stages = [{"$match": self.scope()}, *pipeline]
         with database_errors():
-            cursor = await self.document.get_pymongo_collection().aggregate(stages)
+            cursor = await self._collection().aggregate(stages)
             return [dict(row) async for row in cursor]
+
+    def _collection(self) -> AsyncCollection[dict[str, Any]]:
+        return self.document.get_pymongo_collection()
