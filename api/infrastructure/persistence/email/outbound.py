@@ -8,17 +8,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 from pymongo import DESCENDING, IndexModel
-from pymongo.results import UpdateResult
 
 from api.common.clock import utcnow
 from api.domain.email.messages import ContextValue, EmailStatus, EmailTemplate, OutboundEmail
 from api.domain.errors import NotFound
-from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
-    to_object_id,
 )
 
 MAX_ERROR_LENGTH = 500
@@ -93,20 +90,13 @@ class BeanieOutboundEmailRepository:
         changes: dict[str, Any] = {"last_error": error[:MAX_ERROR_LENGTH] if error else None}
         if status is not None:
             changes.update(_status_changes(status))
-        await self._update_raw(email_id, {"$inc": {"attempts": 1}, "$set": changes})
+        await self._apply(email_id, {"$inc": {"attempts": 1}, "$set": changes})
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:
-        await self._update_raw(email_id, {"$set": _status_changes(status)})
+        await self._apply(email_id, {"$set": _status_changes(status)})
 
-    async def _update_raw(self, email_id: str, update: Mapping[str, Any]) -> UpdateResult:
+    async def _apply(self, email_id: str, update: Mapping[str, Mapping[str, Any]]) -> None:
         """Apply one atomic update document to this tenant's email; `NotFound` if absent."""
         self._scoped.scope()  # first: no tenant is TenantRequired, whatever the id
-        oid = to_object_id(email_id)
-        if oid is None:
+        if not await self._scoped.apply(email_id, update):
             raise NotFound("No such email in this tenant.")
-        collection = OutboundEmailDocument.get_pymongo_collection()
-        with database_errors():
-            result = await collection.update_one(self._scoped.scope({"_id": oid}), dict(update))
-        if result.matched_count == 0:
-            raise NotFound("No such email in this tenant.")
-        return result

@@ -182,15 +182,12 @@ class BeanieUserRepository:
 
     async def remove_role_everywhere(self, role_id: str) -> list[str]:
         """Take `role_id` from every user of this tenant; the ids of those who had it."""
-        scoped = self._scoped.scope({"role_ids": role_id})
-        collection = UserDocument.get_pymongo_collection()
-        with database_errors():
-            cursor = collection.find(scoped, {"_id": 1})
-            affected = [str(row["_id"]) async for row in cursor]
-            if affected:
-                await collection.update_many(
-                    scoped, {"$pull": {"role_ids": role_id}, "$set": {"updated_at": utcnow()}}
-                )
+        holders = {"role_ids": role_id}
+        affected = [str(u.id) async for batch in self._scoped.batches(holders) for u in batch]
+        if affected:
+            await self._scoped.update_many(
+                holders, {"$pull": {"role_ids": role_id}, "$set": {"updated_at": utcnow()}}
+            )
         return affected
 
 
