@@ -18,12 +18,10 @@ from api.domain.lifecycle import Closeable, Listener
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
-from api.infrastructure.persistence.ai.chat import (
-    BeanieConversationRepository,
-    BeanieMessageRepository,
-    MongoAiSettingsRepository,
-    MongoUsageLedger,
-)
+from api.infrastructure.persistence.ai.conversations import BeanieConversationRepository
+from api.infrastructure.persistence.ai.messages import BeanieMessageRepository
+from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
+from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.models import AiPolicy
 from api.wiring.clients import Clients
 

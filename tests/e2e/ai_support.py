@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
 from api.config import AiSettings, Settings
-from api.infrastructure.persistence.ai.chat import MessageDocument
+from api.infrastructure.persistence.ai.messages import MessageDocument
 from api.main import create_app
 from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
 from tests.asgi_server import serve_asgi

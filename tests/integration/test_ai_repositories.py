@@ -22,14 +22,13 @@ from api.domain.ai.chat import (
 )
 from api.domain.errors import TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.persistence.ai.chat import (
+from api.infrastructure.persistence.ai.conversations import (
     BeanieConversationRepository,
-    BeanieMessageRepository,
     ConversationDocument,
-    MessageDocument,
-    MongoAiSettingsRepository,
-    MongoUsageLedger,
 )
+from api.infrastructure.persistence.ai.messages import BeanieMessageRepository, MessageDocument
+from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
+from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 
 TENANT_A = TenantId("a" * 24)
 TENANT_B = TenantId("b" * 24)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from beanie import Document
 
-from api.infrastructure.persistence.ai.chat import (
-    AiSettingsDocument,
-    ConversationDocument,
-    MessageDocument,
-    UsageDocument,
-)
+from api.infrastructure.persistence.ai.conversations import ConversationDocument
+from api.infrastructure.persistence.ai.messages import MessageDocument
+from api.infrastructure.persistence.ai.settings import AiSettingsDocument
+from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument

@@ -1,0 +1,101 @@
+"""AI conversations per tenant and user (their messages live in `messages`).
+
+Filters put `tenant_id` first (`tenant_first`) so that SecantusDB picks the compound index
+below (its planner chooses from a filter's first key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from beanie import PydanticObjectId, SortDirection
+from pydantic import Field
+from pymongo import DESCENDING, IndexModel
+
+from api.domain.ai.chat import Conversation, ModelInfo, Provider
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+    tenant_first,
+    to_object_id,
+)
+
+_CONVERSATION_FIELDS = set(Conversation.model_fields) - {"id", TENANT_FIELD}
+
+
+class ConversationDocument(TenantOwnedDocument):
+    user_id: str
+    title: str = Field(max_length=200)
+    model: str
+    provider: Provider
+    message_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "ai_conversations"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [(TENANT_FIELD, 1), ("user_id", 1), ("updated_at", DESCENDING)],
+                name="tenant_user_recent",
+            ),
+        ]
+
+    def to_entity(self) -> Conversation:
+        return Conversation(
+            id=str(self.id),
+            tenant_id=self.tenant_id,
+            **self.model_dump(include=_CONVERSATION_FIELDS),
+        )
+
+
+class BeanieConversationRepository:
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(ConversationDocument)
+
+    async def create(self, conversation: Conversation) -> Conversation:
+        document = ConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
+        if conversation.id is not None:
+            document.id = PydanticObjectId(conversation.id)
+        return (await self._scoped.insert(document)).to_entity()
+
+    async def get(self, user_id: str, conversation_id: str) -> Conversation | None:
+        oid = to_object_id(conversation_id)
+        if oid is None:
+            return None
+        found = await self._scoped.find({"_id": oid, "user_id": user_id}, limit=1)
+        return found[0].to_entity() if found else None
+
+    async def page(self, user_id: str, *, skip: int, limit: int) -> tuple[list[Conversation], int]:
+        mine = tenant_first(user_id=user_id)
+        found = await self._scoped.find(
+            mine,
+            sort=[("updated_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)],
+            skip=skip,
+            limit=limit,
+        )
+        return [d.to_entity() for d in found], await self._scoped.count(mine)
+
+    async def touch(
+        self, conversation_id: str, *, messages: int, at: datetime, model: ModelInfo | None = None
+    ) -> bool:
+        changes: dict[str, Any] = {"updated_at": at}
+        if model is not None:
+            changes |= {"model": model.id, "provider": model.provider.value}
+        return await self._scoped.apply(
+            conversation_id, {"$inc": {"message_count": messages}, "$set": changes}
+        )
+
+    async def delete(self, user_id: str, conversation_id: str) -> bool:
+        oid = to_object_id(conversation_id)
+        if oid is None:
+            return False
+        return await self._scoped.delete_many({"_id": oid, "user_id": user_id}) == 1
+
+    async def delete_all(self, user_id: str) -> list[str]:
+        mine = tenant_first(user_id=user_id)
+        ids = [str(d.id) async for batch in self._scoped.batches(mine) for d in batch]
+        await self._scoped.delete_many(mine)
+        return ids

@@ -1,0 +1,105 @@
+"""AI chat messages, one document each, per tenant and conversation.
+
+Filters put `tenant_id` first (`tenant_first`) so that SecantusDB picks the compound index
+below (its planner chooses from a filter's first key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from beanie import PydanticObjectId, SortDirection
+from bson import ObjectId
+from pymongo import DESCENDING, IndexModel
+
+from api.domain.ai.chat import (
+    ChatMessage,
+    FinishReason,
+    MessagePage,
+    Provider,
+    Role,
+    TokenUsage,
+)
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+    tenant_first,
+    to_object_id,
+)
+
+_MESSAGE_FIELDS = set(ChatMessage.model_fields) - {"id", TENANT_FIELD}
+
+
+class MessageDocument(TenantOwnedDocument):
+    conversation_id: str
+    user_id: str
+    role: Role
+    content: str
+    model: str
+    provider: Provider
+    partial: bool = False
+    finish_reason: FinishReason | None = None
+    usage: TokenUsage | None = None
+    created_at: datetime
+
+    class Settings:
+        name = "ai_messages"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [(TENANT_FIELD, 1), ("conversation_id", 1), ("_id", DESCENDING)],
+                name="tenant_conversation_newest",
+            ),
+        ]
+
+    def to_entity(self) -> ChatMessage:
+        return ChatMessage(
+            id=str(self.id), tenant_id=self.tenant_id, **self.model_dump(include=_MESSAGE_FIELDS)
+        )
+
+
+class BeanieMessageRepository:
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(MessageDocument)
+
+    def new_id(self) -> str:
+        return str(ObjectId())
+
+    async def add(self, message: ChatMessage) -> ChatMessage:
+        document = MessageDocument(**message.model_dump(include=_MESSAGE_FIELDS))
+        if message.id is not None:
+            document.id = PydanticObjectId(message.id)
+        return (await self._scoped.insert(document)).to_entity()
+
+    async def latest(self, conversation_id: str, limit: int) -> list[ChatMessage]:
+        found = await self._scoped.find(
+            tenant_first(conversation_id=conversation_id),
+            sort=[("_id", SortDirection.DESCENDING)],
+            limit=limit,
+        )
+        return [d.to_entity() for d in reversed(found)]
+
+    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> MessagePage:
+        filter = tenant_first(conversation_id=conversation_id)
+        if before is not None:
+            oid = to_object_id(before)
+            if oid is None:
+                return MessagePage(items=[])
+            filter["_id"] = {"$lt": oid}
+        found = await self._scoped.find(
+            filter, sort=[("_id", SortDirection.DESCENDING)], limit=limit + 1
+        )
+        more = len(found) > limit
+        items = [d.to_entity() for d in reversed(found[:limit])]
+        return MessagePage(items=items, next_cursor=items[0].id if more and items else None)
+
+    async def delete(self, message_id: str) -> None:
+        await self._scoped.delete(message_id)
+
+    async def delete_for(self, conversation_ids: list[str]) -> int:
+        if not conversation_ids:
+            return 0
+        return await self._scoped.delete_many(
+            tenant_first(conversation_id={"$in": conversation_ids})
+        )

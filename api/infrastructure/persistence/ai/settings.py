@@ -1,0 +1,59 @@
+"""AI settings of a tenant (allowed models, default model, daily quota): one document each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pymongo import IndexModel
+
+from api.domain.ai.chat import AiTenantSettings
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+)
+
+
+class AiSettingsDocument(TenantOwnedDocument):
+    allowed_models: list[str] | None = None
+    default_model: str | None = None
+    daily_token_quota: int | None = None
+    updated_at: datetime | None = None
+
+    class Settings:
+        name = "ai_settings"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([(TENANT_FIELD, 1)], name="tenant", unique=True)
+        ]
+
+
+class MongoAiSettingsRepository:
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(AiSettingsDocument)
+
+    async def get(self) -> AiTenantSettings:
+        found = await self._scoped.find(limit=1)
+        if not found:
+            return AiTenantSettings()
+        document = found[0]
+        return AiTenantSettings(
+            allowed_models=(
+                tuple(document.allowed_models) if document.allowed_models is not None else None
+            ),
+            default_model=document.default_model,
+            daily_token_quota=document.daily_token_quota,
+            updated_at=document.updated_at,
+        )
+
+    async def put(self, settings: AiTenantSettings) -> AiTenantSettings:
+        fields = {
+            "allowed_models": list(settings.allowed_models)
+            if settings.allowed_models is not None
+            else None,
+            "default_model": settings.default_model,
+            "daily_token_quota": settings.daily_token_quota,
+            "updated_at": settings.updated_at,
+        }
+        await self._scoped.upsert({}, {"$set": fields})  # one document per tenant
+        return settings
