@@ -20,6 +20,7 @@ class Note(TenantOwnedDocument):
 
     title: str
     body: str = ""
+    votes: int = 0
 
     class Settings:
         name = "test_notes"
