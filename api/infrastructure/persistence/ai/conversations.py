@@ -52,6 +52,8 @@ class ConversationDocument(TenantOwnedDocument):
 
 
 class BeanieConversationRepository:
+    """`ConversationRepository` adapter, within the current tenant (fail closed)."""
+
     def __init__(self) -> None:
         self._scoped = TenantScopedRepository(ConversationDocument)
 

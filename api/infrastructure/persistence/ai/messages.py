@@ -60,6 +60,8 @@ class MessageDocument(TenantOwnedDocument):
 
 
 class BeanieMessageRepository:
+    """`MessageRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
+
     def __init__(self) -> None:
         self._scoped = TenantScopedRepository(MessageDocument)
 

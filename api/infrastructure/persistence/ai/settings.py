@@ -29,6 +29,8 @@ class AiSettingsDocument(TenantOwnedDocument):
 
 
 class MongoAiSettingsRepository:
+    """`AiSettingsRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
+
     def __init__(self) -> None:
         self._scoped = TenantScopedRepository(AiSettingsDocument)
 

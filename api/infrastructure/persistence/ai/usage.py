@@ -40,6 +40,8 @@ class UsageDocument(TenantOwnedDocument):
 
 
 class MongoUsageLedger:
+    """`UsageLedger` adapter, within the current tenant (fail closed: `TenantRequired`)."""
+
     def __init__(self) -> None:
         self._scoped = TenantScopedRepository(UsageDocument)
 
