@@ -19,6 +19,12 @@ log = logging.getLogger(__name__)
 
 MongoClient = AsyncMongoClient[dict[str, Any]]
 
+# SecantusDB (the embedded default) closes a client connection idle for 300 s, and the
+# pool would hand that dead connection to the next operation; a standalone server has no
+# retryable writes, so that write failed (ServiceUnavailable). Pooled connections idle
+# longer than this are dropped instead (harmless against a real mongod).
+MAX_IDLE_MS = 240_000
+
 
 def create_mongo_client(
     uri: str,
@@ -35,6 +41,7 @@ def create_mongo_client(
         connectTimeoutMS=connect_timeout_ms,
         socketTimeoutMS=socket_timeout_ms,
         maxPoolSize=max_pool_size,
+        maxIdleTimeMS=MAX_IDLE_MS,
         tz_aware=True,
         appname="parley",
     )
