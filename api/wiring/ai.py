@@ -6,11 +6,11 @@ import httpx
 import punq
 
 from api.config import Settings
-from api.domain.ai.chat import (
+from api.domain.ai.ports import (
+    AiConversationRepository,
+    AiMessageRepository,
     AiSettingsRepository,
     ChatModels,
-    ConversationRepository,
-    MessageRepository,
     StopSignals,
     UsageLedger,
 )
@@ -18,8 +18,8 @@ from api.domain.lifecycle import Closeable, Listener
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
-from api.infrastructure.persistence.ai.conversations import BeanieConversationRepository
-from api.infrastructure.persistence.ai.messages import BeanieMessageRepository
+from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
+from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository
 from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.models import AiPolicy
@@ -75,7 +75,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ChatModels, instance=models)
     container.register(Closeable, instance=models)
     container.register(AiPolicy, instance=ai_policy(settings))
-    container.register(ConversationRepository, BeanieConversationRepository)
-    container.register(MessageRepository, BeanieMessageRepository)
+    container.register(AiConversationRepository, BeanieAiConversationRepository)
+    container.register(AiMessageRepository, BeanieAiMessageRepository)
     container.register(UsageLedger, MongoUsageLedger)
     container.register(AiSettingsRepository, MongoAiSettingsRepository)

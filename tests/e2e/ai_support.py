@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
 from api.config import AiSettings, Settings
-from api.infrastructure.persistence.ai.messages import MessageDocument
+from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.main import create_app
 from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
 from tests.asgi_server import serve_asgi
@@ -257,7 +257,7 @@ async def put_ai_settings(
 
 async def stored_messages(conversation_id: str | None = None) -> int:
     """How many messages the database holds for a conversation (any tenant), or at all."""
-    collection = MessageDocument.get_pymongo_collection()
+    collection = AiMessageDocument.get_pymongo_collection()
     query = {} if conversation_id is None else {"conversation_id": conversation_id}
     return int(await collection.count_documents(query))
 

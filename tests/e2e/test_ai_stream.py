@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.domain.ai.chat import estimate_tokens
+from api.domain.ai.values import estimate_tokens
 from tests.e2e.ai_support import (
     AI,
     OLLAMA_MODEL,

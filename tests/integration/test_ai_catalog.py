@@ -12,16 +12,14 @@ import pytest
 from pydantic import SecretStr
 
 from api.config import Settings
-from api.domain.ai.chat import (
+from api.domain.ai.errors import ModelNotFound, ProviderRejected, ProviderUnavailable
+from api.domain.ai.values import (
     ChatDelta,
     FinishReason,
     ModelInfo,
-    ModelNotFound,
     PromptMessage,
     Provider,
-    ProviderRejected,
-    ProviderUnavailable,
-    Role,
+    Speaker,
     TokenUsage,
 )
 from api.infrastructure.ai.catalog import ProviderChatModels
@@ -34,8 +32,8 @@ OPENAI_MODEL = "gpt-4o-mini"
 API_KEY = "sk-test-catalog"
 TOKENS = ["Hello", ",", " world", "!"]
 PROMPT = [
-    PromptMessage(Role.SYSTEM, "You are terse."),
-    PromptMessage(Role.USER, "Say hello to the whole world"),
+    PromptMessage(Speaker.SYSTEM, "You are terse."),
+    PromptMessage(Speaker.USER, "Say hello to the whole world"),
 ]
 PROMPT_WORDS = 3 + 6  # what the fake reports as the prompt's size
 WAIT = 5.0

@@ -9,24 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from api.domain.ai.chat import (
-    AiTenantSettings,
-    ChatMessage,
-    Conversation,
-    FinishReason,
-    ModelInfo,
-    Provider,
-    Role,
-    TokenUsage,
-    UsageRow,
-)
+from api.domain.ai.entities import AiConversation, AiMessage, AiTenantSettings, UsageRow
+from api.domain.ai.values import FinishReason, ModelInfo, Provider, Speaker, TokenUsage
 from api.domain.errors import TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.ai.conversations import (
-    BeanieConversationRepository,
-    ConversationDocument,
+    AiConversationDocument,
+    BeanieAiConversationRepository,
 )
-from api.infrastructure.persistence.ai.messages import BeanieMessageRepository, MessageDocument
+from api.infrastructure.persistence.ai.messages import AiMessageDocument, BeanieAiMessageRepository
 from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 
@@ -37,30 +28,30 @@ GPT = ModelInfo(id="gpt-4o-mini", provider=Provider.OPENAI)
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def conversation(user_id: str, title: str, at: datetime = T0) -> Conversation:
-    return Conversation(
+def conversation(user_id: str, title: str, at: datetime = T0) -> AiConversation:
+    return AiConversation(
         user_id=user_id, title=title, model=LLAMA.id, provider=LLAMA.provider,
         created_at=at, updated_at=at,
     )  # fmt: skip
 
 
 def chat_message(
-    conversation_id: str, content: str, *, id: str | None = None, role: Role = Role.USER
-) -> ChatMessage:
-    return ChatMessage(
+    conversation_id: str, content: str, *, id: str | None = None, role: Speaker = Speaker.USER
+) -> AiMessage:
+    return AiMessage(
         id=id, conversation_id=conversation_id, user_id="u1", role=role, content=content,
         model=LLAMA.id, provider=LLAMA.provider, created_at=T0,
     )  # fmt: skip
 
 
 @pytest.fixture
-def conversations() -> BeanieConversationRepository:
-    return BeanieConversationRepository()
+def conversations() -> BeanieAiConversationRepository:
+    return BeanieAiConversationRepository()
 
 
 @pytest.fixture
-def messages() -> BeanieMessageRepository:
-    return BeanieMessageRepository()
+def messages() -> BeanieAiMessageRepository:
+    return BeanieAiMessageRepository()
 
 
 @pytest.fixture
@@ -73,7 +64,7 @@ def ai_settings() -> MongoAiSettingsRepository:
     return MongoAiSettingsRepository()
 
 
-def ids(items: list[Conversation] | list[ChatMessage]) -> list[str | None]:
+def ids(items: list[AiConversation] | list[AiMessage]) -> list[str | None]:
     return [item.id for item in items]
 
 
@@ -81,7 +72,7 @@ def ids(items: list[Conversation] | list[ChatMessage]) -> list[str | None]:
 
 
 async def test_a_conversation_belongs_to_its_user(
-    conversations: BeanieConversationRepository,
+    conversations: BeanieAiConversationRepository,
 ) -> None:
     with tenant_context(TENANT_A):
         created = await conversations.create(conversation("u1", "Hello"))
@@ -101,7 +92,7 @@ async def test_a_conversation_belongs_to_its_user(
         assert await conversations.delete("u1", created.id) is False
 
 
-async def test_create_keeps_a_preset_id(conversations: BeanieConversationRepository) -> None:
+async def test_create_keeps_a_preset_id(conversations: BeanieAiConversationRepository) -> None:
     preset = str(ObjectId())
     with tenant_context(TENANT_A):
         created = await conversations.create(
@@ -112,7 +103,7 @@ async def test_create_keeps_a_preset_id(conversations: BeanieConversationReposit
 
 
 async def test_page_is_most_recent_first_with_the_total(
-    conversations: BeanieConversationRepository,
+    conversations: BeanieAiConversationRepository,
 ) -> None:
     with tenant_context(TENANT_A):
         made = [
@@ -135,7 +126,7 @@ async def test_page_is_most_recent_first_with_the_total(
 
 
 async def test_touch_counts_messages_and_sets_the_model(
-    conversations: BeanieConversationRepository,
+    conversations: BeanieAiConversationRepository,
 ) -> None:
     with tenant_context(TENANT_A):
         created = await conversations.create(conversation("u1", "t"))
@@ -155,11 +146,11 @@ async def test_touch_counts_messages_and_sets_the_model(
         assert await conversations.delete("u1", created.id)
         assert await conversations.touch(created.id, messages=1, at=later) is False
         assert await conversations.touch("not-an-id", messages=1, at=later) is False
-    assert await ConversationDocument.find_all().count() == 0  # no upsert
+    assert await AiConversationDocument.find_all().count() == 0  # no upsert
 
 
 async def test_delete_all_answers_the_ids_and_leaves_other_users(
-    conversations: BeanieConversationRepository,
+    conversations: BeanieAiConversationRepository,
 ) -> None:
     with tenant_context(TENANT_A):
         mine = [await conversations.create(conversation("u1", f"m{i}")) for i in range(3)]
@@ -176,12 +167,12 @@ async def test_delete_all_answers_the_ids_and_leaves_other_users(
 
 
 async def test_messages_keep_a_preset_id_and_their_fields(
-    messages: BeanieMessageRepository,
+    messages: BeanieAiMessageRepository,
 ) -> None:
     with tenant_context(TENANT_A):
         preset = messages.new_id()
         assert ObjectId.is_valid(preset) and preset != messages.new_id()
-        reply = chat_message("c1", "Hello!", id=preset, role=Role.ASSISTANT).model_copy(
+        reply = chat_message("c1", "Hello!", id=preset, role=Speaker.ASSISTANT).model_copy(
             update={
                 "partial": True,
                 "finish_reason": FinishReason.STOPPED,
@@ -191,14 +182,14 @@ async def test_messages_keep_a_preset_id_and_their_fields(
         stored = await messages.add(reply)
         assert stored.id == preset and stored.tenant_id == TENANT_A
         [found] = await messages.latest("c1", 10)
-        assert found.id == preset and found.content == "Hello!" and found.role is Role.ASSISTANT
+        assert found.id == preset and found.content == "Hello!" and found.role is Speaker.ASSISTANT
         assert found.partial is True and found.finish_reason is FinishReason.STOPPED
         assert found.usage == TokenUsage(input_tokens=3, output_tokens=4, estimated=True)
         generated = await messages.add(chat_message("c1", "no id given"))
         assert generated.id is not None and ObjectId.is_valid(generated.id)
 
 
-async def add_many(messages: BeanieMessageRepository, conversation_id: str, n: int) -> list[str]:
+async def add_many(messages: BeanieAiMessageRepository, conversation_id: str, n: int) -> list[str]:
     """`n` messages in order (ids drawn in order, so increasing)."""
     added = []
     for i in range(n):
@@ -209,7 +200,7 @@ async def add_many(messages: BeanieMessageRepository, conversation_id: str, n: i
     return added
 
 
-async def test_latest_answers_the_newest_oldest_first(messages: BeanieMessageRepository) -> None:
+async def test_latest_answers_the_newest_oldest_first(messages: BeanieAiMessageRepository) -> None:
     with tenant_context(TENANT_A):
         added = await add_many(messages, "c1", 6)
         await add_many(messages, "c2", 2)
@@ -218,7 +209,7 @@ async def test_latest_answers_the_newest_oldest_first(messages: BeanieMessageRep
         assert await messages.latest("c3", 5) == []
 
 
-async def test_pages_chain_back_through_the_cursor(messages: BeanieMessageRepository) -> None:
+async def test_pages_chain_back_through_the_cursor(messages: BeanieAiMessageRepository) -> None:
     with tenant_context(TENANT_A):
         added = await add_many(messages, "c1", 7)
         await add_many(messages, "c2", 3)
@@ -238,14 +229,14 @@ async def test_pages_chain_back_through_the_cursor(messages: BeanieMessageReposi
         assert empty.items == [] and empty.next_cursor is None
 
 
-async def test_a_malformed_cursor_is_an_empty_page(messages: BeanieMessageRepository) -> None:
+async def test_a_malformed_cursor_is_an_empty_page(messages: BeanieAiMessageRepository) -> None:
     with tenant_context(TENANT_A):
         await add_many(messages, "c1", 2)
         page = await messages.page("c1", before="not-a-cursor", limit=10)
         assert page.items == [] and page.next_cursor is None
 
 
-async def test_delete_and_delete_for(messages: BeanieMessageRepository) -> None:
+async def test_delete_and_delete_for(messages: BeanieAiMessageRepository) -> None:
     with tenant_context(TENANT_A):
         one = await add_many(messages, "c1", 3)
         await add_many(messages, "c2", 2)
@@ -384,8 +375,8 @@ async def test_settings_default_then_round_trip(ai_settings: MongoAiSettingsRepo
 
 
 async def test_another_tenant_sees_nothing(
-    conversations: BeanieConversationRepository,
-    messages: BeanieMessageRepository,
+    conversations: BeanieAiConversationRepository,
+    messages: BeanieAiMessageRepository,
     ledger: MongoUsageLedger,
     ai_settings: MongoAiSettingsRepository,
 ) -> None:
@@ -421,12 +412,12 @@ async def test_another_tenant_sees_nothing(
         [row] = await ledger.rows(since="2024-01-01", until="2024-12-31", user_id=None)
         assert row.messages == 1
         assert (await ai_settings.get()).daily_token_quota == 1
-    assert await MessageDocument.find_all().count() == 3
+    assert await AiMessageDocument.find_all().count() == 3
 
 
 async def test_every_call_without_a_tenant_raises(
-    conversations: BeanieConversationRepository,
-    messages: BeanieMessageRepository,
+    conversations: BeanieAiConversationRepository,
+    messages: BeanieAiMessageRepository,
     ledger: MongoUsageLedger,
     ai_settings: MongoAiSettingsRepository,
 ) -> None:

@@ -11,23 +11,22 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from api.domain.ai.chat import (
+from api.domain.ai.entities import (
+    AiConversation,
+    AiMessage,
+    AiMessagePage,
     AiTenantSettings,
+    UsageRow,
+)
+from api.domain.ai.errors import ModelNotFound, ProviderUnavailable, QuotaExceeded, UnknownModel
+from api.domain.ai.values import (
     ChatDelta,
-    ChatMessage,
-    Conversation,
     FinishReason,
-    MessagePage,
     ModelInfo,
-    ModelNotFound,
     PromptMessage,
     Provider,
-    ProviderUnavailable,
-    QuotaExceeded,
-    Role,
+    Speaker,
     TokenUsage,
-    UnknownModel,
-    UsageRow,
     estimate_tokens,
 )
 from api.domain.errors import Forbidden, InvalidInput, NotFound
@@ -73,8 +72,8 @@ ADMIN = principal("boss", {"ai:manage"})
 WAIT = 2.0  # seconds a test waits for something that should happen at once
 
 
-def message(content: str, role: Role = Role.USER, n: int = 0) -> ChatMessage:
-    return ChatMessage(
+def message(content: str, role: Speaker = Speaker.USER, n: int = 0) -> AiMessage:
+    return AiMessage(
         id=f"m{n}",
         conversation_id="c1",
         user_id="u1",
@@ -104,17 +103,17 @@ def test_estimate_tokens_rounds_up_and_is_never_zero(text: str, tokens: int) -> 
 def test_fit_context_keeps_the_newest_messages_within_the_budget() -> None:
     history = [
         message(chars(5), n=1),
-        message(chars(3), Role.ASSISTANT, n=2),
+        message(chars(3), Speaker.ASSISTANT, n=2),
         message(chars(4), n=3),
-        message(chars(2), Role.ASSISTANT, n=4),
+        message(chars(2), Speaker.ASSISTANT, n=4),
         message("newest?", n=5),  # 2 tokens
     ]
     # 2 + 2 + 4 = 8 fit in 10; the next (3) does not, and nothing older is taken either.
     prompt = fit_context(history, max_tokens=10, system_prompt=None)
     assert prompt == [
-        PromptMessage(Role.USER, chars(4)),
-        PromptMessage(Role.ASSISTANT, chars(2)),
-        PromptMessage(Role.USER, "newest?"),
+        PromptMessage(Speaker.USER, chars(4)),
+        PromptMessage(Speaker.ASSISTANT, chars(2)),
+        PromptMessage(Speaker.USER, "newest?"),
     ]
     everything = fit_context(history, max_tokens=16, system_prompt=None)
     assert [p.content for p in everything] == [m.content for m in history]
@@ -126,52 +125,57 @@ def test_fit_context_keeps_the_newest_messages_within_the_budget() -> None:
 def test_fit_context_never_starts_with_a_reply_whose_question_did_not_fit() -> None:
     history = [
         message(chars(10), n=1),
-        message(chars(1), Role.ASSISTANT, n=2),
-        message(chars(1), Role.ASSISTANT, n=3),
+        message(chars(1), Speaker.ASSISTANT, n=2),
+        message(chars(1), Speaker.ASSISTANT, n=3),
         message("q?", n=4),
     ]
     assert fit_context(history, max_tokens=5, system_prompt=None) == [
-        PromptMessage(Role.USER, "q?")
+        PromptMessage(Speaker.USER, "q?")
     ]
 
 
 def test_fit_context_always_keeps_the_newest_message() -> None:
     history = [message("old"), message(chars(50), n=1)]
     assert fit_context(history, max_tokens=10, system_prompt=None) == [
-        PromptMessage(Role.USER, chars(50))
+        PromptMessage(Speaker.USER, chars(50))
     ]
     # Even when the system prompt alone is over the budget.
     prompt = fit_context(history, max_tokens=10, system_prompt=chars(20))
-    assert prompt == [PromptMessage(Role.SYSTEM, chars(20)), PromptMessage(Role.USER, chars(50))]
+    assert prompt == [
+        PromptMessage(Speaker.SYSTEM, chars(20)),
+        PromptMessage(Speaker.USER, chars(50)),
+    ]
 
 
 def test_fit_context_skips_empty_messages() -> None:
     history = [
         message("first", n=1),
-        message("", Role.ASSISTANT, n=2),  # e.g. a reply stopped before its first token
+        message("", Speaker.ASSISTANT, n=2),  # e.g. a reply stopped before its first token
         message("second", n=3),
     ]
     prompt = fit_context(history, max_tokens=100, system_prompt=None)
-    assert prompt == [PromptMessage(Role.USER, "first"), PromptMessage(Role.USER, "second")]
+    assert prompt == [PromptMessage(Speaker.USER, "first"), PromptMessage(Speaker.USER, "second")]
     assert fit_context([message("", n=1)], max_tokens=100, system_prompt=None) == []
 
 
 def test_fit_context_prepends_the_system_prompt_and_counts_it() -> None:
-    history = [message(chars(2), n=1), message(chars(2), Role.ASSISTANT, n=2), message("q", n=3)]
+    history = [message(chars(2), n=1), message(chars(2), Speaker.ASSISTANT, n=2), message("q", n=3)]
     without = fit_context(history, max_tokens=5, system_prompt=None)
     assert [p.content for p in without] == [m.content for m in history]  # 2 + 2 + 1
     with_prompt = fit_context(history, max_tokens=5, system_prompt="sys")
     # 1 for the prompt leaves 4: the question (1) and the reply (2), not its question (2).
-    assert with_prompt == [PromptMessage(Role.SYSTEM, "sys"), PromptMessage(Role.USER, "q")]
+    assert with_prompt == [PromptMessage(Speaker.SYSTEM, "sys"), PromptMessage(Speaker.USER, "q")]
     roomier = fit_context(history, max_tokens=6, system_prompt="sys")
-    assert roomier == [PromptMessage(Role.SYSTEM, "sys"), *without]
+    assert roomier == [PromptMessage(Speaker.SYSTEM, "sys"), *without]
     # An empty system prompt is no system prompt.
     assert fit_context(history, max_tokens=5, system_prompt="") == without
 
 
 def test_last_turns_keeps_the_question_and_whole_exchanges_before_it() -> None:
     history = [
-        message(f"{'q' if i % 2 == 0 else 'a'}{i}", Role.USER if i % 2 == 0 else Role.ASSISTANT, i)
+        message(
+            f"{'q' if i % 2 == 0 else 'a'}{i}", Speaker.USER if i % 2 == 0 else Speaker.ASSISTANT, i
+        )
         for i in range(7)
     ]  # q0 a1 q2 a3 q4 a5 q6
     assert [m.content for m in last_turns(history, 2)] == ["q2", "a3", "q4", "a5", "q6"]
@@ -309,22 +313,24 @@ class FakeLedger:
 
 class FakeConversations:
     def __init__(self) -> None:
-        self.items: dict[str, Conversation] = {}
+        self.items: dict[str, AiConversation] = {}
         self.deleted: list[str] = []
         self._next = 0
 
-    async def create(self, conversation: Conversation) -> Conversation:
+    async def create(self, conversation: AiConversation) -> AiConversation:
         self._next += 1
         conversation_id = conversation.id or f"c{self._next}"
         stored = conversation.model_copy(update={"id": conversation_id, "tenant_id": TENANT})
         self.items[conversation_id] = stored
         return stored
 
-    async def get(self, user_id: str, conversation_id: str) -> Conversation | None:
+    async def get(self, user_id: str, conversation_id: str) -> AiConversation | None:
         found = self.items.get(conversation_id)
         return found if found is not None and found.user_id == user_id else None
 
-    async def page(self, user_id: str, *, skip: int, limit: int) -> tuple[list[Conversation], int]:
+    async def page(
+        self, user_id: str, *, skip: int, limit: int
+    ) -> tuple[list[AiConversation], int]:
         raise NotImplementedError
 
     async def touch(
@@ -355,7 +361,7 @@ class FakeConversations:
 
 class FakeMessages:
     def __init__(self) -> None:
-        self.items: dict[str, ChatMessage] = {}
+        self.items: dict[str, AiMessage] = {}
         self.deleted: list[str] = []
         self.added = asyncio.Event()
         self.gate: asyncio.Event | None = None  # when set (unset event): assistant adds wait
@@ -366,8 +372,8 @@ class FakeMessages:
         self._next += 1
         return f"m{self._next:04d}"
 
-    async def add(self, message: ChatMessage) -> ChatMessage:
-        if message.role is Role.ASSISTANT and self.gate is not None:
+    async def add(self, message: AiMessage) -> AiMessage:
+        if message.role is Speaker.ASSISTANT and self.gate is not None:
             self.waiting.set()
             await self.gate.wait()
         assert message.id is not None
@@ -376,11 +382,11 @@ class FakeMessages:
         self.added.set()
         return stored
 
-    async def latest(self, conversation_id: str, limit: int) -> list[ChatMessage]:
+    async def latest(self, conversation_id: str, limit: int) -> list[AiMessage]:
         mine = [m for m in self.items.values() if m.conversation_id == conversation_id]
         return sorted(mine, key=lambda m: m.id or "")[-limit:]
 
-    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> MessagePage:
+    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> AiMessagePage:
         raise NotImplementedError
 
     async def delete(self, message_id: str) -> None:
@@ -390,8 +396,8 @@ class FakeMessages:
     async def delete_for(self, conversation_ids: list[str]) -> int:
         raise NotImplementedError
 
-    def replies(self) -> list[ChatMessage]:
-        return [m for m in self.items.values() if m.role is Role.ASSISTANT]
+    def replies(self) -> list[AiMessage]:
+        return [m for m in self.items.values() if m.role is Speaker.ASSISTANT]
 
 
 class FakeStops:
@@ -502,8 +508,8 @@ def tenant_a() -> TenantId:
 # -- ModelAccess ---------------------------------------------------------------------------
 
 
-def conversation(model: str) -> Conversation:
-    return Conversation(
+def conversation(model: str) -> AiConversation:
+    return AiConversation(
         id="c9", user_id="u1", title="t", model=model, provider=Provider.OLLAMA,
         created_at=T0, updated_at=T0,
     )  # fmt: skip
@@ -748,13 +754,13 @@ async def test_a_reply_streams_in_batches_and_is_saved(monkeypatch: pytest.Monke
     conversation = chat.conversations.items[started.conversation_id]
     assert conversation.title == "Hi there" and conversation.message_count == 2
     question = chat.messages.items[started.user_message_id]
-    assert question.role is Role.USER and question.content == "  Hi   there  "
+    assert question.role is Speaker.USER and question.content == "  Hi   there  "
     reply = chat.messages.items[started.message_id]
-    assert reply.role is Role.ASSISTANT and reply.content == "Hello you! And more."
+    assert reply.role is Speaker.ASSISTANT and reply.content == "Hello you! And more."
     assert reply.partial is False and reply.finish_reason is FinishReason.STOP
     assert reply.usage == TokenUsage(input_tokens=7, output_tokens=4)
     assert chat.models.prompts == [
-        [PromptMessage(Role.SYSTEM, "Be brief."), PromptMessage(Role.USER, "  Hi   there  ")]
+        [PromptMessage(Speaker.SYSTEM, "Be brief."), PromptMessage(Speaker.USER, "  Hi   there  ")]
     ]
     [(day, user_id, model, usage)] = chat.ledger.added
     assert (day, user_id, model, usage) == (utc_day(), "u1", LLAMA, reply.usage)
@@ -803,9 +809,9 @@ async def test_a_follow_up_sends_the_history_and_counts_messages() -> None:
         await rest(stream_of(second))
     assert second.started.conversation_id == cid and second.started.model == GPT
     assert chat.models.prompts[-1] == [
-        PromptMessage(Role.USER, "first?"),
-        PromptMessage(Role.ASSISTANT, "one"),
-        PromptMessage(Role.USER, "second?"),
+        PromptMessage(Speaker.USER, "first?"),
+        PromptMessage(Speaker.ASSISTANT, "one"),
+        PromptMessage(Speaker.USER, "second?"),
     ]
     stored = chat.conversations.items[cid]
     assert stored.message_count == 4 and stored.model == GPT.id
@@ -823,9 +829,9 @@ async def test_the_context_holds_the_last_turns_only() -> None:
             await rest(stream_of(answer))
             cid = answer.started.conversation_id
     assert chat.models.prompts[-1] == [
-        PromptMessage(Role.USER, "q1"),
-        PromptMessage(Role.ASSISTANT, "a1"),
-        PromptMessage(Role.USER, "q2"),
+        PromptMessage(Speaker.USER, "q1"),
+        PromptMessage(Speaker.ASSISTANT, "a1"),
+        PromptMessage(Speaker.USER, "q2"),
     ]
 
 
@@ -840,7 +846,7 @@ async def test_a_conversation_deleted_meanwhile_is_not_found_and_keeps_nothing()
         del chat.conversations.items[cid]  # deleted between the check and the write...
         get = chat.conversations.get
 
-        async def still_there(user_id: str, conversation_id: str) -> Conversation | None:
+        async def still_there(user_id: str, conversation_id: str) -> AiConversation | None:
             return stored if conversation_id == cid else await get(user_id, conversation_id)
 
         chat.conversations.get = still_there  # type: ignore[method-assign]

@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator, Sequence
 
 import httpx
 
-from api.domain.ai.chat import ChatDelta, ModelInfo, PromptMessage, ProviderUnavailable
+from api.domain.ai.errors import ProviderUnavailable
+from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage
 from api.infrastructure.ai.providers import ChatProvider
 
 log = logging.getLogger(__name__)

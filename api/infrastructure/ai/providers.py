@@ -29,25 +29,23 @@ from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from api.domain.ai.chat import (
+from api.domain.ai.errors import ModelNotFound, ProviderRejected, ProviderUnavailable
+from api.domain.ai.values import (
     ChatDelta,
     FinishReason,
     ModelInfo,
-    ModelNotFound,
     PromptMessage,
     Provider,
-    ProviderRejected,
-    ProviderUnavailable,
-    Role,
+    Speaker,
     TokenUsage,
 )
 
 log = logging.getLogger(__name__)
 
-_LANGCHAIN_MESSAGE: dict[Role, type[BaseMessage]] = {
-    Role.SYSTEM: SystemMessage,
-    Role.USER: HumanMessage,
-    Role.ASSISTANT: AIMessage,
+_LANGCHAIN_MESSAGE: dict[Speaker, type[BaseMessage]] = {
+    Speaker.SYSTEM: SystemMessage,
+    Speaker.USER: HumanMessage,
+    Speaker.ASSISTANT: AIMessage,
 }
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
 # One connection per running stream, as many as there are streams (httpx's default of

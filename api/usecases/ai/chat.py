@@ -25,21 +25,22 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from api.common.clock import utcnow
-from api.domain.ai.chat import (
-    ChatDelta,
-    ChatMessage,
+from api.domain.ai.entities import AiConversation, AiMessage
+from api.domain.ai.errors import ProviderUnavailable
+from api.domain.ai.ports import (
+    AiConversationRepository,
+    AiMessageRepository,
     ChatModels,
-    Conversation,
-    ConversationRepository,
+    StopSignals,
+    UsageLedger,
+)
+from api.domain.ai.values import (
+    ChatDelta,
     FinishReason,
-    MessageRepository,
     ModelInfo,
     PromptMessage,
-    ProviderUnavailable,
-    Role,
-    StopSignals,
+    Speaker,
     TokenUsage,
-    UsageLedger,
     estimate_tokens,
 )
 from api.domain.errors import FieldProblem, InvalidInput, NotFound, ParleyError
@@ -72,17 +73,17 @@ def title_of(message: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def last_turns(history: Sequence[ChatMessage], turns: int) -> list[ChatMessage]:
+def last_turns(history: Sequence[AiMessage], turns: int) -> list[AiMessage]:
     """The newest message (the question) and the `turns` exchanges before it; never a
     reply without the question it answered."""
     kept = list(history[-(turns * 2 + 1) :])
-    while len(kept) > 1 and kept[0].role is not Role.USER:
+    while len(kept) > 1 and kept[0].role is not Speaker.USER:
         kept.pop(0)
     return kept
 
 
 def fit_context(
-    history: Sequence[ChatMessage], *, max_tokens: int, system_prompt: str | None
+    history: Sequence[AiMessage], *, max_tokens: int, system_prompt: str | None
 ) -> list[PromptMessage]:
     """The newest messages whose estimated tokens fit `max_tokens` (the newest, the
     question, always goes), oldest first, after the system prompt if any."""
@@ -97,10 +98,10 @@ def fit_context(
         budget -= cost
         kept.append(PromptMessage(message.role, message.content))
     kept.reverse()
-    while len(kept) > 1 and kept[0].role is not Role.USER:
+    while len(kept) > 1 and kept[0].role is not Speaker.USER:
         kept.pop(0)  # a reply whose question did not fit
     if system_prompt:
-        kept.insert(0, PromptMessage(Role.SYSTEM, system_prompt))
+        kept.insert(0, PromptMessage(Speaker.SYSTEM, system_prompt))
     return kept
 
 
@@ -196,7 +197,7 @@ class _Generation:
         *,
         ask: Ask,
         principal: Principal,
-        conversation: Conversation,
+        conversation: AiConversation,
         model: ModelInfo,
         prompt: list[PromptMessage],
         message_id: str,
@@ -356,8 +357,8 @@ class Ask:
         models: ChatModels,
         access: ModelAccess,
         budget: TokenBudget,
-        conversations: ConversationRepository,
-        messages: MessageRepository,
+        conversations: AiConversationRepository,
+        messages: AiMessageRepository,
         ledger: UsageLedger,
         stops: StopSignals,
         policy: AiPolicy,
@@ -383,7 +384,7 @@ class Ask:
                 f"The message is longer than {self.policy.max_message_chars} characters.",
                 [FieldProblem(("body", "message"), "too long")],
             )
-        conversation: Conversation | None = None
+        conversation: AiConversation | None = None
         if question.conversation_id is not None:
             conversation = await self._conversations.get(
                 principal.user_id, question.conversation_id
@@ -397,15 +398,15 @@ class Ask:
         now = utcnow()
         created = conversation is None
         conversation_id = stored_id(conversation.id) if conversation else self._messages.new_id()
-        user_message = ChatMessage(
+        user_message = AiMessage(
             id=self._messages.new_id(), conversation_id=conversation_id,
-            user_id=principal.user_id, role=Role.USER,
+            user_id=principal.user_id, role=Speaker.USER,
             content=question.message, model=model.id, provider=model.provider, created_at=now,
         )  # fmt: skip
         user_message_id = stored_id(user_message.id)
         try:
             if conversation is None:
-                conversation = Conversation(
+                conversation = AiConversation(
                     id=conversation_id, user_id=principal.user_id, title=title_of(text),
                     model=model.id, provider=model.provider, message_count=1, created_at=now,
                     updated_at=now,
@@ -469,7 +470,7 @@ class Ask:
         message_id: str,
         *,
         whole: bool,
-        was: Conversation | None,
+        was: AiConversation | None,
     ) -> None:
         """Undo a question that never reached a model, so that a retry does not repeat it
         (with the conversation, when it was created for it)."""
@@ -483,7 +484,7 @@ class Ask:
     async def save_reply(
         self,
         principal: Principal,
-        conversation: Conversation,
+        conversation: AiConversation,
         model: ModelInfo,
         message_id: str,
         *,
@@ -494,9 +495,9 @@ class Ask:
         """Save the assistant's reply and count its usage (also when partial)."""
         now = utcnow()
         conversation_id = stored_id(conversation.id)
-        reply = ChatMessage(
+        reply = AiMessage(
             id=message_id, conversation_id=conversation_id, user_id=principal.user_id,
-            role=Role.ASSISTANT, content=content, model=model.id, provider=model.provider,
+            role=Speaker.ASSISTANT, content=content, model=model.id, provider=model.provider,
             partial=reason.is_partial, finish_reason=reason, usage=usage, created_at=now,
         )  # fmt: skip
         _, _, exists = await asyncio.gather(
@@ -514,7 +515,7 @@ class Ask:
 class StopGeneration:
     """Stop the running generation of one of the caller's conversations, wherever it runs."""
 
-    def __init__(self, conversations: ConversationRepository, stops: StopSignals) -> None:
+    def __init__(self, conversations: AiConversationRepository, stops: StopSignals) -> None:
         self._conversations = conversations
         self._stops = stops
 

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.domain.ai.chat import (
-    Conversation,
-    ConversationRepository,
-    MessagePage,
-    MessageRepository,
-    StopSignals,
-)
+from api.domain.ai.entities import AiConversation, AiMessagePage
+from api.domain.ai.ports import AiConversationRepository, AiMessageRepository, StopSignals
 from api.domain.errors import NotFound
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
@@ -25,14 +20,14 @@ from api.usecases.kernel.authority import audit_extra, require_permission
 
 @dataclass(frozen=True)
 class ConversationList:
-    items: list[Conversation]
+    items: list[AiConversation]
     total: int
 
 
 class ListConversations:
     """The caller's conversations, most recently active first."""
 
-    def __init__(self, conversations: ConversationRepository) -> None:
+    def __init__(self, conversations: AiConversationRepository) -> None:
         self._conversations = conversations
 
     async def execute(self, principal: Principal, *, page: int, page_size: int) -> ConversationList:
@@ -47,13 +42,15 @@ class ReadConversation:
     """One of the caller's conversations and a page of its messages (newest page first;
     messages oldest first within it; `cursor` reads older ones)."""
 
-    def __init__(self, conversations: ConversationRepository, messages: MessageRepository) -> None:
+    def __init__(
+        self, conversations: AiConversationRepository, messages: AiMessageRepository
+    ) -> None:
         self._conversations = conversations
         self._messages = messages
 
     async def execute(
         self, principal: Principal, conversation_id: str, *, cursor: str | None, limit: int
-    ) -> tuple[Conversation, MessagePage]:
+    ) -> tuple[AiConversation, AiMessagePage]:
         require_permission(principal, Permission.AI_USE)
         conversation = await self._conversations.get(principal.user_id, conversation_id)
         if conversation is None or conversation.id is None:
@@ -67,8 +64,8 @@ class _Removal:
 
     def __init__(
         self,
-        conversations: ConversationRepository,
-        messages: MessageRepository,
+        conversations: AiConversationRepository,
+        messages: AiMessageRepository,
         stops: StopSignals,
         auditor: Auditor,
     ) -> None:

@@ -7,17 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from api.common.clock import utcnow
-from api.domain.ai.chat import (
-    AiSettingsRepository,
-    AiTenantSettings,
-    ChatModels,
-    Conversation,
-    ModelInfo,
-    QuotaExceeded,
-    UnknownModel,
-    UsageLedger,
-    UsageRow,
-)
+from api.domain.ai.entities import AiConversation, AiTenantSettings, UsageRow
+from api.domain.ai.errors import QuotaExceeded, UnknownModel
+from api.domain.ai.ports import AiSettingsRepository, ChatModels, UsageLedger
+from api.domain.ai.values import ModelInfo
 from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
@@ -82,7 +75,7 @@ class ModelAccess:
         return tenant.default_model or self._policy.default_model
 
     async def resolve(
-        self, requested: str | None, conversation: Conversation | None
+        self, requested: str | None, conversation: AiConversation | None
     ) -> tuple[ModelInfo, AiTenantSettings]:
         """The model for a request: the one asked for, else the conversation's, else the
         tenant's default, else the deployment's, else the first offered. `UnknownModel`

@@ -13,7 +13,8 @@ from beanie import PydanticObjectId, SortDirection
 from pydantic import Field
 from pymongo import DESCENDING, IndexModel
 
-from api.domain.ai.chat import Conversation, ModelInfo, Provider
+from api.domain.ai.entities import AiConversation
+from api.domain.ai.values import ModelInfo, Provider
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -22,10 +23,10 @@ from api.infrastructure.persistence.base.scoped import (
     to_object_id,
 )
 
-_CONVERSATION_FIELDS = set(Conversation.model_fields) - {"id", TENANT_FIELD}
+_CONVERSATION_FIELDS = set(AiConversation.model_fields) - {"id", TENANT_FIELD}
 
 
-class ConversationDocument(TenantOwnedDocument):
+class AiConversationDocument(TenantOwnedDocument):
     user_id: str
     title: str = Field(max_length=200)
     model: str
@@ -43,34 +44,36 @@ class ConversationDocument(TenantOwnedDocument):
             ),
         ]
 
-    def to_entity(self) -> Conversation:
-        return Conversation(
+    def to_entity(self) -> AiConversation:
+        return AiConversation(
             id=str(self.id),
             tenant_id=self.tenant_id,
             **self.model_dump(include=_CONVERSATION_FIELDS),
         )
 
 
-class BeanieConversationRepository:
-    """`ConversationRepository` adapter, within the current tenant (fail closed)."""
+class BeanieAiConversationRepository:
+    """`AiConversationRepository` adapter, within the current tenant (fail closed)."""
 
     def __init__(self) -> None:
-        self._scoped = TenantScopedRepository(ConversationDocument)
+        self._scoped = TenantScopedRepository(AiConversationDocument)
 
-    async def create(self, conversation: Conversation) -> Conversation:
-        document = ConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
+    async def create(self, conversation: AiConversation) -> AiConversation:
+        document = AiConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
         if conversation.id is not None:
             document.id = PydanticObjectId(conversation.id)
         return (await self._scoped.insert(document)).to_entity()
 
-    async def get(self, user_id: str, conversation_id: str) -> Conversation | None:
+    async def get(self, user_id: str, conversation_id: str) -> AiConversation | None:
         oid = to_object_id(conversation_id)
         if oid is None:
             return None
         found = await self._scoped.find({"_id": oid, "user_id": user_id}, limit=1)
         return found[0].to_entity() if found else None
 
-    async def page(self, user_id: str, *, skip: int, limit: int) -> tuple[list[Conversation], int]:
+    async def page(
+        self, user_id: str, *, skip: int, limit: int
+    ) -> tuple[list[AiConversation], int]:
         mine = tenant_first(user_id=user_id)
         found = await self._scoped.find(
             mine,

@@ -13,14 +13,8 @@ from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
-from api.domain.ai.chat import (
-    ChatMessage,
-    FinishReason,
-    MessagePage,
-    Provider,
-    Role,
-    TokenUsage,
-)
+from api.domain.ai.entities import AiMessage, AiMessagePage
+from api.domain.ai.values import FinishReason, Provider, Speaker, TokenUsage
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -29,13 +23,13 @@ from api.infrastructure.persistence.base.scoped import (
     to_object_id,
 )
 
-_MESSAGE_FIELDS = set(ChatMessage.model_fields) - {"id", TENANT_FIELD}
+_MESSAGE_FIELDS = set(AiMessage.model_fields) - {"id", TENANT_FIELD}
 
 
-class MessageDocument(TenantOwnedDocument):
+class AiMessageDocument(TenantOwnedDocument):
     conversation_id: str
     user_id: str
-    role: Role
+    role: Speaker
     content: str
     model: str
     provider: Provider
@@ -53,28 +47,28 @@ class MessageDocument(TenantOwnedDocument):
             ),
         ]
 
-    def to_entity(self) -> ChatMessage:
-        return ChatMessage(
+    def to_entity(self) -> AiMessage:
+        return AiMessage(
             id=str(self.id), tenant_id=self.tenant_id, **self.model_dump(include=_MESSAGE_FIELDS)
         )
 
 
-class BeanieMessageRepository:
-    """`MessageRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
+class BeanieAiMessageRepository:
+    """`AiMessageRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
 
     def __init__(self) -> None:
-        self._scoped = TenantScopedRepository(MessageDocument)
+        self._scoped = TenantScopedRepository(AiMessageDocument)
 
     def new_id(self) -> str:
         return str(ObjectId())
 
-    async def add(self, message: ChatMessage) -> ChatMessage:
-        document = MessageDocument(**message.model_dump(include=_MESSAGE_FIELDS))
+    async def add(self, message: AiMessage) -> AiMessage:
+        document = AiMessageDocument(**message.model_dump(include=_MESSAGE_FIELDS))
         if message.id is not None:
             document.id = PydanticObjectId(message.id)
         return (await self._scoped.insert(document)).to_entity()
 
-    async def latest(self, conversation_id: str, limit: int) -> list[ChatMessage]:
+    async def latest(self, conversation_id: str, limit: int) -> list[AiMessage]:
         found = await self._scoped.find(
             tenant_first(conversation_id=conversation_id),
             sort=[("_id", SortDirection.DESCENDING)],
@@ -82,19 +76,19 @@ class BeanieMessageRepository:
         )
         return [d.to_entity() for d in reversed(found)]
 
-    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> MessagePage:
+    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> AiMessagePage:
         filter = tenant_first(conversation_id=conversation_id)
         if before is not None:
             oid = to_object_id(before)
             if oid is None:
-                return MessagePage(items=[])
+                return AiMessagePage(items=[])
             filter["_id"] = {"$lt": oid}
         found = await self._scoped.find(
             filter, sort=[("_id", SortDirection.DESCENDING)], limit=limit + 1
         )
         more = len(found) > limit
         items = [d.to_entity() for d in reversed(found[:limit])]
-        return MessagePage(items=items, next_cursor=items[0].id if more and items else None)
+        return AiMessagePage(items=items, next_cursor=items[0].id if more and items else None)
 
     async def delete(self, message_id: str) -> None:
         await self._scoped.delete(message_id)

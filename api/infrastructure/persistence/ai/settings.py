@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pymongo import IndexModel
 
-from api.domain.ai.chat import AiTenantSettings
+from api.domain.ai.entities import AiTenantSettings
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 from beanie import SortDirection
 from pymongo import IndexModel
 
-from api.domain.ai.chat import ModelInfo, Provider, TokenUsage, UsageRow
+from api.domain.ai.entities import UsageRow
+from api.domain.ai.values import ModelInfo, Provider, TokenUsage
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,

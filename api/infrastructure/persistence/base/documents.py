@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from beanie import Document
 
-from api.infrastructure.persistence.ai.conversations import ConversationDocument
-from api.infrastructure.persistence.ai.messages import MessageDocument
+from api.infrastructure.persistence.ai.conversations import AiConversationDocument
+from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.infrastructure.persistence.ai.settings import AiSettingsDocument
 from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
@@ -30,8 +30,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     FailedJobDocument,
     StorageConfigDocument,
     FileDocument,
-    ConversationDocument,
-    MessageDocument,
+    AiConversationDocument,
+    AiMessageDocument,
     UsageDocument,
     AiSettingsDocument,
 ]

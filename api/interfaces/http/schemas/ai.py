@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.domain.ai.chat import (
-    AiTenantSettings,
-    ChatMessage,
-    Conversation,
-    ModelInfo,
-    Provider,
-    Role,
-    TokenUsage,
-    UsageRow,
-)
+from api.domain.ai.entities import AiConversation, AiMessage, AiTenantSettings, UsageRow
+from api.domain.ai.values import ModelInfo, Provider, Speaker, TokenUsage
 from api.usecases.ai.models import UsageReport
 
 _STRICT = ConfigDict(extra="forbid")
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Role(StrEnum):
+    # The domain's `Speaker` under the name the API has always given it (the OpenAPI
+    # document's `Role` schema); no docstring, which would become its description.
+    SYSTEM = Speaker.SYSTEM.value
+    USER = Speaker.USER.value
+    ASSISTANT = Speaker.ASSISTANT.value
 
 
 class AskIn(BaseModel):
@@ -83,11 +84,11 @@ class MessageOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, message: ChatMessage) -> MessageOut:
+    def of(cls, message: AiMessage) -> MessageOut:
         return cls(
             id=message.id or "",
             conversation_id=message.conversation_id,
-            role=message.role,
+            role=Role(message.role),
             content=message.content,
             model=message.model,
             provider=message.provider,
@@ -108,7 +109,7 @@ class ConversationOut(BaseModel):
     message_count: int
 
     @classmethod
-    def of(cls, conversation: Conversation) -> ConversationOut:
+    def of(cls, conversation: AiConversation) -> ConversationOut:
         return cls(
             id=conversation.id or "",
             title=conversation.title,

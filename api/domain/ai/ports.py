@@ -1,0 +1,107 @@
+"""The AI context's ports: the models, the stores of conversations, messages, settings
+and usage, and the stop signals shared by API replicas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from api.domain.ai.entities import (
+    AiConversation,
+    AiMessage,
+    AiMessagePage,
+    AiTenantSettings,
+    UsageRow,
+)
+from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage, TokenUsage
+
+
+class ChatModels(Protocol):
+    """Every configured provider behind one face.
+
+    `list_models` answers what the providers offer now (cached briefly), skipping a
+    provider that is down; `ProviderUnavailable` only when all are. `stream` raises
+    `ModelNotFound`, `ProviderUnavailable` or `ProviderRejected`, before the first delta
+    or during the stream."""
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    def stream(
+        self, model: ModelInfo, messages: Sequence[PromptMessage]
+    ) -> AsyncGenerator[ChatDelta, None]: ...
+
+
+class AiConversationRepository(Protocol):
+    """AI conversations of the current tenant; every call names the owner."""
+
+    async def create(self, conversation: AiConversation) -> AiConversation: ...
+
+    async def get(self, user_id: str, conversation_id: str) -> AiConversation | None: ...
+
+    async def page(
+        self, user_id: str, *, skip: int, limit: int
+    ) -> tuple[list[AiConversation], int]: ...
+
+    async def touch(
+        self, conversation_id: str, *, messages: int, at: datetime, model: ModelInfo | None = None
+    ) -> bool:
+        """Count `messages` more, set `updated_at` (and the model when given); False when
+        the conversation no longer exists."""
+        ...
+
+    async def delete(self, user_id: str, conversation_id: str) -> bool: ...
+
+    async def delete_all(self, user_id: str) -> list[str]:
+        """Delete the user's conversations; answers their ids."""
+        ...
+
+
+class AiMessageRepository(Protocol):
+    """Messages of the current tenant's AI conversations."""
+
+    def new_id(self) -> str: ...
+
+    async def add(self, message: AiMessage) -> AiMessage: ...
+
+    async def latest(self, conversation_id: str, limit: int) -> list[AiMessage]:
+        """The newest `limit` messages, oldest first."""
+        ...
+
+    async def page(
+        self, conversation_id: str, *, before: str | None, limit: int
+    ) -> AiMessagePage: ...
+
+    async def delete(self, message_id: str) -> None: ...
+
+    async def delete_for(self, conversation_ids: list[str]) -> int: ...
+
+
+class AiSettingsRepository(Protocol):
+    """The current tenant's AI settings (defaults when it never saved any)."""
+
+    async def get(self) -> AiTenantSettings: ...
+
+    async def put(self, settings: AiTenantSettings) -> AiTenantSettings: ...
+
+
+class UsageLedger(Protocol):
+    """Token usage of the current tenant, per UTC day, user and model."""
+
+    async def add(self, *, day: str, user_id: str, model: ModelInfo, usage: TokenUsage) -> None: ...
+
+    async def tenant_total(self, day: str) -> int: ...
+
+    async def rows(self, *, since: str, until: str, user_id: str | None) -> list[UsageRow]: ...
+
+
+class StopSignals(Protocol):
+    """Stop requests for running generations, across API replicas.
+
+    `watch(key, on_stop)` registers a generation running in this process: `on_stop` is
+    called (on the event loop) when anybody, in any replica, calls `request(key)`. It
+    answers the function that unregisters it."""
+
+    def watch(self, key: str, on_stop: Callable[[], None]) -> Callable[[], None]: ...
+
+    async def request(self, key: str) -> None: ...
