@@ -22,7 +22,7 @@ from api.infrastructure.persistence.ai.conversations import BeanieAiConversation
 from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository
 from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
-from api.usecases.ai.models import AiPolicy
+from api.usecases.ai.policy import AiPolicy
 from api.wiring.clients import Clients
 
 

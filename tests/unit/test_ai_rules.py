@@ -1,6 +1,6 @@
 """AI chat rules with fakes of the ports: context fitting, titles, days, model choice,
 the token budget, tenant settings, usage reports, and a generation's life (`Ask`,
-`_Generation`, `Answer`) driven by a scripted model stream."""
+`Generation`, `Answer`) driven by a scripted model stream."""
 
 from __future__ import annotations
 
@@ -32,34 +32,20 @@ from api.domain.ai.values import (
 from api.domain.errors import Forbidden, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.ai import chat as ai_chat
-from api.usecases.ai import models as ai_models
-from api.usecases.ai.chat import (
-    TITLE_CHARS,
-    Answer,
-    Ask,
-    Failed,
-    Finished,
-    KeepAlive,
-    Question,
-    StopGeneration,
-    StreamEvent,
-    Token,
-    fit_context,
-    last_turns,
-    stop_key,
-    title_of,
-)
-from api.usecases.ai.models import (
-    AiPolicy,
-    AiSettingsChange,
-    GetUsage,
-    ModelAccess,
-    TokenBudget,
-    UpdateAiSettings,
-    seconds_to_next_day,
-    utc_day,
-)
+from api.usecases.ai import days as ai_days
+from api.usecases.ai import generation as ai_generation
+from api.usecases.ai import get_usage as ai_get_usage
+from api.usecases.ai.answer import Answer
+from api.usecases.ai.ask import Ask, Question
+from api.usecases.ai.days import seconds_to_next_day, utc_day
+from api.usecases.ai.events import Failed, Finished, KeepAlive, StreamEvent, Token
+from api.usecases.ai.get_usage import GetUsage
+from api.usecases.ai.model_access import ModelAccess
+from api.usecases.ai.policy import AiPolicy
+from api.usecases.ai.rules import TITLE_CHARS, fit_context, last_turns, stop_key, title_of
+from api.usecases.ai.stop_generation import StopGeneration
+from api.usecases.ai.token_budget import TokenBudget
+from api.usecases.ai.update_ai_settings import AiSettingsChange, UpdateAiSettings
 from api.usecases.kernel.auditor import Auditor
 from tests.unit.identity_fakes import TENANT, FakeAuditLog, principal
 
@@ -574,7 +560,8 @@ async def test_resolve_with_nothing_offered_is_unknown_model() -> None:
 @pytest.fixture
 def six_pm(monkeypatch: pytest.MonkeyPatch) -> datetime:
     at = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
-    monkeypatch.setattr(ai_models, "utcnow", lambda: at)
+    monkeypatch.setattr(ai_days, "utcnow", lambda: at)
+    monkeypatch.setattr(ai_get_usage, "utcnow", lambda: at)
     return at
 
 
@@ -726,7 +713,7 @@ async def test_ask_over_quota_saves_nothing(six_pm: datetime) -> None:
 
 async def test_a_reply_streams_in_batches_and_is_saved(monkeypatch: pytest.MonkeyPatch) -> None:
     # A generation may pause in a long burst of deltas (a fairness slice): not in this one.
-    monkeypatch.setattr(ai_chat, "SLICE_SECONDS", 60.0, raising=False)
+    monkeypatch.setattr(ai_generation, "SLICE_SECONDS", 60.0)
     chat = Chat(AiPolicy(system_prompt="Be brief.", start_grace_seconds=1, keepalive_seconds=5))
     with tenant_context(tenant_a()):
         chat.script.push("Hel", "lo", " you")  # all ready before the stream starts

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.domain.ai.entities import AiConversation, AiMessage, AiTenantSettings, UsageRow
 from api.domain.ai.values import ModelInfo, Provider, Speaker, TokenUsage
-from api.usecases.ai.models import UsageReport
+from api.usecases.ai.get_usage import UsageReport
 
 _STRICT = ConfigDict(extra="forbid")
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -38,31 +38,18 @@ from api.interfaces.http.schemas.ai import (
     UsageReportOut,
 )
 from api.interfaces.http.schemas.paging import Page, PagingQuery
-from api.usecases.ai.chat import (
-    Answer,
-    Ask,
-    Failed,
-    Finished,
-    KeepAlive,
-    Question,
-    Started,
-    StopGeneration,
-    StreamEvent,
-    Token,
-)
-from api.usecases.ai.history import (
-    ClearHistory,
-    DeleteConversation,
-    ListConversations,
-    ReadConversation,
-)
-from api.usecases.ai.models import (
-    AiSettingsChange,
-    GetAiSettings,
-    GetUsage,
-    ListModels,
-    UpdateAiSettings,
-)
+from api.usecases.ai.answer import Answer
+from api.usecases.ai.ask import Ask, Question
+from api.usecases.ai.clear_ai_history import ClearAiHistory
+from api.usecases.ai.delete_ai_conversation import DeleteAiConversation
+from api.usecases.ai.events import Failed, Finished, KeepAlive, Started, StreamEvent, Token
+from api.usecases.ai.get_ai_settings import GetAiSettings
+from api.usecases.ai.get_usage import GetUsage
+from api.usecases.ai.list_ai_conversations import ListAiConversations
+from api.usecases.ai.list_models import ListModels
+from api.usecases.ai.read_ai_conversation import ReadAiConversation
+from api.usecases.ai.stop_generation import StopGeneration
+from api.usecases.ai.update_ai_settings import AiSettingsChange, UpdateAiSettings
 
 router = APIRouter(prefix="/ai", tags=["ai"])
 
@@ -209,7 +196,7 @@ async def stop(
 async def list_conversations(
     principal: AiUser,
     paging: PagingQuery,
-    use_case: Annotated[ListConversations, Inject(ListConversations)],
+    use_case: Annotated[ListAiConversations, Inject(ListAiConversations)],
 ) -> Page[ConversationOut]:
     found = await use_case.execute(principal, page=paging.page, page_size=paging.page_size)
     return Page[ConversationOut](
@@ -221,7 +208,7 @@ async def list_conversations(
 
 
 async def _detail(
-    use_case: ReadConversation,
+    use_case: ReadAiConversation,
     principal: Principal,
     conversation_id: str,
     cursor: str | None,
@@ -251,7 +238,7 @@ async def _detail(
 async def get_conversation(
     conversation_id: str,
     principal: AiUser,
-    use_case: Annotated[ReadConversation, Inject(ReadConversation)],
+    use_case: Annotated[ReadAiConversation, Inject(ReadAiConversation)],
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> ConversationDetailOut:
@@ -272,8 +259,8 @@ async def get_conversation(
 async def history(
     principal: AiUser,
     paging: PagingQuery,
-    conversations: Annotated[ListConversations, Inject(ListConversations)],
-    read: Annotated[ReadConversation, Inject(ReadConversation)],
+    conversations: Annotated[ListAiConversations, Inject(ListAiConversations)],
+    read: Annotated[ReadAiConversation, Inject(ReadAiConversation)],
     conversation_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -293,7 +280,7 @@ async def history(
 async def delete_conversation(
     conversation_id: str,
     principal: AiUser,
-    use_case: Annotated[DeleteConversation, Inject(DeleteConversation)],
+    use_case: Annotated[DeleteAiConversation, Inject(DeleteAiConversation)],
 ) -> Response:
     await use_case.execute(principal, conversation_id)
     return Response(status_code=204)
@@ -307,7 +294,7 @@ async def delete_conversation(
     responses=problem_responses(401, 403, 503),
 )
 async def clear_history(
-    principal: AiUser, use_case: Annotated[ClearHistory, Inject(ClearHistory)]
+    principal: AiUser, use_case: Annotated[ClearAiHistory, Inject(ClearAiHistory)]
 ) -> Response:
     await use_case.execute(principal)
     return Response(status_code=204)
