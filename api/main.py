@@ -25,7 +25,10 @@ from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
 from api.interfaces.http.routers import health
-from api.interfaces.http.routers.ai import chat as ai_routes
+from api.interfaces.http.routers.ai import admin as ai_admin_routes
+from api.interfaces.http.routers.ai import ask as ai_ask_routes
+from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
+from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -121,7 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router, prefix=settings.api_prefix)
     app.include_router(storage_routes.router, prefix=settings.api_prefix)
     app.include_router(file_routes.router, prefix=settings.api_prefix)
-    app.include_router(ai_routes.router, prefix=settings.api_prefix)
+    app.include_router(ai_model_routes.router, prefix=settings.api_prefix)
+    app.include_router(ai_ask_routes.router, prefix=settings.api_prefix)
+    app.include_router(ai_conversation_routes.router, prefix=settings.api_prefix)
+    app.include_router(ai_admin_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
 

@@ -1,0 +1,62 @@
+"""An answer's stream events as server-sent events: one write per batch of events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from api.interfaces.http.schemas.ai import UsageOut
+from api.usecases.ai.answer import Answer
+from api.usecases.ai.events import Failed, Finished, KeepAlive, Started, StreamEvent, Token
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEPALIVE = b": keep-alive\n\n"
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def encode(event: StreamEvent) -> bytes:
+    match event:
+        case Token(content):
+            return sse("token", {"content": content})
+        case KeepAlive():
+            return KEEPALIVE
+        case Started():
+            return sse(
+                "meta",
+                {
+                    "conversation_id": event.conversation_id,
+                    "message_id": event.message_id,
+                    "user_message_id": event.user_message_id,
+                    "model": event.model.id,
+                    "provider": event.model.provider.value,
+                },
+            )
+        case Finished():
+            return sse(
+                "done",
+                {
+                    "message_id": event.message_id,
+                    "usage": UsageOut.of(event.usage).model_dump(),
+                    "partial": event.partial,
+                    "finish_reason": event.finish_reason.value,
+                },
+            )
+        case Failed():
+            return sse(
+                "error",
+                {
+                    "code": event.error.code,
+                    "detail": event.error.detail,
+                    "message_id": event.message_id,
+                },
+            )
+    raise TypeError(event)
+
+
+async def event_stream(answer: Answer) -> AsyncIterator[bytes]:
+    async for batch in answer.events():
+        yield b"".join(encode(event) for event in batch)
