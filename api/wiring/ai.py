@@ -15,8 +15,10 @@ from api.domain.ai.ports import (
     UsageLedger,
 )
 from api.domain.lifecycle import Closeable, Listener
+from api.infrastructure.ai.base import ChatProvider
 from api.infrastructure.ai.catalog import ProviderChatModels
-from api.infrastructure.ai.providers import ChatProvider, OllamaProvider, OpenAIProvider
+from api.infrastructure.ai.ollama_provider import OllamaProvider
+from api.infrastructure.ai.openai_provider import OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
 from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository

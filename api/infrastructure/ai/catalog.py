@@ -18,7 +18,7 @@ import httpx
 
 from api.domain.ai.errors import ProviderUnavailable
 from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage
-from api.infrastructure.ai.providers import ChatProvider
+from api.infrastructure.ai.base import ChatProvider
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,177 @@
+"""What the LangChain providers share: message conversion, the model cache, streaming with
+one retry on a stale pooled connection, and the translation of errors.
+
+Each provider lists its models from the server itself (`GET /api/tags`, `GET /v1/models`)
+over a shared `httpx.AsyncClient`, and streams replies through LangChain's
+`ChatOllama` / `ChatOpenAI` (one instance per model, reused, so connections are pooled),
+with `.astream()` only. Provider and SDK errors become the domain's `ModelNotFound`,
+`ProviderRejected` or `ProviderUnavailable`; their text names no secret (the API key is
+only ever a header).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, Protocol, cast
+
+import httpx
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    BaseMessageChunk,
+    HumanMessage,
+    SystemMessage,
+)
+
+from api.domain.ai.errors import ProviderRejected, ProviderUnavailable
+from api.domain.ai.values import (
+    ChatDelta,
+    FinishReason,
+    ModelInfo,
+    PromptMessage,
+    Provider,
+    Speaker,
+    TokenUsage,
+)
+
+log = logging.getLogger(__name__)
+
+_LANGCHAIN_MESSAGE: dict[Speaker, type[BaseMessage]] = {
+    Speaker.SYSTEM: SystemMessage,
+    Speaker.USER: HumanMessage,
+    Speaker.ASSISTANT: AIMessage,
+}
+_FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH}
+# One connection per running stream, as many as there are streams (httpx's default of
+# 100 made the 101st concurrent stream wait, then fail with PoolTimeout). Idle ones are
+# dropped after 2 s: servers close theirs after 5 (uvicorn, many proxies), and a request
+# sent on a connection the server is closing fails (ReadError) before any token.
+STREAM_LIMITS = httpx.Limits(
+    max_connections=None, max_keepalive_connections=64, keepalive_expiry=2.0
+)
+# What a request sent on a connection the server just closed fails with, before any byte
+# of an answer (the OpenAI SDK's wrapper of these is excluded: it also covers timeouts).
+STALE_CONNECTION = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
+REJECTING_STATUSES = frozenset({400, 401, 403, 409, 413, 422, 429})
+
+
+def to_langchain(messages: Sequence[PromptMessage]) -> list[BaseMessage]:
+    return [_LANGCHAIN_MESSAGE[m.role](content=m.content) for m in messages]
+
+
+def to_delta(chunk: BaseMessageChunk) -> ChatDelta:
+    content = chunk.content if isinstance(chunk.content, str) else chunk.text
+    usage = getattr(chunk, "usage_metadata", None)
+    meta = chunk.response_metadata or {}
+    reason = meta.get("finish_reason") or meta.get("done_reason")
+    return ChatDelta(
+        content=content,
+        usage=(
+            TokenUsage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"])
+            if usage
+            else None
+        ),
+        finish_reason=_FINISH.get(reason) if isinstance(reason, str) else None,
+    )
+
+
+def unavailable(provider: Provider, reason: str) -> ProviderUnavailable:
+    return ProviderUnavailable(f"{provider.value} provider", detail=f"{provider.value}: {reason}")
+
+
+class ChatProvider(Protocol):
+    """One provider as the catalog (`ProviderChatModels`) sees it: its models, a stream
+    from one of them, and the connections to close at shutdown."""
+
+    name: Provider
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    def stream(
+        self, model: str, messages: Sequence[PromptMessage]
+    ) -> AsyncGenerator[ChatDelta, None]: ...
+
+    async def close(self) -> None: ...
+
+
+def offered(names: list[str], only: Sequence[str]) -> set[str]:
+    """The models a server has, narrowed to the configured `only` when it names some."""
+    return set(names) & set(only) if only else set(names)
+
+
+class LangChainProvider:
+    """What both providers share: the model cache, streaming and error translation."""
+
+    name: Provider
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self._chat_models: dict[str, BaseChatModel] = {}
+
+    def _build(self, model: str) -> BaseChatModel:
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception, model: str) -> Exception | None:
+        raise NotImplementedError
+
+    def chat_model(self, model: str) -> BaseChatModel:
+        chat = self._chat_models.get(model)
+        if chat is None:
+            chat = self._chat_models[model] = self._build(model)
+        return chat
+
+    async def stream(
+        self, model: str, messages: Sequence[PromptMessage]
+    ) -> AsyncGenerator[ChatDelta, None]:
+        prompt = to_langchain(messages)
+        for attempt in (1, 2):
+            chunks = cast(
+                "AsyncGenerator[BaseMessageChunk, None]", self.chat_model(model).astream(prompt)
+            )
+            started = False
+            try:
+                async for chunk in chunks:
+                    started = True
+                    yield to_delta(chunk)
+                return
+            except Exception as exc:
+                if attempt == 1 and not started and isinstance(exc, STALE_CONNECTION):
+                    # The request went out on a pooled connection the server was closing:
+                    # it never reached the model, so sending it once more is safe.
+                    log.info("retrying a %s request on a fresh connection", self.name.value)
+                    continue
+                translated = self._translate(exc, model)
+                if translated is None:
+                    raise
+                raise translated from exc
+            finally:
+                await chunks.aclose()  # closes the upstream response, also when cancelled
+
+    async def _get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
+        try:
+            response = await self._http.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise unavailable(self.name, f"cannot list models ({type(exc).__name__})") from exc
+        if response.status_code in (401, 403):
+            raise ProviderRejected(
+                f"{self.name.value} provider",
+                detail=f"{self.name.value}: credentials refused ({response.status_code}).",
+            )
+        if response.status_code >= 400:
+            raise unavailable(self.name, f"listing models answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise unavailable(
+                self.name, "listing models answered something else than JSON"
+            ) from exc
+
+    async def close(self) -> None:
+        for chat in self._chat_models.values():
+            client = getattr(chat, "_async_client", None)
+            inner = getattr(client, "_client", None)
+            if isinstance(inner, httpx.AsyncClient):
+                await inner.aclose()
+        self._chat_models.clear()

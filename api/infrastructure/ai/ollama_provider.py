@@ -1,0 +1,66 @@
+"""Ollama through LangChain's `ChatOllama`; models from the server's `GET /api/tags`."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+
+import httpx
+import ollama
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_ollama import ChatOllama
+
+from api.domain.ai.errors import ModelNotFound, ProviderRejected
+from api.domain.ai.values import ModelInfo, Provider
+from api.infrastructure.ai.base import REJECTING_STATUSES, LangChainProvider, offered, unavailable
+
+
+class OllamaProvider(LangChainProvider):
+    name = Provider.OLLAMA
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, host: str, only: Sequence[str], timeout: httpx.Timeout
+    ) -> None:
+        super().__init__(http)
+        self._host = host.rstrip("/")
+        self._only = list(only)
+        self._timeout = timeout
+        # ChatOllama builds two httpx clients per model, each loading the CA bundle (~20 ms
+        # on the event loop) unless given a context: load it once, here, at start-up.
+        self._tls = ssl.create_default_context()
+
+    async def list_models(self) -> list[ModelInfo]:
+        body = await self._get_json(f"{self._host}/api/tags")
+        entries = body.get("models", []) if isinstance(body, dict) else []
+        by_name = {entry.get("name") or entry.get("model"): entry for entry in entries}
+        names = offered([n for n in by_name if isinstance(n, str)], self._only)
+        return [
+            ModelInfo(
+                id=name,
+                provider=self.name,
+                details={
+                    key: by_name[name][key]
+                    for key in ("size", "modified_at", "details")
+                    if key in by_name[name]
+                },
+            )
+            for name in sorted(names)
+        ]
+
+    def _build(self, model: str) -> BaseChatModel:
+        return ChatOllama(
+            model=model, base_url=self._host, client_kwargs={"timeout": self._timeout}
+        )
+
+    def _translate(self, exc: Exception, model: str) -> Exception | None:
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404:
+                return ModelNotFound(f"The Ollama server has no model '{model}'.")
+            if exc.status_code in REJECTING_STATUSES:
+                return ProviderRejected(
+                    "ollama provider", detail=f"ollama refused the request: {exc.error}"
+                )
+            return unavailable(self.name, f"the model failed: {exc.error}")
+        if isinstance(exc, ConnectionError | httpx.HTTPError):
+            return unavailable(self.name, f"cannot reach the server ({type(exc).__name__})")
+        return None
