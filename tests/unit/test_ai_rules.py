@@ -42,6 +42,7 @@ from api.usecases.ai.events import Failed, Finished, KeepAlive, StreamEvent, Tok
 from api.usecases.ai.get_usage import GetUsage
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.policy import AiPolicy
+from api.usecases.ai.reply_writer import ReplyWriter
 from api.usecases.ai.rules import TITLE_CHARS, fit_context, last_turns, stop_key, title_of
 from api.usecases.ai.stop_generation import StopGeneration
 from api.usecases.ai.token_budget import TokenBudget
@@ -424,7 +425,7 @@ class Chat:
             TokenBudget(self.ledger, self.settings),
             self.conversations,
             self.messages,
-            self.ledger,
+            ReplyWriter(self.conversations, self.messages, self.ledger),
             self.stops,
             self.policy,
         )

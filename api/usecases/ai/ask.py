@@ -23,7 +23,6 @@ from api.domain.ai.ports import (
     AiMessageRepository,
     ChatModels,
     StopSignals,
-    UsageLedger,
 )
 from api.domain.ai.values import FinishReason, Speaker
 from api.domain.errors import FieldProblem, InvalidInput, NotFound
@@ -34,7 +33,7 @@ from api.usecases.ai.events import Failed, GenerationItem, Started
 from api.usecases.ai.generation import Generation
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.policy import AiPolicy
-from api.usecases.ai.replies import ReplyWriter
+from api.usecases.ai.reply_writer import ReplyWriter
 from api.usecases.ai.rules import (
     CONVERSATION_NOT_FOUND,
     fit_context,
@@ -64,7 +63,7 @@ class Ask:
         budget: TokenBudget,
         conversations: AiConversationRepository,
         messages: AiMessageRepository,
-        ledger: UsageLedger,
+        replies: ReplyWriter,
         stops: StopSignals,
         policy: AiPolicy,
     ) -> None:
@@ -74,7 +73,7 @@ class Ask:
         self._budget = budget
         self._conversations = conversations
         self._messages = messages
-        self._replies = ReplyWriter(conversations, messages, ledger)
+        self._replies = replies
         self._stops = stops
 
     async def start(self, principal: Principal, question: Question) -> Answer:

@@ -29,7 +29,7 @@ from api.domain.errors import ParleyError
 from api.domain.identity.auth import Principal
 from api.usecases.ai.events import Failed, Finished, GenerationItem, Token
 from api.usecases.ai.policy import AiPolicy
-from api.usecases.ai.replies import ReplyWriter
+from api.usecases.ai.reply_writer import ReplyWriter
 
 log = logging.getLogger(__name__)
 

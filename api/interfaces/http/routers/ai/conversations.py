@@ -20,10 +20,9 @@ from api.interfaces.http.schemas.ai import (
     MessagePageOut,
 )
 from api.interfaces.http.schemas.paging import Page, PagingQuery
-from api.usecases.ai.clear_ai_history import ClearAiHistory
-from api.usecases.ai.delete_ai_conversation import DeleteAiConversation
 from api.usecases.ai.list_ai_conversations import ListAiConversations
 from api.usecases.ai.read_ai_conversation import ReadAiConversation
+from api.usecases.ai.remove_ai_conversations import ClearAiHistory, DeleteAiConversation
 
 router = APIRouter(prefix="/ai", tags=["ai"])
 
