@@ -26,8 +26,9 @@ CLOSE_SECONDS = 1.0
 
 
 class RedisStopSignals:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, channel: str = CHANNEL) -> None:
         self._redis = redis
+        self._channel = channel  # every replica of one deployment uses the same
         self._watchers: dict[str, set[Callable[[], None]]] = {}
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
@@ -55,7 +56,7 @@ class RedisStopSignals:
     async def request(self, key: str) -> None:
         self._dispatch(key)
         try:
-            await self._redis.publish(CHANNEL, key)
+            await self._redis.publish(self._channel, key)
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
 
@@ -67,7 +68,7 @@ class RedisStopSignals:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self._channel)
                 self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=RESUBSCRIBE_SECONDS)
