@@ -1,0 +1,46 @@
+"""Settings, read from the environment (and `.env`), grouped by concern, one module each.
+
+Every group reads the variable names Parley's users already know (`MONGO_URI`,
+`JWT_SECRET`, `REDIS_HOST`, ...). In development, secrets fall back to obvious dev values
+so a fresh clone runs; with `ENVIRONMENT=production` a missing or default secret stops
+start-up with a message naming the variable (see `Settings.check_production`).
+
+- `base`: the environment names and the reading rules every group shares
+- `data`: MongoDB and Redis
+- `identity`: secrets, CORS, tokens, passwords, MFA, abuse limits
+- `tenancy`: how a request names its tenant
+- `mail`: SMTP and the mail Parley writes
+- `jobs`: Celery
+- `ai`: AI chat providers and limits
+- `storage`: file storage
+- `settings`: the whole `Settings`, its production checks and `load_settings()`
+"""
+
+from api.config.ai import AiSettings
+from api.config.base import DEV_SECRET_PREFIX, Environment
+from api.config.data import MongoSettings, RedisSettings
+from api.config.identity import AuthSettings, SecuritySettings
+from api.config.jobs import JobSettings
+from api.config.mail import MailSettings, SmtpSettings
+from api.config.settings import ConfigurationError, Settings, load_settings
+from api.config.storage import DEFAULT_ALLOWED_CONTENT_TYPES, StorageSettings
+from api.config.tenancy import TenancySettings
+
+__all__ = [
+    "DEFAULT_ALLOWED_CONTENT_TYPES",
+    "DEV_SECRET_PREFIX",
+    "AiSettings",
+    "AuthSettings",
+    "ConfigurationError",
+    "Environment",
+    "JobSettings",
+    "MailSettings",
+    "MongoSettings",
+    "RedisSettings",
+    "SecuritySettings",
+    "Settings",
+    "SmtpSettings",
+    "StorageSettings",
+    "TenancySettings",
+    "load_settings",
+]

@@ -1,0 +1,37 @@
+"""AI chat: the providers, the conversation context and the streaming timeouts."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from api.config.base import CsvList, env_config, split_csv
+
+
+class AiSettings(BaseSettings):
+    """AI chat: providers (a provider is on when configured), context, timeouts."""
+
+    model_config = env_config()
+
+    ollama_host: str | None = None  # e.g. http://127.0.0.1:11434; unset: no Ollama
+    ollama_models: CsvList = Field(default_factory=list)  # offer only these (empty: all)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # vLLM, LM Studio, llama.cpp: http://host:port/v1
+    openai_models: CsvList = Field(default_factory=list)  # offer only these (empty: all)
+    ai_default_model: str | None = None
+    ai_system_prompt: str | None = None
+    ai_context_max_turns: int = Field(default=10, ge=1, le=500)
+    ai_context_max_tokens: int = Field(default=4000, ge=100)
+    ai_max_message_chars: int = Field(default=32000, ge=1)
+    ai_models_cache_seconds: float = Field(default=30.0, ge=0)
+    ai_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    ai_first_token_timeout_seconds: float = Field(default=120.0, gt=0)
+    ai_token_timeout_seconds: float = Field(default=60.0, gt=0)
+    ai_keepalive_seconds: float = Field(default=15.0, gt=0)
+    ai_start_grace_seconds: float = Field(default=3.0, ge=0)
+
+    _csv = field_validator("ollama_models", "openai_models", mode="before")(split_csv)
+
+    @property
+    def openai_enabled(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None

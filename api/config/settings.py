@@ -1,0 +1,116 @@
+"""The whole configuration: the app's own fields, one field per group, the production
+checks, and `load_settings()` which turns validation failures into one readable message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings
+
+from api.config.ai import AiSettings
+from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
+from api.config.data import MongoSettings, RedisSettings
+from api.config.identity import AuthSettings, SecuritySettings
+from api.config.jobs import JobSettings
+from api.config.mail import MailSettings, SmtpSettings
+from api.config.storage import StorageSettings
+from api.config.tenancy import TenancySettings
+
+
+class Settings(BaseSettings):
+    """The whole configuration; build it with `load_settings()`."""
+
+    model_config = env_config()
+
+    environment: Environment = Environment.DEVELOPMENT
+    app_name: str = "Parley"
+    log_level: str = "INFO"
+    log_format: str | None = Field(
+        default=None, description="`console` (colour) or `json`; by environment when unset."
+    )
+    api_prefix: str = "/api/v1"
+    loop_block_warn_ms: float = Field(
+        default=0, ge=0, description="Log event-loop stalls longer than this (0: off)."
+    )
+
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    tenancy: TenancySettings = Field(default_factory=TenancySettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    ai: AiSettings = Field(default_factory=AiSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def broker_url(self) -> str:
+        return self.jobs.celery_broker_url or self.redis.resolved_url
+
+    @property
+    def result_backend_url(self) -> str:
+        return self.jobs.celery_result_backend or self.broker_url
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format:
+            return self.log_format.lower() == "json"
+        return self.is_production
+
+    @model_validator(mode="after")
+    def check_production(self) -> Settings:
+        """In production, refuse to start on a missing, default or weak secret."""
+        if not self.is_production:
+            return self
+        secrets = {
+            "JWT_SECRET": self.security.jwt_secret,
+            "REFRESH_TOKEN_SECRET": self.security.refresh_token_secret,
+            "ADMIN_PASSWORD": self.security.admin_password,
+        }
+        for name, secret in secrets.items():
+            value = secret.get_secret_value()
+            if not value or value.startswith(DEV_SECRET_PREFIX):
+                raise ValueError(f"{name} must be set (ENVIRONMENT=production)")
+        for name in ("JWT_SECRET", "REFRESH_TOKEN_SECRET"):
+            if len(secrets[name].get_secret_value()) < 32:
+                raise ValueError(f"{name} must be at least 32 characters (ENVIRONMENT=production)")
+        if (
+            secrets["JWT_SECRET"].get_secret_value()
+            == secrets["REFRESH_TOKEN_SECRET"].get_secret_value()
+        ):
+            raise ValueError("REFRESH_TOKEN_SECRET must differ from JWT_SECRET")
+        if self.auth.encryption_key is None:
+            raise ValueError("ENCRYPTION_KEY must be set (ENVIRONMENT=production)")
+        if self.auth.jwt_algorithm == "RS256" and not (
+            self.auth.jwt_private_key_file and self.auth.jwt_public_key_file
+        ):
+            raise ValueError("JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE are needed for RS256")
+        if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
+            raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")
+        return self
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation failures into one readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _describe(error: ErrorDetails) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where.upper()}: {message}" if where else message

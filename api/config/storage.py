@@ -1,0 +1,40 @@
+"""File storage: the default provider, upload limits, signed URLs, provider credentials."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from api.config.base import CsvList, env_config, split_csv
+
+DEFAULT_ALLOWED_CONTENT_TYPES = [
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+    "text/csv", "audio/mpeg", "audio/ogg", "video/mp4", "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+]  # fmt: skip
+
+
+class StorageSettings(BaseSettings):
+    """Where files go by default, upload limits, signed URLs, and provider credentials."""
+
+    model_config = env_config()
+
+    storage_default_provider: str = Field(default="local", pattern="^(local|azure_blob|s3)$")
+    local_storage_dir: str = ".data/blobs"
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    max_avatar_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    allowed_content_types: CsvList = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_CONTENT_TYPES)
+    )
+    signed_url_ttl_seconds: int = Field(default=300, ge=10, le=7 * 86400)
+
+    _csv = field_validator("allowed_content_types", mode="before")(split_csv)
+
+    azure_storage_connection_string: SecretStr | None = None
+    azure_storage_container: str = "parley"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_s3_bucket: str | None = None
+    aws_s3_region: str = "us-east-1"
+    aws_s3_endpoint_url: str | None = None
