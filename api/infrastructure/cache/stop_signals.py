@@ -82,6 +82,7 @@ class RedisStopSignals:
             finally:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(CLOSE_SECONDS):  # never hold a shutdown
+                        # redis-py leaves `PubSub.aclose` unannotated (its aliases are typed).
                         await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from beanie import Document
 from pymongo import IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 
 from api.common.clock import utcnow
 from api.infrastructure.persistence.base.mongo import database_errors
@@ -52,7 +53,7 @@ class MongoOneTimeTokens:
         self._secret = hash_secret.encode("utf-8")
 
     @property
-    def _collection(self) -> Any:
+    def _collection(self) -> AsyncCollection[dict[str, Any]]:
         return OneTimeTokenDocument.get_pymongo_collection()
 
     def _hash(self, token: str) -> str:

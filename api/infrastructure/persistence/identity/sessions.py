@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from api.common.clock import utcnow
@@ -36,6 +37,7 @@ class SpentHash(BaseModel):
 class SessionDocument(Document):
     """One session; `_id` is the session id (a string, not an ObjectId)."""
 
+    # Beanie types `Document.id` as an ObjectId; a session's `_id` is its string id.
     id: str = Field(alias="_id")  # type: ignore[assignment]
     tenant_id: str | None
     user_id: str
@@ -79,7 +81,7 @@ class MongoSessionStore:
         self._grace = reuse_grace_seconds
 
     @property
-    def _collection(self) -> Any:
+    def _collection(self) -> AsyncCollection[dict[str, Any]]:
         return SessionDocument.get_pymongo_collection()
 
     async def create(self, session: Session) -> None:
