@@ -84,16 +84,20 @@ def parley_runtime() -> WorkerRuntime:
 celery_app.parley_runtime = parley_runtime
 
 
-@setup_logging.connect  # type: ignore[untyped-decorator]
-def _logging(**_: Any) -> None:
+def _logging(**_: object) -> None:
     configure_logging(level=settings.log_level, json=settings.json_logs)
 
 
-@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
-@worker_shutdown.connect  # type: ignore[untyped-decorator]
-def _close_runtime(**_: Any) -> None:
+def _close_runtime(**_: object) -> None:
     global _runtime
     with _runtime_lock:
         if _runtime is not None and _runtime.pid == os.getpid():
             _runtime.close()
             _runtime = None
+
+
+# Connected by call, not as decorators: celery is untyped, and a decorator typed `Any`
+# would turn these functions into `Any` too.
+setup_logging.connect(_logging)
+worker_process_shutdown.connect(_close_runtime)
+worker_shutdown.connect(_close_runtime)

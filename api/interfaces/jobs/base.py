@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import punq
-from celery import Task
+from celery import Celery, Task
 from celery.exceptions import Retry
 
 from api.common.clock import utcnow
@@ -85,6 +85,7 @@ class Delivery:
     last_attempt: bool
 
 
+# celery ships no type information, so `Task` is `Any` to mypy: subclassing it is the edge.
 class ParleyTask(Task):  # type: ignore[misc]
     abstract = True
 
@@ -148,7 +149,12 @@ class ParleyTask(Task):  # type: ignore[misc]
             raise self.retry(exc=exc, countdown=countdown, max_retries=runtime.max_retries) from exc
 
     def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+        self,
+        exc: BaseException,
+        task_id: str,
+        args: Sequence[object],
+        kwargs: Mapping[str, object] | None,
+        einfo: object,
     ) -> None:
         if isinstance(exc, Retry):
             return
@@ -188,7 +194,7 @@ def parley_task(name: str, **options: Any) -> Callable[[Body], Body]:
     return declare
 
 
-def register_tasks(app: Any) -> None:
+def register_tasks(app: Celery) -> None:
     """Bind every declared task to the Celery `app` (called once by the worker)."""
     for name, body, options in _DECLARED:
 

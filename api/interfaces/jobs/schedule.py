@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
+from api.config import Settings
 from api.interfaces.jobs.tasks.email import HEARTBEAT_JOB
 
 
@@ -17,19 +18,31 @@ from api.interfaces.jobs.tasks.email import HEARTBEAT_JOB
 class Periodic:
     name: str
     task: str
-    every_seconds: Callable[[Any], float]  # from the settings, so intervals are configurable
+    every_seconds: Callable[[Settings], float]  # from the settings, so intervals are configurable
+
+
+class ScheduleOptions(TypedDict):
+    expires: float
+
+
+class ScheduleEntry(TypedDict):
+    """One entry of Celery's `beat_schedule` mapping."""
+
+    task: str
+    schedule: float
+    options: ScheduleOptions
 
 
 _PERIODIC: list[Periodic] = []
 
 
-def periodic(name: str, task: str, every_seconds: Callable[[Any], float]) -> None:
+def periodic(name: str, task: str, every_seconds: Callable[[Settings], float]) -> None:
     if any(p.name == name for p in _PERIODIC):
         raise ValueError(f"periodic job {name!r} is declared twice")
     _PERIODIC.append(Periodic(name, task, every_seconds))
 
 
-def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
+def beat_schedule(settings: Settings) -> dict[str, ScheduleEntry]:
     """The `beat_schedule` mapping Celery expects."""
     return {
         p.name: {
