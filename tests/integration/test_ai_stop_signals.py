@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import devservers
@@ -10,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from api.domain.errors import ServiceUnavailable
-from api.infrastructure.cache.stop_signals import CHANNEL, RedisStopSignals
+from api.infrastructure.cache.stop_signals import RedisStopSignals
 
 WAIT = 2.0  # seconds for something that should happen at once
 
@@ -130,24 +131,25 @@ async def test_releasing_the_last_watcher_leaves_the_others(
 
 async def test_close_stops_the_listener(redis_url: str) -> None:
     client, observer = Redis.from_url(redis_url), Redis.from_url(redis_url)
-    signals = RedisStopSignals(client)
+    channel = f"test:ai:stop:{uuid.uuid4().hex}"  # its own: other tests' listeners may linger
+    signals = RedisStopSignals(client, channel=channel)
     try:
         signals.watch("k", Calls())
         await subscribed(signals)
 
-        listener = signals._listener  # this instance's (other tests' may still be ending)
+        listener = signals._listener
         assert listener is not None
         assert not listener.done()
-        assert dict(await observer.pubsub_numsub(CHANNEL)) == {CHANNEL.encode(): 1}
+        assert dict(await observer.pubsub_numsub(channel)) == {channel.encode(): 1}
         await signals.close()
         assert listener.done()
         assert signals._listener is None
-        # Redis sees the subscription go (it may take the server a moment).
-        for _ in range(200):
-            if dict(await observer.pubsub_numsub(CHANNEL)) == {CHANNEL.encode(): 0}:
+        # Redis sees the subscription go (it may take a busy server a moment).
+        for _ in range(1000):
+            if dict(await observer.pubsub_numsub(channel)) == {channel.encode(): 0}:
                 break
             await asyncio.sleep(0.01)
-        assert dict(await observer.pubsub_numsub(CHANNEL)) == {CHANNEL.encode(): 0}
+        assert dict(await observer.pubsub_numsub(channel)) == {channel.encode(): 0}
         await signals.close()  # twice is harmless
     finally:
         await signals.close()
