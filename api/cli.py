@@ -1,10 +1,17 @@
 """Operator commands, run against the configured servers (`.env` / environment).
 
-    uv run python -m api.cli tenants create --name "Acme Corp" --subdomain acme
-    uv run python -m api.cli tenants list
+    uv run python -m api.cli tenants create --name "Acme Corp" --subdomain acme \\
+        --owner-email boss@acme.example.com --owner-name "Bea Boss" [--owner-password ...]
+    uv run python -m api.cli tenants list [--page 1] [--page-size 100] [--query ac]
     uv run python -m api.cli tenants suspend <tenant id>
     uv run python -m api.cli tenants activate <tenant id>
     uv run python -m api.cli jobs failed [--limit 50]
+
+The tenant commands run the same use cases as the platform admins' HTTP routes, as the
+operator (`OPERATOR`: platform authority, no account; audited with `actor_id` null).
+`tenants create` gives the tenant its system roles and its owner, exactly as `POST
+/api/v1/tenants` does: without `--owner-password` the owner is invited by email (a
+single-use link; the output's `owner.invitation` says `queued` or `failed`).
 
 Prints one JSON document per command on stdout; errors go to stderr with exit status 1.
 """
@@ -18,12 +25,17 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import punq
+
 from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.operations.failed_jobs import ListFailedJobs
-from api.usecases.tenants.tenants import CreateTenant, ListTenants, SetTenantStatus
+from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
+from api.usecases.tenants.create_tenant import CreateTenant
+from api.usecases.tenants.list_tenants import ListTenants
+from api.usecases.tenants.rules import OPERATOR
 from api.wiring import running
 
 
@@ -37,12 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     tenants = groups.add_parser("tenants", help="manage tenants").add_subparsers(
         dest="command", required=True
     )
-    create = tenants.add_parser("create", help="create a tenant")
+    create = tenants.add_parser("create", help="create a tenant with its owner")
     create.add_argument("--name", required=True)
     create.add_argument("--subdomain", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-name", required=True, help="the owner's full name")
+    create.add_argument(
+        "--owner-password", help="lets the owner sign in at once (else they are invited by email)"
+    )
     listing = tenants.add_parser("list", help="list tenants")
     listing.add_argument("--page", type=int, default=1)
     listing.add_argument("--page-size", type=int, default=100)
+    listing.add_argument("--query", help="the start of the name or the subdomain")
     for verb in ("suspend", "activate"):
         tenants.add_parser(verb, help=f"{verb} a tenant").add_argument("tenant_id")
     jobs = groups.add_parser("jobs", help="background jobs").add_subparsers(
@@ -53,23 +71,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _tenants(container: punq.Container, args: argparse.Namespace) -> dict[str, Any]:
+    if args.command == "create":
+        created = await container.resolve(CreateTenant).execute(
+            OPERATOR,
+            name=args.name,
+            subdomain=args.subdomain,
+            owner_email=args.owner_email,
+            owner_full_name=args.owner_name,
+            owner_password=args.owner_password,
+        )
+        owner = created.owner.model_dump(mode="json", include={"id", "email", "full_name"})
+        invitation = created.invitation.value if created.invitation else None
+        return {**_tenant_json(created.tenant), "owner": {**owner, "invitation": invitation}}
+    if args.command == "list":
+        page = await container.resolve(ListTenants).execute(
+            OPERATOR, query=args.query, page=args.page, page_size=args.page_size
+        )
+        return {"items": [_tenant_json(t) for t in page.items], "total": page.total}
+    status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
+    tenant = await container.resolve(ChangeTenantStatus).execute(OPERATOR, args.tenant_id, status)
+    return _tenant_json(tenant)
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings()
     async with running(settings) as container:
         if args.group == "jobs":
             failures = await container.resolve(ListFailedJobs).execute(limit=args.limit)
             return {"items": [f.model_dump(mode="json") for f in failures]}
-        if args.command == "create":
-            tenant = await container.resolve(CreateTenant).execute(args.name, args.subdomain)
-            return _tenant_json(tenant)
-        if args.command == "list":
-            items, total = await container.resolve(ListTenants).execute(
-                page=args.page, page_size=args.page_size
-            )
-            return {"items": [_tenant_json(t) for t in items], "total": total}
-        status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
-        tenant = await container.resolve(SetTenantStatus).execute(args.tenant_id, status)
-        return _tenant_json(tenant)
+        return await _tenants(container, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

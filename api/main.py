@@ -40,7 +40,7 @@ from api.interfaces.http.routers.tenants import tenant
 from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
-from api.usecases.tenants.tenants import EnsureDefaultTenant
+from api.usecases.tenants.ensure_default_tenant import EnsureDefaultTenant
 from api.wiring import UNAVAILABLE_ERRORS, running, start_listeners
 
 log = logging.getLogger("parley")

@@ -18,7 +18,8 @@ from httpx_sse import aconnect_sse
 from api.config import AiSettings, Settings
 from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.main import create_app
-from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
+from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
+from api.usecases.tenants.rules import OPERATOR
 from tests.asgi_server import serve_asgi
 from tests.conftest import make_settings
 from tests.e2e.identity import OWNER_PASSWORD
@@ -66,10 +67,10 @@ class AiStack:
 
     async def tenant(self, subdomain: str) -> Person:
         """A tenant and its owner, signed in (owners hold `ai:use` and `ai:manage`)."""
-        onboarded: Onboarded = await self.container.resolve(OnboardTenant).execute(
-            name=subdomain.title(), subdomain=subdomain,
+        onboarded: CreatedTenant = await self.container.resolve(CreateTenant).execute(
+            OPERATOR, name=subdomain.title(), subdomain=subdomain,
             owner_email=f"owner@{subdomain}.example.com", owner_full_name="Olivia Owner",
-            owner_password=OWNER_PASSWORD, actor_id=None,
+            owner_password=OWNER_PASSWORD,
         )  # fmt: skip
         tenant_id = onboarded.tenant.id or ""
         owner = await self.sign_in(onboarded.owner.email, OWNER_PASSWORD, tenant_id)

@@ -8,7 +8,8 @@ import httpx
 import punq
 from fastapi import FastAPI
 
-from api.usecases.tenants.onboarding import Onboarded, OnboardTenant
+from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
+from api.usecases.tenants.rules import OPERATOR
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 OWNER_PASSWORD = "owner-password-1"
@@ -19,16 +20,16 @@ def container_of(http: httpx.AsyncClient) -> punq.Container:
     return cast(punq.Container, app.state.container)
 
 
-async def onboard(http: httpx.AsyncClient, subdomain: str, **owner: Any) -> Onboarded:
+async def onboard(http: httpx.AsyncClient, subdomain: str, **owner: Any) -> CreatedTenant:
     """A tenant with its system roles and an owner who can sign in (through the use case)."""
-    use_case = container_of(http).resolve(OnboardTenant)
-    onboarded: Onboarded = await use_case.execute(
+    use_case = container_of(http).resolve(CreateTenant)
+    onboarded: CreatedTenant = await use_case.execute(
+        OPERATOR,
         name=subdomain.title(),
         subdomain=subdomain,
         owner_email=owner.get("email", f"owner@{subdomain}.example.com"),
         owner_full_name=owner.get("full_name", "Olivia Owner"),
         owner_password=owner.get("password", OWNER_PASSWORD),
-        actor_id=None,
     )
     return onboarded
 
@@ -44,7 +45,7 @@ async def login(
     return cast(dict[str, Any], response.json())
 
 
-async def owner_headers(http: httpx.AsyncClient, onboarded: Onboarded) -> dict[str, str]:
+async def owner_headers(http: httpx.AsyncClient, onboarded: CreatedTenant) -> dict[str, str]:
     tenant_id = onboarded.tenant.id or ""
     tokens = await login(http, onboarded.owner.email, OWNER_PASSWORD, tenant_id)
     return {"Authorization": f"Bearer {tokens['access_token']}", "X-Tenant-ID": tenant_id}

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import httpx
 
-from api.usecases.tenants.onboarding import Onboarded
+from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.e2e.identity import login, onboard, owner_headers
 
 USERS = "/api/v1/users"
@@ -18,7 +18,7 @@ AUDIT = "/api/v1/audit-logs"
 MEMBER_PASSWORD = "member-password-1"
 
 
-TwoTenants = tuple[Onboarded, dict[str, str], Onboarded, dict[str, str]]
+TwoTenants = tuple[CreatedTenant, dict[str, str], CreatedTenant, dict[str, str]]
 
 
 async def two_tenants(client: httpx.AsyncClient) -> TwoTenants:
@@ -75,7 +75,7 @@ async def add_user(
 
 async def signed_in(
     http: httpx.AsyncClient,
-    onboarded: Onboarded,
+    onboarded: CreatedTenant,
     owner: dict[str, str],
     email: str,
     *,

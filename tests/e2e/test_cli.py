@@ -9,9 +9,15 @@ import sys
 from typing import Any
 
 import httpx
+import pytest
 
+from api.cli import main
+from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.conftest import ROOT
 from tests.e2e.conftest import assert_problem
+from tests.e2e.identity import login
+
+OWNER = ("--owner-email", "Boss@Acme.example.com", "--owner-name", "Bea Boss")
 
 
 async def cli(mongo_url: str, redis_url: str, db_name: str, *args: str) -> tuple[int, Any, str]:
@@ -35,8 +41,9 @@ async def test_create_list_suspend_activate(
     client: httpx.AsyncClient, mongo_url: str, redis_url: str, db_name: str
 ) -> None:
     code, created, _ = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme", "--subdomain", "Acme"
-    )
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme", "--subdomain", "Acme",
+        *OWNER,
+    )  # fmt: skip
     assert code == 0
     assert created["subdomain"] == "acme" and created["status"] == "active"
     headers = {"X-Tenant-ID": created["id"]}
@@ -59,14 +66,84 @@ async def test_create_list_suspend_activate(
 
 async def test_bad_input_is_a_clear_error(mongo_url: str, redis_url: str, db_name: str) -> None:
     code, out, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "X", "--subdomain", "www"
-    )
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "X", "--subdomain", "www",
+        *OWNER,
+    )  # fmt: skip
     assert code == 1 and out is None
     assert "reserved" in err
-    await cli(mongo_url, redis_url, db_name, "tenants", "create", "--name", "A", "--subdomain", "a")
+    await cli(
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "A", "--subdomain", "a",
+        *OWNER,
+    )  # fmt: skip
     code, _, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "B", "--subdomain", "a"
-    )
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "B", "--subdomain", "a",
+        *OWNER,
+    )  # fmt: skip
     assert code == 1 and "taken" in err
     code, _, err = await cli(mongo_url, redis_url, db_name, "tenants", "suspend", "f" * 24)
     assert code == 1 and "not found" in err.lower()
+
+
+async def test_create_gives_the_tenant_what_http_gives_it(
+    client: httpx.AsyncClient, mongo_client: MongoClient, mongo_url: str, redis_url: str,
+    db_name: str,
+) -> None:  # fmt: skip
+    """One create path: system roles, an owner who can sign in, and a `tenant.created`
+    audit entry, as `POST /api/v1/tenants` gives; the actor is the CLI (actor id None)."""
+    code, created, err = await cli(
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme Corp",
+        "--subdomain", "acme", *OWNER, "--owner-password", "boss-password-1",
+    )  # fmt: skip
+    assert code == 0, err
+    tenant_id = created["id"]
+    assert created["owner"] == {
+        "id": created["owner"]["id"],
+        "email": "boss@acme.example.com",
+        "full_name": "Bea Boss",
+        "invitation": None,
+    }
+    db = mongo_client[db_name]
+    roles = [r["name"] async for r in db["roles"].find({"tenant_id": tenant_id, "system": True})]
+    assert sorted(roles) == ["admin", "member", "owner"]
+    tokens = await login(client, "boss@acme.example.com", "boss-password-1", tenant_id)
+    me = await client.get(
+        "/api/v1/auth/me",
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "X-Tenant-ID": tenant_id},
+    )
+    assert me.json()["id"] == created["owner"]["id"]
+    assert [r["name"] for r in me.json()["roles"]] == ["owner"]
+    entry = await db["audit_logs"].find_one({"action": "tenant.created"})
+    assert entry is not None
+    assert (entry["tenant_id"], entry["resource_id"], entry["actor_id"]) == (
+        tenant_id, tenant_id, None,
+    )  # fmt: skip
+    assert entry["changes"] == {
+        "name": "Acme Corp", "subdomain": "acme", "owner_email": "boss@acme.example.com",
+    }  # fmt: skip
+    assert await db["outbound_emails"].count_documents({}) == 0
+
+
+async def test_create_without_a_password_invites_the_owner(
+    mongo_client: MongoClient, mongo_url: str, redis_url: str, db_name: str
+) -> None:
+    code, created, err = await cli(
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme Corp",
+        "--subdomain", "acme", *OWNER,
+    )  # fmt: skip
+    assert code == 0, err
+    assert created["owner"]["invitation"] == "queued"
+    email = await mongo_client[db_name]["outbound_emails"].find_one({})
+    assert email is not None
+    assert (email["tenant_id"], email["to"], email["template"], email["status"]) == (
+        created["id"], "boss@acme.example.com", "invitation", "queued",
+    )  # fmt: skip
+    # No platform admin invited them: the email names the platform.
+    assert email["context"]["inviter_name"] == "Parley"
+    assert email["context"]["user_name"] == "Bea Boss"
+
+
+def test_create_needs_the_owner(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["tenants", "create", "--name", "A", "--subdomain", "a"])
+    assert exited.value.code == 2
+    assert "--owner-email" in capsys.readouterr().err

@@ -13,7 +13,8 @@ from api.domain.files.downloads import DownloadLinks
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.storage.local import LocalUrlSigner
-from api.usecases.tenants.tenants import SetTenantStatus
+from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
+from api.usecases.tenants.rules import OPERATOR
 from tests.e2e.conftest import assert_problem
 from tests.e2e.files_support import (
     EXE,
@@ -193,7 +194,7 @@ async def test_tampered_expired_and_foreign_links_are_refused(
     # A suspended tenant's links stop working.
     await (
         container_of(client)
-        .resolve(SetTenantStatus)
-        .execute(acme.tenant.id or "", TenantStatus.SUSPENDED)
+        .resolve(ChangeTenantStatus)
+        .execute(OPERATOR, acme.tenant.id or "", TenantStatus.SUSPENDED)
     )
     assert_problem(await client.get(download_path(params)), 403, "tenant_suspended")

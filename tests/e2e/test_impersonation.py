@@ -13,7 +13,7 @@ from api.domain.identity.roles import RoleRepository
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
 from api.infrastructure.persistence.base.mongo import MongoClient
-from api.usecases.tenants.onboarding import Onboarded
+from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.e2e.conftest import assert_problem
 from tests.e2e.identity import admin_headers, container_of, onboard, owner_headers
 from tests.support import as_tenant
@@ -26,7 +26,7 @@ def impersonate_url(tenant_id: str | None) -> str:
 
 
 async def add_member(
-    http: httpx.AsyncClient, onboarded: Onboarded, email: str, *, active: bool = True
+    http: httpx.AsyncClient, onboarded: CreatedTenant, email: str, *, active: bool = True
 ) -> User:
     """A member of the tenant (stored through the repositories: the users API is elsewhere)."""
     container = container_of(http)

@@ -19,18 +19,19 @@ from api.domain.errors import (
     TenantSuspended,
 )
 from api.domain.identity.auth import AuthPolicy, Principal, RateDecision
+from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
 from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
 from api.interfaces.http.middleware.tenant import subdomain_label
+from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.tenancy import ResolveTenant
-from api.usecases.tenants.platform import BrowseTenants, CheckSubdomainAvailability
-from api.usecases.tenants.tenants import (
-    CreateTenant,
-    EnsureDefaultTenant,
-    ListTenants,
-    SetTenantStatus,
-)
+from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
+from api.usecases.tenants.check_subdomain_availability import CheckSubdomainAvailability
+from api.usecases.tenants.ensure_default_tenant import EnsureDefaultTenant
+from api.usecases.tenants.list_tenants import ListTenants
+from api.usecases.tenants.rules import OPERATOR, add_tenant, authorize
+from tests.unit.identity_fakes import FakeAuditLog
 
 ACME_ID = "a" * 24
 
@@ -202,14 +203,14 @@ async def test_directory_with_zero_ttl_always_reads() -> None:
 
 
 async def test_create_tenant_checks_the_subdomain_and_uniqueness() -> None:
-    create = CreateTenant(FakeTenants())
-    created = await create.execute("  Acme  ", "Acme")
+    fake = FakeTenants()
+    created = await add_tenant(fake, "  Acme  ", "Acme")
     assert (created.name, created.subdomain, created.status) == ("Acme", "acme", "active")
     assert created.created_at.tzinfo is not None
     with pytest.raises(Conflict):
-        await create.execute("Other", "acme")
+        await add_tenant(fake, "Other", "acme")
     with pytest.raises(InvalidInput):
-        await create.execute("Admin", "admin")
+        await add_tenant(fake, "Admin", "admin")
 
 
 async def test_ensure_default_tenant_is_idempotent() -> None:
@@ -225,20 +226,21 @@ async def test_suspending_refuses_at_once_despite_the_cache() -> None:
     directory = CachingTenantDirectory(fake, ttl_seconds=60)
     resolve = ResolveTenant(directory)
     assert await resolve.by_id(ACME_ID) == ACME_ID  # now cached
-    suspended = await SetTenantStatus(fake, directory).execute(ACME_ID, TenantStatus.SUSPENDED)
+    change = ChangeTenantStatus(fake, directory, Auditor(FakeAuditLog()))
+    suspended = await change.execute(OPERATOR, ACME_ID, TenantStatus.SUSPENDED)
     assert suspended.status is TenantStatus.SUSPENDED
     with pytest.raises(TenantSuspended):
         await resolve.by_id(ACME_ID)
     with pytest.raises(NotFound):
-        await SetTenantStatus(fake, directory).execute("b" * 24, TenantStatus.ACTIVE)
+        await change.execute(OPERATOR, "b" * 24, TenantStatus.ACTIVE)
 
 
 async def test_list_tenants_pages() -> None:
     fake = FakeTenants()
-    create = CreateTenant(fake)
     for name in ("c", "a", "b"):
-        await create.execute(name, name)
-    items, total = await ListTenants(fake).execute(page=2, page_size=2)
+        await add_tenant(fake, name, name)
+    page = await ListTenants(fake).execute(OPERATOR, page=2, page_size=2)
+    items, total = page.items, page.total
     assert total == 3
     assert [t.subdomain for t in items] == ["c"]
 
@@ -252,13 +254,37 @@ def principal(tenant_id: str | None, *permissions: str) -> Principal:
 
 
 async def test_platform_use_cases_refuse_anyone_but_platform_admins() -> None:
-    browse = BrowseTenants(FakeTenants(tenant()))
+    browse = ListTenants(FakeTenants(tenant()))
     page = await browse.execute(principal(None, "tenants:read"), query="AC")
     assert [t.subdomain for t in page.items] == ["acme"] and page.total == 1
     # Even a tenant principal somehow holding the permission is refused (defence in depth).
     for caller in (principal(ACME_ID, "tenants:read"), principal(None, "tenants:write")):
         with pytest.raises(Forbidden):
             await browse.execute(caller)
+
+
+def test_the_operator_reads_and_changes_tenants_but_cannot_impersonate() -> None:
+    for permission in (Permission.TENANTS_READ, Permission.TENANTS_WRITE):
+        authorize(OPERATOR, permission)
+    with pytest.raises(Forbidden):
+        authorize(OPERATOR, Permission.TENANTS_IMPERSONATE)
+    assert OPERATOR.user_id is None
+
+
+async def test_a_status_change_is_audited_once_with_its_actor() -> None:
+    log = FakeAuditLog()
+    change = ChangeTenantStatus(
+        FakeTenants(tenant()), CachingTenantDirectory(FakeTenants(), 0), Auditor(log)
+    )
+    admin = principal(None, "tenants:write")
+    await change.execute(admin, ACME_ID, TenantStatus.SUSPENDED)
+    await change.execute(OPERATOR, ACME_ID, TenantStatus.SUSPENDED)  # already: nothing written
+    await change.execute(OPERATOR, ACME_ID, TenantStatus.ACTIVE)
+    assert [(e.action, e.actor_id, e.tenant_id) for e in log.entries] == [
+        ("tenant.suspended", "u1", ACME_ID), ("tenant.activated", None, ACME_ID),
+    ]  # fmt: skip
+    with pytest.raises(Forbidden):
+        await change.execute(principal(None, "tenants:read"), ACME_ID, TenantStatus.ACTIVE)
 
 
 class FakeLimiter:

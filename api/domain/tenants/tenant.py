@@ -109,10 +109,6 @@ class TenantRepository(Protocol):
         """Store a new tenant and return it with its id; `Conflict` if the subdomain is taken."""
         ...
 
-    async def list_page(self, *, skip: int, limit: int) -> tuple[list[Tenant], int]:
-        """Tenants ordered by subdomain, one page of them, and how many there are in all."""
-        ...
-
     async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
         """Change a tenant's status; the updated tenant, or None when it does not exist."""
         ...

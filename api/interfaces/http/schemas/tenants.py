@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from api.domain.tenants.tenant import SignupMode, SubdomainIssue, Tenant, TenantStatus
-from api.usecases.tenants.platform import InvitationStatus, Provisioned
+from api.usecases.tenants.create_tenant import CreatedTenant
+from api.usecases.tenants.invite_tenant_owner import InvitationStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -65,15 +66,15 @@ class TenantCreatedOut(TenantOut):
     owner: OwnerOut
 
     @classmethod
-    def of_provisioned(cls, provisioned: Provisioned) -> TenantCreatedOut:
-        owner = provisioned.owner
+    def of_created(cls, created: CreatedTenant) -> TenantCreatedOut:
+        owner = created.owner
         return cls(
-            **TenantOut.of(provisioned.tenant).model_dump(),
+            **TenantOut.of(created.tenant).model_dump(),
             owner=OwnerOut(
                 id=owner.id or "",
                 email=owner.email,
                 full_name=owner.full_name,
-                invitation=provisioned.invitation,
+                invitation=created.invitation,
             ),
         )
 

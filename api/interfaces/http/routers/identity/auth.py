@@ -26,7 +26,7 @@ from api.usecases.identity.login import Login
 from api.usecases.identity.logout import Logout
 from api.usecases.identity.refresh_tokens import RefreshTokens
 from api.usecases.identity.verify_mfa_login import VerifyMfaLogin
-from api.usecases.tenants.tenants import GetCurrentTenant
+from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

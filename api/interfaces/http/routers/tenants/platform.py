@@ -31,16 +31,13 @@ from api.interfaces.http.schemas.tenants import (
     TenantSearchOut,
     TenantUpdateIn,
 )
-from api.usecases.tenants.impersonation import ImpersonateTenantUser
-from api.usecases.tenants.platform import (
-    BrowseTenants,
-    CheckSubdomainAvailability,
-    GetTenant,
-    ProvisionTenant,
-    SearchTenants,
-    SuspendTenant,
-    UpdateTenant,
-)
+from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
+from api.usecases.tenants.check_subdomain_availability import CheckSubdomainAvailability
+from api.usecases.tenants.create_tenant import CreateTenant
+from api.usecases.tenants.get_tenant import GetTenant
+from api.usecases.tenants.impersonate_tenant_user import ImpersonateTenantUser
+from api.usecases.tenants.list_tenants import SEARCH_LIMIT, ListTenants
+from api.usecases.tenants.update_tenant import UpdateTenant
 
 
 async def platform_plane_only() -> None:
@@ -88,12 +85,12 @@ async def subdomain_availability(
 )
 async def list_tenants(
     principal: Reader,
-    browse: Annotated[BrowseTenants, Inject(BrowseTenants)],
+    listing: Annotated[ListTenants, Inject(ListTenants)],
     paging: PagingQuery,
     q: Annotated[str | None, Query(max_length=200)] = None,
     status: TenantStatus | None = None,
 ) -> Page[TenantOut]:
-    found = await browse.execute(
+    found = await listing.execute(
         principal, query=q, status=status, page=paging.page, page_size=paging.page_size
     )
     return Page[TenantOut](
@@ -118,10 +115,9 @@ async def list_tenants(
 async def create_tenant(
     body: TenantCreateIn,
     principal: Writer,
-    provision: Annotated[ProvisionTenant, Inject(ProvisionTenant)],
+    create: Annotated[CreateTenant, Inject(CreateTenant)],
 ) -> TenantCreatedOut:
-    provisioned = await provision.execute(principal, **body.model_dump())
-    return TenantCreatedOut.of_provisioned(provisioned)
+    return TenantCreatedOut.of_created(await create.execute(principal, **body.model_dump()))
 
 
 @admin.get(
@@ -132,10 +128,11 @@ async def create_tenant(
 )
 async def search_tenants(
     principal: Reader,
-    search: Annotated[SearchTenants, Inject(SearchTenants)],
+    listing: Annotated[ListTenants, Inject(ListTenants)],
     name: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> TenantSearchOut:
-    return TenantSearchOut(items=[TenantOut.of(t) for t in await search.execute(principal, name)])
+    found = await listing.execute(principal, query=name, page_size=SEARCH_LIMIT)
+    return TenantSearchOut(items=[TenantOut.of(t) for t in found.items])
 
 
 @admin.get("/{tenant_id}", summary="One tenant", responses=_ONE)
@@ -180,9 +177,9 @@ async def update_tenant(
 async def suspend_tenant(
     tenant_id: TenantIdPath,
     principal: Writer,
-    suspend: Annotated[SuspendTenant, Inject(SuspendTenant)],
+    change_status: Annotated[ChangeTenantStatus, Inject(ChangeTenantStatus)],
 ) -> Response:
-    await suspend.execute(principal, tenant_id)
+    await change_status.execute(principal, tenant_id, TenantStatus.SUSPENDED)
     return Response(status_code=204)
 
 

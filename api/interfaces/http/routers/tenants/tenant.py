@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.interfaces.http.deps import Inject
-from api.usecases.tenants.tenants import GetCurrentTenant
+from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 
 router = APIRouter(tags=["tenancy"])
 

@@ -15,17 +15,18 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import TenantRepository
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.sessions import SessionIssuer
-from api.usecases.tenants.platform import authorize, existing_tenant
+from api.usecases.tenants.rules import authorize, existing_tenant
 
 
 class ImpersonateTenantUser:
     """A token pair for a tenant user, carrying the platform admin as `act`
-    (`tenants:impersonate`).
+    (`tenants:impersonate`, platform plane).
 
     Rules: the tenant must exist (`NotFound`) and be active (`TenantSuspended`); the user
     must exist and be active in it (`NotFound`); the tokens hold that user's permissions in
     that tenant only; the start is audited as `tenant.impersonation_started` in the tenant
-    and in the platform plane.
+    and in the platform plane. Only a platform admin's `Principal` can impersonate (never
+    the console's `OPERATOR`): the tokens must name a real admin in `act`.
     """
 
     def __init__(
