@@ -42,10 +42,16 @@ class PlatformCaller(Protocol):
 
 @dataclass(frozen=True)
 class Operator:
-    """The operator at the console: platform authority over tenants, no account."""
+    """The operator at the console: platform authority over tenants, no account (a value:
+    not a use case to discover)."""
 
-    user_id: None = None
-    is_platform: bool = True
+    @property
+    def user_id(self) -> None:
+        return None
+
+    @property
+    def is_platform(self) -> bool:
+        return True
 
     def can(self, permission: str) -> bool:
         return permission in (Permission.TENANTS_READ, Permission.TENANTS_WRITE)
