@@ -65,10 +65,6 @@ class FakeTenants:
         self.by_id[stored.id] = stored
         return stored
 
-    async def list_page(self, *, skip: int, limit: int) -> tuple[list[Tenant], int]:
-        ordered = sorted(self.by_id.values(), key=lambda t: t.subdomain)
-        return ordered[skip : skip + limit], len(ordered)
-
     async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
         if tenant_id not in self.by_id:
             return None
