@@ -85,14 +85,6 @@ class PlatformTenantRepository:
             raise Conflict(f"The subdomain '{tenant.subdomain}' is taken.") from exc
         return document.to_entity()
 
-    async def list_page(self, *, skip: int, limit: int) -> tuple[list[Tenant], int]:
-        with database_errors():
-            total = await TenantDocument.find({}).count()
-            documents = (
-                await TenantDocument.find({}).sort("subdomain").skip(skip).limit(limit).to_list()
-            )
-        return [d.to_entity() for d in documents], total
-
     async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
         oid = to_object_id(tenant_id)
         if oid is None:
