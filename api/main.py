@@ -24,7 +24,6 @@ from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
-from api.interfaces.http.routers import health
 from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
 from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
@@ -35,6 +34,7 @@ from api.interfaces.http.routers.identity import account, auth
 from api.interfaces.http.routers.identity import audit as audit_routes
 from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
+from api.interfaces.http.routers.operations import health
 from api.interfaces.http.routers.tenants import platform as tenants
 from api.interfaces.http.routers.tenants import tenant
 from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from api.config import Settings
-from api.interfaces.jobs.tasks.email import HEARTBEAT_JOB
+from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,8 @@
+"""Parley's tasks, one module per context: thin entry points that call use cases, like
+HTTP routers do. Arguments are ids and scalars only; each body runs in the tenant the job
+was queued in. Importing this package declares every task (the worker binds them).
+"""
+
+from api.interfaces.jobs.tasks import email, operations
+
+__all__ = ["email", "operations"]
