@@ -4,7 +4,7 @@
                                               [--concurrent 50] [--rounds 3]
 
 Starts its own SecantusDB and Redis (free ports), the fake LLM server of the tests
-(`tests/fake_llm.py`, Ollama's NDJSON format, `--tokens` tokens per reply as fast as it
+(`tests/support/fake_llm.py`, Ollama's NDJSON format, `--tokens` tokens per reply as fast as it
 can) as its own process, and Parley (one uvicorn worker, `OLLAMA_HOST` pointing at the
 fake, `LOOP_BLOCK_WARN_MS=50`). Then, in interleaved rounds:
 
@@ -205,7 +205,15 @@ def start_fake_llm(work: Path, tokens: int) -> tuple[subprocess.Popen[bytes], st
     port = devservers.free_port()
     log_file = (work / "fake_llm.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--tokens", str(tokens)],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.fake_llm",
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens),
+        ],
         cwd=REPO,
         stdout=log_file,
         stderr=subprocess.STDOUT,

@@ -74,7 +74,7 @@ from api.domain.tenancy import TenantId, tenant_context  # noqa: E402
 from api.infrastructure.jobs.celery_app import create_celery  # noqa: E402
 from api.usecases.kernel.mailer import QueueEmail  # noqa: E402
 from api.wiring import running  # noqa: E402
-from tests.jobs.smtp_capture import SmtpCapture, start_smtp  # noqa: E402
+from tests.support.smtp import SmtpCapture, start_smtp  # noqa: E402
 
 HOST = "127.0.0.1"
 DB_NAME = "parley_bench"

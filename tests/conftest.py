@@ -47,9 +47,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import devservers  # noqa: E402
 
 # Documents that exist only for tests (see tests/support.py); bound with the app's own.
-from tests.support import TEST_DOCUMENT_MODELS  # noqa: E402
+from tests.support.database import TEST_DOCUMENT_MODELS  # noqa: E402
 
-pytest_plugins = ["tests.storage_servers"]  # Azurite and moto (S3) for storage tests
+pytest_plugins = ["tests.support.storage_servers"]  # Azurite and moto (S3) for storage tests
 
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "platform-admin-pw-1"

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api.config import Settings
 from api.main import create_app
 from tests.conftest import make_settings
-from tests.e2e.ai_support import AiStack, StackMaker, fresh
+from tests.support.ai_stack import AiStack, StackMaker, fresh
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 

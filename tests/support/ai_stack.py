@@ -20,10 +20,10 @@ from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.main import create_app
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
-from tests.asgi_server import serve_asgi
+from tests.support.asgi_server import serve_asgi
 from tests.conftest import make_settings
-from tests.e2e.identity import OWNER_PASSWORD
-from tests.fake_llm import FakeLLM, serve_fake_llm
+from tests.support.fake_llm import FakeLLM, serve_fake_llm
+from tests.support.onboarding import OWNER_PASSWORD
 
 OPENAI_KEY = "sk-test-secret-key-0123456789"
 OLLAMA_MODEL = "llama3.2:latest"

@@ -2,7 +2,7 @@
 
 Tests run it in their own event loop with `serve_fake_llm(fake)` and drive the real
 LangChain classes (`ChatOllama`, `ChatOpenAI`) against it; the benchmark runs it as a
-separate process: `python -m tests.fake_llm --port 11500 --tokens 200`.
+separate process: `python -m tests.support.fake_llm --port 11500 --tokens 200`.
 
 One server, both providers: Ollama at `/api/...` (`base_url=url` for `ChatOllama`), OpenAI
 at `/v1/...` (`base_url=url + "/v1"` for `ChatOpenAI`).
@@ -52,7 +52,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tests.asgi_server import serve_asgi
+from tests.support.asgi_server import serve_asgi
 
 DEFAULT_TOKENS = ["Hello", ",", " world", "!"]
 FAIL_MESSAGE = "fake LLM failure mid-stream"
@@ -601,7 +601,7 @@ def _bench_fake(tokens: int, token_text: str, token_delay: float) -> FakeLLM:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.fake_llm",
+        prog="python -m tests.support.fake_llm",
         description="A fake Ollama + OpenAI server: model 'bench:latest' (Ollama) and "
         "'bench-model' (OpenAI) stream N tokens as fast as possible.",
     )

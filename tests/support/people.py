@@ -10,7 +10,7 @@ from typing import Any, cast
 import httpx
 
 from api.usecases.tenants.create_tenant import CreatedTenant
-from tests.e2e.identity import login, onboard, owner_headers
+from tests.support.onboarding import login, onboard, owner_headers
 
 USERS = "/api/v1/users"
 ROLES = "/api/v1/roles"

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.ai_support import (
+from tests.e2e.conftest import assert_problem
+from tests.support.ai_stack import (
     AI,
     MEMBER_PASSWORD,
     AiStack,
@@ -20,8 +21,7 @@ from tests.e2e.ai_support import (
     next_event,
     stored_messages,
 )
-from tests.e2e.conftest import assert_problem
-from tests.e2e.people import add_user, create_role, role_id
+from tests.support.people import add_user, create_role, role_id
 
 SETTINGS_BODY = {"allowed_models": None, "default_model": None, "daily_token_quota": None}
 MALFORMED = "not-an-object-id"

@@ -6,7 +6,8 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from tests.e2e.ai_support import (
+from tests.e2e.conftest import assert_problem
+from tests.support.ai_stack import (
     AI,
     OLLAMA_MODEL,
     OPENAI_MODEL,
@@ -19,7 +20,6 @@ from tests.e2e.ai_support import (
     next_event,
     stored_messages,
 )
-from tests.e2e.conftest import assert_problem
 
 CONVERSATION_KEYS = {
     "id",

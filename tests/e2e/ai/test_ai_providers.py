@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ai_support import (
+from tests.e2e.conftest import assert_problem
+from tests.support.ai_stack import (
     AI,
     CLOSED_PORT_URL,
     OLLAMA_MODEL,
@@ -24,8 +25,7 @@ from tests.e2e.ai_support import (
     put_ai_settings,
     stored_messages,
 )
-from tests.e2e.conftest import assert_problem
-from tests.fake_llm import FakeLLM
+from tests.support.fake_llm import FakeLLM
 
 NO_SETTINGS = {"allowed_models": None, "default_model": None, "daily_token_quota": None}
 

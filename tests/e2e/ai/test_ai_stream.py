@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from api.domain.ai.values import estimate_tokens
-from tests.e2e.ai_support import (
+from tests.e2e.conftest import assert_problem
+from tests.support.ai_stack import (
     AI,
     OLLAMA_MODEL,
     OPENAI_MODEL,
@@ -27,8 +28,7 @@ from tests.e2e.ai_support import (
     next_event,
     sent_messages,
 )
-from tests.e2e.conftest import assert_problem
-from tests.fake_llm import FakeLLM, count_words, serve_fake_llm
+from tests.support.fake_llm import FakeLLM, count_words, serve_fake_llm
 
 
 @pytest.mark.parametrize("model", [OLLAMA_MODEL, OPENAI_MODEL])

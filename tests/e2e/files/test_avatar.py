@@ -8,7 +8,7 @@ import httpx
 
 from api.infrastructure.persistence.files.storage import FileDocument
 from tests.e2e.conftest import assert_problem
-from tests.e2e.files_support import (
+from tests.support.files import (
     EXE,
     StorageClientFactory,
     blob_dir,
@@ -21,8 +21,8 @@ from tests.e2e.files_support import (
     storage_settings,
     upload,
 )
-from tests.e2e.identity import onboard, owner_headers
-from tests.e2e.people import USERS, audit_entries, signed_in, two_tenants
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.people import USERS, audit_entries, signed_in, two_tenants
 
 __all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 

@@ -16,7 +16,7 @@ from api.infrastructure.storage.local import LocalUrlSigner
 from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
 from api.usecases.tenants.rules import OPERATOR
 from tests.e2e.conftest import assert_problem
-from tests.e2e.files_support import (
+from tests.support.files import (
     EXE,
     FILE_FIELDS,
     FILES,
@@ -34,8 +34,8 @@ from tests.e2e.files_support import (
     upload,
     uploaded,
 )
-from tests.e2e.identity import container_of, onboard, owner_headers
-from tests.e2e.people import signed_in, two_tenants
+from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.people import signed_in, two_tenants
 
 __all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 

@@ -21,7 +21,8 @@ from api.domain.files.storage import (
 )
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from tests.e2e.conftest import assert_problem
-from tests.e2e.files_support import (
+from tests.support.database import as_tenant
+from tests.support.files import (
     FILES,
     STORAGE,
     blob_dir,
@@ -34,10 +35,14 @@ from tests.e2e.files_support import (
     upload,
     uploaded,
 )
-from tests.e2e.identity import container_of, onboard, owner_headers
-from tests.e2e.people import AUDIT, audit_entries, signed_in, two_tenants
-from tests.storage_servers import S3_ACCESS_KEY_ID, S3_REGION, S3_SECRET_ACCESS_KEY, s3_client
-from tests.support import as_tenant
+from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.people import AUDIT, audit_entries, signed_in, two_tenants
+from tests.support.storage_servers import (
+    S3_ACCESS_KEY_ID,
+    S3_REGION,
+    S3_SECRET_ACCESS_KEY,
+    s3_client,
+)
 
 __all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 

@@ -19,7 +19,7 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 from tests.e2e.conftest import assert_problem, serve
-from tests.e2e.identity import OWNER_PASSWORD, container_of, login, onboard, owner_headers
+from tests.support.onboarding import OWNER_PASSWORD, container_of, login, onboard, owner_headers
 
 AUTH = "/api/v1/auth"
 NEW_PASSWORD = "a-brand-new-password-1"

@@ -10,8 +10,16 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import onboard, owner_headers
-from tests.e2e.people import AUDIT, ROLES, USERS, add_user, audit_entries, create_role, signed_in
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.people import (
+    AUDIT,
+    ROLES,
+    USERS,
+    add_user,
+    audit_entries,
+    create_role,
+    signed_in,
+)
 
 ENTRY_FIELDS = {
     "id",

@@ -8,8 +8,8 @@ import httpx
 from api.domain.identity.roles import RoleRepository
 from api.domain.tenancy import TenantId, tenant_context
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import container_of, onboard, owner_headers
-from tests.e2e.people import ROLES, USERS, add_user, create_role, role_id, signed_in
+from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.people import ROLES, USERS, add_user, create_role, role_id, signed_in
 
 ME = "/api/v1/auth/me"
 

@@ -15,8 +15,8 @@ from api.domain.permissions import MEMBER_ROLE
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import admin_headers, container_of, onboard, owner_headers
-from tests.support import as_tenant
+from tests.support.database import as_tenant
+from tests.support.onboarding import admin_headers, container_of, onboard, owner_headers
 
 ME = "/api/v1/auth/me"
 

@@ -13,8 +13,8 @@ from bson import ObjectId
 from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 from tests.e2e.conftest import assert_problem, serve
-from tests.e2e.identity import OWNER_PASSWORD, login, onboard, owner_headers
-from tests.e2e.test_account_flows import audit_actions, captured_logs
+from tests.e2e.identity.test_account_flows import audit_actions, captured_logs
+from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 
 AUTH = "/api/v1/auth"
 

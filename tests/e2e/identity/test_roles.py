@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import onboard, owner_headers
-from tests.e2e.people import (
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.people import (
     ROLES,
     USERS,
     audit_entries,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import OWNER_PASSWORD, login, onboard, owner_headers
-from tests.e2e.people import (
+from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
+from tests.support.people import (
     MEMBER_PASSWORD,
     USERS,
     add_user,

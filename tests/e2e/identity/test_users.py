@@ -9,8 +9,8 @@ import httpx
 
 from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.e2e.conftest import assert_problem
-from tests.e2e.identity import login, onboard, owner_headers
-from tests.e2e.people import (
+from tests.support.onboarding import login, onboard, owner_headers
+from tests.support.people import (
     MEMBER_PASSWORD,
     USERS,
     add_user,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.e2e.conftest import assert_problem, serve
-from tests.support import create_tenant
+from tests.support.database import create_tenant
 
 BOUND_SECONDS = 5.0
 

@@ -12,7 +12,7 @@ from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 from tests.e2e.conftest import ClientFactory, assert_problem
-from tests.support import create_tenant
+from tests.support.database import create_tenant
 
 
 async def test_header_names_the_tenant(client: httpx.AsyncClient) -> None:

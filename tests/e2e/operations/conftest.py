@@ -24,7 +24,7 @@ from api.config import Settings
 from api.infrastructure.jobs.celery_app import create_celery
 from tests.conftest import ROOT, make_settings, redis_db
 from tests.e2e.conftest import serve
-from tests.jobs.smtp_capture import SmtpCapture, start_smtp
+from tests.support.smtp import SmtpCapture, start_smtp
 
 MAX_RETRIES = 2
 

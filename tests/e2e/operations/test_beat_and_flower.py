@@ -11,7 +11,7 @@ import httpx
 
 from tests.conftest import make_settings
 from tests.e2e.conftest import serve
-from tests.jobs.conftest import start_celery, stop, worker_env
+from tests.e2e.operations.conftest import start_celery, stop, worker_env
 
 
 async def test_beat_heartbeat_makes_jobs_healthy(

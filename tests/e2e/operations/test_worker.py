@@ -22,9 +22,9 @@ from api.main import create_app
 from api.usecases.kernel.mailer import QueueEmail
 from tests.conftest import make_settings
 from tests.e2e.conftest import serve
-from tests.jobs.conftest import MAX_RETRIES
-from tests.jobs.smtp_capture import SmtpCapture
-from tests.support import create_tenant
+from tests.e2e.operations.conftest import MAX_RETRIES
+from tests.support.database import create_tenant
+from tests.support.smtp import SmtpCapture
 
 probe = APIRouter(prefix="/probe")
 

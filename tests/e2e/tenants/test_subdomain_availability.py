@@ -10,8 +10,8 @@ import httpx
 from api.domain.tenants.tenant import TenantStatus
 from tests.conftest import make_settings
 from tests.e2e.conftest import ClientFactory, assert_problem, serve
-from tests.e2e.identity import admin_headers
-from tests.support import create_tenant
+from tests.support.database import create_tenant
+from tests.support.onboarding import admin_headers
 
 TENANTS = "/api/v1/tenants"
 AVAILABILITY = f"{TENANTS}/subdomain-availability"

@@ -12,8 +12,8 @@ from api.domain.identity.auth import OneTimeTokens
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.e2e.conftest import ClientFactory, assert_problem
-from tests.e2e.identity import admin_headers, container_of, login, onboard, owner_headers
-from tests.support import create_tenant
+from tests.support.database import create_tenant
+from tests.support.onboarding import admin_headers, container_of, login, onboard, owner_headers
 
 TENANTS = "/api/v1/tenants"
 AVAILABILITY = f"{TENANTS}/subdomain-availability"

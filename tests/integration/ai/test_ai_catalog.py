@@ -25,7 +25,7 @@ from api.domain.ai.values import (
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.wiring.ai import chat_models
 from tests.conftest import make_settings
-from tests.fake_llm import FakeLLM, serve_fake_llm
+from tests.support.fake_llm import FakeLLM, serve_fake_llm
 
 OLLAMA_MODEL = "llama3.2:latest"
 OPENAI_MODEL = "gpt-4o-mini"

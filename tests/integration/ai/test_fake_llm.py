@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
-from tests.fake_llm import FAIL_MESSAGE, FakeLLM, serve_fake_llm
+from tests.support.fake_llm import FAIL_MESSAGE, FakeLLM, serve_fake_llm
 
 ROOT = Path(__file__).resolve().parents[2]
 OLLAMA_MODEL = "llama3.2:latest"
@@ -412,7 +412,7 @@ async def test_waiting_for_what_does_not_happen_times_out(fake: FakeLLM) -> None
 def cli_port() -> Iterator[int]:
     """The command-line server, started with the module so that it boots meanwhile."""
     port = devservers.free_port()
-    command = [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--tokens", "5"]
+    command = [sys.executable, "-m", "tests.support.fake_llm", "--port", str(port), "--tokens", "5"]
     with subprocess.Popen(command, cwd=ROOT) as process:  # noqa: S603 - our own module
         try:
             yield port

@@ -26,7 +26,7 @@ from api.domain.files.storage import BlobStorage
 from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
 from api.infrastructure.storage.s3 import S3BlobStorage
-from tests.storage_servers import (
+from tests.support.storage_servers import (
     S3_ACCESS_KEY_ID,
     S3_REGION,
     S3_SECRET_ACCESS_KEY,

@@ -22,7 +22,7 @@ from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.infrastructure.storage.s3 import S3BlobStorage
-from tests.storage_servers import (
+from tests.support.storage_servers import (
     S3_ACCESS_KEY_ID,
     S3_REGION,
     S3_SECRET_ACCESS_KEY,

@@ -19,7 +19,7 @@ from api.infrastructure.persistence.base.writes import (
     UpdateOp,
     WriteOp,
 )
-from tests.support import Note, NoteRepository
+from tests.support.database import Note, NoteRepository
 
 TENANT_A = TenantId("a" * 24)
 TENANT_B = TenantId("b" * 24)

@@ -48,7 +48,7 @@ from api.usecases.ai.stop_generation import StopGeneration
 from api.usecases.ai.token_budget import TokenBudget
 from api.usecases.ai.update_ai_settings import AiSettingsChange, UpdateAiSettings
 from api.usecases.kernel.auditor import Auditor
-from tests.unit.identity_fakes import TENANT, FakeAuditLog, principal
+from tests.fakes.identity import TENANT, FakeAuditLog, principal
 
 LLAMA = ModelInfo(id="llama3.2:latest", provider=Provider.OLLAMA)
 GPT = ModelInfo(id="gpt-4o-mini", provider=Provider.OPENAI)

@@ -28,7 +28,7 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
-from tests.unit.test_tenancy import FakeTenants
+from tests.unit.tenants.test_tenancy import FakeTenants
 
 TENANT = "a" * 24
 

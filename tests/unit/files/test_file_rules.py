@@ -40,7 +40,7 @@ from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.describe_users import DescribeUsers
 from api.usecases.kernel.tenancy import ResolveTenant
-from tests.unit.identity_fakes import TENANT, FakeAuditLog, World, principal, user
+from tests.fakes.identity import TENANT, FakeAuditLog, World, principal, user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 EXE = b"MZ\x90\x00" + b"\x00" * 100

@@ -40,7 +40,7 @@ from api.usecases.identity.rules import check_new_password, pending_verification
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import QueueEmail
-from tests.unit.test_email_usecases import FakeJobs, FakeOutbox
+from tests.unit.email.test_email_usecases import FakeJobs, FakeOutbox
 
 TENANT, OTHER = "a" * 24, "b" * 24
 POLICY = AuthPolicy(sensitive_rate_per_ip=3)

@@ -19,7 +19,7 @@ from api.usecases.kernel.authority import (
     check_keeps_an_owner,
     weakened_roles,
 )
-from tests.unit.identity_fakes import TENANT, World, principal, role, system_roles, user
+from tests.fakes.identity import TENANT, World, principal, role, system_roles, user
 
 
 @pytest.fixture(autouse=True)
