@@ -12,27 +12,12 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from beanie import Document
 from redis.asyncio import Redis
 
-from api.config import (
-    AiSettings,
-    AuthSettings,
-    Environment,
-    JobSettings,
-    MailSettings,
-    MongoSettings,
-    RedisSettings,
-    SecuritySettings,
-    Settings,
-    SmtpSettings,
-    StorageSettings,
-    TenancySettings,
-)
+from api.config import Settings
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.persistence.base.documents import DOCUMENT_MODELS
 from api.infrastructure.persistence.base.mongo import (
@@ -40,19 +25,16 @@ from api.infrastructure.persistence.base.mongo import (
     create_mongo_client,
     init_database,
 )
+from tests.support.settings import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import devservers  # noqa: E402
+import devservers
 
-# Documents that exist only for tests (see tests/support.py); bound with the app's own.
-from tests.support.database import TEST_DOCUMENT_MODELS  # noqa: E402
+# Documents that exist only for tests (see tests/support/database.py); bound with the app's own.
+from tests.support.database import TEST_DOCUMENT_MODELS
 
 pytest_plugins = ["tests.support.storage_servers"]  # Azurite and moto (S3) for storage tests
-
-ADMIN_EMAIL = "root@example.com"
-ADMIN_PASSWORD = "platform-admin-pw-1"
 
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 
@@ -88,47 +70,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def db_name() -> str:
     return f"parley_test_{uuid.uuid4().hex[:12]}"
-
-
-def redis_db(url: str, db: int) -> str:
-    """The same Redis server, another database (jobs live apart from the app's keys)."""
-    base, _, last = url.rpartition("/")
-    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
-
-
-def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) -> Settings:
-    """Settings for tests, independent of any `.env` file or stray environment."""
-    return Settings(
-        _env_file=None,
-        environment=Environment.TEST,
-        log_level="WARNING",
-        mongo=MongoSettings(
-            _env_file=None,
-            uri=mongo_url,
-            db_name=db_name,
-            server_selection_timeout_ms=1500,
-            connect_timeout_ms=1000,
-            socket_timeout_ms=3000,
-            startup_timeout_seconds=10,
-        ),
-        redis=RedisSettings(_env_file=None, url=redis_url, socket_timeout_seconds=1.0),
-        security=SecuritySettings(
-            _env_file=None, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD
-        ),
-        auth=AuthSettings(
-            _env_file=None, argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1
-        ),
-        tenancy=TenancySettings(_env_file=None, **tenancy),
-        smtp=SmtpSettings(_env_file=None),
-        mail=MailSettings(_env_file=None),
-        jobs=JobSettings(
-            _env_file=None,
-            celery_broker_url=redis_db(redis_url, 1),
-            celery_result_backend=redis_db(redis_url, 2),
-        ),
-        ai=AiSettings(_env_file=None),
-        storage=StorageSettings(_env_file=None),
-    )
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from api.main import create_app
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
 from tests.support.asgi_server import serve_asgi
-from tests.conftest import make_settings
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
 from tests.support.onboarding import OWNER_PASSWORD
+from tests.support.settings import make_settings
 
 OPENAI_KEY = "sk-test-secret-key-0123456789"
 OLLAMA_MODEL = "llama3.2:latest"

@@ -1,4 +1,5 @@
-"""Test-only building blocks (documents and helpers shared by several test modules)."""
+"""What tests put in or read from the database directly: a test-only tenant-owned document
+(`Note`), tenants, the tenant context, audit actions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pymongo import IndexModel
 from api.common.clock import utcnow
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.infrastructure.persistence.base.mongo import MongoClient
 from api.infrastructure.persistence.base.scoped import TenantOwnedDocument, TenantScopedRepository
 from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
 
@@ -54,3 +56,9 @@ def as_tenant(tenant: Tenant) -> AbstractContextManager[None]:
     """`with as_tenant(t):` runs the block in tenant t's context."""
     assert tenant.id is not None
     return tenant_context(TenantId(tenant.id))
+
+
+async def audit_actions(mongo: MongoClient, db_name: str, tenant_id: str | None) -> list[str]:
+    """The actions of a tenant's audit log, oldest first, as stored."""
+    cursor = mongo[db_name]["audit_logs"].find({"tenant_id": tenant_id}).sort("created_at", 1)
+    return [raw["action"] async for raw in cursor]

@@ -1,23 +1,18 @@
-"""Helpers for the storage, file and avatar tests: an app whose local blobs live in a
-temporary folder, uploads, and fetching signed URLs (through the app for the local
-provider, over the network for S3 and Azure)."""
+"""Helpers for the storage, file and avatar tests: uploads, and fetching signed URLs
+(through the app for the local provider, over the network for S3 and Azure). The app
+whose local blobs live in a temporary folder is in `tests/e2e/files/conftest.py`."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
-
-from api.config import Settings
-from tests.conftest import make_settings
-from tests.e2e.conftest import serve
 
 UPLOAD = "/api/v1/upload"
 FILES = "/api/v1/files"
@@ -32,37 +27,6 @@ StorageClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClie
 def png_bytes(size: int) -> bytes:
     """A PNG signature followed by `size` random bytes (sniffed as image/png)."""
     return PNG + os.urandom(size)
-
-
-@pytest.fixture
-def blob_dir(tmp_path: Path) -> Path:
-    return tmp_path / "blobs"
-
-
-@pytest.fixture
-def storage_settings(mongo_url: str, redis_url: str, db_name: str, blob_dir: Path) -> Settings:
-    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
-    settings.storage.local_storage_dir = str(blob_dir)
-    return settings
-
-
-@pytest.fixture
-def make_storage_client(storage_settings: Settings) -> StorageClientFactory:
-    """`async with make_storage_client(max_upload_bytes=...) as client:`."""
-
-    def factory(**storage: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        settings = storage_settings.model_copy(deep=True)
-        for name, value in storage.items():
-            setattr(settings.storage, name, value)
-        return serve(settings)
-
-    return factory
-
-
-@pytest.fixture
-async def client(make_storage_client: StorageClientFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_storage_client() as http:
-        yield http
 
 
 async def upload(

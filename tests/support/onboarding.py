@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD
 
 OWNER_PASSWORD = "owner-password-1"
 

@@ -21,7 +21,6 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,7 +28,9 @@ import pytest
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from tests.support.settings import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
 
 import devservers
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import assert_problem
 from tests.support.ai_stack import (
     AI,
     MEMBER_PASSWORD,
@@ -21,6 +20,7 @@ from tests.support.ai_stack import (
     next_event,
     stored_messages,
 )
+from tests.support.app import assert_problem
 from tests.support.people import add_user, create_role, role_id
 
 SETTINGS_BODY = {"allowed_models": None, "default_model": None, "daily_token_quota": None}

@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from tests.e2e.conftest import assert_problem
 from tests.support.ai_stack import (
     AI,
     OLLAMA_MODEL,
@@ -20,6 +19,7 @@ from tests.support.ai_stack import (
     next_event,
     stored_messages,
 )
+from tests.support.app import assert_problem
 
 CONVERSATION_KEYS = {
     "id",

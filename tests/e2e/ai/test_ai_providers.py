@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import assert_problem
 from tests.support.ai_stack import (
     AI,
     CLOSED_PORT_URL,
@@ -25,6 +24,7 @@ from tests.support.ai_stack import (
     put_ai_settings,
     stored_messages,
 )
+from tests.support.app import assert_problem
 from tests.support.fake_llm import FakeLLM
 
 NO_SETTINGS = {"allowed_models": None, "default_model": None, "daily_token_quota": None}

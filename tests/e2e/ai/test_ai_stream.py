@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from api.domain.ai.values import estimate_tokens
-from tests.e2e.conftest import assert_problem
 from tests.support.ai_stack import (
     AI,
     OLLAMA_MODEL,
@@ -28,6 +27,7 @@ from tests.support.ai_stack import (
     next_event,
     sent_messages,
 )
+from tests.support.app import assert_problem
 from tests.support.fake_llm import FakeLLM, count_words, serve_fake_llm
 
 

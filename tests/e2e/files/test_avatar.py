@@ -7,24 +7,18 @@ from pathlib import Path
 import httpx
 
 from api.infrastructure.persistence.files.storage import FileDocument
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.files import (
     EXE,
     StorageClientFactory,
-    blob_dir,
     blobs_in,
-    client,
     fetch,
-    make_storage_client,
     png_bytes,
     sha256,
-    storage_settings,
     upload,
 )
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import USERS, audit_entries, signed_in, two_tenants
-
-__all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 
 ME = "/api/v1/auth/me"
 

@@ -15,7 +15,7 @@ from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
 from api.usecases.tenants.rules import OPERATOR
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.files import (
     EXE,
     FILE_FIELDS,
@@ -23,21 +23,15 @@ from tests.support.files import (
     PNG,
     UPLOAD,
     StorageClientFactory,
-    blob_dir,
     blobs_in,
-    client,
     fetch,
-    make_storage_client,
     png_bytes,
     sha256,
-    storage_settings,
     upload,
     uploaded,
 )
 from tests.support.onboarding import container_of, onboard, owner_headers
 from tests.support.people import signed_in, two_tenants
-
-__all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 
 
 def link_params(url: str) -> dict[str, str]:

@@ -20,18 +20,14 @@ from api.domain.files.storage import (
     StoredFile,
 )
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.database import as_tenant
 from tests.support.files import (
     FILES,
     STORAGE,
-    blob_dir,
-    client,
     fetch,
-    make_storage_client,
     png_bytes,
     sha256,
-    storage_settings,
     upload,
     uploaded,
 )
@@ -43,8 +39,6 @@ from tests.support.storage_servers import (
     S3_SECRET_ACCESS_KEY,
     s3_client,
 )
-
-__all__ = ["blob_dir", "client", "make_storage_client", "storage_settings"]  # fixtures
 
 AVAILABLE = f"{STORAGE}/available"
 SETTINGS_FIELDS = {

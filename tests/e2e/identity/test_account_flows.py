@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,9 +14,10 @@ from api.domain.identity.auth import OneTimeTokens
 from api.domain.identity.users import User, UserRepository
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
-from tests.e2e.conftest import assert_problem, serve
+from tests.support.app import assert_problem, captured_logs, serve
+from tests.support.database import audit_actions
 from tests.support.onboarding import OWNER_PASSWORD, container_of, login, onboard, owner_headers
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 AUTH = "/api/v1/auth"
 NEW_PASSWORD = "a-brand-new-password-1"
@@ -62,32 +60,6 @@ async def last_token(mongo: MongoClient, db_name: str, to: str, template: str, f
     matching = [e for e in await emails_to(mongo, db_name, to) if e["template"] == template]
     assert matching, f"no {template} email to {to}"
     return token_in(matching[-1]["context"][field])
-
-
-async def audit_actions(mongo: MongoClient, db_name: str, tenant_id: str | None) -> list[str]:
-    cursor = mongo[db_name]["audit_logs"].find({"tenant_id": tenant_id}).sort("created_at", 1)
-    return [raw["action"] async for raw in cursor]
-
-
-@contextmanager
-def captured_logs() -> Iterator[list[str]]:
-    """Every log line of the app at DEBUG level (the app's logging setup replaces handlers,
-    so this attaches after start-up)."""
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    root, handler = logging.getLogger(), Collect(logging.DEBUG)
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield lines
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 # -- register ------------------------------------------------------------------------------

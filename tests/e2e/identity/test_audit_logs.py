@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import (
     AUDIT,

@@ -7,9 +7,9 @@ import asyncio
 import httpx
 
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
-from tests.e2e.conftest import assert_problem, serve
+from tests.support.app import assert_problem, serve
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"

@@ -7,7 +7,7 @@ import httpx
 
 from api.domain.identity.roles import RoleRepository
 from api.domain.tenancy import TenantId, tenant_context
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.onboarding import container_of, onboard, owner_headers
 from tests.support.people import ROLES, USERS, add_user, create_role, role_id, signed_in
 

@@ -14,7 +14,7 @@ from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.usecases.tenants.create_tenant import CreatedTenant
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.database import as_tenant
 from tests.support.onboarding import admin_headers, container_of, onboard, owner_headers
 

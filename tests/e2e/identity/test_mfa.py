@@ -11,10 +11,10 @@ import pyotp
 from bson import ObjectId
 
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
-from tests.e2e.conftest import assert_problem, serve
-from tests.e2e.identity.test_account_flows import audit_actions, captured_logs
+from tests.support.app import assert_problem, captured_logs, serve
+from tests.support.database import audit_actions
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 AUTH = "/api/v1/auth"
 

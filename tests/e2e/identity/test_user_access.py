@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.people import (
     MEMBER_PASSWORD,

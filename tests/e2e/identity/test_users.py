@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.e2e.conftest import assert_problem
+from tests.support.app import assert_problem
 from tests.support.onboarding import login, onboard, owner_headers
 from tests.support.people import (
     MEMBER_PASSWORD,

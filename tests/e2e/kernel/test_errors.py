@@ -8,8 +8,8 @@ import httpx
 from fastapi import APIRouter, Query
 
 from api.main import create_app
-from tests.conftest import make_settings
-from tests.e2e.conftest import assert_problem, serve
+from tests.support.app import assert_problem, serve
+from tests.support.settings import make_settings
 
 
 async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:

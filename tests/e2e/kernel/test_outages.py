@@ -10,9 +10,9 @@ import devservers
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.e2e.conftest import assert_problem, serve
+from tests.support.app import assert_problem, serve
 from tests.support.database import create_tenant
+from tests.support.settings import make_settings
 
 BOUND_SECONDS = 5.0
 

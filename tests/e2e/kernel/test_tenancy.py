@@ -11,7 +11,7 @@ import pytest
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
-from tests.e2e.conftest import ClientFactory, assert_problem
+from tests.support.app import ClientFactory, assert_problem
 from tests.support.database import create_tenant
 
 

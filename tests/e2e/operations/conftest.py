@@ -7,10 +7,6 @@ an aiosmtpd server in this process. Retries are made fast (`JOB_RETRY_BACKOFF_SE
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,11 +18,10 @@ from celery import Celery
 
 from api.config import Settings
 from api.infrastructure.jobs.celery_app import create_celery
-from tests.conftest import ROOT, make_settings, redis_db
-from tests.e2e.conftest import serve
+from tests.support.app import serve
+from tests.support.settings import make_settings
 from tests.support.smtp import SmtpCapture, start_smtp
-
-MAX_RETRIES = 2
+from tests.support.workers import start_celery, stop, worker_env
 
 
 @pytest.fixture(scope="session")
@@ -47,51 +42,6 @@ def smtp_server(smtp_port: int) -> Iterator[SmtpCapture]:
 def smtp(smtp_server: SmtpCapture) -> SmtpCapture:
     smtp_server.reset()
     return smtp_server
-
-
-def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "LOG_LEVEL": "INFO",
-        "MONGO_URI": mongo_url,
-        "MONGO_DB_NAME": db_name,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_db(redis_url, 1),
-        "CELERY_RESULT_BACKEND": redis_db(redis_url, 2),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port),
-        "SMTP_STARTTLS": "false",
-        "SMTP_SSL": "false",
-        "SMTP_VALIDATE_CERTS": "false",
-        "SMTP_FROM": "parley@example.com",
-        "JOB_MAX_RETRIES": str(MAX_RETRIES),
-        "JOB_RETRY_BACKOFF_SECONDS": "0.2",
-        "JOB_RETRY_BACKOFF_MAX_SECONDS": "0.5",
-        "HEARTBEAT_INTERVAL_SECONDS": "1",
-    }
-
-
-def start_celery(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "api.worker:celery_app", *args]
-    return subprocess.Popen(  # noqa: S603 - our own command line
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="session")

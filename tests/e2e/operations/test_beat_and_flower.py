@@ -9,9 +9,9 @@ from pathlib import Path
 import devservers
 import httpx
 
-from tests.conftest import make_settings
-from tests.e2e.conftest import serve
-from tests.e2e.operations.conftest import start_celery, stop, worker_env
+from tests.support.app import serve
+from tests.support.settings import make_settings
+from tests.support.workers import start_celery, stop, worker_env
 
 
 async def test_beat_heartbeat_makes_jobs_healthy(

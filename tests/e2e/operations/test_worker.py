@@ -20,11 +20,11 @@ from api.infrastructure.persistence.base.mongo import MongoClient
 from api.interfaces.http.deps import Inject
 from api.main import create_app
 from api.usecases.kernel.mailer import QueueEmail
-from tests.conftest import make_settings
-from tests.e2e.conftest import serve
-from tests.e2e.operations.conftest import MAX_RETRIES
+from tests.support.app import serve
 from tests.support.database import create_tenant
+from tests.support.settings import make_settings
 from tests.support.smtp import SmtpCapture
+from tests.support.workers import MAX_RETRIES
 
 probe = APIRouter(prefix="/probe")
 

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 
 from api.domain.tenants.tenant import TenantStatus
-from tests.conftest import make_settings
-from tests.e2e.conftest import ClientFactory, assert_problem, serve
+from tests.support.app import ClientFactory, assert_problem, serve
 from tests.support.database import create_tenant
 from tests.support.onboarding import admin_headers
+from tests.support.settings import make_settings
 
 TENANTS = "/api/v1/tenants"
 AVAILABILITY = f"{TENANTS}/subdomain-availability"

@@ -11,7 +11,7 @@ import pytest
 from api.domain.identity.auth import OneTimeTokens
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.e2e.conftest import ClientFactory, assert_problem
+from tests.support.app import ClientFactory, assert_problem
 from tests.support.database import create_tenant
 from tests.support.onboarding import admin_headers, container_of, login, onboard, owner_headers
 

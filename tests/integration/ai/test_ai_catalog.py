@@ -24,8 +24,8 @@ from api.domain.ai.values import (
 )
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.wiring.ai import chat_models
-from tests.conftest import make_settings
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
+from tests.support.settings import make_settings
 
 OLLAMA_MODEL = "llama3.2:latest"
 OPENAI_MODEL = "gpt-4o-mini"

@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from functools import reduce
 from operator import add
-from pathlib import Path
 from typing import Any
 
 import devservers
@@ -25,8 +24,8 @@ from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
 from tests.support.fake_llm import FAIL_MESSAGE, FakeLLM, serve_fake_llm
+from tests.support.settings import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 OLLAMA_MODEL = "llama3.2:latest"
 OPENAI_MODEL = "gpt-4o-mini"
 API_KEY = "sk-test-fake-llm"

@@ -15,7 +15,7 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.jobs.celery_app import DEFAULT_QUEUE, create_celery
 from api.infrastructure.jobs.idempotency import RedisIdempotencyGuard
 from api.infrastructure.jobs.queue import CeleryJobQueue
-from tests.conftest import make_settings, redis_db
+from tests.support.settings import make_settings, redis_db
 
 
 async def test_enqueue_publishes_ids_with_tenant_and_request_headers(

@@ -11,7 +11,7 @@ import pytest
 from api.common.loop_thread import LoopThread
 from api.interfaces.jobs.base import backoff
 from api.interfaces.jobs.schedule import beat_schedule, periodic
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

@@ -1,0 +1,68 @@
+"""Settings for tests, independent of any `.env` file or stray environment, and the
+repository's root (for subprocesses that run our modules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from api.config import (
+    AiSettings,
+    AuthSettings,
+    Environment,
+    JobSettings,
+    MailSettings,
+    MongoSettings,
+    RedisSettings,
+    SecuritySettings,
+    Settings,
+    SmtpSettings,
+    StorageSettings,
+    TenancySettings,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ADMIN_EMAIL = "root@example.com"
+ADMIN_PASSWORD = "platform-admin-pw-1"
+
+
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database (jobs live apart from the app's keys)."""
+    base, _, last = url.rpartition("/")
+    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
+
+
+def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) -> Settings:
+    """Settings for tests, independent of any `.env` file or stray environment."""
+    return Settings(
+        _env_file=None,
+        environment=Environment.TEST,
+        log_level="WARNING",
+        mongo=MongoSettings(
+            _env_file=None,
+            uri=mongo_url,
+            db_name=db_name,
+            server_selection_timeout_ms=1500,
+            connect_timeout_ms=1000,
+            socket_timeout_ms=3000,
+            startup_timeout_seconds=10,
+        ),
+        redis=RedisSettings(_env_file=None, url=redis_url, socket_timeout_seconds=1.0),
+        security=SecuritySettings(
+            _env_file=None, admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD
+        ),
+        auth=AuthSettings(
+            _env_file=None, argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1
+        ),
+        tenancy=TenancySettings(_env_file=None, **tenancy),
+        smtp=SmtpSettings(_env_file=None),
+        mail=MailSettings(_env_file=None),
+        jobs=JobSettings(
+            _env_file=None,
+            celery_broker_url=redis_db(redis_url, 1),
+            celery_result_backend=redis_db(redis_url, 2),
+        ),
+        ai=AiSettings(_env_file=None),
+        storage=StorageSettings(_env_file=None),
+    )
