@@ -1,95 +1,54 @@
-"""Hand-written fakes of the identity ports (users, roles, sessions, revocations, audit)
-and small builders, for unit tests of the user and role use cases."""
+"""Fakes of the identity ports: users, roles, sessions, revocations, the rate limiter,
+one-time tokens, the password hasher, the secret box and TOTP."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
-from api.common.clock import utcnow
-from api.domain.audit import AuditEntry, AuditQuery
-from api.domain.identity.auth import AccessClaims, Principal, Rotation, Session
-from api.domain.identity.roles import Role
-from api.domain.identity.users import User, UserPage
-from api.domain.permissions import SYSTEM_ROLES
-from api.usecases.identity.set_user_active import DeactivateUser
-from api.usecases.identity.set_user_roles import SetUserRoles
-from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.authority import Authority, SessionEnder
-
-TENANT = "t" * 24
-
-
-def role(
-    role_id: str, permissions: list[str], inherits: list[str] | None = None, *, system: bool = False
-) -> Role:
-    now = utcnow()
-    return Role(
-        id=role_id,
-        tenant_id=TENANT,
-        name=role_id,
-        permissions=permissions,
-        inherits=inherits or [],
-        system=system,
-        created_at=now,
-        updated_at=now,
-    )
+from api.domain.identity.auth import (
+    AccessClaims,
+    OneTimeTokens,
+    PasswordHasher,
+    RateDecision,
+    RateLimiter,
+    Revocations,
+    RotateOutcome,
+    Rotation,
+    SecretBox,
+    Session,
+    SessionStore,
+    Totp,
+)
+from api.domain.identity.roles import Role, RoleRepository
+from api.domain.identity.users import User, UserPage, UserRepository
 
 
-def user(user_id: str, role_ids: list[str], *, active: bool = True) -> User:
-    now = utcnow()
-    return User(
-        id=user_id,
-        tenant_id=TENANT,
-        email=f"{user_id}@example.com",
-        full_name=user_id,
-        role_ids=role_ids,
-        is_active=active,
-        password_hash="x",
-        created_at=now,
-        updated_at=now,
-    )
+class FakeUsers(UserRepository):
+    """Users of one tenant by id (new ones get `u<n>`); it serves as the platform's users
+    too where a use case needs both."""
 
-
-def principal(user_id: str, permissions: set[str] | frozenset[str]) -> Principal:
-    now = utcnow()
-    return Principal(
-        user_id=user_id,
-        tenant_id=TENANT,
-        session_id=f"s-{user_id}",
-        token_id="j",
-        permissions=frozenset(permissions),
-        issued_at=now,
-        expires_at=now + timedelta(minutes=5),
-    )
-
-
-def system_roles() -> list[Role]:
-    return [role(name, sorted(perms), system=True) for name, (_, perms) in SYSTEM_ROLES.items()]
-
-
-class FakeUsers:
     def __init__(self, *users: User) -> None:
-        self.users = {u.id or "": u for u in users}
+        self.rows = {u.id or "": u for u in users}
 
-    async def add(self, new: User) -> User:
-        stored = new.model_copy(update={"id": f"u{len(self.users)}"})
-        self.users[stored.id or ""] = stored
+    async def add(self, user: User) -> User:
+        stored = user.model_copy(update={"id": f"u{len(self.rows) + 1}"})
+        self.rows[stored.id or ""] = stored
         return stored
 
     async def get(self, user_id: str) -> User | None:
-        return self.users.get(user_id)
+        return self.rows.get(user_id)
 
     async def get_by_email(self, email: str) -> User | None:
-        return next((u for u in self.users.values() if u.email == email), None)
+        return next((u for u in self.rows.values() if u.email == email), None)
 
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None:
-        if user_id not in self.users:
+        if user_id not in self.rows:
             return None
-        self.users[user_id] = self.users[user_id].model_copy(update=changes)
-        return self.users[user_id]
+        self.rows[user_id] = self.rows[user_id].model_copy(update=changes)
+        return self.rows[user_id]
 
     async def delete(self, user_id: str) -> bool:
-        return self.users.pop(user_id, None) is not None
+        return self.rows.pop(user_id, None) is not None
 
     async def search(
         self,
@@ -102,36 +61,42 @@ class FakeUsers:
     ) -> UserPage:
         found = [
             u
-            for u in self.users.values()
+            for u in self.rows.values()
             if (is_active is None or u.is_active is is_active)
             and (role_id is None or role_id in u.role_ids)
         ]
         return UserPage(items=found[skip : skip + limit] if limit > 0 else [], total=len(found))
 
     async def count_with_role(self, role_id: str) -> int:
-        return sum(role_id in u.role_ids for u in self.users.values())
+        return sum(role_id in u.role_ids for u in self.rows.values())
 
     async def remove_role_everywhere(self, role_id: str) -> list[str]:
-        raise NotImplementedError
+        holders = [i for i, u in self.rows.items() if role_id in u.role_ids]
+        for i in holders:
+            kept = [r for r in self.rows[i].role_ids if r != role_id]
+            self.rows[i] = self.rows[i].model_copy(update={"role_ids": kept})
+        return holders
 
 
-class FakeRoles:
+class FakeRoles(RoleRepository):
+    """Roles of one tenant by id (new ones get `r<n>`)."""
+
     def __init__(self, roles: list[Role]) -> None:
-        self.roles = {r.id or "": r for r in roles}
+        self.rows = {r.id or "": r for r in roles}
 
-    async def add(self, new: Role) -> Role:
-        stored = new.model_copy(update={"id": f"r{len(self.roles)}"})
-        self.roles[stored.id or ""] = stored
+    async def add(self, role: Role) -> Role:
+        stored = role.model_copy(update={"id": f"r{len(self.rows)}"})
+        self.rows[stored.id or ""] = stored
         return stored
 
     async def get(self, role_id: str) -> Role | None:
-        return self.roles.get(role_id)
+        return self.rows.get(role_id)
 
     async def get_by_name(self, name: str) -> Role | None:
-        return next((r for r in self.roles.values() if r.name == name), None)
+        return next((r for r in self.rows.values() if r.name == name), None)
 
     async def all(self) -> list[Role]:
-        return list(self.roles.values())
+        return list(self.rows.values())
 
     async def update(self, role_id: str, changes: dict[str, object]) -> Role | None:
         raise NotImplementedError
@@ -140,69 +105,132 @@ class FakeRoles:
         raise NotImplementedError
 
 
-class FakeSessions:
+class FakeSessions(SessionStore):
+    """The live session ids of each (tenant, user); refresh tokens never rotate."""
+
     def __init__(self) -> None:
-        self.active: dict[str, list[str]] = {}
+        self.active: dict[tuple[str | None, str], list[str]] = {}
 
     async def create(self, session: Session) -> None:
-        self.active.setdefault(session.user_id, []).append(session.id)
+        self.active.setdefault((session.tenant_id, session.user_id), []).append(session.id)
 
     async def rotate(self, session_id: str, presented_hash: str, new_hash: str) -> Rotation:
-        raise NotImplementedError
+        return Rotation(RotateOutcome.INVALID)
 
     async def revoke(self, session_id: str) -> Session | None:
-        raise NotImplementedError
+        for ids in self.active.values():
+            if session_id in ids:
+                ids.remove(session_id)
+        return None
 
     async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
-        assert tenant_id == TENANT
-        return self.active.pop(user_id, [])
+        return self.active.pop((tenant_id, user_id), [])
 
 
-class FakeRevocations:
+class FakeRevocations(Revocations):
+    """Revoked session ids. `revoke_user` is refused: it would also refuse a new sign-in
+    in the same second, so the use cases revoke sessions one by one instead."""
+
     def __init__(self) -> None:
         self.sessions: list[str] = []
 
     async def revoke_sessions(self, session_ids: list[str]) -> None:
         self.sessions.extend(session_ids)
 
-    async def revoke_user(self, tenant_id: str | None, user_id: str, at: object) -> None:
-        raise AssertionError("revoke_user has a same-second pitfall: not used here")
+    async def revoke_user(self, tenant_id: str | None, user_id: str, at: datetime) -> None:
+        raise AssertionError("revoke_user would refuse a new sign-in in the same second")
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         return claims.session_id in self.sessions
 
 
-class FakeAuditLog:
+class FakeLimiter(RateLimiter):
+    """Counts hits per key, allowed up to the limit asked for; with `allowed`, only that
+    many hits in all are allowed, whatever the keys, and refusals say `retry_after`."""
+
+    def __init__(self, *, allowed: int | None = None, retry_after: int | None = None) -> None:
+        self.counts: dict[str, int] = {}
+        self.hits: list[tuple[str, int, int]] = []  # (key, limit, window in seconds)
+        self.allowed = allowed
+        self.retry_after = retry_after
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        self.hits.append((key, limit, window_seconds))
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if self.allowed is None:
+            allowed = self.counts[key] <= limit
+        else:
+            allowed = len(self.hits) <= self.allowed
+        wait = window_seconds if self.retry_after is None else self.retry_after
+        return RateDecision(allowed=allowed, retry_after=0 if allowed else wait)
+
+    async def reset(self, key: str) -> None:
+        self.counts.pop(key, None)
+
+    async def count(self, key: str) -> int:
+        return self.counts.get(key, 0)
+
+
+class FakeOneTime(OneTimeTokens):
+    """Tokens `tok0`, `tok1`, ...: what was issued, what is live, what was presented."""
+
     def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
+        self.live: dict[str, tuple[str, str, str | None]] = {}  # token -> purpose, user, tenant
+        self.issued: list[tuple[str, str, int]] = []
+        self.consumed: list[str] = []
 
-    async def record(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
+    async def issue(
+        self, *, purpose: str, user_id: str, tenant_id: str | None, ttl_seconds: int
+    ) -> str:
+        token = f"tok{len(self.issued)}"
+        self.live[token] = (purpose, user_id, tenant_id)
+        self.issued.append((purpose, user_id, ttl_seconds))
+        return token
 
-    async def search(self, query: AuditQuery) -> tuple[list[AuditEntry], int]:
-        return self.entries, len(self.entries)
+    async def consume(self, *, purpose: str, token: str) -> tuple[str, str | None] | None:
+        self.consumed.append(token)
+        entry = self.live.get(token)
+        if entry is None or entry[0] != purpose:
+            return None
+        del self.live[token]
+        return entry[1], entry[2]
+
+    async def revoke_for_user(self, *, purpose: str, user_id: str) -> None:
+        for token, (p, u, _) in list(self.live.items()):
+            if (p, u) == (purpose, user_id):
+                del self.live[token]
 
 
-class World:
-    """A tenant: system roles plus `extra_roles`, users, sessions, and the use cases' ports."""
+class FakeHasher(PasswordHasher):
+    """The hash of `pw` is `h:pw`."""
 
-    def __init__(self, *users: User, extra_roles: list[Role] | None = None) -> None:
-        self.users = FakeUsers(*users)
-        self.roles = FakeRoles([*system_roles(), *(extra_roles or [])])
-        self.sessions = FakeSessions()
-        self.revocations = FakeRevocations()
-        self.audit = FakeAuditLog()
-        for u in users:
-            self.sessions.active[u.id or ""] = [f"s-{u.id}"]
+    async def hash(self, password: str) -> str:
+        return f"h:{password}"
 
-    @property
-    def authority(self) -> Authority:
-        return Authority(self.users, self.roles)
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        return hashed == f"h:{password}", None
 
-    def set_roles(self) -> SetUserRoles:
-        ender = SessionEnder(self.sessions, self.revocations)
-        return SetUserRoles(self.users, self.authority, ender, Auditor(self.audit))
 
-    def deactivate(self) -> DeactivateUser:
-        ender = SessionEnder(self.sessions, self.revocations)
-        return DeactivateUser(self.users, self.authority, ender, Auditor(self.audit))
+class FakeBox(SecretBox):
+    """Reverses the text behind an `enc:` prefix; anything else is tampered with."""
+
+    def encrypt(self, plaintext: str) -> str:
+        return "enc:" + plaintext[::-1]
+
+    def decrypt(self, ciphertext: str) -> str:
+        if not ciphertext.startswith("enc:"):
+            raise ValueError("tampered")
+        return ciphertext[4:][::-1]
+
+
+class FakeTotp(Totp):
+    """The valid code of a secret is its first six characters."""
+
+    def new_secret(self) -> str:
+        return "654321SEED"
+
+    def provisioning_uri(self, secret: str, *, account: str, issuer: str) -> str:
+        return f"otpauth://totp/{issuer}:{account}?secret={secret}"
+
+    def verify(self, secret: str, code: str) -> bool:
+        return code == secret[:6]

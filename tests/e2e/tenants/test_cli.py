@@ -13,9 +13,9 @@ import pytest
 
 from api.cli import main
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.settings import ROOT
 from tests.support.app import assert_problem
 from tests.support.onboarding import login
+from tests.support.settings import ROOT
 
 OWNER = ("--owner-email", "Boss@Acme.example.com", "--owner-name", "Bea Boss")
 

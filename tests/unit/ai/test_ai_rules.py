@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +14,6 @@ import pytest
 from api.domain.ai.entities import (
     AiConversation,
     AiMessage,
-    AiMessagePage,
     AiTenantSettings,
     UsageRow,
 )
@@ -48,7 +47,17 @@ from api.usecases.ai.stop_generation import StopGeneration
 from api.usecases.ai.token_budget import TokenBudget
 from api.usecases.ai.update_ai_settings import AiSettingsChange, UpdateAiSettings
 from api.usecases.kernel.auditor import Auditor
-from tests.fakes.identity import TENANT, FakeAuditLog, principal
+from tests.fakes.ai import (
+    FakeChatModels,
+    FakeConversations,
+    FakeLedger,
+    FakeMessages,
+    FakeSettings,
+    FakeStops,
+    Script,
+)
+from tests.fakes.audit import FakeAuditLog
+from tests.support.identity import TENANT, principal
 
 LLAMA = ModelInfo(id="llama3.2:latest", provider=Provider.OLLAMA)
 GPT = ModelInfo(id="gpt-4o-mini", provider=Provider.OPENAI)
@@ -218,194 +227,7 @@ def test_seconds_to_next_day(at: datetime, seconds: int) -> None:
     assert seconds_to_next_day(at) == seconds
 
 
-# -- fakes ---------------------------------------------------------------------------------
-
-
-class Script:
-    """A model stream the test drives: push deltas, errors, or None (the end)."""
-
-    def __init__(self) -> None:
-        self.items: asyncio.Queue[ChatDelta | BaseException | None] = asyncio.Queue()
-        self.closed = asyncio.Event()
-
-    def push(self, *items: ChatDelta | BaseException | str | None) -> None:
-        for item in items:
-            self.items.put_nowait(ChatDelta(content=item) if isinstance(item, str) else item)
-
-    async def run(self) -> AsyncGenerator[ChatDelta, None]:
-        try:
-            while True:
-                item = await self.items.get()
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self.closed.set()
-
-
-class FakeChatModels:
-    def __init__(self, *models: ModelInfo) -> None:
-        self.models = list(models)
-        self.script = Script()
-        self.prompts: list[list[PromptMessage]] = []
-        self.listed = 0
-
-    async def list_models(self) -> list[ModelInfo]:
-        self.listed += 1
-        return list(self.models)
-
-    def stream(
-        self, model: ModelInfo, messages: Sequence[PromptMessage]
-    ) -> AsyncGenerator[ChatDelta, None]:
-        self.prompts.append(list(messages))
-        return self.script.run()
-
-
-class FakeSettings:
-    def __init__(self, settings: AiTenantSettings | None = None) -> None:
-        self.settings = settings or AiTenantSettings()
-        self.puts = 0
-
-    async def get(self) -> AiTenantSettings:
-        return self.settings
-
-    async def put(self, settings: AiTenantSettings) -> AiTenantSettings:
-        self.puts += 1
-        self.settings = settings
-        return settings
-
-
-class FakeLedger:
-    def __init__(self, used: dict[str, int] | None = None) -> None:
-        self.used = dict(used or {})
-        self.added: list[tuple[str, str, ModelInfo, TokenUsage]] = []
-        self.asked: list[str] = []
-        self.rows_asked: list[tuple[str, str, str | None]] = []
-        self.row_list: list[UsageRow] = []
-
-    async def add(self, *, day: str, user_id: str, model: ModelInfo, usage: TokenUsage) -> None:
-        self.added.append((day, user_id, model, usage))
-        self.used[day] = self.used.get(day, 0) + usage.total
-
-    async def tenant_total(self, day: str) -> int:
-        self.asked.append(day)
-        return self.used.get(day, 0)
-
-    async def rows(self, *, since: str, until: str, user_id: str | None) -> list[UsageRow]:
-        self.rows_asked.append((since, until, user_id))
-        return list(self.row_list)
-
-
-class FakeConversations:
-    def __init__(self) -> None:
-        self.items: dict[str, AiConversation] = {}
-        self.deleted: list[str] = []
-        self._next = 0
-
-    async def create(self, conversation: AiConversation) -> AiConversation:
-        self._next += 1
-        conversation_id = conversation.id or f"c{self._next}"
-        stored = conversation.model_copy(update={"id": conversation_id, "tenant_id": TENANT})
-        self.items[conversation_id] = stored
-        return stored
-
-    async def get(self, user_id: str, conversation_id: str) -> AiConversation | None:
-        found = self.items.get(conversation_id)
-        return found if found is not None and found.user_id == user_id else None
-
-    async def page(
-        self, user_id: str, *, skip: int, limit: int
-    ) -> tuple[list[AiConversation], int]:
-        raise NotImplementedError
-
-    async def touch(
-        self, conversation_id: str, *, messages: int, at: datetime, model: ModelInfo | None = None
-    ) -> bool:
-        found = self.items.get(conversation_id)
-        if found is None:
-            return False
-        changes: dict[str, object] = {
-            "message_count": found.message_count + messages,
-            "updated_at": at,
-        }
-        if model is not None:
-            changes |= {"model": model.id, "provider": model.provider}
-        self.items[conversation_id] = found.model_copy(update=changes)
-        return True
-
-    async def delete(self, user_id: str, conversation_id: str) -> bool:
-        if conversation_id in self.items and self.items[conversation_id].user_id == user_id:
-            del self.items[conversation_id]
-            self.deleted.append(conversation_id)
-            return True
-        return False
-
-    async def delete_all(self, user_id: str) -> list[str]:
-        raise NotImplementedError
-
-
-class FakeMessages:
-    def __init__(self) -> None:
-        self.items: dict[str, AiMessage] = {}
-        self.deleted: list[str] = []
-        self.added = asyncio.Event()
-        self.gate: asyncio.Event | None = None  # when set (unset event): assistant adds wait
-        self.waiting = asyncio.Event()
-        self._next = 0
-
-    def new_id(self) -> str:
-        self._next += 1
-        return f"m{self._next:04d}"
-
-    async def add(self, message: AiMessage) -> AiMessage:
-        if message.role is Speaker.ASSISTANT and self.gate is not None:
-            self.waiting.set()
-            await self.gate.wait()
-        assert message.id is not None
-        stored = message.model_copy(update={"tenant_id": TENANT})
-        self.items[message.id] = stored
-        self.added.set()
-        return stored
-
-    async def latest(self, conversation_id: str, limit: int) -> list[AiMessage]:
-        mine = [m for m in self.items.values() if m.conversation_id == conversation_id]
-        return sorted(mine, key=lambda m: m.id or "")[-limit:]
-
-    async def page(self, conversation_id: str, *, before: str | None, limit: int) -> AiMessagePage:
-        raise NotImplementedError
-
-    async def delete(self, message_id: str) -> None:
-        self.items.pop(message_id, None)
-        self.deleted.append(message_id)
-
-    async def delete_for(self, conversation_ids: list[str]) -> int:
-        raise NotImplementedError
-
-    def replies(self) -> list[AiMessage]:
-        return [m for m in self.items.values() if m.role is Speaker.ASSISTANT]
-
-
-class FakeStops:
-    def __init__(self) -> None:
-        self.watchers: dict[str, list[Callable[[], None]]] = {}
-        self.requested: list[str] = []
-
-    def watch(self, key: str, on_stop: Callable[[], None]) -> Callable[[], None]:
-        self.watchers.setdefault(key, []).append(on_stop)
-
-        def release() -> None:
-            self.watchers[key].remove(on_stop)
-            if not self.watchers[key]:
-                del self.watchers[key]
-
-        return release
-
-    async def request(self, key: str) -> None:
-        self.requested.append(key)
-        for on_stop in list(self.watchers.get(key, [])):
-            on_stop()
+# -- Ask over the fakes of tests.fakes.ai --------------------------------------------------
 
 
 class Chat:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pytest
 
 from api.common.clock import utcnow
 from api.domain.email.messages import (
-    Branding,
-    ContextValue,
-    EmailMessage,
     EmailStatus,
     EmailTemplate,
-    OutboundEmail,
-    RenderedEmail,
 )
 from api.domain.errors import (
     InvalidInput,
@@ -23,70 +16,15 @@ from api.domain.errors import (
     ServiceUnavailable,
     TemporaryFailure,
 )
-from api.domain.jobs import JobArgument
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
-from tests.unit.tenants.test_tenancy import FakeTenants
+from tests.fakes.email import FakeOutbox, FakeRenderer, FakeSender
+from tests.fakes.jobs import FakeJobs
+from tests.fakes.tenants import FakeTenants
 
 TENANT = "a" * 24
-
-
-class FakeOutbox:
-    def __init__(self) -> None:
-        self.emails: dict[str, OutboundEmail] = {}
-
-    async def add(self, email: OutboundEmail) -> OutboundEmail:
-        stored = email.model_copy(update={"id": f"e{len(self.emails) + 1}"})
-        self.emails[stored.id or ""] = stored
-        return stored
-
-    async def get(self, email_id: str) -> OutboundEmail | None:
-        return self.emails.get(email_id)
-
-    async def record_attempt(
-        self, email_id: str, error: str | None, status: EmailStatus | None = None
-    ) -> None:
-        email = self.emails[email_id]
-        self.emails[email_id] = email.model_copy(
-            update={"attempts": email.attempts + 1, "last_error": error}
-        )
-        if status is not None:
-            await self.mark(email_id, status)
-
-    async def mark(self, email_id: str, status: EmailStatus) -> None:
-        self.emails[email_id] = self.emails[email_id].model_copy(update={"status": status})
-
-
-class FakeJobs:
-    def __init__(self, down: bool = False) -> None:
-        self.queued: list[tuple[str, dict[str, JobArgument]]] = []
-        self.down = down
-
-    async def enqueue(self, job: str, **arguments: JobArgument) -> str:
-        if self.down:
-            raise ServiceUnavailable("job queue")
-        self.queued.append((job, arguments))
-        return f"job-{len(self.queued)}"
-
-
-class FakeRenderer:
-    def render(
-        self, template: EmailTemplate, context: Mapping[str, ContextValue], branding: Branding
-    ) -> RenderedEmail:
-        return RenderedEmail(subject=f"{branding.tenant_name}: {template}", html="<p/>", text="t")
-
-
-class FakeSender:
-    def __init__(self, *failures: Exception) -> None:
-        self.failures = list(failures)
-        self.sent: list[EmailMessage] = []
-
-    async def send(self, message: EmailMessage) -> None:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append(message)
 
 
 def acme() -> Tenant:

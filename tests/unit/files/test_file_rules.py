@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -19,10 +19,8 @@ from api.domain.errors import (
 )
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
-    SignedUrl,
     StorageConfig,
     StorageProvider,
-    StoredFile,
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant
@@ -40,7 +38,18 @@ from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.describe_users import DescribeUsers
 from api.usecases.kernel.tenancy import ResolveTenant
-from tests.fakes.identity import TENANT, FakeAuditLog, World, principal, user
+from tests.fakes.audit import FakeAuditLog
+from tests.fakes.storage import (
+    FakeBlobs,
+    FakeConfigs,
+    FakeFactory,
+    FakeFiles,
+    FakeLinks,
+    sanitize,
+    sniff,
+)
+from tests.fakes.tenants import FakeDirectory
+from tests.support.identity import TENANT, World, principal, user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 EXE = b"MZ\x90\x00" + b"\x00" * 100
@@ -53,116 +62,6 @@ POLICY = StoragePolicy(
 WRITER = principal("writer", {"files:read", "files:write"})
 READER = principal("reader", {"files:read"})
 MANAGER = principal("boss", {"storage:manage"})
-
-
-def sniff(head: bytes, filename: str) -> str | None:
-    if head.startswith(b"\x89PNG"):
-        return "image/png"
-    if head.startswith(b"MZ"):
-        return "application/x-msdownload"
-    return "text/plain" if head.isascii() else None
-
-
-def sanitize(name: str) -> str:
-    return name.replace("\\", "/").rsplit("/", 1)[-1] or "file"
-
-
-class FakeBlobs:
-    """One provider location: blobs by key, and what happened to them."""
-
-    def __init__(self, name: str, *, fail_put: Exception | None = None) -> None:
-        self.name = name
-        self.blobs: dict[str, bytes] = {}
-        self.deleted: list[str] = []
-        self.fail_put = fail_put
-        self.refuse_check: Exception | None = None
-        self.checked = 0
-
-    async def put(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> None:
-        data = bytearray()
-        try:
-            async for chunk in chunks:
-                data += chunk
-                self.blobs[key] = bytes(data)  # a partial blob exists while streaming
-        except PayloadTooLarge as exc:
-            if self.fail_put is not None:  # an adapter that wraps every error it sees
-                raise self.fail_put from exc
-            raise
-        if self.fail_put is not None:
-            raise self.fail_put
-
-    async def open(self, key: str) -> AsyncIterator[bytes]:
-        if key not in self.blobs:
-            raise NotFound("gone")
-        yield self.blobs[key]
-
-    async def delete(self, key: str) -> None:
-        self.deleted.append(key)
-        self.blobs.pop(key, None)
-
-    async def signed_url(
-        self, key: str, *, expires_in: int, filename: str, content_type: str
-    ) -> SignedUrl:
-        return SignedUrl(url=f"{self.name}://{key}?ttl={expires_in}", expires_at=stored_now())
-
-    async def check(self) -> None:
-        self.checked += 1
-        if self.refuse_check is not None:
-            raise self.refuse_check
-
-
-class FakeFactory:
-    def __init__(self) -> None:
-        self.locations = {p: FakeBlobs(p.value) for p in StorageProvider}
-        self.built: list[tuple[StorageConfig, str]] = []
-
-    def for_config(self, config: StorageConfig, *, tenant_id: str) -> FakeBlobs:
-        self.built.append((config, tenant_id))
-        return self.locations[config.provider]
-
-    def default_config(self, provider: StorageProvider | None = None) -> StorageConfig:
-        return StorageConfig(id=DEFAULT_CONFIG_ID, provider=provider or StorageProvider.LOCAL)
-
-    def available(self) -> list[tuple[StorageProvider, bool]]:
-        return [(StorageProvider.LOCAL, True), (StorageProvider.S3, False)]
-
-
-class FakeConfigs:
-    def __init__(self) -> None:
-        self.versions: list[StorageConfig] = []
-
-    async def current(self) -> StorageConfig | None:
-        return self.versions[-1] if self.versions else None
-
-    async def get(self, config_id: str) -> StorageConfig | None:
-        return next((c for c in self.versions if c.id == config_id), None)
-
-    async def add(self, config: StorageConfig) -> StorageConfig:
-        stored = config.model_copy(update={"id": f"c{len(self.versions)}"})
-        self.versions.append(stored)
-        return stored
-
-
-class FakeFiles:
-    def __init__(self, *, fail_add: bool = False) -> None:
-        self.files: dict[str, StoredFile] = {}
-        self.fail_add = fail_add
-
-    async def add(self, file: StoredFile) -> StoredFile:
-        if self.fail_add:
-            raise ServiceUnavailable("database")
-        stored = file.model_copy(update={"id": f"f{len(self.files)}"})
-        self.files[stored.id or ""] = stored
-        return stored
-
-    async def get(self, file_id: str) -> StoredFile | None:
-        return self.files.get(file_id)
-
-    async def get_many(self, file_ids: list[str]) -> list[StoredFile]:
-        return [self.files[i] for i in file_ids if i in self.files]
-
-    async def delete(self, file_id: str) -> bool:
-        return self.files.pop(file_id, None) is not None
 
 
 @dataclass
@@ -367,41 +266,12 @@ async def test_a_new_avatar_replaces_and_removes_the_old_one(shelf: Shelf) -> No
         await DeleteFile(shelf.store, Auditor(shelf.audit)).execute(WRITER, second.avatar_key or "")
 
     describe = DescribeProfiles(DescribeUsers(world.roles), shelf.files, shelf.store)
-    [(_, url), (_, none)] = await describe.execute([second, world.users.users["bob"]])
+    [(_, url), (_, none)] = await describe.execute([second, world.users.rows["bob"]])
     assert url == f"local://{shelf.files.files[second.avatar_key or ''].key}?ttl=60"
     assert none is None
 
 
 # -- local download links --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Link:
-    tenant_id: str
-    key: str
-    filename: str
-    content_type: str
-
-
-class FakeLinks:
-    def verify_query(self, params: Mapping[str, str]) -> Link:
-        if params.get("sig") != "good":
-            raise Forbidden("bad link")
-        return Link(params["tenant"], params["key"], "a.txt", "text/plain")
-
-
-class FakeDirectory:
-    def __init__(self, *tenants: Tenant) -> None:
-        self.tenants = {t.id: t for t in tenants}
-
-    async def by_id(self, tenant_id: str) -> Tenant | None:
-        return self.tenants.get(tenant_id)
-
-    async def by_subdomain(self, subdomain: str) -> Tenant | None:
-        return None
-
-    def forget(self, tenant: Tenant) -> None:
-        return None
 
 
 async def test_download_links_are_the_credential(shelf: Shelf) -> None:

@@ -13,21 +13,14 @@ import pytest
 
 from api.domain.errors import Forbidden
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
+from tests.fakes.clock import FakeClock
 
 TENANT = "tenant-alpha"
 OTHER = "tenant-beta"
 BASE_URL = "https://parley.example.com"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def _local_link(clock: Clock, tmp_path: Path) -> dict[str, str]:
+async def _local_link(clock: FakeClock, tmp_path: Path) -> dict[str, str]:
     storage = LocalBlobStorage(
         tmp_path,
         tenant_id=TENANT,
@@ -44,7 +37,7 @@ async def _local_link(clock: Clock, tmp_path: Path) -> dict[str, str]:
 
 
 async def test_local_link_verifies_and_says_what_to_serve(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock()
     query = await _local_link(clock, tmp_path)
     assert set(query) == {"tenant", "key", "exp", "filename", "type", "sig"}
     download = LocalUrlSigner("s3cret", clock=clock).verify_query(query)
@@ -68,14 +61,14 @@ async def test_local_link_verifies_and_says_what_to_serve(tmp_path: Path) -> Non
     ],
 )
 async def test_local_link_refuses_tampering(tmp_path: Path, field: str, value: str) -> None:
-    clock = Clock()
+    clock = FakeClock()
     query = await _local_link(clock, tmp_path)
     with pytest.raises(Forbidden, match="not valid"):
         LocalUrlSigner("s3cret", clock=clock).verify_query({**query, field: value})
 
 
 async def test_local_link_refuses_missing_parts_and_other_secrets(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock()
     query = await _local_link(clock, tmp_path)
     signer = LocalUrlSigner("s3cret", clock=clock)
     for field in query:
@@ -86,7 +79,7 @@ async def test_local_link_refuses_missing_parts_and_other_secrets(tmp_path: Path
 
 
 async def test_local_link_expires(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock()
     query = await _local_link(clock, tmp_path)
     signer = LocalUrlSigner("s3cret", clock=clock)
     clock.now += 299

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from api.common.clock import utcnow
-from api.domain.audit import AuditEntry, AuditQuery
 from api.domain.errors import (
     Conflict,
     Forbidden,
@@ -21,12 +20,8 @@ from api.domain.errors import (
 from api.domain.identity.auth import (
     AuthPolicy,
     Principal,
-    RateDecision,
-    RotateOutcome,
-    Rotation,
-    Session,
 )
-from api.domain.identity.users import User, UserPage
+from api.domain.identity.users import User
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.identity.account_mail import Mailer
 from api.usecases.identity.account_security import AccountSecurity
@@ -40,169 +35,23 @@ from api.usecases.identity.rules import check_new_password, pending_verification
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import QueueEmail
-from tests.unit.email.test_email_usecases import FakeJobs, FakeOutbox
+from tests.fakes.audit import FakeAuditLog
+from tests.fakes.email import FakeOutbox
+from tests.fakes.identity import (
+    FakeBox,
+    FakeHasher,
+    FakeLimiter,
+    FakeOneTime,
+    FakeRevocations,
+    FakeSessions,
+    FakeTotp,
+    FakeUsers,
+)
+from tests.fakes.jobs import FakeJobs
 
 TENANT, OTHER = "a" * 24, "b" * 24
 POLICY = AuthPolicy(sensitive_rate_per_ip=3)
 GOOD = "correct-horse-1"
-
-
-class FakeUsers:
-    """In-memory users of one plane (stands in for both repositories)."""
-
-    def __init__(self, *users: User) -> None:
-        self.rows = {u.id or "": u for u in users}
-
-    async def add(self, user: User) -> User:
-        stored = user.model_copy(update={"id": f"u{len(self.rows) + 1}"})
-        self.rows[stored.id or ""] = stored
-        return stored
-
-    async def get(self, user_id: str) -> User | None:
-        return self.rows.get(user_id)
-
-    async def get_by_email(self, email: str) -> User | None:
-        return next((u for u in self.rows.values() if u.email == email), None)
-
-    async def update(self, user_id: str, changes: dict[str, object]) -> User | None:
-        if user_id not in self.rows:
-            return None
-        self.rows[user_id] = self.rows[user_id].model_copy(update=changes)
-        return self.rows[user_id]
-
-    async def delete(self, user_id: str) -> bool:
-        return self.rows.pop(user_id, None) is not None
-
-    async def search(self, **_: Any) -> UserPage:
-        return UserPage(items=list(self.rows.values()), total=len(self.rows))
-
-    async def count_with_role(self, role_id: str) -> int:
-        return 0
-
-    async def remove_role_everywhere(self, role_id: str) -> list[str]:
-        return []
-
-
-class FakeLimiter:
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        allowed = self.counts[key] <= limit
-        return RateDecision(allowed=allowed, retry_after=0 if allowed else window_seconds)
-
-    async def reset(self, key: str) -> None:
-        self.counts.pop(key, None)
-
-    async def count(self, key: str) -> int:
-        return self.counts.get(key, 0)
-
-
-class FakeOneTime:
-    def __init__(self) -> None:
-        self.live: dict[str, tuple[str, str, str | None]] = {}  # token -> purpose, user, tenant
-        self.issued: list[tuple[str, str, int]] = []
-        self.consumed: list[str] = []
-
-    async def issue(
-        self, *, purpose: str, user_id: str, tenant_id: str | None, ttl_seconds: int
-    ) -> str:
-        token = f"tok{len(self.issued)}"
-        self.live[token] = (purpose, user_id, tenant_id)
-        self.issued.append((purpose, user_id, ttl_seconds))
-        return token
-
-    async def consume(self, *, purpose: str, token: str) -> tuple[str, str | None] | None:
-        self.consumed.append(token)
-        entry = self.live.get(token)
-        if entry is None or entry[0] != purpose:
-            return None
-        del self.live[token]
-        return entry[1], entry[2]
-
-    async def revoke_for_user(self, *, purpose: str, user_id: str) -> None:
-        for token, (p, u, _) in list(self.live.items()):
-            if (p, u) == (purpose, user_id):
-                del self.live[token]
-
-
-class FakeSessions:
-    def __init__(self, *session_ids: str) -> None:
-        self.live = set(session_ids)
-
-    async def create(self, session: Session) -> None:
-        self.live.add(session.id)
-
-    async def rotate(self, session_id: str, presented_hash: str, new_hash: str) -> Rotation:
-        return Rotation(RotateOutcome.INVALID)
-
-    async def revoke(self, session_id: str) -> Session | None:
-        self.live.discard(session_id)
-        return None
-
-    async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
-        ended, self.live = sorted(self.live), set()
-        return ended
-
-
-class FakeRevocations:
-    def __init__(self) -> None:
-        self.sessions: list[str] = []
-
-    async def revoke_sessions(self, session_ids: list[str]) -> None:
-        self.sessions.extend(session_ids)
-
-    async def revoke_user(self, tenant_id: str | None, user_id: str, at: datetime) -> None:
-        raise AssertionError("revoke_user would refuse a new sign-in in the same second")
-
-    async def is_revoked(self, claims: Any) -> bool:
-        return False
-
-
-class FakeHasher:
-    async def hash(self, password: str) -> str:
-        return f"h:{password}"
-
-    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
-        return hashed == f"h:{password}", None
-
-
-class FakeAuditLog:
-    def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
-
-    async def record(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
-
-    async def search(self, query: AuditQuery) -> tuple[list[AuditEntry], int]:
-        return self.entries, len(self.entries)
-
-    def actions(self) -> list[str]:
-        return [e.action for e in self.entries]
-
-
-class FakeBox:
-    def encrypt(self, plaintext: str) -> str:
-        return "enc:" + plaintext[::-1]
-
-    def decrypt(self, ciphertext: str) -> str:
-        if not ciphertext.startswith("enc:"):
-            raise ValueError("tampered")
-        return ciphertext[4:][::-1]
-
-
-class FakeTotp:
-    """The valid code of a secret is its first six characters."""
-
-    def new_secret(self) -> str:
-        return "654321SEED"
-
-    def provisioning_uri(self, secret: str, *, account: str, issuer: str) -> str:
-        return f"otpauth://totp/{issuer}:{account}?secret={secret}"
-
-    def verify(self, secret: str, code: str) -> bool:
-        return code == secret[:6]
 
 
 def user(**fields: Any) -> User:
@@ -223,11 +72,14 @@ def principal(user_id: str = "u1", actor_id: str | None = None) -> Principal:
 
 
 class World:
+    """The account use cases' ports over fakes; `sessions` are the session ids of `u1`."""
+
     def __init__(self, *users: User, sessions: tuple[str, ...] = ()) -> None:
         self.users = FakeUsers(*users)
         self.accounts = Accounts(self.users, self.users)
         self.limiter, self.one_time, self.audit = FakeLimiter(), FakeOneTime(), FakeAuditLog()
-        self.sessions, self.revocations = FakeSessions(*sessions), FakeRevocations()
+        self.sessions, self.revocations = FakeSessions(), FakeRevocations()
+        self.sessions.active[TENANT, "u1"] = list(sessions)
         self.security = AccountSecurity(self.sessions, self.revocations, self.limiter)
         self.outbox, self.jobs = FakeOutbox(), FakeJobs()
         self.mailer = Mailer(QueueEmail(self.outbox, self.jobs))

@@ -1,5 +1,5 @@
 """The authorisation rules of user and role management, as pure functions and through the
-use cases with hand-written fakes of their ports (`identity_fakes`)."""
+use cases with hand-written fakes of their ports (`tests.fakes`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from api.usecases.kernel.authority import (
     check_keeps_an_owner,
     weakened_roles,
 )
-from tests.fakes.identity import TENANT, World, principal, role, system_roles, user
+from tests.support.identity import TENANT, World, principal, role, system_roles, user
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +133,7 @@ async def test_assigning_a_role_beyond_your_permissions_is_refused() -> None:
     for role_ids in (["admin"], ["auditor"], ["wrapper"], ["member", "wrapper"]):
         with pytest.raises(Forbidden):
             await world.set_roles().execute(principal("manager", MANAGER), "target", role_ids)
-    assert world.users.users["target"].role_ids == ["member"]
+    assert world.users.rows["target"].role_ids == ["member"]
     assert world.revocations.sessions == [] and world.audit.entries == []
 
 
@@ -153,7 +153,7 @@ async def test_a_stale_token_does_not_grant_what_the_roles_no_longer_give() -> N
 
 async def test_a_role_change_ends_the_targets_sessions_and_is_audited() -> None:
     world = manager_world(user("target", ["member"]))
-    world.sessions.active["target"] = ["s1", "s2"]
+    world.sessions.active[TENANT, "target"] = ["s1", "s2"]
     updated = await world.set_roles().execute(principal("manager", MANAGER), "target", ["manager"])
     assert updated.role_ids == ["manager"]
     assert world.revocations.sessions == ["s1", "s2"]
@@ -171,7 +171,7 @@ async def test_the_last_active_owner_cannot_be_demoted_or_deactivated() -> None:
         await world.set_roles().execute(actor, "boss", ["admin"])
     with pytest.raises(Conflict):
         await world.deactivate().execute(actor, "boss")
-    assert world.users.users["boss"].is_active and world.revocations.sessions == []
+    assert world.users.rows["boss"].is_active and world.revocations.sessions == []
     await world.users.update("old", {"is_active": True})
     deactivated = await world.deactivate().execute(actor, "boss")
     assert deactivated.is_active is False and world.revocations.sessions == ["s-boss"]

@@ -18,7 +18,7 @@ from api.domain.errors import (
     TenantRequired,
     TenantSuspended,
 )
-from api.domain.identity.auth import AuthPolicy, Principal, RateDecision
+from api.domain.identity.auth import AuthPolicy, Principal
 from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, current_tenant, current_tenant_or_none, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus, normalize_subdomain, parse_tenant_id
@@ -31,7 +31,9 @@ from api.usecases.tenants.check_subdomain_availability import CheckSubdomainAvai
 from api.usecases.tenants.ensure_default_tenant import EnsureDefaultTenant
 from api.usecases.tenants.list_tenants import ListTenants
 from api.usecases.tenants.rules import OPERATOR, add_tenant, authorize
-from tests.unit.identity_fakes import FakeAuditLog
+from tests.fakes.audit import FakeAuditLog
+from tests.fakes.identity import FakeLimiter
+from tests.fakes.tenants import FakeTenants
 
 ACME_ID = "a" * 24
 
@@ -41,56 +43,6 @@ def tenant(subdomain: str = "acme", status: TenantStatus = TenantStatus.ACTIVE) 
     return Tenant(
         id=ACME_ID, name="Acme", subdomain=subdomain, status=status, created_at=now, updated_at=now
     )
-
-
-class FakeTenants:
-    """In-memory `TenantRepository` that counts reads."""
-
-    def __init__(self, *tenants: Tenant) -> None:
-        self.by_id = {t.id: t for t in tenants}
-        self.reads = 0
-
-    async def get(self, tenant_id: str) -> Tenant | None:
-        self.reads += 1
-        return self.by_id.get(tenant_id)
-
-    async def get_by_subdomain(self, subdomain: str) -> Tenant | None:
-        self.reads += 1
-        return next((t for t in self.by_id.values() if t.subdomain == subdomain), None)
-
-    async def add(self, new: Tenant) -> Tenant:
-        if await self.get_by_subdomain(new.subdomain):
-            raise Conflict("taken")
-        stored = new.model_copy(update={"id": f"{len(self.by_id) + 1:024x}"})
-        self.by_id[stored.id] = stored
-        return stored
-
-    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
-        if tenant_id not in self.by_id:
-            return None
-        self.by_id[tenant_id] = self.by_id[tenant_id].model_copy(update={"status": status})
-        return self.by_id[tenant_id]
-
-    async def search(
-        self, *, prefix: str | None, status: TenantStatus | None, skip: int, limit: int
-    ) -> tuple[list[Tenant], int]:
-        text = (prefix or "").strip().lower()
-        found = sorted(
-            (
-                t
-                for t in self.by_id.values()
-                if (status is None or t.status is status)
-                and (t.name.lower().startswith(text) or t.subdomain.startswith(text))
-            ),
-            key=lambda t: t.subdomain,
-        )
-        return found[skip : skip + limit], len(found)
-
-    async def update(self, tenant_id: str, changes: dict[str, object]) -> Tenant | None:
-        if tenant_id not in self.by_id:
-            return None
-        self.by_id[tenant_id] = self.by_id[tenant_id].model_copy(update=changes)
-        return self.by_id[tenant_id]
 
 
 def test_context_is_fail_closed_and_restored() -> None:
@@ -283,30 +235,15 @@ async def test_a_status_change_is_audited_once_with_its_actor() -> None:
         await change.execute(principal(None, "tenants:read"), ACME_ID, TenantStatus.ACTIVE)
 
 
-class FakeLimiter:
-    def __init__(self, allowed: int) -> None:
-        self.allowed = allowed
-        self.keys: list[tuple[str, int, int]] = []
-
-    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        self.keys.append((key, limit, window_seconds))
-        return RateDecision(allowed=len(self.keys) <= self.allowed, retry_after=7)
-
-    async def reset(self, key: str) -> None: ...
-
-    async def count(self, key: str) -> int:
-        return len(self.keys)
-
-
 async def test_subdomain_availability_reasons_and_limit() -> None:
-    limiter = FakeLimiter(allowed=5)
+    limiter = FakeLimiter(allowed=5, retry_after=7)
     check = CheckSubdomainAvailability(FakeTenants(tenant()), limiter, AuthPolicy())
     answers = [await check.execute(raw) for raw in (" New ", "ACME", "www", "no_way")]
     assert [(a.subdomain, a.available, a.reason) for a in answers] == [
         ("new", True, None), ("acme", False, "taken"), ("www", False, "reserved"),
         ("no_way", False, "invalid"),
     ]  # fmt: skip
-    assert limiter.keys[0] == ("subdomain-check:ip:unknown", 30, 60)
+    assert limiter.hits[0] == ("subdomain-check:ip:unknown", 30, 60)
     await check.execute("x")
     with pytest.raises(RateLimited) as limited:
         await check.execute("x")

@@ -1,0 +1,68 @@
+"""Fakes of the email ports: the outbox (stored outbound email), the renderer, the sender."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from api.domain.email.messages import (
+    Branding,
+    ContextValue,
+    EmailMessage,
+    EmailRenderer,
+    EmailSender,
+    EmailStatus,
+    EmailTemplate,
+    OutboundEmail,
+    OutboundEmailRepository,
+    RenderedEmail,
+)
+
+
+class FakeOutbox(OutboundEmailRepository):
+    """Outbound email by id (`e1`, `e2`, ...)."""
+
+    def __init__(self) -> None:
+        self.emails: dict[str, OutboundEmail] = {}
+
+    async def add(self, email: OutboundEmail) -> OutboundEmail:
+        stored = email.model_copy(update={"id": f"e{len(self.emails) + 1}"})
+        self.emails[stored.id or ""] = stored
+        return stored
+
+    async def get(self, email_id: str) -> OutboundEmail | None:
+        return self.emails.get(email_id)
+
+    async def record_attempt(
+        self, email_id: str, error: str | None, status: EmailStatus | None = None
+    ) -> None:
+        email = self.emails[email_id]
+        self.emails[email_id] = email.model_copy(
+            update={"attempts": email.attempts + 1, "last_error": error}
+        )
+        if status is not None:
+            await self.mark(email_id, status)
+
+    async def mark(self, email_id: str, status: EmailStatus) -> None:
+        self.emails[email_id] = self.emails[email_id].model_copy(update={"status": status})
+
+
+class FakeRenderer(EmailRenderer):
+    """The subject names the tenant and the template; the bodies are placeholders."""
+
+    def render(
+        self, template: EmailTemplate, context: Mapping[str, ContextValue], branding: Branding
+    ) -> RenderedEmail:
+        return RenderedEmail(subject=f"{branding.tenant_name}: {template}", html="<p/>", text="t")
+
+
+class FakeSender(EmailSender):
+    """Raises the given failures one send at a time, then sends (keeps what it sent)."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
