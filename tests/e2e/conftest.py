@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import punq
 import pytest
 
-from tests.support.app import ClientFactory, serve
+from tests.support.app import AppClient, ClientFactory, serve
 from tests.support.settings import make_settings
 
 
@@ -29,6 +29,12 @@ def make_client(mongo_url: str, redis_url: str, db_name: str) -> ClientFactory:
 
 
 @pytest.fixture
-async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+async def client(make_client: ClientFactory) -> AsyncIterator[AppClient]:
     async with make_client() as http:
         yield http
+
+
+@pytest.fixture
+def container(client: AppClient) -> punq.Container:
+    """The composition root of the app `client` talks to, to arrange what HTTP cannot."""
+    return client.container

@@ -20,6 +20,7 @@ from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.main import create_app
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
+from tests.support.app import container_of
 from tests.support.asgi_server import serve_asgi
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
 from tests.support.onboarding import OWNER_PASSWORD
@@ -63,7 +64,7 @@ class AiStack:
 
     @property
     def container(self) -> punq.Container:
-        return cast(punq.Container, self.app.state.container)
+        return container_of(self.app)
 
     async def tenant(self, subdomain: str) -> Person:
         """A tenant and its owner, signed in (owners hold `ai:use` and `ai:manage`)."""

@@ -1,5 +1,5 @@
 """The whole app in-process for tests over HTTP: `serve()` runs `create_app()` with its real
-lifespan and gives an httpx client talking to it; `assert_problem` checks an RFC 9457
+lifespan and gives an `AppClient` talking to it; `assert_problem` checks an RFC 9457
 error; `captured_logs` collects the app's log lines."""
 
 from __future__ import annotations
@@ -7,28 +7,49 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import punq
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from api.config import Settings
 from api.main import create_app
 
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+def container_of(app: FastAPI) -> punq.Container:
+    """The composition root of a running app (its lifespan puts it in the app's state)."""
+    return cast(punq.Container, app.state.container)
+
+
+class AppClient(httpx.AsyncClient):
+    """An httpx client talking in-process to one running app, which it names: tests arrange
+    through the app's `container` what HTTP cannot (a tenant with its owner, tokens, ...)."""
+
+    def __init__(self, app: FastAPI, base_url: str = "http://testserver") -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url=base_url)
+        self.app = app
+
+    @property
+    def container(self) -> punq.Container:
+        return container_of(self.app)
+
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[AppClient]]
 
 
 @asynccontextmanager
 async def serve(
     settings: Settings, base_url: str = "http://testserver", app: FastAPI | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and give an httpx client talking to it in-process."""
+) -> AsyncIterator[AppClient]:
+    """Run the app's lifespan and give a client talking to it in-process."""
     app = app or create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            yield client
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        AppClient(app, base_url) as client,
+    ):
+        yield client
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -20,8 +18,6 @@ STORAGE = "/api/v1/storage"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
 FILE_FIELDS = {"id", "filename", "content_type", "size", "sha256", "url", "url_expires_at"}
-
-StorageClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 def png_bytes(size: int) -> bytes:

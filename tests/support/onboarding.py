@@ -5,24 +5,18 @@ from __future__ import annotations
 from typing import Any, cast
 
 import httpx
-import punq
-from fastapi import FastAPI
 
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
+from tests.support.app import AppClient
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD
 
 OWNER_PASSWORD = "owner-password-1"
 
 
-def container_of(http: httpx.AsyncClient) -> punq.Container:
-    app = cast(FastAPI, http._transport.app)  # type: ignore[attr-defined]
-    return cast(punq.Container, app.state.container)
-
-
-async def onboard(http: httpx.AsyncClient, subdomain: str, **owner: Any) -> CreatedTenant:
+async def onboard(http: AppClient, subdomain: str, **owner: Any) -> CreatedTenant:
     """A tenant with its system roles and an owner who can sign in (through the use case)."""
-    use_case = container_of(http).resolve(CreateTenant)
+    use_case = http.container.resolve(CreateTenant)
     onboarded: CreatedTenant = await use_case.execute(
         OPERATOR,
         name=subdomain.title(),

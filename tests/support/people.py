@@ -10,6 +10,7 @@ from typing import Any, cast
 import httpx
 
 from api.usecases.tenants.create_tenant import CreatedTenant
+from tests.support.app import AppClient
 from tests.support.onboarding import login, onboard, owner_headers
 
 USERS = "/api/v1/users"
@@ -21,7 +22,7 @@ MEMBER_PASSWORD = "member-password-1"
 TwoTenants = tuple[CreatedTenant, dict[str, str], CreatedTenant, dict[str, str]]
 
 
-async def two_tenants(client: httpx.AsyncClient) -> TwoTenants:
+async def two_tenants(client: AppClient) -> TwoTenants:
     """(acme, its owner's headers, beta, its owner's headers)."""
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     return acme, await owner_headers(client, acme), beta, await owner_headers(client, beta)

@@ -7,12 +7,10 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from api.config import Settings
-from tests.support.app import serve
-from tests.support.files import StorageClientFactory
+from tests.support.app import AppClient, ClientFactory, serve
 from tests.support.settings import make_settings
 
 
@@ -29,10 +27,10 @@ def storage_settings(mongo_url: str, redis_url: str, db_name: str, blob_dir: Pat
 
 
 @pytest.fixture
-def make_storage_client(storage_settings: Settings) -> StorageClientFactory:
+def make_storage_client(storage_settings: Settings) -> ClientFactory:
     """`async with make_storage_client(max_upload_bytes=...) as client:`."""
 
-    def factory(**storage: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    def factory(**storage: Any) -> AbstractAsyncContextManager[AppClient]:
         settings = storage_settings.model_copy(deep=True)
         for name, value in storage.items():
             setattr(settings.storage, name, value)
@@ -42,6 +40,6 @@ def make_storage_client(storage_settings: Settings) -> StorageClientFactory:
 
 
 @pytest.fixture
-async def client(make_storage_client: StorageClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+async def client(make_storage_client: ClientFactory) -> AsyncIterator[AppClient]:
     async with make_storage_client() as http:
         yield http

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from api.infrastructure.persistence.files.storage import FileDocument
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, ClientFactory, assert_problem
 from tests.support.files import (
     EXE,
-    StorageClientFactory,
     blobs_in,
     fetch,
     png_bytes,
@@ -27,7 +24,7 @@ def avatar_path(user_id: str) -> str:
     return f"{USERS}/{user_id}/avatar"
 
 
-async def test_set_and_replace_an_avatar(client: httpx.AsyncClient, blob_dir: Path) -> None:
+async def test_set_and_replace_an_avatar(client: AppClient, blob_dir: Path) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -67,7 +64,7 @@ async def test_set_and_replace_an_avatar(client: httpx.AsyncClient, blob_dir: Pa
     assert actions == ["user.avatar_updated", "user.avatar_updated"]
 
 
-async def test_avatar_auth_and_isolation(client: httpx.AsyncClient) -> None:
+async def test_avatar_auth_and_isolation(client: AppClient) -> None:
     acme, owner, _, beta_owner = await two_tenants(client)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
     ann, _ = await signed_in(client, acme, owner, "ann@acme.example.com", full_name="Ann")
@@ -99,9 +96,7 @@ async def test_avatar_auth_and_isolation(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{USERS}/{ann['id']}", headers=owner)).json()["avatar_url"]
 
 
-async def test_avatar_types_and_size(
-    make_storage_client: StorageClientFactory, blob_dir: Path
-) -> None:
+async def test_avatar_types_and_size(make_storage_client: ClientFactory, blob_dir: Path) -> None:
     async with make_storage_client(max_avatar_bytes=4096) as http:
         acme = await onboard(http, "acme")
         owner = await owner_headers(http, acme)

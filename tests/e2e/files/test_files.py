@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import punq
 
 from api.domain.files.downloads import DownloadLinks
 from api.domain.tenants.tenant import TenantStatus
@@ -15,14 +15,13 @@ from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.storage.local import LocalUrlSigner
 from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
 from api.usecases.tenants.rules import OPERATOR
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, ClientFactory, assert_problem
 from tests.support.files import (
     EXE,
     FILE_FIELDS,
     FILES,
     PNG,
     UPLOAD,
-    StorageClientFactory,
     blobs_in,
     fetch,
     png_bytes,
@@ -30,7 +29,7 @@ from tests.support.files import (
     upload,
     uploaded,
 )
-from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import signed_in, two_tenants
 
 
@@ -43,7 +42,7 @@ def download_path(params: dict[str, str]) -> str:
 
 
 async def test_upload_small_and_multi_megabyte_files_round_trip(
-    client: httpx.AsyncClient, blob_dir: Path
+    client: AppClient, blob_dir: Path
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -72,7 +71,7 @@ async def test_upload_small_and_multi_megabyte_files_round_trip(
     assert all(p.parent.name == acme.tenant.id and len(p.name) == 32 for p in stored)
 
 
-async def test_files_auth_and_tenant_isolation(client: httpx.AsyncClient) -> None:
+async def test_files_auth_and_tenant_isolation(client: AppClient) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     file = await uploaded(client, owner, png_bytes(100))
     _, nobody = await signed_in(client, acme, owner, "no@acme.example.com", roles=[])
@@ -92,9 +91,7 @@ async def test_files_auth_and_tenant_isolation(client: httpx.AsyncClient) -> Non
     assert beta.tenant.id != acme.tenant.id
 
 
-async def test_delete_removes_the_blob_and_the_metadata(
-    client: httpx.AsyncClient, blob_dir: Path
-) -> None:
+async def test_delete_removes_the_blob_and_the_metadata(client: AppClient, blob_dir: Path) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -109,7 +106,7 @@ async def test_delete_removes_the_blob_and_the_metadata(
 
 
 async def test_limits_and_sniffing_store_nothing_when_refused(
-    make_storage_client: StorageClientFactory, blob_dir: Path
+    make_storage_client: ClientFactory, blob_dir: Path
 ) -> None:
     async with make_storage_client(max_upload_bytes=64 * 1024) as http:
         acme = await onboard(http, "acme")
@@ -131,7 +128,7 @@ async def test_limits_and_sniffing_store_nothing_when_refused(
 
 
 async def test_filenames_are_sanitised_and_never_used_as_keys(
-    client: httpx.AsyncClient, blob_dir: Path
+    client: AppClient, blob_dir: Path
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -151,7 +148,7 @@ async def test_filenames_are_sanitised_and_never_used_as_keys(
 
 
 async def test_tampered_expired_and_foreign_links_are_refused(
-    client: httpx.AsyncClient,
+    client: AppClient, container: punq.Container
 ) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     file = await uploaded(client, owner, b"secret plans\n", "plans.txt")
@@ -170,7 +167,7 @@ async def test_tampered_expired_and_foreign_links_are_refused(
     ):
         assert_problem(await client.get(download_path(tampered)), 403, "forbidden")
     # A link signed correctly but expired.
-    signer = container_of(client).resolve(DownloadLinks)
+    signer = container.resolve(DownloadLinks)
     assert isinstance(signer, LocalUrlSigner)
     expired = signer.query(
         tenant_id=acme.tenant.id or "",
@@ -186,9 +183,7 @@ async def test_tampered_expired_and_foreign_links_are_refused(
     on_acme = await client.get(download_path(params), headers={"X-Tenant-ID": acme.tenant.id or ""})
     assert on_acme.status_code == 200 and on_acme.content == b"secret plans\n"
     # A suspended tenant's links stop working.
-    await (
-        container_of(client)
-        .resolve(ChangeTenantStatus)
-        .execute(OPERATOR, acme.tenant.id or "", TenantStatus.SUSPENDED)
+    await container.resolve(ChangeTenantStatus).execute(
+        OPERATOR, acme.tenant.id or "", TenantStatus.SUSPENDED
     )
     assert_problem(await client.get(download_path(params)), 403, "tenant_suspended")

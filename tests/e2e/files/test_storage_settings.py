@@ -8,6 +8,7 @@ from typing import Any
 
 import devservers
 import httpx
+import punq
 from bson import ObjectId
 
 from api.common.clock import utcnow
@@ -20,7 +21,7 @@ from api.domain.files.storage import (
     StoredFile,
 )
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.database import as_tenant
 from tests.support.files import (
     FILES,
@@ -31,7 +32,7 @@ from tests.support.files import (
     upload,
     uploaded,
 )
-from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import AUDIT, audit_entries, signed_in, two_tenants
 from tests.support.storage_servers import (
     S3_ACCESS_KEY_ID,
@@ -47,7 +48,7 @@ SETTINGS_FIELDS = {
 }  # fmt: skip
 
 
-async def test_a_new_tenant_shows_the_deployment_default(client: httpx.AsyncClient) -> None:
+async def test_a_new_tenant_shows_the_deployment_default(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     shown = await client.get(STORAGE, headers=owner)
@@ -69,7 +70,7 @@ async def test_a_new_tenant_shows_the_deployment_default(client: httpx.AsyncClie
     }
 
 
-async def test_storage_routes_need_storage_manage(client: httpx.AsyncClient) -> None:
+async def test_storage_routes_need_storage_manage(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -82,7 +83,7 @@ async def test_storage_routes_need_storage_manage(client: httpx.AsyncClient) -> 
     assert await StorageConfigDocument.count() == 0
 
 
-async def test_choosing_local_saves_a_version_and_is_audited(client: httpx.AsyncClient) -> None:
+async def test_choosing_local_saves_a_version_and_is_audited(client: AppClient) -> None:
     acme, owner, _, beta_owner = await two_tenants(client)
     saved = await client.put(STORAGE, json={"provider": "local"}, headers=owner)
     assert saved.status_code == 200, saved.text
@@ -96,7 +97,7 @@ async def test_choosing_local_saves_a_version_and_is_audited(client: httpx.Async
     assert entry["resource_type"] == "storage" and entry["tenant_id"] == acme.tenant.id
 
 
-async def test_bad_settings_are_422_and_nothing_is_saved(client: httpx.AsyncClient) -> None:
+async def test_bad_settings_are_422_and_nothing_is_saved(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     s3: dict[str, Any] = {
@@ -125,7 +126,9 @@ async def test_bad_settings_are_422_and_nothing_is_saved(client: httpx.AsyncClie
     assert (await client.get(STORAGE, headers=owner)).json()["is_default"] is True
 
 
-async def test_a_provider_outage_is_503_and_leaves_nothing(client: httpx.AsyncClient) -> None:
+async def test_a_provider_outage_is_503_and_leaves_nothing(
+    client: AppClient, container: punq.Container
+) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     local_file = await uploaded(client, owner, b"written before the switch\n", "before.txt")
@@ -133,7 +136,7 @@ async def test_a_provider_outage_is_503_and_leaves_nothing(client: httpx.AsyncCl
     # (the route would refuse them: they fail the round trip).
     dead = f"http://127.0.0.1:{devservers.free_port()}"
     with as_tenant(acme.tenant):
-        config = await container_of(client).resolve(StorageConfigRepository).add(
+        config = await container.resolve(StorageConfigRepository).add(
             StorageConfig(
                 provider=StorageProvider.S3, bucket="files", region="us-east-1",
                 access_key_id="AKIADEAD", secret_access_key="dead-secret-key",
@@ -158,7 +161,7 @@ async def test_a_provider_outage_is_503_and_leaves_nothing(client: httpx.AsyncCl
     assert (await fetch(client, before.json()["url"])).content == b"written before the switch\n"
     # A file of the dead provider: signing is local work, deleting needs the provider.
     with as_tenant(acme.tenant):
-        stranded = await container_of(client).resolve(FileRepository).add(
+        stranded = await container.resolve(FileRepository).add(
             StoredFile(
                 filename="s.png", content_type="image/png", size=1, sha256="0" * 64,
                 key=f"tenants/{acme.tenant.id}/{'a' * 32}", config_id=config.id or "",
@@ -179,7 +182,7 @@ def s3_settings(endpoint_url: str, bucket: str) -> dict[str, Any]:
 
 
 async def test_switch_to_s3_and_back_keeps_files_readable(
-    client: httpx.AsyncClient, s3_server: str, s3_bucket: str
+    client: AppClient, s3_server: str, s3_bucket: str
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -221,7 +224,7 @@ async def test_switch_to_s3_and_back_keeps_files_readable(
 
 
 async def test_settings_failing_the_round_trip_are_422_and_not_saved(
-    client: httpx.AsyncClient, s3_server: str, s3_bucket: str, azurite: str, azure_container: str
+    client: AppClient, s3_server: str, s3_bucket: str, azurite: str, azure_container: str
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -241,9 +244,7 @@ async def test_settings_failing_the_round_trip_are_422_and_not_saved(
     assert (await client.get(STORAGE, headers=owner)).json()["is_default"] is True
 
 
-async def test_azure_blob_round_trip(
-    client: httpx.AsyncClient, azurite: str, azure_container: str
-) -> None:
+async def test_azure_blob_round_trip(client: AppClient, azurite: str, azure_container: str) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     body = {"provider": "azure_blob", "connection_string": azurite, "container": azure_container}

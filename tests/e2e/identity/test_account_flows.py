@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import punq
 from bson import ObjectId
 
 from api.common.clock import utcnow
@@ -14,9 +15,9 @@ from api.domain.identity.auth import OneTimeTokens
 from api.domain.identity.users import User, UserRepository
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import assert_problem, captured_logs, serve
+from tests.support.app import AppClient, assert_problem, captured_logs, serve
 from tests.support.database import audit_actions
-from tests.support.onboarding import OWNER_PASSWORD, container_of, login, onboard, owner_headers
+from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 AUTH = "/api/v1/auth"
@@ -66,7 +67,7 @@ async def last_token(mongo: MongoClient, db_name: str, to: str, template: str, f
 
 
 async def test_open_signup_without_verification_creates_an_active_member(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid = acme.tenant.id
@@ -87,7 +88,7 @@ async def test_open_signup_without_verification_creates_an_active_member(
     assert "user.registered" in await audit_actions(mongo_client, db_name, tid)
 
 
-async def test_signup_is_refused_unless_the_tenant_is_open(client: httpx.AsyncClient) -> None:
+async def test_signup_is_refused_unless_the_tenant_is_open(client: AppClient) -> None:
     acme = await onboard(client, "acme")  # invite-only by default
     body = {"email": "mia@acme.example.com", "password": MEMBER_PASSWORD, "full_name": "Mia"}
     refused = await client.post(
@@ -99,7 +100,7 @@ async def test_signup_is_refused_unless_the_tenant_is_open(client: httpx.AsyncCl
 
 
 async def test_signup_input_rules(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     headers = tenant_header(acme.tenant.id)
@@ -153,7 +154,7 @@ async def test_signup_is_rate_limited_per_ip(
 
 
 async def test_a_pending_signup_cannot_sign_in_until_the_address_is_verified(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid, headers = acme.tenant.id, tenant_header(acme.tenant.id)
@@ -189,7 +190,7 @@ async def test_a_pending_signup_cannot_sign_in_until_the_address_is_verified(
 
 
 async def test_resend_verification_answers_the_same_and_replaces_the_link(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid, headers = acme.tenant.id, tenant_header(acme.tenant.id)
@@ -217,7 +218,7 @@ async def test_resend_verification_answers_the_same_and_replaces_the_link(
 
 
 async def test_a_verification_link_of_one_tenant_is_refused_in_another(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     await set_signup(mongo_client, db_name, acme.tenant.id, open=True, verify=True)
@@ -231,12 +232,11 @@ async def test_a_verification_link_of_one_tenant_is_refused_in_another(
 
 
 async def test_a_deactivated_account_cannot_reactivate_itself_by_verifying(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, container: punq.Container, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")  # the owner's address is not verified
     tid, owner = acme.tenant.id or "", acme.owner
     headers = tenant_header(tid)
-    container = container_of(client)
     with tenant_context(TenantId(tid)):
         await container.resolve(UserRepository).update(owner.id or "", {"is_active": False})
         old_link = await container.resolve(OneTimeTokens).issue(
@@ -262,7 +262,7 @@ async def test_a_deactivated_account_cannot_reactivate_itself_by_verifying(
 
 
 async def test_forgot_password_answers_the_same_for_known_and_unknown_addresses(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     headers = tenant_header(acme.tenant.id)
@@ -294,7 +294,7 @@ async def test_forgot_password_answers_the_same_for_known_and_unknown_addresses(
 
 
 async def test_reset_works_once_and_ends_every_session(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid, headers = acme.tenant.id, tenant_header(acme.tenant.id)
@@ -335,7 +335,7 @@ async def test_reset_works_once_and_ends_every_session(
 
 
 async def test_a_weak_new_password_is_422_and_does_not_spend_the_link(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     headers, email = tenant_header(acme.tenant.id), acme.owner.email
@@ -355,7 +355,7 @@ async def test_a_weak_new_password_is_422_and_does_not_spend_the_link(
 
 
 async def test_expired_garbage_and_foreign_reset_tokens_are_invalid(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     acme_headers, email = tenant_header(acme.tenant.id), acme.owner.email
@@ -429,11 +429,10 @@ async def test_forgot_password_is_limited_per_address_known_or_not(
 
 
 async def test_an_invited_user_sets_a_first_password_with_the_invitation_link(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, container: punq.Container, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid = acme.tenant.id or ""
-    container = container_of(client)
     now = utcnow()
     with tenant_context(TenantId(tid)):
         invited = await container.resolve(UserRepository).add(
@@ -464,7 +463,7 @@ async def test_an_invited_user_sets_a_first_password_with_the_invitation_link(
 
 
 async def test_change_password_ends_every_session_including_this_one(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid, email = acme.tenant.id, acme.owner.email
@@ -508,7 +507,7 @@ async def test_change_password_ends_every_session_including_this_one(
     assert_problem(anonymous, 401, "unauthorized")
 
 
-async def test_a_platform_admin_changes_their_password(client: httpx.AsyncClient) -> None:
+async def test_a_platform_admin_changes_their_password(client: AppClient) -> None:
     tokens = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     changed = await client.post(
         f"{AUTH}/change-password",

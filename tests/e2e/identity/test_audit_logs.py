@@ -7,9 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import (
     AUDIT,
@@ -36,7 +34,7 @@ ENTRY_FIELDS = {
 }
 
 
-async def test_state_changes_are_audited_with_their_request(client: httpx.AsyncClient) -> None:
+async def test_state_changes_are_audited_with_their_request(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     traced = {**owner, "User-Agent": "parley-tests/1.0", "X-Request-ID": "req-create-max-1"}
@@ -89,7 +87,7 @@ async def test_state_changes_are_audited_with_their_request(client: httpx.AsyncC
     assert actions[-1] == "tenant.created"
 
 
-async def test_audit_log_filters_and_pages(client: httpx.AsyncClient) -> None:
+async def test_audit_log_filters_and_pages(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     await asyncio.sleep(0.01)  # stored times have milliseconds
@@ -125,7 +123,7 @@ async def test_audit_log_filters_and_pages(client: httpx.AsyncClient) -> None:
     assert len(body["items"]) == 2 and body["total"] == 7
 
 
-async def test_audit_log_auth_isolation_and_bad_input(client: httpx.AsyncClient) -> None:
+async def test_audit_log_auth_isolation_and_bad_input(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import assert_problem, serve
+from tests.support.app import AppClient, assert_problem, serve
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
@@ -16,7 +14,7 @@ ME = "/api/v1/auth/me"
 REFRESH = "/api/v1/auth/refresh"
 
 
-async def test_owner_signs_in_and_sees_their_permissions(client: httpx.AsyncClient) -> None:
+async def test_owner_signs_in_and_sees_their_permissions(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     tokens = await login(client, "OWNER@acme.example.com ", OWNER_PASSWORD, acme.tenant.id)
     assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
@@ -38,7 +36,7 @@ async def test_owner_signs_in_and_sees_their_permissions(client: httpx.AsyncClie
     assert "password_hash" not in me.text and "mfa_secret" not in me.text
 
 
-async def test_platform_admin_signs_in_without_a_tenant(client: httpx.AsyncClient) -> None:
+async def test_platform_admin_signs_in_without_a_tenant(client: AppClient) -> None:
     tokens = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     me = (
         await client.get(ME, headers={"Authorization": f"Bearer {tokens['access_token']}"})
@@ -47,7 +45,7 @@ async def test_platform_admin_signs_in_without_a_tenant(client: httpx.AsyncClien
     assert set(me["permissions"]) == {"tenants:read", "tenants:write", "tenants:impersonate"}
 
 
-async def test_wrong_password_and_unknown_email_answer_the_same(client: httpx.AsyncClient) -> None:
+async def test_wrong_password_and_unknown_email_answer_the_same(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     headers = {"X-Tenant-ID": acme.tenant.id or ""}
     wrong = await client.post(
@@ -70,12 +68,12 @@ async def test_wrong_password_and_unknown_email_answer_the_same(client: httpx.As
     assert_problem(other, 401, "unauthorized")
 
 
-async def test_bad_login_input_is_422(client: httpx.AsyncClient) -> None:
+async def test_bad_login_input_is_422(client: AppClient) -> None:
     for body in ({}, {"email": "a@b.co"}, {"email": "x", "password": "p"}, {"password": ""}):
         assert_problem(await client.post(LOGIN, json=body), 422, "invalid_input")
 
 
-async def test_a_token_only_works_in_its_own_tenant(client: httpx.AsyncClient) -> None:
+async def test_a_token_only_works_in_its_own_tenant(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     acme_auth = await owner_headers(client, acme)
     bearer = {"Authorization": acme_auth["Authorization"]}
@@ -94,13 +92,13 @@ async def test_a_token_only_works_in_its_own_tenant(client: httpx.AsyncClient) -
     assert_problem(platform_in_tenant, 401, "unauthorized")
 
 
-async def test_missing_and_garbage_tokens_are_401(client: httpx.AsyncClient) -> None:
+async def test_missing_and_garbage_tokens_are_401(client: AppClient) -> None:
     assert_problem(await client.get(ME), 401, "unauthorized")
     for value in ("Bearer", "Bearer abc.def.ghi", "Basic dXNlcjpwYXNz", "Bearer " + "x" * 5000):
         assert_problem(await client.get(ME, headers={"Authorization": value}), 401, "unauthorized")
 
 
-async def test_refresh_rotates_and_the_old_token_is_spent(client: httpx.AsyncClient) -> None:
+async def test_refresh_rotates_and_the_old_token_is_spent(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     tenant = {"X-Tenant-ID": acme.tenant.id or ""}
     first = await login(client, acme.owner.email, OWNER_PASSWORD, acme.tenant.id)
@@ -161,7 +159,7 @@ async def test_reuse_of_a_spent_refresh_token_ends_the_session(
 
 
 async def test_concurrent_refreshes_of_one_token_exactly_one_wins(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     tenant = {"X-Tenant-ID": acme.tenant.id or ""}
@@ -183,7 +181,7 @@ async def test_concurrent_refreshes_of_one_token_exactly_one_wins(
     assert follow.status_code == 200
 
 
-async def test_logout_ends_access_and_refresh_at_once(client: httpx.AsyncClient) -> None:
+async def test_logout_ends_access_and_refresh_at_once(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     tenant = {"X-Tenant-ID": acme.tenant.id or ""}
     tokens = await login(client, acme.owner.email, OWNER_PASSWORD, acme.tenant.id)

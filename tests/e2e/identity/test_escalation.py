@@ -4,11 +4,12 @@ through roles they create, edit or assign, and nobody manages someone above them
 from __future__ import annotations
 
 import httpx
+import punq
 
 from api.domain.identity.roles import RoleRepository
 from api.domain.tenancy import TenantId, tenant_context
-from tests.support.app import assert_problem
-from tests.support.onboarding import container_of, onboard, owner_headers
+from tests.support.app import AppClient, assert_problem
+from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import ROLES, USERS, add_user, create_role, role_id, signed_in
 
 ME = "/api/v1/auth/me"
@@ -17,7 +18,7 @@ ME = "/api/v1/auth/me"
 # -- the grant rule ------------------------------------------------------------------------
 
 
-async def test_a_role_manager_cannot_escalate(client: httpx.AsyncClient) -> None:
+async def test_a_role_manager_cannot_escalate(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     manager_perms = [
@@ -90,7 +91,9 @@ async def test_a_role_manager_cannot_escalate(client: httpx.AsyncClient) -> None
     assert [r["name"] for r in me["roles"]] == ["manager"]
 
 
-async def test_a_demoted_actor_cannot_grant_with_an_old_token(client: httpx.AsyncClient) -> None:
+async def test_a_demoted_actor_cannot_grant_with_an_old_token(
+    client: AppClient, container: punq.Container
+) -> None:
     """Permissions are read afresh for grants: a token minted before a role lost a permission
     cannot hand that permission out (should it outlive the session ending)."""
     acme = await onboard(client, "acme")
@@ -98,7 +101,7 @@ async def test_a_demoted_actor_cannot_grant_with_an_old_token(client: httpx.Asyn
     await create_role(client, owner, "manager", ["roles:write", "audit:read"])
     _, headers = await signed_in(client, acme, owner, "m@acme.example.com", roles=["manager"])
     # Narrow the role behind the token's back (directly in the repository, as a race would).
-    repository = container_of(client).resolve(RoleRepository)
+    repository = container.resolve(RoleRepository)
     with tenant_context(TenantId(acme.tenant.id or "")):
         manager = await repository.get_by_name("manager")
         assert manager is not None and manager.id is not None

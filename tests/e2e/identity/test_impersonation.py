@@ -6,17 +6,15 @@ import base64
 import json
 from typing import Any
 
-import httpx
-
 from api.common.clock import utcnow
 from api.domain.identity.roles import RoleRepository
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.usecases.tenants.create_tenant import CreatedTenant
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.database import as_tenant
-from tests.support.onboarding import admin_headers, container_of, onboard, owner_headers
+from tests.support.onboarding import admin_headers, onboard, owner_headers
 
 ME = "/api/v1/auth/me"
 
@@ -26,10 +24,10 @@ def impersonate_url(tenant_id: str | None) -> str:
 
 
 async def add_member(
-    http: httpx.AsyncClient, onboarded: CreatedTenant, email: str, *, active: bool = True
+    http: AppClient, onboarded: CreatedTenant, email: str, *, active: bool = True
 ) -> User:
     """A member of the tenant (stored through the repositories: the users API is elsewhere)."""
-    container = container_of(http)
+    container = http.container
     with as_tenant(onboarded.tenant):
         member = await container.resolve(RoleRepository).get_by_name(MEMBER_ROLE)
         assert member is not None and member.id is not None
@@ -57,7 +55,7 @@ def claims(token: str) -> dict[str, Any]:
 
 
 async def test_the_token_acts_as_the_user_in_their_tenant_only(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     member = await add_member(client, acme, "mo@acme.example.com")
@@ -100,7 +98,7 @@ async def test_the_token_acts_as_the_user_in_their_tenant_only(
 
 
 async def test_impersonating_the_owner_gives_the_owners_permissions(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     admin = await admin_headers(client)
@@ -121,7 +119,7 @@ async def test_impersonating_the_owner_gives_the_owners_permissions(
 
 
 async def test_the_start_is_audited_in_the_tenant_and_the_platform(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     member = await add_member(client, acme, "mo@acme.example.com")
@@ -149,7 +147,7 @@ async def test_the_start_is_audited_in_the_tenant_and_the_platform(
         assert entry["request_id"] == response.headers["x-request-id"]
 
 
-async def test_refused_for_unknown_inactive_or_foreign_users(client: httpx.AsyncClient) -> None:
+async def test_refused_for_unknown_inactive_or_foreign_users(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     gone = await add_member(client, acme, "gone@acme.example.com", active=False)
     admin = await admin_headers(client)
@@ -167,7 +165,7 @@ async def test_refused_for_unknown_inactive_or_foreign_users(client: httpx.Async
 
 
 async def test_refused_for_a_suspended_tenant(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     admin = await admin_headers(client)
@@ -180,7 +178,7 @@ async def test_refused_for_a_suspended_tenant(
     assert await audit.count_documents({"action": "tenant.impersonation_started"}) == 0
 
 
-async def test_refused_for_anyone_but_a_platform_admin(client: httpx.AsyncClient) -> None:
+async def test_refused_for_anyone_but_a_platform_admin(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     member = await add_member(client, acme, "mo@acme.example.com")
     owner = await owner_headers(client, acme)

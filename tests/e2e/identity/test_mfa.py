@@ -11,7 +11,7 @@ import pyotp
 from bson import ObjectId
 
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import assert_problem, captured_logs, serve
+from tests.support.app import AppClient, assert_problem, captured_logs, serve
 from tests.support.database import audit_actions
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
@@ -48,7 +48,7 @@ async def sign_in(
 
 
 async def test_mfa_from_setup_to_sign_in_to_disable(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     tid, email = acme.tenant.id or "", acme.owner.email
@@ -117,7 +117,7 @@ async def test_mfa_from_setup_to_sign_in_to_disable(
         assert secret not in str(entry)
 
 
-async def test_mfa_state_and_input_rules(client: httpx.AsyncClient) -> None:
+async def test_mfa_state_and_input_rules(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     auth = await owner_headers(client, acme)
     not_started = await client.post(f"{AUTH}/mfa/enable", json={"code": "123456"}, headers=auth)
@@ -147,7 +147,7 @@ async def test_mfa_state_and_input_rules(client: httpx.AsyncClient) -> None:
     assert fresh.status_code == 204
 
 
-async def test_a_platform_admin_uses_mfa_in_the_platform_plane(client: httpx.AsyncClient) -> None:
+async def test_a_platform_admin_uses_mfa_in_the_platform_plane(client: AppClient) -> None:
     tokens = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     setup = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.people import (
     ROLES,
@@ -23,7 +21,7 @@ MALFORMED = "not-an-object-id"
 UNKNOWN = "0123456789abcdef01234567"
 
 
-async def test_the_permission_catalog_lists_tenant_permissions(client: httpx.AsyncClient) -> None:
+async def test_the_permission_catalog_lists_tenant_permissions(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -38,7 +36,7 @@ async def test_the_permission_catalog_lists_tenant_permissions(client: httpx.Asy
     assert_problem(await client.get(PERMISSIONS, headers=tenant), 401, "unauthorized")
 
 
-async def test_list_and_read_roles(client: httpx.AsyncClient) -> None:
+async def test_list_and_read_roles(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -62,7 +60,7 @@ async def test_list_and_read_roles(client: httpx.AsyncClient) -> None:
         assert_problem(await client.get(ROLES, params=params, headers=owner), 422, "invalid_input")
 
 
-async def test_create_role(client: httpx.AsyncClient) -> None:
+async def test_create_role(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -91,7 +89,7 @@ async def test_create_role(client: httpx.AsyncClient) -> None:
         assert_problem(duplicate, 409, "conflict")
 
 
-async def test_create_role_bad_input(client: httpx.AsyncClient) -> None:
+async def test_create_role_bad_input(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     unknown = await client.post(
@@ -120,7 +118,7 @@ async def test_create_role_bad_input(client: httpx.AsyncClient) -> None:
     assert (await client.get(ROLES, headers=owner)).json()["total"] == 3
 
 
-async def test_update_role(client: httpx.AsyncClient) -> None:
+async def test_update_role(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -164,7 +162,7 @@ async def test_update_role(client: httpx.AsyncClient) -> None:
         assert_problem(await client.put(system_url, json=change, headers=owner), 409, "conflict")
 
 
-async def test_role_inheritance_has_no_cycles(client: httpx.AsyncClient) -> None:
+async def test_role_inheritance_has_no_cycles(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     base = await create_role(client, owner, "base", ["users:read"])
@@ -178,7 +176,7 @@ async def test_role_inheritance_has_no_cycles(client: httpx.AsyncClient) -> None
     assert (await client.get(f"{ROLES}/{base['id']}", headers=owner)).json()["inherits"] == []
 
 
-async def test_delete_role(client: httpx.AsyncClient) -> None:
+async def test_delete_role(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     support = await create_role(client, owner, "support", ["users:read"])
@@ -209,7 +207,7 @@ async def test_delete_role(client: httpx.AsyncClient) -> None:
     assert {e["changes"]["name"] for e in entries} == {"support", "child"}
 
 
-async def test_narrowing_a_role_ends_its_holders_sessions(client: httpx.AsyncClient) -> None:
+async def test_narrowing_a_role_ends_its_holders_sessions(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     base = await create_role(client, owner, "base", ["users:read", "roles:read"])

@@ -4,9 +4,7 @@ an active owner."""
 
 from __future__ import annotations
 
-import httpx
-
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.people import (
     MEMBER_PASSWORD,
@@ -27,7 +25,7 @@ MALFORMED = "not-an-object-id"
 # -- DELETE /users/{id} ----------------------------------------------------------------------
 
 
-async def test_delete_user_ends_their_sessions(client: httpx.AsyncClient) -> None:
+async def test_delete_user_ends_their_sessions(client: AppClient) -> None:
     acme, owner, _, beta_owner = await two_tenants(client)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
     url = f"{USERS}/{max_user['id']}"
@@ -46,7 +44,7 @@ async def test_delete_user_ends_their_sessions(client: httpx.AsyncClient) -> Non
     assert entry["changes"]["email"] == "max@acme.example.com"
 
 
-async def test_nobody_deletes_themselves_or_the_last_owner(client: httpx.AsyncClient) -> None:
+async def test_nobody_deletes_themselves_or_the_last_owner(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     owner_url = f"{USERS}/{acme.owner.id}"
@@ -62,7 +60,7 @@ async def test_nobody_deletes_themselves_or_the_last_owner(client: httpx.AsyncCl
 
 
 async def test_an_inactive_owner_does_not_count_as_the_remaining_owner(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -81,7 +79,7 @@ async def test_an_inactive_owner_does_not_count_as_the_remaining_owner(
 # -- PUT /users/{id}/roles -------------------------------------------------------------------
 
 
-async def test_changing_roles_applies_at_once(client: httpx.AsyncClient) -> None:
+async def test_changing_roles_applies_at_once(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -103,7 +101,7 @@ async def test_changing_roles_applies_at_once(client: httpx.AsyncClient) -> None
     assert entry["changes"] == {"role_ids": {"from": [member_role], "to": [admin_role]}}
 
 
-async def test_set_roles_auth_isolation_and_bad_input(client: httpx.AsyncClient) -> None:
+async def test_set_roles_auth_isolation_and_bad_input(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -131,7 +129,7 @@ async def test_set_roles_auth_isolation_and_bad_input(client: httpx.AsyncClient)
     assert max_user["id"] != other["id"]
 
 
-async def test_the_last_active_owner_keeps_the_owner_role(client: httpx.AsyncClient) -> None:
+async def test_the_last_active_owner_keeps_the_owner_role(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, admin = await signed_in(client, acme, owner, "ada@acme.example.com", roles=["admin"])
@@ -157,7 +155,7 @@ async def test_the_last_active_owner_keeps_the_owner_role(client: httpx.AsyncCli
 
 
 async def test_deactivation_ends_sessions_at_once_and_activation_restores(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -185,7 +183,7 @@ async def test_deactivation_ends_sessions_at_once_and_activation_restores(
     assert actions.count("user.deactivated") == 1 and actions.count("user.activated") == 1
 
 
-async def test_activation_auth_isolation_and_self(client: httpx.AsyncClient) -> None:
+async def test_activation_auth_isolation_and_self(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -209,7 +207,7 @@ async def test_activation_auth_isolation_and_self(client: httpx.AsyncClient) -> 
 # -- POST /users/{id}/unlock -----------------------------------------------------------------
 
 
-async def test_unlock_clears_a_sign_in_lockout(client: httpx.AsyncClient) -> None:
+async def test_unlock_clears_a_sign_in_lockout(client: AppClient) -> None:
     acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.onboarding import login, onboard, owner_headers
 from tests.support.people import (
     MEMBER_PASSWORD,
@@ -42,7 +40,7 @@ USER_FIELDS = {
 # -- GET /users ------------------------------------------------------------------------------
 
 
-async def test_list_users_searches_filters_and_pages(client: httpx.AsyncClient) -> None:
+async def test_list_users_searches_filters_and_pages(client: AppClient) -> None:
     acme, owner, _, beta_owner = await two_tenants(client)
     await add_user(client, owner, "zoe.quinn@acme.example.com", full_name="Zoë Quinn")
     carl = await add_user(client, owner, "carl@acme.example.com", full_name="Carl Marx")
@@ -75,7 +73,7 @@ async def test_list_users_searches_filters_and_pages(client: httpx.AsyncClient) 
     assert beta_list["items"][0]["tenant_id"] != acme.tenant.id
 
 
-async def test_list_users_auth_and_bad_input(client: httpx.AsyncClient) -> None:
+async def test_list_users_auth_and_bad_input(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -90,7 +88,7 @@ async def test_list_users_auth_and_bad_input(client: httpx.AsyncClient) -> None:
 
 
 async def test_create_user_with_a_password_makes_a_member_who_can_sign_in(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -119,7 +117,7 @@ async def test_create_user_with_a_password_makes_a_member_who_can_sign_in(
 
 
 async def test_create_user_without_a_password_invites_by_email(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -147,7 +145,7 @@ async def test_create_user_without_a_password_invites_by_email(
     assert {"user.created", "user.invited"} <= actions
 
 
-async def test_create_user_auth_and_bad_input(client: httpx.AsyncClient) -> None:
+async def test_create_user_auth_and_bad_input(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -178,7 +176,7 @@ async def test_create_user_auth_and_bad_input(client: httpx.AsyncClient) -> None
 
 
 async def test_assigning_roles_at_creation_needs_manage_roles_and_the_permissions(
-    client: httpx.AsyncClient,
+    client: AppClient,
 ) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
@@ -205,7 +203,7 @@ async def test_assigning_roles_at_creation_needs_manage_roles_and_the_permission
 # -- GET /users/{id} -------------------------------------------------------------------------
 
 
-async def test_get_user(client: httpx.AsyncClient) -> None:
+async def test_get_user(client: AppClient) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
     url = f"{USERS}/{max_user['id']}"
@@ -225,7 +223,7 @@ async def test_get_user(client: httpx.AsyncClient) -> None:
 # -- PUT /users/{id} -------------------------------------------------------------------------
 
 
-async def test_users_edit_their_own_name_but_not_their_email(client: httpx.AsyncClient) -> None:
+async def test_users_edit_their_own_name_but_not_their_email(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     owner = await owner_headers(client, acme)
     max_user, member = await signed_in(client, acme, owner, "max@acme.example.com")
@@ -253,7 +251,7 @@ async def test_users_edit_their_own_name_but_not_their_email(client: httpx.Async
 
 
 async def test_an_admin_edits_a_users_email_which_is_then_unverified(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme, owner, _, beta_owner = await two_tenants(client)
     max_user = await add_user(client, owner, "max@acme.example.com")

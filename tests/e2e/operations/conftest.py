@@ -90,8 +90,3 @@ async def app_client(
     settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
     async with serve(settings) as http:
         yield http, settings
-
-
-@pytest.fixture(autouse=True)
-async def _clean(clean_state: None) -> None:
-    """Every jobs test starts from empty collections and an empty app Redis."""

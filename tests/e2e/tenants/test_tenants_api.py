@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import punq
 import pytest
 
 from api.domain.identity.auth import OneTimeTokens
 from api.domain.tenants.tenant import TenantStatus
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import ClientFactory, assert_problem
+from tests.support.app import AppClient, ClientFactory, assert_problem
 from tests.support.database import create_tenant
-from tests.support.onboarding import admin_headers, container_of, login, onboard, owner_headers
+from tests.support.onboarding import admin_headers, login, onboard, owner_headers
 
 TENANTS = "/api/v1/tenants"
 AVAILABILITY = f"{TENANTS}/subdomain-availability"
@@ -32,7 +33,7 @@ async def admin_id(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
 
 
 async def test_admin_creates_a_tenant_whose_owner_can_sign_in(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     admin = await admin_headers(client)
     response = await client.post(TENANTS, json=NEW, headers=admin)
@@ -67,7 +68,7 @@ async def test_admin_creates_a_tenant_whose_owner_can_sign_in(
 
 
 async def test_an_owner_without_a_password_is_invited_by_email(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, container: punq.Container, mongo_client: MongoClient, db_name: str
 ) -> None:
     body = {k: v for k, v in NEW.items() if k != "owner_password"}
     response = await client.post(TENANTS, json=body, headers=await admin_headers(client))
@@ -86,7 +87,7 @@ async def test_an_owner_without_a_password_is_invited_by_email(
     assert context["accept_url"].startswith(prefix)
     token = context["accept_url"].removeprefix(prefix)
     # The link's token is a real, single-use invitation for this owner in this tenant.
-    one_time = container_of(client).resolve(OneTimeTokens)
+    one_time = container.resolve(OneTimeTokens)
     consumed = await one_time.consume(purpose="invitation", token=token)
     assert consumed == (created["owner"]["id"], created["id"])
     # The owner has no password yet: no sign-in is possible.
@@ -120,7 +121,7 @@ async def test_an_owner_without_a_password_is_invited_by_email(
     ],
 )
 async def test_create_refuses_bad_input(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str, change: dict[str, Any]
+    client: AppClient, mongo_client: MongoClient, db_name: str, change: dict[str, Any]
 ) -> None:
     body = {**NEW, **change}
     body = {k: v for k, v in body.items() if v is not None}
@@ -130,14 +131,14 @@ async def test_create_refuses_bad_input(
     assert await mongo_client[db_name]["tenants"].count_documents({}) == 0
 
 
-async def test_a_taken_subdomain_is_409(client: httpx.AsyncClient) -> None:
+async def test_a_taken_subdomain_is_409(client: AppClient) -> None:
     admin = await admin_headers(client)
     assert (await client.post(TENANTS, json=NEW, headers=admin)).status_code == 201
     again = {**NEW, "subdomain": " ACME ", "owner_email": "other@example.com"}
     assert_problem(await client.post(TENANTS, json=again, headers=admin), 409, "conflict")
 
 
-async def test_every_route_is_for_platform_admins_only(client: httpx.AsyncClient) -> None:
+async def test_every_route_is_for_platform_admins_only(client: AppClient) -> None:
     acme = await onboard(client, "acme")
     tenant_id = acme.tenant.id or ""
     admin = await admin_headers(client)
@@ -172,7 +173,7 @@ async def test_every_route_is_for_platform_admins_only(client: httpx.AsyncClient
     assert (tenant["name"], tenant["status"]) == ("Acme", "active")
 
 
-async def test_list_pages_and_filters(client: httpx.AsyncClient) -> None:
+async def test_list_pages_and_filters(client: AppClient) -> None:
     for subdomain, name in [("acme", "Acme"), ("beta", "Zeta Beta"), ("acorn", "Oak Trees")]:
         await create_tenant(subdomain, name)
     await create_tenant("gone", "Acme Gone", status=TenantStatus.SUSPENDED)
@@ -205,7 +206,7 @@ async def test_list_pages_and_filters(client: httpx.AsyncClient) -> None:
         assert_problem(response, 422, "invalid_input")
 
 
-async def test_search_by_name_gives_at_most_twenty(client: httpx.AsyncClient) -> None:
+async def test_search_by_name_gives_at_most_twenty(client: AppClient) -> None:
     for i in range(22):
         await create_tenant(f"shop{i:02d}", f"Shop {i:02d}")
     await create_tenant("other", "Other")
@@ -221,7 +222,7 @@ async def test_search_by_name_gives_at_most_twenty(client: httpx.AsyncClient) ->
         assert_problem(response, 422, "invalid_input")
 
 
-async def test_read_one_tenant(client: httpx.AsyncClient) -> None:
+async def test_read_one_tenant(client: AppClient) -> None:
     acme = await create_tenant("acme", "Acme")
     admin = await admin_headers(client)
     found = await client.get(f"{TENANTS}/{acme.id}", headers=admin)
@@ -232,7 +233,7 @@ async def test_read_one_tenant(client: httpx.AsyncClient) -> None:
 
 
 async def test_edit_a_tenant_is_audited_with_its_diff(
-    client: httpx.AsyncClient, mongo_client: MongoClient, db_name: str
+    client: AppClient, mongo_client: MongoClient, db_name: str
 ) -> None:
     acme = await create_tenant("acme", "Acme")
     admin = await admin_headers(client)
@@ -279,7 +280,7 @@ async def test_edit_a_tenant_is_audited_with_its_diff(
         {"owner": "me"},
     ],
 )
-async def test_edit_refuses_bad_input(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+async def test_edit_refuses_bad_input(client: AppClient, body: dict[str, Any]) -> None:
     acme = await create_tenant("acme", "Acme")
     response = await client.put(
         f"{TENANTS}/{acme.id}", json=body, headers=await admin_headers(client)
@@ -287,7 +288,7 @@ async def test_edit_refuses_bad_input(client: httpx.AsyncClient, body: dict[str,
     assert_problem(response, 422, "invalid_input")
 
 
-async def test_edit_or_suspend_an_unknown_tenant_is_404(client: httpx.AsyncClient) -> None:
+async def test_edit_or_suspend_an_unknown_tenant_is_404(client: AppClient) -> None:
     admin = await admin_headers(client)
     for missing in ("0" * 24, "nope"):
         url = f"{TENANTS}/{missing}"
