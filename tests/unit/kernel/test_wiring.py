@@ -29,7 +29,7 @@ from api.interfaces.http import deps
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.wiring import build_container, create_celery
 from api.wiring.discovery import is_registered, use_case_classes
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 UNUSED_MONGO = "mongodb://127.0.0.1:9/"  # clients are built but never connect here
 UNUSED_REDIS = "redis://127.0.0.1:9/0"
