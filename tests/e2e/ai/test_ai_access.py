@@ -37,6 +37,7 @@ def use_routes(conversation_id: str) -> list[Route]:
         ("POST", f"{AI}/ask", {"message": "Hello"}),
         ("POST", f"{AI}/conversations/{conversation_id}/stop", None),
         ("GET", f"{AI}/history", None),
+        ("GET", f"{AI}/history/{conversation_id}", None),
         ("GET", f"{AI}/conversations", None),
         ("GET", f"{AI}/conversations/{conversation_id}", None),
         ("DELETE", f"{AI}/conversations/{conversation_id}", None),
@@ -217,9 +218,7 @@ async def _assert_out_of_reach(stack: AiStack, person: Person, conversation_id: 
     url = f"{AI}/conversations/{conversation_id}"
     headers = person.headers
     assert_problem(await stack.http.get(url, headers=headers), 404, "not_found")
-    history = await stack.http.get(
-        f"{AI}/history", params={"conversation_id": conversation_id}, headers=headers
-    )
+    history = await stack.http.get(f"{AI}/history/{conversation_id}", headers=headers)
     assert_problem(history, 404, "not_found")
     assert_problem(await stack.http.post(f"{url}/stop", headers=headers), 404, "not_found")
     assert_problem(await stack.http.delete(url, headers=headers), 404, "not_found")

@@ -137,12 +137,26 @@ async def test_conversation_detail_and_message_shapes(stack: AiStack) -> None:
     assert created <= _when(user["created_at"]) and created <= updated
     assert updated >= _when(reply["created_at"])  # the last activity
 
-    # The same messages through /history?conversation_id=.
-    history = await stack.http.get(
-        f"{AI}/history", params={"conversation_id": conversation_id}, headers=owner.headers
-    )
+    # The same messages through /history/{id}, where /history?conversation_id= redirects.
+    history = await stack.http.get(f"{AI}/history/{conversation_id}", headers=owner.headers)
     assert history.status_code == 200, history.text
     assert history.json() == detail["messages"]
+    old_form = await stack.http.get(
+        f"{AI}/history",
+        params={"conversation_id": conversation_id, "limit": 5, "page": 1},
+        headers=owner.headers,
+    )
+    assert old_form.status_code == 308, old_form.text
+    assert old_form.headers["location"] == f"history/{conversation_id}?limit=5"
+    followed = await stack.http.get(
+        f"{AI}/history",
+        params={"conversation_id": conversation_id},
+        headers=owner.headers,
+        follow_redirects=True,
+    )
+    assert followed.status_code == 200, followed.text
+    assert str(followed.url).endswith(f"{AI}/history/{conversation_id}")
+    assert followed.json() == detail["messages"]
 
     # Continuing with another model moves the conversation to it.
     again = await ask(
@@ -190,9 +204,7 @@ async def test_messages_are_paged_by_cursor_from_the_newest(stack: AiStack) -> N
                 page = body["messages"]
             else:
                 response = await stack.http.get(
-                    f"{AI}/history",
-                    params={"conversation_id": conversation_id, **params},
-                    headers=owner.headers,
+                    f"{AI}/history/{conversation_id}", params=params, headers=owner.headers
                 )
                 assert response.status_code == 200, response.text
                 page = response.json()
@@ -262,9 +274,7 @@ async def test_delete_removes_the_conversation_and_its_messages(stack: AiStack) 
     assert deleted.content == b""
 
     assert_problem(await stack.http.get(url, headers=owner.headers), 404, "not_found")
-    history = await stack.http.get(
-        f"{AI}/history", params={"conversation_id": doomed}, headers=owner.headers
-    )
+    history = await stack.http.get(f"{AI}/history/{doomed}", headers=owner.headers)
     assert_problem(history, 404, "not_found")
     assert_problem(await stack.http.delete(url, headers=owner.headers), 404, "not_found")
     assert_problem(await stack.http.post(f"{url}/stop", headers=owner.headers), 404, "not_found")

@@ -49,9 +49,7 @@ async def test_tokens_stream_in_order_between_meta_and_done(stack: AiStack, mode
     assert done["usage"]["input_tokens"] == 2
 
     conversation_id = got.meta["conversation_id"]
-    history = await stack.http.get(
-        "/api/v1/ai/history", params={"conversation_id": conversation_id}, headers=owner.headers
-    )
+    history = await stack.http.get(f"/api/v1/ai/history/{conversation_id}", headers=owner.headers)
     assert history.status_code == 200, history.text
     messages = history.json()["items"]
     assert [(m["role"], m["content"]) for m in messages] == [
@@ -71,7 +69,7 @@ async def test_disconnect_saves_partial_and_closes_upstream(stack: AiStack) -> N
 
     async def saved() -> list[dict[str, object]]:
         response = await stack.http.get(
-            "/api/v1/ai/history", params={"conversation_id": conversation_id}, headers=owner.headers
+            f"/api/v1/ai/history/{conversation_id}", headers=owner.headers
         )
         items: list[dict[str, object]] = response.json()["items"]
         return items if len(items) == 2 else []

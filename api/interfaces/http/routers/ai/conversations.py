@@ -6,8 +6,9 @@ Only the caller's own: another user's or tenant's conversation is 404.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.domain.identity.auth import Principal
 from api.interfaces.http.deps import Inject
@@ -92,28 +93,68 @@ async def get_conversation(
     return await _detail(use_case, principal, conversation_id, cursor, limit)
 
 
+HISTORY_REDIRECT = 308
+
+
 @router.get(
     "/history",
-    summary="Your conversations, or one conversation's messages",
+    summary="Your conversations (history)",
     description=(
-        "Needs `ai:use`. Without `conversation_id`: your conversations (paged like "
-        "`/conversations`). With it: that conversation's messages, oldest first, by "
-        "cursor (`{items, next_cursor}`)."
+        "Needs `ai:use`. Your conversations, paged like `/conversations`. One conversation's "
+        "messages are at `/history/{conversation_id}`; the older form "
+        "`?conversation_id=` is answered with a 308 redirect there (keeping `cursor` and "
+        "`limit`)."
     ),
-    response_model=Page[ConversationOut] | MessagePageOut,
-    responses=problem_responses(401, 403, 404, 422),
+    response_model=Page[ConversationOut],
+    responses={
+        **problem_responses(401, 403, 422),
+        HISTORY_REDIRECT: {
+            "description": "With `conversation_id`: go to `/history/{conversation_id}`.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+    },
 )
 async def history(
+    request: Request,
     principal: AiUser,
     paging: PagingQuery,
     conversations: Annotated[ListAiConversations, Inject(ListAiConversations)],
-    read: Annotated[ReadAiConversation, Inject(ReadAiConversation)],
-    conversation_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> Page[ConversationOut] | MessagePageOut:
+    conversation_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            deprecated=True,
+            description="Deprecated: use `/history/{conversation_id}` (answered with 308).",
+        ),
+    ] = None,
+) -> Page[ConversationOut] | Response:
     if conversation_id is None:
         return await list_conversations(principal, paging, conversations)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in ("cursor", "limit")]
+    # Relative to this path, so it holds behind any prefix or proxy.
+    location = "history/" + quote(conversation_id, safe="")
+    if kept:
+        location += "?" + urlencode(kept)
+    return Response(status_code=HISTORY_REDIRECT, headers={"Location": location})
+
+
+@router.get(
+    "/history/{conversation_id}",
+    summary="One of your conversations' messages",
+    description=(
+        "Needs `ai:use`. The conversation's messages oldest first, the newest `limit` of "
+        "them; `next_cursor` (as `cursor`) reads older ones. Another user's or tenant's "
+        "conversation is 404."
+    ),
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def history_messages(
+    conversation_id: str,
+    principal: AiUser,
+    read: Annotated[ReadAiConversation, Inject(ReadAiConversation)],
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> MessagePageOut:
     return (await _detail(read, principal, conversation_id, cursor, limit)).messages
 
 
