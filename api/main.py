@@ -24,6 +24,7 @@ from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
+from api.interfaces.http.openapi import install_openapi, operation_id
 from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
 from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Multi-tenant backend for SaaS products that talk to their customers.",
         lifespan=_lifespan(settings),
+        generate_unique_id_function=operation_id,
     )
     register_error_handlers(app, unavailable=UNAVAILABLE_ERRORS)
     app.include_router(health.router)
@@ -130,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ai_admin_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
+    install_openapi(
+        app, strategy=settings.tenancy.multi_tenancy_strategy, api_prefix=settings.api_prefix
+    )
 
     # add_middleware wraps: the last added runs first.
     app.add_middleware(

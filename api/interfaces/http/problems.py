@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 from starlette.types import Send
 
@@ -65,17 +65,28 @@ async def send_problem(send: Send, response: JSONResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-class ProblemOut(BaseModel):
-    """RFC 9457 problem details, as every error is answered."""
+class ProblemError(BaseModel):
+    """One invalid part of the input: where (`loc`, path of the field) and why (`msg`)."""
 
-    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error is answered (`application/problem+json`)."""
+
+    type: str = Field(description="`urn:parley:problem:<code>`.")
     title: str
     status: int
     detail: str
-    code: str
-    request_id: str | None
-    errors: list[dict[str, Any]] | None = None  # [{"loc": [...], "msg": "..."}] on 422
+    code: str = Field(description="Stable, machine-readable error code.")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request.")
+    errors: list[ProblemError] | None = Field(
+        default=None, description="On 422 for invalid fields: what is wrong, where."
+    )
 
+
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
 _DESCRIPTIONS = {
     400: "Bad request (for example a malformed tenant or token)",
@@ -91,12 +102,15 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` documenting problem+json answers for these statuses."""
+def problem_response_doc(status: int, description: str | None = None) -> dict[str, Any]:
+    """The OpenAPI response object of a problem+json answer with this status."""
     return {
-        status: {
-            "description": _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemOut.model_json_schema()}},
-        }
-        for status in statuses
+        "description": description or _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
     }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting problem+json answers for these statuses (the
+    `Problem` schema is added to the components by `api.interfaces.http.openapi`)."""
+    return {status: problem_response_doc(status) for status in statuses}

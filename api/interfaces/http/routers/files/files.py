@@ -18,6 +18,7 @@ from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
+from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.files import FileOut
 from api.interfaces.http.schemas.identity.auth import UserOut
@@ -75,6 +76,7 @@ async def upload(
     ),
     response_class=StreamingResponse,
     responses={**problem_responses(403, 404, 503), 200: _BYTES},
+    openapi_extra=NO_TENANT,
 )
 async def download(
     request: Request,

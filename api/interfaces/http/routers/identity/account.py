@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from api.interfaces.http.auth import CurrentPrincipal
 from api.interfaces.http.deps import Inject
+from api.interfaces.http.openapi import EITHER_PLANE
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.auth import (
     AcceptedOut,
@@ -147,6 +148,7 @@ async def resend_verification(
         "admins too."
     ),
     responses=problem_responses(401, 403, 422, 429),
+    openapi_extra=EITHER_PLANE,
 )
 async def change_password(
     principal: CurrentPrincipal,
@@ -165,6 +167,7 @@ async def change_password(
         "`/auth/mfa/enable` gets a code from it. 409 when MFA is already on."
     ),
     responses=problem_responses(401, 403, 409),
+    openapi_extra=EITHER_PLANE,
 )
 async def mfa_setup(
     principal: CurrentPrincipal,
@@ -183,6 +186,7 @@ async def mfa_setup(
     description="With a code from the seed of `/auth/mfa/setup`; a wrong code is 401 "
     "`invalid_mfa_code`.",
     responses=problem_responses(401, 403, 409, 422, 429),
+    openapi_extra=EITHER_PLANE,
 )
 async def mfa_enable(
     principal: CurrentPrincipal,
@@ -199,6 +203,7 @@ async def mfa_enable(
     summary="Turn two-factor sign-in off",
     description="With a current code; a wrong code is 401 `invalid_mfa_code`.",
     responses=problem_responses(401, 403, 409, 422, 429),
+    openapi_extra=EITHER_PLANE,
 )
 async def mfa_disable(
     principal: CurrentPrincipal,

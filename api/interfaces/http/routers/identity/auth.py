@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response
 
 from api.interfaces.http.auth import CurrentPrincipal
 from api.interfaces.http.deps import Inject
+from api.interfaces.http.openapi import EITHER_PLANE
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.auth import (
     LoginIn,
@@ -43,6 +44,7 @@ _AUTHED = problem_responses(401)
         "`{mfa_required: true, mfa_token}`; post it with a code to `/auth/mfa/verify`."
     ),
     responses=_SIGN_IN,
+    openapi_extra=EITHER_PLANE,
 )
 async def login(
     body: LoginIn, use_case: Annotated[Login, Inject(Login)]
@@ -53,7 +55,12 @@ async def login(
     return TokensOut(**result.tokens.model_dump())
 
 
-@router.post("/mfa/verify", summary="Finish an MFA sign-in", responses=_SIGN_IN)
+@router.post(
+    "/mfa/verify",
+    summary="Finish an MFA sign-in",
+    responses=_SIGN_IN,
+    openapi_extra=EITHER_PLANE,
+)
 async def verify_mfa(
     body: MfaVerifyIn, use_case: Annotated[VerifyMfaLogin, Inject(VerifyMfaLogin)]
 ) -> TokensOut:
@@ -68,6 +75,7 @@ async def verify_mfa(
         "again ends the whole session (401)."
     ),
     responses=_SIGN_IN,
+    openapi_extra=EITHER_PLANE,
 )
 async def refresh(
     body: RefreshIn, use_case: Annotated[RefreshTokens, Inject(RefreshTokens)]
@@ -81,6 +89,7 @@ async def refresh(
     summary="Sign out",
     description="This access token and the session's refresh tokens stop working at once.",
     responses=_AUTHED,
+    openapi_extra=EITHER_PLANE,
 )
 async def logout(
     principal: CurrentPrincipal,
@@ -91,7 +100,12 @@ async def logout(
     return Response(status_code=204)
 
 
-@router.get("/me", summary="The current user, with effective permissions", responses=_AUTHED)
+@router.get(
+    "/me",
+    summary="The current user, with effective permissions",
+    responses=_AUTHED,
+    openapi_extra=EITHER_PLANE,
+)
 async def me(
     principal: CurrentPrincipal,
     get_me: Annotated[GetMe, Inject(GetMe)],

@@ -49,7 +49,7 @@ def _answer(report: HealthReport) -> JSONResponse:
 
 
 @router.get("/health", summary="The process is up")
-async def health() -> Liveness:
+async def liveness() -> Liveness:
     return Liveness()
 
 

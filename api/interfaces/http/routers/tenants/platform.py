@@ -19,6 +19,7 @@ from api.domain.tenancy import current_tenant_or_none
 from api.domain.tenants.tenant import TenantStatus
 from api.interfaces.http.auth import require_platform
 from api.interfaces.http.deps import Inject
+from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.auth import TokensOut
 from api.interfaces.http.schemas.paging import Page, PagingQuery
@@ -69,6 +70,7 @@ _ONE = problem_responses(401, 403, 404, 422)
     ),
     response_model_exclude_none=True,
     responses=problem_responses(422, 429),
+    openapi_extra=NO_TENANT,
 )
 async def subdomain_availability(
     subdomain: Annotated[str, Query(min_length=1, max_length=255)],
@@ -82,6 +84,7 @@ async def subdomain_availability(
     summary="List tenants",
     description="`q`: case-insensitive prefix of the name or subdomain; `status`: one status.",
     responses=_READ,
+    openapi_extra=NO_TENANT,
 )
 async def list_tenants(
     principal: Reader,
@@ -111,6 +114,7 @@ async def list_tenants(
         "422 for an invalid or reserved subdomain, 409 when it is taken."
     ),
     responses=problem_responses(401, 403, 409, 422, 503),
+    openapi_extra=NO_TENANT,
 )
 async def create_tenant(
     body: TenantCreateIn,
@@ -125,6 +129,7 @@ async def create_tenant(
     summary="Find tenants by the start of their name",
     description="At most 20 tenants whose name or subdomain starts with `name`.",
     responses=_READ,
+    openapi_extra=NO_TENANT,
 )
 async def search_tenants(
     principal: Reader,
@@ -135,7 +140,7 @@ async def search_tenants(
     return TenantSearchOut(items=[TenantOut.of(t) for t in found.items])
 
 
-@admin.get("/{tenant_id}", summary="One tenant", responses=_ONE)
+@admin.get("/{tenant_id}", summary="One tenant", responses=_ONE, openapi_extra=NO_TENANT)
 async def get_tenant(
     tenant_id: TenantIdPath,
     principal: Reader,
@@ -152,6 +157,7 @@ async def get_tenant(
         "`status: suspended` refuses the tenant's requests at once; `active` lifts it."
     ),
     responses=_ONE,
+    openapi_extra=NO_TENANT,
 )
 async def update_tenant(
     tenant_id: TenantIdPath,
@@ -173,6 +179,7 @@ async def update_tenant(
         "data is a separate background job."
     ),
     responses=_ONE,
+    openapi_extra=NO_TENANT,
 )
 async def suspend_tenant(
     tenant_id: TenantIdPath,
@@ -194,6 +201,7 @@ async def suspend_tenant(
         "403 `tenant_suspended` for a suspended tenant."
     ),
     responses=_ONE,
+    openapi_extra=NO_TENANT,
 )
 async def impersonate(
     tenant_id: TenantIdPath,

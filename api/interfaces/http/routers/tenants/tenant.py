@@ -15,7 +15,7 @@ from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 router = APIRouter(tags=["tenancy"])
 
 
-class TenantOut(BaseModel):
+class CurrentTenantOut(BaseModel):
     id: str
     name: str
     subdomain: str
@@ -23,7 +23,7 @@ class TenantOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantOut:
+    def of(cls, tenant: Tenant) -> CurrentTenantOut:
         assert tenant.id is not None  # noqa: S101 - stored tenants always have an id
         return cls(
             id=tenant.id,
@@ -44,5 +44,5 @@ class TenantOut(BaseModel):
 )
 async def current_tenant(
     get_tenant: Annotated[GetCurrentTenant, Inject(GetCurrentTenant)],
-) -> TenantOut:
-    return TenantOut.of(await get_tenant.execute())
+) -> CurrentTenantOut:
+    return CurrentTenantOut.of(await get_tenant.execute())
