@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
@@ -23,12 +24,27 @@ _JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(
 
 
 class ContextFilter(logging.Filter):
-    """Adds the request id and tenant id in context to every record."""
+    """Adds the request id and tenant id in context to every record; a record that names
+    its tenant (`extra={"tenant_id": ...}`, as the access line does, written after the
+    request's tenant context ended) keeps it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
-        record.tenant_id = current_tenant_or_none() or "-"
+        if getattr(record, "tenant_id", None) is None:
+            record.tenant_id = current_tenant_or_none() or "-"
         return True
+
+
+def iso_timestamp(created: float) -> str:
+    """A record's time in ISO 8601, UTC, with its zone: `2026-12-06T11:40:00.123+00:00`."""
+    return datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")
+
+
+class IsoJsonFormatter(JsonFormatter):
+    """JSON lines whose `asctime` is ISO 8601 with the zone (log stores parse it as is)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        return iso_timestamp(record.created)
 
 
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
@@ -37,7 +53,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     handler.addFilter(ContextFilter())
     if json:
         handler.setFormatter(
-            JsonFormatter(_JSON_FIELDS, rename_fields={"levelname": "level", "name": "logger"})
+            IsoJsonFormatter(_JSON_FIELDS, rename_fields={"levelname": "level", "name": "logger"})
         )
     else:
         handler.setFormatter(colorlog.ColoredFormatter(_CONSOLE_FORMAT, stream=sys.stderr))

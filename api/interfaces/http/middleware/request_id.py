@@ -2,6 +2,7 @@
 
 An incoming `X-Request-ID` is echoed when it is a sane token, else a new id is made. The
 id is in context for the whole request (every log line carries it) and on every response.
+The access line names the tenant the request was resolved to.
 An exception that escapes everything else is logged here and answered with a 500 problem
 that carries the request id and no internals.
 """
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.common.request_context import client_ip_var, request_id_var, user_agent_var
 from api.interfaces.http.errors import internal_error_response
+from api.interfaces.http.middleware.tenant import RESOLVED_TENANT
 from api.interfaces.http.problems import send_problem
 
 log = logging.getLogger("parley.access")
@@ -76,7 +78,12 @@ class RequestIdMiddleware:
                 await send_problem(send_with_id, internal_error_response())
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms)
+            # The tenant context ended with the request: the line names the tenant the
+            # tenant middleware resolved (left in the scope), "-" for the platform plane.
+            log.info(
+                "%s %s %s %.1fms", scope["method"], scope["path"], status, elapsed_ms,
+                extra={"tenant_id": scope.get(RESOLVED_TENANT) or "-"},
+            )  # fmt: skip
             request_id_var.reset(token)
             client_ip_var.reset(ip_token)
             user_agent_var.reset(ua_token)

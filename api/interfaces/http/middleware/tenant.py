@@ -7,7 +7,9 @@
 - `none`: every request runs in the one default tenant.
 
 A malformed (400), unknown (404) or suspended (403) tenant is answered with a problem
-response here, and the route never runs. The context is reset when the request ends.
+response here, and the route never runs. The context is reset when the request ends; the
+resolved tenant is also left in the ASGI scope (`RESOLVED_TENANT`), for the access line
+written after that.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from api.interfaces.http.problems import send_problem
 from api.usecases.kernel.tenancy import ResolveTenant
 
 TENANT_HEADER = b"x-tenant-id"
+RESOLVED_TENANT = "parley.tenant_id"  # scope key: the tenant id, or None (platform plane)
 PLATFORM_LABELS = frozenset({"www"})
 
 
@@ -77,6 +80,7 @@ class TenantMiddleware:
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
+        scope[RESOLVED_TENANT] = tenant_id
         with tenant_context(tenant_id):
             await self.app(scope, receive, send)
 
