@@ -36,6 +36,7 @@ from api.interfaces.http.routers.identity import audit as audit_routes
 from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.operations import health
+from api.interfaces.http.routers.operations.metrics import install_metrics
 from api.interfaces.http.routers.tenants import platform as tenants
 from api.interfaces.http.routers.tenants import tenant
 from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
@@ -157,4 +158,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeadersMiddleware, hsts=settings.is_production, docs_paths=DOCS_PATHS
     )
     app.add_middleware(RequestIdMiddleware)
+    install_metrics(app, settings)  # last added, so it runs first and sees every response
     return app

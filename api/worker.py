@@ -24,6 +24,7 @@ from api.common.loop_thread import LoopThread
 from api.config import ConfigurationError, Settings, load_settings
 from api.interfaces.jobs import tasks as _tasks  # noqa: F401 - declares the tasks
 from api.interfaces.jobs.base import register_tasks
+from api.interfaces.jobs.metrics import count_job_outcomes
 from api.interfaces.jobs.schedule import beat_schedule
 from api.wiring import create_celery, running
 
@@ -82,6 +83,7 @@ def parley_runtime() -> WorkerRuntime:
 
 
 celery_app.parley_runtime = parley_runtime
+count_job_outcomes(parley_runtime)  # parley_jobs_total, read by the API's /metrics
 
 
 def _logging(**_: object) -> None:

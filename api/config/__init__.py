@@ -12,6 +12,7 @@ start-up with a message naming the variable (see `Settings.check_production`).
 - `mail`: SMTP and the mail Parley writes
 - `jobs`: Celery
 - `ai`: AI chat providers and limits
+- `monitoring`: who may read `/metrics`
 - `storage`: file storage
 - `settings`: the whole `Settings`, its production checks and `load_settings()`
 """
@@ -22,6 +23,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
+from api.config.monitoring import MetricsSettings
 from api.config.settings import ConfigurationError, Settings, load_settings
 from api.config.storage import DEFAULT_ALLOWED_CONTENT_TYPES, StorageSettings
 from api.config.tenancy import TenancySettings
@@ -35,6 +37,7 @@ __all__ = [
     "Environment",
     "JobSettings",
     "MailSettings",
+    "MetricsSettings",
     "MongoSettings",
     "RedisSettings",
     "SecuritySettings",

@@ -15,6 +15,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
+from api.config.monitoring import MetricsSettings
 from api.config.storage import StorageSettings
 from api.config.tenancy import TenancySettings
 
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @property
     def is_production(self) -> bool:
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
     @property
     def result_backend_url(self) -> str:
         return self.jobs.celery_result_backend or self.broker_url
+
+    @property
+    def metrics_served(self) -> bool:
+        """`/metrics` is served with a token, or without one outside production."""
+        return self.metrics.metrics_token is not None or not self.is_production
 
     @property
     def json_logs(self) -> bool:
@@ -92,6 +99,12 @@ class Settings(BaseSettings):
             self.auth.jwt_private_key_file and self.auth.jwt_public_key_file
         ):
             raise ValueError("JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE are needed for RS256")
+        token = self.metrics.metrics_token
+        if token is not None and (
+            len(token.get_secret_value()) < 32
+            or token.get_secret_value().startswith(DEV_SECRET_PREFIX)
+        ):
+            raise ValueError("METRICS_TOKEN must be at least 32 random characters (production)")
         if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")
         return self

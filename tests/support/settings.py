@@ -12,6 +12,7 @@ from api.config import (
     Environment,
     JobSettings,
     MailSettings,
+    MetricsSettings,
     MongoSettings,
     RedisSettings,
     SecuritySettings,
@@ -65,4 +66,5 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         ),
         ai=AiSettings(_env_file=None),
         storage=StorageSettings(_env_file=None),
+        metrics=MetricsSettings(_env_file=None),
     )

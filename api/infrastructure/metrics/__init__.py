@@ -1,0 +1,1 @@
+"""Monitoring adapters: job outcome counters and queue depths, in Redis."""
