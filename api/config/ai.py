@@ -29,6 +29,11 @@ class AiSettings(BaseSettings):
     ai_token_timeout_seconds: float = Field(default=60.0, gt=0)
     ai_keepalive_seconds: float = Field(default=15.0, gt=0)
     ai_start_grace_seconds: float = Field(default=3.0, ge=0)
+    # The most tokens one reply may have (the models' output cap; also what a call holds
+    # of the tenant's daily quota, with its prompt, until it ends).
+    ai_max_output_tokens: int = Field(default=4096, ge=1)
+    # A hold a crashed process never settled stops counting against the quota after this.
+    ai_quota_hold_seconds: float = Field(default=3600.0, gt=0)
 
     _csv = field_validator("ollama_models", "openai_models", mode="before")(split_csv)
 

@@ -11,6 +11,7 @@ from api.domain.ai.ports import (
     AiMessageRepository,
     AiSettingsRepository,
     ChatModels,
+    QuotaHolds,
     StopSignals,
     UsageLedger,
 )
@@ -22,6 +23,7 @@ from api.infrastructure.ai.openai_provider import OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
 from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository
+from api.infrastructure.persistence.ai.quota import MongoQuotaHolds
 from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.policy import AiPolicy
@@ -40,6 +42,8 @@ def ai_policy(settings: Settings) -> AiPolicy:
         start_grace_seconds=ai.ai_start_grace_seconds,
         first_token_timeout_seconds=ai.ai_first_token_timeout_seconds,
         token_timeout_seconds=ai.ai_token_timeout_seconds,
+        max_output_tokens=ai.ai_max_output_tokens,
+        quota_hold_seconds=ai.ai_quota_hold_seconds,
     )
 
 
@@ -80,4 +84,5 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(AiConversationRepository, BeanieAiConversationRepository)
     container.register(AiMessageRepository, BeanieAiMessageRepository)
     container.register(UsageLedger, MongoUsageLedger)
+    container.register(QuotaHolds, MongoQuotaHolds)
     container.register(AiSettingsRepository, MongoAiSettingsRepository)

@@ -19,6 +19,7 @@ from api.domain.ai.ports import (
     AiMessageRepository,
     AiSettingsRepository,
     ChatModels,
+    QuotaHolds,
     StopSignals,
     UsageLedger,
 )
@@ -57,6 +58,7 @@ class FakeChatModels(ChatModels):
         self.models = list(models)
         self.script = Script()
         self.prompts: list[list[PromptMessage]] = []
+        self.caps: list[int | None] = []
         self.listed = 0
 
     async def list_models(self) -> list[ModelInfo]:
@@ -64,9 +66,14 @@ class FakeChatModels(ChatModels):
         return list(self.models)
 
     def stream(
-        self, model: ModelInfo, messages: Sequence[PromptMessage]
+        self,
+        model: ModelInfo,
+        messages: Sequence[PromptMessage],
+        *,
+        max_output_tokens: int | None = None,
     ) -> AsyncGenerator[ChatDelta, None]:
         self.prompts.append(list(messages))
+        self.caps.append(max_output_tokens)
         return self.script.run()
 
 
@@ -107,6 +114,35 @@ class FakeLedger(UsageLedger):
     async def rows(self, *, since: str, until: str, user_id: str | None) -> list[UsageRow]:
         self.rows_asked.append((since, until, user_id))
         return list(self.row_list)
+
+
+class FakeQuotaHolds(QuotaHolds):
+    """Holds per day in memory, over a `FakeLedger` (a day starts from its total)."""
+
+    def __init__(self, ledger: FakeLedger) -> None:
+        self.ledger = ledger
+        self.committed: dict[str, int] = {}
+        self.holds: dict[str, tuple[str, int, datetime]] = {}  # id: day, tokens, until
+        self.settled: list[tuple[str, int, int]] = []  # id, held, used
+
+    async def hold(
+        self, *, day: str, hold_id: str, want: int, least: int, quota: int, until: datetime
+    ) -> int | None:
+        if day not in self.committed:
+            self.committed[day] = await self.ledger.tenant_total(day)
+        grant = min(want, quota - self.committed[day])
+        if grant < least:
+            return None
+        self.committed[day] += grant
+        self.holds[hold_id] = (day, grant, until)
+        return grant
+
+    async def settle(self, *, day: str, hold_id: str, held: int, used: int) -> None:
+        self.settled.append((hold_id, held, used))
+        if self.holds.pop(hold_id, None) is not None:
+            self.committed[day] -= held
+        if day in self.committed:
+            self.committed[day] += used
 
 
 class FakeConversations(AiConversationRepository):

@@ -1,5 +1,5 @@
 """The AI context's ports: the models, the stores of conversations, messages, settings
-and usage, and the stop signals shared by API replicas."""
+and usage, the quota holds, and the stop signals shared by API replicas."""
 
 from __future__ import annotations
 
@@ -23,12 +23,16 @@ class ChatModels(Protocol):
     `list_models` answers what the providers offer now (cached briefly), skipping a
     provider that is down; `ProviderUnavailable` only when all are. `stream` raises
     `ModelNotFound`, `ProviderUnavailable` or `ProviderRejected`, before the first delta
-    or during the stream."""
+    or during the stream; the model writes at most `max_output_tokens` when given."""
 
     async def list_models(self) -> list[ModelInfo]: ...
 
     def stream(
-        self, model: ModelInfo, messages: Sequence[PromptMessage]
+        self,
+        model: ModelInfo,
+        messages: Sequence[PromptMessage],
+        *,
+        max_output_tokens: int | None = None,
     ) -> AsyncGenerator[ChatDelta, None]: ...
 
 
@@ -93,6 +97,28 @@ class UsageLedger(Protocol):
     async def tenant_total(self, day: str) -> int: ...
 
     async def rows(self, *, since: str, until: str, user_id: str | None) -> list[UsageRow]: ...
+
+
+class QuotaHolds(Protocol):
+    """The current tenant's daily token quota as held and spent tokens, per UTC day.
+
+    A call holds tokens before it reaches a model and settles them when it ends: the hold
+    is replaced by what the call really used. Holding is atomic across every process, so
+    concurrent calls can never hold more than the quota together. A hold a crashed process
+    never settled stops counting once `until` has passed (and with its day in any case).
+    The day's spent tokens are also those of `UsageLedger`, which stays what usage reports
+    read (a day's first hold starts from the ledger's total)."""
+
+    async def hold(
+        self, *, day: str, hold_id: str, want: int, least: int, quota: int, until: datetime
+    ) -> int | None:
+        """Hold `want` tokens of `day`, or as many as are left when fewer (at least
+        `least`); answers how many were held, None when not even `least` fit."""
+        ...
+
+    async def settle(self, *, day: str, hold_id: str, held: int, used: int) -> None:
+        """Replace the hold (`held` tokens, 0 when none was taken) by the `used` tokens."""
+        ...
 
 
 class StopSignals(Protocol):

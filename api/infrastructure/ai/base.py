@@ -90,7 +90,7 @@ class ChatProvider(Protocol):
     async def list_models(self) -> list[ModelInfo]: ...
 
     def stream(
-        self, model: str, messages: Sequence[PromptMessage]
+        self, model: str, messages: Sequence[PromptMessage], *, max_output_tokens: int | None
     ) -> AsyncGenerator[ChatDelta, None]: ...
 
     async def close(self) -> None: ...
@@ -116,6 +116,10 @@ class LangChainProvider:
     def _translate(self, exc: Exception, model: str) -> Exception | None:
         raise NotImplementedError
 
+    def _limits(self, max_output_tokens: int) -> dict[str, Any]:
+        """The call options that cap the reply at `max_output_tokens`."""
+        raise NotImplementedError
+
     def chat_model(self, model: str) -> BaseChatModel:
         chat = self._chat_models.get(model)
         if chat is None:
@@ -123,12 +127,14 @@ class LangChainProvider:
         return chat
 
     async def stream(
-        self, model: str, messages: Sequence[PromptMessage]
+        self, model: str, messages: Sequence[PromptMessage], *, max_output_tokens: int | None
     ) -> AsyncGenerator[ChatDelta, None]:
         prompt = to_langchain(messages)
+        options = self._limits(max_output_tokens) if max_output_tokens is not None else {}
         for attempt in (1, 2):
             chunks = cast(
-                "AsyncGenerator[BaseMessageChunk, None]", self.chat_model(model).astream(prompt)
+                "AsyncGenerator[BaseMessageChunk, None]",
+                self.chat_model(model).astream(prompt, **options),
             )
             started = False
             try:

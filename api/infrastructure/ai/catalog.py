@@ -87,14 +87,18 @@ class ProviderChatModels:
         self._fetched_at = float("-inf")
 
     def stream(
-        self, model: ModelInfo, messages: Sequence[PromptMessage]
+        self,
+        model: ModelInfo,
+        messages: Sequence[PromptMessage],
+        *,
+        max_output_tokens: int | None = None,
     ) -> AsyncGenerator[ChatDelta, None]:
         provider = self._providers.get(model.provider)
         if provider is None:
             raise ProviderUnavailable(
                 "AI provider", detail=f"The {model.provider.value} provider is not configured."
             )
-        return provider.stream(model.id, messages)
+        return provider.stream(model.id, messages, max_output_tokens=max_output_tokens)
 
     async def close(self) -> None:
         for provider in self._providers.values():

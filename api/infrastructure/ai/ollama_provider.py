@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import ollama
@@ -51,6 +52,9 @@ class OllamaProvider(LangChainProvider):
         return ChatOllama(
             model=model, base_url=self._host, client_kwargs={"timeout": self._timeout}
         )
+
+    def _limits(self, max_output_tokens: int) -> dict[str, Any]:
+        return {"options": {"num_predict": max_output_tokens}}
 
     def _translate(self, exc: Exception, model: str) -> Exception | None:
         if isinstance(exc, ollama.ResponseError):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import openai
@@ -73,6 +74,9 @@ class OpenAIProvider(LangChainProvider):
             timeout=self._timeout,
             http_async_client=self._sdk_http,
         )
+
+    def _limits(self, max_output_tokens: int) -> dict[str, Any]:
+        return {"max_tokens": max_output_tokens}  # sent as `max_completion_tokens`
 
     def _translate(self, exc: Exception, model: str) -> Exception | None:
         if isinstance(exc, openai.NotFoundError):

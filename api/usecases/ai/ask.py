@@ -1,13 +1,15 @@
 """Asking a model: the user's message saved first, the reply streamed, then saved.
 
 `Ask.start` checks everything that can be checked before a byte is streamed (permission,
-input, model, conversation owner, quota), saves the user's message, then starts the
-generation in a task of its own and waits a short grace period for its first delta. A
-provider that is down or lacks the model fails within that period: the user's message
-(and a conversation created for it) is taken back and the caller gets a problem
-response to retry. Otherwise the caller gets an `Answer`, whose `events()` give the
-stream: `Started`, `Token`s, then `Finished` or `Failed`, with `KeepAlive`s while the
-model is quiet. The generation, not the response, saves the reply (see `generation`).
+input, model, conversation owner), saves the user's message, holds the tokens the call
+may cost of the tenant's daily quota (see `token_budget`; refused: the message is taken
+back), then starts the generation in a task of its own and waits a short grace period
+for its first delta. A provider that is down or lacks the model fails within that
+period: the user's message (and a conversation created for it) is taken back and the
+caller gets a problem response to retry. Otherwise the caller gets an `Answer`, whose
+`events()` give the stream: `Started`, `Token`s, then `Finished` or `Failed`, with
+`KeepAlive`s while the model is quiet. The generation, not the response, saves the
+reply and settles the hold (see `generation`).
 """
 
 from __future__ import annotations
@@ -96,7 +98,6 @@ class Ask:
             if conversation is None:
                 raise NotFound(CONVERSATION_NOT_FOUND)
         model, tenant = await self._access.resolve(question.model, conversation)
-        await self._budget.check(tenant)
 
         # Ids are drawn here so that the writes before the call go out together.
         now = utcnow()
@@ -128,26 +129,32 @@ class Ask:
                 if not exists:  # deleted meanwhile
                     raise NotFound(CONVERSATION_NOT_FOUND)
                 history = [m for m in earlier if m.id != user_message_id] + [user_message]
+            prompt = fit_context(
+                last_turns(history, self._policy.context_max_turns),
+                max_tokens=self._policy.context_max_tokens,
+                system_prompt=self._policy.system_prompt,
+            )
+            hold = await self._budget.hold(tenant, prompt)  # over quota: taken back
         except BaseException:
             with contextlib.suppress(Exception):
                 await self._take_back(
                     principal, conversation_id, user_message_id, whole=created, was=conversation
                 )
             raise
-        prompt = fit_context(
-            last_turns(history, self._policy.context_max_turns),
-            max_tokens=self._policy.context_max_tokens,
-            system_prompt=self._policy.system_prompt,
-        )
-        generation = Generation(
-            models=self._models, policy=self._policy, replies=self._replies,
-            principal=principal, conversation=conversation, model=model,
-            prompt=prompt, message_id=self._messages.new_id(),
-        )  # fmt: skip
-        release = self._stops.watch(
-            stop_key(conversation_id), lambda: generation.cancel(FinishReason.STOPPED)
-        )
-        generation.start(on_done=release)
+        try:
+            generation = Generation(
+                models=self._models, policy=self._policy, replies=self._replies,
+                principal=principal, conversation=conversation, model=model,
+                prompt=prompt, message_id=self._messages.new_id(),
+                budget=self._budget, hold=hold,
+            )  # fmt: skip
+            release = self._stops.watch(
+                stop_key(conversation_id), lambda: generation.cancel(FinishReason.STOPPED)
+            )
+        except BaseException:
+            await self._budget.release(hold)
+            raise
+        generation.start(on_done=release)  # from here on, the generation settles the hold
         try:
             first = await self._first_item(generation)
         except BaseException:

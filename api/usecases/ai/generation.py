@@ -4,7 +4,8 @@ The generation task, not the response, owns the upstream call and the saving of 
 reply. The response going away (client disconnect) or a stop request from any replica
 cancels it; it then closes the upstream request and saves what was produced as a
 `partial` reply. Usage (reported by the provider, else estimated) is added to the
-tenant's ledger for every saved reply, partial ones included.
+tenant's ledger for every saved reply, partial ones included, and the tokens the call
+held of the tenant's daily quota are settled however it ends (see `token_budget`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from api.domain.identity.auth import Principal
 from api.usecases.ai.events import Failed, Finished, GenerationItem, Token
 from api.usecases.ai.policy import AiPolicy
 from api.usecases.ai.reply_writer import ReplyWriter
+from api.usecases.ai.token_budget import Hold, TokenBudget, prompt_tokens
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class Generation:
         model: ModelInfo,
         prompt: list[PromptMessage],
         message_id: str,
+        budget: TokenBudget,
+        hold: Hold,
     ) -> None:
         self.queue: asyncio.Queue[GenerationItem] = asyncio.Queue()
         self.message_id = message_id
@@ -99,6 +103,8 @@ class Generation:
         self._prompt = prompt
         self._reason: FinishReason | None = None
         self._ending = False
+        self._budget = budget
+        self._hold = hold
         self.task: asyncio.Task[None] | None = None
 
     def start(self, on_done: Callable[[], None]) -> None:
@@ -121,7 +127,9 @@ class Generation:
         watchdog = Watchdog(policy.first_token_timeout_seconds, policy.token_timeout_seconds)
         yield_at = watchdog.last + SLICE_SECONDS
         try:
-            stream = self._models.stream(self._model, self._prompt)
+            stream = self._models.stream(
+                self._model, self._prompt, max_output_tokens=self._hold.max_output_tokens
+            )
             async for delta in stream:
                 now = watchdog.saw_delta(bool(delta.content))
                 if now >= yield_at:
@@ -167,22 +175,32 @@ class Generation:
         error: ParleyError | None,
     ) -> None:
         saved_id: str | None = None
-        if content:
-            try:
-                usage = usage or TokenUsage(
-                    input_tokens=sum(estimate_tokens(m.content) for m in self._prompt),
-                    output_tokens=estimate_tokens(content),
-                    estimated=True,
-                )
-                saved_id = await self._replies.save(
+        if not content:
+            await self._settle(None)
+        else:
+            usage = usage or TokenUsage(
+                input_tokens=prompt_tokens(self._prompt),
+                output_tokens=estimate_tokens(content),
+                estimated=True,
+            )
+            # The reply and its usage are saved while the quota hold is settled.
+            saved, _ = await asyncio.gather(
+                self._replies.save(
                     self._principal, self._conversation, self._model, self.message_id,
-                    content=content, usage=usage, reason=reason,
-                )  # fmt: skip
-            except Exception as exc:
-                log.exception("could not save an AI reply")
+                    content=content, usage=usage, reason=reason, day=self._hold.day,
+                ),
+                self._settle(usage),
+                return_exceptions=True,
+            )  # fmt: skip
+            if isinstance(saved, BaseException):
+                log.error("could not save an AI reply", exc_info=saved)
                 error = error or (
-                    exc if isinstance(exc, ParleyError) else ParleyError("The reply was not saved.")
+                    saved
+                    if isinstance(saved, ParleyError)
+                    else ParleyError("The reply was not saved.")
                 )
+            else:
+                saved_id = saved
         if error is not None:
             self.queue.put_nowait(Failed(error, saved_id, before_first_token=not content))
             return
@@ -194,3 +212,10 @@ class Generation:
                 finish_reason=reason,
             )
         )
+
+    async def _settle(self, usage: TokenUsage | None) -> None:
+        """Settle the quota hold (a failure is logged: the hold then lapses by itself)."""
+        try:
+            await self._budget.settle(self._hold, usage)
+        except Exception:
+            log.exception("could not settle an AI quota hold")

@@ -18,3 +18,5 @@ class AiPolicy:
     start_grace_seconds: float = 3.0
     first_token_timeout_seconds: float = 120.0
     token_timeout_seconds: float = 60.0
+    max_output_tokens: int = 4096
+    quota_hold_seconds: float = 3600.0

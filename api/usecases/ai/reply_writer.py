@@ -37,9 +37,12 @@ class ReplyWriter:
         content: str,
         usage: TokenUsage,
         reason: FinishReason,
+        day: str | None = None,
     ) -> str:
         """Save the reply as `message_id`, count it in the conversation and its usage in
-        the ledger; `NotFound` (and no reply kept) when the conversation was deleted."""
+        the ledger (under `day`, the UTC day its call was asked and held tokens of the
+        quota, else today); `NotFound` (and no reply kept) when the conversation was
+        deleted."""
         now = utcnow()
         conversation_id = stored_id(conversation.id)
         reply = AiMessage(
@@ -48,7 +51,9 @@ class ReplyWriter:
             partial=reason.is_partial, finish_reason=reason, usage=usage, created_at=now,
         )  # fmt: skip
         _, _, exists = await asyncio.gather(
-            self._ledger.add(day=utc_day(now), user_id=principal.user_id, model=model, usage=usage),
+            self._ledger.add(
+                day=day or utc_day(now), user_id=principal.user_id, model=model, usage=usage
+            ),
             self._messages.add(reply),
             self._conversations.touch(conversation_id, messages=1, at=now, model=model),
         )

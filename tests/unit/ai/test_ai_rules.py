@@ -34,6 +34,7 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.ai import days as ai_days
 from api.usecases.ai import generation as ai_generation
 from api.usecases.ai import get_usage as ai_get_usage
+from api.usecases.ai import token_budget as ai_token_budget
 from api.usecases.ai.answer import Answer
 from api.usecases.ai.ask import Ask, Question
 from api.usecases.ai.days import seconds_to_next_day, utc_day
@@ -52,6 +53,7 @@ from tests.fakes.ai import (
     FakeConversations,
     FakeLedger,
     FakeMessages,
+    FakeQuotaHolds,
     FakeSettings,
     FakeStops,
     Script,
@@ -238,13 +240,14 @@ class Chat:
         self.models = FakeChatModels(LLAMA, GPT)
         self.settings = FakeSettings(AiTenantSettings(**tenant))  # type: ignore[arg-type]
         self.ledger = FakeLedger()
+        self.holds = FakeQuotaHolds(self.ledger)
         self.conversations = FakeConversations()
         self.messages = FakeMessages()
         self.stops = FakeStops()
         self.ask = Ask(
             self.models,
             ModelAccess(self.models, self.settings, self.policy),
-            TokenBudget(self.ledger, self.settings),
+            TokenBudget(self.holds, self.policy),
             self.conversations,
             self.messages,
             ReplyWriter(self.conversations, self.messages, self.ledger),
@@ -385,36 +388,62 @@ def six_pm(monkeypatch: pytest.MonkeyPatch) -> datetime:
     at = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
     monkeypatch.setattr(ai_days, "utcnow", lambda: at)
     monkeypatch.setattr(ai_get_usage, "utcnow", lambda: at)
+    monkeypatch.setattr(ai_token_budget, "utcnow", lambda: at)
     return at
 
 
-async def test_budget_refuses_once_the_quota_is_used(six_pm: datetime) -> None:
+HI = [PromptMessage(Speaker.USER, "hi")]  # estimated as 1 token
+
+
+def budget_over(ledger: FakeLedger, **policy: int) -> tuple[TokenBudget, FakeQuotaHolds]:
+    holds = FakeQuotaHolds(ledger)
+    return TokenBudget(holds, AiPolicy(**policy)), holds  # type: ignore[arg-type]
+
+
+async def test_budget_refuses_when_not_one_token_of_reply_fits(six_pm: datetime) -> None:
     ledger = FakeLedger({"2024-05-01": 1000, "2024-04-30": 99999})
-    budget = TokenBudget(ledger, FakeSettings())
+    budget, _ = budget_over(ledger)
     with pytest.raises(QuotaExceeded) as refused:
-        await budget.check(AiTenantSettings(daily_token_quota=1000))
+        await budget.hold(AiTenantSettings(daily_token_quota=1000), HI)
     assert refused.value.retry_after == 6 * 3600  # to the next UTC midnight
     assert ledger.asked == ["2024-05-01"]
+    with pytest.raises(QuotaExceeded):  # the prompt fits, but no reply
+        await budget.hold(AiTenantSettings(daily_token_quota=1001), HI)
+    # What is left is held, and the reply is capped to it.
+    hold = await budget.hold(AiTenantSettings(daily_token_quota=1003), HI)
+    assert (hold.day, hold.tokens, hold.max_output_tokens) == ("2024-05-01", 3, 2)
+
+
+async def test_budget_holds_the_prompt_and_the_longest_reply(six_pm: datetime) -> None:
+    budget, holds = budget_over(FakeLedger({"2024-05-01": 10}), max_output_tokens=100)
+    tenant = AiTenantSettings(daily_token_quota=1000)
+    first = await budget.hold(tenant, HI)
+    assert (first.tokens, first.max_output_tokens) == (101, 100)
+    assert holds.committed["2024-05-01"] == 111
+    # Holds add up: of the 889 left, eight more full holds fit, then a shorter one.
+    more = [await budget.hold(tenant, HI) for _ in range(9)]
+    assert [h.tokens for h in more] == [101] * 8 + [81]
     with pytest.raises(QuotaExceeded):
-        await budget.check(AiTenantSettings(daily_token_quota=999))
-    await budget.check(AiTenantSettings(daily_token_quota=1001))  # 1000 < 1001: allowed
+        await budget.hold(tenant, HI)
+    # Settling replaces a hold by what was used; nothing used gives it all back.
+    await budget.settle(first, TokenUsage(input_tokens=3, output_tokens=4))
+    await budget.settle(more[0], None)
+    assert holds.committed["2024-05-01"] == 1000 - 101 - 101 + 7
+    assert (await budget.hold(tenant, HI)).tokens == 101
 
 
-async def test_budget_counts_today_only(six_pm: datetime) -> None:
-    ledger = FakeLedger({"2024-04-30": 5000})
-    await TokenBudget(ledger, FakeSettings()).check(AiTenantSettings(daily_token_quota=10))
-    assert ledger.asked == ["2024-05-01"]
-
-
-async def test_budget_without_a_quota_does_not_even_look() -> None:
-    ledger = FakeLedger({utc_day(): 10**9})
-    await TokenBudget(ledger, FakeSettings()).check(AiTenantSettings(daily_token_quota=None))
-    assert ledger.asked == []
+async def test_budget_without_a_quota_does_not_even_look(six_pm: datetime) -> None:
+    ledger = FakeLedger({"2024-05-01": 10**9})
+    budget, holds = budget_over(ledger, max_output_tokens=77)
+    hold = await budget.hold(AiTenantSettings(daily_token_quota=None), HI)
+    assert (hold.tokens, hold.max_output_tokens) == (0, 77)  # the cap still applies
+    assert ledger.asked == [] and holds.committed == {}
 
 
 async def test_a_zero_quota_refuses_everything(six_pm: datetime) -> None:
+    budget, _ = budget_over(FakeLedger())
     with pytest.raises(QuotaExceeded):
-        await TokenBudget(FakeLedger(), FakeSettings()).check(AiTenantSettings(daily_token_quota=0))
+        await budget.hold(AiTenantSettings(daily_token_quota=0), HI)
 
 
 # -- UpdateAiSettings, GetUsage ------------------------------------------------------------

@@ -6,6 +6,7 @@ from beanie import Document
 
 from api.infrastructure.persistence.ai.conversations import AiConversationDocument
 from api.infrastructure.persistence.ai.messages import AiMessageDocument
+from api.infrastructure.persistence.ai.quota import QuotaDayDocument
 from api.infrastructure.persistence.ai.settings import AiSettingsDocument
 from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
@@ -34,4 +35,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AiMessageDocument,
     UsageDocument,
     AiSettingsDocument,
+    QuotaDayDocument,
 ]

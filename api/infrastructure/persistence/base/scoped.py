@@ -179,6 +179,12 @@ class TenantScopedRepository(Generic[D]):
         result = await self._update_one({"_id": oid}, update, upsert=False)
         return result.matched_count == 1
 
+    async def apply_where(self, filter: Filter | None, update: Update) -> bool:
+        """Apply update operators to the one match of `filter` in this tenant, if any (a
+        conditional update: the filter is the condition); True when one matched."""
+        result = await self._update_one(filter, update, upsert=False)
+        return result.matched_count == 1
+
     async def update_many(self, filter: Filter | None, update: Update) -> int:
         """Apply update operators to every match in this tenant; how many matched."""
         scoped = self.scope(filter)

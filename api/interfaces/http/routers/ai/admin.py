@@ -36,7 +36,9 @@ async def get_settings(
     description=(
         "Needs `ai:manage`. `allowed_models`: the model ids members may use (null: all "
         "the deployment offers); `default_model` must be among them; "
-        "`daily_token_quota`: tokens in + out per UTC day (null: none), past it `/ask` is 429."
+        "`daily_token_quota`: tokens in + out per UTC day (null: none); running asks hold "
+        "their prompt and longest reply against it, and `/ask` is 429 when not one token "
+        "of reply is left."
     ),
     responses=problem_responses(401, 403, 422),
 )

@@ -38,7 +38,9 @@ _SSE_DOC = """Events (each `event: <name>` + `data: <json>`):
 Comment lines (`: keep-alive`) come while the model is quiet. Failures before the model
 speaks are problem responses instead: 404 unknown conversation or a model the provider
 no longer has, 422 bad input or a model this tenant may not use, 429 the tenant's daily
-token quota is spent, 503 the provider cannot be reached. A client that disconnects
+token quota is spent (each ask holds its prompt and the longest reply it may get, or
+what is left when less, until it ends: not one token of reply left is 429), 503 the
+provider cannot be reached. A client that disconnects
 stops the generation; what was produced is saved as a partial reply."""
 
 
