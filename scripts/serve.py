@@ -102,7 +102,7 @@ def parley_commands(settings: Settings, extra_args: list[str]) -> list[Command]:
     celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
     worker = [*celery, "worker", "--loglevel=INFO", "--pool=threads"]
     worker += [f"--concurrency={settings.worker_concurrency}"]
-    beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={DATA / 'celerybeat-schedule'}"]
+    beat = [*celery, "beat", "--loglevel=INFO"]  # redbeat: the schedule is in Redis
     flower = [*celery, "flower", f"--address={settings.host}", f"--port={settings.flower_port}"]
     return [
         Command("api", api),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings
 
 from api.config.base import env_config
@@ -25,3 +25,22 @@ class JobSettings(BaseSettings):
     job_result_expires_seconds: int = Field(default=86400, ge=60)
     failed_jobs_retention_days: int = Field(default=30, ge=1)
     heartbeat_interval_seconds: float = Field(default=30.0, gt=0)
+    # beat (celery-redbeat): the schedule and a lock live in Redis; the beat holding the
+    # lock sends the periodic jobs, any other waits for it. The longest beat sleeps between
+    # two looks at the schedule (also how often a standby tries the lock):
+    beat_max_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    # The lock expires this long after its holder last renewed it (a beat that died
+    # without releasing it): a standby takes over within it plus the interval above.
+    beat_lock_timeout_seconds: int = Field(default=30, ge=2)
+    # The Redis keys of the schedule and the lock start with this (unset:
+    # `parley:<MONGO_DB_NAME>:beat:`): one per deployment sharing a Redis.
+    beat_key_prefix: str | None = None
+
+    @model_validator(mode="after")
+    def check_beat_lock(self) -> JobSettings:
+        if self.beat_lock_timeout_seconds < 2 * self.beat_max_interval_seconds:
+            raise ValueError(
+                "BEAT_LOCK_TIMEOUT_SECONDS must be at least twice BEAT_MAX_INTERVAL_SECONDS "
+                "(the lock is renewed once per interval)"
+            )
+        return self

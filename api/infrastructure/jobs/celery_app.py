@@ -12,6 +12,13 @@ Choices, and why:
   process; small, because our tasks are short I/O and late acks keep them reserved.
 - Hard/soft time limits (`JOB_TIME_LIMIT_SECONDS`/`JOB_SOFT_TIME_LIMIT_SECONDS`).
 - JSON only (no pickle), UTC, task events on so Flower lists tasks.
+- beat runs celery-redbeat's scheduler: the schedule (and each job's last run) lives in
+  the app's Redis (`REDIS_URL`, keys under `BEAT_KEY_PREFIX`), and a beat sends periodic
+  jobs only while it holds a Redis lock, renewed at every tick (at least every
+  `BEAT_MAX_INTERVAL_SECONDS`) and expiring `BEAT_LOCK_TIMEOUT_SECONDS` after the last
+  renewal. A second beat is a standby: it waits for the lock, so each periodic job is sent
+  once per interval however many beats run, and takes over when the holder stops
+  (at once: a stopping beat releases the lock) or dies (within the lock timeout).
 """
 
 from __future__ import annotations
@@ -56,5 +63,20 @@ def create_celery(settings: Settings, *, main: str = "parley", results: bool = T
         redis_socket_connect_timeout=settings.redis.socket_timeout_seconds,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
+        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_max_loop_interval=jobs.beat_max_interval_seconds,
+        redbeat_redis_url=settings.redis.resolved_url,
+        redbeat_redis_options={
+            "socket_timeout": settings.redis.socket_timeout_seconds,
+            "socket_connect_timeout": settings.redis.socket_timeout_seconds,
+        },
+        redbeat_key_prefix=beat_key_prefix(settings),
+        redbeat_lock_key=beat_key_prefix(settings) + "lock",
+        redbeat_lock_timeout=jobs.beat_lock_timeout_seconds,
     )
     return app
+
+
+def beat_key_prefix(settings: Settings) -> str:
+    """Where beat's schedule and lock live in Redis: one prefix per deployment."""
+    return settings.jobs.beat_key_prefix or f"parley:{settings.mongo.db_name}:beat:"

@@ -1,7 +1,8 @@
 """Periodic jobs, defined in code. A feature adds one with `periodic(...)` at import time.
 
-beat (one process, never scaled) sends them; workers run them like any other job, in the
-platform plane (no tenant) unless the task itself iterates tenants.
+beat sends them (one beat at a time: the one holding its Redis lock, see `celery_app`;
+more beats stand by); workers run them like any other job, in the platform plane (no
+tenant) unless the task itself iterates tenants.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ async def test_beat_heartbeat_makes_jobs_healthy(
         assert before.json()["status"] == "unavailable"
         env = worker_env(mongo_url, redis_url, db_name, smtp_port)
         beat = start_celery(
-            ["beat", "--loglevel=INFO", f"--schedule={tmp_path / 'beat-schedule'}"],
+            ["beat", "--loglevel=INFO"],
             env,
             tmp_path / "beat.log",
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from api.config import ConfigurationError, RedisSettings, load_settings
+from api.wiring import create_celery
 
 STRONG = "x" * 40
 VALID_FERNET_KEY = "aGVsbG8td29ybGQtdGhpcy1pcy0zMi1ieXRlcyEhISE="
@@ -116,3 +117,26 @@ def test_encryption_key_must_be_a_fernet_key(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY must be a Fernet key") as caught:
         load_settings()
     assert "not-a-key" not in str(caught.value)
+
+
+def test_beat_runs_redbeat_with_its_lock_in_the_apps_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/3")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker.internal:6379/1")
+    monkeypatch.setenv("MONGO_DB_NAME", "acme")
+    for name in ("BEAT_KEY_PREFIX", "BEAT_MAX_INTERVAL_SECONDS", "BEAT_LOCK_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    conf = create_celery(load_settings()).conf
+    assert conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    assert conf.redbeat_redis_url == "redis://cache.internal:6379/3"  # not the broker's
+    assert conf.redbeat_key_prefix == "parley:acme:beat:"
+    assert conf.redbeat_lock_key == "parley:acme:beat:lock"
+    assert (conf.beat_max_loop_interval, conf.redbeat_lock_timeout) == (5.0, 30)
+    monkeypatch.setenv("BEAT_KEY_PREFIX", "eu-prod:beat:")
+    assert create_celery(load_settings()).conf.redbeat_lock_key == "eu-prod:beat:lock"
+
+
+def test_the_beat_lock_must_outlive_two_intervals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEAT_MAX_INTERVAL_SECONDS", "10")
+    monkeypatch.setenv("BEAT_LOCK_TIMEOUT_SECONDS", "15")
+    with pytest.raises(ConfigurationError, match="BEAT_LOCK_TIMEOUT_SECONDS"):
+        load_settings()
