@@ -21,6 +21,7 @@ from api.config import ConfigurationError, Settings, load_settings
 from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
 from api.interfaces.http.errors import register_error_handlers
+from api.interfaces.http.middleware.body_limit import BodyLimitMiddleware
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     # add_middleware wraps: the last added runs first.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(
         TenantMiddleware,
         strategy=settings.tenancy.multi_tenancy_strategy,

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     loop_block_warn_ms: float = Field(
         default=0, ge=0, description="Log event-loop stalls longer than this (0: off)."
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of routes that declare no limit of their own (413).",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

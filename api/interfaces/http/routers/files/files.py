@@ -18,6 +18,7 @@ from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
+from api.interfaces.http.middleware.body_limit import BodyLimit, body_limit
 from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.files import FileOut
@@ -59,6 +60,7 @@ def upload_of(file: UploadFile) -> Upload:
     ),
     responses=_UPLOAD,
 )
+@body_limit(BodyLimit.UPLOAD)
 async def upload(
     file: FilePart,
     principal: Annotated[Principal, require(Permission.FILES_WRITE)],
@@ -145,6 +147,7 @@ async def delete_file(
     ),
     responses=problem_responses(401, 403, 404, 413, 415, 422, 503),
 )
+@body_limit(BodyLimit.AVATAR)
 async def set_avatar(
     user_id: str,
     file: FilePart,
