@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api.config import Settings
 from api.main import create_app
+from tests.support.asgi_server import serve_asgi
 
 
 def container_of(app: FastAPI) -> punq.Container:
@@ -50,6 +51,20 @@ async def serve(
         AppClient(app, base_url) as client,
     ):
         yield client
+
+
+@asynccontextmanager
+async def serve_over_tcp(settings: Settings) -> AsyncIterator[tuple[AppClient, httpx.AsyncClient]]:
+    """Run the app's lifespan and serve it with uvicorn on a free local port: gives an
+    in-process client (to arrange) and a client talking to it over real TCP."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        AppClient(app) as local,
+        serve_asgi(app, graceful_seconds=2) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as remote,
+    ):
+        yield local, remote
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """Files (`/api/v1/upload`, `/api/v1/files`) and users' avatars (`/api/v1/users/{id}/avatar`).
 
-Uploads are multipart (`file`). Starlette spools the part to a temporary file while it
-parses the body; from there the bytes go to the provider 1 MiB at a time (never the
-whole file in memory), sniffed, counted and hashed on the way.
+Uploads are multipart (`file`), read by the route itself once the caller is authenticated
+(no `File()` parameter: FastAPI would parse the whole form to temporary files before
+authenticating). The part's bytes go to the provider as they arrive, never spooled, never
+whole in memory, sniffed, counted and hashed on the way; the body is bounded by the route's
+`@body_limit` before any of it is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api.domain.files.filenames import content_disposition
@@ -19,6 +21,7 @@ from api.domain.permissions import Permission
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.middleware.body_limit import BodyLimit, body_limit
+from api.interfaces.http.multipart import FilePart, read_file_part
 from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.files import FileOut
@@ -33,20 +36,36 @@ from api.usecases.files.store_upload import StoreUpload
 
 router = APIRouter(tags=["files"])
 
-CHUNK_SIZE = 1024 * 1024
 _UPLOAD = problem_responses(401, 403, 413, 415, 422, 503)
-FilePart = Annotated[UploadFile, File(description="The file (multipart field `file`).")]
 _BYTES: dict[str, Any] = {"content": {"application/octet-stream": {}}}
 LinkPart = Annotated[str | None, Query(include_in_schema=True)]
+# The body the routes read themselves, as FastAPI would document a `File()` parameter.
+_MULTIPART_FILE: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "title": "FileUpload",
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "contentMediaType": "application/octet-stream",
+                            "title": "File",
+                            "description": "The file (multipart field `file`).",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await file.read(CHUNK_SIZE):
-        yield chunk
-
-
-def upload_of(file: UploadFile) -> Upload:
-    return Upload(filename=file.filename or "", chunks=_chunks(file), size_hint=file.size)
+def upload_of(part: FilePart) -> Upload:
+    return Upload(filename=part.filename, chunks=part.chunks)
 
 
 @router.post(
@@ -55,18 +74,23 @@ def upload_of(file: UploadFile) -> Upload:
     summary="Upload a file",
     description=(
         "Needs `files:write`. Multipart field `file`. The type is sniffed from the content "
-        "(the declared type is ignored) and must be allowed (else 415); larger than the "
-        "limit is 413. Answers the file with a signed, expiring download URL."
+        "(the declared type is ignored) and must be allowed (else 415); larger than "
+        "`MAX_UPLOAD_BYTES` is 413 (a body announcing more is refused before it is read). "
+        "The caller is authenticated before the body is read. Answers the file with a "
+        "signed, expiring download URL."
     ),
     responses=_UPLOAD,
+    openapi_extra=_MULTIPART_FILE,
 )
 @body_limit(BodyLimit.UPLOAD)
 async def upload(
-    file: FilePart,
+    request: Request,
     principal: Annotated[Principal, require(Permission.FILES_WRITE)],
     use_case: Annotated[StoreUpload, Inject(StoreUpload)],
 ) -> FileOut:
-    return FileOut.of(await use_case.execute(principal, upload_of(file)))
+    part = await read_file_part(request)
+    async with aclosing(part.chunks):
+        return FileOut.of(await use_case.execute(principal, upload_of(part)))
 
 
 @router.get(
@@ -141,20 +165,24 @@ async def delete_file(
     summary="Set a user's avatar",
     description=(
         "Your own, or anyone's with `users:write` (and every permission they hold). "
-        "Multipart field `file`: png, jpeg, gif or webp (sniffed; else 415), within the "
-        "avatar size limit (else 413). The old avatar is removed. Answers the user, whose "
-        "`avatar_url` is a signed, expiring URL."
+        "Multipart field `file`: png, jpeg, gif or webp (sniffed; else 415), within "
+        "`MAX_AVATAR_BYTES` (else 413; a body announcing more is refused before it is "
+        "read). The old avatar is removed. Answers the user, whose `avatar_url` is a "
+        "signed, expiring URL."
     ),
     responses=problem_responses(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra=_MULTIPART_FILE,
 )
 @body_limit(BodyLimit.AVATAR)
 async def set_avatar(
+    request: Request,
     user_id: str,
-    file: FilePart,
     principal: CurrentPrincipal,
     use_case: Annotated[SetAvatar, Inject(SetAvatar)],
     describe: Annotated[DescribeProfiles, Inject(DescribeProfiles)],
 ) -> UserOut:
-    user = await use_case.execute(principal, user_id, upload_of(file))
+    part = await read_file_part(request)
+    async with aclosing(part.chunks):
+        user = await use_case.execute(principal, user_id, upload_of(part))
     [(view, avatar_url)] = await describe.execute([user])
     return UserOut.of(view, avatar_url)
