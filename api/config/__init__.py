@@ -14,6 +14,7 @@ start-up with a message naming the variable (see `Settings.check_production`).
 - `ai`: AI chat providers and limits
 - `monitoring`: who may read `/metrics`
 - `storage`: file storage
+- `messaging`: messaging channels (WhatsApp)
 - `settings`: the whole `Settings`, its production checks and `load_settings()`
 """
 
@@ -23,6 +24,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
+from api.config.messaging import WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.settings import ConfigurationError, Settings, load_settings
 from api.config.storage import DEFAULT_ALLOWED_CONTENT_TYPES, StorageSettings
@@ -45,5 +47,6 @@ __all__ = [
     "SmtpSettings",
     "StorageSettings",
     "TenancySettings",
+    "WhatsAppSettings",
     "load_settings",
 ]

@@ -15,6 +15,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
+from api.config.messaging import WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.storage import StorageSettings
 from api.config.tenancy import TenancySettings
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     ai: AiSettings = Field(default_factory=AiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
 
     @property
     def is_production(self) -> bool:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset(
     {"password", "password_hash", "new_password", "token", "refresh_token", "mfa_secret",
-     "secret", "code", "access_token", "connection_string", "secret_access_key"}
+     "secret", "code", "access_token", "connection_string", "secret_access_key",
+     "app_secret", "verify_token", "bot_token", "page_access_token"}
 )  # fmt: skip
 
 

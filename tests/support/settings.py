@@ -20,6 +20,7 @@ from api.config import (
     SmtpSettings,
     StorageSettings,
     TenancySettings,
+    WhatsAppSettings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,4 +68,5 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         ai=AiSettings(_env_file=None),
         storage=StorageSettings(_env_file=None),
         metrics=MetricsSettings(_env_file=None),
+        whatsapp=WhatsAppSettings(_env_file=None),
     )

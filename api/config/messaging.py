@@ -1,0 +1,35 @@
+"""Messaging channels: WhatsApp Cloud API defaults and the platform's own Meta app."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from api.config.base import env_config
+
+
+class WhatsAppSettings(BaseSettings):
+    """`WHATSAPP_*`: what a channel gets when it names nothing else, and the platform app."""
+
+    model_config = env_config("WHATSAPP_")
+
+    graph_base_url: str = Field(
+        default="https://graph.facebook.com",
+        description="Graph API base of new channels (a local fake in tests).",
+    )
+    api_version: str = Field(default="v26.0", pattern=r"^v\d{1,3}\.\d{1,2}$")
+    app_secret: SecretStr | None = Field(
+        default=None,
+        description="The platform's Meta app secret: signs webhooks of channels without one.",
+    )
+    verify_token: SecretStr | None = Field(
+        default=None, description="Verify token of the platform's own webhook."
+    )
+    messages_per_second: int = Field(default=80, ge=1, le=1000)
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    max_connections: int = Field(default=100, ge=1, le=10000)
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

@@ -1,0 +1,76 @@
+"""Provider-neutral failures of a channel call, so that jobs and use cases decide what to
+do (retry, mark the channel, fail the message) without knowing the provider.
+
+    ChannelTransientFailure (TemporaryFailure)   a 5xx, a timeout, a dropped connection
+    └── ChannelRateLimited                       throughput or per-user limits; retry after
+    ChannelPermanentFailure (PermanentFailure)   refused for good: code, title, details
+    └── ChannelTokenInvalid                      the channel's credentials stopped working
+    ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
+"""
+
+from __future__ import annotations
+
+from api.domain.errors import InvalidInput, PermanentFailure, TemporaryFailure
+
+
+class ChannelTransientFailure(TemporaryFailure):
+    """The provider failed in a way that may pass: retry with backoff."""
+
+    code = "channel_transient_failure"
+    title = "Channel temporarily failing"
+
+    def __init__(self, detail: str | None = None, *, provider_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.provider_code = provider_code
+
+
+class ChannelRateLimited(ChannelTransientFailure):
+    """Over a provider limit (throughput, too many messages to one user); retry after
+    `retry_after` seconds at the earliest."""
+
+    code = "channel_rate_limited"
+    title = "Channel rate limited"
+
+    def __init__(
+        self, retry_after: float, detail: str | None = None, *, provider_code: int | None = None
+    ) -> None:
+        super().__init__(detail, provider_code=provider_code)
+        self.retry_after = max(0.0, retry_after)
+
+
+class ChannelPermanentFailure(PermanentFailure):
+    """The provider refused the call for good (window closed, undeliverable, opted out,
+    unsupported type, bad parameter...): `provider_code`, `provider_title`, `details` are
+    the provider's own, kept on the failed message."""
+
+    code = "channel_permanent_failure"
+    title = "Channel refused the request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        provider_code: int | None = None,
+        provider_title: str | None = None,
+        details: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.provider_code = provider_code
+        self.provider_title = provider_title
+        self.details = details
+
+
+class ChannelTokenInvalid(ChannelPermanentFailure):
+    """The channel's access token is expired, revoked or wrong: the channel needs new
+    credentials (its status becomes `token_invalid`)."""
+
+    code = "channel_token_invalid"
+    title = "Channel token invalid"
+
+
+class ChannelCheckFailed(InvalidInput):
+    """Connecting (or re-checking) a channel: the provider refused the credentials or
+    could not be reached; `detail` carries the provider's message, never a secret."""
+
+    code = "channel_check_failed"
+    title = "Channel check failed"

@@ -1,0 +1,1 @@
+"""Messaging provider adapters (the `ChannelGateways` port): WhatsApp Cloud API first."""

@@ -1,0 +1,145 @@
+"""`ChannelGateways`: the gateway for a channel, through one client per channel token.
+
+Clients (a pywa client and its httpx pool) are cached per channel id and keyed by what
+they were built from (token, Graph base URL, version, number): a rotated token or a moved
+base URL builds a new client and closes the old one. `close` (a `Closeable`) closes them
+all at shutdown. Tokens are decrypted here, never earlier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pywa_async.client import WhatsApp
+
+from api.domain.errors import ServiceUnavailable
+from api.domain.identity.auth import SecretBox
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelProfile,
+    ChannelType,
+    SecretName,
+    WhatsAppSettings,
+)
+from api.domain.messaging.errors import ChannelPermanentFailure, ChannelTokenInvalid
+from api.domain.messaging.events import InboundEvent
+from api.domain.messaging.gateway import ChannelGateway
+from api.infrastructure.channels.whatsapp.gateway import WhatsAppGateway, build_client
+from api.infrastructure.channels.whatsapp.webhook import parse_webhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    timeout_seconds: float = 30.0
+    max_connections: int = 100
+
+
+@dataclass
+class _Cached:
+    fingerprint: str
+    client: WhatsApp
+    session: httpx.AsyncClient
+    token: str
+
+
+class ProviderGateways:
+    """The `ChannelGateways` adapter. One instance per process (it owns the clients)."""
+
+    def __init__(self, secret_box: SecretBox, options: ClientOptions | None = None) -> None:
+        self._box = secret_box
+        self._options = options or ClientOptions()
+        self._clients: dict[str, _Cached] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def for_channel(self, channel: Channel) -> ChannelGateway:
+        settings = self._whatsapp(channel)
+        if channel.id is None:
+            raise ValueError("a stored channel has an id; use check() for a new one")
+        token = self._token(channel)
+        fingerprint = _fingerprint(settings, token)
+        cached = self._clients.get(channel.id)
+        if cached is None or cached.fingerprint != fingerprint:
+            client, session = self._build(settings, token)
+            if cached is not None:
+                self._close_later(cached.session)
+            cached = _Cached(fingerprint, client, session, token)
+            self._clients[channel.id] = cached
+        return WhatsAppGateway(settings, cached.client, cached.session, cached.token)
+
+    async def check(self, channel: Channel) -> ChannelProfile:
+        settings = self._whatsapp(channel)
+        token = self._token(channel)
+        client, session = self._build(settings, token)
+        try:
+            return await WhatsAppGateway(settings, client, session, token).check()
+        finally:
+            await session.aclose()
+
+    def forget(self, channel_id: str) -> None:
+        cached = self._clients.pop(channel_id, None)
+        if cached is not None:
+            self._close_later(cached.session)
+
+    def parse_webhook(self, type: ChannelType, payload: dict[str, Any]) -> list[InboundEvent]:
+        if type is not ChannelType.WHATSAPP:
+            raise ChannelPermanentFailure(f"No adapter parses {type.value} webhooks yet.")
+        return parse_webhook(payload)
+
+    def cached_client_count(self) -> int:
+        return len(self._clients)
+
+    async def close(self) -> None:
+        cached, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(c.session.aclose() for c in cached), return_exceptions=True)
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=5)
+
+    def _build(self, settings: WhatsAppSettings, token: str) -> tuple[WhatsApp, httpx.AsyncClient]:
+        return build_client(
+            settings,
+            token,
+            timeout_seconds=self._options.timeout_seconds,
+            max_connections=self._options.max_connections,
+        )
+
+    def _whatsapp(self, channel: Channel) -> WhatsAppSettings:
+        if channel.type is not ChannelType.WHATSAPP or not isinstance(
+            channel.settings, WhatsAppSettings
+        ):
+            raise ChannelPermanentFailure(f"No adapter for {channel.type.value} channels yet.")
+        return channel.settings
+
+    def _token(self, channel: Channel) -> str:
+        ciphertext = channel.secrets.get(SecretName.ACCESS_TOKEN)
+        if not ciphertext:
+            raise ChannelTokenInvalid("The channel has no access token.")
+        try:
+            return self._box.decrypt(ciphertext)
+        except ValueError as exc:  # ENCRYPTION_KEY changed: the channel cannot be used
+            raise ServiceUnavailable(
+                "channel", detail="The channel's stored credentials cannot be decrypted."
+            ) from exc
+
+    def _close_later(self, session: httpx.AsyncClient) -> None:
+        """Close a replaced client without holding the caller (calls in flight on it end
+        with a transient failure, which their jobs retry)."""
+        try:
+            task = asyncio.get_running_loop().create_task(session.aclose())
+        except RuntimeError:  # no loop: nothing can be in flight on it
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def _fingerprint(settings: WhatsAppSettings, token: str) -> str:
+    material = "\n".join(
+        (token, settings.graph_base_url, settings.api_version, settings.phone_number_id)
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
