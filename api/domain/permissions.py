@@ -29,6 +29,8 @@ class Permission(StrEnum):
     STORAGE_MANAGE = "storage:manage"
     AI_USE = "ai:use"
     AI_MANAGE = "ai:manage"
+    CHANNELS_READ = "channels:read"
+    CHANNELS_MANAGE = "channels:manage"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -60,6 +62,8 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.STORAGE_MANAGE, "Configure where the tenant's files are stored"),
     CatalogEntry(Permission.AI_USE, "Chat with AI models"),
     CatalogEntry(Permission.AI_MANAGE, "Configure AI models and quotas"),
+    CatalogEntry(Permission.CHANNELS_READ, "List and read messaging channels"),
+    CatalogEntry(Permission.CHANNELS_MANAGE, "Connect, change and disconnect messaging channels"),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(

@@ -18,10 +18,12 @@ from api.domain.identity.auth import (
 )
 from api.domain.identity.roles import RoleRepository
 from api.domain.identity.users import PlatformUserRepository, UserRepository
+from api.domain.lifecycle import Startable
+from api.domain.permissions import SYSTEM_ROLES
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.revocations import RedisRevocations
 from api.infrastructure.persistence.identity.one_time_tokens import MongoOneTimeTokens
-from api.infrastructure.persistence.identity.roles import BeanieRoleRepository
+from api.infrastructure.persistence.identity.roles import BeanieRoleRepository, SystemRoleUpgrade
 from api.infrastructure.persistence.identity.sessions import MongoSessionStore
 from api.infrastructure.persistence.identity.users import (
     BeanieUserRepository,
@@ -104,3 +106,6 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(UserRepository, BeanieUserRepository)
     container.register(PlatformUserRepository, MongoPlatformUserRepository)
     container.register(RoleRepository, BeanieRoleRepository)
+    # Existing tenants' system roles follow the catalog (new permissions reach owners).
+    upgrade = SystemRoleUpgrade({name: perms for name, (_, perms) in SYSTEM_ROLES.items()})
+    container.register(Startable, instance=upgrade)

@@ -15,11 +15,11 @@ from redis.asyncio import Redis
 
 from api.config import Settings
 from api.infrastructure.persistence.base.mongo import MongoClient
-from api.wiring import ai, email, files, identity, kernel, operations, tenants
+from api.wiring import ai, email, files, identity, kernel, messaging, operations, tenants
 from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
-CONTEXTS = (kernel, tenants, identity, email, files, ai, operations)
+CONTEXTS = (kernel, tenants, identity, email, files, ai, messaging, operations)
 
 
 def build_container(

@@ -16,6 +16,7 @@ from api.infrastructure.persistence.identity.one_time_tokens import OneTimeToken
 from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
 from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
+from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
@@ -36,4 +37,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     UsageDocument,
     AiSettingsDocument,
     QuotaDayDocument,
+    ChannelDocument,
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from pymongo import IndexModel
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.identity.roles import Role
+from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -109,3 +111,27 @@ class BeanieRoleRepository:
     async def delete(self, role_id: str) -> bool:
         self._scoped.scope()
         return await self._scoped.delete(role_id)
+
+
+class SystemRoleUpgrade:
+    """A `Startable`: every tenant's system roles grant what the catalog says today.
+
+    Roles are written with the permissions of their time; when the catalog grows (e.g.
+    `channels:*`), existing tenants' `owner` and `admin` must get the new permissions too.
+    One update per system role, across tenants (a platform step, so not scoped), touching
+    only roles that differ; system roles cannot be edited by tenants, so nothing of theirs
+    is overwritten. Idempotent: every process runs it at start.
+    """
+
+    def __init__(self, definitions: Mapping[str, frozenset[str]]) -> None:
+        self._definitions = {name: sorted(perms) for name, perms in definitions.items()}
+
+    async def start(self) -> None:
+        collection = RoleDocument.get_pymongo_collection()
+        for name, permissions in self._definitions.items():
+            with database_errors():
+                await collection.update_many(
+                    {"system": True, "name_lower": name_key(name),
+                     "permissions": {"$ne": permissions}},
+                    {"$set": {"permissions": permissions, "updated_at": utcnow()}},
+                )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Messaging documents and repositories (channels first)."""

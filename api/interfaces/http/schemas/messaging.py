@@ -1,0 +1,120 @@
+"""Request and response bodies of the channel routes.
+
+Secrets (`access_token`, `app_secret`) appear only in requests; the response model has no
+field that could carry one (`has_access_token`, `has_app_secret` instead).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.domain.messaging.channels import ChannelStatus, ChannelType
+from api.usecases.messaging.list_channels import ChannelList
+from api.usecases.messaging.rules import ChannelView
+from api.usecases.messaging.update_channel import ChannelChanges
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+GRAPH_ID = r"^[0-9]{1,32}$"
+API_VERSION = r"^v[0-9]{1,3}\.[0-9]{1,2}$"
+NO_SPACES = r"^\S+$"
+
+
+def _http_base_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    return value.rstrip("/")
+
+
+class WhatsAppChannelIn(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    phone_number_id: str = Field(pattern=GRAPH_ID, description="Meta's phone number id.")
+    waba_id: str = Field(pattern=GRAPH_ID, description="The WhatsApp Business Account id.")
+    access_token: str = Field(min_length=1, max_length=4096, pattern=NO_SPACES)
+    app_secret: str | None = Field(default=None, min_length=1, max_length=256, pattern=NO_SPACES)
+    verify_token: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        pattern=NO_SPACES,
+        description="For Meta's webhook verification; generated when not given.",
+    )
+    api_version: str | None = Field(default=None, pattern=API_VERSION, examples=["v26.0"])
+    graph_base_url: str | None = Field(default=None, max_length=2048)
+    messages_per_second: int | None = Field(default=None, ge=1, le=1000)
+
+    _base_url = field_validator("graph_base_url")(_http_base_url)
+
+
+class ChannelUpdateIn(BaseModel):
+    """Every field is optional; `app_secret: null` removes the channel's own app secret
+    (webhooks are then checked with the platform's `WHATSAPP_APP_SECRET`)."""
+
+    model_config = _STRICT
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    access_token: str | None = Field(default=None, min_length=1, max_length=4096, pattern=NO_SPACES)
+    app_secret: str | None = Field(default=None, min_length=1, max_length=256, pattern=NO_SPACES)
+    verify_token: str | None = Field(default=None, min_length=8, max_length=256, pattern=NO_SPACES)
+    api_version: str | None = Field(default=None, pattern=API_VERSION)
+    graph_base_url: str | None = Field(default=None, max_length=2048)
+    messages_per_second: int | None = Field(default=None, ge=1, le=1000)
+
+    _base_url = field_validator("graph_base_url")(_http_base_url)
+
+    def to_changes(self) -> ChannelChanges:
+        fields = self.model_dump(exclude_unset=True)
+        clear = "app_secret" in self.model_fields_set and self.app_secret is None
+        return ChannelChanges(
+            **{k: v for k, v in fields.items() if v is not None}, clear_app_secret=clear
+        )
+
+
+class ChannelOut(BaseModel):
+    id: str
+    type: ChannelType
+    name: str
+    status: ChannelStatus
+    phone_number_id: str
+    waba_id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    quality_rating: str | None
+    api_version: str
+    graph_base_url: str
+    webhook_url: str = Field(description="Paste it into Meta's dashboard (Webhooks).")
+    verify_token: str
+    has_access_token: bool
+    has_app_secret: bool
+    messages_per_second: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, view: ChannelView) -> ChannelOut:
+        return cls(**view.model_dump())
+
+
+class ChannelPageOut(BaseModel):
+    items: list[ChannelOut]
+    total: int
+    page: int
+    page_size: int
+
+    @classmethod
+    def of(cls, found: ChannelList, page: int, page_size: int) -> ChannelPageOut:
+        return cls(
+            items=[ChannelOut.of(v) for v in found.items],
+            total=found.total,
+            page=page,
+            page_size=page_size,
+        )

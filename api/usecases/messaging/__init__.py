@@ -1,0 +1,1 @@
+"""Messaging use cases: channels (connect, read, change, disconnect)."""

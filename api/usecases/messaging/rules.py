@@ -1,0 +1,142 @@
+"""The channels' shared rules: the deployment's defaults, how a channel is shown (never a
+secret), the webhook URL a tenant pastes into Meta's dashboard, and the check with the
+provider whose refusal becomes a 422 without any secret in it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from api.domain.errors import NotFound
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelProfile,
+    ChannelRepository,
+    ChannelStatus,
+    ChannelType,
+    SecretName,
+)
+from api.domain.messaging.errors import (
+    ChannelCheckFailed,
+    ChannelPermanentFailure,
+    ChannelTransientFailure,
+)
+from api.domain.messaging.gateway import ChannelGateways
+
+CHANNEL_NOT_FOUND = "Channel not found."
+ALREADY_CONNECTED = "This account is already connected to a channel."
+PUBLIC_FIELDS = (
+    "name", "status", "verify_token", "messages_per_second", "phone_number_id", "waba_id",
+    "api_version", "graph_base_url",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """The deployment's channel settings."""
+
+    webhook_base_url: str  # {PUBLIC_BASE_URL}{api prefix}/webhooks
+    graph_base_url: str
+    api_version: str
+    messages_per_second: int
+
+
+class ChannelView(BaseModel):
+    """A channel as clients see it: settings, profile, webhook URL; secrets only as flags."""
+
+    id: str
+    type: ChannelType
+    name: str
+    status: ChannelStatus
+    phone_number_id: str
+    waba_id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    quality_rating: str | None
+    api_version: str
+    graph_base_url: str
+    webhook_url: str
+    verify_token: str
+    has_access_token: bool
+    has_app_secret: bool
+    messages_per_second: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def channel_view(channel: Channel, policy: ChannelPolicy) -> ChannelView:
+    settings = channel.settings
+    channel_id = channel.id or ""
+    return ChannelView(
+        id=channel_id,
+        type=channel.type,
+        name=channel.name,
+        status=channel.status,
+        phone_number_id=settings.phone_number_id,
+        waba_id=settings.waba_id,
+        display_phone_number=settings.display_phone_number,
+        verified_name=settings.verified_name,
+        quality_rating=settings.quality_rating,
+        api_version=settings.api_version,
+        graph_base_url=settings.graph_base_url,
+        webhook_url=f"{policy.webhook_base_url}/{channel.type.value}/{channel_id}",
+        verify_token=channel.verify_token,
+        has_access_token=channel.secrets.has(SecretName.ACCESS_TOKEN),
+        has_app_secret=channel.secrets.has(SecretName.APP_SECRET),
+        messages_per_second=channel.messages_per_second,
+        created_at=channel.created_at,
+        updated_at=channel.updated_at,
+    )
+
+
+def audited_fields(channel: Channel) -> dict[str, object]:
+    """What an audit entry may record of a channel: no secret, only whether there is one."""
+    settings = channel.settings
+    return {
+        "name": channel.name,
+        "status": channel.status.value,
+        "verify_token_set": bool(channel.verify_token),
+        "messages_per_second": channel.messages_per_second,
+        "phone_number_id": settings.phone_number_id,
+        "waba_id": settings.waba_id,
+        "api_version": settings.api_version,
+        "graph_base_url": settings.graph_base_url,
+        "has_access_token": channel.secrets.has(SecretName.ACCESS_TOKEN),
+        "has_app_secret": channel.secrets.has(SecretName.APP_SECRET),
+    }
+
+
+def new_verify_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def existing_channel(channels: ChannelRepository, channel_id: str) -> Channel:
+    channel = await channels.get(channel_id)
+    if channel is None:
+        raise NotFound(CHANNEL_NOT_FOUND)
+    return channel
+
+
+async def checked_profile(
+    gateways: ChannelGateways, channel: Channel, *, plaintexts: tuple[str, ...]
+) -> ChannelProfile:
+    """The provider's profile of the account; `ChannelCheckFailed` (422) with the
+    provider's reason, every secret given masked, when it refuses or cannot be reached."""
+    try:
+        return await gateways.check(channel)
+    except ChannelTransientFailure as exc:
+        reason = "The provider could not be reached: " + exc.detail
+    except ChannelPermanentFailure as exc:
+        reason = "The provider refused these credentials: " + exc.detail
+    for secret in plaintexts:
+        if secret and len(secret) >= 4:
+            reason = reason.replace(secret, "***")
+    raise ChannelCheckFailed(reason)
+
+
+def with_profile(channel: Channel, profile: ChannelProfile) -> Channel:
+    settings = channel.settings.model_copy(update=profile.model_dump())
+    return channel.model_copy(update={"settings": settings})

@@ -1,0 +1,42 @@
+"""Messaging: channels, their repository, and the provider gateways (one client per
+channel token, closed at shutdown)."""
+
+from __future__ import annotations
+
+import punq
+
+from api.config import Settings
+from api.domain.identity.auth import SecretBox
+from api.domain.lifecycle import Closeable
+from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.gateway import ChannelGateways
+from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
+from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
+from api.usecases.messaging.rules import ChannelPolicy
+from api.wiring.clients import Clients
+
+
+def channel_policy(settings: Settings) -> ChannelPolicy:
+    public_base_url = settings.mail.public_base_url.rstrip("/")
+    whatsapp = settings.whatsapp
+    return ChannelPolicy(
+        webhook_base_url=f"{public_base_url}{settings.api_prefix}/webhooks",
+        graph_base_url=whatsapp.graph_base_url,
+        api_version=whatsapp.api_version,
+        messages_per_second=whatsapp.messages_per_second,
+    )
+
+
+def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    box: SecretBox = container.resolve(SecretBox)  # registered by the identity context
+    gateways = ProviderGateways(
+        box,
+        ClientOptions(
+            timeout_seconds=settings.whatsapp.timeout_seconds,
+            max_connections=settings.whatsapp.max_connections,
+        ),
+    )
+    container.register(ChannelGateways, instance=gateways)
+    container.register(Closeable, instance=gateways)
+    container.register(ChannelPolicy, instance=channel_policy(settings))
+    container.register(ChannelRepository, BeanieChannelRepository)
