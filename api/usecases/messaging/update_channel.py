@@ -99,7 +99,9 @@ class UpdateChannel:
             changes.clear_app_secret and before.secrets.has(SecretName.APP_SECRET)
         ):
             changed["app_secret_changed"] = True
-        if not changed and after.settings == before.settings:
+        if after.verify_token != before.verify_token:
+            changed["verify_token_changed"] = True
+        if after == before:
             return channel_view(before, self._policy)
         saved = await self._channels.replace(after.model_copy(update={"updated_at": stored_now()}))
         if saved is None:

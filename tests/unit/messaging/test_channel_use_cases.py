@@ -153,6 +153,12 @@ async def test_renaming_needs_no_check_and_nothing_is_a_no_op() -> None:
     assert len(world.gateways.checked) == 1
     await world.update.execute(MANAGER, channel_id, ChannelChanges())
     assert world.audit.actions() == ["channel.connected", "channel.updated"]
+    view = await world.update.execute(
+        MANAGER, channel_id, ChannelChanges(verify_token="a-new-verify-token")
+    )
+    assert view.verify_token == "a-new-verify-token"
+    assert world.channels.stored[channel_id].verify_token == "a-new-verify-token"
+    assert world.audit.entries[-1].changes == {"verify_token_changed": True}
 
 
 async def test_disconnect_erases_secrets_and_is_idempotent() -> None:

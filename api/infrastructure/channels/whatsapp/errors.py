@@ -30,6 +30,7 @@ TOKEN_INVALID = 190
 # Seconds to wait before retrying, by code (Meta sends no Retry-After).
 RATE_LIMITS: dict[int, float] = {THROUGHPUT: 1.0, PAIR_RATE: 6.0, 4: 60.0, 80007: 60.0}
 TRANSIENT_CODES = frozenset({1, 2, 131000, 131016, 133004})
+MAX_MESSAGE = 300
 
 ChannelFailure = ChannelTransientFailure | ChannelPermanentFailure
 
@@ -43,7 +44,7 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
 
 def from_graph_error(error: WhatsAppError, *, secrets: tuple[str, ...] = ()) -> ChannelFailure:
     code = error.code
-    message = scrub(error.message or "", secrets)
+    message = scrub(error.message or "", secrets)[:MAX_MESSAGE]  # a proxy's HTML page...
     title = scrub(error.user_title or message, secrets) or None
     details = error.details if isinstance(error.details, str) else None
     details = scrub(details, secrets) if details else None
