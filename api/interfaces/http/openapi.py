@@ -65,6 +65,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "channels",
+        "description": (
+            "Messaging channels: connect a WhatsApp Cloud API number (checked with Meta's "
+            "Graph API), rotate its token, disconnect it."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

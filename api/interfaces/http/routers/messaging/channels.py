@@ -49,7 +49,7 @@ SECRETS_NOTE = (
         "(`WHATSAPP_*`); `verify_token` is generated when not given. Paste the answer's "
         "`webhook_url` and `verify_token` into Meta's dashboard." + SECRETS_NOTE
     ),
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def connect_whatsapp(
     body: Annotated[WhatsAppChannelIn, Body()],
@@ -67,7 +67,7 @@ async def connect_whatsapp(
         "Needs `channels:read`. Newest first, disconnected channels included; `type` and "
         "`status` narrow the list." + SECRETS_NOTE
     ),
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 422, 503),
 )
 async def list_channels(
     principal: Reader,
@@ -86,7 +86,7 @@ async def list_channels(
     "/{channel_id}",
     summary="Read a channel",
     description="Needs `channels:read`. Another tenant's channel is 404." + SECRETS_NOTE,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_channel(
     channel_id: str,
@@ -106,7 +106,7 @@ async def get_channel(
         "(422 `channel_check_failed`); a `token_invalid` channel with a working new token "
         "is `active` again. A disconnected channel is 409." + SECRETS_NOTE
     ),
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
 async def update_channel(
     channel_id: str,
@@ -126,7 +126,7 @@ async def update_channel(
         "more and its secrets are erased; its conversations and messages are kept and the "
         "channel stays listed as `disconnected`. The number can be connected again."
     ),
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def disconnect_channel(
     channel_id: str,
