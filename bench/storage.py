@@ -373,7 +373,7 @@ def start_parley(stack: Stack, paths: Paths, size: int, parley_dir: Path = REPO)
         "STORAGE_DEFAULT_PROVIDER": "local",
         "LOCAL_STORAGE_DIR": str(paths.blobs),
         "MAX_UPLOAD_BYTES": str(size + 64 * MB),
-        "MAIL_PUBLIC_BASE_URL": f"http://{HOST}:{port}",
+        "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
         "TMPDIR": str(paths.spool),  # Starlette's multipart spool files, on the same disk
     }
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]

@@ -15,6 +15,7 @@ start-up with a message naming the variable (see `Settings.check_production`).
 - `monitoring`: who may read `/metrics`
 - `storage`: file storage
 - `messaging`: messaging channels (WhatsApp)
+- `server`: the public URL and the trusted reverse proxies
 - `settings`: the whole `Settings`, its production checks and `load_settings()`
 """
 
@@ -26,6 +27,7 @@ from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.messaging import WhatsAppSettings
 from api.config.monitoring import MetricsSettings
+from api.config.server import ServerSettings
 from api.config.settings import ConfigurationError, Settings, load_settings
 from api.config.storage import DEFAULT_ALLOWED_CONTENT_TYPES, StorageSettings
 from api.config.tenancy import TenancySettings
@@ -43,6 +45,7 @@ __all__ = [
     "MongoSettings",
     "RedisSettings",
     "SecuritySettings",
+    "ServerSettings",
     "Settings",
     "SmtpSettings",
     "StorageSettings",

@@ -29,7 +29,5 @@ class MailSettings(BaseSettings):
     model_config = env_config("MAIL_")
 
     outbox_dir: str = ".data/outbox"
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base of the links put in mail (password reset, verification, ...).",
-    )
+    # The base of the links in mail is `PUBLIC_BASE_URL` (api/config/server.py), which
+    # also reads the old name MAIL_PUBLIC_BASE_URL.

@@ -17,6 +17,7 @@ from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.messaging import WhatsAppSettings
 from api.config.monitoring import MetricsSettings
+from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
 from api.config.storage import StorageSettings
 from api.config.tenancy import TenancySettings
 
@@ -54,10 +55,16 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def public_base_url(self) -> str:
+        """`PUBLIC_BASE_URL`, no trailing slash (required in production)."""
+        return (self.server.public_base_url or DEV_PUBLIC_BASE_URL).rstrip("/")
 
     @property
     def broker_url(self) -> str:
@@ -102,6 +109,11 @@ class Settings(BaseSettings):
             raise ValueError("REFRESH_TOKEN_SECRET must differ from JWT_SECRET")
         if self.auth.encryption_key is None:
             raise ValueError("ENCRYPTION_KEY must be set (ENVIRONMENT=production)")
+        if self.server.public_base_url is None:
+            raise ValueError(
+                "PUBLIC_BASE_URL must be set (ENVIRONMENT=production): the URL clients reach "
+                "Parley at, e.g. https://parley.example.com (links in mail and downloads)"
+            )
         if self.auth.jwt_algorithm == "RS256" and not (
             self.auth.jwt_private_key_file and self.auth.jwt_public_key_file
         ):

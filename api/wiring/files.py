@@ -22,7 +22,7 @@ from api.infrastructure.persistence.files.storage import (
     BeanieStorageConfigRepository,
 )
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
-from api.infrastructure.storage.local import LocalUrlSigner
+from api.infrastructure.storage.local import LocalUrlSigner, local_download_url
 from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
 from api.usecases.files.rules import StoragePolicy
 from api.wiring.clients import Clients
@@ -50,7 +50,9 @@ def storage_policy(settings: Settings) -> StoragePolicy:
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     signer = LocalUrlSigner(download_link_secret(settings))
     factory = DeploymentBlobStorageFactory(
-        settings.storage, local_signer=signer, public_base_url=settings.mail.public_base_url
+        settings.storage,
+        local_signer=signer,
+        local_download_url=local_download_url(settings.public_base_url, settings.api_prefix),
     )
     container.register(BlobStorageFactory, instance=factory)
     container.register(DownloadLinks, instance=signer)

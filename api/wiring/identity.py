@@ -49,7 +49,7 @@ def auth_policy(settings: Settings) -> AuthPolicy:
         reset_ttl_seconds=auth.password_reset_ttl_minutes * 60,
         verification_ttl_seconds=auth.email_verification_ttl_hours * 3600,
         invitation_ttl_seconds=auth.invitation_ttl_hours * 3600,
-        public_base_url=settings.mail.public_base_url.rstrip("/"),
+        public_base_url=settings.public_base_url,
         issuer_name=settings.app_name,
     )
 

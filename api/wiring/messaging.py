@@ -17,9 +17,8 @@ from api.wiring.clients import Clients
 
 
 def channel_policy(settings: Settings) -> ChannelPolicy:
-    # The deployment's public base URL (MAIL_PUBLIC_BASE_URL until its rename to
-    # PUBLIC_BASE_URL lands): what Meta calls back.
-    public_base_url = settings.mail.public_base_url.rstrip("/")
+    # The deployment's public base URL (PUBLIC_BASE_URL): what Meta calls back.
+    public_base_url = settings.public_base_url
     whatsapp = settings.whatsapp
     return ChannelPolicy(
         webhook_base_url=f"{public_base_url}{settings.api_prefix}/webhooks",

@@ -16,6 +16,7 @@ from api.config import (
     MongoSettings,
     RedisSettings,
     SecuritySettings,
+    ServerSettings,
     Settings,
     SmtpSettings,
     StorageSettings,
@@ -69,4 +70,5 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         storage=StorageSettings(_env_file=None),
         metrics=MetricsSettings(_env_file=None),
         whatsapp=WhatsAppSettings(_env_file=None),
+        server=ServerSettings(_env_file=None),
     )

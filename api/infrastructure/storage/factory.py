@@ -30,11 +30,11 @@ class DeploymentBlobStorageFactory:
         settings: StorageSettings,
         *,
         local_signer: LocalUrlSigner,
-        public_base_url: str,
+        local_download_url: str,
     ) -> None:
         self._settings = settings
         self._signer = local_signer
-        self._public_base_url = public_base_url
+        self._download_url = local_download_url
 
     def for_config(self, config: StorageConfig, *, tenant_id: str) -> BlobStorage:
         if config.provider is StorageProvider.LOCAL:
@@ -42,7 +42,7 @@ class DeploymentBlobStorageFactory:
                 self._settings.local_storage_dir,
                 tenant_id=tenant_id,
                 signer=self._signer,
-                public_base_url=self._public_base_url,
+                download_url=self._download_url,
             )
         if config.provider is StorageProvider.AZURE_BLOB:
             if not config.connection_string or not config.container:

@@ -7,7 +7,7 @@ threads; reads come back in 64 KiB chunks.
 
 Signed download links (the local provider has no server of its own to sign for it)::
 
-    {public_base_url}/api/v1/files/download
+    {PUBLIC_BASE_URL}{API_PREFIX}/files/download
         ?tenant={tenant_id}&key={key}&exp={unix seconds}
         &filename={filename}&type={content type}&sig={signature}
 
@@ -48,7 +48,7 @@ from api.domain.errors import Forbidden, NotFound, ServiceUnavailable
 from api.domain.files.storage import SignedUrl
 from api.infrastructure.storage import check_tenant_key, tenant_prefix
 
-LOCAL_DOWNLOAD_PATH = "/api/v1/files/download"
+LOCAL_DOWNLOAD_ROUTE = "/files/download"  # under API_PREFIX: the route that serves the links
 READ_CHUNK = 1024 * 1024  # one thread hop per MiB (64 KiB made downloads 3x slower)
 _WRITE_BUFFER = 1024 * 1024  # gather small chunks into fewer thread hops
 _SIGNATURE_CONTEXT = "parley.local-download.v1"
@@ -159,6 +159,11 @@ class LocalUrlSigner:
         return LocalDownload(tenant, key, filename, content_type, expires)
 
 
+def local_download_url(public_base_url: str, api_prefix: str) -> str:
+    """The absolute URL of the route that serves local download links."""
+    return f"{public_base_url.rstrip('/')}{api_prefix.rstrip('/')}{LOCAL_DOWNLOAD_ROUTE}"
+
+
 class LocalBlobStorage:
     """`BlobStorage` on a local directory, for one tenant."""
 
@@ -168,13 +173,15 @@ class LocalBlobStorage:
         *,
         tenant_id: str,
         signer: LocalUrlSigner,
-        public_base_url: str,
+        download_url: str,
     ) -> None:
+        """`download_url`: the absolute URL of the route serving the links,
+        `{PUBLIC_BASE_URL}{API_PREFIX}/files/download` (see `local_download_url`)."""
         self._root = Path(root).absolute()
         self._tenant_id = tenant_id
         self._prefix = tenant_prefix(tenant_id)
         self._signer = signer
-        self._base_url = public_base_url.rstrip("/")
+        self._download_url = download_url
 
     def path_of(self, key: str) -> Path:
         """Where `key` lives on disk (ValueError for a key outside the tenant's folder)."""
@@ -240,7 +247,7 @@ class LocalBlobStorage:
             filename=filename,
             content_type=content_type,
         )
-        url = f"{self._base_url}{LOCAL_DOWNLOAD_PATH}?{urlencode(query, quote_via=quote)}"
+        url = f"{self._download_url}?{urlencode(query, quote_via=quote)}"
         return SignedUrl(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 
     async def check(self) -> None:

@@ -337,7 +337,7 @@ async def test_defaults_come_from_settings(
     settings.whatsapp.graph_base_url = graph.base_url
     settings.whatsapp.api_version = "v25.0"
     settings.whatsapp.messages_per_second = 40
-    settings.mail.public_base_url = "https://parley.example.com/"
+    settings.server.public_base_url = "https://parley.example.com/"
     async with serve(settings) as client:
         acme = await onboard(client, "acme")
         owner = await owner_headers(client, acme)

@@ -41,7 +41,7 @@ MiB = 1024 * 1024
 CHUNK = 64 * 1024
 # 17 distinct blocks, cycled: a lost, doubled or reordered chunk changes the hash.
 BLOCKS = [hashlib.sha512(bytes([i])).digest() * (CHUNK // 64) for i in range(17)]
-BASE_URL = "https://parley.example.com"
+DOWNLOAD_URL = "https://parley.example.com/api/v1/files/download"
 PROVIDERS = ["local", "azure", "s3"]
 
 
@@ -77,7 +77,7 @@ async def read_back(storage: BlobStorage, key: str) -> tuple[int, str]:
 def local_storage(tmp_path: Path) -> LocalBlobStorage:
     signer = LocalUrlSigner("test-download-secret")
     return LocalBlobStorage(
-        tmp_path / "blobs", tenant_id=TENANT, signer=signer, public_base_url=BASE_URL
+        tmp_path / "blobs", tenant_id=TENANT, signer=signer, download_url=DOWNLOAD_URL
     )
 
 

@@ -31,7 +31,7 @@ from tests.support.storage_servers import (
 )
 
 TENANT = "tenant-alpha"
-BASE_URL = "https://parley.example.com"
+DOWNLOAD_URL = "https://parley.example.com/api/v1/files/download"
 
 
 def new_key() -> str:
@@ -170,7 +170,7 @@ def _factory(**settings: Any) -> DeploymentBlobStorageFactory:
     return DeploymentBlobStorageFactory(
         StorageSettings(_env_file=None, **settings),
         local_signer=LocalUrlSigner("s3cret"),
-        public_base_url=BASE_URL,
+        local_download_url=DOWNLOAD_URL,
     )
 
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from api.domain.errors import Forbidden
-from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
+from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner, local_download_url
 from tests.fakes.clock import FakeClock
 
 TENANT = "tenant-alpha"
@@ -25,7 +25,7 @@ async def _local_link(clock: FakeClock, tmp_path: Path) -> dict[str, str]:
         tmp_path,
         tenant_id=TENANT,
         signer=LocalUrlSigner("s3cret", clock=clock),
-        public_base_url=BASE_URL + "/",
+        download_url=local_download_url(BASE_URL + "/", "/api/v1"),
     )
     signed = await storage.signed_url(
         f"tenants/{TENANT}/abc", expires_in=300, filename="Ré sumé.pdf", content_type="text/csv"
@@ -87,6 +87,20 @@ async def test_local_link_expires(tmp_path: Path) -> None:
     clock.now += 1
     with pytest.raises(Forbidden, match="expired"):
         signer.verify_query(query)
+
+
+@pytest.mark.parametrize(
+    ("base", "prefix", "url"),
+    [
+        ("https://p.example.com", "/api/v1", "https://p.example.com/api/v1/files/download"),
+        ("https://p.example.com/", "/parley/v2/", "https://p.example.com/parley/v2/files/download"),
+        ("https://example.com/parley", "", "https://example.com/parley/files/download"),
+    ],
+)
+def test_the_download_route_is_under_the_public_url_and_api_prefix(
+    base: str, prefix: str, url: str
+) -> None:
+    assert local_download_url(base, prefix) == url
 
 
 def test_local_link_is_bound_to_its_tenant() -> None:

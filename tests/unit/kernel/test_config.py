@@ -20,6 +20,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "ENVIRONMENT", "JWT_SECRET", "REFRESH_TOKEN_SECRET", "ADMIN_PASSWORD", "REDIS_URL",
         "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "CORS_ORIGINS", "OLLAMA_MODELS",
         "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI", "ENCRYPTION_KEY",
+        "PUBLIC_BASE_URL", "MAIL_PUBLIC_BASE_URL", "FORWARDED_ALLOW_IPS",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env file here
@@ -32,6 +33,7 @@ def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
         "REFRESH_TOKEN_SECRET": STRONG_2,
         "ADMIN_PASSWORD": "pw!",
         "ENCRYPTION_KEY": VALID_FERNET_KEY,
+        "PUBLIC_BASE_URL": "https://parley.example.com",
     }
     for name, value in {**defaults, **values}.items():
         monkeypatch.setenv(name, value)

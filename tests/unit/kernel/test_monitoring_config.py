@@ -14,6 +14,7 @@ PRODUCTION = {
     "REFRESH_TOKEN_SECRET": "y" * 40,
     "ADMIN_PASSWORD": "pw!",
     "ENCRYPTION_KEY": "aGVsbG8td29ybGQtdGhpcy1pcy0zMi1ieXRlcyEhISE=",
+    "PUBLIC_BASE_URL": "https://parley.example.com",
 }
 
 
