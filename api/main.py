@@ -22,6 +22,7 @@ from api.domain.errors import TenantNotFound
 from api.domain.tenancy import TenancyStrategy, TenantId
 from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.body_limit import BodyLimitMiddleware
+from api.interfaces.http.middleware.forwarded import ForwardedHeadersMiddleware
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
@@ -163,4 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings)  # last added, so it runs first and sees every response
+    # Outermost: every middleware, metrics included, sees the real client and scheme.
+    if settings.server.forwarded_allow_ips:
+        app.add_middleware(
+            ForwardedHeadersMiddleware, trusted_proxies=settings.server.forwarded_allow_ips
+        )
     return app

@@ -97,7 +97,10 @@ class Command:
 
 def parley_commands(settings: Settings, extra_args: list[str]) -> list[Command]:
     """Every Parley process to run, in start order (and stop order)."""
-    api = [sys.executable, "-m", "uvicorn", settings.app, "--factory"]
+    # --no-proxy-headers: uvicorn never trusts X-Forwarded-For itself (by default it would
+    # from 127.0.0.1, or from its own reading of FORWARDED_ALLOW_IPS); the app decides,
+    # from the FORWARDED_ALLOW_IPS setting, so there is one rule everywhere.
+    api = [sys.executable, "-m", "uvicorn", settings.app, "--factory", "--no-proxy-headers"]
     api += ["--host", settings.host, "--port", str(settings.port), *extra_args]
     celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
     worker = [*celery, "worker", "--loglevel=INFO", "--pool=threads"]

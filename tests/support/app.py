@@ -28,8 +28,15 @@ class AppClient(httpx.AsyncClient):
     """An httpx client talking in-process to one running app, which it names: tests arrange
     through the app's `container` what HTTP cannot (a tenant with its owner, tokens, ...)."""
 
-    def __init__(self, app: FastAPI, base_url: str = "http://testserver") -> None:
-        super().__init__(transport=httpx.ASGITransport(app=app), base_url=base_url)
+    def __init__(
+        self,
+        app: FastAPI,
+        base_url: str = "http://testserver",
+        peer: tuple[str, int] = ("127.0.0.1", 123),
+    ) -> None:
+        """`peer`: the TCP peer the app sees (the ASGI `client`)."""
+        transport = httpx.ASGITransport(app=app, client=peer)
+        super().__init__(transport=transport, base_url=base_url)
         self.app = app
 
     @property
@@ -65,6 +72,14 @@ async def serve_over_tcp(settings: Settings) -> AsyncIterator[tuple[AppClient, h
         httpx.AsyncClient(base_url=base_url, timeout=60) as remote,
     ):
         yield local, remote
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan; make clients with `AppClient(app, peer=...)`."""
+    app = create_app(settings)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        yield app
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
