@@ -19,6 +19,7 @@ from api.common.request_context import current_request_id
 from api.domain.audit import AuditEntry, AuditQuery, redact
 from api.domain.tenancy import current_tenant, current_tenant_or_none
 from api.infrastructure.persistence.base.mongo import database_errors, ensure_ttl_index
+from api.infrastructure.persistence.base.paging import window
 
 RETENTION_INDEX = "created_at_ttl"
 _TENANT = "tenant_id"
@@ -119,13 +120,14 @@ class MongoAuditLog:
     async def _find(filter: dict[str, Any], query: AuditQuery) -> tuple[list[AuditEntry], int]:
         with database_errors():
             total = await AuditEntryDocument.find(filter).count()
-            if query.limit <= 0:
+            bounds = window(query.skip, query.limit)
+            if bounds is None:
                 return [], total
             documents = (
                 await AuditEntryDocument.find(filter)
                 .sort([("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-                .skip(max(query.skip, 0))
-                .limit(query.limit)
+                .skip(bounds.skip)
+                .limit(bounds.limit)
                 .to_list()
             )
         return [d.to_entity() for d in documents], total

@@ -25,6 +25,7 @@ from pymongo.results import UpdateResult
 
 from api.domain.tenancy import current_tenant
 from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.paging import window
 from api.infrastructure.persistence.base.writes import TENANT_FIELD as TENANT_FIELD
 from api.infrastructure.persistence.base.writes import (
     BulkOutcome,
@@ -112,13 +113,15 @@ class TenantScopedRepository(Generic[D]):
         skip: int = 0,
         limit: int | None = None,
     ) -> list[D]:
+        """This tenant's matches; `skip` and `limit` as in MongoDB, except that a limit
+        below 1 or a skip beyond any collection finds nothing (see `window`)."""
         query = self.document.find(self.scope(filter))
+        bounds = window(skip, limit)
+        if bounds is None:
+            return []
         if sort:
             query = query.sort(sort)
-        if skip:
-            query = query.skip(skip)
-        if limit is not None:
-            query = query.limit(limit)
+        query = query.skip(bounds.skip).limit(bounds.limit)
         with database_errors():
             return await query.to_list()
 

@@ -14,6 +14,7 @@ from pymongo import DESCENDING, IndexModel
 
 from api.domain.jobs import FailedJob, JobArgument
 from api.infrastructure.persistence.base.mongo import database_errors, ensure_ttl_index
+from api.infrastructure.persistence.base.paging import window
 
 RETENTION_INDEX = "failed_at_ttl"
 
@@ -56,7 +57,10 @@ class MongoFailedJobLog:
             await FailedJobDocument(**job.model_dump(exclude={"id"})).insert()
 
     async def recent(self, *, limit: int) -> list[FailedJob]:
+        bounds = window(0, limit)
+        if bounds is None:
+            return []
         with database_errors():
             query = FailedJobDocument.find({}).sort([("failed_at", SortDirection.DESCENDING)])
-            documents = await query.limit(limit).to_list()
+            documents = await query.limit(bounds.limit).to_list()
         return [d.to_entity() for d in documents]

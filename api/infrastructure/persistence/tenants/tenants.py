@@ -14,6 +14,7 @@ from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.tenants.tenant import SignupMode, Tenant, TenantStatus
 from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.paging import window
 from api.infrastructure.persistence.base.scoped import to_object_id
 from api.infrastructure.persistence.identity.users import normalize_name
 
@@ -111,10 +112,11 @@ class PlatformTenantRepository:
             ]
         with database_errors():
             total = await TenantDocument.find(filter).count()
-            if limit <= 0:
+            bounds = window(skip, limit)
+            if bounds is None:
                 return [], total
-            query = TenantDocument.find(filter).sort("subdomain").skip(max(skip, 0)).limit(limit)
-            documents = await query.to_list()
+            query = TenantDocument.find(filter).sort("subdomain").skip(bounds.skip)
+            documents = await query.limit(bounds.limit).to_list()
         return [d.to_entity() for d in documents], total
 
     async def update(self, tenant_id: str, changes: dict[str, object]) -> Tenant | None:

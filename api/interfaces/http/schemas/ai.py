@@ -13,6 +13,9 @@ from api.domain.ai.values import ModelInfo, Provider, Speaker, TokenUsage
 from api.usecases.ai.get_usage import UsageReport
 
 _STRICT = ConfigDict(extra="forbid")
+# A day's tokens for a whole tenant: far above any real use, far below what MongoDB's
+# 8-byte integers hold (a larger quota is a 422, not a number the database refuses).
+MAX_DAILY_TOKEN_QUOTA = 10**12
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -140,7 +143,10 @@ class AiSettingsIn(BaseModel):
     )
     default_model: ModelName | None = None
     daily_token_quota: int | None = Field(
-        default=None, ge=1, description="Tokens (in + out) per UTC day; null: no limit."
+        default=None,
+        ge=1,
+        le=MAX_DAILY_TOKEN_QUOTA,
+        description="Tokens (in + out) per UTC day, at most 10^12; null: no limit.",
     )
 
 

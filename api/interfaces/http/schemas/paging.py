@@ -1,5 +1,10 @@
 """Page-numbered lists: the `?page=&page_size=` query and the `{items, total, page,
-page_size}` answer."""
+page_size}` answer.
+
+Both numbers are bounded in the schema, so a page beyond `MAX_PAGE` is a 422 problem
+(never a skip the database cannot hold); a list deeper than `MAX_PAGE * MAX_PAGE_SIZE`
+items is read by narrowing it with its filters.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,16 @@ from pydantic import BaseModel
 
 T = TypeVar("T")
 
+MAX_PAGE = 10_000
 MAX_PAGE_SIZE = 100
+
+PageNumber = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"1-based page number (at most {MAX_PAGE:,})")
+]
+PageSize = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (at most {MAX_PAGE_SIZE})"),
+]
 
 
 @dataclass(frozen=True)
@@ -20,12 +34,7 @@ class Paging:
     page_size: int
 
 
-def _paging(
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
-    page_size: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (at most 100)")
-    ] = 20,
-) -> Paging:
+def _paging(page: PageNumber = 1, page_size: PageSize = 20) -> Paging:
     return Paging(page=page, page_size=page_size)
 
 
