@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.routers.ai.access import AiUser
-from api.interfaces.http.routers.ai.sse import SSE_HEADERS, event_stream
+from api.interfaces.http.routers.ai.sse import SSE_EVENT_SCHEMA, SSE_HEADERS, event_stream
 from api.interfaces.http.schemas.ai import AskIn
 from api.usecases.ai.ask import Ask, Question
 from api.usecases.ai.stop_generation import StopGeneration
@@ -50,7 +50,7 @@ stops the generation; what was produced is saved as a partial reply."""
     description="Needs `ai:use`. " + _SSE_DOC,
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}},
         **problem_responses(401, 403, 404, 422, 429, 503),
     },
 )

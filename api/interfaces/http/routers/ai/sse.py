@@ -13,6 +13,17 @@ from api.usecases.ai.events import Failed, Finished, KeepAlive, Started, StreamE
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE = b": keep-alive\n\n"
 
+# One event of the stream, as OpenAPI (before 3.2, without `itemSchema`) documents a
+# `text/event-stream` response: the schema of each event's fields, `data` a JSON text.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["meta", "token", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
