@@ -1,0 +1,121 @@
+"""The fuzzed app: Parley on the tests' real servers (Mongo-wire, Redis) and the fake LLM,
+served over TCP from a background thread (`LiveApp`), with a fresh tenant, its owner and
+the platform admin signed in for every fuzzed operation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymongo
+import pytest
+import redis
+import requests
+
+from api.config import AuthSettings, Settings
+from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
+from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
+from api.usecases.tenants.rules import OPERATOR
+from tests.support.ai_stack import ai_settings
+from tests.support.live_app import LiveApp
+from tests.support.onboarding import OWNER_PASSWORD
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD
+
+OWNER_EMAIL = "owner@acme.example.com"
+
+# Generous limits: the fuzzer should reach each route's logic, not its rate limit (429 and
+# lockouts are tested in tests/e2e/identity).
+_NO_THROTTLE = {
+    "login_rate_per_ip": 1_000_000,
+    "login_rate_per_account": 1_000_000,
+    "sensitive_rate_per_ip": 1_000_000,
+    "lockout_threshold": 1_000_000,
+}
+
+
+def fuzz_settings(
+    mongo_url: str, redis_url: str, db_name: str, llm_url: str, blobs: Path
+) -> Settings:
+    settings = ai_settings(mongo_url, redis_url, db_name, llm_url)
+    auth = settings.auth.model_dump() | _NO_THROTTLE
+    settings = settings.model_copy(update={"auth": AuthSettings(_env_file=None, **auth)})
+    settings.storage.local_storage_dir = str(blobs)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def live(
+    mongo_url: str, redis_url: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveApp]:
+    """Parley and the fake LLM, on a database of their own (dropped afterwards)."""
+    fuzz_db = f"{db_name}_fuzz"
+    blobs = tmp_path_factory.mktemp("fuzz-blobs")
+    with LiveApp(lambda llm: fuzz_settings(mongo_url, redis_url, fuzz_db, llm, blobs)) as app:
+        yield app
+    with pymongo.MongoClient[dict[str, object]](mongo_url) as client:
+        client.drop_database(fuzz_db)
+
+
+@dataclass
+class World:
+    """One fuzzed operation's world: a tenant, its owner, the platform admin."""
+
+    live: LiveApp
+    http: requests.Session
+    tenant_id: str
+    owner_id: str
+    owner: dict[str, str]
+    admin: dict[str, str]
+
+    def sign_in_again(self, *, admin: bool) -> dict[str, str]:
+        """Fresh headers of a new session of the admin or the owner."""
+        if admin:
+            return self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        return self.sign_in(OWNER_EMAIL, OWNER_PASSWORD, self.tenant_id)
+
+    def sign_in(self, email: str, password: str, tenant_id: str | None) -> dict[str, str]:
+        headers = {"X-Tenant-ID": tenant_id} if tenant_id else {}
+        response = self.http.post(
+            f"{self.live.url}/api/v1/auth/login",
+            json={"email": email, "password": password},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}", **headers}
+
+
+def _wipe(live: LiveApp, mongo_url: str, redis_url: str) -> None:
+    """Empty every collection (keeping the indexes) and the app's Redis database."""
+    assert live.settings is not None
+    with pymongo.MongoClient[dict[str, object]](mongo_url) as client:
+        database = client[live.settings.mongo.db_name]
+        for name in database.list_collection_names():
+            database[name].delete_many({})
+    with redis.Redis.from_url(redis_url) as cache:
+        cache.flushdb()
+
+
+@pytest.fixture
+def world(live: LiveApp, mongo_url: str, redis_url: str) -> Iterator[World]:
+    _wipe(live, mongo_url, redis_url)
+    live.run(live.container.resolve(EnsurePlatformAdmin).execute(ADMIN_EMAIL, ADMIN_PASSWORD))
+    onboarded: CreatedTenant = live.run(
+        live.container.resolve(CreateTenant).execute(
+            OPERATOR, name="Acme", subdomain="acme", owner_email=OWNER_EMAIL,
+            owner_full_name="Olivia Owner", owner_password=OWNER_PASSWORD,
+        )
+    )  # fmt: skip
+    tenant_id = onboarded.tenant.id or ""
+    with requests.Session() as http:
+        world = World(live, http, tenant_id, onboarded.owner.id or "", {}, {})
+        world.owner = world.sign_in(onboarded.owner.email, OWNER_PASSWORD, tenant_id)
+        world.admin = world.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        yield world
+
+
+def fuzz_examples(default: int) -> int:
+    """Examples per operation: `FUZZ_EXAMPLES` in the environment, else `default`."""
+    return int(os.environ.get("FUZZ_EXAMPLES", default))
