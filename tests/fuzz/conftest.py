@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymongo
@@ -60,22 +60,41 @@ def live(
 
 @dataclass
 class World:
-    """One fuzzed operation's world: a tenant, its owner, the platform admin."""
+    """The fuzzed app's state: one tenant, its owner and the platform admin, signed in.
+
+    `reset()` starts it afresh: every collection emptied (indexes kept), the app's Redis
+    database flushed, the admin and the tenant with its owner created again.
+    """
 
     live: LiveApp
     http: requests.Session
-    tenant_id: str
-    owner_id: str
-    owner: dict[str, str]
-    admin: dict[str, str]
+    mongo_url: str
+    redis_url: str
+    tenant_id: str = ""
+    owner: dict[str, str] = field(default_factory=dict)
+    admin: dict[str, str] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self._wipe()
+        container = self.live.container
+        self.live.run(container.resolve(EnsurePlatformAdmin).execute(ADMIN_EMAIL, ADMIN_PASSWORD))
+        onboarded: CreatedTenant = self.live.run(
+            container.resolve(CreateTenant).execute(
+                OPERATOR, name="Acme", subdomain="acme", owner_email=OWNER_EMAIL,
+                owner_full_name="Olivia Owner", owner_password=OWNER_PASSWORD,
+            )
+        )  # fmt: skip
+        self.tenant_id = onboarded.tenant.id or ""
+        self.owner = self.sign_in_again(admin=False)
+        self.admin = self.sign_in_again(admin=True)
 
     def sign_in_again(self, *, admin: bool) -> dict[str, str]:
         """Fresh headers of a new session of the admin or the owner."""
         if admin:
-            return self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, None)
-        return self.sign_in(OWNER_EMAIL, OWNER_PASSWORD, self.tenant_id)
+            return self._sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        return self._sign_in(OWNER_EMAIL, OWNER_PASSWORD, self.tenant_id)
 
-    def sign_in(self, email: str, password: str, tenant_id: str | None) -> dict[str, str]:
+    def _sign_in(self, email: str, password: str, tenant_id: str | None) -> dict[str, str]:
         headers = {"X-Tenant-ID": tenant_id} if tenant_id else {}
         response = self.http.post(
             f"{self.live.url}/api/v1/auth/login",
@@ -86,33 +105,22 @@ class World:
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}", **headers}
 
-
-def _wipe(live: LiveApp, mongo_url: str, redis_url: str) -> None:
-    """Empty every collection (keeping the indexes) and the app's Redis database."""
-    assert live.settings is not None
-    with pymongo.MongoClient[dict[str, object]](mongo_url) as client:
-        database = client[live.settings.mongo.db_name]
-        for name in database.list_collection_names():
-            database[name].delete_many({})
-    with redis.Redis.from_url(redis_url) as cache:
-        cache.flushdb()
+    def _wipe(self) -> None:
+        assert self.live.settings is not None
+        with pymongo.MongoClient[dict[str, object]](self.mongo_url) as client:
+            database = client[self.live.settings.mongo.db_name]
+            for name in database.list_collection_names():
+                database[name].delete_many({})
+        with redis.Redis.from_url(self.redis_url) as cache:
+            cache.flushdb()
 
 
 @pytest.fixture
 def world(live: LiveApp, mongo_url: str, redis_url: str) -> Iterator[World]:
-    _wipe(live, mongo_url, redis_url)
-    live.run(live.container.resolve(EnsurePlatformAdmin).execute(ADMIN_EMAIL, ADMIN_PASSWORD))
-    onboarded: CreatedTenant = live.run(
-        live.container.resolve(CreateTenant).execute(
-            OPERATOR, name="Acme", subdomain="acme", owner_email=OWNER_EMAIL,
-            owner_full_name="Olivia Owner", owner_password=OWNER_PASSWORD,
-        )
-    )  # fmt: skip
-    tenant_id = onboarded.tenant.id or ""
+    """A fresh world for each fuzzed operation."""
     with requests.Session() as http:
-        world = World(live, http, tenant_id, onboarded.owner.id or "", {}, {})
-        world.owner = world.sign_in(onboarded.owner.email, OWNER_PASSWORD, tenant_id)
-        world.admin = world.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        world = World(live, http, mongo_url, redis_url)
+        world.reset()
         yield world
 
 
