@@ -96,9 +96,22 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What FastAPI raises (a 400, `from` the decoding error) for a body it cannot even decode,
+# such as JSON that is not UTF-8: invalid input like any other, so a 422 at `body`.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     status = exc.status_code
+    if status == 400 and exc.detail == _UNREADABLE_BODY and exc.__cause__ is not None:
+        return problem_response(
+            422,
+            "invalid_input",
+            "The request is not valid.",
+            title="Invalid input",
+            errors=[{"loc": ["body"], "msg": "The body could not be read."}],
+        )
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
     defaults = {404: "No route or resource matches this URL.", 405: "Method not allowed here."}

@@ -79,3 +79,21 @@ async def test_a_daily_token_quota_beyond_its_bound_is_a_422_problem(client: App
     assert saved.json()["daily_token_quota"] == MAX_DAILY_TOKEN_QUOTA
     usage = await client.get("/api/v1/ai/usage", headers=owner)
     assert usage.status_code == 200 and usage.json()["daily_token_quota"] == MAX_DAILY_TOKEN_QUOTA
+
+
+async def test_a_body_that_cannot_be_decoded_is_a_422_problem(client: AppClient) -> None:
+    """Found by Schemathesis: a JSON body that is not UTF-8 (FastAPI cannot even decode
+    it) answered 400, which no operation documents; it is invalid input like any other."""
+    admin = await admin_headers(client)
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    not_utf8 = b'{"user_id": "\xff\xfe"}'
+    for path, headers in (
+        ("/api/v1/tenants/0123456789abcdef01234567/impersonate", admin),
+        ("/api/v1/roles", owner),
+        ("/api/v1/auth/login", {}),
+    ):
+        response = await client.post(
+            path, content=not_utf8, headers={**headers, "Content-Type": "application/json"}
+        )
+        body = assert_problem(response, 422, "invalid_input")
+        assert body["errors"] == [{"loc": ["body"], "msg": "The body could not be read."}], path
