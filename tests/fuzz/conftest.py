@@ -14,16 +14,17 @@ import pytest
 import redis
 import requests
 
-from api.config import AuthSettings, Settings
+from api.config import AuthSettings, JobSettings, Settings
 from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
 from api.usecases.tenants.create_tenant import CreatedTenant, CreateTenant
 from api.usecases.tenants.rules import OPERATOR
 from tests.support.ai_stack import ai_settings
 from tests.support.live_app import LiveApp
 from tests.support.onboarding import OWNER_PASSWORD
-from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, redis_db
 
 OWNER_EMAIL = "owner@acme.example.com"
+BROKER_DB = 3  # the fuzzed app's job queue (3) and results (4): apart from other tests' (1, 2)
 
 # Generous limits: the fuzzer should reach each route's logic, not its rate limit (429 and
 # lockouts are tested in tests/e2e/identity).
@@ -40,7 +41,16 @@ def fuzz_settings(
 ) -> Settings:
     settings = ai_settings(mongo_url, redis_url, db_name, llm_url)
     auth = settings.auth.model_dump() | _NO_THROTTLE
-    settings = settings.model_copy(update={"auth": AuthSettings(_env_file=None, **auth)})
+    jobs = settings.jobs.model_dump() | {
+        "celery_broker_url": redis_db(redis_url, BROKER_DB),
+        "celery_result_backend": redis_db(redis_url, BROKER_DB + 1),
+    }
+    settings = settings.model_copy(
+        update={
+            "auth": AuthSettings(_env_file=None, **auth),
+            "jobs": JobSettings(_env_file=None, **jobs),
+        }
+    )
     settings.storage.local_storage_dir = str(blobs)
     return settings
 
@@ -49,13 +59,17 @@ def fuzz_settings(
 def live(
     mongo_url: str, redis_url: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveApp]:
-    """Parley and the fake LLM, on a database of their own (dropped afterwards)."""
+    """Parley and the fake LLM, on a database and job queue of their own (dropped
+    afterwards, so that no other test's worker meets the jobs fuzzing queued)."""
     fuzz_db = f"{db_name}_fuzz"
     blobs = tmp_path_factory.mktemp("fuzz-blobs")
     with LiveApp(lambda llm: fuzz_settings(mongo_url, redis_url, fuzz_db, llm, blobs)) as app:
         yield app
     with pymongo.MongoClient[dict[str, object]](mongo_url) as client:
         client.drop_database(fuzz_db)
+    for db in (BROKER_DB, BROKER_DB + 1):
+        with redis.Redis.from_url(redis_db(redis_url, db)) as queue:
+            queue.flushdb()
 
 
 @dataclass

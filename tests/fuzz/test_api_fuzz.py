@@ -7,8 +7,9 @@ drives the app statefully, through the links Schemathesis infers from the docume
 one answer gives, a later request uses). Every response must pass:
 
 - `not_a_server_error`: no 5xx;
-- `response_schema_conformance`: the body is what the document says for that status and
-  media type;
+- `status_code_conformance`, `content_type_conformance`, `response_headers_conformance`
+  and `response_schema_conformance`: the status is one the operation documents, and the
+  media type, headers and body are what the document says for it;
 - `errors_are_problems` (below): every 4xx is `application/problem+json` with the
   RFC 9457 fields and its request id.
 
@@ -110,6 +111,9 @@ def errors_are_problems(ctx: CheckContext, response: Response, case: Case) -> bo
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_headers_conformance,
     schemathesis.checks.response_schema_conformance,
     errors_are_problems,
 ]
