@@ -199,6 +199,9 @@ async def test_bad_input_is_422(client: AppClient, graph: FakeGraph) -> None:
         connect_body(graph.base_url, waba_id=""),
         connect_body(graph.base_url, access_token=""),
         connect_body(graph.base_url, access_token="has spaces"),
+        # Found by Schemathesis: a token that cannot be an HTTP header value was a 500.
+        connect_body(graph.base_url, access_token="tökén"),
+        connect_body(graph.base_url, access_token="tok\x7fen"),
         connect_body(graph.base_url, graph_base_url="ftp://example.com"),
         connect_body(graph.base_url, graph_base_url="https://user:pw@example.com"),
         connect_body(graph.base_url, api_version="26"),
@@ -219,7 +222,8 @@ async def test_bad_input_is_422(client: AppClient, graph: FakeGraph) -> None:
     channel = await connect(client, owner, graph.base_url)
     one = f"{CHANNELS}/{channel['id']}"
     for body in ({"unknown": 1}, {"messages_per_second": -1}, {"name": ""},
-                 {"graph_base_url": "nope"}, {"access_token": 5}):  # fmt: skip
+                 {"graph_base_url": "nope"}, {"access_token": 5},
+                 {"access_token": "tökén"}):  # fmt: skip
         assert_problem(await client.patch(one, json=body, headers=owner), 422, "invalid_input")
     assert graph.calls("phone") == 1  # nothing invalid reached Graph
 

@@ -20,6 +20,9 @@ _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 GRAPH_ID = r"^[0-9]{1,32}$"
 API_VERSION = r"^v[0-9]{1,3}\.[0-9]{1,2}$"
 NO_SPACES = r"^\S+$"
+# Sent as `Authorization: Bearer <token>`: only what an HTTP header value can carry
+# (visible ASCII; anything else was a 500 when the client was built).
+HEADER_TEXT = r"^[\x21-\x7E]+$"
 
 
 def _http_base_url(value: str | None) -> str | None:
@@ -39,7 +42,7 @@ class WhatsAppChannelIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     phone_number_id: str = Field(pattern=GRAPH_ID, description="Meta's phone number id.")
     waba_id: str = Field(pattern=GRAPH_ID, description="The WhatsApp Business Account id.")
-    access_token: str = Field(min_length=1, max_length=4096, pattern=NO_SPACES)
+    access_token: str = Field(min_length=1, max_length=4096, pattern=HEADER_TEXT)
     app_secret: str | None = Field(default=None, min_length=1, max_length=256, pattern=NO_SPACES)
     verify_token: str | None = Field(
         default=None,
@@ -62,7 +65,9 @@ class ChannelUpdateIn(BaseModel):
     model_config = _STRICT
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    access_token: str | None = Field(default=None, min_length=1, max_length=4096, pattern=NO_SPACES)
+    access_token: str | None = Field(
+        default=None, min_length=1, max_length=4096, pattern=HEADER_TEXT
+    )
     app_secret: str | None = Field(default=None, min_length=1, max_length=256, pattern=NO_SPACES)
     verify_token: str | None = Field(default=None, min_length=8, max_length=256, pattern=NO_SPACES)
     api_version: str | None = Field(default=None, pattern=API_VERSION)
