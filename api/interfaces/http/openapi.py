@@ -27,6 +27,8 @@ from api.domain.tenancy import TenancyStrategy
 from api.interfaces.http.problems import Problem, problem_response_doc
 
 TENANT_HEADER = "X-Tenant-ID"
+# What a client sends (the server also forgives case and surrounding spaces).
+TENANT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
 PLANE_EXTENSION = "x-parley-tenant"  # read and removed here: never in the served document
 
 EITHER_PLANE: dict[str, Any] = {PLANE_EXTENSION: "optional"}
@@ -186,7 +188,12 @@ def _declare_tenant_header(operation: dict[str, Any], *, required: bool) -> None
             "in": "header",
             "required": required,
             "description": description,
-            "schema": {"type": "string", "title": "X-Tenant-ID", "description": description},
+            "schema": {
+                "type": "string",
+                "pattern": TENANT_ID_PATTERN,
+                "title": "X-Tenant-ID",
+                "description": description,
+            },
         },
     )
 

@@ -119,6 +119,7 @@ def test_every_tenant_scoped_operation_declares_the_tenant_header(spec: dict[str
         assert header is not None, f"{op_id} does not declare {TENANT_HEADER}"
         assert header["required"] is (op_id not in EITHER_PLANE), op_id
         assert header["schema"]["type"] == "string" and header["description"]
+        assert header["schema"]["pattern"] == "^[0-9a-fA-F]{24}$"
         # The tenant's own errors are documented, as problems.
         for status in ("400", "403", "404"):
             assert status in operation["responses"], (op_id, status)
