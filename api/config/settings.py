@@ -42,6 +42,24 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body of routes that declare no limit of their own (413).",
     )
+    max_webhook_body_bytes: int = Field(
+        default=3 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a provider's webhook delivery (413).",
+    )
+    webhook_sweep_interval_seconds: float = Field(
+        default=60, gt=0, description="How often beat re-queues deliveries whose job was lost."
+    )
+    webhook_sweep_after_seconds: float = Field(
+        default=120,
+        gt=0,
+        description="A delivery not processed this long after it arrived is re-queued.",
+    )
+    webhook_item_lease_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="How long a claimed item is held before a crashed processing lets it go.",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -83,6 +83,13 @@ class InvalidTenant(InvalidInput):
     title = "Invalid tenant"
 
 
+class MalformedRequest(ParleyError):
+    """The request cannot be read at all (a body that is not JSON where JSON is due)."""
+
+    code = "malformed_request"
+    title = "Malformed request"
+
+
 class Unauthorized(ParleyError):
     """No credentials, or credentials that are not valid."""
 

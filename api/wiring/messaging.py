@@ -14,6 +14,7 @@ from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
+from api.wiring.webhooks import register_webhooks
 
 
 def channel_policy(settings: Settings) -> ChannelPolicy:
@@ -41,3 +42,4 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(Closeable, instance=gateways)
     container.register(ChannelPolicy, instance=channel_policy(settings))
     container.register(ChannelRepository, BeanieChannelRepository)
+    register_webhooks(container, settings)

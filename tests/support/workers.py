@@ -37,8 +37,10 @@ def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> 
     }
 
 
-def start_celery(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "api.worker:celery_app", *args]
+def start_celery(
+    args: list[str], env: dict[str, str], log: Path, app: str = "api.worker:celery_app"
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "celery", "-A", app, *args]
     return subprocess.Popen(  # noqa: S603 - our own command line
         command,
         cwd=ROOT,

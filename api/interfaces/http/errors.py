@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[domain.ParleyError], int] = {
     domain.InvalidInput: 422,
     domain.InvalidTenant: 400,
+    domain.MalformedRequest: 400,
     domain.NotFound: 404,
     domain.Conflict: 409,
     domain.Unauthorized: 401,

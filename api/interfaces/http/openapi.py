@@ -74,6 +74,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "webhooks",
+        "description": (
+            "The providers' webhooks (public, signed by the provider): verification and "
+            "deliveries, stored raw and processed once per item by a job."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

@@ -17,6 +17,10 @@ from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
 from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
+from api.infrastructure.persistence.messaging.webhooks import (
+    WebhookEventDocument,
+    WebhookItemDocument,
+)
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
@@ -38,4 +42,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AiSettingsDocument,
     QuotaDayDocument,
     ChannelDocument,
+    WebhookEventDocument,
+    WebhookItemDocument,
 ]

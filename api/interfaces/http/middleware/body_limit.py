@@ -44,6 +44,7 @@ class BodyLimit(StrEnum):
     JSON = "json"  # every route that names no other: MAX_JSON_BODY_BYTES
     UPLOAD = "upload"  # multipart, a file of at most MAX_UPLOAD_BYTES
     AVATAR = "avatar"  # multipart, an image of at most MAX_AVATAR_BYTES
+    WEBHOOK = "webhook"  # a provider's webhook delivery: MAX_WEBHOOK_BODY_BYTES
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,16 @@ def limits_for(settings: Settings) -> dict[BodyLimit, Limit]:
     """Every kind's limit, from the settings."""
     json_bytes = settings.max_json_body_bytes
     upload, avatar = settings.storage.max_upload_bytes, settings.storage.max_avatar_bytes
+    webhook = settings.max_webhook_body_bytes
     return {
         BodyLimit.JSON: Limit(
             json_bytes, f"The request body is larger than the limit of {json_bytes} bytes."
         ),
         BodyLimit.UPLOAD: Limit(upload + MULTIPART_FRAMING, _file_detail(upload)),
         BodyLimit.AVATAR: Limit(avatar + MULTIPART_FRAMING, _file_detail(avatar)),
+        BodyLimit.WEBHOOK: Limit(
+            webhook, f"The webhook delivery is larger than the limit of {webhook} bytes."
+        ),
     }
 
 

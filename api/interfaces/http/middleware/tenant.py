@@ -6,6 +6,9 @@
   refused.
 - `none`: every request runs in the one default tenant.
 
+Paths under `public_prefixes` (the providers' webhooks) are passed through with no tenant:
+their use cases take the tenant from the channel they name, never from the request.
+
 A malformed (400), unknown (404) or suspended (403) tenant is answered with a problem
 response here, and the route never runs. The context is reset when the request ends; the
 resolved tenant is also left in the ASGI scope (`RESOLVED_TENANT`), for the access line
@@ -61,15 +64,22 @@ class TenantMiddleware:
         main_domain: str,
         resolver: Callable[[Scope], ResolveTenant],
         default_tenant: Callable[[Scope], TenantId],
+        public_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.strategy = strategy
         self.main_domain = main_domain
         self.resolver = resolver
         self.default_tenant = default_tenant
+        self.public_prefixes = public_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self.public_prefixes and str(scope.get("path", "")).startswith(self.public_prefixes):
+            # Public routes whose tenant comes from what they name (a webhook's channel):
+            # no tenant is resolved here, whatever the request says.
             await self.app(scope, receive, send)
             return
         try:

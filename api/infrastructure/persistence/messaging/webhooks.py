@@ -1,0 +1,202 @@
+"""Raw webhook deliveries (`webhook_events`) and the claims of their items
+(`webhook_items`) in MongoDB.
+
+Both are platform-level collections, like `failed_jobs`: a delivery of the platform's own
+Meta app may carry items of several tenants, so the raw delivery is stored before any
+tenant is known. Each record names its tenant when it is known; no tenant-scoped route
+reads them. `webhook_items` has a unique index over (channel_id, key): the database, not
+the code, decides which of two concurrent deliveries of one item wins the claim.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from beanie import Document, SortDirection
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from api.domain.messaging.channels import ChannelType
+from api.domain.messaging.webhooks import (
+    ItemState,
+    WebhookEvent,
+    WebhookEventStatus,
+    WebhookItem,
+)
+from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.scoped import to_object_id
+
+_PENDING = [WebhookEventStatus.RECEIVED, WebhookEventStatus.QUEUED, WebhookEventStatus.RETRYING]
+
+
+class WebhookEventDocument(Document):
+    channel_type: ChannelType
+    channel_id: str | None
+    tenant_id: str | None
+    received_at: datetime
+    body: bytes
+    signature_verified: bool
+    status: WebhookEventStatus
+    items: int = 0
+    error: str | None = None
+
+    class Settings:
+        name = "webhook_events"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_age"),
+            IndexModel([("tenant_id", ASCENDING), ("received_at", ASCENDING)], name="tenant_age"),
+        ]
+
+    def to_entity(self) -> WebhookEvent:
+        return WebhookEvent(id=str(self.id), **self.model_dump(exclude={"id", "revision_id"}))
+
+
+class MongoWebhookEventStore:
+    """`WebhookEventStore` adapter."""
+
+    async def add(self, event: WebhookEvent) -> WebhookEvent:
+        document = WebhookEventDocument(**event.model_dump(exclude={"id"}))
+        with database_errors():
+            await document.insert()
+        return document.to_entity()
+
+    async def get(self, event_id: str) -> WebhookEvent | None:
+        oid = to_object_id(event_id)
+        if oid is None:
+            return None
+        with database_errors():
+            document = await WebhookEventDocument.get(oid)
+        return document.to_entity() if document else None
+
+    async def set_status(
+        self, event_id: str, status: WebhookEventStatus, *, items: int = 0, error: str | None = None
+    ) -> None:
+        with database_errors():
+            await WebhookEventDocument.get_pymongo_collection().update_one(
+                {"_id": ObjectId(event_id)},
+                {"$set": {"status": status.value, "items": items, "error": error}},
+            )
+
+    async def mark_queued(self, event_id: str) -> None:
+        with database_errors():
+            await WebhookEventDocument.get_pymongo_collection().update_one(
+                {"_id": ObjectId(event_id), "status": WebhookEventStatus.RECEIVED.value},
+                {"$set": {"status": WebhookEventStatus.QUEUED.value}},
+            )
+
+    async def stale(self, *, received_before: datetime, limit: int) -> list[str]:
+        with database_errors():
+            found = (
+                await WebhookEventDocument.find(
+                    {
+                        "status": {"$in": [s.value for s in _PENDING]},
+                        "received_at": {"$lt": received_before},
+                    }
+                )
+                .sort([("received_at", SortDirection.ASCENDING)])
+                .limit(limit)
+                .to_list()
+            )
+        return [str(d.id) for d in found]
+
+
+class WebhookItemDocument(Document):
+    channel_id: str
+    tenant_id: str | None
+    key: str
+    event_type: str
+    webhook_event_id: str
+    state: ItemState
+    attempts: int
+    lease_until: datetime | None = None
+    error: str | None = None
+    updated_at: datetime
+
+    class Settings:
+        name = "webhook_items"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [("channel_id", ASCENDING), ("key", ASCENDING)], unique=True, name="item_unique"
+            ),
+        ]
+
+
+class MongoWebhookItemLedger:
+    """`WebhookItemLedger` adapter: insert-or-claim, atomic per document."""
+
+    async def claim(
+        self,
+        *,
+        channel_id: str,
+        tenant_id: str | None,
+        key: str,
+        event_type: str,
+        webhook_event_id: str,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool:
+        collection = WebhookItemDocument.get_pymongo_collection()
+        fresh = WebhookItemDocument(
+            channel_id=channel_id,
+            tenant_id=tenant_id,
+            key=key,
+            event_type=event_type,
+            webhook_event_id=webhook_event_id,
+            state=ItemState.PROCESSING,
+            attempts=1,
+            lease_until=lease_until,
+            updated_at=now,
+        )
+        with database_errors():
+            try:
+                await collection.insert_one(fresh.model_dump(exclude={"id", "revision_id"}))
+                return True
+            except DuplicateKeyError:
+                pass
+            # Seen before: take it over only when it failed transiently or its holder died.
+            taken = await collection.find_one_and_update(
+                {
+                    "channel_id": channel_id,
+                    "key": key,
+                    "$or": [
+                        {"state": ItemState.RETRY.value},
+                        {"state": ItemState.PROCESSING.value, "lease_until": {"$lt": now}},
+                    ],
+                },
+                {
+                    "$set": {
+                        "state": ItemState.PROCESSING.value,
+                        "lease_until": lease_until,
+                        "webhook_event_id": webhook_event_id,
+                        "updated_at": now,
+                    },
+                    "$inc": {"attempts": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return taken is not None
+
+    async def settle(
+        self, *, channel_id: str, key: str, state: ItemState, error: str | None, now: datetime
+    ) -> None:
+        with database_errors():
+            await WebhookItemDocument.get_pymongo_collection().update_one(
+                {"channel_id": channel_id, "key": key},
+                {
+                    "$set": {
+                        "state": state.value,
+                        "error": error,
+                        "lease_until": None,
+                        "updated_at": now,
+                    }
+                },
+            )
+
+    async def get(self, channel_id: str, key: str) -> WebhookItem | None:
+        with database_errors():
+            document = await WebhookItemDocument.find_one({"channel_id": channel_id, "key": key})
+        if document is None:
+            return None
+        return WebhookItem(**document.model_dump(exclude={"id", "revision_id", "lease_until"}))

@@ -1,0 +1,128 @@
+"""The providers' webhooks (`/api/v1/webhooks/...`): public, signed by the provider.
+
+No bearer token and no tenant header: the tenant is the channel's (found by the channel
+id in the URL, or on the platform's webhook by each item's account). The tenant middleware
+leaves these paths alone; their bodies have their own limit (`MAX_WEBHOOK_BODY_BYTES`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from api.domain.messaging.channels import ChannelType
+from api.interfaces.http.deps import Inject
+from api.interfaces.http.middleware.body_limit import BodyLimit, body_limit
+from api.interfaces.http.openapi import NO_TENANT
+from api.interfaces.http.problems import problem_responses
+from api.usecases.messaging.ingest_webhook import IngestWebhook
+from api.usecases.messaging.verify_webhook import VerifyWebhook
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+Mode = Annotated[str | None, Query(alias="hub.mode")]
+Token = Annotated[str | None, Query(alias="hub.verify_token")]
+Challenge = Annotated[str | None, Query(alias="hub.challenge")]
+Signature = Annotated[str | None, Header(alias="X-Hub-Signature-256")]
+_CHALLENGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+_VERIFY = (
+    "Meta's subscription check: `hub.mode=subscribe` with the right `hub.verify_token` "
+    "answers the `hub.challenge` as text/plain; a wrong token is 403."
+)
+_RECEIVE = (
+    "A delivery of Meta's webhook. `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw "
+    "body>` is checked in constant time (missing 401, wrong 403); a body that is not a "
+    'JSON object is 400, one over `MAX_WEBHOOK_BODY_BYTES` 413. 200 `{"status": '
+    '"received"}` once the raw delivery is stored; its items are processed by a job, each '
+    "once, however often Meta delivers it."
+)
+
+
+class Received(BaseModel):
+    status: str = "received"
+
+
+@router.get(
+    "/whatsapp/{channel_id}",
+    summary="Verify a channel's WhatsApp webhook",
+    description=_VERIFY + " Uses the channel's verify token; an unknown channel is 404.",
+    response_class=PlainTextResponse,
+    responses={**problem_responses(403, 404, 503), **_CHALLENGE},
+    openapi_extra=NO_TENANT,
+)
+async def verify_channel(
+    channel_id: str,
+    use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
+    mode: Mode = None,
+    token: Token = None,
+    challenge: Challenge = None,
+) -> PlainTextResponse:
+    answer = await use_case.execute(
+        ChannelType.WHATSAPP, channel_id, mode=mode, token=token, challenge=challenge
+    )
+    return PlainTextResponse(answer)
+
+
+@router.post(
+    "/whatsapp/{channel_id}",
+    summary="Receive a channel's WhatsApp webhook",
+    description=_RECEIVE
+    + " Signed with the channel's app secret, or `WHATSAPP_APP_SECRET` when it has none; "
+    "an unknown channel is 404.",
+    responses=problem_responses(400, 401, 403, 404, 413, 503),
+    openapi_extra=NO_TENANT,
+)
+@body_limit(BodyLimit.WEBHOOK)
+async def receive_channel(
+    channel_id: str,
+    request: Request,
+    use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
+    signature: Signature = None,
+) -> Received:
+    await use_case.execute(ChannelType.WHATSAPP, channel_id, await request.body(), signature)
+    return Received()
+
+
+@router.get(
+    "/whatsapp",
+    summary="Verify the platform app's WhatsApp webhook",
+    description=_VERIFY + " Uses `WHATSAPP_VERIFY_TOKEN` (404 when it is not set).",
+    response_class=PlainTextResponse,
+    responses={**problem_responses(403, 404, 503), **_CHALLENGE},
+    openapi_extra=NO_TENANT,
+)
+async def verify_platform(
+    use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
+    mode: Mode = None,
+    token: Token = None,
+    challenge: Challenge = None,
+) -> PlainTextResponse:
+    answer = await use_case.execute(
+        ChannelType.WHATSAPP, None, mode=mode, token=token, challenge=challenge
+    )
+    return PlainTextResponse(answer)
+
+
+@router.post(
+    "/whatsapp",
+    summary="Receive the platform app's WhatsApp webhook",
+    description=_RECEIVE
+    + " Signed with `WHATSAPP_APP_SECRET` (404 when it is not set). Each item goes to the "
+    "connected channel of its `metadata.phone_number_id`, in that channel's tenant; items "
+    "of unknown numbers are stored and ignored.",
+    responses=problem_responses(400, 401, 403, 404, 413, 503),
+    openapi_extra=NO_TENANT,
+)
+@body_limit(BodyLimit.WEBHOOK)
+async def receive_platform(
+    request: Request,
+    use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
+    signature: Signature = None,
+) -> Received:
+    await use_case.execute(ChannelType.WHATSAPP, None, await request.body(), signature)
+    return Received()

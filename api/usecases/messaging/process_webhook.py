@@ -1,0 +1,160 @@
+"""Processing one stored webhook delivery, item by item (runs in a job)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from api.common.clock import utcnow
+from api.domain.errors import ServiceUnavailable, TemporaryFailure
+from api.domain.messaging.channels import Channel, ChannelStatus
+from api.domain.messaging.events import InboundEvent
+from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.webhooks import (
+    ChannelLookup,
+    InboundEventHandlers,
+    ItemState,
+    WebhookEvent,
+    WebhookEventStatus,
+    WebhookEventStore,
+    WebhookItemLedger,
+)
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.webhook_rules import WebhookPolicy
+
+log = logging.getLogger(__name__)
+TRANSIENT = (TemporaryFailure, ServiceUnavailable, TimeoutError)
+
+
+@dataclass
+class ProcessingSummary:
+    items: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # state (or "skipped") -> count
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class ProcessWebhookEvent:
+    """Parse a stored delivery with its channel's gateway and settle each item on its own.
+
+    Rules: each item goes to the channel the URL named, or (platform webhook) to the
+    connected channel of its account (`metadata.phone_number_id`); an item of an unknown
+    account is ignored. Each item runs in its channel's tenant, and only after an atomic
+    claim of (channel, item key): a duplicate delivered before, after or at the same time
+    is `skipped`, so each item has one effect. Its handler (by event type) settles it
+    `done`; no handler: `ignored`; a handler error: `failed` with the error, and the other
+    items proceed. A transient error (`TemporaryFailure`, `ServiceUnavailable`, a timeout)
+    leaves the item to retry, and the delivery is retried with backoff (`TemporaryFailure`
+    raised after every other item is settled).
+    """
+
+    def __init__(
+        self,
+        events: WebhookEventStore,
+        ledger: WebhookItemLedger,
+        lookup: ChannelLookup,
+        gateways: ChannelGateways,
+        handlers: InboundEventHandlers,
+        policy: WebhookPolicy,
+    ) -> None:
+        self._events = events
+        self._ledger = ledger
+        self._lookup = lookup
+        self._gateways = gateways
+        self._handlers = handlers
+        self._policy = policy
+
+    async def execute(self, webhook_event_id: str) -> ProcessingSummary:
+        summary = ProcessingSummary()
+        stored = await self._events.get(webhook_event_id)
+        if stored is None or stored.status in (
+            WebhookEventStatus.PROCESSED,
+            WebhookEventStatus.REJECTED,
+        ):
+            return summary
+        try:
+            payload = json.loads(stored.body)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            await self._events.set_status(
+                webhook_event_id, WebhookEventStatus.REJECTED, error="not a JSON object"
+            )
+            return summary
+        parsed = self._gateways.parse_webhook(stored.channel_type, payload)
+        summary.items = len(parsed)
+        channels: dict[str, Channel | None] = {}
+        for event in parsed:
+            channel = await self._channel_for(stored, event, channels)
+            summary.count(await self._settle(stored, channel, event) if channel else "unrouted")
+        transient = summary.outcomes.get(ItemState.RETRY.value, 0)
+        status = WebhookEventStatus.RETRYING if transient else WebhookEventStatus.PROCESSED
+        await self._events.set_status(webhook_event_id, status, items=summary.items)
+        if transient:
+            raise TemporaryFailure(f"{transient} webhook item(s) failed transiently")
+        return summary
+
+    async def _channel_for(
+        self, stored: WebhookEvent, event: InboundEvent, cache: dict[str, Channel | None]
+    ) -> Channel | None:
+        if stored.channel_id is not None:
+            # The URL's channel, whatever the items say: its tenant is the only one written.
+            if stored.channel_id not in cache:
+                cache[stored.channel_id] = await self._lookup.by_id(stored.channel_id)
+            channel = cache[stored.channel_id]
+        else:
+            account = event.account_id or ""
+            if account not in cache:
+                cache[account] = (
+                    await self._lookup.by_account(stored.channel_type, account) if account else None
+                )
+            channel = cache[account]
+        if channel is None or channel.status is ChannelStatus.DISCONNECTED or not channel.id:
+            return None
+        return channel
+
+    async def _settle(self, stored: WebhookEvent, channel: Channel, event: InboundEvent) -> str:
+        assert channel.id is not None  # noqa: S101 - a stored channel
+        assert stored.id is not None  # noqa: S101 - a stored delivery
+        now = utcnow()
+        with tenant_context(TenantId(channel.tenant_id) if channel.tenant_id else None):
+            claimed = await self._ledger.claim(
+                channel_id=channel.id,
+                tenant_id=channel.tenant_id,
+                key=event.key,
+                event_type=event.event,
+                webhook_event_id=stored.id,
+                now=now,
+                lease_until=now + timedelta(seconds=self._policy.item_lease_seconds),
+            )
+            if not claimed:
+                return "skipped"
+            state, error = await self._dispatch(channel, event)
+            await self._ledger.settle(
+                channel_id=channel.id, key=event.key, state=state, error=error, now=utcnow()
+            )
+        return state.value
+
+    async def _dispatch(
+        self, channel: Channel, event: InboundEvent
+    ) -> tuple[ItemState, str | None]:
+        handler = self._handlers.for_type(event.event)
+        if handler is None:
+            return ItemState.IGNORED, None
+        try:
+            await handler.handle(channel, event)
+        except TRANSIENT as exc:
+            log.warning("webhook item %s of channel %s: transient %s", event.key, channel.id,
+                        type(exc).__name__)  # fmt: skip
+            return ItemState.RETRY, _describe(exc)
+        except Exception as exc:
+            log.exception("webhook item %s of channel %s failed", event.key, channel.id)
+            return ItemState.FAILED, _describe(exc)
+        return ItemState.DONE, None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

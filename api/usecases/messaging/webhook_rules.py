@@ -1,0 +1,62 @@
+"""What the webhook use cases share: the jobs' names, the deployment's webhook settings,
+the signature check and the channel a delivery names."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from api.domain.errors import Forbidden, NotFound, Unauthorized
+from api.domain.identity.auth import SecretBox
+from api.domain.messaging.channels import Channel, ChannelStatus, ChannelType, SecretName
+from api.domain.messaging.webhooks import ChannelLookup
+
+PROCESS_WEBHOOK_JOB = "parley.webhooks.process"
+SWEEP_WEBHOOKS_JOB = "parley.webhooks.sweep"
+SIGNATURE_PREFIX = "sha256="
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """The platform's own Meta app (`WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`) and the
+    processing settings."""
+
+    platform_app_secret: str | None
+    platform_verify_token: str | None
+    item_lease_seconds: int
+    sweep_after_seconds: float
+    sweep_batch: int = 500
+
+
+def check_signature(secret: str | None, body: bytes, header: str | None) -> None:
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant
+    time. Missing: `Unauthorized` (401); wrong, or no secret to check it with: `Forbidden`."""
+    if not header:
+        raise Unauthorized("The X-Hub-Signature-256 header is missing.")
+    given = header.strip()
+    if secret is None or not given.lower().startswith(SIGNATURE_PREFIX):
+        raise Forbidden("The webhook signature is not valid.")
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), given[len(SIGNATURE_PREFIX) :].lower().encode()):
+        raise Forbidden("The webhook signature is not valid.")
+
+
+def tokens_match(expected: str | None, given: str | None) -> bool:
+    if expected is None or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+async def named_channel(lookup: ChannelLookup, type: ChannelType, channel_id: str) -> Channel:
+    """The connected channel a webhook URL names, in any tenant; `NotFound` otherwise."""
+    channel = await lookup.by_id(channel_id)
+    if channel is None or channel.type is not type or channel.status is ChannelStatus.DISCONNECTED:
+        raise NotFound("There is no such channel.")
+    return channel
+
+
+def channel_secret(box: SecretBox, channel: Channel, policy: WebhookPolicy) -> str | None:
+    """The channel's own app secret (decrypted), else the platform app's."""
+    ciphertext = channel.secrets.get(SecretName.APP_SECRET)
+    return box.decrypt(ciphertext) if ciphertext else policy.platform_app_secret

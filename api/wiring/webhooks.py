@@ -1,0 +1,42 @@
+"""Messaging webhooks: raw deliveries, item claims, the cross-tenant channel lookup, the
+handlers of inbound events (a context adds its own to `InboundEventHandlers`)."""
+
+from __future__ import annotations
+
+import punq
+
+from api.config import Settings
+from api.domain.messaging.webhooks import (
+    ChannelLookup,
+    InboundEventHandlers,
+    WebhookEventStore,
+    WebhookItemLedger,
+)
+from api.infrastructure.persistence.messaging.channel_lookup import PlatformChannelLookup
+from api.infrastructure.persistence.messaging.webhooks import (
+    MongoWebhookEventStore,
+    MongoWebhookItemLedger,
+)
+from api.usecases.messaging.webhook_rules import WebhookPolicy
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    whatsapp = settings.whatsapp
+    return WebhookPolicy(
+        platform_app_secret=(
+            whatsapp.app_secret.get_secret_value() if whatsapp.app_secret else None
+        ),
+        platform_verify_token=(
+            whatsapp.verify_token.get_secret_value() if whatsapp.verify_token else None
+        ),
+        item_lease_seconds=settings.webhook_item_lease_seconds,
+        sweep_after_seconds=settings.webhook_sweep_after_seconds,
+    )
+
+
+def register_webhooks(container: punq.Container, settings: Settings) -> None:
+    container.register(WebhookPolicy, instance=webhook_policy(settings))
+    container.register(ChannelLookup, PlatformChannelLookup)
+    container.register(WebhookEventStore, MongoWebhookEventStore)
+    container.register(WebhookItemLedger, MongoWebhookItemLedger)
+    container.register(InboundEventHandlers, instance=InboundEventHandlers())
