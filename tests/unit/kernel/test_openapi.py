@@ -48,6 +48,10 @@ NO_TENANT_HEADER = {
     "tenants_update",
     "tenants_suspend",
     "tenants_impersonate",
+    "webhooks_verify_channel",
+    "webhooks_receive_channel",
+    "webhooks_verify_platform",
+    "webhooks_receive_platform",
 }
 # Documented two outcomes of one operation (API.md: tokens, or an MFA challenge).
 TWO_SHAPES = {"auth_login"}

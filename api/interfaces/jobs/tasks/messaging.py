@@ -7,7 +7,6 @@ from typing import Any
 import punq
 
 from api.interfaces.jobs.base import parley_task
-from api.interfaces.jobs.schedule import periodic
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
 from api.usecases.messaging.webhook_rules import PROCESS_WEBHOOK_JOB, SWEEP_WEBHOOKS_JOB
@@ -24,6 +23,3 @@ async def process_webhook(container: punq.Container, webhook_event_id: str) -> d
 async def sweep_webhooks(container: punq.Container) -> int:
     """Periodic (beat): queue the deliveries whose processing was never queued or was lost."""
     return await container.resolve(SweepWebhookEvents).execute()
-
-
-periodic("webhook-sweep", SWEEP_WEBHOOKS_JOB, lambda s: s.webhook_sweep_interval_seconds)
