@@ -1,6 +1,7 @@
 """The real worker with one addition, registered through its container: a handler of
 messages and statuses that counts each effect in Mongo (`test_effects`), with the tenant
-it ran in. A message whose text is "explode" makes it fail for good.
+it ran in. A message whose text is "explode" makes it fail for good; "flaky" fails
+transiently the first time (attempts counted in `test_attempts`).
 
 `celery -A tests.support.webhook_worker:celery_app worker`
 """
@@ -8,6 +9,7 @@ it ran in. A message whose text is "explode" makes it fail for good.
 from __future__ import annotations
 
 from api import worker as _worker
+from api.domain.errors import TemporaryFailure
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import InboundEvent, MessageReceived
 from api.domain.messaging.webhooks import InboundEventHandlers
@@ -15,15 +17,22 @@ from api.domain.tenancy import current_tenant_or_none
 from api.infrastructure.persistence.messaging.webhooks import WebhookItemDocument
 
 EFFECTS = "test_effects"
+ATTEMPTS = "test_attempts"
 
 
 class CountingHandler:
     event_types = frozenset({"message_received", "status_updated"})
 
     async def handle(self, channel: Channel, event: InboundEvent) -> None:
+        database = WebhookItemDocument.get_pymongo_collection().database
         if isinstance(event, MessageReceived) and event.text == "explode":
             raise ValueError("the handler refused this message")
-        database = WebhookItemDocument.get_pymongo_collection().database
+        if isinstance(event, MessageReceived) and event.text == "flaky":
+            seen = await database[ATTEMPTS].find_one_and_update(
+                {"key": event.key}, {"$inc": {"n": 1}}, upsert=True
+            )
+            if seen is None:  # the first attempt
+                raise TemporaryFailure("the inbox is busy")
         await database[EFFECTS].update_one(
             {"channel_id": channel.id, "key": event.key},
             {"$inc": {"count": 1}, "$set": {"tenant_id": current_tenant_or_none()}},

@@ -215,6 +215,17 @@ async def test_one_bad_item_blocks_nothing(app: AppClient) -> None:
     assert len(await effects()) == 2
 
 
+async def test_a_transient_failure_is_retried_and_has_one_effect(app: AppClient) -> None:
+    channel = await add_channel(app, "acme")
+    payload = fixture("text")
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "flaky"
+    assert (await post(app, f"{HOOKS}/{channel.id}", payload, SECRET)).status_code == 200
+    await processed(1)  # after the job's retry (with backoff)
+    [item] = (await items()).values()
+    assert item["state"] == "done" and item["attempts"] == 2
+    assert [e["count"] for e in await effects()] == [1]
+
+
 async def test_platform_webhook_routes_by_number(app: AppClient) -> None:
     acme = await add_channel(app, "acme")
     globex = await add_channel(app, "globex", number=OTHER_NUMBER)

@@ -1,0 +1,98 @@
+"""The item ledger and the cross-tenant channel lookup on the real database: one claim
+wins among concurrent ones; settled items never repeat; a transient failure or a crashed
+holder (lease run out) lets the item be claimed again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from cryptography.fernet import Fernet
+
+from api.common.clock import utcnow
+from api.domain.messaging.channels import ChannelStatus, ChannelType
+from api.domain.messaging.webhooks import ItemState
+from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.persistence.messaging.channel_lookup import PlatformChannelLookup
+from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
+from api.infrastructure.persistence.messaging.webhooks import MongoWebhookItemLedger
+from api.infrastructure.security.secret_box import FernetSecretBox
+from tests.support.channels import whatsapp_channel
+
+LEASE = timedelta(minutes=5)
+
+
+async def claim(
+    ledger: MongoWebhookItemLedger,
+    key: str = "message:wamid.1",
+    *,
+    minutes: float = 0,
+    days: float = 0,
+) -> bool:
+    now = utcnow() + timedelta(minutes=minutes, days=days)
+    return await ledger.claim(
+        channel_id="c1", tenant_id="t1", key=key, event_type="message_received",
+        webhook_event_id="e1", now=now, lease_until=now + LEASE,
+    )  # fmt: skip
+
+
+async def test_one_of_many_concurrent_claims_wins() -> None:
+    ledger = MongoWebhookItemLedger()
+    results = await asyncio.gather(*(claim(ledger) for _ in range(20)))
+    assert results.count(True) == 1
+    item = await ledger.get("c1", "message:wamid.1")
+    assert item is not None and item.state is ItemState.PROCESSING and item.attempts == 1
+
+
+async def test_settled_items_never_repeat_and_retries_may() -> None:
+    ledger = MongoWebhookItemLedger()
+    for state in (ItemState.DONE, ItemState.IGNORED, ItemState.FAILED):
+        key = f"k:{state.value}"
+        assert await claim(ledger, key)
+        await ledger.settle(channel_id="c1", key=key, state=state, error=None, now=utcnow())
+        assert not await claim(ledger, key)
+        assert not await claim(ledger, key, days=30)
+    assert await claim(ledger, "k:retry")
+    await ledger.settle(
+        channel_id="c1", key="k:retry", state=ItemState.RETRY, error="x", now=utcnow()
+    )
+    assert await claim(ledger, "k:retry")
+    item = await ledger.get("c1", "k:retry")
+    assert item is not None and item.attempts == 2 and item.state is ItemState.PROCESSING
+
+
+async def test_a_crashed_holder_lets_go_after_its_lease() -> None:
+    ledger = MongoWebhookItemLedger()
+    assert await claim(ledger)
+    assert not await claim(ledger, minutes=1)  # still held
+    assert await claim(ledger, minutes=6)  # the holder died: its lease ran out
+    assert not await claim(ledger, minutes=7)
+
+
+async def test_the_other_channel_keeps_its_own_keys() -> None:
+    ledger = MongoWebhookItemLedger()
+    assert await claim(ledger)
+    now = utcnow()
+    assert await ledger.claim(
+        channel_id="c2", tenant_id="t2", key="message:wamid.1", event_type="message_received",
+        webhook_event_id="e2", now=now, lease_until=now + LEASE,
+    )  # fmt: skip
+
+
+async def test_the_lookup_finds_channels_across_tenants_by_id_and_account() -> None:
+    box = FernetSecretBox(Fernet.generate_key().decode())
+    repository, lookup = BeanieChannelRepository(), PlatformChannelLookup()
+    with tenant_context(TenantId("t1")):
+        stored = await repository.add(
+            whatsapp_channel(box, "http://graph.invalid", channel_id=None)
+        )
+    assert stored.id is not None
+    found = await lookup.by_id(stored.id)
+    assert found is not None and found.tenant_id == "t1"
+    by_account = await lookup.by_account(ChannelType.WHATSAPP, stored.account_id)
+    assert by_account is not None and by_account.id == stored.id
+    assert await lookup.by_id("not-an-id") is None
+    assert await lookup.by_account(ChannelType.WHATSAPP, "unknown") is None
+    with tenant_context(TenantId("t1")):
+        await repository.replace(stored.model_copy(update={"status": ChannelStatus.DISCONNECTED}))
+    assert await lookup.by_account(ChannelType.WHATSAPP, stored.account_id) is None
