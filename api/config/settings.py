@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A delivery not processed this long after it arrived is re-queued.",
     )
+    webhook_retention_days: int = Field(
+        default=30,
+        ge=8,
+        description="Days raw webhook deliveries and item records are kept (Meta retries 7).",
+    )
     webhook_item_lease_seconds: int = Field(
         default=300,
         ge=10,

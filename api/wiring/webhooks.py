@@ -6,6 +6,7 @@ from __future__ import annotations
 import punq
 
 from api.config import Settings
+from api.domain.lifecycle import Startable
 from api.domain.messaging.webhooks import (
     ChannelLookup,
     InboundEventHandlers,
@@ -16,8 +17,10 @@ from api.infrastructure.persistence.messaging.channel_lookup import PlatformChan
 from api.infrastructure.persistence.messaging.webhooks import (
     MongoWebhookEventStore,
     MongoWebhookItemLedger,
+    ensure_webhook_retention,
 )
 from api.usecases.messaging.webhook_rules import WebhookPolicy
+from api.wiring.kernel import OnStart
 
 
 def webhook_policy(settings: Settings) -> WebhookPolicy:
@@ -40,3 +43,5 @@ def register_webhooks(container: punq.Container, settings: Settings) -> None:
     container.register(WebhookEventStore, MongoWebhookEventStore)
     container.register(WebhookItemLedger, MongoWebhookItemLedger)
     container.register(InboundEventHandlers, instance=InboundEventHandlers())
+    days = settings.webhook_retention_days
+    container.register(Startable, instance=OnStart(lambda: ensure_webhook_retention(days)))

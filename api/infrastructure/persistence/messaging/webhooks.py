@@ -25,9 +25,11 @@ from api.domain.messaging.webhooks import (
     WebhookEventStatus,
     WebhookItem,
 )
-from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.mongo import database_errors, ensure_ttl_index
 from api.infrastructure.persistence.base.scoped import to_object_id
 
+EVENTS_RETENTION_INDEX = "received_at_ttl"
+ITEMS_RETENTION_INDEX = "updated_at_ttl"
 _PENDING = [WebhookEventStatus.RECEIVED, WebhookEventStatus.QUEUED, WebhookEventStatus.RETRYING]
 
 
@@ -200,3 +202,11 @@ class MongoWebhookItemLedger:
         if document is None:
             return None
         return WebhookItem(**document.model_dump(exclude={"id", "revision_id", "lease_until"}))
+
+
+async def ensure_webhook_retention(days: int) -> None:
+    """TTL indexes forgetting deliveries and item records after `days` (longer than the
+    days Meta retries a delivery, so a late retry still finds its items)."""
+    seconds = days * 86400
+    await ensure_ttl_index(WebhookEventDocument, "received_at", EVENTS_RETENTION_INDEX, seconds)
+    await ensure_ttl_index(WebhookItemDocument, "updated_at", ITEMS_RETENTION_INDEX, seconds)
