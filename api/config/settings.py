@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     webhook_item_lease_seconds: int = Field(
         default=300,
         ge=10,
-        description="How long a claimed item is held before a crashed processing lets it go.",
+        description=(
+            "How long a claimed item is held before a crashed processing lets it go (at "
+            "least JOB_TIME_LIMIT_SECONDS + 30)."
+        ),
     )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)

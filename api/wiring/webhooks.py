@@ -32,7 +32,10 @@ def webhook_policy(settings: Settings) -> WebhookPolicy:
         platform_verify_token=(
             whatsapp.verify_token.get_secret_value() if whatsapp.verify_token else None
         ),
-        item_lease_seconds=settings.webhook_item_lease_seconds,
+        # A holder still running is never taken over: the lease outlasts a job's time limit.
+        item_lease_seconds=max(
+            settings.webhook_item_lease_seconds, settings.jobs.job_time_limit_seconds + 30
+        ),
         sweep_after_seconds=settings.webhook_sweep_after_seconds,
     )
 

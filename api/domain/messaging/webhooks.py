@@ -78,6 +78,14 @@ class ItemState(StrEnum):
 SETTLED = frozenset({ItemState.DONE, ItemState.IGNORED, ItemState.FAILED})
 
 
+class Claim(StrEnum):
+    """What a claim got."""
+
+    TAKEN = "taken"  # this caller processes the item
+    SETTLED = "settled"  # done, ignored or failed for good: never processed again
+    HELD = "held"  # another caller holds it (its lease runs): try again later
+
+
 class WebhookItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -105,9 +113,9 @@ class WebhookItemLedger(Protocol):
         webhook_event_id: str,
         now: datetime,
         lease_until: datetime,
-    ) -> bool:
-        """Take the item: True when this caller may process it (new, a RETRY, or a
-        PROCESSING whose lease ran out); False when it is settled or held by another."""
+    ) -> Claim:
+        """Take the item: `TAKEN` when this caller may process it (new, a RETRY, or a
+        PROCESSING whose lease ran out); `SETTLED` or `HELD` otherwise."""
         ...
 
     async def settle(

@@ -14,6 +14,7 @@ from api.domain.messaging.events import InboundEvent
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.webhooks import (
     ChannelLookup,
+    Claim,
     InboundEventHandlers,
     ItemState,
     WebhookEvent,
@@ -26,6 +27,7 @@ from api.usecases.messaging.webhook_rules import WebhookPolicy
 
 log = logging.getLogger(__name__)
 TRANSIENT = (TemporaryFailure, ServiceUnavailable, TimeoutError)
+HELD = "held"
 
 
 @dataclass
@@ -43,12 +45,15 @@ class ProcessWebhookEvent:
     Rules: each item goes to the channel the URL named, or (platform webhook) to the
     connected channel of its account (`metadata.phone_number_id`); an item of an unknown
     account is ignored. Each item runs in its channel's tenant, and only after an atomic
-    claim of (channel, item key): a duplicate delivered before, after or at the same time
-    is `skipped`, so each item has one effect. Its handler (by event type) settles it
-    `done`; no handler: `ignored`; a handler error: `failed` with the error, and the other
-    items proceed. A transient error (`TemporaryFailure`, `ServiceUnavailable`, a timeout)
-    leaves the item to retry, and the delivery is retried with backoff (`TemporaryFailure`
-    raised after every other item is settled).
+    claim of (channel, item key): a duplicate of a settled item is `skipped`, so each item
+    has one effect; one another job holds right now is `held`, and retried later (the
+    holder settles it, or, if it crashed, its lease runs out and the retry takes it over).
+    A claimed item's handler (by event type) settles it `done`; no handler: `ignored`; a
+    handler error: `failed` with the error, and the other items proceed. A transient
+    error (`TemporaryFailure`, `ServiceUnavailable`, a timeout) leaves the item to retry.
+    A delivery with items to retry or held is retried with backoff (`TemporaryFailure`
+    raised after every other item is settled), and after the job's last retry by the
+    sweep.
     """
 
     def __init__(
@@ -90,11 +95,11 @@ class ProcessWebhookEvent:
         for event in parsed:
             channel = await self._channel_for(stored, event, channels)
             summary.count(await self._settle(stored, channel, event) if channel else "unrouted")
-        transient = summary.outcomes.get(ItemState.RETRY.value, 0)
-        status = WebhookEventStatus.RETRYING if transient else WebhookEventStatus.PROCESSED
+        pending = summary.outcomes.get(ItemState.RETRY.value, 0) + summary.outcomes.get(HELD, 0)
+        status = WebhookEventStatus.RETRYING if pending else WebhookEventStatus.PROCESSED
         await self._events.set_status(webhook_event_id, status, items=summary.items)
-        if transient:
-            raise TemporaryFailure(f"{transient} webhook item(s) failed transiently")
+        if pending:
+            raise TemporaryFailure(f"{pending} webhook item(s) to retry")
         return summary
 
     async def _channel_for(
@@ -130,8 +135,10 @@ class ProcessWebhookEvent:
                 now=now,
                 lease_until=now + timedelta(seconds=self._policy.item_lease_seconds),
             )
-            if not claimed:
+            if claimed is Claim.SETTLED:
                 return "skipped"
+            if claimed is Claim.HELD:
+                return HELD
             state, error = await self._dispatch(channel, event)
             await self._ledger.settle(
                 channel_id=channel.id, key=event.key, state=state, error=error, now=utcnow()

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from api.common.clock import utcnow
 from api.domain.messaging.channels import ChannelStatus, ChannelType
-from api.domain.messaging.webhooks import ItemState
+from api.domain.messaging.webhooks import Claim, ItemState
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.messaging.channel_lookup import PlatformChannelLookup
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
@@ -28,7 +28,7 @@ async def claim(
     *,
     minutes: float = 0,
     days: float = 0,
-) -> bool:
+) -> Claim:
     now = utcnow() + timedelta(minutes=minutes, days=days)
     return await ledger.claim(
         channel_id="c1", tenant_id="t1", key=key, event_type="message_received",
@@ -39,7 +39,8 @@ async def claim(
 async def test_one_of_many_concurrent_claims_wins() -> None:
     ledger = MongoWebhookItemLedger()
     results = await asyncio.gather(*(claim(ledger) for _ in range(20)))
-    assert results.count(True) == 1
+    assert results.count(Claim.TAKEN) == 1
+    assert results.count(Claim.HELD) == 19
     item = await ledger.get("c1", "message:wamid.1")
     assert item is not None and item.state is ItemState.PROCESSING and item.attempts == 1
 
@@ -48,32 +49,32 @@ async def test_settled_items_never_repeat_and_retries_may() -> None:
     ledger = MongoWebhookItemLedger()
     for state in (ItemState.DONE, ItemState.IGNORED, ItemState.FAILED):
         key = f"k:{state.value}"
-        assert await claim(ledger, key)
+        assert await claim(ledger, key) is Claim.TAKEN
         await ledger.settle(channel_id="c1", key=key, state=state, error=None, now=utcnow())
-        assert not await claim(ledger, key)
-        assert not await claim(ledger, key, days=30)
-    assert await claim(ledger, "k:retry")
+        assert await claim(ledger, key) is Claim.SETTLED
+        assert await claim(ledger, key, days=30) is Claim.SETTLED
+    assert await claim(ledger, "k:retry") is Claim.TAKEN
     await ledger.settle(
         channel_id="c1", key="k:retry", state=ItemState.RETRY, error="x", now=utcnow()
     )
-    assert await claim(ledger, "k:retry")
+    assert await claim(ledger, "k:retry") is Claim.TAKEN
     item = await ledger.get("c1", "k:retry")
     assert item is not None and item.attempts == 2 and item.state is ItemState.PROCESSING
 
 
 async def test_a_crashed_holder_lets_go_after_its_lease() -> None:
     ledger = MongoWebhookItemLedger()
-    assert await claim(ledger)
-    assert not await claim(ledger, minutes=1)  # still held
-    assert await claim(ledger, minutes=6)  # the holder died: its lease ran out
-    assert not await claim(ledger, minutes=7)
+    assert await claim(ledger) is Claim.TAKEN
+    assert await claim(ledger, minutes=1) is Claim.HELD  # still held
+    assert await claim(ledger, minutes=6) is Claim.TAKEN  # the holder died: lease ran out
+    assert await claim(ledger, minutes=7) is Claim.HELD
 
 
 async def test_the_other_channel_keeps_its_own_keys() -> None:
     ledger = MongoWebhookItemLedger()
-    assert await claim(ledger)
+    assert await claim(ledger) is Claim.TAKEN
     now = utcnow()
-    assert await ledger.claim(
+    assert Claim.TAKEN is await ledger.claim(
         channel_id="c2", tenant_id="t2", key="message:wamid.1", event_type="message_received",
         webhook_event_id="e2", now=now, lease_until=now + LEASE,
     )  # fmt: skip

@@ -20,6 +20,8 @@ from pymongo.errors import DuplicateKeyError
 
 from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.webhooks import (
+    SETTLED,
+    Claim,
     ItemState,
     WebhookEvent,
     WebhookEventStatus,
@@ -138,7 +140,7 @@ class MongoWebhookItemLedger:
         webhook_event_id: str,
         now: datetime,
         lease_until: datetime,
-    ) -> bool:
+    ) -> Claim:
         collection = WebhookItemDocument.get_pymongo_collection()
         fresh = WebhookItemDocument(
             channel_id=channel_id,
@@ -154,7 +156,7 @@ class MongoWebhookItemLedger:
         with database_errors():
             try:
                 await collection.insert_one(fresh.model_dump(exclude={"id", "revision_id"}))
-                return True
+                return Claim.TAKEN
             except DuplicateKeyError:
                 pass
             # Seen before: take it over only when it failed transiently or its holder died.
@@ -178,7 +180,12 @@ class MongoWebhookItemLedger:
                 },
                 return_document=ReturnDocument.AFTER,
             )
-        return taken is not None
+            if taken is not None:
+                return Claim.TAKEN
+            current = await collection.find_one({"channel_id": channel_id, "key": key})
+        if current is not None and ItemState(current["state"]) in SETTLED:
+            return Claim.SETTLED
+        return Claim.HELD
 
     async def settle(
         self, *, channel_id: str, key: str, state: ItemState, error: str | None, now: datetime
