@@ -1,4 +1,5 @@
-"""Messaging: channels, their repository, and the provider gateways (one client per
+"""Messaging: channels, contacts, conversations and messages, their repositories, the
+media sink (on the files feature's store), and the provider gateways (one client per
 channel token, closed at shutdown)."""
 
 from __future__ import annotations
@@ -9,12 +10,19 @@ from api.config import Settings
 from api.domain.identity.auth import SecretBox
 from api.domain.lifecycle import Closeable
 from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.contacts import ContactRepository
+from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
+from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
+from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
+from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
 from api.wiring.webhooks import register_webhooks
+from api.wiring.media_sink import FileStoreMediaSink
 
 
 def channel_policy(settings: Settings) -> ChannelPolicy:
@@ -43,3 +51,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ChannelPolicy, instance=channel_policy(settings))
     container.register(ChannelRepository, BeanieChannelRepository)
     register_webhooks(container, settings)
+    container.register(ContactRepository, BeanieContactRepository)
+    container.register(ConversationRepository, BeanieConversationRepository)
+    container.register(MessageRepository, BeanieMessageRepository)
+    container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later

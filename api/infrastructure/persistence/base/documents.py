@@ -21,6 +21,9 @@ from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
     WebhookItemDocument,
 )
+from api.infrastructure.persistence.messaging.contacts import ContactDocument
+from api.infrastructure.persistence.messaging.conversations import ConversationDocument
+from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
@@ -44,4 +47,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ChannelDocument,
     WebhookEventDocument,
     WebhookItemDocument,
+    ContactDocument,
+    ConversationDocument,
+    MessageDocument,
 ]

@@ -1,4 +1,5 @@
-"""Messaging tasks: process one stored webhook delivery; sweep the ones left behind."""
+"""Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
+an inbound message's file into the tenant's storage."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import punq
 
 from api.interfaces.jobs.base import parley_task
+from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
+from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
 from api.usecases.messaging.webhook_rules import PROCESS_WEBHOOK_JOB, SWEEP_WEBHOOKS_JOB
@@ -23,3 +26,11 @@ async def process_webhook(container: punq.Container, webhook_event_id: str) -> d
 async def sweep_webhooks(container: punq.Container) -> int:
     """Periodic (beat): queue the deliveries whose processing was never queued or was lost."""
     return await container.resolve(SweepWebhookEvents).execute()
+
+
+@parley_task(COPY_MEDIA_JOB)
+async def copy_media(container: punq.Container, message_id: str) -> str | None:
+    """Copy the message's media now (provider download URLs expire; see `CopyInboundMedia`);
+    transient failures are retried with backoff."""
+    link = await container.resolve(CopyInboundMedia).execute(message_id)
+    return link.file_id if link else None

@@ -1,0 +1,101 @@
+"""Conversations: the shared inbox's threads, one contact on one channel at a time.
+
+An inbound message joins the contact's last unresolved conversation on its channel, or
+opens a new one; at most one unresolved conversation exists per contact and channel (a
+unique index over `active_key`, set while unresolved, decides under concurrency).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from api.domain.messaging.channels import ChannelType
+
+SERVICE_WINDOW = timedelta(hours=24)  # WhatsApp's customer service window
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class HandledBy(StrEnum):
+    HUMAN = "human"
+    BOT = "bot"
+
+
+class ContactSummary(BaseModel):
+    """The contact as a conversation shows it (refreshed on every inbound message)."""
+
+    id: str
+    name: str | None = None
+    phone: str | None = None
+    wa_id: str | None = None
+    bsuid: str | None = None
+
+
+class Conversation(BaseModel):
+    id: str | None = None
+    tenant_id: str | None = None
+    channel_id: str
+    channel_type: ChannelType
+    contact: ContactSummary
+    status: ConversationStatus = ConversationStatus.OPEN
+    priority: Priority = Priority.NORMAL
+    assignee_id: str | None = None
+    team_id: str | None = None
+    handled_by: HandledBy = HandledBy.HUMAN
+    tags: list[str] = Field(default_factory=list)
+    unread_count: int = 0
+    last_message_at: datetime | None = None
+    last_inbound_at: datetime | None = None
+    window_expires_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    first_reply_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationPage(BaseModel):
+    items: list[Conversation]
+    next_cursor: str | None = None
+
+
+class ConversationRepository(Protocol):
+    """Conversations of the current tenant."""
+
+    async def join_inbound(
+        self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
+    ) -> Conversation:
+        """The contact's unresolved conversation on the channel (a new open one when none),
+        with one more unread message, `last_message_at`/`last_inbound_at` moved to `at`
+        (never back) and the window re-opened until `at` + 24 h. Atomic under
+        concurrency: one unresolved conversation per contact and channel."""
+        ...
+
+    async def get(self, conversation_id: str) -> Conversation | None: ...
+
+    async def search(
+        self,
+        *,
+        status: ConversationStatus | None,
+        channel_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> ConversationPage:
+        """Newest activity first (`last_message_at`, then id); `cursor` from a previous
+        page (an unreadable cursor is `InvalidInput`)."""
+        ...

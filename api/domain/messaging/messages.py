@@ -1,0 +1,154 @@
+"""Messages of the shared inbox, inbound and outbound, and their delivery statuses.
+
+Statuses only move forward: `queued < sent < delivered < read < played`; `failed` is
+final. An inbound message is `received`. Each state reached keeps its timestamp (the
+earliest reported), `failed` keeps the provider's error, and the pricing the provider
+reports is kept. `(channel_id, external_id)` is unique: a redelivered inbound message
+is never stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+
+
+STATUS_RANK: dict[MessageStatus, int] = {
+    MessageStatus.RECEIVED: 0,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.READ: 4,
+    MessageStatus.PLAYED: 5,
+    MessageStatus.FAILED: 100,  # final: nothing moves a failed message
+}
+
+
+class SenderType(StrEnum):
+    CONTACT = "contact"
+    AGENT = "agent"
+    BOT = "bot"
+    CAMPAIGN = "campaign"
+
+
+class MessageSender(BaseModel):
+    type: SenderType
+    id: str | None = None
+
+
+class MediaLink(BaseModel):
+    """The copy of a message's file in Parley's storage."""
+
+    file_id: str
+    content_type: str
+    size: int
+    filename: str
+
+
+class MessageError(BaseModel):
+    code: int | None = None
+    title: str | None = None
+    details: str | None = None
+
+
+class Message(BaseModel):
+    id: str | None = None
+    tenant_id: str | None = None
+    conversation_id: str
+    channel_id: str
+    contact_id: str | None = None
+    direction: Direction
+    type: str  # text, image, ..., reaction, unsupported (the inbound kinds), template, ...
+    text: str | None = None
+    content: dict[str, Any] = Field(default_factory=dict)
+    media: MediaLink | None = None
+    reply_to_id: str | None = None
+    reply_to_external_id: str | None = None
+    private: bool = False
+    sender: MessageSender
+    status: MessageStatus
+    status_timestamps: dict[str, datetime] = Field(default_factory=dict)
+    error: MessageError | None = None
+    external_id: str | None = None
+    pricing: dict[str, Any] | None = None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[Message]
+    next_cursor: str | None = None
+
+
+class StatusChange(BaseModel):
+    """A delivery status the provider reported for one sent message."""
+
+    channel_id: str
+    external_id: str
+    status: MessageStatus
+    at: datetime
+    error: MessageError | None = None
+    pricing: dict[str, Any] | None = None
+
+
+class MessageRepository(Protocol):
+    """Messages of the current tenant."""
+
+    async def add_once(self, message: Message) -> tuple[Message, bool]:
+        """Store the message unless one with its `(channel_id, external_id)` exists;
+        the stored message and whether it is new (atomic under redelivery)."""
+        ...
+
+    async def get(self, message_id: str) -> Message | None: ...
+
+    async def by_external_id(self, channel_id: str, external_id: str) -> Message | None: ...
+
+    async def annotate(self, message_id: str, changes: dict[str, Any]) -> None:
+        """Set `content.<key>` (and `text` when given as key `text`) on the message."""
+        ...
+
+    async def apply_status(self, change: StatusChange) -> bool | None:
+        """Move the message forward to `change.status` when it is further (a conditional
+        update: never backwards, nothing after `failed`); record the state's timestamp
+        (the earliest wins) and the pricing whatever the order. True when it moved,
+        False when not, None when no message has this external id."""
+        ...
+
+    async def link_media(self, message_id: str, media: MediaLink) -> bool: ...
+
+    async def page(self, conversation_id: str, *, cursor: str | None, limit: int) -> MessagePage:
+        """Newest first; `cursor` from a previous page (unreadable: `InvalidInput`)."""
+        ...
+
+
+class MediaSink(Protocol):
+    """Where a message's downloaded file goes: the tenant's file storage."""
+
+    async def store(
+        self,
+        *,
+        filename: str,
+        chunks: AsyncIterator[bytes],
+        content_type: str | None,
+        owner_id: str,
+    ) -> MediaLink:
+        """Store the bytes (streamed) as one of the current tenant's files."""
+        ...

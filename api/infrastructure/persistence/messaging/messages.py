@@ -1,0 +1,155 @@
+"""Inbox messages in MongoDB, within the current tenant.
+
+`(tenant, channel, external_id)` is unique (partial: outbound messages not sent yet have
+no external id), so a redelivered inbound message is stored once. Statuses move by a
+conditional update on `status_rank` (see `api.domain.messaging.messages`), so statuses
+arriving late, twice or concurrently never move a message backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from beanie import SortDirection
+from pymongo import DESCENDING, IndexModel
+
+from api.domain.messaging.messages import (
+    STATUS_RANK,
+    Direction,
+    MediaLink,
+    Message,
+    MessageError,
+    MessagePage,
+    MessageSender,
+    MessageStatus,
+    StatusChange,
+)
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+    tenant_first,
+)
+from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
+
+_FINAL = STATUS_RANK[MessageStatus.FAILED]
+
+
+class MessageDocument(TenantOwnedDocument):
+    conversation_id: str
+    channel_id: str
+    contact_id: str | None = None
+    direction: Direction
+    type: str
+    text: str | None = None
+    content: dict[str, Any] = {}
+    media: MediaLink | None = None
+    reply_to_id: str | None = None
+    reply_to_external_id: str | None = None
+    private: bool = False
+    sender: MessageSender
+    status: MessageStatus
+    status_rank: int = 0
+    status_timestamps: dict[str, datetime] = {}
+    error: MessageError | None = None
+    external_id: str | None = None
+    pricing: dict[str, Any] | None = None
+    created_at: datetime
+
+    class Settings:
+        name = "inbox_messages"
+        keep_nulls = False
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [(TENANT_FIELD, 1), ("channel_id", 1), ("external_id", 1)],
+                unique=True,
+                partialFilterExpression={"external_id": {"$type": "string"}},
+                name="channel_external_id_unique",
+            ),
+            IndexModel(
+                [
+                    (TENANT_FIELD, 1),
+                    ("conversation_id", 1),
+                    ("created_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="conversation_history",
+            ),
+        ]
+
+    def to_entity(self) -> Message:
+        return Message(
+            id=str(self.id), **self.model_dump(exclude={"id", "revision_id", "status_rank"})
+        )
+
+
+class BeanieMessageRepository:
+    """`MessageRepository` adapter (fail closed: `TenantRequired` without a tenant)."""
+
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(MessageDocument)
+
+    async def add_once(self, message: Message) -> tuple[Message, bool]:
+        if message.external_id is None:
+            document = MessageDocument(
+                status_rank=STATUS_RANK[message.status], **message.model_dump(exclude={"id"})
+            )
+            return (await self._scoped.insert(document)).to_entity(), True
+        fields = message.model_dump(
+            mode="python", exclude={"id", "tenant_id", "channel_id", "external_id"}
+        )
+        fields["status_rank"] = STATUS_RANK[message.status]
+        key = {"channel_id": message.channel_id, "external_id": message.external_id}
+        inserted = await self._scoped.upsert(key, {"$setOnInsert": _without_nulls(fields)})
+        stored = await self.by_external_id(message.channel_id, message.external_id)
+        assert stored is not None  # noqa: S101 - just written or found
+        return stored, inserted
+
+    async def get(self, message_id: str) -> Message | None:
+        document = await self._scoped.get(message_id)
+        return document.to_entity() if document else None
+
+    async def by_external_id(self, channel_id: str, external_id: str) -> Message | None:
+        found = await self._scoped.find(
+            tenant_first(channel_id=channel_id, external_id=external_id), limit=1
+        )
+        return found[0].to_entity() if found else None
+
+    async def annotate(self, message_id: str, changes: dict[str, Any]) -> None:
+        fields = {("text" if k == "text" else f"content.{k}"): v for k, v in changes.items()}
+        await self._scoped.apply(message_id, {"$set": fields})
+
+    async def apply_status(self, change: StatusChange) -> bool | None:
+        key = {"channel_id": change.channel_id, "external_id": change.external_id}
+        rank = STATUS_RANK[change.status]
+        moved: dict[str, Any] = {"status": change.status.value, "status_rank": rank}
+        if change.error is not None:
+            moved["error"] = change.error.model_dump()
+        forward = {**key, "status_rank": {"$lt": rank}}
+        advanced = await self._scoped.apply_where(forward, {"$set": moved})
+        # Whatever the order: the state's (earliest) timestamp, and the pricing.
+        record: dict[str, Any] = {"$min": {f"status_timestamps.{change.status.value}": change.at}}
+        if change.pricing:
+            record["$set"] = {"pricing": change.pricing}
+        known = await self._scoped.apply_where(key, record)
+        return advanced if known else None
+
+    async def link_media(self, message_id: str, media: MediaLink) -> bool:
+        return await self._scoped.apply(message_id, {"$set": {"media": media.model_dump()}})
+
+    async def page(self, conversation_id: str, *, cursor: str | None, limit: int) -> MessagePage:
+        filter = {"conversation_id": conversation_id, **after_cursor("created_at", cursor)}
+        found = await self._scoped.find(
+            filter,
+            sort=[("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)],
+            limit=limit + 1,
+        )
+        items = [d.to_entity() for d in found[:limit]]
+        last = found[limit - 1] if len(found) > limit else None
+        cursor_out = encode_cursor(last.created_at, str(last.id)) if last is not None else None
+        return MessagePage(items=items, next_cursor=cursor_out)
+
+
+def _without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}

@@ -1,0 +1,69 @@
+"""A delivery status from the provider moves a sent message forward, never back.
+
+Called with one typed `StatusUpdated` event and the channel (the tenant is the
+channel's). `sent < delivered < read < played`; `failed` is final and keeps the
+provider's code, title and details. Each state's timestamp is kept (the earliest, also
+for a state that arrives after a further one), and the pricing when the provider sends
+it. A status for a message Parley does not know (sent elsewhere, or deleted) changes
+nothing and is no error; `deleted` (the customer deleted our message) is not a delivery
+state and is ignored here.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.events import DeliveryState, StatusUpdated
+from api.domain.messaging.messages import (
+    MessageError,
+    MessageRepository,
+    MessageStatus,
+    StatusChange,
+)
+from api.domain.tenancy import TenantId, tenant_context
+
+log = logging.getLogger(__name__)
+
+
+class StatusOutcome(StrEnum):
+    MOVED = "moved"  # the message reached this state
+    KEPT = "kept"  # it was already as far or further (timestamp and pricing recorded)
+    UNKNOWN = "unknown"  # no message has this external id
+    IGNORED = "ignored"  # not a delivery state
+
+
+_STATES = {
+    DeliveryState.SENT: MessageStatus.SENT,
+    DeliveryState.DELIVERED: MessageStatus.DELIVERED,
+    DeliveryState.READ: MessageStatus.READ,
+    DeliveryState.PLAYED: MessageStatus.PLAYED,
+    DeliveryState.FAILED: MessageStatus.FAILED,
+}
+
+
+class ApplyMessageStatus:
+    def __init__(self, messages: MessageRepository) -> None:
+        self._messages = messages
+
+    async def execute(self, event: StatusUpdated, channel: Channel) -> StatusOutcome:
+        status = _STATES.get(event.state)
+        if status is None or channel.id is None or channel.tenant_id is None:
+            return StatusOutcome.IGNORED
+        error = None
+        if status is MessageStatus.FAILED and event.errors:
+            first = event.errors[0]
+            error = MessageError(code=first.code, title=first.title or first.message,
+                                 details=first.details or first.message)  # fmt: skip
+        pricing = event.pricing.model_dump(exclude_none=True) if event.pricing else None
+        change = StatusChange(
+            channel_id=channel.id, external_id=event.external_id, status=status,
+            at=event.timestamp, error=error, pricing=pricing or None,
+        )  # fmt: skip
+        with tenant_context(TenantId(channel.tenant_id)):
+            moved = await self._messages.apply_status(change)
+        if moved is None:
+            log.info("status %s for an unknown message; ignored", event.state.value)
+            return StatusOutcome.UNKNOWN
+        return StatusOutcome.MOVED if moved else StatusOutcome.KEPT

@@ -1,0 +1,69 @@
+"""Copy an inbound message's file from the provider into the tenant's storage.
+
+Provider media ids live seven days and their download URLs five minutes, so the job runs
+as soon as the message is stored: it asks the channel's gateway for the file (streamed,
+never whole in memory), stores it as one of the tenant's files (the files feature's
+storage, its rules: sniffed type, size limit, no orphan blob) and links it to the
+message (`media: {file_id, content_type, size, filename}`). A transient provider or
+storage failure raises `TemporaryFailure`/`ServiceUnavailable`, which the job retries.
+Idempotent: a message already linked is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+
+from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.messages import MediaLink, MediaSink, MessageRepository
+
+log = logging.getLogger(__name__)
+
+
+def media_filename(kind: str, media_id: str, filename: str | None, mime: str | None) -> str:
+    """The sender's filename, else `{kind}-{media id}{extension of the type}`."""
+    if filename:
+        return filename
+    extension = mimetypes.guess_extension((mime or "").split(";")[0].strip()) or ""
+    return f"{kind}-{media_id}{extension}"
+
+
+class CopyInboundMedia:
+    def __init__(
+        self,
+        messages: MessageRepository,
+        channels: ChannelRepository,
+        gateways: ChannelGateways,
+        sink: MediaSink,
+    ) -> None:
+        self._messages = messages
+        self._channels = channels
+        self._gateways = gateways
+        self._sink = sink
+
+    async def execute(self, message_id: str) -> MediaLink | None:
+        """The link stored (or already there); None when there is nothing to copy."""
+        message = await self._messages.get(message_id)
+        if message is None or message.id is None:
+            return None
+        if message.media is not None:
+            return message.media
+        media = message.content.get("media") or {}
+        media_id = media.get("media_id")
+        channel = await self._channels.get(message.channel_id)
+        if not media_id or channel is None:
+            log.info("message %s has no media to copy (or its channel is gone)", message_id)
+            return None
+        gateway = self._gateways.for_channel(channel)
+        async with gateway.open_media(media_id) as download:
+            content_type = download.content_type or media.get("mime_type")
+            link = await self._sink.store(
+                filename=media_filename(message.type, media_id, media.get("filename"),
+                                        content_type),
+                chunks=download.chunks,
+                content_type=content_type,
+                owner_id=message.id,
+            )  # fmt: skip
+        await self._messages.link_media(message.id, link)
+        return link

@@ -1,0 +1,149 @@
+"""An inbound message becomes a message in the right conversation.
+
+Called with one typed `MessageReceived` event and the channel it came to (the tenant is
+the channel's). The contact is upserted by `bsuid`, else `wa_id` (name, username and ids
+refreshed); the message joins the contact's unresolved conversation on the channel, or
+opens one. The same event again stores nothing new (unique `(channel, external_id)`).
+
+- `context` (a reply) resolves to Parley's id of the quoted message (`reply_to_id`).
+- A reaction, an edit or a deletion is kept as its own message (type `reaction`, `edit`,
+  `delete`, so the history shows it) and annotates its target when Parley has it:
+  `content.reaction` (the emoji, null when removed), an edit replaces the target's `text`
+  (`content.original_text` keeps the first one, `content.edited_at`), a deletion sets
+  `content.deleted_at`.
+- System messages `user_changed_number` / `user_changed_user_id` give the contact its new
+  number or user id.
+- `unsupported` (and any message carrying errors) keeps the provider's error.
+- Media: a job copies the file into the tenant's storage at once (ids expire).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from api.domain.jobs import JobQueue
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.contacts import ContactIdentity, ContactRepository
+from api.domain.messaging.conversations import ContactSummary, ConversationRepository
+from api.domain.messaging.events import MessageKind, MessageReceived
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.inbound_content import (
+    COPY_MEDIA_JOB,
+    message_content,
+    message_error,
+    message_text,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ReceiveInboundMessage:
+    def __init__(
+        self,
+        contacts: ContactRepository,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        jobs: JobQueue,
+    ) -> None:
+        self._contacts = contacts
+        self._conversations = conversations
+        self._messages = messages
+        self._jobs = jobs
+
+    async def execute(self, event: MessageReceived, channel: Channel) -> Message | None:
+        """The stored message (the existing one for a repeated event); None when the event
+        names no customer."""
+        if channel.id is None or channel.tenant_id is None:
+            raise ValueError("a stored channel is needed")
+        with tenant_context(TenantId(channel.tenant_id)):
+            return await self._receive(event, channel, channel.id)
+
+    async def _receive(
+        self, event: MessageReceived, channel: Channel, channel_id: str
+    ) -> Message | None:
+        existing = await self._messages.by_external_id(channel_id, event.external_id)
+        if existing is not None:
+            return existing
+        sender = event.sender
+        if sender.user_id is None and sender.phone is None:
+            log.warning("inbound message %s names no customer; ignored", event.external_id)
+            return None
+        await self._system_change(event, channel_id)
+        identity = ContactIdentity(
+            bsuid=_new_user_id(event) or sender.user_id,
+            wa_id=_new_phone(event) or sender.phone,
+            username=sender.username,
+            name=sender.name,
+        )
+        contact = await self._contacts.upsert_inbound(channel_id, identity, event.timestamp)
+        assert contact.id is not None  # noqa: S101 - stored
+        conversation = await self._conversations.join_inbound(
+            channel_id, channel.type,
+            ContactSummary(id=contact.id, name=contact.name, phone=contact.phone,
+                           wa_id=contact.wa_id, bsuid=contact.bsuid),
+            event.timestamp,
+        )  # fmt: skip
+        assert conversation.id is not None  # noqa: S101 - stored
+        reply_to = (
+            await self._messages.by_external_id(channel_id, event.reply_to)
+            if event.reply_to
+            else None
+        )
+        message, created = await self._messages.add_once(
+            Message(
+                conversation_id=conversation.id, channel_id=channel_id, contact_id=contact.id,
+                direction=Direction.INBOUND, type=event.kind.value, text=message_text(event),
+                content=message_content(event),
+                reply_to_id=reply_to.id if reply_to else None, reply_to_external_id=event.reply_to,
+                sender=MessageSender(type=SenderType.CONTACT, id=contact.id),
+                status=MessageStatus.RECEIVED, status_timestamps={"received": event.timestamp},
+                error=message_error(event), external_id=event.external_id,
+                created_at=event.timestamp,
+            )
+        )  # fmt: skip
+        if created:
+            await self._annotate_target(event, channel_id)
+            if event.media is not None and message.id is not None:
+                await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
+        return message
+
+    async def _annotate_target(self, event: MessageReceived, channel_id: str) -> None:
+        target_external = event.reaction.message_id if event.reaction else event.target_id
+        if target_external is None:
+            return
+        target = await self._messages.by_external_id(channel_id, target_external)
+        if target is None or target.id is None:
+            return
+        if event.kind is MessageKind.REACTION and event.reaction is not None:
+            await self._messages.annotate(target.id, {"reaction": event.reaction.emoji})
+        elif event.kind is MessageKind.EDIT:
+            changes = {"text": message_text(event), "edited_at": event.timestamp}
+            if "original_text" not in target.content:
+                changes["original_text"] = target.text
+            await self._messages.annotate(target.id, changes)
+        elif event.kind is MessageKind.DELETE:
+            await self._messages.annotate(target.id, {"deleted_at": event.timestamp})
+
+    async def _system_change(self, event: MessageReceived, channel_id: str) -> None:
+        new_phone, new_user_id = _new_phone(event), _new_user_id(event)
+        if new_phone or new_user_id:
+            await self._contacts.change_identity(
+                channel_id, bsuid=event.sender.user_id, wa_id=event.sender.phone,
+                new_bsuid=new_user_id, new_wa_id=new_phone,
+            )  # fmt: skip
+
+
+def _new_phone(event: MessageReceived) -> str | None:
+    return event.system.new_phone if event.system else None
+
+
+def _new_user_id(event: MessageReceived) -> str | None:
+    return event.system.new_user_id if event.system else None

@@ -1,0 +1,215 @@
+"""`ReceiveInboundMessage` against the real database: every Meta example payload becomes
+the right message in the right conversation; contacts by BSUID and wa_id; concurrency
+and redelivery; replies, reactions, edits, deletions, system changes, unsupported."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractContextManager
+
+import punq
+import pytest
+from bson import ObjectId
+
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.contacts import ContactRepository
+from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.events import MessageKind, MessageReceived, Sender
+from api.domain.messaging.messages import Message, MessageRepository
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
+from tests.support.fake_graph import FakeGraph
+from tests.support.inbox import FIXTURE_NAMES, message_event, messages_in, stored_channel
+
+BSUID = "US.13491208655302741918"
+MESSAGE_FIXTURES = [name for name in FIXTURE_NAMES if messages_in(name)]
+
+
+@pytest.fixture
+async def channel(container: punq.Container, graph: FakeGraph) -> Channel:
+    return await stored_channel(container, str(ObjectId()), graph.base_url)
+
+
+async def receive(container: punq.Container, event: MessageReceived, channel: Channel) -> Message:
+    message = await container.resolve(ReceiveInboundMessage).execute(event, channel)
+    assert message is not None
+    return message
+
+
+def scoped(channel: Channel) -> AbstractContextManager[None]:
+    assert channel.tenant_id is not None
+    return tenant_context(TenantId(channel.tenant_id))
+
+
+@pytest.mark.parametrize("name", MESSAGE_FIXTURES)
+async def test_every_message_type_becomes_a_message(
+    container: punq.Container, channel: Channel, name: str
+) -> None:
+    for event in messages_in(name):
+        message = await receive(container, event, channel)
+        assert message.type == event.kind.value and message.external_id == event.external_id
+        assert message.direction == "inbound" and message.status == "received"
+        assert message.channel_id == channel.id and message.sender.type == "contact"
+        assert message.created_at == event.timestamp
+        with scoped(channel):
+            conversation = await container.resolve(ConversationRepository).get(
+                message.conversation_id
+            )
+            contact = await container.resolve(ContactRepository).get(message.sender.id or "")
+        assert conversation is not None and contact is not None
+        assert conversation.contact.id == contact.id and conversation.status == "open"
+        assert conversation.last_inbound_at == event.timestamp
+        assert conversation.window_expires_at is not None
+        assert (conversation.window_expires_at - event.timestamp).total_seconds() == 86400
+        if event.media is not None:
+            assert message.content["media"]["media_id"] == event.media.media_id
+        if event.kind is MessageKind.TEXT:
+            assert message.text == event.text
+
+
+async def test_text_opens_a_conversation_with_the_contact(
+    container: punq.Container, channel: Channel
+) -> None:
+    message = await receive(container, message_event("text"), channel)
+    assert message.text == "Does it come in another color?"
+    with scoped(channel):
+        contact = await container.resolve(ContactRepository).get(message.contact_id or "")
+        conversation = await container.resolve(ConversationRepository).get(message.conversation_id)
+    assert contact is not None and conversation is not None
+    assert (contact.bsuid, contact.wa_id, contact.phone) == (BSUID, "16505551234", "+16505551234")
+    assert contact.name == "Sheena Nelson" and contact.source == "inbound"
+    assert conversation.unread_count == 1 and conversation.channel_type == "whatsapp"
+    assert conversation.contact.phone == "+16505551234"
+
+
+async def test_username_only_customer_has_no_number(
+    container: punq.Container, channel: Channel
+) -> None:
+    message = await receive(container, message_event("username_only"), channel)
+    with scoped(channel):
+        contact = await container.resolve(ContactRepository).get(message.contact_id or "")
+    assert contact is not None
+    assert contact.bsuid == "US.77771208655302741918" and contact.username == "@kai.design"
+    assert contact.wa_id is None and contact.phone is None and contact.name == "Kai"
+
+
+async def test_next_messages_join_the_conversation_and_refresh_the_name(
+    container: punq.Container, channel: Channel
+) -> None:
+    first = await receive(container, message_event("text"), channel)
+    renamed = message_event("image")
+    renamed = renamed.model_copy(
+        update={"sender": renamed.sender.model_copy(update={"name": "Sheena N."})}
+    )
+    second = await receive(container, renamed, channel)
+    assert second.conversation_id == first.conversation_id
+    assert second.contact_id == first.contact_id
+    with scoped(channel):
+        contact = await container.resolve(ContactRepository).get(first.contact_id or "")
+        conversation = await container.resolve(ConversationRepository).get(first.conversation_id)
+    assert contact is not None and contact.name == "Sheena N."
+    assert conversation is not None and conversation.unread_count == 2
+    assert conversation.contact.name == "Sheena N."
+
+
+async def test_concurrent_first_messages_make_one_contact_and_one_conversation(
+    container: punq.Container, channel: Channel
+) -> None:
+    text = message_event("text")
+    burst = [
+        text.model_copy(update={"external_id": f"wamid.BURST{i}", "key": f"message:{i}"})
+        for i in range(12)
+    ]
+    stored = await asyncio.gather(*(receive(container, e, channel) for e in burst))
+    assert len({m.id for m in stored}) == 12
+    assert len({m.contact_id for m in stored}) == 1
+    assert len({m.conversation_id for m in stored}) == 1
+    with scoped(channel):
+        conversation = await container.resolve(ConversationRepository).get(
+            stored[0].conversation_id
+        )
+        page = await container.resolve(MessageRepository).page(
+            stored[0].conversation_id, cursor=None, limit=100
+        )
+    assert conversation is not None and conversation.unread_count == 12
+    assert len(page.items) == 12
+
+
+async def test_a_repeated_event_stores_one_message(
+    container: punq.Container, channel: Channel
+) -> None:
+    text = message_event("text")
+    first = await receive(container, text, channel)
+    again = await asyncio.gather(*(receive(container, text, channel) for _ in range(3)))
+    assert {m.id for m in again} == {first.id}
+    with scoped(channel):
+        page = await container.resolve(MessageRepository).page(
+            first.conversation_id, cursor=None, limit=100
+        )
+    assert [m.id for m in page.items] == [first.id]
+
+
+async def test_replies_reactions_edits_and_deletions_find_their_target(
+    container: punq.Container, channel: Channel
+) -> None:
+    earlier = message_event("text", external_id="wamid.SENT_EARLIER", key="message:earlier")
+    target = await receive(container, earlier, channel)
+    reply = await receive(container, message_event("reply_context"), channel)
+    assert reply.reply_to_id == target.id and reply.content["forwarded"] is True
+    await receive(container, message_event("reaction"), channel)
+    with scoped(channel):
+        reacted = await container.resolve(MessageRepository).get(target.id or "")
+    assert reacted is not None and reacted.content["reaction"] == "\U0001f600"
+
+    original = await receive(container, message_event("text"), channel)  # wamid.TEXT01
+    edit = await receive(container, message_event("edit"), channel)
+    assert edit.type == "edit" and edit.text == "Does it come in another colour?"
+    revoke = message_event("revoke")
+    await receive(container, revoke, channel)
+    with scoped(channel):
+        edited = await container.resolve(MessageRepository).get(original.id or "")
+        deleted = await container.resolve(MessageRepository).by_external_id(
+            channel.id or "", revoke.target_id or ""
+        )
+    assert edited is not None and edited.text == "Does it come in another colour?"
+    assert edited.content["original_text"] == "Does it come in another color?"
+    assert "edited_at" in edited.content
+    assert deleted is not None and "deleted_at" in deleted.content
+
+
+async def test_a_reply_to_an_unknown_message_keeps_the_provider_id(
+    container: punq.Container, channel: Channel
+) -> None:
+    reply = await receive(container, message_event("reply_context"), channel)
+    assert reply.reply_to_id is None and reply.reply_to_external_id == "wamid.SENT_EARLIER"
+
+
+async def test_unsupported_keeps_the_error(container: punq.Container, channel: Channel) -> None:
+    message = await receive(container, message_event("unsupported"), channel)
+    assert message.type == "unsupported" and message.error is not None
+    assert message.error.code == 131051 and message.error.title == "Message type unknown"
+    assert message.error.details == "Message type is currently not supported."
+
+
+async def test_system_messages_change_the_contact(
+    container: punq.Container, channel: Channel
+) -> None:
+    first = await receive(container, message_event("text"), channel)
+    await receive(container, message_event("system_user_changed_number"), channel)
+    with scoped(channel):
+        contact = await container.resolve(ContactRepository).get(first.contact_id or "")
+    assert contact is not None and contact.wa_id == "16505559999"
+    assert contact.phone == "+16505559999" and contact.bsuid == BSUID
+
+    changed = await receive(container, message_event("system_user_changed_user_id"), channel)
+    assert changed.contact_id == first.contact_id and changed.type == "system"
+    with scoped(channel):
+        contact = await container.resolve(ContactRepository).get(first.contact_id or "")
+    assert contact is not None and contact.bsuid == "US.99991208655302741918"
+
+
+async def test_a_message_naming_nobody_is_ignored(
+    container: punq.Container, channel: Channel
+) -> None:
+    nobody = message_event("text", sender=Sender())
+    assert await container.resolve(ReceiveInboundMessage).execute(nobody, channel) is None
