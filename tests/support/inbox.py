@@ -23,6 +23,7 @@ from api.domain.messaging.messages import (
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.channels.whatsapp.webhook import parse_webhook
 from tests.support.channels import whatsapp_channel
+from tests.support.fake_graph import PHONE_NUMBER_ID
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))
@@ -50,11 +51,19 @@ def status_event(state: str, **changes: Any) -> StatusUpdated:
     return found[0].model_copy(update=changes)
 
 
-async def stored_channel(container: punq.Container, tenant_id: str, graph_url: str) -> Channel:
+async def stored_channel(
+    container: punq.Container,
+    tenant_id: str,
+    graph_url: str,
+    *,
+    phone_number_id: str = PHONE_NUMBER_ID,
+) -> Channel:
     box: SecretBox = container.resolve(SecretBox)
     with tenant_context(TenantId(tenant_id)):
         channels: ChannelRepository = container.resolve(ChannelRepository)
-        return await channels.add(whatsapp_channel(box, graph_url, channel_id=None))
+        return await channels.add(
+            whatsapp_channel(box, graph_url, channel_id=None, phone_number_id=phone_number_id)
+        )
 
 
 async def outbound_message(

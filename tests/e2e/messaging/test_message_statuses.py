@@ -1,0 +1,124 @@
+"""`ApplyMessageStatus` against the real database: statuses in every order, repeated and
+concurrent, only move a message forward; `failed` is final and keeps Meta's error; each
+state keeps its timestamp; pricing is kept; an unknown message is no error."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import punq
+import pytest
+from bson import ObjectId
+
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.events import StatusUpdated
+from api.domain.messaging.messages import Message, MessageRepository
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.apply_message_status import ApplyMessageStatus, StatusOutcome
+from tests.support.fake_graph import FakeGraph
+from tests.support.inbox import SENT_EXTERNAL_ID, outbound_message, status_event, stored_channel
+
+BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ORDER = ["sent", "delivered", "read", "played"]
+
+
+def at(state: str) -> datetime:
+    return BASE + timedelta(minutes=(ORDER + ["failed"]).index(state))
+
+
+def status(state: str) -> StatusUpdated:
+    return status_event(state, timestamp=at(state))
+
+
+@pytest.fixture
+async def channel(container: punq.Container, graph: FakeGraph) -> Channel:
+    return await stored_channel(container, str(ObjectId()), graph.base_url)
+
+
+async def apply(container: punq.Container, event: StatusUpdated, channel: Channel) -> StatusOutcome:
+    outcome: StatusOutcome = await container.resolve(ApplyMessageStatus).execute(event, channel)
+    return outcome
+
+
+async def reread(container: punq.Container, channel: Channel, message: Message) -> Message:
+    assert channel.tenant_id is not None
+    with tenant_context(TenantId(channel.tenant_id)):
+        found = await container.resolve(MessageRepository).get(message.id or "")
+    assert found is not None
+    return found
+
+
+async def test_statuses_in_order(container: punq.Container, channel: Channel) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    assert message.status == "queued"
+    for state in ORDER:
+        assert await apply(container, status(state), channel) is StatusOutcome.MOVED
+        assert (await reread(container, channel, message)).status == state
+    final = await reread(container, channel, message)
+    assert final.status_timestamps == {state: at(state) for state in ORDER}
+    assert final.pricing == {
+        "model": "PMP", "category": "marketing", "type": "regular", "billable": True,
+    }  # fmt: skip
+    assert final.error is None
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(ORDER)))
+async def test_any_order_and_repetition_ends_furthest(
+    container: punq.Container, channel: Channel, order: tuple[str, ...]
+) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    for state in [*order, *reversed(order)]:
+        await apply(container, status(state), channel)
+    final = await reread(container, channel, message)
+    assert final.status == "played"
+    assert final.status_timestamps == {state: at(state) for state in ORDER}
+    assert final.pricing is not None and final.pricing["category"] == "marketing"
+
+
+async def test_concurrent_statuses_never_move_back(
+    container: punq.Container, channel: Channel
+) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    burst = [status(state) for state in ORDER[:3] for _ in range(4)]
+    await asyncio.gather(*(apply(container, e, channel) for e in burst))
+    final = await reread(container, channel, message)
+    assert final.status == "read" and set(final.status_timestamps) == set(ORDER[:3])
+
+
+@pytest.mark.parametrize("failed_at", range(4))
+async def test_failed_is_final_and_keeps_the_error(
+    container: punq.Container, channel: Channel, failed_at: int
+) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    states = ["sent", "delivered", "read"]
+    states.insert(failed_at, "failed")
+    outcomes = [await apply(container, status(state), channel) for state in states]
+    assert outcomes[failed_at] is StatusOutcome.MOVED
+    assert all(o is StatusOutcome.KEPT for o in outcomes[failed_at + 1 :])
+    final = await reread(container, channel, message)
+    assert final.status == "failed"
+    assert final.error is not None and final.error.code == 131049
+    assert final.error.title == (
+        "This message was not delivered to maintain healthy ecosystem engagement."
+    )
+    assert final.error.details is not None and "healthy ecosystem" in final.error.details
+    assert final.status_timestamps["failed"] == at("failed")
+
+
+async def test_a_status_for_an_unknown_message_is_ignored(
+    container: punq.Container, channel: Channel
+) -> None:
+    assert await apply(container, status("read"), channel) is StatusOutcome.UNKNOWN
+
+
+async def test_statuses_stay_in_their_tenant(
+    container: punq.Container, channel: Channel, graph: FakeGraph
+) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    other = await stored_channel(
+        container, str(ObjectId()), graph.base_url, phone_number_id="222333444555"
+    )
+    assert await apply(container, status("read"), other) is StatusOutcome.UNKNOWN
+    assert (await reread(container, channel, message)).status == "queued"
