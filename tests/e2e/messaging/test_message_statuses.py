@@ -45,7 +45,8 @@ async def apply(container: punq.Container, event: StatusUpdated, channel: Channe
 async def reread(container: punq.Container, channel: Channel, message: Message) -> Message:
     assert channel.tenant_id is not None
     with tenant_context(TenantId(channel.tenant_id)):
-        found = await container.resolve(MessageRepository).get(message.id or "")
+        messages: MessageRepository = container.resolve(MessageRepository)
+        found = await messages.get(message.id or "")
     assert found is not None
     return found
 
