@@ -25,7 +25,7 @@ ORDER = ["sent", "delivered", "read", "played"]
 
 
 def at(state: str) -> datetime:
-    return BASE + timedelta(minutes=(ORDER + ["failed"]).index(state))
+    return BASE + timedelta(minutes=[*ORDER, "failed"].index(state))
 
 
 def status(state: str) -> StatusUpdated:
