@@ -31,6 +31,7 @@ class Permission(StrEnum):
     AI_MANAGE = "ai:manage"
     CHANNELS_READ = "channels:read"
     CHANNELS_MANAGE = "channels:manage"
+    INBOX_READ = "inbox:read"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -64,6 +65,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.AI_MANAGE, "Configure AI models and quotas"),
     CatalogEntry(Permission.CHANNELS_READ, "List and read messaging channels"),
     CatalogEntry(Permission.CHANNELS_MANAGE, "Connect, change and disconnect messaging channels"),
+    CatalogEntry(Permission.INBOX_READ, "Read the shared inbox: conversations and messages"),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
@@ -78,6 +80,7 @@ PLATFORM_PERMISSIONS: frozenset[str] = frozenset(p.name for p in CATALOG if p.pl
 OWNER_ROLE = "owner"
 ADMIN_ROLE = "admin"
 MEMBER_ROLE = "member"
+AGENT_ROLE = "agent"
 
 SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     OWNER_ROLE: ("Owns the tenant: every tenant permission", TENANT_PERMISSIONS),
@@ -85,6 +88,10 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     MEMBER_ROLE: (
         "A member of the tenant",
         frozenset({Permission.AI_USE, Permission.FILES_READ, Permission.FILES_WRITE}),
+    ),
+    AGENT_ROLE: (
+        "Answers customers in the shared inbox",
+        frozenset({Permission.INBOX_READ}),
     ),
 }
 

@@ -107,5 +107,9 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(PlatformUserRepository, MongoPlatformUserRepository)
     container.register(RoleRepository, BeanieRoleRepository)
     # Existing tenants' system roles follow the catalog (new permissions reach owners).
-    upgrade = SystemRoleUpgrade({name: perms for name, (_, perms) in SYSTEM_ROLES.items()})
+    # Existing tenants get the system roles added since (e.g. `agent`).
+    upgrade = SystemRoleUpgrade(
+        {name: perms for name, (_, perms) in SYSTEM_ROLES.items()},
+        {name: description for name, (description, _) in SYSTEM_ROLES.items()},
+    )
     container.register(Startable, instance=upgrade)

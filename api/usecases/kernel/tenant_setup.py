@@ -10,7 +10,7 @@ from api.domain.tenancy import TenantId, tenant_context
 
 
 class EnsureTenantSetup:
-    """Give a tenant its system roles (`owner`, `admin`, `member`); safe to run again."""
+    """Give a tenant its system roles (`owner`, `admin`, `member`, `agent`); safe to run again."""
 
     def __init__(self, roles: RoleRepository) -> None:
         self._roles = roles

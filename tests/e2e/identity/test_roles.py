@@ -41,13 +41,13 @@ async def test_list_and_read_roles(client: AppClient) -> None:
     owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
     _, member = await signed_in(client, acme, owner, "max@acme.example.com")
     listed = (await client.get(ROLES, headers=owner)).json()
-    assert listed["total"] == 3 and listed["page"] == 1 and listed["page_size"] == 20
-    assert [r["name"] for r in listed["items"]] == ["admin", "member", "owner"]
+    assert listed["total"] == 4 and listed["page"] == 1 and listed["page_size"] == 20
+    assert [r["name"] for r in listed["items"]] == ["admin", "agent", "member", "owner"]
     member_role = next(r for r in listed["items"] if r["name"] == "member")
     assert member_role["system"] is True and member_role["inherits"] == []
     assert member_role["permissions"] == ["ai:use", "files:read", "files:write"]
     paged = (await client.get(ROLES, params={"page": 2, "page_size": 2}, headers=owner)).json()
-    assert [r["name"] for r in paged["items"]] == ["owner"] and paged["total"] == 3
+    assert [r["name"] for r in paged["items"]] == ["member", "owner"] and paged["total"] == 4
     got = await client.get(f"{ROLES}/{member_role['id']}", headers=owner)
     assert got.status_code == 200 and got.json() == member_role
     tenant = {"X-Tenant-ID": acme.tenant.id or ""}
@@ -115,7 +115,7 @@ async def test_create_role_bad_input(client: AppClient) -> None:
     ]
     for bad in bad_bodies:
         assert_problem(await client.post(ROLES, json=bad, headers=owner), 422, "invalid_input")
-    assert (await client.get(ROLES, headers=owner)).json()["total"] == 3
+    assert (await client.get(ROLES, headers=owner)).json()["total"] == 4
 
 
 async def test_update_role(client: AppClient) -> None:
@@ -157,7 +157,7 @@ async def test_update_role(client: AppClient) -> None:
     await create_role(client, owner, "billing", [])
     taken = await client.put(url, json={"name": "Billing"}, headers=owner)
     assert_problem(taken, 409, "conflict")
-    for system in ("owner", "admin", "member"):
+    for system in ("owner", "admin", "member", "agent"):
         system_url = f"{ROLES}/{await role_id(client, owner, system)}"
         assert_problem(await client.put(system_url, json=change, headers=owner), 409, "conflict")
 
@@ -200,7 +200,7 @@ async def test_delete_role(client: AppClient) -> None:
     user = (await client.get(f"{USERS}/{holder['id']}", headers=owner)).json()
     assert [r["name"] for r in user["roles"]] == ["member"]
     assert_problem(await client.get(ME, headers=holder_headers), 401, "unauthorized")
-    for system in ("owner", "admin", "member"):
+    for system in ("owner", "admin", "member", "agent"):
         system_url = f"{ROLES}/{await role_id(client, owner, system)}"
         assert_problem(await client.delete(system_url, headers=owner), 409, "conflict")
     entries = await audit_entries(client, owner, action="role.deleted")

@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 from beanie import SortDirection
 from pydantic import Field
-from pymongo import IndexModel
+from pymongo import IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
@@ -21,6 +23,8 @@ from api.infrastructure.persistence.base.scoped import (
 )
 
 DUPLICATE_NAME = "A role with this name already exists."
+_DUPLICATE_KEY = 11000
+_UPGRADE_BATCH = 500
 _IMMUTABLE = frozenset({"id", "_id", TENANT_FIELD, "name_lower"})
 _FIELDS = {"name", "description", "permissions", "inherits", "system", "created_at", "updated_at"}
 
@@ -120,14 +124,23 @@ class SystemRoleUpgrade:
     `channels:*`), existing tenants' `owner` and `admin` must get the new permissions too.
     One update per system role, across tenants (a platform step, so not scoped), touching
     only roles that differ; system roles cannot be edited by tenants, so nothing of theirs
-    is overwritten. Idempotent: every process runs it at start.
+    is overwritten. A system role added to the catalog later (e.g. `agent`) is created for
+    every tenant that has system roles but not this one; a tenant's own role that already
+    has the name is left as it is. Idempotent (and safe when processes start together):
+    every process runs it at start.
     """
 
-    def __init__(self, definitions: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        definitions: Mapping[str, frozenset[str]],
+        descriptions: Mapping[str, str] | None = None,
+    ) -> None:
         self._definitions = {name: sorted(perms) for name, perms in definitions.items()}
+        self._descriptions = dict(descriptions or {})
 
     async def start(self) -> None:
         collection = RoleDocument.get_pymongo_collection()
+        await self._create_missing(collection)
         for name, permissions in self._definitions.items():
             with database_errors():
                 await collection.update_many(
@@ -135,3 +148,33 @@ class SystemRoleUpgrade:
                      "permissions": {"$ne": permissions}},
                     {"$set": {"permissions": permissions, "updated_at": utcnow()}},
                 )  # fmt: skip
+
+    async def _create_missing(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        if not self._descriptions:
+            return
+        with database_errors():
+            tenants = await collection.distinct(TENANT_FIELD, {"system": True})
+        now = utcnow()
+        requests = [
+            UpdateOne(
+                {TENANT_FIELD: tenant_id, "name_lower": name_key(name)},
+                {"$setOnInsert": {
+                    "name": name, "description": description,
+                    "permissions": self._definitions.get(name, []), "inherits": [],
+                    "system": True, "created_at": now, "updated_at": now,
+                }},
+                upsert=True,
+            )
+            for tenant_id in tenants
+            for name, description in self._descriptions.items()
+        ]  # fmt: skip
+        for start in range(0, len(requests), _UPGRADE_BATCH):
+            try:
+                with database_errors():
+                    await collection.bulk_write(
+                        requests[start : start + _UPGRADE_BATCH], ordered=False
+                    )
+            except BulkWriteError as exc:  # another process created some at the same time
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                    raise
