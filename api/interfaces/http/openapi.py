@@ -81,6 +81,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "inbox",
+        "description": (
+            "The shared inbox: conversations (one unresolved per contact and channel) and "
+            "their messages, inbound and outbound, with delivery statuses; cursor paging."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "
