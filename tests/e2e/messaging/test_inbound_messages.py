@@ -17,9 +17,10 @@ from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.events import MessageKind, MessageReceived, Sender
 from api.domain.messaging.messages import Message, MessageRepository
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
 from tests.support.fake_graph import FakeGraph
-from tests.support.inbox import FIXTURE_NAMES, message_event, messages_in, stored_channel
+from tests.support.inbox import FIXTURE_NAMES, events, message_event, messages_in, stored_channel
 
 BSUID = "US.13491208655302741918"
 MESSAGE_FIXTURES = [name for name in FIXTURE_NAMES if messages_in(name)]
@@ -213,3 +214,21 @@ async def test_a_message_naming_nobody_is_ignored(
 ) -> None:
     nobody = message_event("text", sender=Sender())
     assert await container.resolve(ReceiveInboundMessage).execute(nobody, channel) is None
+
+
+async def test_the_inbox_handler_takes_every_event_of_a_delivery(
+    container: punq.Container, channel: Channel
+) -> None:
+    handler = container.resolve(HandleInboxEvents)
+    assert handler.event_types == {"message_received", "status_updated"}
+    for event in events("batch"):
+        await handler.handle(channel, event)
+    with scoped(channel):
+        found = [
+            await container.resolve(MessageRepository).by_external_id(
+                channel.id or "", e.external_id
+            )
+            for e in events("batch")
+            if isinstance(e, MessageReceived)
+        ]
+    assert found and all(m is not None for m in found)
