@@ -28,7 +28,7 @@ from api.domain.messaging.messages import (
 CURSOR_NOTE = "`null` on the last page; else pass it as `cursor` for the next one."
 
 
-class ConversationContactOut(BaseModel):
+class InboxConversationContactOut(BaseModel):
     id: str
     name: str | None
     phone: str | None = Field(description="E.164; null for a customer known by username only")
@@ -36,11 +36,11 @@ class ConversationContactOut(BaseModel):
     bsuid: str | None = Field(description="WhatsApp's business-scoped user id")
 
 
-class ConversationOut(BaseModel):
+class InboxConversationOut(BaseModel):
     id: str
     channel_id: str
     channel_type: ChannelType
-    contact: ConversationContactOut
+    contact: InboxConversationContactOut
     status: ConversationStatus
     priority: Priority
     assignee_id: str | None
@@ -59,20 +59,22 @@ class ConversationOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, conversation: Conversation) -> ConversationOut:
+    def of(cls, conversation: Conversation) -> InboxConversationOut:
         return cls.model_validate(conversation.model_dump(exclude={"tenant_id"}))
 
 
-class ConversationPageOut(BaseModel):
-    items: list[ConversationOut]
+class InboxConversationPageOut(BaseModel):
+    items: list[InboxConversationOut]
     next_cursor: str | None = Field(description=CURSOR_NOTE)
 
     @classmethod
-    def of(cls, page: ConversationPage) -> ConversationPageOut:
-        return cls(items=[ConversationOut.of(c) for c in page.items], next_cursor=page.next_cursor)
+    def of(cls, page: ConversationPage) -> InboxConversationPageOut:
+        return cls(
+            items=[InboxConversationOut.of(c) for c in page.items], next_cursor=page.next_cursor
+        )
 
 
-class MessageOut(BaseModel):
+class InboxMessageOut(BaseModel):
     id: str
     conversation_id: str
     channel_id: str
@@ -91,7 +93,7 @@ class MessageOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message) -> InboxMessageOut:
         return cls.model_validate(
             message.model_dump(
                 exclude={"tenant_id", "contact_id", "reply_to_external_id", "pricing"}
@@ -99,10 +101,10 @@ class MessageOut(BaseModel):
         )
 
 
-class MessagePageOut(BaseModel):
-    items: list[MessageOut]
+class InboxMessagePageOut(BaseModel):
+    items: list[InboxMessageOut]
     next_cursor: str | None = Field(description=CURSOR_NOTE)
 
     @classmethod
-    def of(cls, page: MessagePage) -> MessagePageOut:
-        return cls(items=[MessageOut.of(m) for m in page.items], next_cursor=page.next_cursor)
+    def of(cls, page: MessagePage) -> InboxMessagePageOut:
+        return cls(items=[InboxMessageOut.of(m) for m in page.items], next_cursor=page.next_cursor)

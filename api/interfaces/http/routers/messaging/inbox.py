@@ -14,10 +14,10 @@ from api.interfaces.http.auth import require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.inbox import (
-    ConversationOut,
-    ConversationPageOut,
-    MessageOut,
-    MessagePageOut,
+    InboxConversationOut,
+    InboxConversationPageOut,
+    InboxMessageOut,
+    InboxMessagePageOut,
 )
 from api.usecases.messaging.get_conversation import GetConversation
 from api.usecases.messaging.get_message import GetMessage
@@ -54,11 +54,11 @@ async def list_conversations(
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> ConversationPageOut:
+) -> InboxConversationPageOut:
     page = await use_case.execute(
         principal, status=status, channel_id=channel_id, cursor=cursor, limit=limit
     )
-    return ConversationPageOut.of(page)
+    return InboxConversationPageOut.of(page)
 
 
 @conversations.get(
@@ -71,8 +71,8 @@ async def get_conversation(
     conversation_id: str,
     principal: Reader,
     use_case: Annotated[GetConversation, Inject(GetConversation)],
-) -> ConversationOut:
-    return ConversationOut.of(await use_case.execute(principal, conversation_id))
+) -> InboxConversationOut:
+    return InboxConversationOut.of(await use_case.execute(principal, conversation_id))
 
 
 @conversations.get(
@@ -90,9 +90,9 @@ async def list_messages(
     use_case: Annotated[ListConversationMessages, Inject(ListConversationMessages)],
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> MessagePageOut:
+) -> InboxMessagePageOut:
     page = await use_case.execute(principal, conversation_id, cursor=cursor, limit=limit)
-    return MessagePageOut.of(page)
+    return InboxMessagePageOut.of(page)
 
 
 @messages.get(
@@ -109,5 +109,5 @@ async def get_message(
     message_id: str,
     principal: Reader,
     use_case: Annotated[GetMessage, Inject(GetMessage)],
-) -> MessageOut:
-    return MessageOut.of(await use_case.execute(principal, message_id))
+) -> InboxMessageOut:
+    return InboxMessageOut.of(await use_case.execute(principal, message_id))
