@@ -104,7 +104,7 @@ async def test_create_gives_the_tenant_what_http_gives_it(
     }
     db = mongo_client[db_name]
     roles = [r["name"] async for r in db["roles"].find({"tenant_id": tenant_id, "system": True})]
-    assert sorted(roles) == ["admin", "member", "owner"]
+    assert sorted(roles) == ["admin", "agent", "member", "owner"]
     tokens = await login(client, "boss@acme.example.com", "boss-password-1", tenant_id)
     me = await client.get(
         "/api/v1/auth/me",
