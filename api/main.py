@@ -38,8 +38,8 @@ from api.interfaces.http.routers.identity import audit as audit_routes
 from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.messaging import channels as channel_routes
-from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
+from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.operations import health
 from api.interfaces.http.routers.operations.metrics import install_metrics
 from api.interfaces.http.routers.tenants import platform as tenants

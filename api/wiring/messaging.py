@@ -14,15 +14,17 @@ from api.domain.messaging.contacts import ContactRepository
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
+from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
-from api.wiring.webhooks import register_webhooks
 from api.wiring.media_sink import FileStoreMediaSink
+from api.wiring.webhooks import register_webhooks
 
 
 def channel_policy(settings: Settings) -> ChannelPolicy:
@@ -55,3 +57,10 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
     container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later
+
+
+def add_inbound_handlers(container: punq.Container) -> None:
+    """After discovery: the inbox handles received messages and delivery statuses that the
+    webhook dispatcher settles (`HandleInboxEvents`)."""
+    handlers: InboundEventHandlers = container.resolve(InboundEventHandlers)
+    handlers.add(container.resolve(HandleInboxEvents))

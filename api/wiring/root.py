@@ -33,4 +33,5 @@ def build_container(
     for context in CONTEXTS:
         context.register(container, settings, clients)
     register_use_cases(container)  # after the explicit registrations, which take precedence
+    messaging.add_inbound_handlers(container)  # handlers are use cases: after discovery
     return container

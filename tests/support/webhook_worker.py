@@ -46,7 +46,7 @@ _base = _worker.parley_runtime
 def parley_runtime() -> _worker.WorkerRuntime:
     runtime = _base()
     handlers = runtime.container.resolve(InboundEventHandlers)
-    if handlers.for_type("message_received") is None:
+    if not isinstance(handlers.for_type("message_received"), CountingHandler):
         handlers.add(CountingHandler())
     return runtime
 

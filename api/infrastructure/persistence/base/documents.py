@@ -17,13 +17,13 @@ from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
 from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
+from api.infrastructure.persistence.messaging.contacts import ContactDocument
+from api.infrastructure.persistence.messaging.conversations import ConversationDocument
+from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
     WebhookItemDocument,
 )
-from api.infrastructure.persistence.messaging.contacts import ContactDocument
-from api.infrastructure.persistence.messaging.conversations import ConversationDocument
-from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
