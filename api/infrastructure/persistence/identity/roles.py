@@ -153,7 +153,14 @@ class SystemRoleUpgrade:
         if not self._descriptions:
             return
         with database_errors():
-            tenants = await collection.distinct(TENANT_FIELD, {"system": True})
+            tenants = set(await collection.distinct(TENANT_FIELD, {"system": True}))
+            # Only the tenants that lack a role: a start-up writes nothing once all have it.
+            missing = {
+                name: tenants.difference(
+                    await collection.distinct(TENANT_FIELD, {"name_lower": name_key(name)})
+                )
+                for name in self._descriptions
+            }
         now = utcnow()
         requests = [
             UpdateOne(
@@ -165,8 +172,8 @@ class SystemRoleUpgrade:
                 }},
                 upsert=True,
             )
-            for tenant_id in tenants
             for name, description in self._descriptions.items()
+            for tenant_id in sorted(missing[name])
         ]  # fmt: skip
         for start in range(0, len(requests), _UPGRADE_BATCH):
             try:
