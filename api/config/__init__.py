@@ -25,7 +25,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
-from api.config.messaging import WhatsAppSettings
+from api.config.messaging import RealtimeSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.server import ServerSettings
 from api.config.settings import ConfigurationError, Settings, load_settings
@@ -43,6 +43,7 @@ __all__ = [
     "MailSettings",
     "MetricsSettings",
     "MongoSettings",
+    "RealtimeSettings",
     "RedisSettings",
     "SecuritySettings",
     "ServerSettings",

@@ -33,3 +33,16 @@ class WhatsAppSettings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+class RealtimeSettings(BaseSettings):
+    """`REALTIME_*`: the inbox's real-time events (`/api/v1/ws`)."""
+
+    model_config = env_config("REALTIME_")
+
+    retention_seconds: int = Field(
+        default=7200,
+        ge=3600,
+        le=7 * 24 * 3600,
+        description="How long events are kept for sockets resuming after a reconnect.",
+    )

@@ -14,12 +14,14 @@ from api.domain.messaging.contacts import ContactRepository
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.messaging.realtime import InboxEvents
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
+from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
@@ -57,6 +59,12 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
     container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later
+    container.register(
+        InboxEvents,
+        instance=RedisStreamInboxEvents(
+            clients.redis, retention_seconds=settings.realtime.retention_seconds
+        ),
+    )
 
 
 def add_inbound_handlers(container: punq.Container) -> None:

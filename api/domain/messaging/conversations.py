@@ -79,11 +79,12 @@ class ConversationRepository(Protocol):
 
     async def join_inbound(
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
-    ) -> Conversation:
+    ) -> tuple[Conversation, bool]:
         """The contact's unresolved conversation on the channel (a new open one when none),
         with one more unread message, `last_message_at`/`last_inbound_at` moved to `at`
-        (never back) and the window re-opened until `at` + 24 h. Atomic under
-        concurrency: one unresolved conversation per contact and channel."""
+        (never back) and the window re-opened until `at` + 24 h; and whether it was
+        opened now. Atomic under concurrency: one unresolved conversation per contact and
+        channel."""
         ...
 
     async def get(self, conversation_id: str) -> Conversation | None: ...

@@ -6,7 +6,7 @@ provider's code, title and details. Each state's timestamp is kept (the earliest
 for a state that arrives after a further one), and the pricing when the provider sends
 it. A status for a message Parley does not know (sent elsewhere, or deleted) changes
 nothing and is no error; `deleted` (the customer deleted our message) is not a delivery
-state and is ignored here.
+state and is ignored here. A message that moved is published as `message.updated`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from api.domain.messaging.messages import (
     MessageStatus,
     StatusChange,
 )
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ _STATES = {
 
 
 class ApplyMessageStatus:
-    def __init__(self, messages: MessageRepository) -> None:
+    def __init__(self, messages: MessageRepository, events: InboxEvents) -> None:
         self._messages = messages
+        self._events = events
 
     async def execute(self, event: StatusUpdated, channel: Channel) -> StatusOutcome:
         status = _STATES.get(event.state)
@@ -63,6 +65,11 @@ class ApplyMessageStatus:
         )  # fmt: skip
         with tenant_context(TenantId(channel.tenant_id)):
             moved = await self._messages.apply_status(change)
+            message = await self._messages.by_external_id(channel.id, event.external_id)
+        if moved and message is not None:
+            await self._events.publish(
+                InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
+            )
         if moved is None:
             log.info("status %s for an unknown message; ignored", event.state.value)
             return StatusOutcome.UNKNOWN

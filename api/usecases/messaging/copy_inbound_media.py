@@ -6,7 +6,8 @@ never whole in memory), stores it as one of the tenant's files (the files featur
 storage, its rules: sniffed type, size limit, no orphan blob) and links it to the
 message (`media: {file_id, content_type, size, filename}`). A transient provider or
 storage failure raises `TemporaryFailure`/`ServiceUnavailable`, which the job retries.
-Idempotent: a message already linked is left alone.
+Idempotent: a message already linked is left alone. The linked message is published as
+`message.updated`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import mimetypes
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaLink, MediaSink, MessageRepository
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,13 @@ class CopyInboundMedia:
         channels: ChannelRepository,
         gateways: ChannelGateways,
         sink: MediaSink,
+        events: InboxEvents,
     ) -> None:
         self._messages = messages
         self._channels = channels
         self._gateways = gateways
         self._sink = sink
+        self._events = events
 
     async def execute(self, message_id: str) -> MediaLink | None:
         """The link stored (or already there); None when there is nothing to copy."""
@@ -65,5 +69,10 @@ class CopyInboundMedia:
                 content_type=content_type,
                 owner_id=message.id,
             )  # fmt: skip
-        await self._messages.link_media(message.id, link)
+        if await self._messages.link_media(message.id, link):
+            await self._events.publish(
+                InboxEvent.of_message(
+                    InboxEventType.MESSAGE_UPDATED, message.model_copy(update={"media": link})
+                )
+            )
         return link

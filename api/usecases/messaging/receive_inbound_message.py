@@ -15,6 +15,9 @@ opens one. The same event again stores nothing new (unique `(channel, external_i
   number or user id.
 - `unsupported` (and any message carrying errors) keeps the provider's error.
 - Media: a job copies the file into the tenant's storage at once (ids expire).
+
+Agents see it at once: `conversation.created` (or `.updated`), `message.created`, and
+`message.updated` for a message a reaction, edit or deletion annotated.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from api.domain.messaging.messages import (
     MessageStatus,
     SenderType,
 )
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.inbound_content import (
     COPY_MEDIA_JOB,
@@ -52,11 +56,13 @@ class ReceiveInboundMessage:
         conversations: ConversationRepository,
         messages: MessageRepository,
         jobs: JobQueue,
+        events: InboxEvents,
     ) -> None:
         self._contacts = contacts
         self._conversations = conversations
         self._messages = messages
         self._jobs = jobs
+        self._events = events
 
     async def execute(self, event: MessageReceived, channel: Channel) -> Message | None:
         """The stored message (the existing one for a repeated event); None when the event
@@ -85,7 +91,7 @@ class ReceiveInboundMessage:
         )
         contact = await self._contacts.upsert_inbound(channel_id, identity, event.timestamp)
         assert contact.id is not None  # noqa: S101 - stored
-        conversation = await self._conversations.join_inbound(
+        conversation, opened = await self._conversations.join_inbound(
             channel_id, channel.type,
             ContactSummary(id=contact.id, name=contact.name, phone=contact.phone,
                            wa_id=contact.wa_id, bsuid=contact.bsuid),
@@ -110,6 +116,13 @@ class ReceiveInboundMessage:
             )
         )  # fmt: skip
         if created:
+            await self._events.publish(InboxEvent.of_conversation(
+                InboxEventType.CONVERSATION_CREATED if opened
+                else InboxEventType.CONVERSATION_UPDATED, conversation,
+            ))  # fmt: skip
+            await self._events.publish(
+                InboxEvent.of_message(InboxEventType.MESSAGE_CREATED, message)
+            )
             await self._annotate_target(event, channel_id)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
@@ -131,6 +144,13 @@ class ReceiveInboundMessage:
             await self._messages.annotate(target.id, changes)
         elif event.kind is MessageKind.DELETE:
             await self._messages.annotate(target.id, {"deleted_at": event.timestamp})
+        else:
+            return
+        annotated = await self._messages.get(target.id)
+        if annotated is not None:
+            await self._events.publish(
+                InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, annotated)
+            )
 
     async def _system_change(self, event: MessageReceived, channel_id: str) -> None:
         new_phone, new_user_id = _new_phone(event), _new_user_id(event)

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 import punq
 import pytest
 from bson import ObjectId
+from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import ContactRepository
@@ -21,6 +22,7 @@ from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import FIXTURE_NAMES, events, message_event, messages_in, stored_channel
+from tests.support.realtime import published
 
 BSUID = "US.13491208655302741918"
 MESSAGE_FIXTURES = [name for name in FIXTURE_NAMES if messages_in(name)]
@@ -232,3 +234,37 @@ async def test_the_inbox_handler_takes_every_event_of_a_delivery(
             if isinstance(e, MessageReceived)
         ]
     assert found and all(m is not None for m in found)
+
+
+async def test_agents_are_told_of_each_new_message_once(
+    container: punq.Container, channel: Channel, redis_client: Redis
+) -> None:
+    first = await receive(container, message_event("text"), channel)
+    await receive(container, message_event("text"), channel)  # redelivered: nothing new
+    second = await receive(container, message_event("text", external_id="wamid.second"), channel)
+
+    events = await published(redis_client, channel.tenant_id)
+    assert [e.type for e in events] == [
+        "conversation.created", "message.created", "conversation.updated", "message.created",
+    ]  # fmt: skip
+    assert {e.conversation_id for e in events} == {first.conversation_id}
+    assert [e.data["id"] for e in events if e.type == "message.created"] == [first.id, second.id]
+    assert events[2].data["unread_count"] == 2
+
+
+async def test_a_reaction_updates_its_target_for_agents(
+    container: punq.Container, channel: Channel, redis_client: Redis
+) -> None:
+    target = await receive(container, message_event("text"), channel)
+    reaction = message_event("reaction")
+    assert reaction.reaction is not None
+    emoji = reaction.reaction.emoji
+    reaction = reaction.model_copy(
+        update={"reaction": reaction.reaction.model_copy(update={"message_id": target.external_id})}
+    )
+    await receive(container, reaction, channel)
+
+    updated = [e for e in await published(redis_client, channel.tenant_id)
+               if e.type == "message.updated"]  # fmt: skip
+    assert [e.data["id"] for e in updated] == [target.id]
+    assert updated[0].data["content"]["reaction"] == emoji

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import punq
 import pytest
 from bson import ObjectId
+from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import StatusUpdated
@@ -19,6 +20,7 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.apply_message_status import ApplyMessageStatus, StatusOutcome
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import SENT_EXTERNAL_ID, outbound_message, status_event, stored_channel
+from tests.support.realtime import published
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ORDER = ["sent", "delivered", "read", "played"]
@@ -123,3 +125,16 @@ async def test_statuses_stay_in_their_tenant(
     )
     assert await apply(container, status("read"), other) is StatusOutcome.UNKNOWN
     assert (await reread(container, channel, message)).status == "queued"
+
+
+async def test_only_a_status_that_moves_the_message_is_published(
+    container: punq.Container, channel: Channel, redis_client: Redis
+) -> None:
+    message = await outbound_message(container, channel, SENT_EXTERNAL_ID)
+    for state in ["delivered", "sent", "delivered", "read"]:  # late and repeated in between
+        await apply(container, status(state), channel)
+
+    events = await published(redis_client, channel.tenant_id)
+    assert [(e.type, e.data["id"], e.data["status"]) for e in events] == [
+        ("message.updated", message.id, "delivered"), ("message.updated", message.id, "read"),
+    ]  # fmt: skip

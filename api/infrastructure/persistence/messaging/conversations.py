@@ -86,7 +86,7 @@ class BeanieConversationRepository:
 
     async def join_inbound(
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
-    ) -> Conversation:
+    ) -> tuple[Conversation, bool]:
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
         update: dict[str, Any] = {
@@ -101,9 +101,9 @@ class BeanieConversationRepository:
                 "tags": [], "created_at": now,
             },
         }  # fmt: skip
-        await self._scoped.upsert(key, update)
+        opened = await self._scoped.upsert(key, update)
         found = await self._scoped.find(key, limit=1)
-        return found[0].to_entity()
+        return found[0].to_entity(), opened
 
     async def get(self, conversation_id: str) -> Conversation | None:
         document = await self._scoped.get(conversation_id)

@@ -1,0 +1,1 @@
+"""Real-time fan-out of inbox events through Redis."""
