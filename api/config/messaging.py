@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from api.config.base import env_config
+from api.config.base import CsvList, env_config, split_csv
 
 
 class WhatsAppSettings(BaseSettings):
@@ -25,14 +27,40 @@ class WhatsAppSettings(BaseSettings):
     verify_token: SecretStr | None = Field(
         default=None, description="Verify token of the platform's own webhook."
     )
+    allowed_graph_base_urls: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Graph API bases a channel may name besides WHATSAPP_GRAPH_BASE_URL (comma "
+            "separated); `*` allows any (never in production): Parley sends the channel's "
+            "token to that address."
+        ),
+    )
     messages_per_second: int = Field(default=80, ge=1, le=1000)
     timeout_seconds: float = Field(default=30, gt=0, le=300)
     max_connections: int = Field(default=100, ge=1, le=10000)
+
+    _csv = field_validator("allowed_graph_base_urls", mode="before")(split_csv)
 
     @field_validator("graph_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("allowed_graph_base_urls")
+    @classmethod
+    def _base_urls(cls, values: list[str]) -> list[str]:
+        for value in values:
+            url = urlsplit(value)
+            if value != "*" and (url.scheme not in ("http", "https") or not url.hostname):
+                raise ValueError(f"{value!r} is not an http(s) URL (or `*`)")
+        return [value.rstrip("/") for value in values]
+
+    @property
+    def channel_graph_base_urls(self) -> frozenset[str] | None:
+        """The Graph bases a channel may use; None when any is allowed (`*`)."""
+        if "*" in self.allowed_graph_base_urls:
+            return None
+        return frozenset({self.graph_base_url, *self.allowed_graph_base_urls})
 
 
 class RealtimeSettings(BaseSettings):

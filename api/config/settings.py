@@ -151,6 +151,11 @@ class Settings(BaseSettings):
             or token.get_secret_value().startswith(DEV_SECRET_PREFIX)
         ):
             raise ValueError("METRICS_TOKEN must be at least 32 random characters (production)")
+        if "*" in self.whatsapp.allowed_graph_base_urls:
+            raise ValueError(
+                "WHATSAPP_ALLOWED_GRAPH_BASE_URLS='*' would let a tenant send its channel's "
+                "token (and Parley's requests) to any address: list the allowed bases"
+            )
         if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")
         return self

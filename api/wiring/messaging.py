@@ -38,6 +38,7 @@ def channel_policy(settings: Settings) -> ChannelPolicy:
         graph_base_url=whatsapp.graph_base_url,
         api_version=whatsapp.api_version,
         messages_per_second=whatsapp.messages_per_second,
+        allowed_graph_base_urls=whatsapp.channel_graph_base_urls,
     )
 
 

@@ -69,6 +69,7 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         ai=AiSettings(_env_file=None),
         storage=StorageSettings(_env_file=None),
         metrics=MetricsSettings(_env_file=None),
-        whatsapp=WhatsAppSettings(_env_file=None),
+        # Tests point channels at local fakes on free ports.
+        whatsapp=WhatsAppSettings(_env_file=None, allowed_graph_base_urls=["*"]),
         server=ServerSettings(_env_file=None),
     )

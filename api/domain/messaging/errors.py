@@ -6,6 +6,7 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     ChannelPermanentFailure (PermanentFailure)   refused for good: code, title, details
     └── ChannelTokenInvalid                      the channel's credentials stopped working
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
+    GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
 """
 
 from __future__ import annotations
@@ -74,3 +75,11 @@ class ChannelCheckFailed(InvalidInput):
 
     code = "channel_check_failed"
     title = "Channel check failed"
+
+
+class GraphBaseUrlNotAllowed(InvalidInput):
+    """A channel named a provider API address the deployment does not allow (its token
+    would be sent there)."""
+
+    code = "graph_base_url_not_allowed"
+    title = "Provider address not allowed"

@@ -84,7 +84,7 @@ class ConnectWhatsAppChannel:
                 phone_number_id=phone_number_id,
                 waba_id=waba_id,
                 api_version=api_version or self._policy.api_version,
-                graph_base_url=(graph_base_url or self._policy.graph_base_url).rstrip("/"),
+                graph_base_url=self._policy.graph_base_url_for(graph_base_url),
             ),
             secrets=secrets,
             verify_token=verify_token or new_verify_token(),

@@ -23,6 +23,7 @@ from api.domain.messaging.errors import (
     ChannelCheckFailed,
     ChannelPermanentFailure,
     ChannelTransientFailure,
+    GraphBaseUrlNotAllowed,
 )
 from api.domain.messaging.gateway import ChannelGateways
 
@@ -42,6 +43,21 @@ class ChannelPolicy:
     graph_base_url: str
     api_version: str
     messages_per_second: int
+    # The Graph bases a channel may name (the default among them); None: any.
+    allowed_graph_base_urls: frozenset[str] | None = None
+
+    def graph_base_url_for(self, requested: str | None) -> str:
+        """The channel's Graph base: the default when none is asked for; one the
+        deployment does not allow is `GraphBaseUrlNotAllowed` (Parley would send the
+        channel's token there)."""
+        url = (requested or self.graph_base_url).rstrip("/")
+        allowed = self.allowed_graph_base_urls
+        if allowed is not None and url not in allowed:
+            raise GraphBaseUrlNotAllowed(
+                "This deployment does not allow that graph_base_url; allowed: "
+                + ", ".join(sorted(allowed))
+            )
+        return url
 
 
 class ChannelView(BaseModel):

@@ -131,7 +131,7 @@ class UpdateChannel:
                 k: v
                 for k, v in {
                     "api_version": changes.api_version,
-                    "graph_base_url": changes.graph_base_url.rstrip("/")
+                    "graph_base_url": self._policy.graph_base_url_for(changes.graph_base_url)
                     if changes.graph_base_url
                     else None,
                 }.items()

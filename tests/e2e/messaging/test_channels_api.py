@@ -369,3 +369,30 @@ async def test_existing_tenants_owners_get_new_permissions(
     owner_role = await roles.find_one({"tenant_id": acme.tenant.id, "name_lower": "owner"})
     assert owner_role is not None
     assert {"channels:read", "channels:manage"} <= set(owner_role["permissions"])
+
+
+async def test_a_graph_base_url_the_deployment_does_not_allow_is_refused(
+    graph: FakeGraph, mongo_url: str, redis_url: str, db_name: str
+) -> None:
+    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
+    settings.whatsapp.graph_base_url = graph.base_url
+    settings.whatsapp.allowed_graph_base_urls = ["https://graph.example.net"]
+    async with serve(settings) as client:
+        owner = await owner_headers(client, await onboard(client, "acme"))
+        for evil in (
+            "http://169.254.169.254",
+            "http://127.0.0.1:6379",
+            "https://graph.example.net.evil.io",
+        ):
+            refused = await client.post(
+                f"{CHANNELS}/whatsapp", json=connect_body(graph.base_url, graph_base_url=evil),
+                headers=owner,
+            )  # fmt: skip
+            assert_problem(refused, 422, "graph_base_url_not_allowed")
+        assert graph.requests == []  # the token went nowhere
+        channel = await connect(client, owner, graph.base_url, graph_base_url=None)
+        moved = await client.patch(
+            f"{CHANNELS}/{channel['id']}", json={"graph_base_url": "http://10.0.0.1"}, headers=owner
+        )
+        assert_problem(moved, 422, "graph_base_url_not_allowed")
+        assert len(graph.requests) == 1  # only the connect's check

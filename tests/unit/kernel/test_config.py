@@ -21,6 +21,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "CORS_ORIGINS", "OLLAMA_MODELS",
         "MULTI_TENANCY_STRATEGY", "HOST_MAIN_DOMAIN", "MONGO_URI", "ENCRYPTION_KEY",
         "PUBLIC_BASE_URL", "MAIL_PUBLIC_BASE_URL", "FORWARDED_ALLOW_IPS",
+        "WHATSAPP_GRAPH_BASE_URL", "WHATSAPP_ALLOWED_GRAPH_BASE_URLS",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env file here
@@ -141,4 +142,24 @@ def test_the_beat_lock_must_outlive_two_intervals(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("BEAT_MAX_INTERVAL_SECONDS", "10")
     monkeypatch.setenv("BEAT_LOCK_TIMEOUT_SECONDS", "15")
     with pytest.raises(ConfigurationError, match="BEAT_LOCK_TIMEOUT_SECONDS"):
+        load_settings()
+
+
+def test_channels_may_use_only_the_graph_bases_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().whatsapp.channel_graph_base_urls == frozenset(
+        {"https://graph.facebook.com"}
+    )
+    monkeypatch.setenv(
+        "WHATSAPP_ALLOWED_GRAPH_BASE_URLS", "https://graph.example.net/, http://10.1.2.3:8080"
+    )
+    assert load_settings().whatsapp.channel_graph_base_urls == frozenset({
+        "https://graph.facebook.com", "https://graph.example.net", "http://10.1.2.3:8080",
+    })  # fmt: skip
+    monkeypatch.setenv("WHATSAPP_ALLOWED_GRAPH_BASE_URLS", "*")
+    assert load_settings().whatsapp.channel_graph_base_urls is None  # development only
+    production(monkeypatch)
+    with pytest.raises(ConfigurationError, match="WHATSAPP_ALLOWED_GRAPH_BASE_URLS"):
+        load_settings()
+    monkeypatch.setenv("WHATSAPP_ALLOWED_GRAPH_BASE_URLS", "ftp://graph.example.net")
+    with pytest.raises(ConfigurationError, match="ALLOWED_GRAPH_BASE_URLS: 'ftp:"):
         load_settings()

@@ -46,7 +46,9 @@ SECRETS_NOTE = (
         "422 `channel_check_failed` with Meta's message (no secret echoed). A "
         "`phone_number_id` already connected, in any tenant, is 409. `api_version`, "
         "`graph_base_url` and `messages_per_second` default to the deployment's "
-        "(`WHATSAPP_*`); `verify_token` is generated when not given. Paste the answer's "
+        "(`WHATSAPP_*`); a `graph_base_url` the deployment does not allow "
+        "(`WHATSAPP_ALLOWED_GRAPH_BASE_URLS`) is 422 `graph_base_url_not_allowed`. "
+        "`verify_token` is generated when not given. Paste the answer's "
         "`webhook_url` and `verify_token` into Meta's dashboard." + SECRETS_NOTE
     ),
     responses=problem_responses(401, 403, 409, 422, 503),
@@ -104,7 +106,8 @@ async def get_channel(
         "(`null`) the app secret, change the verify token, the rate, the Graph API version "
         "or base URL. A new token, version or base URL is checked with the Graph API first "
         "(422 `channel_check_failed`); a `token_invalid` channel with a working new token "
-        "is `active` again. A disconnected channel is 409." + SECRETS_NOTE
+        "is `active` again; a base URL the deployment does not allow is 422 "
+        "`graph_base_url_not_allowed`. A disconnected channel is 409." + SECRETS_NOTE
     ),
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
