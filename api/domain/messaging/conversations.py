@@ -81,10 +81,14 @@ class ConversationRepository(Protocol):
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
     ) -> tuple[Conversation, bool]:
         """The contact's unresolved conversation on the channel (a new open one when none),
-        with one more unread message, `last_message_at`/`last_inbound_at` moved to `at`
-        (never back) and the window re-opened until `at` + 24 h; and whether it was
-        opened now. Atomic under concurrency: one unresolved conversation per contact and
-        channel."""
+        `last_message_at`/`last_inbound_at` moved to `at` (never back) and the window
+        re-opened until `at` + 24 h; and whether it was opened now. Atomic under
+        concurrency: one unresolved conversation per contact and channel. (Idempotent:
+        the unread count grows only by `count_unread`, once the message is new.)"""
+        ...
+
+    async def count_unread(self, conversation_id: str) -> Conversation | None:
+        """One more unread message (atomic); the conversation after it."""
         ...
 
     async def get(self, conversation_id: str) -> Conversation | None: ...

@@ -116,6 +116,7 @@ class ReceiveInboundMessage:
             )
         )  # fmt: skip
         if created:
+            conversation = await self._conversations.count_unread(conversation.id) or conversation
             await self._events.publish(InboxEvent.of_conversation(
                 InboxEventType.CONVERSATION_CREATED if opened
                 else InboxEventType.CONVERSATION_UPDATED, conversation,

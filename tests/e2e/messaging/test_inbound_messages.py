@@ -142,14 +142,17 @@ async def test_a_repeated_event_stores_one_message(
     container: punq.Container, channel: Channel
 ) -> None:
     text = message_event("text")
-    first = await receive(container, text, channel)
+    concurrent = await asyncio.gather(*(receive(container, text, channel) for _ in range(4)))
+    first = concurrent[0]
     again = await asyncio.gather(*(receive(container, text, channel) for _ in range(3)))
-    assert {m.id for m in again} == {first.id}
+    assert {m.id for m in [*concurrent, *again]} == {first.id}
     with scoped(channel):
         page = await container.resolve(MessageRepository).page(
             first.conversation_id, cursor=None, limit=100
         )
+        conversation = await container.resolve(ConversationRepository).get(first.conversation_id)
     assert [m.id for m in page.items] == [first.id]
+    assert conversation is not None and conversation.unread_count == 1  # counted once
 
 
 async def test_replies_reactions_edits_and_deletions_find_their_target(

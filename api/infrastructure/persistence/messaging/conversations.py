@@ -91,19 +91,23 @@ class BeanieConversationRepository:
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
         update: dict[str, Any] = {
             "$set": {"contact": contact.model_dump(), "updated_at": now},
-            "$inc": {"unread_count": 1},
             "$max": {
                 _ACTIVITY: at, "last_inbound_at": at, "window_expires_at": at + SERVICE_WINDOW,
             },
             "$setOnInsert": {
                 "channel_type": channel_type.value, "status": ConversationStatus.OPEN.value,
                 "priority": Priority.NORMAL.value, "handled_by": HandledBy.HUMAN.value,
-                "tags": [], "created_at": now,
+                "tags": [], "unread_count": 0, "created_at": now,
             },
         }  # fmt: skip
         opened = await self._scoped.upsert(key, update)
         found = await self._scoped.find(key, limit=1)
         return found[0].to_entity(), opened
+
+    async def count_unread(self, conversation_id: str) -> Conversation | None:
+        if not await self._scoped.apply(conversation_id, {"$inc": {"unread_count": 1}}):
+            return None
+        return await self.get(conversation_id)
 
     async def get(self, conversation_id: str) -> Conversation | None:
         document = await self._scoped.get(conversation_id)
