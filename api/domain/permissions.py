@@ -32,6 +32,8 @@ class Permission(StrEnum):
     CHANNELS_READ = "channels:read"
     CHANNELS_MANAGE = "channels:manage"
     INBOX_READ = "inbox:read"
+    TEMPLATES_READ = "templates:read"
+    TEMPLATES_MANAGE = "templates:manage"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -66,6 +68,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.CHANNELS_READ, "List and read messaging channels"),
     CatalogEntry(Permission.CHANNELS_MANAGE, "Connect, change and disconnect messaging channels"),
     CatalogEntry(Permission.INBOX_READ, "Read the shared inbox: conversations and messages"),
+    CatalogEntry(Permission.TEMPLATES_READ, "List and read message templates"),
+    CatalogEntry(
+        Permission.TEMPLATES_MANAGE, "Sync, create and delete message templates with the provider"
+    ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
@@ -91,7 +97,7 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     AGENT_ROLE: (
         "Answers customers in the shared inbox",
-        frozenset({Permission.INBOX_READ}),
+        frozenset({Permission.INBOX_READ, Permission.TEMPLATES_READ}),
     ),
 }
 

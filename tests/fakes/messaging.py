@@ -129,3 +129,6 @@ class _UnusedGateway(ChannelGateway):
 
     async def create_template(self, draft: TemplateDraft) -> TemplateSubmitted:
         raise NotImplementedError
+
+    async def delete_template(self, name: str, external_id: str | None) -> None:
+        raise NotImplementedError

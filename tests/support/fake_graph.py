@@ -1,6 +1,8 @@
 """A fake Meta Graph API (WhatsApp Cloud API) speaking the real wire format, for what Parley
 uses: the phone number lookup, sending (and mark-as-read / typing), media metadata and
-download (bearer token required), and the WABA's templates (list, paged; create).
+download (bearer token required), and the WABA's templates (list, paged by `after`
+cursors; create, refusing a name and language the WABA has; delete by name and
+`hsm_id`).
 
 Tests run it in their own event loop with `serve_fake_graph(fake)` and point a channel's
 `graph_base_url` at the URL it yields; the benchmark can run it as a process:
@@ -44,6 +46,7 @@ TOKEN = "EAAG-fake-valid-token-0001"
 OTHER_TOKEN = "EAAG-fake-valid-token-0002"
 ENDPOINTS = (
     "phone", "send", "mark_read", "media", "download", "list_templates", "create_template",
+    "delete_template",
 )  # fmt: skip
 ERROR_MESSAGES: dict[int, str] = {
     190: "Error validating access token: Session has expired.",
@@ -69,7 +72,16 @@ def status_for(code: int) -> int:
     return 400
 
 
-def graph_error(code: int, message: str | None = None, details: str | None = None) -> JSONResponse:
+def graph_error(
+    code: int,
+    message: str | None = None,
+    details: str | None = None,
+    *,
+    user: tuple[str, str] | None = None,
+    subcode: int | None = None,
+) -> JSONResponse:
+    """Graph's error body; `user` adds `error_user_title` and `error_user_msg` (what the
+    template endpoints explain refusals with)."""
     text = message or ERROR_MESSAGES.get(code, "Graph error")
     body: dict[str, Any] = {
         "message": f"(#{code}) {text}",
@@ -79,6 +91,11 @@ def graph_error(code: int, message: str | None = None, details: str | None = Non
     }
     if details:
         body["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    if user:
+        body["error_user_title"], body["error_user_msg"] = user
+        body["is_transient"] = False
+    if subcode:
+        body["error_subcode"] = subcode
     return JSONResponse({"error": body}, status_code=status_for(code))
 
 
@@ -267,22 +284,54 @@ def build_app(fake: FakeGraph) -> Starlette:
             if start + limit < len(items):
                 answer["paging"]["next"] = f"{fake.base_url}/next"
             return JSONResponse(answer)
+        if request.method == "DELETE":
+            return await delete_templates(request, waba)
         body, refused = await gate(request, "create_template")
         if refused is not None:
             return refused
         if not isinstance(body, dict) or not body.get("name") or not body.get("components"):
             return graph_error(100, "Invalid parameter", "name and components are required")
+        if any(
+            t.get("name") == body["name"] and t.get("language") == body.get("language")
+            for t in fake.templates.get(waba, [])
+        ):
+            return graph_error(
+                100, "Invalid parameter", subcode=2388024,
+                user=("Content in This Language Already Exists",
+                      "There is already content for this template in this language."),
+            )  # fmt: skip
         template_id = str(900000000000000 + fake.next_id())
         fake.templates.setdefault(waba, []).append({**body, "id": template_id, "status": "PENDING"})
         return JSONResponse(
             {"id": template_id, "status": "PENDING", "category": body.get("category")}
         )
 
+    async def delete_templates(request: Request, waba: str) -> Response:
+        _, refused = await gate(request, "delete_template")
+        if refused is not None:
+            return refused
+        name, hsm_id = request.query_params.get("name"), request.query_params.get("hsm_id")
+        if not name:
+            return graph_error(100, "The parameter name is required.")
+        items = fake.templates.get(waba, [])
+        gone = [
+            t for t in items if t.get("name") == name and (hsm_id is None or t.get("id") == hsm_id)
+        ]
+        if not gone:
+            return graph_error(
+                100, "Invalid parameter", subcode=2593002,
+                user=("Message template not found", f"No template named {name} was found."),
+            )  # fmt: skip
+        fake.templates[waba] = [t for t in items if t not in gone]
+        return JSONResponse({"success": True})
+
     return Starlette(
         routes=[
             Route("/download/{media_id}", download, methods=["GET"]),
             Route("/{version}/{node}/messages", post_messages, methods=["POST"]),
-            Route("/{version}/{node}/message_templates", templates, methods=["GET", "POST"]),
+            Route(
+                "/{version}/{node}/message_templates", templates, methods=["GET", "POST", "DELETE"]
+            ),
             Route("/{version}/{node}", get_node, methods=["GET"]),
         ]
     )

@@ -74,6 +74,12 @@ class WhatsAppSettings(BaseModel):
         """The provider's id of this account (what webhooks name, unique across tenants)."""
         return self.phone_number_id
 
+    @property
+    def business_account_id(self) -> str:
+        """The business account the number belongs to (templates live there; several
+        numbers, even of several tenants, may share one)."""
+        return self.waba_id
+
 
 # More providers join as a discriminated union on `type`.
 ChannelSettings = WhatsAppSettings
@@ -105,6 +111,10 @@ class Channel(BaseModel):
     @property
     def account_id(self) -> str:
         return self.settings.account_id
+
+    @property
+    def business_account_id(self) -> str:
+        return self.settings.business_account_id
 
 
 class ChannelPage(BaseModel):

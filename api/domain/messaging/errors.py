@@ -7,6 +7,8 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     └── ChannelTokenInvalid                      the channel's credentials stopped working
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
+    InvalidTemplate (InvalidInput)               a template breaks the provider's rules
+    TemplateRejected (InvalidInput)              the provider refused a template call
 """
 
 from __future__ import annotations
@@ -83,3 +85,19 @@ class GraphBaseUrlNotAllowed(InvalidInput):
 
     code = "graph_base_url_not_allowed"
     title = "Provider address not allowed"
+
+
+class InvalidTemplate(InvalidInput):
+    """A template the provider would refuse (name, category, components, examples): the
+    field `errors` say where; nothing was submitted."""
+
+    code = "invalid_template"
+    title = "Invalid template"
+
+
+class TemplateRejected(InvalidInput):
+    """The provider refused to create or delete a template; `detail` carries its message,
+    never a secret."""
+
+    code = "template_rejected"
+    title = "Template rejected by the provider"

@@ -45,6 +45,7 @@ class ProviderTemplate(BaseModel):
     components: list[dict[str, Any]] = Field(default_factory=list)
     quality: str | None = None
     rejected_reason: str | None = None
+    parameter_format: str | None = None  # POSITIONAL | NAMED
 
 
 class TemplateDraft(BaseModel):
@@ -56,6 +57,7 @@ class TemplateDraft(BaseModel):
     language: str = Field(min_length=2, max_length=15)
     category: str  # MARKETING | UTILITY | AUTHENTICATION
     components: list[dict[str, Any]]
+    parameter_format: str | None = None  # NAMED when its placeholders are named
 
 
 class TemplateSubmitted(BaseModel):
@@ -89,6 +91,11 @@ class ChannelGateway(Protocol):
         ...
 
     async def create_template(self, draft: TemplateDraft) -> TemplateSubmitted: ...
+
+    async def delete_template(self, name: str, external_id: str | None) -> None:
+        """Delete a template at the provider: the one language with this id, or (no id)
+        every language of the name."""
+        ...
 
 
 class ChannelGateways(Protocol):

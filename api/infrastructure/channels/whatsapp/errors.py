@@ -47,6 +47,8 @@ def from_graph_error(error: WhatsAppError, *, secrets: tuple[str, ...] = ()) -> 
     message = scrub(error.message or "", secrets)[:MAX_MESSAGE]  # a proxy's HTML page...
     title = scrub(error.user_title or message, secrets) or None
     details = error.details if isinstance(error.details, str) else None
+    if details is None and isinstance(error.user_msg, str):  # e.g. a template refused
+        details = error.user_msg
     details = scrub(details, secrets) if details else None
     described = f"WhatsApp refused the request ({code}): {message}".rstrip(": ")
     status = error.status_code

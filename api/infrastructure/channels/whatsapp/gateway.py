@@ -157,13 +157,27 @@ class WhatsAppGateway:
         answer = await self._call(
             self._client.api.create_template(
                 self._settings.waba_id,
-                template_object(draft.name, draft.language, draft.category, draft.components),
+                template_object(
+                    draft.name,
+                    draft.language,
+                    draft.category,
+                    draft.components,
+                    parameter_format=draft.parameter_format,
+                ),
             )
         )
         return TemplateSubmitted(
             external_id=str(answer.get("id") or ""),
             status=str(answer.get("status") or "PENDING"),
             category=answer.get("category"),
+        )
+
+    async def delete_template(self, name: str, external_id: str | None) -> None:
+        # DELETE /{waba_id}/message_templates?name=..&hsm_id=.. (one language by its id)
+        await self._call(
+            self._client.api.delete_template(
+                self._settings.waba_id, template_name=name, template_id=external_id
+            )
         )
 
     async def _call(self, call: Awaitable[T]) -> T:
@@ -206,4 +220,5 @@ def _template(item: dict[str, Any]) -> ProviderTemplate:
         components=list(item.get("components") or []),
         quality=(item.get("quality_score") or {}).get("score"),
         rejected_reason=item.get("rejected_reason"),
+        parameter_format=item.get("parameter_format"),
     )

@@ -57,6 +57,16 @@ _CAPTIONED = frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT})
 
 
 def template_object(
-    name: str, language: str, category: str, components: list[dict[str, Any]]
+    name: str,
+    language: str,
+    category: str,
+    components: list[dict[str, Any]],
+    *,
+    parameter_format: str | None = None,
 ) -> dict[str, Any]:
-    return {"name": name, "language": language, "category": category, "components": components}
+    body: dict[str, Any] = {
+        "name": name, "language": language, "category": category, "components": components,
+    }  # fmt: skip
+    if parameter_format:
+        body["parameter_format"] = parameter_format
+    return body

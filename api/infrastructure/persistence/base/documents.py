@@ -20,6 +20,7 @@ from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
+from api.infrastructure.persistence.messaging.templates import TemplateDocument
 from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
     WebhookItemDocument,
@@ -50,4 +51,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ContactDocument,
     ConversationDocument,
     MessageDocument,
+    TemplateDocument,
 ]
