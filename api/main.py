@@ -39,6 +39,7 @@ from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.messaging import channels as channel_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
+from api.interfaces.http.routers.messaging import templates as template_routes
 from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.operations import health
 from api.interfaces.http.routers.operations.metrics import install_metrics
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_routes.conversations, prefix=settings.api_prefix)
     app.include_router(inbox_routes.messages, prefix=settings.api_prefix)
+    app.include_router(template_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

@@ -15,14 +15,17 @@ from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.realtime import InboxEvents
+from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
+from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
+from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
 from api.wiring.media_sink import FileStoreMediaSink
@@ -59,6 +62,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ContactRepository, BeanieContactRepository)
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
+    container.register(TemplateRepository, BeanieTemplateRepository)
     container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later
     container.register(
         InboxEvents,
@@ -70,6 +74,8 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
 
 def add_inbound_handlers(container: punq.Container) -> None:
     """After discovery: the inbox handles received messages and delivery statuses that the
-    webhook dispatcher settles (`HandleInboxEvents`)."""
+    webhook dispatcher settles (`HandleInboxEvents`); the templates, the provider's
+    template status, quality and category updates (`HandleTemplateEvents`)."""
     handlers: InboundEventHandlers = container.resolve(InboundEventHandlers)
     handlers.add(container.resolve(HandleInboxEvents))
+    handlers.add(container.resolve(HandleTemplateEvents))

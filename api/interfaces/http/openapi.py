@@ -88,6 +88,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "templates",
+        "description": (
+            "WhatsApp message templates per channel: synced from Meta, created and "
+            "submitted for approval, deleted; status webhooks keep them current."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

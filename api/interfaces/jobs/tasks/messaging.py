@@ -1,5 +1,5 @@
 """Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
-an inbound message's file into the tenant's storage."""
+an inbound message's file into the tenant's storage; sync a channel's templates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
+from api.usecases.messaging.sync_templates import SyncTemplates
+from api.usecases.messaging.template_rules import SYNC_TEMPLATES_JOB
 from api.usecases.messaging.webhook_rules import PROCESS_WEBHOOK_JOB, SWEEP_WEBHOOKS_JOB
 
 
@@ -34,3 +36,11 @@ async def copy_media(container: punq.Container, message_id: str) -> str | None:
     transient failures are retried with backoff."""
     link = await container.resolve(CopyInboundMedia).execute(message_id)
     return link.file_id if link else None
+
+
+@parley_task(SYNC_TEMPLATES_JOB)
+async def sync_templates(container: punq.Container, channel_id: str) -> dict[str, int]:
+    """Read every template of the channel's business account and store what changed (see
+    `SyncTemplates`); transient provider failures are retried with backoff."""
+    outcome = await container.resolve(SyncTemplates).execute(channel_id)
+    return outcome.model_dump()
