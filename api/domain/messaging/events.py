@@ -3,7 +3,9 @@
 An adapter parses one webhook delivery into a list of `InboundEvent`s, one per batched
 item (each message, status, error), so each is processed (and deduplicated by `key`) on
 its own. `account_id` names the provider account the item is for (WhatsApp's
-`phone_number_id`), so the platform's own webhook can route it to a channel.
+`phone_number_id`), so the platform's own webhook can route it to a channel; a template
+event names the business account instead (WhatsApp's WABA id, `routes_by_business_account`),
+which every channel on that account shares.
 """
 
 from __future__ import annotations
@@ -234,3 +236,9 @@ InboundEvent = Annotated[
     | Unrecognized,
     Field(discriminator="event"),
 ]
+
+
+def routes_by_business_account(event: InboundEvent) -> bool:
+    """True when `event.account_id` is a business account (shared by its numbers), not
+    one number: template events."""
+    return isinstance(event, TemplateUpdated)

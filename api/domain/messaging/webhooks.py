@@ -139,6 +139,13 @@ class ChannelLookup(Protocol):
         """The channel, in any tenant and not disconnected, of this provider account."""
         ...
 
+    async def by_business_account(
+        self, type: ChannelType, business_account_id: str
+    ) -> list[Channel]:
+        """Every channel, in any tenant and not disconnected, of this business account
+        (WhatsApp's WABA), oldest first."""
+        ...
+
 
 class InboundEventHandler(Protocol):
     """Gives effect to one kind of inbound event (messages, statuses...). Runs in the

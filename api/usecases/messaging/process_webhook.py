@@ -10,7 +10,7 @@ from datetime import timedelta
 from api.common.clock import utcnow
 from api.domain.errors import ServiceUnavailable, TemporaryFailure
 from api.domain.messaging.channels import Channel, ChannelStatus
-from api.domain.messaging.events import InboundEvent
+from api.domain.messaging.events import InboundEvent, routes_by_business_account
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.webhooks import (
     ChannelLookup,
@@ -43,9 +43,12 @@ class ProcessWebhookEvent:
     """Parse a stored delivery with its channel's gateway and settle each item on its own.
 
     Rules: each item goes to the channel the URL named, or (platform webhook) to the
-    connected channel of its account (`metadata.phone_number_id`); an item of an unknown
-    account is ignored. Each item runs in its channel's tenant, and only after an atomic
-    claim of (channel, item key): a duplicate of a settled item is `skipped`, so each item
+    connected channel of its account (`metadata.phone_number_id`); a template event,
+    which names a business account (the WABA, `entry[].id`) and no number, goes to every
+    connected channel of that business account, in every tenant that has one, each
+    claimed and settled on its own; an item of an unknown account is ignored. Each item
+    runs in its channel's tenant, and only after an atomic claim of (channel, item key):
+    a duplicate of a settled item is `skipped`, so each item
     has one effect; one another job holds right now is `held`, and retried later (the
     holder settles it, or, if it crashed, its lease runs out and the retry takes it over).
     A claimed item's handler (by event type) settles it `done`; no handler: `ignored`; a
@@ -91,10 +94,13 @@ class ProcessWebhookEvent:
             return summary
         parsed = self._gateways.parse_webhook(stored.channel_type, payload)
         summary.items = len(parsed)
-        channels: dict[str, Channel | None] = {}
+        channels: dict[str, list[Channel]] = {}
         for event in parsed:
-            channel = await self._channel_for(stored, event, channels)
-            summary.count(await self._settle(stored, channel, event) if channel else "unrouted")
+            routed = await self._channels_for(stored, event, channels)
+            if not routed:
+                summary.count("unrouted")
+            for channel in routed:
+                summary.count(await self._settle(stored, channel, event))
         pending = summary.outcomes.get(ItemState.RETRY.value, 0) + summary.outcomes.get(HELD, 0)
         status = WebhookEventStatus.RETRYING if pending else WebhookEventStatus.PROCESSED
         await self._events.set_status(webhook_event_id, status, items=summary.items)
@@ -102,24 +108,35 @@ class ProcessWebhookEvent:
             raise TemporaryFailure(f"{pending} webhook item(s) to retry")
         return summary
 
-    async def _channel_for(
-        self, stored: WebhookEvent, event: InboundEvent, cache: dict[str, Channel | None]
-    ) -> Channel | None:
+    async def _channels_for(
+        self, stored: WebhookEvent, event: InboundEvent, cache: dict[str, list[Channel]]
+    ) -> list[Channel]:
         if stored.channel_id is not None:
             # The URL's channel, whatever the items say: its tenant is the only one written.
-            if stored.channel_id not in cache:
-                cache[stored.channel_id] = await self._lookup.by_id(stored.channel_id)
-            channel = cache[stored.channel_id]
+            key = f"id:{stored.channel_id}"
+            if key not in cache:
+                cache[key] = _listed(await self._lookup.by_id(stored.channel_id))
+        elif routes_by_business_account(event):
+            business = event.account_id or ""
+            key = f"business:{business}"
+            if key not in cache:
+                cache[key] = (
+                    await self._lookup.by_business_account(stored.channel_type, business)
+                    if business
+                    else []
+                )
         else:
             account = event.account_id or ""
-            if account not in cache:
-                cache[account] = (
+            key = f"account:{account}"
+            if key not in cache:
+                cache[key] = _listed(
                     await self._lookup.by_account(stored.channel_type, account) if account else None
                 )
-            channel = cache[account]
-        if channel is None or channel.status is ChannelStatus.DISCONNECTED or not channel.id:
-            return None
-        return channel
+        return [
+            channel
+            for channel in cache[key]
+            if channel.status is not ChannelStatus.DISCONNECTED and channel.id
+        ]
 
     async def _settle(self, stored: WebhookEvent, channel: Channel, event: InboundEvent) -> str:
         assert channel.id is not None  # noqa: S101 - a stored channel
@@ -161,6 +178,10 @@ class ProcessWebhookEvent:
             log.exception("webhook item %s of channel %s failed", event.key, channel.id)
             return ItemState.FAILED, _describe(exc)
         return ItemState.DONE, None
+
+
+def _listed(channel: Channel | None) -> list[Channel]:
+    return [channel] if channel is not None else []
 
 
 def _describe(exc: BaseException) -> str:

@@ -5,10 +5,7 @@ concurrent duplicates, per-item isolation, the sweep, platform routing, tenant i
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import PHONE_NUMBER_ID
 from tests.support.onboarding import onboard
+from tests.support.webhook_calls import post, processed, signed
 from tests.support.webhook_worker import EFFECTS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "whatsapp"
@@ -48,11 +46,6 @@ def fixture(name: str, phone_number_id: str = PHONE_NUMBER_ID) -> dict[str, Any]
     return payload
 
 
-def signed(body: bytes, secret: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
-
-
 async def add_channel(
     app: AppClient, subdomain: str, *, number: str = PHONE_NUMBER_ID, secret: str | None = SECRET
 ) -> Channel:
@@ -68,38 +61,6 @@ async def add_channel(
     with tenant_context(TenantId(tenant.tenant.id or "")):
         repository: ChannelRepository = app.container.resolve(ChannelRepository)
         return await repository.add(channel)
-
-
-async def post(app: AppClient, path: str, payload: Any, secret: str) -> Any:
-    body = json.dumps(payload).encode()
-    return await app.post(path, content=body, headers=signed(body, secret))
-
-
-async def wait_for(probe: Any, what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = await probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-async def processed(count: int, sweeper: Celery | None = None) -> None:
-    """Wait for `count` processed deliveries; with `sweeper`, also run the sweep now and
-    then (what beat does), for deliveries whose job gave up retrying held items."""
-    last_sweep = time.monotonic()
-
-    async def done() -> bool:
-        nonlocal last_sweep
-        n = await WebhookEventDocument.find({"status": "processed"}).count()
-        if n < count and sweeper is not None and time.monotonic() - last_sweep > 3:
-            sweeper.send_task(SWEEP_WEBHOOKS_JOB)
-            last_sweep = time.monotonic()
-        return n >= count
-
-    await wait_for(done, f"{count} processed deliveries", seconds=120)
 
 
 async def items() -> dict[str, dict[str, Any]]:

@@ -80,7 +80,7 @@ async def test_the_other_channel_keeps_its_own_keys() -> None:
     )  # fmt: skip
 
 
-async def test_the_lookup_finds_channels_across_tenants_by_id_and_account() -> None:
+async def test_the_lookup_finds_channels_across_tenants_by_id_account_and_business() -> None:
     box = FernetSecretBox(Fernet.generate_key().decode())
     repository, lookup = BeanieChannelRepository(), PlatformChannelLookup()
     with tenant_context(TenantId("t1")):
@@ -94,6 +94,16 @@ async def test_the_lookup_finds_channels_across_tenants_by_id_and_account() -> N
     assert by_account is not None and by_account.id == stored.id
     assert await lookup.by_id("not-an-id") is None
     assert await lookup.by_account(ChannelType.WHATSAPP, "unknown") is None
+    with tenant_context(TenantId("t2")):
+        sibling = await repository.add(
+            whatsapp_channel(box, "http://graph.invalid", channel_id=None, phone_number_id="42")
+        )
+    business = stored.business_account_id
+    found_all = await lookup.by_business_account(ChannelType.WHATSAPP, business)
+    assert [(c.id, c.tenant_id) for c in found_all] == [(stored.id, "t1"), (sibling.id, "t2")]
+    assert await lookup.by_business_account(ChannelType.WHATSAPP, "unknown") == []
     with tenant_context(TenantId("t1")):
         await repository.replace(stored.model_copy(update={"status": ChannelStatus.DISCONNECTED}))
     assert await lookup.by_account(ChannelType.WHATSAPP, stored.account_id) is None
+    remaining = await lookup.by_business_account(ChannelType.WHATSAPP, business)
+    assert [c.id for c in remaining] == [sibling.id]

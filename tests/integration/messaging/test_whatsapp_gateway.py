@@ -157,7 +157,7 @@ async def test_media_download_refused(graph: FakeGraph, gateways: ProviderGatewa
     assert missing.value.provider_code == 100
 
 
-async def test_templates_list_every_page_and_create(
+async def test_templates_list_every_page_create_and_delete(
     graph: FakeGraph, gateways: ProviderGateways
 ) -> None:
     graph.templates[WABA_ID] = [
@@ -181,6 +181,14 @@ async def test_templates_list_every_page_and_create(
     )
     assert submitted.status == "PENDING" and submitted.external_id
     assert graph.requests[-1].body["name"] == "welcome"
+    await gateway.delete_template("welcome", submitted.external_id)
+    deleted = graph.requests[-1]
+    assert deleted.method == "DELETE" and deleted.path == f"/v26.0/{WABA_ID}/message_templates"
+    assert all(t["name"] != "welcome" for t in graph.templates[WABA_ID])
+    with pytest.raises(ChannelPermanentFailure) as refused:
+        await gateway.delete_template("welcome", submitted.external_id)
+    assert refused.value.provider_code == 100
+    assert refused.value.details == "No template named welcome was found."
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,18 @@ read channels outside the current tenant; tenant routes use `BeanieChannelReposi
 
 from __future__ import annotations
 
-from api.domain.messaging.channels import Channel, ChannelType
+from beanie import SortDirection
+
+from api.domain.messaging.channels import Channel, ChannelStatus, ChannelType
 from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import to_object_id
-from api.infrastructure.persistence.messaging.channels import ACCOUNT_KEY, ChannelDocument
+from api.infrastructure.persistence.messaging.channels import (
+    ACCOUNT_KEY,
+    BUSINESS_ACCOUNT,
+    ChannelDocument,
+)
+
+MAX_CHANNELS_PER_BUSINESS = 1000
 
 
 class PlatformChannelLookup:
@@ -28,3 +36,21 @@ class PlatformChannelLookup:
         with database_errors():
             document = await ChannelDocument.find_one({ACCOUNT_KEY: f"{type.value}:{account_id}"})
         return document.to_entity() if document else None
+
+    async def by_business_account(
+        self, type: ChannelType, business_account_id: str
+    ) -> list[Channel]:
+        with database_errors():
+            documents = (
+                await ChannelDocument.find(
+                    {
+                        BUSINESS_ACCOUNT: business_account_id,
+                        "type": type.value,
+                        "status": {"$ne": ChannelStatus.DISCONNECTED.value},
+                    }
+                )
+                .sort([("_id", SortDirection.ASCENDING)])
+                .limit(MAX_CHANNELS_PER_BUSINESS)
+                .to_list()
+            )
+        return [document.to_entity() for document in documents]

@@ -5,8 +5,10 @@ A provider account (WhatsApp's `phone_number_id`) may be connected once across A
 tenants: `account_key` (`{type}:{account id}`) is set while the channel is not
 disconnected, and a unique index over it (partial: only documents that have one) makes
 the database refuse a second connection, whatever races the use case's own check. It is
-the one index of a tenant-owned collection that does not start with `tenant_id`, on
-purpose: the rule it enforces is global.
+one of two indexes of a tenant-owned collection that do not start with `tenant_id`, on
+purpose: the rule it enforces is global. The other, over the business account
+(`settings.waba_id`), serves the platform webhook's routing of template events to every
+channel of that account, in whichever tenant.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from api.infrastructure.persistence.base.scoped import (
 from api.infrastructure.persistence.base.writes import translated_writes
 
 ACCOUNT_KEY = "account_key"
+BUSINESS_ACCOUNT = "settings.waba_id"
 _FIELDS = {
     "type", "name", "status", "settings", "verify_token", "messages_per_second",
     "created_at", "updated_at",
@@ -70,6 +73,7 @@ class ChannelDocument(TenantOwnedDocument):
                 partialFilterExpression={ACCOUNT_KEY: {"$type": "string"}},
                 name="connected_account_unique",
             ),
+            IndexModel([(BUSINESS_ACCOUNT, 1)], name="business_account"),
         ]
 
     @classmethod
