@@ -45,6 +45,7 @@ from api.interfaces.http.routers.operations import health
 from api.interfaces.http.routers.operations.metrics import install_metrics
 from api.interfaces.http.routers.tenants import platform as tenants
 from api.interfaces.http.routers.tenants import tenant
+from api.interfaces.ws import inbox as inbox_socket
 from api.usecases.identity.ensure_platform_admin import EnsurePlatformAdmin
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox_routes.conversations, prefix=settings.api_prefix)
     app.include_router(inbox_routes.messages, prefix=settings.api_prefix)
     app.include_router(template_routes.router, prefix=settings.api_prefix)
+    app.include_router(inbox_socket.router, prefix=settings.api_prefix)  # WebSocket: no OpenAPI
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

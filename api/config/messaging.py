@@ -74,3 +74,45 @@ class RealtimeSettings(BaseSettings):
         le=7 * 24 * 3600,
         description="How long events are kept for sockets resuming after a reconnect.",
     )
+    auth_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="A socket with no token in its URL must send its `auth` frame this soon.",
+    )
+    heartbeat_seconds: float = Field(
+        default=25, gt=0, le=3600, description="Interval of the server's `heartbeat` frames."
+    )
+    idle_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=7200,
+        description="A socket that sent nothing (a `ping`, a `pong`...) this long is closed.",
+    )
+    queue_size: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Frames waiting for one socket; a socket whose queue overflows is closed.",
+    )
+    max_frame_bytes: int = Field(
+        default=16 * 1024, ge=256, le=1024 * 1024, description="Largest client frame (1009)."
+    )
+    max_invalid_frames: int = Field(
+        default=10, ge=1, le=1000, description="Invalid client frames tolerated (then 1008)."
+    )
+    replay_max_events: int = Field(
+        default=5000,
+        ge=1,
+        le=1_000_000,
+        description="Most events a `resume` replays; more missed is `cursor_expired`.",
+    )
+    read_block_ms: int = Field(
+        default=5000,
+        ge=10,
+        le=60_000,
+        description="How long the process's stream reader waits in one XREAD.",
+    )
+    read_batch: int = Field(
+        default=500, ge=1, le=10_000, description="Entries the reader takes per XREAD."
+    )

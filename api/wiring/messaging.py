@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import punq
 
-from api.config import Settings
+from api.config import RealtimeSettings, Settings
 from api.domain.identity.auth import SecretBox
-from api.domain.lifecycle import Closeable
+from api.domain.lifecycle import Closeable, Listener
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
-from api.domain.messaging.realtime import InboxEvents
+from api.domain.messaging.realtime import InboxEvents, InboxFeed
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
+from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
+from api.infrastructure.realtime.feed import RedisStreamInboxFeed
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
@@ -42,6 +44,24 @@ def channel_policy(settings: Settings) -> ChannelPolicy:
         api_version=whatsapp.api_version,
         messages_per_second=whatsapp.messages_per_second,
         allowed_graph_base_urls=whatsapp.channel_graph_base_urls,
+    )
+
+
+def inbox_feed(settings: Settings, clients: Clients) -> RedisStreamInboxFeed:
+    """The process's one stream reader, on a connection of its own: its blocking reads
+    outlast the shared pool's socket timeout."""
+    realtime = settings.realtime
+    reader = create_redis(
+        settings.redis.resolved_url,
+        socket_timeout=realtime.read_block_ms / 1000 + settings.redis.socket_timeout_seconds,
+        max_connections=2,
+    )
+    return RedisStreamInboxFeed(
+        clients.redis,
+        reader,
+        retention_seconds=realtime.retention_seconds,
+        block_ms=realtime.read_block_ms,
+        batch=realtime.read_batch,
     )
 
 
@@ -70,6 +90,11 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
             clients.redis, retention_seconds=settings.realtime.retention_seconds
         ),
     )
+    feed = inbox_feed(settings, clients)
+    container.register(InboxFeed, instance=feed)
+    container.register(Listener, instance=feed)  # the reader runs in the API only
+    container.register(Closeable, instance=feed)
+    container.register(RealtimeSettings, instance=settings.realtime)  # the socket's limits
 
 
 def add_inbound_handlers(container: punq.Container) -> None:

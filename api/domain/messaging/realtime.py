@@ -12,11 +12,14 @@ missed it re-reads the conversation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from api.domain.errors import InvalidInput, ParleyError
 from api.domain.messaging.conversations import Conversation
 from api.domain.messaging.messages import Message
 
@@ -70,4 +73,56 @@ class InboxEvents(Protocol):
     async def publish(self, event: InboxEvent) -> str | None:
         """Append the event to its tenant's log; its cursor, or None when it could not be
         written (logged; never raises)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CursoredEvent:
+    """An event as read back from its tenant's log: `cursor` is its position there (what a
+    reconnecting socket resumes after)."""
+
+    cursor: str
+    event: InboxEvent
+
+
+class CursorExpired(ParleyError):
+    """The events after this cursor are no longer all kept (older than the retention, or
+    the log was lost): the client re-reads over HTTP, then follows live."""
+
+    code = "cursor_expired"
+    title = "Cursor expired"
+
+
+class InvalidCursor(InvalidInput):
+    """Not a cursor this feed gave."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+def cursor_key(cursor: str) -> tuple[int, int]:
+    """A cursor (`"<ms>-<seq>"`) as a comparable pair (later events compare greater);
+    `InvalidCursor` when it is not one."""
+    ms, dash, seq = cursor.partition("-")
+    if not dash or not ms.isdigit() or not seq.isdigit() or len(cursor) > 41:
+        raise InvalidCursor("This is not a cursor of this feed.")
+    return int(ms), int(seq)
+
+
+Deliver = Callable[[CursoredEvent], None]
+
+
+class InboxFeed(Protocol):
+    """Reads tenants' inbox events for this process's sockets: live (one reader per
+    process, whatever the number of sockets) and replayed after a cursor."""
+
+    async def listen(self, tenant_id: str, deliver: Deliver) -> Callable[[], None]:
+        """From now on call `deliver` with every event of the tenant, in log order, on the
+        event loop (it must not block: queue and return). Returns the release function.
+        Raises `ServiceUnavailable` when the log cannot be reached."""
+        ...
+
+    async def replay(self, tenant_id: str, after: str, *, limit: int) -> list[CursoredEvent]:
+        """The tenant's events after `after`, oldest first, at most `limit`. Raises
+        `InvalidCursor`, `CursorExpired` (not all kept), `ServiceUnavailable`."""
         ...

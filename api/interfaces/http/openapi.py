@@ -84,7 +84,9 @@ TAGS: list[dict[str, Any]] = [
         "name": "inbox",
         "description": (
             "The shared inbox: conversations (one unresolved per contact and channel) and "
-            "their messages, inbound and outbound, with delivery statuses; cursor paging."
+            "their messages, inbound and outbound, with delivery statuses; cursor paging. "
+            "Real time: the WebSocket `GET /api/v1/ws` (not describable in OpenAPI) sends "
+            'these same shapes as events; its frames are in the README ("Real time").'
         ),
     },
     {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from api.domain.errors import Unauthorized
+from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.auth import Principal, Revocations, TokenService
-from api.domain.tenancy import current_tenant_or_none
+from api.domain.tenancy import current_tenant_or_none, tenant_context
+from api.usecases.kernel.tenancy import ResolveTenant
 
 
 class Authenticate:
@@ -37,3 +38,32 @@ class Authenticate:
             expires_at=claims.expires_at,
             actor_id=claims.actor_id,
         )
+
+
+class AuthenticateSocket:
+    """Turn the token a socket presents (in its URL or its first frame) into its `Principal`.
+
+    Rules: the socket's tenant is the token's (browsers cannot send `X-Tenant-ID` on a
+    WebSocket); when the connection named a tenant anyway (header or subdomain), it must be
+    the token's, else `Forbidden`: a token never reaches another tenant. The token's tenant
+    must exist and be active (`TenantNotFound`, `TenantSuspended`); a platform token has no
+    tenant and is `Forbidden`. Then exactly `Authenticate`'s checks, in that tenant:
+    signature, expiry, revocation (a disabled user's sessions are revoked).
+    """
+
+    def __init__(
+        self, tokens: TokenService, tenants: ResolveTenant, authenticate: Authenticate
+    ) -> None:
+        self._tokens = tokens
+        self._tenants = tenants
+        self._authenticate = authenticate
+
+    async def execute(self, bearer: str, named_tenant: str | None) -> Principal:
+        claims = self._tokens.decode_access(bearer)
+        if claims.tenant_id is None:
+            raise Forbidden("A tenant's access token is needed.")
+        if named_tenant is not None and named_tenant != claims.tenant_id:
+            raise Forbidden("This token is not valid for the tenant this connection names.")
+        tenant_id = await self._tenants.by_id(claims.tenant_id)
+        with tenant_context(tenant_id):
+            return await self._authenticate.execute(bearer)

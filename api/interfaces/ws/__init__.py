@@ -1,0 +1,1 @@
+"""The agents' WebSocket (`/api/v1/ws`): real-time inbox events."""
