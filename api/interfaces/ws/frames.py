@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class CloseCode(IntEnum):
-    """Why the server closed a socket (4xxx: Parley's own, mirroring HTTP)."""
+    """Why the server closed a socket (4xxx: Parley's own, mirroring HTTP). uvicorn closes
+    open sockets with 1012 when the server restarts: reconnect and resume."""
 
-    GOING_AWAY = 1001  # the server is stopping: reconnect and resume
     POLICY = 1008  # too many invalid frames
     TOO_BIG = 1009  # a frame over REALTIME_MAX_FRAME_BYTES
     INTERNAL = 1011

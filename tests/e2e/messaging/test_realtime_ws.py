@@ -24,6 +24,7 @@ from api.domain.messaging.messages import (
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from tests.e2e.messaging.test_inbox_api import channel_of, from_customer, receive
 from tests.support.fake_graph import FakeGraph
+from tests.support.onboarding import OWNER_PASSWORD, admin_headers, login
 from tests.support.people import signed_in, two_tenants
 from tests.support.sockets import (
     LiveServer,
@@ -115,6 +116,46 @@ async def test_refusals_close_with_4401_and_4403(server: LiveServer) -> None:
     assert signed_out.status_code == 204
     async with socket_to(server, token_of(agent)) as ws:  # revoked
         assert await close_code(ws) == 4401
+
+
+async def test_a_suspended_tenant_or_a_disabled_user_is_refused(server: LiveServer) -> None:
+    acme, owner, beta, beta_owner = await two_tenants(server.local)
+    user, agent = await signed_in(
+        server.local, acme, owner, "ada@acme.example.com", roles=["agent"]
+    )
+    async with socket_to(server, token_of(agent)) as ws:
+        await signed_in_socket(ws)
+        await subscribed(ws)
+        deactivated = await server.remote.post(
+            f"/api/v1/users/{user['id']}/deactivate", headers=owner
+        )
+        assert deactivated.status_code == 200, deactivated.text
+        await send(ws, type="subscribe", topic="inbox")  # checked again: refused now
+        assert await close_code(ws) == 4401
+    async with socket_to(server, token_of(agent)) as ws:
+        assert await close_code(ws) == 4401
+
+    async with socket_to(server, token_of(beta_owner)) as ws:
+        await signed_in_socket(ws)
+    platform = await admin_headers(server.local)
+    suspended = await server.remote.delete(f"/api/v1/tenants/{beta.tenant.id}", headers=platform)
+    assert suspended.status_code == 204, suspended.text
+    async with socket_to(server, token_of(beta_owner)) as ws:
+        assert await close_code(ws) == 4403
+
+
+async def test_a_fresh_token_keeps_the_socket_of_the_same_user(server: LiveServer) -> None:
+    acme, owner, _, _ = await two_tenants(server.local)
+    _, agent = await signed_in(server.local, acme, owner, "ada@acme.example.com", roles=["agent"])
+    fresh = await login(server.local, acme.owner.email, OWNER_PASSWORD, acme.tenant.id)
+    async with socket_to(server, token_of(owner)) as ws:
+        first = await signed_in_socket(ws)
+        await send(ws, type="auth", token=fresh["access_token"])
+        again = await signed_in_socket(ws)
+        assert again["user_id"] == first["user_id"]
+        await subscribed(ws)
+        await send(ws, type="auth", token=token_of(agent))  # someone else
+        assert await close_code(ws) == 4403
 
 
 async def test_a_tenant_never_sees_another_tenants_events(
