@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
@@ -15,6 +17,8 @@ from api.domain.messaging.realtime import CursoredEvent
 from api.interfaces.http.schemas.inbox import InboxConversationOut, InboxMessageOut
 
 log = logging.getLogger(__name__)
+
+RENDERED_KEPT = 1024  # events rendered once for every socket of the process that sends them
 
 
 class CloseCode(IntEnum):
@@ -98,3 +102,18 @@ def _shape(cursored: CursoredEvent) -> dict[str, Any]:
 def event_frame(cursored: CursoredEvent) -> dict[str, Any]:
     """`{type, data, cursor}`: `data` is what the HTTP API answers for that entity."""
     return {"type": cursored.event.type.value, "data": _shape(cursored), "cursor": cursored.cursor}
+
+
+_rendered: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+
+def render_event(cursored: CursoredEvent) -> str:
+    """`event_frame` as JSON text, made once per event however many sockets send it."""
+    key = (cursored.event.tenant_id, cursored.cursor)
+    text = _rendered.get(key)
+    if text is None:
+        text = json.dumps(event_frame(cursored), separators=(",", ":"))
+        _rendered[key] = text
+        if len(_rendered) > RENDERED_KEPT:
+            _rendered.popitem(last=False)
+    return text

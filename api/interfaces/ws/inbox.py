@@ -45,8 +45,8 @@ from api.interfaces.ws.frames import (
     ResumeFrame,
     SubscribeFrame,
     error_frame,
-    event_frame,
     parse_frame,
+    render_event,
 )
 from api.usecases.identity.authenticate import AuthenticateSocket
 from api.usecases.messaging.follow_inbox import FollowInbox, ReplayInbox
@@ -343,9 +343,12 @@ class InboxSocket:
     async def _write(self) -> None:
         while True:
             item = await self._outbox.get()
-            frame = event_frame(item) if isinstance(item, CursoredEvent) else item
+            if isinstance(item, CursoredEvent):
+                text = render_event(item)
+            else:
+                text = json.dumps(item, separators=(",", ":"))
             try:
-                await self._ws.send_text(json.dumps(frame, separators=(",", ":")))
+                await self._ws.send_text(text)
             except (WebSocketDisconnect, OSError, RuntimeError):
                 raise _Close(None) from None
 
