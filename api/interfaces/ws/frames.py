@@ -18,7 +18,7 @@ from api.interfaces.http.schemas.inbox import InboxConversationOut, InboxMessage
 
 log = logging.getLogger(__name__)
 
-RENDERED_KEPT = 1024  # events rendered once for every socket of the process that sends them
+RENDERED_KEPT = 256  # events rendered once for every socket of the process that sends them
 
 
 class CloseCode(IntEnum):
