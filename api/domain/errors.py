@@ -43,6 +43,11 @@ class ParleyError(Exception):
         self.detail = detail or self.title
         super().__init__(self.detail)
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """Extra members of the problem answer (for example the id a duplicate matched)."""
+        return {}
+
 
 class NotFound(ParleyError):
     """The resource does not exist, or belongs to another tenant (never told apart)."""

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     INBOX_READ = "inbox:read"
     TEMPLATES_READ = "templates:read"
     TEMPLATES_MANAGE = "templates:manage"
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_WRITE = "contacts:write"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -72,6 +74,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.TEMPLATES_MANAGE, "Sync, create and delete message templates with the provider"
     ),
+    CatalogEntry(Permission.CONTACTS_READ, "List and read contacts, their stats and segments"),
+    CatalogEntry(
+        Permission.CONTACTS_WRITE,
+        "Create, edit, delete, opt out and opt in contacts; manage segments",
+    ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
@@ -97,7 +104,15 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     AGENT_ROLE: (
         "Answers customers in the shared inbox",
-        frozenset({Permission.INBOX_READ, Permission.TEMPLATES_READ}),
+        # Contacts too: agents keep a customer's details and honour "stop messaging me".
+        frozenset(
+            {
+                Permission.INBOX_READ,
+                Permission.TEMPLATES_READ,
+                Permission.CONTACTS_READ,
+                Permission.CONTACTS_WRITE,
+            }
+        ),
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Messaging: channels, contacts, conversations and messages, their repositories, the
+"""Messaging: channels, contacts, segments, conversations and messages, their repositories,
+the contacts' settings (from the tenant's profile), the
 media sink (on the files feature's store), and the provider gateways (one client per
 channel token, closed at shutdown)."""
 
@@ -10,11 +11,12 @@ from api.config import RealtimeSettings, Settings
 from api.domain.identity.auth import SecretBox
 from api.domain.lifecycle import Closeable, Listener
 from api.domain.messaging.channels import ChannelRepository
-from api.domain.messaging.contacts import ContactRepository
+from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.realtime import InboxEvents, InboxFeed
+from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.cache.redis import create_redis
@@ -23,6 +25,7 @@ from api.infrastructure.persistence.messaging.channels import BeanieChannelRepos
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
+from api.infrastructure.persistence.messaging.segments import BeanieSegmentRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
 from api.infrastructure.realtime.feed import RedisStreamInboxFeed
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
@@ -30,6 +33,7 @@ from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.rules import ChannelPolicy
 from api.wiring.clients import Clients
+from api.wiring.contact_settings import ProfileContactSettings
 from api.wiring.media_sink import FileStoreMediaSink
 from api.wiring.webhooks import register_webhooks
 
@@ -80,6 +84,8 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ChannelRepository, BeanieChannelRepository)
     register_webhooks(container, settings)
     container.register(ContactRepository, BeanieContactRepository)
+    container.register(ContactSettingsSource, ProfileContactSettings)  # the tenant's profile
+    container.register(SegmentRepository, BeanieSegmentRepository)
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
     container.register(TemplateRepository, BeanieTemplateRepository)

@@ -1,12 +1,15 @@
-"""Tenants: the platform's tenant store and the cached directory every request reads."""
+"""Tenants: the platform's tenant store, the cached directory every request reads, and
+each tenant's company profile."""
 
 from __future__ import annotations
 
 import punq
 
 from api.config import Settings
+from api.domain.tenants.profile import TenantProfileRepository
 from api.domain.tenants.tenant import TenantDirectory, TenantRepository
 from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
+from api.infrastructure.persistence.tenants.profile import BeanieTenantProfileRepository
 from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
 from api.usecases.kernel.tenancy import ResolveTenant
 from api.wiring.clients import Clients
@@ -19,3 +22,4 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(TenantDirectory, instance=directory)
     # Runs on every request (the tenant middleware): one shared, stateless instance.
     container.register(ResolveTenant, instance=ResolveTenant(directory))
+    container.register(TenantProfileRepository, BeanieTenantProfileRepository)

@@ -3,7 +3,19 @@
 A WhatsApp customer is known by their business-scoped user id (`bsuid`, always sent
 since 2026) and, when they share it, their phone number (`wa_id`, digits; `phone`, the
 same in E.164). A username-only customer has no phone at all. Both ids are unique per
-tenant and channel; inbound messages upsert the contact by them.
+tenant and channel; inbound messages upsert the contact by them, or find the one with
+that phone number (created by hand, imported, or first met on another channel).
+
+A phone number is unique per tenant (among contacts not deleted). A contact created by
+hand, imported or through the API has no channel (`channel_id` null) until the customer
+writes. Deleting is soft: the contact keeps its history but leaves lists and counts, and
+its phone number and user ids are released (kept aside in `deleted_identity`) so the
+number can be a new contact and the customer writing again starts afresh.
+
+Consent: `opted_out` with the time and source of the opt-out (`manual` by a user,
+`api`, `keyword` when the customer wrote STOP or one of the tenant's words, `provider`
+when the provider said they stopped marketing messages, `import`); opting in again keeps
+its own time and source (`opted_in_at`, `opt_in_source`).
 """
 
 from __future__ import annotations
@@ -20,6 +32,14 @@ class ContactSource(StrEnum):
     MANUAL = "manual"
     IMPORT = "import"
     API = "api"
+
+
+class ConsentSource(StrEnum):
+    MANUAL = "manual"
+    API = "api"
+    KEYWORD = "keyword"
+    PROVIDER = "provider"
+    IMPORT = "import"
 
 
 class ContactIdentity(BaseModel):
@@ -41,7 +61,7 @@ class ContactIdentity(BaseModel):
 class Contact(BaseModel):
     id: str | None = None
     tenant_id: str | None = None
-    channel_id: str
+    channel_id: str | None = None  # the channel the customer wrote on; None: never wrote
     name: str | None = None
     phone: str | None = None  # E.164
     wa_id: str | None = None
@@ -54,10 +74,80 @@ class Contact(BaseModel):
     opted_out: bool = False
     opted_out_at: datetime | None = None
     opt_out_source: str | None = None
+    opted_in_at: datetime | None = None
+    opt_in_source: str | None = None
     source: ContactSource = ContactSource.INBOUND
     last_inbound_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+class SegmentFilter(BaseModel):
+    """Which contacts a segment (or a list query) holds; every condition given must hold.
+    `attributes` match by equality; `opted_out` false (the default) leaves out opted-out
+    contacts, null takes both. Deleted contacts are never in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tags_any: list[str] = Field(default_factory=list)
+    tags_all: list[str] = Field(default_factory=list)
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    language: str | None = None
+    opted_out: bool | None = False
+    created_after: datetime | None = None
+    last_inbound_after: datetime | None = None
+
+
+class ContactQuery(BaseModel):
+    """A list query: `q` (in name, phone or email), one tag, opted out or not, and a
+    segment's filter; all must hold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    q: str | None = None
+    tag: str | None = None
+    opted_out: bool | None = None
+    segment: SegmentFilter | None = None
+
+
+class ContactPage(BaseModel):
+    items: list[Contact]
+    next_cursor: str | None = None
+
+
+class ContactStats(BaseModel):
+    total: int
+    opted_out: int
+    by_source: dict[str, int]
+    by_tag: dict[str, int]  # the most used tags first (at most 100)
+
+
+class ConsentChange(BaseModel):
+    """Opt a contact out (`opted_out`) or back in, from `source`, at `at`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    opted_out: bool
+    source: ConsentSource
+    at: datetime
+
+
+class ContactSettings(BaseModel):
+    """The tenant's defaults contacts follow: the country national numbers are read in,
+    and its own consent keywords (folded: trimmed, single spaces, case folded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    default_country: str | None = None
+    opt_out_keywords: frozenset[str] = frozenset()
+    opt_in_keywords: frozenset[str] = frozenset()
+
+
+class ContactSettingsSource(Protocol):
+    async def current(self) -> ContactSettings:
+        """The current tenant's settings."""
+        ...
 
 
 class ContactRepository(Protocol):
@@ -83,4 +173,42 @@ class ContactRepository(Protocol):
         """Give the contact found by `bsuid` (else `wa_id`) a new user id or number."""
         ...
 
-    async def get(self, contact_id: str) -> Contact | None: ...
+    async def get(self, contact_id: str) -> Contact | None:
+        """The contact with this id, deleted or not."""
+        ...
+
+    async def lookup(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
+        """The live contact this customer is: by `bsuid` on the channel, else by phone
+        number (`wa_id`) in the whole tenant. The one way every path finds a customer."""
+        ...
+
+    async def by_phone(self, phone: str) -> Contact | None:
+        """The live contact with this E.164 number."""
+        ...
+
+    async def create(self, contact: Contact) -> Contact:
+        """Store a new contact; `Conflict` when its phone number is taken."""
+        ...
+
+    async def update(self, contact_id: str, changes: dict[str, Any]) -> Contact | None:
+        """Set `changes` on the live contact; None when absent or deleted; `Conflict` when
+        a new phone number is taken."""
+        ...
+
+    async def soft_delete(self, contact_id: str, at: datetime) -> bool:
+        """Delete the live contact (its number and ids released); False when absent."""
+        ...
+
+    async def change_consent(self, contact_id: str, change: ConsentChange) -> Contact | None:
+        """Opt the live contact out or in, when it is not so already (the first time and
+        source are kept); the contact when it changed, else None."""
+        ...
+
+    async def search(self, query: ContactQuery, *, cursor: str | None, limit: int) -> ContactPage:
+        """Live contacts matching `query`, newest first, by cursor (`InvalidInput` for a
+        cursor this list did not give)."""
+        ...
+
+    async def count(self, query: ContactQuery) -> int: ...
+
+    async def stats(self) -> ContactStats: ...

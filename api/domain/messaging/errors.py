@@ -9,11 +9,19 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
     InvalidTemplate (InvalidInput)               a template breaks the provider's rules
     TemplateRejected (InvalidInput)              the provider refused a template call
+    InvalidPhone (InvalidInput)                  a contact's number is not a valid number
+    DuplicateContact (Conflict)                  a contact already has this number
 """
 
 from __future__ import annotations
 
-from api.domain.errors import InvalidInput, PermanentFailure, TemporaryFailure
+from api.domain.errors import (
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    PermanentFailure,
+    TemporaryFailure,
+)
 
 
 class ChannelTransientFailure(TemporaryFailure):
@@ -101,3 +109,33 @@ class TemplateRejected(InvalidInput):
 
     code = "template_rejected"
     title = "Template rejected by the provider"
+
+
+class InvalidPhone(InvalidInput):
+    """A contact's phone number cannot be read as a valid number (a national number is
+    read in the tenant's `default_country`)."""
+
+    code = "invalid_phone"
+    title = "Invalid phone number"
+
+    def __init__(self, loc: tuple[str | int, ...] = ("body", "phone")) -> None:
+        super().__init__(
+            "The phone number is not valid: give it in international form (+…) or set the "
+            "company profile's default_country for national numbers.",
+            [FieldProblem(loc, "not a valid phone number")],
+        )
+
+
+class DuplicateContact(Conflict):
+    """Another live contact of the tenant has this phone number: `existing_id` is it."""
+
+    code = "duplicate_contact"
+    title = "Duplicate contact"
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__("A contact with this phone number already exists.")
+        self.existing_id = existing_id
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"existing_id": self.existing_id}

@@ -67,8 +67,9 @@ def domain_error_response(error: domain.ParleyError) -> JSONResponse:
     if isinstance(error, domain.InvalidInput) and error.problems:
         errors = [{"loc": list(p.loc), "msg": p.msg} for p in error.problems]
     return problem_response(
-        status, error.code, error.detail, title=error.title, errors=errors, headers=headers
-    )
+        status, error.code, error.detail, title=error.title, errors=errors, headers=headers,
+        extensions=error.extensions,
+    )  # fmt: skip
 
 
 def unavailable_response(service: str) -> JSONResponse:

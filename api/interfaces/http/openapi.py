@@ -97,6 +97,14 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "contacts",
+        "description": (
+            "Contacts (numbers in E.164, unique per tenant; tags, attributes, language; "
+            "consent with its source and time; soft delete) and segments (saved filters "
+            "with a preview)."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

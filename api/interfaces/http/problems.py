@@ -22,6 +22,7 @@ def problem_body(
     *,
     title: str | None = None,
     errors: Sequence[Mapping[str, Any]] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"urn:parley:problem:{code}",
@@ -33,6 +34,8 @@ def problem_body(
     }
     if errors:
         body["errors"] = list(errors)
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     return body
 
 
@@ -44,9 +47,10 @@ def problem_response(
     title: str | None = None,
     errors: Sequence[Mapping[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        problem_body(status, code, detail, title=title, errors=errors),
+        problem_body(status, code, detail, title=title, errors=errors, extensions=extensions),
         status_code=status,
         headers=dict(headers or {}),
         media_type=PROBLEM_MEDIA_TYPE,
@@ -83,6 +87,9 @@ class Problem(BaseModel):
     request_id: str | None = Field(description="The `X-Request-ID` of the request.")
     errors: list[ProblemError] | None = Field(
         default=None, description="On 422 for invalid fields: what is wrong, where."
+    )
+    existing_id: str | None = Field(
+        default=None, description="On 409 for a duplicate: the id of the existing resource."
     )
 
 

@@ -7,6 +7,8 @@ for a state that arrives after a further one), and the pricing when the provider
 it. A status for a message Parley does not know (sent elsewhere, or deleted) changes
 nothing and is no error; `deleted` (the customer deleted our message) is not a delivery
 state and is ignored here. A message that moved is published as `message.updated`.
+A message that failed with 131050 (the customer stopped marketing messages) opts its
+contact out (source `provider`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from enum import StrEnum
 
 from api.domain.messaging.channels import Channel
+from api.domain.messaging.contacts import ConsentChange, ConsentSource
 from api.domain.messaging.events import DeliveryState, StatusUpdated
 from api.domain.messaging.messages import (
     MessageError,
@@ -24,8 +27,10 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.contact_rules import ContactConsent
 
 log = logging.getLogger(__name__)
+MARKETING_OPTED_OUT = 131050  # the customer stopped marketing messages
 
 
 class StatusOutcome(StrEnum):
@@ -45,9 +50,12 @@ _STATES = {
 
 
 class ApplyMessageStatus:
-    def __init__(self, messages: MessageRepository, events: InboxEvents) -> None:
+    def __init__(
+        self, messages: MessageRepository, events: InboxEvents, consent: ContactConsent
+    ) -> None:
         self._messages = messages
         self._events = events
+        self._consent = consent
 
     async def execute(self, event: StatusUpdated, channel: Channel) -> StatusOutcome:
         status = _STATES.get(event.state)
@@ -66,6 +74,8 @@ class ApplyMessageStatus:
         with tenant_context(TenantId(channel.tenant_id)):
             moved = await self._messages.apply_status(change)
             message = await self._messages.by_external_id(channel.id, event.external_id)
+            if error is not None and error.code == MARKETING_OPTED_OUT and message is not None:
+                await self._opt_out(message.contact_id, event)
         if moved and message is not None:
             await self._events.publish(
                 InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
@@ -74,3 +84,10 @@ class ApplyMessageStatus:
             log.info("status %s for an unknown message; ignored", event.state.value)
             return StatusOutcome.UNKNOWN
         return StatusOutcome.MOVED if moved else StatusOutcome.KEPT
+
+    async def _opt_out(self, contact_id: str | None, event: StatusUpdated) -> None:
+        if contact_id is not None:
+            change = ConsentChange(
+                opted_out=True, source=ConsentSource.PROVIDER, at=event.timestamp
+            )
+            await self._consent.change(contact_id, change, extra={"error_code": 131050})

@@ -1,25 +1,40 @@
 """The inbox's handler of inbound events, in the shape the webhook dispatcher calls
 (`event_types`, `handle(channel, event)`): a received message goes to
-`ReceiveInboundMessage`, a delivery status to `ApplyMessageStatus`; other events are not
-the inbox's and are left alone."""
+`ReceiveInboundMessage`, a delivery status to `ApplyMessageStatus`, a marketing preference
+(the customer stopped or resumed marketing messages) to `ApplyMarketingPreference`; other
+events are not the inbox's and are left alone."""
 
 from __future__ import annotations
 
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.events import InboundEvent, MessageReceived, StatusUpdated
+from api.domain.messaging.events import (
+    InboundEvent,
+    MarketingPreference,
+    MessageReceived,
+    StatusUpdated,
+)
+from api.usecases.messaging.apply_marketing_preference import ApplyMarketingPreference
 from api.usecases.messaging.apply_message_status import ApplyMessageStatus
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
 
 
 class HandleInboxEvents:
-    event_types = frozenset({"message_received", "status_updated"})
+    event_types = frozenset({"message_received", "status_updated", "marketing_preference"})
 
-    def __init__(self, receive: ReceiveInboundMessage, apply: ApplyMessageStatus) -> None:
+    def __init__(
+        self,
+        receive: ReceiveInboundMessage,
+        apply: ApplyMessageStatus,
+        preference: ApplyMarketingPreference,
+    ) -> None:
         self._receive = receive
         self._apply = apply
+        self._preference = preference
 
     async def handle(self, channel: Channel, event: InboundEvent) -> None:
         if isinstance(event, MessageReceived):
             await self._receive.execute(event, channel)
         elif isinstance(event, StatusUpdated):
             await self._apply.execute(event, channel)
+        elif isinstance(event, MarketingPreference):
+            await self._preference.execute(event, channel)

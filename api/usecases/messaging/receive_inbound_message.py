@@ -15,6 +15,8 @@ opens one. The same event again stores nothing new (unique `(channel, external_i
   number or user id.
 - `unsupported` (and any message carrying errors) keeps the provider's error.
 - Media: a job copies the file into the tenant's storage at once (ids expire).
+- Consent: a text that is exactly STOP, START or one of the tenant's keywords (company
+  profile) opts the contact out or back in (source `keyword`), once per message.
 
 Agents see it at once: `conversation.created` (or `.updated`), `message.created`, and
 `message.updated` for a message a reaction, edit or deletion annotated.
@@ -39,6 +41,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.contact_rules import ContactConsent
 from api.usecases.messaging.inbound_content import (
     COPY_MEDIA_JOB,
     message_content,
@@ -57,8 +60,10 @@ class ReceiveInboundMessage:
         messages: MessageRepository,
         jobs: JobQueue,
         events: InboxEvents,
+        consent: ContactConsent,
     ) -> None:
         self._contacts = contacts
+        self._consent = consent
         self._conversations = conversations
         self._messages = messages
         self._jobs = jobs
@@ -125,6 +130,8 @@ class ReceiveInboundMessage:
                 InboxEvent.of_message(InboxEventType.MESSAGE_CREATED, message)
             )
             await self._annotate_target(event, channel_id)
+            if event.kind is MessageKind.TEXT and event.text:
+                await self._consent.on_inbound_text(contact, event.text, event.timestamp)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
         return message

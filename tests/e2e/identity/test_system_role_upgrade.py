@@ -36,6 +36,9 @@ async def test_a_new_system_role_reaches_existing_tenants(client: AppClient) -> 
     await upgrade().start()  # idempotent
 
     agent = (await roles_of(client, acme_owner))[AGENT_ROLE]
-    assert agent["system"] is True and agent["permissions"] == ["inbox:read", "templates:read"]
+    assert agent["system"] is True
+    assert agent["permissions"] == [
+        "contacts:read", "contacts:write", "inbox:read", "templates:read",
+    ]  # fmt: skip
     assert (await roles_of(client, beta_owner))["Agent"] == before
     assert await RoleDocument.get_pymongo_collection().count_documents({}) == 8

@@ -20,16 +20,19 @@ from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
+from api.infrastructure.persistence.messaging.segments import SegmentDocument
 from api.infrastructure.persistence.messaging.templates import TemplateDocument
 from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
     WebhookItemDocument,
 )
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
+from api.infrastructure.persistence.tenants.profile import TenantProfileDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
 DOCUMENT_MODELS: list[type[Document]] = [
     TenantDocument,
+    TenantProfileDocument,
     UserDocument,
     PlatformUserDocument,
     RoleDocument,
@@ -52,4 +55,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ConversationDocument,
     MessageDocument,
     TemplateDocument,
+    SegmentDocument,
 ]

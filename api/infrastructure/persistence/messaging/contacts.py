@@ -1,30 +1,55 @@
 """Contacts in MongoDB, within the current tenant.
 
-`bsuid` and `wa_id` are each unique per tenant and channel (partial unique indexes: only
-documents that have one), so two first messages of one customer racing each other end
-in one contact: the upsert that loses the race is retried and then matches.
+`bsuid` and `wa_id` are each unique per tenant and channel, and `phone` per tenant
+(partial unique indexes: only documents that have one), so two first messages of one
+customer racing each other end in one contact: the upsert that loses the race is retried
+and then matches. A deleted contact has no `phone`, `wa_id` or `bsuid` any more (they
+move to `deleted_identity`), which frees them for a new contact.
+
+One piece of code finds a customer (`_identity_keys`: the user id on the channel, else
+the number in the tenant) and one compiles a list query or a segment's filter to a
+MongoDB filter (`contact_filter`), so a segment's preview, `GET /contacts?segment_id=`
+and a campaign's audience hold the same contacts.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pymongo import IndexModel
+from beanie import SortDirection
+from pymongo import DESCENDING, IndexModel
 
 from api.common.clock import utcnow
-from api.domain.messaging.contacts import Contact, ContactIdentity, ContactSource
+from api.domain.errors import Conflict
+from api.domain.messaging.contacts import (
+    ConsentChange,
+    Contact,
+    ContactIdentity,
+    ContactPage,
+    ContactQuery,
+    ContactSource,
+    ContactStats,
+    SegmentFilter,
+)
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
+    tenant_first,
+    to_object_id,
 )
+from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
 
 _STRING = {"$type": "string"}
+_LIVE: dict[str, Any] = {"deleted_at": None}
+_NEWEST = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
+TOP_TAGS = 100
 
 
 class ContactDocument(TenantOwnedDocument):
-    channel_id: str
+    channel_id: str | None = None
     name: str | None = None
     phone: str | None = None
     wa_id: str | None = None
@@ -37,10 +62,14 @@ class ContactDocument(TenantOwnedDocument):
     opted_out: bool = False
     opted_out_at: datetime | None = None
     opt_out_source: str | None = None
+    opted_in_at: datetime | None = None
+    opt_in_source: str | None = None
     source: ContactSource = ContactSource.INBOUND
     last_inbound_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = None
+    deleted_identity: dict[str, Any] | None = None
 
     class Settings:
         name = "contacts"
@@ -58,15 +87,30 @@ class ContactDocument(TenantOwnedDocument):
                 partialFilterExpression={"wa_id": _STRING},
                 name="channel_wa_id_unique",
             ),
+            IndexModel(
+                [(TENANT_FIELD, 1), ("phone", 1)],
+                unique=True,
+                partialFilterExpression={"phone": _STRING},
+                name="phone_unique",
+            ),
+            IndexModel(
+                [(TENANT_FIELD, 1), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="tenant_newest",
+            ),
+            IndexModel([(TENANT_FIELD, 1), ("tags", 1)], name="tenant_tags"),
         ]
 
     def to_entity(self) -> Contact:
-        return Contact(id=str(self.id), **self.model_dump(exclude={"id", "revision_id"}))
+        return Contact(
+            id=str(self.id),
+            **self.model_dump(exclude={"id", "revision_id", "deleted_identity"}),
+        )
 
 
-def _refresh(identity: ContactIdentity, at: datetime) -> dict[str, Any]:
-    """What an inbound message refreshes: every id and name it carries, the time."""
-    fields: dict[str, Any] = {"updated_at": utcnow()}
+def _refresh(channel_id: str, identity: ContactIdentity, at: datetime) -> dict[str, Any]:
+    """What an inbound message refreshes: every id and name it carries, the channel the
+    customer wrote on, the time."""
+    fields: dict[str, Any] = {"updated_at": utcnow(), "channel_id": channel_id}
     for name, value in (
         ("bsuid", identity.bsuid),
         ("wa_id", identity.wa_id),
@@ -77,6 +121,67 @@ def _refresh(identity: ContactIdentity, at: datetime) -> dict[str, Any]:
         if value:
             fields[name] = value
     return {"$set": fields, "$max": {"last_inbound_at": at}}
+
+
+def _identity_keys(channel_id: str | None, identity: ContactIdentity) -> list[dict[str, Any]]:
+    """The filters that find a customer, in order: their user id on the channel (any
+    channel when none is named), else their number anywhere in the tenant."""
+    keys: list[dict[str, Any]] = []
+    if identity.bsuid:
+        on = {"channel_id": channel_id} if channel_id else {}
+        keys.append(tenant_first(**on, bsuid=identity.bsuid))
+    if identity.phone:
+        keys.append(tenant_first(phone=identity.phone))
+    return keys
+
+
+def _merged(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One filter holding every condition: a plain dict when no two name the same key
+    (SecantusDB plans those best), else `$and`."""
+    merged: dict[str, Any] = {}
+    for condition in conditions:
+        if merged.keys() & condition.keys():
+            return {"$and": conditions}
+        merged.update(condition)
+    return merged
+
+
+def _segment_conditions(segment: SegmentFilter) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = []
+    if segment.tags_any:
+        conditions.append({"tags": {"$in": list(segment.tags_any)}})
+    if segment.tags_all:
+        conditions.append({"tags": {"$all": list(segment.tags_all)}})
+    for key, value in segment.attributes.items():  # keys are checked: [A-Za-z_][A-Za-z0-9_]*
+        conditions.append({f"attributes.{key}": value})
+    if segment.language is not None:
+        conditions.append({"language": segment.language})
+    if segment.opted_out is not None:
+        conditions.append({"opted_out": segment.opted_out})
+    if segment.created_after is not None:
+        conditions.append({"created_at": {"$gt": segment.created_after}})
+    if segment.last_inbound_after is not None:
+        conditions.append({"last_inbound_at": {"$gt": segment.last_inbound_after}})
+    return conditions
+
+
+def contact_filter(query: ContactQuery) -> dict[str, Any]:
+    """The MongoDB filter of a list query or a segment: live contacts only."""
+    conditions: list[dict[str, Any]] = [dict(_LIVE)]
+    if query.q:
+        text = {"$regex": re.escape(query.q), "$options": "i"}
+        anywhere: list[dict[str, Any]] = [{"name": text}, {"email": text}]
+        digits = re.sub(r"\D", "", query.q)
+        if len(digits) >= 3:
+            anywhere.append({"phone": {"$regex": re.escape(digits)}})
+        conditions.append({"$or": anywhere})
+    if query.tag is not None:
+        conditions.append({"tags": query.tag})
+    if query.opted_out is not None:
+        conditions.append({"opted_out": query.opted_out})
+    if query.segment is not None:
+        conditions.extend(_segment_conditions(query.segment))
+    return _merged(conditions)
 
 
 class BeanieContactRepository:
@@ -90,25 +195,29 @@ class BeanieContactRepository:
     ) -> Contact:
         if not (identity.bsuid or identity.wa_id):
             raise ValueError("an inbound contact needs a bsuid or a wa_id")
-        update = _refresh(identity, at)
-        # Known by the user id, else by the number (a contact from before user ids, or
-        # created by hand): it gains the user id.
-        keys = [("bsuid", identity.bsuid), ("wa_id", identity.wa_id)]
-        for field, value in keys:
-            if value and await self._scoped.apply_where(
-                {"channel_id": channel_id, field: value}, update
-            ):
-                return await self._one(channel_id, field, value)
-        field, value = next((f, v) for f, v in keys if v)
-        insert = {
-            **update,
-            "$setOnInsert": {
-                "source": ContactSource.INBOUND.value, "created_at": utcnow(),
-                "attributes": {}, "tags": [], "opted_out": False,
-            },
-        }  # fmt: skip
-        await self._scoped.upsert({"channel_id": channel_id, field: value}, insert)
-        return await self._one(channel_id, field, value)
+        update = _refresh(channel_id, identity, at)
+        # Known by the user id, else by the number (a contact from before user ids,
+        # created by hand, imported, or met on another channel): it gains the user id.
+        for _ in range(2):
+            for key in _identity_keys(channel_id, identity):
+                if await self._scoped.apply_where(key, update):
+                    return await self._first(key)
+            ids = (("bsuid", identity.bsuid), ("wa_id", identity.wa_id))
+            field, value = next((f, v) for f, v in ids if v)
+            insert = {
+                **update,
+                "$setOnInsert": {
+                    "source": ContactSource.INBOUND.value, "created_at": utcnow(),
+                    "attributes": {}, "tags": [], "opted_out": False,
+                },
+            }  # fmt: skip
+            key = tenant_first(channel_id=channel_id, **{field: value})
+            try:
+                await self._scoped.upsert(key, insert)
+            except Conflict:
+                continue  # the number became another contact's meanwhile: it matches now
+            return await self._first(key)
+        raise Conflict("The customer's number belongs to a contact being changed; retry.")
 
     async def change_identity(
         self,
@@ -130,13 +239,106 @@ class BeanieContactRepository:
             ):
                 key = new_bsuid if field == "bsuid" and new_bsuid else value
                 key = new_wa_id if field == "wa_id" and new_wa_id else key
-                return await self._one(channel_id, field, key)
+                return await self._first({"channel_id": channel_id, field: key})
         return None
 
     async def get(self, contact_id: str) -> Contact | None:
         document = await self._scoped.get(contact_id)
         return document.to_entity() if document else None
 
-    async def _one(self, channel_id: str, field: str, value: str) -> Contact:
-        found = await self._scoped.find({"channel_id": channel_id, field: value}, limit=1)
+    async def lookup(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
+        for key in _identity_keys(channel_id, identity):
+            found = await self._scoped.find(key, limit=1)
+            if found:
+                return found[0].to_entity()
+        return None
+
+    async def by_phone(self, phone: str) -> Contact | None:
+        found = await self._scoped.find(tenant_first(phone=phone), limit=1)
+        return found[0].to_entity() if found else None
+
+    async def create(self, contact: Contact) -> Contact:
+        fields = contact.model_dump(exclude={"id", "tenant_id"})
+        document = await self._scoped.insert(ContactDocument(**fields))
+        return document.to_entity()
+
+    async def update(self, contact_id: str, changes: dict[str, Any]) -> Contact | None:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return None
+        sets = {k: v for k, v in changes.items() if v is not None}
+        unsets = {k: "" for k, v in changes.items() if v is None}
+        update: dict[str, Any] = {"$set": {**sets, "updated_at": utcnow()}}
+        if unsets:
+            update["$unset"] = unsets
+        if not await self._scoped.apply_where({"_id": oid, **_LIVE}, update):
+            return None
+        return await self.get(contact_id)
+
+    async def soft_delete(self, contact_id: str, at: datetime) -> bool:
+        document = await self._scoped.get(contact_id)
+        if document is None or document.deleted_at is not None:
+            return False
+        released = {"phone": document.phone, "wa_id": document.wa_id, "bsuid": document.bsuid}
+        return await self._scoped.apply_where(
+            {"_id": document.id, **_LIVE},
+            {
+                "$set": {"deleted_at": at, "updated_at": at, "deleted_identity": released},
+                "$unset": {"phone": "", "wa_id": "", "bsuid": ""},
+            },
+        )
+
+    async def change_consent(self, contact_id: str, change: ConsentChange) -> Contact | None:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return None
+        if change.opted_out:
+            fields = {"opted_out": True, "opted_out_at": change.at,
+                      "opt_out_source": change.source.value}  # fmt: skip
+        else:
+            fields = {"opted_out": False, "opted_in_at": change.at,
+                      "opt_in_source": change.source.value}  # fmt: skip
+        update: dict[str, Any] = {"$set": {**fields, "updated_at": change.at}}
+        if not change.opted_out:
+            update["$unset"] = {"opted_out_at": "", "opt_out_source": ""}
+        condition = {"_id": oid, **_LIVE, "opted_out": not change.opted_out}
+        if not await self._scoped.apply_where(condition, update):
+            return None
+        return await self.get(contact_id)
+
+    async def search(self, query: ContactQuery, *, cursor: str | None, limit: int) -> ContactPage:
+        filter = _merged([contact_filter(query), after_cursor("created_at", cursor)])
+        found = await self._scoped.find(filter, sort=_NEWEST, limit=limit + 1)
+        items = [d.to_entity() for d in found[:limit]]
+        last = found[limit - 1] if len(found) > limit else None
+        next_cursor = encode_cursor(last.created_at, str(last.id)) if last else None
+        return ContactPage(items=items, next_cursor=next_cursor)
+
+    async def count(self, query: ContactQuery) -> int:
+        return await self._scoped.count(contact_filter(query))
+
+    async def stats(self) -> ContactStats:
+        live = {"$match": dict(_LIVE)}
+        totals = await self._scoped.aggregate([
+            live,
+            {"$group": {"_id": None, "total": {"$sum": 1},
+                        "opted_out": {"$sum": {"$cond": ["$opted_out", 1, 0]}}}},
+        ])  # fmt: skip
+        sources = await self._scoped.aggregate(
+            [live, {"$group": {"_id": "$source", "n": {"$sum": 1}}}]
+        )
+        tags = await self._scoped.aggregate([
+            live, {"$unwind": "$tags"}, {"$group": {"_id": "$tags", "n": {"$sum": 1}}},
+            {"$sort": {"n": -1, "_id": 1}}, {"$limit": TOP_TAGS},
+        ])  # fmt: skip
+        first = totals[0] if totals else {"total": 0, "opted_out": 0}
+        return ContactStats(
+            total=first["total"],
+            opted_out=first["opted_out"],
+            by_source={str(row["_id"]): row["n"] for row in sources if row["_id"]},
+            by_tag={str(row["_id"]): row["n"] for row in tags},
+        )
+
+    async def _first(self, key: dict[str, Any]) -> Contact:
+        found = await self._scoped.find(key, limit=1)
         return found[0].to_entity()
