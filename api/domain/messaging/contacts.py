@@ -177,9 +177,15 @@ class ContactRepository(Protocol):
         """The contact with this id, deleted or not."""
         ...
 
-    async def lookup(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
-        """The live contact this customer is: by `bsuid` on the channel, else by phone
-        number (`wa_id`) in the whole tenant. The one way every path finds a customer."""
+    async def find(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
+        """The live contact this customer is: by `bsuid` on the channel (any channel when
+        None), else by phone number (`wa_id`) in the whole tenant. The one way every path
+        (inbound, sending, provider signals) finds a customer."""
+        ...
+
+    async def ensure(self, channel_id: str, identity: ContactIdentity) -> Contact:
+        """The contact `find` gives, else one created on the channel (source `api`) with
+        this `bsuid` or number; nothing of an existing contact changes. Atomic."""
         ...
 
     async def by_phone(self, phone: str) -> Contact | None:

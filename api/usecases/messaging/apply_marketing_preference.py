@@ -39,7 +39,7 @@ class ApplyMarketingPreference:
             return False
         identity = ContactIdentity(bsuid=event.sender.user_id, wa_id=event.sender.phone)
         with tenant_context(TenantId(channel.tenant_id)):
-            contact = await self._contacts.lookup(channel.id, identity)
+            contact = await self._contacts.find(channel.id, identity)
             if contact is None or contact.id is None:
                 log.info("marketing preference for a customer with no contact; ignored")
                 return False

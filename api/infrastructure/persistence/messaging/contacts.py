@@ -7,9 +7,10 @@ and then matches. A deleted contact has no `phone`, `wa_id` or `bsuid` any more 
 move to `deleted_identity`), which frees them for a new contact.
 
 One piece of code finds a customer (`_identity_keys`: the user id on the channel, else
-the number in the tenant) and one compiles a list query or a segment's filter to a
-MongoDB filter (`contact_filter`), so a segment's preview, `GET /contacts?segment_id=`
-and a campaign's audience hold the same contacts.
+the number in the tenant; `find`, `ensure` and `upsert_inbound` all go through it), and
+one compiles a list query or a segment's filter to a MongoDB filter (`contact_filter`),
+so a segment's preview, `GET /contacts?segment_id=` and a campaign's audience hold the
+same contacts.
 """
 
 from __future__ import annotations
@@ -246,12 +247,35 @@ class BeanieContactRepository:
         document = await self._scoped.get(contact_id)
         return document.to_entity() if document else None
 
-    async def lookup(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
+    async def find(self, channel_id: str | None, identity: ContactIdentity) -> Contact | None:
         for key in _identity_keys(channel_id, identity):
             found = await self._scoped.find(key, limit=1)
             if found:
                 return found[0].to_entity()
         return None
+
+    async def ensure(self, channel_id: str, identity: ContactIdentity) -> Contact:
+        for _ in range(2):
+            existing = await self.find(channel_id, identity)
+            if existing is not None:
+                return existing
+            field, value = (
+                ("bsuid", identity.bsuid) if identity.bsuid else ("wa_id", identity.wa_id)
+            )
+            if not value:
+                raise ValueError("a contact needs a bsuid or a wa_id")
+            now = utcnow()
+            ids = {"phone": identity.phone} if field == "wa_id" else {}
+            key = tenant_first(channel_id=channel_id, **{field: value})
+            try:
+                await self._scoped.upsert(key, {"$setOnInsert": {
+                    **ids, "source": ContactSource.API.value, "created_at": now,
+                    "updated_at": now, "attributes": {}, "tags": [], "opted_out": False,
+                }})  # fmt: skip
+            except Conflict:
+                continue  # the number became another contact's meanwhile: found next time
+            return await self._first(key)
+        raise Conflict("The customer's number belongs to a contact being changed; retry.")
 
     async def by_phone(self, phone: str) -> Contact | None:
         found = await self._scoped.find(tenant_first(phone=phone), limit=1)
