@@ -12,7 +12,7 @@ import punq
 from bson import ObjectId
 
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.events import MarketingPreference, MessageReceived, ProviderError
+from api.domain.messaging.events import MarketingPreference, MessageReceived, StatusUpdated
 from api.domain.messaging.messages import (
     Direction,
     Message,
@@ -134,19 +134,16 @@ async def test_meta_marketing_opt_outs_reach_the_contact(
     assert contact["opted_out"] is False and contact["opt_in_source"] == "provider"
 
     # A marketing message refused with 131050: the customer stopped marketing messages.
-    await sent_to(container, channel, contact_id, "wamid.marketing.1")
-    failed = status_event(
-        "failed", external_id="wamid.marketing.1",
-        errors=[ProviderError(code=131050, title="Unable to deliver the message. This "
-                              "recipient has chosen to stop receiving marketing messages")],
-    )  # fmt: skip
+    [failed] = [e for e in events("status_failed_marketing_opt_out")
+                if isinstance(e, StatusUpdated)]  # fmt: skip
+    await sent_to(container, channel, contact_id, failed.external_id)
     await container.resolve(ApplyMessageStatus).execute(failed, channel)
     contact = await read(client, owner, contact_id)
     assert contact["opted_out"] is True and contact["opt_out_source"] == "provider"
-    assert contact["opted_out_at"] == failed.timestamp.isoformat().replace("+00:00", "Z")
-    other_error = status_event("failed", external_id="wamid.marketing.2")
-    await sent_to(container, channel, theirs, "wamid.marketing.2")  # beta's id: not found
-    await container.resolve(ApplyMessageStatus).execute(other_error, channel)
+    assert contact["opted_out_at"] == "2025-06-18T16:25:00Z"
+    other_error = status_event("failed")  # 131049: a marketing limit, not an opt-out
+    await sent_to(container, other, theirs, other_error.external_id)
+    await container.resolve(ApplyMessageStatus).execute(other_error, other)
     assert (await read(client, beta_owner, theirs))["opted_out"] is False
 
 
