@@ -183,9 +183,12 @@ class ContactRepository(Protocol):
         (inbound, sending, provider signals) finds a customer."""
         ...
 
-    async def ensure(self, channel_id: str, identity: ContactIdentity) -> Contact:
-        """The contact `find` gives, else one created on the channel (source `api`) with
-        this `bsuid` or number; nothing of an existing contact changes. Atomic."""
+    async def ensure(
+        self, channel_id: str, identity: ContactIdentity, *, source: ContactSource = ...
+    ) -> Contact:
+        """The contact `find` gives, else one created on the channel (from `source`, `api`
+        by default) with this `bsuid` or number; nothing of an existing contact changes.
+        Atomic."""
         ...
 
     async def by_phone(self, phone: str) -> Contact | None:

@@ -3,8 +3,8 @@
 
 Called with one typed `MarketingPreference` event and the channel (the tenant is the
 channel's). The contact is found the way every path finds a customer (user id on the
-channel, else the number in the tenant); a customer Parley has no contact for is noted
-and left (they have never written nor been added, so nobody markets to them yet).
+channel, else the number in the tenant); a customer who stops and has no contact yet gets
+one (source `inbound`), opted out, so a later import or campaign cannot reach them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import (
     ConsentChange,
     ConsentSource,
+    Contact,
     ContactIdentity,
     ContactRepository,
+    ContactSource,
 )
 from api.domain.messaging.events import MarketingPreference
 from api.domain.tenancy import TenantId, tenant_context
@@ -39,9 +41,15 @@ class ApplyMarketingPreference:
             return False
         identity = ContactIdentity(bsuid=event.sender.user_id, wa_id=event.sender.phone)
         with tenant_context(TenantId(channel.tenant_id)):
-            contact = await self._contacts.find(channel.id, identity)
+            if not (identity.bsuid or identity.wa_id):
+                log.warning("marketing preference naming no customer; ignored")
+                return False
+            contact: Contact | None = (
+                await self._contacts.ensure(channel.id, identity, source=ContactSource.INBOUND)
+                if opted_out
+                else await self._contacts.find(channel.id, identity)
+            )
             if contact is None or contact.id is None:
-                log.info("marketing preference for a customer with no contact; ignored")
                 return False
             change = ConsentChange(
                 opted_out=opted_out, source=ConsentSource.PROVIDER, at=event.timestamp or utcnow()

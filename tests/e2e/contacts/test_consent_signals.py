@@ -12,7 +12,12 @@ import punq
 from bson import ObjectId
 
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.events import MarketingPreference, MessageReceived, StatusUpdated
+from api.domain.messaging.events import (
+    MarketingPreference,
+    MessageReceived,
+    Sender,
+    StatusUpdated,
+)
 from api.domain.messaging.messages import (
     Direction,
     Message,
@@ -128,6 +133,19 @@ async def test_meta_marketing_opt_outs_reach_the_contact(
     assert contact["opted_out"] is True and contact["opt_out_source"] == "provider"
     assert contact["opted_out_at"] == "2024-11-15T21:22:01Z"
     assert (await read(client, beta_owner, theirs))["opted_out"] is False  # beta's own
+
+    # A customer with no contact yet who stops: a contact, opted out, so none reaches them.
+    stranger = preference.model_copy(
+        update={"sender": Sender(user_id="US.99", phone="16505559999")}
+    )
+    await handler.handle(other, stranger)
+    page = await client.get(CONTACTS, params={"opted_out": "true"}, headers=beta_owner)
+    [kept] = page.json()["items"]
+    assert kept["phone"] == "+16505559999" and kept["opt_out_source"] == "provider"
+    assert kept["source"] == "inbound"
+    resumed = stranger.model_copy(update={"value": "resume", "sender": Sender(phone="16505550000")})
+    await handler.handle(other, resumed)  # nobody to opt in: nothing created
+    assert len((await client.get(CONTACTS, headers=beta_owner)).json()["items"]) == 2
 
     await handler.handle(channel, preference.model_copy(update={"value": "resume"}))
     contact = await read(client, owner, contact_id)

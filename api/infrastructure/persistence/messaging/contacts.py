@@ -254,7 +254,13 @@ class BeanieContactRepository:
                 return found[0].to_entity()
         return None
 
-    async def ensure(self, channel_id: str, identity: ContactIdentity) -> Contact:
+    async def ensure(
+        self,
+        channel_id: str,
+        identity: ContactIdentity,
+        *,
+        source: ContactSource = ContactSource.API,
+    ) -> Contact:
         for _ in range(2):
             existing = await self.find(channel_id, identity)
             if existing is not None:
@@ -265,11 +271,13 @@ class BeanieContactRepository:
             if not value:
                 raise ValueError("a contact needs a bsuid or a wa_id")
             now = utcnow()
-            ids = {"phone": identity.phone} if field == "wa_id" else {}
+            ids = {"phone": identity.phone} if identity.phone else {}
+            if identity.wa_id and field != "wa_id":
+                ids["wa_id"] = identity.wa_id
             key = tenant_first(channel_id=channel_id, **{field: value})
             try:
                 await self._scoped.upsert(key, {"$setOnInsert": {
-                    **ids, "source": ContactSource.API.value, "created_at": now,
+                    **ids, "source": source.value, "created_at": now,
                     "updated_at": now, "attributes": {}, "tags": [], "opted_out": False,
                 }})  # fmt: skip
             except Conflict:
