@@ -39,7 +39,9 @@ from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.messaging import channels as channel_routes
 from api.interfaces.http.routers.messaging import contacts as contact_routes
+from api.interfaces.http.routers.messaging import conversation_read as read_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
+from api.interfaces.http.routers.messaging import sending as sending_routes
 from api.interfaces.http.routers.messaging import templates as template_routes
 from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.operations import health
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox_socket.router, prefix=settings.api_prefix)  # WebSocket: no OpenAPI
     app.include_router(contact_routes.contacts, prefix=settings.api_prefix)
     app.include_router(contact_routes.segments, prefix=settings.api_prefix)
+    app.include_router(sending_routes.router, prefix=settings.api_prefix)
+    app.include_router(read_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

@@ -68,6 +68,29 @@ class Settings(BaseSettings):
             "least JOB_TIME_LIMIT_SECONDS + 30)."
         ),
     )
+    send_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description=(
+            "Attempts of the job that sends one message (throughput limits, 5xx); after the "
+            "last one the message fails with the provider's code."
+        ),
+    )
+    send_retry_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="First retry delay of a send (doubles, full jitter)."
+    )
+    send_retry_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest delay between two attempts of a send."
+    )
+    send_rate_max_wait_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a send waits for its number's rate bucket before re-queuing.",
+    )
+    idempotency_key_ttl_hours: int = Field(
+        default=24, ge=1, le=24 * 30, description="How long `Idempotency-Key`s are remembered."
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

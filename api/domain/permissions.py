@@ -36,6 +36,8 @@ class Permission(StrEnum):
     TEMPLATES_MANAGE = "templates:manage"
     CONTACTS_READ = "contacts:read"
     CONTACTS_WRITE = "contacts:write"
+    INBOX_WRITE = "inbox:write"
+    MESSAGES_SEND = "messages:send"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -79,6 +81,8 @@ CATALOG: tuple[CatalogEntry, ...] = (
         Permission.CONTACTS_WRITE,
         "Create, edit, delete, opt out and opt in contacts; manage segments",
     ),
+    CatalogEntry(Permission.INBOX_WRITE, "Act on the shared inbox's conversations (mark read...)"),
+    CatalogEntry(Permission.MESSAGES_SEND, "Send messages to customers through the channels"),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
@@ -108,6 +112,8 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
         frozenset(
             {
                 Permission.INBOX_READ,
+                Permission.INBOX_WRITE,
+                Permission.MESSAGES_SEND,
                 Permission.TEMPLATES_READ,
                 Permission.CONTACTS_READ,
                 Permission.CONTACTS_WRITE,

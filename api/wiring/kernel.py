@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 
 import punq
 
+from api.common.clock import SystemClock
 from api.config import Settings
 from api.domain.audit import AuditLog
+from api.domain.clock import Clock
 from api.domain.jobs import FailedJobLog, Heartbeats, IdempotencyGuard, JobQueue
 from api.domain.lifecycle import Startable
 from api.infrastructure.jobs.heartbeats import RedisHeartbeats
@@ -29,6 +31,7 @@ class OnStart:
 
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    container.register(Clock, instance=SystemClock())
     container.register(JobQueue, instance=CeleryJobQueue(clients.celery))
     container.register(IdempotencyGuard, instance=RedisIdempotencyGuard(clients.redis))
     container.register(Heartbeats, instance=RedisHeartbeats(clients.redis))

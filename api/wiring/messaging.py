@@ -5,25 +5,31 @@ channel token, closed at shutdown)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import punq
 
 from api.config import RealtimeSettings, Settings
+from api.domain.clock import Clock
 from api.domain.identity.auth import SecretBox
-from api.domain.lifecycle import Closeable, Listener
+from api.domain.lifecycle import Closeable, Listener, Startable
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.messaging.outbound import IdempotencyKeys, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvents, InboxFeed
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
+from api.infrastructure.persistence.messaging.idempotency import MongoIdempotencyKeys
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
 from api.infrastructure.persistence.messaging.segments import BeanieSegmentRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
@@ -32,9 +38,12 @@ from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.rules import ChannelPolicy
+from api.usecases.messaging.sending_rules import SendPolicy
 from api.wiring.clients import Clients
 from api.wiring.contact_settings import ProfileContactSettings
+from api.wiring.kernel import OnStart
 from api.wiring.media_sink import FileStoreMediaSink
+from api.wiring.outbound_files import FileStoreOutboundFiles
 from api.wiring.webhooks import register_webhooks
 
 
@@ -66,6 +75,15 @@ def inbox_feed(settings: Settings, clients: Clients) -> RedisStreamInboxFeed:
         retention_seconds=realtime.retention_seconds,
         block_ms=realtime.read_block_ms,
         batch=realtime.read_batch,
+    )
+
+
+def send_policy(settings: Settings) -> SendPolicy:
+    return SendPolicy(
+        max_attempts=settings.send_max_attempts,
+        backoff_seconds=settings.send_retry_backoff_seconds,
+        backoff_max_seconds=settings.send_retry_backoff_max_seconds,
+        rate_max_wait_seconds=settings.send_rate_max_wait_seconds,
     )
 
 
@@ -101,6 +119,18 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(Listener, instance=feed)  # the reader runs in the API only
     container.register(Closeable, instance=feed)
     container.register(RealtimeSettings, instance=settings.realtime)  # the socket's limits
+    register_sending(container, settings, clients)
+
+
+def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    """The sending path: its policy, idempotency keys, the per-number rate bucket, files."""
+    clock: Clock = container.resolve(Clock)  # registered by the kernel
+    container.register(SendPolicy, instance=send_policy(settings))
+    keys = MongoIdempotencyKeys(timedelta(hours=settings.idempotency_key_ttl_hours), clock)
+    container.register(IdempotencyKeys, instance=keys)
+    container.register(Startable, instance=OnStart(keys.ensure_retention))
+    container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
+    container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
 
 
 def add_inbound_handlers(container: punq.Container) -> None:

@@ -93,6 +93,26 @@ class ConversationRepository(Protocol):
 
     async def get(self, conversation_id: str) -> Conversation | None: ...
 
+    async def unresolved(self, channel_id: str, contact_id: str) -> Conversation | None:
+        """The contact's unresolved conversation on the channel, if any."""
+        ...
+
+    async def open_outbound(
+        self, channel_id: str, channel_type: ChannelType, contact: ContactSummary
+    ) -> Conversation:
+        """The contact's unresolved conversation on the channel, a new open one when none
+        (no unread message, no window: only the customer opens it). Atomic."""
+        ...
+
+    async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
+        """An outbound message at `at`: `last_message_at` moves forward (never back); with
+        `reply` (an agent's answer) `first_reply_at` is set unless it already is."""
+        ...
+
+    async def mark_read(self, conversation_id: str) -> bool:
+        """`unread_count` to 0; False when the conversation is not the tenant's."""
+        ...
+
     async def search(
         self,
         *,

@@ -119,6 +119,28 @@ class MessageRepository(Protocol):
 
     async def get(self, message_id: str) -> Message | None: ...
 
+    def new_id(self) -> str:
+        """A fresh id for a message about to be stored (`add_once` keeps a given id)."""
+        ...
+
+    async def discard(self, message_id: str) -> None:
+        """Delete a queued message that could not be handed to its job."""
+        ...
+
+    async def attach_external_id(self, message_id: str, channel_id: str, external_id: str) -> bool:
+        """Give an outbound message the provider's id once (never replaced); True when the
+        message has this external id now."""
+        ...
+
+    async def fail(self, message_id: str, error: MessageError, at: datetime) -> bool:
+        """Move the message to `failed` (final) with `error` and the state's timestamp,
+        unless it failed already; True when it moved."""
+        ...
+
+    async def last_inbound(self, conversation_id: str) -> Message | None:
+        """The newest inbound message of the conversation that has a provider id."""
+        ...
+
     async def by_external_id(self, channel_id: str, external_id: str) -> Message | None: ...
 
     async def annotate(self, message_id: str, changes: dict[str, Any]) -> None:

@@ -77,6 +77,29 @@ Body = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How a task retries: `max_retries` after the first attempt, delays by `backoff`; with
+    `honor_retry_after`, an error's `retry_after` (a provider's rate limit) is waited at
+    least, up to the cap."""
+
+    max_retries: int
+    backoff_seconds: float
+    backoff_max_seconds: float
+    honor_retry_after: bool = False
+
+    def countdown(self, retries: int, exc: BaseException) -> float:
+        delay = backoff(retries, self.backoff_seconds, self.backoff_max_seconds)
+        retry_after = getattr(exc, "retry_after", None)
+        if self.honor_retry_after and isinstance(retry_after, int | float):
+            delay = max(delay, min(float(retry_after), self.backoff_max_seconds))
+        return delay
+
+
+# A task's own policy, from the worker's container (else the runtime's JOB_* defaults).
+PolicyOf = Callable[[punq.Container], RetryPolicy]
+
+
+@dataclass(frozen=True)
 class Delivery:
     task_id: str
     tenant_id: str | None
@@ -88,6 +111,15 @@ class Delivery:
 # celery ships no type information, so `Task` is `Any` to mypy: subclassing it is the edge.
 class ParleyTask(Task):  # type: ignore[misc]
     abstract = True
+    parley_retry_policy: tuple[PolicyOf, ...] = ()  # a tuple, so it never binds as a method
+
+    def retry_policy(self) -> RetryPolicy:
+        runtime = self.runtime
+        if self.parley_retry_policy:
+            return self.parley_retry_policy[0](runtime.container)
+        return RetryPolicy(
+            runtime.max_retries, runtime.backoff_seconds, runtime.backoff_max_seconds
+        )
 
     @property
     def runtime(self) -> JobRuntime:
@@ -103,7 +135,7 @@ class ParleyTask(Task):  # type: ignore[misc]
             tenant_id=getattr(request, TENANT_HEADER, None),
             request_id=getattr(request, REQUEST_HEADER, None) or str(request.id),
             retries=retries,
-            last_attempt=retries >= self.runtime.max_retries,
+            last_attempt=retries >= self.retry_policy().max_retries,
         )
 
     async def _guarded(self, body: Body, kwargs: dict[str, Any], delivery: Delivery) -> Any:
@@ -139,14 +171,13 @@ class ParleyTask(Task):  # type: ignore[misc]
         except RETRYABLE as exc:
             if delivery.last_attempt:
                 raise
-            countdown = backoff(
-                delivery.retries, runtime.backoff_seconds, runtime.backoff_max_seconds
-            )
+            policy = self.retry_policy()
+            countdown = policy.countdown(delivery.retries, exc)
             log.warning(
                 "%s failed (%s); retry %d in %.1fs",
                 self.name, type(exc).__name__, delivery.retries + 1, countdown,
             )  # fmt: skip
-            raise self.retry(exc=exc, countdown=countdown, max_retries=runtime.max_retries) from exc
+            raise self.retry(exc=exc, countdown=countdown, max_retries=policy.max_retries) from exc
 
     def on_failure(
         self,
@@ -184,8 +215,13 @@ class ParleyTask(Task):  # type: ignore[misc]
 _DECLARED: list[tuple[str, Body, dict[str, Any]]] = []
 
 
-def parley_task(name: str, **options: Any) -> Callable[[Body], Body]:
-    """Declare a task whose body is `async def body(container, **ids)`; see `register_tasks`."""
+def parley_task(
+    name: str, *, retry_policy: PolicyOf | None = None, **options: Any
+) -> Callable[[Body], Body]:
+    """Declare a task whose body is `async def body(container, **ids)`; see `register_tasks`.
+    `retry_policy` gives the task retries of its own (read from the worker's container)."""
+    if retry_policy is not None:
+        options["parley_retry_policy"] = (retry_policy,)
 
     def declare(body: Body) -> Body:
         _DECLARED.append((name, body, options))

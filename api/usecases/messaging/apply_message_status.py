@@ -6,7 +6,9 @@ provider's code, title and details. Each state's timestamp is kept (the earliest
 for a state that arrives after a further one), and the pricing when the provider sends
 it. A status for a message Parley does not know (sent elsewhere, or deleted) changes
 nothing and is no error; `deleted` (the customer deleted our message) is not a delivery
-state and is ignored here. A message that moved is published as `message.updated`.
+state and is ignored here. A status naming Parley's message id as its tracker (what the
+send job passes) finds its message even before the send job stored the provider's id.
+A message that moved is published as `message.updated`.
 A message that failed with 131050 (the customer stopped marketing messages) opts its
 contact out (source `provider`).
 """
@@ -73,6 +75,16 @@ class ApplyMessageStatus:
         )  # fmt: skip
         with tenant_context(TenantId(channel.tenant_id)):
             moved = await self._messages.apply_status(change)
+            # Parley sends its message id as the tracker: a status that overtook the send
+            # job's answer still finds its message, which gets its provider id.
+            if (
+                moved is None
+                and event.tracker
+                and await self._messages.attach_external_id(
+                    event.tracker, channel.id, event.external_id
+                )
+            ):
+                moved = await self._messages.apply_status(change)
             message = await self._messages.by_external_id(channel.id, event.external_id)
             if error is not None and error.code == MARKETING_OPTED_OUT and message is not None:
                 await self._opt_out(message.contact_id, event)

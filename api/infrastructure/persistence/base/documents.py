@@ -19,6 +19,7 @@ from api.infrastructure.persistence.identity.users import PlatformUserDocument, 
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
+from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.messaging.segments import SegmentDocument
 from api.infrastructure.persistence.messaging.templates import TemplateDocument
@@ -56,4 +57,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     MessageDocument,
     TemplateDocument,
     SegmentDocument,
+    IdempotencyKeyDocument,
 ]

@@ -29,6 +29,7 @@ from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
+    to_object_id,
 )
 from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
 
@@ -112,6 +113,42 @@ class BeanieConversationRepository:
     async def get(self, conversation_id: str) -> Conversation | None:
         document = await self._scoped.get(conversation_id)
         return document.to_entity() if document else None
+
+    async def unresolved(self, channel_id: str, contact_id: str) -> Conversation | None:
+        found = await self._scoped.find({"channel_id": channel_id, ACTIVE_KEY: contact_id}, limit=1)
+        return found[0].to_entity() if found else None
+
+    async def open_outbound(
+        self, channel_id: str, channel_type: ChannelType, contact: ContactSummary
+    ) -> Conversation:
+        now = utcnow()
+        key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
+        await self._scoped.upsert(
+            key,
+            {"$setOnInsert": {
+                "contact": contact.model_dump(), "channel_type": channel_type.value,
+                "status": ConversationStatus.OPEN.value, "priority": Priority.NORMAL.value,
+                "handled_by": HandledBy.HUMAN.value, "tags": [], "unread_count": 0,
+                "created_at": now, "updated_at": now,
+            }},
+        )  # fmt: skip
+        found = await self._scoped.find(key, limit=1)
+        return found[0].to_entity()
+
+    async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
+        await self._scoped.apply(
+            conversation_id, {"$max": {_ACTIVITY: at}, "$set": {"updated_at": utcnow()}}
+        )
+        if reply:
+            await self._scoped.apply_where(
+                {"_id": to_object_id(conversation_id), "first_reply_at": None},
+                {"$set": {"first_reply_at": at}},
+            )
+
+    async def mark_read(self, conversation_id: str) -> bool:
+        return await self._scoped.apply(
+            conversation_id, {"$set": {"unread_count": 0, "updated_at": utcnow()}}
+        )
 
     async def search(
         self,

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from beanie import SortDirection
+from beanie import PydanticObjectId, SortDirection
+from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
 from api.domain.messaging.messages import (
@@ -30,6 +31,7 @@ from api.infrastructure.persistence.base.scoped import (
     TenantOwnedDocument,
     TenantScopedRepository,
     tenant_first,
+    to_object_id,
 )
 from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
 
@@ -93,8 +95,11 @@ class BeanieMessageRepository:
     async def add_once(self, message: Message) -> tuple[Message, bool]:
         if message.external_id is None:
             document = MessageDocument(
-                status_rank=STATUS_RANK[message.status], **message.model_dump(exclude={"id"})
+                status_rank=STATUS_RANK[message.status],
+                **message.model_dump(exclude={"id", "tenant_id"}),
             )
+            if message.id is not None:
+                document.id = PydanticObjectId(message.id)
             return (await self._scoped.insert(document)).to_entity(), True
         fields = message.model_dump(
             mode="python", exclude={"id", "tenant_id", "channel_id", "external_id"}
@@ -109,6 +114,43 @@ class BeanieMessageRepository:
     async def get(self, message_id: str) -> Message | None:
         document = await self._scoped.get(message_id)
         return document.to_entity() if document else None
+
+    def new_id(self) -> str:
+        return str(ObjectId())
+
+    async def discard(self, message_id: str) -> None:
+        await self._scoped.delete(message_id)
+
+    async def attach_external_id(self, message_id: str, channel_id: str, external_id: str) -> bool:
+        oid = to_object_id(message_id)
+        if oid is None:
+            return False
+        await self._scoped.apply_where(
+            {"_id": oid, "channel_id": channel_id, "direction": Direction.OUTBOUND.value,
+             "external_id": None},
+            {"$set": {"external_id": external_id}},
+        )  # fmt: skip
+        found = await self._scoped.get(oid)
+        return found is not None and found.external_id == external_id
+
+    async def fail(self, message_id: str, error: MessageError, at: datetime) -> bool:
+        oid = to_object_id(message_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(
+            {"_id": oid, "status_rank": {"$lt": _FINAL}},
+            {"$set": {"status": MessageStatus.FAILED.value, "status_rank": _FINAL,
+                      "error": error.model_dump(), "status_timestamps.failed": at}},
+        )  # fmt: skip
+
+    async def last_inbound(self, conversation_id: str) -> Message | None:
+        found = await self._scoped.find(
+            {"conversation_id": conversation_id, "direction": Direction.INBOUND.value,
+             "external_id": {"$type": "string"}},
+            sort=[("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)],
+            limit=1,
+        )  # fmt: skip
+        return found[0].to_entity() if found else None
 
     async def by_external_id(self, channel_id: str, external_id: str) -> Message | None:
         found = await self._scoped.find(

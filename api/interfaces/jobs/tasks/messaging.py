@@ -1,5 +1,6 @@
 """Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
-an inbound message's file into the tenant's storage; sync a channel's templates."""
+an inbound message's file into the tenant's storage; sync a channel's templates; send a
+queued message; send a read receipt."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 
 import punq
 
-from api.interfaces.jobs.base import parley_task
+from api.interfaces.jobs.base import RetryPolicy, is_last_attempt, parley_task
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
+from api.usecases.messaging.deliver_outbound_message import DeliverOutboundMessage
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
+from api.usecases.messaging.mark_conversation_read import SendReadReceipt
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
+from api.usecases.messaging.sending_rules import READ_RECEIPT_JOB, SEND_MESSAGE_JOB, SendPolicy
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
 from api.usecases.messaging.sync_templates import SyncTemplates
 from api.usecases.messaging.template_rules import SYNC_TEMPLATES_JOB
@@ -44,3 +48,30 @@ async def sync_templates(container: punq.Container, channel_id: str) -> dict[str
     `SyncTemplates`); transient provider failures are retried with backoff."""
     outcome = await container.resolve(SyncTemplates).execute(channel_id)
     return outcome.model_dump()
+
+
+def send_retries(container: punq.Container) -> RetryPolicy:
+    """`SEND_MAX_ATTEMPTS` attempts, `SEND_RETRY_BACKOFF_*` delays, a provider's rate-limit
+    wait honoured (up to the cap)."""
+    policy: SendPolicy = container.resolve(SendPolicy)
+    return RetryPolicy(
+        max_retries=policy.max_attempts - 1,
+        backoff_seconds=policy.backoff_seconds,
+        backoff_max_seconds=policy.backoff_max_seconds,
+        honor_retry_after=True,
+    )
+
+
+@parley_task(SEND_MESSAGE_JOB, retry_policy=send_retries)
+async def send_message(container: punq.Container, message_id: str) -> str:
+    """Send a queued message (see `DeliverOutboundMessage`); throughput limits and provider
+    outages are retried with backoff and jitter, then the message fails with the code."""
+    use_case: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
+    outcome = await use_case.execute(message_id, final_attempt=is_last_attempt())
+    return outcome.value
+
+
+@parley_task(READ_RECEIPT_JOB)
+async def send_read_receipt(container: punq.Container, message_id: str, typing: bool) -> bool:
+    """Mark an inbound message read at the provider (typing indicator optional)."""
+    return await container.resolve(SendReadReceipt).execute(message_id, typing=typing)

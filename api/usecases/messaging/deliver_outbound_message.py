@@ -1,0 +1,163 @@
+"""The send job's work: hand one queued message to its channel's provider.
+
+- A message that is not `queued` any more (sent by an earlier run, failed, or gone) is
+  left alone: a redelivered job sends nothing twice.
+- The number's rate bucket (`messages_per_second` of the channel, shared by every worker
+  through Redis) is waited for, not failed on.
+- Accepted: the provider's id is kept as `external_id` and the message moves to `sent`,
+  forward only (a status webhook may have got there first, even `delivered`).
+- `ChannelRateLimited` / `ChannelTransientFailure` (throughput 130429, pair rate 131056,
+  5xx, timeouts) are raised again so the job retries with backoff; on the last attempt
+  the message fails with the provider's code instead.
+- `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
+- Any other `ChannelPermanentFailure` (131047, 131026, 131049, 131050...): the message
+  fails keeping the provider's code, title and details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from enum import StrEnum
+
+from api.domain.clock import Clock
+from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
+from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient
+from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.errors import (
+    ChannelPermanentFailure,
+    ChannelRateLimited,
+    ChannelTokenInvalid,
+    ChannelTransientFailure,
+)
+from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageError,
+    MessageRepository,
+    MessageStatus,
+    StatusChange,
+)
+from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
+from api.usecases.messaging.sending_rules import SendPolicy, draft_of, reaction, sendable
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryOutcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not queued any more, or not an outbound message
+
+
+class DeliverOutboundMessage:
+    def __init__(
+        self,
+        messages: MessageRepository,
+        channels: ChannelRepository,
+        conversations: ConversationRepository,
+        gateways: ChannelGateways,
+        files: OutboundFiles,
+        limiter: SendRateLimiter,
+        clock: Clock,
+        policy: SendPolicy,
+    ) -> None:
+        self._messages = messages
+        self._channels = channels
+        self._conversations = conversations
+        self._gateways = gateways
+        self._files = files
+        self._limiter = limiter
+        self._clock = clock
+        self._policy = policy
+
+    async def execute(self, message_id: str, *, final_attempt: bool) -> DeliveryOutcome:
+        message = await self._messages.get(message_id)
+        if (
+            message is None
+            or message.id is None
+            or message.direction is not Direction.OUTBOUND
+            or message.status is not MessageStatus.QUEUED
+            or message.external_id is not None
+        ):
+            return DeliveryOutcome.SKIPPED
+        channel = await self._channels.get(message.channel_id)
+        if channel is None or channel.status is not ChannelStatus.ACTIVE:
+            state = channel.status.value if channel else "gone"
+            return await self._fail(message, MessageError(title=f"Channel {state}"))
+        try:
+            outbound = await self._outbound(message)
+            await self._wait_for_rate(channel)
+            result = await self._gateways.for_channel(channel).send(outbound)
+        except ChannelTokenInvalid as exc:
+            await self._token_invalid(channel)
+            return await self._fail(message, _error_of(exc))
+        except ChannelTransientFailure as exc:
+            if not final_attempt:
+                raise
+            return await self._fail(message, _error_of(exc))
+        except ChannelPermanentFailure as exc:
+            return await self._fail(message, _error_of(exc))
+        await self._messages.attach_external_id(message.id, channel.id or "", result.external_id)
+        await self._messages.apply_status(
+            StatusChange(
+                channel_id=message.channel_id, external_id=result.external_id,
+                status=MessageStatus.SENT, at=self._clock.now(),
+            )
+        )  # fmt: skip
+        return DeliveryOutcome.SENT
+
+    async def _outbound(self, message: Message) -> OutboundMessage:
+        conversation = await self._conversations.get(message.conversation_id)
+        if conversation is None:
+            raise ChannelPermanentFailure("The message's conversation is gone.")
+        contact = conversation.contact
+        recipient = Recipient(phone=contact.phone, user_id=None if contact.phone else contact.bsuid)
+        content: OutboundContent
+        if message.type == "reaction":
+            content = reaction(message)
+        else:
+            draft = draft_of(message)
+            link = None
+            if isinstance(draft, MediaDraft) and draft.file_id is not None:
+                link = await self._files.public_link(draft.file_id)
+            content = sendable(draft, link=link)
+        return OutboundMessage(
+            recipient=recipient,
+            content=content,
+            reply_to=message.reply_to_external_id,
+            tracker=message.id,
+        )
+
+    async def _wait_for_rate(self, channel: Channel) -> None:
+        bucket = f"{channel.type.value}:{channel.account_id}"
+        rate = channel.messages_per_second
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._policy.rate_max_wait_seconds
+        while (wait := await self._limiter.take(bucket, rate=rate, capacity=rate)) > 0:
+            if loop.time() + wait > deadline:
+                raise ChannelRateLimited(wait, "The number's send rate is used up.")
+            await asyncio.sleep(wait)
+
+    async def _token_invalid(self, channel: Channel) -> None:
+        if channel.status is ChannelStatus.ACTIVE:
+            marked = channel.model_copy(
+                update={"status": ChannelStatus.TOKEN_INVALID, "updated_at": self._clock.now()}
+            )
+            await self._channels.replace(marked)
+            log.warning(
+                "channel %s: the provider refused its token; marked token_invalid", channel.id
+            )
+
+    async def _fail(self, message: Message, error: MessageError) -> DeliveryOutcome:
+        assert message.id is not None  # noqa: S101 - stored
+        await self._messages.fail(message.id, error, self._clock.now())
+        log.info("message %s failed: %s %s", message.id, error.code, error.title)
+        return DeliveryOutcome.FAILED
+
+
+def _error_of(exc: Exception) -> MessageError:
+    code = getattr(exc, "provider_code", None)
+    title = getattr(exc, "provider_title", None) or str(exc)
+    return MessageError(code=code, title=title[:300], details=getattr(exc, "details", None))

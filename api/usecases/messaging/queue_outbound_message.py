@@ -1,0 +1,265 @@
+"""Queue a message for sending: THE one way into the sending path, for agents' replies,
+out-of-hours auto-replies, campaigns and assistants alike (they differ by `sender`).
+
+Rules, checked before anything is stored or sent:
+- the target: a conversation of the tenant, or a channel of the tenant and a recipient
+  (`to`: E.164 phone or business-scoped user id; the contact and its conversation are
+  found, or created when the message is queued, like an inbound message would);
+  another tenant's conversation, channel, file or message is `NotFound`;
+- the channel must be able to send (`ChannelUnavailable`: disconnected, token invalid);
+- the 24-hour customer service window: anything but a template needs the conversation's
+  `window_expires_at` in the future (`OutsideServiceWindow`), by the `Clock` port;
+- `reply_to` and a reaction's target: a message of the same conversation that the
+  provider knows (`TargetNotSent` otherwise); a media `file_id`: one of the tenant's files;
+- `idempotency_key`: the same key and the same draft give the same message (even under
+  concurrent retries: a unique key claims it); another draft is `IdempotencyKeyReused`.
+
+Then the message is stored `queued` (sender, type, content, the file's `media`), the
+conversation's `last_message_at` (and `first_reply_at` on an agent's first answer) moves,
+and the send job is queued. If the job cannot be queued the message is removed and the
+key released, so the client's retry starts clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from api.domain.clock import Clock
+from api.domain.errors import NotFound
+from api.domain.jobs import JobQueue
+from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
+from api.domain.messaging.contacts import ContactRepository
+from api.domain.messaging.content import TemplateContent
+from api.domain.messaging.conversations import (
+    ContactSummary,
+    Conversation,
+    ConversationRepository,
+)
+from api.domain.messaging.messages import (
+    Direction,
+    MediaLink,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
+from api.domain.messaging.outbound import (
+    ChannelUnavailable,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    IdempotencyKeys,
+    IdempotencyRecord,
+    MediaDraft,
+    OutboundDraft,
+    OutboundFiles,
+    OutsideServiceWindow,
+    ReactionDraft,
+    TargetNotSent,
+    draft_text,
+)
+from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.inbox_reads import MESSAGE_NOT_FOUND, existing_conversation
+from api.usecases.messaging.rules import CHANNEL_NOT_FOUND
+from api.usecases.messaging.sending_rules import (
+    SEND_MESSAGE_JOB,
+    SendPolicy,
+    fingerprint,
+    recipient_identity,
+    stored_content,
+)
+
+FILE_NOT_FOUND = "File not found."
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Queued:
+    message: Message
+    created: bool  # False: an earlier request with the same idempotency key made it
+
+
+@dataclass(frozen=True)
+class _Target:
+    channel: Channel
+    conversation: Conversation | None  # None: a new contact or conversation, made on queue
+    contact_summary: ContactSummary | None = None
+
+
+class QueueOutboundMessage:
+    def __init__(
+        self,
+        channels: ChannelRepository,
+        contacts: ContactRepository,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        keys: IdempotencyKeys,
+        files: OutboundFiles,
+        jobs: JobQueue,
+        clock: Clock,
+        policy: SendPolicy,
+    ) -> None:
+        self._channels = channels
+        self._contacts = contacts
+        self._conversations = conversations
+        self._messages = messages
+        self._keys = keys
+        self._files = files
+        self._jobs = jobs
+        self._clock = clock
+        self._policy = policy
+
+    async def execute(
+        self, draft: OutboundDraft, sender: MessageSender, *, idempotency_key: str | None = None
+    ) -> Queued:
+        digest = fingerprint(draft)
+        if idempotency_key is not None:
+            known = await self._keys.find(idempotency_key)
+            if known is not None:
+                return Queued(await self._replayed(known, digest), created=False)
+        target = await self._target(draft)
+        self._check_window(draft, target.conversation)
+        resolved, media = await self._resolved(draft, target.conversation)
+        message_id = self._messages.new_id()
+        if idempotency_key is not None:
+            record = IdempotencyRecord(
+                key=idempotency_key, fingerprint=digest, message_id=message_id,
+                created_at=self._clock.now(),
+            )  # fmt: skip
+            holder = await self._keys.claim(record)
+            if holder.message_id != message_id:
+                return Queued(await self._replayed(holder, digest), created=False)
+        try:
+            message = await self._store(draft, sender, target, message_id, resolved, media)
+            await self._jobs.enqueue(SEND_MESSAGE_JOB, message_id=message_id)
+        except BaseException:
+            await self._messages.discard(message_id)
+            if idempotency_key is not None:
+                await self._keys.release(idempotency_key, message_id)
+            raise
+        return Queued(message, created=True)
+
+    async def _target(self, draft: OutboundDraft) -> _Target:
+        if draft.conversation_id is not None:
+            conversation = await existing_conversation(self._conversations, draft.conversation_id)
+            channel = await self._channel(conversation.channel_id)
+            return _Target(channel, conversation)
+        assert draft.channel_id is not None  # noqa: S101 - validated
+        assert draft.to is not None  # noqa: S101 - validated
+        identity = recipient_identity(draft.to)
+        channel = await self._channel(draft.channel_id)
+        assert channel.id is not None  # noqa: S101 - stored
+        contact = await self._contacts.find(channel.id, identity)
+        if contact is None or contact.id is None:
+            return _Target(channel, None)
+        return _Target(channel, await self._conversations.unresolved(channel.id, contact.id))
+
+    async def _channel(self, channel_id: str) -> Channel:
+        channel = await self._channels.get(channel_id)
+        if channel is None:
+            raise NotFound(CHANNEL_NOT_FOUND)
+        if channel.status is not ChannelStatus.ACTIVE:
+            raise ChannelUnavailable(
+                f"The channel cannot send ({channel.status.value}); fix it and try again."
+            )
+        return channel
+
+    def _check_window(self, draft: OutboundDraft, conversation: Conversation | None) -> None:
+        if isinstance(draft.content, TemplateContent):
+            return
+        expires = conversation.window_expires_at if conversation else None
+        if expires is None or expires <= self._clock.now():
+            raise OutsideServiceWindow(
+                "The customer has not written in the last 24 hours: only a template may "
+                "be sent now."
+            )
+
+    async def _resolved(
+        self, draft: OutboundDraft, conversation: Conversation | None
+    ) -> tuple[dict[str, str], MediaLink | None]:
+        resolved: dict[str, str] = {}
+        media = None
+        if isinstance(draft.content, MediaDraft) and draft.content.file_id is not None:
+            media = await self._files.describe(draft.content.file_id)
+            if media is None:
+                raise NotFound(FILE_NOT_FOUND)
+        if isinstance(draft.content, ReactionDraft):
+            resolved["target_external_id"] = await self._target_external_id(
+                draft.content.message_id, conversation, "reaction"
+            )
+        if draft.reply_to is not None:
+            resolved["reply_to_external_id"] = await self._target_external_id(
+                draft.reply_to, conversation, "reply_to"
+            )
+        return resolved, media
+
+    async def _target_external_id(
+        self, message_id: str, conversation: Conversation | None, what: str
+    ) -> str:
+        target = await self._messages.get(message_id)
+        if target is None or conversation is None or target.conversation_id != conversation.id:
+            raise NotFound(MESSAGE_NOT_FOUND)
+        if target.external_id is None:
+            raise TargetNotSent(f"The {what} message has not reached the channel yet.")
+        return target.external_id
+
+    async def _store(
+        self,
+        draft: OutboundDraft,
+        sender: MessageSender,
+        target: _Target,
+        message_id: str,
+        resolved: dict[str, str],
+        media: MediaLink | None,
+    ) -> Message:
+        conversation = target.conversation or await self._open(draft, target.channel)
+        assert conversation.id is not None  # noqa: S101 - stored
+        assert target.channel.id is not None  # noqa: S101 - stored
+        now = stored_now()
+        reply_external = resolved.pop("reply_to_external_id", None)
+        message, _ = await self._messages.add_once(
+            Message(
+                id=message_id, conversation_id=conversation.id, channel_id=target.channel.id,
+                contact_id=conversation.contact.id, direction=Direction.OUTBOUND,
+                type=draft.type, text=draft_text(draft.content),
+                content=stored_content(draft, **resolved), media=media,
+                reply_to_id=draft.reply_to if reply_external else None,
+                reply_to_external_id=reply_external, sender=sender,
+                status=MessageStatus.QUEUED, status_timestamps={"queued": now}, created_at=now,
+            )
+        )  # fmt: skip
+        await self._conversations.record_outbound(
+            conversation.id, now, reply=sender.type is SenderType.AGENT
+        )
+        return message
+
+    async def _open(self, draft: OutboundDraft, channel: Channel) -> Conversation:
+        assert draft.to is not None  # noqa: S101 - by channel
+        assert channel.id is not None  # noqa: S101 - stored
+        contact = await self._contacts.ensure(channel.id, recipient_identity(draft.to))
+        assert contact.id is not None  # noqa: S101 - stored
+        summary = ContactSummary(
+            id=contact.id, name=contact.name, phone=contact.phone, wa_id=contact.wa_id,
+            bsuid=contact.bsuid,
+        )  # fmt: skip
+        return await self._conversations.open_outbound(channel.id, channel.type, summary)
+
+    async def _replayed(self, record: IdempotencyRecord, digest: str) -> Message:
+        """The message an earlier request with this key made (waiting briefly while that
+        request is still storing it)."""
+        if record.fingerprint != digest:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with another request; use a new key."
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._policy.idempotency_wait_seconds
+        while True:
+            message = await self._messages.get(record.message_id)
+            if message is not None:
+                return message
+            if loop.time() >= deadline or await self._keys.find(record.key) is None:
+                raise IdempotencyKeyInProgress(
+                    "A request with this Idempotency-Key is being processed; retry shortly."
+                )
+            await asyncio.sleep(_POLL_SECONDS)

@@ -1,0 +1,96 @@
+"""Shared rules of the sending path: its policy (retries, waits, key retention), the job
+names, recipients, request fingerprints and how a stored message becomes what a channel
+sends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from api.domain.messaging.contacts import ContactIdentity
+from api.domain.messaging.content import (
+    MediaContent,
+    OutboundContent,
+    ReactionContent,
+)
+from api.domain.messaging.messages import Message
+from api.domain.messaging.outbound import (
+    DraftContent,
+    InvalidRecipient,
+    MediaDraft,
+    OutboundDraft,
+    ReactionDraft,
+)
+
+SEND_MESSAGE_JOB = "parley.messaging.send_message"
+READ_RECEIPT_JOB = "parley.messaging.send_read_receipt"
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_USER_ID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]{4,60}$")  # WhatsApp's BSUID: "US.1349..."
+_DRAFT_CONTENT: TypeAdapter[Any] = TypeAdapter(DraftContent)
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    max_attempts: int = 6
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+    rate_max_wait_seconds: float = 60.0
+    idempotency_wait_seconds: float = 5.0
+
+
+def recipient_identity(to: str) -> ContactIdentity:
+    """`to` as a contact identity: an E.164 number (its digits are WhatsApp's wa_id) or a
+    business-scoped user id; anything else is `InvalidRecipient`."""
+    value = to.strip()
+    if _E164.match(value):
+        return ContactIdentity(wa_id=value[1:])
+    if _USER_ID.match(value):
+        return ContactIdentity(bsuid=value)
+    raise InvalidRecipient(
+        "`to` must be a phone number in E.164 (+15551234567) or a business-scoped user id."
+    )
+
+
+def fingerprint(draft: OutboundDraft) -> str:
+    """A digest of the request, to tell a retry (same body) from a reused key."""
+    canonical = json.dumps(draft.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def stored_content(draft: OutboundDraft, **resolved: Any) -> dict[str, Any]:
+    """What the message keeps of its draft (enough to send it again from the job)."""
+    return {**draft.content.model_dump(mode="json", exclude_none=True), **resolved}
+
+
+def draft_of(message: Message) -> Any:
+    """The draft content a queued message was stored with."""
+    return _DRAFT_CONTENT.validate_python(message.content)
+
+
+def sendable(content: Any, *, link: str | None = None) -> OutboundContent:
+    """The provider-neutral content of a stored draft: a stored file by its `link`, a
+    reaction by the provider id of its target (kept as `target_external_id`)."""
+    if isinstance(content, MediaDraft):
+        return MediaContent(
+            media_kind=content.media_kind,
+            link=link or content.link,
+            caption=content.caption,
+            filename=content.filename,
+        )
+    if isinstance(content, ReactionDraft):
+        raise AssertionError("reactions are built with their target's provider id")
+    result: OutboundContent = content
+    return result
+
+
+def reaction(message: Message) -> ReactionContent:
+    return ReactionContent(
+        message_id=str(message.content["target_external_id"]),
+        emoji=str(message.content.get("emoji", "")),
+    )

@@ -1,0 +1,99 @@
+"""Helpers for the sending tests: a clock the test moves, a conversation whose customer
+wrote at a given time, sending over HTTP and waiting for a message's status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+import punq
+
+from api.common.clock import utcnow
+from api.domain.clock import Clock
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.events import MessageReceived, Sender
+from api.domain.messaging.messages import Message
+from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
+from tests.support.inbox import message_event
+
+MESSAGES = "/api/v1/messages"
+CONVERSATIONS = "/api/v1/conversations"
+CUSTOMER_PHONE = "16505551234"
+CUSTOMER_BSUID = "US.13491208655302741918"
+
+
+class ManualClock:
+    """A `Clock` that stands still until the test moves it."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def use_clock(container: punq.Container, clock: Clock) -> None:
+    """Make the app's use cases read `clock` (before the first request that needs it)."""
+    container.register(Clock, instance=clock)
+
+
+def inbound(
+    at: datetime | None = None,
+    *,
+    n: int = 0,
+    phone: str = CUSTOMER_PHONE,
+    bsuid: str = CUSTOMER_BSUID,
+) -> MessageReceived:
+    return message_event("text").model_copy(
+        update={
+            "external_id": f"wamid.IN{n}.{phone}",
+            "key": f"message:in{n}.{phone}",
+            "timestamp": at or utcnow() - timedelta(minutes=5),
+            "sender": Sender(user_id=bsuid, phone=phone, name="Sheena Nelson"),
+        }
+    )  # fmt: skip
+
+
+async def customer_wrote(
+    container: punq.Container, channel: Channel, at: datetime | None = None, **who: Any
+) -> Message:
+    """The customer's message at `at` (default: 5 minutes ago): the window is open."""
+    message = await container.resolve(ReceiveInboundMessage).execute(inbound(at, **who), channel)
+    assert message is not None
+    return message
+
+
+async def send(
+    http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any], key: str | None = None
+) -> httpx.Response:
+    extra = {"Idempotency-Key": key} if key else {}
+    return await http.post(MESSAGES, json=body, headers={**headers, **extra})
+
+
+async def queued(http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> Any:
+    response = await send(http, headers, body)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    return response.json()
+
+
+async def settled(
+    http: httpx.AsyncClient, headers: dict[str, str], message_id: str, seconds: float = 60
+) -> dict[str, Any]:
+    """The message once it left `queued` (polled over HTTP)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = await http.get(f"{MESSAGES}/{message_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        body = cast(dict[str, Any], response.json())
+        if body["status"] != "queued":
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message {message_id} still queued after {seconds} s")
+        await asyncio.sleep(0.1)
