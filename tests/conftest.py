@@ -34,7 +34,8 @@ import devservers
 # Documents that exist only for tests (see tests/support/database.py); bound with the app's own.
 from tests.support.database import TEST_DOCUMENT_MODELS
 
-pytest_plugins = ["tests.support.storage_servers"]  # Azurite and moto (S3) for storage tests
+# Azurite and moto (S3) for storage tests; the session's Celery worker and SMTP server.
+pytest_plugins = ["tests.support.storage_servers", "tests.support.worker_fixtures"]
 
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,7 @@ class Seen:
     path: str
     token: str | None
     body: Any
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass

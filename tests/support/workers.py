@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.support.settings import ROOT, redis_db
 
 MAX_RETRIES = 2
+SEND_ATTEMPTS = 4  # a send job's attempts: 130429 twice still ends sent
 
 
 def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> dict[str, str]:
@@ -34,6 +35,9 @@ def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> 
         "JOB_RETRY_BACKOFF_SECONDS": "0.2",
         "JOB_RETRY_BACKOFF_MAX_SECONDS": "0.5",
         "HEARTBEAT_INTERVAL_SECONDS": "1",
+        "SEND_MAX_ATTEMPTS": str(SEND_ATTEMPTS),
+        "SEND_RETRY_BACKOFF_SECONDS": "0.05",
+        "SEND_RETRY_BACKOFF_MAX_SECONDS": "0.2",
     }
 
 

@@ -15,9 +15,21 @@ from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import StatusUpdated
-from api.domain.messaging.messages import Message, MessageRepository
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+    StatusChange,
+)
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.apply_message_status import ApplyMessageStatus, StatusOutcome
+from api.usecases.messaging.deliver_outbound_message import (
+    DeliverOutboundMessage,
+    DeliveryOutcome,
+)
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import SENT_EXTERNAL_ID, outbound_message, status_event, stored_channel
 from tests.support.realtime import published
@@ -138,3 +150,38 @@ async def test_only_a_status_that_moves_the_message_is_published(
     assert [(e.type, e.data["id"], e.data["status"]) for e in events] == [
         ("message.updated", message.id, "delivered"), ("message.updated", message.id, "read"),
     ]  # fmt: skip
+
+
+async def test_a_status_overtaking_the_send_job_finds_its_message_by_tracker(
+    container: punq.Container, channel: Channel, graph: FakeGraph
+) -> None:
+    assert channel.id is not None and channel.tenant_id is not None
+    with tenant_context(TenantId(channel.tenant_id)):
+        messages: MessageRepository = container.resolve(MessageRepository)
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id="c1", channel_id=channel.id, direction=Direction.OUTBOUND,
+                type="text", text="Racing", sender=MessageSender(type=SenderType.AGENT),
+                status=MessageStatus.QUEUED, created_at=BASE,
+            )
+        )  # fmt: skip
+    assert message.id is not None and message.external_id is None
+    unknown = status("delivered").model_copy(update={"tracker": str(ObjectId())})
+    assert await apply(container, unknown, channel) is StatusOutcome.UNKNOWN
+    delivered = status("delivered").model_copy(update={"tracker": message.id})
+    assert await apply(container, delivered, channel) is StatusOutcome.MOVED
+    found = await reread(container, channel, message)
+    assert found.status == "delivered" and found.external_id == SENT_EXTERNAL_ID
+    with tenant_context(TenantId(channel.tenant_id)):
+        # The send job's answer, late: the same id, and `sent` does not move it back.
+        assert await messages.attach_external_id(message.id, channel.id, SENT_EXTERNAL_ID)
+        assert not await messages.attach_external_id(message.id, channel.id, "wamid.OTHER")
+        sent = StatusChange(channel_id=channel.id, external_id=SENT_EXTERNAL_ID,
+                            status=MessageStatus.SENT, at=at("sent"))  # fmt: skip
+        assert await messages.apply_status(sent) is False
+        # A redelivered send job sends nothing: the message is not queued any more.
+        deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
+        assert await deliver.execute(message.id, final_attempt=True) is DeliveryOutcome.SKIPPED
+    final = await reread(container, channel, message)
+    assert final.status == "delivered" and set(final.status_timestamps) == {"sent", "delivered"}
+    assert graph.calls("send") == 0

@@ -1,86 +1,17 @@
-"""A real Celery worker (prefork, one process) consuming from the test Redis, and SMTP.
-
-The worker runs `api.worker:celery_app` in its own process with the same settings the
-tests' app uses (database, Redis, broker in Redis db 1, results in db 2), sending mail to
-an aiosmtpd server in this process. Retries are made fast (`JOB_RETRY_BACKOFF_SECONDS`).
-"""
+"""The operations tests' app, next to the session's real worker and SMTP server (the
+fixtures `worker`, `smtp`, `celery_client` come from `tests.support.worker_fixtures`)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import devservers
 import httpx
 import pytest
-from celery import Celery
 
 from api.config import Settings
-from api.infrastructure.jobs.celery_app import create_celery
 from tests.support.app import serve
 from tests.support.settings import make_settings
-from tests.support.smtp import SmtpCapture, start_smtp
-from tests.support.workers import start_celery, stop, worker_env
-
-
-@pytest.fixture(scope="session")
-def smtp_port() -> int:
-    return devservers.free_port()
-
-
-@pytest.fixture(scope="session")
-def smtp_server(smtp_port: int) -> Iterator[SmtpCapture]:
-    controller, capture = start_smtp(smtp_port)
-    try:
-        yield capture
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server: SmtpCapture) -> SmtpCapture:
-    smtp_server.reset()
-    return smtp_server
-
-
-@pytest.fixture(scope="session")
-def celery_client(redis_url: str) -> Iterator[Celery]:
-    """A Celery app of the tests' own, for control commands and results."""
-    settings = make_settings("mongodb://unused", redis_url, "unused")
-    app = create_celery(settings, main="tests")
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture(scope="session")
-def worker(
-    mongo_url: str,
-    redis_url: str,
-    db_name: str,
-    smtp_port: int,
-    smtp_server: SmtpCapture,
-    celery_client: Celery,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Path]:
-    """One prefork worker process for the session; yields its log file."""
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = worker_env(mongo_url, redis_url, db_name, smtp_port)
-    process = start_celery(
-        ["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "-n", "test@%h"],
-        env,
-        log,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not celery_client.control.ping(timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
-        yield log
-    finally:
-        stop(process)
 
 
 @pytest.fixture

@@ -1,0 +1,63 @@
+"""The per-number token bucket against the real Redis, on a clock the test moves: a full
+bucket's burst, then one token per 1/rate s; concurrent takers (as many workers) never get
+more than the bucket holds; buckets are per account; a clock going back adds nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from api.infrastructure.cache.send_rate import RedisSendRateLimiter
+from tests.support.sending import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def limiter(redis_client: Redis, clock: ManualClock) -> RedisSendRateLimiter:
+    return RedisSendRateLimiter(redis_client, clock)
+
+
+async def test_a_burst_then_the_rate(limiter: RedisSendRateLimiter, clock: ManualClock) -> None:
+    takes = [await limiter.take("whatsapp:1", rate=4, capacity=4) for _ in range(4)]
+    assert takes == [0.0] * 4
+    assert await limiter.take("whatsapp:1", rate=4, capacity=4) == pytest.approx(0.25)
+    clock.advance(seconds=0.1)
+    assert await limiter.take("whatsapp:1", rate=4, capacity=4) == pytest.approx(0.15)
+    clock.advance(seconds=0.15)
+    assert await limiter.take("whatsapp:1", rate=4, capacity=4) == 0.0
+    assert await limiter.take("whatsapp:1", rate=4, capacity=4) > 0
+    clock.advance(seconds=60)  # refills to the capacity, not beyond
+    takes = [await limiter.take("whatsapp:1", rate=4, capacity=4) for _ in range(5)]
+    assert takes.count(0.0) == 4
+
+
+async def test_concurrent_takers_share_one_bucket(
+    limiter: RedisSendRateLimiter, redis_client: Redis, clock: ManualClock
+) -> None:
+    other = RedisSendRateLimiter(redis_client, clock)  # another worker process
+    takers = [limiter, other] * 8  # the session client holds 20 connections
+    waits = await asyncio.gather(*(t.take("whatsapp:2", rate=80, capacity=6) for t in takers))
+    assert sum(1 for w in waits if w == 0.0) == 6
+    clock.advance(seconds=0.5)  # 40 tokens' worth, capped at 6
+    waits = await asyncio.gather(*(t.take("whatsapp:2", rate=80, capacity=6) for t in takers))
+    assert sum(1 for w in waits if w == 0.0) == 6
+
+
+async def test_buckets_are_per_account_and_time_never_runs_back(
+    limiter: RedisSendRateLimiter, clock: ManualClock
+) -> None:
+    assert await limiter.take("whatsapp:3", rate=1, capacity=1) == 0.0
+    assert await limiter.take("whatsapp:4", rate=1, capacity=1) == 0.0
+    assert await limiter.take("whatsapp:3", rate=1, capacity=1) == pytest.approx(1.0)
+    clock.advance(seconds=-30)  # another worker's clock, behind
+    assert await limiter.take("whatsapp:3", rate=1, capacity=1) == pytest.approx(1.0)
+    clock.advance(seconds=31)
+    assert await limiter.take("whatsapp:3", rate=1, capacity=1) == 0.0
+    with pytest.raises(ValueError, match="rate"):
+        await limiter.take("whatsapp:3", rate=0, capacity=1)
