@@ -12,6 +12,8 @@
 - `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
 - Any other `ChannelPermanentFailure` (131047, 131026, 131049, 131050...): the message
   fails keeping the provider's code, title and details.
+
+Every change of the message is published as `message.updated` (best effort).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from api.domain.messaging.messages import (
     StatusChange,
 )
 from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.usecases.messaging.sending_rules import SendPolicy, draft_of, reaction, sendable
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,9 @@ class DeliverOutboundMessage:
         limiter: SendRateLimiter,
         clock: Clock,
         policy: SendPolicy,
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._messages = messages
         self._channels = channels
         self._conversations = conversations
@@ -106,7 +111,17 @@ class DeliverOutboundMessage:
                 status=MessageStatus.SENT, at=self._clock.now(),
             )
         )  # fmt: skip
+        await self._updated(message.id)
         return DeliveryOutcome.SENT
+
+    async def _updated(self, message_id: str) -> None:
+        """Publish `message.updated` with the message as stored now (its provider id, and
+        a status no earlier than what a webhook may already have moved it to)."""
+        message = await self._messages.get(message_id)
+        if message is not None:
+            await self._events.publish(
+                InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
+            )
 
     async def _outbound(self, message: Message) -> OutboundMessage:
         conversation = await self._conversations.get(message.conversation_id)
@@ -152,7 +167,8 @@ class DeliverOutboundMessage:
 
     async def _fail(self, message: Message, error: MessageError) -> DeliveryOutcome:
         assert message.id is not None  # noqa: S101 - stored
-        await self._messages.fail(message.id, error, self._clock.now())
+        if await self._messages.fail(message.id, error, self._clock.now()):
+            await self._updated(message.id)
         log.info("message %s failed: %s %s", message.id, error.code, error.title)
         return DeliveryOutcome.FAILED
 

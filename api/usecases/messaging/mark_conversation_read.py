@@ -13,6 +13,7 @@ from api.domain.messaging.conversations import Conversation, ConversationReposit
 from api.domain.messaging.errors import ChannelPermanentFailure
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MessageRepository
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class MarkConversationRead:
     """`inbox:write`; another tenant's conversation is 404. The receipt names the newest
     inbound message the provider knows (none: only the count changes). Audited:
-    `conversation.read`."""
+    `conversation.read`; published as `conversation.updated`."""
 
     def __init__(
         self,
@@ -33,7 +34,9 @@ class MarkConversationRead:
         messages: MessageRepository,
         jobs: JobQueue,
         auditor: Auditor,
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._conversations = conversations
         self._messages = messages
         self._jobs = jobs
@@ -56,7 +59,11 @@ class MarkConversationRead:
             changes=audit_extra(principal, {"unread_count": {"from": conversation.unread_count,
                                                              "to": 0}}),
         )  # fmt: skip
-        return conversation.model_copy(update={"unread_count": 0})
+        read = await self._conversations.get(conversation.id) or conversation
+        await self._events.publish(
+            InboxEvent.of_conversation(InboxEventType.CONVERSATION_UPDATED, read)
+        )
+        return read
 
 
 class SendReadReceipt:

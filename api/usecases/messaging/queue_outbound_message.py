@@ -16,7 +16,8 @@ Rules, checked before anything is stored or sent:
 
 Then the message is stored `queued` (sender, type, content, the file's `media`), the
 conversation's `last_message_at` (and `first_reply_at` on an agent's first answer) moves,
-and the send job is queued. If the job cannot be queued the message is removed and the
+the send job is queued, and `message.created` and `conversation.updated` (or `.created`)
+are published. If the job cannot be queued the message is removed and the
 key released, so the client's retry starts clean.
 """
 
@@ -59,6 +60,7 @@ from api.domain.messaging.outbound import (
     TargetNotSent,
     draft_text,
 )
+from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.usecases.kernel.clock import stored_now
 from api.usecases.messaging.inbox_reads import MESSAGE_NOT_FOUND, existing_conversation
 from api.usecases.messaging.rules import CHANNEL_NOT_FOUND
@@ -99,7 +101,9 @@ class QueueOutboundMessage:
         jobs: JobQueue,
         clock: Clock,
         policy: SendPolicy,
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._channels = channels
         self._contacts = contacts
         self._conversations = conversations
@@ -138,7 +142,20 @@ class QueueOutboundMessage:
             if idempotency_key is not None:
                 await self._keys.release(idempotency_key, message_id)
             raise
+        await self._publish(message, opened=target.conversation is None)
         return Queued(message, created=True)
+
+    async def _publish(self, message: Message, *, opened: bool) -> None:
+        """`message.created`, and the conversation it moved (`conversation.created` when
+        this message opened it); best effort, after the change is stored."""
+        await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_CREATED, message))
+        conversation = await self._conversations.get(message.conversation_id)
+        if conversation is not None:
+            kind = (
+                InboxEventType.CONVERSATION_CREATED if opened
+                else InboxEventType.CONVERSATION_UPDATED
+            )  # fmt: skip
+            await self._events.publish(InboxEvent.of_conversation(kind, conversation))
 
     async def _target(self, draft: OutboundDraft) -> _Target:
         if draft.conversation_id is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import punq
 import pytest
+from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
 from api.domain.tenancy import TenantId, tenant_context
@@ -18,6 +19,7 @@ from tests.support.fake_graph import FakeGraph
 from tests.support.files import png_bytes, uploaded
 from tests.support.inbox import stored_channel
 from tests.support.people import audit_entries, signed_in, two_tenants
+from tests.support.realtime import published
 from tests.support.sending import (
     CONVERSATIONS,
     CUSTOMER_BSUID,
@@ -42,11 +44,17 @@ async def acme_with_conversation(
 
 
 async def test_a_text_reply_is_queued_and_moves_the_conversation(
-    client: AppClient, container: punq.Container, graph: FakeGraph
+    client: AppClient, container: punq.Container, graph: FakeGraph, redis_client: Redis
 ) -> None:
     acme, owner, _, _, _, conversation_id = await acme_with_conversation(client, container, graph)
     body = {"conversation_id": conversation_id, "type": "text", "text": {"body": "Hi Sheena!"}}
+    before = len(await published(redis_client, acme.tenant.id))
     message = await queued(client, owner, body)
+    events = (await published(redis_client, acme.tenant.id))[before:]
+    assert [(e.type, e.data["id"]) for e in events] == [
+        ("message.created", message["id"]), ("conversation.updated", conversation_id),
+    ]  # fmt: skip
+    assert events[0].data["status"] == "queued" and events[0].conversation_id == conversation_id
     assert message["direction"] == "outbound" and message["type"] == "text"
     assert message["text"] == "Hi Sheena!" and message["external_id"] is None
     assert message["sender"] == {"type": "agent", "id": acme.owner.id}
@@ -64,13 +72,15 @@ async def test_a_text_reply_is_queued_and_moves_the_conversation(
 
 @pytest.mark.parametrize("to", ["+15550001111", "US.99991208655302741918"])
 async def test_a_template_to_a_new_recipient_opens_a_conversation(
-    client: AppClient, container: punq.Container, graph: FakeGraph, to: str
+    client: AppClient, container: punq.Container, graph: FakeGraph, to: str, redis_client: Redis
 ) -> None:
     acme, owner, _, _ = await two_tenants(client)
     channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)
     body = {"channel_id": channel.id, "to": to, "type": "template", "template": TEMPLATE}
     message = await queued(client, owner, body)
     assert message["type"] == "template" and message["content"]["name"] == "order_update"
+    events = await published(redis_client, acme.tenant.id)
+    assert [e.type for e in events] == ["message.created", "conversation.created"]
     [conversation] = (await client.get(CONVERSATIONS, headers=owner)).json()["items"]
     assert conversation["id"] == message["conversation_id"]
     assert conversation["unread_count"] == 0 and conversation["window_expires_at"] is None

@@ -15,6 +15,7 @@ from typing import Any
 
 import punq
 import pytest
+from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel, ChannelRepository
 from api.domain.tenancy import TenantId, tenant_context
@@ -23,6 +24,7 @@ from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
 from tests.support.files import png_bytes, uploaded
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
+from tests.support.realtime import published
 from tests.support.sending import (
     CONVERSATIONS,
     customer_wrote,
@@ -127,14 +129,23 @@ async def test_a_user_id_only_recipient_is_sent_by_recipient(
 
 
 async def test_throughput_errors_are_retried_until_sent(
-    client: AppClient, graph: FakeGraph, acme: tuple[dict[str, str], Channel, str]
+    client: AppClient,
+    graph: FakeGraph,
+    acme: tuple[dict[str, str], Channel, str],
+    redis_client: Redis,
 ) -> None:
-    owner, _, conversation_id = acme
+    owner, channel, conversation_id = acme
     graph.fail("send", 130429, times=2)
     body = {"conversation_id": conversation_id, "type": "text", "text": {"body": "Persist"}}
     message = await settled(client, owner, (await queued(client, owner, body))["id"])
     assert message["status"] == "sent" and message["error"] is None
     assert graph.calls("send") == 3 and graph.failures_served == 2
+    events = [e for e in await published(redis_client, channel.tenant_id)
+              if e.data.get("id") == message["id"]]  # fmt: skip
+    assert [(e.type, e.data["status"]) for e in events] == [
+        ("message.created", "queued"), ("message.updated", "sent"),
+    ]  # fmt: skip
+    assert events[1].data["external_id"] == message["external_id"]
 
 
 async def test_transient_errors_fail_the_message_once_the_attempts_run_out(
@@ -163,15 +174,22 @@ async def test_an_invalid_token_marks_the_channel(
 
 @pytest.mark.parametrize("code", [131047, 131026, 131049, 131050, 131051])
 async def test_permanent_codes_fail_the_message_with_metas_error(
-    client: AppClient, graph: FakeGraph, acme: tuple[dict[str, str], Channel, str], code: int
+    client: AppClient,
+    graph: FakeGraph,
+    acme: tuple[dict[str, str], Channel, str],
+    code: int,
+    redis_client: Redis,
 ) -> None:
-    owner, _, conversation_id = acme
+    owner, channel, conversation_id = acme
     graph.fail("send", code, details=f"details of {code}")
     body = {"conversation_id": conversation_id, "type": "template", "template": TEMPLATE}
     message = await settled(client, owner, (await queued(client, owner, body))["id"])
     assert message["status"] == "failed" and message["external_id"] is None
     assert message["error"]["code"] == code and message["error"]["title"]
     assert message["error"]["details"] == f"details of {code}"
+    [updated] = [e for e in await published(redis_client, channel.tenant_id)
+                 if e.type == "message.updated"]  # fmt: skip
+    assert updated.data["status"] == "failed" and updated.data["error"]["code"] == code
     assert "failed" in message["status_timestamps"]
     assert graph.calls("send") == 1  # never retried
 

@@ -169,7 +169,9 @@ class BeanieMessageRepository:
         if change.error is not None:
             moved["error"] = change.error.model_dump()
         forward = {**key, "status_rank": {"$lt": rank}}
-        advanced = await self._scoped.apply_where(forward, {"$set": moved})
+        # The state's timestamp with the move, so a reader never sees the one without the other.
+        stamp = {f"status_timestamps.{change.status.value}": change.at}
+        advanced = await self._scoped.apply_where(forward, {"$set": moved, "$min": stamp})
         # Whatever the order: the state's (earliest) timestamp, and the pricing.
         record: dict[str, Any] = {"$min": {f"status_timestamps.{change.status.value}": change.at}}
         if change.pricing:
