@@ -9,6 +9,7 @@
 - `ChannelRateLimited` / `ChannelTransientFailure` (throughput 130429, pair rate 131056,
   5xx, timeouts) are raised again so the job retries with backoff; on the last attempt
   the message fails with the provider's code instead.
+- Storage or Redis unavailable: retried likewise; a stored file deleted since: failed.
 - `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
 - Any other `ChannelPermanentFailure` (131047, 131026, 131049, 131050...): the message
   fails keeping the provider's code, title and details.
@@ -23,6 +24,7 @@ import logging
 from enum import StrEnum
 
 from api.domain.clock import Clock
+from api.domain.errors import NotFound, ServiceUnavailable, TemporaryFailure
 from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
 from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient
 from api.domain.messaging.conversations import ConversationRepository
@@ -98,11 +100,11 @@ class DeliverOutboundMessage:
         except ChannelTokenInvalid as exc:
             await self._token_invalid(channel)
             return await self._fail(message, _error_of(exc))
-        except ChannelTransientFailure as exc:
+        except (ChannelTransientFailure, TemporaryFailure, ServiceUnavailable) as exc:
             if not final_attempt:
                 raise
             return await self._fail(message, _error_of(exc))
-        except ChannelPermanentFailure as exc:
+        except (ChannelPermanentFailure, NotFound) as exc:  # NotFound: its file was deleted
             return await self._fail(message, _error_of(exc))
         await self._messages.attach_external_id(message.id, channel.id or "", result.external_id)
         await self._messages.apply_status(

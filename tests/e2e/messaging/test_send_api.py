@@ -10,10 +10,24 @@ from typing import Any
 
 import punq
 import pytest
+from bson import ObjectId
 from redis.asyncio import Redis
 
+from api.common.clock import utcnow
 from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.deliver_outbound_message import (
+    DeliverOutboundMessage,
+    DeliveryOutcome,
+)
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
 from tests.support.files import png_bytes, uploaded
@@ -401,3 +415,28 @@ async def test_openapi_documents_sending(client: AppClient) -> None:
     assert "Idempotency-Key" in parameters
     read = document["paths"]["/api/v1/conversations/{conversation_id}/read"]["post"]
     assert {"401", "403", "404"} <= set(read["responses"])
+
+
+async def test_a_file_deleted_before_the_send_fails_the_message(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, _, _, _, channel, conversation_id = await acme_with_conversation(client, container, graph)
+    assert channel.id is not None
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        messages: MessageRepository = container.resolve(MessageRepository)
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id=conversation_id, channel_id=channel.id,
+                direction=Direction.OUTBOUND, type="image",
+                content={"kind": "media", "media_kind": "image", "file_id": str(ObjectId())},
+                sender=MessageSender(type=SenderType.AGENT), status=MessageStatus.QUEUED,
+                created_at=utcnow(),
+            )
+        )  # fmt: skip
+        assert message.id is not None
+        deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
+        assert await deliver.execute(message.id, final_attempt=False) is DeliveryOutcome.FAILED
+        failed = await messages.get(message.id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.error is not None and failed.error.title == "File not found."
+    assert graph.calls("send") == 0
