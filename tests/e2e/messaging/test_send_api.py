@@ -1,7 +1,6 @@
 """`POST /messages` over HTTP, up to the queued message (the job's side is in
 `test_send_jobs.py`): targets, every type's validation, `messages:send`, tenant
-isolation, the 24-hour window on a controlled clock, idempotency keys (also concurrent),
-and `POST /conversations/{id}/read`."""
+isolation, the 24-hour window on a controlled clock, idempotency keys (also concurrent)."""
 
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
 from tests.support.files import png_bytes, uploaded
 from tests.support.inbox import stored_channel
-from tests.support.people import audit_entries, signed_in, two_tenants
+from tests.support.people import signed_in, two_tenants
 from tests.support.realtime import published
 from tests.support.sending import (
     CONVERSATIONS,
@@ -374,33 +373,6 @@ async def test_concurrent_retries_with_one_key_make_one_message(
     assert sum(1 for a in answers if "idempotent-replayed" not in a.headers) == 1
     history = await client.get(f"{CONVERSATIONS}/{conversation_id}/messages", headers=owner)
     assert [m["text"] for m in history.json()["items"]].count("Burst") == 1
-
-
-async def test_mark_read_zeroes_the_unread_count_and_is_audited(
-    client: AppClient, container: punq.Container, graph: FakeGraph
-) -> None:
-    acme, owner, _, beta_owner, channel, conversation_id = await acme_with_conversation(
-        client, container, graph
-    )
-    await customer_wrote(container, channel, n=1)
-    url = f"{CONVERSATIONS}/{conversation_id}/read"
-    before = (await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=owner)).json()
-    assert before["unread_count"] == 2
-    assert_problem(await client.post(url), 401, "unauthorized")
-    _, member = await signed_in(client, acme, owner, "max@acme.example.com")
-    assert_problem(await client.post(url, headers=member), 403, "forbidden")
-    assert_problem(await client.post(url, headers=beta_owner), 404, "not_found")
-    _, agent = await signed_in(client, acme, owner, "ada@acme.example.com", roles=["agent"])
-    read = await client.post(url, params={"typing": "true"}, headers=agent)
-    assert read.status_code == 200, read.text
-    assert read.json()["unread_count"] == 0 and read.json()["id"] == conversation_id
-    after = (await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=owner)).json()
-    assert after["unread_count"] == 0
-    [entry] = await audit_entries(client, owner, action="conversation.read")
-    assert entry["resource_id"] == conversation_id
-    assert entry["changes"]["unread_count"] == {"from": 2, "to": 0}
-    bad = await client.post(url, params={"typing": "maybe"}, headers=agent)
-    assert_problem(bad, 422, "invalid_input")
 
 
 async def test_openapi_documents_sending(client: AppClient) -> None:

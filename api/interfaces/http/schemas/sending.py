@@ -28,13 +28,13 @@ PAYLOAD_FIELDS: tuple[str, ...] = MessageType.__args__  # type: ignore[attr-defi
 _STRICT = ConfigDict(extra="forbid")
 
 
-class TextIn(BaseModel):
+class SendTextIn(BaseModel):
     model_config = _STRICT
     body: str = Field(min_length=1, max_length=4096)
     preview_url: bool = False
 
 
-class TemplateIn(BaseModel):
+class SendTemplateIn(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15, description="e.g. `en_US`")
@@ -43,7 +43,7 @@ class TemplateIn(BaseModel):
     )
 
 
-class MediaIn(BaseModel):
+class SendMediaIn(BaseModel):
     model_config = _STRICT
     file_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="One of the tenant's files."
@@ -55,7 +55,7 @@ class MediaIn(BaseModel):
     filename: str | None = Field(default=None, max_length=255, description="Documents only.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> MediaIn:
+    def _one_source(self) -> SendMediaIn:
         if (self.file_id is None) == (self.link is None):
             raise ValueError("give exactly one of file_id or link")
         if self.link is not None and not self.link.startswith(("https://", "http://")):
@@ -63,7 +63,7 @@ class MediaIn(BaseModel):
         return self
 
 
-class LocationIn(BaseModel):
+class SendLocationIn(BaseModel):
     model_config = _STRICT
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
@@ -71,7 +71,7 @@ class LocationIn(BaseModel):
     address: str | None = Field(default=None, max_length=1000)
 
 
-class ReactionIn(BaseModel):
+class SendReactionIn(BaseModel):
     model_config = _STRICT
     message_id: str = Field(min_length=1, max_length=64, description="A Parley message id.")
     emoji: str = Field(max_length=16, description='An emoji; "" removes the reaction.')
@@ -102,18 +102,18 @@ class MessageSendIn(BaseModel):
         description="E.164 phone number, or WhatsApp's business-scoped user id (BSUID).",
     )
     type: MessageType
-    text: TextIn | None = None
-    template: TemplateIn | None = None
-    image: MediaIn | None = None
-    video: MediaIn | None = None
-    audio: MediaIn | None = None
-    document: MediaIn | None = None
-    sticker: MediaIn | None = None
-    location: LocationIn | None = None
+    text: SendTextIn | None = None
+    template: SendTemplateIn | None = None
+    image: SendMediaIn | None = None
+    video: SendMediaIn | None = None
+    audio: SendMediaIn | None = None
+    document: SendMediaIn | None = None
+    sticker: SendMediaIn | None = None
+    location: SendLocationIn | None = None
     interactive: dict[str, Any] | None = Field(
         default=None, description="Meta's `interactive` object (button, list, cta_url, flow...)."
     )
-    reaction: ReactionIn | None = None
+    reaction: SendReactionIn | None = None
     reply_to: str | None = Field(
         default=None,
         min_length=1,
