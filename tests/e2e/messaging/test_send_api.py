@@ -56,6 +56,26 @@ async def acme_with_conversation(
     return acme, owner, beta, beta_owner, channel, inbound.conversation_id
 
 
+async def unsent_message(
+    container: punq.Container, channel: Channel, conversation_id: str, **content: Any
+) -> Message:
+    """A queued outbound message stored without its job (nothing sends it)."""
+    assert channel.id is not None
+    messages: MessageRepository = container.resolve(MessageRepository)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id=conversation_id, channel_id=channel.id,
+                direction=Direction.OUTBOUND, type=content.get("media_kind", "text"),
+                content=content or {"kind": "text", "body": "Unsent"},
+                sender=MessageSender(type=SenderType.AGENT), status=MessageStatus.QUEUED,
+                created_at=utcnow(),
+            )
+        )  # fmt: skip
+    assert message.id is not None
+    return message
+
+
 async def test_a_text_reply_is_queued_and_moves_the_conversation(
     client: AppClient, container: punq.Container, graph: FakeGraph, redis_client: Redis
 ) -> None:
@@ -63,7 +83,10 @@ async def test_a_text_reply_is_queued_and_moves_the_conversation(
     body = {"conversation_id": conversation_id, "type": "text", "text": {"body": "Hi Sheena!"}}
     before = len(await published(redis_client, acme.tenant.id))
     message = await queued(client, owner, body)
-    events = (await published(redis_client, acme.tenant.id))[before:]
+    events = [  # (a worker running in the session may add `message.updated`: not this test's)
+        e for e in (await published(redis_client, acme.tenant.id))[before:]
+        if e.type != "message.updated"
+    ]  # fmt: skip
     assert [(e.type, e.data["id"]) for e in events] == [
         ("message.created", message["id"]), ("conversation.updated", conversation_id),
     ]  # fmt: skip
@@ -72,8 +95,11 @@ async def test_a_text_reply_is_queued_and_moves_the_conversation(
     assert message["text"] == "Hi Sheena!" and message["external_id"] is None
     assert message["sender"] == {"type": "agent", "id": acme.owner.id}
     assert message["conversation_id"] == conversation_id and message["error"] is None
-    again = await client.get(f"{MESSAGES}/{message['id']}", headers=owner)
-    assert again.json() == message
+    again = (await client.get(f"{MESSAGES}/{message['id']}", headers=owner)).json()
+    sending = {"status", "status_timestamps", "external_id"}  # what a running worker changes
+    assert {k: v for k, v in again.items() if k not in sending} == {
+        k: v for k, v in message.items() if k not in sending
+    }
     conversation = (await client.get(f"{CONVERSATIONS}/{conversation_id}", headers=owner)).json()
     assert conversation["last_message_at"] == message["created_at"]
     assert conversation["first_reply_at"] == message["created_at"]
@@ -93,7 +119,9 @@ async def test_a_template_to_a_new_recipient_opens_a_conversation(
     message = await queued(client, owner, body)
     assert message["type"] == "template" and message["content"]["name"] == "order_update"
     events = await published(redis_client, acme.tenant.id)
-    assert [e.type for e in events] == ["message.created", "conversation.created"]
+    assert [e.type for e in events if e.type != "message.updated"] == [
+        "message.created", "conversation.created",
+    ]  # fmt: skip
     [conversation] = (await client.get(CONVERSATIONS, headers=owner)).json()["items"]
     assert conversation["id"] == message["conversation_id"]
     assert conversation["unread_count"] == 0 and conversation["window_expires_at"] is None
@@ -182,9 +210,10 @@ async def test_replies_and_reactions_name_sent_messages_of_the_conversation(
     })  # fmt: skip
     assert reaction["type"] == "reaction"
     assert reaction["content"]["target_external_id"] == customer["external_id"]
+    unsent = await unsent_message(container, channel, conversation_id)  # no job sends it
     not_sent = await send(client, owner, {
         "conversation_id": conversation_id, "type": "reaction",
-        "reaction": {"message_id": reply["id"], "emoji": "\U0001f44d"},
+        "reaction": {"message_id": unsent.id, "emoji": "\U0001f44d"},
     })  # fmt: skip
     assert_problem(not_sent, 422, "target_not_sent")
     other = await customer_wrote(container, channel, phone="16505559999", bsuid="US.55551234")
@@ -393,19 +422,13 @@ async def test_a_file_deleted_before_the_send_fails_the_message(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
     acme, _, _, _, channel, conversation_id = await acme_with_conversation(client, container, graph)
-    assert channel.id is not None
+    message = await unsent_message(
+        container, channel, conversation_id, kind="media", media_kind="image",
+        file_id=str(ObjectId()),
+    )  # fmt: skip
+    assert message.id is not None
     with tenant_context(TenantId(acme.tenant.id or "")):
         messages: MessageRepository = container.resolve(MessageRepository)
-        message, _ = await messages.add_once(
-            Message(
-                conversation_id=conversation_id, channel_id=channel.id,
-                direction=Direction.OUTBOUND, type="image",
-                content={"kind": "media", "media_kind": "image", "file_id": str(ObjectId())},
-                sender=MessageSender(type=SenderType.AGENT), status=MessageStatus.QUEUED,
-                created_at=utcnow(),
-            )
-        )  # fmt: skip
-        assert message.id is not None
         deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
         assert await deliver.execute(message.id, final_attempt=False) is DeliveryOutcome.FAILED
         failed = await messages.get(message.id)
