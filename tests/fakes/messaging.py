@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
 from api.domain.errors import Conflict
@@ -16,6 +17,7 @@ from api.domain.messaging.channels import (
     ChannelRepository,
     ChannelStatus,
     ChannelType,
+    SecretName,
 )
 from api.domain.messaging.content import OutboundMessage, SendResult
 from api.domain.messaging.events import InboundEvent
@@ -82,6 +84,19 @@ class FakeChannels(ChannelRepository):
         self._check_unique(channel)
         self.stored[channel.id or ""] = channel
         return channel
+
+    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
+        found = await self.get(channel_id)
+        if (
+            found is None
+            or found.status is not ChannelStatus.ACTIVE
+            or found.secrets.get(SecretName.ACCESS_TOKEN) != refused_token
+        ):
+            return False
+        self.stored[channel_id] = found.model_copy(
+            update={"status": ChannelStatus.TOKEN_INVALID, "updated_at": at}
+        )
+        return True
 
 
 class FakeGateways(ChannelGateways):

@@ -142,3 +142,9 @@ class ChannelRepository(Protocol):
         """Write the channel as given (settings, secrets, status...); None when it is gone.
         A disconnected channel frees its provider account for another connection."""
         ...
+
+    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
+        """`token_invalid` for an active channel whose access token (ciphertext) is still
+        `refused_token`: atomic, so a token rotated meanwhile is neither overwritten nor
+        marked. True when it was marked now."""
+        ...

@@ -26,6 +26,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.template_rules import connected_channel, rejected
 
 DUPLICATE = "The channel already has a template with this name and language."
@@ -87,7 +88,8 @@ class CreateTemplate:
             parameter_format=format.value if format is ParameterFormat.NAMED else None,
         )
         try:
-            submitted = await self._gateways.for_channel(channel).create_template(draft)
+            async with provider_call(self._channels, channel):  # 190: token_invalid
+                submitted = await self._gateways.for_channel(channel).create_template(draft)
         except ChannelTransientFailure as exc:
             raise ServiceUnavailable("provider", detail=exc.detail) from None
         except ChannelPermanentFailure as exc:

@@ -14,6 +14,7 @@ from api.domain.messaging.templates import DELETED, TemplateRepository
 from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.template_rules import existing_template, rejected
 
 
@@ -51,7 +52,8 @@ class DeleteTemplate:
         if at_provider and channel is not None:
             gateway = self._gateways.for_channel(channel)
             try:
-                await gateway.delete_template(template.name, template.external_id)
+                async with provider_call(self._channels, channel):  # 190: token_invalid
+                    await gateway.delete_template(template.name, template.external_id)
             except ChannelTransientFailure as exc:
                 raise ServiceUnavailable("provider", detail=exc.detail) from None
             except ChannelPermanentFailure as exc:

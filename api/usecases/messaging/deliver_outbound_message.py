@@ -45,6 +45,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
+from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.sending_rules import SendPolicy, draft_of, reaction, sendable
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,9 @@ class DeliverOutboundMessage:
         try:
             outbound = await self._outbound(message)
             await self._wait_for_rate(channel)
-            result = await self._gateways.for_channel(channel).send(outbound)
-        except ChannelTokenInvalid as exc:
-            await self._token_invalid(channel)
+            async with provider_call(self._channels, channel):
+                result = await self._gateways.for_channel(channel).send(outbound)
+        except ChannelTokenInvalid as exc:  # the channel is marked token_invalid
             return await self._fail(message, _error_of(exc))
         except (ChannelTransientFailure, TemporaryFailure, ServiceUnavailable) as exc:
             if not final_attempt:
@@ -156,16 +157,6 @@ class DeliverOutboundMessage:
             if loop.time() + wait > deadline:
                 raise ChannelRateLimited(wait, "The number's send rate is used up.")
             await asyncio.sleep(wait)
-
-    async def _token_invalid(self, channel: Channel) -> None:
-        if channel.status is ChannelStatus.ACTIVE:
-            marked = channel.model_copy(
-                update={"status": ChannelStatus.TOKEN_INVALID, "updated_at": self._clock.now()}
-            )
-            await self._channels.replace(marked)
-            log.warning(
-                "channel %s: the provider refused its token; marked token_invalid", channel.id
-            )
 
     async def _fail(self, message: Message, error: MessageError) -> DeliveryOutcome:
         assert message.id is not None  # noqa: S101 - stored

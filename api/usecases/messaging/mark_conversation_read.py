@@ -18,6 +18,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.messaging.inbox_reads import existing_conversation
+from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.sending_rules import READ_RECEIPT_JOB
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ class SendReadReceipt:
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             return False
         try:
-            await self._gateways.for_channel(channel).mark_read(message.external_id, typing=typing)
+            async with provider_call(self._channels, channel):  # 190: token_invalid
+                await self._gateways.for_channel(channel).mark_read(
+                    message.external_id, typing=typing
+                )
         except ChannelPermanentFailure as exc:
             log.warning("read receipt for message %s refused: %s", message_id, exc.provider_code)
             return False

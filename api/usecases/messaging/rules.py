@@ -4,7 +4,10 @@ provider whose refusal becomes a 422 without any secret in it."""
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,10 +25,14 @@ from api.domain.messaging.channels import (
 from api.domain.messaging.errors import (
     ChannelCheckFailed,
     ChannelPermanentFailure,
+    ChannelTokenInvalid,
     ChannelTransientFailure,
     GraphBaseUrlNotAllowed,
 )
 from api.domain.messaging.gateway import ChannelGateways
+from api.usecases.kernel.clock import stored_now
+
+log = logging.getLogger(__name__)
 
 CHANNEL_NOT_FOUND = "Channel not found."
 ALREADY_CONNECTED = "This account is already connected to a channel."
@@ -156,3 +163,22 @@ async def checked_profile(
 def with_profile(channel: Channel, profile: ChannelProfile) -> Channel:
     settings = channel.settings.model_copy(update=profile.model_dump())
     return channel.model_copy(update={"settings": settings})
+
+
+@asynccontextmanager
+async def provider_call(channels: ChannelRepository, channel: Channel) -> AsyncIterator[None]:
+    """Wraps a call to the channel's provider: a refused token (`ChannelTokenInvalid`,
+    Meta's 190) marks the channel `token_invalid`, then is raised again. The mark is
+    conditional on the token the call used, so a token rotated meanwhile stays active."""
+    try:
+        yield
+    except ChannelTokenInvalid:
+        token = channel.secrets.get(SecretName.ACCESS_TOKEN)
+        if (
+            channel.id
+            and token
+            and await channels.mark_token_invalid(channel.id, token, stored_now())
+        ):
+            log.warning("channel %s: the provider refused its token; marked token_invalid",
+                        channel.id)  # fmt: skip
+        raise

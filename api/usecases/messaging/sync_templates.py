@@ -9,6 +9,7 @@ from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.templates import SyncOutcome, TemplateRepository
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.template_rules import synced_fields
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class SyncTemplates:
         if channel is None or channel.status is ChannelStatus.DISCONNECTED:
             log.info("template sync of channel %s skipped: gone or disconnected", channel_id)
             return SyncOutcome()
-        listed = await self._gateways.for_channel(channel).list_templates()
+        async with provider_call(self._channels, channel):  # 190: token_invalid
+            listed = await self._gateways.for_channel(channel).list_templates()
         outcome = await self._templates.upsert_synced(
             channel_id,
             channel.business_account_id,

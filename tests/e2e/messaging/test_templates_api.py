@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import punq
+import pytest
 from bson import ObjectId
 
-from api.domain.messaging.channels import Channel
+from api.domain.messaging.channels import Channel, ChannelRepository, SecretName
+from api.domain.messaging.errors import ChannelTokenInvalid
+from api.domain.tenancy import TenantId, tenant_context
 from tests.support.app import AppClient, assert_problem
 from tests.support.channels import CHANNELS, connect
 from tests.support.fake_graph import OTHER_TOKEN, TOKEN, WABA_ID, FakeGraph
@@ -402,3 +405,33 @@ async def test_bad_input_is_422(client: AppClient, graph: FakeGraph) -> None:
         assert_problem(await client.get(TEMPLATES, params=params, headers=owner), 422,
                        "invalid_input")  # fmt: skip
     assert graph.calls("create_template") == 0
+
+
+async def test_a_refused_token_marks_the_channel_but_not_a_rotated_one(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    channel = await connect(client, owner, graph.base_url)
+    read = f"{CHANNELS}/{channel['id']}"
+    graph.fail("list_templates", 190)
+    with pytest.raises(ChannelTokenInvalid):
+        await run_sync(container, acme.tenant.id or "", channel["id"])
+    assert (await client.get(read, headers=owner)).json()["status"] == "token_invalid"
+
+    rotated = await client.patch(read, json={"access_token": OTHER_TOKEN}, headers=owner)
+    assert rotated.json()["status"] == "active"
+    graph.fail("create_template", 190)
+    refused = await client.post(TEMPLATES, json=template_body(channel["id"]), headers=owner)
+    assert_problem(refused, 422, "template_rejected")
+    assert (await client.get(read, headers=owner)).json()["status"] == "token_invalid"
+
+    # A call made with a token rotated away since does not mark the new one.
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        channels: ChannelRepository = container.resolve(ChannelRepository)
+        stale = await channels.get(channel["id"])
+        assert stale is not None
+        await client.patch(read, json={"access_token": TOKEN}, headers=owner)
+        assert not await channels.mark_token_invalid(
+            channel["id"], stale.secrets.get(SecretName.ACCESS_TOKEN) or "", stale.updated_at
+        )
+    assert (await client.get(read, headers=owner)).json()["status"] == "active"

@@ -33,6 +33,7 @@ from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
+    to_object_id,
 )
 from api.infrastructure.persistence.base.writes import translated_writes
 
@@ -119,6 +120,16 @@ class BeanieChannelRepository:
         )
         total = await self._scoped.count(filter)
         return ChannelPage(items=[d.to_entity() for d in found], total=total)
+
+    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
+        oid = to_object_id(channel_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(
+            {"_id": oid, "status": ChannelStatus.ACTIVE.value,
+             f"secrets.{SecretName.ACCESS_TOKEN.value}": refused_token},
+            {"$set": {"status": ChannelStatus.TOKEN_INVALID.value, "updated_at": at}},
+        )  # fmt: skip
 
     async def replace(self, channel: Channel) -> Channel | None:
         if channel.id is None:
