@@ -78,18 +78,27 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield server.url
     finally:
+        if (client := _S3_CLIENTS.pop(server.url, None)) is not None:
+            client.close()
         server.stop()
 
 
+_S3_CLIENTS: dict[str, Any] = {}
+
+
 def s3_client(endpoint_url: str) -> Any:
-    """A plain boto3 client for the test server (for arranging and inspecting)."""
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=S3_REGION,
-        aws_access_key_id=S3_ACCESS_KEY_ID,
-        aws_secret_access_key=S3_SECRET_ACCESS_KEY,
-    )
+    """A plain boto3 client for the test server (for arranging and inspecting), made once
+    per endpoint (closed with the server): making one reads botocore's service model, a
+    few tenths of a second; a client is thread-safe."""
+    if endpoint_url not in _S3_CLIENTS:
+        _S3_CLIENTS[endpoint_url] = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=S3_REGION,
+            aws_access_key_id=S3_ACCESS_KEY_ID,
+            aws_secret_access_key=S3_SECRET_ACCESS_KEY,
+        )
+    return _S3_CLIENTS[endpoint_url]
 
 
 @pytest.fixture
@@ -108,7 +117,6 @@ def s3_bucket(s3_server: str) -> Iterator[str]:
             for item in page.get("Contents", []):
                 client.delete_object(Bucket=name, Key=item["Key"])
         client.delete_bucket(Bucket=name)
-        client.close()
 
 
 def blob_key(tenant_id: str) -> str:
