@@ -32,6 +32,7 @@ class Permission(StrEnum):
     CHANNELS_READ = "channels:read"
     CHANNELS_MANAGE = "channels:manage"
     INBOX_READ = "inbox:read"
+    TEAMS_MANAGE = "teams:manage"
     TEMPLATES_READ = "templates:read"
     TEMPLATES_MANAGE = "templates:manage"
     CONTACTS_READ = "contacts:read"
@@ -72,6 +73,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.CHANNELS_READ, "List and read messaging channels"),
     CatalogEntry(Permission.CHANNELS_MANAGE, "Connect, change and disconnect messaging channels"),
     CatalogEntry(Permission.INBOX_READ, "Read the shared inbox: conversations and messages"),
+    CatalogEntry(Permission.TEAMS_MANAGE, "Create, change and delete the inbox's teams"),
     CatalogEntry(Permission.TEMPLATES_READ, "List and read message templates"),
     CatalogEntry(
         Permission.TEMPLATES_MANAGE, "Sync, create and delete message templates with the provider"
@@ -81,7 +83,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
         Permission.CONTACTS_WRITE,
         "Create, edit, delete, opt out and opt in contacts; manage segments",
     ),
-    CatalogEntry(Permission.INBOX_WRITE, "Act on the shared inbox's conversations (mark read...)"),
+    CatalogEntry(
+        Permission.INBOX_WRITE,
+        "Work the shared inbox: mark read, assign, claim, resolve, reopen, snooze, tag, "
+        "prioritise, write private notes",
+    ),
     CatalogEntry(Permission.MESSAGES_SEND, "Send messages to customers through the channels"),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),

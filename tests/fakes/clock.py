@@ -1,6 +1,8 @@
-"""A clock that stands still until a test moves it."""
+"""Clocks that stand still until a test moves them."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
@@ -11,3 +13,16 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class FakeUtcClock:
+    """A `Clock` (api.domain.clock): `at` is now; `advance` moves it on."""
+
+    def __init__(self, at: datetime = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
