@@ -41,7 +41,9 @@ from api.interfaces.http.routers.messaging import channels as channel_routes
 from api.interfaces.http.routers.messaging import contacts as contact_routes
 from api.interfaces.http.routers.messaging import conversation_read as read_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
+from api.interfaces.http.routers.messaging import inbox_actions as inbox_action_routes
 from api.interfaces.http.routers.messaging import sending as sending_routes
+from api.interfaces.http.routers.messaging import teams as team_routes
 from api.interfaces.http.routers.messaging import templates as template_routes
 from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.operations import health
@@ -145,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_routes.conversations, prefix=settings.api_prefix)
     app.include_router(inbox_routes.messages, prefix=settings.api_prefix)
+    app.include_router(inbox_action_routes.router, prefix=settings.api_prefix)
+    app.include_router(team_routes.router, prefix=settings.api_prefix)
     app.include_router(template_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_socket.router, prefix=settings.api_prefix)  # WebSocket: no OpenAPI
     app.include_router(contact_routes.contacts, prefix=settings.api_prefix)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A delivery not processed this long after it arrived is re-queued.",
     )
+    snooze_wake_interval_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often beat wakes snoozed conversations whose time has come.",
+    )
     webhook_retention_days: int = Field(
         default=30,
         ge=8,

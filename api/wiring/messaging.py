@@ -1,7 +1,7 @@
-"""Messaging: channels, contacts, segments, conversations and messages, their repositories,
-the contacts' settings (from the tenant's profile), the
-media sink (on the files feature's store), and the provider gateways (one client per
-channel token, closed at shutdown)."""
+"""Messaging: channels, contacts, segments, conversations, messages and teams, their
+repositories, the contacts' settings (from the tenant's profile), the media sink (on the
+files feature's store), and the provider gateways (one client per channel token, closed at
+shutdown)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from api.domain.identity.auth import SecretBox
 from api.domain.lifecycle import Closeable, Listener, Startable
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
-from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.outbound import IdempotencyKeys, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvents, InboxFeed
 from api.domain.messaging.segments import SegmentRepository
+from api.domain.messaging.teams import TeamRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.cache.redis import create_redis
@@ -28,10 +29,14 @@ from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
-from api.infrastructure.persistence.messaging.conversations import BeanieConversationRepository
+from api.infrastructure.persistence.messaging.conversations import (
+    BeanieConversationRepository,
+    PlatformSnoozeAlarms,
+)
 from api.infrastructure.persistence.messaging.idempotency import MongoIdempotencyKeys
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
 from api.infrastructure.persistence.messaging.segments import BeanieSegmentRepository
+from api.infrastructure.persistence.messaging.teams import BeanieTeamRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
 from api.infrastructure.realtime.feed import RedisStreamInboxFeed
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
@@ -107,6 +112,8 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
     container.register(TemplateRepository, BeanieTemplateRepository)
+    container.register(TeamRepository, BeanieTeamRepository)
+    container.register(SnoozeAlarms, instance=PlatformSnoozeAlarms())
     container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later
     container.register(
         InboxEvents,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import punq
 
 from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import Channel, ChannelRepository
-from api.domain.messaging.events import InboundEvent, MessageReceived, StatusUpdated
+from api.domain.messaging.events import InboundEvent, MessageReceived, Sender, StatusUpdated
 from api.domain.messaging.messages import (
     Direction,
     Message,
@@ -22,11 +22,14 @@ from api.domain.messaging.messages import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.channels.whatsapp.webhook import parse_webhook
+from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
+from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.support.channels import whatsapp_channel
-from tests.support.fake_graph import PHONE_NUMBER_ID
+from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)  # when `from_customer` messages are sent
 SENT_EXTERNAL_ID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 
 
@@ -82,3 +85,32 @@ async def outbound_message(
             )
         )  # fmt: skip
     return message
+
+
+def from_customer(n: int, minutes: int, name: str = "text") -> MessageReceived:
+    """Customer `n`'s message (of the fixture `name`), `minutes` after `T0`."""
+    event = message_event(name)
+    return event.model_copy(
+        update={
+            "external_id": f"wamid.{name}.{n}.{minutes}",
+            "key": f"message:{n}.{minutes}",
+            "timestamp": T0 + timedelta(minutes=minutes),
+            "sender": Sender(user_id=f"US.{n:020d}", phone=f"1650555{n:04d}", name=f"C{n}"),
+        }
+    )
+
+
+async def channel_of(
+    container: punq.Container, tenant: CreatedTenant, graph: FakeGraph, number: str
+) -> Channel:
+    """A WhatsApp channel of `tenant` with this phone number id, on the fake Graph API."""
+    return await stored_channel(
+        container, tenant.tenant.id or "", graph.base_url, phone_number_id=number
+    )
+
+
+async def receive(container: punq.Container, event: MessageReceived, channel: Channel) -> Message:
+    """The inbound message stored as the webhook job would store it."""
+    stored = await container.resolve(ReceiveInboundMessage).execute(event, channel)
+    assert stored is not None
+    return stored

@@ -74,6 +74,36 @@ class ConversationPage(BaseModel):
     next_cursor: str | None = None
 
 
+class ConversationQuery(BaseModel):
+    """What narrows the conversation list; None (or False) narrows nothing. `text` is a
+    piece of the contact's name (any case) or of its phone number (digits, whatever the
+    punctuation)."""
+
+    status: ConversationStatus | None = None
+    channel_id: str | None = None
+    assignee_id: str | None = None
+    unassigned: bool = False
+    team_id: str | None = None
+    tag: str | None = None
+    text: str | None = None
+
+
+class DueSnooze(BaseModel):
+    """A snoozed conversation whose time has come, in whichever tenant."""
+
+    tenant_id: str
+    conversation_id: str
+
+
+class SnoozeAlarms(Protocol):
+    """The one cross-tenant read of conversations: the snoozed ones that are due, for the
+    periodic job that wakes them (each is then woken within its own tenant)."""
+
+    async def due(self, at: datetime, limit: int) -> list[DueSnooze]:
+        """At most `limit` conversations snoozed until `at` or earlier, earliest first."""
+        ...
+
+
 class ConversationRepository(Protocol):
     """Conversations of the current tenant."""
 
@@ -114,13 +144,53 @@ class ConversationRepository(Protocol):
         ...
 
     async def search(
-        self,
-        *,
-        status: ConversationStatus | None,
-        channel_id: str | None,
-        cursor: str | None,
-        limit: int,
+        self, query: ConversationQuery, *, cursor: str | None, limit: int
     ) -> ConversationPage:
         """Newest activity first (`last_message_at`, then id); `cursor` from a previous
-        page (an unreadable cursor is `InvalidInput`)."""
+        page of the same query (an unreadable cursor is `InvalidInput`)."""
+        ...
+
+    # The inbox's actions. Each is one atomic update of one conversation, stamps
+    # `updated_at`, and answers the conversation as it is afterwards, or None when no
+    # conversation of the tenant has this id (or, for the conditional ones, when the
+    # condition did not hold: the caller reads it again to tell which).
+
+    async def assign(
+        self, conversation_id: str, *, assignee_id: str | None, team_id: str | None, team: bool
+    ) -> Conversation | None:
+        """Set the assignee (None: unassigned) and, when `team` is true, the team."""
+        ...
+
+    async def assign_if_free(self, conversation_id: str, assignee_id: str) -> Conversation | None:
+        """Give it to `assignee_id` only if it is unassigned (or theirs already): of two
+        racing claims, one wins."""
+        ...
+
+    async def resolve(self, conversation_id: str) -> Conversation | None:
+        """Status `resolved`, no snooze; it stops being the contact's unresolved
+        conversation on its channel, so the next inbound message opens a new one."""
+        ...
+
+    async def reopen(self, conversation_id: str) -> Conversation | None:
+        """Status `open`, no snooze; a resolved one is the contact's unresolved conversation
+        again (`Conflict` when the contact has another on the channel)."""
+        ...
+
+    async def snooze(self, conversation_id: str, until: datetime) -> Conversation | None:
+        """Status `snoozed` until `until`, only if unresolved."""
+        ...
+
+    async def wake(self, conversation_id: str, *, due_by: datetime | None) -> Conversation | None:
+        """Status `open`, no snooze, only if snoozed (and, with `due_by`, until then at
+        the latest)."""
+        ...
+
+    async def set_tags(self, conversation_id: str, tags: list[str]) -> Conversation | None: ...
+
+    async def set_priority(
+        self, conversation_id: str, priority: Priority
+    ) -> Conversation | None: ...
+
+    async def clear_team(self, team_id: str) -> int:
+        """Take the team off every conversation that names it; how many did."""
         ...

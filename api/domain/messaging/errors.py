@@ -11,6 +11,10 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     TemplateRejected (InvalidInput)              the provider refused a template call
     InvalidPhone (InvalidInput)                  a contact's number is not a valid number
     DuplicateContact (Conflict)                  a contact already has this number
+
+And the inbox's own refusals: the conflicts `TeamNameTaken`, `AlreadyAssigned`,
+`UnresolvedConversationExists`, `ConversationResolved` (409) and the invalid inputs
+`InvalidAssignee`, `UnknownTeam`, `UnknownMembers`, `SnoozeNotInFuture` (422).
 """
 
 from __future__ import annotations
@@ -139,3 +143,60 @@ class DuplicateContact(Conflict):
     @property
     def extensions(self) -> dict[str, str]:
         return {"existing_id": self.existing_id}
+
+
+class TeamNameTaken(Conflict):
+    """Another team of the tenant has this name (names are compared without case)."""
+
+    code = "team_name_taken"
+    title = "Team name taken"
+
+
+class AlreadyAssigned(Conflict):
+    """A claim lost: the conversation is assigned to another agent already."""
+
+    code = "already_assigned"
+    title = "Already assigned"
+
+
+class UnresolvedConversationExists(Conflict):
+    """Reopening would give the contact two unresolved conversations on one channel: the
+    newer one (opened by a later inbound message) is where the thread goes on."""
+
+    code = "unresolved_conversation_exists"
+    title = "The contact has another unresolved conversation"
+
+
+class ConversationResolved(Conflict):
+    """The action needs an unresolved conversation (reopen it first)."""
+
+    code = "conversation_resolved"
+    title = "Conversation resolved"
+
+
+class InvalidAssignee(InvalidInput):
+    """The assignee is not an active user of the tenant who may read the inbox."""
+
+    code = "invalid_assignee"
+    title = "Invalid assignee"
+
+
+class UnknownTeam(InvalidInput):
+    """No team of the tenant has this id."""
+
+    code = "unknown_team"
+    title = "Unknown team"
+
+
+class UnknownMembers(InvalidInput):
+    """Team members must be users of the tenant."""
+
+    code = "unknown_members"
+    title = "Unknown team members"
+
+
+class SnoozeNotInFuture(InvalidInput):
+    """A conversation is snoozed until a time still to come."""
+
+    code = "snooze_not_in_future"
+    title = "Snooze time not in the future"

@@ -84,7 +84,9 @@ TAGS: list[dict[str, Any]] = [
         "name": "inbox",
         "description": (
             "The shared inbox: conversations (one unresolved per contact and channel) and "
-            "their messages, inbound and outbound, with delivery statuses; cursor paging. "
+            "their messages, inbound and outbound, with delivery statuses; cursor paging; "
+            "agents' actions (assign, claim, resolve, reopen, snooze, tags, priority, "
+            "private notes), each audited and pushed in real time. "
             "Real time: the WebSocket `GET /api/v1/ws` (not describable in OpenAPI) sends "
             'these same shapes as events; its frames are in the README ("Real time").'
         ),
@@ -103,6 +105,10 @@ TAGS: list[dict[str, Any]] = [
             "consent with its source and time; soft delete) and segments (saved filters "
             "with a preview)."
         ),
+    },
+    {
+        "name": "teams",
+        "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },
     {
         "name": "tenants",

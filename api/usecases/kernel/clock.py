@@ -10,5 +10,9 @@ from api.common.clock import utcnow
 def stored_now() -> datetime:
     """Now, to the millisecond: what the database keeps, so a created resource reads back
     exactly as it was answered."""
-    now = utcnow()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return stored_time(utcnow())
+
+
+def stored_time(at: datetime) -> datetime:
+    """`at` to the millisecond, as the database keeps it."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
 from api.domain.messaging.conversations import (
     ConversationPage,
+    ConversationQuery,
     ConversationRepository,
     ConversationStatus,
 )
 from api.domain.permissions import Permission
 from api.usecases.kernel.authority import require_permission
+from api.usecases.messaging.inbox_actions import normalized_tag
 from api.usecases.messaging.inbox_reads import bounded
+
+ME = "me"
+NOBODY = "none"
+MAX_SEARCH_LENGTH = 100
 
 
 class ListConversations:
-    """The tenant's conversations (`inbox:read`), narrowed by status and channel."""
+    """The tenant's conversations (`inbox:read`), narrowed by status, channel, assignee
+    (an id, `me` or `none`), team, tag (normalised as tags are) and `text` (a piece of the
+    contact's name or phone number, at most 100 characters). Filters combine; the cursor
+    pages through what they select."""
 
     def __init__(self, conversations: ConversationRepository) -> None:
         self._conversations = conversations
@@ -23,12 +33,30 @@ class ListConversations:
         self,
         principal: Principal,
         *,
-        status: ConversationStatus | None,
-        channel_id: str | None,
-        cursor: str | None,
-        limit: int,
+        status: ConversationStatus | None = None,
+        channel_id: str | None = None,
+        assignee_id: str | None = None,
+        team_id: str | None = None,
+        tag: str | None = None,
+        text: str | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
     ) -> ConversationPage:
         require_permission(principal, Permission.INBOX_READ)
-        return await self._conversations.search(
-            status=status, channel_id=channel_id, cursor=cursor, limit=bounded(limit)
+        if text is not None and not 1 <= len(text.strip()) <= MAX_SEARCH_LENGTH:
+            raise InvalidInput(
+                "The search text has 1 to 100 characters.",
+                [FieldProblem(("q",), "1 to 100 characters")],
+            )
+        query = ConversationQuery(
+            status=status,
+            channel_id=channel_id,
+            assignee_id=principal.user_id if assignee_id == ME else assignee_id,
+            unassigned=assignee_id == NOBODY,
+            team_id=team_id,
+            tag=normalized_tag(tag) if tag is not None else None,
+            text=text.strip() if text is not None else None,
         )
+        if query.unassigned:
+            query = query.model_copy(update={"assignee_id": None})
+        return await self._conversations.search(query, cursor=cursor, limit=bounded(limit))

@@ -3,7 +3,8 @@
 Called with one typed `MessageReceived` event and the channel it came to (the tenant is
 the channel's). The contact is upserted by `bsuid`, else `wa_id` (name, username and ids
 refreshed); the message joins the contact's unresolved conversation on the channel, or
-opens one. The same event again stores nothing new (unique `(channel, external_id)`).
+opens one; a snoozed conversation the contact writes to wakes (status `open`). The same
+event again stores nothing new (unique `(channel, external_id)`).
 
 - `context` (a reply) resolves to Parley's id of the quoted message (`reply_to_id`).
 - A reaction, an edit or a deletion is kept as its own message (type `reaction`, `edit`,
@@ -29,7 +30,11 @@ import logging
 from api.domain.jobs import JobQueue
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import ContactIdentity, ContactRepository
-from api.domain.messaging.conversations import ContactSummary, ConversationRepository
+from api.domain.messaging.conversations import (
+    ContactSummary,
+    ConversationRepository,
+    ConversationStatus,
+)
 from api.domain.messaging.events import MessageKind, MessageReceived
 from api.domain.messaging.messages import (
     Direction,
@@ -103,6 +108,9 @@ class ReceiveInboundMessage:
             event.timestamp,
         )  # fmt: skip
         assert conversation.id is not None  # noqa: S101 - stored
+        if conversation.status is ConversationStatus.SNOOZED:  # the contact wrote: awake
+            # (the conversation is read again below, once the message is new, for agents)
+            await self._conversations.wake(conversation.id, due_by=None)
         reply_to = (
             await self._messages.by_external_id(channel_id, event.reply_to)
             if event.reply_to

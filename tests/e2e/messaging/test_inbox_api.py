@@ -4,24 +4,18 @@ agent; not member), tenant isolation and bounded, validated queries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import punq
 import pytest
 
-from api.domain.messaging.channels import Channel
-from api.domain.messaging.events import MessageReceived, Sender
-from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
-from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
-from tests.support.inbox import message_event, stored_channel
+from tests.support.inbox import channel_of, from_customer, receive
 from tests.support.people import signed_in, two_tenants
 
 CONVERSATIONS = "/api/v1/conversations"
 MESSAGES = "/api/v1/messages"
-T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 CONVERSATION_FIELDS = {
     "id", "channel_id", "channel_type", "contact", "status", "priority", "assignee_id",
     "team_id", "handled_by", "tags", "unread_count", "last_message_at", "last_inbound_at",
@@ -32,30 +26,6 @@ MESSAGE_FIELDS = {
     "reply_to_id", "private", "sender", "status", "status_timestamps", "error",
     "external_id", "created_at",
 }  # fmt: skip
-
-
-def from_customer(n: int, minutes: int, name: str = "text") -> MessageReceived:
-    event = message_event(name)
-    return event.model_copy(
-        update={
-            "external_id": f"wamid.{name}.{n}.{minutes}",
-            "key": f"message:{n}.{minutes}",
-            "timestamp": T0 + timedelta(minutes=minutes),
-            "sender": Sender(user_id=f"US.{n:020d}", phone=f"1650555{n:04d}", name=f"C{n}"),
-        }
-    )
-
-
-async def channel_of(
-    container: punq.Container, tenant: CreatedTenant, graph: FakeGraph, number: str
-) -> Channel:
-    return await stored_channel(
-        container, tenant.tenant.id or "", graph.base_url, phone_number_id=number
-    )
-
-
-async def receive(container: punq.Container, event: MessageReceived, channel: Channel) -> None:
-    assert await container.resolve(ReceiveInboundMessage).execute(event, channel) is not None
 
 
 async def pages(client: AppClient, url: str, headers: dict[str, str], limit: int) -> list[Any]:

@@ -22,8 +22,8 @@ from api.domain.messaging.messages import (
     SenderType,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
-from tests.e2e.messaging.test_inbox_api import channel_of, from_customer, receive
 from tests.support.fake_graph import FakeGraph
+from tests.support.inbox import channel_of, from_customer, receive
 from tests.support.onboarding import OWNER_PASSWORD, admin_headers, login
 from tests.support.people import signed_in, two_tenants
 from tests.support.sockets import (

@@ -22,6 +22,7 @@ from api.infrastructure.persistence.messaging.conversations import ConversationD
 from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.messaging.segments import SegmentDocument
+from api.infrastructure.persistence.messaging.teams import TeamDocument
 from api.infrastructure.persistence.messaging.templates import TemplateDocument
 from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
@@ -58,4 +59,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     TemplateDocument,
     SegmentDocument,
     IdempotencyKeyDocument,
+    TeamDocument,
 ]

@@ -3,16 +3,26 @@
 `active_key` (the contact id) is set while a conversation is unresolved and removed when
 it is resolved; a unique partial index over `(tenant, channel, active_key)` lets only one
 unresolved conversation exist per contact and channel, so an inbound message's upsert
-joins it or opens it, atomically, however many messages race.
+joins it or opens it, atomically, however many messages race (and reopening a resolved
+one while the contact has a newer one is refused by the same index).
+
+`contact_search` is what `?q=` searches: the contact's name case-folded and its phone's
+digits, refreshed with the contact on every inbound message. The inbox's actions are
+conditional updates (the filter is the condition), so racing claims have one winner.
+Empty values (no assignee, no team, no snooze) are removed rather than set to null.
+
+`PlatformSnoozeAlarms` is the one cross-tenant read, over a partial index of the snoozed
+conversations only (`snoozed_until`), for the periodic wake-up job.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar
 
 from beanie import SortDirection
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.common.clock import utcnow
 from api.domain.messaging.channels import ChannelType
@@ -21,20 +31,48 @@ from api.domain.messaging.conversations import (
     ContactSummary,
     Conversation,
     ConversationPage,
+    ConversationQuery,
     ConversationStatus,
+    DueSnooze,
     HandledBy,
     Priority,
 )
+from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
+    tenant_first,
     to_object_id,
 )
 from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
 
 ACTIVE_KEY = "active_key"
+SEARCH_KEY = "contact_search"
 _ACTIVITY = "last_message_at"
+_UNRESOLVED = [s.value for s in ConversationStatus if s is not ConversationStatus.RESOLVED]
+
+
+def _by_activity(*fields: str) -> list[tuple[str, int]]:
+    """An index key: the tenant, `fields`, then newest activity first (the list's order)."""
+    return [(TENANT_FIELD, ASCENDING), *((f, ASCENDING) for f in fields),
+            (_ACTIVITY, DESCENDING), ("_id", DESCENDING)]  # fmt: skip
+
+
+def search_key(contact: ContactSummary) -> str:
+    """What `?q=` matches: the name case-folded, then the phone's digits."""
+    digits = re.sub(r"\D", "", contact.phone or contact.wa_id or "")
+    return f"{(contact.name or '').casefold()}\n{digits}"
+
+
+def text_filter(text: str) -> dict[str, Any]:
+    """`?q=` as a filter on `contact_search`: a piece of a phone number (only digits,
+    spaces, `+ - ( ) .`) by its digits, anything else as a piece of the name (literally:
+    regex characters are escaped)."""
+    digits = re.sub(r"\D", "", text)
+    if digits and re.fullmatch(r"[\d\s+\-().]+", text):
+        return {SEARCH_KEY: {"$regex": re.escape(digits)}}
+    return {SEARCH_KEY: {"$regex": re.escape(text.strip().casefold())}}
 
 
 class ConversationDocument(TenantOwnedDocument):
@@ -42,6 +80,7 @@ class ConversationDocument(TenantOwnedDocument):
     channel_type: ChannelType
     contact: ContactSummary
     active_key: str | None = None
+    contact_search: str = ""
     status: ConversationStatus = ConversationStatus.OPEN
     priority: Priority = Priority.NORMAL
     assignee_id: str | None = None
@@ -67,15 +106,24 @@ class ConversationDocument(TenantOwnedDocument):
                 partialFilterExpression={ACTIVE_KEY: {"$type": "string"}},
                 name="unresolved_per_contact_unique",
             ),
+            IndexModel(_by_activity(), name="tenant_activity"),
+            # The list's common filters, each in the list's order.
+            IndexModel(_by_activity("status"), name="status_activity"),
+            IndexModel(_by_activity("assignee_id"), name="assignee_activity"),
+            IndexModel(_by_activity("team_id"), name="team_activity"),
+            IndexModel(_by_activity("tags"), name="tag_activity"),
+            # Cross-tenant on purpose (the wake-up job's one read): only snoozed ones.
             IndexModel(
-                [(TENANT_FIELD, 1), (_ACTIVITY, DESCENDING), ("_id", DESCENDING)],
-                name="tenant_activity",
+                [("snoozed_until", ASCENDING)],
+                partialFilterExpression={"snoozed_until": {"$type": "date"}},
+                name="snoozed_due",
             ),
         ]
 
     def to_entity(self) -> Conversation:
         return Conversation(
-            id=str(self.id), **self.model_dump(exclude={"id", "revision_id", ACTIVE_KEY})
+            id=str(self.id),
+            **self.model_dump(exclude={"id", "revision_id", ACTIVE_KEY, SEARCH_KEY}),
         )
 
 
@@ -91,7 +139,9 @@ class BeanieConversationRepository:
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
         update: dict[str, Any] = {
-            "$set": {"contact": contact.model_dump(), "updated_at": now},
+            "$set": {
+                "contact": contact.model_dump(), SEARCH_KEY: search_key(contact), "updated_at": now,
+            },
             "$max": {
                 _ACTIVITY: at, "last_inbound_at": at, "window_expires_at": at + SERVICE_WINDOW,
             },
@@ -151,18 +201,9 @@ class BeanieConversationRepository:
         )
 
     async def search(
-        self,
-        *,
-        status: ConversationStatus | None,
-        channel_id: str | None,
-        cursor: str | None,
-        limit: int,
+        self, query: ConversationQuery, *, cursor: str | None, limit: int
     ) -> ConversationPage:
-        filter: dict[str, Any] = after_cursor(_ACTIVITY, cursor)
-        if status is not None:
-            filter["status"] = status.value
-        if channel_id is not None:
-            filter["channel_id"] = channel_id
+        filter = tenant_first(**_query_filter(query), **after_cursor(_ACTIVITY, cursor))
         found = await self._scoped.find(
             filter,
             sort=[(_ACTIVITY, SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)],
@@ -176,3 +217,117 @@ class BeanieConversationRepository:
             else None
         )
         return ConversationPage(items=items, next_cursor=next_cursor)
+
+    async def assign(
+        self, conversation_id: str, *, assignee_id: str | None, team_id: str | None, team: bool
+    ) -> Conversation | None:
+        fields: dict[str, Any] = {"assignee_id": assignee_id}
+        if team:
+            fields["team_id"] = team_id
+        return await self._change(conversation_id, {}, fields)
+
+    async def assign_if_free(self, conversation_id: str, assignee_id: str) -> Conversation | None:
+        return await self._change(
+            conversation_id, {"assignee_id": {"$in": [None, assignee_id]}},
+            {"assignee_id": assignee_id},
+        )  # fmt: skip
+
+    async def resolve(self, conversation_id: str) -> Conversation | None:
+        return await self._change(
+            conversation_id, {},
+            {"status": ConversationStatus.RESOLVED.value, ACTIVE_KEY: None, "snoozed_until": None},
+        )  # fmt: skip
+
+    async def reopen(self, conversation_id: str) -> Conversation | None:
+        document = await self._scoped.get(conversation_id)
+        if document is None:
+            return None
+        return await self._change(
+            conversation_id, {"status": document.status.value},
+            {"status": ConversationStatus.OPEN.value, ACTIVE_KEY: document.contact.id,
+             "snoozed_until": None},
+        )  # fmt: skip
+
+    async def snooze(self, conversation_id: str, until: datetime) -> Conversation | None:
+        return await self._change(
+            conversation_id, {"status": {"$in": _UNRESOLVED}},
+            {"status": ConversationStatus.SNOOZED.value, "snoozed_until": until},
+        )  # fmt: skip
+
+    async def wake(self, conversation_id: str, *, due_by: datetime | None) -> Conversation | None:
+        condition: dict[str, Any] = {"status": ConversationStatus.SNOOZED.value}
+        if due_by is not None:
+            condition["snoozed_until"] = {"$lte": due_by}
+        return await self._change(
+            conversation_id, condition,
+            {"status": ConversationStatus.OPEN.value, "snoozed_until": None},
+        )  # fmt: skip
+
+    async def set_tags(self, conversation_id: str, tags: list[str]) -> Conversation | None:
+        return await self._change(conversation_id, {}, {"tags": tags})
+
+    async def set_priority(self, conversation_id: str, priority: Priority) -> Conversation | None:
+        return await self._change(conversation_id, {}, {"priority": priority.value})
+
+    async def clear_team(self, team_id: str) -> int:
+        return await self._scoped.update_many(
+            tenant_first(team_id=team_id),
+            {"$unset": {"team_id": ""}, "$set": {"updated_at": utcnow()}},
+        )
+
+    async def _change(
+        self, conversation_id: str, condition: dict[str, Any], fields: dict[str, Any]
+    ) -> Conversation | None:
+        """Set `fields` (None: remove the field) if `condition` holds; the result."""
+        oid = to_object_id(conversation_id)
+        if oid is None:
+            self._scoped.scope()  # still no work without a tenant
+            return None
+        update: dict[str, Any] = {
+            "$set": {"updated_at": utcnow(), **{k: v for k, v in fields.items() if v is not None}}
+        }
+        removed = {k: "" for k, v in fields.items() if v is None}
+        if removed:
+            update["$unset"] = removed
+        if not await self._scoped.apply_where({"_id": oid, **condition}, update):
+            return None
+        return await self.get(conversation_id)
+
+
+def _query_filter(query: ConversationQuery) -> dict[str, Any]:
+    filter: dict[str, Any] = {}
+    if query.status is not None:
+        filter["status"] = query.status.value
+    if query.unassigned:
+        filter["assignee_id"] = None
+    elif query.assignee_id is not None:
+        filter["assignee_id"] = query.assignee_id
+    if query.team_id is not None:
+        filter["team_id"] = query.team_id
+    if query.tag is not None:
+        filter["tags"] = query.tag
+    if query.channel_id is not None:
+        filter["channel_id"] = query.channel_id
+    if query.text:
+        filter.update(text_filter(query.text))
+    return filter
+
+
+class PlatformSnoozeAlarms:
+    """`SnoozeAlarms` adapter (platform-level by design; read-only, ids only)."""
+
+    async def due(self, at: datetime, limit: int) -> list[DueSnooze]:
+        collection = ConversationDocument.get_pymongo_collection()
+        with database_errors():
+            cursor = (
+                collection.find(
+                    {"snoozed_until": {"$lte": at}, "status": ConversationStatus.SNOOZED.value},
+                    {TENANT_FIELD: 1},
+                )
+                .sort("snoozed_until", ASCENDING)
+                .limit(limit)
+            )
+            return [
+                DueSnooze(tenant_id=row[TENANT_FIELD], conversation_id=str(row["_id"]))
+                async for row in cursor
+            ]

@@ -1,6 +1,6 @@
 """Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
 an inbound message's file into the tenant's storage; sync a channel's templates; send a
-queued message; send a read receipt."""
+queued message; send a read receipt; wake snoozed conversations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import punq
 
 from api.interfaces.jobs.base import RetryPolicy, is_last_attempt, parley_task
+from api.usecases.messaging.conversation_status import WAKE_JOB, WakeSnoozedConversations
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from api.usecases.messaging.deliver_outbound_message import DeliverOutboundMessage
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
@@ -75,3 +76,10 @@ async def send_message(container: punq.Container, message_id: str) -> str:
 async def send_read_receipt(container: punq.Container, message_id: str, typing: bool) -> bool:
     """Mark an inbound message read at the provider (typing indicator optional)."""
     return await container.resolve(SendReadReceipt).execute(message_id, typing=typing)
+
+
+@parley_task(WAKE_JOB)
+async def wake_snoozed(container: punq.Container) -> int:
+    """Periodic (beat): open again the snoozed conversations whose time has come, in every
+    tenant (see `WakeSnoozedConversations`)."""
+    return await container.resolve(WakeSnoozedConversations).execute()

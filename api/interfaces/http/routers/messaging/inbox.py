@@ -40,8 +40,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at 
     "",
     summary="List conversations",
     description=(
-        "Needs `inbox:read`. Newest activity first (`last_message_at`), by cursor; "
-        "`status` and `channel_id` narrow the list. A cursor this list did not give is 422."
+        "Needs `inbox:read`. Newest activity first (`last_message_at`), by cursor. Filters "
+        "combine: `status`, `channel_id`, `assignee_id` (a user id, `me` or `none`), "
+        "`team_id`, `tag`, and `q` (a piece of the contact's name, any case, or of its "
+        "phone number, whatever the punctuation). A cursor this list did not give is 422."
     ),
     responses=problem_responses(401, 403, 422, 503),
 )
@@ -52,12 +54,31 @@ async def list_conversations(
     channel_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this channel")
     ] = None,
+    assignee_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Only this agent's; `me`: the caller's; `none`: unassigned ones",
+        ),
+    ] = None,
+    team_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only this team's")
+    ] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=50, description="Only those with this tag")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Contact name or phone contains"),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> InboxConversationPageOut:
     page = await use_case.execute(
-        principal, status=status, channel_id=channel_id, cursor=cursor, limit=limit
-    )
+        principal, status=status, channel_id=channel_id, assignee_id=assignee_id,
+        team_id=team_id, tag=tag, text=q, cursor=cursor, limit=limit,
+    )  # fmt: skip
     return InboxConversationPageOut.of(page)
 
 
