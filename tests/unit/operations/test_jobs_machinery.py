@@ -72,3 +72,11 @@ def test_loop_thread_cancels_work_on_timeout() -> None:
         assert cancelled.wait(2)
     finally:
         loop_thread.stop()
+
+
+def test_beat_wakes_snoozed_conversations_at_the_configured_interval() -> None:
+    settings = make_settings("mongodb://unused", "redis://unused", "unused")
+    settings.snooze_wake_interval_seconds = 12
+    entry = beat_schedule(settings)["snooze-wake"]
+    assert entry["task"] == "parley.inbox.wake_snoozed"
+    assert entry["schedule"] == 12 and entry["options"]["expires"] == 12
