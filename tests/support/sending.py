@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
@@ -23,19 +23,6 @@ MESSAGES = "/api/v1/messages"
 CONVERSATIONS = "/api/v1/conversations"
 CUSTOMER_PHONE = "16505551234"
 CUSTOMER_BSUID = "US.13491208655302741918"
-
-
-class ManualClock:
-    """A `Clock` that stands still until the test moves it."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
 
 
 def use_clock(container: punq.Container, clock: Clock) -> None:

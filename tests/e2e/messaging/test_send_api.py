@@ -27,6 +27,7 @@ from api.usecases.messaging.deliver_outbound_message import (
     DeliverOutboundMessage,
     DeliveryOutcome,
 )
+from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
 from tests.support.files import png_bytes, uploaded
@@ -37,7 +38,6 @@ from tests.support.sending import (
     CONVERSATIONS,
     CUSTOMER_BSUID,
     MESSAGES,
-    ManualClock,
     customer_wrote,
     queued,
     send,
@@ -322,7 +322,7 @@ async def test_a_channel_whose_token_stopped_working_cannot_send(
 async def test_the_window_closes_24_hours_after_the_customer_wrote(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)

@@ -10,20 +10,20 @@ import pytest
 from redis.asyncio import Redis
 
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
-from tests.support.sending import ManualClock
+from tests.fakes.clock import FakeUtcClock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeUtcClock:
+    return FakeUtcClock()
 
 
 @pytest.fixture
-def limiter(redis_client: Redis, clock: ManualClock) -> RedisSendRateLimiter:
+def limiter(redis_client: Redis, clock: FakeUtcClock) -> RedisSendRateLimiter:
     return RedisSendRateLimiter(redis_client, clock)
 
 
-async def test_a_burst_then_the_rate(limiter: RedisSendRateLimiter, clock: ManualClock) -> None:
+async def test_a_burst_then_the_rate(limiter: RedisSendRateLimiter, clock: FakeUtcClock) -> None:
     takes = [await limiter.take("whatsapp:1", rate=4, capacity=4) for _ in range(4)]
     assert takes == [0.0] * 4
     assert await limiter.take("whatsapp:1", rate=4, capacity=4) == pytest.approx(0.25)
@@ -38,7 +38,7 @@ async def test_a_burst_then_the_rate(limiter: RedisSendRateLimiter, clock: Manua
 
 
 async def test_concurrent_takers_share_one_bucket(
-    limiter: RedisSendRateLimiter, redis_client: Redis, clock: ManualClock
+    limiter: RedisSendRateLimiter, redis_client: Redis, clock: FakeUtcClock
 ) -> None:
     other = RedisSendRateLimiter(redis_client, clock)  # another worker process
     takers = [limiter, other] * 8  # the session client holds 20 connections
@@ -50,7 +50,7 @@ async def test_concurrent_takers_share_one_bucket(
 
 
 async def test_buckets_are_per_account_and_time_never_runs_back(
-    limiter: RedisSendRateLimiter, clock: ManualClock
+    limiter: RedisSendRateLimiter, clock: FakeUtcClock
 ) -> None:
     assert await limiter.take("whatsapp:3", rate=1, capacity=1) == 0.0
     assert await limiter.take("whatsapp:4", rate=1, capacity=1) == 0.0
