@@ -36,8 +36,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,13 @@ class Sample:
     p99_ms: float
     errors: int
     note: str = ""
+    cores: dict[str, float] = field(default_factory=dict)
+
+
+def metered(meter: ws.CpuMeter, measure: Callable[[], Sample]) -> Sample:
+    meter.start()
+    sample = measure()
+    return replace(sample, cores=meter.stop())
 
 
 # -- Parley under wrk ------------------------------------------------------------------------
@@ -227,7 +234,8 @@ async def raw_inserts(
 def report_round(round_no: int, name: str, sample: Sample) -> None:
     ws.say(
         f"round {round_no} {name:<21} {sample.rps:8.0f}/s  p50 {sample.p50_ms:7.2f} ms  "
-        f"p99 {sample.p99_ms:7.2f} ms  errors {sample.errors}  ({sample.note})"
+        f"p99 {sample.p99_ms:7.2f} ms  errors {sample.errors}  ({sample.note}; "
+        f"{ws.cpu_note(sample.cores)})"
     )
 
 
@@ -238,18 +246,22 @@ def rounds(
     document: dict[str, Any],
     args: argparse.Namespace,
     mongo: MongoClient[Any],
-    mongo_url: str,
+    stack: ws.Stack,
 ) -> dict[str, list[Sample]]:
     """Warm-up, then `--runs` rounds of [raw inserts, Parley], one after the other."""
+    mongo_url, meter = stack.mongo_url, ws.CpuMeter(stack.groups)
     if args.warmup > 0:
         asyncio.run(raw_inserts(mongo_url, document, args.warmup, args.connections))
         run_wrk(url, script, args.warmup, args, mongo)
     samples: dict[str, list[Sample]] = {RAW: [], target: []}
     for round_no in range(1, args.runs + 1):
-        raw = asyncio.run(raw_inserts(mongo_url, document, args.duration, args.connections))
+        raw = metered(
+            meter,
+            lambda: asyncio.run(raw_inserts(mongo_url, document, args.duration, args.connections)),
+        )
         samples[RAW].append(raw)
         report_round(round_no, RAW, raw)
-        parley = run_wrk(url, script, args.duration, args, mongo)
+        parley = metered(meter, lambda: run_wrk(url, script, args.duration, args, mongo))
         samples[target].append(parley)
         report_round(round_no, target, parley)
     return samples
@@ -264,20 +276,27 @@ def summarise(samples: list[Sample], base: list[Sample]) -> dict[str, Any]:
         "errors": sum(s.errors for s in samples),
         # Each ratio pairs Parley with the raw insert rate measured in the same round.
         "ratio": med(s.rps / b.rps for s, b in zip(samples, base, strict=True)),
+        "cores": {k: med(s.cores.get(k, 0.0) for s in samples) for k in samples[0].cores},
         "rounds": [vars(s) for s in samples],
     }
 
 
 def table(rows: dict[str, dict[str, Any]], runs: int) -> str:
     lines = [
-        f"| target | per s (median of {runs}) | p50 ms | p99 ms | errors | ratio to raw insert |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"| target | per s (median of {runs}) | p50 ms | p99 ms | errors | ratio to raw insert "
+        "| cores: API / DB / bench+wrk / worker / other |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in rows.items():
         errors = f"{row['errors']} INVALID" if row["errors"] else "0"
+        cores = row["cores"]
+        used = " / ".join(
+            f"{cores[k]:.2f}" if k in cores else "-"
+            for k in ("parley", "db", "bench", "worker", "other")
+        )
         lines.append(
             f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
-            f"| {errors} | {row['ratio']:.2f} |"
+            f"| {errors} | {row['ratio']:.2f} | {used} |"
         )
     return "\n".join(lines)
 
@@ -326,16 +345,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
         cleanup.callback(mongo.close)
         ws.say(f"load average before the rounds: {ws.load_average()}; no worker running")
         url = f"{parley.url}{path}"
-        samples = rounds(INGEST, url, script, document, args, mongo, stack.mongo_url)
+        samples = rounds(INGEST, url, script, document, args, mongo, stack)
         rows = {name: summarise(s, samples[RAW]) for name, s in samples.items()}
         if args.worker:
             Redis.from_url(ws.redis_db(stack.redis_url, 1)).flushdb()  # the jobs piled up
             ws.say(f"starting one worker (threads pool, concurrency {args.concurrency})")
             ws.start_worker(stack, concurrency=args.concurrency)
             done_before, started = processed(mongo), time.perf_counter()
-            worker_samples = rounds(
-                INGEST_WORKER, url, script, document, args, mongo, stack.mongo_url
-            )
+            worker_samples = rounds(INGEST_WORKER, url, script, document, args, mongo, stack)
             rate = (processed(mongo) - done_before) / (time.perf_counter() - started)
             ws.say(f"the worker processed {rate:.0f} deliveries/s during these rounds")
             rows[f"{RAW} (worker rounds)"] = summarise(worker_samples[RAW], worker_samples[RAW])

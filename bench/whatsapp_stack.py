@@ -109,6 +109,7 @@ class Stack:
     redis_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     settings: Settings | None = None
+    groups: dict[str, int] = field(default_factory=dict)  # name -> process group, for CpuMeter
 
     def spawn(self, name: str, argv: list[str], port: int = 0) -> Process:
         log_path = self.work / f"{name}.log"
@@ -124,6 +125,7 @@ class Stack:
             )
         started = Process(name, process, log_path, port)
         self.cleanup.callback(started.stop)
+        self.groups[name] = process.pid  # start_new_session: its pid is its group
         return started
 
     @property
@@ -147,6 +149,8 @@ def start_stack(work: Path, cleanup: contextlib.ExitStack, **extra_env: str) -> 
     redis = devservers.start_redis(log_file=str(work / "redis.log"))
     cleanup.callback(redis.stop)
     stack.mongo_url, stack.redis_url = mongo.url, redis.url
+    # This process's group holds the load generators it runs (wrk) too.
+    stack.groups.update(bench=os.getpgrp(), db=mongo.process.pid, redis=redis.process.pid)
     stack.env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(
@@ -345,6 +349,55 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
     return ordered[rank - 1]
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the live processes of a process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+                total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time every core spent busy since boot (user, nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+class CpuMeter:
+    """Cores used by named process groups (and by everything else on the machine) between
+    `start()` and `stop()`. `other` is what no group of the run used: other sessions' load."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        self.groups = groups
+        self._start: dict[str, float] = {}
+        self._wall = 0.0
+
+    def _now(self) -> dict[str, float]:
+        now = {name: group_cpu_seconds(pgid) for name, pgid in self.groups.items()}
+        now["machine"] = machine_cpu_seconds()
+        return now
+
+    def start(self) -> None:
+        self._start, self._wall = self._now(), time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        end, wall = self._now(), time.monotonic() - self._wall
+        cores = {name: (end[name] - self._start[name]) / wall for name in end}
+        cores["other"] = max(0.0, cores["machine"] - sum(cores[n] for n in self.groups))
+        return cores
+
+
+def cpu_note(cores: dict[str, float]) -> str:
+    return "cores " + " ".join(f"{name} {value:.2f}" for name, value in cores.items())
 
 
 def load_average() -> str:
