@@ -234,9 +234,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         ws.say(f"load average before the run: {ws.load_average()}")
         path = ws.webhook_path(seeded.channel_id)
         started = time.perf_counter()
+        meter = ws.CpuMeter(stack.groups)
+        meter.start()
         messages, stream_seen, socket_seen = asyncio.run(
             measure(parley.url, seeded.tenant_id, path, args)
         )
+        cores = meter.stop()
         worker.check_alive()
         elapsed = time.perf_counter() - started
     skip = round(args.rate * args.warmup)
@@ -257,6 +260,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if len(messages) > 1
         else 0.0,
         "elapsed_s": elapsed,
+        "cores": cores,
     }
 
 
@@ -321,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(result))
     print()
     print(verdict(result, args))
+    print(f"CPU over the whole run, {ws.cpu_note(result['cores'])}")
     if args.json_out:
         config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
         report = {"date": datetime.now(UTC).isoformat(), "config": config, "results": result}

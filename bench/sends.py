@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ class Sample:
     seconds: float
     errors: int
     note: str = ""
+    cores: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -173,7 +174,8 @@ async def parley_round(
 
 
 def report_round(round_no: int, name: str, sample: Sample) -> None:
-    note = f"  ({sample.note})" if sample.note else ""
+    note = f"  ({sample.note}; " if sample.note else "  ("
+    note += ws.cpu_note(sample.cores) + ")"
     ws.say(
         f"round {round_no} {name:<15} {sample.messages:6d} sent in {sample.seconds:6.2f} s  "
         f"{sample.per_second:7.1f}/s  errors {sample.errors}{note}"
@@ -184,6 +186,7 @@ async def measure(
     stack: ws.Stack, parley_url: str, seeded: ws.Seeded, args: argparse.Namespace
 ) -> dict[str, list[Sample]]:
     settings = stack.parley_settings
+    meter = ws.CpuMeter(stack.groups)
     samples: dict[str, list[Sample]] = {BARE: [], PARLEY: [], UNBOUNDED: []}
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     async with (
@@ -208,14 +211,20 @@ async def measure(
         if with_parley:
             await parley_round(http, mongo, seeded, warm, args.posters)
         for round_no in range(1, args.rounds + 1):
+            meter.start()
             bare = await bare_batch(gateway, args.messages, args.concurrency)
+            bare = replace(bare, cores=meter.stop())
             samples[BARE].append(bare)
             report_round(round_no, BARE, bare)
             if with_parley:
+                meter.start()
                 parley = await parley_round(http, mongo, seeded, args.messages, args.posters)
+                parley = replace(parley, cores=meter.stop())
                 samples[PARLEY].append(parley)
                 report_round(round_no, PARLEY, parley)
+        meter.start()
         unbounded = await bare_batch(gateway, args.messages, 0)
+        unbounded = replace(unbounded, cores=meter.stop())
         samples[UNBOUNDED].append(unbounded)
         report_round(1, UNBOUNDED, unbounded)
     await mongo.close()
@@ -228,6 +237,9 @@ def summarise(samples: list[Sample], base: list[Sample]) -> dict[str, Any]:
         "per_second": statistics.median(s.per_second for s in samples),
         "errors": sum(s.errors for s in samples),
         "ratio": statistics.median(s.per_second / b.per_second for s, b in pairs),
+        "cores": {
+            k: statistics.median(s.cores.get(k, 0.0) for s in samples) for k in samples[0].cores
+        },
         "rounds": [{**vars(s), "per_second": s.per_second} for s in samples],
     }
 
@@ -248,12 +260,20 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
 
 def table(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        f"| target | sends/s (median of {args.rounds}) | errors | ratio to bare_batch |",
-        "|---|---:|---:|---:|",
+        f"| target | sends/s (median of {args.rounds}) | errors | ratio to bare_batch "
+        "| cores: bench / worker / API / fake Graph / DB / other |",
+        "|---|---:|---:|---:|---|",
     ]
     for name, row in rows.items():
         errors = f"{row['errors']} INVALID" if row["errors"] else "0"
-        lines.append(f"| {name} | {row['per_second']:.1f} | {errors} | {row['ratio']:.2f} |")
+        cores = row["cores"]
+        used = " / ".join(
+            f"{cores[k]:.2f}" if k in cores else "-"
+            for k in ("bench", "worker", "parley", "fake_graph", "db", "other")
+        )
+        lines.append(
+            f"| {name} | {row['per_second']:.1f} | {errors} | {row['ratio']:.2f} | {used} |"
+        )
     return "\n".join(lines)
 
 
