@@ -17,8 +17,9 @@ starts it). In alternated rounds:
   flight: what the client does with nothing around it;
 - `parley_worker`: the same number of template messages through the API
   (`POST /api/v1/messages` by channel and phone number, 202 `queued`; `--posters` requests
-  at a time), each sent by the worker's job; timed from the first POST until every one is
-  `sent` in the database (polled every 20 ms).
+  at a time) while the worker does not consume Parley's queue (Celery's
+  `cancel_consumer`), then timed from `add_consumer` until every one is `sent` in the
+  database (polled every 20 ms): the worker's own rate, not the API's.
 
 Also, once, `bare_unbounded` (informative): the whole batch at once, bounded only by the
 client's pool. Prints a markdown table (medians; the ratio pairs each round's figures)
@@ -46,12 +47,14 @@ from typing import Any
 import httpx
 import punq
 import whatsapp_stack as ws
+from celery import Celery
 from pymongo import AsyncMongoClient
 
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.content import OutboundMessage, Recipient, TemplateContent
 from api.domain.messaging.gateway import ChannelGateway, ChannelGateways
 from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.jobs.celery_app import DEFAULT_QUEUE, create_celery
 from api.wiring import running
 
 BARE = "bare_batch"
@@ -124,19 +127,44 @@ async def sends_available(http: httpx.AsyncClient) -> bool:
     return "post" in spec.get("paths", {}).get("/api/v1/messages", {})
 
 
+@dataclass(frozen=True)
+class Consumer:
+    """Stops and restarts the worker's consuming of Parley's queue (Celery's remote
+    control), so a round's jobs can all be queued before the worker takes any."""
+
+    control: Celery
+    node: str
+
+    async def pause(self) -> None:
+        await asyncio.to_thread(self._call, "cancel_consumer")
+
+    async def resume(self) -> None:
+        await asyncio.to_thread(self._call, "add_consumer")
+
+    def _call(self, command: str) -> None:
+        replies = getattr(self.control.control, command)(
+            DEFAULT_QUEUE, destination=[self.node], reply=True, timeout=10
+        )
+        if not replies:
+            raise RuntimeError(f"the worker did not answer {command}")
+
+
 async def parley_round(
     http: httpx.AsyncClient,
     mongo: AsyncMongoClient[dict[str, Any]],
     seeded: ws.Seeded,
-    count: int,
-    posters: int,
+    args: argparse.Namespace,
+    consumer: Consumer,
+    meter: ws.CpuMeter,
 ) -> Sample:
+    """Queue `--messages` through the API while the worker does not consume, then time
+    the worker from the moment it consumes again until every message is sent."""
     collection = mongo[ws.DB_NAME][MESSAGES]
     query = {"direction": "outbound", "channel_id": seeded.channel_id}
     done_before = await collection.count_documents({**query, "status": {"$in": DONE}})
     failed_before = await collection.count_documents({**query, "status": "failed"})
     refused = 0
-    gate = asyncio.Semaphore(posters)
+    gate = asyncio.Semaphore(args.posters)
 
     async def post(index: int) -> None:
         nonlocal refused
@@ -153,11 +181,15 @@ async def parley_round(
             if refused == 1:
                 ws.say(f"POST /api/v1/messages: {answer.status_code} {answer.text[:300]}")
 
+    await consumer.pause()
+    posting = time.perf_counter()
+    await asyncio.gather(*(post(i) for i in range(args.messages)))
+    posted = time.perf_counter() - posting
+    expected = args.messages - refused
+    meter.start()
+    await consumer.resume()
     started = time.perf_counter()
-    await asyncio.gather(*(post(i) for i in range(count)))
-    posted = time.perf_counter() - started
-    expected = count - refused
-    deadline = time.monotonic() + max(120.0, count / 5)
+    deadline = time.monotonic() + max(120.0, args.messages / 5)
     done = failed = 0
     while time.monotonic() < deadline:
         done = await collection.count_documents({**query, "status": {"$in": DONE}}) - done_before
@@ -167,7 +199,8 @@ async def parley_round(
         await asyncio.sleep(POLL)
     elapsed = time.perf_counter() - started
     errors = refused + failed + max(0, expected - done - failed)
-    return Sample(done, elapsed, errors, f"all POSTs answered after {posted:.2f} s")
+    note = f"queued through the API at {expected / posted:.0f}/s before"
+    return Sample(done, elapsed, errors, note, meter.stop())
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -183,10 +216,16 @@ def report_round(round_no: int, name: str, sample: Sample) -> None:
 
 
 async def measure(
-    stack: ws.Stack, parley_url: str, seeded: ws.Seeded, args: argparse.Namespace
+    stack: ws.Stack,
+    parley_url: str,
+    worker: ws.Process,
+    seeded: ws.Seeded,
+    args: argparse.Namespace,
 ) -> dict[str, list[Sample]]:
     settings = stack.parley_settings
     meter = ws.CpuMeter(stack.groups)
+    control = create_celery(settings, main="bench-control")
+    consumer = Consumer(control, worker.node)
     samples: dict[str, list[Sample]] = {BARE: [], PARLEY: [], UNBOUNDED: []}
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
     async with (
@@ -209,7 +248,8 @@ async def measure(
         warm = max(args.concurrency * 2, 20)
         await bare_batch(gateway, warm, args.concurrency)
         if with_parley:
-            await parley_round(http, mongo, seeded, warm, args.posters)
+            warm_args = argparse.Namespace(**{**vars(args), "messages": warm})
+            await parley_round(http, mongo, seeded, warm_args, consumer, meter)
         for round_no in range(1, args.rounds + 1):
             meter.start()
             bare = await bare_batch(gateway, args.messages, args.concurrency)
@@ -217,9 +257,7 @@ async def measure(
             samples[BARE].append(bare)
             report_round(round_no, BARE, bare)
             if with_parley:
-                meter.start()
-                parley = await parley_round(http, mongo, seeded, args.messages, args.posters)
-                parley = replace(parley, cores=meter.stop())
+                parley = await parley_round(http, mongo, seeded, args, consumer, meter)
                 samples[PARLEY].append(parley)
                 report_round(round_no, PARLEY, parley)
         meter.start()
@@ -228,6 +266,7 @@ async def measure(
         samples[UNBOUNDED].append(unbounded)
         report_round(1, UNBOUNDED, unbounded)
     await mongo.close()
+    control.close()
     return samples
 
 
@@ -253,7 +292,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
         ws.say(f"starting one worker (threads pool, concurrency {args.concurrency})")
         worker = ws.start_worker(stack, concurrency=args.concurrency)
         ws.say(f"load average before the rounds: {ws.load_average()}")
-        samples = asyncio.run(measure(stack, parley.url, seeded, args))
+        samples = asyncio.run(measure(stack, parley.url, worker, seeded, args))
         worker.check_alive()
     return {name: summarise(rounds, samples[BARE]) for name, rounds in samples.items() if rounds}
 

@@ -82,6 +82,7 @@ class Process:
     process: subprocess.Popen[bytes]
     log_path: Path
     port: int = 0
+    node: str = ""  # a Celery worker's node name
 
     @property
     def url(self) -> str:
@@ -238,10 +239,11 @@ def start_worker(stack: Stack, concurrency: int = 8, pool: str = "threads") -> P
     argv += [f"--pool={pool}", f"--concurrency={concurrency}", "--loglevel=WARNING"]
     argv += ["-n", f"{node}@%h"]
     worker = stack.spawn("worker", argv)
+    worker.node = f"{node}@{socket.gethostname()}"
     control = create_celery(stack.parley_settings, main="bench-control")
     try:
         deadline = time.monotonic() + READY_TIMEOUT
-        destination = [f"{node}@{socket.gethostname()}"]
+        destination = [worker.node]
         while not control.control.ping(destination=destination, timeout=0.5):
             worker.check_alive()
             if time.monotonic() > deadline:
