@@ -48,6 +48,8 @@ from pymongo import AsyncMongoClient, MongoClient
 from redis import Redis
 from tenant_read import ensure_wrk
 
+from api.infrastructure.jobs.celery_app import DEFAULT_QUEUE
+
 RAW = "raw_insert"
 INGEST = "parley_ingest"
 INGEST_WORKER = "parley_ingest_worker"
@@ -325,6 +327,20 @@ def sanity_check(port: int, path: str) -> None:
         raise RuntimeError(f"a badly signed webhook got {status}, not 403")
 
 
+def drop_queued_jobs(stack: ws.Stack) -> None:
+    """Empty Parley's queue in the broker (the jobs of the rounds without a worker), so the
+    worker starts on what comes in, not on a backlog; kombu's bindings stay."""
+    broker = Redis.from_url(ws.redis_db(stack.redis_url, 1))
+    try:
+        dropped = 0
+        for key in broker.scan_iter(match=f"{DEFAULT_QUEUE}*"):
+            dropped += int(broker.llen(key)) if broker.type(key) == b"list" else 0
+            broker.delete(key)
+        ws.say(f"dropped {dropped} queued jobs (the deliveries of the rounds without a worker)")
+    finally:
+        broker.close()
+
+
 def processed(mongo: MongoClient[Any]) -> int:
     return mongo[ws.DB_NAME]["webhook_events"].count_documents({"status": "processed"})
 
@@ -348,7 +364,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
         samples = rounds(INGEST, url, script, document, args, mongo, stack)
         rows = {name: summarise(s, samples[RAW]) for name, s in samples.items()}
         if args.worker:
-            Redis.from_url(ws.redis_db(stack.redis_url, 1)).flushdb()  # the jobs piled up
+            drop_queued_jobs(stack)
             ws.say(f"starting one worker (threads pool, concurrency {args.concurrency})")
             ws.start_worker(stack, concurrency=args.concurrency)
             done_before, started = processed(mongo), time.perf_counter()
