@@ -51,6 +51,7 @@ from api.infrastructure.realtime.streams import stream_key
 GOAL_P99_MS = 500.0
 WAMID = re.compile(r"wamid\.BENCH[0-9a-f]+\.[0-9]+")
 SOCKET_TIMEOUT = 15.0
+PING_SECONDS = 10.0
 
 
 @dataclass
@@ -108,10 +109,21 @@ async def open_socket(base_url: str, token: str) -> ClientConnection:
 
 
 async def read_socket(socket: ClientConnection, seen: Seen) -> None:
-    async for raw in socket:
-        text = raw if isinstance(raw, str) else raw.decode()
-        if '"message.created"' in text:
-            seen.record(text)
+    try:
+        async for raw in socket:
+            text = raw if isinstance(raw, str) else raw.decode()
+            if '"message.created"' in text:
+                seen.record(text)
+    except websockets.ConnectionClosed:
+        pass
+    ws.say(f"the socket was closed: code {socket.close_code} {socket.close_reason or ''}")
+
+
+async def keep_alive(socket: ClientConnection) -> None:
+    """A `ping` frame now and then: the server closes a socket that sends nothing."""
+    while True:
+        await asyncio.sleep(PING_SECONDS)
+        await socket.send(json.dumps({"type": "ping"}))
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -192,6 +204,7 @@ async def measure(base_url: str, tenant_id: str, path: str, args: argparse.Names
         listeners.append(asyncio.create_task(read_stream(redis, tenant_id, stream_seen, ready)))
         if socket is not None:
             listeners.append(asyncio.create_task(read_socket(socket, socket_seen)))
+            listeners.append(asyncio.create_task(keep_alive(socket)))
         await ready.wait()
         ends = [stream_seen, socket_seen] if via_socket else [stream_seen]
         try:
