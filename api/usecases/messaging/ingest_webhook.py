@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -11,7 +12,12 @@ from api.domain.errors import MalformedRequest, NotFound, ServiceUnavailable
 from api.domain.identity.auth import SecretBox
 from api.domain.jobs import JobQueue
 from api.domain.messaging.channels import ChannelType
-from api.domain.messaging.webhooks import ChannelLookup, WebhookEvent, WebhookEventStore
+from api.domain.messaging.webhooks import (
+    ChannelLookup,
+    WebhookEvent,
+    WebhookEventStatus,
+    WebhookEventStore,
+)
 from api.domain.tenancy import tenant_context
 from api.usecases.kernel.clock import stored_now
 from api.usecases.messaging.webhook_rules import (
@@ -34,9 +40,11 @@ class IngestWebhook:
     platform's app secret must be configured (else `NotFound`). The signature over the
     raw bytes is checked in constant time with the channel's app secret, else the
     platform's (`Unauthorized` when missing, `Forbidden` when wrong). The body must be a
-    JSON object (else `MalformedRequest`). Then the raw delivery is stored and only then
-    acknowledged; its processing is queued. A queue that is down loses nothing: the
-    delivery stays `received` and the sweep queues it later.
+    JSON object (else `MalformedRequest`). Then the raw delivery is stored (as `queued`,
+    one write) and only then acknowledged; its processing is queued. A queue that is down
+    loses nothing: the delivery is set back to `received` and the sweep queues it later
+    (the sweep also re-queues a `queued` delivery left unprocessed, should this process
+    die between the two).
     """
 
     def __init__(
@@ -75,15 +83,17 @@ class IngestWebhook:
                 received_at=stored_now(),
                 body=body,
                 signature_verified=True,
+                status=WebhookEventStatus.QUEUED,
             )
         )
         assert stored.id is not None  # noqa: S101 - set by the store
         try:
             with tenant_context(None):  # processing routes each item to its channel's tenant
                 await self._jobs.enqueue(PROCESS_WEBHOOK_JOB, webhook_event_id=stored.id)
-            await self._events.mark_queued(stored.id)
         except ServiceUnavailable:
             log.warning("webhook event %s stored; its job will be queued by the sweep", stored.id)
+            with contextlib.suppress(ServiceUnavailable):  # the sweep finds it either way
+                await self._events.set_status(stored.id, WebhookEventStatus.RECEIVED)
         return stored
 
 

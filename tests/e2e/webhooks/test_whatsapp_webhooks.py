@@ -14,15 +14,18 @@ from celery import Celery
 
 from api.common.clock import utcnow
 from api.domain.identity.auth import SecretBox
-from api.domain.messaging.channels import Channel, ChannelRepository, SecretName
+from api.domain.messaging.channels import Channel, ChannelRepository, ChannelType, SecretName
+from api.domain.messaging.webhooks import ChannelLookup, WebhookEventStore
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.channels.whatsapp.webhook import parse_webhook
 from api.infrastructure.persistence.messaging.webhooks import (
     WebhookEventDocument,
     WebhookItemDocument,
 )
-from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
+from api.usecases.messaging.ingest_webhook import IngestWebhook
+from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB, WebhookPolicy
 from tests.e2e.webhooks.conftest import PLATFORM_SECRET, PLATFORM_VERIFY
+from tests.fakes.jobs import FakeJobs
 from tests.support.app import AppClient, assert_problem
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import PHONE_NUMBER_ID
@@ -257,3 +260,23 @@ async def test_tenant_isolation(app: AppClient) -> None:
     counted = await effects()
     assert [(e["channel_id"], e["tenant_id"]) for e in counted] == [(acme.id, acme.tenant_id)]
     assert {i["channel_id"] for i in (await items()).values()} == {acme.id}
+
+
+async def test_a_delivery_is_stored_queued_or_received_when_the_queue_is_down(
+    app: AppClient,
+) -> None:
+    channel = await add_channel(app, "acme")
+    assert channel.id is not None
+    body = json.dumps(fixture("text")).encode()
+    signature = signed(body, SECRET)["X-Hub-Signature-256"]
+    container = app.container
+    queued = await container.resolve(IngestWebhook).execute(
+        ChannelType.WHATSAPP, channel.id, body, signature
+    )
+    queue_down = IngestWebhook(
+        container.resolve(ChannelLookup), container.resolve(WebhookEventStore),
+        FakeJobs(down=True), container.resolve(SecretBox), container.resolve(WebhookPolicy),
+    )  # fmt: skip
+    unqueued = await queue_down.execute(ChannelType.WHATSAPP, channel.id, body, signature)
+    stored = {str(d.id): d.status for d in await WebhookEventDocument.find_all().to_list()}
+    assert stored == {queued.id: "queued", unqueued.id: "received"}  # the sweep's to queue
