@@ -89,6 +89,7 @@ def send_policy(settings: Settings) -> SendPolicy:
         backoff_seconds=settings.send_retry_backoff_seconds,
         backoff_max_seconds=settings.send_retry_backoff_max_seconds,
         rate_max_wait_seconds=settings.send_rate_max_wait_seconds,
+        lease_seconds=settings.send_rate_max_wait_seconds + settings.whatsapp.timeout_seconds + 60,
     )
 
 

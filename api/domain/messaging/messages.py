@@ -147,6 +147,18 @@ class MessageRepository(Protocol):
         """Set `content.<key>` (and `text` when given as key `text`) on the message."""
         ...
 
+    async def claim_send(
+        self, message_id: str, *, now: datetime, until: datetime
+    ) -> datetime | None:
+        """Claim a queued outbound message for one run of the send job until `until`
+        (atomic). None when claimed; else when the current holder's claim runs out (or
+        `now` when the message is not queued any more)."""
+        ...
+
+    async def release_send(self, message_id: str) -> None:
+        """Give the claim up (the run failed in a way the job retries)."""
+        ...
+
     async def apply_status(self, change: StatusChange) -> bool | None:
         """Move the message forward to `change.status` when it is further (a conditional
         update: never backwards, nothing after `failed`); record the state's timestamp

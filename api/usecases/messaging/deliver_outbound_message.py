@@ -1,7 +1,13 @@
 """The send job's work: hand one queued message to its channel's provider.
 
 - A message that is not `queued` any more (sent by an earlier run, failed, or gone) is
-  left alone: a redelivered job sends nothing twice.
+  left alone: a redelivered job sends nothing twice. A run claims the message first
+  (atomic, for `lease_seconds`): a second run meanwhile (the job delivered twice) does
+  not call the provider but retries once the claim has run out, and then finds the
+  message settled, or, if the holder died mid-way, sends it. (Should a worker die after
+  the provider accepted the message and before its id was stored, that resend is the one
+  duplicate possible; the provider's status webhook carries Parley's id as its tracker
+  and usually settles the message first.)
 - The number's rate bucket (`messages_per_second` of the channel, shared by every worker
   through Redis) is waited for, not failed on.
 - Accepted: the provider's id is kept as `external_id` and the message moves to `sent`,
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from enum import StrEnum
 
 from api.domain.clock import Clock
@@ -46,7 +53,13 @@ from api.domain.messaging.messages import (
 from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.usecases.messaging.rules import provider_call
-from api.usecases.messaging.sending_rules import SendPolicy, draft_of, reaction, sendable
+from api.usecases.messaging.sending_rules import (
+    SendInProgress,
+    SendPolicy,
+    draft_of,
+    reaction,
+    sendable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +103,14 @@ class DeliverOutboundMessage:
             or message.external_id is not None
         ):
             return DeliveryOutcome.SKIPPED
+        now = self._clock.now()
+        held = await self._messages.claim_send(
+            message.id, now=now, until=now + timedelta(seconds=self._policy.lease_seconds)
+        )
+        if held is not None:  # another run has it: it settles the message
+            if final_attempt:
+                return DeliveryOutcome.SKIPPED
+            raise SendInProgress(retry_after=(held - now).total_seconds())
         channel = await self._channels.get(message.channel_id)
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             state = channel.status.value if channel else "gone"
@@ -103,6 +124,7 @@ class DeliverOutboundMessage:
             return await self._fail(message, _error_of(exc))
         except (ChannelTransientFailure, TemporaryFailure, ServiceUnavailable) as exc:
             if not final_attempt:
+                await self._messages.release_send(message.id)  # the retry claims it again
                 raise
             return await self._fail(message, _error_of(exc))
         except (ChannelPermanentFailure, NotFound) as exc:  # NotFound: its file was deleted

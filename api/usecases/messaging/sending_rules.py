@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from api.domain.errors import TemporaryFailure
 from api.domain.messaging.contacts import ContactIdentity
 from api.domain.messaging.content import (
     MediaContent,
@@ -42,6 +43,9 @@ class SendPolicy:
     backoff_max_seconds: float = 300.0
     rate_max_wait_seconds: float = 60.0
     idempotency_wait_seconds: float = 5.0
+    # How long one run of the send job holds a message: its rate wait, the provider call
+    # (its timeout) and a margin. A second run meanwhile waits for it.
+    lease_seconds: float = 150.0
 
 
 def recipient_identity(to: str) -> ContactIdentity:
@@ -94,3 +98,15 @@ def reaction(message: Message) -> ReactionContent:
         message_id=str(message.content["target_external_id"]),
         emoji=str(message.content.get("emoji", "")),
     )
+
+
+class SendInProgress(TemporaryFailure):
+    """Another run of the send job holds the message (a duplicate delivery of the job, or
+    a run on a worker that died): retry once its claim has run out."""
+
+    code = "send_in_progress"
+    title = "Send in progress"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("Another run is sending this message.")
+        self.retry_after = max(0.0, retry_after)

@@ -19,6 +19,11 @@ from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel, ChannelRepository
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.deliver_outbound_message import (
+    DeliverOutboundMessage,
+    DeliveryOutcome,
+)
+from api.usecases.messaging.sending_rules import SendInProgress
 from tests.support.app import AppClient
 from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
 from tests.support.files import png_bytes, uploaded
@@ -244,3 +249,25 @@ async def test_mark_read_sends_a_read_receipt_with_typing(
     assert {s.path for s in graph.requests if s.endpoint == "mark_read"} == {
         f"/v26.0/{PHONE_NUMBER_ID}/messages"
     }
+
+
+async def test_runs_of_one_send_at_once_call_meta_once(
+    client: AppClient,
+    container: punq.Container,
+    graph: FakeGraph,
+    acme: tuple[dict[str, str], Channel, str],
+) -> None:
+    owner, channel, conversation_id = acme
+    graph.delay_seconds = 0.3  # the first run is still waiting for Meta when the others come
+    body = {"conversation_id": conversation_id, "type": "text", "text": {"body": "Once"}}
+    message_id = (await queued(client, owner, body))["id"]  # the worker's run
+    deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        outcomes = await asyncio.gather(
+            *(deliver.execute(message_id, final_attempt=False) for _ in range(3)),
+            return_exceptions=True,
+        )
+    assert all(isinstance(o, DeliveryOutcome | SendInProgress) for o in outcomes), outcomes
+    message = await settled(client, owner, message_id)
+    assert message["status"] == "sent"
+    assert graph.calls("send") == 1

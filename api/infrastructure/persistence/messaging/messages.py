@@ -36,6 +36,7 @@ from api.infrastructure.persistence.base.scoped import (
 from api.infrastructure.persistence.messaging.cursors import after_cursor, encode_cursor
 
 _FINAL = STATUS_RANK[MessageStatus.FAILED]
+_LEASE = "send_lease_until"  # a run of the send job holds the message until then
 
 
 class MessageDocument(TenantOwnedDocument):
@@ -58,6 +59,7 @@ class MessageDocument(TenantOwnedDocument):
     external_id: str | None = None
     pricing: dict[str, Any] | None = None
     created_at: datetime
+    send_lease_until: datetime | None = None
 
     class Settings:
         name = "inbox_messages"
@@ -82,7 +84,8 @@ class MessageDocument(TenantOwnedDocument):
 
     def to_entity(self) -> Message:
         return Message(
-            id=str(self.id), **self.model_dump(exclude={"id", "revision_id", "status_rank"})
+            id=str(self.id),
+            **self.model_dump(exclude={"id", "revision_id", "status_rank", _LEASE}),
         )
 
 
@@ -132,6 +135,27 @@ class BeanieMessageRepository:
         )  # fmt: skip
         found = await self._scoped.get(oid)
         return found is not None and found.external_id == external_id
+
+    async def claim_send(
+        self, message_id: str, *, now: datetime, until: datetime
+    ) -> datetime | None:
+        oid = to_object_id(message_id)
+        if oid is None:
+            return now
+        claimed = await self._scoped.apply_where(
+            {"_id": oid, "status": MessageStatus.QUEUED.value, "external_id": None,
+             "$or": [{_LEASE: None}, {_LEASE: {"$lte": now}}]},
+            {"$set": {_LEASE: until}},
+        )  # fmt: skip
+        if claimed:
+            return None
+        held = await self._scoped.get(oid)
+        return held.send_lease_until if held and held.send_lease_until else now
+
+    async def release_send(self, message_id: str) -> None:
+        oid = to_object_id(message_id)
+        if oid is not None:
+            await self._scoped.apply_where({"_id": oid}, {"$unset": {_LEASE: ""}})
 
     async def fail(self, message_id: str, error: MessageError, at: datetime) -> bool:
         oid = to_object_id(message_id)
