@@ -42,6 +42,7 @@ from api.interfaces.http.routers.messaging import contacts as contact_routes
 from api.interfaces.http.routers.messaging import conversation_read as read_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
 from api.interfaces.http.routers.messaging import inbox_actions as inbox_action_routes
+from api.interfaces.http.routers.messaging import inbox_settings as inbox_settings_routes
 from api.interfaces.http.routers.messaging import sending as sending_routes
 from api.interfaces.http.routers.messaging import teams as team_routes
 from api.interfaces.http.routers.messaging import templates as template_routes
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contact_routes.segments, prefix=settings.api_prefix)
     app.include_router(sending_routes.router, prefix=settings.api_prefix)
     app.include_router(read_routes.router, prefix=settings.api_prefix)
+    app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

@@ -116,3 +116,25 @@ class RealtimeSettings(BaseSettings):
     read_batch: int = Field(
         default=500, ge=1, le=10_000, description="Entries the reader takes per XREAD."
     )
+
+
+class InboxConfig(BaseSettings):
+    """`INBOX_*`: agents' presence and auto-assignment."""
+
+    model_config = env_config("INBOX_")
+
+    presence_ttl_seconds: int = Field(
+        default=90,
+        ge=10,
+        le=3600,
+        description=(
+            "How long an agent's online/away presence lasts unless refreshed (by the client "
+            "re-sending it or by its socket); then it reads offline."
+        ),
+    )
+    assign_lock_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="Lease of a tenant's auto-assignment lock (one assignment at a time).",
+    )

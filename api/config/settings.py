@@ -15,7 +15,7 @@ from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
-from api.config.messaging import RealtimeSettings, WhatsAppSettings
+from api.config.messaging import InboxConfig, RealtimeSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
 from api.config.storage import StorageSettings
@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    inbox: InboxConfig = Field(default_factory=InboxConfig)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @property

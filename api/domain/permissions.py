@@ -39,6 +39,7 @@ class Permission(StrEnum):
     CONTACTS_WRITE = "contacts:write"
     INBOX_WRITE = "inbox:write"
     MESSAGES_SEND = "messages:send"
+    INBOX_MANAGE = "inbox:manage"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -89,6 +90,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "prioritise, write private notes",
     ),
     CatalogEntry(Permission.MESSAGES_SEND, "Send messages to customers through the channels"),
+    CatalogEntry(
+        Permission.INBOX_MANAGE,
+        "Configure the inbox: auto-assignment, agent capacity, business hours, auto-reply",
+    ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(

@@ -17,14 +17,18 @@ from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
 from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.inbox_settings import InboxSettingsRepository
 from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.outbound import IdempotencyKeys, OutboundFiles, SendRateLimiter
+from api.domain.messaging.presence import PresenceStore
 from api.domain.messaging.realtime import InboxEvents, InboxFeed
+from api.domain.messaging.routing import AssignmentState, OutOfHoursMarks
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.teams import TeamRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
 from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
@@ -34,14 +38,17 @@ from api.infrastructure.persistence.messaging.conversations import (
     PlatformSnoozeAlarms,
 )
 from api.infrastructure.persistence.messaging.idempotency import MongoIdempotencyKeys
+from api.infrastructure.persistence.messaging.inbox_settings import MongoInboxSettingsRepository
 from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
 from api.infrastructure.persistence.messaging.segments import BeanieSegmentRepository
 from api.infrastructure.persistence.messaging.teams import BeanieTeamRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
 from api.infrastructure.realtime.feed import RedisStreamInboxFeed
+from api.infrastructure.realtime.presence import RedisPresenceStore
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
+from api.usecases.messaging.inbox_agents import PresencePolicy
 from api.usecases.messaging.rules import ChannelPolicy
 from api.usecases.messaging.sending_rules import SendPolicy
 from api.wiring.clients import Clients
@@ -139,6 +146,20 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
+    register_routing(container, settings, clients)
+
+
+def register_routing(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    """Inbox settings, agents' presence, auto-assignment's state, out-of-hours marks."""
+    inbox = settings.inbox
+    container.register(InboxSettingsRepository, MongoInboxSettingsRepository)
+    container.register(PresenceStore, instance=RedisPresenceStore(clients.redis))
+    container.register(PresencePolicy, instance=PresencePolicy(inbox.presence_ttl_seconds))
+    container.register(
+        AssignmentState,
+        instance=RedisAssignmentState(clients.redis, lease_seconds=inbox.assign_lock_seconds),
+    )
+    container.register(OutOfHoursMarks, instance=RedisOutOfHoursMarks(clients.redis))
 
 
 def add_inbound_handlers(container: punq.Container) -> None:

@@ -26,3 +26,16 @@ class FakeUtcClock:
 
     def advance(self, **delta: float) -> None:
         self.at += timedelta(**delta)
+
+
+class ManualClock:
+    """A `Clock` (aware UTC datetimes) that stands still until the test moves it."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # a Monday
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)

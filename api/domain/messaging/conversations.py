@@ -194,3 +194,14 @@ class ConversationRepository(Protocol):
     async def clear_team(self, team_id: str) -> int:
         """Take the team off every conversation that names it; how many did."""
         ...
+
+    async def assign_if_unassigned(
+        self, conversation_id: str, assignee_id: str
+    ) -> Conversation | None:
+        """Give an unresolved, unassigned conversation to `assignee_id`: the conversation as
+        changed, or None when it has an assignee already (or is resolved, or missing)."""
+        ...
+
+    async def unresolved_load(self, assignee_ids: list[str]) -> dict[str, int]:
+        """How many unresolved conversations each of `assignee_ids` holds (absent: 0)."""
+        ...

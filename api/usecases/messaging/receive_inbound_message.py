@@ -20,7 +20,8 @@ event again stores nothing new (unique `(channel, external_id)`).
   profile) opts the contact out or back in (source `keyword`), once per message.
 
 Agents see it at once: `conversation.created` (or `.updated`), `message.created`, and
-`message.updated` for a message a reaction, edit or deletion annotated.
+`message.updated` for a message a reaction, edit or deletion annotated. A conversation
+opened now is then routed (`RouteInboundConversation`: auto-assignment).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from api.usecases.messaging.inbound_content import (
     message_error,
     message_text,
 )
+from api.usecases.messaging.route_conversation import RouteInboundConversation
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,9 @@ class ReceiveInboundMessage:
         jobs: JobQueue,
         events: InboxEvents,
         consent: ContactConsent,
+        routing: RouteInboundConversation,
     ) -> None:
+        self._routing = routing
         self._contacts = contacts
         self._consent = consent
         self._conversations = conversations
@@ -140,6 +144,7 @@ class ReceiveInboundMessage:
             await self._annotate_target(event, channel_id)
             if event.kind is MessageKind.TEXT and event.text:
                 await self._consent.on_inbound_text(contact, event.text, event.timestamp)
+            await self._routing.execute(conversation, opened=opened)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
         return message

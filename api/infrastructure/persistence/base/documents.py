@@ -20,6 +20,7 @@ from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
 from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
+from api.infrastructure.persistence.messaging.inbox_settings import InboxSettingsDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.messaging.segments import SegmentDocument
 from api.infrastructure.persistence.messaging.teams import TeamDocument
@@ -60,4 +61,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     SegmentDocument,
     IdempotencyKeyDocument,
     TeamDocument,
+    InboxSettingsDocument,
 ]

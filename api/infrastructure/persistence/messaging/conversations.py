@@ -118,6 +118,11 @@ class ConversationDocument(TenantOwnedDocument):
                 partialFilterExpression={"snoozed_until": {"$type": "date"}},
                 name="snoozed_due",
             ),
+            IndexModel(
+                [(TENANT_FIELD, 1), ("assignee_id", 1)],
+                partialFilterExpression={ACTIVE_KEY: {"$type": "string"}},
+                name="unresolved_by_assignee",
+            ),
         ]
 
     def to_entity(self) -> Conversation:
@@ -292,6 +297,31 @@ class BeanieConversationRepository:
         if not await self._scoped.apply_where({"_id": oid, **condition}, update):
             return None
         return await self.get(conversation_id)
+
+    async def assign_if_unassigned(
+        self, conversation_id: str, assignee_id: str
+    ) -> Conversation | None:
+        document = await self._scoped.get(conversation_id)
+        if document is None:
+            return None
+        changed = await self._scoped.apply_where(
+            {"_id": document.id, "assignee_id": None, ACTIVE_KEY: {"$type": "string"}},
+            {"$set": {"assignee_id": assignee_id, "updated_at": utcnow()}},
+        )
+        if not changed:
+            return None
+        return await self.get(conversation_id)
+
+    async def unresolved_load(self, assignee_ids: list[str]) -> dict[str, int]:
+        if not assignee_ids:
+            return {}
+        rows = await self._scoped.aggregate(
+            [
+                {"$match": {"assignee_id": {"$in": assignee_ids}, ACTIVE_KEY: {"$type": "string"}}},
+                {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}},
+            ]
+        )
+        return {str(row["_id"]): int(row["n"]) for row in rows}
 
 
 def _query_filter(query: ConversationQuery) -> dict[str, Any]:
