@@ -144,9 +144,10 @@ class ReceiveInboundMessage:
             await self._annotate_target(event, channel_id)
             if event.kind is MessageKind.TEXT and event.text:
                 await self._consent.on_inbound_text(contact, event.text, event.timestamp)
-            await self._routing.execute(conversation, opened=opened)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
+        if opened:  # whichever twin of a doubled delivery opened it: routed once
+            await self._routing.execute(conversation)
         return message
 
     async def _annotate_target(self, event: MessageReceived, channel_id: str) -> None:

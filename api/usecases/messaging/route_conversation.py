@@ -21,10 +21,9 @@ class RouteInboundConversation:
     def __init__(self, auto_assign: AutoAssignConversation) -> None:
         self._auto_assign = auto_assign
 
-    async def execute(self, conversation: Conversation, *, opened: bool) -> Conversation:
-        """The conversation as it is after routing (current tenant)."""
-        if not opened:
-            return conversation
+    async def execute(self, conversation: Conversation) -> Conversation:
+        """Route a conversation an inbound message has just opened: the conversation as
+        it is after routing (current tenant)."""
         try:
             return await self._auto_assign.execute(conversation) or conversation
         except Exception:  # best effort, see the module docstring
