@@ -51,6 +51,7 @@ from api.interfaces.ws.frames import (
 from api.usecases.identity.authenticate import AuthenticateSocket
 from api.usecases.messaging.follow_inbox import FollowInbox, ReplayInbox
 from api.usecases.messaging.get_conversation import GetConversation
+from api.usecases.messaging.presence import RefreshPresence
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class InboxSocket:
         self._follow: FollowInbox = container.resolve(FollowInbox)
         self._replay: ReplayInbox = container.resolve(ReplayInbox)
         self._conversations: GetConversation = container.resolve(GetConversation)
+        self._presence: RefreshPresence = container.resolve(RefreshPresence)
         named = websocket.scope.get(RESOLVED_TENANT)
         self._named_tenant: str | None = str(named) if named is not None else None
         self._outbox: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=limits.queue_size)
@@ -369,6 +371,15 @@ class InboxSocket:
                 next_beat = now + limits.heartbeat_seconds
                 self._enqueue({"type": "heartbeat"})
                 await self._check(self._token)  # revoked meanwhile (signed out, disabled)
+                await self._refresh_presence()
+
+    async def _refresh_presence(self) -> None:
+        """A live socket keeps its agent's online/away presence from lapsing (best effort:
+        a cache outage only lets it lapse)."""
+        try:
+            await self._presence.execute(self._signed_in)
+        except ParleyError as error:
+            log.warning("presence not refreshed: %s", error.code)
 
 
 def _safe_key(cursor: str) -> tuple[int, int]:

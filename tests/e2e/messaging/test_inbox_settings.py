@@ -1,7 +1,7 @@
 """Inbox settings and agents' presence over HTTP: defaults, replacement and its audit,
 validation codes, `inbox:read` to read and `inbox:manage` to change (owners and admins,
-not agents), presence that lapses without a refresh (a clock the test moves) and its
-event, and tenant isolation of both."""
+not agents), presence that lapses without a refresh (a clock the test moves), kept by a live socket,
+its event, and tenant isolation of both."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import punq
 from redis.asyncio import Redis
 
+from api.config import Settings
 from api.domain.identity.auth import Principal
 from api.domain.messaging.realtime import InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
@@ -20,6 +21,14 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.people import audit_entries, signed_in, two_tenants
 from tests.support.realtime import published
 from tests.support.routing import PRESENCE, SETTINGS, put_settings, set_presence, use_clock
+from tests.support.sockets import (
+    live_server,
+    of_type,
+    signed_in_socket,
+    socket_to,
+    token_of,
+    with_realtime,
+)
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 DEFAULTS = {
@@ -182,3 +191,21 @@ def _principal(tenant_id: str | None, user_id: str) -> Principal:
         user_id=user_id, tenant_id=tenant_id, session_id="s1", token_id="t1",
         permissions=frozenset({"inbox:read"}), issued_at=T0, expires_at=T0 + timedelta(hours=1),
     )  # fmt: skip
+
+
+async def test_a_live_socket_keeps_its_agents_presence(settings: Settings) -> None:
+    clock = ManualClock()
+    async with live_server(with_realtime(settings, heartbeat_seconds=0.05)) as server:
+        use_clock(server.local.container, clock)
+        acme, owner, _, _ = await two_tenants(server.local)
+        owner_id = acme.owner.id or ""
+        await set_presence(server.local, owner, "online")  # until 10:01:30
+        clock.advance(seconds=80)
+        async with socket_to(server, token_of(owner)) as ws:
+            await signed_in_socket(ws)
+            await of_type(ws, "heartbeat")
+            await of_type(ws, "heartbeat")  # the first heartbeat's refresh is done
+        clock.advance(seconds=80)  # 160 s after it was set: the socket refreshed it
+        assert await _status(server.local, owner, owner_id) == "online"
+        clock.advance(seconds=11)  # 91 s after the socket's last refresh
+        assert await _status(server.local, owner, owner_id) == "offline"
