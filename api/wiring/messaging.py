@@ -135,6 +135,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(Closeable, instance=feed)
     container.register(RealtimeSettings, instance=settings.realtime)  # the socket's limits
     register_sending(container, settings, clients)
+    register_routing(container, settings, clients)
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:
@@ -146,7 +147,6 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
-    register_routing(container, settings, clients)
 
 
 def register_routing(container: punq.Container, settings: Settings, clients: Clients) -> None:

@@ -1,5 +1,6 @@
 """Who counts as an inbox agent: an active user of the tenant whose roles, right now,
-grant `ASSIGNABLE` (the `agent` system role does; owners and admins do too). Presence is
+grant `ASSIGNABLE`, `inbox:write` (acting on conversations: the `agent` system role,
+owners and admins have it). Presence is
 listed for them and auto-assignment chooses among them (when they are online)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.authority import RoleBook
 
 # The permission that makes a user an agent who may be given conversations.
-ASSIGNABLE = Permission.INBOX_READ
+ASSIGNABLE = Permission.INBOX_WRITE
 _PAGE = 200
 
 

@@ -21,7 +21,8 @@ event again stores nothing new (unique `(channel, external_id)`).
 
 Agents see it at once: `conversation.created` (or `.updated`), `message.created`, and
 `message.updated` for a message a reaction, edit or deletion annotated. A conversation
-opened now is then routed (`RouteInboundConversation`: auto-assignment).
+opened now is then routed (`RouteInboundConversation`: auto-assignment), and a new
+message outside business hours gets the out-of-hours reply.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ class ReceiveInboundMessage:
                 await self._consent.on_inbound_text(contact, event.text, event.timestamp)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
-        if opened:  # whichever twin of a doubled delivery opened it: routed once
-            await self._routing.execute(conversation)
+        if opened or created:  # whichever twin of a doubled delivery opened it: routed once
+            await self._routing.execute(conversation, opened=opened, new_message=created)
         return message
 
     async def _annotate_target(self, event: MessageReceived, channel_id: str) -> None:

@@ -111,4 +111,26 @@ async def test_no_reply_without_a_message_or_hours_or_in_another_tenant(
     )
     assert await decide(conversation) is None  # beta's settings are not acme's
     [beta_conversation] = await conversations(container, beta, clock, 1)
-    assert await Decide(container, beta)(beta_conversation) is not None
+    # beta is closed: routing its customer's message claimed (and queued) the reply already
+    assert await Decide(container, beta)(beta_conversation) is None
+
+
+async def test_the_reply_is_queued_as_a_bot_message_once_per_period(
+    client: AppClient, container: punq.Container
+) -> None:
+    clock = ManualClock(datetime(2026, 5, 4, 18, 0, tzinfo=UTC))  # Monday 20:00 in Berlin
+    use_clock(container, clock)
+    acme, owner, _, _ = await two_tenants(client)
+    await put_settings(client, owner, business_hours=BERLIN_OFFICE, out_of_hours_message=CLOSED)
+    where = await stored_channel(container, acme.tenant.id or "", "http://127.0.0.1:9")
+    first = await writes(container, where, customer(clock, 1))
+    await writes(container, where, customer(clock, 1, seq=1))  # the same night: no second
+    clock.current = datetime(2026, 5, 5, 18, 0, tzinfo=UTC)  # Tuesday night: a new period
+    await writes(container, where, customer(clock, 1, seq=2))
+    url = f"/api/v1/conversations/{first.conversation_id}/messages"
+    history = (await client.get(url, params={"limit": 100}, headers=owner)).json()["items"]
+    replies = [m for m in history if m["direction"] == "outbound"]
+    assert len(history) == 5 and len(replies) == 2
+    assert {(m["sender"]["type"], m["type"], m["text"]) for m in replies} == {
+        ("bot", "text", CLOSED)
+    }

@@ -88,7 +88,7 @@ async def put_presence(
     summary="List the agents' presence",
     description=(
         "Needs `inbox:read`. Every active agent of the tenant (a user whose roles grant "
-        "`inbox:read`), by id, with their presence as it reads now and how many "
+        "`inbox:write`), by id, with their presence as it reads now and how many "
         "unresolved conversations they hold."
     ),
     responses=problem_responses(401, 403, 503),
