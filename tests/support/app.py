@@ -15,8 +15,17 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from api.config import Settings
+from api.domain.clock import Clock
 from api.main import create_app
 from tests.support.asgi_server import serve_asgi
+
+
+def use_clock(container: punq.Container, clock: Clock) -> None:
+    """Make the app read `clock`: registered, and the use cases built so far (singletons,
+    some built at start-up, such as the inbound handlers' chain) built again on their next
+    use, with it."""
+    container.register(Clock, instance=clock)
+    container._singletons.clear()
 
 
 def container_of(app: FastAPI) -> punq.Container:

@@ -8,7 +8,6 @@ from typing import Any, cast
 
 import punq
 
-from api.domain.clock import Clock
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import MessageReceived, Sender
 from api.domain.messaging.messages import Message
@@ -20,13 +19,6 @@ from tests.support.inbox import message_event
 SETTINGS = "/api/v1/inbox/settings"
 PRESENCE = "/api/v1/inbox/presence"
 CONVERSATIONS = "/api/v1/conversations"
-
-
-def use_clock(container: punq.Container, clock: Clock) -> None:
-    """Make the app read `clock`: registered, and the use cases built so far (singletons,
-    some built at start-up) built again on their next use, with it."""
-    container.register(Clock, instance=clock)
-    container._singletons.clear()
 
 
 def customer(clock: ManualClock, n: int, seq: int = 0) -> MessageReceived:

@@ -12,22 +12,17 @@ import httpx
 import punq
 
 from api.common.clock import utcnow
-from api.domain.clock import Clock
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import MessageReceived, Sender
 from api.domain.messaging.messages import Message
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
+from tests.support.app import use_clock as use_clock
 from tests.support.inbox import message_event
 
 MESSAGES = "/api/v1/messages"
 CONVERSATIONS = "/api/v1/conversations"
 CUSTOMER_PHONE = "16505551234"
 CUSTOMER_BSUID = "US.13491208655302741918"
-
-
-def use_clock(container: punq.Container, clock: Clock) -> None:
-    """Make the app's use cases read `clock` (before the first request that needs it)."""
-    container.register(Clock, instance=clock)
 
 
 def inbound(

@@ -14,7 +14,7 @@ from api.domain.messaging.channels import Channel
 from api.domain.messaging.realtime import InboxEventType
 from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.fakes.clock import ManualClock
-from tests.support.app import AppClient
+from tests.support.app import AppClient, use_clock
 from tests.support.inbox import stored_channel
 from tests.support.people import audit_entries, signed_in, two_tenants
 from tests.support.realtime import published
@@ -24,7 +24,6 @@ from tests.support.routing import (
     customer,
     put_settings,
     set_presence,
-    use_clock,
     writes,
 )
 

@@ -17,10 +17,10 @@ from api.domain.messaging.realtime import InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.presence import RefreshPresence
 from tests.fakes.clock import ManualClock
-from tests.support.app import AppClient, assert_problem
+from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.people import audit_entries, signed_in, two_tenants
 from tests.support.realtime import published
-from tests.support.routing import PRESENCE, SETTINGS, put_settings, set_presence, use_clock
+from tests.support.routing import PRESENCE, SETTINGS, put_settings, set_presence
 from tests.support.sockets import (
     live_server,
     of_type,

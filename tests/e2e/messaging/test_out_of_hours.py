@@ -14,10 +14,10 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.out_of_hours import DecideOutOfHoursReply, OutOfHoursReply
 from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.fakes.clock import ManualClock
-from tests.support.app import AppClient
+from tests.support.app import AppClient, use_clock
 from tests.support.inbox import stored_channel
 from tests.support.people import two_tenants
-from tests.support.routing import customer, put_settings, use_clock, writes
+from tests.support.routing import customer, put_settings, writes
 
 CLOSED = "Thanks! We are closed now and answer from 9:00 (Berlin)."
 BERLIN_OFFICE = {
