@@ -16,9 +16,10 @@ class FakeClock:
 
 
 class FakeUtcClock:
-    """A `Clock` (api.domain.clock): `at` is now; `advance` moves it on."""
+    """A `Clock` (api.domain.clock, aware UTC): `at` is now (a Monday, 10:00 UTC, unless
+    given); set it or `advance` it to move on."""
 
-    def __init__(self, at: datetime = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)) -> None:
+    def __init__(self, at: datetime = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)) -> None:
         self.at = at
 
     def now(self) -> datetime:
@@ -26,16 +27,3 @@ class FakeUtcClock:
 
     def advance(self, **delta: float) -> None:
         self.at += timedelta(**delta)
-
-
-class ManualClock:
-    """A `Clock` (aware UTC datetimes) that stands still until the test moves it."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.current = now or datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # a Monday
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)

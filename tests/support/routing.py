@@ -12,7 +12,7 @@ from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import MessageReceived, Sender
 from api.domain.messaging.messages import Message
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient
 from tests.support.inbox import message_event
 
@@ -21,7 +21,7 @@ PRESENCE = "/api/v1/inbox/presence"
 CONVERSATIONS = "/api/v1/conversations"
 
 
-def customer(clock: ManualClock, n: int, seq: int = 0) -> MessageReceived:
+def customer(clock: FakeUtcClock, n: int, seq: int = 0) -> MessageReceived:
     """Customer `n`'s message number `seq`, written a minute ago."""
     return message_event("text").model_copy(
         update={

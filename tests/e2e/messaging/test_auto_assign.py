@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.realtime import InboxEventType
 from api.usecases.tenants.create_tenant import CreatedTenant
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, use_clock
 from tests.support.inbox import stored_channel
 from tests.support.people import audit_entries, signed_in, two_tenants
@@ -47,7 +47,7 @@ async def channel(container: punq.Container, tenant: CreatedTenant, number: str)
 
 
 async def open_conversations(
-    container: punq.Container, where: Channel, clock: ManualClock, customers: range
+    container: punq.Container, where: Channel, clock: FakeUtcClock, customers: range
 ) -> list[str]:
     return [(await writes(container, where, customer(clock, n))).conversation_id for n in customers]
 
@@ -59,7 +59,7 @@ async def assignees(client: AppClient, owner: dict[str, str], ids: list[str]) ->
 async def test_round_robin_in_turn_to_online_agents_under_capacity(
     client: AppClient, container: punq.Container, redis_client: Redis
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     (ada, ada_h), (bob, bob_h), (cyd, cyd_h) = await agents(client, acme, owner, "a", "b", "c")
@@ -105,7 +105,7 @@ async def _last_two(client: AppClient, owner: dict[str, str]) -> list[str]:
 async def test_least_busy_fills_the_emptiest_agent_first(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     (ada, ada_h), (bob, bob_h) = await agents(client, acme, owner, "a", "b")
@@ -122,7 +122,7 @@ async def test_least_busy_fills_the_emptiest_agent_first(
 async def test_off_or_nobody_online_leaves_it_unassigned(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     [(_, ada_h)] = await agents(client, acme, owner, "a")
@@ -138,7 +138,7 @@ async def test_off_or_nobody_online_leaves_it_unassigned(
 async def test_agents_of_another_tenant_are_never_assigned(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, acme_owner, beta, beta_owner = await two_tenants(client)
     [(beta_agent, beta_h)] = await agents(client, beta, beta_owner, "b")
@@ -158,7 +158,7 @@ async def test_agents_of_another_tenant_are_never_assigned(
 async def test_conversations_opening_at_once_respect_capacity(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     team = await agents(client, acme, owner, "a", "b")

@@ -16,7 +16,7 @@ from api.domain.identity.auth import Principal
 from api.domain.messaging.realtime import InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.presence import RefreshPresence
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.people import audit_entries, signed_in, two_tenants
 from tests.support.realtime import published
@@ -120,7 +120,7 @@ async def test_bad_settings_are_422_with_a_clear_code(client: AppClient) -> None
 async def test_presence_is_set_listed_lapses_and_is_published(
     client: AppClient, container: punq.Container, redis_client: Redis
 ) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     ada, agent = await signed_in(
@@ -194,7 +194,7 @@ def _principal(tenant_id: str | None, user_id: str) -> Principal:
 
 
 async def test_a_live_socket_keeps_its_agents_presence(settings: Settings) -> None:
-    clock = ManualClock()
+    clock = FakeUtcClock()
     async with live_server(with_realtime(settings, heartbeat_seconds=0.05)) as server:
         use_clock(server.local.container, clock)
         acme, owner, _, _ = await two_tenants(server.local)

@@ -13,7 +13,7 @@ from api.domain.messaging.conversations import Conversation, ConversationReposit
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.out_of_hours import DecideOutOfHoursReply, OutOfHoursReply
 from api.usecases.tenants.create_tenant import CreatedTenant
-from tests.fakes.clock import ManualClock
+from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, use_clock
 from tests.support.inbox import stored_channel
 from tests.support.people import two_tenants
@@ -28,7 +28,7 @@ BERLIN_OFFICE = {
 
 
 async def conversations(
-    container: punq.Container, tenant: CreatedTenant, clock: ManualClock, count: int
+    container: punq.Container, tenant: CreatedTenant, clock: FakeUtcClock, count: int
 ) -> list[Conversation]:
     tenant_id = tenant.tenant.id or ""
     number = str(abs(hash(tenant_id)) % 10**12)  # one channel per tenant, numbers unique
@@ -55,7 +55,7 @@ class Decide:
 async def test_one_reply_per_conversation_and_closed_period(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock(datetime(2026, 5, 4, 10, 0, tzinfo=UTC))  # Monday 12:00 in Berlin
+    clock = FakeUtcClock(datetime(2026, 5, 4, 10, 0, tzinfo=UTC))  # Monday 12:00 in Berlin
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     await put_settings(client, owner, business_hours=BERLIN_OFFICE, out_of_hours_message=CLOSED)
@@ -63,7 +63,7 @@ async def test_one_reply_per_conversation_and_closed_period(
     decide = Decide(container, acme)
     assert await decide(first) is None  # open
 
-    clock.current = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)  # 17:00 in Berlin: closed
+    clock.at = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)  # 17:00 in Berlin: closed
     reply = await decide(first)
     assert reply == OutOfHoursReply(
         conversation_id=first.id or "", text=CLOSED, period="2026-05-05T07:00:00+00:00"
@@ -74,18 +74,18 @@ async def test_one_reply_per_conversation_and_closed_period(
     burst = await asyncio.gather(*(decide(third) for _ in range(10)))
     assert sum(r is not None for r in burst) == 1  # concurrent messages: one reply
 
-    clock.current = datetime(2026, 5, 5, 8, 0, tzinfo=UTC)  # Tuesday 10:00: open
+    clock.at = datetime(2026, 5, 5, 8, 0, tzinfo=UTC)  # Tuesday 10:00: open
     assert await decide(first) is None
-    clock.current = datetime(2026, 5, 5, 20, 0, tzinfo=UTC)  # Tuesday night: a new period
+    clock.at = datetime(2026, 5, 5, 20, 0, tzinfo=UTC)  # Tuesday night: a new period
     assert await decide(first) is not None
 
-    clock.current = datetime(2026, 5, 8, 16, 0, tzinfo=UTC)  # Friday 18:00
+    clock.at = datetime(2026, 5, 8, 16, 0, tzinfo=UTC)  # Friday 18:00
     weekend = await decide(first)
     assert weekend is not None and weekend.period == "2026-05-11T07:00:00+00:00"
-    clock.current = datetime(2026, 5, 10, 10, 0, tzinfo=UTC)  # Sunday
+    clock.at = datetime(2026, 5, 10, 10, 0, tzinfo=UTC)  # Sunday
     assert await decide(first) is None  # one weekend, one period
 
-    clock.current = datetime(2026, 5, 14, 10, 0, tzinfo=UTC)  # the holiday, midday
+    clock.at = datetime(2026, 5, 14, 10, 0, tzinfo=UTC)  # the holiday, midday
     holiday = await decide(first)
     assert holiday is not None and holiday.period == "2026-05-15T07:00:00+00:00"
     with tenant_context(TenantId(acme.tenant.id or "")):
@@ -96,7 +96,7 @@ async def test_one_reply_per_conversation_and_closed_period(
 async def test_no_reply_without_a_message_or_hours_or_in_another_tenant(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock(datetime(2026, 5, 9, 12, 0, tzinfo=UTC))  # Saturday
+    clock = FakeUtcClock(datetime(2026, 5, 9, 12, 0, tzinfo=UTC))  # Saturday
     use_clock(container, clock)
     acme, acme_owner, beta, beta_owner = await two_tenants(client)
     [conversation] = await conversations(container, acme, clock, 1)
@@ -118,14 +118,14 @@ async def test_no_reply_without_a_message_or_hours_or_in_another_tenant(
 async def test_the_reply_is_queued_as_a_bot_message_once_per_period(
     client: AppClient, container: punq.Container
 ) -> None:
-    clock = ManualClock(datetime(2026, 5, 4, 18, 0, tzinfo=UTC))  # Monday 20:00 in Berlin
+    clock = FakeUtcClock(datetime(2026, 5, 4, 18, 0, tzinfo=UTC))  # Monday 20:00 in Berlin
     use_clock(container, clock)
     acme, owner, _, _ = await two_tenants(client)
     await put_settings(client, owner, business_hours=BERLIN_OFFICE, out_of_hours_message=CLOSED)
     where = await stored_channel(container, acme.tenant.id or "", "http://127.0.0.1:9")
     first = await writes(container, where, customer(clock, 1))
     await writes(container, where, customer(clock, 1, seq=1))  # the same night: no second
-    clock.current = datetime(2026, 5, 5, 18, 0, tzinfo=UTC)  # Tuesday night: a new period
+    clock.at = datetime(2026, 5, 5, 18, 0, tzinfo=UTC)  # Tuesday night: a new period
     await writes(container, where, customer(clock, 1, seq=2))
     url = f"/api/v1/conversations/{first.conversation_id}/messages"
     history = (await client.get(url, params={"limit": 100}, headers=owner)).json()["items"]
