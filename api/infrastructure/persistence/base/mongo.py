@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from beanie import Document, init_beanie
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from api.domain.errors import ServiceUnavailable
@@ -102,3 +102,16 @@ async def ensure_ttl_index(document: type[Document], field: str, name: str, seco
         if current is not None:
             await collection.drop_index(name)
         await collection.create_index(field, name=name, expireAfterSeconds=seconds)
+
+
+def lookup_index(keys: Sequence[tuple[str, int]], *, name: str) -> IndexModel:
+    """A plain index over the keys of a partial (unique) one, for the lookups.
+
+    The partial index decides under concurrency; this one answers the reads, because the
+    embedded development server (SecantusDB) never serves a query from a partial index:
+    without it, each inbound message's lookups were collection scans that grew with the
+    collection (bench/inbound_e2e.py). On MongoDB it costs one more index entry a write.
+    """
+    # `_id` last: a key pattern of its own (the embedded server mixes up two indexes over
+    # the same keys, and then lets concurrent writes past the unique one).
+    return IndexModel([*keys, ("_id", 1)], name=name)

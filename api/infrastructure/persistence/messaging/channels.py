@@ -29,6 +29,7 @@ from api.domain.messaging.channels import (
     SecretName,
     WhatsAppSettings,
 )
+from api.infrastructure.persistence.base.mongo import lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -74,6 +75,7 @@ class ChannelDocument(TenantOwnedDocument):
                 partialFilterExpression={ACCOUNT_KEY: {"$type": "string"}},
                 name="connected_account_unique",
             ),
+            lookup_index([(ACCOUNT_KEY, 1)], name="connected_account"),
             IndexModel([(BUSINESS_ACCOUNT, 1)], name="business_account"),
         ]
 

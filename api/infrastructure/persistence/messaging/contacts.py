@@ -34,6 +34,7 @@ from api.domain.messaging.contacts import (
     ContactStats,
     SegmentFilter,
 )
+from api.infrastructure.persistence.base.mongo import lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -99,6 +100,13 @@ class ContactDocument(TenantOwnedDocument):
                 name="tenant_newest",
             ),
             IndexModel([(TENANT_FIELD, 1), ("tags", 1)], name="tenant_tags"),
+            lookup_index(
+                [(TENANT_FIELD, 1), ("channel_id", 1), ("bsuid", 1)], name="channel_bsuid"
+            ),
+            lookup_index(
+                [(TENANT_FIELD, 1), ("channel_id", 1), ("wa_id", 1)], name="channel_wa_id"
+            ),
+            lookup_index([(TENANT_FIELD, 1), ("phone", 1)], name="tenant_phone"),
         ]
 
     def to_entity(self) -> Contact:

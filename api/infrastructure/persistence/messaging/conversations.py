@@ -37,7 +37,7 @@ from api.domain.messaging.conversations import (
     HandledBy,
     Priority,
 )
-from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.mongo import database_errors, lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -105,6 +105,10 @@ class ConversationDocument(TenantOwnedDocument):
                 unique=True,
                 partialFilterExpression={ACTIVE_KEY: {"$type": "string"}},
                 name="unresolved_per_contact_unique",
+            ),
+            lookup_index(
+                [(TENANT_FIELD, 1), ("channel_id", 1), (ACTIVE_KEY, 1)],
+                name="unresolved_per_contact",
             ),
             IndexModel(_by_activity(), name="tenant_activity"),
             # The list's common filters, each in the list's order.

@@ -26,6 +26,7 @@ from api.domain.messaging.messages import (
     MessageStatus,
     StatusChange,
 )
+from api.infrastructure.persistence.base.mongo import lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -70,6 +71,10 @@ class MessageDocument(TenantOwnedDocument):
                 unique=True,
                 partialFilterExpression={"external_id": {"$type": "string"}},
                 name="channel_external_id_unique",
+            ),
+            lookup_index(
+                [(TENANT_FIELD, 1), ("channel_id", 1), ("external_id", 1)],
+                name="channel_external_id",
             ),
             IndexModel(
                 [
