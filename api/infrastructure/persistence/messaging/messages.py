@@ -149,7 +149,7 @@ class BeanieMessageRepository:
             return now
         claimed = await self._scoped.apply_where(
             {"_id": oid, "status": MessageStatus.QUEUED.value, "external_id": None,
-             "$or": [{_LEASE: None}, {_LEASE: {"$lte": now}}]},
+             _LEASE: {"$not": {"$gt": now}}},  # none, or run out (one plain filter)
             {"$set": {_LEASE: until}},
         )  # fmt: skip
         if claimed:
@@ -192,7 +192,14 @@ class BeanieMessageRepository:
         await self._scoped.apply(message_id, {"$set": fields})
 
     async def apply_status(self, change: StatusChange) -> bool | None:
-        key = {"channel_id": change.channel_id, "external_id": change.external_id}
+        # By `_id` once found by its (indexed) wamid: the embedded server answers a filter
+        # mixing the wamid with a range (`status_rank < n`) by scanning the collection.
+        found = await self._scoped.find(
+            {"channel_id": change.channel_id, "external_id": change.external_id}, limit=1
+        )
+        if not found:
+            return None
+        key = {"_id": found[0].id}
         rank = STATUS_RANK[change.status]
         moved: dict[str, Any] = {"status": change.status.value, "status_rank": rank}
         if change.error is not None:
