@@ -19,7 +19,6 @@ import logging
 from enum import StrEnum
 
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.contacts import ConsentChange, ConsentSource
 from api.domain.messaging.events import DeliveryState, StatusUpdated
 from api.domain.messaging.messages import (
     MessageError,
@@ -29,10 +28,9 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.messaging.contact_rules import ContactConsent
+from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 
 log = logging.getLogger(__name__)
-MARKETING_OPTED_OUT = 131050  # the customer stopped marketing messages
 
 
 class StatusOutcome(StrEnum):
@@ -87,7 +85,7 @@ class ApplyMessageStatus:
                 moved = await self._messages.apply_status(change)
             message = await self._messages.by_external_id(channel.id, event.external_id)
             if error is not None and error.code == MARKETING_OPTED_OUT and message is not None:
-                await self._opt_out(message.contact_id, event)
+                await self._consent.marketing_refused(message.contact_id, event.timestamp)
         if moved and message is not None:
             await self._events.publish(
                 InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
@@ -96,10 +94,3 @@ class ApplyMessageStatus:
             log.info("status %s for an unknown message; ignored", event.state.value)
             return StatusOutcome.UNKNOWN
         return StatusOutcome.MOVED if moved else StatusOutcome.KEPT
-
-    async def _opt_out(self, contact_id: str | None, event: StatusUpdated) -> None:
-        if contact_id is not None:
-            change = ConsentChange(
-                opted_out=True, source=ConsentSource.PROVIDER, at=event.timestamp
-            )
-            await self._consent.change(contact_id, change, extra={"error_code": 131050})

@@ -116,6 +116,9 @@ async def check_phone_free(
         raise DuplicateContact(holder.id or "")
 
 
+MARKETING_OPTED_OUT = 131050  # WhatsApp: the customer stopped marketing messages
+
+
 class ContactConsent:
     """Opt a contact out or in, from any source, audited when it changed; and the
     keywords a customer's text may be (STOP, START, the tenant's own words)."""
@@ -144,6 +147,14 @@ class ContactConsent:
                 changes={"source": change.source.value, **(extra or {})},
             )  # fmt: skip
         return changed
+
+    async def marketing_refused(self, contact_id: str | None, at: datetime) -> None:
+        """The provider refused a marketing message because the customer stopped them
+        (WhatsApp 131050, in a send's answer or a failed status): opt the contact out,
+        source `provider`, so no later campaign tries again."""
+        if contact_id is not None:
+            change = ConsentChange(opted_out=True, source=ConsentSource.PROVIDER, at=at)
+            await self.change(contact_id, change, extra={"error_code": MARKETING_OPTED_OUT})
 
     async def on_inbound_text(self, contact: Contact, text: str, at: datetime) -> None:
         """A text that is exactly an opt-out (or opt-in) keyword changes the consent."""

@@ -18,7 +18,9 @@
 - Storage or Redis unavailable: retried likewise; a stored file deleted since: failed.
 - `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
 - Any other `ChannelPermanentFailure` (131047, 131026, 131049, 131050...): the message
-  fails keeping the provider's code, title and details.
+  fails keeping the provider's code, title and details; on 131050 (the customer stopped
+  marketing messages) the contact is opted out too (source `provider`), as the status
+  webhook with that code does.
 
 Every change of the message is published as `message.updated` (best effort).
 """
@@ -52,6 +54,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
+from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.sending_rules import (
     SendInProgress,
@@ -82,8 +85,10 @@ class DeliverOutboundMessage:
         clock: Clock,
         policy: SendPolicy,
         events: InboxEvents,
+        consent: ContactConsent,
     ) -> None:
         self._events = events
+        self._consent = consent
         self._messages = messages
         self._channels = channels
         self._conversations = conversations
@@ -128,7 +133,10 @@ class DeliverOutboundMessage:
                 raise
             return await self._fail(message, _error_of(exc))
         except (ChannelPermanentFailure, NotFound) as exc:  # NotFound: its file was deleted
-            return await self._fail(message, _error_of(exc))
+            error = _error_of(exc)
+            if error.code == MARKETING_OPTED_OUT:
+                await self._consent.marketing_refused(message.contact_id, self._clock.now())
+            return await self._fail(message, error)
         await self._messages.attach_external_id(message.id, channel.id or "", result.external_id)
         await self._messages.apply_status(
             StatusChange(

@@ -197,6 +197,12 @@ async def test_permanent_codes_fail_the_message_with_metas_error(
     assert updated.data["status"] == "failed" and updated.data["error"]["code"] == code
     assert "failed" in message["status_timestamps"]
     assert graph.calls("send") == 1  # never retried
+    # 131050: the customer stopped marketing messages, so their contact is opted out.
+    conversation = await client.get(f"/api/v1/conversations/{conversation_id}", headers=owner)
+    contact_id = conversation.json()["contact"]["id"]
+    contact = (await client.get(f"/api/v1/contacts/{contact_id}", headers=owner)).json()
+    assert contact["opted_out"] is (code == 131050)
+    assert contact["opt_out_source"] == ("provider" if code == 131050 else None)
 
 
 async def test_the_numbers_rate_bucket_holds_across_jobs(
