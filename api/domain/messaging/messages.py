@@ -109,6 +109,15 @@ class StatusChange(BaseModel):
     pricing: dict[str, Any] | None = None
 
 
+class SendClaim(BaseModel):
+    """The answer to a send job's claim: the `message` when this run holds it; else
+    `held_until`, when another run's claim runs out, or neither when the message is not
+    sendable any more (sent, failed, gone, not outbound)."""
+
+    message: Message | None = None
+    held_until: datetime | None = None
+
+
 class MessageRepository(Protocol):
     """Messages of the current tenant."""
 
@@ -147,16 +156,21 @@ class MessageRepository(Protocol):
         """Set `content.<key>` (and `text` when given as key `text`) on the message."""
         ...
 
-    async def claim_send(
-        self, message_id: str, *, now: datetime, until: datetime
-    ) -> datetime | None:
-        """Claim a queued outbound message for one run of the send job until `until`
-        (atomic). None when claimed; else when the current holder's claim runs out (or
-        `now` when the message is not queued any more)."""
+    async def claim_send(self, message_id: str, *, now: datetime, until: datetime) -> SendClaim:
+        """Claim a queued outbound message (no provider id yet) for one run of the send
+        job until `until`, atomically, and read it in the same step."""
         ...
 
     async def release_send(self, message_id: str) -> None:
         """Give the claim up (the run failed in a way the job retries)."""
+        ...
+
+    async def mark_sent(
+        self, message_id: str, channel_id: str, external_id: str, at: datetime
+    ) -> Message | None:
+        """The provider accepted the message: give it `external_id` (once) and move it to
+        `sent` (forward only: a status webhook may have moved it further already); the
+        message as stored now, None when it is gone."""
         ...
 
     async def apply_status(self, change: StatusChange) -> bool | None:

@@ -45,12 +45,9 @@ from api.domain.messaging.errors import (
 )
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import (
-    Direction,
     Message,
     MessageError,
     MessageRepository,
-    MessageStatus,
-    StatusChange,
 )
 from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
@@ -99,23 +96,15 @@ class DeliverOutboundMessage:
         self._policy = policy
 
     async def execute(self, message_id: str, *, final_attempt: bool) -> DeliveryOutcome:
-        message = await self._messages.get(message_id)
-        if (
-            message is None
-            or message.id is None
-            or message.direction is not Direction.OUTBOUND
-            or message.status is not MessageStatus.QUEUED
-            or message.external_id is not None
-        ):
-            return DeliveryOutcome.SKIPPED
         now = self._clock.now()
-        held = await self._messages.claim_send(
-            message.id, now=now, until=now + timedelta(seconds=self._policy.lease_seconds)
+        claim = await self._messages.claim_send(
+            message_id, now=now, until=now + timedelta(seconds=self._policy.lease_seconds)
         )
-        if held is not None:  # another run has it: it settles the message
-            if final_attempt:
-                return DeliveryOutcome.SKIPPED
-            raise SendInProgress(retry_after=(held - now).total_seconds())
+        message = claim.message
+        if message is None or message.id is None:
+            if claim.held_until is None or final_attempt:
+                return DeliveryOutcome.SKIPPED  # settled, gone, or another run settles it
+            raise SendInProgress(retry_after=(claim.held_until - now).total_seconds())
         channel = await self._channels.get(message.channel_id)
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             state = channel.status.value if channel else "gone"
@@ -137,19 +126,16 @@ class DeliverOutboundMessage:
             if error.code == MARKETING_OPTED_OUT:
                 await self._consent.marketing_refused(message.contact_id, self._clock.now())
             return await self._fail(message, error)
-        await self._messages.attach_external_id(message.id, channel.id or "", result.external_id)
-        await self._messages.apply_status(
-            StatusChange(
-                channel_id=message.channel_id, external_id=result.external_id,
-                status=MessageStatus.SENT, at=self._clock.now(),
-            )
-        )  # fmt: skip
-        await self._updated(message.id)
+        sent = await self._messages.mark_sent(
+            message.id, message.channel_id, result.external_id, self._clock.now()
+        )
+        if sent is not None:
+            await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
         return DeliveryOutcome.SENT
 
     async def _updated(self, message_id: str) -> None:
-        """Publish `message.updated` with the message as stored now (its provider id, and
-        a status no earlier than what a webhook may already have moved it to)."""
+        """Publish `message.updated` with the message as stored now (a status webhook may
+        have moved it further meanwhile)."""
         message = await self._messages.get(message_id)
         if message is not None:
             await self._events.publish(

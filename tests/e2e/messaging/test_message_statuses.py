@@ -185,3 +185,46 @@ async def test_a_status_overtaking_the_send_job_finds_its_message_by_tracker(
     final = await reread(container, channel, message)
     assert final.status == "delivered" and set(final.status_timestamps) == {"sent", "delivered"}
     assert graph.calls("send") == 0
+
+
+async def test_mark_sent_gives_the_id_and_moves_to_sent_in_one_step_or_after_a_webhook(
+    container: punq.Container, channel: Channel
+) -> None:
+    assert channel.id is not None and channel.tenant_id is not None
+    with tenant_context(TenantId(channel.tenant_id)):
+        messages: MessageRepository = container.resolve(MessageRepository)
+
+        async def queued() -> Message:
+            stored, _ = await messages.add_once(
+                Message(
+                    conversation_id="c1", channel_id=channel.id or "",
+                    direction=Direction.OUTBOUND, type="text", text="Hi",
+                    sender=MessageSender(type=SenderType.AGENT), status=MessageStatus.QUEUED,
+                    status_timestamps={"queued": BASE}, created_at=BASE,
+                )
+            )  # fmt: skip
+            return stored
+
+        plain = await queued()
+        assert plain.id is not None
+        claim = await messages.claim_send(plain.id, now=BASE, until=BASE + timedelta(minutes=1))
+        assert claim.message is not None and claim.message.id == plain.id
+        again = await messages.claim_send(plain.id, now=BASE, until=BASE + timedelta(minutes=1))
+        assert again.message is None and again.held_until == BASE + timedelta(minutes=1)
+        sent = await messages.mark_sent(plain.id, channel.id, "wamid.PLAIN", at("sent"))
+        assert sent is not None and sent.status == "sent" and sent.external_id == "wamid.PLAIN"
+        assert sent.status_timestamps == {"queued": BASE, "sent": at("sent")}
+        # Sent now: neither claimable nor held by anyone.
+        late = await messages.claim_send(plain.id, now=BASE, until=BASE + timedelta(minutes=1))
+        assert late.message is None and late.held_until is None
+
+        overtaken = await queued()
+        assert overtaken.id is not None
+    read = status("read").model_copy(update={"tracker": overtaken.id})
+    assert await apply(container, read, channel) is StatusOutcome.MOVED
+    with tenant_context(TenantId(channel.tenant_id)):
+        answer = await messages.mark_sent(overtaken.id, channel.id, SENT_EXTERNAL_ID, at("sent"))
+        assert answer is not None and answer.status == "read"
+        assert answer.external_id == SENT_EXTERNAL_ID
+        assert set(answer.status_timestamps) == {"queued", "sent", "read"}
+        assert await messages.mark_sent(str(ObjectId()), channel.id, "wamid.X", BASE) is None

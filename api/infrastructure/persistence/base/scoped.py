@@ -18,7 +18,7 @@ from beanie import Document, PydanticObjectId, SortDirection
 from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import IndexModel
+from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
@@ -187,6 +187,18 @@ class TenantScopedRepository(Generic[D]):
         conditional update: the filter is the condition); True when one matched."""
         result = await self._update_one(filter, update, upsert=False)
         return result.matched_count == 1
+
+    async def apply_and_get(self, filter: Filter | None, update: Update) -> D | None:
+        """Apply update operators to the one match of `filter` in this tenant and return it
+        as it is after the update, in one round trip (`findAndModify`); None when nothing
+        matched (the filter is the condition, as in `apply_where`)."""
+        scoped = self.scope(filter)
+        check_update(update)
+        with translated_writes():
+            raw = await self._collection().find_one_and_update(
+                scoped, dict(update), return_document=ReturnDocument.AFTER
+            )
+        return None if raw is None else self.document.model_validate(raw)
 
     async def update_many(self, filter: Filter | None, update: Update) -> int:
         """Apply update operators to every match in this tenant; how many matched."""

@@ -24,6 +24,7 @@ from api.domain.messaging.messages import (
     MessagePage,
     MessageSender,
     MessageStatus,
+    SendClaim,
     StatusChange,
 )
 from api.infrastructure.persistence.base.mongo import lookup_index
@@ -141,21 +142,27 @@ class BeanieMessageRepository:
         found = await self._scoped.get(oid)
         return found is not None and found.external_id == external_id
 
-    async def claim_send(
-        self, message_id: str, *, now: datetime, until: datetime
-    ) -> datetime | None:
+    async def claim_send(self, message_id: str, *, now: datetime, until: datetime) -> SendClaim:
         oid = to_object_id(message_id)
         if oid is None:
-            return now
-        claimed = await self._scoped.apply_where(
-            {"_id": oid, "status": MessageStatus.QUEUED.value, "external_id": None,
+            return SendClaim()
+        claimed = await self._scoped.apply_and_get(
+            {"_id": oid, "direction": Direction.OUTBOUND.value,
+             "status": MessageStatus.QUEUED.value, "external_id": None,
              _LEASE: {"$not": {"$gt": now}}},  # none, or run out (one plain filter)
             {"$set": {_LEASE: until}},
         )  # fmt: skip
-        if claimed:
-            return None
+        if claimed is not None:
+            return SendClaim(message=claimed.to_entity())
         held = await self._scoped.get(oid)
-        return held.send_lease_until if held and held.send_lease_until else now
+        if (
+            held is None
+            or held.direction is not Direction.OUTBOUND
+            or held.status is not MessageStatus.QUEUED
+            or held.external_id is not None
+        ):
+            return SendClaim()
+        return SendClaim(held_until=held.send_lease_until or now)
 
     async def release_send(self, message_id: str) -> None:
         oid = to_object_id(message_id)
@@ -190,6 +197,31 @@ class BeanieMessageRepository:
     async def annotate(self, message_id: str, changes: dict[str, Any]) -> None:
         fields = {("text" if k == "text" else f"content.{k}"): v for k, v in changes.items()}
         await self._scoped.apply(message_id, {"$set": fields})
+
+    async def mark_sent(
+        self, message_id: str, channel_id: str, external_id: str, at: datetime
+    ) -> Message | None:
+        oid = to_object_id(message_id)
+        if oid is None:
+            return None
+        rank = STATUS_RANK[MessageStatus.SENT]
+        # The usual case in one round trip: still without a provider id and not moved yet.
+        sent = await self._scoped.apply_and_get(
+            {"_id": oid, "channel_id": channel_id, "direction": Direction.OUTBOUND.value,
+             "external_id": None, "status_rank": {"$lt": rank}},
+            {"$set": {"external_id": external_id, "status": MessageStatus.SENT.value,
+                      "status_rank": rank},
+             "$min": {"status_timestamps.sent": at}},
+        )  # fmt: skip
+        if sent is not None:
+            return sent.to_entity()
+        # A status webhook got there first (it found the message by its tracker).
+        await self.attach_external_id(message_id, channel_id, external_id)
+        change = StatusChange(
+            channel_id=channel_id, external_id=external_id, status=MessageStatus.SENT, at=at
+        )
+        await self.apply_status(change)
+        return await self.get(message_id)
 
     async def apply_status(self, change: StatusChange) -> bool | None:
         # By `_id` once found by its (indexed) wamid: the embedded server answers a filter
