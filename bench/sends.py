@@ -18,8 +18,9 @@ starts it). In alternated rounds:
 - `parley_worker`: the same number of template messages through the API
   (`POST /api/v1/messages` by channel and phone number, 202 `queued`; `--posters` requests
   at a time) while the worker does not consume Parley's queue (Celery's
-  `cancel_consumer`), then timed from `add_consumer` until every one is `sent` in the
-  database (polled every 20 ms): the worker's own rate, not the API's.
+  `cancel_consumer`), then timed from `add_consumer` until the tenant's event stream has
+  said `message.updated` to `sent` for every one (waiting on the stream, not polling the
+  database, which the worker needs): the worker's own rate, not the API's.
 
 Also, once, `bare_unbounded` (informative): the whole batch at once, bounded only by the
 client's pool. Prints a markdown table (medians; the ratio pairs each round's figures)
@@ -47,14 +48,17 @@ from typing import Any
 import httpx
 import punq
 import whatsapp_stack as ws
+from bson import ObjectId
 from celery import Celery
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.content import OutboundMessage, Recipient, TemplateContent
 from api.domain.messaging.gateway import ChannelGateway, ChannelGateways
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.jobs.celery_app import DEFAULT_QUEUE, create_celery
+from api.infrastructure.realtime.streams import EVENT_FIELD, STREAM_PREFIX
 from api.wiring import running
 
 BARE = "bare_batch"
@@ -64,7 +68,6 @@ GOAL_RATIO = 0.9
 TEMPLATE = {"name": "order_update", "language": "en_US"}
 MESSAGES = "inbox_messages"
 DONE = ["sent", "delivered", "read"]
-POLL = 0.02
 
 
 @dataclass(frozen=True)
@@ -152,17 +155,19 @@ class Consumer:
 async def parley_round(
     http: httpx.AsyncClient,
     mongo: AsyncMongoClient[dict[str, Any]],
+    redis: Redis,
     seeded: ws.Seeded,
     args: argparse.Namespace,
     consumer: Consumer,
     meter: ws.CpuMeter,
 ) -> Sample:
     """Queue `--messages` through the API while the worker does not consume, then time
-    the worker from the moment it consumes again until every message is sent."""
-    collection = mongo[ws.DB_NAME][MESSAGES]
-    query = {"direction": "outbound", "channel_id": seeded.channel_id}
-    done_before = await collection.count_documents({**query, "status": {"$in": DONE}})
-    failed_before = await collection.count_documents({**query, "status": "failed"})
+    the worker from the moment it consumes again until every message is settled, as the
+    tenant's event stream says (`message.updated`, what the inbox's clients see): waiting
+    on the stream costs the database nothing, where polling it would compete with the
+    worker for it. The database is read once at the end to check the stream's count."""
+    stream = f"{STREAM_PREFIX}{seeded.tenant_id}"
+    queued: set[str] = set()
     refused = 0
     gate = asyncio.Semaphore(args.posters)
 
@@ -180,27 +185,44 @@ async def parley_round(
             refused += 1
             if refused == 1:
                 ws.say(f"POST /api/v1/messages: {answer.status_code} {answer.text[:300]}")
+            return
+        queued.add(answer.json()["id"])
 
     await consumer.pause()
     posting = time.perf_counter()
     await asyncio.gather(*(post(i) for i in range(args.messages)))
     posted = time.perf_counter() - posting
-    expected = args.messages - refused
+    expected = len(queued)
+    last: Any = await redis.xrevrange(stream, count=1)
+    cursor: str = last[0][0] if last else "0-0"
     meter.start()
     await consumer.resume()
     started = time.perf_counter()
     deadline = time.monotonic() + max(120.0, args.messages / 5)
-    done = failed = 0
-    while time.monotonic() < deadline:
-        done = await collection.count_documents({**query, "status": {"$in": DONE}}) - done_before
-        failed = await collection.count_documents({**query, "status": "failed"}) - failed_before
-        if done + failed >= expected:
-            break
-        await asyncio.sleep(POLL)
+    done: set[str] = set()
+    failed: set[str] = set()
+    while len(done) + len(failed) < expected and time.monotonic() < deadline:
+        reply: Any = await redis.xread({stream: cursor}, block=1000, count=1000)
+        for _, entries in reply or []:
+            for entry_id, fields in entries:
+                cursor = entry_id
+                data = json.loads(fields[EVENT_FIELD]).get("data", {})
+                if data.get("id") in queued:
+                    if data.get("status") in DONE:
+                        done.add(data["id"])
+                    elif data.get("status") == "failed":
+                        failed.add(data["id"])
     elapsed = time.perf_counter() - started
-    errors = refused + failed + max(0, expected - done - failed)
+    cores = meter.stop()
+    ids = [ObjectId(i) for i in queued]
+    stored = await mongo[ws.DB_NAME][MESSAGES].count_documents(
+        {"_id": {"$in": ids}, "status": {"$in": DONE}}
+    )
+    if stored != len(done):
+        ws.say(f"the stream said {len(done)} sent, the database says {stored}")
+    errors = refused + len(failed) + max(0, expected - len(done) - len(failed))
     note = f"queued through the API at {expected / posted:.0f}/s before"
-    return Sample(done, elapsed, errors, note, meter.stop())
+    return Sample(len(done), elapsed, errors, note, cores)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -228,6 +250,7 @@ async def measure(
     consumer = Consumer(control, worker.node)
     samples: dict[str, list[Sample]] = {BARE: [], PARLEY: [], UNBOUNDED: []}
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url)
+    redis = Redis.from_url(stack.redis_url, decode_responses=True)
     async with (
         running(settings) as container,
         httpx.AsyncClient(base_url=parley_url, timeout=30) as http,
@@ -249,7 +272,7 @@ async def measure(
         await bare_batch(gateway, warm, args.concurrency)
         if with_parley:
             warm_args = argparse.Namespace(**{**vars(args), "messages": warm})
-            await parley_round(http, mongo, seeded, warm_args, consumer, meter)
+            await parley_round(http, mongo, redis, seeded, warm_args, consumer, meter)
         for round_no in range(1, args.rounds + 1):
             meter.start()
             bare = await bare_batch(gateway, args.messages, args.concurrency)
@@ -257,7 +280,7 @@ async def measure(
             samples[BARE].append(bare)
             report_round(round_no, BARE, bare)
             if with_parley:
-                parley = await parley_round(http, mongo, seeded, args, consumer, meter)
+                parley = await parley_round(http, mongo, redis, seeded, args, consumer, meter)
                 samples[PARLEY].append(parley)
                 report_round(round_no, PARLEY, parley)
         meter.start()
@@ -266,6 +289,7 @@ async def measure(
         samples[UNBOUNDED].append(unbounded)
         report_round(1, UNBOUNDED, unbounded)
     await mongo.close()
+    await redis.aclose()
     control.close()
     return samples
 
