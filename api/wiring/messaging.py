@@ -1,5 +1,5 @@
-"""Messaging: channels, contacts, segments, conversations, messages and teams, their
-repositories, the contacts' settings (from the tenant's profile), the media sink (on the
+"""Messaging: channels, contacts, segments, conversations, messages, teams and campaigns,
+their repositories, the contacts' settings (from the tenant's profile), the media sink (on the
 files feature's store), and the provider gateways (one client per channel token, closed at
 shutdown)."""
 
@@ -13,6 +13,12 @@ from api.config import RealtimeSettings, Settings
 from api.domain.clock import Clock
 from api.domain.identity.auth import SecretBox
 from api.domain.lifecycle import Closeable, Listener, Startable
+from api.domain.messaging.campaigns import (
+    CampaignRecipientRepository,
+    CampaignRepository,
+    CampaignRunRepository,
+    CampaignSchedule,
+)
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
@@ -31,6 +37,12 @@ from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
+from api.infrastructure.persistence.messaging.campaigns import (
+    BeanieCampaignRecipientRepository,
+    BeanieCampaignRepository,
+    BeanieCampaignRunRepository,
+    PlatformCampaignSchedule,
+)
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import (
@@ -136,6 +148,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(RealtimeSettings, instance=settings.realtime)  # the socket's limits
     register_sending(container, settings, clients)
     register_routing(container, settings, clients)
+    register_campaigns(container)
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:
@@ -147,6 +160,14 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
+
+
+def register_campaigns(container: punq.Container) -> None:
+    """Campaigns, their runs and recipient rows, and the dispatcher's due-campaign read."""
+    container.register(CampaignRepository, BeanieCampaignRepository)
+    container.register(CampaignRunRepository, BeanieCampaignRunRepository)
+    container.register(CampaignRecipientRepository, BeanieCampaignRecipientRepository)
+    container.register(CampaignSchedule, instance=PlatformCampaignSchedule())
 
 
 def register_routing(container: punq.Container, settings: Settings, clients: Clients) -> None:

@@ -16,6 +16,11 @@ from api.infrastructure.persistence.identity.one_time_tokens import OneTimeToken
 from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
 from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
+from api.infrastructure.persistence.messaging.campaigns import (
+    CampaignDocument,
+    CampaignRecipientDocument,
+    CampaignRunDocument,
+)
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
@@ -62,4 +67,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     IdempotencyKeyDocument,
     TeamDocument,
     InboxSettingsDocument,
+    CampaignDocument,
+    CampaignRunDocument,
+    CampaignRecipientDocument,
 ]
