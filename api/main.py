@@ -37,6 +37,7 @@ from api.interfaces.http.routers.identity import account, auth
 from api.interfaces.http.routers.identity import audit as audit_routes
 from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
+from api.interfaces.http.routers.messaging import campaigns as campaign_routes
 from api.interfaces.http.routers.messaging import channels as channel_routes
 from api.interfaces.http.routers.messaging import contacts as contact_routes
 from api.interfaces.http.routers.messaging import conversation_read as read_routes
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox_socket.router, prefix=settings.api_prefix)  # WebSocket: no OpenAPI
     app.include_router(contact_routes.contacts, prefix=settings.api_prefix)
     app.include_router(contact_routes.segments, prefix=settings.api_prefix)
+    app.include_router(campaign_routes.router, prefix=settings.api_prefix)
     app.include_router(sending_routes.router, prefix=settings.api_prefix)
     app.include_router(read_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from api.config.ai import AiSettings
 from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
+from api.config.campaigns import CampaignSettings
 from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
 from api.config.jobs import JobSettings
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     ai: AiSettings = Field(default_factory=AiSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     inbox: InboxConfig = Field(default_factory=InboxConfig)

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     INBOX_WRITE = "inbox:write"
     MESSAGES_SEND = "messages:send"
     INBOX_MANAGE = "inbox:manage"
+    CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_MANAGE = "campaigns:manage"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -93,6 +95,14 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.INBOX_MANAGE,
         "Configure the inbox: auto-assignment, agent capacity, business hours, auto-reply",
+    ),
+    CatalogEntry(
+        Permission.CAMPAIGNS_READ,
+        "List and read broadcast campaigns, their runs, recipients and stats",
+    ),
+    CatalogEntry(
+        Permission.CAMPAIGNS_MANAGE,
+        "Create, change, schedule, start, pause, resume, cancel and delete broadcast campaigns",
     ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),

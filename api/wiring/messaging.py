@@ -14,10 +14,12 @@ from api.domain.clock import Clock
 from api.domain.identity.auth import SecretBox
 from api.domain.lifecycle import Closeable, Listener, Startable
 from api.domain.messaging.campaigns import (
+    AudienceContacts,
     CampaignRecipientRepository,
     CampaignRepository,
     CampaignRunRepository,
     CampaignSchedule,
+    TenantTimezone,
 )
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
@@ -37,6 +39,7 @@ from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
+from api.infrastructure.persistence.messaging.campaign_audience import MongoAudienceContacts
 from api.infrastructure.persistence.messaging.campaigns import (
     BeanieCampaignRecipientRepository,
     BeanieCampaignRepository,
@@ -68,6 +71,7 @@ from api.wiring.contact_settings import ProfileContactSettings
 from api.wiring.kernel import OnStart
 from api.wiring.media_sink import FileStoreMediaSink
 from api.wiring.outbound_files import FileStoreOutboundFiles
+from api.wiring.tenant_timezone import ProfileTimezone
 from api.wiring.webhooks import register_webhooks
 
 
@@ -163,11 +167,14 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
 
 
 def register_campaigns(container: punq.Container) -> None:
-    """Campaigns, their runs and recipient rows, and the dispatcher's due-campaign read."""
+    """Campaigns, their runs and recipient rows, the dispatcher's due-campaign read, the
+    audience reader, and the tenant's time zone (from its profile)."""
     container.register(CampaignRepository, BeanieCampaignRepository)
     container.register(CampaignRunRepository, BeanieCampaignRunRepository)
     container.register(CampaignRecipientRepository, BeanieCampaignRecipientRepository)
     container.register(CampaignSchedule, instance=PlatformCampaignSchedule())
+    container.register(AudienceContacts, MongoAudienceContacts)
+    container.register(TenantTimezone, ProfileTimezone)
 
 
 def register_routing(container: punq.Container, settings: Settings, clients: Clients) -> None:

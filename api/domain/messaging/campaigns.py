@@ -425,6 +425,13 @@ class CampaignRepository(Protocol):
         given, is in one of them (atomic: the status is the condition); else None."""
         ...
 
+    async def claim_window(
+        self, campaign_id: str, window: datetime, changes: dict[str, object]
+    ) -> Campaign | None:
+        """Set `changes` when the campaign is still `scheduled` for `window` (its
+        `next_run_at`): of several dispatchers firing one window, exactly one gets it."""
+        ...
+
     async def delete(
         self, campaign_id: str, *, statuses: frozenset[CampaignStatus] | None = None
     ) -> bool: ...
@@ -527,6 +534,16 @@ class CampaignRecipientRepository(Protocol):
         ...
 
     async def get(self, recipient_id: str) -> CampaignRecipient | None: ...
+
+    async def cancel_pending(self, run_id: str, at: datetime) -> int:
+        """Every `pending` row of the run becomes `skipped` (reason `cancelled`): how many."""
+        ...
+
+
+class TenantTimezone(Protocol):
+    """The zone the current tenant's schedules are read in (its company profile's)."""
+
+    async def current(self) -> str: ...
 
 
 class AudienceContacts(Protocol):

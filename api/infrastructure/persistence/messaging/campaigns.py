@@ -237,6 +237,18 @@ class BeanieCampaignRepository:
             return None
         return await self.get(campaign_id)
 
+    async def claim_window(
+        self, campaign_id: str, window: datetime, changes: dict[str, object]
+    ) -> Campaign | None:
+        oid = to_object_id(campaign_id)
+        if oid is None:
+            return None
+        condition = {"_id": oid, "status": CampaignStatus.SCHEDULED.value, "next_run_at": window}
+        update = {"$set": _stored({**changes, "updated_at": utcnow()})}
+        if not await self._scoped.apply_where(condition, update):
+            return None
+        return await self.get(campaign_id)
+
     async def delete(
         self, campaign_id: str, *, statuses: frozenset[CampaignStatus] | None = None
     ) -> bool:
@@ -516,3 +528,10 @@ class BeanieCampaignRecipientRepository:
     async def get(self, recipient_id: str) -> CampaignRecipient | None:
         document = await self._scoped.get(recipient_id)
         return document.to_entity() if document else None
+
+    async def cancel_pending(self, run_id: str, at: datetime) -> int:
+        return await self._scoped.update_many(
+            tenant_first(run_id=run_id, status=RecipientStatus.PENDING.value),
+            {"$set": {"status": RecipientStatus.SKIPPED.value,
+                      "skip_reason": SkipReason.CANCELLED.value, "updated_at": at}},
+        )  # fmt: skip
