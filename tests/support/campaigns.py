@@ -126,3 +126,11 @@ def dispatcher(container: punq.Container, clock: Clock, jobs: JobQueue) -> Dispa
         container.resolve(CampaignSchedule), container.resolve(CampaignRepository), launcher,
         clock,
     )  # fmt: skip
+
+
+def use_jobs(container: punq.Container, jobs: JobQueue) -> None:
+    """Make the app queue its jobs on `jobs` (the use cases built so far are built again on
+    their next use): what a test looks at is then never taken further by the session's
+    worker (a snapshot, a send)."""
+    container.register(JobQueue, instance=jobs)
+    container._singletons.clear()
