@@ -107,6 +107,17 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "campaigns",
+        "description": (
+            "Broadcast WhatsApp template campaigns: an approved template with its variables "
+            "mapped from contact fields, attributes or constants, an audience (segments, "
+            "tags, contacts or all), sent now, at a time or on a cron in the tenant's time "
+            "zone; runs that snapshot their audience (opted-out and deleted contacts "
+            "skipped), recipient rows and stats. Illegal state changes are 409 "
+            "`campaign_state_conflict`."
+        ),
+    },
+    {
         "name": "teams",
         "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },
