@@ -61,6 +61,7 @@ from api.infrastructure.persistence.messaging.templates import BeanieTemplateRep
 from api.infrastructure.realtime.feed import RedisStreamInboxFeed
 from api.infrastructure.realtime.presence import RedisPresenceStore
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
+from api.usecases.messaging.campaign_policy import CampaignPolicy
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.inbox_agents import PresencePolicy
@@ -152,7 +153,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(RealtimeSettings, instance=settings.realtime)  # the socket's limits
     register_sending(container, settings, clients)
     register_routing(container, settings, clients)
-    register_campaigns(container)
+    register_campaigns(container, settings)
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:
@@ -166,7 +167,7 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
 
 
-def register_campaigns(container: punq.Container) -> None:
+def register_campaigns(container: punq.Container, settings: Settings) -> None:
     """Campaigns, their runs and recipient rows, the dispatcher's due-campaign read, the
     audience reader, and the tenant's time zone (from its profile)."""
     container.register(CampaignRepository, BeanieCampaignRepository)
@@ -175,6 +176,10 @@ def register_campaigns(container: punq.Container) -> None:
     container.register(CampaignSchedule, instance=PlatformCampaignSchedule())
     container.register(AudienceContacts, MongoAudienceContacts)
     container.register(TenantTimezone, ProfileTimezone)
+    # A snapshot job renews its lease after every batch; one silent for a job's whole time
+    # limit (and a minute) was lost with its worker.
+    lease = settings.jobs.job_time_limit_seconds + 60
+    container.register(CampaignPolicy, instance=CampaignPolicy(snapshot_lease_seconds=lease))
 
 
 def register_routing(container: punq.Container, settings: Settings, clients: Clients) -> None:

@@ -24,6 +24,7 @@ from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.templates import Template, TemplateRepository, template_variables
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.campaign_actions import CampaignLauncher
+from api.usecases.messaging.campaign_policy import CampaignPolicy
 from api.usecases.messaging.campaign_runs import DispatchDueCampaigns
 from tests.support.app import AppClient
 from tests.support.channels import whatsapp_channel
@@ -118,13 +119,15 @@ async def add_contact(http: AppClient, headers: dict[str, str], **body: Any) -> 
 def dispatcher(container: punq.Container, clock: Clock, jobs: JobQueue) -> DispatchDueCampaigns:
     """The dispatch job's use case with the real repositories, and the test's clock and
     queue (to count the snapshots it queues)."""
+    policy: CampaignPolicy = container.resolve(CampaignPolicy)
+    runs: CampaignRunRepository = container.resolve(CampaignRunRepository)
     launcher = CampaignLauncher(
-        container.resolve(CampaignRepository), container.resolve(CampaignRunRepository),
-        container.resolve(CampaignRecipientRepository), jobs,
+        container.resolve(CampaignRepository), runs,
+        container.resolve(CampaignRecipientRepository), jobs, policy,
     )  # fmt: skip
     return DispatchDueCampaigns(
-        container.resolve(CampaignSchedule), container.resolve(CampaignRepository), launcher,
-        clock,
+        container.resolve(CampaignSchedule), container.resolve(CampaignRepository), runs,
+        launcher, jobs, policy, clock,
     )  # fmt: skip
 
 

@@ -194,6 +194,13 @@ class DueCampaign(BaseModel):
     next_run_at: datetime
 
 
+class StalledRun(BaseModel):
+    """A run still `snapshotting` whose lease ran out, in whichever tenant."""
+
+    tenant_id: str
+    run_id: str
+
+
 class RunStatus(StrEnum):
     SNAPSHOTTING = "snapshotting"
     SENDING = "sending"
@@ -215,7 +222,7 @@ class CampaignRun(BaseModel):
     status: RunStatus = RunStatus.SNAPSHOTTING
     recipients: int = 0
     opted_out_skipped: int = 0
-    lease_until: datetime | None = None  # the send engine's heartbeat
+    lease_until: datetime | None = None  # the snapshot's, then the send engine's heartbeat
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
@@ -443,6 +450,10 @@ class CampaignSchedule(Protocol):
 
     async def due(self, at: datetime, limit: int) -> list[DueCampaign]:
         """At most `limit` campaigns `scheduled` with `next_run_at` <= `at`, earliest first."""
+        ...
+
+    async def stalled_snapshots(self, at: datetime, limit: int) -> list[StalledRun]:
+        """At most `limit` runs `snapshotting` whose `lease_until` is before `at`."""
         ...
 
 

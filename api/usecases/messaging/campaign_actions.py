@@ -15,7 +15,7 @@ cancelled if it made it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +43,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_time
+from api.usecases.messaging.campaign_policy import CampaignPolicy
 from api.usecases.messaging.campaign_rules import SEND_RUN_JOB, SNAPSHOT_RUN_JOB
 from api.usecases.messaging.campaign_schedules import next_run_at
 from api.usecases.messaging.manage_campaigns import (
@@ -77,11 +78,13 @@ class CampaignLauncher:
         runs: CampaignRunRepository,
         recipients: CampaignRecipientRepository,
         jobs: JobQueue,
+        policy: CampaignPolicy,
     ) -> None:
         self._campaigns = campaigns
         self._runs = runs
         self._recipients = recipients
         self._jobs = jobs
+        self._policy = policy
 
     async def launch(
         self, campaign: Campaign, window: datetime, now: datetime, *, scheduled: bool
@@ -89,8 +92,9 @@ class CampaignLauncher:
         """Run `campaign` for `window`: from `scheduled` for that window (the dispatcher),
         else from any status `start` allows. None when the campaign moved meanwhile."""
         campaign_id = stored_id(campaign.id)
+        lease = now + timedelta(seconds=self._policy.snapshot_lease_seconds)
         run = await self._runs.create(
-            CampaignRun(campaign_id=campaign_id, window=window, started_at=now)
+            CampaignRun(campaign_id=campaign_id, window=window, started_at=now, lease_until=lease)
         )
         made = run is not None
         if run is None:

@@ -7,6 +7,9 @@ launched for that window within its tenant (`CampaignLauncher`: one run per wind
 with two dispatchers at once). A recurring campaign's `next_run_at` moves to its next
 firing after now (a window missed while nothing ran is not made up twice).
 
+A run still `snapshotting` past its lease (`CampaignPolicy.snapshot_lease_seconds`, renewed
+by the snapshot after every batch) lost its job: the dispatcher queues it again.
+
 The snapshot (`SNAPSHOT_RUN_JOB`): the audience's contacts (deleted ones never) become the
 run's rows, `SNAPSHOT_BATCH` at a time, idempotently (a redelivered job adds nothing
 twice): an opted-out contact is a `skipped` row (`opted_out`, counted in the run's
@@ -20,7 +23,7 @@ send engine is queued (`SEND_RUN_JOB`), unless the campaign was paused (the run 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -57,7 +60,8 @@ from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.kernel.authority import require_permission
 from api.usecases.kernel.clock import stored_time
 from api.usecases.messaging.campaign_actions import CampaignLauncher, cancel_run
-from api.usecases.messaging.campaign_rules import SEND_RUN_JOB
+from api.usecases.messaging.campaign_policy import CampaignPolicy
+from api.usecases.messaging.campaign_rules import SEND_RUN_JOB, SNAPSHOT_RUN_JOB
 from api.usecases.messaging.inbox_reads import bounded
 from api.usecases.messaging.manage_campaigns import existing_campaign
 
@@ -71,19 +75,26 @@ RUN_NOT_FOUND = "Run not found."
 
 
 class DispatchDueCampaigns:
-    """Periodic (beat): launch every due scheduled campaign (see the module); how many
-    runs were launched."""
+    """Periodic (beat): launch every due scheduled campaign (see the module), and queue
+    again the snapshot of every run whose snapshot lease ran out (its job was lost); how
+    many runs were launched."""
 
     def __init__(
         self,
         schedule: CampaignSchedule,
         campaigns: CampaignRepository,
+        runs: CampaignRunRepository,
         launcher: CampaignLauncher,
+        jobs: JobQueue,
+        policy: CampaignPolicy,
         clock: Clock,
     ) -> None:
         self._schedule = schedule
         self._campaigns = campaigns
+        self._runs = runs
         self._launcher = launcher
+        self._jobs = jobs
+        self._policy = policy
         self._clock = clock
 
     async def execute(self) -> int:
@@ -103,7 +114,20 @@ class DispatchDueCampaigns:
                 break
         if launched:
             log.info("launched %d campaign runs", launched)
+        await self._revive_snapshots(now)
         return launched
+
+    async def _revive_snapshots(self, now: datetime) -> None:
+        lease = now + timedelta(seconds=self._policy.snapshot_lease_seconds)
+        snapshotting = frozenset({RunStatus.SNAPSHOTTING})
+        for stalled in await self._schedule.stalled_snapshots(now, DISPATCH_BATCH):
+            with tenant_context(TenantId(stalled.tenant_id)):
+                run = await self._runs.update(
+                    stalled.run_id, {"lease_until": lease}, statuses=snapshotting
+                )
+                if run is not None:
+                    log.warning("queueing the stalled snapshot of run %s again", run.id)
+                    await self._jobs.enqueue(SNAPSHOT_RUN_JOB, run_id=stalled.run_id)
 
 
 def audience_filters(audience: Audience, segments: list[SegmentFilter]) -> list[SegmentFilter]:
@@ -174,6 +198,7 @@ class SnapshotCampaignRun:
         segments: SegmentRepository,
         audience: AudienceContacts,
         jobs: JobQueue,
+        policy: CampaignPolicy,
         clock: Clock,
     ) -> None:
         self._campaigns = campaigns
@@ -182,6 +207,7 @@ class SnapshotCampaignRun:
         self._segments = segments
         self._audience = audience
         self._jobs = jobs
+        self._policy = policy
         self._clock = clock
 
     async def execute(self, run_id: str) -> int:
@@ -211,12 +237,20 @@ class SnapshotCampaignRun:
         async for contacts in batches:
             rows = [recipient_row(campaign, run_id, c, now) for c in contacts]
             await self._recipients.add_snapshot(rows)
+            await self._renew(run_id)
         counts = await self._recipients.counts(run_id=run_id)
         total = sum(counts.by_status.values())
         opted_out = counts.skipped_by_reason.get(SkipReason.OPTED_OUT.value, 0)
         await self._runs.update(run_id, {"recipients": total, "opted_out_skipped": opted_out})
         await self._hand_over(run_id, now)
         return total
+
+    async def _renew(self, run_id: str) -> None:
+        """The snapshot is alive: its lease moves on (else the dispatcher re-queues it)."""
+        lease = self._clock.now() + timedelta(seconds=self._policy.snapshot_lease_seconds)
+        await self._runs.update(
+            run_id, {"lease_until": lease}, statuses=frozenset({RunStatus.SNAPSHOTTING})
+        )
 
     async def _hand_over(self, run_id: str, now: datetime) -> None:
         """`snapshotting` -> `sending`, then what the campaign says now: paused (the run

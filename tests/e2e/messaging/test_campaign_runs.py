@@ -22,6 +22,7 @@ from api.domain.messaging.campaigns import (
     RunStatus,
 )
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.campaign_policy import CampaignPolicy
 from api.usecases.messaging.campaign_rules import SEND_RUN_JOB, SNAPSHOT_RUN_JOB
 from api.usecases.messaging.campaign_runs import SnapshotCampaignRun
 from tests.fakes.clock import FakeUtcClock
@@ -345,3 +346,36 @@ async def test_recurring_in_the_tenants_time_zone(
         headers=owner,
     )
     assert_problem(tokyo, 409, "campaign_state_conflict")  # running: not editable
+
+
+async def test_a_snapshot_whose_job_was_lost_is_queued_again(
+    client: AppClient, container: punq.Container
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    channel_id = await stock_tenant(container, tenant_id)
+    await add_contact(client, owner, name="Ann", phone="+14155550401", tags=["vip"])
+    clock = FakeUtcClock(datetime.now(UTC).replace(microsecond=0))
+    use_clock(container, clock)
+    lost = FakeJobs()  # the snapshot job queued here never runs: lost with its worker
+    use_jobs(container, lost)
+    campaign = await create_campaign(client, owner, channel_id)
+    run_id = (await client.post(url(campaign, "start"), headers=owner)).json()["current_run_id"]
+    assert lost.queued == [(SNAPSHOT_RUN_JOB, {"run_id": run_id})]
+    policy: CampaignPolicy = container.resolve(CampaignPolicy)
+
+    jobs = FakeJobs()
+    clock.advance(seconds=policy.snapshot_lease_seconds - 1)
+    assert await dispatcher(container, clock, jobs).execute() == 0
+    assert jobs.queued == []  # still within its lease
+    clock.advance(seconds=2)
+    await dispatcher(container, clock, jobs).execute()
+    assert jobs.queued == [(SNAPSHOT_RUN_JOB, {"run_id": run_id})]
+    await dispatcher(container, clock, jobs).execute()
+    assert len(jobs.queued) == 1  # its lease was renewed: queued once
+    assert await snapshot(container, tenant_id, run_id) == 1
+    clock.advance(seconds=policy.snapshot_lease_seconds * 2)
+    await dispatcher(container, clock, jobs).execute()
+    assert len(jobs.queued) == 1  # sending now: the snapshot is done
+    run = (await client.get(url(campaign, "runs", run_id), headers=owner)).json()
+    assert run["status"] == "sending" and run["recipients"] == 1

@@ -49,6 +49,7 @@ from api.domain.messaging.campaigns import (
     RunStatus,
     Schedule,
     SkipReason,
+    StalledRun,
     TemplateRef,
 )
 from api.infrastructure.persistence.base.mongo import database_errors
@@ -139,6 +140,8 @@ class CampaignRunDocument(TenantOwnedDocument):
                 name="campaign_latest",
             ),
             IndexModel([(TENANT_FIELD, 1), ("status", 1)], name="tenant_status"),
+            # The dispatcher's cross-tenant read of stalled snapshots (platform-level).
+            IndexModel([("status", 1), ("lease_until", ASCENDING)], name="stalled"),
         ]
 
     def to_entity(self) -> CampaignRun:
@@ -262,7 +265,8 @@ class BeanieCampaignRepository:
 
 
 class PlatformCampaignSchedule:
-    """`CampaignSchedule` adapter (platform-level by design; read-only, ids only)."""
+    """`CampaignSchedule` adapter (platform-level by design; read-only, ids only): due
+    campaigns and stalled snapshots."""
 
     async def due(self, at: datetime, limit: int) -> list[DueCampaign]:
         collection = CampaignDocument.get_pymongo_collection()
@@ -281,6 +285,22 @@ class PlatformCampaignSchedule:
                     campaign_id=str(row["_id"]),
                     next_run_at=row["next_run_at"],
                 )
+                async for row in cursor
+            ]
+
+    async def stalled_snapshots(self, at: datetime, limit: int) -> list[StalledRun]:
+        collection = CampaignRunDocument.get_pymongo_collection()
+        with database_errors():
+            cursor = (
+                collection.find(
+                    {"status": RunStatus.SNAPSHOTTING.value, "lease_until": {"$lt": at}},
+                    {TENANT_FIELD: 1},
+                )
+                .sort("lease_until", ASCENDING)
+                .limit(limit)
+            )
+            return [
+                StalledRun(tenant_id=row[TENANT_FIELD], run_id=str(row["_id"]))
                 async for row in cursor
             ]
 
