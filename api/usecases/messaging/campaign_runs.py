@@ -282,6 +282,14 @@ class SnapshotCampaignRun:
             await self._jobs.enqueue(SEND_RUN_JOB, run_id=run_id)
 
 
+async def run_of(runs: CampaignRunRepository, campaign_id: str, run_id: str) -> CampaignRun:
+    """The campaign's run with this id; `NotFound` for another campaign's (or tenant's)."""
+    run = await runs.get(run_id)
+    if run is None or run.campaign_id != campaign_id:
+        raise NotFound(RUN_NOT_FOUND)
+    return run
+
+
 class RunView(BaseModel):
     """A run with its stats (counted from its rows now)."""
 
@@ -316,9 +324,7 @@ class GetCampaignRun:
     async def execute(self, principal: Principal, campaign_id: str, run_id: str) -> RunView:
         require_permission(principal, Permission.CAMPAIGNS_READ)
         await existing_campaign(self._campaigns, campaign_id)
-        run = await self._runs.get(run_id)
-        if run is None or run.campaign_id != campaign_id:
-            raise NotFound(RUN_NOT_FOUND)
+        run = await run_of(self._runs, campaign_id, run_id)
         counts = await self._recipients.counts(run_id=run_id)
         return RunView(run=run, stats=campaign_stats(counts))
 
@@ -362,9 +368,7 @@ class ListCampaignRecipients:
         require_permission(principal, Permission.CAMPAIGNS_READ)
         await existing_campaign(self._campaigns, campaign_id)
         if run_id is not None:
-            run = await self._runs.get(run_id)
-            if run is None or run.campaign_id != campaign_id:
-                raise NotFound(RUN_NOT_FOUND)
+            await run_of(self._runs, campaign_id, run_id)
         return await self._recipients.page(
             campaign_id, run_id=run_id, status=status, cursor=cursor, limit=bounded(limit)
         )
