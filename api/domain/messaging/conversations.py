@@ -65,6 +65,10 @@ class Conversation(BaseModel):
     window_expires_at: datetime | None = None
     snoozed_until: datetime | None = None
     first_reply_at: datetime | None = None
+    first_inbound_at: datetime | None = None  # the customer's first message
+    first_response_at: datetime | None = None  # the first agent reply after it
+    resolved_at: datetime | None = None  # the last resolution (none while unresolved)
+    resolved_by: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -111,7 +115,8 @@ class ConversationRepository(Protocol):
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
     ) -> tuple[Conversation, bool]:
         """The contact's unresolved conversation on the channel (a new open one when none),
-        `last_message_at`/`last_inbound_at` moved to `at` (never back) and the window
+        `last_message_at`/`last_inbound_at` moved to `at` (never back), `first_inbound_at`
+        to `at` when earlier or unset, and the window
         re-opened until `at` + 24 h; and whether it was opened now. Atomic under
         concurrency: one unresolved conversation per contact and channel. (Idempotent:
         the unread count grows only by `count_unread`, once the message is new.)"""
@@ -136,7 +141,9 @@ class ConversationRepository(Protocol):
 
     async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
         """An outbound message at `at`: `last_message_at` moves forward (never back); with
-        `reply` (an agent's answer) `first_reply_at` is set unless it already is."""
+        `reply` (an agent's answer) `first_reply_at` is set unless it already is, and
+        `first_response_at` too when the customer has written (`first_inbound_at`) and it
+        is unset: one conditional update each, so only the first reply counts."""
         ...
 
     async def mark_read(self, conversation_id: str) -> bool:
@@ -166,14 +173,18 @@ class ConversationRepository(Protocol):
         racing claims, one wins."""
         ...
 
-    async def resolve(self, conversation_id: str) -> Conversation | None:
-        """Status `resolved`, no snooze; it stops being the contact's unresolved
-        conversation on its channel, so the next inbound message opens a new one."""
+    async def resolve(
+        self, conversation_id: str, *, at: datetime, by: str | None
+    ) -> Conversation | None:
+        """Status `resolved`, no snooze, `resolved_at`/`resolved_by` recorded; it stops
+        being the contact's unresolved conversation on its channel, so the next inbound
+        message opens a new one."""
         ...
 
     async def reopen(self, conversation_id: str) -> Conversation | None:
-        """Status `open`, no snooze; a resolved one is the contact's unresolved conversation
-        again (`Conflict` when the contact has another on the channel)."""
+        """Status `open`, no snooze, no `resolved_at`/`resolved_by`; a resolved one is the
+        contact's unresolved conversation again (`Conflict` when the contact has another
+        on the channel)."""
         ...
 
     async def snooze(self, conversation_id: str, until: datetime) -> Conversation | None:

@@ -35,23 +35,28 @@ WAKE_MAX_BATCHES = 20  # one run wakes at most 10,000; the next run goes on
 
 
 class ResolveConversation:
-    """Resolve a conversation (`inbox:write`): status `resolved`, snooze cleared; it is no
-    longer the contact's unresolved conversation on its channel, so the contact's next
-    message opens a new one. Resolving a resolved one changes nothing. Audited
-    `conversation.resolved`."""
+    """Resolve a conversation (`inbox:write`): status `resolved`, snooze cleared, when and
+    by whom kept (`resolved_at` by the `Clock`, `resolved_by`: the dashboard's resolution
+    times and agents' load); it is no longer the contact's unresolved conversation on its
+    channel, so the contact's next message opens a new one. Resolving a resolved one
+    changes nothing. Audited `conversation.resolved`."""
 
-    def __init__(self, conversations: ConversationRepository, log: InboxChangeLog) -> None:
+    def __init__(
+        self, conversations: ConversationRepository, log: InboxChangeLog, clock: Clock
+    ) -> None:
         self._conversations = conversations
         self._log = log
+        self._clock = clock
 
     async def execute(self, principal: Principal, conversation_id: str) -> Conversation:
         require_permission(principal, Permission.INBOX_WRITE)
         before = await existing_conversation(self._conversations, conversation_id)
         if before.status is ConversationStatus.RESOLVED:
             return before
-        after = await changed_or_current(
-            self._conversations, conversation_id, await self._conversations.resolve(conversation_id)
+        resolved = await self._conversations.resolve(
+            conversation_id, at=stored_time(self._clock.now()), by=principal.user_id
         )
+        after = await changed_or_current(self._conversations, conversation_id, resolved)
         return await self._log.changed("conversation.resolved", before, after, actor=principal)
 
 

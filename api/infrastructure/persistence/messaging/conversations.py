@@ -93,6 +93,10 @@ class ConversationDocument(TenantOwnedDocument):
     window_expires_at: datetime | None = None
     snoozed_until: datetime | None = None
     first_reply_at: datetime | None = None
+    first_inbound_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -127,6 +131,10 @@ class ConversationDocument(TenantOwnedDocument):
                 partialFilterExpression={ACTIVE_KEY: {"$type": "string"}},
                 name="unresolved_by_assignee",
             ),
+            # The dashboard's windows (api/infrastructure/persistence/analytics).
+            IndexModel([(TENANT_FIELD, 1), ("created_at", 1)], name="tenant_created"),
+            IndexModel([(TENANT_FIELD, 1), ("resolved_at", 1)], name="tenant_resolved"),
+            IndexModel([(TENANT_FIELD, 1), ("first_response_at", 1)], name="tenant_first_response"),
         ]
 
     def to_entity(self) -> Conversation:
@@ -154,6 +162,7 @@ class BeanieConversationRepository:
             "$max": {
                 _ACTIVITY: at, "last_inbound_at": at, "window_expires_at": at + SERVICE_WINDOW,
             },
+            "$min": {"first_inbound_at": at},
             "$setOnInsert": {
                 "channel_type": channel_type.value, "status": ConversationStatus.OPEN.value,
                 "priority": Priority.NORMAL.value, "handled_by": HandledBy.HUMAN.value,
@@ -199,9 +208,14 @@ class BeanieConversationRepository:
             conversation_id, {"$max": {_ACTIVITY: at}, "$set": {"updated_at": utcnow()}}
         )
         if reply:
+            oid = to_object_id(conversation_id)
             await self._scoped.apply_where(
-                {"_id": to_object_id(conversation_id), "first_reply_at": None},
-                {"$set": {"first_reply_at": at}},
+                {"_id": oid, "first_reply_at": None}, {"$set": {"first_reply_at": at}}
+            )
+            # The first answer to the customer: once they wrote, and only the first.
+            await self._scoped.apply_where(
+                {"_id": oid, "first_response_at": None, "first_inbound_at": {"$type": "date"}},
+                {"$set": {"first_response_at": at}},
             )
 
     async def mark_read(self, conversation_id: str) -> bool:
@@ -241,10 +255,13 @@ class BeanieConversationRepository:
             {"assignee_id": assignee_id},
         )  # fmt: skip
 
-    async def resolve(self, conversation_id: str) -> Conversation | None:
+    async def resolve(
+        self, conversation_id: str, *, at: datetime, by: str | None
+    ) -> Conversation | None:
         return await self._change(
             conversation_id, {},
-            {"status": ConversationStatus.RESOLVED.value, ACTIVE_KEY: None, "snoozed_until": None},
+            {"status": ConversationStatus.RESOLVED.value, ACTIVE_KEY: None, "snoozed_until": None,
+             "resolved_at": at, "resolved_by": by},
         )  # fmt: skip
 
     async def reopen(self, conversation_id: str) -> Conversation | None:
@@ -254,7 +271,7 @@ class BeanieConversationRepository:
         return await self._change(
             conversation_id, {"status": document.status.value},
             {"status": ConversationStatus.OPEN.value, ACTIVE_KEY: document.contact.id,
-             "snoozed_until": None},
+             "snoozed_until": None, "resolved_at": None, "resolved_by": None},
         )  # fmt: skip
 
     async def snooze(self, conversation_id: str, until: datetime) -> Conversation | None:
