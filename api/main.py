@@ -31,6 +31,7 @@ from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
 from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
+from api.interfaces.http.routers.analytics import dashboard as analytics_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sending_routes.router, prefix=settings.api_prefix)
     app.include_router(read_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
+    app.include_router(analytics_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

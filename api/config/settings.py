@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     idempotency_key_ttl_hours: int = Field(
         default=24, ge=1, le=24 * 30, description="How long `Idempotency-Key`s are remembered."
     )
+    analytics_cache_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long a tenant's dashboard answer is served again (0: never cached).",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

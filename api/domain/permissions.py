@@ -42,6 +42,7 @@ class Permission(StrEnum):
     INBOX_MANAGE = "inbox:manage"
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_MANAGE = "campaigns:manage"
+    ANALYTICS_READ = "analytics:read"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -103,6 +104,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.CAMPAIGNS_MANAGE,
         "Create, change, schedule, start, pause, resume, cancel and delete broadcast campaigns",
+    ),
+    CatalogEntry(
+        Permission.ANALYTICS_READ,
+        "Read the tenant's dashboard: messages, conversations, response times, agents' "
+        "load, campaigns",
     ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),

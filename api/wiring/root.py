@@ -15,11 +15,21 @@ from redis.asyncio import Redis
 
 from api.config import Settings
 from api.infrastructure.persistence.base.mongo import MongoClient
-from api.wiring import ai, email, files, identity, kernel, messaging, operations, tenants
+from api.wiring import (
+    ai,
+    analytics,
+    email,
+    files,
+    identity,
+    kernel,
+    messaging,
+    operations,
+    tenants,
+)
 from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
-CONTEXTS = (kernel, tenants, identity, email, files, ai, messaging, operations)
+CONTEXTS = (kernel, tenants, identity, email, files, ai, messaging, operations, analytics)
 
 
 def build_container(

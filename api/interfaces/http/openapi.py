@@ -122,6 +122,13 @@ TAGS: list[dict[str, Any]] = [
         "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },
     {
+        "name": "analytics",
+        "description": (
+            "The tenant's dashboard: messages, conversations, response and resolution "
+            "times, agents' load and campaigns, by the tenant's local days; cached briefly."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

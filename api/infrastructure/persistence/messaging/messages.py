@@ -86,6 +86,8 @@ class MessageDocument(TenantOwnedDocument):
                 ],
                 name="conversation_history",
             ),
+            # The dashboard's windows (api/infrastructure/persistence/analytics).
+            IndexModel([(TENANT_FIELD, 1), ("created_at", 1)], name="tenant_created"),
         ]
 
     def to_entity(self) -> Message:

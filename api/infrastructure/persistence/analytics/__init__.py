@@ -1,0 +1,1 @@
+"""The dashboard's figures, computed by MongoDB aggregation within the current tenant."""

@@ -1,0 +1,44 @@
+"""Analytics: the dashboard's figures (MongoDB aggregations), the campaigns' performance
+(the campaigns feature's collections), the tenant's time zone (its company profile) and
+the answers' cache (Redis)."""
+
+from __future__ import annotations
+
+import punq
+
+from api.config import Settings
+from api.domain.analytics.dashboard import (
+    CampaignPerformanceSource,
+    DashboardCache,
+    InboxFigures,
+    TenantTimeZone,
+)
+from api.domain.tenants.profile import DEFAULT_TIMEZONE, TenantProfileRepository
+from api.infrastructure.cache.analytics import RedisDashboardCache
+from api.infrastructure.persistence.analytics.campaigns import MongoCampaignPerformance
+from api.infrastructure.persistence.analytics.inbox import MongoInboxFigures
+from api.usecases.analytics.get_dashboard import AnalyticsPolicy
+from api.wiring.clients import Clients
+
+
+class ProfileTimeZone:
+    """`TenantTimeZone` adapter: the analytics context may not import the tenants one, so
+    the wiring reads the company profile for it."""
+
+    def __init__(self, profiles: TenantProfileRepository) -> None:
+        self._profiles = profiles
+
+    async def name(self) -> str:
+        profile = await self._profiles.get()
+        return profile.timezone if profile is not None else DEFAULT_TIMEZONE
+
+
+def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
+    container.register(InboxFigures, MongoInboxFigures)
+    database = clients.mongo[settings.mongo.db_name]
+    container.register(CampaignPerformanceSource, instance=MongoCampaignPerformance(database))
+    container.register(TenantTimeZone, ProfileTimeZone)
+    container.register(DashboardCache, instance=RedisDashboardCache(clients.redis))
+    container.register(
+        AnalyticsPolicy, instance=AnalyticsPolicy(cache_seconds=settings.analytics_cache_seconds)
+    )
