@@ -124,6 +124,20 @@ async def test_aggregate_starts_with_the_tenant_match(notes: NoteRepository) -> 
             await notes.aggregate([{"$lookup": {"from": "tenants", "as": "x", "pipeline": []}}])
 
 
+async def test_a_leading_match_is_scoped_in_place(notes: NoteRepository) -> None:
+    for tenant, votes in ((TENANT_A, (1, 5, 9)), (TENANT_B, (5, 9))):
+        with tenant_context(tenant):
+            for i, vote in enumerate(votes):
+                await notes.insert(Note(title=f"n{i}", votes=vote))
+    with tenant_context(TENANT_A):
+        rows = await notes.aggregate(
+            [{"$match": {"votes": {"$gte": 5}}}, {"$group": {"_id": None, "n": {"$sum": 1}}}]
+        )
+        assert rows == [{"_id": None, "n": 2}]
+        with pytest.raises(ValueError, match="another tenant"):
+            await notes.aggregate([{"$match": {"tenant_id": TENANT_B}}])
+
+
 async def test_sort_skip_limit(notes: NoteRepository) -> None:
     with tenant_context(TENANT_A):
         for i in range(5):

