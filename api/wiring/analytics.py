@@ -1,5 +1,5 @@
 """Analytics: the dashboard's figures (MongoDB aggregations), the campaigns' performance
-(the campaigns feature's collections), the tenant's time zone (its company profile) and
+(the campaigns feature's documents), the tenant's time zone (its company profile) and
 the answers' cache (Redis)."""
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ class ProfileTimeZone:
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(InboxFigures, MongoInboxFigures)
-    database = clients.mongo[settings.mongo.db_name]
-    container.register(CampaignPerformanceSource, instance=MongoCampaignPerformance(database))
+    container.register(CampaignPerformanceSource, MongoCampaignPerformance)
     container.register(TenantTimeZone, ProfileTimeZone)
     container.register(DashboardCache, instance=RedisDashboardCache(clients.redis))
     container.register(

@@ -87,8 +87,8 @@ async def seed(mongo: MongoClient, db_name: str, acme: str, beta: str) -> None:
         conversation(beta, utc(2, 1), assignee_id=ADA, active_key="k10"),
     ])  # fmt: skip
     await db["campaign_recipients"].insert_many([
-        {"tenant_id": tenant, "campaign_id": FRIDAY, "run_id": "r1", "status": status,
-         "updated_at": utc(2, 12)}
+        {"tenant_id": tenant, "campaign_id": str(FRIDAY), "run_id": "r1", "status": status,
+         "contact_id": str(ObjectId()), "updated_at": utc(2, 12)}
         for tenant, status in [(acme, "delivered"), (acme, "read"), (acme, "failed"),
                                (beta, "read")]
     ])  # fmt: skip
