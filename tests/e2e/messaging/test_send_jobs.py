@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel, ChannelRepository
+from api.domain.messaging.realtime import InboxEvent
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.deliver_outbound_message import (
     DeliverOutboundMessage,
@@ -29,7 +30,7 @@ from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
 from tests.support.files import png_bytes, uploaded
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
-from tests.support.realtime import published
+from tests.support.realtime import published_when
 from tests.support.sending import (
     CONVERSATIONS,
     customer_wrote,
@@ -145,8 +146,14 @@ async def test_throughput_errors_are_retried_until_sent(
     message = await settled(client, owner, (await queued(client, owner, body))["id"])
     assert message["status"] == "sent" and message["error"] is None
     assert graph.calls("send") == 3 and graph.failures_served == 2
-    events = [e for e in await published(redis_client, channel.tenant_id)
-              if e.data.get("id") == message["id"]]  # fmt: skip
+
+    def mine(found: list[InboxEvent]) -> list[InboxEvent]:
+        return [e for e in found if e.data.get("id") == message["id"]]
+
+    settled_events = await published_when(
+        redis_client, channel.tenant_id, lambda found: len(mine(found)) >= 2
+    )
+    events = mine(settled_events)
     assert [(e.type, e.data["status"]) for e in events] == [
         ("message.created", "queued"), ("message.updated", "sent"),
     ]  # fmt: skip
@@ -192,8 +199,12 @@ async def test_permanent_codes_fail_the_message_with_metas_error(
     assert message["status"] == "failed" and message["external_id"] is None
     assert message["error"]["code"] == code and message["error"]["title"]
     assert message["error"]["details"] == f"details of {code}"
-    [updated] = [e for e in await published(redis_client, channel.tenant_id)
-                 if e.type == "message.updated"]  # fmt: skip
+    events = await published_when(
+        redis_client,
+        channel.tenant_id,
+        lambda found: any(e.type == "message.updated" for e in found),
+    )
+    [updated] = [e for e in events if e.type == "message.updated"]
     assert updated.data["status"] == "failed" and updated.data["error"]["code"] == code
     assert "failed" in message["status_timestamps"]
     assert graph.calls("send") == 1  # never retried
