@@ -15,6 +15,7 @@ start-up with a message naming the variable (see `Settings.check_production`).
 - `monitoring`: who may read `/metrics`
 - `storage`: file storage
 - `messaging`: messaging channels (WhatsApp)
+- `imports`: contact imports
 - `server`: the public URL and the trusted reverse proxies
 - `settings`: the whole `Settings`, its production checks and `load_settings()`
 """
@@ -23,6 +24,7 @@ from api.config.ai import AiSettings
 from api.config.base import DEV_SECRET_PREFIX, Environment
 from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
+from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.messaging import RealtimeSettings, WhatsAppSettings
@@ -39,6 +41,7 @@ __all__ = [
     "AuthSettings",
     "ConfigurationError",
     "Environment",
+    "ImportSettings",
     "JobSettings",
     "MailSettings",
     "MetricsSettings",

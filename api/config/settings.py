@@ -14,6 +14,7 @@ from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
 from api.config.campaigns import CampaignSettings
 from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
+from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.messaging import InboxConfig, RealtimeSettings, WhatsAppSettings
@@ -119,6 +120,7 @@ class Settings(BaseSettings):
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     inbox: InboxConfig = Field(default_factory=InboxConfig)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @property

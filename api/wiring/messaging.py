@@ -68,6 +68,7 @@ from api.usecases.messaging.inbox_agents import PresencePolicy
 from api.usecases.messaging.rules import ChannelPolicy
 from api.usecases.messaging.sending_rules import SendPolicy
 from api.wiring.clients import Clients
+from api.wiring.contact_imports import register_imports
 from api.wiring.contact_settings import ProfileContactSettings
 from api.wiring.kernel import OnStart
 from api.wiring.media_sink import FileStoreMediaSink
@@ -154,6 +155,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     register_sending(container, settings, clients)
     register_routing(container, settings, clients)
     register_campaigns(container, settings)
+    register_imports(container, settings)
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:

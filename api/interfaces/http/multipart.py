@@ -10,14 +10,19 @@ never the whole file in memory. Before the iterator ends, the rest of the body i
 (and discarded), so the body limit covers all of it, and a body that is cut short or
 malformed fails the upload rather than storing a truncated file.
 
+Text parts (no filename, at most 64 KiB each) are kept in `FilePart.fields` by name as
+they are read: those before the file at once, those after it once its chunks are
+consumed (an import's `mapping` and `dry_run`).
+
 Errors are `InvalidInput` (422): not multipart/form-data, no boundary, malformed, no
-`file` part, or a body ending (or the client leaving) before the file does.
+`file` part, a text part over its limit, or a body ending (or the client leaving) before
+the file does.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
@@ -31,12 +36,14 @@ from api.domain.errors import FieldProblem, InvalidInput
 
 FILE_FIELD = "file"
 MULTIPART_FORM = "multipart/form-data"
+MAX_TEXT_PART = 64 * 1024
 
 
 @dataclass(frozen=True)
 class FilePart:
     filename: str
     chunks: AsyncGenerator[bytes, None]
+    fields: dict[str, str] = field(default_factory=dict)  # text parts, filled as read
 
 
 def _missing(field: str) -> InvalidInput:
@@ -68,7 +75,7 @@ async def read_file_part(request: Request, field: str = FILE_FIELD) -> FilePart:
     except FormParserError:
         raise _malformed() from None
     filename = await reader.find()
-    return FilePart(filename=filename, chunks=reader.chunks())
+    return FilePart(filename=filename, chunks=reader.chunks(), fields=reader.fields)
 
 
 class _Reader:
@@ -82,6 +89,10 @@ class _Reader:
         self._in_file = self._file_seen = self._file_ended = self._ended = False
         self._filename = ""
         self._data: list[bytes] = []
+        self.fields: dict[str, str] = {}
+        self._text_name: str | None = None
+        self._text: list[bytes] = []
+        self._text_size = 0
         callbacks: MultipartCallbacks = {
             "on_part_begin": self._on_part_begin,
             "on_header_field": self._on_header_field,
@@ -153,14 +164,27 @@ class _Reader:
         if not self._file_seen and name == self._field.encode() and filename is not None:
             self._file_seen = self._in_file = True
             self._filename = _decode(filename)
+        elif name is not None and filename is None:
+            self._text_name, self._text, self._text_size = _decode(name), [], 0
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
             self._data.append(data[start:end])
+        elif self._text_name is not None:
+            self._text_size += end - start
+            if self._text_size > MAX_TEXT_PART:
+                raise InvalidInput(
+                    f"The form field `{self._text_name}` is too long.",
+                    [FieldProblem(("body", self._text_name), f"at most {MAX_TEXT_PART} bytes")],
+                )
+            self._text.append(data[start:end])
 
     def _on_part_end(self) -> None:
         if self._in_file:
             self._in_file, self._file_ended = False, True
+        elif self._text_name is not None:
+            self.fields.setdefault(self._text_name, _decode(b"".join(self._text)))
+            self._text_name = None
 
     def _on_end(self) -> None:
         self._ended = True

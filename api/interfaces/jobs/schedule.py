@@ -14,6 +14,7 @@ from typing import TypedDict
 from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB
+from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
 from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
 
@@ -63,3 +64,4 @@ periodic("heartbeat", HEARTBEAT_JOB, lambda s: s.jobs.heartbeat_interval_seconds
 periodic("webhook-sweep", SWEEP_WEBHOOKS_JOB, lambda s: s.webhook_sweep_interval_seconds)
 periodic("snooze-wake", WAKE_JOB, lambda s: s.snooze_wake_interval_seconds)
 periodic("campaign-dispatch", DISPATCH_DUE_JOB, lambda s: s.campaigns.dispatch_interval_seconds)
+periodic("contact-import-sweep", SWEEP_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)

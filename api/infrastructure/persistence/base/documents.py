@@ -22,6 +22,10 @@ from api.infrastructure.persistence.messaging.campaigns import (
     CampaignRunDocument,
 )
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
+from api.infrastructure.persistence.messaging.contact_imports import (
+    ContactImportDocument,
+    ImportChunkDocument,
+)
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
 from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
@@ -60,6 +64,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     WebhookEventDocument,
     WebhookItemDocument,
     ContactDocument,
+    ContactImportDocument,
+    ImportChunkDocument,
     ConversationDocument,
     MessageDocument,
     TemplateDocument,

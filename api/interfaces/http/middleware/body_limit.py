@@ -45,6 +45,7 @@ class BodyLimit(StrEnum):
     UPLOAD = "upload"  # multipart, a file of at most MAX_UPLOAD_BYTES
     AVATAR = "avatar"  # multipart, an image of at most MAX_AVATAR_BYTES
     WEBHOOK = "webhook"  # a provider's webhook delivery: MAX_WEBHOOK_BODY_BYTES
+    IMPORT = "import"  # multipart, a contact import's file of at most IMPORT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ def limits_for(settings: Settings) -> dict[BodyLimit, Limit]:
         BodyLimit.AVATAR: Limit(avatar + MULTIPART_FRAMING, _file_detail(avatar)),
         BodyLimit.WEBHOOK: Limit(
             webhook, f"The webhook delivery is larger than the limit of {webhook} bytes."
+        ),
+        BodyLimit.IMPORT: Limit(
+            settings.imports.max_bytes + MULTIPART_FRAMING, _file_detail(settings.imports.max_bytes)
         ),
     }
 
