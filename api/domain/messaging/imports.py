@@ -202,11 +202,14 @@ class KnownContact(BaseModel):
 
 class ContactUpsert(BaseModel):
     """One row's change of the contact with `phone` (created from `import` when missing).
-    Fields left None stay as they are; `attributes` merge; `tags` are added."""
+    Fields left None stay as they are; `attributes` merge; `tags` are added. `new`: no
+    live contact had the number when the chunk was read (written as an insert, the
+    cheaper write; an upsert when the number was taken meanwhile)."""
 
     model_config = ConfigDict(frozen=True)
 
     phone: str
+    new: bool = False
     name: str | None = None
     email: str | None = None
     language: str | None = None

@@ -4,8 +4,8 @@ first bytes (the files feature's sniffer), never from its name alone.
 The files feature's sniffer knows UTF-8 text only; a CSV saved by Excel on Windows is
 cp1252 and would read as unknown. Here a head without NUL bytes whose characters are
 printable in cp1252 (or UTF-16 with its byte-order mark) is text too, when the name ends
-in `.csv`, `.tsv` or `.txt`. A bare zip is a workbook only when the name says `.xlsx`
-(reading it then proves it).
+in `.csv`, `.tsv` or `.txt`. A zip is a workbook when the name says `.xlsx` or its first
+entries are a workbook's (`xl/...`); reading it then proves it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def sniff_import(head: bytes, filename: str) -> str | None:
     name = filename.lower()
     if sniffed in (CSV, "text/plain"):
         return CSV
-    if sniffed == "application/zip" and name.endswith(".xlsx"):
+    if sniffed == "application/zip" and (name.endswith(".xlsx") or b"xl/worksheets/" in head
+                                         or b"xl/workbook.xml" in head):  # fmt: skip
         return XLSX
     if sniffed is None and name.endswith(_TEXT_NAMES) and _legacy_text(head):
         return CSV

@@ -300,7 +300,7 @@ def plan_chunk(
         outcome = RowOutcome.UPDATED if exists else RowOutcome.CREATED
         results.append(RowResult(row=item.row, outcome=outcome))
         changes.append(ContactUpsert(phone=item.phone, attributes=item.attributes,
-                                     tags=item.tags, **item.change))  # fmt: skip
+                                     tags=item.tags, new=not exists, **item.change))  # fmt: skip
     return results, changes
 
 
