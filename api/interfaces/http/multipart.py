@@ -10,13 +10,12 @@ never the whole file in memory. Before the iterator ends, the rest of the body i
 (and discarded), so the body limit covers all of it, and a body that is cut short or
 malformed fails the upload rather than storing a truncated file.
 
-Text parts (no filename, at most 64 KiB each) are kept in `FilePart.fields` by name as
-they are read: those before the file at once, those after it once its chunks are
-consumed (an import's `mapping` and `dry_run`).
+Text parts (no filename) of at most 64 KiB are kept in `FilePart.fields` by name as they
+are read: those before the file at once, those after it once its chunks are consumed (an
+import's `mapping` and `dry_run`); longer ones are read and discarded like other parts.
 
 Errors are `InvalidInput` (422): not multipart/form-data, no boundary, malformed, no
-`file` part, a text part over its limit, or a body ending (or the client leaving) before
-the file does.
+`file` part, or a body ending (or the client leaving) before the file does.
 """
 
 from __future__ import annotations
@@ -172,19 +171,16 @@ class _Reader:
             self._data.append(data[start:end])
         elif self._text_name is not None:
             self._text_size += end - start
-            if self._text_size > MAX_TEXT_PART:
-                raise InvalidInput(
-                    f"The form field `{self._text_name}` is too long.",
-                    [FieldProblem(("body", self._text_name), f"at most {MAX_TEXT_PART} bytes")],
-                )
-            self._text.append(data[start:end])
+            if self._text_size <= MAX_TEXT_PART:
+                self._text.append(data[start:end])
 
     def _on_part_end(self) -> None:
         if self._in_file:
             self._in_file, self._file_ended = False, True
         elif self._text_name is not None:
-            self.fields.setdefault(self._text_name, _decode(b"".join(self._text)))
-            self._text_name = None
+            if self._text_size <= MAX_TEXT_PART:  # a longer one is read, not kept
+                self.fields.setdefault(self._text_name, _decode(b"".join(self._text)))
+            self._text_name, self._text = None, []
 
     def _on_end(self) -> None:
         self._ended = True

@@ -27,6 +27,7 @@ from api.domain.messaging.imports import (
     ContactImportPage,
     ContactImportRepository,
     EmptyImportFile,
+    ImportFile,
     ImportFiles,
     ImportFormat,
     ImportResults,
@@ -97,29 +98,15 @@ class StartContactImport:
             filename=upload.filename, chunks=upload.chunks, owner_id=principal.user_id
         )
         try:
-            file_format = (
-                ImportFormat.XLSX if stored.content_type == XLSX_TYPE else ImportFormat.CSV
-            )
-            mapping = parse_mapping(upload.form.get("mapping"))
-            dry_run = parse_flag(upload.form.get("dry_run"), "dry_run")
-            async with self._sheets.open(self._files.open(stored.file_id), file_format) as sheet:
-                compile_mapping(mapping, sheet.header)
-                if not await sheet.next_rows(1):
-                    raise EmptyImportFile("The file has a header but no rows.")
+            contact_import = await self._checked(upload, stored, principal)
         except BaseException:
             await self._files.remove(stored.file_id)
             raise
-        contact_import = await self._imports.add(ContactImport(
-            file_id=stored.file_id, filename=stored.filename, format=file_format,
-            mapping=mapping, dry_run=dry_run, owner_id=principal.user_id,
-            default_country=(await self._settings.current()).default_country,
-            batch_size=self._policy.batch_size, created_at=stored_now(),
-        ))  # fmt: skip
         await self._auditor.record(
             "contact_import.created", "contact_import", contact_import.id,
             actor_id=principal.user_id,
             changes=audit_extra(principal, {"filename": stored.filename, "size": stored.size,
-                                            "dry_run": dry_run}),
+                                            "dry_run": contact_import.dry_run}),
         )  # fmt: skip
         try:
             await self._jobs.enqueue(IMPORT_JOB, import_id=contact_import.id)
@@ -127,6 +114,25 @@ class StartContactImport:
             log.warning("the job queue is down: import %s waits for the sweeper",
                         contact_import.id)  # fmt: skip
         return contact_import
+
+    async def _checked(
+        self, upload: ImportUpload, stored: ImportFile, principal: Principal
+    ) -> ContactImport:
+        """The import of the stored file, once its form fields and header are checked."""
+        xlsx = stored.content_type == XLSX_TYPE
+        file_format = ImportFormat.XLSX if xlsx else ImportFormat.CSV
+        mapping = parse_mapping(upload.form.get("mapping"))
+        dry_run = parse_flag(upload.form.get("dry_run"), "dry_run")
+        async with self._sheets.open(self._files.open(stored.file_id), file_format) as sheet:
+            compile_mapping(mapping, sheet.header)
+            if not await sheet.next_rows(1):
+                raise EmptyImportFile("The file has a header but no rows.")
+        return await self._imports.add(ContactImport(
+            file_id=stored.file_id, filename=stored.filename, format=file_format,
+            mapping=mapping, dry_run=dry_run, owner_id=principal.user_id,
+            default_country=(await self._settings.current()).default_country,
+            batch_size=self._policy.batch_size, created_at=stored_now(),
+        ))  # fmt: skip
 
 
 async def _existing(imports: ContactImportRepository, import_id: str) -> ContactImport:
