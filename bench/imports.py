@@ -1,7 +1,8 @@
 """Contact imports: rows per second and peak RSS growth of the import job on a 100,000-row
 CSV and a 100,000-row XLSX, in one process, against the embedded Mongo server.
 
-    uv run --frozen python bench/imports.py [--rows 100000] [--batch 500] [--json-out f]
+    uv run --frozen python bench/imports.py [--rows 100000] [--batch 500]
+                                            [--formats csv,xlsx] [--json-out f]
 
 Starts its own SecantusDB (standalone, in memory) and Redis on free ports
 (`whatsapp_stack.start_stack`), builds Parley's container in this process (`running`, as
@@ -221,10 +222,11 @@ async def main(options: argparse.Namespace) -> int:
         stack = ws.start_stack(work, cleanup, IMPORT_RUN_SECONDS="100000",
                                JOB_TIME_LIMIT_SECONDS="100000",
                                LOCAL_STORAGE_DIR=str(work / "blobs"))  # fmt: skip
-        files = {ImportFormat.CSV: work / "contacts.csv", ImportFormat.XLSX: work / "contacts.xlsx"}
-        ws.say(f"writing a {options.rows:,}-row CSV and XLSX")
-        write_csv(files[ImportFormat.CSV], options.rows)
-        write_xlsx(files[ImportFormat.XLSX], options.rows)
+        order = [ImportFormat(name) for name in options.formats.split(",")]
+        files = {fmt: work / f"contacts.{fmt.value}" for fmt in order}
+        ws.say(f"writing {options.rows:,}-row files: {options.formats}")
+        for fmt, path in files.items():
+            (write_csv if fmt is ImportFormat.CSV else write_xlsx)(path, options.rows)
         results = []
         saved = os.getcwd()
         os.chdir(work)  # relative paths of the run (none expected) land in the scratch dir
@@ -255,5 +257,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--formats", default="csv,xlsx", help="which files, in this order")
     parser.add_argument("--json-out")
     raise SystemExit(asyncio.run(main(parser.parse_args())))
