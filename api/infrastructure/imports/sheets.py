@@ -27,6 +27,7 @@ import contextlib
 import csv
 import datetime as dt
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -56,6 +57,8 @@ _OTHER_SCRIPTS = frozenset({
     "big5hkscs", "cp950", "euc_kr", "cp949", "johab",
 })  # fmt: skip
 Row = list[str]
+_ROW_TAG = re.compile(rb"<row[ >/]")
+_ROW_TAG_LENGTH = 5
 
 
 class StreamingSheetReader:
@@ -238,16 +241,19 @@ class _XlsxSheet(_BaseSheet):
         return rows
 
     def _count(self) -> int:
-        """From the sheet's declared dimension when it has one (what Excel and openpyxl
-        write), else by reading it through once."""
+        """From the sheet's declared dimension when it has one (Excel writes it), else by
+        counting the `<row` elements of the sheet's XML as it decompresses (no parse: a
+        row Excel leaves out as empty is not counted, the end of the run counts it)."""
         declared_last, declared_first = self._sheet.max_row, self._sheet.min_row
         if isinstance(declared_last, int) and isinstance(declared_first, int):
             return max(0, declared_last - declared_first)
-        from openpyxl import load_workbook
-
-        book = load_workbook(self._path, read_only=True, data_only=True)
-        try:
-            sheet = book.worksheets[0]
-            return max(0, sum(1 for _ in sheet.iter_rows(values_only=True)) - 1)
-        finally:
-            book.close()
+        member = getattr(self._sheet, "_worksheet_path", None)
+        if not isinstance(member, str):
+            return sum(1 for _ in self._book.worksheets[0].iter_rows()) - 1
+        rows, tail = 0, b""
+        with zipfile.ZipFile(self._path) as archive, archive.open(member) as xml:
+            while chunk := xml.read(1024 * 1024):
+                data = tail + chunk
+                rows += len(_ROW_TAG.findall(data))
+                tail = data[-(_ROW_TAG_LENGTH - 1) :]  # shorter than a tag: none counted twice
+        return max(0, rows - 1)

@@ -166,7 +166,8 @@ class BeanieContactImportRepository:
         return await self._held(
             import_id, lease_token,
             {"$set": {"processed_rows": processed_after, "lease_until": lease_until},
-             "$inc": counts.model_dump()},
+             "$inc": counts.model_dump(),
+             "$max": {"total_rows": processed_after}},  # a count that fell short
             processed_rows=processed_before,
         )  # fmt: skip
 
