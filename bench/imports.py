@@ -242,6 +242,8 @@ async def main(options: argparse.Namespace) -> int:
         finally:
             os.chdir(saved)
     print(table(results))
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}; this machine has "
+          f"{os.cpu_count()} cores: above that, other work shared them")  # fmt: skip
     jobs = [r for r in results if r.target.startswith("parley_job")]
     met = all(r.rows_per_second > GOAL_ROWS_PER_SECOND and r.growth_mb < GOAL_RSS_MB
               for r in jobs)  # fmt: skip

@@ -20,7 +20,7 @@ from tests.support.imports import (
     upload,
     xlsx_bytes,
 )
-from tests.support.people import signed_in, two_tenants
+from tests.support.people import audit_entries, signed_in, two_tenants
 
 CONTACTS = "/api/v1/contacts"
 PROFILE = "/api/v1/tenant/profile"
@@ -118,6 +118,9 @@ async def test_a_csv_import_upserts_by_phone_and_reports_every_bad_row(
     rest = await client.get(IMPORTS, params={"cursor": listed["next_cursor"]}, headers=owner)
     assert [i["id"] for i in rest.json()["items"]] == [queued["id"]]
     assert rest.json()["next_cursor"] is None
+    audited = await audit_entries(client, owner, resource_type="contact_import")
+    assert sorted(e["resource_id"] for e in audited) == sorted([queued["id"], done["id"]])
+    assert {e["action"] for e in audited} == {"contact_import.created"}
 
 
 async def test_an_xlsx_import_reads_numbers_as_typed_in_a_spreadsheet(client: AppClient) -> None:
