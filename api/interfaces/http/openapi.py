@@ -102,8 +102,9 @@ TAGS: list[dict[str, Any]] = [
         "name": "contacts",
         "description": (
             "Contacts (numbers in E.164, unique per tenant; tags, attributes, language; "
-            "consent with its source and time; soft delete) and segments (saved filters "
-            "with a preview)."
+            "consent with its source and time; soft delete), segments (saved filters "
+            "with a preview) and imports (CSV or XLSX files upserted by phone by a job, "
+            "with progress and a report of the rows refused)."
         ),
     },
     {
