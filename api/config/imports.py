@@ -42,7 +42,9 @@ class ImportSettings(BaseSettings):
         ),
     )
     max_attempts: int = Field(
-        default=50, ge=1, description="Runs an import gets (crashes included) before it fails."
+        default=50,
+        ge=1,
+        description="Runs an import gets (hand-overs and crashed runs count) before it fails.",
     )
     sweep_interval_seconds: float = Field(
         default=60, gt=0, description="How often beat queues the imports nobody is moving."
