@@ -155,7 +155,9 @@ def _field_of(target: str) -> tuple[str | None, str | None]:
 
 
 @dataclass
-class _Parsed:
+class ParsedRow:
+    """A row that reads as a contact change (its limits are checked with the chunk)."""
+
     row: int
     phone: str
     phone_cell: tuple[str, str]  # column, value
@@ -198,7 +200,7 @@ class RowReader:
         raw = cells[self._phone.index]
         return phone_of(raw, self._country) if raw else None
 
-    def read(self, row: int, cells: list[str]) -> _Parsed | RowResult:
+    def read(self, row: int, cells: list[str]) -> ParsedRow | RowResult:
         if not any(cells):
             return RowResult(row=row, outcome=RowOutcome.SKIPPED, reason=BLANK_ROW)
         try:
@@ -207,21 +209,21 @@ class RowReader:
             return RowResult(row=row, outcome=RowOutcome.FAILED, column=failed.column,
                              value=_shown(failed.value), reason=failed.reason)  # fmt: skip
 
-    def _parse(self, row: int, cells: list[str]) -> _Parsed:
+    def _parse(self, row: int, cells: list[str]) -> ParsedRow:
         raw_phone = cells[self._phone.index]
         if not raw_phone:
             raise _RowFailed(self._phone.header, "", PHONE_MISSING)
         phone = phone_of(raw_phone, self._country)
         if phone is None:
             raise _RowFailed(self._phone.header, raw_phone, PHONE_INVALID)
-        parsed = _Parsed(row=row, phone=phone, phone_cell=(self._phone.header, raw_phone))
+        parsed = ParsedRow(row=row, phone=phone, phone_cell=(self._phone.header, raw_phone))
         for column in self._columns:
             value = cells[column.index]
             if value and column.field != "phone":
                 self._take(parsed, column, value)
         return parsed
 
-    def _take(self, parsed: _Parsed, column: Column, value: str) -> None:
+    def _take(self, parsed: ParsedRow, column: Column, value: str) -> None:
         if column.field == "email":
             try:
                 parsed.change["email"] = _EMAIL.validate_python(value)
@@ -245,7 +247,7 @@ class RowReader:
             parsed.attributes[column.key] = value
             parsed.attributes_cell = (column.header, value)
 
-    def _tags(self, parsed: _Parsed, column: Column, value: str) -> None:
+    def _tags(self, parsed: ParsedRow, column: Column, value: str) -> None:
         for piece in value.replace(";", ",").split(","):
             tag = " ".join(piece.split()).lower()
             if not tag:
@@ -266,7 +268,7 @@ class _Seen:
 
 
 def plan_chunk(
-    parsed: list[_Parsed | RowResult],
+    parsed: list[ParsedRow | RowResult],
     known: dict[str, KnownContact],
     seen_before: set[str] | None = None,
 ) -> tuple[list[RowResult], list[ContactUpsert]]:
@@ -304,7 +306,7 @@ def plan_chunk(
     return results, changes
 
 
-def _limits(item: _Parsed, current: _Seen) -> RowResult | None:
+def _limits(item: ParsedRow, current: _Seen) -> RowResult | None:
     if item.tags_cell and len(current.tags | set(item.tags)) > MAX_TAGS:
         column, value = item.tags_cell
         return RowResult(row=item.row, outcome=RowOutcome.FAILED, column=column,

@@ -16,8 +16,10 @@ the reason. `SweepContactImports` (beat) queues the imports nobody is moving.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import uuid4
 
@@ -34,13 +36,19 @@ from api.domain.messaging.imports import (
     ImportStatus,
     InvalidImportFile,
     InvalidImportMapping,
+    RowResult,
     Sheet,
     SheetReader,
     StaleImports,
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.contact_imports import IMPORT_JOB, ImportPolicy
-from api.usecases.messaging.import_rules import RowReader, compile_mapping, plan_chunk
+from api.usecases.messaging.import_rules import (
+    ParsedRow,
+    RowReader,
+    compile_mapping,
+    plan_chunk,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +116,25 @@ class RunContactImport:
                 await self._imports.set_total(taken.id, token, await sheet.count_rows())
             seen: set[str] = set()
             read = await self._skip_done(sheet, taken, reader, seen)
-            while rows := await sheet.next_rows(taken.batch_size):
-                first = read + FIRST_ROW
-                read += len(rows)
-                if not await self._chunk(taken, token, reader, first, rows, seen):
-                    return ImportStatus.RUNNING  # the lease went to another run
-                if self._clock.now() - started > timedelta(seconds=self._policy.run_seconds):
-                    await self._imports.release(taken.id, token)
-                    await self._jobs.enqueue(IMPORT_JOB, import_id=taken.id)
-                    return ImportStatus.RUNNING
+            # The next chunk is read and checked while this one is written (the database
+            # wait hides the parsing); the sheet is read by one task at a time.
+            ahead = asyncio.ensure_future(_next_chunk(sheet, reader, taken.batch_size, read))
+            try:
+                while (chunk := await ahead) is not None:
+                    read = chunk.first - FIRST_ROW + chunk.size
+                    ahead = asyncio.ensure_future(
+                        _next_chunk(sheet, reader, taken.batch_size, read)
+                    )
+                    if not await self._chunk(taken, token, chunk, seen):
+                        return ImportStatus.RUNNING  # the lease went to another run
+                    if self._clock.now() - started > timedelta(seconds=self._policy.run_seconds):
+                        await self._imports.release(taken.id, token)
+                        await self._jobs.enqueue(IMPORT_JOB, import_id=taken.id)
+                        return ImportStatus.RUNNING
+            finally:
+                await asyncio.wait([ahead])  # done before the sheet closes
+                if not ahead.cancelled():
+                    ahead.exception()  # retrieved: an error of a chunk never used is moot
         await self._finish(taken, token, ImportStatus.DONE, total=read)
         return ImportStatus.DONE
 
@@ -134,28 +152,19 @@ class RunContactImport:
                 seen.update(p for p in map(reader.phone, rows) if p)
         return read
 
-    async def _chunk(
-        self,
-        taken: ContactImport,
-        token: str,
-        reader: RowReader,
-        first: int,
-        rows: list[list[str]],
-        seen: set[str],
-    ) -> bool:
+    async def _chunk(self, taken: ContactImport, token: str, chunk: _Chunk, seen: set[str]) -> bool:
         assert taken.id is not None  # noqa: S101 - stored
-        parsed = [reader.read(first + n, cells) for n, cells in enumerate(rows)]
-        phones = _phones(parsed)
+        phones = _phones(chunk.parsed)
         known = await self._contacts.known(phones)
-        results, changes = plan_chunk(parsed, known, seen if taken.dry_run else None)
-        stored = await self._results.save(taken.id, first, results)
+        results, changes = plan_chunk(chunk.parsed, known, seen if taken.dry_run else None)
+        stored = await self._results.save(taken.id, chunk.first, results)
         if not taken.dry_run and changes:
             await self._contacts.upsert(changes, self._clock.now())
         if taken.dry_run:
             seen.update(phones)
-        done = first - FIRST_ROW
+        done = chunk.first - FIRST_ROW
         return await self._imports.checkpoint(
-            taken.id, token, processed_before=done, processed_after=done + len(rows),
+            taken.id, token, processed_before=done, processed_after=done + chunk.size,
             counts=ImportCounts.of(stored),
             lease_until=self._clock.now() + self._lease_end(),
         )  # fmt: skip
@@ -173,6 +182,26 @@ class RunContactImport:
         await self._imports.finish(taken.id, token, status=status, at=self._clock.now(),
                                    error=error, total_rows=total)  # fmt: skip
         log.info("contact import %s %s", taken.id, status.value)
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    first: int  # its first row's number
+    size: int
+    parsed: list[ParsedRow | RowResult]
+
+
+async def _next_chunk(sheet: Sheet, reader: RowReader, size: int, read: int) -> _Chunk | None:
+    """The next rows after the `read` ones, read and checked in a worker thread."""
+    rows = await sheet.next_rows(size)
+    if not rows:
+        return None
+    first = read + FIRST_ROW
+
+    def check() -> list[ParsedRow | RowResult]:
+        return [reader.read(first + n, cells) for n, cells in enumerate(rows)]
+
+    return _Chunk(first=first, size=len(rows), parsed=await asyncio.to_thread(check))
 
 
 def _phones(parsed: Sequence[object]) -> list[str]:
