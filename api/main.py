@@ -40,6 +40,7 @@ from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
 from api.interfaces.http.routers.messaging import campaigns as campaign_routes
 from api.interfaces.http.routers.messaging import channels as channel_routes
+from api.interfaces.http.routers.messaging import contact_exports as contact_export_routes
 from api.interfaces.http.routers.messaging import contact_imports as contact_import_routes
 from api.interfaces.http.routers.messaging import contacts as contact_routes
 from api.interfaces.http.routers.messaging import conversation_read as read_routes
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox_socket.router, prefix=settings.api_prefix)  # WebSocket: no OpenAPI
     # Before the contacts: `/contacts/imports` must win over `/contacts/{contact_id}`.
     app.include_router(contact_import_routes.router, prefix=settings.api_prefix)
+    app.include_router(contact_export_routes.router, prefix=settings.api_prefix)
     app.include_router(contact_routes.contacts, prefix=settings.api_prefix)
     app.include_router(contact_routes.segments, prefix=settings.api_prefix)
     app.include_router(campaign_routes.router, prefix=settings.api_prefix)

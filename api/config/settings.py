@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a tenant's dashboard answer is served again (0: never cached).",
     )
+    contact_export_ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 30,
+        description="How long a finished contact export's file is offered for download.",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     TEMPLATES_MANAGE = "templates:manage"
     CONTACTS_READ = "contacts:read"
     CONTACTS_WRITE = "contacts:write"
+    CONTACTS_EXPORT = "contacts:export"
     INBOX_WRITE = "inbox:write"
     MESSAGES_SEND = "messages:send"
     INBOX_MANAGE = "inbox:manage"
@@ -86,6 +87,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.CONTACTS_WRITE,
         "Create, edit, delete, opt out and opt in contacts; manage segments",
+    ),
+    CatalogEntry(
+        Permission.CONTACTS_EXPORT,
+        "Export contacts (all their personal data) to a CSV file and download it",
     ),
     CatalogEntry(
         Permission.INBOX_WRITE,

@@ -22,6 +22,7 @@ from api.domain.messaging.campaigns import (
     TenantTimezone,
 )
 from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.contact_exports import ContactExportRepository, ExportFiles
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
 from api.domain.messaging.gateway import ChannelGateways
@@ -47,6 +48,9 @@ from api.infrastructure.persistence.messaging.campaigns import (
     PlatformCampaignSchedule,
 )
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
+from api.infrastructure.persistence.messaging.contact_exports import (
+    BeanieContactExportRepository,
+)
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import (
     BeanieConversationRepository,
@@ -62,6 +66,7 @@ from api.infrastructure.realtime.feed import RedisStreamInboxFeed
 from api.infrastructure.realtime.presence import RedisPresenceStore
 from api.infrastructure.realtime.streams import RedisStreamInboxEvents
 from api.usecases.messaging.campaign_policy import CampaignPolicy
+from api.usecases.messaging.export_contacts import ExportPolicy
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.inbox_agents import PresencePolicy
@@ -70,6 +75,7 @@ from api.usecases.messaging.sending_rules import SendPolicy
 from api.wiring.clients import Clients
 from api.wiring.contact_imports import register_imports
 from api.wiring.contact_settings import ProfileContactSettings
+from api.wiring.export_files import FileStoreExportFiles
 from api.wiring.kernel import OnStart
 from api.wiring.media_sink import FileStoreMediaSink
 from api.wiring.outbound_files import FileStoreOutboundFiles
@@ -135,6 +141,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ContactRepository, BeanieContactRepository)
     container.register(ContactSettingsSource, ProfileContactSettings)  # the tenant's profile
     container.register(SegmentRepository, BeanieSegmentRepository)
+    register_exports(container, settings)
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
     container.register(TemplateRepository, BeanieTemplateRepository)
@@ -156,6 +163,18 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     register_routing(container, settings, clients)
     register_campaigns(container, settings)
     register_imports(container, settings)
+
+
+def register_exports(container: punq.Container, settings: Settings) -> None:
+    """Contact exports: their records, their files (on the files feature's store), their
+    policy (a run's lease outlasts the job time limit)."""
+    container.register(ContactExportRepository, BeanieContactExportRepository)
+    container.register(ExportFiles, FileStoreExportFiles)  # FileStore: discovered later
+    policy = ExportPolicy(
+        ttl=timedelta(hours=settings.contact_export_ttl_hours),
+        lease=timedelta(seconds=settings.jobs.job_time_limit_seconds + 60),
+    )
+    container.register(ExportPolicy, instance=policy)
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:

@@ -20,6 +20,7 @@ its own time and source (`opted_in_at`, `opt_in_source`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -219,5 +220,14 @@ class ContactRepository(Protocol):
         ...
 
     async def count(self, query: ContactQuery) -> int: ...
+
+    async def attribute_keys(self, query: ContactQuery) -> list[str]:
+        """Every attribute key the live contacts matching `query` use, sorted."""
+        ...
+
+    def batches(self, query: ContactQuery, *, size: int) -> AsyncIterator[list[Contact]]:
+        """The live contacts matching `query`, at most `size` at a time (memory bounded
+        whatever the count), each at most once, in id order."""
+        ...
 
     async def stats(self) -> ContactStats: ...

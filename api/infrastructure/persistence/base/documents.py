@@ -22,6 +22,7 @@ from api.infrastructure.persistence.messaging.campaigns import (
     CampaignRunDocument,
 )
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
+from api.infrastructure.persistence.messaging.contact_exports import ContactExportDocument
 from api.infrastructure.persistence.messaging.contact_imports import (
     ContactImportDocument,
     ImportChunkDocument,
@@ -70,6 +71,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     MessageDocument,
     TemplateDocument,
     SegmentDocument,
+    ContactExportDocument,
     IdempotencyKeyDocument,
     TeamDocument,
     InboxSettingsDocument,

@@ -16,6 +16,7 @@ same contacts.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -356,6 +357,18 @@ class BeanieContactRepository:
 
     async def count(self, query: ContactQuery) -> int:
         return await self._scoped.count(contact_filter(query))
+
+    async def attribute_keys(self, query: ContactQuery) -> list[str]:
+        rows = await self._scoped.aggregate([
+            {"$match": contact_filter(query)},
+            {"$project": {"k": {"$objectToArray": {"$ifNull": ["$attributes", {}]}}}},
+            {"$unwind": "$k"}, {"$group": {"_id": "$k.k"}}, {"$sort": {"_id": 1}},
+        ])  # fmt: skip
+        return [str(row["_id"]) for row in rows]
+
+    async def batches(self, query: ContactQuery, *, size: int) -> AsyncIterator[list[Contact]]:
+        async for found in self._scoped.batches(contact_filter(query), size=size):
+            yield [document.to_entity() for document in found]
 
     async def stats(self) -> ContactStats:
         live = {"$match": dict(_LIVE)}

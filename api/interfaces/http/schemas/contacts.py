@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.domain.messaging.contact_exports import ExportStatus
 from api.domain.messaging.contacts import (
     ConsentSource,
     Contact,
@@ -16,6 +17,7 @@ from api.domain.messaging.contacts import (
     SegmentFilter,
 )
 from api.domain.messaging.segments import Segment
+from api.usecases.messaging.export_contacts import ExportView
 from api.usecases.messaging.manage_contacts import ContactChanges, NewContact
 from api.usecases.messaging.manage_segments import (
     SegmentChanges,
@@ -141,3 +143,50 @@ class SegmentPreviewOut(BaseModel):
     @classmethod
     def of(cls, preview: SegmentPreview) -> SegmentPreviewOut:
         return cls(count=preview.count, items=[ContactOut.of(c) for c in preview.items])
+
+
+class ContactExportIn(BaseModel):
+    """The filters of `GET /contacts`, all optional; none exports every live contact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=100, description="Search text")
+    tag: str | None = Field(default=None, max_length=50, description="Only with this tag")
+    segment_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Only in this segment"
+    )
+    opted_out: bool | None = Field(default=None, description="Only opted out, or only not")
+
+
+class ContactExportOut(BaseModel):
+    id: str
+    status: ExportStatus = Field(description="`queued`, `running`, `done` or `failed`")
+    total_rows: int = Field(description="Contacts written (0 until done)")
+    url: str | None = Field(
+        description=(
+            "A signed link to the CSV, fresh on every read: only when `done` and before "
+            "`expires_at`; it needs no token"
+        )
+    )
+    url_expires_at: datetime | None = Field(description="When `url` stops working")
+    reason: str | None = Field(description="Why it failed (`failed` only)")
+    filters: ContactExportIn = Field(description="What was asked for")
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None = Field(description="The file is offered until then")
+
+    @classmethod
+    def of(cls, view: ExportView) -> ContactExportOut:
+        export = view.export
+        query = export.query
+        assert export.id is not None  # noqa: S101 - stored
+        return cls(
+            id=export.id, status=export.status, total_rows=export.total_rows,
+            url=view.link.url if view.link else None,
+            url_expires_at=view.link.expires_at if view.link else None,
+            reason=export.reason,
+            filters=ContactExportIn(q=query.q, tag=query.tag, segment_id=export.segment_id,
+                                    opted_out=query.opted_out),
+            created_at=export.created_at, finished_at=export.finished_at,
+            expires_at=export.expires_at,
+        )  # fmt: skip

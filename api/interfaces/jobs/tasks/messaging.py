@@ -1,6 +1,6 @@
 """Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
 an inbound message's file into the tenant's storage; sync a channel's templates; send a
-queued message; send a read receipt; wake snoozed conversations."""
+queued message; send a read receipt; wake snoozed conversations; export contacts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from api.interfaces.jobs.base import RetryPolicy, is_last_attempt, parley_task
 from api.usecases.messaging.conversation_status import WAKE_JOB, WakeSnoozedConversations
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from api.usecases.messaging.deliver_outbound_message import DeliverOutboundMessage
+from api.usecases.messaging.export_contacts import EXPORT_CONTACTS_JOB, RunContactExport
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
 from api.usecases.messaging.mark_conversation_read import SendReadReceipt
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
@@ -83,3 +84,11 @@ async def wake_snoozed(container: punq.Container) -> int:
     """Periodic (beat): open again the snoozed conversations whose time has come, in every
     tenant (see `WakeSnoozedConversations`)."""
     return await container.resolve(WakeSnoozedConversations).execute()
+
+
+@parley_task(EXPORT_CONTACTS_JOB)
+async def export_contacts(container: punq.Container, export_id: str) -> bool:
+    """Write the export's CSV into the tenant's storage (see `RunContactExport`); storage
+    or database outages are retried with backoff, then the export is `failed`."""
+    use_case: RunContactExport = container.resolve(RunContactExport)
+    return await use_case.execute(export_id, final_attempt=is_last_attempt())

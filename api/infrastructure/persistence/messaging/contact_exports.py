@@ -1,0 +1,114 @@
+"""Contact exports in MongoDB, within the current tenant. Every change of state is one
+conditional update on the export's id (no read-then-write), so two runs of one export's
+job never both write it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pymongo import DESCENDING, IndexModel
+
+from api.domain.messaging.contact_exports import ContactExport, ExportStatus
+from api.domain.messaging.contacts import ContactQuery
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantOwnedDocument,
+    TenantScopedRepository,
+    to_object_id,
+)
+
+
+class ContactExportDocument(TenantOwnedDocument):
+    status: ExportStatus = ExportStatus.QUEUED
+    query: ContactQuery
+    segment_id: str | None = None
+    requested_by: str | None = None
+    total_rows: int = 0
+    file_id: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    lease_until: datetime | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    class Settings:
+        name = "contact_exports"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel(
+                [(TENANT_FIELD, 1), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="tenant_newest",
+            ),
+        ]
+
+    def to_entity(self) -> ContactExport:
+        return ContactExport(id=str(self.id), **self.model_dump(exclude={"id", "revision_id"}))
+
+
+class BeanieContactExportRepository:
+    """`ContactExportRepository` adapter (fail closed: `TenantRequired` without a tenant)."""
+
+    def __init__(self) -> None:
+        self._scoped = TenantScopedRepository(ContactExportDocument)
+
+    async def add(self, export: ContactExport) -> ContactExport:
+        fields = export.model_dump(exclude={"id", "tenant_id"})
+        return (await self._scoped.insert(ContactExportDocument(**fields))).to_entity()
+
+    async def get(self, export_id: str) -> ContactExport | None:
+        document = await self._scoped.get(export_id)
+        return document.to_entity() if document else None
+
+    async def claim(self, export_id: str, *, at: datetime, lease_until: datetime) -> bool:
+        oid = to_object_id(export_id)
+        if oid is None:
+            return False
+        update: dict[str, dict[str, Any]] = {
+            "$set": {"status": ExportStatus.RUNNING.value, "started_at": at,
+                     "lease_until": lease_until},
+            "$inc": {"attempts": 1},
+        }  # fmt: skip
+        # Queued, else running under a lease that ran out (its worker died): two plain
+        # conditions rather than `$or`, which the embedded server answers with a scan.
+        for condition in (
+            {"status": ExportStatus.QUEUED.value},
+            {"status": ExportStatus.RUNNING.value, "lease_until": {"$lt": at}},
+        ):
+            if await self._scoped.apply_where({"_id": oid, **condition}, update):
+                return True
+        return False
+
+    async def finish(
+        self, export_id: str, *, file_id: str, total_rows: int, at: datetime, expires_at: datetime
+    ) -> bool:
+        return await self._change(
+            export_id,
+            {"status": ExportStatus.RUNNING.value},
+            {"status": ExportStatus.DONE.value, "file_id": file_id, "total_rows": total_rows,
+             "finished_at": at, "expires_at": expires_at, "lease_until": None},
+        )  # fmt: skip
+
+    async def fail(self, export_id: str, *, reason: str, at: datetime) -> bool:
+        return await self._change(
+            export_id,
+            {"status": {"$ne": ExportStatus.DONE.value}},
+            {"status": ExportStatus.FAILED.value, "reason": reason, "finished_at": at,
+             "lease_until": None},
+        )  # fmt: skip
+
+    async def release(self, export_id: str) -> None:
+        await self._change(
+            export_id,
+            {"status": ExportStatus.RUNNING.value},
+            {"status": ExportStatus.QUEUED.value, "lease_until": None},
+        )
+
+    async def _change(
+        self, export_id: str, condition: dict[str, Any], fields: dict[str, Any]
+    ) -> bool:
+        oid = to_object_id(export_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where({"_id": oid, **condition}, {"$set": fields})
