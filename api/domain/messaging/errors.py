@@ -9,6 +9,11 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
     InvalidTemplate (InvalidInput)               a template breaks the provider's rules
     TemplateRejected (InvalidInput)              the provider refused a template call
+    TemplateUnusable (InvalidInput)              a template that cannot be sent now:
+    ├── TemplateUnknown                          the channel has none by that name/language
+    ├── TemplateNotApproved                      the provider has not approved it
+    └── TemplateInactive                         the tenant switched it off
+    TemplateValuesInvalid (InvalidInput)         a send's variable values do not fit
     InvalidPhone (InvalidInput)                  a contact's number is not a valid number
     DuplicateContact (Conflict)                  a contact already has this number
 
@@ -113,6 +118,52 @@ class TemplateRejected(InvalidInput):
 
     code = "template_rejected"
     title = "Template rejected by the provider"
+
+
+class TemplateUnusable(InvalidInput):
+    """A template that cannot be sent now (base of the three reasons below)."""
+
+    code = "template_unusable"
+    title = "Template cannot be used"
+
+
+class TemplateUnknown(TemplateUnusable):
+    """The channel has no stored template with this name and language (sync the channel's
+    templates first)."""
+
+    code = "template_unknown"
+    title = "Unknown template"
+
+
+class TemplateNotApproved(TemplateUnusable):
+    """The provider has not approved the template (pending, rejected, paused, disabled,
+    deleted): `status` says which."""
+
+    code = "template_not_approved"
+    title = "Template not approved"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"The template is {status}, not APPROVED: it cannot be sent.")
+        self.status = status
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"template_status": self.status}
+
+
+class TemplateInactive(TemplateUnusable):
+    """The tenant deactivated the template (`POST /templates/{id}/deactivate`)."""
+
+    code = "template_inactive"
+    title = "Template inactive"
+
+
+class TemplateValuesInvalid(InvalidInput):
+    """A send's values for a template's variables: one missing (or empty), or one the
+    template does not have; field `errors` name each by its `key`."""
+
+    code = "template_values_invalid"
+    title = "Template values invalid"
 
 
 class InvalidPhone(InvalidInput):

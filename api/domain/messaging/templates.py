@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 NAME_PATTERN = r"^[a-z0-9_]{1,512}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$"
@@ -31,6 +31,7 @@ MAX_BODY = 1024
 MAX_HEADER = 60
 MAX_FOOTER = 60
 MAX_BUTTONS = 10
+MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -49,9 +50,14 @@ class ParameterFormat(StrEnum):
 
 
 class TemplateVariable(BaseModel):
-    """One placeholder a sender fills: in which component (`header`, `body`, `button` with
-    its `button_index`), which (`index`: 1-based position, or the name of a named
-    parameter) and the provider's example value."""
+    """One value a sender fills: in which component (`header`, `body`, `button` with its
+    `button_index`), which (`index`: 1-based position, or the name of a named parameter),
+    of which `type` (`text`; a media header's `image`, `video` or `document`, filled with
+    a link), and the provider's example value.
+
+    `key` names it stably, for a campaign's variable mapping and `send_components`:
+    `body.1`, `header.1`, `button.0.1` (button 0, its placeholder 1), `body.first_name`
+    (named), `header.image` (a media header)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,6 +65,16 @@ class TemplateVariable(BaseModel):
     index: int | str
     example: str | None = None
     button_index: int | None = None
+    type: str = "text"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def key(self) -> str:
+        if self.type != "text":
+            return f"{self.component}.{self.type}"
+        if self.component == "button":
+            return f"button.{self.button_index}.{self.index}"
+        return f"{self.component}.{self.index}"
 
 
 class Template(BaseModel):
@@ -76,6 +92,7 @@ class Template(BaseModel):
     variables: list[TemplateVariable] = Field(default_factory=list)
     quality: str | None = None
     rejected_reason: str | None = None
+    active: bool = True  # Parley's own switch: an inactive template is not sent
     created_at: datetime
     updated_at: datetime
 
@@ -148,6 +165,11 @@ class TemplateRepository(Protocol):
 
     async def delete(self, template_id: str) -> bool: ...
 
+    async def set_active(self, template_id: str, active: bool) -> Template | None:
+        """Switch the template on or off here (the provider is not told; `updated_at`,
+        the provider's last change, stays); None when absent."""
+        ...
+
 
 def normalized_status(status: str | None) -> str:
     value = (status or "").strip().upper() or PENDING
@@ -171,11 +193,21 @@ def parameter_format(components: list[dict[str, Any]]) -> ParameterFormat:
 
 
 def template_variables(components: list[dict[str, Any]]) -> list[TemplateVariable]:
-    """The placeholders of the header, body and URL buttons with their examples."""
+    """The placeholders of the header, body and URL buttons with their examples, and a
+    media header (the link a sender gives)."""
     found: list[TemplateVariable] = []
     for component in components:
         kind = _kind(component)
-        if kind in ("HEADER", "BODY"):
+        media = str(component.get("format", "TEXT")).upper() if kind == "HEADER" else ""
+        if media in MEDIA_HEADERS:
+            given = component.get("example")
+            handles = given.get("header_handle") if isinstance(given, dict) else None
+            example = handles[0] if isinstance(handles, list) and handles else None
+            found.append(TemplateVariable(
+                component="header", index=1, type=media.lower(),
+                example=None if example is None else str(example),
+            ))  # fmt: skip
+        elif kind in ("HEADER", "BODY"):
             lower = kind.lower()
             examples = _examples(component.get("example"), lower)
             for name in placeholders(component.get("text")):

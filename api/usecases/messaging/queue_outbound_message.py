@@ -7,6 +7,8 @@ Rules, checked before anything is stored or sent:
   found, or created when the message is queued, like an inbound message would);
   another tenant's conversation, channel, file or message is `NotFound`;
 - the channel must be able to send (`ChannelUnavailable`: disconnected, token invalid);
+- a template the channel has stored must be active (`TemplateInactive` once the tenant
+  deactivated it); one Parley has not stored is sent as given (the provider decides);
 - the 24-hour customer service window: anything but a template needs the conversation's
   `window_expires_at` in the future (`OutsideServiceWindow`), by the `Clock` port;
 - `reply_to` and a reaction's target: a message of the same conversation that the
@@ -37,6 +39,7 @@ from api.domain.messaging.conversations import (
     Conversation,
     ConversationRepository,
 )
+from api.domain.messaging.errors import TemplateInactive
 from api.domain.messaging.messages import (
     Direction,
     MediaLink,
@@ -61,6 +64,7 @@ from api.domain.messaging.outbound import (
     draft_text,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
+from api.domain.messaging.templates import TemplateRepository
 from api.usecases.kernel.clock import stored_now
 from api.usecases.messaging.inbox_reads import MESSAGE_NOT_FOUND, existing_conversation
 from api.usecases.messaging.rules import CHANNEL_NOT_FOUND
@@ -71,6 +75,7 @@ from api.usecases.messaging.sending_rules import (
     recipient_identity,
     stored_content,
 )
+from api.usecases.messaging.template_rules import TEMPLATE_INACTIVE
 
 FILE_NOT_FOUND = "File not found."
 _POLL_SECONDS = 0.05
@@ -102,8 +107,10 @@ class QueueOutboundMessage:
         clock: Clock,
         policy: SendPolicy,
         events: InboxEvents,
+        templates: TemplateRepository,
     ) -> None:
         self._events = events
+        self._templates = templates
         self._channels = channels
         self._contacts = contacts
         self._conversations = conversations
@@ -123,6 +130,7 @@ class QueueOutboundMessage:
             if known is not None:
                 return Queued(await self._replayed(known, digest), created=False)
         target = await self._target(draft)
+        await self._check_template(draft, target.channel)
         self._check_window(draft, target.conversation)
         resolved, media = await self._resolved(draft, target.conversation)
         message_id = self._messages.new_id()
@@ -181,6 +189,14 @@ class QueueOutboundMessage:
                 f"The channel cannot send ({channel.status.value}); fix it and try again."
             )
         return channel
+
+    async def _check_template(self, draft: OutboundDraft, channel: Channel) -> None:
+        if not isinstance(draft.content, TemplateContent) or channel.id is None:
+            return
+        content = draft.content
+        stored = await self._templates.find(channel.id, content.name, content.language)
+        if stored is not None and not stored.active:
+            raise TemplateInactive(TEMPLATE_INACTIVE)
 
     def _check_window(self, draft: OutboundDraft, conversation: Conversation | None) -> None:
         if isinstance(draft.content, TemplateContent):

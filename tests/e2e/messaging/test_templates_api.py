@@ -30,7 +30,7 @@ from tests.support.templates import (
 TEMPLATE_FIELDS = {
     "id", "channel_id", "waba_id", "external_id", "name", "language", "category", "status",
     "parameter_format", "components", "variables", "quality", "rejected_reason",
-    "created_at", "updated_at",
+    "active", "created_at", "updated_at",
 }  # fmt: skip
 APP_SECRET = "app-secret-0123456789"
 
@@ -68,13 +68,18 @@ async def test_create_submits_to_meta_and_stores(client: AppClient, graph: FakeG
     assert created["name"] == "seasonal_promotion" and created["language"] == "en_US"
     assert created["category"] == "MARKETING" and created["status"] == "PENDING"
     assert created["parameter_format"] == "POSITIONAL" and created["rejected_reason"] is None
+    assert created["active"] is True
     assert created["variables"] == [
-        {"component": "header", "index": 1, "example": "Summer Sale", "button_index": None},
-        {"component": "body", "index": 1, "example": "the end of August", "button_index": None},
-        {"component": "body", "index": 2, "example": "25OFF", "button_index": None},
-        {"component": "body", "index": 3, "example": "25%", "button_index": None},
-        {"component": "button", "index": 1, "example": "https://www.example.com/shop/summer",
-         "button_index": 1},
+        {"key": "header.1", "component": "header", "index": 1, "type": "text",
+         "example": "Summer Sale", "button_index": None},
+        {"key": "body.1", "component": "body", "index": 1, "type": "text",
+         "example": "the end of August", "button_index": None},
+        {"key": "body.2", "component": "body", "index": 2, "type": "text", "example": "25OFF",
+         "button_index": None},
+        {"key": "body.3", "component": "body", "index": 3, "type": "text", "example": "25%",
+         "button_index": None},
+        {"key": "button.1.1", "component": "button", "index": 1, "type": "text",
+         "example": "https://www.example.com/shop/summer", "button_index": 1},
     ]  # fmt: skip
     submitted = graph.requests[-1]
     assert submitted.endpoint == "create_template" and submitted.method == "POST"
@@ -108,6 +113,7 @@ async def test_named_parameters_are_submitted_as_named(client: AppClient, graph:
     assert [(v["index"], v["example"]) for v in created["variables"]] == [
         ("first_name", "Pablo"), ("order_number", "860198-230332"),
     ]  # fmt: skip
+    assert [v["key"] for v in created["variables"]] == ["body.first_name", "body.order_number"]
     assert graph.requests[-1].body["parameter_format"] == "NAMED"
 
 
@@ -189,8 +195,22 @@ async def test_sync_reads_every_page_and_marks_what_meta_dropped(
     one = next(t for t in every if t["name"] == "order_update_007")
     assert one["external_id"] == "800000000000007" and one["quality"] == "GREEN"
     assert one["variables"] == [
-        {"component": "body", "index": 1, "example": "Ann", "button_index": None},
-        {"component": "body", "index": 2, "example": "A-7", "button_index": None},
+        {
+            "key": "body.1",
+            "component": "body",
+            "index": 1,
+            "type": "text",
+            "example": "Ann",
+            "button_index": None,
+        },
+        {
+            "key": "body.2",
+            "component": "body",
+            "index": 2,
+            "type": "text",
+            "example": "A-7",
+            "button_index": None,
+        },
     ]
 
     # Nothing changed at Meta: nothing written. Then one is gone and one changed.

@@ -54,6 +54,7 @@ class TemplateDocument(TenantOwnedDocument):
     variables: list[TemplateVariable] = []
     quality: str | None = None
     rejected_reason: str | None = None
+    active: bool = True  # Parley's own: a sync never changes it
     created_at: datetime
     updated_at: datetime
 
@@ -188,6 +189,11 @@ class BeanieTemplateRepository:
 
     async def delete(self, template_id: str) -> bool:
         return await self._scoped.delete(template_id)
+
+    async def set_active(self, template_id: str, active: bool) -> Template | None:
+        if not await self._scoped.apply(template_id, {"$set": {"active": active}}):
+            return None
+        return await self.get(template_id)
 
 
 def _same(document: TemplateDocument, fields: dict[str, Any], waba_id: str) -> bool:

@@ -53,8 +53,18 @@ class TemplateIn(BaseModel):
 
 
 class TemplateVariableOut(BaseModel):
+    key: str = Field(
+        description=(
+            "Stable name a campaign's variable mapping refers to: `header.1`, `body.2`, "
+            "`body.first_name` (named), `button.1.1` (button 1, placeholder 1), "
+            "`header.image` (a media header)"
+        )
+    )
     component: str = Field(description="`header`, `body` or `button`")
     index: int | str = Field(description="1-based position, or the named parameter's name")
+    type: str = Field(
+        description="`text`, or a media header's `image`, `video`, `document` (a link)"
+    )
     example: str | None
     button_index: int | None = Field(description="The button's position (buttons only)")
 
@@ -82,6 +92,12 @@ class TemplateOut(BaseModel):
     variables: list[TemplateVariableOut]
     quality: str | None = Field(description="Meta's quality score: GREEN, YELLOW, RED, UNKNOWN")
     rejected_reason: str | None
+    active: bool = Field(
+        description=(
+            "Parley's own switch (`/deactivate`, `/activate`): an inactive template is not "
+            "sent (422 `template_inactive`); Meta is not told"
+        )
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -23,7 +23,8 @@ _UNPROCESSABLE = (
     "`outside_customer_service_window` (a non-template message when the customer has not "
     "written in 24 hours), `idempotency_key_reused` (the key came with another body), "
     "`invalid_recipient` (`to` is neither E.164 nor a BSUID), `target_not_sent` (`reply_to` "
-    "or the reaction's message has no provider id yet)"
+    "or the reaction's message has no provider id yet), `template_inactive` (a template "
+    "the channel has stored and the tenant deactivated)"
 )
 _CONFLICT = (
     "`channel_unavailable` (the channel is disconnected or its token stopped working) or "

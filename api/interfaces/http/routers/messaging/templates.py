@@ -1,5 +1,5 @@
 """The tenant's message templates (`/api/v1/templates`): list and read, sync from the
-provider (a job), create and submit for approval, delete."""
+provider (a job), create and submit for approval, delete, deactivate and activate."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from api.usecases.messaging.delete_template import DeleteTemplate
 from api.usecases.messaging.get_template import GetTemplate
 from api.usecases.messaging.list_templates import ListTemplates
 from api.usecases.messaging.request_template_sync import RequestTemplateSync
+from api.usecases.messaging.template_activation import ChangeTemplateActivation
 from api.usecases.messaging.template_rules import MAX_TEMPLATE_PAGE
 
 router = APIRouter(prefix="/templates", tags=["templates"])
@@ -32,8 +33,15 @@ router = APIRouter(prefix="/templates", tags=["templates"])
 Reader = Annotated[Principal, require(Permission.TEMPLATES_READ)]
 Manager = Annotated[Principal, require(Permission.TEMPLATES_MANAGE)]
 VARIABLES_NOTE = (
-    " `variables` lists the placeholders a sender fills (header, body, URL buttons), each "
-    "with Meta's example."
+    " `variables` lists what a sender fills (the placeholders of the header, body and URL "
+    "buttons, and a media header's link), each with a stable `key` (`body.1`, "
+    "`body.first_name`, `button.1.1`, `header.image`) that campaigns map values to, and "
+    "Meta's example. `active` is Parley's own switch."
+)
+ACTIVATION_NOTE = (
+    " Needs `templates:manage`. Parley's own flag: Meta is not told and the template "
+    "stays approved there; a sync never changes it. Repeating it changes nothing. Another "
+    "tenant's template is 404."
 )
 
 
@@ -158,3 +166,35 @@ async def delete_template(
 ) -> Response:
     await use_case.execute(principal, template_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{template_id}/deactivate",
+    summary="Deactivate a template",
+    description=(
+        "No more sends with it: `POST /messages` with this template (its channel, name and "
+        "language) is 422 `template_inactive`, and campaigns refuse it. Audited as "
+        "`template.deactivated`." + ACTIVATION_NOTE
+    ),
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def deactivate_template(
+    template_id: str,
+    principal: Manager,
+    use_case: Annotated[ChangeTemplateActivation, Inject(ChangeTemplateActivation)],
+) -> TemplateOut:
+    return TemplateOut.of(await use_case.execute(principal, template_id, active=False))
+
+
+@router.post(
+    "/{template_id}/activate",
+    summary="Activate a template again",
+    description="Sends may use it again. Audited as `template.activated`." + ACTIVATION_NOTE,
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def activate_template(
+    template_id: str,
+    principal: Manager,
+    use_case: Annotated[ChangeTemplateActivation, Inject(ChangeTemplateActivation)],
+) -> TemplateOut:
+    return TemplateOut.of(await use_case.execute(principal, template_id, active=True))
