@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         le=24 * 30,
         description="How long a finished contact export's file is offered for download.",
     )
+    contact_export_sweep_interval_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="How often beat deletes the files of contact exports past expires_at.",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -45,3 +45,8 @@ class FileStoreExportFiles:
             return None
         signed = await self._store.signed_url(found)
         return ExportLink(url=signed.url, expires_at=signed.expires_at)
+
+    async def remove(self, file_id: str) -> None:
+        found = await self._files.get(file_id)
+        if found is not None:
+            await self._store.remove(found)

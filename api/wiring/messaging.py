@@ -22,7 +22,11 @@ from api.domain.messaging.campaigns import (
     TenantTimezone,
 )
 from api.domain.messaging.channels import ChannelRepository
-from api.domain.messaging.contact_exports import ContactExportRepository, ExportFiles
+from api.domain.messaging.contact_exports import (
+    ContactExportRepository,
+    ExpiredExports,
+    ExportFiles,
+)
 from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
 from api.domain.messaging.gateway import ChannelGateways
@@ -50,6 +54,7 @@ from api.infrastructure.persistence.messaging.campaigns import (
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
 from api.infrastructure.persistence.messaging.contact_exports import (
     BeanieContactExportRepository,
+    PlatformExpiredExports,
 )
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import (
@@ -169,6 +174,7 @@ def register_exports(container: punq.Container, settings: Settings) -> None:
     """Contact exports: their records, their files (on the files feature's store), their
     policy (a run's lease outlasts the job time limit)."""
     container.register(ContactExportRepository, BeanieContactExportRepository)
+    container.register(ExpiredExports, instance=PlatformExpiredExports())
     container.register(ExportFiles, FileStoreExportFiles)  # FileStore: discovered later
     policy = ExportPolicy(
         ttl=timedelta(hours=settings.contact_export_ttl_hours),

@@ -5,7 +5,8 @@ An export is `queued` when asked for, `running` while the job writes it, then `d
 (with `total_rows` and the stored file) or `failed` (with a `reason`). The query is fixed
 when the export is asked for (a segment's filter is copied then), so the job exports
 what the user chose even if the segment changes meanwhile. A done export's file is
-offered until `expires_at`.
+offered until `expires_at`; then a periodic job deletes the file (`purge_at` marks
+the exports whose file is still to be deleted).
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ class ContactExport(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None  # the file is offered until then
+    purge_at: datetime | None = None  # the file is to be deleted then (None: nothing to do)
+
+
+class DueExport(BaseModel):
+    """A done export whose file is due for deletion, in whichever tenant."""
+
+    tenant_id: str
+    export_id: str
 
 
 class ExportLink(BaseModel):
@@ -68,7 +77,8 @@ class ContactExportRepository(Protocol):
     async def finish(
         self, export_id: str, *, file_id: str, total_rows: int, at: datetime, expires_at: datetime
     ) -> bool:
-        """Mark the running export `done` with its file and row count."""
+        """Mark the running export `done` with its file and row count (its file is due
+        for deletion at `expires_at`)."""
         ...
 
     async def fail(self, export_id: str, *, reason: str, at: datetime) -> bool:
@@ -77,6 +87,20 @@ class ContactExportRepository(Protocol):
 
     async def release(self, export_id: str) -> None:
         """Give a running export back (`queued`) after a failure that will be retried."""
+        ...
+
+    async def purged(self, export_id: str, file_id: str) -> bool:
+        """Record that the export's file `file_id` is deleted (`file_id` and `purge_at`
+        cleared; the export stays, `done`, without a link)."""
+        ...
+
+
+class ExpiredExports(Protocol):
+    """The one cross-tenant read of exports: those whose file is due for deletion, for
+    the periodic job that deletes them (each within its own tenant)."""
+
+    async def due(self, at: datetime, limit: int) -> list[DueExport]:
+        """At most `limit` exports whose `purge_at` is `at` or earlier, earliest first."""
         ...
 
 
@@ -89,4 +113,8 @@ class ExportFiles(Protocol):
 
     async def link(self, file_id: str) -> ExportLink | None:
         """A fresh signed download link; None when the file is gone."""
+        ...
+
+    async def remove(self, file_id: str) -> None:
+        """Delete the file (blob and record); one already gone is not an error."""
         ...

@@ -16,6 +16,7 @@ from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
+from api.usecases.messaging.export_contacts import SWEEP_EXPORTS_JOB
 from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
 
 
@@ -65,3 +66,6 @@ periodic("webhook-sweep", SWEEP_WEBHOOKS_JOB, lambda s: s.webhook_sweep_interval
 periodic("snooze-wake", WAKE_JOB, lambda s: s.snooze_wake_interval_seconds)
 periodic("campaign-dispatch", DISPATCH_DUE_JOB, lambda s: s.campaigns.dispatch_interval_seconds)
 periodic("contact-import-sweep", SWEEP_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)
+periodic(
+    "contact-export-sweep", SWEEP_EXPORTS_JOB, lambda s: s.contact_export_sweep_interval_seconds
+)

@@ -14,7 +14,8 @@ Rules:
   (`contact_csv`) stored in the tenant's storage through the files feature, then the
   export is `done` with `total_rows`; the file is offered by a fresh signed link (the
   storage provider's own, `SIGNED_URL_TTL_SECONDS`) until `expires_at`
-  (`CONTACT_EXPORT_TTL_HOURS` after it finished), after which `url` is null;
+  (`CONTACT_EXPORT_TTL_HOURS` after it finished), after which `url` is null and a
+  periodic job (`CONTACT_EXPORT_SWEEP_INTERVAL_SECONDS`) deletes the file;
 - a run cut off by the job time limit is `failed` ("took too long"); a failure that
   will not pass (the storage refuses the file, a bug) is `failed` with a
   `reason`; one that may pass (the storage or the database unreachable) is retried by the
@@ -38,6 +39,7 @@ from api.domain.jobs import JobQueue
 from api.domain.messaging.contact_exports import (
     ContactExport,
     ContactExportRepository,
+    ExpiredExports,
     ExportFiles,
     ExportLink,
     ExportStatus,
@@ -45,6 +47,7 @@ from api.domain.messaging.contact_exports import (
 from api.domain.messaging.contacts import ContactQuery, ContactRepository
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.permissions import Permission
+from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_time
@@ -53,6 +56,9 @@ from api.usecases.messaging.contact_rules import normalised_tags
 from api.usecases.messaging.manage_contacts import SEGMENT_NOT_FOUND
 
 EXPORT_CONTACTS_JOB = "parley.contacts.export"
+SWEEP_EXPORTS_JOB = "parley.contacts.sweep_exports"
+SWEEP_BATCH = 100
+SWEEP_MAX_BATCHES = 50
 EXPORT_NOT_FOUND = "Export not found."
 EXPORT_PURPOSE = "contact_export"
 _RETRYABLE = (TemporaryFailure, ServiceUnavailable, TimeoutError)
@@ -205,6 +211,43 @@ class RunContactExport:
             f"contacts-{stamp}.csv", csv_chunks(batches, keys, counter), export.id
         )
         return file_id, counter.rows
+
+
+class SweepExpiredExports:
+    """Periodic (beat): delete the files of the exports whose `expires_at` has passed, in
+    every tenant (each within its own tenant: the file, then the record's `file_id`, so a
+    failure leaves it due for the next sweep). Returns how many files were deleted."""
+
+    def __init__(
+        self,
+        due: ExpiredExports,
+        exports: ContactExportRepository,
+        files: ExportFiles,
+        clock: Clock,
+    ) -> None:
+        self._due = due
+        self._exports = exports
+        self._files = files
+        self._clock = clock
+
+    async def execute(self) -> int:
+        now = self._clock.now()
+        deleted = 0
+        for _ in range(SWEEP_MAX_BATCHES):
+            due = await self._due.due(now, SWEEP_BATCH)
+            moved = 0
+            for item in due:
+                with tenant_context(TenantId(item.tenant_id)):
+                    export = await self._exports.get(item.export_id)
+                    if export is None or export.file_id is None:
+                        continue
+                    await self._files.remove(export.file_id)
+                    if await self._exports.purged(item.export_id, export.file_id):
+                        moved += 1
+            deleted += moved
+            if len(due) < SWEEP_BATCH or moved == 0:
+                break
+        return deleted
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,8 +1,8 @@
 """Contact exports over HTTP: the job writes the exact CSV (columns, attributes, formula
 guard) into the tenant's storage and the signed link downloads it; the filters of
 `GET /contacts`; `contacts:export` (owner and admin; not agent or member); tenant
-isolation; bad input; a failing storage reported `failed` with a reason; expiry; a
-run's claim and lease."""
+isolation; bad input; a failing storage reported `failed` with a reason; expiry and the
+sweep that deletes expired files; a run's claim and lease."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from api.common.clock import utcnow
 from api.domain.errors import ParleyError
 from api.domain.files.storage import StorageConfig, StorageConfigRepository, StorageProvider
 from api.domain.messaging.contact_exports import ContactExportRepository
+from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.persistence.messaging.contact_exports import ContactExportDocument
-from api.usecases.messaging.export_contacts import RunContactExport
+from api.usecases.messaging.export_contacts import RunContactExport, SweepExpiredExports
 from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.support.app import AppClient, assert_problem
 from tests.support.database import as_tenant
@@ -263,19 +264,37 @@ async def test_a_storage_that_refuses_the_file_fails_the_export_with_a_reason(
     assert "dead-secret-key" not in str(failed)
 
 
-async def test_an_expired_export_offers_no_link(
+async def test_an_expired_export_offers_no_link_and_the_sweep_deletes_its_file(
     client: AppClient, container: punq.Container
 ) -> None:
-    acme, owner, _, _ = await two_tenants(client)
+    acme, owner, beta, beta_owner = await two_tenants(client)
     await create(client, owner, name="Ann", email="ann@example.com")
+    await create(client, beta_owner, name="Theirs", email="t@example.com")
     done, _ = await exported_csv(client, container, acme, owner)
+    kept, _ = await exported_csv(client, container, beta, beta_owner)
+    old_link = done["url"]
     collection = ContactExportDocument.get_pymongo_collection()
+    past = utcnow() - timedelta(seconds=1)
     await collection.update_one(
-        {"_id": ObjectId(done["id"])}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+        {"_id": ObjectId(done["id"])}, {"$set": {"expires_at": past, "purge_at": past}}
     )
     expired = (await client.get(f"{EXPORTS}/{done['id']}", headers=owner)).json()
     assert expired["status"] == "done" and expired["url"] is None
     assert expired["url_expires_at"] is None and expired["total_rows"] == 1
+    assert (await fetch(client, old_link)).status_code == 200  # until the sweep runs
+
+    # The periodic sweep (platform plane: it visits each tenant) deletes the file.
+    assert await container.resolve(SweepExpiredExports).execute() <= 1
+    assert (await fetch(client, old_link)).status_code == 404
+    raw = await collection.find_one({"_id": ObjectId(done["id"])})
+    assert raw is not None and raw["file_id"] is None and raw["purge_at"] is None
+    assert raw["status"] == "done"
+    assert await FileDocument.find({"tenant_id": acme.tenant.id}).count() == 0
+    # Another tenant's export, not expired, keeps its file and link.
+    assert await FileDocument.find({"tenant_id": beta.tenant.id}).count() == 1
+    still = (await client.get(f"{EXPORTS}/{kept['id']}", headers=beta_owner)).json()
+    assert (await fetch(client, still["url"])).status_code == 200
+    assert await container.resolve(SweepExpiredExports).execute() == 0
 
 
 async def test_a_run_claims_its_export_once_and_a_dead_run_lets_go(

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from api.domain.messaging.contact_exports import ContactExport, ExportStatus
+from api.domain.messaging.contact_exports import ContactExport, DueExport, ExportStatus
 from api.domain.messaging.contacts import ContactQuery
+from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -33,6 +34,7 @@ class ContactExportDocument(TenantOwnedDocument):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
+    purge_at: datetime | None = None
 
     class Settings:
         name = "contact_exports"
@@ -41,6 +43,9 @@ class ContactExportDocument(TenantOwnedDocument):
                 [(TENANT_FIELD, 1), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="tenant_newest",
             ),
+            # The sweep's cross-tenant read: only exports with a file still to delete
+            # have a date here (cleared once deleted), so its range stays small.
+            IndexModel([("purge_at", ASCENDING)], name="purge_due"),
         ]
 
     def to_entity(self) -> ContactExport:
@@ -87,7 +92,8 @@ class BeanieContactExportRepository:
             export_id,
             {"status": ExportStatus.RUNNING.value},
             {"status": ExportStatus.DONE.value, "file_id": file_id, "total_rows": total_rows,
-             "finished_at": at, "expires_at": expires_at, "lease_until": None},
+             "finished_at": at, "expires_at": expires_at, "purge_at": expires_at,
+             "lease_until": None},
         )  # fmt: skip
 
     async def fail(self, export_id: str, *, reason: str, at: datetime) -> bool:
@@ -105,6 +111,11 @@ class BeanieContactExportRepository:
             {"status": ExportStatus.QUEUED.value, "lease_until": None},
         )
 
+    async def purged(self, export_id: str, file_id: str) -> bool:
+        return await self._change(
+            export_id, {"file_id": file_id}, {"file_id": None, "purge_at": None}
+        )
+
     async def _change(
         self, export_id: str, condition: dict[str, Any], fields: dict[str, Any]
     ) -> bool:
@@ -112,3 +123,20 @@ class BeanieContactExportRepository:
         if oid is None:
             return False
         return await self._scoped.apply_where({"_id": oid, **condition}, {"$set": fields})
+
+
+class PlatformExpiredExports:
+    """`ExpiredExports` adapter (platform-level by design; read-only, ids only)."""
+
+    async def due(self, at: datetime, limit: int) -> list[DueExport]:
+        collection = ContactExportDocument.get_pymongo_collection()
+        with database_errors():
+            cursor = (
+                collection.find({"purge_at": {"$lte": at}}, {TENANT_FIELD: 1})
+                .sort("purge_at", ASCENDING)
+                .limit(limit)
+            )
+            return [
+                DueExport(tenant_id=row[TENANT_FIELD], export_id=str(row["_id"]))
+                async for row in cursor
+            ]

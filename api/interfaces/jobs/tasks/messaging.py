@@ -1,6 +1,7 @@
 """Messaging tasks: process one stored webhook delivery; sweep the ones left behind; copy
 an inbound message's file into the tenant's storage; sync a channel's templates; send a
-queued message; send a read receipt; wake snoozed conversations; export contacts."""
+queued message; send a read receipt; wake snoozed conversations; export contacts and
+delete expired exports' files."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from api.interfaces.jobs.base import RetryPolicy, is_last_attempt, parley_task
 from api.usecases.messaging.conversation_status import WAKE_JOB, WakeSnoozedConversations
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from api.usecases.messaging.deliver_outbound_message import DeliverOutboundMessage
-from api.usecases.messaging.export_contacts import EXPORT_CONTACTS_JOB, RunContactExport
+from api.usecases.messaging.export_contacts import (
+    EXPORT_CONTACTS_JOB,
+    SWEEP_EXPORTS_JOB,
+    RunContactExport,
+    SweepExpiredExports,
+)
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
 from api.usecases.messaging.mark_conversation_read import SendReadReceipt
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
@@ -92,3 +98,10 @@ async def export_contacts(container: punq.Container, export_id: str) -> bool:
     or database outages are retried with backoff, then the export is `failed`."""
     use_case: RunContactExport = container.resolve(RunContactExport)
     return await use_case.execute(export_id, final_attempt=is_last_attempt())
+
+
+@parley_task(SWEEP_EXPORTS_JOB)
+async def sweep_exports(container: punq.Container) -> int:
+    """Periodic (beat): delete the files of contact exports past `expires_at`, in every
+    tenant (see `SweepExpiredExports`)."""
+    return await container.resolve(SweepExpiredExports).execute()
