@@ -145,8 +145,10 @@ class TemplateRepository(Protocol):
         q: str | None,
         cursor: str | None,
         limit: int,
+        active: bool | None = None,
     ) -> TemplatePage:
-        """Newest first (`created_at`, then id), by cursor; `q` matches the name."""
+        """Newest first (`created_at`, then id), by cursor; `q` matches the name; `active`
+        keeps only active (or only inactive) templates."""
         ...
 
     async def upsert_synced(

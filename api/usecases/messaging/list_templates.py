@@ -12,8 +12,8 @@ from api.usecases.messaging.template_rules import MAX_TEMPLATE_PAGE
 
 class ListTemplates:
     """The tenant's templates (`templates:read`), narrowed by channel, status (Meta's:
-    APPROVED, PENDING, REJECTED, PAUSED, DISABLED, DELETED...; any case), category and a
-    part of the name (`q`)."""
+    APPROVED, PENDING, REJECTED, PAUSED, DISABLED, DELETED...; any case), category, a
+    part of the name (`q`) and Parley's `active` flag."""
 
     def __init__(self, templates: TemplateRepository) -> None:
         self._templates = templates
@@ -28,6 +28,7 @@ class ListTemplates:
         q: str | None,
         cursor: str | None,
         limit: int,
+        active: bool | None = None,
     ) -> TemplatePage:
         require_permission(principal, Permission.TEMPLATES_READ)
         if not 1 <= limit <= MAX_TEMPLATE_PAGE:
@@ -39,4 +40,5 @@ class ListTemplates:
             q=q,
             cursor=cursor,
             limit=limit,
+            active=active,
         )

@@ -62,6 +62,15 @@ async def test_deactivate_and_activate(
     read = await client.get(f"{TEMPLATES}/{update['id']}", headers=owner)
     assert read.json()["active"] is False
 
+    async def names(**filters: Any) -> list[str]:
+        response = await client.get(TEMPLATES, params=filters, headers=owner)
+        assert response.status_code == 200, response.text
+        return sorted(t["name"] for t in response.json()["items"])
+
+    assert await names(active="false") == ["order_update"]
+    assert await names(active="true") == ["order_pending", "order_shipped"]
+    assert len(await names()) == 3
+
     # Sends refuse it; the other template still goes; a template Parley has not stored
     # is sent as given (Meta decides).
     refused = await client.post(MESSAGES, json=template_message(channel["id"], "order_update"),

@@ -115,8 +115,11 @@ class BeanieTemplateRepository:
         q: str | None,
         cursor: str | None,
         limit: int,
+        active: bool | None = None,
     ) -> TemplatePage:
         filter: dict[str, Any] = after_cursor(_CREATED, cursor)
+        if active is not None:  # stored before the flag existed: active
+            filter["active"] = {"$ne": False} if active else False
         if channel_id is not None:
             filter["channel_id"] = channel_id
         if status is not None:

@@ -50,8 +50,8 @@ ACTIVATION_NOTE = (
     summary="List message templates",
     description=(
         "Needs `templates:read`. Newest first, by cursor; `channel_id`, `status` (Meta's, "
-        "any case), `category` and `q` (part of the name) narrow the list. A cursor this "
-        "list did not give is 422." + VARIABLES_NOTE
+        "any case), `category`, `q` (part of the name) and `active` narrow the list. A "
+        "cursor this list did not give is 422." + VARIABLES_NOTE
     ),
     responses=problem_responses(401, 403, 422, 503),
 )
@@ -69,6 +69,9 @@ async def list_templates(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="A part of the name")
     ] = None,
+    active: Annotated[
+        bool | None, Query(description="Only active (true) or only deactivated (false)")
+    ] = None,
     cursor: Annotated[
         str | None,
         Query(min_length=1, max_length=200, description="`next_cursor` of the previous page."),
@@ -85,6 +88,7 @@ async def list_templates(
         q=q,
         cursor=cursor,
         limit=limit,
+        active=active,
     )
     return TemplatePageOut.of(page)
 
