@@ -19,7 +19,12 @@ from bson import ObjectId
 from api.common.clock import utcnow
 from api.domain.errors import ParleyError
 from api.domain.files.storage import StorageConfig, StorageConfigRepository, StorageProvider
-from api.domain.messaging.contact_exports import ContactExportRepository
+from api.domain.messaging.contact_exports import (
+    ContactExport,
+    ContactExportRepository,
+    ExportStatus,
+)
+from api.domain.messaging.contacts import ContactQuery
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.persistence.messaging.contact_exports import ContactExportDocument
 from api.usecases.messaging.export_contacts import RunContactExport, SweepExpiredExports
@@ -300,22 +305,29 @@ async def test_an_expired_export_offers_no_link_and_the_sweep_deletes_its_file(
 async def test_a_run_claims_its_export_once_and_a_dead_run_lets_go(
     client: AppClient, container: punq.Container
 ) -> None:
-    acme, owner, _, _ = await two_tenants(client)
-    export = await requested(client, owner)
-    # Hold it as the session's worker would (or see that it already has).
+    acme, _, beta, _ = await two_tenants(client)
+    # Stored without a job (none queued), so this test alone claims it.
     repository: ContactExportRepository = container.resolve(ContactExportRepository)
     now = utcnow()
+    lease = now + timedelta(minutes=6)
     with as_tenant(acme.tenant):
-        first = await repository.claim(export["id"], at=now, lease_until=now + timedelta(minutes=6))
-        if not first:  # the worker ran it already
-            assert (await repository.get(export["id"])).status.value == "done"  # type: ignore[union-attr]
-            return
-        assert not await repository.claim(
-            export["id"], at=now, lease_until=now + timedelta(minutes=6)
-        )
-        assert not await container.resolve(RunContactExport).execute(export["id"])
+        export = await repository.add(ContactExport(query=ContactQuery(), created_at=now))
+        assert export.id is not None
+        assert await repository.claim(export.id, at=now, lease_until=lease)
+        assert not await repository.claim(export.id, at=now, lease_until=lease)
+        assert not await container.resolve(RunContactExport).execute(export.id)
+    with as_tenant(beta.tenant):  # another tenant's export cannot be claimed
+        assert not await repository.claim(export.id, at=now + timedelta(hours=1), lease_until=lease)
+    with as_tenant(acme.tenant):
         # The holder died: once its lease ran out, another run takes it over.
         later = now + timedelta(minutes=7)
-        assert await repository.claim(export["id"], at=later, lease_until=later)
-        claimed = await repository.get(export["id"])
+        assert await repository.claim(export.id, at=later, lease_until=later)
+        claimed = await repository.get(export.id)
         assert claimed is not None and claimed.attempts == 2
+        assert claimed.status is ExportStatus.RUNNING
+        # Done is final: neither a claim nor a failure moves it.
+        assert await repository.finish(export.id, file_id="f", total_rows=0, at=later,
+                                       expires_at=later)  # fmt: skip
+        assert not await repository.claim(export.id, at=later + timedelta(days=1),
+                                          lease_until=later)  # fmt: skip
+        assert not await repository.fail(export.id, reason="late", at=later)
