@@ -4,7 +4,7 @@
 Rules checked when a campaign is saved (created or changed; 422 with a problem code):
 - the channel is one of the tenant's (`unknown_channel`);
 - the template is stored for that channel, name and language, `APPROVED` and not
-  switched off (`active` false, where templates have that switch) (`template_not_usable`);
+  deactivated (`active` false) (`template_not_usable`);
 - the variables fill every template variable exactly once (`template_variables_unmapped`):
   by `key` (`body.1`, `header.1`, `button.0.1`, `body.first_name`), or, when no variable
   names a key, in the template's order (the keys are then stored); a `field` variable names
@@ -62,7 +62,6 @@ from api.domain.messaging.templates import (
     NAME_PATTERN,
     Template,
     TemplateRepository,
-    TemplateVariable,
 )
 from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor, diff
@@ -149,24 +148,15 @@ class CampaignChanges(BaseModel):
     messages_per_second: int | None = Field(default=None, ge=1, le=MAX_MESSAGES_PER_SECOND)
 
 
-def variable_key(variable: TemplateVariable) -> str:
-    """The template variable's stable key: `body.1`, `header.1`, `button.0.1`,
-    `body.first_name` (the templates' own `key` where they have one)."""
-    own = getattr(variable, "key", None)
-    if isinstance(own, str):
-        return own
-    if variable.component == "button":
-        return f"button.{variable.button_index}.{variable.index}"
-    return f"{variable.component}.{variable.index}"
-
-
 def template_usable(template: Template) -> bool:
-    return template.status == APPROVED and getattr(template, "active", True) is not False
+    """Approved by the provider and not deactivated here (`usable_template`'s rules, on a
+    template already read)."""
+    return template.status == APPROVED and template.active
 
 
 def mapped_variables(template: Template, given: list[VariableInput]) -> list[CampaignVariable]:
     """The variables with their template keys, each template variable filled once."""
-    keys = [variable_key(v) for v in template.variables]
+    keys = [v.key for v in template.variables]
     loc: tuple[str | int, ...] = ("body", "variables")
     for index, variable in enumerate(given):
         if variable.source is VariableSource.FIELD and variable.value not in CONTACT_FIELDS:

@@ -26,7 +26,6 @@ from api.usecases.messaging.manage_campaigns import (
     VariableInput,
     mapped_variables,
     template_usable,
-    variable_key,
 )
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
@@ -56,7 +55,7 @@ def given(*values: tuple[str | None, str, str]) -> list[VariableInput]:
 
 
 def test_keys_name_the_component_and_position() -> None:
-    assert [variable_key(v) for v in template().variables] == [
+    assert [v.key for v in template().variables] == [
         "header.1", "body.1", "body.2", "button.1.1",
     ]  # fmt: skip
     assert template_usable(template())
