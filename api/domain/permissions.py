@@ -29,6 +29,7 @@ class Permission(StrEnum):
     STORAGE_MANAGE = "storage:manage"
     AI_USE = "ai:use"
     AI_MANAGE = "ai:manage"
+    ASSISTANTS_MANAGE = "assistants:manage"
     CHANNELS_READ = "channels:read"
     CHANNELS_MANAGE = "channels:manage"
     INBOX_READ = "inbox:read"
@@ -75,6 +76,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.STORAGE_MANAGE, "Configure where the tenant's files are stored"),
     CatalogEntry(Permission.AI_USE, "Chat with AI models"),
     CatalogEntry(Permission.AI_MANAGE, "Configure AI models and quotas"),
+    CatalogEntry(
+        Permission.ASSISTANTS_MANAGE,
+        "Create, change and delete the AI assistants that answer customers on channels",
+    ),
     CatalogEntry(Permission.CHANNELS_READ, "List and read messaging channels"),
     CatalogEntry(Permission.CHANNELS_MANAGE, "Connect, change and disconnect messaging channels"),
     CatalogEntry(Permission.INBOX_READ, "Read the shared inbox: conversations and messages"),

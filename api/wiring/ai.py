@@ -6,6 +6,7 @@ import httpx
 import punq
 
 from api.config import Settings
+from api.domain.ai.assistants import AssistantRepository
 from api.domain.ai.ports import (
     AiConversationRepository,
     AiMessageRepository,
@@ -21,6 +22,7 @@ from api.infrastructure.ai.catalog import ProviderChatModels
 from api.infrastructure.ai.ollama_provider import OllamaProvider
 from api.infrastructure.ai.openai_provider import OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
+from api.infrastructure.persistence.ai.assistants import BeanieAssistantRepository
 from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
 from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository
 from api.infrastructure.persistence.ai.quota import MongoQuotaHolds
@@ -86,3 +88,4 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(UsageLedger, MongoUsageLedger)
     container.register(QuotaHolds, MongoQuotaHolds)
     container.register(AiSettingsRepository, MongoAiSettingsRepository)
+    container.register(AssistantRepository, BeanieAssistantRepository)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from beanie import Document
 
+from api.infrastructure.persistence.ai.assistants import AssistantDocument
 from api.infrastructure.persistence.ai.conversations import AiConversationDocument
 from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.infrastructure.persistence.ai.quota import QuotaDayDocument
@@ -61,6 +62,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     UsageDocument,
     AiSettingsDocument,
     QuotaDayDocument,
+    AssistantDocument,
     ChannelDocument,
     WebhookEventDocument,
     WebhookItemDocument,
