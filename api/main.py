@@ -27,6 +27,7 @@ from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
 from api.interfaces.http.openapi import install_openapi, operation_id
+from api.interfaces.http.routers import assistants as assistant_routes
 from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
 from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(read_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
     app.include_router(analytics_routes.router, prefix=settings.api_prefix)
+    app.include_router(assistant_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

@@ -40,3 +40,37 @@ class AiSettings(BaseSettings):
     @property
     def openai_enabled(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+class AssistantSettings(BaseSettings):
+    """`ASSISTANT_*`: the AI assistants that answer customers on channels."""
+
+    model_config = env_config("ASSISTANT_")
+
+    context_messages: int = Field(
+        default=12, ge=1, le=100,
+        description="How many of the conversation's latest messages the model sees.",
+    )  # fmt: skip
+    max_output_tokens: int = Field(
+        default=512, ge=16, le=8192, description="The most tokens one reply (decision) may use."
+    )
+    claim_seconds: int = Field(
+        default=300, ge=10, le=3600,
+        description=(
+            "How long a reply job holds an inbound message before a retried job may answer "
+            "it (a crashed worker's claim lapses then)."
+        ),
+    )  # fmt: skip
+    follow_up_idle_minutes: int = Field(
+        default=60, ge=1, le=7 * 24 * 60,
+        description=(
+            "A bot conversation idle this long gets its follow-up; idle as long again "
+            "after it, it is resolved."
+        ),
+    )  # fmt: skip
+    follow_up_batch: int = Field(
+        default=200, ge=1, le=5000, description="Conversations the follow-up beat handles a run."
+    )
+    follow_up_every_seconds: float = Field(
+        default=60.0, ge=5, le=3600, description="How often the follow-up beat runs."
+    )

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings
 
-from api.config.ai import AiSettings
+from api.config.ai import AiSettings, AssistantSettings
 from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
 from api.config.campaigns import CampaignSettings
 from api.config.data import MongoSettings, RedisSettings
@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    assistants: AssistantSettings = Field(default_factory=AssistantSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)

@@ -14,6 +14,7 @@ from api.domain.ai.ports import (
     ChatModels,
     QuotaHolds,
     StopSignals,
+    StructuredChatModels,
     UsageLedger,
 )
 from api.domain.lifecycle import Closeable, Listener
@@ -81,6 +82,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(Closeable, instance=stops)
     models = chat_models(settings)
     container.register(ChatModels, instance=models)
+    container.register(StructuredChatModels, instance=models)  # the same providers
     container.register(Closeable, instance=models)
     container.register(AiPolicy, instance=ai_policy(settings))
     container.register(AiConversationRepository, BeanieAiConversationRepository)

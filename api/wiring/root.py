@@ -18,6 +18,7 @@ from api.infrastructure.persistence.base.mongo import MongoClient
 from api.wiring import (
     ai,
     analytics,
+    assistants,
     email,
     files,
     identity,
@@ -29,7 +30,9 @@ from api.wiring import (
 from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
-CONTEXTS = (kernel, tenants, identity, email, files, ai, messaging, operations, analytics)
+CONTEXTS = (
+    kernel, tenants, identity, email, files, ai, messaging, assistants, operations, analytics,
+)  # fmt: skip
 
 
 def build_container(
@@ -42,6 +45,7 @@ def build_container(
     clients = Clients(mongo=mongo, redis=redis, celery=celery)
     for context in CONTEXTS:
         context.register(container, settings, clients)
+    assistants.register_brain(container)  # before discovery: the use cases taking it
     register_use_cases(container)  # after the explicit registrations, which take precedence
     messaging.add_inbound_handlers(container)  # handlers are use cases: after discovery
     return container

@@ -14,6 +14,14 @@ at `/v1/...` (`base_url=url + "/v1"` for `ChatOpenAI`).
   `data: [DONE]`; a last chunk with `usage` and empty `choices` when the request asks
   `stream_options.include_usage`; without `"stream": true` one `chat.completion` object).
 
+Tools: a chat request that offers `tools` is answered with a call of the first tool, in
+each API's real shape (Ollama: `message.tool_calls[].function.arguments` as an object, in
+a chunk before the `done` line when streamed; OpenAI: `choices[0].message.tool_calls[]`
+with `arguments` as a JSON string and `finish_reason: "tool_calls"`). The arguments are
+the next of `tool_answers` (scripted per test), else what `tool_answer(request body)`
+answers, else `{"action": "reply", "text": <the model's tokens joined>}`; the reply is
+paced like the model's tokens (the delays, `hold`), and counts them as its completion.
+
 The prompt size reported (`prompt_eval_count`, `prompt_tokens`) is the number of
 whitespace-separated words over the content of all request messages (at least 1); the
 completion size is the number of tokens streamed.
@@ -38,8 +46,9 @@ import hashlib
 import importlib.util
 import json
 import secrets
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -118,8 +127,11 @@ class FakeLLM:
     hold: asyncio.Event | None = None
     hold_after: int = 0
     record_requests: bool = True
+    tool_answers: list[dict[str, Any]] = field(default_factory=list)
+    tool_answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     requests: list[dict[str, Any]] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)  # seconds per tool reply
     started: int = 0
     completed: int = 0
     failed: int = 0
@@ -140,6 +152,7 @@ class FakeLLM:
     def reset(self) -> None:
         """Forget what was seen (the records), keeping the behaviour settings."""
         self.requests.clear()
+        self.durations.clear()
         self.started = self.completed = self.failed = self.cancelled = 0
         self._notify()
 
@@ -255,6 +268,27 @@ class FakeLLM:
             return None
         self._count("completed")
         return reply
+
+    async def _tool_reply(
+        self, tokens: list[str], body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """A call of the request's first tool: its name and arguments (see the module's
+        docstring), paced like `tokens`; None when it fails (`fail_after`)."""
+        began = time.perf_counter()
+        reply = await self._reply(tokens)
+        if reply is None:
+            return None
+        tools = body.get("tools") or []
+        first = tools[0] if isinstance(tools, list) and tools else {}
+        name = str((first.get("function") or {}).get("name") or "answer")
+        if self.tool_answers:
+            arguments = self.tool_answers.pop(0)
+        elif self.tool_answer is not None:
+            arguments = self.tool_answer(body)
+        else:
+            arguments = {"action": "reply", "text": "".join(reply)}
+        self.durations.append(time.perf_counter() - began)
+        return name, arguments
 
 
 def count_words(messages: Any) -> int:
@@ -387,6 +421,23 @@ async def ollama_chat(request: Request) -> Response:
             "eval_duration": total - total // 10 - total // 100,
         }
 
+    if body.get("tools"):
+        called = await fake._tool_reply(tokens, body)
+        if called is None:
+            return _ollama_error(500, fake.fail_message)
+        name, arguments = called
+        calls = [{"function": {"name": name, "arguments": arguments}}]
+        if body.get("stream", True) is False:
+            answer = final("", len(tokens))
+            answer["message"]["tool_calls"] = calls
+            return JSONResponse(answer)
+        chunk = {"model": model, "created_at": _ollama_now(), "done": False,
+                 "message": {"role": "assistant", "content": "", "tool_calls": calls}}  # fmt: skip
+        return Response(
+            _compact(chunk) + "\n" + _compact(final("", len(tokens))) + "\n",
+            media_type="application/x-ndjson",
+        )
+
     if body.get("stream", True) is False:
         reply = await fake._reply(tokens)
         if reply is None:
@@ -489,6 +540,29 @@ async def openai_chat(request: Request) -> Response:
             "total_tokens": prompt_tokens + completion_tokens,
         }
 
+    if body.get("tools") and body.get("stream") is not True:
+        called = await fake._tool_reply(tokens, body)
+        if called is None:
+            return _openai_error(500, fake.fail_message)
+        name, arguments = called
+        call = {
+            "id": "call_" + secrets.token_urlsafe(18)[:24],
+            "type": "function",
+            "function": {"name": name, "arguments": _compact(arguments)},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call],
+                   "refusal": None, "annotations": []}  # fmt: skip
+        return JSONResponse(
+            {
+                "id": completion_id, "object": "chat.completion", "created": created,
+                "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "tool_calls"}],
+                "usage": usage(len(tokens)), "service_tier": "default",
+                "system_fingerprint": None,
+            }
+        )  # fmt: skip
+
     if body.get("stream") is not True:
         reply = await fake._reply(tokens)
         if reply is None:
@@ -586,6 +660,35 @@ async def serve_fake_llm(fake: FakeLLM) -> AsyncIterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def serve_fake_llm_in_thread(fake: FakeLLM) -> Iterator[str]:
+    """Serve `fake` from a thread of its own (its own event loop) on a free port, for
+    other processes (the session's Celery worker) to call whatever the test's loop does.
+    Yields the base URL. Mutate `fake` from the test freely (lists, fields); do not use
+    its `wait_*` helpers across the two loops: poll instead."""
+    started = threading.Event()
+    urls: list[str] = []
+    stop: list[asyncio.Future[None]] = []
+
+    async def run() -> None:
+        async with serve_fake_llm(fake) as url:
+            urls.append(url)
+            stop.append(asyncio.get_running_loop().create_future())
+            started.set()
+            await stop[0]
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    if not started.wait(30):
+        raise RuntimeError("the fake LLM did not start")
+    try:
+        yield urls[0]
+    finally:
+        loop.call_soon_threadsafe(stop[0].set_result, None)
+        thread.join(10)
+
+
 # -- the command line (benchmarks) ---------------------------------------------------------
 
 
@@ -636,6 +739,7 @@ __all__ = [
     "count_words",
     "main",
     "serve_fake_llm",
+    "serve_fake_llm_in_thread",
 ]
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 from celery import Celery
 
 from api.infrastructure.jobs.celery_app import create_celery
+from tests.support.fake_llm import FakeLLM, serve_fake_llm_in_thread
 from tests.support.settings import make_settings
 from tests.support.smtp import SmtpCapture, start_smtp
 from tests.support.workers import start_celery, stop, worker_env
@@ -53,7 +54,18 @@ def celery_client(redis_url: str) -> Iterator[Celery]:
 
 
 @pytest.fixture(scope="session")
+def session_llm() -> Iterator[tuple[FakeLLM, str]]:
+    """A fake LLM (Ollama + OpenAI) for the whole session, served from a thread so that
+    the session's worker (another process) reaches it: (the fake, its base URL). The AI
+    assistants' jobs call it; tests script it (`restore()` it first)."""
+    fake = FakeLLM()
+    with serve_fake_llm_in_thread(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture(scope="session")
 def worker(
+    session_llm: tuple[FakeLLM, str],
     mongo_url: str,
     redis_url: str,
     db_name: str,
@@ -64,7 +76,7 @@ def worker(
 ) -> Iterator[Path]:
     """One prefork worker process for the session; yields its log file."""
     log = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = worker_env(mongo_url, redis_url, db_name, smtp_port)
+    env = worker_env(mongo_url, redis_url, db_name, smtp_port, llm_url=session_llm[1])
     process = start_celery(
         ["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "-n", "test@%h"],
         env,

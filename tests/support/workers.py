@@ -15,8 +15,20 @@ MAX_RETRIES = 2
 SEND_ATTEMPTS = 4  # a send job's attempts: 130429 twice still ends sent
 
 
-def worker_env(mongo_url: str, redis_url: str, db_name: str, smtp_port: int) -> dict[str, str]:
+LLM_KEY = "sk-session-llm-key"
+
+
+def worker_env(
+    mongo_url: str, redis_url: str, db_name: str, smtp_port: int, llm_url: str | None = None
+) -> dict[str, str]:
+    llm = (
+        {"OLLAMA_HOST": llm_url, "OPENAI_BASE_URL": llm_url + "/v1", "OPENAI_API_KEY": LLM_KEY,
+         "AI_MODELS_CACHE_SECONDS": "0"}
+        if llm_url is not None
+        else {}
+    )  # fmt: skip
     return {
+        **llm,
         **os.environ,
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",

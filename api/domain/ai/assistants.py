@@ -11,7 +11,7 @@ A channel is answered by at most one enabled assistant (`for_channel`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,8 +29,10 @@ class HandoffRules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     on_request: bool = True
-    after_turns: int | None = None
-    keywords: list[str] = Field(default_factory=list)
+    after_turns: int | None = Field(default=None, ge=1, le=100)
+    keywords: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        default_factory=list, max_length=50
+    )
     when_unsure: bool = True
 
 
@@ -42,9 +44,9 @@ class FollowUp(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    message: str | None = None
-    template_name: str | None = None
-    template_language: str | None = None
+    message: str | None = Field(default=None, min_length=1, max_length=4096)
+    template_name: str | None = Field(default=None, min_length=1, max_length=512)
+    template_language: str | None = Field(default=None, min_length=2, max_length=15)
 
 
 class Assistant(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.domain.errors import InvalidInput, NotFound, RateLimited, ServiceUnavailable
+from api.domain.errors import Conflict, InvalidInput, NotFound, RateLimited, ServiceUnavailable
 
 
 class UnknownModel(InvalidInput):
@@ -39,3 +39,17 @@ class QuotaExceeded(RateLimited):
 
     code = "quota_exceeded"
     title = "AI token quota exceeded"
+
+
+class UnknownChannels(InvalidInput):
+    """An assistant names channels that are not the tenant's: 422."""
+
+    code = "unknown_channels"
+    title = "Unknown channels"
+
+
+class ChannelHasAssistant(Conflict):
+    """Another enabled assistant answers on the channel already (one bot a channel): 409."""
+
+    code = "channel_has_assistant"
+    title = "Channel answered by another assistant"

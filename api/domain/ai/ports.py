@@ -14,7 +14,14 @@ from api.domain.ai.entities import (
     AiTenantSettings,
     UsageRow,
 )
-from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage, TokenUsage
+from api.domain.ai.values import (
+    ChatDelta,
+    ModelInfo,
+    PromptMessage,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+)
 
 
 class ChatModels(Protocol):
@@ -34,6 +41,22 @@ class ChatModels(Protocol):
         *,
         max_output_tokens: int | None = None,
     ) -> AsyncGenerator[ChatDelta, None]: ...
+
+
+class StructuredChatModels(Protocol):
+    """The same providers (`ChatModels`), answering through one tool: the model must call
+    `tool`, and its arguments are the answer (a structured decision, never a magic phrase
+    in free text). A model that writes the arguments as a JSON object in its text instead
+    is understood too; anything else is `ProviderRejected`. Errors as `ChatModels.stream`."""
+
+    async def call_tool(
+        self,
+        model: ModelInfo,
+        messages: Sequence[PromptMessage],
+        tool: ToolSpec,
+        *,
+        max_output_tokens: int | None = None,
+    ) -> ToolCall: ...
 
 
 class AiConversationRepository(Protocol):

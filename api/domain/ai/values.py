@@ -76,3 +76,21 @@ class ChatDelta:
     content: str = ""
     usage: TokenUsage | None = None
     finish_reason: FinishReason | None = None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool a model is asked to call: its name, what it is for, and its arguments as a
+    JSON schema (an object)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """What a model answered through a tool: the arguments, and the tokens it used."""
+
+    arguments: dict[str, Any]
+    usage: TokenUsage

@@ -112,9 +112,16 @@ class ConversationRepository(Protocol):
     """Conversations of the current tenant."""
 
     async def join_inbound(
-        self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
+        self,
+        channel_id: str,
+        channel_type: ChannelType,
+        contact: ContactSummary,
+        at: datetime,
+        *,
+        bot: bool = False,
     ) -> tuple[Conversation, bool]:
-        """The contact's unresolved conversation on the channel (a new open one when none),
+        """The contact's unresolved conversation on the channel (a new open one when none;
+        with `bot`, a new one is handled by the bot and `pending` for agents),
         `last_message_at`/`last_inbound_at` moved to `at` (never back), `first_inbound_at`
         to `at` when earlier or unset, and the window
         re-opened until `at` + 24 h; and whether it was opened now. Atomic under
@@ -211,6 +218,13 @@ class ConversationRepository(Protocol):
     ) -> Conversation | None:
         """Give an unresolved, unassigned conversation to `assignee_id`: the conversation as
         changed, or None when it has an assignee already (or is resolved, or missing)."""
+        ...
+
+    async def hand_over(self, conversation_id: str, to: HandledBy) -> Conversation | None:
+        """Give an unresolved conversation handled by the other side to `to`: to humans it
+        becomes `open`; to the bot `pending` and unassigned. None when it is not the
+        tenant's, resolved, or already handled by `to` (of two racing handovers, one
+        wins)."""
         ...
 
     async def unresolved_load(self, assignee_ids: list[str]) -> dict[str, int]:

@@ -11,7 +11,9 @@ only ever a header).
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Protocol, cast
 
@@ -34,6 +36,9 @@ from api.domain.ai.values import (
     Provider,
     Speaker,
     TokenUsage,
+    ToolCall,
+    ToolSpec,
+    estimate_tokens,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,47 @@ def to_delta(chunk: BaseMessageChunk) -> ChatDelta:
     )
 
 
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def tool_call_of(
+    answer: BaseMessage, tool: ToolSpec, provider: Provider, prompt_chars: int
+) -> ToolCall:
+    """The arguments of the model's call of `tool` (or of the JSON object it wrote as its
+    text instead), and the tokens used (estimated when the provider reported none)."""
+    arguments: dict[str, Any] | None = None
+    for call in getattr(answer, "tool_calls", None) or []:
+        if call.get("name") == tool.name and isinstance(call.get("args"), dict):
+            arguments = call["args"]
+            break
+    text = answer.content if isinstance(answer.content, str) else answer.text
+    if arguments is None:
+        try:
+            parsed = json.loads(_FENCE.sub("", text.strip()))
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            arguments = parsed
+    if arguments is None:
+        raise ProviderRejected(
+            f"{provider.value} provider",
+            detail=f"{provider.value}: the model answered without calling '{tool.name}'.",
+        )
+    usage = getattr(answer, "usage_metadata", None)
+    return ToolCall(
+        arguments=arguments,
+        usage=(
+            TokenUsage(input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"])
+            if usage
+            else TokenUsage(
+                input_tokens=max(1, prompt_chars // 4),
+                output_tokens=estimate_tokens(text or json.dumps(arguments)),
+                estimated=True,
+            )
+        ),
+    )
+
+
 def unavailable(provider: Provider, reason: str) -> ProviderUnavailable:
     return ProviderUnavailable(f"{provider.value} provider", detail=f"{provider.value}: {reason}")
 
@@ -92,6 +138,15 @@ class ChatProvider(Protocol):
     def stream(
         self, model: str, messages: Sequence[PromptMessage], *, max_output_tokens: int | None
     ) -> AsyncGenerator[ChatDelta, None]: ...
+
+    async def call_tool(
+        self,
+        model: str,
+        messages: Sequence[PromptMessage],
+        tool: ToolSpec,
+        *,
+        max_output_tokens: int | None,
+    ) -> ToolCall: ...
 
     async def close(self) -> None: ...
 
@@ -154,6 +209,41 @@ class LangChainProvider:
                 raise translated from exc
             finally:
                 await chunks.aclose()  # closes the upstream response, also when cancelled
+
+    def _tool_choice(self, name: str) -> dict[str, Any]:
+        """The options that make the model call the tool `name` (where the API has any)."""
+        return {}
+
+    async def call_tool(
+        self,
+        model: str,
+        messages: Sequence[PromptMessage],
+        tool: ToolSpec,
+        *,
+        max_output_tokens: int | None,
+    ) -> ToolCall:
+        prompt = to_langchain(messages)
+        options = self._limits(max_output_tokens) if max_output_tokens is not None else {}
+        function = {
+            "type": "function",
+            "function": {
+                "name": tool.name, "description": tool.description, "parameters": tool.parameters,
+            },
+        }  # fmt: skip
+        bound = self.chat_model(model).bind_tools([function], **self._tool_choice(tool.name))
+        for attempt in (1, 2):
+            try:
+                answer = await bound.ainvoke(prompt, **options)
+                break
+            except Exception as exc:
+                if attempt == 1 and isinstance(exc, STALE_CONNECTION):
+                    log.info("retrying a %s request on a fresh connection", self.name.value)
+                    continue
+                translated = self._translate(exc, model)
+                if translated is None:
+                    raise
+                raise translated from exc
+        return tool_call_of(answer, tool, self.name, sum(len(m.content) for m in messages))
 
     async def _get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
         try:

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Sequence
 import httpx
 
 from api.domain.ai.errors import ProviderUnavailable
-from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage
+from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage, ToolCall, ToolSpec
 from api.infrastructure.ai.base import ChatProvider
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,27 @@ class ProviderChatModels:
         *,
         max_output_tokens: int | None = None,
     ) -> AsyncGenerator[ChatDelta, None]:
+        return self._provider(model).stream(model.id, messages, max_output_tokens=max_output_tokens)
+
+    async def call_tool(
+        self,
+        model: ModelInfo,
+        messages: Sequence[PromptMessage],
+        tool: ToolSpec,
+        *,
+        max_output_tokens: int | None = None,
+    ) -> ToolCall:
+        return await self._provider(model).call_tool(
+            model.id, messages, tool, max_output_tokens=max_output_tokens
+        )
+
+    def _provider(self, model: ModelInfo) -> ChatProvider:
         provider = self._providers.get(model.provider)
         if provider is None:
             raise ProviderUnavailable(
                 "AI provider", detail=f"The {model.provider.value} provider is not configured."
             )
-        return provider.stream(model.id, messages, max_output_tokens=max_output_tokens)
+        return provider
 
     async def close(self) -> None:
         for provider in self._providers.values():

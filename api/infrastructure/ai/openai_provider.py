@@ -78,6 +78,9 @@ class OpenAIProvider(LangChainProvider):
     def _limits(self, max_output_tokens: int) -> dict[str, Any]:
         return {"max_tokens": max_output_tokens}  # sent as `max_completion_tokens`
 
+    def _tool_choice(self, name: str) -> dict[str, Any]:
+        return {"tool_choice": name}  # {"type": "function", "function": {"name": name}}
+
     def _translate(self, exc: Exception, model: str) -> Exception | None:
         if isinstance(exc, openai.NotFoundError):
             return ModelNotFound(f"The OpenAI-compatible server has no model '{model}'.")

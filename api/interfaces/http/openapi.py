@@ -119,6 +119,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "assistants",
+        "description": (
+            "AI assistants: the tenant's model answers customers on its channels (structured "
+            "reply or handoff to humans, never over an agent), with stats."
+        ),
+    },
+    {
         "name": "teams",
         "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },

@@ -15,6 +15,7 @@ from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
+from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
 from api.usecases.messaging.export_contacts import SWEEP_EXPORTS_JOB
 from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
@@ -69,3 +70,4 @@ periodic("contact-import-sweep", SWEEP_IMPORTS_JOB, lambda s: s.imports.sweep_in
 periodic(
     "contact-export-sweep", SWEEP_EXPORTS_JOB, lambda s: s.contact_export_sweep_interval_seconds
 )
+periodic("assistant-follow-up", FOLLOW_UP_JOB, lambda s: s.assistants.follow_up_every_seconds)

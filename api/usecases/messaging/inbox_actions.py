@@ -19,7 +19,9 @@ from api.usecases.messaging.inbox_reads import CONVERSATION_NOT_FOUND
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
-AUDITED = ("status", "priority", "assignee_id", "team_id", "tags", "snoozed_until")
+AUDITED = (
+    "status", "priority", "assignee_id", "team_id", "tags", "snoozed_until", "handled_by",
+)  # fmt: skip
 
 
 def normalized_tag(raw: str) -> str:

@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import logging
 
+from api.common.clock import utcnow
 from api.domain.jobs import JobQueue
+from api.domain.messaging.bots import BOT_REPLY_JOB, ChannelBots
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import ContactIdentity, ContactRepository
 from api.domain.messaging.conversations import (
     ContactSummary,
     ConversationRepository,
     ConversationStatus,
+    HandledBy,
 )
 from api.domain.messaging.events import MessageKind, MessageReceived
 from api.domain.messaging.messages import (
@@ -70,8 +73,10 @@ class ReceiveInboundMessage:
         events: InboxEvents,
         consent: ContactConsent,
         routing: RouteInboundConversation,
+        bots: ChannelBots,
     ) -> None:
         self._routing = routing
+        self._bots = bots
         self._contacts = contacts
         self._consent = consent
         self._conversations = conversations
@@ -110,7 +115,7 @@ class ReceiveInboundMessage:
             channel_id, channel.type,
             ContactSummary(id=contact.id, name=contact.name, phone=contact.phone,
                            wa_id=contact.wa_id, bsuid=contact.bsuid),
-            event.timestamp,
+            event.timestamp, bot=await self._bots.answers(channel_id),
         )  # fmt: skip
         assert conversation.id is not None  # noqa: S101 - stored
         if conversation.status is ConversationStatus.SNOOZED:  # the contact wrote: awake
@@ -147,6 +152,10 @@ class ReceiveInboundMessage:
                 await self._consent.on_inbound_text(contact, event.text, event.timestamp)
             if event.media is not None and message.id is not None:
                 await self._jobs.enqueue(COPY_MEDIA_JOB, message_id=message.id)
+            if conversation.handled_by is HandledBy.BOT and message.id is not None:
+                await self._jobs.enqueue(
+                    BOT_REPLY_JOB, message_id=message.id, received_at=utcnow().timestamp()
+                )
         if opened or created:  # whichever twin of a doubled delivery opened it: routed once
             await self._routing.execute(conversation, opened=opened, new_message=created)
         return message

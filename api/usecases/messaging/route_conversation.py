@@ -8,6 +8,9 @@ message is stored:
   through the one sending path (`QueueOutboundMessage`); a reply that cannot be queued
   releases its period's claim, so the customer's next message tries again.
 
+A conversation the bot handles is neither: the assistant answers it (out of hours too,
+by its own hours) until it hands over to humans, who are then auto-assigned.
+
 Best effort: the message is already stored, and a redelivery of it is answered from the
 store without routing again, so a failure here (Redis or the database down) is logged
 and leaves the conversation unassigned or unanswered rather than failing the message.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from api.domain.messaging.content import TextContent
-from api.domain.messaging.conversations import Conversation
+from api.domain.messaging.conversations import Conversation, HandledBy
 from api.domain.messaging.messages import MessageSender, SenderType
 from api.domain.messaging.outbound import OutboundDraft
 from api.usecases.messaging.auto_assign import AutoAssignConversation
@@ -46,6 +49,8 @@ class RouteInboundConversation:
         """Route after an inbound message (current tenant): `opened`, it opened the
         conversation; `new_message`, it was stored now (not a redelivery). The
         conversation as it is after routing."""
+        if conversation.handled_by is HandledBy.BOT:
+            return conversation
         if opened:
             try:
                 conversation = await self._auto_assign.execute(conversation) or conversation

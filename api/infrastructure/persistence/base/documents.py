@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from beanie import Document
 
+from api.infrastructure.persistence.ai.assistant_runs import (
+    AssistantRunDocument,
+    FollowUpAlarmDocument,
+)
 from api.infrastructure.persistence.ai.assistants import AssistantDocument
 from api.infrastructure.persistence.ai.conversations import AiConversationDocument
 from api.infrastructure.persistence.ai.messages import AiMessageDocument
@@ -63,6 +67,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AiSettingsDocument,
     QuotaDayDocument,
     AssistantDocument,
+    AssistantRunDocument,
+    FollowUpAlarmDocument,
     ChannelDocument,
     WebhookEventDocument,
     WebhookItemDocument,

@@ -151,8 +151,19 @@ class BeanieConversationRepository:
         self._scoped = TenantScopedRepository(ConversationDocument)
 
     async def join_inbound(
-        self, channel_id: str, channel_type: ChannelType, contact: ContactSummary, at: datetime
+        self,
+        channel_id: str,
+        channel_type: ChannelType,
+        contact: ContactSummary,
+        at: datetime,
+        *,
+        bot: bool = False,
     ) -> tuple[Conversation, bool]:
+        handled_by, status = (
+            (HandledBy.BOT, ConversationStatus.PENDING)
+            if bot
+            else (HandledBy.HUMAN, ConversationStatus.OPEN)
+        )
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
         update: dict[str, Any] = {
@@ -164,8 +175,8 @@ class BeanieConversationRepository:
             },
             "$min": {"first_inbound_at": at},
             "$setOnInsert": {
-                "channel_type": channel_type.value, "status": ConversationStatus.OPEN.value,
-                "priority": Priority.NORMAL.value, "handled_by": HandledBy.HUMAN.value,
+                "channel_type": channel_type.value, "status": status.value,
+                "priority": Priority.NORMAL.value, "handled_by": handled_by.value,
                 "tags": [], "unread_count": 0, "created_at": now,
             },
         }  # fmt: skip
@@ -332,6 +343,20 @@ class BeanieConversationRepository:
         if not changed:
             return None
         return await self.get(conversation_id)
+
+    async def hand_over(self, conversation_id: str, to: HandledBy) -> Conversation | None:
+        other = HandledBy.BOT if to is HandledBy.HUMAN else HandledBy.HUMAN
+        fields: dict[str, Any] = {"handled_by": to.value}
+        if to is HandledBy.HUMAN:
+            fields["status"] = ConversationStatus.OPEN.value
+            fields["snoozed_until"] = None
+        else:
+            fields.update(status=ConversationStatus.PENDING.value, assignee_id=None)
+        return await self._change(
+            conversation_id,
+            {"handled_by": other.value, ACTIVE_KEY: {"$type": "string"}},
+            fields,
+        )
 
     async def unresolved_load(self, assignee_ids: list[str]) -> dict[str, int]:
         if not assignee_ids:

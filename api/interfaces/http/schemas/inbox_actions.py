@@ -63,3 +63,11 @@ class NoteIn(BaseModel):
     body: str = Field(
         min_length=1, max_length=MAX_NOTE_LENGTH, description="The note (never sent)."
     )
+
+
+class HandoffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Why (audited)."
+    )

@@ -3,6 +3,13 @@ HTTP routers do. Arguments are ids and scalars only; each body runs in the tenan
 was queued in. Importing this package declares every task (the worker binds them).
 """
 
-from api.interfaces.jobs.tasks import campaigns, contact_imports, email, messaging, operations
+from api.interfaces.jobs.tasks import (
+    assistants,
+    campaigns,
+    contact_imports,
+    email,
+    messaging,
+    operations,
+)
 
-__all__ = ["campaigns", "contact_imports", "email", "messaging", "operations"]
+__all__ = ["assistants", "campaigns", "contact_imports", "email", "messaging", "operations"]

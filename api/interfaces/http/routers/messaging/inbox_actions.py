@@ -17,12 +17,14 @@ from api.interfaces.http.schemas.inbox import InboxConversationOut, InboxMessage
 from api.interfaces.http.schemas.inbox_actions import (
     AssignIn,
     ConversationPatchIn,
+    HandoffIn,
     NoteIn,
     SnoozeIn,
     TagsIn,
 )
 from api.usecases.messaging.add_private_note import AddPrivateNote
 from api.usecases.messaging.assign_conversation import AssignConversation, ClaimConversation
+from api.usecases.messaging.bot_handoff import HandBackToBot, HandOverToHumans
 from api.usecases.messaging.conversation_labels import PrioritizeConversation, TagConversation
 from api.usecases.messaging.conversation_status import (
     ReopenConversation,
@@ -200,3 +202,45 @@ async def add_note(
     use_case: Annotated[AddPrivateNote, Inject(AddPrivateNote)],
 ) -> InboxMessageOut:
     return InboxMessageOut.of(await use_case.execute(principal, conversation_id, body.body))
+
+
+@router.post(
+    "/{conversation_id}/handoff",
+    summary="Hand a bot conversation over to humans",
+    description=(
+        "Needs `inbox:write`. The AI assistant stops answering: `handled_by` becomes "
+        "`human`, status `open`, and the inbox's auto-assignment rule picks an agent. "
+        "Humans having it already changes nothing; a resolved conversation is 409 "
+        "`conversation_resolved`. Audited `conversation.handed_off` with the `reason`." + PUSHED
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def hand_off(
+    conversation_id: str,
+    principal: Writer,
+    use_case: Annotated[HandOverToHumans, Inject(HandOverToHumans)],
+    body: Annotated[HandoffIn | None, Body()] = None,
+) -> InboxConversationOut:
+    conversation = await use_case.execute(
+        principal, conversation_id, reason=body.reason if body else None
+    )
+    return InboxConversationOut.of(conversation)
+
+
+@router.post(
+    "/{conversation_id}/bot",
+    summary="Hand a conversation back to the AI assistant",
+    description=(
+        "Needs `inbox:write`. `handled_by` becomes `bot`, status `pending`, unassigned; the "
+        "channel's assistant answers the customer's next messages. 409 `no_assistant` when "
+        "no enabled assistant answers on the conversation's channel, 409 "
+        "`conversation_resolved` for a resolved one. Audited `conversation.handed_to_bot`." + PUSHED
+    ),
+    responses=problem_responses(401, 403, 404, 409, 503),
+)
+async def hand_to_bot(
+    conversation_id: str,
+    principal: Writer,
+    use_case: Annotated[HandBackToBot, Inject(HandBackToBot)],
+) -> InboxConversationOut:
+    return InboxConversationOut.of(await use_case.execute(principal, conversation_id))
