@@ -115,6 +115,17 @@ def knowledge_text(chunks: Sequence[KnowledgeChunk]) -> str:
     return "\n".join(lines)
 
 
+def answer_language(languages: str | list[str], detected: str | None) -> str | None:
+    """ "auto": the detected language (None: the model follows the customer); a list: the
+    detected one when listed, else the list's first."""
+    if languages == AUTO_LANGUAGE or isinstance(languages, str):
+        return detected
+    fixed = [code.lower() for code in languages]
+    if detected is not None and detected in fixed:
+        return detected
+    return fixed[0] if fixed else detected
+
+
 class AssistantBrain:
     """Decides what an assistant answers (see the module's docstring)."""
 
@@ -140,12 +151,7 @@ class AssistantBrain:
         """The language to answer `text` in: the detected one ("auto"), else the detected
         one when it is in the assistant's list, else the list's first."""
         detected = await self._detector.detect(text) if text else None
-        if assistant.languages == AUTO_LANGUAGE:
-            return detected
-        fixed = [code.lower() for code in assistant.languages]
-        if detected is not None and detected in fixed:
-            return detected
-        return fixed[0] if fixed else detected
+        return answer_language(assistant.languages, detected)
 
     async def decide(
         self, assistant: Assistant, history: Sequence[PromptMessage], text: str

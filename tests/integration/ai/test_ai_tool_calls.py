@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from langchain_core.messages import AIMessage
 from pydantic import SecretStr
 
 from api.domain.ai.errors import ProviderRejected
 from api.domain.ai.values import ModelInfo, PromptMessage, Provider, Speaker, ToolSpec
+from api.infrastructure.ai.base import tool_call_of
 from api.infrastructure.ai.catalog import ProviderChatModels
 from api.wiring.ai import chat_models
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
@@ -83,16 +85,9 @@ async def test_openai_is_told_to_call_the_tool(served: tuple[FakeLLM, ProviderCh
     assert fake.requests[-1]["tool_choice"] == {"type": "function", "function": {"name": "answer"}}
 
 
-@pytest.mark.parametrize("model", [OLLAMA, OPENAI], ids=["ollama", "openai"])
-async def test_text_that_is_no_call_is_refused(
-    served: tuple[FakeLLM, ProviderChatModels], model: ModelInfo
-) -> None:
-    from langchain_core.messages import AIMessage
-
-    from api.infrastructure.ai.base import tool_call_of
-
-    parsed = tool_call_of(AIMessage(content='```json\n{"action": "reply", "text": "Hi"}\n```'),
-                          TOOL, model.provider, 40)  # fmt: skip
+def test_a_json_text_is_understood_and_other_text_refused() -> None:
+    fenced = AIMessage(content='```json\n{"action": "reply", "text": "Hi"}\n```')
+    parsed = tool_call_of(fenced, TOOL, Provider.OLLAMA, 40)
     assert parsed.arguments == {"action": "reply", "text": "Hi"} and parsed.usage.estimated
-    with pytest.raises(ProviderRejected):
-        tool_call_of(AIMessage(content="Sure, I can help"), TOOL, model.provider, 40)
+    with pytest.raises(ProviderRejected, match="without calling 'answer'"):
+        tool_call_of(AIMessage(content="Sure, I can help"), TOOL, Provider.OPENAI, 40)
