@@ -634,10 +634,19 @@ async def openai_chat(request: Request) -> Response:
 # -- the app and the servers ---------------------------------------------------------------
 
 
+async def fake_durations(request: Request) -> Response:
+    """The fake's own time per tool reply so far (ms), for benchmarks to set Parley's
+    time against (not part of either provider's API)."""
+    fake: FakeLLM = request.app.state.fake
+    return JSONResponse({"durations_ms": [d * 1000 for d in fake.durations]})
+
+
 def build_app(fake: FakeLLM) -> Starlette:
-    """The ASGI app answering as Ollama (`/api/...`) and as OpenAI (`/v1/...`)."""
+    """The ASGI app answering as Ollama (`/api/...`) and as OpenAI (`/v1/...`), and the
+    fake's own `/_fake/durations`."""
     app = Starlette(
         routes=[
+            Route("/_fake/durations", fake_durations, methods=["GET"]),
             Route("/", ollama_root, methods=["GET", "HEAD"]),
             Route("/api/tags", ollama_tags, methods=["GET"]),
             Route("/api/chat", ollama_chat, methods=["POST"]),

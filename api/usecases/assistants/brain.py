@@ -15,6 +15,7 @@ and settles what it used, which the tenant's usage ledger counts under the user
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,7 +160,9 @@ class AssistantBrain:
         """The model's decision on the conversation `history` (oldest first, ending with
         the customer's `text`). Raises `QuotaExceeded` (the tenant's quota),
         `UnknownModel`, `ProviderUnavailable`, `ProviderRejected`."""
-        language = await self.language(assistant, text)
+        language, (model, tenant) = await asyncio.gather(
+            self.language(assistant, text), self._access.resolve(assistant.model, None)
+        )
         sources: list[KnowledgeChunk] = []
         if self._knowledge is not None and assistant.id is not None and text:
             sources = await self._knowledge.search(assistant.id, text, k=KNOWLEDGE_CHUNKS)
@@ -167,7 +170,6 @@ class AssistantBrain:
         if sources:
             system.append(knowledge_text(sources))
         prompt = [PromptMessage(Speaker.SYSTEM, "\n\n".join(p for p in system if p)), *history]
-        model, tenant = await self._access.resolve(assistant.model, None)
         hold = await self._budget.hold(tenant, prompt)
         usage: TokenUsage | None = None
         try:
@@ -177,11 +179,15 @@ class AssistantBrain:
             )  # fmt: skip
             usage = call.usage
         finally:
-            await self._budget.settle(hold, usage)
+            counted = [self._budget.settle(hold, usage)]
             if usage is not None:
-                await self._usage.add(
-                    day=utc_day(), user_id=f"assistant:{assistant.id}", model=model, usage=usage
-                )
+                counted.append(
+                    self._usage.add(
+                        day=utc_day(), user_id=f"assistant:{assistant.id}", model=model,
+                        usage=usage,
+                    )
+                )  # fmt: skip
+            await asyncio.gather(*counted)
         return _decision(call.arguments, usage, language, sources)
 
 

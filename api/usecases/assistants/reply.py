@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 OUT_OF_HOURS_PERIOD = "assistant:"  # marks apart from the inbox's own out-of-hours reply
 NEVER_OPENS_MARK_SECONDS = 7 * 24 * 3600
 MARK_GRACE_SECONDS = 3600
+TAKEOVER_WINDOW = 10  # the latest messages read for an agent's since the inbound one
 
 
 def reply_key(message_id: str) -> str:
@@ -142,26 +143,33 @@ class AnswerInboundMessage:
             return None
         now = self._clock.now()
         key = reply_key(inbound.id)
-        if not await self._ledger.claim(
-            key, now=now, until=now + timedelta(seconds=self._policy.claim_seconds)
-        ):
+        # The reads the answer needs go with the claim (one round trip's wait, not three).
+        claimed, conversation, assistant = await asyncio.gather(
+            self._ledger.claim(
+                key, now=now, until=now + timedelta(seconds=self._policy.claim_seconds)
+            ),
+            self._conversations.get(inbound.conversation_id),
+            self._assistants.for_channel(inbound.channel_id),
+        )
+        if not claimed:
             return None
         started = datetime.fromtimestamp(received_at, UTC) if received_at is not None else now
         try:
-            return await self._answer(inbound, key, started)
+            return await self._answer(inbound, key, started, conversation, assistant)
         except BaseException:
             await self._ledger.release(key)
             raise
 
-    async def _answer(self, inbound: Message, key: str, started: datetime) -> Outcome:
-        conversation = await self._conversations.get(inbound.conversation_id)
+    async def _answer(
+        self, inbound: Message, key: str, started: datetime,
+        conversation: Conversation | None, assistant: Assistant | None,
+    ) -> Outcome:  # fmt: skip
         if (
             conversation is None
             or conversation.handled_by is not HandledBy.BOT
             or conversation.status is ConversationStatus.RESOLVED
         ):
             return await self._finish(key, "", inbound.conversation_id, Outcome.SKIPPED)
-        assistant = await self._assistants.for_channel(conversation.channel_id)
         if assistant is None or assistant.id is None:
             return await self._handoff(
                 key,
@@ -268,19 +276,25 @@ class AnswerInboundMessage:
             idempotency_key=f"assistant-{reply_key(inbound.id or '')}",
         )  # fmt: skip
         now = self._clock.now()
-        await self._alarms.schedule(
-            conversation.id, assistant.id, FollowUpStage.FOLLOW_UP,
-            now + timedelta(minutes=self._policy.follow_up_idle_minutes),
-        )  # fmt: skip
         latency = max(0, int((now - started).total_seconds() * 1000))
-        return await self._finish(
-            key, assistant.id, conversation.id, Outcome.REPLIED, decision=decision,
-            reply_message_id=queued.message.id, latency_ms=latency,
+        _, outcome = await asyncio.gather(
+            self._alarms.schedule(
+                conversation.id, assistant.id, FollowUpStage.FOLLOW_UP,
+                now + timedelta(minutes=self._policy.follow_up_idle_minutes),
+            ),
+            self._finish(
+                key, assistant.id, conversation.id, Outcome.REPLIED, decision=decision,
+                reply_message_id=queued.message.id, latency_ms=latency,
+            ),
         )  # fmt: skip
+        return outcome
 
     async def _taken_over(self, conversation_id: str, inbound: Message) -> bool:
         """Whether humans have the conversation now, or an agent wrote since `inbound`."""
-        current = await self._conversations.get(conversation_id)
+        current, latest = await asyncio.gather(
+            self._conversations.get(conversation_id),
+            self._messages.page(conversation_id, cursor=None, limit=TAKEOVER_WINDOW),
+        )
         if (
             current is None
             or current.handled_by is not HandledBy.BOT
@@ -288,7 +302,6 @@ class AnswerInboundMessage:
             or current.assignee_id is not None
         ):
             return True
-        latest = await self._messages.page(conversation_id, cursor=None, limit=20)
         return any(
             m.sender.type is SenderType.AGENT and m.created_at >= inbound.created_at
             for m in latest.items
