@@ -13,9 +13,9 @@ from typing import TypedDict
 
 from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
+from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
-from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
 from api.usecases.messaging.export_contacts import SWEEP_EXPORTS_JOB
 from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
