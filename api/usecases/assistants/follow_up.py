@@ -39,6 +39,7 @@ from api.domain.messaging.messages import MessageSender, SenderType
 from api.domain.messaging.outbound import OutboundDraft
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.assistants.brain import AssistantPolicy
+from api.usecases.kernel.clock import stored_time
 from api.usecases.messaging.inbox_actions import InboxChangeLog
 from api.usecases.messaging.queue_outbound_message import QueueOutboundMessage
 
@@ -144,7 +145,7 @@ class FollowUpIdleConversations:
 
     async def _resolve(self, alarm: DueFollowUp, before: Conversation, now: datetime) -> int:
         assert before.id is not None  # noqa: S101 - stored
-        after = await self._conversations.resolve(before.id)
+        after = await self._conversations.resolve(before.id, at=stored_time(now), by=None)
         if after is None:
             return 0
         await self._changes.changed("conversation.resolved", before, after, actor=None)
