@@ -13,6 +13,8 @@ at `/v1/...` (`base_url=url + "/v1"` for `ChatOpenAI`).
 - `GET /v1/models`, `POST /v1/chat/completions` (server-sent events ending with
   `data: [DONE]`; a last chunk with `usage` and empty `choices` when the request asks
   `stream_options.include_usage`; without `"stream": true` one `chat.completion` object).
+- Embeddings: Ollama's `POST /api/embed` and OpenAI's `POST /v1/embeddings` (float or
+  base64 vectors), deterministic hashed bags of words (`tests/support/fake_embeddings.py`).
 
 Tools: a chat request that offers `tools` is answered with a call of the first tool, in
 each API's real shape (Ollama: `message.tool_calls[].function.arguments` as an object, in
@@ -102,6 +104,11 @@ class FakeLLM:
       through) until the test sets it. Lets a test keep a stream open mid-way for as long
       as it needs, deterministically.
     - `record_requests`: keep each chat request body in `requests` (off for benchmarks).
+    - `ollama_embedding_models` / `openai_embedding_models`: the models `/api/embed` and
+      `/v1/embeddings` answer for (not listed by `/api/tags`, `/v1/models`); their vectors
+      are `embedding_dimensions` long and deterministic (see `fake_embeddings`).
+    - `embed_status`: the embeddings routes answer this HTTP status with the provider's
+      error body instead of vectors.
 
     Records (`reset()` clears them, not the behaviour):
     - `requests`: the JSON body of each chat request received (rejected ones too), with a
@@ -110,6 +117,7 @@ class FakeLLM:
     - `completed`: replies that went to their normal end (`done` line, `[DONE]`).
     - `failed`: replies that ended with the mid-stream error of `fail_after`.
     - `cancelled`: streams the client abandoned (closed the connection) before their end.
+    - `embedded`: the texts of every embeddings request answered, in order of arrival.
     """
 
     ollama_models: dict[str, list[str]] = field(
@@ -129,9 +137,14 @@ class FakeLLM:
     record_requests: bool = True
     tool_answers: list[dict[str, Any]] = field(default_factory=list)
     tool_answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ollama_embedding_models: set[str] = field(default_factory=lambda: {"nomic-embed-text:latest"})
+    openai_embedding_models: set[str] = field(default_factory=lambda: {"text-embedding-3-small"})
+    embedding_dimensions: int = 256
+    embed_status: int | None = None
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     durations: list[float] = field(default_factory=list)  # seconds per tool reply
+    embedded: list[list[str]] = field(default_factory=list)
     started: int = 0
     completed: int = 0
     failed: int = 0
@@ -153,6 +166,7 @@ class FakeLLM:
         """Forget what was seen (the records), keeping the behaviour settings."""
         self.requests.clear()
         self.durations.clear()
+        self.embedded.clear()
         self.started = self.completed = self.failed = self.cancelled = 0
         self._notify()
 
@@ -644,6 +658,8 @@ async def fake_durations(request: Request) -> Response:
 def build_app(fake: FakeLLM) -> Starlette:
     """The ASGI app answering as Ollama (`/api/...`) and as OpenAI (`/v1/...`), and the
     fake's own `/_fake/durations`."""
+    from tests.support.fake_embeddings import embedding_routes  # it uses this module's errors
+
     app = Starlette(
         routes=[
             Route("/_fake/durations", fake_durations, methods=["GET"]),
@@ -652,6 +668,7 @@ def build_app(fake: FakeLLM) -> Starlette:
             Route("/api/chat", ollama_chat, methods=["POST"]),
             Route("/v1/models", openai_models, methods=["GET"]),
             Route("/v1/chat/completions", openai_chat, methods=["POST"]),
+            *embedding_routes(),
         ]
     )
     app.state.fake = fake
