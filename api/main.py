@@ -31,6 +31,7 @@ from api.interfaces.http.routers import assistants as assistant_routes
 from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
 from api.interfaces.http.routers.ai import conversations as ai_conversation_routes
+from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
 from api.interfaces.http.routers.files import files as file_routes
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ai_ask_routes.router, prefix=settings.api_prefix)
     app.include_router(ai_conversation_routes.router, prefix=settings.api_prefix)
     app.include_router(ai_admin_routes.router, prefix=settings.api_prefix)
+    app.include_router(knowledge_routes.router, prefix=settings.api_prefix)
     app.include_router(channel_routes.router, prefix=settings.api_prefix)
     app.include_router(webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_routes.conversations, prefix=settings.api_prefix)

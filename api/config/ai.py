@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from api.config.base import CsvList, env_config, split_csv
@@ -35,12 +37,43 @@ class AiSettings(BaseSettings):
     # A hold a crashed process never settled stops counting against the quota after this.
     ai_quota_hold_seconds: float = Field(default=3600.0, gt=0)
 
+    # Assistants' knowledge: the embeddings model (unset: documents cannot be indexed), its
+    # provider (unset: Ollama when OLLAMA_HOST is set, else the OpenAI-compatible server),
+    # how documents are split, and how many passages a question gets.
+    knowledge_embedding_model: str | None = None
+    knowledge_embedding_provider: Literal["ollama", "openai"] | None = None
+    knowledge_embedding_batch: int = Field(default=64, ge=1, le=2048)
+    knowledge_chunk_size: int = Field(default=1000, ge=100, le=20000)
+    knowledge_chunk_overlap: int = Field(default=150, ge=0, le=5000)
+    knowledge_max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    knowledge_max_chunks: int = Field(default=2000, ge=1)
+    knowledge_top_k: int = Field(default=4, ge=1, le=50)
+    knowledge_min_score: float = Field(default=0.35, ge=-1, le=1)
+    knowledge_vector_index: str = "knowledge_vectors"
+
     _csv = field_validator("ollama_models", "openai_models", mode="before")(split_csv)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> AiSettings:
+        if self.knowledge_chunk_overlap >= self.knowledge_chunk_size:
+            raise ValueError("KNOWLEDGE_CHUNK_OVERLAP must be smaller than KNOWLEDGE_CHUNK_SIZE")
+        return self
 
     @property
     def openai_enabled(self) -> bool:
         return self.openai_api_key is not None or self.openai_base_url is not None
 
+    @property
+    def embedding_provider(self) -> Literal["ollama", "openai"] | None:
+        """Who embeds documents: the configured provider, else the one that is on (Ollama
+        first); None when knowledge is off (no model, or its provider not configured)."""
+        if not self.knowledge_embedding_model:
+            return None
+        chosen = self.knowledge_embedding_provider
+        if chosen is None:
+            chosen = "ollama" if self.ollama_host else "openai"
+        enabled = self.ollama_host if chosen == "ollama" else self.openai_enabled
+        return chosen if enabled else None
 
 class AssistantSettings(BaseSettings):
     """`ASSISTANT_*`: the AI assistants that answer customers on channels."""

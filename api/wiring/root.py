@@ -23,6 +23,7 @@ from api.wiring import (
     files,
     identity,
     kernel,
+    knowledge,
     messaging,
     operations,
     tenants,
@@ -31,7 +32,8 @@ from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
 CONTEXTS = (
-    kernel, tenants, identity, email, files, ai, messaging, assistants, operations, analytics,
+    kernel, tenants, identity, email, files, ai, knowledge, messaging, assistants, operations,
+    analytics,
 )  # fmt: skip
 
 

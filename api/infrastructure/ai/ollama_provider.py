@@ -57,14 +57,19 @@ class OllamaProvider(LangChainProvider):
         return {"options": {"num_predict": max_output_tokens}}
 
     def _translate(self, exc: Exception, model: str) -> Exception | None:
-        if isinstance(exc, ollama.ResponseError):
-            if exc.status_code == 404:
-                return ModelNotFound(f"The Ollama server has no model '{model}'.")
-            if exc.status_code in REJECTING_STATUSES:
-                return ProviderRejected(
-                    "ollama provider", detail=f"ollama refused the request: {exc.error}"
-                )
-            return unavailable(self.name, f"the model failed: {exc.error}")
-        if isinstance(exc, ConnectionError | httpx.HTTPError):
-            return unavailable(self.name, f"cannot reach the server ({type(exc).__name__})")
-        return None
+        return ollama_error(exc, model)
+
+
+def ollama_error(exc: Exception, model: str) -> Exception | None:
+    """The domain error for what the Ollama client raised (None: not a provider error)."""
+    if isinstance(exc, ollama.ResponseError):
+        if exc.status_code == 404:
+            return ModelNotFound(f"The Ollama server has no model '{model}'.")
+        if exc.status_code in REJECTING_STATUSES:
+            return ProviderRejected(
+                "ollama provider", detail=f"ollama refused the request: {exc.error}"
+            )
+        return unavailable(Provider.OLLAMA, f"the model failed: {exc.error}")
+    if isinstance(exc, ConnectionError | httpx.HTTPError):
+        return unavailable(Provider.OLLAMA, f"cannot reach the server ({type(exc).__name__})")
+    return None

@@ -82,23 +82,29 @@ class OpenAIProvider(LangChainProvider):
         return {"tool_choice": name}  # {"type": "function", "function": {"name": name}}
 
     def _translate(self, exc: Exception, model: str) -> Exception | None:
-        if isinstance(exc, openai.NotFoundError):
-            return ModelNotFound(f"The OpenAI-compatible server has no model '{model}'.")
-        if isinstance(exc, openai.APIStatusError):
-            if exc.status_code in REJECTING_STATUSES:
-                return ProviderRejected(
-                    "openai provider",
-                    detail=f"openai refused the request ({exc.status_code}).",
-                )
-            return unavailable(self.name, f"the server answered {exc.status_code}")
-        if isinstance(exc, openai.APIConnectionError):  # timeouts included
-            return unavailable(self.name, f"cannot reach the server ({type(exc).__name__})")
-        if isinstance(exc, openai.APIError):  # an error reported inside the stream
-            return unavailable(self.name, f"the model failed: {exc.message}")
-        if isinstance(exc, httpx.HTTPError):
-            return unavailable(self.name, f"the connection failed ({type(exc).__name__})")
-        return None
+        return openai_error(exc, model)
 
     async def close(self) -> None:
         self._chat_models.clear()
         await self._sdk_http.aclose()
+
+
+def openai_error(exc: Exception, model: str) -> Exception | None:
+    """The domain error for what the OpenAI SDK raised (None: not a provider error)."""
+    name = Provider.OPENAI
+    if isinstance(exc, openai.NotFoundError):
+        return ModelNotFound(f"The OpenAI-compatible server has no model '{model}'.")
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code in REJECTING_STATUSES:
+            return ProviderRejected(
+                "openai provider",
+                detail=f"openai refused the request ({exc.status_code}).",
+            )
+        return unavailable(name, f"the server answered {exc.status_code}")
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        return unavailable(name, f"cannot reach the server ({type(exc).__name__})")
+    if isinstance(exc, openai.APIError):  # an error reported inside the stream
+        return unavailable(name, f"the model failed: {exc.message}")
+    if isinstance(exc, httpx.HTTPError):
+        return unavailable(name, f"the connection failed ({type(exc).__name__})")
+    return None

@@ -10,6 +10,8 @@ from api.infrastructure.persistence.ai.assistant_runs import (
 )
 from api.infrastructure.persistence.ai.assistants import AssistantDocument
 from api.infrastructure.persistence.ai.conversations import AiConversationDocument
+from api.infrastructure.persistence.ai.knowledge import KnowledgeDocumentDocument
+from api.infrastructure.persistence.ai.knowledge_index import KnowledgeChunkDocument
 from api.infrastructure.persistence.ai.messages import AiMessageDocument
 from api.infrastructure.persistence.ai.quota import QuotaDayDocument
 from api.infrastructure.persistence.ai.settings import AiSettingsDocument
@@ -69,6 +71,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     AssistantDocument,
     AssistantRunDocument,
     FollowUpAlarmDocument,
+    KnowledgeDocumentDocument,
+    KnowledgeChunkDocument,
     ChannelDocument,
     WebhookEventDocument,
     WebhookItemDocument,

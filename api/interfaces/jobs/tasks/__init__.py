@@ -8,8 +8,17 @@ from api.interfaces.jobs.tasks import (
     campaigns,
     contact_imports,
     email,
+    knowledge,
     messaging,
     operations,
 )
 
-__all__ = ["assistants", "campaigns", "contact_imports", "email", "messaging", "operations"]
+__all__ = [
+    "assistants",
+    "campaigns",
+    "contact_imports",
+    "email",
+    "knowledge",
+    "messaging",
+    "operations",
+]
