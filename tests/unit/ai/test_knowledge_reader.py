@@ -3,6 +3,8 @@ with LangChain's splitters, and what cannot be read refused with a reason."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from api.domain.ai.documents import (
@@ -53,9 +55,7 @@ async def test_pdf_pages_are_read() -> None:
 
 
 async def test_docx_paragraphs_and_tables_are_read() -> None:
-    data = docx_bytes(
-        "Shipping takes three days.", table=[["Plan", "Price"], ["Basic", "10 EUR"]]
-    )
+    data = docx_bytes("Shipping takes three days.", table=[["Plan", "Price"], ["Basic", "10 EUR"]])
     text = "\n".join(await passages(DocumentKind.DOCX, data))
     assert "Shipping takes three days." in text
     assert "Basic | 10 EUR" in text
@@ -68,7 +68,7 @@ async def test_text_is_split_into_overlapping_passages() -> None:
     assert all(len(p) <= 200 for p in found)
     words = " ".join(sentences).split()
     assert set(" ".join(found).split()) == set(words)
-    for before, after in zip(found, found[1:], strict=False):  # the overlap
+    for before, after in itertools.pairwise(found):  # the overlap
         assert before.split()[-1] in after.split()[:5]
 
 
@@ -81,7 +81,7 @@ async def test_markdown_splits_on_headings_first() -> None:
 
 
 async def test_csv_rows_keep_their_column_names() -> None:
-    data = "product;price;stock\nLamp;25 EUR;3\nDesk;300 EUR;\n".encode()
+    data = b"product;price;stock\nLamp;25 EUR;3\nDesk;300 EUR;\n"
     found = await passages(DocumentKind.CSV, data)
     assert found == ["product: Lamp; price: 25 EUR; stock: 3\nproduct: Desk; price: 300 EUR"]
 
