@@ -67,6 +67,13 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "assistants",
+        "description": (
+            "AI assistants answering customers on channels, and the documents they answer "
+            "from (indexed, searched per question)."
+        ),
+    },
+    {
         "name": "channels",
         "description": (
             "Messaging channels: connect a WhatsApp Cloud API number (checked with Meta's "
