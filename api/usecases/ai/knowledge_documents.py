@@ -70,9 +70,8 @@ async def _document_file(
     return file, kind.value
 
 
-class AddKnowledgeDocument:
-    """Give an assistant a document; its indexing is queued (202, `indexing`).
-    Audited: `assistant.document_added`."""
+class _DocumentWriter:
+    """What giving a file to an assistant and putting a new one on a document share."""
 
     def __init__(
         self,
@@ -90,6 +89,17 @@ class AddKnowledgeDocument:
         self._jobs = jobs
         self._auditor = auditor
 
+    async def _enqueue(self, document: KnowledgeDocument) -> None:
+        assert document.id is not None  # noqa: S101 - stored documents have ids
+        await self._jobs.enqueue(
+            INDEX_DOCUMENT_JOB, document_id=document.id, generation=document.generation
+        )
+
+
+class AddKnowledgeDocument(_DocumentWriter):
+    """Give an assistant a document; its indexing is queued (202, `indexing`).
+    Audited: `assistant.document_added`."""
+
     async def execute(
         self, principal: Principal, assistant_id: str, file_id: str
     ) -> KnowledgeDocument:
@@ -106,9 +116,7 @@ class AddKnowledgeDocument:
         )  # fmt: skip
         assert document.id is not None  # noqa: S101 - stored documents have ids
         try:
-            await self._jobs.enqueue(
-                INDEX_DOCUMENT_JOB, document_id=document.id, generation=document.generation
-            )
+            await self._enqueue(document)
         except ServiceUnavailable:
             await self._documents.delete(document.id)  # nothing would ever index it
             raise
@@ -151,26 +159,10 @@ class GetKnowledgeDocument:
         return await document_of_assistant(self._documents, assistant_id, document_id)
 
 
-class ReplaceKnowledgeDocumentFile:
+class ReplaceKnowledgeDocumentFile(_DocumentWriter):
     """Put a (new) file on a document: re-indexed unless its content is the live one's
     (see the module's rules). A failed document is indexed again even with the same
     file. Audited: `assistant.document_replaced`."""
-
-    def __init__(
-        self,
-        assistants: AssistantRepository,
-        documents: KnowledgeDocumentRepository,
-        sources: DocumentSources,
-        embedder: Embedder,
-        jobs: JobQueue,
-        auditor: Auditor,
-    ) -> None:
-        self._assistants = assistants
-        self._documents = documents
-        self._sources = sources
-        self._embedder = embedder
-        self._jobs = jobs
-        self._auditor = auditor
 
     async def execute(
         self, principal: Principal, assistant_id: str, document_id: str, file_id: str
@@ -206,9 +198,7 @@ class ReplaceKnowledgeDocumentFile:
     async def _queue(self, document: KnowledgeDocument) -> None:
         assert document.id is not None  # noqa: S101 - stored documents have ids
         try:
-            await self._jobs.enqueue(
-                INDEX_DOCUMENT_JOB, document_id=document.id, generation=document.generation
-            )
+            await self._enqueue(document)
         except ServiceUnavailable:
             await self._documents.fail(
                 document.id, document.generation,
