@@ -75,6 +75,7 @@ class AiSettings(BaseSettings):
         enabled = self.ollama_host if chosen == "ollama" else self.openai_enabled
         return chosen if enabled else None
 
+
 class AssistantSettings(BaseSettings):
     """`ASSISTANT_*`: the AI assistants that answer customers on channels."""
 

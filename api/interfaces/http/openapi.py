@@ -67,13 +67,6 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
-        "name": "assistants",
-        "description": (
-            "AI assistants answering customers on channels, and the documents they answer "
-            "from (indexed, searched per question)."
-        ),
-    },
-    {
         "name": "channels",
         "description": (
             "Messaging channels: connect a WhatsApp Cloud API number (checked with Meta's "
@@ -129,7 +122,8 @@ TAGS: list[dict[str, Any]] = [
         "name": "assistants",
         "description": (
             "AI assistants: the tenant's model answers customers on its channels (structured "
-            "reply or handoff to humans, never over an agent), with stats."
+            "reply or handoff to humans, never over an agent), with stats, and the documents they "
+            "answer from (indexed, searched per question)."
         ),
     },
     {
