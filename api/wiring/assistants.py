@@ -1,6 +1,6 @@
 """AI assistants: the run ledger, follow-up alarms, the language detector, the inbox's
-`ChannelBots` on the assistants' store, and the brain (knowledge: see issue 15 point 5;
-`None` until its adapter is wired here)."""
+`ChannelBots` on the assistants' store, and the brain (with the assistants' knowledge,
+`KnowledgeSearch`, see `api.wiring.knowledge`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import punq
 from api.config import Settings
 from api.domain.ai.assistant_runs import FollowUpAlarms, LanguageDetector, ReplyLedger
 from api.domain.ai.assistants import AssistantRepository
+from api.domain.ai.knowledge import KnowledgeSearch
 from api.domain.ai.ports import StructuredChatModels, UsageLedger
 from api.domain.messaging.bots import ChannelBots
 from api.infrastructure.ai.language import LinguaLanguageDetector
 from api.infrastructure.persistence.ai.assistant_runs import MongoFollowUpAlarms, MongoReplyLedger
+from api.usecases.ai.knowledge_rules import KnowledgePolicy
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.token_budget import TokenBudget
 from api.usecases.assistants.brain import AssistantBrain, AssistantPolicy
@@ -60,7 +62,8 @@ def register_brain(container: punq.Container) -> None:
             usage=container.resolve(UsageLedger),
             detector=container.resolve(LanguageDetector),
             policy=container.resolve(AssistantPolicy),
-            knowledge=None,  # knowledge: see issue 15 point 5
+            knowledge=container.resolve(KnowledgeSearch),
+            knowledge_policy=container.resolve(KnowledgePolicy),
         )
 
     container.register(AssistantBrain, factory=brain)

@@ -16,6 +16,7 @@ SEND_ATTEMPTS = 4  # a send job's attempts: 130429 twice still ends sent
 
 
 LLM_KEY = "sk-session-llm-key"
+KNOWLEDGE_MODEL = "nomic-embed-text"  # the assistants' documents, at the fake's Ollama
 
 
 def worker_env(
@@ -23,7 +24,7 @@ def worker_env(
 ) -> dict[str, str]:
     llm = (
         {"OLLAMA_HOST": llm_url, "OPENAI_BASE_URL": llm_url + "/v1", "OPENAI_API_KEY": LLM_KEY,
-         "AI_MODELS_CACHE_SECONDS": "0"}
+         "AI_MODELS_CACHE_SECONDS": "0", "KNOWLEDGE_EMBEDDING_MODEL": KNOWLEDGE_MODEL}
         if llm_url is not None
         else {}
     )  # fmt: skip

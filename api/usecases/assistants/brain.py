@@ -1,9 +1,17 @@
 """What an assistant would answer: the prompt, the model's structured decision, its cost.
 
 The prompt is the assistant's instructions, the rules of its decision, the language to
-answer in, the passages of its documents nearest to the question (when knowledge is
-wired: `knowledge`, see issue 15 point 5), then the conversation's latest messages
-(customer: `user`, agents' and the assistant's: `assistant`; private notes never).
+answer in, the passages of its documents nearest to the question, then the
+conversation's latest messages (customer: `user`, agents' and the assistant's:
+`assistant`; private notes never).
+
+Knowledge (`KnowledgeSearch`): the question's `KNOWLEDGE_TOP_K` nearest passages whose
+cosine similarity reaches `KNOWLEDGE_MIN_SCORE` go into the prompt, numbered with their
+file names, and the model is told to answer from them and name the document; they are
+the decision's `sources`. When the assistant has documents but none of their passages
+reaches the score, and its `when_unsure` rule is on, the model is told that the documents
+do not cover the message and that it must hand over (`unsure`) rather than answer a
+question of fact from its own knowledge (a greeting it may still answer).
 
 The model answers through the tool `respond` (`StructuredChatModels`), never in free
 text: `{"action": "reply", "text"}` or `{"action": "handoff", "reason": "request" |
@@ -27,12 +35,18 @@ from api.domain.ai.knowledge import KnowledgeChunk, KnowledgeSearch
 from api.domain.ai.ports import StructuredChatModels, UsageLedger
 from api.domain.ai.values import PromptMessage, Speaker, TokenUsage, ToolSpec
 from api.usecases.ai.days import utc_day
+from api.usecases.ai.knowledge_rules import KnowledgePolicy
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.token_budget import TokenBudget
 
 log = logging.getLogger(__name__)
 
-KNOWLEDGE_CHUNKS = 4
+UNCOVERED = (
+    "None of the business's documents covers the customer's last message. If it asks for "
+    "information (facts, prices, dates, policies, how something works), do not answer from "
+    "your own knowledge: hand over with action `handoff`, reason `unsure`. You may still "
+    "answer a greeting or small talk."
+)
 TOOL = ToolSpec(
     name="respond",
     description="Answer the customer, or hand the conversation over to a human agent.",
@@ -139,6 +153,7 @@ class AssistantBrain:
         detector: LanguageDetector,
         policy: AssistantPolicy,
         knowledge: KnowledgeSearch | None = None,  # the seam of issue 15 point 5
+        knowledge_policy: KnowledgePolicy | None = None,
     ) -> None:
         self._models = models
         self._access = access
@@ -147,6 +162,7 @@ class AssistantBrain:
         self._detector = detector
         self._policy = policy
         self._knowledge = knowledge
+        self._knowledge_policy = knowledge_policy or KnowledgePolicy()
 
     async def language(self, assistant: Assistant, text: str) -> str | None:
         """The language to answer `text` in: the detected one ("auto"), else the detected
@@ -160,15 +176,16 @@ class AssistantBrain:
         """The model's decision on the conversation `history` (oldest first, ending with
         the customer's `text`). Raises `QuotaExceeded` (the tenant's quota),
         `UnknownModel`, `ProviderUnavailable`, `ProviderRejected`."""
-        language, (model, tenant) = await asyncio.gather(
-            self.language(assistant, text), self._access.resolve(assistant.model, None)
+        language, (model, tenant), (sources, uncovered) = await asyncio.gather(
+            self.language(assistant, text),
+            self._access.resolve(assistant.model, None),
+            self._passages(assistant, text),
         )
-        sources: list[KnowledgeChunk] = []
-        if self._knowledge is not None and assistant.id is not None and text:
-            sources = await self._knowledge.search(assistant.id, text, k=KNOWLEDGE_CHUNKS)
         system = [assistant.instructions.strip(), rules_text(assistant), language_text(language)]
         if sources:
             system.append(knowledge_text(sources))
+        elif uncovered and assistant.handoff.when_unsure:
+            system.append(UNCOVERED)
         prompt = [PromptMessage(Speaker.SYSTEM, "\n\n".join(p for p in system if p)), *history]
         hold = await self._budget.hold(tenant, prompt)
         usage: TokenUsage | None = None
@@ -189,6 +206,16 @@ class AssistantBrain:
                 )  # fmt: skip
             await asyncio.gather(*counted)
         return _decision(call.arguments, usage, language, sources)
+
+    async def _passages(self, assistant: Assistant, text: str) -> tuple[list[KnowledgeChunk], bool]:
+        """The passages that cover `text`, and whether the assistant has documents that
+        do not (passages were found, none near enough)."""
+        if self._knowledge is None or assistant.id is None or not text:
+            return [], False
+        policy = self._knowledge_policy
+        found = await self._knowledge.search(assistant.id, text, k=policy.top_k)
+        covering = [chunk for chunk in found if chunk.score >= policy.min_score]
+        return covering, bool(found) and not covering
 
 
 def _decision(

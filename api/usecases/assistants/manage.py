@@ -36,6 +36,7 @@ from api.domain.errors import FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.permissions import Permission
+from api.usecases.ai.knowledge_documents import RemoveAssistantKnowledge
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, dedupe, require_permission
@@ -257,10 +258,14 @@ class UpdateAssistant:
 
 class DeleteAssistant:
     """Its conversations stay as they are; those the bot handled go to humans with the
-    next customer message (no assistant answers on their channel any more)."""
+    next customer message (no assistant answers on their channel any more). Its knowledge
+    documents and their passages are deleted with it."""
 
-    def __init__(self, assistants: AssistantRepository, auditor: Auditor) -> None:
+    def __init__(
+        self, assistants: AssistantRepository, knowledge: RemoveAssistantKnowledge, auditor: Auditor
+    ) -> None:
         self._assistants = assistants
+        self._knowledge = knowledge
         self._auditor = auditor
 
     async def execute(self, principal: Principal, assistant_id: str) -> None:
@@ -268,6 +273,7 @@ class DeleteAssistant:
         found = await existing_assistant(self._assistants, assistant_id)
         if not await self._assistants.delete(assistant_id):
             raise NotFound(ASSISTANT_NOT_FOUND)
+        await self._knowledge.execute(assistant_id)
         await self._auditor.record(
             "assistant.deleted", "assistant", assistant_id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"name": found.name}),

@@ -17,6 +17,8 @@ from api.interfaces.http.schemas.assistants import (
     AssistantOut,
     AssistantPageOut,
     AssistantStatsOut,
+    AssistantTestIn,
+    AssistantTestOut,
     AssistantUpdateIn,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
@@ -28,6 +30,7 @@ from api.usecases.assistants.manage import (
     ListAssistants,
     UpdateAssistant,
 )
+from api.usecases.assistants.try_assistant import TryAssistant
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
@@ -144,3 +147,29 @@ async def assistant_stats(
 ) -> AssistantStatsOut:
     stats = await use_case.execute(principal, assistant_id)
     return AssistantStatsOut.model_validate(stats.model_dump())
+
+
+@router.post(
+    "/{assistant_id}/test",
+    summary="What the assistant would answer (nothing is sent)",
+    description=(
+        "Needs `assistants:manage`. Answers `message` as the assistant would answer it as "
+        "a customer's first message: its instructions, language, the passages of its "
+        "documents nearest to the message (`sources`: each passage whose cosine "
+        "similarity reaches `KNOWLEDGE_MIN_SCORE`, with its document and file), the "
+        "model's structured decision: `reply` with `text`, or `handoff` with `reason` "
+        "(`keyword` before any model call; `request`, `unsure`: when the documents do not "
+        "cover a question and the `when_unsure` rule is on, the model is told to hand "
+        "over) and `summary`. Nothing is sent to anybody and no conversation changes; the "
+        "tokens count in the tenant's AI usage and quota (429 when spent). 422 "
+        "`unknown_model` when its model is no longer offered, 503 when the provider is down."
+    ),
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
+)
+async def test_assistant(
+    assistant_id: str,
+    body: Annotated[AssistantTestIn, Body()],
+    principal: Manager,
+    use_case: Annotated[TryAssistant, Inject(TryAssistant)],
+) -> AssistantTestOut:
+    return AssistantTestOut.of(await use_case.execute(principal, assistant_id, body.message))

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.domain.ai.assistant_runs import AssistantStats
+from api.domain.ai.assistant_runs import AssistantStats, HandoffReason
 from api.domain.ai.assistants import Assistant, AssistantPage, FollowUp, HandoffRules
+from api.domain.ai.values import TokenUsage
 from api.domain.business_hours import BusinessHours
 from api.usecases.assistants.manage import (
     MAX_CHANNELS,
@@ -18,6 +19,7 @@ from api.usecases.assistants.manage import (
     MAX_TEXT,
     MAX_TOKENS_PER_DAY,
 )
+from api.usecases.assistants.try_assistant import TrialAnswer
 
 Ids = list[Annotated[str, Field(min_length=1, max_length=64)]]
 Languages = (
@@ -122,3 +124,46 @@ class AssistantStatsOut(AssistantStats):
     handoff`: resolved by the assistant and never handed over; `handoff_reasons`:
     `request`, `keyword`, `after_turns`, `unsure`, `budget`, `error`; latency: from the
     inbound message's arrival to the reply queued for sending, in ms."""
+
+
+class AssistantTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="What a customer would write."
+    )
+
+
+class SourceOut(BaseModel):
+    """A passage of one of the assistant's documents that the answer used."""
+
+    document_id: str
+    file_id: str
+    filename: str
+    text: str
+    score: float = Field(description="Cosine similarity to the message, -1 to 1.")
+
+
+class AssistantTestOut(BaseModel):
+    action: Literal["reply", "handoff"]
+    text: str | None = Field(description="`reply`: what the customer would get.")
+    reason: HandoffReason | None = Field(
+        description="`handoff`: `request`, `keyword`, `unsure` or `error`."
+    )
+    summary: str | None = Field(description="`handoff`: the note the agents would get.")
+    language: str | None
+    sources: list[SourceOut]
+    usage: TokenUsage
+
+    @classmethod
+    def of(cls, answer: TrialAnswer) -> AssistantTestOut:
+        return cls(
+            action="handoff" if answer.reason is not None else "reply",
+            text=answer.text, reason=answer.reason, summary=answer.summary,
+            language=answer.language, usage=answer.usage,
+            sources=[
+                SourceOut(document_id=s.document_id, file_id=s.file_id, filename=s.filename,
+                          text=s.text, score=s.score)
+                for s in answer.sources
+            ],
+        )  # fmt: skip
