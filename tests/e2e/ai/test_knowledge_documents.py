@@ -303,6 +303,14 @@ async def test_auth_isolation_and_bad_input(kit: tuple[AiStack, FakeJobs]) -> No
     )  # fmt: skip
     listed = await stack.http.get(docs, headers=owner.headers)
     assert [d["id"] for d in listed.json()["items"]] == [created["id"]]
+    # Putting a file then: 503, and the document says its indexing was never queued.
+    assert_problem(
+        await stack.http.put(one, json={"file_id": second}, headers=owner.headers),
+        503, "service_unavailable",
+    )  # fmt: skip
+    failed = await document(stack.http, owner, assistant_id, created["id"])
+    assert (failed["status"], failed["file_id"]) == ("failed", second)
+    assert "could not be queued" in failed["error"]
 
 
 async def test_openai_compatible_embeddings(
