@@ -1,7 +1,8 @@
 """Assistants answering from their documents: a document indexed by the session's real
 worker (embeddings at the fake LLM), `POST /assistants/{id}/test` answering with the
 passages it used as sources, a question the documents do not cover handed over when the
-`when_unsure` rule says so, the documents deleted with the assistant; and the test
+`when_unsure` rule says so, the documents deleted with the assistant; a customer's
+WhatsApp question answered from the documents by the real reply job; and the test
 route's auth, isolation and bad input."""
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import punq
 import pytest
 
 from api.config import AiSettings
 from api.infrastructure.persistence.ai.knowledge_index import KnowledgeChunkDocument
 from api.usecases.assistants.brain import UNCOVERED
 from tests.support.app import AppClient, assert_problem, serve
+from tests.support.fake_graph import FakeGraph
 from tests.support.fake_llm import FakeLLM
+from tests.support.inbox import stored_channel
 from tests.support.people import signed_in, two_tenants
 from tests.support.settings import make_settings
 from tests.support.workers import KNOWLEDGE_MODEL, LLM_KEY
 
 from .conftest import ASSISTANTS, create_assistant, eventually
+from .test_assistant_replies import conversation, run_of, sent_texts, writes
 
 HOURS = "Our shop opening hours are Monday to Friday from nine to five."
 REFUNDS = "Refunds are possible within thirty days with the original receipt."
@@ -147,3 +152,36 @@ async def test_the_test_route_sends_nothing_and_keeps_tenants_apart(
     assert (answer["action"], answer["text"], answer["sources"]) == ("reply", "Hello, world!", [])
     assert answer["usage"]["input_tokens"] > 0
     assert [r["path"] for r in llm.requests] == ["/api/chat"]  # no embeddings call either
+
+
+async def test_a_customer_is_answered_from_the_documents(
+    client: AppClient, container: punq.Container, graph: FakeGraph, llm: FakeLLM, worker: Path
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)
+    assistant = await create_assistant(client, owner, [channel.id or ""])
+    await indexed_document(client, owner, assistant["id"], "hours.txt", HOURS)
+
+    def decide(body: dict[str, Any]) -> dict[str, Any]:
+        prompt = system_prompt(body)
+        if UNCOVERED in prompt:
+            return {"action": "handoff", "reason": "unsure", "summary": "Asks about bikes."}
+        if HOURS in prompt:
+            return {"action": "reply", "text": "Nine to five, Monday to Friday (hours.txt)."}
+        return {"action": "reply", "text": "I do not know."}
+
+    llm.tool_answer = decide
+    message = await writes(container, channel, "When is the shop open? Opening hours?")
+    run = await run_of(acme, message.id)
+    assert run["outcome"] == "replied"
+
+    async def sent() -> list[str]:
+        return sent_texts(graph)
+
+    await eventually(sent, lambda t: t == ["Nine to five, Monday to Friday (hours.txt)."], "sent")
+
+    other = await writes(container, channel, "Do you repair bicycles?", n=1)
+    run = await run_of(acme, other.id)
+    assert (run["outcome"], run["reason"]) == ("handed_off", "unsure")
+    now = await conversation(client, owner, other.conversation_id)
+    assert now["handled_by"] == "human"
