@@ -73,6 +73,10 @@ class LangChainEmbedder:
     async def close(self) -> None:
         if self._closing is not None:
             await self._closing.aclose()
+        # OllamaEmbeddings keeps an `ollama.AsyncClient` around an httpx client of its own.
+        inner = getattr(getattr(self._embeddings, "_async_client", None), "_client", None)
+        if isinstance(inner, httpx.AsyncClient):
+            await inner.aclose()
 
 
 class NoEmbedder:
