@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from api.config.ai import AiSettings, AssistantSettings
 from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
+from api.config.campaign_sending import CampaignSendSettings
 from api.config.campaigns import CampaignSettings
 from api.config.data import MongoSettings, RedisSettings
 from api.config.identity import AuthSettings, SecuritySettings
@@ -133,6 +134,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     inbox: InboxConfig = Field(default_factory=InboxConfig)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    campaign_sending: CampaignSendSettings = Field(default_factory=CampaignSendSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @property

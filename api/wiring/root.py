@@ -19,6 +19,7 @@ from api.wiring import (
     ai,
     analytics,
     assistants,
+    campaign_sending,
     email,
     files,
     identity,
@@ -32,8 +33,8 @@ from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
 CONTEXTS = (
-    kernel, tenants, identity, email, files, ai, knowledge, messaging, assistants, operations,
-    analytics,
+    kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
+    assistants, operations, analytics,
 )  # fmt: skip
 
 

@@ -17,7 +17,8 @@ Tests run it in their own event loop with `serve_fake_graph(fake)` and point a c
   `ENDPOINTS`) answer Graph's error `code` (status 401 for 190, 500 for 1/2/131000/
   133004, else 400), counted in `failures_served`.
 - `requests`: every request seen (`Seen`: endpoint, method, path, token, JSON body);
-  `calls(endpoint)` counts them. `delay_seconds` delays every answer.
+  `calls(endpoint)` counts them. `delay_seconds` delays every answer; `in_flight` counts
+  the requests received and not answered yet.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class FakeGraph:
     requests: list[Seen] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     failures_served: int = 0
+    in_flight: int = 0
     base_url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -196,7 +198,11 @@ def build_app(fake: FakeGraph) -> Starlette:
         if fake.record_requests:
             fake.requests.append(Seen(endpoint, request.method, request.url.path, token, body))
         if fake.delay_seconds:
-            await asyncio.sleep(fake.delay_seconds)
+            fake.in_flight += 1
+            try:
+                await asyncio.sleep(fake.delay_seconds)
+            finally:
+                fake.in_flight -= 1
         if (injected := fake.injected(endpoint)) is not None:
             return body, injected
         if token not in fake.tokens:

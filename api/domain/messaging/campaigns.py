@@ -223,6 +223,8 @@ class CampaignRun(BaseModel):
     recipients: int = 0
     opted_out_skipped: int = 0
     lease_until: datetime | None = None  # the snapshot's, then the send engine's heartbeat
+    lease_holder: str | None = None  # which send job holds the run until `lease_until`
+    next_seq: int = 0  # the send engine's cursor: rows below it were claimed at least once
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
@@ -280,6 +282,7 @@ class CampaignRecipient(BaseModel):
     address: RecipientAddress = Field(default_factory=RecipientAddress)
     name: str | None = None
     variables: dict[str, str] = Field(default_factory=dict)  # rendered at snapshot
+    seq: int | None = None  # the row's place in its run's snapshot (0, 1, ...)
     status: RecipientStatus = RecipientStatus.PENDING
     skip_reason: SkipReason | None = None
     claim: str | None = None
@@ -489,6 +492,26 @@ class CampaignRunRepository(Protocol):
         """This tenant's runs in these statuses (oldest first)."""
         ...
 
+    async def take_lease(
+        self, run_id: str, holder: str, until: datetime, now: datetime, *, previous: str | None
+    ) -> CampaignRun | None:
+        """Make `holder` the one send job of the `sending` run until `until`: when no send
+        job holds it (never did, or released it), its lease ran out before `now`, or it is
+        held by `previous` (the job handing the run over). None when the run is not
+        `sending` or another job holds it."""
+        ...
+
+    async def renew_lease(
+        self, run_id: str, holder: str, until: datetime, *, next_seq: int | None = None
+    ) -> bool:
+        """Extend `holder`'s lease of the `sending` run (and save its cursor); False when it
+        lost it (the run was paused, cancelled or finished, or another job took it over)."""
+        ...
+
+    async def release_lease(self, run_id: str, holder: str) -> None:
+        """Give the run's lease up (if `holder` still has it)."""
+        ...
+
 
 class CampaignRecipientRepository(Protocol):
     """Recipient rows of the current tenant's runs."""
@@ -548,6 +571,35 @@ class CampaignRecipientRepository(Protocol):
 
     async def cancel_pending(self, run_id: str, at: datetime) -> int:
         """Every `pending` row of the run becomes `skipped` (reason `cancelled`): how many."""
+        ...
+
+    async def apply_status_by_tracker(
+        self,
+        recipient_id: str,
+        wamid: str,
+        status: RecipientStatus,
+        at: datetime,
+        error: tuple[str | None, str | None] | None = None,
+    ) -> bool:
+        """A status naming the row itself (the tracker sent with the message) while the row
+        has no message id yet (its send was not recorded: a worker died, or the webhook
+        overtook the answer): the row gets `wamid` and moves like `apply_status_by_wamid`
+        (also from `sending`). False when no row moved."""
+        ...
+
+    async def by_wamid(self, wamid: str) -> CampaignRecipient | None: ...
+
+    async def unsettled(self, run_id: str) -> tuple[int, int]:
+        """How many rows of the run are `pending` and how many `sending` (counted through
+        the status index: cheap when few are left, unlike `counts`)."""
+        ...
+
+    async def claim_range(
+        self, run_id: str, start: int, stop: int, claim: str, until: datetime, now: datetime
+    ) -> list[CampaignRecipient]:
+        """Claim the rows of the run whose `seq` is in [start, stop) and that are pending and
+        may go now, like `claim_batch` (two claimers never get one row); a read of a range
+        of the snapshot's order, which stays cheap however many rows are pending."""
         ...
 
 

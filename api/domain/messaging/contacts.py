@@ -134,6 +134,16 @@ class ConsentChange(BaseModel):
     at: datetime
 
 
+class ConsentState(BaseModel):
+    """Whether a contact may still be messaged: opted out or deleted (read in bulk by the
+    campaign sender right before it sends)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    opted_out: bool
+    deleted: bool
+
+
 class ContactSettings(BaseModel):
     """The tenant's defaults contacts follow: the country national numbers are read in,
     and its own consent keywords (folded: trimmed, single spaces, case folded)."""
@@ -228,6 +238,10 @@ class ContactRepository(Protocol):
     def batches(self, query: ContactQuery, *, size: int) -> AsyncIterator[list[Contact]]:
         """The live contacts matching `query`, at most `size` at a time (memory bounded
         whatever the count), each at most once, in id order."""
+
+    async def consent_states(self, contact_ids: list[str]) -> dict[str, ConsentState]:
+        """The consent state of each of these contacts (deleted or not), in one read; an
+        id that is no contact of the tenant is absent."""
         ...
 
     async def stats(self) -> ContactStats: ...

@@ -2,7 +2,8 @@
 do (retry, mark the channel, fail the message) without knowing the provider.
 
     ChannelTransientFailure (TemporaryFailure)   a 5xx, a timeout, a dropped connection
-    └── ChannelRateLimited                       throughput or per-user limits; retry after
+    ├── ChannelRateLimited                       throughput or per-user limits; retry after
+    └── ChannelOutcomeUnknown                    no answer to a request that may have arrived
     ChannelPermanentFailure (PermanentFailure)   refused for good: code, title, details
     └── ChannelTokenInvalid                      the channel's credentials stopped working
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
@@ -56,6 +57,15 @@ class ChannelRateLimited(ChannelTransientFailure):
     ) -> None:
         super().__init__(detail, provider_code=provider_code)
         self.retry_after = max(0.0, retry_after)
+
+
+class ChannelOutcomeUnknown(ChannelTransientFailure):
+    """The request left but no answer came (a read timeout, a connection lost after the
+    request was written): the provider may have accepted it. A retry may send twice; a
+    sender that must send at most once treats it as an unknown outcome."""
+
+    code = "channel_outcome_unknown"
+    title = "Channel outcome unknown"
 
 
 class ChannelPermanentFailure(PermanentFailure):

@@ -206,12 +206,33 @@ class IdempotencyKeys(Protocol):
         ...
 
 
+class RateLimit(BaseModel):
+    """One token bucket: its name, its refill `rate` per second and its `capacity` (the
+    most it holds: the burst it allows)."""
+
+    model_config = _FROZEN
+    bucket: str = Field(min_length=1)
+    rate: float = Field(gt=0)
+    capacity: int = Field(ge=1)
+
+
+def number_bucket(channel_type: str, account_id: str) -> str:
+    """The bucket of one provider number: shared by every send from it (inbox, campaigns)."""
+    return f"{channel_type}:{account_id}"
+
+
 class SendRateLimiter(Protocol):
     """A token bucket per provider account, shared by every worker process."""
 
     async def take(self, bucket: str, *, rate: float, capacity: int) -> float:
         """Take one token: 0.0 when taken, else the seconds until one is available (none
         is taken then). Refills at `rate` per second up to `capacity`."""
+        ...
+
+    async def take_up_to(self, limits: list[RateLimit], count: int) -> tuple[int, float]:
+        """Take up to `count` tokens at once from every bucket of `limits` (as many as the
+        emptiest of them holds, from each): `(taken, wait)`, `wait` being 0.0 when all
+        `count` were taken, else the seconds until every bucket holds a token again."""
         ...
 
 

@@ -4,7 +4,10 @@ worker process, taken atomically by one Lua script.
 The bucket (`parley:send-rate:{bucket}`, a hash of `tokens` and `at`, the time of the last
 refill in milliseconds) refills at `rate` tokens per second up to `capacity`. One call
 refills it for the time passed, takes a token when there is one, and otherwise says how
-many milliseconds until there is. The time comes from the `Clock` port (a clock that went
+many milliseconds until there is. `take_up_to` does the same for several buckets and
+several tokens at once (a campaign's own bucket and its number's, shared with the inbox):
+as many tokens as the emptiest bucket holds are taken from each, in one script, so two
+workers never take the same tokens. The time comes from the `Clock` port (a clock that went
 backwards counts as no time passed), so tests drive the bucket without sleeping. The key
 expires once the bucket would be full again, so idle accounts leave nothing behind.
 """
@@ -18,6 +21,7 @@ from redis.exceptions import RedisError
 
 from api.domain.clock import Clock
 from api.domain.errors import ServiceUnavailable
+from api.domain.messaging.outbound import RateLimit
 
 _PREFIX = "parley:send-rate:"
 _TAKE = """
@@ -45,6 +49,40 @@ return wait
 """
 
 
+_TAKE_UP_TO = """
+local wanted = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local levels = {}
+local granted = wanted
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[1 + 2 * i])
+  local capacity = tonumber(ARGV[2 + 2 * i])
+  local state = redis.call('hmget', KEYS[i], 'tokens', 'at')
+  local tokens = tonumber(state[1])
+  local at = tonumber(state[2])
+  if tokens == nil or at == nil then
+    tokens = capacity
+    at = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate / 1000)
+  levels[i] = {tokens, math.max(now, at), rate, capacity}
+  granted = math.min(granted, math.floor(tokens))
+end
+granted = math.max(0, granted)
+local wait = 0
+for i = 1, #KEYS do
+  local tokens = levels[i][1] - granted
+  local rate = levels[i][3]
+  if granted < wanted and tokens < 1 then
+    wait = math.max(wait, math.ceil((1 - tokens) * 1000 / rate))
+  end
+  redis.call('hset', KEYS[i], 'tokens', tostring(tokens), 'at', tostring(levels[i][2]))
+  redis.call('pexpire', KEYS[i], math.ceil(levels[i][4] * 1000 / rate) + 1000)
+end
+return {granted, wait}
+"""
+
+
 class RedisSendRateLimiter:
     def __init__(self, redis: Redis, clock: Clock) -> None:
         self._redis = redis
@@ -59,3 +97,17 @@ class RedisSendRateLimiter:
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
         return int(wait_ms) / 1000
+
+    async def take_up_to(self, limits: list[RateLimit], count: int) -> tuple[int, float]:
+        if not limits or count < 1:
+            raise ValueError("take at least one token from at least one bucket")
+        now_ms = math.floor(self._clock.now().timestamp() * 1000)
+        keys = [_PREFIX + limit.bucket for limit in limits]
+        rates = [str(value) for limit in limits for value in (limit.rate, limit.capacity)]
+        try:
+            granted, wait_ms = await self._redis.eval(
+                _TAKE_UP_TO, len(keys), *keys, count, now_ms, *rates
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable("cache") from exc
+        return int(granted), int(wait_ms) / 1000

@@ -30,6 +30,7 @@ from api.domain.messaging.errors import ChannelPermanentFailure, ChannelTokenInv
 from api.domain.messaging.events import InboundEvent
 from api.domain.messaging.gateway import ChannelGateway
 from api.infrastructure.channels.whatsapp.gateway import WhatsAppGateway, build_client
+from api.infrastructure.channels.whatsapp.sender import GraphSender, close_all
 from api.infrastructure.channels.whatsapp.webhook import parse_webhook
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class _Cached:
     client: WhatsApp
     session: httpx.AsyncClient
     token: str
+    sender: GraphSender
 
 
 class ProviderGateways:
@@ -68,24 +70,26 @@ class ProviderGateways:
         if cached is None or cached.fingerprint != fingerprint:
             client, session = self._build(settings, token)
             if cached is not None:
-                self._close_later(cached.session)
-            cached = _Cached(fingerprint, client, session, token)
+                self._close_later(cached)
+            cached = _Cached(fingerprint, client, session, token, self._sender(settings, token))
             self._clients[channel.id] = cached
-        return WhatsAppGateway(settings, cached.client, cached.session, cached.token)
+        return WhatsAppGateway(settings, cached.client, cached.session, cached.token, cached.sender)
 
     async def check(self, channel: Channel) -> ChannelProfile:
         settings = self._whatsapp(channel)
         token = self._token(channel)
         client, session = self._build(settings, token)
+        sender = self._sender(settings, token)
         try:
-            return await WhatsAppGateway(settings, client, session, token).check()
+            return await WhatsAppGateway(settings, client, session, token, sender).check()
         finally:
             await session.aclose()
+            await sender.close()
 
     def forget(self, channel_id: str) -> None:
         cached = self._clients.pop(channel_id, None)
         if cached is not None:
-            self._close_later(cached.session)
+            self._close_later(cached)
 
     def parse_webhook(self, type: ChannelType, payload: dict[str, Any]) -> list[InboundEvent]:
         if type is not ChannelType.WHATSAPP:
@@ -98,6 +102,7 @@ class ProviderGateways:
     async def close(self) -> None:
         cached, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(c.session.aclose() for c in cached), return_exceptions=True)
+        await close_all([c.sender for c in cached])
         if self._closing:
             await asyncio.wait(list(self._closing), timeout=5)
 
@@ -127,11 +132,20 @@ class ProviderGateways:
                 "channel", detail="The channel's stored credentials cannot be decrypted."
             ) from exc
 
-    def _close_later(self, session: httpx.AsyncClient) -> None:
+    def _sender(self, settings: WhatsAppSettings, token: str) -> GraphSender:
+        return GraphSender(
+            f"{settings.graph_base_url}/{settings.api_version}",
+            token,
+            timeout_seconds=self._options.timeout_seconds,
+            max_connections=self._options.max_connections,
+        )
+
+    def _close_later(self, cached: _Cached) -> None:
         """Close a replaced client without holding the caller (calls in flight on it end
         with a transient failure, which their jobs retry)."""
+        cached.sender.closed = True  # no new send on it from now on
         try:
-            task = asyncio.get_running_loop().create_task(session.aclose())
+            task = asyncio.get_running_loop().create_task(_close(cached))
         except RuntimeError:  # no loop: nothing can be in flight on it
             return
         self._closing.add(task)
@@ -143,3 +157,8 @@ def _fingerprint(settings: WhatsAppSettings, token: str) -> str:
         (token, settings.graph_base_url, settings.api_version, settings.phone_number_id)
     )
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+async def _close(cached: _Cached) -> None:
+    await cached.session.aclose()
+    await cached.sender.close()

@@ -14,7 +14,7 @@ from typing import TypedDict
 from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
-from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB
+from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
 from api.usecases.messaging.export_contacts import SWEEP_EXPORTS_JOB
@@ -71,3 +71,4 @@ periodic(
     "contact-export-sweep", SWEEP_EXPORTS_JOB, lambda s: s.contact_export_sweep_interval_seconds
 )
 periodic("assistant-follow-up", FOLLOW_UP_JOB, lambda s: s.assistants.follow_up_every_seconds)
+periodic("campaign-sweep", SWEEP_CAMPAIGNS_JOB, lambda s: s.campaign_sending.sweep_interval_seconds)

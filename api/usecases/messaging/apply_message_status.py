@@ -11,6 +11,12 @@ send job passes) finds its message even before the send job stored the provider'
 A message that moved is published as `message.updated`.
 A message that failed with 131050 (the customer stopped marketing messages) opts its
 contact out (source `provider`).
+
+A status for no inbox message goes to the campaigns' recipient rows of the channel's
+tenant (never another's): the row with this wamid moves forward the same way, or, when
+the status names a row by its tracker before the row got its wamid (the send's answer was
+not recorded yet, or its worker died), that row gets the wamid and moves. A row failed
+with 131050 opts its contact out; with 131049 it marks the contact for 24 hours.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
+from api.domain.messaging.campaign_sending import MarketingLimitMarks
+from api.domain.messaging.campaigns import CampaignRecipientRepository, RecipientStatus
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import DeliveryState, StatusUpdated
 from api.domain.messaging.messages import (
@@ -28,6 +36,11 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.campaign_sending_rules import (
+    MARKETING_LIMITED,
+    CampaignSendPolicy,
+    recipient_of_tracker,
+)
 from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 
 log = logging.getLogger(__name__)
@@ -40,6 +53,13 @@ class StatusOutcome(StrEnum):
     IGNORED = "ignored"  # not a delivery state
 
 
+_ROW_STATES = {
+    DeliveryState.SENT: RecipientStatus.SENT,
+    DeliveryState.DELIVERED: RecipientStatus.DELIVERED,
+    DeliveryState.READ: RecipientStatus.READ,
+    DeliveryState.PLAYED: RecipientStatus.READ,
+    DeliveryState.FAILED: RecipientStatus.FAILED,
+}
 _STATES = {
     DeliveryState.SENT: MessageStatus.SENT,
     DeliveryState.DELIVERED: MessageStatus.DELIVERED,
@@ -51,11 +71,20 @@ _STATES = {
 
 class ApplyMessageStatus:
     def __init__(
-        self, messages: MessageRepository, events: InboxEvents, consent: ContactConsent
+        self,
+        messages: MessageRepository,
+        events: InboxEvents,
+        consent: ContactConsent,
+        recipients: CampaignRecipientRepository,
+        marks: MarketingLimitMarks,
+        policy: CampaignSendPolicy,
     ) -> None:
         self._messages = messages
         self._events = events
         self._consent = consent
+        self._recipients = recipients
+        self._marks = marks
+        self._policy = policy
 
     async def execute(self, event: StatusUpdated, channel: Channel) -> StatusOutcome:
         status = _STATES.get(event.state)
@@ -86,6 +115,8 @@ class ApplyMessageStatus:
             message = await self._messages.by_external_id(channel.id, event.external_id)
             if error is not None and error.code == MARKETING_OPTED_OUT and message is not None:
                 await self._consent.marketing_refused(message.contact_id, event.timestamp)
+            if moved is None and await self._campaign_row(event, error):
+                return StatusOutcome.MOVED
         if moved and message is not None:
             await self._events.publish(
                 InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
@@ -94,3 +125,23 @@ class ApplyMessageStatus:
             log.info("status %s for an unknown message; ignored", event.state.value)
             return StatusOutcome.UNKNOWN
         return StatusOutcome.MOVED if moved else StatusOutcome.KEPT
+
+    async def _campaign_row(self, event: StatusUpdated, error: MessageError | None) -> bool:
+        """Move the campaign recipient row this status is for (in the current tenant)."""
+        status = _ROW_STATES[event.state]
+        code = str(error.code) if error is not None and error.code is not None else None
+        failure = (code, error.title) if error is not None else None
+        wamid, at = event.external_id, event.timestamp
+        moved = await self._recipients.apply_status_by_wamid(wamid, status, at, failure)
+        recipient_id = recipient_of_tracker(event.tracker)
+        if not moved and recipient_id is not None:
+            moved = await self._recipients.apply_status_by_tracker(
+                recipient_id, wamid, status, at, failure
+            )
+        if moved and code in (str(MARKETING_OPTED_OUT), str(MARKETING_LIMITED)):
+            row = await self._recipients.by_wamid(wamid)
+            if row is not None and code == str(MARKETING_LIMITED):
+                await self._marks.mark([row.contact_id], self._policy.marketing_limit_seconds)
+            elif row is not None:
+                await self._consent.marketing_refused(row.contact_id, event.timestamp)
+        return moved

@@ -234,8 +234,13 @@ class SnapshotCampaignRun:
             everyone=campaign.audience.all,
             size=SNAPSHOT_BATCH,
         )
+        seq = 0  # the rows' order, which the send engine claims by ranges of
         async for contacts in batches:
-            rows = [recipient_row(campaign, run_id, c, now) for c in contacts]
+            rows = [
+                recipient_row(campaign, run_id, c, now).model_copy(update={"seq": seq + i})
+                for i, c in enumerate(contacts)
+            ]
+            seq += len(rows)
             await self._recipients.add_snapshot(rows)
             await self._renew(run_id)
         counts = await self._recipients.counts(run_id=run_id)

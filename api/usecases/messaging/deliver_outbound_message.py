@@ -49,7 +49,12 @@ from api.domain.messaging.messages import (
     MessageError,
     MessageRepository,
 )
-from api.domain.messaging.outbound import MediaDraft, OutboundFiles, SendRateLimiter
+from api.domain.messaging.outbound import (
+    MediaDraft,
+    OutboundFiles,
+    SendRateLimiter,
+    number_bucket,
+)
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 from api.usecases.messaging.rules import provider_call
@@ -165,7 +170,7 @@ class DeliverOutboundMessage:
         )
 
     async def _wait_for_rate(self, channel: Channel) -> None:
-        bucket = f"{channel.type.value}:{channel.account_id}"
+        bucket = number_bucket(channel.type.value, channel.account_id)
         rate = channel.messages_per_second
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.rate_max_wait_seconds

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from api.domain.messaging.outbound import RateLimit
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from tests.fakes.clock import FakeUtcClock
 
@@ -61,3 +62,39 @@ async def test_buckets_are_per_account_and_time_never_runs_back(
     assert await limiter.take("whatsapp:3", rate=1, capacity=1) == 0.0
     with pytest.raises(ValueError, match="rate"):
         await limiter.take("whatsapp:3", rate=0, capacity=1)
+
+
+async def test_take_up_to_takes_what_every_bucket_holds(
+    limiter: RedisSendRateLimiter, clock: FakeUtcClock
+) -> None:
+    number = RateLimit(bucket="whatsapp:5", rate=10, capacity=10)
+    campaign = RateLimit(bucket="campaign:c1", rate=4, capacity=2)
+    taken, wait = await limiter.take_up_to([number, campaign], 5)
+    assert taken == 2 and wait == pytest.approx(0.25)
+    # Both buckets gave 2: the number's has 8 left, which the inbox's single take sees.
+    assert [await limiter.take("whatsapp:5", rate=10, capacity=10) for _ in range(8)] == [0.0] * 8
+    assert await limiter.take("whatsapp:5", rate=10, capacity=10) == pytest.approx(0.1)
+    clock.advance(seconds=0.5)  # the number's refills 5, the campaign's 2 (its capacity)
+    taken, wait = await limiter.take_up_to([number, campaign], 5)
+    assert taken == 2 and wait == pytest.approx(0.25)
+    taken, wait = await limiter.take_up_to([number, campaign], 1)
+    assert taken == 0 and wait == pytest.approx(0.25)
+    clock.advance(seconds=0.25)
+    assert await limiter.take_up_to([number, campaign], 1) == (1, 0.0)
+
+
+async def test_take_up_to_never_grants_more_than_the_rate_to_concurrent_takers(
+    limiter: RedisSendRateLimiter, redis_client: Redis, clock: FakeUtcClock
+) -> None:
+    other = RedisSendRateLimiter(redis_client, clock)
+    limits = [RateLimit(bucket="whatsapp:6", rate=100, capacity=100),
+              RateLimit(bucket="campaign:c2", rate=50, capacity=5)]  # fmt: skip
+    granted = 0
+    for _ in range(20):  # 2 s in steps of 0.1 s, two takers each time
+        results = await asyncio.gather(*(t.take_up_to(limits, 50) for t in (limiter, other)))
+        granted += sum(taken for taken, _ in results)
+        clock.advance(seconds=0.1)
+    assert granted <= 5 + 50 * 2  # the campaign's burst, then its rate
+    assert granted >= 50 * 2 - 5
+    with pytest.raises(ValueError, match="at least one"):
+        await limiter.take_up_to(limits, 0)

@@ -1,5 +1,6 @@
-"""The WhatsApp gateway (pywa_async over httpx) against the fake Graph API: every call
-Parley makes, Graph's errors as provider-neutral ones, one client per channel token."""
+"""The WhatsApp gateway (pywa_async over httpx; sends over aiohttp) against the fake Graph
+API: every call Parley makes, Graph's errors as provider-neutral ones (a send left without
+an answer as an unknown outcome), one client per channel token."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
+from devservers import free_port
 
 from api.domain.messaging.content import (
     InteractiveContent,
@@ -20,13 +22,14 @@ from api.domain.messaging.content import (
     TextContent,
 )
 from api.domain.messaging.errors import (
+    ChannelOutcomeUnknown,
     ChannelPermanentFailure,
     ChannelRateLimited,
     ChannelTokenInvalid,
     ChannelTransientFailure,
 )
 from api.domain.messaging.gateway import TemplateDraft
-from api.infrastructure.channels.registry import ProviderGateways
+from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import OTHER_TOKEN, PHONE_NUMBER_ID, TOKEN, WABA_ID, FakeGraph
@@ -262,3 +265,20 @@ async def test_one_client_per_token_replaced_on_rotation(
         await first.send(text())
     gateways.forget("ch1")
     assert gateways.cached_client_count() == 0
+
+
+async def test_a_send_without_an_answer_is_an_unknown_outcome_one_never_sent_is_transient(
+    graph: FakeGraph,
+) -> None:
+    registry = ProviderGateways(BOX, ClientOptions(timeout_seconds=0.5))
+    try:
+        graph.delay_seconds = 2.0  # the request arrives; the answer comes after the timeout
+        with pytest.raises(ChannelOutcomeUnknown):
+            await registry.for_channel(whatsapp_channel(BOX, graph.base_url)).send(text())
+        assert graph.calls("send") == 1
+        nowhere = whatsapp_channel(BOX, f"http://127.0.0.1:{free_port()}", channel_id="ch2")
+        with pytest.raises(ChannelTransientFailure) as refused:  # no connection: not sent
+            await registry.for_channel(nowhere).send(text())
+        assert not isinstance(refused.value, ChannelOutcomeUnknown)
+    finally:
+        await registry.close()

@@ -3,7 +3,9 @@
 - 130429 (throughput), 131056 (too many messages to one user), 4 and 80007 (app and
   business account call limits): `ChannelRateLimited`, with how long to wait.
 - HTTP 5xx, Graph's transient codes (1, 2, 131000, 131016, 133004, or `is_transient`),
-  timeouts and dropped connections: `ChannelTransientFailure`.
+  and a connection that could not be made: `ChannelTransientFailure`; a request sent
+  without an answer (read timeout, connection lost after writing it):
+  `ChannelOutcomeUnknown`, a transient failure that may have been accepted.
 - 190 (token expired or revoked; also a bare 401): `ChannelTokenInvalid`.
 - Anything else (131047 window closed, 131026 undeliverable, 131049 per-user marketing
   limit, 131050 marketing stopped, 131051 unsupported type, 100 bad parameter...):
@@ -18,6 +20,7 @@ import httpx
 from pywa_async.errors import WhatsAppError
 
 from api.domain.messaging.errors import (
+    ChannelOutcomeUnknown,
     ChannelPermanentFailure,
     ChannelRateLimited,
     ChannelTokenInvalid,
@@ -75,4 +78,10 @@ def from_transport_error(error: httpx.HTTPError) -> ChannelFailure:
         if status == 401:
             return ChannelTokenInvalid(f"WhatsApp answered HTTP {status}.")
         return ChannelPermanentFailure(f"WhatsApp answered HTTP {status}.")
-    return ChannelTransientFailure(f"WhatsApp could not be reached ({type(error).__name__}).")
+    if isinstance(error, _NOT_SENT):
+        return ChannelTransientFailure(f"WhatsApp could not be reached ({type(error).__name__}).")
+    return ChannelOutcomeUnknown(f"WhatsApp did not answer ({type(error).__name__}).")
+
+
+# Failures before the request left: it surely did not reach the provider.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)

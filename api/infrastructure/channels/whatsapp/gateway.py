@@ -1,4 +1,5 @@
-"""`ChannelGateway` for one WhatsApp Cloud API number, over a `pywa_async` client.
+"""`ChannelGateway` for one WhatsApp Cloud API number, over a `pywa_async` client (and, for
+message sends, the number's `GraphSender` over aiohttp).
 
 The client's calls go to `{graph_base_url}/{api_version}` (Meta's, or a local fake in
 tests) with the channel's bearer token. Every failure leaves as a provider-neutral
@@ -27,6 +28,7 @@ from api.domain.messaging.gateway import (
 )
 from api.infrastructure.channels.whatsapp.errors import from_graph_error, from_transport_error
 from api.infrastructure.channels.whatsapp.requests import message_object, template_object
+from api.infrastructure.channels.whatsapp.sender import GraphSender
 
 # pywa logs request bodies (message text) and responses at DEBUG: never let them out.
 logging.getLogger("pywa").setLevel(logging.INFO)
@@ -71,11 +73,13 @@ class WhatsAppGateway:
         client: WhatsApp,
         session: httpx.AsyncClient,
         token: str,
+        sender: GraphSender,
     ) -> None:
         self._settings = settings
         self._client = client
         self._session = session
         self._secrets = (token,)
+        self._sender = sender
 
     async def check(self) -> ChannelProfile:
         found = await self._call(
@@ -88,18 +92,21 @@ class WhatsAppGateway:
     async def send(self, message: OutboundMessage) -> SendResult:
         kind, body = message_object(message.content)
         recipient = message.recipient
-        answer = await self._call(
-            self._client.api.send_message(
-                sender=self._settings.phone_number_id,
-                to=_digits(recipient.phone) if recipient.phone else None,
-                recipient=None if recipient.phone else recipient.user_id,
-                recipient_type="individual",
-                typ=kind,
-                msg=body,
-                reply_to_message_id=message.reply_to,
-                biz_opaque_callback_data=message.tracker,
-            )
-        )
+        request: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": kind,
+            kind: body,
+        }  # pywa's `send_message` body, without its None fields
+        if recipient.phone:
+            request["to"] = _digits(recipient.phone)
+        else:
+            request["recipient"] = recipient.user_id
+        if message.reply_to:
+            request["context"] = {"message_id": message.reply_to}
+        if message.tracker:
+            request["biz_opaque_callback_data"] = message.tracker
+        answer = await self._sender.post(f"/{self._settings.phone_number_id}/messages", request)
         messages = answer.get("messages") or [{}]
         contacts = answer.get("contacts") or [{}]
         external_id = messages[0].get("id")

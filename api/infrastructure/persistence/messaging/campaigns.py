@@ -118,6 +118,8 @@ class CampaignRunDocument(TenantOwnedDocument):
     recipients: int = 0
     opted_out_skipped: int = 0
     lease_until: datetime | None = None
+    lease_holder: str | None = None
+    next_seq: int = 0
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
@@ -155,6 +157,7 @@ class CampaignRecipientDocument(TenantOwnedDocument):
     address: RecipientAddress = RecipientAddress()
     name: str | None = None
     variables: dict[str, str] = {}
+    seq: int | None = None
     status: RecipientStatus = RecipientStatus.PENDING
     skip_reason: SkipReason | None = None
     claim: str | None = None
@@ -182,6 +185,9 @@ class CampaignRecipientDocument(TenantOwnedDocument):
                 name="run_status",
             ),
             IndexModel([(TENANT_FIELD, 1), ("wamid", 1)], name="tenant_wamid"),
+            # The send engine's claims, by ranges of the snapshot's order (a status query
+            # with a limit reads every pending row on the embedded server).
+            IndexModel([(TENANT_FIELD, 1), ("run_id", 1), ("seq", 1)], name="run_seq"),
             IndexModel(
                 [(TENANT_FIELD, 1), ("campaign_id", 1), ("status", 1)], name="campaign_status"
             ),
@@ -367,6 +373,46 @@ class BeanieCampaignRunRepository:
             limit=limit,
         )
         return [d.to_entity() for d in found]
+
+    async def take_lease(
+        self, run_id: str, holder: str, until: datetime, now: datetime, *, previous: str | None
+    ) -> CampaignRun | None:
+        oid = to_object_id(run_id)
+        if oid is None:
+            return None
+        sending = {"_id": oid, "status": RunStatus.SENDING.value}
+        lease = {"$set": {"lease_holder": holder, "lease_until": until}}
+        # Three plain conditions rather than one `$or` (which the embedded server scans):
+        # handed over by `previous`, never held by a send job (the snapshot's lease is no
+        # send job's), or run out.
+        conditions: list[dict[str, Any]] = [{"lease_holder": previous}] if previous else []
+        conditions += [{"lease_holder": None}, {"lease_until": {"$lt": now}}]
+        for condition in conditions:
+            if await self._scoped.apply_where({**sending, **condition}, lease):
+                return await self.get(run_id)
+        return None
+
+    async def renew_lease(
+        self, run_id: str, holder: str, until: datetime, *, next_seq: int | None = None
+    ) -> bool:
+        oid = to_object_id(run_id)
+        if oid is None:
+            return False
+        changes: dict[str, Any] = {"lease_until": until}
+        if next_seq is not None:
+            changes["next_seq"] = next_seq
+        return await self._scoped.apply_where(
+            {"_id": oid, "status": RunStatus.SENDING.value, "lease_holder": holder},
+            {"$set": changes},
+        )
+
+    async def release_lease(self, run_id: str, holder: str) -> None:
+        oid = to_object_id(run_id)
+        if oid is not None:
+            await self._scoped.apply_where(
+                {"_id": oid, "lease_holder": holder},
+                {"$set": {"lease_holder": None, "lease_until": None}},
+            )
 
 
 def _result_update(result: RecipientResult) -> dict[str, Any]:
@@ -555,3 +601,92 @@ class BeanieCampaignRecipientRepository:
             {"$set": {"status": RecipientStatus.SKIPPED.value,
                       "skip_reason": SkipReason.CANCELLED.value, "updated_at": at}},
         )  # fmt: skip
+
+    async def apply_status_by_tracker(
+        self,
+        recipient_id: str,
+        wamid: str,
+        status: RecipientStatus,
+        at: datetime,
+        error: tuple[str | None, str | None] | None = None,
+    ) -> bool:
+        oid = to_object_id(recipient_id)
+        if oid is None:
+            return False
+        fields = _status_fields(status, at, error)
+        sources = [RecipientStatus.SENDING.value, *_sources(status)]
+        condition = {"_id": oid, "wamid": None, "status": {"$in": sorted(set(sources))}}
+        fields.update(wamid=wamid, claimed_until=None)
+        return await self._scoped.apply_where(condition, {"$set": fields})
+
+    async def by_wamid(self, wamid: str) -> CampaignRecipient | None:
+        found = await self._scoped.find(tenant_first(wamid=wamid), limit=1)
+        return found[0].to_entity() if found else None
+
+    async def unsettled(self, run_id: str) -> tuple[int, int]:
+        pending = await self._scoped.count(
+            tenant_first(run_id=run_id, status=RecipientStatus.PENDING.value)
+        )
+        sending = await self._scoped.count(
+            tenant_first(run_id=run_id, status=RecipientStatus.SENDING.value)
+        )
+        return pending, sending
+
+    async def claim_range(
+        self, run_id: str, start: int, stop: int, claim: str, until: datetime, now: datetime
+    ) -> list[CampaignRecipient]:
+        if stop <= start:
+            return []
+        # Only the indexed keys in the filter: with `status` too, the embedded server picks
+        # the status index and reads every pending row.
+        window = await self._scoped.find(
+            tenant_first(run_id=run_id, seq={"$gte": start, "$lt": stop})
+        )
+        ready = [
+            d for d in window
+            if d.status is RecipientStatus.PENDING and (d.not_before is None or d.not_before <= now)
+        ]  # fmt: skip
+        if not ready:
+            return []
+        ids = [d.id for d in ready]
+        taken = await self._scoped.update_many(
+            {"_id": {"$in": ids}, "status": RecipientStatus.PENDING.value},
+            {
+                "$set": {"status": RecipientStatus.SENDING.value, "claim": claim,
+                         "claimed_until": until, "updated_at": now},
+                "$inc": {"attempts": 1},
+            },
+        )  # fmt: skip
+        if taken == len(ids):  # every one: as read, with the claim (no second read)
+            claimed = {"status": RecipientStatus.SENDING, "claim": claim,
+                       "claimed_until": until, "updated_at": now}  # fmt: skip
+            return [
+                d.to_entity().model_copy(update={**claimed, "attempts": d.attempts + 1})
+                for d in ready
+            ]
+        found = await self._scoped.find(
+            {"_id": {"$in": ids}, "claim": claim, "status": RecipientStatus.SENDING.value},
+            sort=_SNAPSHOT_ORDER,
+        )
+        return [d.to_entity() for d in found]
+
+
+def _sources(status: RecipientStatus) -> list[str]:
+    """The statuses a provider status may move a row from."""
+    if status is RecipientStatus.FAILED:
+        return sorted(s.value for s in FAILABLE)
+    if status in PROGRESS:
+        return sorted(s.value for s, r in PROGRESS.items() if r < PROGRESS[status])
+    raise ValueError(f"a provider status cannot make a row {status.value}")
+
+
+def _status_fields(
+    status: RecipientStatus, at: datetime, error: tuple[str | None, str | None] | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {"status": status.value, "updated_at": at}
+    if status is RecipientStatus.FAILED:
+        code, title = error or (None, None)
+        fields.update(error_code=code, error_title=title)
+    else:
+        fields[f"{status.value}_at"] = at
+    return fields

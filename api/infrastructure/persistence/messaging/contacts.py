@@ -27,6 +27,7 @@ from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.messaging.contacts import (
     ConsentChange,
+    ConsentState,
     Contact,
     ContactIdentity,
     ContactPage,
@@ -35,7 +36,7 @@ from api.domain.messaging.contacts import (
     ContactStats,
     SegmentFilter,
 )
-from api.infrastructure.persistence.base.mongo import lookup_index
+from api.infrastructure.persistence.base.mongo import database_errors, lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -369,6 +370,23 @@ class BeanieContactRepository:
     async def batches(self, query: ContactQuery, *, size: int) -> AsyncIterator[list[Contact]]:
         async for found in self._scoped.batches(contact_filter(query), size=size):
             yield [document.to_entity() for document in found]
+
+    async def consent_states(self, contact_ids: list[str]) -> dict[str, ConsentState]:
+        oids = [oid for raw in contact_ids if (oid := to_object_id(raw)) is not None]
+        if not oids:
+            return {}
+        # Two fields by `_id` with the driver: a campaign batch reads hundreds at once.
+        filter = self._scoped.scope({"_id": {"$in": oids}})
+        fields = {"opted_out": 1, "deleted_at": 1}
+        with database_errors():
+            cursor = ContactDocument.get_pymongo_collection().find(filter, fields)
+            rows = [row async for row in cursor]
+        return {
+            str(row["_id"]): ConsentState(
+                opted_out=bool(row.get("opted_out")), deleted=row.get("deleted_at") is not None
+            )
+            for row in rows
+        }
 
     async def stats(self) -> ContactStats:
         live = {"$match": dict(_LIVE)}

@@ -5,6 +5,7 @@ was queued in. Importing this package declares every task (the worker binds them
 
 from api.interfaces.jobs.tasks import (
     assistants,
+    campaign_sending,
     campaigns,
     contact_imports,
     email,
@@ -15,6 +16,7 @@ from api.interfaces.jobs.tasks import (
 
 __all__ = [
     "assistants",
+    "campaign_sending",
     "campaigns",
     "contact_imports",
     "email",

@@ -1,0 +1,244 @@
+"""One claimed batch of a campaign run: the rows' contacts read once (opted out or deleted
+since the snapshot: skipped; marked for the marketing limit: skipped), a request per row
+left (each row's slot given back when it is answered), then one bulk write of the results
+(tried again when the database was slow: each row's write is guarded by its claim), then
+what the answers ask for: 131049 marks the contact for 24 hours, 131050 opts it out.
+
+`RunSlice` is the state of one slice of the send engine that its batches share: the run,
+its campaign, channel, template and gateway, the rate buckets, the request slots in use,
+the cursor in the snapshot's order and why the slice must stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from api.domain.clock import Clock
+from api.domain.errors import ServiceUnavailable
+from api.domain.messaging.campaign_sending import MarketingLimitMarks
+from api.domain.messaging.campaigns import (
+    Campaign,
+    CampaignRecipient,
+    CampaignRecipientRepository,
+    CampaignRun,
+    RecipientOutcome,
+    RecipientResult,
+    SkipReason,
+)
+from api.domain.messaging.channels import Channel, ChannelRepository
+from api.domain.messaging.contacts import ConsentState, ContactRepository
+from api.domain.messaging.content import OutboundMessage
+from api.domain.messaging.gateway import ChannelGateway
+from api.domain.messaging.outbound import RateLimit
+from api.domain.messaging.templates import Template
+from api.usecases.messaging.campaign_sending_rules import (
+    MARKETING_LIMITED,
+    MISSING_VARIABLE,
+    OUTCOME_UNKNOWN,
+    CampaignSendPolicy,
+    MissingVariable,
+    holds_the_number,
+    outbound_of,
+    result_of_failure,
+    stops_the_run,
+)
+from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
+from api.usecases.messaging.rules import provider_call
+
+log = logging.getLogger(__name__)
+RECORD_ATTEMPTS = 4
+
+
+class SliceOutcome(StrEnum):
+    CONTINUED = "continued"  # handed over to the next slice's job
+    FINISHED = "finished"  # nothing left: the run is completed
+    STOPPED = "stopped"  # paused, cancelled, failed, or the lease was lost
+    BUSY = "busy"  # another job holds the run (or it is not sending)
+
+
+@dataclass
+class RunSlice:
+    run: CampaignRun
+    campaign: Campaign
+    channel: Channel
+    template: Template
+    gateway: ChannelGateway
+    limits: list[RateLimit]
+    holder: str
+    in_flight: int = 0
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+    batches: set[asyncio.Task[None]] = field(default_factory=set)
+    hold_until: float = 0.0  # loop time before which nothing is claimed (130429)
+    cursor: int = 0  # the next `seq` to claim from (rows below were claimed once)
+    drained: bool = False  # the last claim found nothing left
+    stop: SliceOutcome | None = None
+    token_refused: bool = False
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id or ""
+
+    def release(self, slots: int) -> None:
+        self.in_flight -= slots
+        self.freed.set()
+
+
+class SendCampaignBatch:
+    def __init__(
+        self,
+        recipients: CampaignRecipientRepository,
+        channels: ChannelRepository,
+        contacts: ContactRepository,
+        consent: ContactConsent,
+        marks: MarketingLimitMarks,
+        clock: Clock,
+        policy: CampaignSendPolicy,
+    ) -> None:
+        self._recipients = recipients
+        self._channels = channels
+        self._contacts = contacts
+        self._consent = consent
+        self._marks = marks
+        self._clock = clock
+        self._policy = policy
+
+    async def execute(self, work: RunSlice, claim: str, rows: list[CampaignRecipient]) -> None:
+        """Skip, send and record one claimed batch; each row's slot is given back when its
+        request is answered (or when it needs none)."""
+        results: list[RecipientResult] = []
+        held = len(rows)
+        now = self._clock.now()
+        ids = [row.contact_id for row in rows]
+        try:
+            states = await self._contacts.consent_states(ids)
+            limited = await self._marks.marked(ids)
+        except Exception:  # nothing was sent: the rows go back, to be claimed again
+            log.exception("run %s: a batch's contacts could not be read", work.run_id)
+            await self._give_back(claim, rows, now)
+            work.release(held)
+            return
+        try:
+            calls = []
+            for row in rows:
+                reason = _skip_reason(row, states, limited)
+                if reason is not None:
+                    results.append(RecipientResult(
+                        recipient_id=row.id or "", claim=claim, at=now,
+                        outcome=RecipientOutcome.SKIPPED, skip_reason=reason,
+                    ))  # fmt: skip
+                    continue
+                try:
+                    message = outbound_of(row, work.template)
+                except MissingVariable as missing:
+                    results.append(RecipientResult(
+                        recipient_id=row.id or "", claim=claim, at=now,
+                        outcome=RecipientOutcome.FAILED, error_code=MISSING_VARIABLE,
+                        error_title=f"No value for the template variable {missing}.",
+                    ))  # fmt: skip
+                    continue
+                calls.append((row, message))
+            work.release(held - len(calls))
+            held = 0  # each call gives its own slot back when answered
+
+            async def call(row: CampaignRecipient, message: OutboundMessage) -> RecipientResult:
+                try:
+                    return await self._call(work, claim, row, message)
+                finally:
+                    work.release(1)
+
+            answered = await asyncio.gather(*(call(row, message) for row, message in calls))
+            results.extend(answered)
+            await self._record(results)
+            await self._follow_up(rows, results)
+        except Exception:
+            log.exception("run %s: a batch of %d rows failed", work.run_id, len(rows))
+        finally:
+            if held:
+                work.release(held)
+
+    async def _give_back(self, claim: str, rows: list[CampaignRecipient], now: datetime) -> None:
+        """Claimed rows that were not sent become pending again (best effort: left claimed,
+        the sweep settles them as `outcome_unknown`, never resent)."""
+        back = [
+            RecipientResult(recipient_id=row.id or "", claim=claim, at=now,
+                            outcome=RecipientOutcome.RETRY, not_before=now)
+            for row in rows
+        ]  # fmt: skip
+        try:
+            await self._record(back)
+        except Exception:
+            log.exception("%d claimed rows could not be given back", len(rows))
+
+    async def _record(self, results: list[RecipientResult]) -> None:
+        """One bulk write; tried again when the database was unavailable or slow (each row's
+        write is guarded by its claim, so one applied twice changes nothing)."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._recipients.record_results(results)
+                return
+            except ServiceUnavailable:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * 2**attempt)
+
+    async def _call(
+        self, work: RunSlice, claim: str, row: CampaignRecipient, message: OutboundMessage
+    ) -> RecipientResult:
+        try:
+            async with provider_call(self._channels, work.channel):
+                result = await work.gateway.send(message)
+        except Exception as exc:
+            now = self._clock.now()
+            if stops_the_run(exc):
+                work.token_refused = True
+                work.stop = SliceOutcome.STOPPED
+            if hold := holds_the_number(exc):
+                loop = asyncio.get_running_loop()
+                work.hold_until = max(work.hold_until, loop.time() + hold)
+            return result_of_failure(row, claim, exc, now, self._policy)
+        return RecipientResult(
+            recipient_id=row.id or "", claim=claim, at=self._clock.now(),
+            outcome=RecipientOutcome.SENT, wamid=result.external_id,
+        )  # fmt: skip
+
+    async def _follow_up(
+        self, rows: list[CampaignRecipient], results: list[RecipientResult]
+    ) -> None:
+        """131049: the contact is marked for 24 hours; 131050: the contact is opted out."""
+        contact_of = {row.id: row.contact_id for row in rows}
+        limited = [contact_of[r.recipient_id] for r in results
+                   if r.error_code == str(MARKETING_LIMITED)]  # fmt: skip
+        if limited:
+            await self._marks.mark(limited, self._policy.marketing_limit_seconds)
+        for result in results:
+            if result.error_code == str(MARKETING_OPTED_OUT):
+                await self._consent.marketing_refused(contact_of[result.recipient_id], result.at)
+
+
+def unknown(row: CampaignRecipient, now: datetime) -> RecipientResult:
+    """A row whose claim ran out with no recorded outcome: its request may have reached the
+    provider, so it is never sent again."""
+    return RecipientResult(
+        recipient_id=row.id or "", claim=row.claim or "", at=now,
+        outcome=RecipientOutcome.FAILED, error_code=OUTCOME_UNKNOWN,
+        error_title="The worker stopped before the outcome was recorded.",
+    )  # fmt: skip
+
+
+def _skip_reason(
+    row: CampaignRecipient, states: dict[str, ConsentState], limited: set[str]
+) -> SkipReason | None:
+    state = states.get(row.contact_id)
+    if state is None or state.deleted:
+        return SkipReason.DELETED
+    if state.opted_out:
+        return SkipReason.OPTED_OUT
+    if row.contact_id in limited:
+        return SkipReason.RECENT_MARKETING_LIMIT
+    if row.address.empty:
+        return SkipReason.NO_ADDRESS
+    return None
