@@ -38,9 +38,11 @@ from api.domain.messaging.errors import (
     ChannelRateLimited,
     ChannelTokenInvalid,
     ChannelTransientFailure,
+    TemplateValuesInvalid,
 )
 from api.domain.messaging.outbound import RateLimit, number_bucket
-from api.domain.messaging.templates import ParameterFormat, Template, TemplateVariable
+from api.domain.messaging.template_parameters import send_components
+from api.domain.messaging.templates import Template
 
 MARKETING_LIMITED = 131049  # the per-user marketing limit: no resend within 24 hours
 THROUGHPUT = 130429
@@ -89,49 +91,24 @@ def recipient_of_tracker(tracker: str | None) -> str | None:
     return None
 
 
-def variable_key(variable: TemplateVariable) -> str:
-    """The key a template variable's value is kept under on a row: `body.1`, `header.1`,
-    `body.first_name`, `button.0.1` (button 0's first URL placeholder)."""
-    if variable.component == "button":
-        return f"button.{variable.button_index}.{variable.index}"
-    return f"{variable.component}.{variable.index}"
-
-
 class MissingVariable(ValueError):
     """A row has no value for one of the template's variables."""
 
 
 def template_components(template: Template, values: dict[str, str]) -> list[dict[str, Any]]:
-    """Graph's `components` for one recipient: each header, body and URL button
-    placeholder filled from `values` (by `variable_key`, else by position: the row's
-    values in the template's order under "1", "2"...)."""
-    header: list[dict[str, Any]] = []
-    body: list[dict[str, Any]] = []
-    buttons: dict[int, list[dict[str, Any]]] = {}
-    named = template.parameter_format is ParameterFormat.NAMED
+    """Graph's `components` for one recipient (`send_components`): each template variable
+    filled from the row's values by its key, else by its position ("1", "2"... in the
+    template's order); `MissingVariable` when one has no value."""
+    filled: dict[str, str] = {}
     for position, variable in enumerate(template.variables, start=1):
-        value = values.get(variable_key(variable), values.get(str(position)))
-        if value is None or value == "":
-            raise MissingVariable(variable_key(variable))
-        parameter: dict[str, Any] = {"type": "text", "text": value}
-        if named and variable.component != "button":
-            parameter["parameter_name"] = str(variable.index)
-        if variable.component == "header":
-            header.append(parameter)
-        elif variable.component == "body":
-            body.append(parameter)
-        else:
-            buttons.setdefault(variable.button_index or 0, []).append(parameter)
-    components: list[dict[str, Any]] = []
-    if header:
-        components.append({"type": "header", "parameters": header})
-    if body:
-        components.append({"type": "body", "parameters": body})
-    for index, parameters in sorted(buttons.items()):
-        components.append(
-            {"type": "button", "sub_type": "url", "index": str(index), "parameters": parameters}
-        )
-    return components
+        value = values.get(variable.key) or values.get(str(position))
+        if not value:
+            raise MissingVariable(variable.key)
+        filled[variable.key] = value
+    try:
+        return send_components(template, filled)
+    except TemplateValuesInvalid as exc:
+        raise MissingVariable(str(exc)) from None
 
 
 def outbound_of(row: CampaignRecipient, template: Template) -> OutboundMessage:

@@ -56,6 +56,7 @@ def test_components_by_key_or_position_header_body_and_url_buttons() -> None:
         TemplateVariable(component="button", index=1, button_index=0),
     ]
     values = {"header.1": "Sale", "body.1": "Ann", "3": "20%", "button.0.1": "code42"}
+    # (body.2 by its position, 3, as the snapshot keys variables mapped without keys)
     assert template_components(template(variables), values) == [
         {"type": "header", "parameters": [{"type": "text", "text": "Sale"}]},
         {"type": "body", "parameters": [{"type": "text", "text": "Ann"},
