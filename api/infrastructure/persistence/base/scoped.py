@@ -18,7 +18,7 @@ from beanie import Document, PydanticObjectId, SortDirection
 from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import IndexModel, ReturnDocument
+from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
@@ -188,17 +188,21 @@ class TenantScopedRepository(Generic[D]):
         result = await self._update_one(filter, update, upsert=False)
         return result.matched_count == 1
 
-    async def apply_and_get(self, filter: Filter | None, update: Update) -> D | None:
-        """Apply update operators to the one match of `filter` in this tenant and return it
-        as it is after the update, in one round trip (`findAndModify`); None when nothing
-        matched (the filter is the condition, as in `apply_where`)."""
-        scoped = self.scope(filter)
-        check_update(update)
-        with translated_writes():
-            raw = await self._collection().find_one_and_update(
-                scoped, dict(update), return_document=ReturnDocument.AFTER
-            )
-        return None if raw is None else self.document.model_validate(raw)
+    async def apply_and_get(self, filter: Filter, update: Update) -> D | None:
+        """Apply update operators to the document of `filter` (which names its `_id`; the
+        rest of the filter is the condition, as in `apply_where`) in this tenant, then read
+        it; None when nothing matched. The update is atomic; the read follows it, so a change
+        made in between by someone else shows in what is returned.
+
+        Two round trips rather than one `findAndModify` on purpose: the embedded server
+        (SecantusDB) answers `findAndModify` by scanning the collection, even by `_id` (4 ms
+        at 500 documents, 31 ms at 4,000), where an update and a read by `_id` stay under
+        1 ms each whatever the size."""
+        if "_id" not in filter:
+            raise ValueError("apply_and_get needs the document's _id in its filter")
+        if not await self.apply_where(filter, update):
+            return None
+        return await self.get(filter["_id"])
 
     async def update_many(self, filter: Filter | None, update: Update) -> int:
         """Apply update operators to every match in this tenant; how many matched."""
