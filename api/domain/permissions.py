@@ -45,6 +45,10 @@ class Permission(StrEnum):
     CAMPAIGNS_READ = "campaigns:read"
     CAMPAIGNS_MANAGE = "campaigns:manage"
     ANALYTICS_READ = "analytics:read"
+    CRM_READ = "crm:read"
+    CRM_WRITE = "crm:write"
+    TICKETS_MANAGE = "tickets:manage"
+    DEPARTMENTS_MANAGE = "departments:manage"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -120,6 +124,21 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "Read the tenant's dashboard: messages, conversations, response times, agents' "
         "load, campaigns",
     ),
+    CatalogEntry(
+        Permission.CRM_READ,
+        "Read the CRM: departments, leads, meetings, tickets and callback requests",
+    ),
+    CatalogEntry(
+        Permission.CRM_WRITE,
+        "Create and work leads, meetings and callback requests",
+    ),
+    CatalogEntry(
+        Permission.TICKETS_MANAGE, "Open, assign, answer, route and close support tickets"
+    ),
+    CatalogEntry(
+        Permission.DEPARTMENTS_MANAGE,
+        "Create, change and delete departments: members, business hours and SLA targets",
+    ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
@@ -154,6 +173,9 @@ SYSTEM_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 Permission.TEMPLATES_READ,
                 Permission.CONTACTS_READ,
                 Permission.CONTACTS_WRITE,
+                Permission.CRM_READ,
+                Permission.CRM_WRITE,
+                Permission.TICKETS_MANAGE,
             }
         ),
     ),

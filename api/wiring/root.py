@@ -20,6 +20,7 @@ from api.wiring import (
     analytics,
     assistants,
     campaign_sending,
+    crm,
     email,
     files,
     identity,
@@ -34,7 +35,7 @@ from api.wiring.discovery import register_use_cases
 
 CONTEXTS = (
     kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
-    assistants, operations, analytics,
+    assistants, operations, analytics, crm,
 )  # fmt: skip
 
 

@@ -12,6 +12,10 @@ from pymongo import IndexModel
 from api.common.clock import utcnow
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.infrastructure.persistence.base.department_scoped import (
+    DepartmentOwnedDocument,
+    DepartmentScopedRepository,
+)
 from api.infrastructure.persistence.base.mongo import MongoClient
 from api.infrastructure.persistence.base.scoped import TenantOwnedDocument, TenantScopedRepository
 from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
@@ -35,7 +39,24 @@ class NoteRepository(TenantScopedRepository[Note]):
     document = Note
 
 
-TEST_DOCUMENT_MODELS: list[type[Document]] = [Note]
+class RoutedNote(DepartmentOwnedDocument):
+    """A department-routed document that exists only to exercise the department scope."""
+
+    title: str
+    votes: int = 0
+
+    class Settings:
+        name = "test_routed_notes"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("tenant_id", 1), ("department_id", 1)], name="tenant_department")
+        ]
+
+
+class RoutedNoteRepository(DepartmentScopedRepository[RoutedNote]):
+    document = RoutedNote
+
+
+TEST_DOCUMENT_MODELS: list[type[Document]] = [Note, RoutedNote]
 
 
 async def create_tenant(

@@ -21,6 +21,9 @@ class Principal(BaseModel):
     issued_at: datetime
     expires_at: datetime
     actor_id: str | None = None  # a platform admin impersonating `user_id`
+    # None: not limited; else the departments whose records this caller may see (their
+    # memberships, when every role they hold is `departments_only`).
+    departments: frozenset[str] | None = None
 
     @property
     def is_platform(self) -> bool:
@@ -84,6 +87,7 @@ class AccessClaims:
     issued_at: datetime
     expires_at: datetime
     actor_id: str | None = None
+    departments_only: bool = False  # every role the user holds is limited to departments
 
 
 class TokenService(Protocol):
@@ -97,6 +101,7 @@ class TokenService(Protocol):
         session_id: str,
         permissions: frozenset[str],
         actor_id: str | None = None,
+        departments_only: bool = False,
     ) -> tuple[str, int]:
         """(token, lifetime in seconds)."""
         ...

@@ -18,6 +18,8 @@ class Role(BaseModel):
     description: str = Field(default="", max_length=500)
     permissions: list[str] = Field(default_factory=list)
     inherits: list[str] = Field(default_factory=list)
+    # Limited to its holders' departments: see `api.domain.departments` and `departments_only`.
+    departments_only: bool = False
     system: bool = False
     created_at: datetime
     updated_at: datetime
@@ -37,6 +39,14 @@ def effective_permissions(role_ids: Iterable[str], roles: Mapping[str, Role]) ->
         granted.update(role.permissions)
         stack.extend(role.inherits)
     return granted
+
+
+def departments_only(role_ids: Iterable[str], roles: Mapping[str, Role]) -> bool:
+    """Whether a holder of `role_ids` is limited to their departments: when they hold at
+    least one role and every role they hold (directly) is `departments_only`. One unlimited
+    role lifts the limit, as grants add up. Unknown ids are ignored."""
+    held = [roles[r] for r in role_ids if r in roles]
+    return bool(held) and all(role.departments_only for role in held)
 
 
 def check_no_cycle(role_id: str, inherits: Iterable[str], roles: Mapping[str, Role]) -> None:

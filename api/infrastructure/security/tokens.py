@@ -79,6 +79,7 @@ class JwtTokenService:
         session_id: str,
         permissions: frozenset[str],
         actor_id: str | None = None,
+        departments_only: bool = False,
     ) -> tuple[str, int]:
         claims: dict[str, Any] = {
             "sub": user_id,
@@ -89,6 +90,8 @@ class JwtTokenService:
         }
         if actor_id is not None:
             claims["act"] = actor_id
+        if departments_only:
+            claims["dpt"] = True
         return self._encode(claims, self._access_ttl), self._access_ttl
 
     def decode_access(self, token: str) -> AccessClaims:
@@ -99,6 +102,9 @@ class JwtTokenService:
             raise Unauthorized(_INVALID)
         if not _is_str(payload["sid"]) or not (actor is None or _is_str(actor)):
             raise Unauthorized(_INVALID)
+        limited = payload.get("dpt", False)
+        if not isinstance(limited, bool):
+            raise Unauthorized(_INVALID)
         return AccessClaims(
             user_id=payload["sub"],
             tenant_id=_tenant(payload),
@@ -108,6 +114,7 @@ class JwtTokenService:
             issued_at=_timestamp(payload["iat"]),
             expires_at=_timestamp(payload["exp"]),
             actor_id=actor,
+            departments_only=limited,
         )
 
     # -- MFA challenge tokens ------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.domain.departments import set_department_scope
 from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
@@ -29,6 +30,9 @@ async def current_principal(
         raise Unauthorized("A bearer access token is required.")
     principal = await authenticate.execute(credentials.credentials)
     request.state.principal = principal
+    # The department-routed repositories read it: a limited caller's queries are narrowed
+    # to their departments whatever the route does (the rest of this request's task).
+    set_department_scope(principal.departments)
     return principal
 
 

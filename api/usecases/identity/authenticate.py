@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.domain.departments import DepartmentRepository
 from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.auth import Principal, Revocations, TokenService
 from api.domain.tenancy import current_tenant_or_none, tenant_context
@@ -15,12 +16,17 @@ class Authenticate:
     tenant must be the request's tenant (a token of tenant A is refused with tenant B, and a
     platform token is refused inside any tenant); a token whose session or user was
     revoked is refused before it expires; when revocation cannot be checked (Redis down)
-    the request is refused with 503 rather than trusted.
+    the request is refused with 503 rather than trusted. A caller whose every role is
+    limited to departments (the token says so) gets the departments they are a member of
+    now, read per request so that a membership change applies at once.
     """
 
-    def __init__(self, tokens: TokenService, revocations: Revocations) -> None:
+    def __init__(
+        self, tokens: TokenService, revocations: Revocations, departments: DepartmentRepository
+    ) -> None:
         self._tokens = tokens
         self._revocations = revocations
+        self._departments = departments
 
     async def execute(self, bearer: str) -> Principal:
         claims = self._tokens.decode_access(bearer)
@@ -28,6 +34,9 @@ class Authenticate:
             raise Unauthorized("This token is not valid for this tenant.")
         if await self._revocations.is_revoked(claims):
             raise Unauthorized("This token has been revoked.")
+        departments = None
+        if claims.departments_only and claims.tenant_id is not None:
+            departments = frozenset(await self._departments.member_of(claims.user_id))
         return Principal(
             user_id=claims.user_id,
             tenant_id=claims.tenant_id,
@@ -37,6 +46,7 @@ class Authenticate:
             issued_at=claims.issued_at,
             expires_at=claims.expires_at,
             actor_id=claims.actor_id,
+            departments=departments,
         )
 
 

@@ -41,6 +41,7 @@ class CreateRole:
         description: str,
         permissions: list[str],
         inherits: list[str],
+        departments_only: bool = False,
     ) -> Role:
         require_permission(principal, Permission.ROLES_WRITE)
         permissions = check_permission_names(permissions)
@@ -58,6 +59,7 @@ class CreateRole:
                 description=description,
                 permissions=permissions,
                 inherits=inherits,
+                departments_only=departments_only,
                 created_at=now,
                 updated_at=now,
             )

@@ -39,7 +39,7 @@ REQUESTS_PER_ADDRESS = 5  # reset or verification emails per address and hour
 ADDRESS_WINDOW_SECONDS = 3600
 
 ROLE_NOT_FOUND = "No such role."
-AUDITED_ROLE_FIELDS = ("name", "description", "permissions", "inherits")
+AUDITED_ROLE_FIELDS = ("name", "description", "permissions", "inherits", "departments_only")
 
 _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
 

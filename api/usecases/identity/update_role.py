@@ -55,6 +55,7 @@ class UpdateRole:
         description: str | None = None,
         permissions: list[str] | None = None,
         inherits: list[str] | None = None,
+        departments_only: bool | None = None,
     ) -> Role:
         require_permission(principal, Permission.ROLES_WRITE)
         role = await existing_role(self._roles, role_id)
@@ -71,6 +72,8 @@ class UpdateRole:
         if inherits is not None:
             changes["inherits"] = book.known(inherits, "inherits")
             check_no_cycle(role_id, dedupe(inherits), book.roles)
+        if departments_only is not None and departments_only != role.departments_only:
+            changes["departments_only"] = departments_only
         after = role.model_copy(update=changes)
         after_book = book.with_role(after)
         held = await self._authority.held_by(principal, book)
@@ -86,6 +89,8 @@ class UpdateRole:
         if updated is None:
             raise NotFound(ROLE_NOT_FOUND)
         weakened = weakened_roles(book, after_book)
+        if after.departments_only and not role.departments_only:
+            weakened = [*weakened, role_id]  # its holders' tokens must say they are limited
         if weakened:
             await self._sessions.end(await self._authority.holders(weakened))
         await self._auditor.record(

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from api.common.clock import utcnow
 from api.domain.identity.auth import AuthPolicy, Session, SessionStore, TokenPair, TokenService
-from api.domain.identity.roles import RoleRepository, effective_permissions
+from api.domain.identity.roles import RoleRepository, departments_only, effective_permissions
 from api.domain.identity.users import User
 from api.domain.permissions import PLATFORM_PERMISSIONS
 
@@ -16,18 +16,23 @@ IMPERSONATION_TTL_SECONDS = 3600
 
 
 class PermissionResolver:
-    """Effective permissions of a user: through role inheritance, or the platform set."""
+    """What a user's roles grant: their effective permissions (through inheritance, or the
+    platform set), and whether they are limited to their departments."""
 
     def __init__(self, roles: RoleRepository) -> None:
         self._roles = roles
 
-    async def of(self, user: User) -> frozenset[str]:
+    async def of(self, user: User) -> tuple[frozenset[str], bool]:
+        """(effective permissions, departments only)."""
         if user.tenant_id is None:
-            return PLATFORM_PERMISSIONS
+            return PLATFORM_PERMISSIONS, False
         if not user.role_ids:
-            return frozenset()
+            return frozenset(), False
         roles = {role.id: role for role in await self._roles.all() if role.id}
-        return frozenset(effective_permissions(user.role_ids, roles))
+        return (
+            frozenset(effective_permissions(user.role_ids, roles)),
+            departments_only(user.role_ids, roles),
+        )
 
 
 class SessionIssuer:
@@ -73,11 +78,13 @@ class SessionIssuer:
         self, user: User, session_id: str, refresh: str, *, actor_id: str | None = None
     ) -> TokenPair:
         assert user.id is not None  # noqa: S101
+        permissions, limited = await self._permissions.of(user)
         access, lifetime = self._tokens.issue_access(
             user_id=user.id,
             tenant_id=user.tenant_id,
             session_id=session_id,
-            permissions=await self._permissions.of(user),
+            permissions=permissions,
             actor_id=actor_id,
+            departments_only=limited,
         )
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=lifetime)

@@ -38,8 +38,8 @@ async def test_a_new_system_role_reaches_existing_tenants(client: AppClient) -> 
     agent = (await roles_of(client, acme_owner))[AGENT_ROLE]
     assert agent["system"] is True
     assert agent["permissions"] == [
-        "contacts:read", "contacts:write", "inbox:read", "inbox:write", "messages:send",
-        "templates:read",
+        "contacts:read", "contacts:write", "crm:read", "crm:write", "inbox:read",
+        "inbox:write", "messages:send", "templates:read", "tickets:manage",
     ]  # fmt: skip
     assert (await roles_of(client, beta_owner))["Agent"] == before
     assert await RoleDocument.get_pymongo_collection().count_documents({}) == 8

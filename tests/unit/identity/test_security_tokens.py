@@ -274,3 +274,15 @@ def test_malformed_refresh_tokens_give_none(malformed: str) -> None:
 def test_new_refresh_token_refuses_a_session_id_with_a_dot() -> None:
     with pytest.raises(ValueError, match="session id"):
         service().new_refresh_token("a.b")
+
+
+def test_a_limited_users_token_says_so_and_others_carry_nothing() -> None:
+    tokens = service()
+    limited, _ = tokens.issue_access(
+        user_id="u1", tenant_id="t1", session_id="s1", permissions=PERMS, departments_only=True
+    )
+    assert payload_of(limited)["dpt"] is True
+    assert tokens.decode_access(limited).departments_only is True
+    plain = access_token(tokens)
+    assert "dpt" not in payload_of(plain)
+    assert tokens.decode_access(plain).departments_only is False

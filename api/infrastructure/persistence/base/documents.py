@@ -17,6 +17,7 @@ from api.infrastructure.persistence.ai.quota import QuotaDayDocument
 from api.infrastructure.persistence.ai.settings import AiSettingsDocument
 from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
+from api.infrastructure.persistence.crm.departments import DepartmentDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
@@ -90,4 +91,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CampaignDocument,
     CampaignRunDocument,
     CampaignRecipientDocument,
+    DepartmentDocument,
 ]

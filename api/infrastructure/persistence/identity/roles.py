@@ -26,7 +26,10 @@ DUPLICATE_NAME = "A role with this name already exists."
 _DUPLICATE_KEY = 11000
 _UPGRADE_BATCH = 500
 _IMMUTABLE = frozenset({"id", "_id", TENANT_FIELD, "name_lower"})
-_FIELDS = {"name", "description", "permissions", "inherits", "system", "created_at", "updated_at"}
+_FIELDS = {
+    "name", "description", "permissions", "inherits", "departments_only", "system",
+    "created_at", "updated_at",
+}  # fmt: skip
 
 
 def name_key(name: str) -> str:
@@ -40,6 +43,7 @@ class RoleDocument(TenantOwnedDocument):
     description: str = ""
     permissions: list[str] = Field(default_factory=list)
     inherits: list[str] = Field(default_factory=list)
+    departments_only: bool = False
     system: bool = False
     created_at: datetime
     updated_at: datetime

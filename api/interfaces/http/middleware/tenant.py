@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.domain.departments import department_scope
 from api.domain.errors import InvalidTenant, ParleyError
 from api.domain.tenancy import TenancyStrategy, TenantId, tenant_context
 from api.interfaces.http.errors import domain_error_response
@@ -91,7 +92,9 @@ class TenantMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             return
         scope[RESOLVED_TENANT] = tenant_id
-        with tenant_context(tenant_id):
+        # The department scope starts unlimited; authentication narrows it for a limited
+        # caller, and it ends with the request (never leaking into what runs after).
+        with tenant_context(tenant_id), department_scope(None):
             await self.app(scope, receive, send)
 
     async def _resolve(self, scope: Scope) -> TenantId | None:

@@ -120,4 +120,5 @@ async def me(
         permissions=current.permissions,
         tenant=tenant,
         impersonated_by=principal.actor_id,
+        departments=None if principal.departments is None else sorted(principal.departments),
     )

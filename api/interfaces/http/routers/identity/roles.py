@@ -88,6 +88,7 @@ async def create_role(
         description=body.description,
         permissions=body.permissions,
         inherits=body.inherits,
+        departments_only=body.departments_only,
     )
     return RoleOut.of(role)
 
@@ -108,8 +109,8 @@ async def get_role(
     summary="Edit a role",
     description=(
         "Needs `roles:write`; fields left out keep their values. System roles cannot be "
-        "changed (409). " + _GRANT_RULES + " Users who lose a permission through the change "
-        "have their sessions ended."
+        "changed (409). " + _GRANT_RULES + " Users who lose a permission through the change, "
+        "or whose role becomes `departments_only`, have their sessions ended."
     ),
     responses=_WRITE,
 )
@@ -126,6 +127,7 @@ async def update_role(
         description=body.description,
         permissions=body.permissions,
         inherits=body.inherits,
+        departments_only=body.departments_only,
     )
     return RoleOut.of(role)
 

@@ -92,6 +92,13 @@ class MeOut(UserOut):
     permissions: list[str]
     tenant: TenantRef | None
     impersonated_by: str | None = None
+    departments: list[str] | None = Field(
+        default=None,
+        description=(
+            "None when the user sees every department's records; else the ids of the "
+            "departments they are limited to (every role they hold is `departments_only`)."
+        ),
+    )
 
 
 # -- account flows (register, passwords, verification, MFA) ----------------------------------

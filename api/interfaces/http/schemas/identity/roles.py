@@ -24,6 +24,14 @@ class RoleIn(BaseModel):
     description: Description = ""
     permissions: list[PermissionName] = Field(default_factory=list, max_length=100)
     inherits: list[RoleId] = Field(default_factory=list, max_length=50)
+    departments_only: bool = Field(
+        default=False,
+        description=(
+            "Limit holders to the records (conversations, leads, tickets, callback requests) "
+            "of the departments they are members of. A user is limited only when every role "
+            "they hold is."
+        ),
+    )
 
 
 class RoleUpdateIn(BaseModel):
@@ -35,6 +43,7 @@ class RoleUpdateIn(BaseModel):
     description: Description | None = None
     permissions: list[PermissionName] | None = Field(default=None, max_length=100)
     inherits: list[RoleId] | None = Field(default=None, max_length=50)
+    departments_only: bool | None = None
 
 
 class RoleOut(BaseModel):
@@ -43,6 +52,7 @@ class RoleOut(BaseModel):
     description: str
     permissions: list[str]
     inherits: list[str]
+    departments_only: bool
     system: bool
     created_at: datetime
     updated_at: datetime

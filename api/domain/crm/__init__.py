@@ -1,0 +1,1 @@
+"""The CRM around the conversations: leads, meetings, tickets, callback requests."""

@@ -1,0 +1,1 @@
+"""Persistence of the CRM: departments, leads, meetings, tickets, callback requests."""

@@ -1,0 +1,2 @@
+"""The CRM around the conversations: departments, leads, meetings, tickets, callback
+requests."""
