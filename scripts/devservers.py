@@ -187,6 +187,7 @@ def start_mongo(
     port: int | None = None,
     storage_path: str = ":memory:",
     standalone: bool = True,
+    sync_on_commit: bool = False,
     log_file: str | None = None,
     ready_timeout: float = 30.0,
 ) -> ServerProcess:
@@ -195,7 +196,9 @@ def start_mongo(
     ``storage_path`` is a directory whose data survives restarts, or ``:memory:`` for
     a throwaway store (a private temporary directory, removed by ``stop``/``kill``).
     ``standalone=False`` gives the one-node replica set that transactions and change
-    streams need (much slower past ~10,000 inserts).
+    streams need (much slower past ~10,000 inserts). ``sync_on_commit`` makes the server
+    flush its log to disk before it acknowledges a write, so an acknowledged write survives
+    a crash (without it, writes of the last moments before a kill can be lost).
     """
     port = _claim_port(port)
     scratch = None
@@ -205,6 +208,8 @@ def start_mongo(
     argv += ["--storage-path", os.path.abspath(storage_path), "--log-level", "WARNING"]
     if standalone:
         argv.append("--standalone")
+    if sync_on_commit:
+        argv.append("--sync-on-commit")
     url = f"mongodb://{HOST}:{port}/?directConnection=true"
     server = _launch("mongo", url, port, argv, log_file, scratch)
     _ready_or_raise(server, lambda: _mongo_ping(HOST, port), ready_timeout)

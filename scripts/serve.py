@@ -159,6 +159,7 @@ class Supervisor:
                 port=port,
                 storage_path=str(DATA / "mongo"),
                 standalone=True,
+                sync_on_commit=True,  # an acknowledged write survives a crash
                 log_file=str(LOGS / "mongo.log"),
             ),
         )

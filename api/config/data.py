@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
 from api.config.base import env_config
@@ -20,6 +21,23 @@ class MongoSettings(BaseSettings):
     socket_timeout_ms: int = Field(default=10000, ge=100)
     max_pool_size: int = Field(default=100, ge=1)
     startup_timeout_seconds: float = Field(default=30.0, ge=0)
+    # What an acknowledged write means: see the README ("Durability").
+    write_concern: str = "majority"
+    write_journal: bool = True
+    read_concern: Literal["local", "available", "majority", "linearizable"] = "majority"
+
+    @field_validator("write_concern")
+    @classmethod
+    def _known_write_concern(cls, value: str) -> str:
+        value = value.strip()
+        if value != "majority" and not (value.isdigit() and int(value) >= 1):
+            raise ValueError("MONGO_WRITE_CONCERN is `majority` or a number of nodes (1 or more)")
+        return value
+
+    @property
+    def w(self) -> str | int:
+        """The write concern's `w` as the driver takes it."""
+        return int(self.write_concern) if self.write_concern.isdigit() else self.write_concern
 
 
 class RedisSettings(BaseSettings):

@@ -223,11 +223,22 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(_describe(error) for error in exc.errors())
+        prefix = _env_prefix(exc.title)
+        problems = "; ".join(_describe(error, prefix) for error in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
 
 
-def _describe(error: ErrorDetails) -> str:
+def _env_prefix(title: str) -> str:
+    """The environment prefix of the settings group named `title` (`MongoSettings`: `MONGO_`),
+    so that a problem in a group names the variable as it is set."""
+    for field in Settings.model_fields.values():
+        group = field.annotation
+        if isinstance(group, type) and group.__name__ == title:
+            return str(getattr(group, "model_config", {}).get("env_prefix", "")).upper()
+    return ""
+
+
+def _describe(error: ErrorDetails, prefix: str = "") -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "__root__")
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{where.upper()}: {message}" if where else message
+    return f"{prefix}{where.upper()}: {message}" if where else message

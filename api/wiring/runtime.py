@@ -63,6 +63,9 @@ async def running(
         connect_timeout_ms=settings.mongo.connect_timeout_ms,
         socket_timeout_ms=settings.mongo.socket_timeout_ms,
         max_pool_size=settings.mongo.max_pool_size,
+        write_concern=settings.mongo.w,
+        journal=settings.mongo.write_journal,
+        read_concern=settings.mongo.read_concern,
     )
     redis = create_redis(
         settings.redis.resolved_url,

@@ -50,6 +50,9 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
             connect_timeout_ms=1000,
             socket_timeout_ms=3000,
             startup_timeout_seconds=10,
+            # The suite's throwaway servers need no journal round per write (the fast mode;
+            # tests/e2e/kernel/test_durability.py runs the production setting).
+            write_journal=False,
         ),
         redis=RedisSettings(_env_file=None, url=redis_url, socket_timeout_seconds=1.0),
         security=SecuritySettings(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from api.config import ConfigurationError, RedisSettings, load_settings
+from api.infrastructure.persistence.base.mongo import create_mongo_client
 from api.wiring import create_celery
 
 STRONG = "x" * 40
@@ -162,4 +163,40 @@ def test_channels_may_use_only_the_graph_bases_listed(monkeypatch: pytest.Monkey
         load_settings()
     monkeypatch.setenv("WHATSAPP_ALLOWED_GRAPH_BASE_URLS", "ftp://graph.example.net")
     with pytest.raises(ConfigurationError, match="ALLOWED_GRAPH_BASE_URLS: 'ftp:"):
+        load_settings()
+
+
+def test_writes_are_majority_and_journaled_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mongo = load_settings().mongo
+    assert (mongo.w, mongo.write_journal, mongo.read_concern) == ("majority", True, "majority")
+    client = create_mongo_client(
+        "mongodb://127.0.0.1:1/?directConnection=true",
+        server_selection_timeout_ms=100,
+        connect_timeout_ms=100,
+        socket_timeout_ms=100,
+        max_pool_size=1,
+        write_concern=mongo.w,
+        journal=mongo.write_journal,
+        read_concern=mongo.read_concern,
+    )
+    assert client.write_concern.document == {"w": "majority", "j": True}
+    assert client.read_concern.level == "majority"
+    monkeypatch.setenv("MONGO_WRITE_CONCERN", "2")
+    monkeypatch.setenv("MONGO_WRITE_JOURNAL", "false")
+    monkeypatch.setenv("MONGO_READ_CONCERN", "local")
+    mongo = load_settings().mongo
+    assert (mongo.w, mongo.write_journal, mongo.read_concern) == (2, False, "local")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MONGO_WRITE_CONCERN", "0"), ("MONGO_WRITE_CONCERN", "most"), ("MONGO_READ_CONCERN", "x")],
+)
+def test_unknown_concerns_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
         load_settings()

@@ -33,10 +33,20 @@ def create_mongo_client(
     connect_timeout_ms: int,
     socket_timeout_ms: int,
     max_pool_size: int,
+    write_concern: str | int = "majority",
+    journal: bool = True,
+    read_concern: str = "majority",
 ) -> MongoClient:
-    """One client per process; its timeouts bound how long a request waits on a dead server."""
+    """One client per process; its timeouts bound how long a request waits on a dead server.
+
+    `write_concern` and `journal` say when the server acknowledges a write (`majority` with
+    the journal: once most nodes hold it on disk, so it survives a crash or a failover);
+    `read_concern` what a read may see (`majority`: only writes that cannot roll back)."""
     return AsyncMongoClient(
         uri,
+        w=write_concern,
+        journal=journal,
+        readConcernLevel=read_concern,
         serverSelectionTimeoutMS=server_selection_timeout_ms,
         connectTimeoutMS=connect_timeout_ms,
         socketTimeoutMS=socket_timeout_ms,
