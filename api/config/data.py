@@ -24,7 +24,9 @@ class MongoSettings(BaseSettings):
     # What an acknowledged write means: see the README ("Durability").
     write_concern: str = "majority"
     write_journal: bool = True
-    read_concern: Literal["local", "available", "majority", "linearizable"] = "majority"
+    # `local` by default: what every driver reads with, and what a standalone server (the
+    # compose file's) answers; a replica set may set `majority`.
+    read_concern: Literal["local", "available", "majority", "linearizable"] = "local"
 
     @field_validator("write_concern")
     @classmethod

@@ -170,7 +170,7 @@ def test_writes_are_majority_and_journaled_unless_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     mongo = load_settings().mongo
-    assert (mongo.w, mongo.write_journal, mongo.read_concern) == ("majority", True, "majority")
+    assert (mongo.w, mongo.write_journal, mongo.read_concern) == ("majority", True, "local")
     client = create_mongo_client(
         "mongodb://127.0.0.1:1/?directConnection=true",
         server_selection_timeout_ms=100,
@@ -182,12 +182,12 @@ def test_writes_are_majority_and_journaled_unless_configured(
         read_concern=mongo.read_concern,
     )
     assert client.write_concern.document == {"w": "majority", "j": True}
-    assert client.read_concern.level == "majority"
+    assert client.read_concern.level == "local"
     monkeypatch.setenv("MONGO_WRITE_CONCERN", "2")
     monkeypatch.setenv("MONGO_WRITE_JOURNAL", "false")
-    monkeypatch.setenv("MONGO_READ_CONCERN", "local")
+    monkeypatch.setenv("MONGO_READ_CONCERN", "majority")
     mongo = load_settings().mongo
-    assert (mongo.w, mongo.write_journal, mongo.read_concern) == (2, False, "local")
+    assert (mongo.w, mongo.write_journal, mongo.read_concern) == (2, False, "majority")
 
 
 @pytest.mark.parametrize(

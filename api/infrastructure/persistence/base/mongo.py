@@ -35,13 +35,14 @@ def create_mongo_client(
     max_pool_size: int,
     write_concern: str | int = "majority",
     journal: bool = True,
-    read_concern: str = "majority",
+    read_concern: str = "local",
 ) -> MongoClient:
     """One client per process; its timeouts bound how long a request waits on a dead server.
 
     `write_concern` and `journal` say when the server acknowledges a write (`majority` with
     the journal: once most nodes hold it on disk, so it survives a crash or a failover);
-    `read_concern` what a read may see (`majority`: only writes that cannot roll back)."""
+    `read_concern` what a read may see (`majority`: only writes that cannot roll back;
+    `local`: the node's newest data)."""
     return AsyncMongoClient(
         uri,
         w=write_concern,
