@@ -29,7 +29,15 @@ class StorageSettings(BaseSettings):
     )
     signed_url_ttl_seconds: int = Field(default=300, ge=10, le=7 * 86400)
 
-    _csv = field_validator("allowed_content_types", mode="before")(split_csv)
+    # Where tenants may point their own storage (an S3 `endpoint_url`, an Azure connection
+    # string's `BlobEndpoint`): Parley calls those addresses from inside its network, so a
+    # free choice would let a tenant admin probe internal services (SSRF). Entries are
+    # `scheme://host[:port]`; an entry without a port allows every port of that host.
+    storage_allowed_endpoints: CsvList = Field(default_factory=list)
+
+    _csv = field_validator("allowed_content_types", "storage_allowed_endpoints", mode="before")(
+        split_csv
+    )
 
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_container: str = "parley"

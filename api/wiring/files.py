@@ -44,6 +44,9 @@ def storage_policy(settings: Settings) -> StoragePolicy:
         max_avatar_bytes=storage.max_avatar_bytes,
         allowed_content_types=frozenset(storage.allowed_content_types),
         signed_url_ttl_seconds=storage.signed_url_ttl_seconds,
+        allowed_endpoints=frozenset(
+            [*storage.storage_allowed_endpoints, *filter(None, [storage.aws_s3_endpoint_url])]
+        ),
     )
 
 

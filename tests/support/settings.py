@@ -70,7 +70,8 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
             celery_result_backend=redis_db(redis_url, 2),
         ),
         ai=AiSettings(_env_file=None),
-        storage=StorageSettings(_env_file=None),
+        # The test session's moto and Azurite servers listen on this host's free ports.
+        storage=StorageSettings(_env_file=None, storage_allowed_endpoints=["http://127.0.0.1"]),
         metrics=MetricsSettings(_env_file=None),
         # Tests point channels at local fakes on free ports.
         whatsapp=WhatsAppSettings(_env_file=None, allowed_graph_base_urls=["*"]),

@@ -13,7 +13,13 @@ from api.domain.files.storage import (
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
-from api.usecases.files.rules import PUBLIC_FIELDS, StoragePolicy, check_fields, scrub
+from api.usecases.files.rules import (
+    PUBLIC_FIELDS,
+    StoragePolicy,
+    check_endpoint,
+    check_fields,
+    scrub,
+)
 from api.usecases.files.settings_view import StorageSettingsView, settings_view
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, require_permission
@@ -25,7 +31,10 @@ class UpdateStorageSettings:
 
     Rules: the provider must be one this deployment offers (422); each provider's
     required settings must be given (422: azure_blob `connection_string` + `container`,
-    s3 `bucket`, `region`, `access_key_id`, `secret_access_key`); the settings are proven
+    s3 `bucket`, `region`, `access_key_id`, `secret_access_key`); an S3 `endpoint_url` or
+    an Azure `BlobEndpoint` must be one the deployment allows (`STORAGE_ALLOWED_ENDPOINTS`,
+    422 before any call: a tenant cannot make Parley probe its internal network), and an
+    Azure account without one must be in a public cloud; the settings are proven
     with a real round trip (write, read, delete a probe) BEFORE anything is saved, and a
     refusal or an unreachable provider is 422 with the provider's reason, secrets masked.
     Saved as a new version (secrets encrypted at rest by the repository); files written
@@ -54,6 +63,7 @@ class UpdateStorageSettings:
                 [FieldProblem(("provider",), "is not offered by this deployment")],
             )
         config = check_fields(settings)
+        check_endpoint(config, self._policy)  # before any call: no probing inside (SSRF)
         await self._prove(config)
         before = await self._configs.current() or self._factory.default_config()
         saved = await self._configs.add(config.model_copy(update={"created_at": stored_now()}))

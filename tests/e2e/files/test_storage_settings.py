@@ -3,6 +3,7 @@ secrets encrypted and never shown, files readable after a switch, provider outag
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -259,3 +260,46 @@ async def test_azure_blob_round_trip(client: AppClient, azurite: str, azure_cont
     assert fetched.headers["content-type"] == "image/png"
     assert (await client.delete(f"{FILES}/{stored['id']}", headers=owner)).status_code == 204
     assert (await fetch(client, stored["url"])).status_code == 404
+
+
+async def test_storage_outside_the_allowed_endpoints_is_refused_before_any_call(
+    client: AppClient,
+) -> None:
+    """A tenant admin cannot make Parley probe its network (SSRF): the test settings allow
+    http://127.0.0.1 only, and a listener on 127.0.0.2 sees no connection at all."""
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    connections: list[object] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer.get_extra_info("peername"))
+        writer.close()
+
+    listener = await asyncio.start_server(record, "127.0.0.2", 0)
+    port = listener.sockets[0].getsockname()[1]
+    inside = f"http://127.0.0.2:{port}"
+    try:
+        bodies: list[tuple[dict[str, Any], str]] = [
+            ({**s3_settings(inside, "files")}, "endpoint_url"),
+            ({**s3_settings("http://169.254.169.254", "files")}, "endpoint_url"),
+            (
+                {"provider": "azure_blob", "container": "files",
+                 "connection_string": f"AccountName=a;AccountKey=a2V5;BlobEndpoint={inside}/a"},
+                "connection_string",
+            ),
+            (
+                {"provider": "azure_blob", "container": "files",
+                 "connection_string": "AccountName=a;AccountKey=a2V5;EndpointSuffix=evil.example"},
+                "connection_string",
+            ),
+        ]  # fmt: skip
+        for body, field in bodies:
+            answer = await client.put(STORAGE, json=body, headers=owner)
+            problem = assert_problem(answer, 422, "invalid_input")
+            assert [e["loc"][-1] for e in problem["errors"]] == [field], problem
+            assert "STORAGE_ALLOWED_ENDPOINTS" in answer.text
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert connections == []
+    assert await StorageConfigDocument.count() == 0
