@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings
 
 from api.config.base import DEV_SECRET_PREFIX, CsvList, env_config, split_csv
@@ -49,6 +49,8 @@ class AuthSettings(BaseSettings):
     email_verification_ttl_hours: int = Field(default=48, ge=1)
     invitation_ttl_hours: int = Field(default=72, ge=1)
     encryption_key: SecretStr | None = None  # Fernet key for secrets at rest
+    # Keys used before (comma-separated): still read, never written (a key rotation).
+    encryption_previous_keys: SecretStr | None = None
     login_rate_per_ip: int = Field(default=30, ge=1)  # per minute
     login_rate_per_account: int = Field(default=10, ge=1)  # per minute
     sensitive_rate_per_ip: int = Field(default=10, ge=1)  # refresh/forgot/MFA, per minute
@@ -56,17 +58,19 @@ class AuthSettings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1)
     audit_retention_days: int = Field(default=365, ge=1)
 
-    @field_validator("encryption_key")
+    @field_validator("encryption_key", "encryption_previous_keys")
     @classmethod
-    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+    def _fernet_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
-        except (ValueError, binascii.Error):
-            raw = b""
-        if len(raw) != 32:
-            raise ValueError(
-                "ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded bytes)"
-            )
+        for key in value.get_secret_value().split(","):
+            try:
+                raw = base64.urlsafe_b64decode(key.strip().encode())
+            except (ValueError, binascii.Error):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    f"{str(info.field_name).upper()} must hold Fernet keys (32 url-safe "
+                    "base64-encoded bytes each)"
+                )
         return value

@@ -75,9 +75,10 @@ def token_service(settings: Settings) -> JwtTokenService:
 
 
 def secret_box(settings: Settings) -> FernetSecretBox:
-    key = settings.auth.encryption_key
+    key, previous = settings.auth.encryption_key, settings.auth.encryption_previous_keys
     if key is not None:
-        return FernetSecretBox(key.get_secret_value())
+        older = previous.get_secret_value().split(",") if previous is not None else []
+        return FernetSecretBox(key.get_secret_value(), [k.strip() for k in older])
     # Development only (production refuses to start without ENCRYPTION_KEY).
     return FernetSecretBox(derive_dev_key(settings.security.jwt_secret.get_secret_value()))
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class FernetSecretBox:
-    """Encrypts and decrypts short secrets with one Fernet key (`ENCRYPTION_KEY`).
+    """Encrypts short secrets with the current Fernet key (`ENCRYPTION_KEY`) and decrypts
+    them with it or with one of the previous keys (`ENCRYPTION_PREVIOUS_KEYS`), so that the
+    key can be rotated without losing what was sealed under the old one.
 
     `decrypt` raises `ValueError` for tampered, truncated or foreign ciphertexts.
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, previous: Sequence[str] = ()) -> None:
         try:
-            self._fernet = Fernet(key.encode("ascii"))
+            keys = [Fernet(k.encode("ascii")) for k in (key, *previous)]
         except (ValueError, UnicodeEncodeError) as exc:
             raise ValueError("the encryption key is not a valid Fernet key") from exc
+        self._fernet = MultiFernet(keys)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")

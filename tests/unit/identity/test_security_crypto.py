@@ -141,3 +141,16 @@ def test_totp_provisioning_uri_and_bad_secret() -> None:
     assert uri.startswith("otpauth://totp/Parley:ana%40example.com?")
     assert f"secret={secret}" in uri and "issuer=Parley" in uri
     assert not totp.verify("!!!not base32!!!", "123456")
+
+
+def test_secret_box_reads_under_previous_keys_and_writes_under_the_current() -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    sealed_before = FernetSecretBox(old_key).encrypt("channel-token")
+    rotated = FernetSecretBox(new_key, [old_key])
+    assert rotated.decrypt(sealed_before) == "channel-token"  # nothing lost by the rotation
+    sealed_after = rotated.encrypt("channel-token")
+    assert FernetSecretBox(new_key).decrypt(sealed_after) == "channel-token"
+    with pytest.raises(ValueError, match="invalid"):
+        FernetSecretBox(old_key).decrypt(sealed_after)  # new writes use the new key only
+    with pytest.raises(ValueError, match="Fernet key"):
+        FernetSecretBox(new_key, ["not-a-key"])

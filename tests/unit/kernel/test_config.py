@@ -118,9 +118,16 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_encryption_key_must_be_a_fernet_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCRYPTION_KEY", "not-a-key")
-    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY must be a Fernet key") as caught:
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEY must hold Fernet keys") as caught:
         load_settings()
     assert "not-a-key" not in str(caught.value)
+    monkeypatch.setenv("ENCRYPTION_KEY", "A" * 43 + "=")
+    monkeypatch.setenv("ENCRYPTION_PREVIOUS_KEYS", "B" * 43 + "=, old-secret")
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_PREVIOUS_KEYS must hold") as caught:
+        load_settings()
+    assert "old-secret" not in str(caught.value)
+    monkeypatch.setenv("ENCRYPTION_PREVIOUS_KEYS", "B" * 43 + "=, " + "C" * 43 + "=")
+    assert load_settings().auth.encryption_previous_keys is not None
 
 
 def test_beat_runs_redbeat_with_its_lock_in_the_apps_redis(monkeypatch: pytest.MonkeyPatch) -> None:
