@@ -14,6 +14,7 @@ from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.support.app import AppClient, assert_problem, captured_logs, serve
 from tests.support.database import audit_actions
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
+from tests.support.people import MEMBER_PASSWORD, signed_in
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 AUTH = "/api/v1/auth"
@@ -189,3 +190,42 @@ async def test_code_guesses_are_limited_per_user(
             f"{AUTH}/mfa/enable", json={"code": pyotp.TOTP(secret).now()}, headers=auth
         )
         assert_problem(right, 429, "rate_limited")
+
+
+async def test_an_admin_resets_the_mfa_of_a_user_who_lost_their_authenticator(
+    client: AppClient, mongo_client: MongoClient, db_name: str
+) -> None:
+    acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
+    tid = acme.tenant.id or ""
+    owner = await owner_headers(client, acme)
+    member, member_auth = await signed_in(client, acme, owner, "max@acme.example.com")
+    _, agent_auth = await signed_in(client, acme, owner, "ann@acme.example.com", roles=["agent"])
+    reset = f"/api/v1/users/{member['id']}/mfa/reset"
+    assert_problem(await client.post(reset, headers=owner), 409, "conflict")  # MFA is off
+    secret = (await client.post(f"{AUTH}/mfa/setup", headers=member_auth)).json()["secret"]
+    enabled = await client.post(
+        f"{AUTH}/mfa/enable", json={"code": unused_code(secret, set())}, headers=member_auth
+    )
+    assert enabled.status_code == 204, enabled.text
+    challenge = await sign_in(client, "max@acme.example.com", MEMBER_PASSWORD, tid)
+    assert challenge["mfa_required"] is True
+    # Refusals: no token, no permission, yourself, another tenant's admin, unknown users.
+    assert_problem(await client.post(reset, headers={"X-Tenant-ID": tid}), 401, "unauthorized")
+    assert_problem(await client.post(reset, headers=agent_auth), 403, "forbidden")
+    own = f"/api/v1/users/{acme.owner.id}/mfa/reset"
+    assert_problem(await client.post(own, headers=owner), 403, "forbidden")
+    beta_owner = await owner_headers(client, beta)
+    assert_problem(await client.post(reset, headers=beta_owner), 404, "not_found")
+    for missing in ("not-an-id", "0123456789abcdef01234567"):
+        url = f"/api/v1/users/{missing}/mfa/reset"
+        assert_problem(await client.post(url, headers=owner), 404, "not_found")
+    assert (await client.get(f"{AUTH}/me", headers=member_auth)).status_code == 200
+
+    done = await client.post(reset, headers=owner)
+    assert done.status_code == 204, done.text
+    stored = await mongo_client[db_name]["users"].find_one({"_id": ObjectId(member["id"])})
+    assert stored is not None and stored["mfa_enabled"] is False and stored["mfa_secret"] is None
+    assert_problem(await client.get(f"{AUTH}/me", headers=member_auth), 401, "unauthorized")
+    again = await sign_in(client, "max@acme.example.com", MEMBER_PASSWORD, tid)
+    assert "access_token" in again and not again.get("mfa_required")
+    assert "user.mfa_reset" in await audit_actions(mongo_client, db_name, tid)

@@ -26,6 +26,7 @@ from api.usecases.identity.create_user import CreateUser
 from api.usecases.identity.delete_user import DeleteUser
 from api.usecases.identity.get_user import GetUser
 from api.usecases.identity.list_users import ListUsers
+from api.usecases.identity.reset_user_mfa import ResetUserMfa
 from api.usecases.identity.set_user_active import ActivateUser, DeactivateUser
 from api.usecases.identity.set_user_roles import SetUserRoles
 from api.usecases.identity.unlock_user import UnlockUser
@@ -230,6 +231,27 @@ async def unlock_user(
     user_id: str,
     principal: Annotated[Principal, require(Permission.USERS_ACTIVATE)],
     use_case: Annotated[UnlockUser, Inject(UnlockUser)],
+) -> Response:
+    await use_case.execute(principal, user_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{user_id}/mfa/reset",
+    status_code=204,
+    summary="Turn off a user's two-factor sign-in",
+    description=(
+        "Needs `users:activate`. For a user who lost their authenticator: their MFA seed is "
+        "erased and their sessions end; they sign in with their password and may set MFA up "
+        "again. Not yourself (403: use `/auth/mfa/disable`), not a user holding permissions "
+        "you do not (403); 409 when their MFA is off. Audited (`user.mfa_reset`)."
+    ),
+    responses=_WRITE,
+)
+async def reset_user_mfa(
+    user_id: str,
+    principal: Annotated[Principal, require(Permission.USERS_ACTIVATE)],
+    use_case: Annotated[ResetUserMfa, Inject(ResetUserMfa)],
 ) -> Response:
     await use_case.execute(principal, user_id)
     return Response(status_code=204)
