@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     send_retry_backoff_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest delay between two attempts of a send."
     )
+    send_sweep_interval_seconds: float = Field(
+        default=60, gt=0, description="How often beat re-queues messages whose send job was lost."
+    )
+    send_sweep_after_seconds: float = Field(
+        default=900,
+        ge=60,
+        description=(
+            "A message still queued this long after it was created, and held by no send "
+            "run, is queued again (its job was lost)."
+        ),
+    )
     send_rate_max_wait_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -32,7 +32,12 @@ from api.domain.messaging.conversations import ConversationRepository, SnoozeAla
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.inbox_settings import InboxSettingsRepository
 from api.domain.messaging.messages import MediaSink, MessageRepository
-from api.domain.messaging.outbound import IdempotencyKeys, OutboundFiles, SendRateLimiter
+from api.domain.messaging.outbound import (
+    IdempotencyKeys,
+    OutboundFiles,
+    SendRateLimiter,
+    StaleOutbound,
+)
 from api.domain.messaging.presence import PresenceStore
 from api.domain.messaging.realtime import InboxEvents, InboxFeed
 from api.domain.messaging.routing import AssignmentState, OutOfHoursMarks
@@ -63,7 +68,10 @@ from api.infrastructure.persistence.messaging.conversations import (
 )
 from api.infrastructure.persistence.messaging.idempotency import MongoIdempotencyKeys
 from api.infrastructure.persistence.messaging.inbox_settings import MongoInboxSettingsRepository
-from api.infrastructure.persistence.messaging.messages import BeanieMessageRepository
+from api.infrastructure.persistence.messaging.messages import (
+    BeanieMessageRepository,
+    MongoStaleOutbound,
+)
 from api.infrastructure.persistence.messaging.segments import BeanieSegmentRepository
 from api.infrastructure.persistence.messaging.teams import BeanieTeamRepository
 from api.infrastructure.persistence.messaging.templates import BeanieTemplateRepository
@@ -126,6 +134,7 @@ def send_policy(settings: Settings) -> SendPolicy:
         backoff_max_seconds=settings.send_retry_backoff_max_seconds,
         rate_max_wait_seconds=settings.send_rate_max_wait_seconds,
         lease_seconds=settings.send_rate_max_wait_seconds + settings.whatsapp.timeout_seconds + 60,
+        sweep_after_seconds=settings.send_sweep_after_seconds,
     )
 
 
@@ -149,6 +158,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     register_exports(container, settings)
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
+    container.register(StaleOutbound, MongoStaleOutbound)
     container.register(TemplateRepository, BeanieTemplateRepository)
     container.register(TeamRepository, BeanieTeamRepository)
     container.register(SnoozeAlarms, instance=PlatformSnoozeAlarms())

@@ -246,3 +246,18 @@ class OutboundFiles(Protocol):
     async def public_link(self, file_id: str) -> str:
         """A URL the provider can fetch the file from (signed, time-limited)."""
         ...
+
+
+class StaleOutbound(Protocol):
+    """Outbound messages whose send job seems lost, across tenants (the sweeper's view)."""
+
+    async def queued_before(
+        self, before: datetime, *, now: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(tenant id, message id) of outbound messages still `queued` that were created
+        before `before` and that no send run holds at `now`, oldest first."""
+        ...
+
+    async def count_requeue(self, tenant_id: str, message_id: str) -> int:
+        """Count one more re-queue of the message; how many it has had now."""
+        ...

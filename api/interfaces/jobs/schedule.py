@@ -18,6 +18,7 @@ from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAI
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
 from api.usecases.messaging.export_contacts import SWEEP_EXPORTS_JOB
+from api.usecases.messaging.sending_rules import SWEEP_OUTBOUND_JOB
 from api.usecases.messaging.webhook_rules import SWEEP_WEBHOOKS_JOB
 
 
@@ -64,6 +65,7 @@ def beat_schedule(settings: Settings) -> dict[str, ScheduleEntry]:
 
 periodic("heartbeat", HEARTBEAT_JOB, lambda s: s.jobs.heartbeat_interval_seconds)
 periodic("webhook-sweep", SWEEP_WEBHOOKS_JOB, lambda s: s.webhook_sweep_interval_seconds)
+periodic("outbound-sweep", SWEEP_OUTBOUND_JOB, lambda s: s.send_sweep_interval_seconds)
 periodic("snooze-wake", WAKE_JOB, lambda s: s.snooze_wake_interval_seconds)
 periodic("campaign-dispatch", DISPATCH_DUE_JOB, lambda s: s.campaigns.dispatch_interval_seconds)
 periodic("contact-import-sweep", SWEEP_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)

@@ -29,6 +29,7 @@ from api.domain.messaging.outbound import (
 )
 
 SEND_MESSAGE_JOB = "parley.messaging.send_message"
+SWEEP_OUTBOUND_JOB = "parley.messaging.sweep_outbound"
 READ_RECEIPT_JOB = "parley.messaging.send_read_receipt"
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -46,6 +47,13 @@ class SendPolicy:
     # How long one run of the send job holds a message: its rate wait, the provider call
     # (its timeout) and a margin. A second run meanwhile waits for it.
     lease_seconds: float = 150.0
+    # A message still queued this long after it was created, and held by no run, had its
+    # job lost (a broker that lost its data, a job that could not be queued): re-queued.
+    sweep_after_seconds: float = 900.0
+    sweep_batch: int = 500
+    # A message re-queued this often and still queued is failed: its job keeps dying (a
+    # message no run can handle), and sweeping it forever would hide that.
+    sweep_max_requeues: int = 3
 
 
 def recipient_identity(to: str) -> ContactIdentity:

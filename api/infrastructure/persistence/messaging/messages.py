@@ -27,7 +27,7 @@ from api.domain.messaging.messages import (
     SendClaim,
     StatusChange,
 )
-from api.infrastructure.persistence.base.mongo import lookup_index
+from api.infrastructure.persistence.base.mongo import database_errors, lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -39,6 +39,7 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 
 _FINAL = STATUS_RANK[MessageStatus.FAILED]
 _LEASE = "send_lease_until"  # a run of the send job holds the message until then
+_REQUEUES = "requeues"  # how many times the sweeper queued its send job again
 
 
 class MessageDocument(TenantOwnedDocument):
@@ -88,6 +89,8 @@ class MessageDocument(TenantOwnedDocument):
             ),
             # The dashboard's windows (api/infrastructure/persistence/analytics).
             IndexModel([(TENANT_FIELD, 1), ("created_at", 1)], name="tenant_created"),
+            # The sweep of messages whose send job was lost (across tenants).
+            IndexModel([("status", 1), ("created_at", 1)], name="status_created"),
         ]
 
     def to_entity(self) -> Message:
@@ -267,3 +270,37 @@ class BeanieMessageRepository:
 
 def _without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+class MongoStaleOutbound:
+    """`StaleOutbound` adapter: a platform-level read (no tenant), from `status_created`."""
+
+    async def queued_before(
+        self, before: datetime, *, now: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        stale = {
+            "status": MessageStatus.QUEUED.value,
+            "created_at": {"$lt": before},
+            "direction": Direction.OUTBOUND.value,
+            _LEASE: {"$not": {"$gt": now}},  # no run holds it (none, or run out)
+        }
+        collection = MessageDocument.get_pymongo_collection()
+        with database_errors():
+            cursor = (
+                collection.find(stale, projection={TENANT_FIELD: 1})
+                .sort("created_at", 1)
+                .limit(limit)
+            )
+            return [(str(row[TENANT_FIELD]), str(row["_id"])) async for row in cursor]
+
+    async def count_requeue(self, tenant_id: str, message_id: str) -> int:
+        oid = to_object_id(message_id)
+        if oid is None:
+            return 0
+        collection = MessageDocument.get_pymongo_collection()
+        with database_errors():
+            await collection.update_one(
+                {"_id": oid, TENANT_FIELD: tenant_id}, {"$inc": {_REQUEUES: 1}}
+            )
+            row = await collection.find_one({"_id": oid}, projection={_REQUEUES: 1})
+        return int(row.get(_REQUEUES, 0)) if row else 0

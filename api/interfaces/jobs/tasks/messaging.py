@@ -22,7 +22,13 @@ from api.usecases.messaging.export_contacts import (
 from api.usecases.messaging.inbound_content import COPY_MEDIA_JOB
 from api.usecases.messaging.mark_conversation_read import SendReadReceipt
 from api.usecases.messaging.process_webhook import ProcessWebhookEvent
-from api.usecases.messaging.sending_rules import READ_RECEIPT_JOB, SEND_MESSAGE_JOB, SendPolicy
+from api.usecases.messaging.sending_rules import (
+    READ_RECEIPT_JOB,
+    SEND_MESSAGE_JOB,
+    SWEEP_OUTBOUND_JOB,
+    SendPolicy,
+)
+from api.usecases.messaging.sweep_outbound import SweepOutboundMessages
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
 from api.usecases.messaging.sync_templates import SyncTemplates
 from api.usecases.messaging.template_rules import SYNC_TEMPLATES_JOB
@@ -77,6 +83,13 @@ async def send_message(container: punq.Container, message_id: str) -> str:
     use_case: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
     outcome = await use_case.execute(message_id, final_attempt=is_last_attempt())
     return outcome.value
+
+
+@parley_task(SWEEP_OUTBOUND_JOB)
+async def sweep_outbound(container: punq.Container) -> int:
+    """Periodic (beat): queue again the outbound messages whose send job was lost, in every
+    tenant (see `SweepOutboundMessages`)."""
+    return await container.resolve(SweepOutboundMessages).execute()
 
 
 @parley_task(READ_RECEIPT_JOB)
