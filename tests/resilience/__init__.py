@@ -1,0 +1,1 @@
+"""Resilience: servers killed under load (run on demand: `scripts/test -m resilience`)."""
