@@ -23,6 +23,7 @@ from api.domain.tenancy import TenancyStrategy, TenantId
 from api.interfaces.http.errors import register_error_handlers
 from api.interfaces.http.middleware.body_limit import BodyLimitMiddleware
 from api.interfaces.http.middleware.forwarded import ForwardedHeadersMiddleware
+from api.interfaces.http.middleware.public_cors import PublicCorsMiddleware
 from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
@@ -34,6 +35,7 @@ from api.interfaces.http.routers.ai import conversations as ai_conversation_rout
 from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
+from api.interfaces.http.routers.crm import callbacks as callback_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -170,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
     app.include_router(analytics_routes.router, prefix=settings.api_prefix)
     app.include_router(assistant_routes.router, prefix=settings.api_prefix)
+    app.include_router(callback_routes.public, prefix=settings.api_prefix)
+    app.include_router(callback_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(
@@ -195,6 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    # Outside the app-wide CORS and the tenant: the public forms answer any origin.
+    app.add_middleware(PublicCorsMiddleware, prefixes=(f"{settings.api_prefix}/public/",))
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.is_production, docs_paths=DOCS_PATHS
     )

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from api.config.ai import AiSettings, AssistantSettings
 from api.config.base import DEV_SECRET_PREFIX, Environment, env_config
+from api.config.callbacks import CallbackSettings
 from api.config.campaign_sending import CampaignSendSettings
 from api.config.campaigns import CampaignSettings
 from api.config.data import MongoSettings, RedisSettings
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     imports: ImportSettings = Field(default_factory=ImportSettings)
     campaign_sending: CampaignSendSettings = Field(default_factory=CampaignSendSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
 
     @property
     def is_production(self) -> bool:

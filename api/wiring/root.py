@@ -21,6 +21,7 @@ from api.wiring import (
     assistants,
     campaign_sending,
     crm,
+    crm_callbacks,
     email,
     files,
     identity,
@@ -36,6 +37,7 @@ from api.wiring.discovery import register_use_cases
 CONTEXTS = (
     kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
     assistants, operations, analytics, crm,
+    crm_callbacks,
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ class EmailTemplate(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a template name
     INVITATION = "invitation"
     CAMPAIGN_RESULTS = "campaign_results"
+    CALLBACK_REQUESTED = "callback_requested"
 
 
 class EmailStatus(StrEnum):

@@ -13,6 +13,8 @@ verify_email        user_name, verify_url, expires_minutes
 password_reset      user_name, reset_url, expires_minutes
 invitation          inviter_name, accept_url, expires_hours; user_name (optional)
 campaign_results    campaign_name, sent, delivered, read, failed, report_url
+callback_requested  requester_name, phone, request_url; preferred_time, message,
+                    department_name (each may be None)
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -53,6 +55,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
         "read",
         "failed",
         "report_url",
+    ),
+    EmailTemplate.CALLBACK_REQUESTED: (
+        "requester_name",
+        "phone",
+        "preferred_time",
+        "message",
+        "department_name",
+        "request_url",
     ),
 }
 

@@ -131,6 +131,15 @@ TAGS: list[dict[str, Any]] = [
         "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },
     {
+        "name": "callback-requests",
+        "description": (
+            "Callback requests: the public web form (any origin, rate limited per IP and "
+            "per tenant, a honeypot field, phones in E.164) and the staff's list, "
+            "assignment, completion and cancellation (illegal moves are 409 "
+            "`callback_state_conflict`); a new request is emailed to its department."
+        ),
+    },
+    {
         "name": "analytics",
         "description": (
             "The tenant's dashboard: messages, conversations, response and resolution "

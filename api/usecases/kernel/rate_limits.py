@@ -6,8 +6,11 @@ from api.domain.errors import RateLimited
 from api.domain.identity.auth import RateLimiter
 
 
-async def enforce_rate(limiter: RateLimiter, key: str, limit: int, window: int = 60) -> None:
-    """Count a hit on `key`; `RateLimited` (with its retry-after) past `limit` per `window` s."""
+async def enforce_rate(
+    limiter: RateLimiter, key: str, limit: int, window: int = 60, detail: str | None = None
+) -> None:
+    """Count a hit on `key`; `RateLimited` (with its retry-after, and `detail` when given)
+    past `limit` per `window` s."""
     decision = await limiter.hit(key, limit=limit, window_seconds=window)
     if not decision.allowed:
-        raise RateLimited(decision.retry_after)
+        raise RateLimited(decision.retry_after, detail)

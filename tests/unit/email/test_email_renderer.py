@@ -31,6 +31,14 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "failed": 50,
         "report_url": LINK,
     },
+    EmailTemplate.CALLBACK_REQUESTED: {
+        "requester_name": "Jane Doe",
+        "phone": "+4915112345678",
+        "preferred_time": "weekdays after 5pm",
+        "message": "About my order",
+        "department_name": "Sales",
+        "request_url": LINK,
+    },
 }
 LINK_FIELD = {
     EmailTemplate.WELCOME: "login_url",
@@ -38,6 +46,7 @@ LINK_FIELD = {
     EmailTemplate.PASSWORD_RESET: "reset_url",
     EmailTemplate.INVITATION: "accept_url",
     EmailTemplate.CAMPAIGN_RESULTS: "report_url",
+    EmailTemplate.CALLBACK_REQUESTED: "request_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",
@@ -98,6 +107,7 @@ def test_subjects_name_what_the_mail_is_about(renderer: JinjaEmailRenderer) -> N
     assert subjects[EmailTemplate.WELCOME] == "Welcome to Acme Widgets"
     assert subjects[EmailTemplate.INVITATION] == "Grace invited you to Acme Widgets"
     assert subjects[EmailTemplate.CAMPAIGN_RESULTS] == "Campaign results: Spring sale"
+    assert subjects[EmailTemplate.CALLBACK_REQUESTED] == "Callback requested: Jane Doe"
     assert len(set(subjects.values())) == len(subjects)
 
 

@@ -17,6 +17,7 @@ from api.infrastructure.persistence.ai.quota import QuotaDayDocument
 from api.infrastructure.persistence.ai.settings import AiSettingsDocument
 from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
+from api.infrastructure.persistence.crm.callbacks import CallbackRequestDocument
 from api.infrastructure.persistence.crm.departments import DepartmentDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
@@ -92,4 +93,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CampaignRunDocument,
     CampaignRecipientDocument,
     DepartmentDocument,
+    CallbackRequestDocument,
 ]

@@ -46,6 +46,7 @@ class BodyLimit(StrEnum):
     AVATAR = "avatar"  # multipart, an image of at most MAX_AVATAR_BYTES
     WEBHOOK = "webhook"  # a provider's webhook delivery: MAX_WEBHOOK_BODY_BYTES
     IMPORT = "import"  # multipart, a contact import's file of at most IMPORT_MAX_BYTES
+    CALLBACK_FORM = "callback_form"  # the public callback form: CALLBACK_MAX_BODY_BYTES
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ def limits_for(settings: Settings) -> dict[BodyLimit, Limit]:
         ),
         BodyLimit.IMPORT: Limit(
             settings.imports.max_bytes + MULTIPART_FRAMING, _file_detail(settings.imports.max_bytes)
+        ),
+        BodyLimit.CALLBACK_FORM: Limit(
+            settings.callbacks.max_body_bytes,
+            f"The form is larger than the limit of {settings.callbacks.max_body_bytes} bytes.",
         ),
     }
 
