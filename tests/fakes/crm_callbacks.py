@@ -3,6 +3,7 @@ departments, the company profile and the idempotency guard."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from api.domain.crm.callbacks import (
@@ -80,8 +81,8 @@ class FakeDepartments(DepartmentRepository):
     async def get(self, department_id: str) -> Department | None:
         return self.rows.get(department_id)
 
-    async def get_many(self, ids: list[str]) -> list[Department]:
-        return [self.rows[i] for i in ids if i in self.rows]
+    async def get_many(self, department_ids: Iterable[str]) -> list[Department]:
+        return [self.rows[i] for i in department_ids if i in self.rows]
 
     async def update(self, department_id: str, changes: dict[str, object]) -> Department | None:
         raise AssertionError("not used")
@@ -89,7 +90,7 @@ class FakeDepartments(DepartmentRepository):
     async def delete(self, department_id: str) -> bool:
         return self.rows.pop(department_id, None) is not None
 
-    async def search(self, skip: int, limit: int) -> DepartmentPage:
+    async def search(self, *, skip: int, limit: int) -> DepartmentPage:
         items = list(self.rows.values())
         return DepartmentPage(items=items[skip : skip + limit], total=len(items))
 

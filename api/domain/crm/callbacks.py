@@ -145,15 +145,16 @@ class CallbackStateConflict(Conflict):
 
 
 class InvalidCallbackAssignee(InvalidInput):
-    """The assignee is not an active user of the tenant."""
+    """The assignee cannot see the request: not an active user of the tenant, without
+    `crm:read`, or limited to departments the request is not routed to."""
 
     code = "invalid_assignee"
     title = "Invalid assignee"
 
     def __init__(self) -> None:
         super().__init__(
-            "The assignee must be an active user of this tenant.",
-            [FieldProblem(("body", "assignee_id"), "not an active user of this tenant")],
+            "The assignee must be an active user of this company who can see the request.",
+            [FieldProblem(("body", "assignee_id"), "cannot be given this request")],
         )
 
 

@@ -24,9 +24,10 @@ from api.domain.crm.callbacks import (
     InvalidCallbackAssignee,
     clean_text,
 )
+from api.domain.departments import DepartmentRepository
 from api.domain.errors import InvalidInput, NotFound
 from api.domain.identity.auth import Principal
-from api.domain.identity.roles import RoleRepository
+from api.domain.identity.roles import RoleRepository, departments_only
 from api.domain.identity.users import UserRepository
 from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
@@ -116,29 +117,39 @@ def _conflict(request: CallbackRequest, action: CallbackAction) -> CallbackState
 
 
 class AssignCallbackRequest:
-    """Give an open request to a user: an active user of the tenant who may read CRM
-    records (`invalid_assignee` 422 otherwise); reassigning an assigned one is allowed."""
+    """Give an open request to a user who can see it: an active user of the tenant holding
+    `crm:read` and, when their roles limit them to their departments, a member of the
+    request's department (`invalid_assignee` 422 otherwise); reassigning is allowed."""
 
     def __init__(
         self,
         move: MoveCallbackRequest,
+        requests: CallbackRequestRepository,
         users: UserRepository,
         roles: RoleRepository,
+        departments: DepartmentRepository,
         clock: Clock,
     ) -> None:
         self._move = move
+        self._requests = requests
         self._users = users
         self._roles = roles
+        self._departments = departments
         self._clock = clock
 
     async def execute(
         self, principal: Principal, request_id: str, assignee_id: str
     ) -> CallbackRequest:
+        request = await found(self._requests, request_id)
         assignee = await self._users.get(assignee_id)
         if assignee is None or not assignee.is_active:
             raise InvalidCallbackAssignee()
         book = RoleBook(await self._roles.all())
         if Permission.CRM_READ not in book.effective(assignee.role_ids):
+            raise InvalidCallbackAssignee()
+        if departments_only(assignee.role_ids, book.roles) and (
+            request.department_id not in await self._departments.member_of(assignee_id)
+        ):
             raise InvalidCallbackAssignee()
         changes: dict[str, object] = {
             "assignee_id": assignee_id,

@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.support.app import AppClient, assert_problem
 from tests.support.callbacks import STAFF, add_department, submit
-from tests.support.people import audit_entries, create_role, signed_in, two_tenants
+from tests.support.people import ROLES, audit_entries, create_role, signed_in, two_tenants
 
 
 async def test_staff_assign_complete_and_cancel(client: AppClient) -> None:
@@ -173,3 +173,46 @@ async def test_bad_input_is_422(client: AppClient) -> None:
     assert_problem(await client.get(f"{STAFF}/not-an-id", headers=owner), 404, "not_found")
     shown = (await client.get(f"{STAFF}/{request_id}", headers=owner)).json()
     assert shown["status"] == "new"
+
+
+async def test_a_department_limited_user_sees_and_changes_their_departments_only(
+    client: AppClient,
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    desk = await client.post(
+        ROLES, json={"name": "Sales desk", "permissions": ["crm:read", "crm:write"],
+                     "departments_only": True}, headers=owner,
+    )  # fmt: skip
+    assert desk.status_code == 201, desk.text
+    sam, limited = await signed_in(client, acme, owner, "sam@acme.example.com",
+                                   roles=["Sales desk"])  # fmt: skip
+    sales = await add_department(client.container, tenant_id, "Sales", sam["id"])
+    support = await add_department(client.container, tenant_id, "Support")
+    ours = await submit(client, tenant_id, department_id=sales)
+    theirs = await submit(client, tenant_id, department_id=support)
+    nowhere = await submit(client, tenant_id)
+
+    listed = (await client.get(STAFF, headers=limited)).json()["items"]
+    assert [r["id"] for r in listed] == [ours]
+    asked = await client.get(STAFF, params={"department_id": support}, headers=limited)
+    assert asked.json()["items"] == []
+    for other in (theirs, nowhere):
+        for method, path, payload in [
+            ("GET", f"{STAFF}/{other}", None),
+            ("POST", f"{STAFF}/{other}/assign", {"assignee_id": sam["id"]}),
+            ("POST", f"{STAFF}/{other}/complete", {"outcome": "done"}),
+            ("POST", f"{STAFF}/{other}/cancel", {}),
+        ]:
+            response = await client.request(method, path, json=payload, headers=limited)
+            assert_problem(response, 404, "not_found")
+    mine = await client.post(f"{STAFF}/{ours}/assign", json={"assignee_id": sam["id"]},
+                             headers=limited)  # fmt: skip
+    assert mine.status_code == 200, mine.text
+    # Sam cannot see Support's request, so nobody may give it to Sam.
+    refused = await client.post(f"{STAFF}/{theirs}/assign", json={"assignee_id": sam["id"]},
+                                headers=owner)  # fmt: skip
+    assert_problem(refused, 422, "invalid_assignee")
+    everything = (await client.get(STAFF, headers=owner)).json()["items"]
+    assert {r["id"] for r in everything} == {ours, theirs, nowhere}
+    assert {r["status"] for r in everything if r["id"] != ours} == {"new"}

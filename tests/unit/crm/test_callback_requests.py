@@ -228,6 +228,9 @@ ROLES = [
     role("reader", Permission.CRM_READ),
     role("writer", Permission.CRM_WRITE, inherits=("reader",)),
     role("plain", Permission.FILES_READ),
+    role("desk", Permission.CRM_READ, Permission.CRM_WRITE).model_copy(
+        update={"departments_only": True}
+    ),
 ]
 STAFF = Principal(
     user_id="ann", tenant_id="t1", session_id="s", token_id="t",
@@ -243,10 +246,13 @@ class Staff:
         self.clock = FakeUtcClock()
         self.users = FakeUsers(
             user("ann", "writer"), user("bob", "reader"), user("cid", "plain"),
-            user("dan", "reader", active=False),
+            user("dan", "reader", active=False), user("sue", "desk"), user("sid", "desk"),
         )  # fmt: skip
         move = MoveCallbackRequest(self.requests, Auditor(self.audit), self.clock)
-        self.assign = AssignCallbackRequest(move, self.users, FakeRoles(ROLES), self.clock)
+        self.departments = FakeDepartments(department("d1", "Sales", "sue"))
+        self.assign = AssignCallbackRequest(
+            move, self.requests, self.users, FakeRoles(ROLES), self.departments, self.clock
+        )
         self.complete = CompleteCallbackRequest(move, self.clock)
         self.cancel = CancelCallbackRequest(move, self.clock)
 
@@ -330,6 +336,21 @@ async def test_the_assignee_is_an_active_user_who_reads_crm(assignee: str) -> No
         await s.assign.execute(STAFF, request_id, assignee)
     assert refused.value.code == "invalid_assignee"
     assert s.requests.rows[request_id].status is CallbackStatus.NEW
+
+
+async def test_a_department_limited_assignee_gets_their_departments_requests_only() -> None:
+    s = Staff()
+    routed, elsewhere, nowhere = (
+        await s.new(department_id="d1"),
+        await s.new(department_id="d2"),
+        await s.new(),
+    )
+    assert (await s.assign.execute(STAFF, routed, "sue")).assignee_id == "sue"
+    for request_id, assignee in ((elsewhere, "sue"), (nowhere, "sue"), (routed, "sid")):
+        with pytest.raises(InvalidInput) as refused:
+            await s.assign.execute(STAFF, request_id, assignee)
+        assert refused.value.code == "invalid_assignee"
+    assert (await s.assign.execute(STAFF, elsewhere, "bob")).assignee_id == "bob"  # unlimited
 
 
 async def test_cancel_with_and_without_reason_and_bad_outcomes() -> None:
