@@ -131,7 +131,7 @@ TAGS: list[dict[str, Any]] = [
         "description": ("Teams of the tenant's users that inbox conversations are transferred to."),
     },
     {
-        "name": "callback-requests",
+        "name": "callbacks",
         "description": (
             "Callback requests: the public web form (any origin, rate limited per IP and "
             "per tenant, a honeypot field, phones in E.164) and the staff's list, "

@@ -33,7 +33,7 @@ from api.usecases.crm.callback_requests import (
 )
 from api.usecases.crm.submit_callback_request import SubmitCallbackRequest
 
-TAG = "callback-requests"
+TAG = "callbacks"
 public = APIRouter(prefix="/public/callback-requests", tags=[TAG])
 router = APIRouter(prefix="/callback-requests", tags=[TAG])
 
