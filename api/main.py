@@ -36,6 +36,7 @@ from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
 from api.interfaces.http.routers.crm import callbacks as callback_routes
+from api.interfaces.http.routers.crm import meetings as meeting_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaign_routes.router, prefix=settings.api_prefix)
     app.include_router(sending_routes.router, prefix=settings.api_prefix)
     app.include_router(read_routes.router, prefix=settings.api_prefix)
+    app.include_router(meeting_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
     app.include_router(analytics_routes.router, prefix=settings.api_prefix)
     app.include_router(assistant_routes.router, prefix=settings.api_prefix)

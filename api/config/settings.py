@@ -19,6 +19,7 @@ from api.config.identity import AuthSettings, SecuritySettings
 from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
+from api.config.meetings import MeetingSettings
 from api.config.messaging import InboxConfig, RealtimeSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
@@ -149,6 +150,7 @@ class Settings(BaseSettings):
     campaign_sending: CampaignSendSettings = Field(default_factory=CampaignSendSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    meetings: MeetingSettings = Field(default_factory=MeetingSettings)
 
     @property
     def is_production(self) -> bool:

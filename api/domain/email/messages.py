@@ -21,6 +21,7 @@ class EmailTemplate(StrEnum):
     INVITATION = "invitation"
     CAMPAIGN_RESULTS = "campaign_results"
     CALLBACK_REQUESTED = "callback_requested"
+    MEETING_REMINDER = "meeting_reminder"
 
 
 class EmailStatus(StrEnum):

@@ -15,6 +15,8 @@ invitation          inviter_name, accept_url, expires_hours; user_name (optional
 campaign_results    campaign_name, sent, delivered, read, failed, report_url
 callback_requested  requester_name, phone, request_url; preferred_time, message,
                     department_name (each may be None)
+meeting_reminder    meeting_title, starts_at_local, location, with_name, minutes_before,
+                    recipient_name ("" greets with "Hello")
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -63,6 +65,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
         "message",
         "department_name",
         "request_url",
+    ),
+    EmailTemplate.MEETING_REMINDER: (
+        "meeting_title",
+        "starts_at_local",
+        "location",
+        "with_name",
+        "minutes_before",
+        "recipient_name",
     ),
 }
 

@@ -14,6 +14,7 @@ from typing import TypedDict
 from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
+from api.usecases.crm.meeting_reminders import SEND_MEETING_REMINDERS_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
@@ -74,3 +75,6 @@ periodic(
 )
 periodic("assistant-follow-up", FOLLOW_UP_JOB, lambda s: s.assistants.follow_up_every_seconds)
 periodic("campaign-sweep", SWEEP_CAMPAIGNS_JOB, lambda s: s.campaign_sending.sweep_interval_seconds)
+periodic(
+    "meeting-reminders", SEND_MEETING_REMINDERS_JOB, lambda s: s.meetings.reminder_interval_seconds
+)

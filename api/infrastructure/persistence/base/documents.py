@@ -19,6 +19,7 @@ from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
 from api.infrastructure.persistence.crm.callbacks import CallbackRequestDocument
 from api.infrastructure.persistence.crm.departments import DepartmentDocument
+from api.infrastructure.persistence.crm.meetings import MeetingDocument, MeetingReminderDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
@@ -94,4 +95,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CampaignRecipientDocument,
     DepartmentDocument,
     CallbackRequestDocument,
+    MeetingDocument,
+    MeetingReminderDocument,
 ]

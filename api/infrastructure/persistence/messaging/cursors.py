@@ -25,8 +25,9 @@ def encode_cursor(at: datetime, id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def after_cursor(field: str, cursor: str | None) -> dict[str, Any]:
-    """The filter for the items after `cursor` (none: every item)."""
+def after_cursor(field: str, cursor: str | None, *, descending: bool = True) -> dict[str, Any]:
+    """The filter for the items after `cursor` (none: every item); `descending=False` for
+    a list paged oldest first (by `(time field, _id)` ascending)."""
     if cursor is None:
         return {}
     try:
@@ -36,4 +37,5 @@ def after_cursor(field: str, cursor: str | None) -> dict[str, Any]:
         at = datetime.fromisoformat(stamp)
     except (ValueError, binascii.Error, InvalidId, UnicodeDecodeError) as exc:
         raise InvalidInput(BAD_CURSOR) from exc
-    return {"$or": [{field: {"$lt": at}}, {field: at, "_id": {"$lt": oid}}]}
+    after = "$lt" if descending else "$gt"
+    return {"$or": [{field: {after: at}}, {field: at, "_id": {after: oid}}]}
