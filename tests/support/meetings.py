@@ -14,7 +14,9 @@ from tests.support.app import AppClient
 MEETINGS = "/api/v1/meetings"
 
 
-def meeting_body(contact_id: str, starts_at: datetime, minutes: int = 30, **extra: Any) -> dict[str, Any]:
+def meeting_body(
+    contact_id: str, starts_at: datetime, minutes: int = 30, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "contact_id": contact_id,
         "title": "Quarterly review",
@@ -35,7 +37,9 @@ async def create_meeting(
     return cast(dict[str, Any], response.json())
 
 
-async def reminder_rows(container: punq.Container, tenant_id: str, meeting_id: str) -> list[Reminder]:
+async def reminder_rows(
+    container: punq.Container, tenant_id: str, meeting_id: str
+) -> list[Reminder]:
     with tenant_context(TenantId(tenant_id)):
         rows: list[Reminder] = await container.resolve(ReminderRepository).of_meeting(meeting_id)
     return rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import punq
 
@@ -29,8 +30,8 @@ async def test_a_meeting_is_created_with_its_local_times_and_audited(client: App
     acme, owner, _, _ = await two_tenants(client)
     ann = await add_contact(client, owner, name="Ann", email="ann@example.com")
     created = await create_meeting(
-        client, owner, ann["id"], datetime(2030, 3, 4, 9, 0, tzinfo=UTC).astimezone(
-            __import__("zoneinfo").ZoneInfo("America/New_York")),
+        client, owner, ann["id"],
+        datetime(2030, 3, 4, 9, 0, tzinfo=UTC).astimezone(ZoneInfo("America/New_York")),
         timezone="Europe/Berlin", location="Room 4", reminders=[30, 1440, 30],
     )  # fmt: skip
     assert created["status"] == "proposed"
@@ -83,7 +84,9 @@ async def test_bad_input_is_refused(client: AppClient) -> None:
     assert (await client.get(MEETINGS, headers=owner)).json()["items"] == []
 
 
-async def test_the_lifecycle_and_its_conflicts(client: AppClient, container: punq.Container) -> None:
+async def test_the_lifecycle_and_its_conflicts(
+    client: AppClient, container: punq.Container
+) -> None:
     _, owner, _, _ = await two_tenants(client)
     clock = FakeUtcClock(at(-1))
     use_clock(container, clock)
@@ -95,7 +98,9 @@ async def test_the_lifecycle_and_its_conflicts(client: AppClient, container: pun
     assert_problem(early, 409, "meeting_state_conflict")  # proposed cannot complete
     confirmed = await client.post(f"{url}/confirm", headers=owner)
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
-    assert_problem(await client.post(f"{url}/confirm", headers=owner), 409, "meeting_state_conflict")
+    assert_problem(
+        await client.post(f"{url}/confirm", headers=owner), 409, "meeting_state_conflict"
+    )
     not_yet = await client.post(f"{url}/no-show", headers=owner)
     body = assert_problem(not_yet, 409, "meeting_state_conflict")
     assert "started" in body["detail"]
@@ -137,8 +142,8 @@ async def test_an_owner_cannot_be_in_two_meetings_at_once(client: AppClient) -> 
     await create_meeting(client, owner, ann["id"], NOON, owner_id=colleague["id"])
     # Moving the colleague's meeting onto the owner: refused; rescheduling onto it too.
     second = await create_meeting(client, owner, ann["id"], at(3))
-    moved = await client.post(f"{MEETINGS}/{second['id']}/reschedule", json={
-        "starts_at": at(0.75).isoformat(), "ends_at": at(1.25).isoformat()}, headers=owner)  # fmt: skip
+    onto = {"starts_at": at(0.75).isoformat(), "ends_at": at(1.25).isoformat()}
+    moved = await client.post(f"{MEETINGS}/{second['id']}/reschedule", json=onto, headers=owner)
     assert_problem(moved, 409, "meeting_overlap")
     # A cancelled meeting frees its time.
     assert (await client.post(f"{MEETINGS}/{first['id']}/cancel", headers=owner)).status_code == 200
@@ -172,7 +177,10 @@ async def test_patch_changes_details_and_replans_reminders(client: AppClient) ->
     assert changed.status_code == 200, changed.text
     found = changed.json()
     assert (found["title"], found["contact_id"], found["location"], found["reminders"]) == (
-        "Contract signing", bob["id"], None, [60]
+        "Contract signing",
+        bob["id"],
+        None,
+        [60],
     )
     assert found["reminder_template"]["name"] == "meeting_reminder"
     [entry] = await audit_entries(client, owner, action="meeting.updated")

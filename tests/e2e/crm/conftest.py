@@ -1,0 +1,17 @@
+"""A fake Graph API (WhatsApp Cloud API) per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.fake_graph import FakeGraph, serve_fake_graph
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    """The fake; its URL is `graph.base_url`, what it saw is `graph.requests`."""
+    fake = FakeGraph()
+    async with serve_fake_graph(fake):
+        yield fake
