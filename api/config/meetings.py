@@ -24,7 +24,7 @@ class MeetingSettings(BaseSettings):
         default=200, ge=1, le=5000, description="Reminders one run of the job takes at most."
     )
     reminder_lease_seconds: float = Field(
-        default=300,
+        default=600,
         ge=30,
         le=86400,
         description=(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import punq
@@ -12,6 +12,12 @@ from api.domain.tenancy import TenantId, tenant_context
 from tests.support.app import AppClient
 
 MEETINGS = "/api/v1/meetings"
+NOON = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    """`hours` after NOON (a fixed day in the future)."""
+    return NOON + timedelta(hours=hours)
 
 
 def meeting_body(

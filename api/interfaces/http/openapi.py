@@ -147,6 +147,15 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "meetings",
+        "description": (
+            "CRM meetings with contacts: stored in UTC, shown in the meeting's (or the "
+            "tenant's) zone; a lifecycle (409 `meeting_state_conflict`), no overlapping "
+            "meetings for one owner (409 `meeting_overlap`), reminders by email and "
+            "WhatsApp template, each sent once."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

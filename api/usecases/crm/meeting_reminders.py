@@ -46,7 +46,7 @@ SEND_MEETING_REMINDERS_JOB = "parley.crm.meeting_reminders"
 
 
 class ReminderPolicy:
-    def __init__(self, *, batch: int = 200, lease_seconds: float = 300) -> None:
+    def __init__(self, *, batch: int = 200, lease_seconds: float = 600) -> None:
         self.batch = batch
         self.lease = timedelta(seconds=lease_seconds)
 

@@ -6,7 +6,7 @@ requests), filtered cursor paging, audit, 401/403, and tenant isolation on every
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,15 +15,10 @@ import punq
 from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.campaigns import add_contact
-from tests.support.meetings import MEETINGS, create_meeting, meeting_body
+from tests.support.meetings import MEETINGS, NOON, at, create_meeting, meeting_body
 from tests.support.people import audit_entries, create_role, role_id, signed_in, two_tenants
 
 PROFILE = "/api/v1/tenant/profile"
-NOON = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
-
-
-def at(hours: float) -> datetime:
-    return NOON + timedelta(hours=hours)
 
 
 async def test_a_meeting_is_created_with_its_local_times_and_audited(client: AppClient) -> None:
@@ -68,7 +63,7 @@ async def test_bad_input_is_refused(client: AppClient) -> None:
         (meeting_body(ann["id"], NOON, minutes=0), "invalid_meeting"),
         (meeting_body(ann["id"], NOON, minutes=8 * 24 * 60), "invalid_meeting"),
         (meeting_body(ann["id"], NOON, timezone="Mars/Olympus"), "invalid_meeting"),
-        (meeting_body(ann["id"], NOON, reminders=[-1]), "invalid_meeting"),
+        (meeting_body(ann["id"], NOON, reminders=[-1]), "invalid_input"),
         (meeting_body(ann["id"], NOON, reminders=[1, 2, 3, 4, 5, 6]), "invalid_meeting"),
         (meeting_body(theirs["id"], NOON), "invalid_meeting"),  # another tenant's contact
         (meeting_body(ann["id"], NOON, owner_id="0123456789abcdef01234567"), "invalid_meeting"),

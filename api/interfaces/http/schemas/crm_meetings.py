@@ -4,6 +4,7 @@ times out, as UTC instants and as the wall time in the meeting's zone."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -19,7 +20,7 @@ from api.usecases.crm.meetings import MeetingChanges, NewMeeting
 
 Id = str
 _ID = Field(min_length=1, max_length=64)
-Reminders = list[int]
+Reminders = list[Annotated[int, Field(ge=0, le=MAX_REMINDER_MINUTES)]]
 _REMINDERS = (
     f"Minutes before the start at which reminders are sent (0 to {MAX_REMINDER_MINUTES}, at "
     f"most {MAX_REMINDERS}, each once): by email to the contact (when it has an address) and "

@@ -163,7 +163,9 @@ async def reschedule_meeting(
     )
 
 
-def _status_route(path: str, target: MeetingStatus, summary: str, extra: str) -> None:
+def _status_route(
+    path: str, verb: str, target: MeetingStatus, summary: str, extra: str = ""
+) -> None:
     async def change(
         meeting_id: str,
         principal: Writer,
@@ -171,26 +173,25 @@ def _status_route(path: str, target: MeetingStatus, summary: str, extra: str) ->
     ) -> MeetingOut:
         return MeetingOut.of(await use_case.execute(principal, meeting_id, target))
 
-    change.__name__ = f"{target.value}_meeting"
     router.post(
         f"/{{meeting_id}}/{path}",
         summary=summary,
         description=f"Needs `crm:write`.{extra} Audited `meeting.{target.value}`." + LIFECYCLE,
         responses=problem_responses(401, 403, 404, 409, 503),
-        operation_id=f"{target.value}_meeting",
+        name=f"{verb}_meeting",
     )(change)
 
 
-_status_route("confirm", MeetingStatus.CONFIRMED, "Confirm a meeting", "")
+_status_route("confirm", "confirm", MeetingStatus.CONFIRMED, "Confirm a meeting")
 _status_route(
-    "cancel", MeetingStatus.CANCELLED, "Cancel a meeting",
+    "cancel", "cancel", MeetingStatus.CANCELLED, "Cancel a meeting",
     " Its pending reminders are cancelled; its time is free again.",
 )  # fmt: skip
 _status_route(
-    "complete", MeetingStatus.COMPLETED, "Mark a meeting completed",
+    "complete", "complete", MeetingStatus.COMPLETED, "Mark a meeting completed",
     " Only once it has started (409 `meeting_state_conflict` before).",
 )  # fmt: skip
 _status_route(
-    "no-show", MeetingStatus.NO_SHOW, "Mark a meeting a no-show",
+    "no-show", "no_show", MeetingStatus.NO_SHOW, "Mark a meeting a no-show",
     " Only once it has started (409 `meeting_state_conflict` before).",
 )  # fmt: skip
