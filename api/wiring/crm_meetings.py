@@ -52,10 +52,11 @@ class InboxMeetingContacts:
 
 
 class OutboundReminderMessenger:
-    """`ReminderMessenger` adapter: the template goes to the contact's phone from the
-    template's channel, else the channel the contact wrote on, else the tenant's first
-    active WhatsApp channel; sent as the meeting's owner (an agent message), through
-    `QueueOutboundMessage` with the reminder's idempotency key."""
+    """`ReminderMessenger` adapter: nothing to a contact that opted out (or has no phone);
+    else the template goes to the contact's phone from the template's channel, else the
+    channel the contact wrote on, else the tenant's first active WhatsApp channel; sent as
+    the meeting's owner (an agent message), through `QueueOutboundMessage` with the
+    reminder's idempotency key."""
 
     def __init__(
         self, contacts: ContactRepository, channels: ChannelRepository, queue: QueueOutboundMessage
@@ -74,7 +75,12 @@ class OutboundReminderMessenger:
         idempotency_key: str,
     ) -> bool:
         contact = await self._contacts.get(contact_id)
-        if contact is None or contact.deleted_at is not None or not contact.phone:
+        if (
+            contact is None
+            or contact.deleted_at is not None
+            or contact.opted_out
+            or not contact.phone
+        ):
             return False
         channel_id = template.channel_id or contact.channel_id or await self._first_channel()
         if channel_id is None:

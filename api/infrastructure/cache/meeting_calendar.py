@@ -46,7 +46,9 @@ class RedisOwnerCalendarLock:
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
         if not held:
-            raise ServiceUnavailable("The owner's calendar is busy; try again.")
+            raise ServiceUnavailable(
+                "calendar", retry_after=1, detail="The owner's calendar is busy; try again."
+            )
         try:
             yield
         finally:

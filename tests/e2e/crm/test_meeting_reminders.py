@@ -172,3 +172,24 @@ async def test_a_lapsed_claim_is_taken_again_without_a_second_whatsapp_message(
     assert len(template_sends(graph)) == 1
     assert smtp.to("ann@example.com") == []
     await smtp.wait_for(acme.owner.email)
+
+
+async def test_a_reminder_found_after_the_start_is_skipped_and_a_past_offset_never_planned(
+    client: AppClient, graph: FakeGraph
+) -> None:
+    container = client.container
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    ann = await add_contact(client, owner, name="Ann", email="ann@example.com", phone=ANN_PHONE)
+    clock = FakeUtcClock(datetime.now(UTC).replace(microsecond=0))
+    use_clock(container, clock)
+    start = clock.at + timedelta(minutes=90)
+    meeting = await create_meeting(client, owner, ann["id"], start, reminders=[120, 60],
+                                   reminder_template=TEMPLATE)  # fmt: skip
+    [row] = await reminder_rows(container, tenant_id, meeting["id"])  # 120 is already past
+    assert (row.offset_minutes, row.state) == (60, ReminderState.PENDING)
+    clock.at = start + timedelta(minutes=1)  # the beat was down until after the start
+    assert await beats(container) == 0
+    [row] = await reminder_rows(container, tenant_id, meeting["id"])
+    assert row.state is ReminderState.SKIPPED
+    assert template_sends(graph) == []

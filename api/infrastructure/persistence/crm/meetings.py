@@ -258,19 +258,14 @@ class BeanieMeetingReminders:
 
     async def due(self, now: datetime, limit: int) -> list[Reminder]:
         collection = MeetingReminderDocument.get_pymongo_collection()
-        states = [ReminderState.PENDING.value, ReminderState.CLAIMED.value]
+        pending = {"state": ReminderState.PENDING.value, "due_at": {"$lte": now}}
+        lapsed = {"state": ReminderState.CLAIMED.value, "lease_until": {"$lte": now}}
+        found: list[Reminder] = []
         with database_errors():
-            cursor = (
-                collection.find({"state": {"$in": states}, "due_at": {"$lte": now}})
-                .sort("due_at", ASCENDING)
-                .limit(limit)
-            )
-            rows = [_reminder(row) async for row in cursor]
-        return [
-            row for row in rows
-            if row.state is ReminderState.PENDING
-            or (row.lease_until is not None and row.lease_until <= now)
-        ]  # fmt: skip
+            for filter in (pending, lapsed):
+                cursor = collection.find(filter).sort("due_at", ASCENDING).limit(limit)
+                found += [_reminder(row) async for row in cursor]
+        return sorted(found, key=lambda row: row.due_at)[:limit]
 
     async def claim(self, reminder: Reminder, now: datetime, lease_until: datetime) -> bool:
         oid = to_object_id(reminder.id or "")
