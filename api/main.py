@@ -36,6 +36,8 @@ from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
 from api.interfaces.http.routers.crm import callbacks as callback_routes
+from api.interfaces.http.routers.crm import lead_imports as lead_import_routes
+from api.interfaces.http.routers.crm import leads as lead_routes
 from api.interfaces.http.routers.crm import meetings as meeting_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
@@ -176,6 +178,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assistant_routes.router, prefix=settings.api_prefix)
     app.include_router(callback_routes.public, prefix=settings.api_prefix)
     app.include_router(callback_routes.router, prefix=settings.api_prefix)
+    # Before the leads: `/leads/imports` must win over `/leads/{lead_id}`.
+    app.include_router(lead_import_routes.router, prefix=settings.api_prefix)
+    app.include_router(lead_routes.router, prefix=settings.api_prefix)
+    app.include_router(lead_routes.conversation_router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

@@ -47,7 +47,9 @@ NOT_A_SHEET = "The file is not a CSV or XLSX file."
 
 
 class FileStoreImportFiles:
-    """`ImportFiles` adapter."""
+    """`ImportFiles` adapter; its files are stored with purpose `purpose`."""
+
+    purpose = IMPORT_PURPOSE
 
     def __init__(
         self,
@@ -67,7 +69,7 @@ class FileStoreImportFiles:
     ) -> ImportFile:
         try:
             stored = await self._store.store(
-                Upload(filename=filename, chunks=chunks), purpose=IMPORT_PURPOSE,
+                Upload(filename=filename, chunks=chunks), purpose=self.purpose,
                 owner_id=owner_id, allowed=IMPORT_CONTENT_TYPES, max_bytes=self._max_bytes,
             )  # fmt: skip
         except UnsupportedMediaType:

@@ -22,6 +22,7 @@ from api.wiring import (
     campaign_sending,
     crm,
     crm_callbacks,
+    crm_leads,
     crm_meetings,
     email,
     files,
@@ -38,7 +39,7 @@ from api.wiring.discovery import register_use_cases
 CONTEXTS = (
     kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
     assistants, operations, analytics, crm,
-    crm_callbacks, crm_meetings,
+    crm_callbacks, crm_meetings, crm_leads,
 )  # fmt: skip
 
 

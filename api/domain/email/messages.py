@@ -22,6 +22,7 @@ class EmailTemplate(StrEnum):
     CAMPAIGN_RESULTS = "campaign_results"
     CALLBACK_REQUESTED = "callback_requested"
     MEETING_REMINDER = "meeting_reminder"
+    LEAD_ASSIGNED = "lead_assigned"
 
 
 class EmailStatus(StrEnum):

@@ -74,6 +74,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
         "minutes_before",
         "recipient_name",
     ),
+    EmailTemplate.LEAD_ASSIGNED: (
+        "owner_name",
+        "assigned_by",
+        "lead_title",
+        "stage",
+        "value",
+        "lead_url",
+    ),
 }
 
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")

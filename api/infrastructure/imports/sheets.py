@@ -37,7 +37,7 @@ from typing import IO, Any
 
 import charset_normalizer
 
-from api.domain.messaging.imports import (
+from api.domain.imports import (
     EmptyImportFile,
     ImportFormat,
     InvalidImportFile,

@@ -19,6 +19,8 @@ from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.audit.entries import AuditEntryDocument
 from api.infrastructure.persistence.crm.callbacks import CallbackRequestDocument
 from api.infrastructure.persistence.crm.departments import DepartmentDocument
+from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
+from api.infrastructure.persistence.crm.leads import LeadDocument
 from api.infrastructure.persistence.crm.meetings import MeetingDocument, MeetingReminderDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
@@ -97,4 +99,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CallbackRequestDocument,
     MeetingDocument,
     MeetingReminderDocument,
+    LeadDocument,
+    LeadImportDocument,
 ]

@@ -1,0 +1,1 @@
+"""The CRM's routes: leads, meetings, tickets, callback requests, departments."""
