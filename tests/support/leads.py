@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from api.common.clock import utcnow
+from api.domain.departments import Department
+from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.persistence.crm.departments import BeanieDepartmentRepository
 from tests.support.app import AppClient
+from tests.support.onboarding import login
+from tests.support.people import MEMBER_PASSWORD, ROLES, add_user, bearer
 
 LEADS = "/api/v1/leads"
 CONTACTS = "/api/v1/contacts"
@@ -30,3 +36,28 @@ async def change(
     response = await client.patch(f"{LEADS}/{lead_id}", json=body, headers=headers)
     assert response.status_code == 200, response.text
     return cast(dict[str, Any], response.json())
+
+
+async def add_department(tenant_id: str, name: str, member_ids: list[str]) -> str:
+    """A department of the tenant, stored directly (its routes are another feature's)."""
+    now = utcnow()
+    with tenant_context(TenantId(tenant_id)):
+        stored = await BeanieDepartmentRepository().add(
+            Department(name=name, member_ids=member_ids, created_at=now, updated_at=now)
+        )
+    return stored.id or ""
+
+
+async def limited_user(
+    client: AppClient, owner: dict[str, str], tenant_id: str, email: str
+) -> tuple[str, dict[str, str]]:
+    """(user id, headers) of a user whose one role (crm:read, crm:write) is limited to
+    their departments."""
+    role = await client.post(ROLES, headers=owner, json={
+        "name": f"sales {email}", "permissions": ["crm:read", "crm:write"],
+        "departments_only": True,
+    })  # fmt: skip
+    assert role.status_code == 201, role.text
+    user = await add_user(client, owner, email, role_ids=[role.json()["id"]])
+    tokens = await login(client, email, MEMBER_PASSWORD, tenant_id)
+    return str(user["id"]), bearer(tenant_id, tokens)

@@ -42,9 +42,6 @@ class CreateLeadFromConversation:
         conversation = await self._conversations.get(conversation_id)
         if conversation is None:
             raise NotFound(CONVERSATION_NOT_FOUND)
-        existing = await self._leads.open_for_conversation(conversation.id)
-        if existing is not None and existing.id is not None:
-            raise LeadExists(existing.id)
         sent = fields.model_fields_set
         given = fields.model_copy(update={
             "contact_id": conversation.contact_id,
@@ -57,4 +54,7 @@ class CreateLeadFromConversation:
             given, principal.user_id, stored_time(self._clock.now()), LeadSource.CONVERSATION
         )
         lead.conversation_id = conversation.id
+        existing = await self._leads.open_for_conversation(conversation.id)
+        if existing is not None and existing.id is not None:
+            raise LeadExists(existing.id)
         return await self._writer.create(principal, lead)
