@@ -68,12 +68,16 @@ async def started(
 
 
 async def finished(
-    client: AppClient, headers: dict[str, str], import_id: str, timeout: float = 90
+    client: AppClient,
+    headers: dict[str, str],
+    import_id: str,
+    timeout: float = 90,
+    imports: str = IMPORTS,
 ) -> dict[str, Any]:
-    """The import once `done` or `failed` (polled)."""
+    """The import (of `imports`: contacts' unless named) once `done` or `failed` (polled)."""
     deadline = time.monotonic() + timeout
     while True:
-        response = await client.get(f"{IMPORTS}/{import_id}", headers=headers)
+        response = await client.get(f"{imports}/{import_id}", headers=headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         if body["status"] in ("done", "failed"):

@@ -156,6 +156,16 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "leads",
+        "description": (
+            "CRM leads: a contact's sales opportunity through the stages new, contacted, "
+            "qualified, proposal, won, lost (illegal moves 409 `lead_stage_conflict`), with "
+            "an amount in an ISO 4217 currency (a decimal string), source, owner (emailed "
+            "when given a lead), department, notes and the history of every change; made "
+            "by hand, from a conversation, or imported from a CSV or XLSX file by a job."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

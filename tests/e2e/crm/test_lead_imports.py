@@ -5,8 +5,6 @@ repeated after a crash making no lead twice, the file checks (422), `crm:read` /
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from bson import ObjectId
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
 from api.usecases.crm.run_lead_import import RunLeadImport
+from tests.support import imports
 from tests.support.app import AppClient, assert_problem
 from tests.support.imports import csv_bytes, xlsx_bytes
 from tests.support.leads import LEADS, add_department, limited_user, new_contact
@@ -35,15 +34,7 @@ async def upload(client: AppClient, headers: dict[str, str], content: bytes,
 
 
 async def finished(client: AppClient, headers: dict[str, str], import_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    while True:
-        response = await client.get(f"{IMPORTS}/{import_id}", headers=headers)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        if body["status"] in ("done", "failed"):
-            return body
-        assert time.monotonic() < deadline, f"the import stayed {body['status']}"
-        await asyncio.sleep(0.1)
+    return await imports.finished(client, headers, import_id, imports=IMPORTS)
 
 
 def outcomes(body: dict[str, Any]) -> list[tuple[Any, ...]]:

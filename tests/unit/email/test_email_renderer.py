@@ -47,6 +47,14 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "minutes_before": 60,
         "recipient_name": "Ada",
     },
+    EmailTemplate.LEAD_ASSIGNED: {
+        "owner_name": "Sam",
+        "assigned_by": "Grace",
+        "lead_title": "Fleet deal",
+        "stage": "new",
+        "value": "1234.50 EUR",
+        "lead_url": LINK,
+    },
 }
 LINK_FIELD = {
     EmailTemplate.WELCOME: "login_url",
@@ -55,6 +63,7 @@ LINK_FIELD = {
     EmailTemplate.INVITATION: "accept_url",
     EmailTemplate.CAMPAIGN_RESULTS: "report_url",
     EmailTemplate.CALLBACK_REQUESTED: "request_url",
+    EmailTemplate.LEAD_ASSIGNED: "lead_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",
@@ -117,6 +126,7 @@ def test_subjects_name_what_the_mail_is_about(renderer: JinjaEmailRenderer) -> N
     assert subjects[EmailTemplate.INVITATION] == "Grace invited you to Acme Widgets"
     assert subjects[EmailTemplate.CAMPAIGN_RESULTS] == "Campaign results: Spring sale"
     assert subjects[EmailTemplate.CALLBACK_REQUESTED] == "Callback requested: Jane Doe"
+    assert subjects[EmailTemplate.LEAD_ASSIGNED] == "Lead assigned to you: Fleet deal"
     assert len(set(subjects.values())) == len(subjects)
 
 
