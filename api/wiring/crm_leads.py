@@ -7,9 +7,16 @@ from __future__ import annotations
 import punq
 
 from api.config import Settings
-from api.domain.crm.lead_imports import LeadImportFiles, LeadImportRepository
+from api.domain.crm.lead_imports import (
+    LeadImportFiles,
+    LeadImportRepository,
+    StaleLeadImports,
+)
 from api.domain.crm.leads import LeadContacts, LeadConversations, LeadRepository
-from api.infrastructure.persistence.crm.lead_imports import BeanieLeadImportRepository
+from api.infrastructure.persistence.crm.lead_imports import (
+    BeanieLeadImportRepository,
+    PlatformStaleLeadImports,
+)
 from api.infrastructure.persistence.crm.lead_links import (
     MessagingLeadContacts,
     MessagingLeadConversations,
@@ -29,6 +36,7 @@ class LeadFileStoreImportFiles(FileStoreImportFiles):
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(LeadRepository, BeanieLeadRepository)
     container.register(LeadImportRepository, BeanieLeadImportRepository)
+    container.register(StaleLeadImports, instance=PlatformStaleLeadImports())
     container.register(LeadContacts, MessagingLeadContacts)
     container.register(LeadConversations, MessagingLeadConversations)
     container.register(LeadImportFiles, LeadFileStoreImportFiles)  # Storages: discovered later

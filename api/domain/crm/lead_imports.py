@@ -73,6 +73,8 @@ class LeadImport(BaseModel):
     error: str | None = None
     owner_id: str | None = None  # who started it
     departments: list[str] | None = None  # the starter's department scope, if limited
+    attempts: int = 0  # how many runs took it
+    touched_at: datetime | None = None  # its last progress (queued, started, a chunk)
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -95,20 +97,40 @@ class LeadImportRepository(Protocol):
         ...
 
     async def start(self, import_id: str, at: datetime) -> LeadImport | None:
-        """Mark a queued or running import running (first start time kept); None when it
-        is finished or gone."""
+        """Mark a queued or running import running (first start time kept), count the
+        attempt, touch it; None when it is finished or gone."""
         ...
 
     async def checkpoint(
-        self, import_id: str, *, processed_before: int, results: list[LeadRowResult]
+        self,
+        import_id: str,
+        *,
+        processed_before: int,
+        results: list[LeadRowResult],
+        at: datetime,
     ) -> bool:
-        """Append `results`, add their counts and move `processed_rows` on by their number,
-        only while `processed_rows` is `processed_before`; False when another run did."""
+        """Append `results`, add their counts, move `processed_rows` on by their number and
+        touch it, only while `processed_rows` is `processed_before`; False when another
+        run did."""
         ...
 
     async def finish(
         self, import_id: str, status: LeadImportStatus, at: datetime, error: str | None = None
     ) -> None: ...
+
+
+class StaleLeadImport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    import_id: str
+
+
+class StaleLeadImports(Protocol):
+    """Platform-level: imports in every tenant, queued or running, with no progress since
+    `touched_before` (the job was lost, or its worker died)."""
+
+    async def due(self, *, touched_before: datetime, limit: int) -> list[StaleLeadImport]: ...
 
 
 class TooManyImportRows(InvalidInput):

@@ -14,6 +14,7 @@ from typing import TypedDict
 from api.config import Settings
 from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
+from api.usecases.crm.lead_imports import SWEEP_LEAD_IMPORTS_JOB
 from api.usecases.crm.meeting_reminders import SEND_MEETING_REMINDERS_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
@@ -78,3 +79,4 @@ periodic("campaign-sweep", SWEEP_CAMPAIGNS_JOB, lambda s: s.campaign_sending.swe
 periodic(
     "meeting-reminders", SEND_MEETING_REMINDERS_JOB, lambda s: s.meetings.reminder_interval_seconds
 )
+periodic("lead-import-sweep", SWEEP_LEAD_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)

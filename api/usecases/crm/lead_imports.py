@@ -40,6 +40,7 @@ from api.usecases.kernel.clock import stored_now
 log = logging.getLogger(__name__)
 
 LEAD_IMPORT_JOB = "parley.crm.leads.import"
+SWEEP_LEAD_IMPORTS_JOB = "parley.crm.leads.import_sweep"
 IMPORT_NOT_FOUND = "Lead import not found."
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 QUEUE_DOWN = "The job queue was unavailable; start the import again."

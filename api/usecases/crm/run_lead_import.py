@@ -9,6 +9,9 @@ tenant, or `department_id` is not a department (within the starter's departments
 they are limited); else it creates the lead (stage as given, `new` by default; source
 `import` by default), audited `lead.created` with the import's id. Imported leads do not
 email their owners (see `lead_notices`).
+
+A run that finds the import started more than `MAX_ATTEMPTS` times fails it ("given
+up"); `SweepLeadImports` queues again the imports nobody moves.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
 from api.common.locales import e164
 from api.domain.clock import Clock
@@ -27,13 +31,16 @@ from api.domain.crm.lead_imports import (
     LeadImportStatus,
     LeadRowOutcome,
     LeadRowResult,
+    StaleLeadImports,
 )
 from api.domain.crm.leads import Lead, LeadContact, LeadRepository, LeadSource, LeadStage
 from api.domain.departments import department_scope
-from api.domain.errors import Forbidden, InvalidInput, NotFound
+from api.domain.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from api.domain.identity.users import UserRepository
 from api.domain.imports import InvalidImportFile, SheetReader
-from api.usecases.crm.lead_imports import header_index
+from api.domain.jobs import JobQueue
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.crm.lead_imports import LEAD_IMPORT_JOB, header_index
 from api.usecases.crm.lead_rules import LeadFields, LeadReferences
 from api.usecases.crm.leads import created_changes, new_lead
 from api.usecases.kernel.auditor import Auditor
@@ -44,6 +51,10 @@ log = logging.getLogger(__name__)
 CHUNK = 50
 FIRST_ROW = 2  # the header is row 1
 FILE_GONE = "The import's file is gone."
+MAX_ATTEMPTS = 5
+GAVE_UP = f"The import was started {MAX_ATTEMPTS} times without finishing; it was given up."
+STALE_AFTER = timedelta(minutes=5)
+SWEEP_BATCH = 100
 
 
 def import_lead_id(import_id: str, row: int) -> str:
@@ -93,6 +104,10 @@ class RunLeadImport:
         taken = await self._imports.start(import_id, self._clock.now())
         if taken is None:
             return None
+        if taken.attempts > MAX_ATTEMPTS:
+            await self._imports.finish(import_id, LeadImportStatus.FAILED, self._clock.now(),
+                                       GAVE_UP)  # fmt: skip
+            return LeadImportStatus.FAILED
         try:
             with _scope_of(taken):
                 return await self._run(taken)
@@ -119,7 +134,7 @@ class RunLeadImport:
                 results = [await self._row(taken, first + n, cells, index)
                            for n, cells in enumerate(rows)]  # fmt: skip
                 if not await self._imports.checkpoint(
-                    taken.id, processed_before=read, results=results
+                    taken.id, processed_before=read, results=results, at=self._clock.now()
                 ):
                     return LeadImportStatus.RUNNING  # another run settled these rows
                 read += len(rows)
@@ -199,3 +214,31 @@ class RunLeadImport:
         if user is None or not user.is_active or user.id is None:
             raise _RowFailed("owner_email", "not an active user of this tenant")
         return user.id
+
+
+class SweepLeadImports:
+    """Periodic (beat, `IMPORT_SWEEP_INTERVAL_SECONDS`, as the contact imports' sweep):
+    queue again, in their tenants, the imports queued or running with no progress for
+    `STALE_AFTER` (the job was lost, or its worker died mid-way; the run goes on where the
+    last one stopped, and one still alive meanwhile is harmless: see the module's
+    docstring). An import started `MAX_ATTEMPTS` times fails. Returns how many were queued."""
+
+    def __init__(self, stale: StaleLeadImports, jobs: JobQueue, clock: Clock) -> None:
+        self._stale = stale
+        self._jobs = jobs
+        self._clock = clock
+
+    async def execute(self) -> int:
+        due = await self._stale.due(touched_before=self._clock.now() - STALE_AFTER,
+                                    limit=SWEEP_BATCH)  # fmt: skip
+        queued = 0
+        for item in due:
+            with tenant_context(TenantId(item.tenant_id)):
+                try:
+                    await self._jobs.enqueue(LEAD_IMPORT_JOB, import_id=item.import_id)
+                except ServiceUnavailable:
+                    break
+                queued += 1
+        if queued:
+            log.info("queued %d stalled lead imports", queued)
+        return queued

@@ -5,6 +5,7 @@ repeated after a crash making no lead twice, the file checks (422), `crm:read` /
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from bson import ObjectId
 
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
-from api.usecases.crm.run_lead_import import RunLeadImport
+from api.usecases.crm.run_lead_import import GAVE_UP, MAX_ATTEMPTS, RunLeadImport, SweepLeadImports
 from tests.support import imports
 from tests.support.app import AppClient, assert_problem
 from tests.support.imports import csv_bytes, xlsx_bytes
@@ -106,16 +107,15 @@ async def test_every_row_gets_its_result_and_a_rerun_makes_nothing_twice(
     created = await audit_entries(client, owner, action="lead.created")
     assert sorted(e["resource_id"] for e in created) == sorted(lead_ids)
 
-    # A worker that died after making the leads but before recording the rows: the next
-    # run settles every row again and finds the leads it made.
-    with tenant_context(TenantId(tenant_id)):
-        collection = LeadImportDocument.get_pymongo_collection()
-        await collection.update_one({"_id": ObjectId(queued["id"])}, {"$set": {
-            "status": "running", "processed_rows": 0, "rows": [], "created": 0,
-            "skipped": 0, "failed": 0,
-        }})  # fmt: skip
-        status = await client.container.resolve(RunLeadImport).execute(queued["id"])
-    assert status is not None and status.value == "done"
+    # A worker that died after making the leads but before recording the rows, 10 minutes
+    # ago: the sweep queues the import again, and the worker's run settles every row again
+    # and finds the leads it made.
+    collection = LeadImportDocument.get_pymongo_collection()
+    await collection.update_one({"_id": ObjectId(queued["id"])}, {"$set": {
+        "status": "running", "processed_rows": 0, "rows": [], "created": 0, "skipped": 0,
+        "failed": 0, "touched_at": datetime.now(UTC) - timedelta(minutes=10),
+    }})  # fmt: skip
+    assert await client.container.resolve(SweepLeadImports).execute() == 1
     again = await finished(client, owner, queued["id"])
     assert outcomes(again) == outcomes(done) and again["created"] == 2
     assert [r.get("lead_id") for r in again["rows"]] == [r.get("lead_id") for r in done["rows"]]
@@ -129,6 +129,17 @@ async def test_every_row_gets_its_result_and_a_rerun_makes_nothing_twice(
     assert (await client.get(IMPORTS, headers=beta)).json()["items"] == []
     audited = await audit_entries(client, owner, action="lead_import.created")
     assert [e["resource_id"] for e in audited] == [queued["id"]]
+    assert await client.container.resolve(SweepLeadImports).execute() == 0  # nothing stale
+
+    # An import its runs never finish is given up.
+    await collection.update_one({"_id": ObjectId(queued["id"])}, {"$set": {
+        "status": "running", "attempts": MAX_ATTEMPTS,
+    }})  # fmt: skip
+    with tenant_context(TenantId(tenant_id)):
+        status = await client.container.resolve(RunLeadImport).execute(queued["id"])
+    assert status is not None and status.value == "failed"
+    gave_up = await finished(client, owner, queued["id"])
+    assert gave_up["status"] == "failed" and gave_up["error"] == GAVE_UP
 
 
 async def test_an_xlsx_file_and_a_limited_starter(client: AppClient, worker: Path) -> None:

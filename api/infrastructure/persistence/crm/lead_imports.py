@@ -18,8 +18,10 @@ from api.domain.crm.lead_imports import (
     LeadImportStatus,
     LeadRowOutcome,
     LeadRowResult,
+    StaleLeadImport,
 )
 from api.domain.imports import ImportFormat
+from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -46,6 +48,8 @@ class LeadImportDocument(TenantOwnedDocument):
     error: str | None = None
     owner_id: str | None = None
     departments: list[str] | None = None
+    attempts: int = 0
+    touched_at: datetime | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -58,6 +62,8 @@ class LeadImportDocument(TenantOwnedDocument):
                 [(TENANT_FIELD, 1), ("created_at", DESCENDING), ("_id", DESCENDING)],
                 name="tenant_newest",
             ),
+            # The sweeper's platform-level read (imports nobody moves, in any tenant).
+            IndexModel([("status", 1), ("touched_at", 1)], name="stalled"),
         ]
 
     def to_entity(self) -> LeadImport:
@@ -72,6 +78,7 @@ class BeanieLeadImportRepository:
 
     async def add(self, lead_import: LeadImport) -> LeadImport:
         fields = lead_import.model_dump(exclude={"id", "tenant_id"})
+        fields["touched_at"] = lead_import.touched_at or lead_import.created_at
         return (await self._scoped.insert(LeadImportDocument(**fields))).to_entity()
 
     async def get(self, import_id: str) -> LeadImport | None:
@@ -92,7 +99,8 @@ class BeanieLeadImportRepository:
             return None
         return await self._entity(await self._scoped.apply_and_get(
             {"_id": oid, "status": {"$in": _ACTIVE}},
-            {"$set": {"status": LeadImportStatus.RUNNING.value}, "$min": {"started_at": at}},
+            {"$set": {"status": LeadImportStatus.RUNNING.value, "touched_at": at},
+             "$min": {"started_at": at}, "$inc": {"attempts": 1}},
         ))  # fmt: skip
 
     @staticmethod
@@ -100,7 +108,12 @@ class BeanieLeadImportRepository:
         return found.to_entity() if found else None
 
     async def checkpoint(
-        self, import_id: str, *, processed_before: int, results: list[LeadRowResult]
+        self,
+        import_id: str,
+        *,
+        processed_before: int,
+        results: list[LeadRowResult],
+        at: datetime,
     ) -> bool:
         oid = to_object_id(import_id)
         if oid is None:
@@ -110,7 +123,7 @@ class BeanieLeadImportRepository:
             counts[result.outcome.value] += 1
         after = processed_before + len(results)
         update: dict[str, Any] = {
-            "$set": {"processed_rows": after},
+            "$set": {"processed_rows": after, "touched_at": at},
             "$inc": counts,
             "$push": {"rows": {"$each": [r.model_dump(exclude_none=True) for r in results]}},
             "$max": {"total_rows": after},  # a count that fell short
@@ -130,3 +143,19 @@ class BeanieLeadImportRepository:
         if error is not None:
             fields["error"] = error
         await self._scoped.apply_where({"_id": oid, "status": {"$in": _ACTIVE}}, {"$set": fields})
+
+
+class PlatformStaleLeadImports:
+    """`StaleLeadImports` adapter (platform-level by design; read-only, ids only)."""
+
+    async def due(self, *, touched_before: datetime, limit: int) -> list[StaleLeadImport]:
+        collection = LeadImportDocument.get_pymongo_collection()
+        found: list[StaleLeadImport] = []
+        for status in _ACTIVE:
+            with database_errors():
+                cursor = collection.find(
+                    {"status": status, "touched_at": {"$lte": touched_before}}, {TENANT_FIELD: 1}
+                ).limit(limit)
+                found += [StaleLeadImport(tenant_id=row[TENANT_FIELD], import_id=str(row["_id"]))
+                          async for row in cursor]  # fmt: skip
+        return found[:limit]
