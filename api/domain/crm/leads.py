@@ -117,24 +117,33 @@ class UnknownLeadReference(InvalidInput):
 
     code = "unknown_reference"
     title = "Unknown reference"
+    field = ""
+    what = ""
 
-    def __init__(self, field: str, what: str, code: str) -> None:
-        super().__init__(
-            f"No such {what} in this tenant.", [FieldProblem(("body", field), f"unknown {what}")]
-        )
-        self.code = code
-
-
-def unknown_contact(field: str = "contact_id") -> UnknownLeadReference:
-    return UnknownLeadReference(field, "contact", "unknown_contact")
+    def __init__(self) -> None:
+        super().__init__(f"No such {self.what} in this tenant.",
+                         [FieldProblem(("body", self.field), f"unknown {self.what}")])  # fmt: skip
 
 
-def unknown_owner(field: str = "owner_id") -> UnknownLeadReference:
-    return UnknownLeadReference(field, "active user", "unknown_owner")
+class UnknownContact(UnknownLeadReference):
+    code = "unknown_contact"
+    title = "Unknown contact"
+    field = "contact_id"
+    what = "contact"
 
 
-def unknown_department(field: str = "department_id") -> UnknownLeadReference:
-    return UnknownLeadReference(field, "department", "unknown_department")
+class UnknownOwner(UnknownLeadReference):
+    code = "unknown_owner"
+    title = "Unknown owner"
+    field = "owner_id"
+    what = "active user"
+
+
+class UnknownDepartment(UnknownLeadReference):
+    code = "unknown_department"
+    title = "Unknown department"
+    field = "department_id"
+    what = "department"
 
 
 def check_transition(current: LeadStage, wanted: LeadStage) -> None:

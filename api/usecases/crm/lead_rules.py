@@ -25,9 +25,9 @@ from api.domain.crm.leads import (
     LeadContact,
     LeadContacts,
     LeadStage,
-    unknown_contact,
-    unknown_department,
-    unknown_owner,
+    UnknownContact,
+    UnknownDepartment,
+    UnknownOwner,
 )
 from api.domain.crm.money import CurrencyRequired, from_minor, to_minor
 from api.domain.departments import DepartmentRepository, current_department_scope
@@ -116,7 +116,7 @@ class LeadReferences:
     async def contact(self, contact_id: str) -> LeadContact:
         found = await self._contacts.get(contact_id)
         if found is None:
-            raise unknown_contact()
+            raise UnknownContact()
         return found
 
     async def find_contact(self, contact_id: str) -> LeadContact | None:
@@ -128,14 +128,14 @@ class LeadReferences:
     async def owner(self, owner_id: str) -> User:
         found = await self._users.get(owner_id)
         if found is None or not found.is_active or found.tenant_id is None:
-            raise unknown_owner()
+            raise UnknownOwner()
         return found
 
     async def department(self, department_id: str | None) -> None:
         """Checks the department exists and is within the caller's scope."""
         check_department_scope(department_id)
         if department_id is not None and await self._departments.get(department_id) is None:
-            raise unknown_department()
+            raise UnknownDepartment()
 
     async def check(self, changes: Mapping[str, Any]) -> None:
         """Checks each reference `changes` sets (contact, owner, department)."""

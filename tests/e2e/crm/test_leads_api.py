@@ -121,6 +121,12 @@ async def test_the_contact_must_exist_in_the_tenant(client: AppClient) -> None:
     assert (await client.delete(f"/api/v1/contacts/{deleted}", headers=owner)).is_success
     response = await client.post(LEADS, json={"contact_id": deleted, "title": "T"}, headers=owner)
     assert_problem(response, 422, "unknown_contact")
+    beta_owner = (await client.get("/api/v1/auth/me", headers=beta)).json()["id"]
+    response = await client.post(LEADS, headers=owner, json={
+        "contact_id": await new_contact(client, owner, "+14155550998"), "title": "T",
+        "owner_id": beta_owner,
+    })  # fmt: skip
+    assert_problem(response, 422, "unknown_owner")
 
 
 async def test_the_list_filters_searches_and_pages(client: AppClient) -> None:
