@@ -1,14 +1,18 @@
-"""Leads over HTTP: create, read, change (the stage machine, money, history), delete,
-list (filters, title search, cursor); `crm:read` / `crm:write` (401/403), bad input
-(422 with codes), the audit entries, and another tenant's leads (404, never listed)."""
+"""Leads over HTTP: create, read, change (the stage machine, racing moves, money, the
+history and its cap), delete, list (filters, title search, cursor); `crm:read` /
+`crm:write` (401/403), bad input (422 with codes), the audit entries, and another
+tenant's leads (404, never listed)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from api.domain.crm.leads import HISTORY_LIMIT, LeadChange, LeadRepository
+from api.domain.tenancy import TenantId, tenant_context
 from tests.support.app import AppClient, assert_problem
 from tests.support.leads import LEADS, change, new_contact, new_lead
 from tests.support.people import audit_entries, create_role, signed_in, two_tenants
@@ -213,3 +217,32 @@ async def test_another_tenants_leads_are_404_and_never_listed(client: AppClient)
     assert (await client.get(LEADS, headers=beta)).json()["items"] == []
     assert (await client.get(url, headers=owner)).json() == lead  # untouched
     assert_problem(await client.get(f"{LEADS}/not-an-id", headers=owner), 404, "not_found")
+
+
+async def test_racing_stage_moves_apply_one_and_refuse_the_other(client: AppClient) -> None:
+    _, owner, _, _ = await two_tenants(client)
+    lead = await new_lead(client, owner, contact_id=await new_contact(client, owner), title="T",
+                          stage="proposal")  # fmt: skip
+    url = f"{LEADS}/{lead['id']}"
+    won, lost = await asyncio.gather(
+        client.patch(url, json={"stage": "won"}, headers=owner),
+        client.patch(url, json={"stage": "lost"}, headers=owner),
+    )
+    assert sorted([won.status_code, lost.status_code]) == [200, 409]
+    final = (await client.get(url, headers=owner)).json()
+    winner = won if won.status_code == 200 else lost
+    assert final["stage"] == winner.json()["stage"]
+    assert [h["to"] for h in final["history"]] == ["proposal", final["stage"]]
+
+
+async def test_the_history_keeps_the_newest_entries(client: AppClient) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    lead = await new_lead(client, owner, contact_id=await new_contact(client, owner), title="T")
+    at = datetime.now(UTC)
+    entries = [LeadChange(at=at, actor_id="a", field="notes", to_value=str(n)) for n in range(250)]
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        leads: LeadRepository = client.container.resolve(LeadRepository)
+        stored = await leads.replace_if_unchanged(lead["id"], 0, {"notes": "249"}, entries)
+        assert await leads.replace_if_unchanged(lead["id"], 0, {"notes": "x"}, []) is None
+    assert stored is not None and len(stored.history) == HISTORY_LIMIT == 200
+    assert [h.to_value for h in stored.history] == [str(n) for n in range(50, 250)]

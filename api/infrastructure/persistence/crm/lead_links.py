@@ -39,5 +39,7 @@ class MessagingLeadConversations:
             return None
         return LeadConversation(
             id=found.id, contact_id=found.contact.id, contact_name=found.contact.name,
+            # Conversations get a department when they are routed to one (CRM core's
+            # department scope); until then they have none.
             department_id=getattr(found, "department_id", None),
         )  # fmt: skip
