@@ -23,6 +23,7 @@ opening (`closed_period`), so a marker keyed by it is claimed once per period.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -224,3 +225,74 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
 def _minutes(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+# How far ahead `after_open_minutes` looks for the open minutes it is asked for (ten years
+# of local days): hours open a few minutes a week with a long target are answered None
+# ("not due within ten years"), as hours that never open are.
+_HORIZON_DAYS = 3660
+
+
+def after_open_minutes(
+    hours: BusinessHours | None, start: datetime, minutes: int
+) -> datetime | None:
+    """The instant (UTC) at which `minutes` open minutes have passed since `start` (aware),
+    counting only the time the hours are open (an SLA timer paused at night, on weekends and
+    holidays). None hours are always open (`start + minutes`); zero minutes is `start`.
+    Open minutes are real elapsed minutes inside the opening spans, so a span across a
+    daylight-saving change is as long as the clock on the wall says it lasted (an hour less
+    in spring, one more in autumn). None when the hours never open (or not within ten
+    years)."""
+    if minutes < 0:
+        raise ValueError("minutes must not be negative")
+    start = start.astimezone(UTC)
+    if hours is None:
+        return start + timedelta(minutes=minutes)
+    if minutes == 0:
+        return start
+    left = timedelta(minutes=minutes)
+    for opens, closes in _open_spans(hours, start):
+        opens = max(opens, start)
+        if closes <= opens:
+            continue
+        if closes - opens >= left:
+            return opens + left
+        left -= closes - opens
+    return None
+
+
+def open_minutes_between(hours: BusinessHours | None, start: datetime, end: datetime) -> int:
+    """How many open minutes (rounded down) pass from `start` to `end` (0 when `end` is not
+    after `start`); None hours are always open."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if end <= start:
+        return 0
+    if hours is None:
+        return int((end - start).total_seconds() // 60)
+    total = timedelta()
+    for opens, closes in _open_spans(hours, start):
+        if opens >= end:
+            break
+        opens, closes = max(opens, start), min(closes, end)
+        if closes > opens:
+            total += closes - opens
+    return int(total.total_seconds() // 60)
+
+
+def _open_spans(hours: BusinessHours, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The opening spans (UTC instants, in order, never overlapping) from the local day
+    before `start`'s (its overnight span may still run) for `_HORIZON_DAYS` days."""
+    if not any(hours.days.values()):
+        return
+    zone, holidays = hours.zone, set(hours.holidays)
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    for _ in range(_HORIZON_DAYS):
+        if day not in holidays:
+            spans = sorted(hours.days.get(WEEK[day.weekday()], []), key=lambda s: s.start_minute)
+            for span in spans:
+                end = span.start_minute + span.length
+                opens = _instant(day, span.start_minute, zone)
+                closes = _instant(day + timedelta(days=end // MINUTES_PER_DAY),
+                                  end % MINUTES_PER_DAY, zone)  # fmt: skip
+                yield opens, closes
+        day += timedelta(days=1)
