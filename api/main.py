@@ -39,6 +39,7 @@ from api.interfaces.http.routers.crm import callbacks as callback_routes
 from api.interfaces.http.routers.crm import lead_imports as lead_import_routes
 from api.interfaces.http.routers.crm import leads as lead_routes
 from api.interfaces.http.routers.crm import meetings as meeting_routes
+from api.interfaces.http.routers.crm import tickets as ticket_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sending_routes.router, prefix=settings.api_prefix)
     app.include_router(read_routes.router, prefix=settings.api_prefix)
     app.include_router(meeting_routes.router, prefix=settings.api_prefix)
+    app.include_router(ticket_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_settings_routes.router, prefix=settings.api_prefix)
     app.include_router(analytics_routes.router, prefix=settings.api_prefix)
     app.include_router(assistant_routes.router, prefix=settings.api_prefix)

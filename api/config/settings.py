@@ -129,6 +129,18 @@ class Settings(BaseSettings):
         gt=0,
         description="How often beat deletes the files of contact exports past expires_at.",
     )
+    ticket_sla_interval_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="How often beat records the tickets' SLA breaches and escalates them.",
+    )
+    ticket_sla_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="At most this many due tickets are checked per SLA run (the rest next run).",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

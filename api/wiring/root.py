@@ -24,6 +24,7 @@ from api.wiring import (
     crm_callbacks,
     crm_leads,
     crm_meetings,
+    crm_tickets,
     email,
     files,
     identity,
@@ -40,6 +41,7 @@ CONTEXTS = (
     kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
     assistants, operations, analytics, crm,
     crm_callbacks, crm_meetings, crm_leads,
+    crm_tickets,
 )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ class EmailTemplate(StrEnum):
     CALLBACK_REQUESTED = "callback_requested"
     MEETING_REMINDER = "meeting_reminder"
     LEAD_ASSIGNED = "lead_assigned"
+    TICKET_SLA_BREACHED = "ticket_sla_breached"
 
 
 class EmailStatus(StrEnum):

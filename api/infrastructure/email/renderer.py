@@ -17,6 +17,7 @@ callback_requested  requester_name, phone, request_url; preferred_time, message,
                     department_name (each may be None)
 meeting_reminder    meeting_title, starts_at_local, location, with_name, minutes_before,
                     recipient_name ("" greets with "Hello")
+ticket_sla_breached ticket_number, subject, priority, timer, due_at, ticket_url
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -81,6 +82,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
         "stage",
         "value",
         "lead_url",
+    ),
+    EmailTemplate.TICKET_SLA_BREACHED: (
+        "ticket_number",
+        "subject",
+        "priority",
+        "timer",
+        "due_at",
+        "ticket_url",
     ),
 }
 

@@ -16,6 +16,7 @@ from api.interfaces.jobs.tasks.operations import HEARTBEAT_JOB
 from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
 from api.usecases.crm.lead_imports import SWEEP_LEAD_IMPORTS_JOB
 from api.usecases.crm.meeting_reminders import SEND_MEETING_REMINDERS_JOB
+from api.usecases.crm.ticket_sla import TICKET_SLA_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
@@ -80,3 +81,4 @@ periodic(
     "meeting-reminders", SEND_MEETING_REMINDERS_JOB, lambda s: s.meetings.reminder_interval_seconds
 )
 periodic("lead-import-sweep", SWEEP_LEAD_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)
+periodic("ticket-sla", TICKET_SLA_JOB, lambda s: s.ticket_sla_interval_seconds)

@@ -13,7 +13,9 @@ from api.domain.business_hours import BusinessHours, after_open_minutes, open_mi
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
-def hours(zone: str = "Europe/Berlin", holidays: tuple[str, ...] = (), **days: Any) -> BusinessHours:
+def hours(
+    zone: str = "Europe/Berlin", holidays: tuple[str, ...] = (), **days: Any
+) -> BusinessHours:
     return BusinessHours.model_validate(
         {
             "timezone": zone,
@@ -40,7 +42,7 @@ def test_none_hours_are_always_open() -> None:
 def test_zero_minutes_is_the_start_and_negative_is_refused() -> None:
     start = utc(2026, 5, 9, 23, 30)
     assert after_open_minutes(office(), start, 0) == start
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative"):
         after_open_minutes(office(), start, -1)
 
 
@@ -79,7 +81,7 @@ def test_several_days_of_open_minutes() -> None:
 
 
 def test_an_overnight_span_counts_past_midnight() -> None:
-    night = hours("UTC", **{d: [("22:00", "02:00")] for d in ("mon", "tue")})
+    night = hours("UTC", mon=[("22:00", "02:00")], tue=[("22:00", "02:00")])
     assert after_open_minutes(night, utc(2026, 5, 4, 23), 120) == utc(2026, 5, 5, 1)
     # 180 minutes are left of Monday's span at 23:00; the rest on Tuesday night.
     assert after_open_minutes(night, utc(2026, 5, 4, 23), 240) == utc(2026, 5, 5, 23)

@@ -55,6 +55,14 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "value": "1234.50 EUR",
         "lead_url": LINK,
     },
+    EmailTemplate.TICKET_SLA_BREACHED: {
+        "ticket_number": 42,
+        "subject": "Printer on fire",
+        "priority": "urgent",
+        "timer": "first response",
+        "due_at": "2026-05-04T10:00:00+00:00",
+        "ticket_url": LINK,
+    },
 }
 LINK_FIELD = {
     EmailTemplate.WELCOME: "login_url",
@@ -64,6 +72,7 @@ LINK_FIELD = {
     EmailTemplate.CAMPAIGN_RESULTS: "report_url",
     EmailTemplate.CALLBACK_REQUESTED: "request_url",
     EmailTemplate.LEAD_ASSIGNED: "lead_url",
+    EmailTemplate.TICKET_SLA_BREACHED: "ticket_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",

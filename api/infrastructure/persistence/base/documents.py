@@ -22,6 +22,7 @@ from api.infrastructure.persistence.crm.departments import DepartmentDocument
 from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
 from api.infrastructure.persistence.crm.leads import LeadDocument
 from api.infrastructure.persistence.crm.meetings import MeetingDocument, MeetingReminderDocument
+from api.infrastructure.persistence.crm.tickets import TicketCounterDocument, TicketDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
@@ -101,4 +102,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     MeetingReminderDocument,
     LeadDocument,
     LeadImportDocument,
+    TicketDocument,
+    TicketCounterDocument,
 ]
