@@ -39,6 +39,7 @@ class MongoTicketLinks:
             tenant_first(
                 conversation_id=conversation_id,
                 created_at={"$gte": since},
+                private={"$ne": True},  # a private note answers no one
                 **{"sender.type": SenderType.AGENT.value},
             ),
             sort=[("created_at", SortDirection.ASCENDING)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.domain.crm.tickets import (
     MAX_COMMENT,
@@ -51,6 +51,14 @@ class TicketUpdateIn(BaseModel):
     status: TicketStatus | None = None
     assignee_id: Id | None = None
     department_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> TicketUpdateIn:
+        nulls = [f for f in ("subject", "priority", "status")
+                 if f in self.model_fields_set and getattr(self, f) is None]  # fmt: skip
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
 
 
 class TicketCommentIn(BaseModel):
