@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import punq
-from api.domain.departments import Department, DepartmentRepository, SlaTargets
 
 from api.domain.business_hours import BusinessHours
+from api.domain.departments import Department, DepartmentRepository, SlaTargets
 from api.domain.messaging.messages import (
     Direction,
     Message,

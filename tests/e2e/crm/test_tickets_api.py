@@ -199,7 +199,8 @@ async def test_links_must_be_the_tenants(
 
 BAD_BODIES: list[dict[str, Any]] = [
     {}, {"subject": "S"}, {"contact_id": "c"}, {"contact_id": "c", "subject": ""},
-    {"contact_id": "c", "subject": "x" * 201}, {"contact_id": "c", "subject": "S", "priority": "meh"},
+    {"contact_id": "c", "subject": "x" * 201},
+    {"contact_id": "c", "subject": "S", "priority": "meh"},
     {"contact_id": "c", "subject": "S", "status": "open"}, {"contact_id": "", "subject": "S"},
     {"contact_id": "c", "subject": "S", "description": "x" * 10_001},
 ]  # fmt: skip
