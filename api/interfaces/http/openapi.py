@@ -140,6 +140,14 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "tickets",
+        "description": (
+            "CRM tickets: numbered per tenant without gaps, routed to departments, with SLA "
+            "timers in the department's business hours, breaches escalated by email, comments "
+            "and figures."
+        ),
+    },
+    {
         "name": "analytics",
         "description": (
             "The tenant's dashboard: messages, conversations, response and resolution "

@@ -18,7 +18,15 @@ from api.infrastructure.persistence.crm.tickets import TicketCounterDocument
 from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.fake_graph import FakeGraph
-from tests.support.people import audit_entries, signed_in, two_tenants
+from tests.support.onboarding import login
+from tests.support.people import (
+    MEMBER_PASSWORD,
+    add_user,
+    audit_entries,
+    bearer,
+    signed_in,
+    two_tenants,
+)
 from tests.support.tickets import TICKETS, customer, department, open_ticket
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # a Monday
@@ -368,3 +376,52 @@ async def test_another_tenants_tickets_are_404(
     assert stored["sla"]["breached"] is False  # the dashboard's field
     assert beta
     _ = timedelta
+
+
+async def test_a_department_limited_user_sees_and_routes_to_their_departments_only(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    role = await client.post(
+        "/api/v1/roles",
+        json={"name": "support desk", "permissions": ["crm:read", "tickets:manage"],
+              "departments_only": True},
+        headers=owner,
+    )  # fmt: skip
+    assert role.status_code == 201, role.text
+    sam = await add_user(client, owner, "sam@acme.example.com", role_ids=[role.json()["id"]])
+    limited = bearer(tenant_id, await login(client, "sam@acme.example.com", MEMBER_PASSWORD,
+                                            tenant_id))  # fmt: skip
+    contact_id, _, _ = await customer(container, acme, graph)
+    support = await department(container, acme, "Support", members=[sam["id"]])
+    sales = await department(container, acme, "Sales")
+    ours = await open_ticket(client, owner, contact_id, department_id=support)
+    theirs = await open_ticket(client, owner, contact_id, department_id=sales)
+    nowhere = await open_ticket(client, owner, contact_id)
+
+    listed = (await client.get(TICKETS, headers=limited)).json()["items"]
+    assert [t["id"] for t in listed] == [ours["id"]]
+    assert (await client.get(TICKETS, params={"department_id": sales},
+                             headers=limited)).json()["items"] == []  # fmt: skip
+    for other in (theirs, nowhere):
+        one = f"{TICKETS}/{other['id']}"
+        assert_problem(await client.get(one, headers=limited), 404, "ticket_not_found")
+        assert_problem(await client.patch(one, json={"priority": "high"}, headers=limited),
+                       404, "ticket_not_found")  # fmt: skip
+        assert_problem(await client.post(f"{one}/comments", json={"body": "b", "public": True},
+                                         headers=limited), 404, "ticket_not_found")  # fmt: skip
+    # Routing: to one of theirs only, never nowhere.
+    created = await open_ticket(client, limited, contact_id, department_id=support)
+    assert created["department_id"] == support
+    for fields in ({"department_id": sales}, {}):
+        refused = await client.post(TICKETS, json={"contact_id": contact_id, "subject": "S",
+                                                   **fields}, headers=limited)  # fmt: skip
+        assert_problem(refused, 403, "forbidden")
+    moved = await client.patch(f"{TICKETS}/{ours['id']}", json={"department_id": sales},
+                               headers=limited)  # fmt: skip
+    assert_problem(moved, 403, "forbidden")
+    stats = (await client.get(f"{TICKETS}/stats", headers=limited)).json()
+    assert sum(stats["open_by_priority"].values()) == 2  # theirs and the one they opened
+    everything = (await client.get(f"{TICKETS}/stats", headers=owner)).json()
+    assert sum(everything["open_by_priority"].values()) == 4
