@@ -218,10 +218,12 @@ def sla_after_status(
     return sla
 
 
-def watch_at(ticket: Ticket) -> datetime | None:
+def watch_at(ticket: Ticket, *, recheck_at: datetime | None = None) -> datetime | None:
     """When the SLA job should look at the ticket next: the earliest due of a timer not yet
     breached that still runs, or that stopped after its due (a late first response is a
-    breach too). None: nothing to watch."""
+    breach too); and, while a ticket linked to a conversation has no first response, the
+    next look for an agent's reply there (`recheck_at`; None: at once). None: nothing to
+    watch."""
     if ticket.status not in UNRESOLVED:
         return None
     sla = ticket.sla
@@ -232,6 +234,8 @@ def watch_at(ticket: Ticket) -> datetime | None:
             dues.append(sla.first_response_due)
     if ticket.status == TicketStatus.OPEN and sla.resolution_breached_at is None:
         dues.append(sla.resolution_due)
+    if ticket.conversation_id is not None and ticket.first_responded_at is None:
+        dues.append(recheck_at or ticket.created_at)
     present = [d for d in dues if d is not None]
     return min(present) if present else None
 

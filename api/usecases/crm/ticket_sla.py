@@ -3,19 +3,23 @@
 For each ticket whose SLA watch time has come (`sla_watch_at <= now`, by the `Clock`):
 1. A linked conversation on which an agent wrote after the ticket was opened (and no
    response recorded yet): the first response is recorded at that message's time (the
-   inbox is read through the `TicketLinks` port: the CRM does not depend on messaging).
+   inbox is read through the `TicketLinks` port: the CRM does not depend on messaging),
+   audited `ticket.first_responded` (no actor).
 2. Each running timer whose due has passed is breached: a conditional update claims it
    (`<timer>_breached_at` = its due), so with two jobs running one records it.
 3. The run that claimed a breach escalates it once: `ticket_sla_breached` to the
    assignee and the department's members (active users, each once).
-4. The watch time moves to the next running due (none: no longer watched).
+4. The watch time moves to the next running due (none: no longer watched); an unanswered
+   ticket linked to a conversation is looked at again every `conversation_recheck_minutes`
+   (5) for an agent's reply there, also once its first response timer is breached or when
+   it has none (so its `first_responded_at`, which the stats read, is found).
 Returns how many breaches were recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -45,6 +49,9 @@ TIMER_NAMES = {SlaTimer.FIRST_RESPONSE: "first response", SlaTimer.RESOLUTION: "
 
 class TicketSlaPolicy(BaseModel):
     batch: int = 500
+    # How often an unanswered ticket linked to a conversation is looked at for an agent's
+    # reply there (after its first response due, or without one).
+    conversation_recheck_minutes: int = 5
     ticket_url_base: str  # `<public base URL><api prefix>`; the ticket's path is added
 
 
@@ -89,7 +96,12 @@ class WatchTicketSlas:
                 ticket.conversation_id, ticket.created_at
             )
             if replied is not None and replied <= now:
-                await record_first_response(self._tickets, ticket_id, replied)
+                if await record_first_response(self._tickets, ticket_id, replied):
+                    await self._auditor.record(
+                        "ticket.first_responded", "ticket", ticket_id, actor_id=None,
+                        changes={"number": ticket.number, "at": replied.isoformat(),
+                                 "conversation_id": ticket.conversation_id},
+                    )  # fmt: skip
                 ticket = await self._tickets.get(ticket_id) or ticket
         breaches = 0
         for timer, due in due_breaches(ticket, now):
@@ -106,7 +118,10 @@ class WatchTicketSlas:
                          "breached_at": _breached_at(ticket, timer)},
             )  # fmt: skip
             await self._escalate(ticket, timer)
-        await self._tickets.set_watch(ticket_id, watch_at(ticket), revision=ticket.revision)
+        recheck = now + timedelta(minutes=self._policy.conversation_recheck_minutes)
+        await self._tickets.set_watch(
+            ticket_id, watch_at(ticket, recheck_at=recheck), revision=ticket.revision
+        )
         return breaches
 
     async def _escalate(self, ticket: Ticket, timer: SlaTimer) -> None:

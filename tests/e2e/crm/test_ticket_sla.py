@@ -167,10 +167,36 @@ async def test_the_linked_conversations_agent_reply_is_the_first_response(
     first = (await client.get(f"{TICKETS}/{answered['id']}", headers=owner)).json()
     assert first["first_responded_at"] == "2026-05-04T10:20:00Z"
     assert first["sla"]["breached"] is False
-    clock.advance(minutes=60)
+    clock.advance(minutes=60)  # past the late reply (11:30) and the 5-minute re-look
     assert await run_jobs(container) == 0
     second = (await client.get(f"{TICKETS}/{late['id']}", headers=owner)).json()
     assert second["sla"]["first_response_breached_at"] == "2026-05-04T11:00:00Z"
+    assert second["first_responded_at"] == "2026-05-04T11:30:00Z"
+    recorded = await audit_entries(client, owner, action="ticket.first_responded")
+    assert sorted(e["resource_id"] for e in recorded) == sorted([answered["id"], late["id"]])
+
+
+async def test_without_timers_the_conversations_reply_is_still_found(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    clock = FakeUtcClock(NOW)
+    use_clock(container, clock)
+    acme, owner, _, _ = await two_tenants(client)
+    contact_id, conversation_id, channel_id = await customer(container, acme, graph)
+    ticket = await open_ticket(client, owner, contact_id, conversation_id=conversation_id)
+    assert ticket["sla"]["first_response_due"] is None
+    clock.advance(minutes=1)
+    assert await run_jobs(container) == 0  # looked: no reply yet
+    await agent_message(container, acme, conversation_id, channel_id, NOW + timedelta(minutes=3))
+    clock.advance(minutes=3)
+    await run_jobs(container)  # not looked at again before 5 minutes
+    one = f"{TICKETS}/{ticket['id']}"
+    assert (await client.get(one, headers=owner)).json()["first_responded_at"] is None
+    clock.advance(minutes=3)
+    await run_jobs(container)
+    assert (await client.get(one, headers=owner)).json()["first_responded_at"] == (
+        "2026-05-04T10:03:00Z"
+    )
 
 
 async def test_the_sla_job_is_on_the_beat_schedule(settings: Settings) -> None:

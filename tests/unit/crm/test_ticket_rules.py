@@ -135,6 +135,14 @@ def test_what_the_job_watches() -> None:
     paused = ticket(status=S.PENDING, first_responded_at=OPENED,
                     sla=TicketSla(resolution_paused_minutes=10))  # fmt: skip
     assert watch_at(paused) is None
+    # Linked to a conversation and unanswered: looked at for a reply there, at once at
+    # first (no timer at all), then when the job says.
+    linked = ticket(conversation_id="v1", sla=TicketSla())
+    assert watch_at(linked) == OPENED
+    later = OPENED + timedelta(minutes=5)
+    assert watch_at(linked, recheck_at=later) == later
+    assert watch_at(ticket(conversation_id="v1"), recheck_at=later) == later
+    assert watch_at(linked.model_copy(update={"first_responded_at": OPENED})) is None
 
 
 def test_which_breaches_are_due() -> None:
