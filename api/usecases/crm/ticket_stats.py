@@ -8,13 +8,14 @@ opening to the first response and to the resolution, over a range (`crm:read`).
   first response; `median_resolution_minutes`: over the tickets resolved in the range.
   Wall-clock minutes (what the customer waited), not business minutes; computed over at
   most `SAMPLE` tickets each (the newest), null when there is none.
+- `since`/`until` default to the 30 days before now; a time without a zone is UTC.
 A department-limited caller's figures cover their departments only (the scoped queries).
 """
 
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -41,6 +42,11 @@ class TicketStats(BaseModel):
     median_resolution_minutes: float | None
 
 
+def _aware(at: datetime | None) -> datetime | None:
+    """A time without a zone is UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
@@ -54,6 +60,7 @@ class GetTicketStats:
         self, principal: Principal, since: datetime | None, until: datetime | None
     ) -> TicketStats:
         require_permission(principal, Permission.CRM_READ)
+        since, until = _aware(since), _aware(until)
         until = until or self._clock.now()
         since = since or until - timedelta(days=DEFAULT_DAYS)
         if since >= until or until - since > timedelta(days=MAX_DAYS):

@@ -120,8 +120,8 @@ async def list_tickets(
 async def ticket_stats(
     principal: Reader,
     use_case: Annotated[GetTicketStats, Inject(GetTicketStats)],
-    since: Annotated[datetime | None, Query(description="ISO 8601 with a zone")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601 with a zone")] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601 (no zone: UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601 (no zone: UTC)")] = None,
 ) -> TicketStatsOut:
     return TicketStatsOut.of(await use_case.execute(principal, since, until))
 
