@@ -40,6 +40,7 @@ from api.interfaces.http.routers.crm import lead_imports as lead_import_routes
 from api.interfaces.http.routers.crm import leads as lead_routes
 from api.interfaces.http.routers.crm import meetings as meeting_routes
 from api.interfaces.http.routers.crm import tickets as ticket_routes
+from api.interfaces.http.routers.crm import transcripts as transcript_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before the contacts: `/contacts/imports` must win over `/contacts/{contact_id}`.
     app.include_router(contact_import_routes.router, prefix=settings.api_prefix)
     app.include_router(contact_export_routes.router, prefix=settings.api_prefix)
+    app.include_router(transcript_routes.router, prefix=settings.api_prefix)
     app.include_router(contact_routes.contacts, prefix=settings.api_prefix)
     app.include_router(contact_routes.segments, prefix=settings.api_prefix)
     app.include_router(campaign_routes.router, prefix=settings.api_prefix)

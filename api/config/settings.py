@@ -141,6 +141,25 @@ class Settings(BaseSettings):
         le=10_000,
         description="At most this many due tickets are checked per SLA run (the rest next run).",
     )
+    transcript_ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,  # the media links inside live as long: providers sign for 7 days at most
+        description="How long a ready conversation transcript (and the media links in it) "
+        "is offered for download.",
+    )
+    transcript_sweep_interval_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="How often beat deletes the files of transcripts past expires_at.",
+    )
+    transcript_pdf_max_entries: int = Field(
+        default=20_000,
+        ge=100,
+        le=200_000,
+        description="The most entries (messages, notes, status changes) a PDF transcript "
+        "holds; the CSV has them all.",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

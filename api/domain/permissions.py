@@ -49,6 +49,7 @@ class Permission(StrEnum):
     CRM_WRITE = "crm:write"
     TICKETS_MANAGE = "tickets:manage"
     DEPARTMENTS_MANAGE = "departments:manage"
+    TRANSCRIPTS_EXPORT = "transcripts:export"
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
@@ -138,6 +139,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.DEPARTMENTS_MANAGE,
         "Create, change and delete departments: members, business hours and SLA targets",
+    ),
+    CatalogEntry(
+        Permission.TRANSCRIPTS_EXPORT,
+        "Export a conversation's transcript (messages, notes, attachments as links) to a "
+        "PDF or CSV file and download it (with inbox:read)",
     ),
     CatalogEntry(Permission.TENANTS_READ, "List and read every tenant", platform=True),
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),

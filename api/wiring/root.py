@@ -25,6 +25,7 @@ from api.wiring import (
     crm_leads,
     crm_meetings,
     crm_tickets,
+    crm_transcripts,
     email,
     files,
     identity,
@@ -42,6 +43,7 @@ CONTEXTS = (
     assistants, operations, analytics, crm,
     crm_callbacks, crm_meetings, crm_leads,
     crm_tickets,
+    crm_transcripts,
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from api.usecases.assistants.follow_up import FOLLOW_UP_JOB
 from api.usecases.crm.lead_imports import SWEEP_LEAD_IMPORTS_JOB
 from api.usecases.crm.meeting_reminders import SEND_MEETING_REMINDERS_JOB
 from api.usecases.crm.ticket_sla import TICKET_SLA_JOB
+from api.usecases.crm.transcripts import SWEEP_TRANSCRIPTS_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
@@ -82,3 +83,4 @@ periodic(
 )
 periodic("lead-import-sweep", SWEEP_LEAD_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)
 periodic("ticket-sla", TICKET_SLA_JOB, lambda s: s.ticket_sla_interval_seconds)
+periodic("transcript-sweep", SWEEP_TRANSCRIPTS_JOB, lambda s: s.transcript_sweep_interval_seconds)

@@ -6,22 +6,20 @@ tags joined with `;`, booleans `true`/`false`, times ISO 8601 UTC with offset, n
 for a missing value. The file is UTF-8 with a byte order mark (so that spreadsheet
 programs read accents right) and CRLF line ends (RFC 4180).
 
-Formula injection: a spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab
-or a carriage return as a formula. Such a cell gets a leading `'` (shown as text), unless
-it is a plain number (`+442079460958`, `-3`), which no spreadsheet runs; so phone numbers
-stay as they are and names like `=HYPERLINK(...)` are defused.
+Formula injection: every cell goes through `safe_cell` (api/usecases/kernel/csv_cells.py):
+a value a spreadsheet would run as a formula gets a leading `'`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
 from api.domain.messaging.contacts import Contact
+from api.usecases.kernel.csv_cells import drain, safe_cell
 
 BOM = "\ufeff"
 FIXED_COLUMNS = (
@@ -30,22 +28,10 @@ FIXED_COLUMNS = (
 )  # fmt: skip
 ATTRIBUTE_PREFIX = "attribute:"
 TAG_SEPARATOR = ";"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 
 
 def header(attribute_keys: Iterable[str]) -> list[str]:
     return [*FIXED_COLUMNS, *(ATTRIBUTE_PREFIX + key for key in attribute_keys)]
-
-
-def safe_cell(value: str) -> str:
-    """The value without control characters (but tab and line ends), defused when a
-    spreadsheet would run it as a formula."""
-    value = _CONTROLS.sub("", value)
-    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
 
 
 def _text(value: Any) -> str:
@@ -83,16 +69,9 @@ async def csv_chunks(
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerow(header(attribute_keys))
-    yield _drain(buffer)
+    yield drain(buffer)
     async for batch in batches:
         for contact in batch:
             writer.writerow(row(contact, attribute_keys))
             counter.rows += 1
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> bytes:
-    data = buffer.getvalue().encode("utf-8")
-    buffer.seek(0)
-    buffer.truncate()
-    return data
+        yield drain(buffer)

@@ -26,14 +26,13 @@ Rules:
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
 from api.domain.clock import Clock
-from api.domain.errors import NotFound, ParleyError, ServiceUnavailable, TemporaryFailure
+from api.domain.errors import NotFound, ServiceUnavailable, TemporaryFailure
 from api.domain.identity.auth import Principal
 from api.domain.jobs import JobQueue
 from api.domain.messaging.contact_exports import (
@@ -47,10 +46,10 @@ from api.domain.messaging.contact_exports import (
 from api.domain.messaging.contacts import ContactQuery, ContactRepository
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.permissions import Permission
-from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_time
+from api.usecases.kernel.file_sweep import failure_reason, sweep_expired_files
 from api.usecases.messaging.contact_csv import CsvCounter, csv_chunks
 from api.usecases.messaging.contact_rules import normalised_tags
 from api.usecases.messaging.manage_contacts import SEGMENT_NOT_FOUND
@@ -231,30 +230,20 @@ class SweepExpiredExports:
         self._clock = clock
 
     async def execute(self) -> int:
-        now = self._clock.now()
-        deleted = 0
-        for _ in range(SWEEP_MAX_BATCHES):
-            due = await self._due.due(now, SWEEP_BATCH)
-            moved = 0
-            for item in due:
-                with tenant_context(TenantId(item.tenant_id)):
-                    export = await self._exports.get(item.export_id)
-                    if export is None or export.file_id is None:
-                        continue
-                    await self._files.remove(export.file_id)
-                    if await self._exports.purged(item.export_id, export.file_id):
-                        moved += 1
-            deleted += moved
-            if len(due) < SWEEP_BATCH or moved == 0:
-                break
-        return deleted
+        return await sweep_expired_files(
+            self._clock.now(), due=self._due_ids, file_of=self._file_of,
+            remove=self._files.remove, purged=self._exports.purged,
+            batch=SWEEP_BATCH, max_batches=SWEEP_MAX_BATCHES,
+        )  # fmt: skip
+
+    async def _due_ids(self, at: datetime, limit: int) -> list[tuple[str, str]]:
+        return [(item.tenant_id, item.export_id) for item in await self._due.due(at, limit)]
+
+    async def _file_of(self, export_id: str) -> str | None:
+        export = await self._exports.get(export_id)
+        return export.file_id if export is not None else None
 
 
 def _reason(exc: BaseException) -> str:
-    """Why an export failed, for its owner: a Parley error's own words (never a secret),
-    else only that something broke (the details are in the logs)."""
-    if isinstance(exc, ParleyError):
-        return exc.detail[:500]
-    if isinstance(exc, TimeoutError | asyncio.CancelledError):
-        return "The export took too long."
-    return "The export failed unexpectedly; see the logs."
+    """Why an export failed, for its owner (see `failure_reason`)."""
+    return failure_reason(exc, "export")

@@ -13,7 +13,7 @@ from api.common.clock import utcnow
 from api.domain.errors import InvalidInput, ServiceUnavailable
 from api.domain.messaging.contact_exports import ContactExport, ExportLink, ExportStatus
 from api.domain.messaging.contacts import Contact, ContactQuery
-from api.usecases.messaging.contact_csv import safe_cell
+from api.usecases.kernel.csv_cells import safe_cell
 from api.usecases.messaging.export_contacts import ExportPolicy, RunContactExport
 from tests.fakes.clock import FakeUtcClock
 

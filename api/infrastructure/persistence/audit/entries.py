@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from beanie import Document, SortDirection
 from pydantic import Field
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.common.request_context import current_request_id
 from api.domain.audit import AuditEntry, AuditQuery, redact
@@ -48,6 +48,11 @@ class AuditEntryDocument(Document):
             IndexModel(
                 [(_TENANT, 1), ("action", 1), ("created_at", DESCENDING)],
                 name="tenant_action_created",
+            ),
+            # One resource's history (a conversation's status changes, for transcripts).
+            IndexModel(
+                [(_TENANT, 1), ("resource_id", 1), ("created_at", ASCENDING)],
+                name="tenant_resource_created",
             ),
         ]
 

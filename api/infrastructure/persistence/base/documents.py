@@ -23,6 +23,7 @@ from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
 from api.infrastructure.persistence.crm.leads import LeadDocument
 from api.infrastructure.persistence.crm.meetings import MeetingDocument, MeetingReminderDocument
 from api.infrastructure.persistence.crm.tickets import TicketCounterDocument, TicketDocument
+from api.infrastructure.persistence.crm.transcripts import TranscriptDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
@@ -104,4 +105,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     LeadImportDocument,
     TicketDocument,
     TicketCounterDocument,
+    TranscriptDocument,
 ]

@@ -1,1 +1,2 @@
-"""The CRM's routes: leads, meetings, tickets, callback requests, departments."""
+"""The CRM's routes: leads, meetings, tickets, callback requests, departments,
+transcripts."""
