@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         description="The most entries (messages, notes, status changes) a PDF transcript "
         "holds; the CSV has them all.",
     )
+    transcript_max_active: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="The most transcripts one tenant may have queued or running at a time "
+        "(one per conversation); past it a request is 429.",
+    )
 
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -39,5 +39,6 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
         ttl=timedelta(hours=settings.transcript_ttl_hours),
         lease=timedelta(seconds=settings.jobs.job_time_limit_seconds + 60),
         pdf_max_entries=settings.transcript_pdf_max_entries,
+        max_active=settings.transcript_max_active,
     )
     container.register(TranscriptPolicy, instance=policy)

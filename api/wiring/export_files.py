@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from api.domain.crm.transcripts import TranscriptFormat
+from api.domain.crm.transcripts import TranscriptFormat, TranscriptLink
 from api.domain.files.storage import FileRepository, SignedUrl
 from api.domain.messaging.contact_exports import ExportLink
 from api.usecases.crm.transcripts import TRANSCRIPT_PURPOSE
@@ -86,8 +86,11 @@ class FileStoreTranscriptFiles(_ExportFileStore):
             filename, chunks, purpose=TRANSCRIPT_PURPOSE, owner_id=owner_id, allowed=allowed
         )
 
-    async def link(self, file_id: str) -> SignedUrl | None:
-        return await self._signed(file_id)
+    async def link(self, file_id: str) -> TranscriptLink | None:
+        signed = await self._signed(file_id)
+        return (
+            None if signed is None else TranscriptLink(url=signed.url, expires_at=signed.expires_at)
+        )
 
 
 class StoredFileLinks:

@@ -20,7 +20,6 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from api.domain.errors import Conflict
-from api.domain.files.storage import SignedUrl
 
 
 class TranscriptFormat(StrEnum):
@@ -128,6 +127,10 @@ class TranscriptRepository(Protocol):
         """The conversation's queued or running transcript, if any."""
         ...
 
+    async def count_active(self) -> int:
+        """How many of the tenant's transcripts are queued or running."""
+        ...
+
     async def claim(self, transcript_id: str, *, at: datetime, lease_until: datetime) -> bool:
         """Mark it `running` (attempts + 1) when it is `queued`, or `running` with a lease
         that ran out before `at`; False otherwise. Atomic."""
@@ -173,6 +176,13 @@ class ExpiredTranscripts(Protocol):
     async def due(self, at: datetime, limit: int) -> list[DueTranscript]: ...
 
 
+class TranscriptLink(BaseModel):
+    """A signed download link of a transcript's file, valid until `expires_at`."""
+
+    url: str
+    expires_at: datetime
+
+
 class TranscriptFiles(Protocol):
     """Where transcript files go: the tenant's storage, through the files feature."""
 
@@ -182,7 +192,7 @@ class TranscriptFiles(Protocol):
         """Store the file streamed in `chunks` as one of the tenant's files; its id."""
         ...
 
-    async def link(self, file_id: str) -> SignedUrl | None:
+    async def link(self, file_id: str) -> TranscriptLink | None:
         """A fresh signed download link; None when the file is gone."""
         ...
 

@@ -46,10 +46,9 @@ def printable(text: str) -> str:
     out = []
     for char in text:
         point = ord(char)
-        if point in known or char in "\n\t":
-            out.append(char)
-        elif point not in _SILENT:
-            out.append(f"<U+{point:04X}>")
+        if point in _SILENT:
+            continue
+        out.append(char if point in known or char in "\n\t" else f"<U+{point:04X}>")
     return "".join(out)
 
 

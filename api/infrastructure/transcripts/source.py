@@ -149,6 +149,9 @@ def _content_label(kind: str, content: dict[str, Any], stored_name: str | None) 
         source = media or content
         filename = stored_name or source.get("filename")
         return f"[{media_kind}{': ' + filename if filename else ''}]"
+    reply = content.get("reply")
+    if isinstance(reply, dict) and (reply.get("title") or reply.get("id")):
+        return f"[chose: {reply.get('title') or reply.get('id')}]"
     if kind == "template":
         return f"[template {content.get('name', '?')} ({content.get('language', '?')})]"
     location = content.get("location") if isinstance(content.get("location"), dict) else None
@@ -170,9 +173,6 @@ def _content_label(kind: str, content: dict[str, Any], stored_name: str | None) 
     if kind == "reaction":
         emoji = reaction.get("emoji") if isinstance(reaction, dict) else content.get("emoji")
         return f"[reaction {emoji}]" if emoji else "[reaction removed]"
-    reply = content.get("reply")
-    if isinstance(reply, dict) and (reply.get("title") or reply.get("id")):
-        return f"[chose: {reply.get('title') or reply.get('id')}]"
     if content.get("contacts"):
         return f"[shared contacts: {len(content['contacts'])}]"
     if kind == "system":

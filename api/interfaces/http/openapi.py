@@ -174,6 +174,14 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "transcripts",
+        "description": (
+            "Conversation transcripts for tickets and compliance: a job writes a whole "
+            "conversation (messages, private notes, status changes, media as links) to a "
+            "PDF or CSV file, offered by a signed link until it expires."
+        ),
+    },
+    {
         "name": "tenants",
         "description": (
             "The platform plane: platform admins create and manage tenants (never with a "

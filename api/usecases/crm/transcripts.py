@@ -12,7 +12,9 @@ Rules:
 - the conversation must be the tenant's (and visible to the caller), else 404;
 - at most one transcript of a conversation is queued or running: asking again for the
   same format answers that one (no second job), for the other format is 409
-  `transcript_in_progress` (atomic: a unique key decides between racing requests);
+  `transcript_in_progress` (atomic: a unique key decides between racing requests); and at
+  most `max_active` of the tenant's (a soft bound: 429 `rate_limited` past it, so one
+  tenant cannot fill the job queue);
 - the job reads the conversation in batches (`TranscriptPolicy.batch_size`, oldest
   first: memory bounded whatever its length) and streams the file into the tenant's
   storage through the files feature: CSV (`transcript_csv`) or PDF (`PdfWriter`, at most
@@ -44,12 +46,18 @@ from api.domain.crm.transcripts import (
     TranscriptFormat,
     TranscriptHeader,
     TranscriptInProgress,
+    TranscriptLink,
     TranscriptRepository,
     TranscriptSource,
     TranscriptStatus,
 )
-from api.domain.errors import Conflict, NotFound, ServiceUnavailable, TemporaryFailure
-from api.domain.files.storage import SignedUrl
+from api.domain.errors import (
+    Conflict,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    TemporaryFailure,
+)
 from api.domain.identity.auth import Principal
 from api.domain.jobs import JobQueue
 from api.domain.permissions import Permission
@@ -68,6 +76,7 @@ IN_PROGRESS = (
     "A {format} transcript of this conversation is being written; ask again when it is "
     "ready or failed."
 )
+TOO_MANY = "Too many transcripts of this tenant are being written; ask again when some are ready."
 _RETRYABLE = (TemporaryFailure, ServiceUnavailable, TimeoutError)
 
 
@@ -81,13 +90,15 @@ class TranscriptPolicy:
     lease: timedelta
     batch_size: int = 200
     pdf_max_entries: int = 20_000
+    max_active: int = 10
+    retry_after_seconds: int = 30
 
 
 class TranscriptView(BaseModel):
     """A transcript as the API shows it: `link` only when ready and not expired."""
 
     transcript: Transcript
-    link: SignedUrl | None = None
+    link: TranscriptLink | None = None
 
 
 def _require(principal: Principal) -> None:
@@ -103,12 +114,14 @@ class RequestTranscript:
         jobs: JobQueue,
         clock: Clock,
         auditor: Auditor,
+        policy: TranscriptPolicy,
     ) -> None:
         self._transcripts = transcripts
         self._source = source
         self._jobs = jobs
         self._clock = clock
         self._auditor = auditor
+        self._policy = policy
 
     async def execute(
         self, principal: Principal, conversation_id: str, format: TranscriptFormat
@@ -119,6 +132,8 @@ class RequestTranscript:
         running = await self._transcripts.active(conversation_id)
         if running is not None:
             return _reused(running, format)
+        if await self._transcripts.count_active() >= self._policy.max_active:
+            raise RateLimited(self._policy.retry_after_seconds, TOO_MANY)
         try:
             transcript = await self._transcripts.add(
                 Transcript(

@@ -20,6 +20,7 @@ from api.domain.crm.transcripts import Transcript, TranscriptFormat, TranscriptR
 from api.infrastructure.persistence.crm.transcripts import TranscriptDocument
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.usecases.crm.transcripts import SweepExpiredTranscripts
+from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.support.app import AppClient, assert_problem
 from tests.support.database import as_tenant
 from tests.support.fake_graph import FakeGraph
@@ -31,6 +32,7 @@ from tests.support.transcripts import (
     CUSTOMER,
     EVIL,
     PNG,
+    Talk,
     a_conversation,
     finished,
     local,
@@ -47,6 +49,17 @@ COLUMNS = [
     "time_utc", "time_local", "kind", "direction", "sender_type", "sender", "type", "text",
     "attachment", "status", "message_id",
 ]  # fmt: skip
+
+
+async def two_conversations(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> tuple[CreatedTenant, dict[str, str], CreatedTenant, dict[str, str], Talk, Talk]:
+    """Acme and beta, their owners, and a conversation of each."""
+    acme, owner, beta, beta_owner = await two_tenants(client)
+    talk = await a_conversation(client, container, graph, acme, owner)
+    theirs = await a_conversation(client, container, graph, beta, beta_owner,
+                                  number="222000222000", email="ada@beta.example.com")  # fmt: skip
+    return acme, owner, beta, beta_owner, talk, theirs
 
 
 async def test_the_csv_transcript_holds_every_entry(
@@ -150,6 +163,28 @@ async def test_one_transcript_at_a_time_per_conversation(
     assert fresh["id"] != queued.id
 
 
+async def test_a_tenant_has_a_bounded_number_of_transcripts_in_progress(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, beta_owner, talk, theirs = await two_conversations(client, container, graph)
+    with as_tenant(acme.tenant):  # TRANSCRIPT_MAX_ACTIVE (10) queued, without their jobs
+        repository: TranscriptRepository = container.resolve(TranscriptRepository)
+        held = [
+            await repository.add(Transcript(conversation_id=str(ObjectId()),
+                                            format=TranscriptFormat.CSV, created_at=utcnow()))
+            for _ in range(10)
+        ]  # fmt: skip
+    response = await client.post(transcripts_url(talk.conversation_id), json={"format": "csv"},
+                                 headers=owner)  # fmt: skip
+    assert_problem(response, 429, "rate_limited")
+    assert int(response.headers["retry-after"]) > 0
+    # Another tenant is not held back; one finished here frees a place.
+    await requested(client, beta_owner, theirs.conversation_id, "csv")
+    with as_tenant(acme.tenant):
+        await repository.fail(held[0].id or "", error="gave up", at=utcnow())
+    await requested(client, owner, talk.conversation_id, "csv")
+
+
 async def test_transcripts_need_inbox_read_and_transcripts_export(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
@@ -184,10 +219,7 @@ async def test_transcripts_need_inbox_read_and_transcripts_export(
 async def test_another_tenants_conversation_and_transcript_are_404(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
-    acme, owner, beta, beta_owner = await two_tenants(client)
-    talk = await a_conversation(client, container, graph, acme, owner)
-    theirs = await a_conversation(client, container, graph, beta, beta_owner,
-                                  number="222000222000", email="ada@beta.example.com")  # fmt: skip
+    _, owner, _, beta_owner, talk, theirs = await two_conversations(client, container, graph)
     transcript = await requested(client, owner, talk.conversation_id, "csv")
 
     response = await client.post(transcripts_url(talk.conversation_id), json={"format": "csv"},
@@ -225,10 +257,7 @@ async def test_bad_input_is_422(
 async def test_an_expired_transcript_offers_no_link_and_the_sweep_deletes_its_file(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
-    acme, owner, beta, beta_owner = await two_tenants(client)
-    talk = await a_conversation(client, container, graph, acme, owner)
-    theirs = await a_conversation(client, container, graph, beta, beta_owner,
-                                  number="222000222000", email="ada@beta.example.com")  # fmt: skip
+    acme, owner, beta, beta_owner, talk, theirs = await two_conversations(client, container, graph)
     ours = await requested(client, owner, talk.conversation_id, "csv")
     done = await finished(client, container, acme, owner, ours)
     other = await requested(client, beta_owner, theirs.conversation_id, "pdf")

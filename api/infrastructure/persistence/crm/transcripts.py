@@ -18,6 +18,7 @@ from api.domain.crm.transcripts import (
     TranscriptFormat,
     TranscriptStatus,
 )
+from api.infrastructure.persistence.base.leases import claim_under_lease
 from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
@@ -96,24 +97,14 @@ class BeanieTranscriptRepository:
         )  # fmt: skip
         return found[0].to_entity() if found else None
 
+    async def count_active(self) -> int:
+        return await self._scoped.count(tenant_first(**{ACTIVE_KEY: {"$type": "string"}}))
+
     async def claim(self, transcript_id: str, *, at: datetime, lease_until: datetime) -> bool:
-        oid = to_object_id(transcript_id)
-        if oid is None:
-            return False
-        update: dict[str, dict[str, Any]] = {
-            "$set": {"status": TranscriptStatus.RUNNING.value, "started_at": at,
-                     "lease_until": lease_until},
-            "$inc": {"attempts": 1},
-        }  # fmt: skip
-        # Queued, else running under a lease that ran out (its worker died): two plain
-        # conditions rather than `$or`, which the embedded server answers with a scan.
-        for condition in (
-            {"status": TranscriptStatus.QUEUED.value},
-            {"status": TranscriptStatus.RUNNING.value, "lease_until": {"$lt": at}},
-        ):
-            if await self._scoped.apply_where({"_id": oid, **condition}, update):
-                return True
-        return False
+        return await claim_under_lease(
+            self._scoped, transcript_id, at=at, lease_until=lease_until,
+            queued=TranscriptStatus.QUEUED.value, running=TranscriptStatus.RUNNING.value,
+        )  # fmt: skip
 
     async def finish(
         self,

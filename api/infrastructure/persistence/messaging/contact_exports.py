@@ -11,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.domain.messaging.contact_exports import ContactExport, DueExport, ExportStatus
 from api.domain.messaging.contacts import ContactQuery
+from api.infrastructure.persistence.base.leases import claim_under_lease
 from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
@@ -67,23 +68,10 @@ class BeanieContactExportRepository:
         return document.to_entity() if document else None
 
     async def claim(self, export_id: str, *, at: datetime, lease_until: datetime) -> bool:
-        oid = to_object_id(export_id)
-        if oid is None:
-            return False
-        update: dict[str, dict[str, Any]] = {
-            "$set": {"status": ExportStatus.RUNNING.value, "started_at": at,
-                     "lease_until": lease_until},
-            "$inc": {"attempts": 1},
-        }  # fmt: skip
-        # Queued, else running under a lease that ran out (its worker died): two plain
-        # conditions rather than `$or`, which the embedded server answers with a scan.
-        for condition in (
-            {"status": ExportStatus.QUEUED.value},
-            {"status": ExportStatus.RUNNING.value, "lease_until": {"$lt": at}},
-        ):
-            if await self._scoped.apply_where({"_id": oid, **condition}, update):
-                return True
-        return False
+        return await claim_under_lease(
+            self._scoped, export_id, at=at, lease_until=lease_until,
+            queued=ExportStatus.QUEUED.value, running=ExportStatus.RUNNING.value,
+        )  # fmt: skip
 
     async def finish(
         self, export_id: str, *, file_id: str, total_rows: int, at: datetime, expires_at: datetime

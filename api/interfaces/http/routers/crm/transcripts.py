@@ -47,11 +47,13 @@ CONTENT = (
         "tenant's storage. Poll `GET /conversations/{id}/transcripts/{transcript_id}` for "
         "the state and the link. One transcript of a conversation is written at a time: "
         "asking again while one of the same format is queued or running answers that one; "
-        "for the other format it is 409 `transcript_in_progress`. Another tenant's "
+        "for the other format it is 409 `transcript_in_progress`; past "
+        "`TRANSCRIPT_MAX_ACTIVE` queued or running in the tenant it is 429 `rate_limited` "
+        "(`Retry-After`). Another tenant's "
         "conversation is 404; a broker that is down 503. Audited as "
         "`conversation.transcript_requested`." + WHY + CONTENT
     ),
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
 )
 async def request_transcript(
     conversation_id: str,
