@@ -14,7 +14,9 @@ Rules:
   same format answers that one (no second job), for the other format is 409
   `transcript_in_progress` (atomic: a unique key decides between racing requests); and at
   most `max_active` of the tenant's (a soft bound: 429 `rate_limited` past it, so one
-  tenant cannot fill the job queue);
+  tenant cannot fill the job queue); one whose job was lost (queued for `stale_after`
+  without a run, or running under a lease that ran out) is `failed` when the
+  conversation's transcript is asked for again, so a lost job never blocks it;
 - the job reads the conversation in batches (`TranscriptPolicy.batch_size`, oldest
   first: memory bounded whatever its length) and streams the file into the tenant's
   storage through the files feature: CSV (`transcript_csv`) or PDF (`PdfWriter`, at most
@@ -77,6 +79,7 @@ IN_PROGRESS = (
     "ready or failed."
 )
 TOO_MANY = "Too many transcripts of this tenant are being written; ask again when some are ready."
+LOST = "The job writing this transcript was lost; it was asked for again."
 _RETRYABLE = (TemporaryFailure, ServiceUnavailable, TimeoutError)
 
 
@@ -92,6 +95,7 @@ class TranscriptPolicy:
     pdf_max_entries: int = 20_000
     max_active: int = 10
     retry_after_seconds: int = 30
+    stale_after: timedelta = timedelta(hours=1)  # a queued one whose job never ran
 
 
 class TranscriptView(BaseModel):
@@ -130,6 +134,10 @@ class RequestTranscript:
         if await self._source.header(conversation_id) is None:
             raise NotFound(CONVERSATION_NOT_FOUND)
         running = await self._transcripts.active(conversation_id)
+        if running is not None and self._lost(running):
+            assert running.id is not None  # noqa: S101 - stored
+            await self._transcripts.fail(running.id, error=LOST, at=self._clock.now())
+            running = None
         if running is not None:
             return _reused(running, format)
         if await self._transcripts.count_active() >= self._policy.max_active:
@@ -162,6 +170,14 @@ class RequestTranscript:
             ),
         )  # fmt: skip
         return transcript
+
+    def _lost(self, transcript: Transcript) -> bool:
+        """Its job is gone: queued for `stale_after` without a run, or running under a
+        lease that ran out (the worker died and the job was not delivered again)."""
+        now = self._clock.now()
+        if transcript.status is TranscriptStatus.RUNNING:
+            return transcript.lease_until is not None and transcript.lease_until < now
+        return transcript.created_at + self._policy.stale_after < now
 
 
 def _reused(running: Transcript, format: TranscriptFormat) -> Transcript:

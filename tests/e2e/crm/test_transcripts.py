@@ -161,6 +161,17 @@ async def test_one_transcript_at_a_time_per_conversation(
         await repository.fail(queued.id, error="gave up", at=utcnow())
     fresh = await requested(client, owner, talk.conversation_id, "pdf")
     assert fresh["id"] != queued.id
+    # A queued one whose job never ran (lost) does not block the conversation for ever.
+    with as_tenant(acme.tenant):
+        await repository.fail(fresh["id"], error="gave up", at=utcnow())
+        lost = await repository.add(
+            Transcript(conversation_id=talk.conversation_id, format=TranscriptFormat.PDF,
+                       created_at=utcnow() - timedelta(hours=2))
+        )  # fmt: skip
+    after = await requested(client, owner, talk.conversation_id, "csv")
+    assert after["id"] != lost.id
+    gone = (await client.get(transcripts_url(talk.conversation_id, lost.id), headers=owner)).json()
+    assert gone["status"] == "failed" and "lost" in gone["error"]
 
 
 async def test_a_tenant_has_a_bounded_number_of_transcripts_in_progress(
