@@ -1,12 +1,21 @@
-"""Claiming a record for one run of a job under a lease (contact exports, conversation
-transcripts): one conditional update on its id, so two runs never both hold it."""
+"""Records a job writes a file for (contact exports, conversation transcripts): claiming
+one for one run under a lease (one conditional update on its id, so two runs never both
+hold it), and the sweep's cross-tenant read of those whose file is due for deletion."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from api.infrastructure.persistence.base.scoped import TenantScopedRepository, to_object_id
+from beanie import Document
+from pymongo import ASCENDING
+
+from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.scoped import (
+    TENANT_FIELD,
+    TenantScopedRepository,
+    to_object_id,
+)
 
 
 async def claim_under_lease(
@@ -34,3 +43,19 @@ async def claim_under_lease(
         if await scoped.apply_where({"_id": oid, **condition}, update):
             return True
     return False
+
+
+async def due_for_purge(
+    document: type[Document], at: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """`(tenant_id, id)` of at most `limit` records of `document` whose `purge_at` is `at`
+    or earlier, earliest first, in every tenant (platform-level by design: read-only, ids
+    only; the field is set only while a file is to be deleted, so the range stays small)."""
+    collection = document.get_pymongo_collection()
+    with database_errors():
+        cursor = (
+            collection.find({"purge_at": {"$lte": at}}, {TENANT_FIELD: 1})
+            .sort("purge_at", ASCENDING)
+            .limit(limit)
+        )
+        return [(row[TENANT_FIELD], str(row["_id"])) async for row in cursor]

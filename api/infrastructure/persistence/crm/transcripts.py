@@ -18,8 +18,7 @@ from api.domain.crm.transcripts import (
     TranscriptFormat,
     TranscriptStatus,
 )
-from api.infrastructure.persistence.base.leases import claim_under_lease
-from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.leases import claim_under_lease, due_for_purge
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -159,14 +158,7 @@ class PlatformExpiredTranscripts:
     """`ExpiredTranscripts` adapter (platform-level by design; read-only, ids only)."""
 
     async def due(self, at: datetime, limit: int) -> list[DueTranscript]:
-        collection = TranscriptDocument.get_pymongo_collection()
-        with database_errors():
-            cursor = (
-                collection.find({"purge_at": {"$lte": at}}, {TENANT_FIELD: 1})
-                .sort("purge_at", ASCENDING)
-                .limit(limit)
-            )
-            return [
-                DueTranscript(tenant_id=row[TENANT_FIELD], transcript_id=str(row["_id"]))
-                async for row in cursor
-            ]
+        return [
+            DueTranscript(tenant_id=tenant_id, transcript_id=record_id)
+            for tenant_id, record_id in await due_for_purge(TranscriptDocument, at, limit)
+        ]

@@ -11,8 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.domain.messaging.contact_exports import ContactExport, DueExport, ExportStatus
 from api.domain.messaging.contacts import ContactQuery
-from api.infrastructure.persistence.base.leases import claim_under_lease
-from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.leases import claim_under_lease, due_for_purge
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -117,14 +116,7 @@ class PlatformExpiredExports:
     """`ExpiredExports` adapter (platform-level by design; read-only, ids only)."""
 
     async def due(self, at: datetime, limit: int) -> list[DueExport]:
-        collection = ContactExportDocument.get_pymongo_collection()
-        with database_errors():
-            cursor = (
-                collection.find({"purge_at": {"$lte": at}}, {TENANT_FIELD: 1})
-                .sort("purge_at", ASCENDING)
-                .limit(limit)
-            )
-            return [
-                DueExport(tenant_id=row[TENANT_FIELD], export_id=str(row["_id"]))
-                async for row in cursor
-            ]
+        return [
+            DueExport(tenant_id=tenant_id, export_id=record_id)
+            for tenant_id, record_id in await due_for_purge(ContactExportDocument, at, limit)
+        ]
