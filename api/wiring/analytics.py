@@ -9,6 +9,7 @@ import punq
 from api.config import Settings
 from api.domain.analytics.dashboard import (
     CampaignPerformanceSource,
+    CrmFiguresSource,
     DashboardCache,
     InboxFigures,
     TenantTimeZone,
@@ -16,6 +17,7 @@ from api.domain.analytics.dashboard import (
 from api.domain.tenants.profile import DEFAULT_TIMEZONE, TenantProfileRepository
 from api.infrastructure.cache.analytics import RedisDashboardCache
 from api.infrastructure.persistence.analytics.campaigns import MongoCampaignPerformance
+from api.infrastructure.persistence.analytics.crm import MongoCrmFigures
 from api.infrastructure.persistence.analytics.inbox import MongoInboxFigures
 from api.usecases.analytics.get_dashboard import AnalyticsPolicy
 from api.wiring.clients import Clients
@@ -36,6 +38,7 @@ class ProfileTimeZone:
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(InboxFigures, MongoInboxFigures)
     container.register(CampaignPerformanceSource, MongoCampaignPerformance)
+    container.register(CrmFiguresSource, MongoCrmFigures)
     container.register(TenantTimeZone, ProfileTimeZone)
     container.register(DashboardCache, instance=RedisDashboardCache(clients.redis))
     container.register(

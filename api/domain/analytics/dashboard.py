@@ -96,6 +96,57 @@ class ConversationFigures(BaseModel):
     resolution: Durations = Durations()
 
 
+class MoneyTotal(BaseModel):
+    """A sum in one currency, as a decimal string (`"1234.50"`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    currency: str
+    value: str
+
+
+class PipelineStage(BaseModel):
+    """The leads at one stage now, and their value per currency (leads without a value
+    count, and add nothing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    count: int = 0
+    values: list[MoneyTotal] = Field(default_factory=list)
+
+
+class TicketSla(BaseModel):
+    """Tickets open now (open, pending, on hold) and how many of them breached a target;
+    breaches that happened in the window, by target."""
+
+    model_config = ConfigDict(frozen=True)
+
+    open: int = 0
+    open_breached: int = 0
+    first_response_breaches: int = 0
+    resolution_breaches: int = 0
+
+
+class MeetingAttendance(BaseModel):
+    """Meetings that started in the window and were marked: `show_rate` is completed /
+    (completed + no-show), None when none was marked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    completed: int = 0
+    no_show: int = 0
+    show_rate: float | None = None
+
+
+class CrmFigures(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pipeline: list[PipelineStage] = Field(default_factory=list)
+    tickets: TicketSla = TicketSla()
+    meetings: MeetingAttendance = MeetingAttendance()
+
+
 class Dashboard(BaseModel):
     """The whole answer, as computed (and cached) at `computed_at`."""
 
@@ -106,6 +157,7 @@ class Dashboard(BaseModel):
     conversations: ConversationFigures
     agents: list[AgentLoad]
     campaigns: list[CampaignPerformance]
+    crm: CrmFigures = CrmFigures()
 
 
 class InboxFigures(Protocol):
@@ -132,6 +184,15 @@ class CampaignPerformanceSource(Protocol):
 
     async def performance(self, since: datetime, until: datetime) -> list[CampaignPerformance]:
         """One row per campaign with recipients whose state changed in `[since, until)`."""
+        ...
+
+
+class CrmFiguresSource(Protocol):
+    """The CRM's figures of the current tenant (within the caller's department scope)."""
+
+    async def figures(self, window: Window) -> CrmFigures:
+        """The pipeline now, ticket SLA breaches (open now; happened in the window) and
+        the show rate of meetings that started in the window."""
         ...
 
 

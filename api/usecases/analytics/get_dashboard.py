@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from api.domain.analytics.dashboard import (
     CampaignPerformanceSource,
+    CrmFiguresSource,
     Dashboard,
     DashboardCache,
     InboxFigures,
@@ -18,6 +19,7 @@ from api.domain.analytics.dashboard import (
     WindowTooLong,
 )
 from api.domain.clock import Clock
+from api.domain.departments import current_department_scope
 from api.domain.errors import FieldProblem
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
@@ -114,6 +116,7 @@ class GetDashboard:
         self,
         figures: InboxFigures,
         campaigns: CampaignPerformanceSource,
+        crm: CrmFiguresSource,
         zone: TenantTimeZone,
         cache: DashboardCache,
         clock: Clock,
@@ -121,6 +124,7 @@ class GetDashboard:
     ) -> None:
         self._figures = figures
         self._campaigns = campaigns
+        self._crm = crm
         self._zone = zone
         self._cache = cache
         self._clock = clock
@@ -133,9 +137,11 @@ class GetDashboard:
         zone = _zone(await self._zone.name())
         now = stored_time(self._clock.now())
         window = resolve_window(since, until, now=now, zone=zone)
+        scope = current_department_scope()  # a limited caller's CRM figures are theirs
         key = "|".join(
-            (zone.key, *(_aware(at, zone).isoformat() if at else "-" for at in (since, until)))
-        )
+            (zone.key, *(_aware(at, zone).isoformat() if at else "-" for at in (since, until)),
+             "all" if scope is None else ",".join(sorted(scope)))
+        )  # fmt: skip
         seconds = self._policy.cache_seconds
         if seconds > 0:
             hit = await self._cache.get(key)
@@ -147,13 +153,14 @@ class GetDashboard:
         return DashboardAnswer(dashboard, cached=False)
 
     async def _compute(self, window: Window, now: datetime) -> Dashboard:
-        messages, conversations, agents, campaigns = await asyncio.gather(
+        messages, conversations, agents, campaigns, crm = await asyncio.gather(
             self._figures.messages(window),
             self._figures.conversations(window),
             self._figures.agents(window),
             self._campaigns.performance(window.since, window.until),
+            self._crm.figures(window),
         )
         return Dashboard(
             window=window, computed_at=now, days=local_days(window), messages=messages,
-            conversations=conversations, agents=agents, campaigns=campaigns,
+            conversations=conversations, agents=agents, campaigns=campaigns, crm=crm,
         )  # fmt: skip

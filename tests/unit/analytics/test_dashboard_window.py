@@ -13,12 +13,14 @@ from api.domain.analytics.dashboard import (
     AgentLoad,
     CampaignPerformance,
     ConversationFigures,
+    CrmFigures,
     Dashboard,
     InvalidWindow,
     MessageCount,
     Window,
     WindowTooLong,
 )
+from api.domain.departments import department_scope
 from api.domain.errors import Forbidden
 from api.domain.identity.auth import Principal
 from api.usecases.analytics.get_dashboard import (
@@ -111,11 +113,16 @@ def principal(*permissions: str) -> Principal:
     )  # fmt: skip
 
 
+class NoCrm:
+    async def figures(self, window: Window) -> CrmFigures:
+        return CrmFigures()
+
+
 @pytest.mark.parametrize("seconds", [60, 0])
 async def test_answers_are_cached_for_the_set_seconds_or_not_at_all(seconds: int) -> None:
     figures, cache = CountingFigures(), MemoryCache()
     use_case = GetDashboard(
-        figures, NoCampaigns(), Zone(), cache, FakeUtcClock(NOW), AnalyticsPolicy(seconds)
+        figures, NoCampaigns(), NoCrm(), Zone(), cache, FakeUtcClock(NOW), AnalyticsPolicy(seconds)
     )
     reader = principal("analytics:read")
     first = await use_case.execute(reader, since=None, until=None)
@@ -126,3 +133,19 @@ async def test_answers_are_cached_for_the_set_seconds_or_not_at_all(seconds: int
     assert [s for _, s in cache.entries.values()] == ([seconds] if seconds else [])
     with pytest.raises(Forbidden):
         await use_case.execute(principal("inbox:read"), since=None, until=None)
+
+
+async def test_a_department_limited_reader_never_gets_another_scopes_cached_answer() -> None:
+    figures, cache = CountingFigures(), MemoryCache()
+    use_case = GetDashboard(
+        figures, NoCampaigns(), NoCrm(), Zone(), cache, FakeUtcClock(NOW), AnalyticsPolicy(60)
+    )
+    reader = principal("analytics:read")
+    assert not (await use_case.execute(reader, since=None, until=None)).cached
+    with department_scope(["sales"]):
+        assert not (await use_case.execute(reader, since=None, until=None)).cached
+        assert (await use_case.execute(reader, since=None, until=None)).cached
+    with department_scope(["support"]):
+        assert not (await use_case.execute(reader, since=None, until=None)).cached
+    assert (await use_case.execute(reader, since=None, until=None)).cached
+    assert figures.calls == 3

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.domain.analytics.dashboard import (
     AgentLoad,
     CampaignPerformance,
+    CrmFigures,
     Dashboard,
     DayCount,
     Durations,
@@ -119,6 +120,44 @@ class CampaignPerformanceOut(BaseModel):
         return cls.model_validate(campaign.model_dump())
 
 
+class MoneyTotalOut(BaseModel):
+    currency: str = Field(description="ISO 4217.")
+    value: str = Field(description="A decimal string in the currency's units, e.g. `1234.50`.")
+
+
+class PipelineStageOut(BaseModel):
+    stage: str
+    count: int = Field(description="Leads at this stage now.")
+    values: list[MoneyTotalOut] = Field(description="Their value, per currency.")
+
+
+class TicketSlaOut(BaseModel):
+    open: int = Field(description="Tickets open, pending or on hold now.")
+    open_breached: int = Field(description="Of those, the ones that breached an SLA target.")
+    first_response_breaches: int = Field(
+        description="First-response targets breached in the window."
+    )
+    resolution_breaches: int = Field(description="Resolution targets breached in the window.")
+
+
+class MeetingAttendanceOut(BaseModel):
+    completed: int = Field(description="Meetings that started in the window, completed.")
+    no_show: int = Field(description="Meetings that started in the window, marked no-show.")
+    show_rate: float | None = Field(
+        description="completed / (completed + no_show) (null: none marked)."
+    )
+
+
+class CrmOut(BaseModel):
+    pipeline: list[PipelineStageOut] = Field(description="Every stage, in pipeline order.")
+    tickets: TicketSlaOut
+    meetings: MeetingAttendanceOut
+
+    @classmethod
+    def of(cls, crm: CrmFigures) -> CrmOut:
+        return cls.model_validate(crm.model_dump())
+
+
 def _per_day(days: list[str], counts: list[DayCount]) -> dict[str, int]:
     found = {c.day: c.count for c in counts}
     return {d: found.get(d, 0) for d in days}
@@ -134,6 +173,12 @@ class DashboardOut(BaseModel):
     conversations: ConversationsOut
     agents: list[AgentLoadOut]
     campaigns: list[CampaignPerformanceOut]
+    crm: CrmOut = Field(
+        description=(
+            "The CRM: the lead pipeline now, ticket SLA breaches and the meetings' show "
+            "rate (a caller limited to departments sees their departments' figures)."
+        )
+    )
 
     @classmethod
     def of(cls, answer: DashboardAnswer) -> DashboardOut:
@@ -154,4 +199,5 @@ class DashboardOut(BaseModel):
             ),
             agents=[AgentLoadOut.of(a) for a in d.agents],
             campaigns=[CampaignPerformanceOut.of(c) for c in d.campaigns],
+            crm=CrmOut.of(d.crm),
         )  # fmt: skip
