@@ -120,18 +120,18 @@ class CampaignPerformanceOut(BaseModel):
         return cls.model_validate(campaign.model_dump())
 
 
-class MoneyTotalOut(BaseModel):
+class DashboardMoneyOut(BaseModel):
     currency: str = Field(description="ISO 4217.")
     value: str = Field(description="A decimal string in the currency's units, e.g. `1234.50`.")
 
 
-class PipelineStageOut(BaseModel):
+class DashboardPipelineStageOut(BaseModel):
     stage: str
     count: int = Field(description="Leads at this stage now.")
-    values: list[MoneyTotalOut] = Field(description="Their value, per currency.")
+    values: list[DashboardMoneyOut] = Field(description="Their value, per currency.")
 
 
-class TicketSlaOut(BaseModel):
+class DashboardTicketsOut(BaseModel):
     open: int = Field(description="Tickets open, pending or on hold now.")
     open_breached: int = Field(description="Of those, the ones that breached an SLA target.")
     first_response_breaches: int = Field(
@@ -140,7 +140,7 @@ class TicketSlaOut(BaseModel):
     resolution_breaches: int = Field(description="Resolution targets breached in the window.")
 
 
-class MeetingAttendanceOut(BaseModel):
+class DashboardMeetingsOut(BaseModel):
     completed: int = Field(description="Meetings that started in the window, completed.")
     no_show: int = Field(description="Meetings that started in the window, marked no-show.")
     show_rate: float | None = Field(
@@ -148,13 +148,13 @@ class MeetingAttendanceOut(BaseModel):
     )
 
 
-class CrmOut(BaseModel):
-    pipeline: list[PipelineStageOut] = Field(description="Every stage, in pipeline order.")
-    tickets: TicketSlaOut
-    meetings: MeetingAttendanceOut
+class DashboardCrmOut(BaseModel):
+    pipeline: list[DashboardPipelineStageOut] = Field(description="Every stage, in pipeline order.")
+    tickets: DashboardTicketsOut
+    meetings: DashboardMeetingsOut
 
     @classmethod
-    def of(cls, crm: CrmFigures) -> CrmOut:
+    def of(cls, crm: CrmFigures) -> DashboardCrmOut:
         return cls.model_validate(crm.model_dump())
 
 
@@ -173,7 +173,7 @@ class DashboardOut(BaseModel):
     conversations: ConversationsOut
     agents: list[AgentLoadOut]
     campaigns: list[CampaignPerformanceOut]
-    crm: CrmOut = Field(
+    crm: DashboardCrmOut = Field(
         description=(
             "The CRM: the lead pipeline now, ticket SLA breaches and the meetings' show "
             "rate (a caller limited to departments sees their departments' figures)."
@@ -199,5 +199,5 @@ class DashboardOut(BaseModel):
             ),
             agents=[AgentLoadOut.of(a) for a in d.agents],
             campaigns=[CampaignPerformanceOut.of(c) for c in d.campaigns],
-            crm=CrmOut.of(d.crm),
+            crm=DashboardCrmOut.of(d.crm),
         )  # fmt: skip
