@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "parley:ai:stop"
 RESUBSCRIBE_SECONDS = 1.0
 CLOSE_SECONDS = 1.0
+CANCEL_AGAIN_SECONDS = 0.05
 
 
 class RedisStopSignals:
@@ -31,6 +32,7 @@ class RedisStopSignals:
         self._channel = channel  # every replica of one deployment uses the same
         self._watchers: dict[str, set[Callable[[], None]]] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self.subscribed = asyncio.Event()
 
     def start(self) -> None:
@@ -65,29 +67,42 @@ class RedisStopSignals:
             on_stop()
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closing:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self.subscribed.set()
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(timeout=RESUBSCRIBE_SECONDS)
                     if message is not None and message.get("type") == "message":
                         data = message["data"]
                         self._dispatch(data.decode() if isinstance(data, bytes) else str(data))
             except (RedisError, OSError) as exc:
                 self.subscribed.clear()
+                if self._closing:  # redis-py turns a cancelled read into a ConnectionError
+                    return
                 log.warning("AI stop channel lost (%s); subscribing again", type(exc).__name__)
                 await asyncio.sleep(RESUBSCRIBE_SECONDS)
             finally:
+                self.subscribed.clear()
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(CLOSE_SECONDS):  # never hold a shutdown
                         # redis-py leaves `PubSub.aclose` unannotated (its aliases are typed).
                         await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            # Bounded: a connection cancelled mid-read can make the unsubscribe hang.
-            await asyncio.wait({self._listener}, timeout=CLOSE_SECONDS * 2)
-            self._listener = None
+        self._closing = True
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        # Bounded: a connection cancelled mid-read can make the unsubscribe hang. Cancelled
+        # again until it ends: redis-py swallows a cancellation that lands while it connects
+        # (closing right after start-up then waited out the whole bound, and the listener
+        # lived on, subscribed).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_SECONDS * 2
+        listener.cancel()
+        while not listener.done() and loop.time() < deadline:
+            await asyncio.wait({listener}, timeout=CANCEL_AGAIN_SECONDS)
+            if self.subscribed.is_set() and not listener.done():  # reading: not cleaning up
+                listener.cancel()

@@ -11,7 +11,8 @@ import pytest
 from redis.asyncio import Redis
 
 from api.domain.errors import ServiceUnavailable
-from api.infrastructure.cache.stop_signals import RedisStopSignals
+from api.infrastructure.cache.redis import create_redis
+from api.infrastructure.cache.stop_signals import RESUBSCRIBE_SECONDS, RedisStopSignals
 
 WAIT = 2.0  # seconds for something that should happen at once
 
@@ -151,6 +152,29 @@ async def test_close_stops_the_listener(redis_url: str) -> None:
             await asyncio.sleep(0.01)
         assert dict(await observer.pubsub_numsub(channel)) == {channel.encode(): 0}
         await signals.close()  # twice is harmless
+    finally:
+        await signals.close()
+        await client.aclose()
+        await observer.aclose()
+
+
+async def test_close_right_after_start_ends_the_listener(redis_url: str) -> None:
+    """An app stopped as soon as it started: the close lands while the listener connects
+    (redis-py swallowed that cancellation; the listener lived on and the close waited)."""
+    client = create_redis(redis_url, socket_timeout=1.0, max_connections=5)  # as the app's
+    observer = Redis.from_url(redis_url)
+    channel = f"test:ai:stop:{uuid.uuid4().hex}"
+    signals = RedisStopSignals(client, channel=channel)
+    try:
+        await client.ping()  # the app's pool is in use when the listener starts
+        signals.start()
+        listener = signals._listener
+        assert listener is not None
+        await asyncio.sleep(0)  # the listener is on its way to subscribing
+        await signals.close()
+        assert listener.done()
+        await asyncio.sleep(RESUBSCRIBE_SECONDS * 1.5)  # it would have subscribed again by now
+        assert dict(await observer.pubsub_numsub(channel)) == {channel.encode(): 0}
     finally:
         await signals.close()
         await client.aclose()
