@@ -59,8 +59,11 @@ def chat_models(settings: Settings) -> ProviderChatModels:
         ai.ai_connect_timeout_seconds,
         read=max(ai.ai_first_token_timeout_seconds, ai.ai_token_timeout_seconds),
     )
-    listing = httpx.AsyncClient(timeout=httpx.Timeout(ai.ai_connect_timeout_seconds * 2))
     providers: list[ChatProvider] = []
+    if not ai.ollama_host and not ai.openai_enabled:
+        # No client then: building one loads the CA bundle (~20 ms of every start-up).
+        return ProviderChatModels(providers, ai.ai_models_cache_seconds)
+    listing = httpx.AsyncClient(timeout=httpx.Timeout(ai.ai_connect_timeout_seconds * 2))
     if ai.ollama_host:
         providers.append(
             OllamaProvider(listing, host=ai.ollama_host, only=ai.ollama_models, timeout=timeout)

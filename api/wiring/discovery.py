@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -73,6 +74,13 @@ def _takes_collaborators_only(cls: type[Any]) -> bool:
 
 def use_case_classes(package: ModuleType = api.usecases) -> list[type[Any]]:
     """The classes of `package` that the rule above registers, in module order."""
+    return list(_discovered(package))
+
+
+@functools.cache
+def _discovered(package: ModuleType) -> tuple[type[Any], ...]:
+    """Walked once per process: the modules are imported once, and the walk and its type
+    hints cost ~40 ms, each time a container is built (every app a test starts built one)."""
     found: dict[str, type[Any]] = {}
     for module in _modules(package):
         for name, cls in vars(module).items():
@@ -87,7 +95,7 @@ def use_case_classes(package: ModuleType = api.usecases) -> list[type[Any]]:
             if name in found:
                 raise TypeError(f"two use cases named {name}: {found[name]} and {cls}")
             found[name] = cls
-    return list(found.values())
+    return tuple(found.values())
 
 
 def is_registered(container: punq.Container, service: Any) -> bool:
