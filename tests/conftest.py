@@ -26,7 +26,7 @@ from api.infrastructure.persistence.base.mongo import (
     create_mongo_client,
     init_database,
 )
-from tests.support.settings import ROOT, make_settings
+from tests.support.settings import INDEXED_DATABASES, ROOT, make_settings
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -106,10 +106,11 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-async def indexed_database(mongo_client: MongoClient, db_name: str) -> None:
+async def indexed_database(mongo_client: MongoClient, mongo_url: str, db_name: str) -> None:
     """The test database with every document's indexes, made once: emptying collections
     (below) keeps their indexes, and no test drops a collection or an index."""
     await init_database(mongo_client, db_name, ALL_DOCUMENTS, wait_seconds=10)
+    INDEXED_DATABASES.add((mongo_url, db_name))  # apps started on it skip making them
 
 
 def _bound_to(client: MongoClient) -> bool:

@@ -27,6 +27,8 @@ class MongoSettings(BaseSettings):
     # `local` by default: what every driver reads with, and what a standalone server (the
     # compose file's) answers; a replica set may set `majority`.
     read_concern: Literal["local", "available", "majority", "linearizable"] = "local"
+    # Off when the indexes are known to exist (tests start hundreds of apps on one database).
+    create_indexes: bool = True
 
     @field_validator("write_concern")
     @classmethod

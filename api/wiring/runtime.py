@@ -79,6 +79,7 @@ async def running(
             settings.mongo.db_name,
             DOCUMENT_MODELS,
             wait_seconds=settings.mongo.startup_timeout_seconds,
+            create_indexes=settings.mongo.create_indexes,
         )
         container = build_container(settings, mongo=mongo, redis=redis, celery=publisher)
         startables: list[Startable] = _registered(container, Startable)

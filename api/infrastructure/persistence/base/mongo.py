@@ -64,12 +64,18 @@ async def init_database(
     documents: Sequence[type[Document]],
     *,
     wait_seconds: float,
+    create_indexes: bool = True,
 ) -> None:
-    """Bind the documents and create their indexes, waiting up to `wait_seconds` for the server."""
+    """Bind the documents and create their indexes (unless `create_indexes` is off: they
+    exist), waiting up to `wait_seconds` for the server."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            await init_beanie(database=client[db_name], document_models=list(documents))
+            await init_beanie(
+                database=client[db_name],
+                document_models=list(documents),
+                skip_indexes=not create_indexes,
+            )
             return
         except ConnectionFailure as exc:
             if time.monotonic() >= deadline:
