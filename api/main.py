@@ -36,6 +36,7 @@ from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
 from api.interfaces.http.routers.crm import callbacks as callback_routes
+from api.interfaces.http.routers.crm import departments as department_routes
 from api.interfaces.http.routers.crm import lead_imports as lead_import_routes
 from api.interfaces.http.routers.crm import leads as lead_routes
 from api.interfaces.http.routers.crm import meetings as meeting_routes
@@ -52,6 +53,9 @@ from api.interfaces.http.routers.messaging import channels as channel_routes
 from api.interfaces.http.routers.messaging import contact_exports as contact_export_routes
 from api.interfaces.http.routers.messaging import contact_imports as contact_import_routes
 from api.interfaces.http.routers.messaging import contacts as contact_routes
+from api.interfaces.http.routers.messaging import (
+    conversation_department as conversation_department_routes,
+)
 from api.interfaces.http.routers.messaging import conversation_read as read_routes
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
 from api.interfaces.http.routers.messaging import inbox_actions as inbox_action_routes
@@ -186,6 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lead_import_routes.router, prefix=settings.api_prefix)
     app.include_router(lead_routes.router, prefix=settings.api_prefix)
     app.include_router(lead_routes.conversation_router, prefix=settings.api_prefix)
+    app.include_router(department_routes.router, prefix=settings.api_prefix)
+    app.include_router(conversation_department_routes.router, prefix=settings.api_prefix)
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
     install_openapi(

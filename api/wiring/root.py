@@ -22,6 +22,7 @@ from api.wiring import (
     campaign_sending,
     crm,
     crm_callbacks,
+    crm_departments,
     crm_leads,
     crm_meetings,
     crm_tickets,
@@ -44,6 +45,7 @@ CONTEXTS = (
     crm_callbacks, crm_meetings, crm_leads,
     crm_tickets,
     crm_transcripts,
+    crm_departments,
 )  # fmt: skip
 
 

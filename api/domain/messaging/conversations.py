@@ -57,6 +57,7 @@ class Conversation(BaseModel):
     priority: Priority = Priority.NORMAL
     assignee_id: str | None = None
     team_id: str | None = None
+    department_id: str | None = None  # the department it is routed to (CRM)
     handled_by: HandledBy = HandledBy.HUMAN
     tags: list[str] = Field(default_factory=list)
     unread_count: int = 0
@@ -88,6 +89,7 @@ class ConversationQuery(BaseModel):
     assignee_id: str | None = None
     unassigned: bool = False
     team_id: str | None = None
+    department_id: str | None = None
     tag: str | None = None
     text: str | None = None
 
@@ -208,6 +210,12 @@ class ConversationRepository(Protocol):
     async def set_priority(
         self, conversation_id: str, priority: Priority
     ) -> Conversation | None: ...
+
+    async def set_department(
+        self, conversation_id: str, department_id: str | None
+    ) -> Conversation | None:
+        """Route it to `department_id` (None: to no department)."""
+        ...
 
     async def clear_team(self, team_id: str) -> int:
         """Take the team off every conversation that names it; how many did."""

@@ -148,6 +148,14 @@ TAGS: list[dict[str, Any]] = [
         ),
     },
     {
+        "name": "departments",
+        "description": (
+            "CRM departments: members, SLA targets and business hours; conversations, leads, "
+            "tickets and callback requests are routed to them, and a role can be limited to "
+            "its holders' departments (`departments_only`)."
+        ),
+    },
+    {
         "name": "analytics",
         "description": (
             "The tenant's dashboard: messages, conversations, response and resolution "

@@ -5,6 +5,12 @@ writer (the only one that sends, from a bounded outbox) and the ticker (heartbea
 idle timeout, the token's expiry and revocation). Events reach the outbox from the
 process's one stream reader (`FollowInbox`), filtered by the socket's subscriptions; a
 socket whose outbox overflows is closed (1013) rather than holding the reader or others.
+
+A department-limited user (`Principal.departments` set) gets only the events of
+conversations routed to their departments (and agents' presence): the writer checks each
+event against the departments the principal has now (re-read with the token at every
+heartbeat), knowing a conversation's department from its own events, or else by reading
+it once (`DepartmentLookup`, a bounded cache).
 The protocol, close codes included, is in the README ("Real time").
 """
 
@@ -15,6 +21,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import punq
@@ -23,6 +30,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.common.clock import utcnow
 from api.config import RealtimeSettings
+from api.domain.departments import department_scope
 from api.domain.errors import (
     Forbidden,
     InvalidInput,
@@ -58,6 +66,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["inbox"])
 
 MAX_CONVERSATIONS = 200  # conversation subscriptions per socket
+MAX_KNOWN_DEPARTMENTS = 5_000  # conversations whose department a limited socket remembers
 CLOSE_SECONDS = 2.0
 
 Outgoing = CursoredEvent | dict[str, Any]
@@ -80,6 +89,50 @@ def _close_for(error: ParleyError) -> _Close:
     return _Close(CloseCode.UNAUTHORIZED, error.detail)  # bad token, unknown tenant
 
 
+class DepartmentLookup:
+    """Which department each conversation is routed to, as far as one socket knows: from
+    the conversations' own events (`data.department_id`), else read once; the most recent
+    `MAX_KNOWN_DEPARTMENTS` are remembered."""
+
+    def __init__(self, conversations: GetConversation) -> None:
+        self._conversations = conversations
+        self._known: OrderedDict[str, str | None] = OrderedDict()
+
+    def _remember(self, conversation_id: str, department_id: str | None) -> None:
+        self._known[conversation_id] = department_id
+        self._known.move_to_end(conversation_id)
+        while len(self._known) > MAX_KNOWN_DEPARTMENTS:
+            self._known.popitem(last=False)
+
+    async def department_of(self, principal: Principal, event: InboxEvent) -> str | None:
+        conversation_id = event.conversation_id
+        if conversation_id is None:
+            return None
+        if event.type.startswith("conversation."):
+            department = event.data.get("department_id")
+            self._remember(conversation_id, department if isinstance(department, str) else None)
+        elif conversation_id in self._known:
+            self._known.move_to_end(conversation_id)
+        else:
+            try:
+                with department_scope(None):  # its department, whichever it is
+                    found = await self._conversations.execute(principal, conversation_id)
+            except (NotFound, Forbidden):
+                self._remember(conversation_id, None)
+            else:
+                self._remember(conversation_id, found.department_id)
+        return self._known[conversation_id]
+
+    async def visible(self, principal: Principal, event: InboxEvent) -> bool:
+        """Whether the principal may see the event: always, unless department-limited;
+        then only events of conversations routed to one of their departments."""
+        limited = principal.departments
+        if limited is None or event.conversation_id is None:  # presence: not routed
+            return True
+        department = await self.department_of(principal, event)
+        return department is not None and department in limited
+
+
 class InboxSocket:
     def __init__(
         self, websocket: WebSocket, container: punq.Container, limits: RealtimeSettings
@@ -90,6 +143,7 @@ class InboxSocket:
         self._follow: FollowInbox = container.resolve(FollowInbox)
         self._replay: ReplayInbox = container.resolve(ReplayInbox)
         self._conversations: GetConversation = container.resolve(GetConversation)
+        self._departments = DepartmentLookup(self._conversations)
         self._presence: RefreshPresence = container.resolve(RefreshPresence)
         named = websocket.scope.get(RESOLVED_TENANT)
         self._named_tenant: str | None = str(named) if named is not None else None
@@ -274,7 +328,8 @@ class InboxSocket:
             )
             return
         try:
-            await self._conversations.execute(principal, frame.id)
+            with department_scope(principal.departments):
+                await self._conversations.execute(principal, frame.id)
         except (NotFound, Forbidden) as error:
             code = "not_found" if isinstance(error, NotFound) else "forbidden"
             self._enqueue(error_frame(code, error.detail, topic="conversation", id=frame.id))
@@ -346,6 +401,8 @@ class InboxSocket:
         while True:
             item = await self._outbox.get()
             if isinstance(item, CursoredEvent):
+                if not await self._departments.visible(self._signed_in, item.event):
+                    continue
                 text = render_event(item)
             else:
                 text = json.dumps(item, separators=(",", ":"))

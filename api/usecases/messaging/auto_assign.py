@@ -4,7 +4,8 @@
 the last one chosen) under capacity. `least_busy`: the online agent holding the fewest
 unresolved conversations, under capacity (ties in turn). Nobody available: it stays
 unassigned. Candidates are agents (`AgentRoster`: active, holding the assignable
-permission now) whose presence reads `online`.
+permission now) whose presence reads `online`; for a conversation routed to a
+department, only the department's members (a department gone meanwhile: nobody).
 
 Concurrency: the choice and the write run under the tenant's assignment lock, so two
 conversations opening at once are assigned one after the other and each sees the other's
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from api.domain.clock import Clock
+from api.domain.departments import DepartmentRepository
 from api.domain.messaging.conversations import Conversation, ConversationRepository
 from api.domain.messaging.inbox_settings import AutoAssign, InboxSettingsRepository
 from api.domain.messaging.presence import PresenceStatus, PresenceStore
@@ -44,6 +46,7 @@ class AutoAssignConversation:
         events: InboxEvents,
         auditor: Auditor,
         clock: Clock,
+        departments: DepartmentRepository,
     ) -> None:
         self._settings = settings
         self._presence = presence
@@ -53,6 +56,7 @@ class AutoAssignConversation:
         self._events = events
         self._auditor = auditor
         self._clock = clock
+        self._departments = departments
 
     async def execute(self, conversation: Conversation) -> Conversation | None:
         """The conversation as assigned, or None when nobody was (current tenant)."""
@@ -66,6 +70,8 @@ class AutoAssignConversation:
             for user_id, presence in (await self._presence.all()).items()
             if presence.at(now) is PresenceStatus.ONLINE
         ]
+        if conversation.department_id is not None:
+            online = await self._members_among(conversation.department_id, online)
         if not online:
             return None
         async with self._state.exclusive() as held:
@@ -92,3 +98,9 @@ class AutoAssignConversation:
             changes={"assignee_id": chosen, "by": SYSTEM_ACTOR, "rule": settings.auto_assign.value},
         )  # fmt: skip
         return assigned
+
+    async def _members_among(self, department_id: str, user_ids: list[str]) -> list[str]:
+        """Those of `user_ids` who are members of the department (none when it is gone)."""
+        department = await self._departments.get(department_id)
+        members = set(department.member_ids) if department is not None else set()
+        return [u for u in user_ids if u in members]

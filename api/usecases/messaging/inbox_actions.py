@@ -21,6 +21,7 @@ MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 AUDITED = (
     "status", "priority", "assignee_id", "team_id", "tags", "snoozed_until", "handled_by",
+    "department_id",
 )  # fmt: skip
 
 

@@ -22,9 +22,10 @@ MAX_SEARCH_LENGTH = 100
 
 class ListConversations:
     """The tenant's conversations (`inbox:read`), narrowed by status, channel, assignee
-    (an id, `me` or `none`), team, tag (normalised as tags are) and `text` (a piece of the
-    contact's name or phone number, at most 100 characters). Filters combine; the cursor
-    pages through what they select."""
+    (an id, `me` or `none`), team, department, tag (normalised as tags are) and `text` (a
+    piece of the contact's name or phone number, at most 100 characters). Filters
+    combine; the cursor pages through what they select. A department-limited user sees
+    only their departments' conversations (the repository's scope)."""
 
     def __init__(self, conversations: ConversationRepository) -> None:
         self._conversations = conversations
@@ -37,6 +38,7 @@ class ListConversations:
         channel_id: str | None = None,
         assignee_id: str | None = None,
         team_id: str | None = None,
+        department_id: str | None = None,
         tag: str | None = None,
         text: str | None = None,
         cursor: str | None = None,
@@ -54,6 +56,7 @@ class ListConversations:
             assignee_id=principal.user_id if assignee_id == ME else assignee_id,
             unassigned=assignee_id == NOBODY,
             team_id=team_id,
+            department_id=department_id,
             tag=normalized_tag(tag) if tag is not None else None,
             text=text.strip() if text is not None else None,
         )

@@ -85,6 +85,7 @@ class ConversationDocument(TenantOwnedDocument):
     priority: Priority = Priority.NORMAL
     assignee_id: str | None = None
     team_id: str | None = None
+    department_id: str | None = None
     handled_by: HandledBy = HandledBy.HUMAN
     tags: list[str] = []
     unread_count: int = 0
@@ -119,6 +120,7 @@ class ConversationDocument(TenantOwnedDocument):
             IndexModel(_by_activity("status"), name="status_activity"),
             IndexModel(_by_activity("assignee_id"), name="assignee_activity"),
             IndexModel(_by_activity("team_id"), name="team_activity"),
+            IndexModel(_by_activity("department_id"), name="department_activity"),
             IndexModel(_by_activity("tags"), name="tag_activity"),
             # Cross-tenant on purpose (the wake-up job's one read): only snoozed ones.
             IndexModel(
@@ -306,6 +308,11 @@ class BeanieConversationRepository:
     async def set_priority(self, conversation_id: str, priority: Priority) -> Conversation | None:
         return await self._change(conversation_id, {}, {"priority": priority.value})
 
+    async def set_department(
+        self, conversation_id: str, department_id: str | None
+    ) -> Conversation | None:
+        return await self._change(conversation_id, {}, {"department_id": department_id})
+
     async def clear_team(self, team_id: str) -> int:
         return await self._scoped.update_many(
             tenant_first(team_id=team_id),
@@ -380,6 +387,8 @@ def _query_filter(query: ConversationQuery) -> dict[str, Any]:
         filter["assignee_id"] = query.assignee_id
     if query.team_id is not None:
         filter["team_id"] = query.team_id
+    if query.department_id is not None:
+        filter["department_id"] = query.department_id
     if query.tag is not None:
         filter["tags"] = query.tag
     if query.channel_id is not None:

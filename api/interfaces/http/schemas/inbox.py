@@ -45,6 +45,7 @@ class InboxConversationOut(BaseModel):
     priority: Priority
     assignee_id: str | None
     team_id: str | None
+    department_id: str | None = Field(description="The department it is routed to, if any.")
     handled_by: HandledBy
     tags: list[str]
     unread_count: int

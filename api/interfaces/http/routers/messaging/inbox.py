@@ -42,8 +42,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at 
     description=(
         "Needs `inbox:read`. Newest activity first (`last_message_at`), by cursor. Filters "
         "combine: `status`, `channel_id`, `assignee_id` (a user id, `me` or `none`), "
-        "`team_id`, `tag`, and `q` (a piece of the contact's name, any case, or of its "
-        "phone number, whatever the punctuation). A cursor this list did not give is 422."
+        "`team_id`, `department_id`, `tag`, and `q` (a piece of the contact's name, any "
+        "case, or of its phone number, whatever the punctuation). A cursor this list did "
+        "not give is 422. A department-limited user sees only the conversations routed to "
+        "their departments."
     ),
     responses=problem_responses(401, 403, 422, 503),
 )
@@ -65,6 +67,10 @@ async def list_conversations(
     team_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this team's")
     ] = None,
+    department_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Only those routed to this department"),
+    ] = None,
     tag: Annotated[
         str | None, Query(min_length=1, max_length=50, description="Only those with this tag")
     ] = None,
@@ -77,7 +83,8 @@ async def list_conversations(
 ) -> InboxConversationPageOut:
     page = await use_case.execute(
         principal, status=status, channel_id=channel_id, assignee_id=assignee_id,
-        team_id=team_id, tag=tag, text=q, cursor=cursor, limit=limit,
+        team_id=team_id, department_id=department_id, tag=tag, text=q, cursor=cursor,
+        limit=limit,
     )  # fmt: skip
     return InboxConversationPageOut.of(page)
 
