@@ -359,7 +359,9 @@ class InboxSocket:
             async for page in pages:
                 for cursored in page:
                     last = cursored.cursor
-                    if self._wants(cursored.event):
+                    if self._wants(cursored.event) and await self._departments.visible(
+                        self._signed_in, cursored.event
+                    ):
                         await self._outbox.put(cursored)  # the writer's pace
                         replayed += 1
         except (CursorExpired, InvalidInput, ServiceUnavailable) as error:

@@ -103,9 +103,7 @@ async def test_members_are_active_users_of_the_tenant(desk: Desk, members: list[
         await desk.add("Support", members)
     assert raised.value.code == "invalid_department_members"
     refused = [m for m in members if m != "ada"]
-    assert [p.msg for p in raised.value.problems] == [
-        f"not an active user: '{m}'" for m in refused
-    ]
+    assert [p.msg for p in raised.value.problems] == [f"not an active user: '{m}'" for m in refused]
     assert desk.departments.rows == {}
 
 
