@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from api.domain.departments import (
     Department,
     DepartmentNameTaken,
@@ -32,7 +34,7 @@ class FakeDepartments(DepartmentRepository):
     async def get(self, department_id: str) -> Department | None:
         return self.rows.get(department_id)
 
-    async def get_many(self, department_ids: list[str]) -> list[Department]:
+    async def get_many(self, department_ids: Iterable[str]) -> list[Department]:
         found = [self.rows[i] for i in dict.fromkeys(department_ids) if i in self.rows]
         return sorted(found, key=lambda d: (d.name.casefold(), d.id or ""))
 

@@ -245,7 +245,10 @@ class ListDepartments:
         skip = (page - 1) * page_size
         if principal.departments is None:
             return await self._departments.search(skip=skip, limit=page_size)
-        own = await self._departments.get_many(sorted(principal.departments))
+        own = sorted(
+            await self._departments.get_many(principal.departments),
+            key=lambda d: (d.name.casefold(), d.id or ""),
+        )
         return DepartmentPage(items=own[skip : skip + page_size], total=len(own))
 
 

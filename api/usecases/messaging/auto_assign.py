@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from api.domain.clock import Clock
-from api.domain.departments import DepartmentRepository
+from api.domain.departments import DepartmentRepository, department_scope
 from api.domain.messaging.conversations import Conversation, ConversationRepository
 from api.domain.messaging.inbox_settings import AutoAssign, InboxSettingsRepository
 from api.domain.messaging.presence import PresenceStatus, PresenceStore
@@ -59,7 +59,12 @@ class AutoAssignConversation:
         self._departments = departments
 
     async def execute(self, conversation: Conversation) -> Conversation | None:
-        """The conversation as assigned, or None when nobody was (current tenant)."""
+        """The conversation as assigned, or None when nobody was (current tenant). The
+        system's work: whoever's request it follows, it reads every department's load."""
+        with department_scope(None):
+            return await self._assign(conversation)
+
+    async def _assign(self, conversation: Conversation) -> Conversation | None:
         settings = await settings_or_defaults(self._settings)
         if settings.auto_assign is AutoAssign.OFF or conversation.assignee_id is not None:
             return None

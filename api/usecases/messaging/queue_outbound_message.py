@@ -5,7 +5,10 @@ Rules, checked before anything is stored or sent:
 - the target: a conversation of the tenant, or a channel of the tenant and a recipient
   (`to`: E.164 phone or business-scoped user id; the contact and its conversation are
   found, or created when the message is queued, like an inbound message would);
-  another tenant's conversation, channel, file or message is `NotFound`;
+  another tenant's conversation, channel, file or message is `NotFound`; a
+  department-limited caller only writes in their departments' conversations (another's
+  is `NotFound` by id, and by recipient, as is opening a new one, `Forbidden`: a new
+  conversation is routed nowhere, which they could not see);
 - the channel must be able to send (`ChannelUnavailable`: disconnected, token invalid);
 - a template the channel has stored must be active (`TemplateInactive` once the tenant
   deactivated it); one Parley has not stored is sent as given (the provider decides);
@@ -29,7 +32,8 @@ import asyncio
 from dataclasses import dataclass
 
 from api.domain.clock import Clock
-from api.domain.errors import NotFound
+from api.domain.departments import current_department_scope
+from api.domain.errors import Forbidden, NotFound
 from api.domain.jobs import JobQueue
 from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
 from api.domain.messaging.contacts import ContactRepository
@@ -78,6 +82,10 @@ from api.usecases.messaging.sending_rules import (
 from api.usecases.messaging.template_rules import TEMPLATE_INACTIVE
 
 FILE_NOT_FOUND = "File not found."
+OUTSIDE_DEPARTMENTS = (
+    "You can only write in conversations routed to your departments: this recipient has "
+    "none of them open."
+)
 _POLL_SECONDS = 0.05
 
 
@@ -176,9 +184,12 @@ class QueueOutboundMessage:
         channel = await self._channel(draft.channel_id)
         assert channel.id is not None  # noqa: S101 - stored
         contact = await self._contacts.find(channel.id, identity)
-        if contact is None or contact.id is None:
-            return _Target(channel, None)
-        return _Target(channel, await self._conversations.unresolved(channel.id, contact.id))
+        found = None
+        if contact is not None and contact.id is not None:
+            found = await self._conversations.unresolved(channel.id, contact.id)
+        if found is None and current_department_scope() is not None:
+            raise Forbidden(OUTSIDE_DEPARTMENTS)
+        return _Target(channel, found)
 
     async def _channel(self, channel_id: str) -> Channel:
         channel = await self._channels.get(channel_id)

@@ -19,7 +19,11 @@ from tests.support.people import audit_entries, signed_in, two_tenants
 
 DEPARTMENTS = "/api/v1/departments"
 CONVERSATIONS = "/api/v1/conversations"
-HOURS = {"timezone": "Europe/Berlin", "days": {"mon": [{"start": "09:00", "end": "17:00"}]}}
+HOURS = {
+    "timezone": "Europe/Berlin",
+    "days": {"mon": [{"start": "09:00", "end": "17:00"}]},
+    "holidays": ["2026-12-25"],
+}
 
 
 @pytest.fixture
@@ -51,6 +55,7 @@ async def test_departments_end_to_end(client: AppClient) -> None:
     assert sales["sla"] == {"first_response_minutes": 30, "resolution_minutes": 480}
     assert sales["business_hours"]["timezone"] == "Europe/Berlin"
     assert sales["business_hours"]["days"]["mon"] == [{"start": "09:00", "end": "17:00"}]
+    assert sales["business_hours"]["holidays"] == ["2026-12-25"]
     support = (await client.post(DEPARTMENTS, json={"name": "Support"}, headers=owner)).json()
     assert support["members"] == [] and support["business_hours"] is None
     assert support["sla"] == {"first_response_minutes": None, "resolution_minutes": None}

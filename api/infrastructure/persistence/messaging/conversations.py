@@ -11,6 +11,14 @@ digits, refreshed with the contact on every inbound message. The inbox's actions
 conditional updates (the filter is the condition), so racing claims have one winner.
 Empty values (no assignee, no team, no snooze) are removed rather than set to null.
 
+Conversations can be routed to a department (`department_id`): the repository is
+department-scoped (`DepartmentScopedRepository`), so a department-limited user's work only
+finds, counts and changes the conversations of their departments. Three verbs are
+department-blind on purpose, being the system's and keyed by contact rather than by what a
+user may see: joining an inbound message (a job), opening the contact's conversation for
+an outbound one (the sending use case checks the caller may write in it), and taking a
+deleted team off every conversation.
+
 `PlatformSnoozeAlarms` is the one cross-tenant read, over a partial index of the snoozed
 conversations only (`snoozed_until`), for the periodic wake-up job.
 """
@@ -25,6 +33,7 @@ from beanie import SortDirection
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.common.clock import utcnow
+from api.domain.departments import department_scope
 from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.conversations import (
     SERVICE_WINDOW,
@@ -37,11 +46,13 @@ from api.domain.messaging.conversations import (
     HandledBy,
     Priority,
 )
+from api.infrastructure.persistence.base.department_scoped import (
+    DepartmentOwnedDocument,
+    DepartmentScopedRepository,
+)
 from api.infrastructure.persistence.base.mongo import database_errors, lookup_index
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
-    TenantOwnedDocument,
-    TenantScopedRepository,
     tenant_first,
     to_object_id,
 )
@@ -75,7 +86,7 @@ def text_filter(text: str) -> dict[str, Any]:
     return {SEARCH_KEY: {"$regex": re.escape(text.strip().casefold())}}
 
 
-class ConversationDocument(TenantOwnedDocument):
+class ConversationDocument(DepartmentOwnedDocument):
     channel_id: str
     channel_type: ChannelType
     contact: ContactSummary
@@ -85,7 +96,6 @@ class ConversationDocument(TenantOwnedDocument):
     priority: Priority = Priority.NORMAL
     assignee_id: str | None = None
     team_id: str | None = None
-    department_id: str | None = None
     handled_by: HandledBy = HandledBy.HUMAN
     tags: list[str] = []
     unread_count: int = 0
@@ -150,7 +160,7 @@ class BeanieConversationRepository:
     """`ConversationRepository` adapter (fail closed: `TenantRequired` without a tenant)."""
 
     def __init__(self) -> None:
-        self._scoped = TenantScopedRepository(ConversationDocument)
+        self._scoped = DepartmentScopedRepository(ConversationDocument)
 
     async def join_inbound(
         self,
@@ -182,8 +192,9 @@ class BeanieConversationRepository:
                 "tags": [], "unread_count": 0, "created_at": now,
             },
         }  # fmt: skip
-        opened = await self._scoped.upsert(key, update)
-        found = await self._scoped.find(key, limit=1)
+        with department_scope(None):  # the system's: see the module docstring
+            opened = await self._scoped.upsert(key, update)
+            found = await self._scoped.find(key, limit=1)
         return found[0].to_entity(), opened
 
     async def count_unread(self, conversation_id: str) -> Conversation | None:
@@ -204,16 +215,17 @@ class BeanieConversationRepository:
     ) -> Conversation:
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
-        await self._scoped.upsert(
-            key,
-            {"$setOnInsert": {
-                "contact": contact.model_dump(), "channel_type": channel_type.value,
-                "status": ConversationStatus.OPEN.value, "priority": Priority.NORMAL.value,
-                "handled_by": HandledBy.HUMAN.value, "tags": [], "unread_count": 0,
-                "created_at": now, "updated_at": now,
-            }},
-        )  # fmt: skip
-        found = await self._scoped.find(key, limit=1)
+        with department_scope(None):  # the system's: see the module docstring
+            await self._scoped.upsert(
+                key,
+                {"$setOnInsert": {
+                    "contact": contact.model_dump(), "channel_type": channel_type.value,
+                    "status": ConversationStatus.OPEN.value, "priority": Priority.NORMAL.value,
+                    "handled_by": HandledBy.HUMAN.value, "tags": [], "unread_count": 0,
+                    "created_at": now, "updated_at": now,
+                }},
+            )  # fmt: skip
+            found = await self._scoped.find(key, limit=1)
         return found[0].to_entity()
 
     async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
@@ -314,10 +326,11 @@ class BeanieConversationRepository:
         return await self._change(conversation_id, {}, {"department_id": department_id})
 
     async def clear_team(self, team_id: str) -> int:
-        return await self._scoped.update_many(
-            tenant_first(team_id=team_id),
-            {"$unset": {"team_id": ""}, "$set": {"updated_at": utcnow()}},
-        )
+        with department_scope(None):  # every conversation: see the module docstring
+            return await self._scoped.update_many(
+                tenant_first(team_id=team_id),
+                {"$unset": {"team_id": ""}, "$set": {"updated_at": utcnow()}},
+            )
 
     async def _change(
         self, conversation_id: str, condition: dict[str, Any], fields: dict[str, Any]
