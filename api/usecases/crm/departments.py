@@ -38,6 +38,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, dedupe, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.names import group_name
 
 DEPARTMENT_NOT_FOUND = "Department not found."
 MAX_NAME_LENGTH = 100
@@ -53,13 +54,7 @@ class DepartmentRules:
 
     @staticmethod
     def name(raw: str) -> str:
-        name = " ".join(raw.split())
-        if not 1 <= len(name) <= MAX_NAME_LENGTH:
-            raise InvalidInput(
-                f"A department name has 1 to {MAX_NAME_LENGTH} characters.",
-                [FieldProblem(("name",), f"1 to {MAX_NAME_LENGTH} characters")],
-            )
-        return name
+        return group_name(raw, "department", MAX_NAME_LENGTH)
 
     async def members(self, raw: list[str]) -> list[str]:
         ids = dedupe(raw)

@@ -19,6 +19,7 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, dedupe, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.names import group_name
 
 TEAM_NOT_FOUND = "Team not found."
 MAX_NAME_LENGTH = 100
@@ -33,13 +34,7 @@ class TeamRules:
 
     @staticmethod
     def name(raw: str) -> str:
-        name = " ".join(raw.split())
-        if not 1 <= len(name) <= MAX_NAME_LENGTH:
-            raise InvalidInput(
-                "A team name has 1 to 100 characters.",
-                [FieldProblem(("name",), f"1 to {MAX_NAME_LENGTH} characters")],
-            )
-        return name
+        return group_name(raw, "team", MAX_NAME_LENGTH)
 
     async def members(self, raw: list[str]) -> list[str]:
         ids = dedupe(raw)

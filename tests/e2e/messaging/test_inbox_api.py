@@ -20,6 +20,7 @@ CONVERSATION_FIELDS = {
     "id", "channel_id", "channel_type", "contact", "status", "priority", "assignee_id",
     "team_id", "handled_by", "tags", "unread_count", "last_message_at", "last_inbound_at",
     "window_expires_at", "snoozed_until", "first_reply_at", "created_at", "updated_at",
+    "department_id",
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "id", "conversation_id", "channel_id", "direction", "type", "text", "content", "media",
