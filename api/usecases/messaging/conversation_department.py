@@ -6,8 +6,9 @@ must be one of the tenant's (404 `department_not_found`); a department-limited u
 only route to one of their own departments (403; taking it off every department would
 hide it from them, so that is refused too). Audited `conversation.routed` with the
 department before and after; agents get `conversation.updated`. A routed conversation
-that is unresolved and unassigned is then offered to auto-assignment, which picks among
-the department's members (best effort: the routing stands if that fails).
+that is unresolved, unassigned and handled by humans (not the assistant) is then offered
+to auto-assignment, which picks among the department's members (best effort: the
+routing stands if that fails).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from api.domain.messaging.conversations import (
     Conversation,
     ConversationRepository,
     ConversationStatus,
+    HandledBy,
 )
 from api.domain.permissions import Permission
 from api.usecases.kernel.authority import require_permission
@@ -69,6 +71,7 @@ class RouteConversationToDepartment:
             department_id is not None
             and after.assignee_id is None
             and after.status is not ConversationStatus.RESOLVED
+            and after.handled_by is HandledBy.HUMAN  # the bot's stays the bot's
         ):
             try:
                 after = await self._auto_assign.execute(after) or after
