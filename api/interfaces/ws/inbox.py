@@ -5,13 +5,14 @@ writer (the only one that sends, from a bounded outbox) and the ticker (heartbea
 idle timeout, the token's expiry and revocation). Events reach the outbox from the
 process's one stream reader (`FollowInbox`), filtered by the socket's subscriptions; a
 socket whose outbox overflows is closed (1013) rather than holding the reader or others.
+The protocol, close codes included, is in the README ("Real time").
 
 A department-limited user (`Principal.departments` set) gets only the events of
 conversations routed to their departments (and agents' presence): the writer checks each
 event against the departments the principal has now (re-read with the token at every
 heartbeat), knowing a conversation's department from its own events, or else by reading
-it once (`DepartmentLookup`, a bounded cache).
-The protocol, close codes included, is in the README ("Real time").
+it once (`DepartmentLookup`, a bounded cache); when that read fails the socket closes
+(1013: reconnect and resume) rather than drop or leak the event.
 """
 
 from __future__ import annotations
@@ -403,8 +404,11 @@ class InboxSocket:
         while True:
             item = await self._outbox.get()
             if isinstance(item, CursoredEvent):
-                if not await self._departments.visible(self._signed_in, item.event):
-                    continue
+                try:
+                    if not await self._departments.visible(self._signed_in, item.event):
+                        continue
+                except ServiceUnavailable:
+                    raise _Close(CloseCode.TRY_AGAIN, "A service is unavailable.") from None
                 text = render_event(item)
             else:
                 text = json.dumps(item, separators=(",", ":"))
