@@ -6,14 +6,12 @@ routed to is not deleted (409 `department_in_use`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import punq
-import pytest
 
 from tests.support.app import AppClient, assert_problem
-from tests.support.fake_graph import FakeGraph, serve_fake_graph
+from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import channel_of, from_customer, receive
 from tests.support.people import audit_entries, signed_in, two_tenants
 
@@ -24,13 +22,6 @@ HOURS = {
     "days": {"mon": [{"start": "09:00", "end": "17:00"}]},
     "holidays": ["2026-12-25"],
 }
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    async with serve_fake_graph(fake):
-        yield fake
 
 
 SHAPE = {"id", "name", "members", "sla", "business_hours", "created_at", "updated_at"}
