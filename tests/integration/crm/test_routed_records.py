@@ -5,6 +5,8 @@ department scope."""
 
 from __future__ import annotations
 
+from itertools import count
+
 import pytest
 
 from api.domain.departments import department_scope
@@ -19,9 +21,16 @@ from api.infrastructure.persistence.crm.routed_records import (
 ACME, BETA = TenantId("a" * 24), TenantId("b" * 24)
 
 
+NUMBERS = count(1)
+
+
 async def route(collection: str, tenant_id: str, department_id: str | None) -> None:
+    """A bare record of `collection` routed to `department_id` (a distinct `number`: the
+    tickets' numbers are unique per tenant)."""
     database = DepartmentDocument.get_pymongo_collection().database
-    await database[collection].insert_one({"tenant_id": tenant_id, "department_id": department_id})
+    await database[collection].insert_one(
+        {"tenant_id": tenant_id, "department_id": department_id, "number": next(NUMBERS)}
+    )
 
 
 async def test_each_kind_of_routed_record_is_named() -> None:
