@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 import punq
 
@@ -18,10 +20,7 @@ from api.domain.ai.ports import (
     UsageLedger,
 )
 from api.domain.lifecycle import Closeable, Listener
-from api.infrastructure.ai.base import ChatProvider
 from api.infrastructure.ai.catalog import ProviderChatModels
-from api.infrastructure.ai.ollama_provider import OllamaProvider
-from api.infrastructure.ai.openai_provider import OpenAIProvider
 from api.infrastructure.cache.stop_signals import RedisStopSignals
 from api.infrastructure.persistence.ai.assistants import BeanieAssistantRepository
 from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
@@ -31,6 +30,9 @@ from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.policy import AiPolicy
 from api.wiring.clients import Clients
+
+if TYPE_CHECKING:
+    from api.infrastructure.ai.base import ChatProvider
 
 
 def ai_policy(settings: Settings) -> AiPolicy:
@@ -63,6 +65,11 @@ def chat_models(settings: Settings) -> ProviderChatModels:
     if not ai.ollama_host and not ai.openai_enabled:
         # No client then: building one loads the CA bundle (~20 ms of every start-up).
         return ProviderChatModels(providers, ai.ai_models_cache_seconds)
+    # Imported here: LangChain and the OpenAI SDK cost ~1 s of a process's start, which
+    # processes without a provider (CLI, tests, an AI-less deployment) need not pay.
+    from api.infrastructure.ai.ollama_provider import OllamaProvider
+    from api.infrastructure.ai.openai_provider import OpenAIProvider
+
     listing = httpx.AsyncClient(timeout=httpx.Timeout(ai.ai_connect_timeout_seconds * 2))
     if ai.ollama_host:
         providers.append(

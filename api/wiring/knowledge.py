@@ -17,12 +17,7 @@ from api.domain.ai.documents import (
 from api.domain.ai.knowledge import KnowledgeSearch
 from api.domain.lifecycle import Closeable
 from api.infrastructure.ai.documents import SplittingDocumentReader
-from api.infrastructure.ai.embeddings import (
-    LangChainEmbedder,
-    NoEmbedder,
-    ollama_embedder,
-    openai_embedder,
-)
+from api.infrastructure.ai.no_embedder import NoEmbedder
 from api.infrastructure.persistence.ai.knowledge import BeanieKnowledgeDocumentRepository
 from api.infrastructure.persistence.ai.knowledge_index import MongoChunkIndex
 from api.usecases.ai.knowledge_rules import KnowledgePolicy
@@ -31,13 +26,19 @@ from api.wiring.clients import Clients
 from api.wiring.knowledge_sources import FileStoreDocumentSources
 
 
-def embedder(settings: Settings) -> LangChainEmbedder | NoEmbedder:
+def embedder(settings: Settings) -> Embedder:
     """`KNOWLEDGE_EMBEDDING_MODEL` at the provider `AiSettings.embedding_provider` names,
     or none (then documents are refused with 503 and searches find nothing)."""
     ai = settings.ai
     provider, model = ai.embedding_provider, ai.knowledge_embedding_model
     if provider is None or model is None:
         return NoEmbedder()
+    # Imported here: LangChain costs ~1 s of a process's start (see `chat_models`).
+    from api.infrastructure.ai.embeddings import (
+        ollama_embedder,
+        openai_embedder,
+    )
+
     timeout = httpx.Timeout(ai.ai_connect_timeout_seconds, read=ai.ai_first_token_timeout_seconds)
     if provider == "ollama":
         assert ai.ollama_host is not None  # noqa: S101 - embedding_provider checked it

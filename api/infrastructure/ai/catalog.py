@@ -13,12 +13,15 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 
 from api.domain.ai.errors import ProviderUnavailable
 from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage, ToolCall, ToolSpec
-from api.infrastructure.ai.base import ChatProvider
+
+if TYPE_CHECKING:  # the providers import LangChain (~1 s): only processes with one pay it
+    from api.infrastructure.ai.base import ChatProvider
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,20 @@ from langchain_ollama import OllamaEmbeddings
 from langchain_openai import OpenAIEmbeddings
 from pydantic import SecretStr
 
-from api.domain.ai.documents import KnowledgeUnavailable
+from api.infrastructure.ai.no_embedder import NOT_CONFIGURED, NoEmbedder
 from api.infrastructure.ai.ollama_provider import ollama_error
 from api.infrastructure.ai.openai_provider import openai_error
 
+__all__ = [
+    "NOT_CONFIGURED",
+    "LangChainEmbedder",
+    "NoEmbedder",
+    "ollama_embedder",
+    "openai_embedder",
+]
+
 T = TypeVar("T")
 Translate = Callable[[Exception, str], Exception | None]
-NOT_CONFIGURED = (
-    "No embeddings model is configured (KNOWLEDGE_EMBEDDING_MODEL, with OLLAMA_HOST or an "
-    "OpenAI-compatible server)."
-)
 
 
 class LangChainEmbedder:
@@ -77,23 +81,6 @@ class LangChainEmbedder:
         inner = getattr(getattr(self._embeddings, "_async_client", None), "_client", None)
         if isinstance(inner, httpx.AsyncClient):
             await inner.aclose()
-
-
-class NoEmbedder:
-    """`Embedder` adapter of a deployment without an embeddings model."""
-
-    @property
-    def model(self) -> str | None:
-        return None
-
-    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        raise KnowledgeUnavailable("knowledge index", detail=NOT_CONFIGURED)
-
-    async def embed_query(self, text: str) -> list[float]:
-        raise KnowledgeUnavailable("knowledge index", detail=NOT_CONFIGURED)
-
-    async def close(self) -> None:
-        return None
 
 
 def ollama_embedder(
