@@ -15,6 +15,7 @@ from api.common.clock import utcnow
 from api.domain.business_hours import BusinessHours
 from api.domain.departments import Department, DepartmentNameTaken, DepartmentPage, SlaTargets
 from api.domain.errors import Conflict
+from api.infrastructure.persistence.base.names import name_key
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -26,11 +27,6 @@ from api.infrastructure.persistence.base.scoped import (
 NAME_TAKEN = "A department with this name already exists."
 _FIELDS = {"name", "member_ids", "sla", "business_hours", "created_at", "updated_at"}
 _CHANGEABLE = frozenset({"name", "member_ids", "sla", "business_hours"})
-
-
-def name_key(name: str) -> str:
-    """What department names are compared by: case-folded, surrounding spaces ignored."""
-    return name.strip().casefold()
 
 
 class DepartmentDocument(TenantOwnedDocument):

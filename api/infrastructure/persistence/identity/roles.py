@@ -16,6 +16,7 @@ from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.identity.roles import Role
 from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.names import name_key
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -30,11 +31,6 @@ _FIELDS = {
     "name", "description", "permissions", "inherits", "departments_only", "system",
     "created_at", "updated_at",
 }  # fmt: skip
-
-
-def name_key(name: str) -> str:
-    """What role names are compared by: case-folded, surrounding spaces ignored."""
-    return name.strip().casefold()
 
 
 class RoleDocument(TenantOwnedDocument):

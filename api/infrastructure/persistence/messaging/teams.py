@@ -13,6 +13,7 @@ from api.common.clock import utcnow
 from api.domain.errors import Conflict
 from api.domain.messaging.errors import TeamNameTaken
 from api.domain.messaging.teams import Team, TeamPage
+from api.infrastructure.persistence.base.names import name_key
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
@@ -22,11 +23,6 @@ from api.infrastructure.persistence.base.scoped import (
 NAME_TAKEN = "A team with this name already exists."
 _FIELDS = {"name", "member_ids", "created_at", "updated_at"}
 _CHANGEABLE = frozenset({"name", "member_ids"})
-
-
-def name_key(name: str) -> str:
-    """What team names are compared by: case-folded, surrounding spaces ignored."""
-    return name.strip().casefold()
 
 
 class TeamDocument(TenantOwnedDocument):
