@@ -11,10 +11,11 @@ from api.config import Settings
 from api.domain.audit import AuditLog
 from api.domain.clock import Clock
 from api.domain.jobs import FailedJobLog, Heartbeats, IdempotencyGuard, JobQueue
-from api.domain.lifecycle import Startable
+from api.domain.lifecycle import Closeable, Startable
+from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.jobs.heartbeats import RedisHeartbeats
 from api.infrastructure.jobs.idempotency import RedisIdempotencyGuard
-from api.infrastructure.jobs.queue import CeleryJobQueue
+from api.infrastructure.jobs.queue import CeleryJobQueue, RedisJobQueue
 from api.infrastructure.persistence.audit.entries import MongoAuditLog
 from api.infrastructure.persistence.operations.failed_jobs import MongoFailedJobLog
 from api.wiring.clients import Clients
@@ -32,7 +33,7 @@ class OnStart:
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(Clock, instance=SystemClock())
-    container.register(JobQueue, instance=CeleryJobQueue(clients.celery))
+    container.register(JobQueue, instance=_job_queue(container, settings, clients))
     container.register(IdempotencyGuard, instance=RedisIdempotencyGuard(clients.redis))
     container.register(Heartbeats, instance=RedisHeartbeats(clients.redis))
     failed_jobs = MongoFailedJobLog(settings.jobs.failed_jobs_retention_days)
@@ -41,3 +42,18 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     audit = MongoAuditLog(settings.auth.audit_retention_days)
     container.register(AuditLog, instance=audit)
     container.register(Startable, instance=OnStart(audit.ensure_retention))
+
+
+def _job_queue(container: punq.Container, settings: Settings, clients: Clients) -> JobQueue:
+    """Jobs published with the async Redis client when the broker is Redis (its own pool,
+    closed with the process), through Celery's producer otherwise."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return CeleryJobQueue(clients.celery)
+    broker = create_redis(
+        settings.broker_url,
+        socket_timeout=settings.redis.socket_timeout_seconds,
+        max_connections=settings.redis.max_connections,
+    )
+    queue = RedisJobQueue(clients.celery, broker)
+    container.register(Closeable, instance=queue)
+    return queue
