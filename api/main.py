@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     register_error_handlers(app, unavailable=UNAVAILABLE_ERRORS)
     app.include_router(health.router)
+    # FastAPI matches a request against every route of the routers included before the
+    # one that serves it: the providers' webhooks, the busiest routes, come first.
+    app.include_router(webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(tenant.router, prefix=settings.api_prefix)
     app.include_router(auth.router, prefix=settings.api_prefix)
     app.include_router(user_routes.router, prefix=settings.api_prefix)
@@ -163,7 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ai_admin_routes.router, prefix=settings.api_prefix)
     app.include_router(knowledge_routes.router, prefix=settings.api_prefix)
     app.include_router(channel_routes.router, prefix=settings.api_prefix)
-    app.include_router(webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(inbox_routes.conversations, prefix=settings.api_prefix)
     app.include_router(inbox_routes.messages, prefix=settings.api_prefix)
     app.include_router(inbox_action_routes.router, prefix=settings.api_prefix)

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest body of a provider's webhook delivery (413).",
     )
+    webhook_channel_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description=(
+            "How long an API or worker process keeps a webhook's channel in memory (0: "
+            "read it for every delivery); a change to a channel reaches webhooks within it."
+        ),
+    )
     webhook_sweep_interval_seconds: float = Field(
         default=60, gt=0, description="How often beat re-queues deliveries whose job was lost."
     )

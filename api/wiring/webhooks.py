@@ -6,6 +6,7 @@ from __future__ import annotations
 import punq
 
 from api.config import Settings
+from api.domain.clock import Clock
 from api.domain.lifecycle import Startable
 from api.domain.messaging.webhooks import (
     ChannelLookup,
@@ -13,6 +14,7 @@ from api.domain.messaging.webhooks import (
     WebhookEventStore,
     WebhookItemLedger,
 )
+from api.infrastructure.cache.channel_lookup import CachedChannelLookup
 from api.infrastructure.persistence.messaging.channel_lookup import PlatformChannelLookup
 from api.infrastructure.persistence.messaging.webhooks import (
     MongoWebhookEventStore,
@@ -42,7 +44,12 @@ def webhook_policy(settings: Settings) -> WebhookPolicy:
 
 def register_webhooks(container: punq.Container, settings: Settings) -> None:
     container.register(WebhookPolicy, instance=webhook_policy(settings))
-    container.register(ChannelLookup, PlatformChannelLookup)
+    lookup = CachedChannelLookup(
+        PlatformChannelLookup(),
+        container.resolve(Clock),
+        settings.webhook_channel_cache_seconds,
+    )
+    container.register(ChannelLookup, instance=lookup)
     container.register(WebhookEventStore, MongoWebhookEventStore)
     container.register(WebhookItemLedger, MongoWebhookItemLedger)
     container.register(InboundEventHandlers, instance=InboundEventHandlers())

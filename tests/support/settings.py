@@ -47,6 +47,8 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         _env_file=None,
         environment=Environment.TEST,
         log_level="WARNING",
+        # A channel changed by a test reaches its webhooks at once.
+        webhook_channel_cache_seconds=0,
         mongo=MongoSettings(
             _env_file=None,
             uri=mongo_url,

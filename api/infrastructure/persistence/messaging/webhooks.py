@@ -48,9 +48,10 @@ class WebhookEventDocument(Document):
 
     class Settings:
         name = "webhook_events"
+        # Every acknowledgement inserts here, and each index is work on that hot path:
+        # only the sweep's (plus the retention TTL) is kept; no query reads by tenant.
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_age"),
-            IndexModel([("tenant_id", ASCENDING), ("received_at", ASCENDING)], name="tenant_age"),
         ]
 
     def to_entity(self) -> WebhookEvent:
