@@ -50,7 +50,8 @@ def register_webhooks(container: punq.Container, settings: Settings) -> None:
         settings.webhook_channel_cache_seconds,
     )
     container.register(ChannelLookup, instance=lookup)
-    container.register(WebhookEventStore, MongoWebhookEventStore)
+    # One instance per process: it groups concurrent inserts.
+    container.register(WebhookEventStore, instance=MongoWebhookEventStore())
     container.register(WebhookItemLedger, MongoWebhookItemLedger)
     container.register(InboundEventHandlers, instance=InboundEventHandlers())
     days = settings.webhook_retention_days

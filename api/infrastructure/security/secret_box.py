@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+DECRYPTED_KEPT = 1024
 
 
 class FernetSecretBox:
@@ -14,7 +17,10 @@ class FernetSecretBox:
     them with it or with one of the previous keys (`ENCRYPTION_PREVIOUS_KEYS`), so that the
     key can be rotated without losing what was sealed under the old one.
 
-    `decrypt` raises `ValueError` for tampered, truncated or foreign ciphertexts.
+    `decrypt` raises `ValueError` for tampered, truncated or foreign ciphertexts. It
+    remembers the last `DECRYPTED_KEPT` results (a ciphertext always opens to the same
+    plaintext): a webhook's app secret or a channel's token is otherwise decrypted again for
+    every delivery or send, at about 0.1 ms each.
     """
 
     def __init__(self, key: str, previous: Sequence[str] = ()) -> None:
@@ -23,11 +29,15 @@ class FernetSecretBox:
         except (ValueError, UnicodeEncodeError) as exc:
             raise ValueError("the encryption key is not a valid Fernet key") from exc
         self._fernet = MultiFernet(keys)
+        self._opened = functools.lru_cache(maxsize=DECRYPTED_KEPT)(self._open)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, ciphertext: str) -> str:
+        return self._opened(ciphertext)
+
+    def _open(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError) as exc:

@@ -1,21 +1,28 @@
-"""The item ledger and the cross-tenant channel lookup on the real database: one claim
-wins among concurrent ones; settled items never repeat; a transient failure or a crashed
-holder (lease run out) lets the item be claimed again."""
+"""The item ledger, the raw deliveries and the cross-tenant channel lookup on the real
+database: one claim wins among concurrent ones; settled items never repeat; a transient
+failure or a crashed holder (lease run out) lets the item be claimed again; deliveries
+stored at once are written together, each answered with its own id or error."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+from bson import ObjectId
 from cryptography.fernet import Fernet
+from pymongo.errors import WriteError
 
 from api.common.clock import utcnow
 from api.domain.messaging.channels import ChannelStatus, ChannelType
-from api.domain.messaging.webhooks import Claim, ItemState
+from api.domain.messaging.webhooks import Claim, ItemState, WebhookEvent, WebhookEventStatus
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.messaging.channel_lookup import PlatformChannelLookup
 from api.infrastructure.persistence.messaging.channels import BeanieChannelRepository
-from api.infrastructure.persistence.messaging.webhooks import MongoWebhookItemLedger
+from api.infrastructure.persistence.messaging.webhooks import (
+    MongoWebhookEventStore,
+    MongoWebhookItemLedger,
+    insert_deliveries,
+)
 from api.infrastructure.security.secret_box import FernetSecretBox
 from tests.support.channels import whatsapp_channel
 
@@ -107,3 +114,32 @@ async def test_the_lookup_finds_channels_across_tenants_by_id_account_and_busine
     assert await lookup.by_account(ChannelType.WHATSAPP, stored.account_id) is None
     remaining = await lookup.by_business_account(ChannelType.WHATSAPP, business)
     assert [c.id for c in remaining] == [sibling.id]
+
+
+def _delivery(n: int) -> WebhookEvent:
+    return WebhookEvent(
+        channel_type=ChannelType.WHATSAPP, channel_id="c1", tenant_id="t1",
+        received_at=utcnow(), body=f'{{"n": {n}}}'.encode(), signature_verified=True,
+        status=WebhookEventStatus.QUEUED,
+    )  # fmt: skip
+
+
+async def test_deliveries_stored_at_once_are_written_together_each_with_its_own_id() -> None:
+    store = MongoWebhookEventStore()
+    stored = await asyncio.gather(*(store.add(_delivery(n)) for n in range(25)))
+    assert len({event.id for event in stored}) == 25
+    for n, event in enumerate(stored):
+        assert event.id is not None
+        found = await store.get(event.id)
+        assert found is not None and found.body == f'{{"n": {n}}}'.encode()
+
+
+async def test_a_delivery_failing_in_a_batch_fails_alone() -> None:
+    twin = ObjectId()
+    documents = [
+        {**_delivery(n).model_dump(exclude={"id"}), **({"_id": twin} if n < 2 else {})}
+        for n in range(3)
+    ]
+    first, second, third = await insert_deliveries(documents)
+    assert first == twin and isinstance(third, ObjectId)
+    assert isinstance(second, WriteError) and second.code == 11000  # duplicate key

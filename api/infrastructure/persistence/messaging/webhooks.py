@@ -11,13 +11,14 @@ the code, decides which of two concurrent deliveries of one item wins the claim.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from beanie import Document, SortDirection
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from api.common.group_commit import GroupCommit
 from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.webhooks import (
     SETTLED,
@@ -59,15 +60,20 @@ class WebhookEventDocument(Document):
 
 
 class MongoWebhookEventStore:
-    """`WebhookEventStore` adapter."""
+    """`WebhookEventStore` adapter. One instance per process: deliveries stored at the same
+    moment go to the database together (`GroupCommit`: one `insert_many` for all of them,
+    each caller answered when its own document is written)."""
+
+    def __init__(self) -> None:
+        self._inserts: GroupCommit[dict[str, Any], ObjectId] = GroupCommit(insert_deliveries)
 
     async def add(self, event: WebhookEvent) -> WebhookEvent:
-        # The hot path of every acknowledgement: one plain insert (the fields are the
-        # document's; no Beanie validation round).
+        # The hot path of every acknowledgement: a plain insert (the fields are the
+        # document's; no Beanie validation round), grouped with concurrent ones.
         fields = event.model_dump(exclude={"id"})
         with database_errors():
-            result = await WebhookEventDocument.get_pymongo_collection().insert_one(fields)
-        return event.model_copy(update={"id": str(result.inserted_id)})
+            inserted = await self._inserts.submit(fields)
+        return event.model_copy(update={"id": str(inserted)})
 
     async def get(self, event_id: str) -> WebhookEvent | None:
         oid = to_object_id(event_id)
@@ -107,6 +113,23 @@ class MongoWebhookEventStore:
                 .to_list()
             )
         return [str(d.id) for d in found]
+
+
+async def insert_deliveries(documents: list[dict[str, Any]]) -> list[ObjectId | BaseException]:
+    """Insert the deliveries in one command; each one's id, or the error of the one that
+    failed on its own (unordered: one bad document does not stop the others)."""
+    collection = WebhookEventDocument.get_pymongo_collection()
+    try:
+        result = await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+        return [
+            WriteError(failed[i].get("errmsg", "write failed"), failed[i].get("code"), failed[i])
+            if i in failed
+            else document["_id"]
+            for i, document in enumerate(documents)
+        ]
+    return list(result.inserted_ids)
 
 
 class WebhookItemDocument(Document):
