@@ -47,10 +47,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import devservers
 import httpx
-import whatsapp_stack as ws
 from redis import Redis
+
+BENCH_DIR = Path(__file__).resolve().parent
+for _path in (BENCH_DIR, BENCH_DIR.parent / "scripts"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import devservers  # noqa: E402 - found through the path set just above
+import whatsapp_stack as ws  # noqa: E402
 
 # What counts as growth over the measured window (the fitted change first to last
 # sample), per quantity: an absolute floor, and a share of the quantity's mean.
