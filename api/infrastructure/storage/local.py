@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
+from api.common.behind import Behind
 from api.domain.errors import Forbidden, NotFound, ServiceUnavailable
 from api.domain.files.storage import SignedUrl
 from api.infrastructure.storage import check_tenant_key, tenant_prefix
@@ -198,21 +199,24 @@ class LocalBlobStorage:
         except OSError as exc:
             raise ServiceUnavailable("file storage") from exc
         done = False
+        writing = Behind()  # a MiB written in a thread while the next one arrives
         try:
             buffer = bytearray()
             async for chunk in chunks:
                 buffer += chunk
                 if len(buffer) >= _WRITE_BUFFER:
-                    await asyncio.to_thread(file.write, buffer)
+                    await writing.submit(file.write, buffer)
                     buffer = bytearray()
             if buffer:
-                await asyncio.to_thread(file.write, buffer)
+                await writing.submit(file.write, buffer)
+            await writing.wait()
             await asyncio.to_thread(_commit, file, temp, path)
             done = True
         except OSError as exc:
             raise ServiceUnavailable("file storage") from exc
         finally:
             if not done:  # also on cancellation: never leave a temporary file behind
+                await writing.settle()  # not under a write still running
                 _discard(file, temp)
 
     async def open(self, key: str) -> AsyncIterator[bytes]:

@@ -20,6 +20,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel
 
+from api.common.behind import Behind
 from api.domain.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
@@ -58,32 +59,61 @@ class FileWithUrl(BaseModel):
     url: SignedUrl
 
 
+HASH_BUFFER = 1024 * 1024  # bytes hashed per thread hop
+
+
 class _Meter:
-    """Counts and hashes the chunks passing through; stops past `limit` bytes."""
+    """Counts and hashes the chunks passing through; stops past `limit` bytes.
+
+    Counting is on the loop (the limit is checked before a chunk goes on); hashing is in
+    a worker thread, a MiB at a time, one step behind, so it overlaps with receiving and
+    writing instead of holding the loop (`sha256` is read after `stream` has ended)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
         self.too_large = False
         self._sha256 = hashlib.sha256()
+        self._hashing = Behind()
+        self._buffer: list[bytes] = []
+        self._buffered = 0
 
     @property
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
     async def stream(self, head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        for chunk in head:
-            yield self._count(chunk)
-        async for chunk in rest:
-            yield self._count(chunk)
+        try:
+            for chunk in head:
+                yield await self._count(chunk)
+            async for chunk in rest:
+                yield await self._count(chunk)
+            await self._hash(final=True)
+        finally:
+            await self._hashing.settle()
 
-    def _count(self, chunk: bytes) -> bytes:
+    async def _count(self, chunk: bytes) -> bytes:
         self.size += len(chunk)
         if self.size > self.limit:
             self.too_large = True
             raise PayloadTooLarge(self.limit)
-        self._sha256.update(chunk)
+        self._buffer.append(chunk)
+        self._buffered += len(chunk)
+        if self._buffered >= HASH_BUFFER:
+            await self._hash(final=False)
         return chunk
+
+    async def _hash(self, *, final: bool) -> None:
+        if self._buffer:
+            chunks, self._buffer, self._buffered = self._buffer, [], 0
+            await self._hashing.submit(_update, self._sha256, chunks)
+        if final:
+            await self._hashing.wait()
+
+
+def _update(sha256: hashlib._Hash, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        sha256.update(chunk)
 
 
 async def _read_head(chunks: AsyncIterator[bytes], want: int) -> list[bytes]:
