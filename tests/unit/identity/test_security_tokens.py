@@ -17,7 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.config import ConfigurationError
 from api.domain.errors import Unauthorized
-from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
+from api.infrastructure.security.tokens import (
+    VERIFIED_CACHE_SIZE,
+    JwtTokenService,
+    load_signing_keys,
+)
 
 SECRET = "unit-test-jwt-secret-0123456789abcdef"
 REFRESH_SECRET = "unit-test-refresh-secret-0123456789abcdef"
@@ -94,9 +98,12 @@ def test_expired_within_leeway_is_accepted_but_not_beyond() -> None:
         service().decode_access(access_token(service(clock=lambda: too_old)))
 
 
-def test_tampered_signature_and_payload_are_refused() -> None:
+@pytest.mark.parametrize("verified_before", [False, True])
+def test_tampered_signature_and_payload_are_refused(verified_before: bool) -> None:
     tokens = service()
     token = access_token(tokens)
+    if verified_before:  # the genuine token's claims are kept: a changed copy is not it
+        tokens.decode_access(token)
     header, body, signature = token.split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     with pytest.raises(Unauthorized):
@@ -286,3 +293,26 @@ def test_a_limited_users_token_says_so_and_others_carry_nothing() -> None:
     plain = access_token(tokens)
     assert "dpt" not in payload_of(plain)
     assert tokens.decode_access(plain).departments_only is False
+
+
+def test_a_verified_token_is_not_verified_again_but_still_expires() -> None:
+    now = [datetime.now(UTC)]
+    tokens = service(clock=lambda: now[0])
+    token = access_token(tokens)
+    first = tokens.decode_access(token)
+    assert tokens.decode_access(token) is first  # the kept claims, no second verification
+    now[0] += timedelta(seconds=900 + 9)  # expired 9 s ago: within the leeway
+    assert tokens.decode_access(token) is first
+    now[0] += timedelta(seconds=2)  # 11 s past its expiry: refused, and forgotten
+    with pytest.raises(Unauthorized, match="Invalid or expired token"):
+        tokens.decode_access(token)
+    assert token not in tokens._verified  # PyJWT (on the real clock) decides next time
+
+
+def test_the_verified_tokens_kept_are_bounded() -> None:
+    tokens = service()
+    issued = [access_token(tokens, user_id=f"u{i}") for i in range(VERIFIED_CACHE_SIZE + 10)]
+    for token in issued:
+        tokens.decode_access(token)
+    assert len(tokens._verified) == VERIFIED_CACHE_SIZE
+    assert issued[0] not in tokens._verified and issued[-1] in tokens._verified
