@@ -169,7 +169,14 @@ class Sampler:
         for name, pid in self.pids.items():
             row[f"{name}_rss_mb"] = round(rss_mb(pid), 2)
             if name != "db":
-                row[f"{name}_fds"], row[f"{name}_tcp"] = fds_and_tcp(pid)
+                fds, tcp = fds_and_tcp(pid)
+                # Files, pipes and the like apart from the TCP connections, which follow
+                # the clients (a backlog of requests in flight opens more of them).
+                row[f"{name}_fds"], row[f"{name}_tcp"], row[f"{name}_other_fds"] = (
+                    fds,
+                    tcp,
+                    fds - tcp,
+                )
         keys, no_ttl, memory = redis_figures(self.redis_url)
         row.update(redis_keys=keys, redis_keys_no_ttl=no_ttl, redis_mb=round(memory, 2))
         self.rows.append(row)
