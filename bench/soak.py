@@ -406,7 +406,9 @@ async def sign_in(http: httpx.AsyncClient, seeded: ws.Seeded) -> str:
 
 
 async def drive(url: str, seeded: ws.Seeded, args: argparse.Namespace, tally: Tally) -> None:
-    limits = httpx.Limits(max_connections=300, max_keepalive_connections=100)
+    # Idle connections dropped well before uvicorn's 5 s keep-alive closes them: reusing one
+    # the server has just closed fails the request on the client (not Parley's error).
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=100, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
         load = Load(http, seeded, tally)
         load.owner_id = bearer_subject(await sign_in(http, seeded))
