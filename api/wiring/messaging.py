@@ -27,7 +27,11 @@ from api.domain.messaging.contact_exports import (
     ExpiredExports,
     ExportFiles,
 )
-from api.domain.messaging.contacts import ContactRepository, ContactSettingsSource
+from api.domain.messaging.contacts import (
+    ContactIdentityRepository,
+    ContactRepository,
+    ContactSettingsSource,
+)
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.inbox_settings import InboxSettingsRepository
@@ -60,6 +64,9 @@ from api.infrastructure.persistence.messaging.channels import BeanieChannelRepos
 from api.infrastructure.persistence.messaging.contact_exports import (
     BeanieContactExportRepository,
     PlatformExpiredExports,
+)
+from api.infrastructure.persistence.messaging.contact_identities import (
+    BeanieContactIdentityRepository,
 )
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import (
@@ -153,6 +160,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ChannelRepository, BeanieChannelRepository)
     register_webhooks(container, settings)
     container.register(ContactRepository, BeanieContactRepository)
+    container.register(ContactIdentityRepository, BeanieContactIdentityRepository)
     container.register(ContactSettingsSource, ProfileContactSettings)  # the tenant's profile
     container.register(SegmentRepository, BeanieSegmentRepository)
     register_exports(container, settings)

@@ -85,12 +85,19 @@ class FakeChannels(ChannelRepository):
         self.stored[channel.id or ""] = channel
         return channel
 
-    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
+    async def mark_token_invalid(
+        self,
+        channel_id: str,
+        refused_token: str,
+        at: datetime,
+        *,
+        secret: SecretName = SecretName.ACCESS_TOKEN,
+    ) -> bool:
         found = await self.get(channel_id)
         if (
             found is None
             or found.status is not ChannelStatus.ACTIVE
-            or found.secrets.get(SecretName.ACCESS_TOKEN) != refused_token
+            or found.secrets.get(secret) != refused_token
         ):
             return False
         self.stored[channel_id] = found.model_copy(
@@ -134,6 +141,12 @@ class _UnusedGateway(ChannelGateway):
         raise NotImplementedError
 
     async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
+        raise NotImplementedError
+
+    async def register_webhook(self, url: str, secret_token: str) -> None:
+        raise NotImplementedError
+
+    async def unregister_webhook(self) -> None:
         raise NotImplementedError
 
     def open_media(self, media_id: str) -> AbstractAsyncContextManager[MediaDownload]:

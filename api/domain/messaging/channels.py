@@ -1,17 +1,24 @@
 """Channels: one connected number or account of a messaging provider, per tenant.
 
-A channel holds its provider's settings as a typed value (`WhatsAppSettings` today) and
-its secrets only as opaque ciphertexts (`ChannelSecrets`): the domain never sees a token
-in clear. The adapter that talks to the provider decrypts them when it builds its client.
+A channel holds its provider's settings as a typed value (`ChannelSettings`, one model per
+provider, told apart by `type`) and its secrets only as opaque ciphertexts
+(`ChannelSecrets`): the domain never sees a token in clear. The adapter that talks to the
+provider decrypts them when it builds its client.
+
+Every provider's settings name `account_id` (what its webhooks name; connected once across
+all tenants) and `business_account_id` (the business account templates live in; None for
+providers without one). What differs between providers is told by the channel type's
+capabilities (`credential_secret`, `has_service_window`, `supports_templates`,
+`is_meta_type`), never by checking for WhatsApp above the adapters.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 
 class ChannelType(StrEnum):
@@ -30,6 +37,41 @@ class ChannelStatus(StrEnum):
 class SecretName(StrEnum):
     ACCESS_TOKEN = "access_token"  # noqa: S105 - a name, not a secret
     APP_SECRET = "app_secret"  # noqa: S105 - a name, not a secret
+    BOT_TOKEN = "bot_token"  # noqa: S105 - Telegram's bot token
+    WEBHOOK_SECRET_TOKEN = "webhook_secret_token"  # noqa: S105 - Telegram's secret_token
+    PAGE_ACCESS_TOKEN = "page_access_token"  # noqa: S105 - Messenger's page token
+
+
+META_TYPES = frozenset({ChannelType.WHATSAPP, ChannelType.MESSENGER, ChannelType.INSTAGRAM})
+_CREDENTIAL = {
+    ChannelType.WHATSAPP: SecretName.ACCESS_TOKEN,
+    ChannelType.TELEGRAM: SecretName.BOT_TOKEN,
+    ChannelType.MESSENGER: SecretName.PAGE_ACCESS_TOKEN,
+    ChannelType.INSTAGRAM: SecretName.ACCESS_TOKEN,
+}
+
+
+def is_meta_type(type: ChannelType) -> bool:
+    """Meta's providers: webhooks verified by `hub.*` and signed with `X-Hub-Signature-256`
+    (the channel's app secret)."""
+    return type in META_TYPES
+
+
+def credential_secret(type: ChannelType) -> SecretName:
+    """The secret that authenticates Parley's calls to the provider (the one a refusal
+    marks `token_invalid` and a rotation replaces)."""
+    return _CREDENTIAL[type]
+
+
+def has_service_window(type: ChannelType) -> bool:
+    """Whether free-form sends need the customer's 24-hour service window (Meta's
+    providers); Telegram has none: a bot may write to whoever wrote to it."""
+    return type in META_TYPES
+
+
+def supports_templates(type: ChannelType) -> bool:
+    """Whether the provider has message templates (WhatsApp only)."""
+    return type is ChannelType.WHATSAPP
 
 
 class ChannelSecrets(BaseModel):
@@ -81,18 +123,103 @@ class WhatsAppSettings(BaseModel):
         return self.waba_id
 
 
-# More providers join as a discriminated union on `type`.
-ChannelSettings = WhatsAppSettings
+class TelegramSettings(BaseModel):
+    """A Telegram bot: its id (the token's prefix), username and Bot API base."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal[ChannelType.TELEGRAM] = ChannelType.TELEGRAM
+    bot_id: str
+    bot_username: str | None = None
+    api_base_url: str  # e.g. "https://api.telegram.org", no trailing slash
+
+    @property
+    def account_id(self) -> str:
+        return self.bot_id
+
+    @property
+    def business_account_id(self) -> str | None:
+        return None
+
+
+class MessengerSettings(BaseModel):
+    """A Facebook Page on Messenger (Graph API)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal[ChannelType.MESSENGER] = ChannelType.MESSENGER
+    page_id: str
+    api_version: str
+    graph_base_url: str
+    page_name: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.page_id
+
+    @property
+    def business_account_id(self) -> str | None:
+        return None
+
+
+class InstagramSettings(BaseModel):
+    """An Instagram professional account, through its linked Page (Graph API)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal[ChannelType.INSTAGRAM] = ChannelType.INSTAGRAM
+    instagram_account_id: str
+    page_id: str
+    api_version: str
+    graph_base_url: str
+    username: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.instagram_account_id
+
+    @property
+    def business_account_id(self) -> str | None:
+        return None
+
+
+def _settings_type(value: Any) -> str:
+    """The settings' `type` (stored WhatsApp settings from before the union may lack it)."""
+    found = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return str(found or ChannelType.WHATSAPP.value)
+
+
+ChannelSettings = Annotated[
+    Annotated[WhatsAppSettings, Tag(ChannelType.WHATSAPP.value)]
+    | Annotated[TelegramSettings, Tag(ChannelType.TELEGRAM.value)]
+    | Annotated[MessengerSettings, Tag(ChannelType.MESSENGER.value)]
+    | Annotated[InstagramSettings, Tag(ChannelType.INSTAGRAM.value)],
+    Discriminator(_settings_type),
+]
 
 
 class ChannelProfile(BaseModel):
-    """What the provider says about the account when its credentials are checked."""
+    """What the provider says about the account when its credentials are checked (each
+    provider fills its own fields; `with_profile` copies those its settings have)."""
 
     model_config = ConfigDict(frozen=True)
 
     display_phone_number: str | None = None
     verified_name: str | None = None
     quality_rating: str | None = None
+    bot_id: str | None = None
+    bot_username: str | None = None
+    page_name: str | None = None
+    username: str | None = None
+
+    def for_settings(self, settings: BaseModel) -> dict[str, Any]:
+        """The profile's fields the settings have (WhatsApp's three, always; another
+        provider's only when it named them)."""
+        fields = type(settings).model_fields
+        values = self.model_dump()
+        if isinstance(settings, WhatsAppSettings):
+            return {k: v for k, v in values.items() if k in fields}
+        return {k: v for k, v in values.items() if k in fields and v is not None}
 
 
 class Channel(BaseModel):
@@ -113,8 +240,12 @@ class Channel(BaseModel):
         return self.settings.account_id
 
     @property
-    def business_account_id(self) -> str:
+    def business_account_id(self) -> str | None:
         return self.settings.business_account_id
+
+    @property
+    def credential_secret(self) -> SecretName:
+        return credential_secret(self.type)
 
 
 class ChannelPage(BaseModel):
@@ -143,8 +274,15 @@ class ChannelRepository(Protocol):
         A disconnected channel frees its provider account for another connection."""
         ...
 
-    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
-        """`token_invalid` for an active channel whose access token (ciphertext) is still
-        `refused_token`: atomic, so a token rotated meanwhile is neither overwritten nor
+    async def mark_token_invalid(
+        self,
+        channel_id: str,
+        refused_token: str,
+        at: datetime,
+        *,
+        secret: SecretName = SecretName.ACCESS_TOKEN,
+    ) -> bool:
+        """`token_invalid` for an active channel whose credential `secret` (ciphertext) is
+        still `refused_token`: atomic, so a token rotated meanwhile is neither overwritten nor
         marked. True when it was marked now."""
         ...

@@ -12,6 +12,13 @@ writes. Deleting is soft: the contact keeps its history but leaves lists and cou
 its phone number and user ids are released (kept aside in `deleted_identity`) so the
 number can be a new contact and the customer writing again starts afresh.
 
+Other providers (Telegram, Messenger, Instagram) know a customer only by their user id
+there (Telegram's user id, Messenger's page-scoped PSID, Instagram's IGSID), which is
+unique per provider account: a `ChannelUserIdentity` (channel type, account, user id)
+names one contact of the tenant (`ContactIdentityRepository`), allocated atomically the
+first time the customer writes. A contact may hold several such identities (a merge moves
+them); WhatsApp's own `bsuid`/`wa_id` stay on the contact.
+
 Consent: `opted_out` with the time and source of the opt-out (`manual` by a user,
 `api`, `keyword` when the customer wrote STOP or one of the tenant's words, `provider`
 when the provider said they stopped marketing messages, `import`); opting in again keeps
@@ -26,6 +33,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from api.domain.messaging.channels import ChannelType
 
 
 class ContactSource(StrEnum):
@@ -161,8 +170,57 @@ class ContactSettingsSource(Protocol):
         ...
 
 
+class ChannelUserIdentity(BaseModel):
+    """A customer as a provider names them: its user id within one provider account (the
+    bot, the Page, the Instagram account) of a channel type."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_type: ChannelType
+    account_id: str
+    user_id: str
+    username: str | None = None
+
+
+class ContactIdentityRepository(Protocol):
+    """Which contact each provider user id is, in the current tenant (one contact per
+    (channel type, account, user id); unique, so concurrent first messages agree)."""
+
+    async def contact_id_for(self, identity: ChannelUserIdentity) -> str:
+        """The contact id of this customer; a new id (for a contact still to be created)
+        allocated atomically when the identity is new. The username is refreshed."""
+        ...
+
+    async def reassign(self, identity: ChannelUserIdentity, stale_contact_id: str) -> str:
+        """A new contact id for the identity while it still names `stale_contact_id` (a
+        deleted contact: the customer writing again starts afresh); else the current one."""
+        ...
+
+    async def move(self, from_contact_id: str, to_contact_id: str) -> int:
+        """Give every identity of one contact to another (a merge); how many moved."""
+        ...
+
+    async def of_contact(self, contact_id: str) -> list[ChannelUserIdentity]:
+        """The identities of a contact."""
+        ...
+
+    async def user_id_on(
+        self, contact_id: str, channel_type: ChannelType, account_id: str
+    ) -> str | None:
+        """The contact's user id on this provider account (where a send goes), if any."""
+        ...
+
+
 class ContactRepository(Protocol):
     """Contacts of the current tenant."""
+
+    async def upsert_inbound_by_id(
+        self, contact_id: str, channel_id: str, identity: ContactIdentity, at: datetime
+    ) -> Contact | None:
+        """The live contact with this id (allocated by `ContactIdentityRepository`),
+        created when missing, with the name and username refreshed and `last_inbound_at`
+        = `at`; None when that contact was deleted. Atomic."""
+        ...
 
     async def upsert_inbound(
         self, channel_id: str, identity: ContactIdentity, at: datetime

@@ -8,6 +8,7 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     └── ChannelTokenInvalid                      the channel's credentials stopped working
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
+    TemplatesNotSupported (InvalidInput)         the channel's provider has no templates
     InvalidTemplate (InvalidInput)               a template breaks the provider's rules
     TemplateRejected (InvalidInput)              the provider refused a template call
     TemplateUnusable (InvalidInput)              a template that cannot be sent now:
@@ -112,6 +113,14 @@ class GraphBaseUrlNotAllowed(InvalidInput):
 
     code = "graph_base_url_not_allowed"
     title = "Provider address not allowed"
+
+
+class TemplatesNotSupported(InvalidInput):
+    """A template call on a channel whose provider has no message templates (Telegram,
+    Messenger, Instagram)."""
+
+    code = "templates_not_supported"
+    title = "Templates not supported by this channel"
 
 
 class InvalidTemplate(InvalidInput):

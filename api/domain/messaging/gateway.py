@@ -82,12 +82,23 @@ class ChannelGateway(Protocol):
         the typing indicator until the reply (or about 25 s)."""
         ...
 
+    async def register_webhook(self, url: str, secret_token: str) -> None:
+        """Point the provider's webhook at `url`, signed with `secret_token` (Telegram's
+        `setWebhook`). Providers whose webhook the tenant sets up in their own dashboard
+        (Meta's) do nothing."""
+        ...
+
+    async def unregister_webhook(self) -> None:
+        """Remove the webhook (Telegram's `deleteWebhook`); nothing for Meta's."""
+        ...
+
     def open_media(self, media_id: str) -> AbstractAsyncContextManager[MediaDownload]:
         """Download an inbound file, streamed (`async with gateway.open_media(id) as m`)."""
         ...
 
     async def list_templates(self) -> list[ProviderTemplate]:
-        """Every template of the business account (all pages)."""
+        """Every template of the business account (all pages); `TemplatesNotSupported`
+        (as the other template calls) where the provider has none."""
         ...
 
     async def create_template(self, draft: TemplateDraft) -> TemplateSubmitted: ...

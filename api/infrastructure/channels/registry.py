@@ -1,164 +1,73 @@
-"""`ChannelGateways`: the gateway for a channel, through one client per channel token.
+"""`ChannelGateways`: the gateway for a channel, from its provider's adapter.
 
-Clients (a pywa client and its httpx pool) are cached per channel id and keyed by what
-they were built from (token, Graph base URL, version, number): a rotated token or a moved
-base URL builds a new client and closes the old one. `close` (a `Closeable`) closes them
-all at shutdown. Tokens are decrypted here, never earlier.
+`ProviderGateways` dispatches by channel type to one `ChannelProvider` per provider
+(`default_providers`: each adapter caches its clients per channel and decrypts tokens
+itself, never earlier); `parse_webhook` dispatches too. `close` (a `Closeable`) closes
+every provider's clients at shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import logging
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-from pywa_async.client import WhatsApp
-
-from api.domain.errors import ServiceUnavailable
 from api.domain.identity.auth import SecretBox
-from api.domain.messaging.channels import (
-    Channel,
-    ChannelProfile,
-    ChannelType,
-    SecretName,
-    WhatsAppSettings,
-)
-from api.domain.messaging.errors import ChannelPermanentFailure, ChannelTokenInvalid
+from api.domain.messaging.channels import Channel, ChannelProfile, ChannelType
+from api.domain.messaging.errors import ChannelPermanentFailure
 from api.domain.messaging.events import InboundEvent
 from api.domain.messaging.gateway import ChannelGateway
-from api.infrastructure.channels.whatsapp.gateway import WhatsAppGateway, build_client
-from api.infrastructure.channels.whatsapp.sender import GraphSender, close_all
-from api.infrastructure.channels.whatsapp.webhook import parse_webhook
+from api.infrastructure.channels.provider import ChannelProvider, ClientOptions
+from api.infrastructure.channels.whatsapp.provider import WhatsAppProvider
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    timeout_seconds: float = 30.0
-    max_connections: int = 100
+__all__ = ["ClientOptions", "ProviderGateways", "default_providers"]
 
 
-@dataclass
-class _Cached:
-    fingerprint: str
-    client: WhatsApp
-    session: httpx.AsyncClient
-    token: str
-    sender: GraphSender
+def default_providers(
+    secret_box: SecretBox, options: ClientOptions
+) -> dict[ChannelType, ChannelProvider]:
+    """The adapter of each provider Parley speaks (a provider missing here has none)."""
+    return {
+        ChannelType.WHATSAPP: WhatsAppProvider(secret_box, options),
+    }
 
 
 class ProviderGateways:
-    """The `ChannelGateways` adapter. One instance per process (it owns the clients)."""
+    """The `ChannelGateways` adapter. One instance per process (its providers own the
+    clients)."""
 
-    def __init__(self, secret_box: SecretBox, options: ClientOptions | None = None) -> None:
-        self._box = secret_box
-        self._options = options or ClientOptions()
-        self._clients: dict[str, _Cached] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+    def __init__(
+        self,
+        secret_box: SecretBox,
+        options: ClientOptions | None = None,
+        providers: dict[ChannelType, ChannelProvider] | None = None,
+    ) -> None:
+        self._providers = (
+            providers
+            if providers is not None
+            else default_providers(secret_box, options or ClientOptions())
+        )
 
     def for_channel(self, channel: Channel) -> ChannelGateway:
-        settings = self._whatsapp(channel)
-        if channel.id is None:
-            raise ValueError("a stored channel has an id; use check() for a new one")
-        token = self._token(channel)
-        fingerprint = _fingerprint(settings, token)
-        cached = self._clients.get(channel.id)
-        if cached is None or cached.fingerprint != fingerprint:
-            client, session = self._build(settings, token)
-            if cached is not None:
-                self._close_later(cached)
-            cached = _Cached(fingerprint, client, session, token, self._sender(settings, token))
-            self._clients[channel.id] = cached
-        return WhatsAppGateway(settings, cached.client, cached.session, cached.token, cached.sender)
+        return self._provider(channel.type).for_channel(channel)
 
     async def check(self, channel: Channel) -> ChannelProfile:
-        settings = self._whatsapp(channel)
-        token = self._token(channel)
-        client, session = self._build(settings, token)
-        sender = self._sender(settings, token)
-        try:
-            return await WhatsAppGateway(settings, client, session, token, sender).check()
-        finally:
-            await session.aclose()
-            await sender.close()
+        return await self._provider(channel.type).check(channel)
 
     def forget(self, channel_id: str) -> None:
-        cached = self._clients.pop(channel_id, None)
-        if cached is not None:
-            self._close_later(cached)
+        for provider in self._providers.values():
+            provider.forget(channel_id)
 
     def parse_webhook(self, type: ChannelType, payload: dict[str, Any]) -> list[InboundEvent]:
-        if type is not ChannelType.WHATSAPP:
-            raise ChannelPermanentFailure(f"No adapter parses {type.value} webhooks yet.")
-        return parse_webhook(payload)
+        return self._provider(type).parse_webhook(payload)
 
     def cached_client_count(self) -> int:
-        return len(self._clients)
+        return sum(p.cached_client_count() for p in self._providers.values())
 
     async def close(self) -> None:
-        cached, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.session.aclose() for c in cached), return_exceptions=True)
-        await close_all([c.sender for c in cached])
-        if self._closing:
-            await asyncio.wait(list(self._closing), timeout=5)
+        await asyncio.gather(*(p.close() for p in self._providers.values()))
 
-    def _build(self, settings: WhatsAppSettings, token: str) -> tuple[WhatsApp, httpx.AsyncClient]:
-        return build_client(
-            settings,
-            token,
-            timeout_seconds=self._options.timeout_seconds,
-            max_connections=self._options.max_connections,
-        )
-
-    def _whatsapp(self, channel: Channel) -> WhatsAppSettings:
-        if channel.type is not ChannelType.WHATSAPP or not isinstance(
-            channel.settings, WhatsAppSettings
-        ):
-            raise ChannelPermanentFailure(f"No adapter for {channel.type.value} channels yet.")
-        return channel.settings
-
-    def _token(self, channel: Channel) -> str:
-        ciphertext = channel.secrets.get(SecretName.ACCESS_TOKEN)
-        if not ciphertext:
-            raise ChannelTokenInvalid("The channel has no access token.")
-        try:
-            return self._box.decrypt(ciphertext)
-        except ValueError as exc:  # ENCRYPTION_KEY changed: the channel cannot be used
-            raise ServiceUnavailable(
-                "channel", detail="The channel's stored credentials cannot be decrypted."
-            ) from exc
-
-    def _sender(self, settings: WhatsAppSettings, token: str) -> GraphSender:
-        return GraphSender(
-            f"{settings.graph_base_url}/{settings.api_version}",
-            token,
-            timeout_seconds=self._options.timeout_seconds,
-            max_connections=self._options.max_connections,
-        )
-
-    def _close_later(self, cached: _Cached) -> None:
-        """Close a replaced client without holding the caller (calls in flight on it end
-        with a transient failure, which their jobs retry)."""
-        cached.sender.closed = True  # no new send on it from now on
-        try:
-            task = asyncio.get_running_loop().create_task(_close(cached))
-        except RuntimeError:  # no loop: nothing can be in flight on it
-            return
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-
-def _fingerprint(settings: WhatsAppSettings, token: str) -> str:
-    material = "\n".join(
-        (token, settings.graph_base_url, settings.api_version, settings.phone_number_id)
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-async def _close(cached: _Cached) -> None:
-    await cached.session.aclose()
-    await cached.sender.close()
+    def _provider(self, type: ChannelType) -> ChannelProvider:
+        provider = self._providers.get(type)
+        if provider is None:
+            raise ChannelPermanentFailure(f"No adapter for {type.value} channels.")
+        return provider

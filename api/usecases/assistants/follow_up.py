@@ -28,6 +28,7 @@ from api.domain.ai.assistant_runs import (
 )
 from api.domain.ai.assistants import Assistant, AssistantRepository
 from api.domain.clock import Clock
+from api.domain.messaging.channels import has_service_window
 from api.domain.messaging.content import TemplateContent, TextContent
 from api.domain.messaging.conversations import (
     Conversation,
@@ -54,7 +55,7 @@ def follow_up_draft(
     follow = assistant.follow_up if assistant else None
     if follow is None or conversation.id is None:
         return None
-    window_open = (
+    window_open = not has_service_window(conversation.channel_type) or (
         conversation.window_expires_at is not None and conversation.window_expires_at > now
     )
     if window_open and follow.message:

@@ -34,9 +34,15 @@ from enum import StrEnum
 
 from api.domain.clock import Clock
 from api.domain.errors import NotFound, ServiceUnavailable, TemporaryFailure
-from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelStatus,
+    ChannelType,
+)
+from api.domain.messaging.contacts import ContactIdentityRepository
 from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient
-from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.conversations import ContactSummary, ConversationRepository
 from api.domain.messaging.errors import (
     ChannelPermanentFailure,
     ChannelRateLimited,
@@ -88,7 +94,9 @@ class DeliverOutboundMessage:
         policy: SendPolicy,
         events: InboxEvents,
         consent: ContactConsent,
+        identities: ContactIdentityRepository,
     ) -> None:
+        self._identities = identities
         self._events = events
         self._consent = consent
         self._messages = messages
@@ -115,7 +123,7 @@ class DeliverOutboundMessage:
             state = channel.status.value if channel else "gone"
             return await self._fail(message, MessageError(title=f"Channel {state}"))
         try:
-            outbound = await self._outbound(message)
+            outbound = await self._outbound(message, channel)
             await self._wait_for_rate(channel)
             async with provider_call(self._channels, channel):
                 result = await self._gateways.for_channel(channel).send(outbound)
@@ -147,12 +155,11 @@ class DeliverOutboundMessage:
                 InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)
             )
 
-    async def _outbound(self, message: Message) -> OutboundMessage:
+    async def _outbound(self, message: Message, channel: Channel) -> OutboundMessage:
         conversation = await self._conversations.get(message.conversation_id)
         if conversation is None:
             raise ChannelPermanentFailure("The message's conversation is gone.")
-        contact = conversation.contact
-        recipient = Recipient(phone=contact.phone, user_id=None if contact.phone else contact.bsuid)
+        recipient = await self._recipient(conversation.contact, channel)
         content: OutboundContent
         if message.type == "reaction":
             content = reaction(message)
@@ -168,6 +175,16 @@ class DeliverOutboundMessage:
             reply_to=message.reply_to_external_id,
             tracker=message.id,
         )
+
+    async def _recipient(self, contact: ContactSummary, channel: Channel) -> Recipient:
+        """WhatsApp: the number, else the BSUID; other providers: the contact's user id on
+        the channel's account (Telegram's chat, Messenger's PSID, Instagram's IGSID)."""
+        if channel.type is ChannelType.WHATSAPP:
+            return Recipient(phone=contact.phone, user_id=None if contact.phone else contact.bsuid)
+        user_id = await self._identities.user_id_on(contact.id, channel.type, channel.account_id)
+        if user_id is None:
+            raise ChannelPermanentFailure("The contact has no user id on this channel.")
+        return Recipient(user_id=user_id)
 
     async def _wait_for_rate(self, channel: Channel) -> None:
         bucket = number_bucket(channel.type.value, channel.account_id)

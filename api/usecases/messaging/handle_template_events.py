@@ -37,6 +37,8 @@ class HandleTemplateEvents:
         if not isinstance(event, TemplateUpdated):
             return
         business = channel.business_account_id
+        if business is None:  # a provider without templates
+            return
         if event.account_id and event.account_id != business:
             log.info("template event of business account %s ignored on channel %s",
                      event.account_id, channel.id)  # fmt: skip

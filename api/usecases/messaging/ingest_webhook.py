@@ -11,7 +11,7 @@ from typing import Any
 from api.domain.errors import MalformedRequest, NotFound, ServiceUnavailable
 from api.domain.identity.auth import SecretBox
 from api.domain.jobs import JobQueue
-from api.domain.messaging.channels import ChannelType
+from api.domain.messaging.channels import ChannelType, is_meta_type
 from api.domain.messaging.webhooks import (
     ChannelLookup,
     WebhookEvent,
@@ -24,6 +24,7 @@ from api.usecases.messaging.webhook_rules import (
     PROCESS_WEBHOOK_JOB,
     WebhookPolicy,
     channel_secret,
+    check_secret_token,
     check_signature,
     named_channel,
 )
@@ -35,11 +36,14 @@ _PARSE_INLINE = 64 * 1024  # larger bodies are parsed off the event loop
 class IngestWebhook:
     """Accept a delivery of a provider's webhook (public; the tenant comes from the channel).
 
-    Rules, in order: the channel named by the URL must exist in some tenant and be
-    connected (else `NotFound`); on the platform's webhook (`channel_id` None) the
-    platform's app secret must be configured (else `NotFound`). The signature over the
-    raw bytes is checked in constant time with the channel's app secret, else the
-    platform's (`Unauthorized` when missing, `Forbidden` when wrong). The body must be a
+    Rules, in order: the channel named by the URL must exist in some tenant, be of the
+    URL's type and be connected (else `NotFound`); on the platform's webhook (`channel_id`
+    None, Meta's types only) the platform's app secret must be configured (else
+    `NotFound`). Meta's types (WhatsApp, Messenger, Instagram): the signature over the raw
+    bytes is checked in constant time with the channel's app secret, else the platform's
+    (`Unauthorized` when missing, `Forbidden` when wrong). Telegram: the
+    `X-Telegram-Bot-Api-Secret-Token` given must be the channel's stored secret token,
+    compared in constant time (`Forbidden` when missing or wrong). The body must be a
     JSON object (else `MalformedRequest`). Then the raw delivery is stored (as `queued`,
     one write) and only then acknowledged; its processing is queued. A queue that is down
     loses nothing: the delivery is set back to `received` and the sweep queues it later
@@ -62,18 +66,27 @@ class IngestWebhook:
         self._policy = policy
 
     async def execute(
-        self, type: ChannelType, channel_id: str | None, body: bytes, signature: str | None
+        self,
+        type: ChannelType,
+        channel_id: str | None,
+        body: bytes,
+        signature: str | None,
+        *,
+        secret_token: str | None = None,
     ) -> WebhookEvent:
         tenant_id: str | None = None
         if channel_id is None:
             secret = self._policy.platform_app_secret
-            if secret is None:
+            if secret is None or not is_meta_type(type):
                 raise NotFound("The platform's webhook is not configured.")
+            check_signature(secret, body, signature)
         else:
             channel = await named_channel(self._lookup, type, channel_id)
-            secret = channel_secret(self._box, channel, self._policy)
             tenant_id = channel.tenant_id
-        check_signature(secret, body, signature)
+            if is_meta_type(type):
+                check_signature(channel_secret(self._box, channel, self._policy), body, signature)
+            else:
+                check_secret_token(self._box, channel, secret_token)
         await _require_json_object(body)
         stored = await self._events.add(
             WebhookEvent(

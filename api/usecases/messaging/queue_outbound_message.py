@@ -12,8 +12,9 @@ Rules, checked before anything is stored or sent:
 - the channel must be able to send (`ChannelUnavailable`: disconnected, token invalid);
 - a template the channel has stored must be active (`TemplateInactive` once the tenant
   deactivated it); one Parley has not stored is sent as given (the provider decides);
-- the 24-hour customer service window: anything but a template needs the conversation's
-  `window_expires_at` in the future (`OutsideServiceWindow`), by the `Clock` port;
+- the 24-hour customer service window (Meta's providers; Telegram has none): anything but
+  a template needs the conversation's `window_expires_at` in the future
+  (`OutsideServiceWindow`), by the `Clock` port;
 - `reply_to` and a reaction's target: a message of the same conversation that the
   provider knows (`TargetNotSent` otherwise); a media `file_id`: one of the tenant's files;
 - `idempotency_key`: the same key and the same draft give the same message (even under
@@ -35,7 +36,12 @@ from api.domain.clock import Clock
 from api.domain.departments import current_department_scope
 from api.domain.errors import Forbidden, NotFound
 from api.domain.jobs import JobQueue
-from api.domain.messaging.channels import Channel, ChannelRepository, ChannelStatus
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelStatus,
+    has_service_window,
+)
 from api.domain.messaging.contacts import ContactRepository
 from api.domain.messaging.content import TemplateContent
 from api.domain.messaging.conversations import (
@@ -139,7 +145,7 @@ class QueueOutboundMessage:
                 return Queued(await self._replayed(known, digest), created=False)
         target = await self._target(draft)
         await self._check_template(draft, target.channel)
-        self._check_window(draft, target.conversation)
+        self._check_window(draft, target.channel, target.conversation)
         resolved, media = await self._resolved(draft, target.conversation)
         message_id = self._messages.new_id()
         if idempotency_key is not None:
@@ -209,8 +215,10 @@ class QueueOutboundMessage:
         if stored is not None and not stored.active:
             raise TemplateInactive(TEMPLATE_INACTIVE)
 
-    def _check_window(self, draft: OutboundDraft, conversation: Conversation | None) -> None:
-        if isinstance(draft.content, TemplateContent):
+    def _check_window(
+        self, draft: OutboundDraft, channel: Channel, conversation: Conversation | None
+    ) -> None:
+        if isinstance(draft.content, TemplateContent) or not has_service_window(channel.type):
             return
         expires = conversation.window_expires_at if conversation else None
         if expires is None or expires <= self._clock.now():

@@ -1,10 +1,13 @@
 """An inbound message becomes a message in the right conversation.
 
 Called with one typed `MessageReceived` event and the channel it came to (the tenant is
-the channel's). The contact is upserted by `bsuid`, else `wa_id` (name, username and ids
-refreshed); the message joins the contact's unresolved conversation on the channel, or
-opens one; a snoozed conversation the contact writes to wakes (status `open`). The same
-event again stores nothing new (unique `(channel, external_id)`).
+the channel's). On WhatsApp the contact is upserted by `bsuid`, else `wa_id` (name,
+username and ids refreshed); on the other providers by the provider's user id within the
+channel's account (`ContactIdentityRepository`: Telegram's user id, Messenger's PSID,
+Instagram's IGSID; a deleted contact's customer writing again gets a new contact). The
+message joins the contact's unresolved conversation on the channel, or opens one; a
+snoozed conversation the contact writes to wakes (status `open`). The same event again
+stores nothing new (unique `(channel, external_id)`).
 
 - `context` (a reply) resolves to Parley's id of the quoted message (`reply_to_id`).
 - A reaction, an edit or a deletion is kept as its own message (type `reaction`, `edit`,
@@ -30,10 +33,17 @@ from __future__ import annotations
 import logging
 
 from api.common.clock import utcnow
+from api.domain.errors import TemporaryFailure
 from api.domain.jobs import JobQueue
 from api.domain.messaging.bots import BOT_REPLY_JOB, ChannelBots
-from api.domain.messaging.channels import Channel
-from api.domain.messaging.contacts import ContactIdentity, ContactRepository
+from api.domain.messaging.channels import Channel, ChannelType
+from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
+    Contact,
+    ContactIdentity,
+    ContactIdentityRepository,
+    ContactRepository,
+)
 from api.domain.messaging.conversations import (
     ContactSummary,
     ConversationRepository,
@@ -67,6 +77,7 @@ class ReceiveInboundMessage:
     def __init__(
         self,
         contacts: ContactRepository,
+        identities: ContactIdentityRepository,
         conversations: ConversationRepository,
         messages: MessageRepository,
         jobs: JobQueue,
@@ -78,6 +89,7 @@ class ReceiveInboundMessage:
         self._routing = routing
         self._bots = bots
         self._contacts = contacts
+        self._identities = identities
         self._consent = consent
         self._conversations = conversations
         self._messages = messages
@@ -102,14 +114,10 @@ class ReceiveInboundMessage:
         if sender.user_id is None and sender.phone is None:
             log.warning("inbound message %s names no customer; ignored", event.external_id)
             return None
-        await self._system_change(event, channel_id)
-        identity = ContactIdentity(
-            bsuid=_new_user_id(event) or sender.user_id,
-            wa_id=_new_phone(event) or sender.phone,
-            username=sender.username,
-            name=sender.name,
-        )
-        contact = await self._contacts.upsert_inbound(channel_id, identity, event.timestamp)
+        contact = await self._contact(event, channel, channel_id)
+        if contact is None:
+            log.warning("inbound message %s names no customer; ignored", event.external_id)
+            return None
         assert contact.id is not None  # noqa: S101 - stored
         conversation, opened = await self._conversations.join_inbound(
             channel_id, channel.type,
@@ -159,6 +167,38 @@ class ReceiveInboundMessage:
         if opened or created:  # whichever twin of a doubled delivery opened it: routed once
             await self._routing.execute(conversation, opened=opened, new_message=created)
         return message
+
+    async def _contact(
+        self, event: MessageReceived, channel: Channel, channel_id: str
+    ) -> Contact | None:
+        sender = event.sender
+        if channel.type is ChannelType.WHATSAPP:
+            await self._system_change(event, channel_id)
+            identity = ContactIdentity(
+                bsuid=_new_user_id(event) or sender.user_id,
+                wa_id=_new_phone(event) or sender.phone,
+                username=sender.username,
+                name=sender.name,
+            )
+            return await self._contacts.upsert_inbound(channel_id, identity, event.timestamp)
+        if sender.user_id is None:
+            return None
+        key = ChannelUserIdentity(
+            channel_type=channel.type,
+            account_id=channel.account_id,
+            user_id=sender.user_id,
+            username=sender.username,
+        )
+        refreshed = ContactIdentity(username=sender.username, name=sender.name)
+        contact_id = await self._identities.contact_id_for(key)
+        for _ in range(2):
+            contact = await self._contacts.upsert_inbound_by_id(
+                contact_id, channel_id, refreshed, event.timestamp
+            )
+            if contact is not None:
+                return contact
+            contact_id = await self._identities.reassign(key, contact_id)  # it was deleted
+        raise TemporaryFailure("The customer's contact is being changed; retry.")
 
     async def _annotate_target(self, event: MessageReceived, channel_id: str) -> None:
         target_external = event.reaction.message_id if event.reaction else event.target_id

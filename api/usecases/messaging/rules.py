@@ -68,22 +68,32 @@ class ChannelPolicy:
 
 
 class ChannelView(BaseModel):
-    """A channel as clients see it: settings, profile, webhook URL; secrets only as flags."""
+    """A channel as clients see it: settings, profile, webhook URL; secrets only as flags.
+    Each provider's settings fill their own fields (the others are None): WhatsApp's
+    number, Telegram's bot, Messenger's page, Instagram's account."""
 
     id: str
     type: ChannelType
     name: str
     status: ChannelStatus
-    phone_number_id: str
-    waba_id: str
-    display_phone_number: str | None
-    verified_name: str | None
-    quality_rating: str | None
-    api_version: str
-    graph_base_url: str
+    account_id: str
+    phone_number_id: str | None = None
+    waba_id: str | None = None
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    quality_rating: str | None = None
+    api_version: str | None = None
+    graph_base_url: str | None = None
+    bot_id: str | None = None
+    bot_username: str | None = None
+    api_base_url: str | None = None
+    page_id: str | None = None
+    page_name: str | None = None
+    instagram_account_id: str | None = None
+    username: str | None = None
     webhook_url: str
     verify_token: str
-    has_access_token: bool
+    has_access_token: bool  # the channel's credential (access, bot or page token)
     has_app_secret: bool
     messages_per_second: int
     created_at: datetime
@@ -91,23 +101,17 @@ class ChannelView(BaseModel):
 
 
 def channel_view(channel: Channel, policy: ChannelPolicy) -> ChannelView:
-    settings = channel.settings
     channel_id = channel.id or ""
     return ChannelView(
+        **channel.settings.model_dump(exclude={"type"}),
         id=channel_id,
         type=channel.type,
         name=channel.name,
         status=channel.status,
-        phone_number_id=settings.phone_number_id,
-        waba_id=settings.waba_id,
-        display_phone_number=settings.display_phone_number,
-        verified_name=settings.verified_name,
-        quality_rating=settings.quality_rating,
-        api_version=settings.api_version,
-        graph_base_url=settings.graph_base_url,
+        account_id=channel.account_id,
         webhook_url=f"{policy.webhook_base_url}/{channel.type.value}/{channel_id}",
         verify_token=channel.verify_token,
-        has_access_token=channel.secrets.has(SecretName.ACCESS_TOKEN),
+        has_access_token=channel.secrets.has(channel.credential_secret),
         has_app_secret=channel.secrets.has(SecretName.APP_SECRET),
         messages_per_second=channel.messages_per_second,
         created_at=channel.created_at,
@@ -116,20 +120,26 @@ def channel_view(channel: Channel, policy: ChannelPolicy) -> ChannelView:
 
 
 def audited_fields(channel: Channel) -> dict[str, object]:
-    """What an audit entry may record of a channel: no secret, only whether there is one."""
-    settings = channel.settings
+    """What an audit entry may record of a channel: no secret, only whether there is one
+    (the settings are no secret: ids, names, addresses)."""
     return {
         "name": channel.name,
         "status": channel.status.value,
         "verify_token_set": bool(channel.verify_token),
         "messages_per_second": channel.messages_per_second,
-        "phone_number_id": settings.phone_number_id,
-        "waba_id": settings.waba_id,
-        "api_version": settings.api_version,
-        "graph_base_url": settings.graph_base_url,
-        "has_access_token": channel.secrets.has(SecretName.ACCESS_TOKEN),
+        **{
+            k: v
+            for k, v in channel.settings.model_dump(exclude={"type"}).items()
+            if k not in _PROFILE_FIELDS
+        },
+        "has_access_token": channel.secrets.has(channel.credential_secret),
         "has_app_secret": channel.secrets.has(SecretName.APP_SECRET),
     }
+
+
+_PROFILE_FIELDS = frozenset(
+    {"display_phone_number", "verified_name", "quality_rating", "page_name"}
+)  # what the provider reports, not what the tenant set: kept out of the audit as before
 
 
 def new_verify_token() -> str:
@@ -161,23 +171,25 @@ async def checked_profile(
 
 
 def with_profile(channel: Channel, profile: ChannelProfile) -> Channel:
-    settings = channel.settings.model_copy(update=profile.model_dump())
+    settings = channel.settings.model_copy(update=profile.for_settings(channel.settings))
     return channel.model_copy(update={"settings": settings})
 
 
 @asynccontextmanager
 async def provider_call(channels: ChannelRepository, channel: Channel) -> AsyncIterator[None]:
     """Wraps a call to the channel's provider: a refused token (`ChannelTokenInvalid`,
-    Meta's 190) marks the channel `token_invalid`, then is raised again. The mark is
-    conditional on the token the call used, so a token rotated meanwhile stays active."""
+    Meta's 190, Telegram's 401) marks the channel `token_invalid`, then is raised again.
+    The mark is conditional on the token the call used, so a token rotated meanwhile
+    stays active."""
     try:
         yield
     except ChannelTokenInvalid:
-        token = channel.secrets.get(SecretName.ACCESS_TOKEN)
+        secret = channel.credential_secret
+        token = channel.secrets.get(secret)
         if (
             channel.id
             and token
-            and await channels.mark_token_invalid(channel.id, token, stored_now())
+            and await channels.mark_token_invalid(channel.id, token, stored_now(), secret=secret)
         ):
             log.warning("channel %s: the provider refused its token; marked token_invalid",
                         channel.id)  # fmt: skip

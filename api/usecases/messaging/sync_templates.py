@@ -45,11 +45,15 @@ class SyncTemplates:
         if channel is None or channel.status is ChannelStatus.DISCONNECTED:
             log.info("template sync of channel %s skipped: gone or disconnected", channel_id)
             return SyncOutcome()
+        business = channel.business_account_id
+        if business is None:  # the provider has no templates (Telegram, Messenger...)
+            log.info("template sync of channel %s skipped: no templates", channel_id)
+            return SyncOutcome()
         async with provider_call(self._channels, channel):  # 190: token_invalid
             listed = await self._gateways.for_channel(channel).list_templates()
         outcome = await self._templates.upsert_synced(
             channel_id,
-            channel.business_account_id,
+            business,
             [synced_fields(template) for template in listed],
             stored_now(),
         )

@@ -29,6 +29,7 @@ from api.usecases.messaging.rules import (
     with_profile,
 )
 
+_ADDRESS_FIELDS = ("api_version", "graph_base_url", "api_base_url")
 DISCONNECTED = "The channel is disconnected; connect the account again to use it."
 
 
@@ -38,7 +39,7 @@ class ChannelChanges(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    access_token: str | None = None
+    access_token: str | None = None  # the channel's credential (Telegram: the bot token)
     app_secret: str | None = None
     clear_app_secret: bool = False
     verify_token: str | None = None
@@ -80,10 +81,9 @@ class UpdateChannel:
         if before.status is ChannelStatus.DISCONNECTED:
             raise Conflict(DISCONNECTED)
         after = self._apply(before, changes)
-        reconnects = (
-            changes.access_token is not None
-            or after.settings.api_version != before.settings.api_version
-            or after.settings.graph_base_url != before.settings.graph_base_url
+        reconnects = changes.access_token is not None or any(
+            getattr(after.settings, name, None) != getattr(before.settings, name, None)
+            for name in _ADDRESS_FIELDS
         )
         if reconnects:
             profile = await checked_profile(
@@ -118,7 +118,7 @@ class UpdateChannel:
         secrets = channel.secrets
         if changes.access_token is not None:
             secrets = secrets.with_secret(
-                SecretName.ACCESS_TOKEN, self._box.encrypt(changes.access_token)
+                channel.credential_secret, self._box.encrypt(changes.access_token)
             )
         if changes.app_secret is not None:
             secrets = secrets.with_secret(
@@ -126,6 +126,7 @@ class UpdateChannel:
             )
         elif changes.clear_app_secret:
             secrets = secrets.with_secret(SecretName.APP_SECRET, None)
+        fields = type(channel.settings).model_fields
         settings = channel.settings.model_copy(
             update={
                 k: v
@@ -135,7 +136,7 @@ class UpdateChannel:
                     if changes.graph_base_url
                     else None,
                 }.items()
-                if v is not None
+                if v is not None and k in fields  # a provider's own addresses only
             }
         )
         update: dict[str, object] = {"secrets": secrets, "settings": settings}

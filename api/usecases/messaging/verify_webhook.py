@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.domain.errors import Forbidden, NotFound
-from api.domain.messaging.channels import ChannelType
+from api.domain.messaging.channels import ChannelType, is_meta_type
 from api.domain.messaging.webhooks import ChannelLookup
 from api.usecases.messaging.webhook_rules import WebhookPolicy, named_channel, tokens_match
 
@@ -27,6 +27,8 @@ class VerifyWebhook:
         token: str | None,
         challenge: str | None,
     ) -> str:
+        if not is_meta_type(type):  # only Meta verifies subscriptions this way
+            raise NotFound("There is no such webhook.")
         if channel_id is None:
             expected = self._policy.platform_verify_token
             if expected is None:

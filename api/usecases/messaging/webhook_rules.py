@@ -1,5 +1,5 @@
 """What the webhook use cases share: the jobs' names, the deployment's webhook settings,
-the signature check and the channel a delivery names."""
+the signature and secret-token checks and the channel a delivery names."""
 
 from __future__ import annotations
 
@@ -40,6 +40,19 @@ def check_signature(secret: str | None, body: bytes, header: str | None) -> None
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), given[len(SIGNATURE_PREFIX) :].lower().encode()):
         raise Forbidden("The webhook signature is not valid.")
+
+
+def check_secret_token(box: SecretBox, channel: Channel, given: str | None) -> None:
+    """Telegram's `X-Telegram-Bot-Api-Secret-Token` (the `secret_token` Parley registered
+    with `setWebhook`), compared in constant time: missing, wrong, or none stored is
+    `Forbidden`."""
+    ciphertext = channel.secrets.get(SecretName.WEBHOOK_SECRET_TOKEN)
+    try:
+        expected = box.decrypt(ciphertext) if ciphertext else None
+    except ValueError:  # ENCRYPTION_KEY changed: nothing can match
+        expected = None
+    if not tokens_match(expected, given):
+        raise Forbidden("The webhook secret token is not valid.")
 
 
 def tokens_match(expected: str | None, given: str | None) -> bool:

@@ -29,6 +29,9 @@ CHANNEL_FIELDS = {
     "verified_name", "quality_rating", "api_version", "graph_base_url", "webhook_url",
     "verify_token", "has_access_token", "has_app_secret", "messages_per_second",
     "created_at", "updated_at",
+    # every provider's fields (null where the type has none): one channel shape
+    "account_id", "bot_id", "bot_username", "api_base_url", "page_id", "page_name",
+    "instagram_account_id", "username",
 }  # fmt: skip
 APP_SECRET = "app-secret-0123456789"
 
@@ -49,6 +52,7 @@ async def test_connect_a_whatsapp_number(client: AppClient, graph: FakeGraph) ->
     channel = response.json()
     assert set(channel) == CHANNEL_FIELDS
     assert channel["type"] == "whatsapp" and channel["status"] == "active"
+    assert channel["account_id"] == channel["phone_number_id"] and channel["bot_id"] is None
     assert channel["phone_number_id"] == PHONE_NUMBER_ID and channel["waba_id"] == WABA_ID
     assert channel["display_phone_number"] == "+1 555-010-0199"
     assert channel["verified_name"] == "Acme Support" and channel["quality_rating"] == "GREEN"

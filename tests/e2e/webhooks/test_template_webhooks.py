@@ -72,7 +72,7 @@ async def pending_template(
     app: AppClient, graph: FakeGraph, tenant: CreatedTenant, channel: Channel
 ) -> None:
     """The channel has Meta's example template (`order_confirmation`), PENDING."""
-    waba = channel.business_account_id
+    waba = channel.business_account_id or ""
     graph.templates[waba] = [listed(0, status="PENDING", name="order_confirmation")]
     graph.templates[waba][0]["id"] = TEMPLATE_ID
     await run_sync(app.container, tenant.tenant.id or "", channel.id or "")

@@ -105,7 +105,7 @@ async def test_the_lookup_finds_channels_across_tenants_by_id_account_and_busine
         sibling = await repository.add(
             whatsapp_channel(box, "http://graph.invalid", channel_id=None, phone_number_id="42")
         )
-    business = stored.business_account_id
+    business = stored.business_account_id or ""
     found_all = await lookup.by_business_account(ChannelType.WHATSAPP, business)
     assert [(c.id, c.tenant_id) for c in found_all] == [(stored.id, "t1"), (sibling.id, "t2")]
     assert await lookup.by_business_account(ChannelType.WHATSAPP, "unknown") == []

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.domain.errors import Conflict, Forbidden, NotFound
-from api.domain.messaging.channels import ChannelStatus, SecretName
+from api.domain.messaging.channels import ChannelStatus, SecretName, WhatsAppSettings
 from api.domain.messaging.errors import (
     ChannelCheckFailed,
     ChannelPermanentFailure,
@@ -70,6 +70,7 @@ async def test_connect_checks_then_stores_encrypted_secrets() -> None:
     channel_id = await world.connected()
     stored = world.channels.stored[channel_id]
     assert stored.secrets.get(SecretName.ACCESS_TOKEN) == "enc:" + TOKEN[::-1]
+    assert isinstance(stored.settings, WhatsAppSettings)
     assert stored.settings.graph_base_url == "https://graph.example.com"
     assert stored.settings.display_phone_number == "+1 555-010-0199"
     assert len(world.gateways.checked) == 1 and world.gateways.checked[0].id is None

@@ -37,6 +37,7 @@ from api.infrastructure.persistence.messaging.campaigns import (
 )
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.contact_exports import ContactExportDocument
+from api.infrastructure.persistence.messaging.contact_identities import ContactIdentityDocument
 from api.infrastructure.persistence.messaging.contact_imports import (
     ContactImportDocument,
     ImportChunkDocument,
@@ -84,6 +85,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     WebhookEventDocument,
     WebhookItemDocument,
     ContactDocument,
+    ContactIdentityDocument,
     ContactImportDocument,
     ImportChunkDocument,
     ConversationDocument,

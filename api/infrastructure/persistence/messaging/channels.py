@@ -1,10 +1,10 @@
 """Channels in MongoDB, within the current tenant.
 
 The channel's secrets are stored as the ciphertexts the domain holds (never plaintext).
-A provider account (WhatsApp's `phone_number_id`) may be connected once across ALL
-tenants: `account_key` (`{type}:{account id}`) is set while the channel is not
-disconnected, and a unique index over it (partial: only documents that have one) makes
-the database refuse a second connection, whatever races the use case's own check. It is
+A provider account (WhatsApp's `phone_number_id`, a Telegram bot, a Page...) may be
+connected once across ALL tenants: `account_key` (`{type}:{account id}`) is set while the
+channel is not disconnected, and a unique index over it (partial: only documents that have one)
+makes the database refuse a second connection, whatever races the use case's own check. It is
 one of two indexes of a tenant-owned collection that do not start with `tenant_id`, on
 purpose: the rule it enforces is global. The other, over the business account
 (`settings.waba_id`), serves the platform webhook's routing of template events to every
@@ -24,10 +24,10 @@ from api.domain.messaging.channels import (
     Channel,
     ChannelPage,
     ChannelSecrets,
+    ChannelSettings,
     ChannelStatus,
     ChannelType,
     SecretName,
-    WhatsAppSettings,
 )
 from api.infrastructure.persistence.base.mongo import lookup_index
 from api.infrastructure.persistence.base.scoped import (
@@ -57,7 +57,7 @@ class ChannelDocument(TenantOwnedDocument):
     type: ChannelType
     name: str
     status: ChannelStatus
-    settings: WhatsAppSettings
+    settings: ChannelSettings
     secrets: dict[str, str] = Field(default_factory=dict)  # name -> ciphertext
     verify_token: str
     messages_per_second: int
@@ -123,13 +123,20 @@ class BeanieChannelRepository:
         total = await self._scoped.count(filter)
         return ChannelPage(items=[d.to_entity() for d in found], total=total)
 
-    async def mark_token_invalid(self, channel_id: str, refused_token: str, at: datetime) -> bool:
+    async def mark_token_invalid(
+        self,
+        channel_id: str,
+        refused_token: str,
+        at: datetime,
+        *,
+        secret: SecretName = SecretName.ACCESS_TOKEN,
+    ) -> bool:
         oid = to_object_id(channel_id)
         if oid is None:
             return False
         return await self._scoped.apply_where(
             {"_id": oid, "status": ChannelStatus.ACTIVE.value,
-             f"secrets.{SecretName.ACCESS_TOKEN.value}": refused_token},
+             f"secrets.{secret.value}": refused_token},
             {"$set": {"status": ChannelStatus.TOKEN_INVALID.value, "updated_at": at}},
         )  # fmt: skip
 

@@ -230,6 +230,26 @@ class BeanieContactRepository:
             return await self._first(key)
         raise Conflict("The customer's number belongs to a contact being changed; retry.")
 
+    async def upsert_inbound_by_id(
+        self, contact_id: str, channel_id: str, identity: ContactIdentity, at: datetime
+    ) -> Contact | None:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            raise ValueError("a contact id allocated by the identity store is an ObjectId")
+        update = {
+            **_refresh(channel_id, identity, at),
+            "$setOnInsert": {
+                "source": ContactSource.INBOUND.value, "created_at": utcnow(),
+                "attributes": {}, "tags": [], "opted_out": False,
+            },
+        }  # fmt: skip
+        try:  # a deleted contact keeps its id: the insert the upsert tries is refused
+            await self._scoped.upsert({"_id": oid, **_LIVE}, update)
+        except Conflict:
+            return None
+        found = await self.get(contact_id)
+        return found if found is not None and found.deleted_at is None else None
+
     async def change_identity(
         self,
         channel_id: str,

@@ -34,7 +34,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.common.clock import utcnow
 from api.domain.departments import department_scope
-from api.domain.messaging.channels import ChannelType
+from api.domain.messaging.channels import ChannelType, has_service_window
 from api.domain.messaging.conversations import (
     SERVICE_WINDOW,
     ContactSummary,
@@ -183,7 +183,10 @@ class BeanieConversationRepository:
                 "contact": contact.model_dump(), SEARCH_KEY: search_key(contact), "updated_at": now,
             },
             "$max": {
-                _ACTIVITY: at, "last_inbound_at": at, "window_expires_at": at + SERVICE_WINDOW,
+                _ACTIVITY: at, "last_inbound_at": at,
+                # a provider without a service window (Telegram) leaves it null
+                **({"window_expires_at": at + SERVICE_WINDOW}
+                   if has_service_window(channel_type) else {}),
             },
             "$min": {"first_inbound_at": at},
             "$setOnInsert": {

@@ -85,20 +85,39 @@ class ChannelUpdateIn(BaseModel):
 
 
 class ChannelOut(BaseModel):
+    """A channel; each provider's settings fill their own fields, the others are null."""
+
     id: str
     type: ChannelType
     name: str
     status: ChannelStatus
-    phone_number_id: str
-    waba_id: str
-    display_phone_number: str | None
-    verified_name: str | None
-    quality_rating: str | None
-    api_version: str
-    graph_base_url: str
-    webhook_url: str = Field(description="Paste it into Meta's dashboard (Webhooks).")
+    account_id: str = Field(
+        description="The provider's account id: WhatsApp's phone_number_id, the Telegram "
+        "bot's id, the Page id (Messenger), the Instagram account id."
+    )
+    phone_number_id: str | None = Field(default=None, description="WhatsApp.")
+    waba_id: str | None = Field(default=None, description="WhatsApp.")
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    quality_rating: str | None = None
+    api_version: str | None = Field(default=None, description="Graph API (Meta's types).")
+    graph_base_url: str | None = Field(default=None, description="Graph API (Meta's types).")
+    bot_id: str | None = Field(default=None, description="Telegram.")
+    bot_username: str | None = Field(default=None, description="Telegram.")
+    api_base_url: str | None = Field(default=None, description="Telegram's Bot API base.")
+    page_id: str | None = Field(default=None, description="Messenger and Instagram.")
+    page_name: str | None = Field(default=None, description="Messenger.")
+    instagram_account_id: str | None = Field(default=None, description="Instagram.")
+    username: str | None = Field(default=None, description="Instagram.")
+    webhook_url: str = Field(
+        description="Meta's types: paste it into Meta's dashboard (Webhooks). Telegram: "
+        "registered by Parley with setWebhook."
+    )
     verify_token: str
-    has_access_token: bool
+    has_access_token: bool = Field(
+        description="Whether the channel's credential is stored (access token, bot token "
+        "or page access token)."
+    )
     has_app_secret: bool
     messages_per_second: int
     created_at: datetime
