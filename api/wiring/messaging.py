@@ -27,6 +27,7 @@ from api.domain.messaging.contact_exports import (
     ExpiredExports,
     ExportFiles,
 )
+from api.domain.messaging.contact_merge import ContactRecords
 from api.domain.messaging.contacts import (
     ContactIdentityRepository,
     ContactRepository,
@@ -68,6 +69,7 @@ from api.infrastructure.persistence.messaging.contact_exports import (
 from api.infrastructure.persistence.messaging.contact_identities import (
     BeanieContactIdentityRepository,
 )
+from api.infrastructure.persistence.messaging.contact_records import BeanieContactRecords
 from api.infrastructure.persistence.messaging.contacts import BeanieContactRepository
 from api.infrastructure.persistence.messaging.conversations import (
     BeanieConversationRepository,
@@ -161,6 +163,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     register_webhooks(container, settings)
     container.register(ContactRepository, BeanieContactRepository)
     container.register(ContactIdentityRepository, BeanieContactIdentityRepository)
+    container.register(ContactRecords, BeanieContactRecords)  # what a merge moves
     container.register(ContactSettingsSource, ProfileContactSettings)  # the tenant's profile
     container.register(SegmentRepository, BeanieSegmentRepository)
     register_exports(container, settings)

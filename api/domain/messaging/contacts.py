@@ -68,6 +68,15 @@ class ContactIdentity(BaseModel):
         return f"+{self.wa_id}" if self.wa_id else None
 
 
+class ContactChannel(BaseModel):
+    """A channel the customer wrote on (kept from their inbound messages and merges)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_id: str
+    channel_type: ChannelType
+
+
 class Contact(BaseModel):
     id: str | None = None
     tenant_id: str | None = None
@@ -88,9 +97,17 @@ class Contact(BaseModel):
     opt_in_source: str | None = None
     source: ContactSource = ContactSource.INBOUND
     last_inbound_at: datetime | None = None
+    channels: list[ContactChannel] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    merged_into: str | None = None  # deleted by a merge into this contact
+    merging_into: str | None = None  # a merge into this contact began (and may resume)
+
+    @property
+    def channel_types(self) -> list[ChannelType]:
+        """The kinds of channel the customer is reachable on, each once, in order."""
+        return list(dict.fromkeys(c.channel_type for c in self.channels))
 
 
 class SegmentFilter(BaseModel):
@@ -110,14 +127,15 @@ class SegmentFilter(BaseModel):
 
 
 class ContactQuery(BaseModel):
-    """A list query: `q` (in name, phone or email), one tag, opted out or not, and a
-    segment's filter; all must hold."""
+    """A list query: `q` (in name, phone or email), one tag, opted out or not, reachable
+    on a kind of channel (`channel_type`), and a segment's filter; all must hold."""
 
     model_config = ConfigDict(frozen=True)
 
     q: str | None = None
     tag: str | None = None
     opted_out: bool | None = None
+    channel_type: ChannelType | None = None
     segment: SegmentFilter | None = None
 
 
@@ -215,19 +233,32 @@ class ContactRepository(Protocol):
     """Contacts of the current tenant."""
 
     async def upsert_inbound_by_id(
-        self, contact_id: str, channel_id: str, identity: ContactIdentity, at: datetime
+        self,
+        contact_id: str,
+        channel_id: str,
+        identity: ContactIdentity,
+        at: datetime,
+        *,
+        channel_type: ChannelType | None = None,
     ) -> Contact | None:
         """The live contact with this id (allocated by `ContactIdentityRepository`),
         created when missing, with the name and username refreshed and `last_inbound_at`
-        = `at`; None when that contact was deleted. Atomic."""
+        = `at` (and, with `channel_type`, the channel in its `channels`); None when that
+        contact was deleted. Atomic."""
         ...
 
     async def upsert_inbound(
-        self, channel_id: str, identity: ContactIdentity, at: datetime
+        self,
+        channel_id: str,
+        identity: ContactIdentity,
+        at: datetime,
+        *,
+        channel_type: ChannelType | None = None,
     ) -> Contact:
         """The contact with this `bsuid` (else `wa_id`) on the channel, created when
-        missing, with the name, username and ids refreshed and `last_inbound_at` = `at`.
-        Atomic: concurrent calls for one customer yield one contact."""
+        missing, with the name, username and ids refreshed and `last_inbound_at` = `at`;
+        with `channel_type`, the channel joins its `channels` (once). Atomic: concurrent
+        calls for one customer yield one contact."""
         ...
 
     async def change_identity(
@@ -303,3 +334,41 @@ class ContactRepository(Protocol):
         ...
 
     async def stats(self) -> ContactStats: ...
+
+    async def same_address(self, contact: Contact, *, limit: int) -> list[Contact]:
+        """Other live contacts with this contact's phone number (E.164, or its WhatsApp
+        id) or email address (any case): the merge candidates, newest first."""
+        ...
+
+    # A merge (`api.usecases.messaging.merge_contacts`), in the order it writes.
+
+    async def claim_merge(
+        self, contact_id: str, *, token: str, until: datetime, into: str | None
+    ) -> bool:
+        """Hold the live contact for a merge until `until` (unless another merge holds it
+        and its hold has not run out). With `into` (the source's hold) a contact merging
+        into another is refused; without (the target's), one merging into any is."""
+        ...
+
+    async def mark_merging(self, contact_id: str, into: str, token: str) -> bool:
+        """Mark the contact `token` holds as `merging_into` `into`, for good (until the
+        merge is done): it can then be merged nowhere else."""
+        ...
+
+    async def release_merge(self, contact_id: str, token: str) -> None:
+        """Give up the hold `token` has (nothing when it has none)."""
+        ...
+
+    async def release_identity(self, contact_id: str) -> dict[str, str]:
+        """Take the phone number and WhatsApp ids off the live contact (kept aside, as a
+        deletion does, so a re-run finds them); every id released so far."""
+        ...
+
+    async def add_channels(self, contact_id: str, channels: list[ContactChannel]) -> None:
+        """Each channel joins the contact's `channels` once."""
+        ...
+
+    async def finish_merge(self, contact_id: str, into: str, at: datetime) -> bool:
+        """Delete the live contact as merged into `into` (its hold released); False when it
+        is not live any more."""
+        ...

@@ -86,6 +86,7 @@ class ConversationQuery(BaseModel):
 
     status: ConversationStatus | None = None
     channel_id: str | None = None
+    channel_type: ChannelType | None = None
     assignee_id: str | None = None
     unassigned: bool = False
     team_id: str | None = None

@@ -21,6 +21,7 @@ from typing import Any
 
 from api.common.locales import e164, keyword
 from api.domain.errors import FieldProblem, InvalidInput, NotFound
+from api.domain.messaging.contact_merge import ContactMerged
 from api.domain.messaging.contacts import (
     ConsentChange,
     ConsentSource,
@@ -45,8 +46,11 @@ Scalar = str | int | float | bool
 
 
 async def live_contact(contacts: ContactRepository, contact_id: str) -> Contact:
-    """The tenant's contact, not deleted; `NotFound` otherwise (or another tenant's)."""
+    """The tenant's contact, not deleted; `NotFound` otherwise (or another tenant's), and
+    `ContactMerged` (a 404 naming where it went) for one merged into another."""
     found = await contacts.get(contact_id)
+    if found is not None and found.merged_into is not None:
+        raise ContactMerged(found.merged_into)
     if found is None or found.deleted_at is not None:
         raise NotFound(CONTACT_NOT_FOUND)
     return found

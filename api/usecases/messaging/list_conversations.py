@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.identity.auth import Principal
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.conversations import (
     ConversationPage,
     ConversationQuery,
@@ -21,7 +22,8 @@ MAX_SEARCH_LENGTH = 100
 
 
 class ListConversations:
-    """The tenant's conversations (`inbox:read`), narrowed by status, channel, assignee
+    """The tenant's conversations (`inbox:read`), narrowed by status, channel, kind of
+    channel, assignee
     (an id, `me` or `none`), team, department, tag (normalised as tags are) and `text` (a
     piece of the contact's name or phone number, at most 100 characters). Filters
     combine; the cursor pages through what they select. A department-limited user sees
@@ -36,6 +38,7 @@ class ListConversations:
         *,
         status: ConversationStatus | None = None,
         channel_id: str | None = None,
+        channel_type: ChannelType | None = None,
         assignee_id: str | None = None,
         team_id: str | None = None,
         department_id: str | None = None,
@@ -53,6 +56,7 @@ class ListConversations:
         query = ConversationQuery(
             status=status,
             channel_id=channel_id,
+            channel_type=channel_type,
             assignee_id=principal.user_id if assignee_id == ME else assignee_id,
             unassigned=assignee_id == NOBODY,
             team_id=team_id,

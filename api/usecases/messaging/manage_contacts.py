@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from api.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.contacts import (
     ConsentChange,
     ConsentSource,
@@ -126,7 +127,7 @@ class GetContact:
 
 class ListContacts:
     """Newest first, by cursor; `segment_id` adds a segment's filter (another tenant's
-    segment is 404)."""
+    segment is 404); `channel_type` keeps the contacts reachable on that kind of channel."""
 
     def __init__(self, contacts: ContactRepository, segments: SegmentRepository) -> None:
         self._contacts = contacts
@@ -139,6 +140,7 @@ class ListContacts:
         q: str | None = None,
         tag: str | None = None,
         opted_out: bool | None = None,
+        channel_type: ChannelType | None = None,
         segment_id: str | None = None,
         cursor: str | None = None,
         limit: int = 20,
@@ -151,8 +153,8 @@ class ListContacts:
                 raise NotFound(SEGMENT_NOT_FOUND)
             segment = found.filter
         tags = normalised_tags([tag], ("query", "tag")) if tag is not None else []
-        query = ContactQuery(q=q or None, tag=tags[0] if tags else None,
-                             opted_out=opted_out, segment=segment)  # fmt: skip
+        query = ContactQuery(q=q or None, tag=tags[0] if tags else None, opted_out=opted_out,
+                             channel_type=channel_type, segment=segment)  # fmt: skip
         return await self._contacts.search(query, cursor=cursor, limit=bounded(limit))
 
 

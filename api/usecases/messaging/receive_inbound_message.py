@@ -180,7 +180,9 @@ class ReceiveInboundMessage:
                 username=sender.username,
                 name=sender.name,
             )
-            return await self._contacts.upsert_inbound(channel_id, identity, event.timestamp)
+            return await self._contacts.upsert_inbound(
+                channel_id, identity, event.timestamp, channel_type=channel.type
+            )
         if sender.user_id is None:
             return None
         key = ChannelUserIdentity(
@@ -193,7 +195,7 @@ class ReceiveInboundMessage:
         contact_id = await self._identities.contact_id_for(key)
         for _ in range(2):
             contact = await self._contacts.upsert_inbound_by_id(
-                contact_id, channel_id, refreshed, event.timestamp
+                contact_id, channel_id, refreshed, event.timestamp, channel_type=channel.type
             )
             if contact is not None:
                 return contact

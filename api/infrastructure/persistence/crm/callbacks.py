@@ -64,6 +64,8 @@ class CallbackRequestDocument(DepartmentOwnedDocument):
                 [(TENANT_FIELD, 1), ("department_id", 1), ("created_at", DESCENDING)],
                 name="tenant_department_newest",
             ),
+            # A contact's requests (a contact merge moves them).
+            IndexModel([(TENANT_FIELD, 1), ("contact_id", 1)], name="tenant_contact"),
         ]
 
     def to_entity(self) -> CallbackRequest:

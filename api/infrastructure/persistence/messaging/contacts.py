@@ -25,10 +25,12 @@ from pymongo import DESCENDING, IndexModel
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.contacts import (
     ConsentChange,
     ConsentState,
     Contact,
+    ContactChannel,
     ContactIdentity,
     ContactPage,
     ContactQuery,
@@ -50,6 +52,9 @@ _STRING = {"$type": "string"}
 _LIVE: dict[str, Any] = {"deleted_at": None}
 _NEWEST = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
 TOP_TAGS = 100
+_PRIVATE = {"id", "revision_id", "deleted_identity", "channel_types", "merge_lock",
+            "merge_lock_until"}  # fmt: skip
+_RELEASED = ("phone", "wa_id", "bsuid")  # what a deletion or a merge takes off a contact
 
 
 class ContactDocument(TenantOwnedDocument):
@@ -70,10 +75,16 @@ class ContactDocument(TenantOwnedDocument):
     opt_in_source: str | None = None
     source: ContactSource = ContactSource.INBOUND
     last_inbound_at: datetime | None = None
+    channels: list[ContactChannel] = []
+    channel_types: list[ChannelType] = []  # the channels' kinds, for `?channel_type=`
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
     deleted_identity: dict[str, Any] | None = None
+    merged_into: str | None = None
+    merging_into: str | None = None
+    merge_lock: str | None = None  # the merge holding the contact, until `merge_lock_until`
+    merge_lock_until: datetime | None = None
 
     class Settings:
         name = "contacts"
@@ -102,6 +113,8 @@ class ContactDocument(TenantOwnedDocument):
                 name="tenant_newest",
             ),
             IndexModel([(TENANT_FIELD, 1), ("tags", 1)], name="tenant_tags"),
+            IndexModel([(TENANT_FIELD, 1), ("channel_types", 1)], name="tenant_channel_types"),
+            IndexModel([(TENANT_FIELD, 1), ("email", 1)], name="tenant_email"),
             lookup_index(
                 [(TENANT_FIELD, 1), ("channel_id", 1), ("bsuid", 1)], name="channel_bsuid"
             ),
@@ -114,13 +127,23 @@ class ContactDocument(TenantOwnedDocument):
     def to_entity(self) -> Contact:
         return Contact(
             id=str(self.id),
-            **self.model_dump(exclude={"id", "revision_id", "deleted_identity"}),
+            **self.model_dump(exclude=_PRIVATE),
         )
 
 
-def _refresh(channel_id: str, identity: ContactIdentity, at: datetime) -> dict[str, Any]:
+def _channels_added(channels: list[ContactChannel]) -> dict[str, Any]:
+    """`$addToSet` of channels (each once; the kinds too, for the filter)."""
+    entries = [{"channel_id": c.channel_id, "channel_type": c.channel_type.value}
+               for c in channels]  # fmt: skip
+    kinds = list(dict.fromkeys(c.channel_type.value for c in channels))
+    return {"channels": {"$each": entries}, "channel_types": {"$each": kinds}}
+
+
+def _refresh(
+    channel_id: str, identity: ContactIdentity, at: datetime, channel_type: ChannelType | None
+) -> dict[str, Any]:
     """What an inbound message refreshes: every id and name it carries, the channel the
-    customer wrote on, the time."""
+    customer wrote on (joining `channels` when its kind is known), the time."""
     fields: dict[str, Any] = {"updated_at": utcnow(), "channel_id": channel_id}
     for name, value in (
         ("bsuid", identity.bsuid),
@@ -131,7 +154,11 @@ def _refresh(channel_id: str, identity: ContactIdentity, at: datetime) -> dict[s
     ):
         if value:
             fields[name] = value
-    return {"$set": fields, "$max": {"last_inbound_at": at}}
+    update: dict[str, Any] = {"$set": fields, "$max": {"last_inbound_at": at}}
+    if channel_type is not None:
+        channel = ContactChannel(channel_id=channel_id, channel_type=channel_type)
+        update["$addToSet"] = _channels_added([channel])
+    return update
 
 
 def _identity_keys(channel_id: str | None, identity: ContactIdentity) -> list[dict[str, Any]]:
@@ -190,6 +217,8 @@ def contact_filter(query: ContactQuery) -> dict[str, Any]:
         conditions.append({"tags": query.tag})
     if query.opted_out is not None:
         conditions.append({"opted_out": query.opted_out})
+    if query.channel_type is not None:
+        conditions.append({"channel_types": query.channel_type.value})
     if query.segment is not None:
         conditions.extend(_segment_conditions(query.segment))
     return _merged(conditions)
@@ -202,11 +231,16 @@ class BeanieContactRepository:
         self._scoped = TenantScopedRepository(ContactDocument)
 
     async def upsert_inbound(
-        self, channel_id: str, identity: ContactIdentity, at: datetime
+        self,
+        channel_id: str,
+        identity: ContactIdentity,
+        at: datetime,
+        *,
+        channel_type: ChannelType | None = None,
     ) -> Contact:
         if not (identity.bsuid or identity.wa_id):
             raise ValueError("an inbound contact needs a bsuid or a wa_id")
-        update = _refresh(channel_id, identity, at)
+        update = _refresh(channel_id, identity, at, channel_type)
         # Known by the user id, else by the number (a contact from before user ids,
         # created by hand, imported, or met on another channel): it gains the user id.
         for _ in range(2):
@@ -231,13 +265,19 @@ class BeanieContactRepository:
         raise Conflict("The customer's number belongs to a contact being changed; retry.")
 
     async def upsert_inbound_by_id(
-        self, contact_id: str, channel_id: str, identity: ContactIdentity, at: datetime
+        self,
+        contact_id: str,
+        channel_id: str,
+        identity: ContactIdentity,
+        at: datetime,
+        *,
+        channel_type: ChannelType | None = None,
     ) -> Contact | None:
         oid = to_object_id(contact_id)
         if oid is None:
             raise ValueError("a contact id allocated by the identity store is an ObjectId")
         update = {
-            **_refresh(channel_id, identity, at),
+            **_refresh(channel_id, identity, at, channel_type),
             "$setOnInsert": {
                 "source": ContactSource.INBOUND.value, "created_at": utcnow(),
                 "attributes": {}, "tags": [], "opted_out": False,
@@ -341,12 +381,12 @@ class BeanieContactRepository:
         document = await self._scoped.get(contact_id)
         if document is None or document.deleted_at is not None:
             return False
-        released = {"phone": document.phone, "wa_id": document.wa_id, "bsuid": document.bsuid}
+        released = {name: getattr(document, name) for name in _RELEASED}
         return await self._scoped.apply_where(
             {"_id": document.id, **_LIVE},
             {
                 "$set": {"deleted_at": at, "updated_at": at, "deleted_identity": released},
-                "$unset": {"phone": "", "wa_id": "", "bsuid": ""},
+                "$unset": dict.fromkeys(_RELEASED, ""),
             },
         )
 
@@ -429,6 +469,84 @@ class BeanieContactRepository:
             by_source={str(row["_id"]): row["n"] for row in sources if row["_id"]},
             by_tag={str(row["_id"]): row["n"] for row in tags},
         )
+
+    async def same_address(self, contact: Contact, *, limit: int) -> list[Contact]:
+        keys: list[dict[str, Any]] = []
+        if contact.phone:
+            keys += [tenant_first(phone=contact.phone), tenant_first(wa_id=contact.phone[1:])]
+        if contact.email:  # over the tenant's emails (`tenant_email`), any case
+            pattern = {"$regex": f"^{re.escape(contact.email)}$", "$options": "i"}
+            keys.append(tenant_first(email=pattern))
+        found: dict[str, ContactDocument] = {}
+        for key in keys:
+            for document in await self._scoped.find({**key, **_LIVE}, limit=limit + 1):
+                if str(document.id) != contact.id:
+                    found.setdefault(str(document.id), document)
+        newest = sorted(found.values(), key=lambda d: (d.created_at, str(d.id)), reverse=True)
+        return [document.to_entity() for document in newest[:limit]]
+
+    async def claim_merge(
+        self, contact_id: str, *, token: str, until: datetime, into: str | None
+    ) -> bool:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return False
+        merging = {"$in": [None, into]} if into else None
+        condition: dict[str, Any] = {"_id": oid, **_LIVE, "merging_into": merging}
+        fields = {"merge_lock": token, "merge_lock_until": until}
+        # Free, or held by a merge whose hold ran out (it stopped half-way).
+        for free in ({"merge_lock_until": None}, {"merge_lock_until": {"$lt": utcnow()}}):
+            if await self._scoped.apply_where({**condition, **free}, {"$set": fields}):
+                return True
+        return False
+
+    async def mark_merging(self, contact_id: str, into: str, token: str) -> bool:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(
+            {"_id": oid, "merge_lock": token}, {"$set": {"merging_into": into}}
+        )
+
+    async def release_merge(self, contact_id: str, token: str) -> None:
+        oid = to_object_id(contact_id)
+        if oid is not None:
+            await self._scoped.apply_where(
+                {"_id": oid, "merge_lock": token},
+                {"$unset": {"merge_lock": "", "merge_lock_until": ""}},
+            )
+
+    async def release_identity(self, contact_id: str) -> dict[str, str]:
+        document = await self._scoped.get(contact_id)
+        if document is None:
+            return {}
+        released = {k: v for k, v in (document.deleted_identity or {}).items() if v}
+        present = {name: value for name in _RELEASED if (value := getattr(document, name))}
+        if present and document.deleted_at is None:
+            released.update(present)
+            await self._scoped.apply_where(
+                {"_id": document.id, **_LIVE, **present},
+                {"$set": {"deleted_identity": released, "updated_at": utcnow()},
+                 "$unset": dict.fromkeys(present, "")},
+            )  # fmt: skip
+        return {name: str(value) for name, value in released.items()}
+
+    async def add_channels(self, contact_id: str, channels: list[ContactChannel]) -> None:
+        if channels:
+            await self._scoped.apply(contact_id, {"$addToSet": _channels_added(channels)})
+
+    async def finish_merge(self, contact_id: str, into: str, at: datetime) -> bool:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(
+            {"_id": oid, **_LIVE},
+            {
+                "$set": {"deleted_at": at, "updated_at": at, "merged_into": into},
+                "$unset": {"merge_lock": "", "merge_lock_until": "", "merging_into": "",
+                           **dict.fromkeys(_RELEASED, "")},
+            },
+        )  # fmt: skip
 
     async def _first(self, key: dict[str, Any]) -> Contact:
         found = await self._scoped.find(key, limit=1)

@@ -132,6 +132,9 @@ class ConversationDocument(DepartmentOwnedDocument):
             IndexModel(_by_activity("team_id"), name="team_activity"),
             IndexModel(_by_activity("department_id"), name="department_activity"),
             IndexModel(_by_activity("tags"), name="tag_activity"),
+            IndexModel(_by_activity("channel_type"), name="channel_type_activity"),
+            # A contact's conversations (a merge moves them).
+            IndexModel([(TENANT_FIELD, 1), ("contact.id", 1)], name="contact_conversations"),
             # Cross-tenant on purpose (the wake-up job's one read): only snoozed ones.
             IndexModel(
                 [("snoozed_until", ASCENDING)],
@@ -409,6 +412,8 @@ def _query_filter(query: ConversationQuery) -> dict[str, Any]:
         filter["tags"] = query.tag
     if query.channel_id is not None:
         filter["channel_id"] = query.channel_id
+    if query.channel_type is not None:
+        filter["channel_type"] = query.channel_type.value
     if query.text:
         filter.update(text_filter(query.text))
     return filter

@@ -7,10 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.contact_exports import ExportStatus
 from api.domain.messaging.contacts import (
     ConsentSource,
     Contact,
+    ContactChannel,
     ContactPage,
     ContactSource,
     ContactStats,
@@ -24,6 +26,7 @@ from api.usecases.messaging.manage_segments import (
     SegmentInput,
     SegmentPreview,
 )
+from api.usecases.messaging.merge_contacts import MergeCandidate, MergeResult
 
 CURSOR_NOTE = "`null` on the last page; else pass it as `cursor` for the next one."
 
@@ -64,13 +67,25 @@ class ContactOut(BaseModel):
     opt_in_source: str | None
     source: ContactSource
     channel_id: str | None = Field(description="The channel the customer last wrote on")
+    channels: list[ContactChannel] = Field(
+        description="Every channel the customer wrote on (`channel_id`, `channel_type`), "
+        "first met first; a merge adds the merged contact's"
+    )
+    channel_types: list[ChannelType] = Field(
+        description="The kinds of channel the customer is reachable on (`whatsapp`, "
+        "`telegram`, `instagram`, `messenger`), each once"
+    )
     last_inbound_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, contact: Contact) -> ContactOut:
-        return cls(**contact.model_dump(exclude={"tenant_id", "deleted_at"}))
+        return cls(
+            **contact.model_dump(exclude={"tenant_id", "deleted_at", "merged_into",
+                                          "merging_into"}),
+            channel_types=contact.channel_types,
+        )  # fmt: skip
 
 
 class ContactPageOut(BaseModel):
@@ -80,6 +95,70 @@ class ContactPageOut(BaseModel):
     @classmethod
     def of(cls, page: ContactPage) -> ContactPageOut:
         return cls(items=[ContactOut.of(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+class ContactMergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_contact_id: str = Field(
+        min_length=1, max_length=64, description="The contact merged into this one (deleted)"
+    )
+
+
+class MovedOut(BaseModel):
+    conversations: list[str] = Field(description="The conversations moved (ids)")
+    resolved_conversations: list[str] = Field(
+        description="Moved ones that were resolved: the target had its own unresolved "
+        "conversation on that channel (one per contact and channel)"
+    )
+    messages: int
+    leads: int
+    tickets: int
+    meetings: int
+    callback_requests: int
+
+
+class ContactMergeOut(BaseModel):
+    contact: ContactOut = Field(description="The target as it is after the merge")
+    source_contact_id: str = Field(description="Deleted, `merged_into` the target")
+    moved: MovedOut = Field(description="What this request moved")
+    identities: list[str] = Field(
+        description="What the target gained: `phone`, `wa_id`, `bsuid`, `username`, `email`"
+    )
+    kept_from_target: list[str] = Field(
+        description="Where both had a different value and the target's was kept "
+        "(`email`, `attributes.plan`, ...)"
+    )
+    dropped: list[str] = Field(
+        description="The source's tags and attributes over the limits (50 each), and ids "
+        "another contact took meanwhile"
+    )
+
+    @classmethod
+    def of(cls, result: MergeResult) -> ContactMergeOut:
+        moved = result.moved
+        return cls(
+            contact=ContactOut.of(result.contact), source_contact_id=result.source_contact_id,
+            moved=MovedOut(**moved.model_dump(exclude={"resolved"}),
+                           resolved_conversations=moved.resolved),
+            identities=result.identities, kept_from_target=result.kept_from_target,
+            dropped=result.dropped,
+        )  # fmt: skip
+
+
+class MergeCandidateOut(ContactOut):
+    matched_on: list[str] = Field(description="`phone` and/or `email`")
+
+
+class MergeCandidatesOut(BaseModel):
+    items: list[MergeCandidateOut]
+
+    @classmethod
+    def of(cls, candidates: list[MergeCandidate]) -> MergeCandidatesOut:
+        return cls(items=[
+            MergeCandidateOut(**ContactOut.of(c.contact).model_dump(), matched_on=c.matched_on)
+            for c in candidates
+        ])  # fmt: skip
 
 
 class ContactStatsOut(BaseModel):

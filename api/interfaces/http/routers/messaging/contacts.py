@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from api.domain.identity.auth import Principal
+from api.domain.messaging.channels import ChannelType
 from api.domain.permissions import Permission
 from api.interfaces.http.auth import require
 from api.interfaces.http.deps import Inject
@@ -15,10 +16,13 @@ from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.contacts import (
     ConsentIn,
     ContactIn,
+    ContactMergeIn,
+    ContactMergeOut,
     ContactOut,
     ContactPageOut,
     ContactPatchIn,
     ContactStatsOut,
+    MergeCandidatesOut,
     SegmentIn,
     SegmentOut,
     SegmentPageOut,
@@ -44,6 +48,7 @@ from api.usecases.messaging.manage_segments import (
     PreviewSegment,
     UpdateSegment,
 )
+from api.usecases.messaging.merge_contacts import ListMergeCandidates, MergeContacts
 
 contacts = APIRouter(prefix="/contacts", tags=["contacts"])
 segments = APIRouter(prefix="/segments", tags=["contacts"])
@@ -67,8 +72,9 @@ RULES = (
     description=(
         "Needs `contacts:read`. Live contacts, newest first, by cursor. `q` searches the "
         "name and email (case-insensitive) and the phone number (its digits); `tag`, "
-        "`opted_out` and `segment_id` (that segment's filter; another tenant's is 404) "
-        "narrow the list. A cursor this list did not give is 422."
+        "`opted_out`, `channel_type` (reachable on that kind of channel: the contact wrote "
+        "on one, or was merged with one that did) and `segment_id` (that segment's filter; "
+        "another tenant's is 404) narrow the list. A cursor this list did not give is 422."
     ),
     responses=problem_responses(401, 403, 404, 422, 503),
 )
@@ -81,13 +87,17 @@ async def list_contacts(
         str | None, Query(min_length=1, max_length=64, description="Only in this segment")
     ] = None,
     opted_out: Annotated[bool | None, Query(description="Only opted out, or only not")] = None,
+    channel_type: Annotated[
+        ChannelType | None, Query(description="Only reachable on this kind of channel")
+    ] = None,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=200, description="`next_cursor` of before")
     ] = None,
     limit: Limit = 20,
 ) -> ContactPageOut:
     page = await use_case.execute(principal, q=q, tag=tag, opted_out=opted_out,
-                                  segment_id=segment_id, cursor=cursor, limit=limit)  # fmt: skip
+                                  channel_type=channel_type, segment_id=segment_id,
+                                  cursor=cursor, limit=limit)  # fmt: skip
     return ContactPageOut.of(page)
 
 
@@ -128,7 +138,11 @@ async def contact_stats(
 @contacts.get(
     "/{contact_id}",
     summary="Read a contact",
-    description="Needs `contacts:read`. A deleted or another tenant's contact is 404.",
+    description=(
+        "Needs `contacts:read`. A deleted or another tenant's contact is 404; one merged "
+        "into another is 404 `contact_merged` with `merged_into`, the contact it lives on "
+        "as (read that one instead)."
+    ),
     responses=problem_responses(401, 403, 404, 503),
 )
 async def get_contact(
@@ -177,6 +191,62 @@ async def delete_contact(
 ) -> Response:
     await use_case.execute(principal, contact_id)
     return Response(status_code=204)
+
+
+@contacts.get(
+    "/{contact_id}/merge-candidates",
+    summary="Contacts to merge with this one",
+    description=(
+        "Needs `contacts:read`. Other live contacts of the tenant with this contact's "
+        "phone number (E.164, or as a WhatsApp id) or email address (any case), newest "
+        "first, at most 20, each with `matched_on`. An agent may merge any two contacts; "
+        "these are suggestions."
+    ),
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def merge_candidates(
+    contact_id: str,
+    principal: Reader,
+    use_case: Annotated[ListMergeCandidates, Inject(ListMergeCandidates)],
+) -> MergeCandidatesOut:
+    return MergeCandidatesOut.of(await use_case.execute(principal, contact_id))
+
+
+@contacts.post(
+    "/{contact_id}/merge",
+    summary="Merge another contact into this one",
+    description=(
+        "Needs `contacts:write`. One customer known as two contacts (met on two channels, "
+        "or by hand and on a channel) becomes this one (the target). Everything of "
+        "`source_contact_id` moves here: conversations (and their messages), leads, "
+        "tickets, meetings and callback requests; tags are added; attributes are added "
+        "and **the target wins a conflict** (as for phone, WhatsApp ids, username, email, "
+        "name and language, which move only where the target has none); every kept value "
+        "is listed in `kept_from_target`. The source's channels join the target's, and the "
+        "target is opted out if either was (consent is never weakened). A source "
+        "conversation unresolved on a channel where the target has one too is moved and "
+        "resolved. Imports and exports already made, and campaign runs' recipients, stay "
+        "as they were. The source is then deleted: reading it is 404 `contact_merged` with "
+        "`merged_into`.\n\n"
+        "Merging a contact into itself is 422; a source already merged here is 409 "
+        "`already_merged`; a merge of either contact under way is 409 `merge_in_progress` "
+        "(of two concurrent merges of one pair, one succeeds). A merge that stopped "
+        "half-way is completed by sending it again (after two minutes when the server "
+        "died). Another tenant's contact is 404. A department-limited user is 403 "
+        "`merge_outside_departments` when any conversation, lead, ticket, meeting or "
+        "callback request of the source is outside their departments. Audited as "
+        "`contact.merged`; agents get `conversation.updated` for every moved conversation."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def merge_contact(
+    contact_id: str,
+    body: Annotated[ContactMergeIn, Body()],
+    principal: Writer,
+    use_case: Annotated[MergeContacts, Inject(MergeContacts)],
+) -> ContactMergeOut:
+    return ContactMergeOut.of(await use_case.execute(principal, contact_id,
+                                                     body.source_contact_id))  # fmt: skip
 
 
 CONSENT_NOTE = (

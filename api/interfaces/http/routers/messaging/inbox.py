@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.domain.identity.auth import Principal
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.conversations import ConversationStatus
 from api.domain.permissions import Permission
 from api.interfaces.http.auth import require
@@ -41,7 +42,9 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at 
     summary="List conversations",
     description=(
         "Needs `inbox:read`. Newest activity first (`last_message_at`), by cursor. Filters "
-        "combine: `status`, `channel_id`, `assignee_id` (a user id, `me` or `none`), "
+        "combine: `status`, `channel_id`, `channel_type` (`whatsapp`, `telegram`, "
+        "`instagram`, `messenger`: one inbox over every kind of channel), `assignee_id` (a "
+        "user id, `me` or `none`), "
         "`team_id`, `department_id`, `tag`, and `q` (a piece of the contact's name, any "
         "case, or of its phone number, whatever the punctuation). A cursor this list did "
         "not give is 422. A department-limited user sees only the conversations routed to "
@@ -55,6 +58,9 @@ async def list_conversations(
     status: Annotated[ConversationStatus | None, Query(description="Only this status")] = None,
     channel_id: Annotated[
         str | None, Query(min_length=1, max_length=64, description="Only this channel")
+    ] = None,
+    channel_type: Annotated[
+        ChannelType | None, Query(description="Only on this kind of channel")
     ] = None,
     assignee_id: Annotated[
         str | None,
@@ -82,7 +88,8 @@ async def list_conversations(
     limit: Limit = 20,
 ) -> InboxConversationPageOut:
     page = await use_case.execute(
-        principal, status=status, channel_id=channel_id, assignee_id=assignee_id,
+        principal, status=status, channel_id=channel_id, channel_type=channel_type,
+        assignee_id=assignee_id,
         team_id=team_id, department_id=department_id, tag=tag, text=q, cursor=cursor,
         limit=limit,
     )  # fmt: skip
