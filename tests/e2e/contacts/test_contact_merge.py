@@ -17,6 +17,7 @@ from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.contacts import ContactRepository
 from api.domain.tenancy import TenantId, tenant_context
 from tests.support.app import AppClient, assert_problem
+from tests.support.callbacks import STAFF, submit
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import receive, stored_channel
 from tests.support.leads import LEADS, add_department, new_contact, new_lead
@@ -172,9 +173,13 @@ async def test_a_manual_contact_takes_the_customers_ids_and_consent_is_kept(
     source, conversation = await customer_on(container, whatsapp, "US.9", "16505550009", "B")
     opted_in = await client.post(f"{CONTACTS}/{source}/opt-in", headers=owner)
     assert opted_in.status_code == 200
+    callback = await submit(client, acme.tenant.id or "", phone="+16505550009")
+    assert (await read(client, owner, f"{STAFF}/{callback}"))["contact_id"] == source
 
     merged = await merge(client, owner, target, source)
 
+    assert merged["moved"]["callback_requests"] == 1
+    assert (await read(client, owner, f"{STAFF}/{callback}"))["contact_id"] == target
     contact = merged["contact"]
     assert sorted(merged["identities"]) == ["bsuid", "phone", "wa_id"]
     assert contact["phone"] == "+16505550009" and contact["wa_id"] == "16505550009"
