@@ -50,6 +50,7 @@ from pydantic import BaseModel, Field
 
 from api.domain.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
+from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.contact_merge import (
     AlreadyMerged,
     ContactMerged,
@@ -58,7 +59,7 @@ from api.domain.messaging.contact_merge import (
     MergeOutsideDepartments,
     MovedRecords,
 )
-from api.domain.messaging.contacts import Contact, ContactRepository
+from api.domain.messaging.contacts import Contact, ContactChannel, ContactRepository
 from api.domain.messaging.conversations import ContactSummary, ConversationRepository
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.permissions import Permission
@@ -154,10 +155,12 @@ class MergeContacts:
         contacts: ContactRepository,
         records: ContactRecords,
         conversations: ConversationRepository,
+        channels: ChannelRepository,
         auditor: Auditor,
         events: InboxEvents,
     ) -> None:
         self._contacts = contacts
+        self._channels = channels
         self._records = records
         self._conversations = conversations
         self._auditor = auditor
@@ -249,7 +252,9 @@ class MergeContacts:
                 await self._contacts.update(
                     target_id, {k: v for k, v in changes.items() if k not in _IDENTITY}
                 )
-        await self._contacts.add_channels(target_id, source.channels)
+        await self._contacts.add_channels(
+            target_id, await self._known_channels(target) + await self._known_channels(source)
+        )
         merged = await self._contacts.get(target_id) or target
         assert merged.id is not None  # noqa: S101 - stored
         summary = ContactSummary(id=merged.id, name=merged.name, phone=merged.phone,
@@ -259,6 +264,16 @@ class MergeContacts:
             raise Conflict("The source contact changed during the merge; run it again.")
         report.contact = await self._contacts.get(target_id) or merged
         return report
+
+    async def _known_channels(self, contact: Contact) -> list[ContactChannel]:
+        """The contact's channels, with the one it last wrote on when missing (a contact
+        from before channels were kept)."""
+        known = list(contact.channels)
+        if contact.channel_id and all(c.channel_id != contact.channel_id for c in known):
+            channel = await self._channels.get(contact.channel_id)
+            if channel is not None and channel.id is not None:
+                known.append(ContactChannel(channel_id=channel.id, channel_type=channel.type))
+        return known
 
 
 class ListMergeCandidates:

@@ -173,6 +173,9 @@ async def test_a_manual_contact_takes_the_customers_ids_and_consent_is_kept(
     source, conversation = await customer_on(container, whatsapp, "US.9", "16505550009", "B")
     opted_in = await client.post(f"{CONTACTS}/{source}/opt-in", headers=owner)
     assert opted_in.status_code == 200
+    contacts: ContactRepository = container.resolve(ContactRepository)
+    with tenant_context(TenantId(acme.tenant.id or "")):  # as stored before channels were kept
+        assert await contacts.update(source, {"channels": []}) is not None
     callback = await submit(client, acme.tenant.id or "", phone="+16505550009")
     assert (await read(client, owner, f"{STAFF}/{callback}"))["contact_id"] == source
 
@@ -185,6 +188,7 @@ async def test_a_manual_contact_takes_the_customers_ids_and_consent_is_kept(
     assert contact["phone"] == "+16505550009" and contact["wa_id"] == "16505550009"
     assert contact["bsuid"] == "US.9" and contact["channel_id"] == whatsapp.id
     assert contact["opted_out"] is True and contact["opt_out_source"] == "api"  # kept
+    assert contact["channels"] == [{"channel_id": whatsapp.id, "channel_type": "whatsapp"}]
     assert contact["name"] == "Bob" and merged["kept_from_target"] == ["name"]
     # The customer's next message finds the target, in the moved conversation.
     message = await receive(container, written("US.9", "16505550009", "B", "Hi"), whatsapp)
