@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.conversations import Conversation
 from api.domain.messaging.messages import Message
 from api.domain.messaging.realtime import CursoredEvent
@@ -47,6 +48,9 @@ class SubscribeFrame(_Frame):
     type: Literal["subscribe", "unsubscribe"]
     topic: Literal["inbox", "conversation"]
     id: str | None = Field(default=None, min_length=1, max_length=64)
+    # The inbox topic only: the kinds of channel whose conversations' events come (none:
+    # every kind).
+    channel_types: list[ChannelType] | None = Field(default=None, max_length=4)
 
 
 class ResumeFrame(_Frame):

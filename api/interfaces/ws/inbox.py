@@ -91,27 +91,30 @@ def _close_for(error: ParleyError) -> _Close:
 
 
 class DepartmentLookup:
-    """Which department each conversation is routed to, as far as one socket knows: from
-    the conversations' own events (`data.department_id`), else read once; the most recent
-    `MAX_KNOWN_DEPARTMENTS` are remembered."""
+    """Which department each conversation is routed to, and its kind of channel, as far as
+    one socket knows: from the conversations' own events (`data.department_id`,
+    `data.channel_type`), else read once; the most recent `MAX_KNOWN_DEPARTMENTS` are
+    remembered."""
 
     def __init__(self, conversations: GetConversation) -> None:
         self._conversations = conversations
-        self._known: OrderedDict[str, str | None] = OrderedDict()
+        self._known: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
 
-    def _remember(self, conversation_id: str, department_id: str | None) -> None:
-        self._known[conversation_id] = department_id
+    def _remember(
+        self, conversation_id: str, department_id: str | None, channel_type: str | None
+    ) -> None:
+        self._known[conversation_id] = (department_id, channel_type)
         self._known.move_to_end(conversation_id)
         while len(self._known) > MAX_KNOWN_DEPARTMENTS:
             self._known.popitem(last=False)
 
-    async def department_of(self, principal: Principal, event: InboxEvent) -> str | None:
-        conversation_id = event.conversation_id
-        if conversation_id is None:
-            return None
+    async def _facts(
+        self, principal: Principal, conversation_id: str, event: InboxEvent
+    ) -> tuple[str | None, str | None]:
         if event.type.startswith("conversation."):
-            department = event.data.get("department_id")
-            self._remember(conversation_id, department if isinstance(department, str) else None)
+            department, kind = event.data.get("department_id"), event.data.get("channel_type")
+            self._remember(conversation_id, department if isinstance(department, str) else None,
+                           kind if isinstance(kind, str) else None)  # fmt: skip
         elif conversation_id in self._known:
             self._known.move_to_end(conversation_id)
         else:
@@ -119,10 +122,21 @@ class DepartmentLookup:
                 with department_scope(None):  # its department, whichever it is
                     found = await self._conversations.execute(principal, conversation_id)
             except (NotFound, Forbidden):
-                self._remember(conversation_id, None)
+                self._remember(conversation_id, None, None)
             else:
-                self._remember(conversation_id, found.department_id)
+                self._remember(conversation_id, found.department_id, found.channel_type.value)
         return self._known[conversation_id]
+
+    async def department_of(self, principal: Principal, event: InboxEvent) -> str | None:
+        if event.conversation_id is None:
+            return None
+        return (await self._facts(principal, event.conversation_id, event))[0]
+
+    async def channel_type_of(self, principal: Principal, event: InboxEvent) -> str | None:
+        """The kind of channel of the event's conversation (None: presence, or unknown)."""
+        if event.conversation_id is None:
+            return None
+        return (await self._facts(principal, event.conversation_id, event))[1]
 
     async def visible(self, principal: Principal, event: InboxEvent) -> bool:
         """Whether the principal may see the event: always, unless department-limited;
@@ -153,6 +167,7 @@ class InboxSocket:
         self._token = ""
         self._principal: Principal | None = None
         self._inbox = False
+        self._inbox_types: frozenset[str] | None = None  # the inbox topic's channel kinds
         self._conversation_ids: set[str] = set()
         self._held: list[CursoredEvent] | None = None  # live events held while resuming
         self._invalid = 0
@@ -313,7 +328,12 @@ class InboxSocket:
         principal = await self._check(self._token)  # tenant and permission, every time
         if frame.topic == "inbox":
             self._inbox = True
-            self._enqueue({"type": "subscribed", "topic": "inbox"})
+            kinds = frame.channel_types
+            self._inbox_types = frozenset(k.value for k in kinds) if kinds else None
+            answer: dict[str, Any] = {"type": "subscribed", "topic": "inbox"}
+            if kinds:
+                answer["channel_types"] = sorted(self._inbox_types or ())
+            self._enqueue(answer)
             return
         if frame.id is None:
             self._enqueue(error_frame("invalid_frame", "id: a conversation topic needs an id"))
@@ -400,12 +420,25 @@ class InboxSocket:
         except asyncio.QueueFull:
             self._stop(_Close(CloseCode.TRY_AGAIN, "Too slow: events were not read in time."))
 
+    async def _of_kind(self, event: InboxEvent) -> bool:
+        """Whether the event passes the inbox topic's channel kinds: always when none were
+        asked for, for presence, and for a conversation subscribed to by its id."""
+        if (
+            self._inbox_types is None
+            or event.conversation_id is None
+            or event.conversation_id in self._conversation_ids
+        ):
+            return True
+        return await self._departments.channel_type_of(self._signed_in, event) in self._inbox_types
+
     async def _write(self) -> None:
         while True:
             item = await self._outbox.get()
             if isinstance(item, CursoredEvent):
                 try:
                     if not await self._departments.visible(self._signed_in, item.event):
+                        continue
+                    if not await self._of_kind(item.event):
                         continue
                 except ServiceUnavailable:
                     raise _Close(CloseCode.TRY_AGAIN, "A service is unavailable.") from None
