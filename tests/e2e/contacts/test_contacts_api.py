@@ -14,7 +14,8 @@ PROFILE = "/api/v1/tenant/profile"
 CONTACT_FIELDS = {
     "id", "name", "phone", "wa_id", "bsuid", "username", "email", "language", "attributes",
     "tags", "opted_out", "opted_out_at", "opt_out_source", "opted_in_at", "opt_in_source",
-    "source", "channel_id", "last_inbound_at", "created_at", "updated_at",
+    "source", "channel_id", "channels", "channel_types", "last_inbound_at", "created_at",
+    "updated_at",
 }  # fmt: skip
 
 
@@ -41,6 +42,7 @@ async def test_contacts_end_to_end(client: AppClient) -> None:
         attributes={"plan": "gold", "seats": 3, "trial": False, "gone": None},
     )  # fmt: skip
     assert set(ann) == CONTACT_FIELDS
+    assert ann["channels"] == [] and ann["channel_types"] == []  # never wrote
     assert ann["phone"] == "+442079460958" and ann["wa_id"] is None
     assert ann["tags"] == ["vip", "newsletter"] and ann["source"] == "manual"
     assert ann["attributes"] == {"plan": "gold", "seats": 3, "trial": False}
