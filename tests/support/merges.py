@@ -9,7 +9,12 @@ import punq
 from bson import ObjectId
 
 from api.domain.identity.auth import SecretBox
-from api.domain.messaging.channels import Channel, ChannelRepository, ChannelType
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelType,
+    TelegramSettings,
+)
 from api.domain.messaging.events import MessageReceived, Sender
 from api.domain.tenancy import TenantId, tenant_context
 from tests.support.app import AppClient
@@ -23,12 +28,16 @@ CONVERSATIONS = "/api/v1/conversations"
 async def channel_of_type(
     container: punq.Container, tenant_id: str, graph_url: str, kind: ChannelType, account: str
 ) -> Channel:
-    """A stored channel of this kind (the WhatsApp settings stand in for its own)."""
+    """A stored Telegram channel (bot `account`), whose API the test never calls."""
+    assert kind is ChannelType.TELEGRAM
     box: SecretBox = container.resolve(SecretBox)
-    channel = whatsapp_channel(box, graph_url, channel_id=None, phone_number_id=account)
+    channel = whatsapp_channel(box, graph_url, channel_id=None).model_copy(update={
+        "type": kind,
+        "settings": TelegramSettings(bot_id=account, api_base_url=graph_url),
+    })  # fmt: skip
     with tenant_context(TenantId(tenant_id)):
         repository: ChannelRepository = container.resolve(ChannelRepository)
-        return await repository.add(channel.model_copy(update={"type": kind}))
+        return await repository.add(channel)
 
 
 def written(user_id: str, phone: str | None, name: str, body: str = "Hello") -> MessageReceived:

@@ -31,6 +31,7 @@ class MovedRecords(BaseModel):
     tickets: int = 0
     meetings: int = 0
     callback_requests: int = 0
+    channel_identities: int = 0  # Telegram, Messenger, Instagram user ids
 
 
 class ContactRecords(Protocol):

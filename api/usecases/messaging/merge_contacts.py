@@ -2,15 +2,17 @@
 candidates for it (`GET /contacts/{id}/merge-candidates`): `contacts:write` and
 `contacts:read`.
 
-Everything of the source moves to the target (the contact in the path): its
-conversations and their messages, leads, tickets, meetings and callback requests; its
-tags (added) and attributes (the target's value wins a conflict); its phone number,
-WhatsApp ids, username, email address, name and language where the target has none (the
-target's value wins a conflict; every kept value is reported in `kept_from_target`); its
-channels; and its opt-out (the target is opted out if either was: consent is never
-weakened). The source is then deleted with `merged_into` naming the target, and reading
-it is 404 `contact_merged` with `merged_into`. Imports and exports already made are not
-touched; campaign runs keep the recipients they snapshotted.
+Everything of the source moves to the target (the contact in the path): its channel
+identities (Telegram, Messenger, Instagram user ids), conversations and their messages,
+leads, tickets, meetings and callback requests; its tags (added) and attributes (the
+target's value wins a conflict); its phone number, WhatsApp ids, username, email address,
+name and language where the target has none (the target's value wins a conflict; every
+kept value is reported in `kept_from_target`); its channels (with the one either last
+wrote on, for contacts from before channels were kept); and its opt-out (the target is
+opted out if either was: consent is never weakened). The source is then deleted with
+`merged_into` naming the target, and reading it is 404 `contact_merged` with
+`merged_into`. Imports and exports already made are not touched; campaign runs keep the
+recipients they snapshotted.
 
 The order of writes makes a stopped merge resumable by running it again:
 
@@ -21,8 +23,9 @@ The order of writes makes a stopped merge resumable by running it again:
    409 `merge_in_progress`; after the source is deleted, merging it again is 409
    `already_merged`;
 2. the source's phone number and WhatsApp ids are taken off it (kept aside, as a deletion
-   does) and given to the target where it has none: from then on the customer's messages
-   find the target;
+   does) and its channel identities (Telegram, Messenger, Instagram user ids:
+   `ContactIdentityRepository.move`) become the target's; the WhatsApp ids go to the
+   target where it has none: from then on the customer's messages find the target;
 3. the target's fields, tags, attributes, consent and channels;
 4. the records, each by an idempotent update keyed by the source's id;
 5. the source is deleted as merged, and the holds are released.
@@ -59,7 +62,12 @@ from api.domain.messaging.contact_merge import (
     MergeOutsideDepartments,
     MovedRecords,
 )
-from api.domain.messaging.contacts import Contact, ContactChannel, ContactRepository
+from api.domain.messaging.contacts import (
+    Contact,
+    ContactChannel,
+    ContactIdentityRepository,
+    ContactRepository,
+)
 from api.domain.messaging.conversations import ContactSummary, ConversationRepository
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.permissions import Permission
@@ -153,6 +161,7 @@ class MergeContacts:
     def __init__(
         self,
         contacts: ContactRepository,
+        identities: ContactIdentityRepository,
         records: ContactRecords,
         conversations: ConversationRepository,
         channels: ChannelRepository,
@@ -160,6 +169,7 @@ class MergeContacts:
         events: InboxEvents,
     ) -> None:
         self._contacts = contacts
+        self._identities = identities
         self._channels = channels
         self._records = records
         self._conversations = conversations
@@ -241,6 +251,7 @@ class MergeContacts:
         if source is None or target is None:
             raise NotFound(CONTACT_NOT_FOUND)
         released = await self._contacts.release_identity(source_id)
+        moved_identities = await self._identities.move(source_id, target_id)
         changes, report = _absorbed(target, source, released)
         if changes:
             try:
@@ -260,6 +271,7 @@ class MergeContacts:
         summary = ContactSummary(id=merged.id, name=merged.name, phone=merged.phone,
                                  wa_id=merged.wa_id, bsuid=merged.bsuid)  # fmt: skip
         report.moved = await self._records.move(source_id, summary)
+        report.moved.channel_identities = moved_identities
         if not await self._contacts.finish_merge(source_id, target_id, at):
             raise Conflict("The source contact changed during the merge; run it again.")
         report.contact = await self._contacts.get(target_id) or merged

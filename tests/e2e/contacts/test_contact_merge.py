@@ -100,10 +100,11 @@ async def test_a_merge_moves_everything_and_the_target_wins(
     assert contact["opted_out"] is True and contact["opt_out_source"] == "manual"
     assert contact["channel_types"] == ["whatsapp", "telegram"]
     assert {c["channel_id"] for c in contact["channels"]} == {whatsapp.id, telegram.id}
-    assert sorted(merged["kept_from_target"]) == ["attributes.plan", "bsuid", "email", "name"]
+    assert sorted(merged["kept_from_target"]) == ["attributes.plan", "email", "name"]
     assert merged["moved"] == {
         "conversations": [source_conversation], "resolved_conversations": [], "messages": 2,
         "leads": 1, "tickets": 1, "meetings": 1, "callback_requests": 0,
+        "channel_identities": 1,
     }  # fmt: skip
 
     gone = await client.get(f"{CONTACTS}/{source}", headers=owner)
@@ -136,8 +137,13 @@ async def test_a_merge_moves_everything_and_the_target_wins(
     again = await client.post(f"{CONTACTS}/{target}/merge", json={"source_contact_id": source},
                               headers=owner)  # fmt: skip
     assert assert_problem(again, 409, "already_merged")["merged_into"] == target
-    # The customer writing on WhatsApp again still lands in the target's conversation.
-    await receive(container, written("US.1", "16505550001", "Ann", "Again"), whatsapp)
+    # The customer writing again, on either channel, is the target, in the same threads.
+    again_on_telegram = await receive(container, written("TG.1", None, "Annie", "3"), telegram)
+    assert again_on_telegram.contact_id == target
+    assert again_on_telegram.conversation_id == source_conversation
+    again_on_whatsapp = await receive(container, written("US.1", "16505550001", "Ann", "4"),
+                                      whatsapp)  # fmt: skip
+    assert again_on_whatsapp.conversation_id == target_conversation
     assert [c["id"] for c in (await read(client, owner, CONTACTS))["items"]] == [target]
 
 

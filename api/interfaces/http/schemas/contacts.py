@@ -116,6 +116,10 @@ class MovedOut(BaseModel):
     tickets: int
     meetings: int
     callback_requests: int
+    channel_identities: int = Field(
+        description="The customer's Telegram, Messenger and Instagram user ids: their "
+        "next messages reach the target"
+    )
 
 
 class ContactMergeOut(BaseModel):
