@@ -218,8 +218,10 @@ async def merge_candidates(
     description=(
         "Needs `contacts:write`. One customer known as two contacts (met on two channels, "
         "or by hand and on a channel) becomes this one (the target). Everything of "
-        "`source_contact_id` moves here: conversations (and their messages), leads, "
-        "tickets, meetings and callback requests; tags are added; attributes are added "
+        "`source_contact_id` moves here: its Telegram, Messenger and Instagram user ids "
+        "(the customer's next message there reaches this contact), conversations (and "
+        "their messages), leads, tickets, meetings and callback requests; tags are added; "
+        "attributes are added "
         "and **the target wins a conflict** (as for phone, WhatsApp ids, username, email, "
         "name and language, which move only where the target has none); every kept value "
         "is listed in `kept_from_target`. The source's channels join the target's, and the "
