@@ -125,6 +125,8 @@ def _absorbed(
     if bsuid and target.bsuid is None and target.channel_id in (None, source.channel_id):
         changes.update(bsuid=bsuid, channel_id=source.channel_id)
         report.identities.append("bsuid")
+    elif bsuid and target.bsuid is None:  # per channel: the target wrote on another
+        report.dropped.append("bsuid")
     elif bsuid and bsuid != target.bsuid:
         report.kept_from_target.append("bsuid")
     for name in _WHERE_NONE:

@@ -134,8 +134,9 @@ class ContactMergeOut(BaseModel):
         "(`email`, `attributes.plan`, ...)"
     )
     dropped: list[str] = Field(
-        description="The source's tags and attributes over the limits (50 each), and ids "
-        "another contact took meanwhile"
+        description="The source's tags and attributes over the limits (50 each), ids "
+        "another contact took meanwhile, and a WhatsApp user id (`bsuid`, per channel) the "
+        "target cannot hold, having written on another channel"
     )
 
     @classmethod
