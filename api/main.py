@@ -45,6 +45,7 @@ from api.interfaces.http.routers.crm import transcripts as transcript_routes
 from api.interfaces.http.routers.files import files as file_routes
 from api.interfaces.http.routers.files import storage as storage_routes
 from api.interfaces.http.routers.identity import account, auth
+from api.interfaces.http.routers.identity import api_keys as api_key_routes
 from api.interfaces.http.routers.identity import audit as audit_routes
 from api.interfaces.http.routers.identity import roles as role_routes
 from api.interfaces.http.routers.identity import users as user_routes
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(user_routes.router, prefix=settings.api_prefix)
     app.include_router(role_routes.router, prefix=settings.api_prefix)
     app.include_router(audit_routes.router, prefix=settings.api_prefix)
+    app.include_router(api_key_routes.router, prefix=settings.api_prefix)
     app.include_router(account.router, prefix=settings.api_prefix)
     app.include_router(storage_routes.router, prefix=settings.api_prefix)
     app.include_router(file_routes.router, prefix=settings.api_prefix)

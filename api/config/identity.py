@@ -56,6 +56,8 @@ class AuthSettings(BaseSettings):
     sensitive_rate_per_ip: int = Field(default=10, ge=1)  # refresh/forgot/MFA, per minute
     lockout_threshold: int = Field(default=5, ge=1)  # failures before lockout
     lockout_minutes: int = Field(default=15, ge=1)
+    # Requests one API key may make per minute (every replica together); then 429.
+    api_key_rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     audit_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("encryption_key", "encryption_previous_keys")

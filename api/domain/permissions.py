@@ -24,6 +24,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     TENANT_READ = "tenant:read"
     TENANT_UPDATE = "tenant:update"
+    API_KEYS_MANAGE = "api_keys:manage"
     FILES_READ = "files:read"
     FILES_WRITE = "files:write"
     STORAGE_MANAGE = "storage:manage"
@@ -76,6 +77,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.AUDIT_READ, "Read the audit log"),
     CatalogEntry(Permission.TENANT_READ, "Read the tenant's settings"),
     CatalogEntry(Permission.TENANT_UPDATE, "Change the tenant's settings"),
+    CatalogEntry(
+        Permission.API_KEYS_MANAGE,
+        "Create, list and revoke the tenant's API keys (for server-to-server integrations)",
+    ),
     CatalogEntry(Permission.FILES_READ, "Read files"),
     CatalogEntry(Permission.FILES_WRITE, "Upload and delete files"),
     CatalogEntry(Permission.STORAGE_MANAGE, "Configure where the tenant's files are stored"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import punq
 
 from api.config import Settings
+from api.domain.identity.api_keys import ApiKeyRepository, ApiKeySecrets
 from api.domain.identity.auth import (
     AuthPolicy,
     OneTimeTokens,
@@ -22,6 +23,7 @@ from api.domain.lifecycle import Startable
 from api.domain.permissions import SYSTEM_ROLES
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.revocations import RedisRevocations
+from api.infrastructure.persistence.identity.api_keys import BeanieApiKeyRepository
 from api.infrastructure.persistence.identity.one_time_tokens import MongoOneTimeTokens
 from api.infrastructure.persistence.identity.roles import BeanieRoleRepository, SystemRoleUpgrade
 from api.infrastructure.persistence.identity.sessions import MongoSessionStore
@@ -29,6 +31,7 @@ from api.infrastructure.persistence.identity.users import (
     BeanieUserRepository,
     MongoPlatformUserRepository,
 )
+from api.infrastructure.security.api_keys import HmacApiKeySecrets
 from api.infrastructure.security.passwords import PwdlibPasswordHasher
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
@@ -51,6 +54,7 @@ def auth_policy(settings: Settings) -> AuthPolicy:
         invitation_ttl_seconds=auth.invitation_ttl_hours * 3600,
         public_base_url=settings.public_base_url,
         issuer_name=settings.app_name,
+        api_key_rate_per_minute=auth.api_key_rate_limit_per_minute,
     )
 
 
@@ -104,6 +108,11 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
         OneTimeTokens,
         instance=MongoOneTimeTokens(settings.security.refresh_token_secret.get_secret_value()),
     )
+    container.register(
+        ApiKeySecrets,
+        instance=HmacApiKeySecrets(settings.security.refresh_token_secret.get_secret_value()),
+    )
+    container.register(ApiKeyRepository, BeanieApiKeyRepository)
     container.register(UserRepository, BeanieUserRepository)
     container.register(PlatformUserRepository, MongoPlatformUserRepository)
     container.register(RoleRepository, BeanieRoleRepository)

@@ -24,10 +24,16 @@ class Principal(BaseModel):
     # None: not limited; else the departments whose records this caller may see (their
     # memberships, when every role they hold is `departments_only`).
     departments: frozenset[str] | None = None
+    # Set when the caller is an API key (then `user_id` is `api_key:<id>`, not a user).
+    api_key_id: str | None = None
 
     @property
     def is_platform(self) -> bool:
         return self.tenant_id is None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -217,3 +223,4 @@ class AuthPolicy:
     invitation_ttl_seconds: int = 72 * 3600
     public_base_url: str = "http://127.0.0.1:8000"
     issuer_name: str = "Parley"
+    api_key_rate_per_minute: int = 600

@@ -57,6 +57,13 @@ TAGS: list[dict[str, Any]] = [
         "description": "The permission catalog and a tenant's roles (with inheritance).",
     },
     {"name": "audit", "description": "Who did what to which resource, and when."},
+    {
+        "name": "keys",
+        "description": (
+            "A tenant's API keys for server-to-server integrations: `Authorization: Bearer "
+            "pk_...` or `X-API-Key: pk_...`."
+        ),
+    },
     {"name": "storage", "description": "A tenant's file storage provider and its settings."},
     {"name": "files", "description": "Uploads, file metadata and signed download links."},
     {

@@ -127,7 +127,10 @@ class Authority:
         return RoleBook(await self._roles.all())
 
     async def held_by(self, principal: Principal, book: RoleBook) -> frozenset[str]:
-        """The actor's permissions: in the token and granted by the roles held right now."""
+        """The actor's permissions: in the token and granted by the roles held right now
+        (an API key's: the key's, which its creator held when it was made)."""
+        if principal.is_api_key:
+            return principal.permissions
         actor = await self._users.get(principal.user_id)
         if actor is None or not actor.is_active:
             raise Unauthorized("The account is no longer active.")

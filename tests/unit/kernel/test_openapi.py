@@ -135,10 +135,16 @@ def test_bearer_auth_stays_declared_for_swagger_ui(spec: dict[str, Any]) -> None
     assert schemes["HTTPBearer"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "An access token from /auth/login.",
+        "description": "An access token from /auth/login, or an API key (`pk_...`).",
+    }
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An API key (`pk_...`) of the tenant.",
     }
     users_list = spec["paths"][f"{API}/users"]["get"]
-    assert users_list["security"] == [{"HTTPBearer": []}]
+    assert users_list["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
     assert "401" in users_list["responses"]
 
 

@@ -26,6 +26,7 @@ from api.infrastructure.persistence.crm.tickets import TicketCounterDocument, Ti
 from api.infrastructure.persistence.crm.transcripts import TranscriptDocument
 from api.infrastructure.persistence.email.outbound import OutboundEmailDocument
 from api.infrastructure.persistence.files.storage import FileDocument, StorageConfigDocument
+from api.infrastructure.persistence.identity.api_keys import ApiKeyDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
 from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
@@ -66,6 +67,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     RoleDocument,
     SessionDocument,
     OneTimeTokenDocument,
+    ApiKeyDocument,
     AuditEntryDocument,
     OutboundEmailDocument,
     FailedJobDocument,

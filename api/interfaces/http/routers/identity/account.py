@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from api.interfaces.http.auth import CurrentPrincipal
+from api.interfaces.http.auth import CurrentUser
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.openapi import EITHER_PLANE
 from api.interfaces.http.problems import problem_responses
@@ -151,7 +151,7 @@ async def resend_verification(
     openapi_extra=EITHER_PLANE,
 )
 async def change_password(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     body: ChangePasswordIn,
     use_case: Annotated[ChangePassword, Inject(ChangePassword)],
 ) -> Response:
@@ -170,7 +170,7 @@ async def change_password(
     openapi_extra=EITHER_PLANE,
 )
 async def mfa_setup(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     use_case: Annotated[StartMfaSetup, Inject(StartMfaSetup)],
     response: Response,
 ) -> MfaSetupOut:
@@ -189,7 +189,7 @@ async def mfa_setup(
     openapi_extra=EITHER_PLANE,
 )
 async def mfa_enable(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     body: MfaCodeIn,
     use_case: Annotated[EnableMfa, Inject(EnableMfa)],
 ) -> Response:
@@ -206,7 +206,7 @@ async def mfa_enable(
     openapi_extra=EITHER_PLANE,
 )
 async def mfa_disable(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     body: MfaCodeIn,
     use_case: Annotated[DisableMfa, Inject(DisableMfa)],
 ) -> Response:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from api.interfaces.http.auth import CurrentPrincipal
+from api.interfaces.http.auth import CurrentUser
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.openapi import EITHER_PLANE
 from api.interfaces.http.problems import problem_responses
@@ -32,7 +32,7 @@ from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _SIGN_IN = problem_responses(401, 422, 429)
-_AUTHED = problem_responses(401)
+_AUTHED = problem_responses(401, 403)
 
 
 @router.post(
@@ -92,7 +92,7 @@ async def refresh(
     openapi_extra=EITHER_PLANE,
 )
 async def logout(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     use_case: Annotated[Logout, Inject(Logout)],
     body: Annotated[LogoutIn | None, Body()] = None,
 ) -> Response:
@@ -107,7 +107,7 @@ async def logout(
     openapi_extra=EITHER_PLANE,
 )
 async def me(
-    principal: CurrentPrincipal,
+    principal: CurrentUser,
     get_me: Annotated[GetMe, Inject(GetMe)],
     describe: Annotated[DescribeProfiles, Inject(DescribeProfiles)],
     get_tenant: Annotated[GetCurrentTenant, Inject(GetCurrentTenant)],
