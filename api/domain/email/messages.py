@@ -57,6 +57,8 @@ class EmailMessage(BaseModel):
     html: str
     text: str
     message_id: str | None = None  # a stable Message-ID keeps redeliveries recognisable
+    # The display name of `From` (the tenant's); the address is always the configured one.
+    sender_name: str | None = None
 
 
 class OutboundEmail(BaseModel):

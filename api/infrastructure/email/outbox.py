@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
+def sender(name: str, address: str) -> str:
+    """`From` with a display name: on one line (no header injection), encoded when needed."""
+    return formataddr((" ".join(name.split()), address))
+
+
 def build_mime(
     message: EmailMessage, from_address: str, from_name: str | None = None
 ) -> MimeMessage:
@@ -36,7 +41,8 @@ def build_mime(
     domain = from_address.rpartition("@")[2] or "localhost"
     mime = MimeMessage()
     try:
-        mime["From"] = formataddr((from_name, from_address)) if from_name else from_address
+        name = message.sender_name or from_name
+        mime["From"] = sender(name, from_address) if name else from_address
         mime["To"] = ", ".join(message.to)
         mime["Subject"] = message.subject
         mime["Date"] = format_datetime(utcnow())

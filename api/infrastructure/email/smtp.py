@@ -54,6 +54,7 @@ from pydantic import SecretStr, ValidationError
 
 from api.domain.email.messages import EmailMessage
 from api.domain.errors import ParleyError, PermanentFailure, TemporaryFailure
+from api.infrastructure.email.outbox import sender
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,11 @@ class SmtpEmailSender:
         built = await self._mail.get_message(schema)
         if not isinstance(built, Message):  # one schema in, one message out
             raise TypeError("fastapi-mail returned no single message")
-        return _tidy(built, message_id)
+        tidy = _tidy(built, message_id)
+        if message.sender_name:
+            del tidy["From"]
+            tidy["From"] = sender(message.sender_name, self._config.MAIL_FROM)
+        return tidy
 
     def _message_id(self, raw: str | None) -> str:
         """A well-formed `<left@right>` id: given ids are kept, bare ones get our domain."""

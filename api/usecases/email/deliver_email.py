@@ -12,7 +12,8 @@ from api.domain.email.messages import (
 )
 from api.domain.errors import NotFound, PermanentFailure, TemporaryFailure
 from api.domain.tenancy import current_tenant
-from api.domain.tenants.tenant import TenantRepository
+from api.domain.tenants.profile import TenantProfile, TenantProfileRepository
+from api.domain.tenants.tenant import Tenant, TenantRepository
 
 
 class DeliverEmail:
@@ -21,18 +22,22 @@ class DeliverEmail:
     Rules: a message already sent is not sent again (redelivery is harmless); every
     attempt is counted; a permanent refusal marks it failed at once; a temporary one is
     raised for the job to retry, and marks it failed only on the last attempt. The
-    tenant's branding (its name) dresses every message.
+    tenant's company profile dresses every message (read when it is sent): its display
+    name in the sender's name (else `SMTP_FROM_NAME`), and (else the tenant's name) in the
+    subject and the text; its brand colour and its email footer.
     """
 
     def __init__(
         self,
         outbox: OutboundEmailRepository,
         tenants: TenantRepository,
+        profiles: TenantProfileRepository,
         renderer: EmailRenderer,
         sender: EmailSender,
     ) -> None:
         self._outbox = outbox
         self._tenants = tenants
+        self._profiles = profiles
         self._renderer = renderer
         self._sender = sender
 
@@ -45,10 +50,10 @@ class DeliverEmail:
         tenant = await self._tenants.get(current_tenant())
         if tenant is None:
             raise NotFound("The email's tenant no longer exists.")
+        profile = await self._profiles.get()
+        branding = branding_of(tenant, profile)
         try:
-            rendered = self._renderer.render(
-                email.template, email.context, Branding(tenant_name=tenant.name)
-            )
+            rendered = self._renderer.render(email.template, email.context, branding)
             await self._sender.send(
                 EmailMessage(
                     to=[email.to],
@@ -56,6 +61,7 @@ class DeliverEmail:
                     html=rendered.html,
                     text=rendered.text,
                     message_id=f"{email_id}.{tenant.id}",
+                    sender_name=profile.display_name if profile else None,
                 )
             )
         except TemporaryFailure as exc:
@@ -67,3 +73,13 @@ class DeliverEmail:
             raise
         await self._outbox.record_attempt(email_id, None, EmailStatus.SENT)
         return EmailStatus.SENT
+
+
+def branding_of(tenant: Tenant, profile: TenantProfile | None) -> Branding:
+    """How the tenant's mail looks, from its company profile (the defaults without one)."""
+    if profile is None:
+        return Branding(tenant_name=tenant.name)
+    extra = {"primary_color": profile.brand_color} if profile.brand_color else {}
+    return Branding(
+        tenant_name=profile.display_name or tenant.name, footer=profile.email_footer, **extra
+    )

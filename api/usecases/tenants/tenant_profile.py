@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.locales import is_country, is_timezone, keyword
 from api.domain.errors import FieldProblem, InvalidInput
+from api.domain.files.storage import FileRepository
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.domain.tenants.profile import DEFAULT_TIMEZONE, TenantProfile, TenantProfileRepository
@@ -17,6 +18,8 @@ from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
 
 MAX_KEYWORDS = 20
+# Raster images every mail client shows (no SVG: scripts, and many clients drop it).
+LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 
@@ -87,19 +90,38 @@ class GetTenantProfile:
         return await self._profiles.get() or TenantProfile()
 
 
+async def check_logo(files: FileRepository, file_id: str | None) -> None:
+    """`InvalidInput` unless `file_id` is none or a stored image file of this tenant."""
+    if file_id is None:
+        return
+    found = await files.get(file_id)  # another tenant's file is not found here
+    if found is None:
+        problem = "no such file in this tenant (upload it to /api/v1/files first)"
+    elif found.content_type not in LOGO_TYPES:
+        problem = f"not an image (png, jpeg, gif or webp): {found.content_type}"
+    else:
+        return
+    raise InvalidInput("The logo is not valid.", [FieldProblem(("body", "logo_file_id"), problem)])
+
+
 class UpdateTenantProfile:
     """Replace the current tenant's profile (`tenant:update`). Rules: `default_country`
     is an ISO 3166-1 alpha-2 code (upper-cased), `timezone` an IANA name, `brand_color`
-    `#RRGGBB`, keywords 1-30 characters, at most 20 per list, none in both lists.
+    `#RRGGBB`, `logo_file_id` a stored image (png, jpeg, gif, webp) of this tenant,
+    keywords 1-30 characters, at most 20 per list, none in both lists.
     Audited: `tenant.profile_updated` with what changed."""
 
-    def __init__(self, profiles: TenantProfileRepository, auditor: Auditor) -> None:
+    def __init__(
+        self, profiles: TenantProfileRepository, files: FileRepository, auditor: Auditor
+    ) -> None:
         self._profiles = profiles
+        self._files = files
         self._auditor = auditor
 
     async def execute(self, principal: Principal, given: ProfileInput) -> TenantProfile:
         require_permission(principal, Permission.TENANT_UPDATE)
         profile = validated(given)
+        await check_logo(self._files, profile.logo_file_id)
         before = await self._profiles.get() or TenantProfile()
         saved = await self._profiles.save(profile)
         fields = {"updated_at"}

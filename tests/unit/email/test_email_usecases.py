@@ -17,9 +17,11 @@ from api.domain.errors import (
     TemporaryFailure,
 )
 from api.domain.tenancy import TenantId, tenant_context
+from api.domain.tenants.profile import TenantProfile
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
+from tests.fakes.crm_callbacks import FakeProfiles
 from tests.fakes.email import FakeOutbox, FakeRenderer, FakeSender
 from tests.fakes.jobs import FakeJobs
 from tests.fakes.tenants import FakeTenants
@@ -71,20 +73,35 @@ async def test_queue_down_marks_the_record_failed_and_raises() -> None:
 
 async def test_deliver_sends_once_with_tenant_branding() -> None:
     outbox, sender = FakeOutbox(), FakeSender()
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeRenderer(), sender)
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender)
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         assert await deliver.execute(email_id) is EmailStatus.SENT
         assert await deliver.execute(email_id) is EmailStatus.SENT  # redelivered: no resend
     [message] = sender.sent
     assert message.subject == "Acme: welcome" and message.to == ["ana@example.com"]
+    assert message.sender_name is None  # SMTP_FROM_NAME, without a display name
     assert outbox.emails[email_id].attempts == 1
+
+
+async def test_deliver_dresses_the_message_in_the_company_profile() -> None:
+    outbox, sender, profiles = FakeOutbox(), FakeSender(), FakeProfiles()
+    profiles.profile = TenantProfile(
+        display_name="Acme Jewellers", brand_color="#aa0011", email_footer="Acme Ltd, Rome"
+    )
+    renderer = FakeRenderer()
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), profiles, renderer, sender)
+    with tenant_context(TenantId(TENANT)):
+        assert await deliver.execute(await queued(outbox)) is EmailStatus.SENT
+    [message] = sender.sent
+    assert message.subject == "Acme Jewellers: welcome"
+    assert message.sender_name == "Acme Jewellers"
 
 
 async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() -> None:
     outbox = FakeOutbox()
     sender = FakeSender(TemporaryFailure("451"), TemporaryFailure("451"))
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeRenderer(), sender)
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender)
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         with pytest.raises(TemporaryFailure):
@@ -99,8 +116,9 @@ async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() 
 async def test_permanent_failure_marks_failed_at_once() -> None:
     outbox = FakeOutbox()
     deliver = DeliverEmail(
-        outbox, FakeTenants(acme()), FakeRenderer(), FakeSender(PermanentFailure("550"))
-    )
+        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(),
+        FakeSender(PermanentFailure("550")),
+    )  # fmt: skip
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         with pytest.raises(PermanentFailure):
@@ -111,6 +129,8 @@ async def test_permanent_failure_marks_failed_at_once() -> None:
 
 
 async def test_unknown_email_is_not_found() -> None:
-    deliver = DeliverEmail(FakeOutbox(), FakeTenants(acme()), FakeRenderer(), FakeSender())
+    deliver = DeliverEmail(
+        FakeOutbox(), FakeTenants(acme()), FakeProfiles(), FakeRenderer(), FakeSender()
+    )
     with tenant_context(TenantId(TENANT)), pytest.raises(NotFound):
         await deliver.execute("missing")

@@ -105,10 +105,13 @@ async def get_profile(
     description=(
         "Needs `tenant:update`. The whole profile (a field left out takes its default). "
         "`default_country` must be an ISO 3166-1 alpha-2 code with a phone numbering plan "
-        "(upper-cased), `timezone` an IANA name, `brand_color` `#RRGGBB`; keywords are "
+        "(upper-cased), `timezone` an IANA name, `brand_color` `#RRGGBB`, `logo_file_id` an "
+        "image (png, jpeg, gif, webp) uploaded to this tenant's files; keywords are "
         "1-30 characters, at most 20 per list, compared without case or extra spaces, and "
         "none may be in both lists. Invalid fields: 422 with `errors`. Audited as "
-        "`tenant.profile_updated`."
+        "`tenant.profile_updated`. Emails sent for the tenant carry `display_name` (sender "
+        "name, subject, greeting), `brand_color` and `email_footer`; phone numbers are "
+        "read in `default_country`, schedules set in `timezone`."
     ),
     responses=problem_responses(400, 401, 403, 422, 503),
 )
