@@ -6,15 +6,15 @@ ones), at least one, never `api_keys:manage` (a leaked key cannot mint keys that
 its revocation), and each held by its creator now, through their roles and token (403
 naming the missing ones). A caller limited to departments cannot create keys (a key is
 not limited). Managing keys needs a user: a key cannot manage keys. `expires_at`, when
-given, is in the future. The whole key is answered once, at creation; only its keyed hash
-is stored. Audited: `api_key.created`, `api_key.revoked`, and refused uses
-(`api_key.auth_failed`, at most one a minute per key prefix).
+given, is in the future, at most 10 years ahead. The whole key is answered once, at
+creation; only its keyed hash is stored. Audited: `api_key.created`, `api_key.revoked`,
+and refused uses (`api_key.auth_failed`, at most one a minute per key prefix).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from api.domain.clock import Clock
 from api.domain.errors import (
@@ -48,6 +48,7 @@ from api.usecases.kernel.clock import stored_time
 KEY_NOT_FOUND = "API key not found."
 INVALID_KEY = "The API key is not valid."
 MAX_NAME_LENGTH = 100
+MAX_LIFETIME = timedelta(days=3653)  # an expiry further away is a typo (or no expiry)
 # A key without an expiry still needs one in its principal (never reached).
 _NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 _WINDOW_SECONDS = 60
@@ -105,6 +106,8 @@ class CreateApiKey:
             problems.append(FieldProblem(("expires_at",), "a time with its UTC offset"))
         elif expires_at is not None and expires_at <= now:
             problems.append(FieldProblem(("expires_at",), "must be in the future"))
+        elif expires_at is not None and expires_at > now + MAX_LIFETIME:
+            problems.append(FieldProblem(("expires_at",), "at most 10 years ahead"))
         if Permission.API_KEYS_MANAGE in permissions:
             problems.append(
                 FieldProblem(("permissions",), "an API key cannot hold 'api_keys:manage'")

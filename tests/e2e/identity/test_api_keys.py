@@ -155,6 +155,7 @@ async def test_permissions_must_be_held_by_the_creator(client: AppClient) -> Non
         {"name": "x", "permissions": []},
         {"name": "x", "permissions": ["contacts:read"], "expires_at": "2020-01-01T00:00:00Z"},
         {"name": "x", "permissions": ["contacts:read"], "expires_at": "2999-01-01T00:00:00"},
+        {"name": "x", "permissions": ["contacts:read"], "expires_at": "9999-12-31T23:59:59-14:00"},
         {"name": "   ", "permissions": ["contacts:read"]},
         {"name": "x", "permissions": ["contacts:read"], "secret": "mine"},
     ]

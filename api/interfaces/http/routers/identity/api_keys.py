@@ -41,7 +41,8 @@ USE = (
         "Needs `api_keys:manage`. The answer's `key` is the whole key, shown this once: "
         "only a keyed hash is stored. `permissions` are tenant permissions you hold now "
         "(403 naming the others; 422 for unknown or platform ones or `api_keys:manage`); "
-        "`expires_at` is in the future (422). Audited `api_key.created`." + USE
+        "`expires_at` is in the future, at most 10 years ahead (422). Audited "
+        "`api_key.created`." + USE
     ),
     responses=problem_responses(401, 403, 422, 503),
     name="create",
