@@ -7,7 +7,12 @@ import logging
 import punq
 
 from api.config import Settings
-from api.domain.email.messages import EmailRenderer, EmailSender, OutboundEmailRepository
+from api.domain.email.messages import (
+    EmailRenderer,
+    EmailSender,
+    MailLinks,
+    OutboundEmailRepository,
+)
 from api.infrastructure.email.outbox import OutboxEmailSender, UnconfiguredEmailSender
 from api.infrastructure.email.renderer import JinjaEmailRenderer
 from api.infrastructure.email.smtp import SmtpEmailSender
@@ -34,4 +39,7 @@ def email_sender(settings: Settings) -> EmailSender:
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(OutboundEmailRepository, BeanieOutboundEmailRepository)
     container.register(EmailRenderer, instance=JinjaEmailRenderer())
+    container.register(
+        MailLinks, instance=MailLinks(settings.public_base_url + settings.api_prefix)
+    )
     container.register(EmailSender, instance=email_sender(settings))

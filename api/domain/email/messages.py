@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -41,6 +42,16 @@ class Branding(BaseModel):
     logo_url: str | None = None
     support_email: str | None = None
     footer: str | None = None
+
+
+@dataclass(frozen=True)
+class MailLinks:
+    """Where links in mail lead: the API's public address (`PUBLIC_BASE_URL` + prefix)."""
+
+    api_base_url: str = "http://127.0.0.1:8000/api/v1"
+
+    def tenant_logo(self, tenant_id: str) -> str:
+        return f"{self.api_base_url}/tenant-logos/{tenant_id}"
 
 
 class RenderedEmail(BaseModel):

@@ -15,6 +15,9 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_TIMEZONE = "UTC"
+# The logo's types: raster images every mail client shows (no SVG: scripts, and many
+# clients drop it).
+LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class TenantProfile(BaseModel):

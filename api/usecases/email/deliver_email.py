@@ -8,6 +8,7 @@ from api.domain.email.messages import (
     EmailRenderer,
     EmailSender,
     EmailStatus,
+    MailLinks,
     OutboundEmailRepository,
 )
 from api.domain.errors import NotFound, PermanentFailure, TemporaryFailure
@@ -24,7 +25,7 @@ class DeliverEmail:
     raised for the job to retry, and marks it failed only on the last attempt. The
     tenant's company profile dresses every message (read when it is sent): its display
     name in the sender's name (else `SMTP_FROM_NAME`), and (else the tenant's name) in the
-    subject and the text; its brand colour and its email footer.
+    subject and the text; its brand colour, its email footer and its logo.
     """
 
     def __init__(
@@ -34,12 +35,14 @@ class DeliverEmail:
         profiles: TenantProfileRepository,
         renderer: EmailRenderer,
         sender: EmailSender,
+        links: MailLinks,
     ) -> None:
         self._outbox = outbox
         self._tenants = tenants
         self._profiles = profiles
         self._renderer = renderer
         self._sender = sender
+        self._links = links
 
     async def execute(self, email_id: str, *, last_attempt: bool = False) -> EmailStatus:
         email = await self._outbox.get(email_id)
@@ -51,7 +54,7 @@ class DeliverEmail:
         if tenant is None:
             raise NotFound("The email's tenant no longer exists.")
         profile = await self._profiles.get()
-        branding = branding_of(tenant, profile)
+        branding = branding_of(tenant, profile, self._links)
         try:
             rendered = self._renderer.render(email.template, email.context, branding)
             await self._sender.send(
@@ -75,11 +78,15 @@ class DeliverEmail:
         return EmailStatus.SENT
 
 
-def branding_of(tenant: Tenant, profile: TenantProfile | None) -> Branding:
-    """How the tenant's mail looks, from its company profile (the defaults without one)."""
-    if profile is None:
+def branding_of(tenant: Tenant, profile: TenantProfile | None, links: MailLinks) -> Branding:
+    """How the tenant's mail looks, from its company profile (the defaults without one);
+    the logo from its public address (`GET /tenant-logos/{tenant_id}`)."""
+    if profile is None or tenant.id is None:
         return Branding(tenant_name=tenant.name)
     extra = {"primary_color": profile.brand_color} if profile.brand_color else {}
     return Branding(
-        tenant_name=profile.display_name or tenant.name, footer=profile.email_footer, **extra
+        tenant_name=profile.display_name or tenant.name,
+        footer=profile.email_footer,
+        logo_url=links.tenant_logo(tenant.id) if profile.logo_file_id else None,
+        **extra,
     )

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from api.domain.errors import Forbidden
 from api.domain.files.downloads import DownloadLinks
-from api.domain.files.storage import BlobStorageFactory, StorageConfig, StorageProvider
+from api.domain.files.storage import (
+    BlobStorage,
+    BlobStorageFactory,
+    StorageConfig,
+    StorageProvider,
+)
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.kernel.tenancy import ResolveTenant
 
@@ -47,9 +52,15 @@ class OpenLocalDownload:
         storage = self._factory.for_config(
             StorageConfig(provider=StorageProvider.LOCAL), tenant_id=tenant_id
         )
-        chunks = aiter(storage.open(link.key))
-        first = await anext(chunks, b"")
-        return Download(link.filename, link.content_type, _prepend(first, chunks))
+        return Download(link.filename, link.content_type, await opened(storage, link.key))
+
+
+async def opened(storage: BlobStorage, key: str) -> AsyncIterator[bytes]:
+    """The blob's chunks, its first already read (a missing blob fails here, before an
+    answer starts)."""
+    chunks = aiter(storage.open(key))
+    first = await anext(chunks, b"")
+    return _prepend(first, chunks)
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

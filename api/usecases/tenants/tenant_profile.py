@@ -12,14 +12,17 @@ from api.domain.errors import FieldProblem, InvalidInput
 from api.domain.files.storage import FileRepository
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
-from api.domain.tenants.profile import DEFAULT_TIMEZONE, TenantProfile, TenantProfileRepository
+from api.domain.tenants.profile import (
+    DEFAULT_TIMEZONE,
+    LOGO_TYPES,
+    TenantProfile,
+    TenantProfileRepository,
+)
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
 
 MAX_KEYWORDS = 20
-# Raster images every mail client shows (no SVG: scripts, and many clients drop it).
-LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 

@@ -29,8 +29,9 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
 
 
 async def test_the_logo_is_an_image_stored_in_the_tenants_files(client: AppClient) -> None:
-    _, owner, _, beta_owner = await two_tenants(client)
-    logo = await uploaded(client, owner, png_bytes(64), "logo.png")
+    acme, owner, beta, beta_owner = await two_tenants(client)
+    image = png_bytes(64)
+    logo = await uploaded(client, owner, image, "logo.png")
     text = await client.post(
         "/api/v1/upload", files={"file": ("terms.txt", b"plain words", "text/plain")},
         headers=owner,
@@ -48,9 +49,19 @@ async def test_the_logo_is_an_image_stored_in_the_tenants_files(client: AppClien
         assert error["loc"] == ["body", "logo_file_id"] and says in error["msg"], error
     assert (await client.get(PROFILE, headers=owner)).json()["logo_file_id"] is None
 
+    logo_url = f"/api/v1/tenant-logos/{acme.tenant.id}"
+    assert_problem(await client.get(logo_url), 404, "not_found")  # none yet
     saved = await client.put(PROFILE, json={"logo_file_id": logo["id"]}, headers=owner)
     assert saved.status_code == 200, saved.text
     assert saved.json()["logo_file_id"] == logo["id"]
+
+    # Public (emails show it): no token, no tenant header; only the logo, only its tenant's.
+    shown = await client.get(logo_url)
+    assert shown.status_code == 200, shown.text
+    assert shown.content == image and shown.headers["content-type"] == "image/png"
+    assert shown.headers["x-content-type-options"] == "nosniff"
+    assert_problem(await client.get(f"/api/v1/tenant-logos/{beta.tenant.id}"), 404, "not_found")
+    assert_problem(await client.get(f"/api/v1/tenant-logos/{'0' * 24}"), 404, "tenant_not_found")
 
 
 @pytest.mark.usefixtures("worker")
@@ -58,7 +69,8 @@ async def test_emails_carry_the_company_profile(
     worker: Path, smtp: SmtpCapture, client: AppClient
 ) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
-    saved = await client.put(PROFILE, json=BRANDED, headers=owner)
+    logo = await uploaded(client, owner, png_bytes(64), "logo.png")
+    saved = await client.put(PROFILE, json={**BRANDED, "logo_file_id": logo["id"]}, headers=owner)
     assert saved.status_code == 200, saved.text
 
     # An invitation (a user created without a password).
@@ -76,6 +88,7 @@ async def test_emails_carry_the_company_profile(
     assert "Acmé Jewellers" in text and "Acme Jewellers S.r.l., Roma" in text
     assert "Acme Jewellers S.r.l., Roma" in html and "#AA0011" in html
     assert "#2563eb" not in html  # the default colour is gone
+    assert f'src="http://127.0.0.1:8000/api/v1/tenant-logos/{acme.tenant.id}"' in html
 
     # A password reset of the owner.
     asked = await client.post(
@@ -97,3 +110,4 @@ async def test_emails_carry_the_company_profile(
     assert "Acm" not in plain.message["Subject"] and beta.tenant.name in plain.message["Subject"]
     text, html = bodies(plain.message)
     assert "Acme Jewellers" not in text + html and "#2563eb" in html
+    assert "tenant-logos" not in html

@@ -8,6 +8,7 @@ from api.common.clock import utcnow
 from api.domain.email.messages import (
     EmailStatus,
     EmailTemplate,
+    MailLinks,
 )
 from api.domain.errors import (
     InvalidInput,
@@ -27,6 +28,7 @@ from tests.fakes.jobs import FakeJobs
 from tests.fakes.tenants import FakeTenants
 
 TENANT = "a" * 24
+LINKS = MailLinks("https://parley.example.com/api/v1")
 
 
 def acme() -> Tenant:
@@ -73,7 +75,9 @@ async def test_queue_down_marks_the_record_failed_and_raises() -> None:
 
 async def test_deliver_sends_once_with_tenant_branding() -> None:
     outbox, sender = FakeOutbox(), FakeSender()
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender)
+    deliver = DeliverEmail(
+        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender, LINKS
+    )
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         assert await deliver.execute(email_id) is EmailStatus.SENT
@@ -90,7 +94,7 @@ async def test_deliver_dresses_the_message_in_the_company_profile() -> None:
         display_name="Acme Jewellers", brand_color="#aa0011", email_footer="Acme Ltd, Rome"
     )
     renderer = FakeRenderer()
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), profiles, renderer, sender)
+    deliver = DeliverEmail(outbox, FakeTenants(acme()), profiles, renderer, sender, LINKS)
     with tenant_context(TenantId(TENANT)):
         assert await deliver.execute(await queued(outbox)) is EmailStatus.SENT
     [message] = sender.sent
@@ -101,7 +105,9 @@ async def test_deliver_dresses_the_message_in_the_company_profile() -> None:
 async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() -> None:
     outbox = FakeOutbox()
     sender = FakeSender(TemporaryFailure("451"), TemporaryFailure("451"))
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender)
+    deliver = DeliverEmail(
+        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender, LINKS
+    )
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         with pytest.raises(TemporaryFailure):
@@ -117,7 +123,7 @@ async def test_permanent_failure_marks_failed_at_once() -> None:
     outbox = FakeOutbox()
     deliver = DeliverEmail(
         outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(),
-        FakeSender(PermanentFailure("550")),
+        FakeSender(PermanentFailure("550")), LINKS,
     )  # fmt: skip
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
@@ -130,7 +136,7 @@ async def test_permanent_failure_marks_failed_at_once() -> None:
 
 async def test_unknown_email_is_not_found() -> None:
     deliver = DeliverEmail(
-        FakeOutbox(), FakeTenants(acme()), FakeProfiles(), FakeRenderer(), FakeSender()
+        FakeOutbox(), FakeTenants(acme()), FakeProfiles(), FakeRenderer(), FakeSender(), LINKS
     )
     with tenant_context(TenantId(TENANT)), pytest.raises(NotFound):
         await deliver.execute("missing")

@@ -40,6 +40,7 @@ NO_TENANT_HEADER = {
     "health_cache",
     "health_jobs",
     "files_download",
+    "files_tenant_logo",
     "tenants_subdomain_availability",
     "tenants_list",
     "tenants_create",

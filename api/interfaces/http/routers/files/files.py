@@ -33,11 +33,15 @@ from api.usecases.files.get_file import GetFile
 from api.usecases.files.open_local_download import OpenLocalDownload
 from api.usecases.files.set_avatar import SetAvatar
 from api.usecases.files.store_upload import StoreUpload
+from api.usecases.files.tenant_logo import OpenTenantLogo
 
 router = APIRouter(tags=["files"])
 
 _UPLOAD = problem_responses(401, 403, 413, 415, 422, 503)
 _BYTES: dict[str, Any] = {"content": {"application/octet-stream": {}}}
+_IMAGE: dict[str, Any] = {
+    "content": {t: {} for t in ("image/png", "image/jpeg", "image/gif", "image/webp")}
+}
 LinkPart = Annotated[str | None, Query(include_in_schema=True)]
 # The body the routes read themselves, as FastAPI would document a `File()` parameter.
 _MULTIPART_FILE: dict[str, Any] = {
@@ -121,6 +125,34 @@ async def download(
         headers={
             "Content-Disposition": content_disposition(found.filename),
             "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get(
+    "/tenant-logos/{tenant_id}",
+    summary="A tenant's logo (public)",
+    description=(
+        "The company profile's logo (`logo_file_id`), for anyone: the emails sent for the "
+        "tenant show it from here, and mail clients fetch images without credentials. No "
+        "token and no tenant header. 404 when the tenant has no logo; an unknown tenant is "
+        "404, a suspended one 403. Nothing but the logo is readable this way."
+    ),
+    response_class=StreamingResponse,
+    responses={**problem_responses(400, 403, 404, 503), 200: _IMAGE},
+    openapi_extra=NO_TENANT,
+)
+async def tenant_logo(
+    tenant_id: str, use_case: Annotated[OpenTenantLogo, Inject(OpenTenantLogo)]
+) -> StreamingResponse:
+    found = await use_case.execute(tenant_id)
+    return StreamingResponse(
+        found.chunks,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": content_disposition(found.filename, "inline"),
+            "Cache-Control": "public, max-age=3600",
             "X-Content-Type-Options": "nosniff",
         },
     )
