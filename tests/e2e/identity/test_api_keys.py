@@ -265,3 +265,32 @@ async def test_revocation_reaches_every_api_process(
         assert_problem(await second.get(CONTACTS, headers=headers), 401, "unauthorized")
         assert_problem(await first.get(CONTACTS, headers=as_header(tenant_id, created["key"])),
                        401, "unauthorized")  # fmt: skip
+
+
+async def test_a_key_acts_as_itself_within_its_permissions(client: AppClient) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    granted = ["users:read", "users:write", "users:manage_roles", "roles:read", "ai:use",
+               "files:read", "files:write"]  # fmt: skip
+    created = await create_key(client, owner, granted)
+    headers = as_bearer(tenant_id, created["key"])
+    # The key grants what it holds (a member's role), as the key, not as its creator.
+    made = await client.post(
+        "/api/v1/users",
+        json={"email": "sync@acme.example.com", "full_name": "Synced", "password": "pw-synced-1"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    [entry] = await audit_entries(client, owner, action="user.created")
+    assert entry["actor_id"] == f"api_key:{created['id']}"
+    # Not what it lacks: an admin's role holds permissions the key does not.
+    admin_role = next(
+        r["id"] for r in (await client.get("/api/v1/roles", headers=owner)).json()["items"]
+        if r["name"] == "admin"
+    )  # fmt: skip
+    wider = await client.put(
+        f"/api/v1/users/{made.json()['id']}/roles", json={"role_ids": [admin_role]},
+        headers=headers,
+    )  # fmt: skip
+    body = assert_problem(wider, 403, "forbidden")
+    assert "grant" in body["detail"] and "api_keys:manage" in body["detail"]

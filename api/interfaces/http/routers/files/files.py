@@ -137,10 +137,11 @@ async def download(
         "The company profile's logo (`logo_file_id`), for anyone: the emails sent for the "
         "tenant show it from here, and mail clients fetch images without credentials. No "
         "token and no tenant header. 404 when the tenant has no logo; an unknown tenant is "
-        "404, a suspended one 403. Nothing but the logo is readable this way."
+        "404, a suspended one 403. Nothing but the logo is readable this way. The bytes "
+        "come with the logo's type (png, jpeg, gif or webp)."
     ),
     response_class=StreamingResponse,
-    responses={**problem_responses(400, 403, 404, 503), 200: _IMAGE},
+    responses={**problem_responses(400, 403, 404, 503), 200: _BYTES},
     openapi_extra=NO_TENANT,
 )
 async def tenant_logo(
