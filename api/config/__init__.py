@@ -16,6 +16,7 @@ start-up with a message naming the variable (see `Settings.check_production`).
 - `storage`: file storage
 - `messaging`: messaging channels (WhatsApp)
 - `imports`: contact imports
+- `platform`: sign-in by one-time code, self-service sign-up
 - `server`: the public URL and the trusted reverse proxies
 - `settings`: the whole `Settings`, its production checks and `load_settings()`
 """
@@ -29,6 +30,7 @@ from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.messaging import RealtimeSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
+from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import ServerSettings
 from api.config.settings import ConfigurationError, Settings, load_settings
 from api.config.storage import DEFAULT_ALLOWED_CONTENT_TYPES, StorageSettings
@@ -46,11 +48,13 @@ __all__ = [
     "MailSettings",
     "MetricsSettings",
     "MongoSettings",
+    "OtpSettings",
     "RealtimeSettings",
     "RedisSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
+    "SignupSettings",
     "SmtpSettings",
     "StorageSettings",
     "TenancySettings",

@@ -22,6 +22,7 @@ from api.config.mail import MailSettings, SmtpSettings
 from api.config.meetings import MeetingSettings
 from api.config.messaging import InboxConfig, RealtimeSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
+from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
 from api.config.storage import StorageSettings
 from api.config.tenancy import TenancySettings
@@ -198,6 +199,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
+    otp: OtpSettings = Field(default_factory=OtpSettings)
+    signup: SignupSettings = Field(default_factory=SignupSettings)
 
     @property
     def is_production(self) -> bool:

@@ -9,7 +9,8 @@ The tree (no HTTP knowledge here; `interfaces/http/errors.py` maps classes to st
     ├── InvalidInput                well-formed request, invalid values (field `errors`)
     │   └── InvalidTenant           a malformed tenant id or host
     ├── Forbidden                   authenticated but not allowed
-    │   └── TenantSuspended         the tenant exists but is suspended
+    │   ├── TenantSuspended         the tenant exists but is suspended (or was rejected)
+    │   └── TenantPending           the tenant signed up and waits for approval
     ├── Unauthorized                no or bad credentials
     ├── TenantRequired              tenant-scoped work without a tenant in context
     ├── ServiceUnavailable          a dependency (database, cache, provider) is down
@@ -114,6 +115,13 @@ class TenantSuspended(Forbidden):
 
     code = "tenant_suspended"
     title = "Tenant suspended"
+
+
+class TenantPending(Forbidden):
+    """The tenant signed up by itself and waits for a platform admin's approval."""
+
+    code = "tenant_pending"
+    title = "Tenant pending approval"
 
 
 class TenantRequired(ParleyError):

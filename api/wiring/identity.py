@@ -18,6 +18,7 @@ from api.domain.identity.auth import (
     Totp,
 )
 from api.domain.identity.roles import RoleRepository
+from api.domain.identity.sign_in_codes import SignInCodePolicy, SignInCodes
 from api.domain.identity.users import PlatformUserRepository, UserRepository
 from api.domain.lifecycle import Startable
 from api.domain.permissions import SYSTEM_ROLES
@@ -27,6 +28,7 @@ from api.infrastructure.persistence.identity.api_keys import BeanieApiKeyReposit
 from api.infrastructure.persistence.identity.one_time_tokens import MongoOneTimeTokens
 from api.infrastructure.persistence.identity.roles import BeanieRoleRepository, SystemRoleUpgrade
 from api.infrastructure.persistence.identity.sessions import MongoSessionStore
+from api.infrastructure.persistence.identity.sign_in_codes import MongoSignInCodes
 from api.infrastructure.persistence.identity.users import (
     BeanieUserRepository,
     MongoPlatformUserRepository,
@@ -113,6 +115,23 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
         instance=HmacApiKeySecrets(settings.security.refresh_token_secret.get_secret_value()),
     )
     container.register(ApiKeyRepository, BeanieApiKeyRepository)
+    container.register(
+        SignInCodes,
+        instance=MongoSignInCodes(settings.security.refresh_token_secret.get_secret_value()),
+    )
+    otp = settings.otp
+    container.register(
+        SignInCodePolicy,
+        instance=SignInCodePolicy(
+            ttl_seconds=otp.ttl_seconds,
+            max_attempts=otp.max_attempts,
+            requests_per_identifier=otp.requests_per_identifier,
+            verify_per_identifier=otp.verify_per_identifier,
+            window_seconds=otp.window_seconds,
+            whatsapp_template=otp.whatsapp_template,
+            whatsapp_language=otp.whatsapp_language,
+        ),
+    )
     container.register(UserRepository, BeanieUserRepository)
     container.register(PlatformUserRepository, MongoPlatformUserRepository)
     container.register(RoleRepository, BeanieRoleRepository)

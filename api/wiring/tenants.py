@@ -12,6 +12,7 @@ from api.infrastructure.persistence.tenants.directory import CachingTenantDirect
 from api.infrastructure.persistence.tenants.profile import BeanieTenantProfileRepository
 from api.infrastructure.persistence.tenants.tenants import PlatformTenantRepository
 from api.usecases.kernel.tenancy import ResolveTenant
+from api.usecases.tenants.signups import SignupPolicy
 from api.wiring.clients import Clients
 
 
@@ -23,3 +24,13 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     # Runs on every request (the tenant middleware): one shared, stateless instance.
     container.register(ResolveTenant, instance=ResolveTenant(directory))
     container.register(TenantProfileRepository, BeanieTenantProfileRepository)
+    signup = settings.signup
+    container.register(
+        SignupPolicy,
+        instance=SignupPolicy(
+            enabled=signup.enabled,
+            auto_approve=signup.auto_approve,
+            rate_per_ip=signup.rate_per_ip,
+            ip_window_seconds=signup.ip_window_seconds,
+        ),
+    )

@@ -41,6 +41,9 @@ class FakeUsers(UserRepository):
     async def get_by_email(self, email: str) -> User | None:
         return next((u for u in self.rows.values() if u.email == email), None)
 
+    async def find_by_phone(self, phone: str, *, limit: int) -> list[User]:
+        return [u for u in self.rows.values() if u.phone == phone][:limit]
+
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None:
         if user_id not in self.rows:
             return None

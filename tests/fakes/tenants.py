@@ -28,7 +28,12 @@ class FakeTenants(TenantRepository):
         self.by_id[stored.id] = stored
         return stored
 
-    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
+    async def set_status(
+        self, tenant_id: str, status: TenantStatus, *, only_from: TenantStatus | None = None
+    ) -> Tenant | None:
+        current = self.by_id.get(tenant_id)
+        if only_from is not None and (current is None or current.status is not only_from):
+            return None
         return await self.update(tenant_id, {"status": status})
 
     async def search(

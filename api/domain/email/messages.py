@@ -25,6 +25,9 @@ class EmailTemplate(StrEnum):
     MEETING_REMINDER = "meeting_reminder"
     LEAD_ASSIGNED = "lead_assigned"
     TICKET_SLA_BREACHED = "ticket_sla_breached"
+    SIGN_IN_CODE = "sign_in_code"
+    TENANT_APPROVED = "tenant_approved"
+    TENANT_REJECTED = "tenant_rejected"
 
 
 class EmailStatus(StrEnum):

@@ -18,6 +18,7 @@ class User(BaseModel):
     id: str | None = None
     tenant_id: str | None
     email: str  # normalised: stripped, lower case
+    phone: str | None = None  # E.164: where sign-in codes go by WhatsApp
     full_name: str = Field(min_length=1, max_length=200)
     password_hash: str | None = None  # None: invited, has not set a password yet
     is_active: bool = True
@@ -63,6 +64,10 @@ class UserRepository(Protocol):
     async def get(self, user_id: str) -> User | None: ...
 
     async def get_by_email(self, email: str) -> User | None: ...
+
+    async def find_by_phone(self, phone: str, *, limit: int) -> list[User]:
+        """Up to `limit` users of this tenant with this (E.164) phone number."""
+        ...
 
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None: ...
 

@@ -30,6 +30,8 @@ RESERVED_SUBDOMAINS = frozenset(
 class TenantStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    PENDING = "pending"  # signed up by itself, waiting for a platform admin's approval
+    REJECTED = "rejected"  # a sign-up a platform admin refused: serves nothing, kept
 
 
 class SignupMode(StrEnum):
@@ -38,7 +40,8 @@ class SignupMode(StrEnum):
 
 
 class Tenant(BaseModel):
-    """An organisation. `subdomain` is unique across the platform."""
+    """An organisation. `subdomain` is unique across the platform. Only an active tenant
+    serves requests (pending, suspended and rejected ones are refused)."""
 
     id: str | None = None
     name: str = Field(min_length=1, max_length=200)
@@ -109,8 +112,11 @@ class TenantRepository(Protocol):
         """Store a new tenant and return it with its id; `Conflict` if the subdomain is taken."""
         ...
 
-    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
-        """Change a tenant's status; the updated tenant, or None when it does not exist."""
+    async def set_status(
+        self, tenant_id: str, status: TenantStatus, *, only_from: TenantStatus | None = None
+    ) -> Tenant | None:
+        """Change a tenant's status (atomically, only when it is `only_from`, if given); the
+        updated tenant, or None when it does not exist (or was not `only_from`)."""
         ...
 
     async def search(

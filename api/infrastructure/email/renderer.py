@@ -18,6 +18,9 @@ callback_requested  requester_name, phone, request_url; preferred_time, message,
 meeting_reminder    meeting_title, starts_at_local, location, with_name, minutes_before,
                     recipient_name ("" greets with "Hello")
 ticket_sla_breached ticket_number, subject, priority, timer, due_at, ticket_url
+sign_in_code        user_name, code, expires_minutes (sent by the worker, never stored)
+tenant_approved     user_name, login_url
+tenant_rejected     user_name, reason (may be None)
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -91,6 +94,9 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
         "due_at",
         "ticket_url",
     ),
+    EmailTemplate.SIGN_IN_CODE: ("user_name", "code", "expires_minutes"),
+    EmailTemplate.TENANT_APPROVED: ("user_name", "login_url"),
+    EmailTemplate.TENANT_REJECTED: ("user_name", "reason"),
 }
 
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")

@@ -210,7 +210,8 @@ _VALIDATION_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _TENANT_ERRORS = {
     400: "the tenant is malformed (`invalid_tenant`), or none is named where one is needed "
     "(`tenant_required`)",
-    403: "the tenant is suspended (`tenant_suspended`)",
+    403: "the tenant is suspended or rejected (`tenant_suspended`), or waits for approval "
+    "(`tenant_pending`)",
     404: "no such tenant (`tenant_not_found`)",
 }
 _TENANT_DOCS = {

@@ -1,37 +1,13 @@
-"""Emails of the account flows, sent best effort: a mail outage never changes (or reveals)
-a flow's answer."""
+"""Emails of the account flows, sent best effort (`Mailer`): a mail outage never changes
+(or reveals) a flow's answer."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-
-from api.domain.email.messages import ContextValue, EmailTemplate
-from api.domain.errors import InvalidInput, ServiceUnavailable
+from api.domain.email.messages import EmailTemplate
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens
 from api.domain.identity.users import User
 from api.usecases.identity.rules import EMAIL_VERIFICATION
-from api.usecases.kernel.mailer import QueueEmail
-
-log = logging.getLogger(__name__)
-
-
-class Mailer:
-    """Queue a transactional email; an outage or an unusable stored address is logged, not
-    raised, so a flow's answer never depends on (or reveals) whether mail went out."""
-
-    def __init__(self, queue: QueueEmail) -> None:
-        self._queue = queue
-
-    async def send(
-        self, to: str, template: EmailTemplate, context: Mapping[str, ContextValue]
-    ) -> bool:
-        try:
-            await self._queue.execute(to, template, context)
-        except (ServiceUnavailable, InvalidInput) as exc:
-            log.warning("could not queue the %s email: %s", template.value, type(exc).__name__)
-            return False
-        return True
+from api.usecases.kernel.mailer import Mailer
 
 
 async def send_verification(

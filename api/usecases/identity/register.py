@@ -12,9 +12,10 @@ from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.tenant import SignupMode, TenantRepository
-from api.usecases.identity.account_mail import Mailer, send_verification
+from api.usecases.identity.account_mail import send_verification
 from api.usecases.identity.rules import check_new_password, valid_email
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.mailer import Mailer
 from api.usecases.kernel.rate_limits import enforce_rate
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 

@@ -6,10 +6,10 @@ from api.domain.email.messages import EmailTemplate
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, RateLimiter
 from api.domain.identity.users import normalize_email
 from api.domain.tenancy import current_tenant
-from api.usecases.identity.account_mail import Mailer
 from api.usecases.identity.rules import PASSWORD_RESET, limit_address_requests
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.mailer import Mailer
 
 
 class RequestPasswordReset:

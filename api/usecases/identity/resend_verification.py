@@ -5,10 +5,11 @@ from __future__ import annotations
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, RateLimiter
 from api.domain.identity.users import normalize_email
 from api.domain.tenancy import current_tenant
-from api.usecases.identity.account_mail import Mailer, send_verification
+from api.usecases.identity.account_mail import send_verification
 from api.usecases.identity.rules import limit_address_requests, pending_verification
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.mailer import Mailer
 
 
 class ResendVerification:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
@@ -22,6 +23,7 @@ from api.domain.errors import (
 from api.domain.jobs import JobQueue
 
 SEND_EMAIL_JOB = "parley.email.send"
+log = logging.getLogger(__name__)
 _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
@@ -65,3 +67,21 @@ class QueueEmail:
             await self._outbox.record_attempt(stored.id, error, EmailStatus.FAILED)
             raise
         return stored
+
+
+class Mailer:
+    """Queue a transactional email; an outage or an unusable stored address is logged, not
+    raised, so a flow's answer never depends on (or reveals) whether mail went out."""
+
+    def __init__(self, queue: QueueEmail) -> None:
+        self._queue = queue
+
+    async def send(
+        self, to: str, template: EmailTemplate, context: Mapping[str, ContextValue]
+    ) -> bool:
+        try:
+            await self._queue.execute(to, template, context)
+        except (ServiceUnavailable, InvalidInput) as exc:
+            log.warning("could not queue the %s email: %s", template.value, type(exc).__name__)
+            return False
+        return True

@@ -7,12 +7,14 @@ from api.domain.errors import (
     InvalidInput,
     InvalidTenant,
     TenantNotFound,
+    TenantPending,
     TenantSuspended,
 )
 from api.domain.tenancy import TenantId
 from api.domain.tenants.tenant import (
     Tenant,
     TenantDirectory,
+    TenantStatus,
     normalize_subdomain,
     parse_tenant_id,
 )
@@ -21,6 +23,11 @@ from api.domain.tenants.tenant import (
 def _admit(tenant: Tenant | None) -> TenantId:
     if tenant is None or tenant.id is None:
         raise TenantNotFound("No tenant matches this request.")
+    if tenant.status is TenantStatus.PENDING:
+        raise TenantPending(
+            "This organisation is waiting for approval: it serves nothing until a platform "
+            "administrator approves it (its owner is told by email)."
+        )
     if not tenant.is_active:
         raise TenantSuspended("This tenant is suspended.")
     return TenantId(tenant.id)
@@ -30,7 +37,8 @@ class ResolveTenant:
     """Turn what a request names (an id or a subdomain) into an active tenant's id.
 
     Rules: a malformed name is `InvalidTenant`; an unknown one `TenantNotFound`; a
-    suspended tenant `TenantSuspended`. This is the only place a request mints a TenantId.
+    pending tenant `TenantPending`; a suspended (or rejected) one `TenantSuspended`. This
+    is the only place a request mints a TenantId.
     """
 
     def __init__(self, directory: TenantDirectory) -> None:

@@ -10,7 +10,7 @@ from api.domain.identity.auth import AuthPolicy, PasswordHasher
 from api.domain.identity.users import User, UserRepository, check_password_policy, normalize_email
 from api.domain.permissions import OWNER_ROLE, Permission
 from api.domain.tenancy import TenantId, tenant_context
-from api.domain.tenants.tenant import Tenant, TenantRepository
+from api.domain.tenants.tenant import Tenant, TenantRepository, TenantStatus
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.tenants.invite_tenant_owner import InvitationStatus, InviteTenantOwner
@@ -25,14 +25,15 @@ class CreatedTenant(BaseModel):
     invitation: InvitationStatus | None = None  # None: the owner has a password
 
 
-def owner_address(raw: str) -> str:
-    """The owner's email, trimmed and lower-cased; `InvalidInput` when it is no address."""
+def owner_address(raw: str, field: str = "owner_email") -> str:
+    """The owner's email, trimmed and lower-cased; `InvalidInput` on `field` when it is no
+    address."""
     email = normalize_email(raw)
     try:
         _ADDRESS.validate_python(email)
     except ValidationError:
         raise InvalidInput(
-            "Invalid owner email.", [FieldProblem(("owner_email",), "not a valid email address")]
+            "Invalid owner email.", [FieldProblem((field,), "not a valid email address")]
         ) from None
     return email
 
@@ -86,25 +87,49 @@ class CreateTenant:
         owner_password: str | None,
     ) -> CreatedTenant:
         authorize(caller, Permission.TENANTS_WRITE)
+        tenant, owner = await self.store(
+            name=name,
+            subdomain=subdomain,
+            owner_email=owner_email,
+            owner_full_name=owner_full_name,
+            owner_password=owner_password,
+            actor_id=caller.user_id,
+        )
+        invitation = None
+        if owner.password_hash is None:
+            invitation = await self._invite.execute(caller.user_id, tenant, owner)
+        return CreatedTenant(tenant=tenant, owner=owner, invitation=invitation)
+
+    async def store(
+        self,
+        *,
+        name: str,
+        subdomain: str,
+        owner_email: str,
+        owner_full_name: str,
+        owner_password: str | None,
+        actor_id: str | None,
+        status: TenantStatus = TenantStatus.ACTIVE,
+        action: str = "tenant.created",
+    ) -> tuple[Tenant, User]:
+        """The checks and writes of a new tenant and its owner, audited as `action` (also
+        run by `SignUpTenant`, which makes a pending tenant; callers authorise first)."""
         name = required_text(name, "name")
         owner_full_name = required_text(owner_full_name, "owner_full_name")
         owner_email = owner_address(owner_email)
         if owner_password is not None:
             min_length = self._policy.password_min_length
             check_password_policy(owner_password, email=owner_email, min_length=min_length)
-        tenant = await add_tenant(self._tenants, name, subdomain)
+        tenant = await add_tenant(self._tenants, name, subdomain, status)
         assert tenant.id is not None  # noqa: S101 - stored tenants have ids
         owner = await self._add_owner(tenant.id, owner_email, owner_full_name, owner_password)
         with tenant_context(TenantId(tenant.id)):
             await self._auditor.record(
-                "tenant.created", "tenant", tenant.id, actor_id=caller.user_id,
+                action, "tenant", tenant.id, actor_id=actor_id,
                 changes={"name": tenant.name, "subdomain": tenant.subdomain,
                          "owner_email": owner_email},
             )  # fmt: skip
-        invitation = None
-        if owner.password_hash is None:
-            invitation = await self._invite.execute(caller.user_id, tenant, owner)
-        return CreatedTenant(tenant=tenant, owner=owner, invitation=invitation)
+        return tenant, owner
 
     async def _add_owner(
         self, tenant_id: str, email: str, full_name: str, password: str | None

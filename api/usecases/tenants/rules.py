@@ -21,7 +21,12 @@ from typing import Protocol
 from api.common.clock import utcnow
 from api.domain.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from api.domain.permissions import Permission
-from api.domain.tenants.tenant import Tenant, TenantRepository, normalize_subdomain
+from api.domain.tenants.tenant import (
+    Tenant,
+    TenantRepository,
+    TenantStatus,
+    normalize_subdomain,
+)
 
 
 class PlatformCaller(Protocol):
@@ -82,8 +87,13 @@ async def existing_tenant(tenants: TenantRepository, tenant_id: str) -> Tenant:
     return tenant
 
 
-async def add_tenant(tenants: TenantRepository, name: str, subdomain: str) -> Tenant:
-    """Store a new, active tenant.
+async def add_tenant(
+    tenants: TenantRepository,
+    name: str,
+    subdomain: str,
+    status: TenantStatus = TenantStatus.ACTIVE,
+) -> Tenant:
+    """Store a new tenant (active unless told otherwise).
 
     Rules: the name is stripped; the subdomain is a lower-case DNS label and not reserved
     (`InvalidInput`); it is unique across the platform (`Conflict` otherwise).
@@ -92,6 +102,7 @@ async def add_tenant(tenants: TenantRepository, name: str, subdomain: str) -> Te
     tenant = Tenant(
         name=name.strip(),
         subdomain=normalize_subdomain(subdomain),
+        status=status,
         created_at=now,
         updated_at=now,
     )

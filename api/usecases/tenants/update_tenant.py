@@ -14,7 +14,7 @@ from api.domain.tenants.tenant import (
     TenantStatus,
 )
 from api.usecases.kernel.auditor import Auditor, diff
-from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
+from api.usecases.tenants.change_tenant_status import ChangeTenantStatus, check_switchable
 from api.usecases.tenants.rules import PlatformCaller, authorize, existing_tenant, required_text
 
 
@@ -50,6 +50,8 @@ class UpdateTenant:
         status: TenantStatus | None = None,
     ) -> Tenant:
         authorize(caller, Permission.TENANTS_WRITE)
+        if status is not None:
+            check_switchable(status)  # before any field is written
         tenant = await existing_tenant(self._tenants, tenant_id)
         assert tenant.id is not None  # noqa: S101 - checked by existing_tenant
         stored_id = tenant.id

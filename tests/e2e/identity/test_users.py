@@ -25,6 +25,7 @@ UNKNOWN = "0123456789abcdef01234567"
 USER_FIELDS = {
     "id",
     "email",
+    "phone",
     "full_name",
     "is_active",
     "email_verified",

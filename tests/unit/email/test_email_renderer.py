@@ -63,6 +63,9 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "due_at": "2026-05-04T10:00:00+00:00",
         "ticket_url": LINK,
     },
+    EmailTemplate.SIGN_IN_CODE: {"user_name": "Ada", "code": "042917", "expires_minutes": 5},
+    EmailTemplate.TENANT_APPROVED: {"user_name": "Ada", "login_url": LINK},
+    EmailTemplate.TENANT_REJECTED: {"user_name": "Ada", "reason": "Not a business"},
 }
 LINK_FIELD = {
     EmailTemplate.WELCOME: "login_url",
@@ -73,6 +76,7 @@ LINK_FIELD = {
     EmailTemplate.CALLBACK_REQUESTED: "request_url",
     EmailTemplate.LEAD_ASSIGNED: "lead_url",
     EmailTemplate.TICKET_SLA_BREACHED: "ticket_url",
+    EmailTemplate.TENANT_APPROVED: "login_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",

@@ -23,7 +23,6 @@ from api.domain.identity.auth import (
 )
 from api.domain.identity.users import User
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.identity.account_mail import Mailer
 from api.usecases.identity.account_security import AccountSecurity
 from api.usecases.identity.change_password import ChangePassword
 from api.usecases.identity.disable_mfa import DisableMfa
@@ -34,7 +33,7 @@ from api.usecases.identity.reset_password import ResetPassword
 from api.usecases.identity.rules import check_new_password, pending_verification, valid_email
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.mailer import Mailer, QueueEmail
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.email import FakeOutbox
 from tests.fakes.identity import (

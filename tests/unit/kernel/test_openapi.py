@@ -49,13 +49,17 @@ NO_TENANT_HEADER = {
     "tenants_update",
     "tenants_suspend",
     "tenants_impersonate",
+    "tenants_approve",
+    "tenants_reject",
+    "tenants_sign_up",
+    "tenants_verify_signup",
     "webhooks_verify_channel",
     "webhooks_receive_channel",
     "webhooks_verify_platform",
     "webhooks_receive_platform",
 }
 # Documented two outcomes of one operation (API.md: tokens, or an MFA challenge).
-TWO_SHAPES = {"auth_login"}
+TWO_SHAPES = {"auth_login", "auth_verify_otp"}
 
 
 def spec_for(**tenancy: Any) -> dict[str, Any]:

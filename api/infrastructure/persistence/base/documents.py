@@ -30,6 +30,7 @@ from api.infrastructure.persistence.identity.api_keys import ApiKeyDocument
 from api.infrastructure.persistence.identity.one_time_tokens import OneTimeTokenDocument
 from api.infrastructure.persistence.identity.roles import RoleDocument
 from api.infrastructure.persistence.identity.sessions import SessionDocument
+from api.infrastructure.persistence.identity.sign_in_codes import SignInCodeDocument
 from api.infrastructure.persistence.identity.users import PlatformUserDocument, UserDocument
 from api.infrastructure.persistence.messaging.campaigns import (
     CampaignDocument,
@@ -68,6 +69,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     SessionDocument,
     OneTimeTokenDocument,
     ApiKeyDocument,
+    SignInCodeDocument,
     AuditEntryDocument,
     OutboundEmailDocument,
     FailedJobDocument,

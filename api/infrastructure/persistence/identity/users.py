@@ -40,6 +40,7 @@ class UserFields(BaseModel):
     """The stored fields of a user, shared by tenant users and platform admins."""
 
     email: str
+    phone: str | None = None
     full_name: str
     password_hash: str | None = None
     is_active: bool = True
@@ -91,6 +92,7 @@ class UserDocument(TenantOwnedDocument, UserFields):
             IndexModel([(TENANT_FIELD, 1), ("role_ids", 1)], name="tenant_roles"),
             IndexModel([(TENANT_FIELD, 1), ("is_active", 1)], name="tenant_active"),
             IndexModel([(TENANT_FIELD, 1), ("name_lower", 1)], name="tenant_name"),
+            IndexModel([(TENANT_FIELD, 1), ("phone", 1)], name="tenant_phone"),
         ]
 
     @classmethod
@@ -125,6 +127,10 @@ class BeanieUserRepository:
     async def get_by_email(self, email: str) -> User | None:
         found = await self._scoped.find({"email": normalize_email(email)}, limit=1)
         return found[0].to_entity() if found else None
+
+    async def find_by_phone(self, phone: str, *, limit: int) -> list[User]:
+        found = await self._scoped.find({"phone": phone}, limit=limit)
+        return [document.to_entity() for document in found]
 
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None:
         """Set `changes`; None when no such user in this tenant; `Conflict` on a taken email."""

@@ -86,14 +86,19 @@ class PlatformTenantRepository:
             raise Conflict(f"The subdomain '{tenant.subdomain}' is taken.") from exc
         return document.to_entity()
 
-    async def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant | None:
+    async def set_status(
+        self, tenant_id: str, status: TenantStatus, *, only_from: TenantStatus | None = None
+    ) -> Tenant | None:
         oid = to_object_id(tenant_id)
         if oid is None:
             return None
+        filter: dict[str, Any] = {"_id": oid}
+        if only_from is not None:
+            filter["status"] = only_from.value
         collection = TenantDocument.get_pymongo_collection()
         with database_errors():
             result = await collection.update_one(
-                {"_id": oid}, {"$set": {"status": status.value, "updated_at": utcnow()}}
+                filter, {"$set": {"status": status.value, "updated_at": utcnow()}}
             )
         return await self.get(tenant_id) if result.matched_count else None
 

@@ -103,3 +103,29 @@ class ImpersonateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: str = Field(min_length=1, max_length=64)
+
+
+class SignupIn(BaseModel):
+    """A new organisation and its owner (self-service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company: str = Field(min_length=1, max_length=200, examples=["Acme Jewellers"])
+    subdomain: str = Field(min_length=1, max_length=63, examples=["acme"])
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    full_name: str = Field(min_length=1, max_length=200)
+    website: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Leave empty: a field hidden from people (a sign-up filling it is "
+        "answered 202 and dropped).",
+    )
+
+
+class TenantRejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=1000, description="Told to the owner in the email."
+    )

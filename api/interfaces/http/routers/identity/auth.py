@@ -11,11 +11,14 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.openapi import EITHER_PLANE
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.auth import (
+    AcceptedOut,
     LoginIn,
     LogoutIn,
     MeOut,
     MfaRequiredOut,
     MfaVerifyIn,
+    OtpRequestIn,
+    OtpVerifyIn,
     RefreshIn,
     TenantRef,
     TokensOut,
@@ -23,9 +26,10 @@ from api.interfaces.http.schemas.identity.auth import (
 )
 from api.usecases.files.describe_profiles import DescribeProfiles
 from api.usecases.identity.get_me import GetMe
-from api.usecases.identity.login import Login
+from api.usecases.identity.login import Login, LoginResult
 from api.usecases.identity.logout import Logout
 from api.usecases.identity.refresh_tokens import RefreshTokens
+from api.usecases.identity.sign_in_codes import RequestSignInCode, VerifySignInCode
 from api.usecases.identity.verify_mfa_login import VerifyMfaLogin
 from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 
@@ -49,10 +53,55 @@ _AUTHED = problem_responses(401, 403)
 async def login(
     body: LoginIn, use_case: Annotated[Login, Inject(Login)]
 ) -> TokensOut | MfaRequiredOut:
-    result = await use_case.execute(body.email, body.password)
+    return _signed_in(await use_case.execute(body.email, body.password))
+
+
+def _signed_in(result: LoginResult) -> TokensOut | MfaRequiredOut:
     if result.tokens is None:
         return MfaRequiredOut(mfa_token=result.mfa_token or "")
     return TokensOut(**result.tokens.model_dump())
+
+
+@router.post(
+    "/otp/request",
+    status_code=202,
+    summary="Email or WhatsApp a one-time sign-in code",
+    description=(
+        "Give `email` or `phone` (international, `+...`). Always 202 with the same body, "
+        "whether or not an account matches: an active account of the tenant gets a "
+        "six-digit code (through the job queue) by email, or by the tenant's WhatsApp "
+        "authentication template when asked by phone and the tenant has an active WhatsApp "
+        "channel. A code is valid `OTP_TTL_SECONDS` (5 minutes), works once, dies after "
+        "`OTP_MAX_ATTEMPTS` wrong tries, and a new request replaces it. Limited per IP and "
+        "per email or phone (429). Runs in the tenant named by the request (400 "
+        "`tenant_required` without one)."
+    ),
+    responses=problem_responses(400, 422, 429, 503),
+)
+async def request_otp(
+    body: OtpRequestIn, use_case: Annotated[RequestSignInCode, Inject(RequestSignInCode)]
+) -> AcceptedOut:
+    await use_case.execute(email=body.email, phone=body.phone)
+    return AcceptedOut(detail="If an account matches, a sign-in code is on its way.")
+
+
+@router.post(
+    "/otp/verify",
+    summary="Sign in with a one-time code",
+    description=(
+        "`email` or `phone` as asked, and the six-digit `code`: tokens, like `/auth/login` "
+        "(with MFA on, `{mfa_required: true, mfa_token}`). Unknown account, wrong, expired, "
+        "used or replaced code: the same 401. Wrong codes count towards the account's "
+        "lockout like wrong passwords (429 while locked). Runs in the tenant named by the "
+        "request (400 `tenant_required` without one)."
+    ),
+    responses=problem_responses(400, 401, 422, 429),
+)
+async def verify_otp(
+    body: OtpVerifyIn, use_case: Annotated[VerifySignInCode, Inject(VerifySignInCode)]
+) -> TokensOut | MfaRequiredOut:
+    result = await use_case.execute(email=body.email, phone=body.phone, code=body.code)
+    return _signed_in(result)
 
 
 @router.post(

@@ -126,9 +126,10 @@ async def get_user(
     "/{user_id}",
     summary="Edit a user's profile",
     description=(
-        "`full_name` and `email`. You may edit your own `full_name`; editing someone else "
-        "needs `users:write`. Nobody changes their own email here; a changed email is no "
-        "longer verified. Roles and the active flag have their own routes."
+        "`full_name`, `email` and `phone`. You may edit your own `full_name`; editing someone "
+        "else needs `users:write`. Nobody changes their own email or phone here; a changed "
+        'email is no longer verified. `phone` (international, `+...`; `""` clears it) is '
+        "where sign-in codes go by WhatsApp. Roles and the active flag have their own routes."
     ),
     responses=_WRITE,
 )
@@ -144,6 +145,7 @@ async def update_user(
         user_id,
         full_name=body.full_name,
         email=str(body.email) if body.email is not None else None,
+        phone=body.phone,
     )
     return await _out(describe, user)
 

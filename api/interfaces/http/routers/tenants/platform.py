@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from api.domain.errors import Forbidden
 from api.domain.identity.auth import Principal
@@ -29,6 +29,7 @@ from api.interfaces.http.schemas.tenants import (
     TenantCreatedOut,
     TenantCreateIn,
     TenantOut,
+    TenantRejectIn,
     TenantSearchOut,
     TenantUpdateIn,
 )
@@ -38,6 +39,7 @@ from api.usecases.tenants.create_tenant import CreateTenant
 from api.usecases.tenants.get_tenant import GetTenant
 from api.usecases.tenants.impersonate_tenant_user import ImpersonateTenantUser
 from api.usecases.tenants.list_tenants import SEARCH_LIMIT, ListTenants
+from api.usecases.tenants.signups import ReviewSignup
 from api.usecases.tenants.update_tenant import UpdateTenant
 
 
@@ -188,6 +190,46 @@ async def suspend_tenant(
 ) -> Response:
     await change_status.execute(principal, tenant_id, TenantStatus.SUSPENDED)
     return Response(status_code=204)
+
+
+@admin.post(
+    "/{tenant_id}/approve",
+    summary="Approve a pending sign-up",
+    description=(
+        "The tenant becomes active at once and its owner is told by email. 409 when it is "
+        "not pending (approved, rejected or created by an admin) or its owner has not "
+        "confirmed their email address yet. Pending tenants: `GET /tenants?status=pending`."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422),
+    openapi_extra=NO_TENANT,
+)
+async def approve_tenant(
+    tenant_id: TenantIdPath,
+    principal: Writer,
+    review: Annotated[ReviewSignup, Inject(ReviewSignup)],
+) -> TenantOut:
+    return TenantOut.of(await review.approve(principal, tenant_id))
+
+
+@admin.post(
+    "/{tenant_id}/reject",
+    summary="Reject a pending sign-up",
+    description=(
+        "The tenant becomes `rejected`: it serves nothing (its subdomain stays taken) and "
+        "its owner is told by email, with the `reason` when given. 409 when it is not "
+        "pending."
+    ),
+    responses=problem_responses(401, 403, 404, 409, 422),
+    openapi_extra=NO_TENANT,
+)
+async def reject_tenant(
+    tenant_id: TenantIdPath,
+    principal: Writer,
+    review: Annotated[ReviewSignup, Inject(ReviewSignup)],
+    body: Annotated[TenantRejectIn | None, Body()] = None,
+) -> TenantOut:
+    reason = body.reason if body is not None else None
+    return TenantOut.of(await review.reject(principal, tenant_id, reason))
 
 
 @admin.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.domain.tenants.tenant import Tenant
 from api.usecases.kernel.describe_users import UserView
@@ -34,6 +34,19 @@ class MfaVerifyIn(BaseModel):
     code: str = Field(min_length=6, max_length=10)
 
 
+class OtpRequestIn(BaseModel):
+    """Exactly one of `email` and `phone` (international, `+...`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+
+
+class OtpVerifyIn(OtpRequestIn):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
 class RefreshIn(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=512)
 
@@ -50,6 +63,7 @@ class RoleRef(BaseModel):
 class UserOut(BaseModel):
     id: str
     email: str
+    phone: str | None = None
     full_name: str
     is_active: bool
     email_verified: bool
@@ -66,6 +80,7 @@ class UserOut(BaseModel):
         return cls(
             id=user.id or "",
             email=user.email,
+            phone=user.phone,
             full_name=user.full_name,
             is_active=user.is_active,
             email_verified=user.email_verified,

@@ -31,6 +31,12 @@ class UserUpdateIn(BaseModel):
 
     full_name: FullName | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="International number (`+...`), where sign-in codes go by WhatsApp; "
+        '`""` clears it.',
+    )
 
 
 class UserRolesIn(BaseModel):
