@@ -111,9 +111,11 @@ class CreateTenant:
         actor_id: str | None,
         status: TenantStatus = TenantStatus.ACTIVE,
         action: str = "tenant.created",
+        owner_acts: bool = False,
     ) -> tuple[Tenant, User]:
-        """The checks and writes of a new tenant and its owner, audited as `action` (also
-        run by `SignUpTenant`, which makes a pending tenant; callers authorise first)."""
+        """The checks and writes of a new tenant and its owner, audited as `action` with
+        `actor_id` (the new owner's id with `owner_acts`). Also run by `SignUpTenant`, which
+        makes a pending tenant; callers authorise first."""
         name = required_text(name, "name")
         owner_full_name = required_text(owner_full_name, "owner_full_name")
         owner_email = owner_address(owner_email)
@@ -125,7 +127,7 @@ class CreateTenant:
         owner = await self._add_owner(tenant.id, owner_email, owner_full_name, owner_password)
         with tenant_context(TenantId(tenant.id)):
             await self._auditor.record(
-                action, "tenant", tenant.id, actor_id=actor_id,
+                action, "tenant", tenant.id, actor_id=owner.id if owner_acts else actor_id,
                 changes={"name": tenant.name, "subdomain": tenant.subdomain,
                          "owner_email": owner_email},
             )  # fmt: skip

@@ -109,6 +109,7 @@ class SignUpTenant:
             actor_id=None,
             status=TenantStatus.PENDING,
             action="tenant.signed_up",
+            owner_acts=True,
         )
         assert tenant.id is not None  # noqa: S101 - stored entities have ids
         assert owner.id is not None  # noqa: S101
@@ -179,8 +180,8 @@ class ReviewSignup:
     `active`, serving at once (the routing cache entry is dropped); rejected: `rejected`,
     serving nothing, kept with its subdomain (an operator purges it). Audited as
     `tenant.approved` / `tenant.rejected` (with the reason) in the tenant, the admin as
-    actor (None when the email confirmation approved it by `SIGNUP_AUTO_APPROVE`); the
-    owner is told by email either way.
+    actor (the owner when their email confirmation approved it by `SIGNUP_AUTO_APPROVE`);
+    the owner is told by email either way.
     """
 
     def __init__(
@@ -239,7 +240,7 @@ class VerifySignup:
     Rules: limited per IP (429); the token is single-use, expiring and for a sign-up
     (else 400 `invalid_token`); the owner's address becomes verified (audited as
     `user.email_verified`); with `SIGNUP_AUTO_APPROVE` a still pending tenant is then
-    approved (as `ReviewSignup` does, with no actor).
+    approved (as `ReviewSignup` does, the owner as actor).
     """
 
     def __init__(
@@ -282,4 +283,4 @@ class VerifySignup:
         tenant = await self._tenants.get(tenant_id)
         if tenant is not None and tenant.status is TenantStatus.PENDING:
             with contextlib.suppress(Conflict):  # decided meanwhile (an admin, a 2nd click)
-                await self._review.decide(None, tenant_id, approve=True)
+                await self._review.decide(user_id, tenant_id, approve=True)

@@ -254,3 +254,14 @@ async def test_a_code_by_whatsapp_template(
     assert_problem(await verify(client, tid, code, email="x@acme.example.com"), 401, "unauthorized")
     signed_in = await verify(client, tid, code, phone="+14155550123")
     assert signed_in.status_code == 200, signed_in.text
+
+
+async def test_a_code_presented_at_once_many_times_signs_in_once(
+    client: AppClient, smtp: SmtpCapture
+) -> None:
+    acme = await onboard(client, "acme")
+    tid, email = acme.tenant.id, acme.owner.email
+    await ask(client, tid, email=email)
+    code = code_of((await mails(smtp, email, 1))[0])
+    answers = await asyncio.gather(*(verify(client, tid, code, email=email) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401]

@@ -116,9 +116,14 @@ async def test_sign_up_confirm_approve_then_the_owner_signs_in(
     headers = {"Authorization": f"Bearer {tokens['access_token']}", "X-Tenant-ID": tid}
     me = (await client.get("/api/v1/auth/me", headers=headers)).json()
     assert [r["name"] for r in me["roles"]] == ["owner"] and me["email_verified"] is True
-    actions = await audit_actions(mongo_client, db_name, tid)
-    for action in ("tenant.signed_up", "user.email_verified", "tenant.approved"):
-        assert action in actions
+    entries = {
+        raw["action"]: raw
+        async for raw in mongo_client[db_name]["audit_logs"].find({"tenant_id": tid})
+    }
+    assert entries["tenant.signed_up"]["actor_id"] == me["id"]  # the new owner
+    assert entries["user.email_verified"]["actor_id"] == me["id"]
+    admin_me = (await client.get("/api/v1/auth/me", headers=admin)).json()
+    assert entries["tenant.approved"]["actor_id"] == admin_me["id"]
     assert PASSWORD not in str([raw async for raw in mongo_client[db_name]["audit_logs"].find()])
 
 
