@@ -165,15 +165,24 @@ class FakeGraph:
         return next(self._ids)
 
     def injected(self, endpoint: str) -> JSONResponse | None:
-        queue = self.failures.get(endpoint)
-        if not queue:
+        failure = take_failure(self.failures, endpoint)
+        if failure is None:
             return None
-        failure = queue[0]
-        failure.times -= 1
-        if failure.times <= 0:
-            queue.pop(0)
         self.failures_served += 1
         return graph_error(failure.code, failure.message, failure.details)
+
+
+def take_failure(failures: dict[str, list[Failure]], endpoint: str) -> Failure | None:
+    """The failure queued for `endpoint`'s next call, if any (counted down, dropped once
+    served `times` times)."""
+    queue = failures.get(endpoint)
+    if not queue:
+        return None
+    failure = queue[0]
+    failure.times -= 1
+    if failure.times <= 0:
+        queue.pop(0)
+    return failure
 
 
 def _token(request: Request) -> str | None:

@@ -115,6 +115,8 @@ class OutboundMessage(BaseModel):
     content: OutboundContent
     reply_to: str | None = None  # the provider id of the message answered
     tracker: str | None = Field(default=None, max_length=512)  # echoed on status updates
+    # Messenger/Instagram: past the 24-hour window, sent with Meta's HUMAN_AGENT tag (7 days)
+    human_agent: bool = False
 
 
 class SendResult(BaseModel):

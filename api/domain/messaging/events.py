@@ -61,6 +61,7 @@ class MessageKind(StrEnum):
     ORDER = "order"
     SYSTEM = "system"  # number or user id changed, ...
     REQUEST_WELCOME = "request_welcome"
+    STORY_MENTION = "story_mention"  # the customer mentioned the business in a story
     UNSUPPORTED = "unsupported"
 
 
@@ -102,6 +103,17 @@ class Reaction(BaseModel):
     emoji: str | None = None  # None: the reaction was removed
 
 
+class Story(BaseModel):
+    """An Instagram story a message is about: one of the business's the customer replied
+    to (`reply`), or one of the customer's that mentions the business (`mention`). Its
+    `url` is Meta's CDN link (it expires with the story; the file is never copied)."""
+
+    model_config = _FROZEN
+    type: Literal["reply", "mention"]
+    id: str | None = None
+    url: str | None = None
+
+
 class SystemChange(BaseModel):
     """A system message: `user_changed_number` (new `phone`), `user_changed_user_id` (new
     `user_id`), ..."""
@@ -134,7 +146,29 @@ class MessageReceived(BaseModel):
     edited: MessageReceived | None = None  # edit: the message as it now reads
     system: SystemChange | None = None
     referral: dict[str, Any] | None = None  # click-to-chat ad, as sent
+    story: Story | None = None  # Instagram: a story reply or mention
     errors: list[ProviderError] = Field(default_factory=list)  # unsupported, ...
+
+
+class MessageEchoed(BaseModel):
+    """A message the business's own account sent (Messenger's and Instagram's `is_echo`):
+    Parley's own sends (known by `external_id`, or by the `tracker` they carried) change
+    nothing; one sent from outside Parley (Meta's inbox, another tool) joins the
+    conversation as an outbound message."""
+
+    model_config = _FROZEN
+    event: Literal["message_echoed"] = "message_echoed"
+    key: str
+    account_id: str
+    external_id: str
+    kind: MessageKind
+    recipient: Sender  # the customer it went to
+    timestamp: datetime
+    text: str | None = None
+    media: InboundMedia | None = None
+    reply_to: str | None = None
+    tracker: str | None = None  # Messenger's `metadata`, what Parley's send carried
+    app_id: str | None = None
 
 
 class DeliveryState(StrEnum):
@@ -229,6 +263,7 @@ class Unrecognized(BaseModel):
 
 InboundEvent = Annotated[
     MessageReceived
+    | MessageEchoed
     | StatusUpdated
     | TemplateUpdated
     | MarketingPreference

@@ -48,6 +48,7 @@ class SenderType(StrEnum):
     AGENT = "agent"
     BOT = "bot"
     CAMPAIGN = "campaign"
+    EXTERNAL = "external"  # sent by the business from outside Parley (a provider's echo)
 
 
 class MessageSender(BaseModel):

@@ -1,7 +1,8 @@
 """The inbox's handler of inbound events, in the shape the webhook dispatcher calls
 (`event_types`, `handle(channel, event)`): a received message goes to
 `ReceiveInboundMessage`, a delivery status to `ApplyMessageStatus`, a marketing preference
-(the customer stopped or resumed marketing messages) to `ApplyMarketingPreference`; other
+(the customer stopped or resumed marketing messages) to `ApplyMarketingPreference`, an
+echo of the business's own send to `RecordEchoedMessage`; other
 events are not the inbox's and are left alone."""
 
 from __future__ import annotations
@@ -10,23 +11,29 @@ from api.domain.messaging.channels import Channel
 from api.domain.messaging.events import (
     InboundEvent,
     MarketingPreference,
+    MessageEchoed,
     MessageReceived,
     StatusUpdated,
 )
 from api.usecases.messaging.apply_marketing_preference import ApplyMarketingPreference
 from api.usecases.messaging.apply_message_status import ApplyMessageStatus
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
+from api.usecases.messaging.record_echo import RecordEchoedMessage
 
 
 class HandleInboxEvents:
-    event_types = frozenset({"message_received", "status_updated", "marketing_preference"})
+    event_types = frozenset(
+        {"message_received", "status_updated", "marketing_preference", "message_echoed"}
+    )
 
     def __init__(
         self,
         receive: ReceiveInboundMessage,
         apply: ApplyMessageStatus,
         preference: ApplyMarketingPreference,
+        echo: RecordEchoedMessage,
     ) -> None:
+        self._echo = echo
         self._receive = receive
         self._apply = apply
         self._preference = preference
@@ -38,3 +45,5 @@ class HandleInboxEvents:
             await self._apply.execute(event, channel)
         elif isinstance(event, MarketingPreference):
             await self._preference.execute(event, channel)
+        elif isinstance(event, MessageEchoed):
+            await self._echo.execute(event, channel)

@@ -31,6 +31,8 @@ def message_content(event: MessageReceived) -> dict[str, Any]:
         content["system"] = event.system.model_dump(exclude_none=True)
     if event.referral is not None:
         content["referral"] = event.referral
+    if event.story is not None:
+        content["story"] = event.story.model_dump(exclude_none=True)
     if event.forwarded:
         content["forwarded"] = True
     if event.sender.username:

@@ -68,19 +68,19 @@ def from_graph_error(error: WhatsAppError, *, secrets: tuple[str, ...] = ()) -> 
     )
 
 
-def from_transport_error(error: httpx.HTTPError) -> ChannelFailure:
+def from_transport_error(error: httpx.HTTPError, provider: str = "WhatsApp") -> ChannelFailure:
     """A call that got no Graph answer (timeout, refused or dropped connection), or an
     answer that is not Graph's JSON."""
     if isinstance(error, httpx.HTTPStatusError):
         status = error.response.status_code
         if status >= 500 or status == 429:
-            return ChannelTransientFailure(f"WhatsApp answered HTTP {status}.")
+            return ChannelTransientFailure(f"{provider} answered HTTP {status}.")
         if status == 401:
-            return ChannelTokenInvalid(f"WhatsApp answered HTTP {status}.")
-        return ChannelPermanentFailure(f"WhatsApp answered HTTP {status}.")
+            return ChannelTokenInvalid(f"{provider} answered HTTP {status}.")
+        return ChannelPermanentFailure(f"{provider} answered HTTP {status}.")
     if isinstance(error, _NOT_SENT):
-        return ChannelTransientFailure(f"WhatsApp could not be reached ({type(error).__name__}).")
-    return ChannelOutcomeUnknown(f"WhatsApp did not answer ({type(error).__name__}).")
+        return ChannelTransientFailure(f"{provider} could not be reached ({type(error).__name__}).")
+    return ChannelOutcomeUnknown(f"{provider} did not answer ({type(error).__name__}).")
 
 
 # Failures before the request left: it surely did not reach the provider.

@@ -55,7 +55,7 @@ def parse_webhook(payload: dict[str, Any]) -> list[InboundEvent]:
 
 def _change(entry: dict[str, Any], change: Any) -> Iterator[InboundEvent]:
     if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-        yield _unrecognized("unknown", change, None)
+        yield unrecognized("unknown", change, None)
         return
     field, value = str(change.get("field", "")), change["value"]
     if field == "messages":
@@ -70,7 +70,7 @@ def _change(entry: dict[str, Any], change: Any) -> Iterator[InboundEvent]:
         for item in value.get("user_preferences") or []:
             yield _guarded(field, item, account_id, lambda i, a: _preference(i, a, value))
     else:
-        yield _unrecognized(field, value, None)
+        yield unrecognized(field, value, None)
 
 
 def _messages_value(value: dict[str, Any]) -> Iterator[InboundEvent]:
@@ -94,10 +94,10 @@ def _guarded(
         return parse(item, account_id)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         log.warning("Unreadable WhatsApp %s item (%s)", field, type(exc).__name__)
-        return _unrecognized(field, item, account_id or None)
+        return unrecognized(field, item, account_id or None)
 
 
-def _unrecognized(field: str, raw: Any, account_id: str | None) -> Unrecognized:
+def unrecognized(field: str, raw: Any, account_id: str | None) -> Unrecognized:
     body = raw if isinstance(raw, dict) else {"item": raw}
     return Unrecognized(
         key=f"unrecognized:{digest(body)}", account_id=account_id, field=field, raw=body
