@@ -34,6 +34,7 @@ from api.domain.messaging.contacts import (
     ContactSettingsSource,
 )
 from api.domain.messaging.conversations import ConversationRepository, SnoozeAlarms
+from api.domain.messaging.data_deletion import DataDeletionRequests
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.inbox_settings import InboxSettingsRepository
 from api.domain.messaging.messages import MediaSink, MessageRepository
@@ -75,6 +76,7 @@ from api.infrastructure.persistence.messaging.conversations import (
     BeanieConversationRepository,
     PlatformSnoozeAlarms,
 )
+from api.infrastructure.persistence.messaging.data_deletion import BeanieDataDeletionRequests
 from api.infrastructure.persistence.messaging.idempotency import MongoIdempotencyKeys
 from api.infrastructure.persistence.messaging.inbox_settings import MongoInboxSettingsRepository
 from api.infrastructure.persistence.messaging.messages import (
@@ -169,6 +171,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     register_exports(container, settings)
     container.register(ConversationRepository, BeanieConversationRepository)
     container.register(MessageRepository, BeanieMessageRepository)
+    container.register(DataDeletionRequests, BeanieDataDeletionRequests)
     container.register(StaleOutbound, MongoStaleOutbound)
     container.register(TemplateRepository, BeanieTemplateRepository)
     container.register(TeamRepository, BeanieTeamRepository)

@@ -308,6 +308,11 @@ class ContactRepository(Protocol):
         """Delete the live contact (its number and ids released); False when absent."""
         ...
 
+    async def erase(self, contact_id: str, at: datetime) -> bool:
+        """Erase what the contact says about the person (name, ids, number, username,
+        email, language, attributes, tags) and delete it; True when it was erased now."""
+        ...
+
     async def change_consent(self, contact_id: str, change: ConsentChange) -> Contact | None:
         """Opt the live contact out or in, when it is not so already (the first time and
         source are kept); the contact when it changed, else None."""

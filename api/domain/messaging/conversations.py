@@ -138,6 +138,11 @@ class ConversationRepository(Protocol):
 
     async def get(self, conversation_id: str) -> Conversation | None: ...
 
+    async def erase_contact(self, contact_id: str) -> list[str]:
+        """Blank the contact's summary (name, number, ids) in each of its conversations;
+        their ids."""
+        ...
+
     async def unresolved(self, channel_id: str, contact_id: str) -> Conversation | None:
         """The contact's unresolved conversation on the channel, if any."""
         ...

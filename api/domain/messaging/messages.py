@@ -147,6 +147,11 @@ class MessageRepository(Protocol):
         unless it failed already; True when it moved."""
         ...
 
+    async def erase_inbound(self, conversation_id: str) -> int:
+        """Blank the text, content and file link of the conversation's inbound messages;
+        how many matched."""
+        ...
+
     async def last_inbound(self, conversation_id: str) -> Message | None:
         """The newest inbound message of the conversation that has a provider id."""
         ...

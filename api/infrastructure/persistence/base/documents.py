@@ -46,6 +46,7 @@ from api.infrastructure.persistence.messaging.contact_imports import (
 )
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.conversations import ConversationDocument
+from api.infrastructure.persistence.messaging.data_deletion import DataDeletionDocument
 from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
 from api.infrastructure.persistence.messaging.inbox_settings import InboxSettingsDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
@@ -98,6 +99,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     SegmentDocument,
     ContactExportDocument,
     IdempotencyKeyDocument,
+    DataDeletionDocument,
     TeamDocument,
     InboxSettingsDocument,
     CampaignDocument,

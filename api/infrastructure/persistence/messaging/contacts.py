@@ -50,6 +50,10 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 
 _STRING = {"$type": "string"}
 _LIVE: dict[str, Any] = {"deleted_at": None}
+# What erasing a contact removes (a data deletion request).
+_PERSONAL = (
+    "name", "phone", "wa_id", "bsuid", "username", "email", "language", "deleted_identity",
+)  # fmt: skip
 _NEWEST = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
 TOP_TAGS = 100
 _PRIVATE = {"id", "revision_id", "deleted_identity", "channel_types", "merge_lock",
@@ -387,6 +391,19 @@ class BeanieContactRepository:
             {
                 "$set": {"deleted_at": at, "updated_at": at, "deleted_identity": released},
                 "$unset": dict.fromkeys(_RELEASED, ""),
+            },
+        )
+
+    async def erase(self, contact_id: str, at: datetime) -> bool:
+        oid = to_object_id(contact_id)
+        if oid is None:
+            return False
+        gone = dict.fromkeys(_PERSONAL, "")
+        return await self._scoped.apply_where(
+            {"_id": oid},
+            {
+                "$set": {"attributes": {}, "tags": [], "deleted_at": at, "updated_at": at},
+                "$unset": gone,
             },
         )
 

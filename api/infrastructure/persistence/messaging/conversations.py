@@ -125,6 +125,7 @@ class ConversationDocument(DepartmentOwnedDocument):
                 [(TENANT_FIELD, 1), ("channel_id", 1), (ACTIVE_KEY, 1)],
                 name="unresolved_per_contact",
             ),
+            lookup_index([(TENANT_FIELD, 1), ("contact.id", 1)], name="contact_conversations"),
             IndexModel(_by_activity(), name="tenant_activity"),
             # The list's common filters, each in the list's order.
             IndexModel(_by_activity("status"), name="status_activity"),
@@ -211,6 +212,15 @@ class BeanieConversationRepository:
     async def get(self, conversation_id: str) -> Conversation | None:
         document = await self._scoped.get(conversation_id)
         return document.to_entity() if document else None
+
+    async def erase_contact(self, contact_id: str) -> list[str]:
+        found = await self._scoped.find({"contact.id": contact_id})
+        blank = ContactSummary(id=contact_id)
+        await self._scoped.update_many(
+            {"contact.id": contact_id},
+            {"$set": {"contact": blank.model_dump(), SEARCH_KEY: search_key(blank)}},
+        )
+        return [str(document.id) for document in found]
 
     async def unresolved(self, channel_id: str, contact_id: str) -> Conversation | None:
         found = await self._scoped.find({"channel_id": channel_id, ACTIVE_KEY: contact_id}, limit=1)

@@ -135,6 +135,12 @@ class BeanieMessageRepository:
     async def discard(self, message_id: str) -> None:
         await self._scoped.delete(message_id)
 
+    async def erase_inbound(self, conversation_id: str) -> int:
+        return await self._scoped.update_many(
+            {"conversation_id": conversation_id, "direction": Direction.INBOUND.value},
+            {"$set": {"content": {"erased": True}}, "$unset": {"text": "", "media": ""}},
+        )
+
     async def attach_external_id(self, message_id: str, channel_id: str, external_id: str) -> bool:
         oid = to_object_id(message_id)
         if oid is None:
