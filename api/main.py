@@ -61,6 +61,7 @@ from api.interfaces.http.routers.messaging import conversation_read as read_rout
 from api.interfaces.http.routers.messaging import inbox as inbox_routes
 from api.interfaces.http.routers.messaging import inbox_actions as inbox_action_routes
 from api.interfaces.http.routers.messaging import inbox_settings as inbox_settings_routes
+from api.interfaces.http.routers.messaging import meta_webhooks as meta_webhook_routes
 from api.interfaces.http.routers.messaging import sending as sending_routes
 from api.interfaces.http.routers.messaging import teams as team_routes
 from api.interfaces.http.routers.messaging import templates as template_routes
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI matches a request against every route of the routers included before the
     # one that serves it: the providers' webhooks, the busiest routes, come first.
     app.include_router(webhook_routes.router, prefix=settings.api_prefix)
+    app.include_router(meta_webhook_routes.router, prefix=settings.api_prefix)
     app.include_router(tenant.router, prefix=settings.api_prefix)
     app.include_router(auth.router, prefix=settings.api_prefix)
     app.include_router(user_routes.router, prefix=settings.api_prefix)

@@ -27,14 +27,14 @@ Mode = Annotated[str | None, Query(alias="hub.mode")]
 Token = Annotated[str | None, Query(alias="hub.verify_token")]
 Challenge = Annotated[str | None, Query(alias="hub.challenge")]
 Signature = Annotated[str | None, Header(alias="X-Hub-Signature-256")]
-_CHALLENGE: dict[int | str, dict[str, Any]] = {
+CHALLENGE_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/plain": {"schema": {"type": "string"}}}}
 }
-_VERIFY = (
+VERIFY_DOC = (
     "Meta's subscription check: `hub.mode=subscribe` with the right `hub.verify_token` "
     "answers the `hub.challenge` as text/plain; a wrong token is 403."
 )
-_RECEIVE = (
+RECEIVE_DOC = (
     "A delivery of Meta's webhook. `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw "
     "body>` is checked in constant time (missing 401, wrong 403); a body that is not a "
     'JSON object is 400, one over `MAX_WEBHOOK_BODY_BYTES` 413. 200 `{"status": '
@@ -50,9 +50,9 @@ class Received(BaseModel):
 @router.get(
     "/whatsapp/{channel_id}",
     summary="Verify a channel's WhatsApp webhook",
-    description=_VERIFY + " Uses the channel's verify token; an unknown channel is 404.",
+    description=VERIFY_DOC + " Uses the channel's verify token; an unknown channel is 404.",
     response_class=PlainTextResponse,
-    responses={**problem_responses(403, 404, 503), **_CHALLENGE},
+    responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
     openapi_extra=NO_TENANT,
 )
 async def verify_channel(
@@ -71,7 +71,7 @@ async def verify_channel(
 @router.post(
     "/whatsapp/{channel_id}",
     summary="Receive a channel's WhatsApp webhook",
-    description=_RECEIVE
+    description=RECEIVE_DOC
     + " Signed with the channel's app secret, or `WHATSAPP_APP_SECRET` when it has none; "
     "an unknown channel is 404.",
     responses=problem_responses(400, 401, 403, 404, 413, 503),
@@ -91,9 +91,9 @@ async def receive_channel(
 @router.get(
     "/whatsapp",
     summary="Verify the platform app's WhatsApp webhook",
-    description=_VERIFY + " Uses `WHATSAPP_VERIFY_TOKEN` (404 when it is not set).",
+    description=VERIFY_DOC + " Uses `WHATSAPP_VERIFY_TOKEN` (404 when it is not set).",
     response_class=PlainTextResponse,
-    responses={**problem_responses(403, 404, 503), **_CHALLENGE},
+    responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
     openapi_extra=NO_TENANT,
 )
 async def verify_platform(
@@ -111,7 +111,7 @@ async def verify_platform(
 @router.post(
     "/whatsapp",
     summary="Receive the platform app's WhatsApp webhook",
-    description=_RECEIVE
+    description=RECEIVE_DOC
     + " Signed with `WHATSAPP_APP_SECRET` (404 when it is not set). Each item goes to the "
     "connected channel of its `metadata.phone_number_id`, in that channel's tenant; items "
     "of unknown numbers are stored and ignored.",
