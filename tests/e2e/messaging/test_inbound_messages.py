@@ -225,7 +225,9 @@ async def test_the_inbox_handler_takes_every_event_of_a_delivery(
     container: punq.Container, channel: Channel
 ) -> None:
     handler = container.resolve(HandleInboxEvents)
-    assert handler.event_types == {"message_received", "status_updated", "marketing_preference"}
+    assert handler.event_types == {
+        "message_received", "status_updated", "marketing_preference", "message_echoed",
+    }  # fmt: skip
     for event in events("batch"):
         await handler.handle(channel, event)
     with scoped(channel):
