@@ -68,6 +68,7 @@ from api.usecases.messaging.sending_rules import (
     SendInProgress,
     SendPolicy,
     draft_of,
+    needs_human_agent_tag,
     reaction,
     sendable,
 )
@@ -174,6 +175,7 @@ class DeliverOutboundMessage:
             content=content,
             reply_to=message.reply_to_external_id,
             tracker=message.id,
+            human_agent=needs_human_agent_tag(channel, conversation, self._clock.now()),
         )
 
     async def _recipient(self, contact: ContactSummary, channel: Channel) -> Recipient:

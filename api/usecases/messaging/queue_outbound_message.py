@@ -14,7 +14,9 @@ Rules, checked before anything is stored or sent:
   deactivated it); one Parley has not stored is sent as given (the provider decides);
 - the 24-hour customer service window (Meta's providers; Telegram has none): anything but
   a template needs the conversation's `window_expires_at` in the future
-  (`OutsideServiceWindow`), by the `Clock` port;
+  (`OutsideServiceWindow`), by the `Clock` port; on a Messenger or Instagram channel
+  allowed Meta's human-agent tag, 7 days after the customer's last message
+  (`last_inbound_at`) instead;
 - `reply_to` and a reaction's target: a message of the same conversation that the
   provider knows (`TargetNotSent` otherwise); a media `file_id`: one of the tenant's files;
 - `idempotency_key`: the same key and the same draft give the same message (even under
@@ -82,8 +84,10 @@ from api.usecases.messaging.sending_rules import (
     SEND_MESSAGE_JOB,
     SendPolicy,
     fingerprint,
+    human_agent_allowed,
     recipient_identity,
     stored_content,
+    window_end,
 )
 from api.usecases.messaging.template_rules import TEMPLATE_INACTIVE
 
@@ -220,8 +224,13 @@ class QueueOutboundMessage:
     ) -> None:
         if isinstance(draft.content, TemplateContent) or not has_service_window(channel.type):
             return
-        expires = conversation.window_expires_at if conversation else None
+        expires = window_end(channel, conversation)
         if expires is None or expires <= self._clock.now():
+            if human_agent_allowed(channel):
+                raise OutsideServiceWindow(
+                    "The customer has not written in the last 7 days: nothing may be sent "
+                    "until they write again."
+                )
             raise OutsideServiceWindow(
                 "The customer has not written in the last 24 hours: only a template may "
                 "be sent now."

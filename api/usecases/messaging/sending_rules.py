@@ -8,17 +8,20 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from api.domain.errors import TemporaryFailure
+from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import ContactIdentity
 from api.domain.messaging.content import (
     MediaContent,
     OutboundContent,
     ReactionContent,
 )
+from api.domain.messaging.conversations import Conversation
 from api.domain.messaging.messages import Message
 from api.domain.messaging.outbound import (
     DraftContent,
@@ -35,6 +38,7 @@ READ_RECEIPT_JOB = "parley.messaging.send_read_receipt"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _USER_ID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]{4,60}$")  # WhatsApp's BSUID: "US.1349..."
 _DRAFT_CONTENT: TypeAdapter[Any] = TypeAdapter(DraftContent)
+HUMAN_AGENT_WINDOW = timedelta(days=7)  # Meta's HUMAN_AGENT tag, after the 24 hours
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,27 @@ class SendInProgress(TemporaryFailure):
     def __init__(self, retry_after: float) -> None:
         super().__init__("Another run is sending this message.")
         self.retry_after = max(0.0, retry_after)
+
+
+def human_agent_allowed(channel: Channel) -> bool:
+    """A Messenger or Instagram channel whose app may use Meta's HUMAN_AGENT tag (a
+    channel setting): agents may answer for 7 days after the customer's last message."""
+    return getattr(channel.settings, "human_agent_tag", False) is True
+
+
+def window_end(channel: Channel, conversation: Conversation | None) -> datetime | None:
+    """Until when free-form messages may go to the conversation's customer: the 24-hour
+    window, or 7 days after their last message where the human-agent tag is allowed."""
+    if conversation is None:
+        return None
+    expires = conversation.window_expires_at
+    if human_agent_allowed(channel) and conversation.last_inbound_at is not None:
+        tagged = conversation.last_inbound_at + HUMAN_AGENT_WINDOW
+        return tagged if expires is None or tagged > expires else expires
+    return expires
+
+
+def needs_human_agent_tag(channel: Channel, conversation: Conversation, now: datetime) -> bool:
+    """A send past the 24-hour window that the human-agent tag allows."""
+    expires = conversation.window_expires_at
+    return human_agent_allowed(channel) and (expires is None or expires <= now)
