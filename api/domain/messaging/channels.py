@@ -152,6 +152,8 @@ class MessengerSettings(BaseModel):
     api_version: str
     graph_base_url: str
     page_name: str | None = None
+    # Meta's HUMAN_AGENT tag: agents may answer for 7 days, not 24 hours (the app needs it)
+    human_agent_tag: bool = False
 
     @property
     def account_id(self) -> str:
@@ -173,6 +175,7 @@ class InstagramSettings(BaseModel):
     api_version: str
     graph_base_url: str
     username: str | None = None
+    human_agent_tag: bool = False  # as Messenger's
 
     @property
     def account_id(self) -> str:

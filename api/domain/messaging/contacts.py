@@ -218,6 +218,10 @@ class ContactIdentityRepository(Protocol):
         """Give every identity of one contact to another (a merge); how many moved."""
         ...
 
+    async def forget_contact(self, contact_id: str) -> int:
+        """Delete every identity of a contact (its data was erased); how many."""
+        ...
+
     async def of_contact(self, contact_id: str) -> list[ChannelUserIdentity]:
         """The identities of a contact."""
         ...

@@ -16,6 +16,7 @@ from api.domain.messaging.channels import Channel, ChannelProfile, ChannelType
 from api.domain.messaging.errors import ChannelPermanentFailure
 from api.domain.messaging.events import InboundEvent
 from api.domain.messaging.gateway import ChannelGateway
+from api.infrastructure.channels.meta.provider import MetaMessagingProvider
 from api.infrastructure.channels.provider import ChannelProvider, ClientOptions
 from api.infrastructure.channels.whatsapp.provider import WhatsAppProvider
 
@@ -28,6 +29,8 @@ def default_providers(
     """The adapter of each provider Parley speaks (a provider missing here has none)."""
     return {
         ChannelType.WHATSAPP: WhatsAppProvider(secret_box, options),
+        ChannelType.MESSENGER: MetaMessagingProvider(ChannelType.MESSENGER, secret_box, options),
+        ChannelType.INSTAGRAM: MetaMessagingProvider(ChannelType.INSTAGRAM, secret_box, options),
     }
 
 

@@ -13,7 +13,11 @@ from pydantic import BaseModel
 from api.domain.errors import Forbidden, MalformedRequest, NotFound
 from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import Channel, ChannelType
-from api.domain.messaging.contacts import ContactIdentity, ContactRepository
+from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
+    ContactIdentityRepository,
+    ContactRepository,
+)
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.data_deletion import (
     DataDeletionRequest,
@@ -76,6 +80,7 @@ class HandleDataDeletion:
         webhooks: WebhookPolicy,
         channels: ChannelPolicy,
         contacts: ContactRepository,
+        identities: ContactIdentityRepository,
         conversations: ConversationRepository,
         messages: MessageRepository,
         requests: DataDeletionRequests,
@@ -86,6 +91,7 @@ class HandleDataDeletion:
         self._webhooks = webhooks
         self._channels = channels
         self._contacts = contacts
+        self._identities = identities
         self._conversations = conversations
         self._messages = messages
         self._requests = requests
@@ -119,11 +125,17 @@ class HandleDataDeletion:
         assert channel.id is not None  # noqa: S101 - a stored channel
         requested_at = stored_now()
         contacts = messages = 0
-        contact = await self._contacts.find(channel.id, ContactIdentity(bsuid=user_id))
+        contact_id = await self._identities.contact_id_for(
+            ChannelUserIdentity(
+                channel_type=channel.type, account_id=channel.account_id, user_id=user_id
+            )
+        )
+        contact = await self._contacts.get(contact_id)
         if contact is not None and contact.id is not None:
             for conversation_id in await self._conversations.erase_contact(contact.id):
                 messages += await self._messages.erase_inbound(conversation_id)
             contacts += int(await self._contacts.erase(contact.id, requested_at))
+            await self._identities.forget_contact(contact.id)
             await self._auditor.record(
                 "contact.erased", "contact", contact.id, actor_id=None,
                 changes={"reason": "instagram_data_deletion", "channel_id": channel.id},

@@ -9,9 +9,10 @@ Rules:
   (`TemporaryFailure`), for at most `ECHO_GRACE` after it was sent, so that it is matched
   rather than stored twice;
 - any other echo is a message sent from outside Parley (Meta's own inbox, another tool):
-  it joins the customer's conversation on the channel (opened when none, found or
-  created contact) as an outbound message with sender type `external`, status `sent`,
-  once (unique `(channel, external_id)`), and agents see it (`message.created`).
+  it joins the customer's conversation on the channel (opened when none) as an outbound
+  message with sender type `external`, status `sent`,
+  once (unique `(channel, external_id)`), and agents see it (`message.created`); an echo
+  to a customer Parley does not know (never wrote, or erased) is ignored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from datetime import timedelta
 from api.common.clock import utcnow
 from api.domain.errors import TemporaryFailure
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.contacts import ContactIdentity, ContactRepository
+from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
+    Contact,
+    ContactIdentityRepository,
+    ContactRepository,
+)
 from api.domain.messaging.conversations import ContactSummary, ConversationRepository
 from api.domain.messaging.events import MessageEchoed
 from api.domain.messaging.messages import (
@@ -45,11 +51,13 @@ class RecordEchoedMessage:
     def __init__(
         self,
         contacts: ContactRepository,
+        identities: ContactIdentityRepository,
         conversations: ConversationRepository,
         messages: MessageRepository,
         events: InboxEvents,
     ) -> None:
         self._contacts = contacts
+        self._identities = identities
         self._conversations = conversations
         self._messages = messages
         self._events = events
@@ -79,13 +87,10 @@ class RecordEchoedMessage:
                         tracked.id, channel_id, event.external_id
                     )
                 return tracked
-        if not event.recipient.user_id:
-            log.warning("echo %s names no customer; ignored", event.external_id)
+        contact = await self._customer(event, channel)
+        if contact is None or contact.id is None:
+            log.info("echo %s: a customer Parley does not know; ignored", event.external_id)
             return None
-        contact = await self._contacts.ensure(
-            channel_id, ContactIdentity(bsuid=event.recipient.user_id)
-        )
-        assert contact.id is not None  # noqa: S101 - stored
         conversation = await self._conversations.open_outbound(
             channel_id,
             channel.type,
@@ -122,6 +127,20 @@ class RecordEchoedMessage:
                 InboxEvent.of_message(InboxEventType.MESSAGE_CREATED, message)
             )
         return message
+
+    async def _customer(self, event: MessageEchoed, channel: Channel) -> Contact | None:
+        """The live contact the echo went to (by their user id on the channel's account)."""
+        if not event.recipient.user_id:
+            return None
+        contact_id = await self._identities.contact_id_for(
+            ChannelUserIdentity(
+                channel_type=channel.type,
+                account_id=channel.account_id,
+                user_id=event.recipient.user_id,
+            )
+        )
+        contact = await self._contacts.get(contact_id)
+        return contact if contact is not None and contact.deleted_at is None else None
 
     async def _sending_now(self, conversation_id: str) -> bool:
         recent = await self._messages.page(conversation_id, cursor=None, limit=RECENT_MESSAGES)

@@ -91,6 +91,7 @@ class ChannelView(BaseModel):
     page_name: str | None = None
     instagram_account_id: str | None = None
     username: str | None = None
+    human_agent_tag: bool | None = None
     webhook_url: str
     verify_token: str
     has_access_token: bool  # the channel's credential (access, bot or page token)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api.domain.errors import TemporaryFailure
-from api.domain.messaging.channels import Channel
+from api.domain.messaging.channels import Channel, InstagramSettings, MessengerSettings
 from api.domain.messaging.contacts import ContactIdentity
 from api.domain.messaging.content import (
     MediaContent,
@@ -127,7 +127,8 @@ class SendInProgress(TemporaryFailure):
 def human_agent_allowed(channel: Channel) -> bool:
     """A Messenger or Instagram channel whose app may use Meta's HUMAN_AGENT tag (a
     channel setting): agents may answer for 7 days after the customer's last message."""
-    return getattr(channel.settings, "human_agent_tag", False) is True
+    settings = channel.settings
+    return isinstance(settings, MessengerSettings | InstagramSettings) and settings.human_agent_tag
 
 
 def window_end(channel: Channel, conversation: Conversation | None) -> datetime | None:

@@ -11,10 +11,11 @@ over the Messenger Platform's Send API (`POST /{version}/{account}/messages`).
 - `messaging_type: RESPONSE` inside the 24-hour window; outside it (a channel with the
   human-agent tag, within 7 days) `MESSAGE_TAG` with `tag: HUMAN_AGENT`.
 
-Templates, locations and interactive messages do not exist on these channels
-(`ChannelPermanentFailure`). Inbound files arrive as Meta CDN URLs: `open_media` streams
-the URL itself. `mark_read` needs the customer's id, which the port does not give: it
-does nothing (Meta marks a conversation read when the business answers).
+Templates do not exist there (`TemplatesNotSupported`); locations and interactive
+messages cannot be sent (`ChannelPermanentFailure`). Inbound files arrive as Meta CDN
+URLs: `open_media` streams the URL itself. `mark_read` needs the customer's id, which
+the port does not give: it does nothing (Meta marks a conversation read when the
+business answers).
 """
 
 from __future__ import annotations
@@ -37,13 +38,9 @@ from api.domain.messaging.content import (
     TextContent,
 )
 from api.domain.messaging.errors import ChannelOutcomeUnknown, ChannelPermanentFailure
-from api.domain.messaging.gateway import (
-    MediaDownload,
-    ProviderTemplate,
-    TemplateDraft,
-    TemplateSubmitted,
-)
+from api.domain.messaging.gateway import MediaDownload
 from api.infrastructure.channels.meta.errors import from_meta_error
+from api.infrastructure.channels.provider import DashboardWebhook, NoTemplates
 from api.infrastructure.channels.whatsapp.errors import from_transport_error
 
 log = logging.getLogger(__name__)
@@ -70,7 +67,8 @@ class MetaAccount:
     send_node: str
     profile_node: str
     profile_fields: tuple[str, ...]
-    name_field: str
+    profile_field: str  # what the lookup answers the account's name in
+    profile_as: str  # the `ChannelProfile` field it goes to
     metadata: bool  # Messenger echoes `message.metadata`; Instagram has none
 
 
@@ -81,10 +79,12 @@ def build_session(*, timeout_seconds: float, max_connections: int) -> httpx.Asyn
     )
 
 
-class MetaMessagingGateway:
-    """One Page's or Instagram account's calls. Cheap to build: the session is shared."""
+class MetaMessagingGateway(DashboardWebhook, NoTemplates):
+    """One Page's or Instagram account's calls. Cheap to build: the session is shared.
+    Its webhook is set up in Meta's dashboard; it has no templates."""
 
     def __init__(self, account: MetaAccount, session: httpx.AsyncClient, token: str) -> None:
+        self.provider_name = account.provider
         self._account = account
         self._session = session
         self._token = token
@@ -100,7 +100,7 @@ class MetaMessagingGateway:
             raise ChannelPermanentFailure(
                 f"{self._account.provider} answered for another account ({found.get('id')})."
             )
-        return ChannelProfile(verified_name=found.get(self._account.name_field))
+        return ChannelProfile(**{self._account.profile_as: found.get(self._account.profile_field)})
 
     async def send(self, message: OutboundMessage) -> SendResult:
         recipient = message.recipient.user_id
@@ -163,15 +163,6 @@ class MetaMessagingGateway:
                 )
         except httpx.HTTPError as exc:
             raise from_transport_error(exc, self._account.provider) from None
-
-    async def list_templates(self) -> list[ProviderTemplate]:
-        return []
-
-    async def create_template(self, draft: TemplateDraft) -> TemplateSubmitted:
-        raise ChannelPermanentFailure(f"{self._account.provider} has no message templates.")
-
-    async def delete_template(self, name: str, external_id: str | None) -> None:
-        raise ChannelPermanentFailure(f"{self._account.provider} has no message templates.")
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._request("POST", f"/{self._account.send_node}/messages", json=body)

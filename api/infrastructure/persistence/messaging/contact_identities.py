@@ -99,6 +99,9 @@ class BeanieContactIdentityRepository:
             {"$set": {"contact_id": to_contact_id, "updated_at": utcnow()}},
         )
 
+    async def forget_contact(self, contact_id: str) -> int:
+        return await self._scoped.delete_many(tenant_first(contact_id=contact_id))
+
     async def of_contact(self, contact_id: str) -> list[ChannelUserIdentity]:
         found = await self._scoped.find(tenant_first(contact_id=contact_id), limit=1000)
         return [document.to_entity() for document in found]

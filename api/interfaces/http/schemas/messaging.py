@@ -58,6 +58,48 @@ class WhatsAppChannelIn(BaseModel):
     _base_url = field_validator("graph_base_url")(_http_base_url)
 
 
+class _MetaChannelIn(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    app_secret: str = Field(
+        min_length=1, max_length=256, pattern=NO_SPACES,
+        description="The Meta app's secret: webhook signatures (and Instagram's data "
+        "deletion requests) are checked with it.",
+    )  # fmt: skip
+    verify_token: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        pattern=NO_SPACES,
+        description="For Meta's webhook verification; generated when not given.",
+    )
+    api_version: str | None = Field(default=None, pattern=API_VERSION, examples=["v23.0"])
+    graph_base_url: str | None = Field(default=None, max_length=2048)
+    messages_per_second: int | None = Field(default=None, ge=1, le=1000)
+    human_agent_tag: bool = Field(
+        default=False,
+        description="Whether agents may answer for 7 days after the customer's last message "
+        "with Meta's HUMAN_AGENT tag (the app needs Meta's Human Agent permission); "
+        "otherwise free-form sends stop 24 hours after it.",
+    )
+
+    _base_url = field_validator("graph_base_url")(_http_base_url)
+
+
+class MessengerChannelIn(_MetaChannelIn):
+    page_id: str = Field(pattern=GRAPH_ID, description="The Facebook Page's id.")
+    page_access_token: str = Field(min_length=1, max_length=4096, pattern=HEADER_TEXT)
+
+
+class InstagramChannelIn(_MetaChannelIn):
+    instagram_account_id: str = Field(
+        pattern=GRAPH_ID, description="The Instagram professional account's id."
+    )
+    page_id: str = Field(pattern=GRAPH_ID, description="The Facebook Page linked to it.")
+    access_token: str = Field(min_length=1, max_length=4096, pattern=HEADER_TEXT)
+
+
 class ChannelUpdateIn(BaseModel):
     """Every field is optional; `app_secret: null` removes the channel's own app secret
     (webhooks are then checked with the platform's `WHATSAPP_APP_SECRET`)."""
@@ -109,6 +151,11 @@ class ChannelOut(BaseModel):
     page_name: str | None = Field(default=None, description="Messenger.")
     instagram_account_id: str | None = Field(default=None, description="Instagram.")
     username: str | None = Field(default=None, description="Instagram.")
+    human_agent_tag: bool | None = Field(
+        default=None,
+        description="Messenger and Instagram: agents may answer for 7 days after the "
+        "customer's last message, with Meta's HUMAN_AGENT tag past the first 24 hours.",
+    )
     webhook_url: str = Field(
         description="Meta's types: paste it into Meta's dashboard (Webhooks). Telegram: "
         "registered by Parley with setWebhook."

@@ -1,5 +1,6 @@
-"""The tenant's messaging channels (`/api/v1/channels`): connect a WhatsApp number, list,
-read, change (rename, rotate the token, rate) and disconnect."""
+"""The tenant's messaging channels (`/api/v1/channels`): connect a WhatsApp number, a
+Facebook Page (Messenger) or an Instagram account, list, read, change (rename, rotate the
+token, rate) and disconnect."""
 
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ from api.interfaces.http.schemas.messaging import (
     ChannelOut,
     ChannelPageOut,
     ChannelUpdateIn,
+    InstagramChannelIn,
+    MessengerChannelIn,
     WhatsAppChannelIn,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
+from api.usecases.messaging.connect_meta_channels import (
+    ConnectInstagramChannel,
+    ConnectMessengerChannel,
+)
 from api.usecases.messaging.connect_whatsapp_channel import ConnectWhatsAppChannel
 from api.usecases.messaging.disconnect_channel import DisconnectChannel
 from api.usecases.messaging.get_channel import GetChannel
@@ -60,6 +67,56 @@ async def connect_whatsapp(
 ) -> ChannelOut:
     view = await use_case.execute(principal, **body.model_dump())
     return ChannelOut.of(view)
+
+
+_META_CONNECT = (
+    " A refusal is 422 `channel_check_failed` with Meta's message (no secret echoed); an "
+    "account already connected, in any tenant, is 409. `api_version`, `graph_base_url` "
+    "and `messages_per_second` default to the deployment's (`WHATSAPP_*`: one Graph API); "
+    "a `graph_base_url` the deployment does not allow is 422 `graph_base_url_not_allowed`. "
+    "`verify_token` is generated when not given. Paste the answer's `webhook_url` and "
+    "`verify_token` into the Meta app's Webhooks settings."
+)
+
+
+@router.post(
+    "/messenger",
+    status_code=201,
+    summary="Connect a Facebook Page (Messenger)",
+    description=(
+        "Needs `channels:manage`. The page access token is checked with the Graph API "
+        "(`GET /{api_version}/{page_id}?fields=id,name`) before anything is saved."
+        + _META_CONNECT
+        + SECRETS_NOTE
+    ),
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
+async def connect_messenger(
+    body: Annotated[MessengerChannelIn, Body()],
+    principal: Manager,
+    use_case: Annotated[ConnectMessengerChannel, Inject(ConnectMessengerChannel)],
+) -> ChannelOut:
+    return ChannelOut.of(await use_case.execute(principal, **body.model_dump()))
+
+
+@router.post(
+    "/instagram",
+    status_code=201,
+    summary="Connect an Instagram account (Instagram Direct)",
+    description=(
+        "Needs `channels:manage`. The access token is checked with the Graph API (`GET "
+        "/{api_version}/{instagram_account_id}?fields=id,username,name`) before anything is "
+        "saved." + _META_CONNECT + " Set the app's data deletion request URL to "
+        "`{webhook_url}/data-deletion`." + SECRETS_NOTE
+    ),
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
+async def connect_instagram(
+    body: Annotated[InstagramChannelIn, Body()],
+    principal: Manager,
+    use_case: Annotated[ConnectInstagramChannel, Inject(ConnectInstagramChannel)],
+) -> ChannelOut:
+    return ChannelOut.of(await use_case.execute(principal, **body.model_dump()))
 
 
 @router.get(
