@@ -31,7 +31,7 @@ CHANNEL_FIELDS = {
     "created_at", "updated_at",
     # every provider's fields (null where the type has none): one channel shape
     "account_id", "bot_id", "bot_username", "api_base_url", "page_id", "page_name",
-    "instagram_account_id", "username",
+    "instagram_account_id", "username", "human_agent_tag",
 }  # fmt: skip
 APP_SECRET = "app-secret-0123456789"
 
