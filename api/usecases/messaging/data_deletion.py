@@ -135,11 +135,11 @@ class HandleDataDeletion:
             for conversation_id in await self._conversations.erase_contact(contact.id):
                 messages += await self._messages.erase_inbound(conversation_id)
             contacts += int(await self._contacts.erase(contact.id, requested_at))
-            await self._identities.forget_contact(contact.id)
             await self._auditor.record(
                 "contact.erased", "contact", contact.id, actor_id=None,
                 changes={"reason": "instagram_data_deletion", "channel_id": channel.id},
             )  # fmt: skip
+        await self._identities.forget_contact(contact_id)  # no trace of the user id is left
         return await self._requests.add(
             DataDeletionRequest(
                 channel_id=channel.id,

@@ -97,6 +97,13 @@ async def test_a_signed_request_erases_the_person_in_that_tenant_only(
     )
     assert unknown.status_code == 404
 
+    # Writing again, the person is a new contact (nothing links them to the erased one).
+    back = text(IG_ACCOUNT_ID, "I'm back")
+    await deliver(client, instagram, delivery(IG_ACCOUNT_ID, back, object="instagram"))
+    found = await messages_once(client, owner, instagram["id"], 4)
+    [again] = await contacts(client, owner)
+    assert again["id"] == found[-1]["sender"]["id"] != inbound[0]["sender"]["id"]
+
     # A person Parley does not know gets a code too (nothing to erase).
     nobody = make_signed_request({"user_id": "999000111"}, APP_SECRET)
     other = await ask_deletion(client, instagram["id"], {"signed_request": nobody})
