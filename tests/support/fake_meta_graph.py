@@ -11,6 +11,8 @@ CDN downloads of inbound attachments (`GET /cdn/{name}`).
   token that account accepts (any other: 401, code 190).
 - `closed_windows`: recipient ids whose 24-hour window is closed: a send to one without
   `tag: HUMAN_AGENT` answers code 10 / subcode 2018278, like Meta.
+- `send_delay_seconds` holds each send's answer (its mid, `next_mid()`, already given:
+  an echo can arrive before the answer, as with Meta).
 - `cdn`: name -> (mime type, bytes), served at `{base_url}/cdn/{name}`.
 - `fail(endpoint, code, times=1)`: the next calls to `endpoint` ("profile", "send",
   "cdn") answer Graph's error `code`; `requests` records every request (`Seen`).
@@ -18,8 +20,8 @@ CDN downloads of inbound attachments (`GET /cdn/{name}`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,11 +85,12 @@ class FakeMetaGraph:
         }
     )
     closed_windows: set[str] = field(default_factory=set)
+    send_delay_seconds: float = 0.0  # how long each send waits before Meta's answer
     cdn: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     base_url: str = ""
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    issued: int = 0  # mids given so far
 
     def fail(self, endpoint: str, code: int, *, times: int = 1) -> None:
         if endpoint not in ENDPOINTS:
@@ -96,6 +99,10 @@ class FakeMetaGraph:
 
     def sends(self) -> list[dict[str, Any]]:
         return [s.body for s in self.requests if s.endpoint == "send" and isinstance(s.body, dict)]
+
+    def next_mid(self) -> str:
+        """The mid the next accepted send will get (what its echo will carry)."""
+        return f"m_FAKE{self.issued + 1:012d}"
 
     def cdn_url(self, name: str) -> str:
         return f"{self.base_url}/cdn/{name}?oh=fake&oe=1"
@@ -158,7 +165,10 @@ def build_app(fake: FakeMetaGraph) -> Starlette:
             return meta_error(100, "(#100) Param tag must be HUMAN_AGENT here")
         if recipient in fake.closed_windows and kind != "MESSAGE_TAG":
             return meta_error(10, subcode=2018278)
-        mid = f"m_FAKE{next(fake._ids):012d}"
+        mid = fake.next_mid()
+        fake.issued += 1
+        if fake.send_delay_seconds:
+            await asyncio.sleep(fake.send_delay_seconds)
         return JSONResponse({"recipient_id": recipient, "message_id": mid})
 
     async def cdn(request: Request) -> Response:
