@@ -57,6 +57,12 @@ NO_TENANT_HEADER = {
     "webhooks_receive_channel",
     "webhooks_verify_platform",
     "webhooks_receive_platform",
+    "webhooks_verify_messenger_channel",
+    "webhooks_receive_messenger_channel",
+    "webhooks_verify_instagram_channel",
+    "webhooks_receive_instagram_channel",
+    "webhooks_data_deletion",
+    "webhooks_data_deletion_status",
 }
 # Documented two outcomes of one operation (API.md: tokens, or an MFA challenge).
 TWO_SHAPES = {"auth_login", "auth_verify_otp"}

@@ -48,6 +48,7 @@ def _routes(type: ChannelType, label: str) -> None:
     @router.get(
         f"/{type.value}/{{channel_id}}",
         summary=f"Verify a channel's {label} webhook",
+        name=f"verify_{type.value}_channel",
         description=VERIFY_DOC + " Uses the channel's verify token; an unknown channel is 404.",
         response_class=PlainTextResponse,
         responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
@@ -68,6 +69,7 @@ def _routes(type: ChannelType, label: str) -> None:
     @router.post(
         f"/{type.value}/{{channel_id}}",
         summary=f"Receive a channel's {label} webhook",
+        name=f"receive_{type.value}_channel",
         description=RECEIVE_DOC + _ITEMS,
         responses=problem_responses(400, 401, 403, 404, 413, 503),
         openapi_extra=NO_TENANT,
