@@ -125,6 +125,7 @@ class ConversationDocument(DepartmentOwnedDocument):
                 [(TENANT_FIELD, 1), ("channel_id", 1), (ACTIVE_KEY, 1)],
                 name="unresolved_per_contact",
             ),
+            # A contact's conversations (a merge moves them; a data deletion blanks them).
             lookup_index([(TENANT_FIELD, 1), ("contact.id", 1)], name="contact_conversations"),
             IndexModel(_by_activity(), name="tenant_activity"),
             # The list's common filters, each in the list's order.
@@ -134,8 +135,6 @@ class ConversationDocument(DepartmentOwnedDocument):
             IndexModel(_by_activity("department_id"), name="department_activity"),
             IndexModel(_by_activity("tags"), name="tag_activity"),
             IndexModel(_by_activity("channel_type"), name="channel_type_activity"),
-            # A contact's conversations (a merge moves them).
-            IndexModel([(TENANT_FIELD, 1), ("contact.id", 1)], name="contact_conversations"),
             # Cross-tenant on purpose (the wake-up job's one read): only snoozed ones.
             IndexModel(
                 [("snoozed_until", ASCENDING)],
