@@ -69,3 +69,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     # Parley writes its own access line (with request and tenant ids).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+    # httpx logs every request's URL at INFO, and Telegram's carry the bot token; the
+    # Telegram client logs its Bot API URL (token included) at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.WARNING)

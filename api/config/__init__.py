@@ -28,7 +28,7 @@ from api.config.identity import AuthSettings, SecuritySettings
 from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
-from api.config.messaging import RealtimeSettings, WhatsAppSettings
+from api.config.messaging import RealtimeSettings, TelegramSettings, WhatsAppSettings
 from api.config.monitoring import MetricsSettings
 from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import ServerSettings
@@ -57,6 +57,7 @@ __all__ = [
     "SignupSettings",
     "SmtpSettings",
     "StorageSettings",
+    "TelegramSettings",
     "TenancySettings",
     "WhatsAppSettings",
     "load_settings",

@@ -1,4 +1,5 @@
-"""Messaging channels: WhatsApp Cloud API defaults and the platform's own Meta app."""
+"""Messaging channels: WhatsApp Cloud API defaults and the platform's own Meta app;
+Telegram's Bot API defaults."""
 
 from __future__ import annotations
 
@@ -49,11 +50,7 @@ class WhatsAppSettings(BaseSettings):
     @field_validator("allowed_graph_base_urls")
     @classmethod
     def _base_urls(cls, values: list[str]) -> list[str]:
-        for value in values:
-            url = urlsplit(value)
-            if value != "*" and (url.scheme not in ("http", "https") or not url.hostname):
-                raise ValueError(f"{value!r} is not an http(s) URL (or `*`)")
-        return [value.rstrip("/") for value in values]
+        return _http_bases(values)
 
     @property
     def channel_graph_base_urls(self) -> frozenset[str] | None:
@@ -61,6 +58,59 @@ class WhatsAppSettings(BaseSettings):
         if "*" in self.allowed_graph_base_urls:
             return None
         return frozenset({self.graph_base_url, *self.allowed_graph_base_urls})
+
+
+def _http_bases(values: list[str]) -> list[str]:
+    for value in values:
+        url = urlsplit(value)
+        if value != "*" and (url.scheme not in ("http", "https") or not url.hostname):
+            raise ValueError(f"{value!r} is not an http(s) URL (or `*`)")
+    return [value.rstrip("/") for value in values]
+
+
+class TelegramSettings(BaseSettings):
+    """`TELEGRAM_*`: the Bot API a Telegram channel talks to when it names no other."""
+
+    model_config = env_config("TELEGRAM_")
+
+    api_base_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base of new Telegram channels (a local Bot API server or a fake).",
+    )
+    allowed_api_base_urls: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Bot API bases a channel may name besides TELEGRAM_API_BASE_URL (comma "
+            "separated); `*` allows any (never in production): Parley sends the bot token "
+            "to that address."
+        ),
+    )
+    messages_per_second: int = Field(
+        default=30, ge=1, le=1000, description="Send rate of a new bot (Telegram's ~30/s)."
+    )
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+
+    _csv = field_validator("allowed_api_base_urls", mode="before")(split_csv)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("allowed_api_base_urls")
+    @classmethod
+    def _base_urls(cls, values: list[str]) -> list[str]:
+        return _http_bases(values)
+
+    @property
+    def channel_api_base_urls(self) -> frozenset[str] | None:
+        """The Bot API bases a channel may use; None when any is allowed (`*`)."""
+        if "*" in self.allowed_api_base_urls:
+            return None
+        return frozenset({self.api_base_url, *self.allowed_api_base_urls})
 
 
 class RealtimeSettings(BaseSettings):

@@ -20,7 +20,12 @@ from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
 from api.config.meetings import MeetingSettings
-from api.config.messaging import InboxConfig, RealtimeSettings, WhatsAppSettings
+from api.config.messaging import (
+    InboxConfig,
+    RealtimeSettings,
+    TelegramSettings,
+    WhatsAppSettings,
+)
 from api.config.monitoring import MetricsSettings
 from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
@@ -192,6 +197,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     inbox: InboxConfig = Field(default_factory=InboxConfig)
     imports: ImportSettings = Field(default_factory=ImportSettings)
@@ -273,6 +279,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WHATSAPP_ALLOWED_GRAPH_BASE_URLS='*' would let a tenant send its channel's "
                 "token (and Parley's requests) to any address: list the allowed bases"
+            )
+        if "*" in self.telegram.allowed_api_base_urls:
+            raise ValueError(
+                "TELEGRAM_ALLOWED_API_BASE_URLS='*' would let a tenant send its bot token to "
+                "any address: list the allowed bases"
             )
         if "*" in self.security.cors_origins and self.security.cors_allow_credentials:
             raise ValueError("CORS_ORIGINS='*' cannot be used with credentials in production")

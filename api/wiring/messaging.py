@@ -21,7 +21,7 @@ from api.domain.messaging.campaigns import (
     CampaignSchedule,
     TenantTimezone,
 )
-from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.channels import ChannelRepository, ChannelType
 from api.domain.messaging.contact_exports import (
     ContactExportRepository,
     ExpiredExports,
@@ -117,6 +117,9 @@ def channel_policy(settings: Settings) -> ChannelPolicy:
         api_version=whatsapp.api_version,
         messages_per_second=whatsapp.messages_per_second,
         allowed_graph_base_urls=whatsapp.channel_graph_base_urls,
+        telegram_api_base_url=settings.telegram.api_base_url,
+        allowed_telegram_api_base_urls=settings.telegram.channel_api_base_urls,
+        telegram_messages_per_second=settings.telegram.messages_per_second,
     )
 
 
@@ -144,7 +147,9 @@ def send_policy(settings: Settings) -> SendPolicy:
         backoff_seconds=settings.send_retry_backoff_seconds,
         backoff_max_seconds=settings.send_retry_backoff_max_seconds,
         rate_max_wait_seconds=settings.send_rate_max_wait_seconds,
-        lease_seconds=settings.send_rate_max_wait_seconds + settings.whatsapp.timeout_seconds + 60,
+        lease_seconds=settings.send_rate_max_wait_seconds
+        + max(settings.whatsapp.timeout_seconds, settings.telegram.timeout_seconds)
+        + 60,
         sweep_after_seconds=settings.send_sweep_after_seconds,
     )
 
@@ -157,6 +162,12 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
             timeout_seconds=settings.whatsapp.timeout_seconds,
             max_connections=settings.whatsapp.max_connections,
         ),
+        per_type={
+            ChannelType.TELEGRAM: ClientOptions(
+                timeout_seconds=settings.telegram.timeout_seconds,
+                max_connections=settings.whatsapp.max_connections,
+            )
+        },
     )
     container.register(ChannelGateways, instance=gateways)
     container.register(Closeable, instance=gateways)

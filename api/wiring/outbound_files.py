@@ -2,7 +2,8 @@
 `FileStore` (the contexts' use cases may not import each other: the wiring adapts).
 
 A file is sent by link: the job asks for a signed URL of the stored file when it sends
-(fresh after retries), and the provider fetches it from there. With the `local` storage
+(fresh after retries), and the provider fetches it from there (Telegram: uploaded, its
+bytes read here). With the `local` storage
 provider that URL is Parley's own download route under `PUBLIC_BASE_URL`, which the
 provider must be able to reach (Meta fetches over public HTTPS).
 """
@@ -38,3 +39,9 @@ class FileStoreOutboundFiles:
         if found is None:
             raise NotFound("File not found.")
         return (await self._store.signed_url(found)).url
+
+    async def read(self, file_id: str, *, max_bytes: int) -> bytes:
+        found = await self._files.get(file_id)
+        if found is None:
+            raise NotFound("File not found.")
+        return await self._store.read(found, max_bytes=max_bytes)

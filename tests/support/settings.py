@@ -20,6 +20,7 @@ from api.config import (
     Settings,
     SmtpSettings,
     StorageSettings,
+    TelegramSettings,
     TenancySettings,
     WhatsAppSettings,
 )
@@ -83,5 +84,6 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         metrics=MetricsSettings(_env_file=None),
         # Tests point channels at local fakes on free ports.
         whatsapp=WhatsAppSettings(_env_file=None, allowed_graph_base_urls=["*"]),
+        telegram=TelegramSettings(_env_file=None, allowed_api_base_urls=["*"]),
         server=ServerSettings(_env_file=None),
     )

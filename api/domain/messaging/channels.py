@@ -69,6 +69,21 @@ def has_service_window(type: ChannelType) -> bool:
     return type in META_TYPES
 
 
+def recipient_rate(type: ChannelType) -> int | None:
+    """Messages per second one recipient may get, where the provider limits it (Telegram:
+    about one a second per chat); None: only the account's rate applies."""
+    return 1 if type is ChannelType.TELEGRAM else None
+
+
+def uploads_media(type: ChannelType) -> bool:
+    """Whether stored files are sent as uploads (Telegram, multipart) rather than by a
+    link the provider fetches (Meta's)."""
+    return type is ChannelType.TELEGRAM
+
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the Bot API's limit for files a bot sends
+
+
 def supports_templates(type: ChannelType) -> bool:
     """Whether the provider has message templates (WhatsApp only)."""
     return type is ChannelType.WHATSAPP

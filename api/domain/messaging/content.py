@@ -39,20 +39,22 @@ class TemplateContent(BaseModel):
 
 
 class MediaContent(BaseModel):
-    """A file by public `link` or by the provider's `media_id` (exactly one)."""
+    """A file by public `link`, by the provider's `media_id`, or its bytes to upload
+    (`data`, for providers that take uploads): exactly one."""
 
     model_config = _FROZEN
     kind: Literal["media"] = "media"
     media_kind: MediaKind
     link: str | None = None
     media_id: str | None = None
+    data: bytes | None = Field(default=None, repr=False)
     caption: str | None = Field(default=None, max_length=1024)
     filename: str | None = Field(default=None, max_length=255)
 
     @model_validator(mode="after")
     def _one_source(self) -> MediaContent:
-        if (self.link is None) == (self.media_id is None):
-            raise ValueError("give exactly one of link or media_id")
+        if [self.link, self.media_id, self.data].count(None) != 2:
+            raise ValueError("give exactly one of link, media_id or data")
         return self
 
 

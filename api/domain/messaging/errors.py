@@ -8,6 +8,7 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     └── ChannelTokenInvalid                      the channel's credentials stopped working
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
+    └── ApiBaseUrlNotAllowed                     (Telegram's Bot API base)
     TemplatesNotSupported (InvalidInput)         the channel's provider has no templates
     InvalidTemplate (InvalidInput)               a template breaks the provider's rules
     TemplateRejected (InvalidInput)              the provider refused a template call
@@ -121,6 +122,12 @@ class TemplatesNotSupported(InvalidInput):
 
     code = "templates_not_supported"
     title = "Templates not supported by this channel"
+
+
+class ApiBaseUrlNotAllowed(GraphBaseUrlNotAllowed):
+    """A Telegram channel named a Bot API address the deployment does not allow."""
+
+    code = "api_base_url_not_allowed"
 
 
 class InvalidTemplate(InvalidInput):

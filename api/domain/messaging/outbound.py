@@ -229,6 +229,11 @@ class SendRateLimiter(Protocol):
         is taken then). Refills at `rate` per second up to `capacity`."""
         ...
 
+    async def hold(self, bucket: str, *, seconds: float, rate: float, capacity: int) -> None:
+        """No token for the next `seconds` (the provider said to wait: its `retry_after`),
+        whatever the bucket held; then it refills as usual."""
+        ...
+
     async def take_up_to(self, limits: list[RateLimit], count: int) -> tuple[int, float]:
         """Take up to `count` tokens at once from every bucket of `limits` (as many as the
         emptiest of them holds, from each): `(taken, wait)`, `wait` being 0.0 when all
@@ -245,6 +250,11 @@ class OutboundFiles(Protocol):
 
     async def public_link(self, file_id: str) -> str:
         """A URL the provider can fetch the file from (signed, time-limited)."""
+        ...
+
+    async def read(self, file_id: str, *, max_bytes: int) -> bytes:
+        """The file's bytes, for providers that take uploads (Telegram); `NotFound` when
+        it is gone, `PayloadTooLarge` past `max_bytes`."""
         ...
 
 

@@ -10,6 +10,7 @@ as many tokens as the emptiest bucket holds are taken from each, in one script, 
 workers never take the same tokens. The time comes from the `Clock` port (a clock that went
 backwards counts as no time passed), so tests drive the bucket without sleeping. The key
 expires once the bucket would be full again, so idle accounts leave nothing behind.
+`hold` empties a bucket for a while (a provider's `retry_after`): no token for `seconds`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.outbound import RateLimit
 
 _PREFIX = "parley:send-rate:"
-_TAKE = """
+# The bucket of KEYS[1], refilled up to now (ARGV: rate, capacity, now in ms).
+_REFILLED = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -35,8 +37,11 @@ if tokens == nil or at == nil then
   tokens = capacity
   at = now
 end
-local elapsed = math.max(0, now - at)
-tokens = math.min(capacity, tokens + elapsed * rate / 1000)
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate / 1000)
+"""
+_TAKE = (
+    _REFILLED
+    + """
 local wait = 0
 if tokens >= 1 then
   tokens = tokens - 1
@@ -44,9 +49,21 @@ else
   wait = math.ceil((1 - tokens) * 1000 / rate)
 end
 redis.call('hset', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)))
-redis.call('pexpire', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
+redis.call('pexpire', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
 return wait
 """
+)
+
+_HOLD = (
+    _REFILLED
+    + """
+local seconds = tonumber(ARGV[4])
+tokens = math.min(tokens, 1 - seconds * rate)
+redis.call('hset', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)))
+redis.call('pexpire', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
+return 0
+"""
+)
 
 
 _TAKE_UP_TO = """
@@ -77,7 +94,7 @@ for i = 1, #KEYS do
     wait = math.max(wait, math.ceil((1 - tokens) * 1000 / rate))
   end
   redis.call('hset', KEYS[i], 'tokens', tostring(tokens), 'at', tostring(levels[i][2]))
-  redis.call('pexpire', KEYS[i], math.ceil(levels[i][4] * 1000 / rate) + 1000)
+  redis.call('pexpire', KEYS[i], math.ceil((levels[i][4] - tokens) * 1000 / rate) + 1000)
 end
 return {granted, wait}
 """
@@ -97,6 +114,15 @@ class RedisSendRateLimiter:
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
         return int(wait_ms) / 1000
+
+    async def hold(self, bucket: str, *, seconds: float, rate: float, capacity: int) -> None:
+        if rate <= 0 or capacity < 1:
+            raise ValueError("rate must be positive and capacity at least 1")
+        now_ms = math.floor(self._clock.now().timestamp() * 1000)
+        try:
+            await self._redis.eval(_HOLD, 1, _PREFIX + bucket, rate, capacity, now_ms, seconds)
+        except RedisError as exc:
+            raise ServiceUnavailable("cache") from exc
 
     async def take_up_to(self, limits: list[RateLimit], count: int) -> tuple[int, float]:
         if not limits or count < 1:

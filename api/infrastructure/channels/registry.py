@@ -18,17 +18,27 @@ from api.domain.messaging.events import InboundEvent
 from api.domain.messaging.gateway import ChannelGateway
 from api.infrastructure.channels.meta.provider import MetaMessagingProvider
 from api.infrastructure.channels.provider import ChannelProvider, ClientOptions
+from api.infrastructure.channels.telegram.provider import TelegramProvider
 from api.infrastructure.channels.whatsapp.provider import WhatsAppProvider
 
 __all__ = ["ClientOptions", "ProviderGateways", "default_providers"]
 
 
 def default_providers(
-    secret_box: SecretBox, options: ClientOptions
+    secret_box: SecretBox,
+    options: ClientOptions,
+    per_type: dict[ChannelType, ClientOptions] | None = None,
 ) -> dict[ChannelType, ChannelProvider]:
-    """The adapter of each provider Parley speaks (a provider missing here has none)."""
+    """The adapter of each provider Parley speaks (a provider missing here has none);
+    `per_type` overrides `options` for a provider."""
+    chosen = per_type or {}
     return {
-        ChannelType.WHATSAPP: WhatsAppProvider(secret_box, options),
+        ChannelType.WHATSAPP: WhatsAppProvider(
+            secret_box, chosen.get(ChannelType.WHATSAPP, options)
+        ),
+        ChannelType.TELEGRAM: TelegramProvider(
+            secret_box, chosen.get(ChannelType.TELEGRAM, options)
+        ),
         ChannelType.MESSENGER: MetaMessagingProvider(ChannelType.MESSENGER, secret_box, options),
         ChannelType.INSTAGRAM: MetaMessagingProvider(ChannelType.INSTAGRAM, secret_box, options),
     }
@@ -43,11 +53,12 @@ class ProviderGateways:
         secret_box: SecretBox,
         options: ClientOptions | None = None,
         providers: dict[ChannelType, ChannelProvider] | None = None,
+        per_type: dict[ChannelType, ClientOptions] | None = None,
     ) -> None:
         self._providers = (
             providers
             if providers is not None
-            else default_providers(secret_box, options or ClientOptions())
+            else default_providers(secret_box, options or ClientOptions(), per_type)
         )
 
     def for_channel(self, channel: Channel) -> ChannelGateway:

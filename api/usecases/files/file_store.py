@@ -219,6 +219,18 @@ class FileStore:
             content_type=file.content_type,
         )
 
+    async def read(self, file: StoredFile, *, max_bytes: int) -> bytes:
+        """The file's bytes (`PayloadTooLarge` past `max_bytes`)."""
+        storage = await self._storages.for_file(file)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in storage.open(file.key):
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(max_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def remove(self, file: StoredFile) -> None:
         """The blob first, then the metadata (a failure leaves the file listed, retryable)."""
         assert file.id is not None  # noqa: S101 - stored files have ids

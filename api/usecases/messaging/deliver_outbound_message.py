@@ -9,11 +9,15 @@
   duplicate possible; the provider's status webhook carries Parley's id as its tracker
   and usually settles the message first.)
 - The number's rate bucket (`messages_per_second` of the channel, shared by every worker
-  through Redis) is waited for, not failed on.
+  through Redis) is waited for, not failed on; so is the recipient's where the provider
+  limits each chat (Telegram: about one message a second).
 - Accepted: the provider's id is kept as `external_id` and the message moves to `sent`,
   forward only (a status webhook may have got there first, even `delivered`).
 - `ChannelRateLimited` / `ChannelTransientFailure` (throughput 130429, pair rate 131056,
-  5xx, timeouts) are raised again so the job retries with backoff; on the last attempt
+  Telegram's 429, 5xx, timeouts) are raised again so the job retries with backoff; a
+  provider's `retry_after` also holds the bucket (the chat's where the provider limits
+  each chat, else the number's) that long, so the retry waits it out whatever the
+  backoff's cap; on the last attempt
   the message fails with the provider's code instead.
 - Storage or Redis unavailable: retried likewise; a stored file deleted since: failed.
 - `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
@@ -28,17 +32,21 @@ Every change of the message is published as `message.updated` (best effort).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from enum import StrEnum
 
 from api.domain.clock import Clock
-from api.domain.errors import NotFound, ServiceUnavailable, TemporaryFailure
+from api.domain.errors import NotFound, PayloadTooLarge, ServiceUnavailable, TemporaryFailure
 from api.domain.messaging.channels import (
+    MAX_UPLOAD_BYTES,
     Channel,
     ChannelRepository,
     ChannelStatus,
     ChannelType,
+    recipient_rate,
+    uploads_media,
 )
 from api.domain.messaging.contacts import ContactIdentityRepository
 from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient
@@ -123,12 +131,20 @@ class DeliverOutboundMessage:
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             state = channel.status.value if channel else "gone"
             return await self._fail(message, MessageError(title=f"Channel {state}"))
+        outbound: OutboundMessage | None = None
         try:
             outbound = await self._outbound(message, channel)
-            await self._wait_for_rate(channel)
+            await self._wait_for_rate(channel, outbound.recipient)
             async with provider_call(self._channels, channel):
                 result = await self._gateways.for_channel(channel).send(outbound)
         except ChannelTokenInvalid as exc:  # the channel is marked token_invalid
+            return await self._fail(message, _error_of(exc))
+        except ChannelRateLimited as exc:
+            if exc.provider_code is not None:  # the provider's, not our own bucket's
+                await self._hold_rate(channel, exc.retry_after, outbound)
+            if not final_attempt:
+                await self._messages.release_send(message.id)  # the retry claims it again
+                raise
             return await self._fail(message, _error_of(exc))
         except (ChannelTransientFailure, TemporaryFailure, ServiceUnavailable) as exc:
             if not final_attempt:
@@ -166,10 +182,13 @@ class DeliverOutboundMessage:
             content = reaction(message)
         else:
             draft = draft_of(message)
-            link = None
+            link, data = None, None
             if isinstance(draft, MediaDraft) and draft.file_id is not None:
-                link = await self._files.public_link(draft.file_id)
-            content = sendable(draft, link=link)
+                if uploads_media(channel.type):
+                    data = await self._upload(draft.file_id)
+                else:
+                    link = await self._files.public_link(draft.file_id)
+            content = sendable(draft, link=link, data=data)
         return OutboundMessage(
             recipient=recipient,
             content=content,
@@ -177,6 +196,12 @@ class DeliverOutboundMessage:
             tracker=message.id,
             human_agent=needs_human_agent_tag(channel, conversation, self._clock.now()),
         )
+
+    async def _upload(self, file_id: str) -> bytes:
+        try:
+            return await self._files.read(file_id, max_bytes=MAX_UPLOAD_BYTES)
+        except PayloadTooLarge:
+            raise ChannelPermanentFailure("The file is over the provider's upload limit.") from None
 
     async def _recipient(self, contact: ContactSummary, channel: Channel) -> Recipient:
         """WhatsApp: the number, else the BSUID; other providers: the contact's user id on
@@ -188,15 +213,37 @@ class DeliverOutboundMessage:
             raise ChannelPermanentFailure("The contact has no user id on this channel.")
         return Recipient(user_id=user_id)
 
-    async def _wait_for_rate(self, channel: Channel) -> None:
-        bucket = number_bucket(channel.type.value, channel.account_id)
-        rate = channel.messages_per_second
+    def _buckets(self, channel: Channel, recipient: Recipient) -> list[tuple[str, int, str]]:
+        """The account's bucket, then (Telegram: about 1/s per chat) the recipient's."""
+        buckets = [(number_bucket(channel.type.value, channel.account_id),
+                    channel.messages_per_second, "The number's send rate is used up.")]  # fmt: skip
+        per_recipient = recipient_rate(channel.type)
+        if per_recipient is not None:
+            chat = recipient.user_id or recipient.phone or ""
+            buckets.append((number_bucket(channel.type.value, f"{channel.account_id}:{chat}"),
+                            per_recipient, "The chat's send rate is used up."))  # fmt: skip
+        return buckets
+
+    async def _hold_rate(
+        self, channel: Channel, seconds: float, outbound: OutboundMessage | None
+    ) -> None:
+        """The provider said to wait `seconds`: the recipient's bucket where the provider
+        limits each chat (else the account's) gives no token meanwhile, to every worker,
+        so the retry (whatever its backoff cap) and the sends behind it wait that long."""
+        if seconds <= 0 or outbound is None:
+            return
+        bucket, rate, _ = self._buckets(channel, outbound.recipient)[-1]
+        with contextlib.suppress(ServiceUnavailable):  # the retry's backoff still applies
+            await self._limiter.hold(bucket, seconds=seconds, rate=rate, capacity=rate)
+
+    async def _wait_for_rate(self, channel: Channel, recipient: Recipient) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.rate_max_wait_seconds
-        while (wait := await self._limiter.take(bucket, rate=rate, capacity=rate)) > 0:
-            if loop.time() + wait > deadline:
-                raise ChannelRateLimited(wait, "The number's send rate is used up.")
-            await asyncio.sleep(wait)
+        for bucket, rate, used_up in self._buckets(channel, recipient):
+            while (wait := await self._limiter.take(bucket, rate=rate, capacity=rate)) > 0:
+                if loop.time() + wait > deadline:
+                    raise ChannelRateLimited(wait, used_up)
+                await asyncio.sleep(wait)
 
     async def _fail(self, message: Message, error: MessageError) -> DeliveryOutcome:
         assert message.id is not None  # noqa: S101 - stored

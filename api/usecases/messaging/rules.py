@@ -14,6 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from api.domain.errors import NotFound
+from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import (
     Channel,
     ChannelProfile,
@@ -23,6 +24,7 @@ from api.domain.messaging.channels import (
     SecretName,
 )
 from api.domain.messaging.errors import (
+    ApiBaseUrlNotAllowed,
     ChannelCheckFailed,
     ChannelPermanentFailure,
     ChannelTokenInvalid,
@@ -52,19 +54,41 @@ class ChannelPolicy:
     messages_per_second: int
     # The Graph bases a channel may name (the default among them); None: any.
     allowed_graph_base_urls: frozenset[str] | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    # The Bot API bases a Telegram channel may name (the default among them); None: any.
+    allowed_telegram_api_base_urls: frozenset[str] | None = None
+    telegram_messages_per_second: int = 30
 
     def graph_base_url_for(self, requested: str | None) -> str:
         """The channel's Graph base: the default when none is asked for; one the
         deployment does not allow is `GraphBaseUrlNotAllowed` (Parley would send the
         channel's token there)."""
-        url = (requested or self.graph_base_url).rstrip("/")
-        allowed = self.allowed_graph_base_urls
-        if allowed is not None and url not in allowed:
-            raise GraphBaseUrlNotAllowed(
-                "This deployment does not allow that graph_base_url; allowed: "
-                + ", ".join(sorted(allowed))
-            )
-        return url
+        return _allowed_base(
+            requested, self.graph_base_url, self.allowed_graph_base_urls,
+            "graph_base_url", GraphBaseUrlNotAllowed,
+        )  # fmt: skip
+
+    def telegram_api_base_url_for(self, requested: str | None) -> str:
+        """A Telegram channel's Bot API base, by the same rule (`ApiBaseUrlNotAllowed`)."""
+        return _allowed_base(
+            requested, self.telegram_api_base_url, self.allowed_telegram_api_base_urls,
+            "api_base_url", ApiBaseUrlNotAllowed,
+        )  # fmt: skip
+
+
+def _allowed_base(
+    requested: str | None,
+    default: str,
+    allowed: frozenset[str] | None,
+    field: str,
+    error: type[GraphBaseUrlNotAllowed],
+) -> str:
+    url = (requested or default).rstrip("/")
+    if allowed is not None and url not in allowed:
+        raise error(
+            f"This deployment does not allow that {field}; allowed: " + ", ".join(sorted(allowed))
+        )
+    return url
 
 
 class ChannelView(BaseModel):
@@ -110,7 +134,7 @@ def channel_view(channel: Channel, policy: ChannelPolicy) -> ChannelView:
         name=channel.name,
         status=channel.status,
         account_id=channel.account_id,
-        webhook_url=f"{policy.webhook_base_url}/{channel.type.value}/{channel_id}",
+        webhook_url=webhook_url(channel, policy),
         verify_token=channel.verify_token,
         has_access_token=channel.secrets.has(channel.credential_secret),
         has_app_secret=channel.secrets.has(SecretName.APP_SECRET),
@@ -174,6 +198,33 @@ async def checked_profile(
 def with_profile(channel: Channel, profile: ChannelProfile) -> Channel:
     settings = channel.settings.model_copy(update=profile.for_settings(channel.settings))
     return channel.model_copy(update={"settings": settings})
+
+
+def webhook_url(channel: Channel, policy: ChannelPolicy) -> str:
+    return f"{policy.webhook_base_url}/{channel.type.value}/{channel.id or ''}"
+
+
+async def registered_webhook(
+    gateways: ChannelGateways, box: SecretBox, channel: Channel, policy: ChannelPolicy
+) -> None:
+    """Point the provider's webhook at the channel's URL with its stored secret token
+    (Telegram's `setWebhook`; nothing for Meta's): a refusal is `ChannelCheckFailed`."""
+    ciphertext = channel.secrets.get(SecretName.WEBHOOK_SECRET_TOKEN)
+    if ciphertext is None:
+        return
+    try:
+        await gateways.for_channel(channel).register_webhook(
+            webhook_url(channel, policy), box.decrypt(ciphertext)
+        )
+    except ChannelTransientFailure as exc:
+        raise ChannelCheckFailed("The provider could not be reached: " + exc.detail) from None
+    except ChannelPermanentFailure as exc:
+        raise ChannelCheckFailed("The provider refused the webhook: " + exc.detail) from None
+
+
+def new_secret_token() -> str:
+    """Telegram's `secret_token`: 1-256 characters of A-Z, a-z, 0-9, _ and -."""
+    return secrets.token_urlsafe(48)
 
 
 @asynccontextmanager

@@ -89,13 +89,17 @@ def draft_of(message: Message) -> Any:
     return _DRAFT_CONTENT.validate_python(message.content)
 
 
-def sendable(content: Any, *, link: str | None = None) -> OutboundContent:
-    """The provider-neutral content of a stored draft: a stored file by its `link`, a
-    reaction by the provider id of its target (kept as `target_external_id`)."""
+def sendable(
+    content: Any, *, link: str | None = None, data: bytes | None = None
+) -> OutboundContent:
+    """The provider-neutral content of a stored draft: a stored file by its `link` (or
+    its bytes, `data`, for uploads), a reaction by the provider id of its target (kept as
+    `target_external_id`)."""
     if isinstance(content, MediaDraft):
         return MediaContent(
             media_kind=content.media_kind,
-            link=link or content.link,
+            link=None if data is not None else link or content.link,
+            data=data,
             caption=content.caption,
             filename=content.filename,
         )

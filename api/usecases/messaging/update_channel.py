@@ -26,6 +26,7 @@ from api.usecases.messaging.rules import (
     channel_view,
     checked_profile,
     existing_channel,
+    registered_webhook,
     with_profile,
 )
 
@@ -46,6 +47,7 @@ class ChannelChanges(BaseModel):
     messages_per_second: int | None = Field(default=None, ge=1, le=1000)
     api_version: str | None = None
     graph_base_url: str | None = None
+    api_base_url: str | None = None  # Telegram's Bot API base
 
 
 class UpdateChannel:
@@ -108,6 +110,8 @@ class UpdateChannel:
             raise NotFound(CHANNEL_NOT_FOUND)
         if reconnects:
             self._gateways.forget(channel_id)  # the next call builds a client on the new token
+            # Telegram: the webhook again, through the new token (or base)
+            await registered_webhook(self._gateways, self._box, saved, self._policy)
         await self._auditor.record(
             "channel.updated", "channel", channel_id, actor_id=principal.user_id,
             changes=audit_extra(principal, changed),
@@ -134,6 +138,9 @@ class UpdateChannel:
                     "api_version": changes.api_version,
                     "graph_base_url": self._policy.graph_base_url_for(changes.graph_base_url)
                     if changes.graph_base_url
+                    else None,
+                    "api_base_url": self._policy.telegram_api_base_url_for(changes.api_base_url)
+                    if changes.api_base_url
                     else None,
                 }.items()
                 if v is not None and k in fields  # a provider's own addresses only

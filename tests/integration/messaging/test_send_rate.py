@@ -98,3 +98,22 @@ async def test_take_up_to_never_grants_more_than_the_rate_to_concurrent_takers(
     assert granted >= 50 * 2 - 5
     with pytest.raises(ValueError, match="at least one"):
         await limiter.take_up_to(limits, 0)
+
+
+async def test_a_hold_gives_no_token_for_that_long(
+    limiter: RedisSendRateLimiter, redis_client: Redis, clock: FakeUtcClock
+) -> None:
+    """A provider's `retry_after` (Telegram's 429): the bucket gives nothing meanwhile, to
+    every worker, and the key outlives the hold (it is not forgotten when it expires)."""
+    bucket = "telegram:7:424242"
+    await limiter.hold(bucket, seconds=5, rate=1, capacity=1)
+    other = RedisSendRateLimiter(redis_client, clock)
+    assert await other.take(bucket, rate=1, capacity=1) == pytest.approx(5)
+    assert await redis_client.pttl("parley:send-rate:" + bucket) > 5000
+    clock.advance(seconds=4.5)
+    assert await limiter.take(bucket, rate=1, capacity=1) == pytest.approx(0.5)
+    clock.advance(seconds=0.5)
+    assert await limiter.take(bucket, rate=1, capacity=1) == 0.0
+    # A hold shorter than what the bucket already waits changes nothing.
+    await limiter.hold(bucket, seconds=0.1, rate=1, capacity=1)
+    assert await limiter.take(bucket, rate=1, capacity=1) == pytest.approx(1)

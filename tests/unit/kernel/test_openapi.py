@@ -63,6 +63,7 @@ NO_TENANT_HEADER = {
     "webhooks_receive_instagram_channel",
     "webhooks_data_deletion",
     "webhooks_data_deletion_status",
+    "webhooks_receive_telegram",
 }
 # Documented two outcomes of one operation (API.md: tokens, or an MFA challenge).
 TWO_SHAPES = {"auth_login", "auth_verify_otp"}

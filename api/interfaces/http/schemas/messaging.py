@@ -100,6 +100,26 @@ class InstagramChannelIn(_MetaChannelIn):
     access_token: str = Field(min_length=1, max_length=4096, pattern=HEADER_TEXT)
 
 
+BOT_TOKEN_PATTERN = r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,200}$"  # noqa: S105 - a pattern
+
+
+class TelegramChannelIn(BaseModel):
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    bot_token: str = Field(
+        pattern=BOT_TOKEN_PATTERN, description="The bot's token from @BotFather."
+    )
+    api_base_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Bot API base (a local Bot API server); default `TELEGRAM_API_BASE_URL`.",
+    )
+    messages_per_second: int | None = Field(default=None, ge=1, le=1000)
+
+    _base_url = field_validator("api_base_url")(_http_base_url)
+
+
 class ChannelUpdateIn(BaseModel):
     """Every field is optional; `app_secret: null` removes the channel's own app secret
     (webhooks are then checked with the platform's `WHATSAPP_APP_SECRET`)."""
@@ -114,12 +134,19 @@ class ChannelUpdateIn(BaseModel):
     verify_token: str | None = Field(default=None, min_length=8, max_length=256, pattern=NO_SPACES)
     api_version: str | None = Field(default=None, pattern=API_VERSION)
     graph_base_url: str | None = Field(default=None, max_length=2048)
+    bot_token: str | None = Field(
+        default=None, pattern=BOT_TOKEN_PATTERN, description="Telegram: rotate the bot's token."
+    )
+    api_base_url: str | None = Field(default=None, max_length=2048, description="Telegram.")
     messages_per_second: int | None = Field(default=None, ge=1, le=1000)
 
-    _base_url = field_validator("graph_base_url")(_http_base_url)
+    _base_url = field_validator("graph_base_url", "api_base_url")(_http_base_url)
 
     def to_changes(self) -> ChannelChanges:
         fields = self.model_dump(exclude_unset=True)
+        bot_token = fields.pop("bot_token", None)
+        if bot_token is not None:  # the channel's credential, whatever the provider names it
+            fields["access_token"] = bot_token
         clear = "app_secret" in self.model_fields_set and self.app_secret is None
         return ChannelChanges(
             **{k: v for k, v in fields.items() if v is not None}, clear_app_secret=clear

@@ -1,6 +1,6 @@
 """The tenant's messaging channels (`/api/v1/channels`): connect a WhatsApp number, a
-Facebook Page (Messenger) or an Instagram account, list, read, change (rename, rotate the
-token, rate) and disconnect."""
+Telegram bot, a Facebook Page (Messenger) or an Instagram account, list, read, change
+(rename, rotate the token, rate) and disconnect."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from api.interfaces.http.schemas.messaging import (
     ChannelUpdateIn,
     InstagramChannelIn,
     MessengerChannelIn,
+    TelegramChannelIn,
     WhatsAppChannelIn,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
@@ -27,6 +28,7 @@ from api.usecases.messaging.connect_meta_channels import (
     ConnectInstagramChannel,
     ConnectMessengerChannel,
 )
+from api.usecases.messaging.connect_telegram_channel import ConnectTelegramChannel
 from api.usecases.messaging.connect_whatsapp_channel import ConnectWhatsAppChannel
 from api.usecases.messaging.disconnect_channel import DisconnectChannel
 from api.usecases.messaging.get_channel import GetChannel
@@ -119,6 +121,31 @@ async def connect_instagram(
     return ChannelOut.of(await use_case.execute(principal, **body.model_dump()))
 
 
+@router.post(
+    "/telegram",
+    status_code=201,
+    summary="Connect a Telegram bot",
+    description=(
+        "Needs `channels:manage`. The bot token is checked with the Bot API (`getMe`) before "
+        "anything is saved: a refusal is 422 `channel_check_failed` (no secret echoed). A bot "
+        "already connected, in any tenant, is 409. Parley then registers its webhook "
+        "(`setWebhook`, the answer's `webhook_url`, with a random secret token every update "
+        "must carry in `X-Telegram-Bot-Api-Secret-Token`). `api_base_url` defaults to "
+        "`TELEGRAM_API_BASE_URL` (another must be in `TELEGRAM_ALLOWED_API_BASE_URLS`, else "
+        "422 `api_base_url_not_allowed`); `messages_per_second` to "
+        "`TELEGRAM_MESSAGES_PER_SECOND`. The channel names the bot (`bot_id`, "
+        "`bot_username`)." + SECRETS_NOTE
+    ),
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
+async def connect_telegram(
+    body: Annotated[TelegramChannelIn, Body()],
+    principal: Manager,
+    use_case: Annotated[ConnectTelegramChannel, Inject(ConnectTelegramChannel)],
+) -> ChannelOut:
+    return ChannelOut.of(await use_case.execute(principal, **body.model_dump()))
+
+
 @router.get(
     "",
     summary="List the tenant's channels",
@@ -159,12 +186,14 @@ async def get_channel(
     "/{channel_id}",
     summary="Change a channel",
     description=(
-        "Needs `channels:manage`. Rename, rotate the access token, set or remove "
-        "(`null`) the app secret, change the verify token, the rate, the Graph API version "
-        "or base URL. A new token, version or base URL is checked with the Graph API first "
-        "(422 `channel_check_failed`); a `token_invalid` channel with a working new token "
-        "is `active` again; a base URL the deployment does not allow is 422 "
-        "`graph_base_url_not_allowed`. A disconnected channel is 409." + SECRETS_NOTE
+        "Needs `channels:manage`. Rename, rotate the access token (Telegram: `bot_token`), "
+        "set or remove (`null`) the app secret, change the verify token, the rate, the Graph "
+        "API version or base URL (Telegram: `api_base_url`). A new token, version or base "
+        "URL is checked with the provider first (422 `channel_check_failed`), and a "
+        "Telegram bot's webhook is registered again through it; a `token_invalid` channel "
+        "with a working new token is `active` again; a base URL the deployment does not "
+        "allow is 422 `graph_base_url_not_allowed` (`api_base_url_not_allowed`). A "
+        "disconnected channel is 409." + SECRETS_NOTE
     ),
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )

@@ -88,6 +88,33 @@ async def receive_channel(
     return Received()
 
 
+@router.post(
+    "/telegram/{channel_id}",
+    summary="Receive a Telegram bot's updates",
+    description=(
+        "The bot's webhook, registered by Parley with `setWebhook`. "
+        "`X-Telegram-Bot-Api-Secret-Token` must be the channel's secret token, compared in "
+        "constant time (missing or wrong 403); an unknown channel is 404; a body that is "
+        'not a JSON object 400, one over `MAX_WEBHOOK_BODY_BYTES` 413. 200 `{"status": '
+        '"received"}` once the raw update is stored; a job processes it, once per '
+        "`update_id` however often Telegram delivers it."
+    ),
+    responses=problem_responses(400, 403, 404, 413, 503),
+    openapi_extra=NO_TENANT,
+)
+@body_limit(BodyLimit.WEBHOOK)
+async def receive_telegram(
+    channel_id: str,
+    request: Request,
+    use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
+    secret_token: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+) -> Received:
+    await use_case.execute(
+        ChannelType.TELEGRAM, channel_id, await request.body(), None, secret_token=secret_token
+    )
+    return Received()
+
+
 @router.get(
     "/whatsapp",
     summary="Verify the platform app's WhatsApp webhook",

@@ -1,0 +1,1 @@
+"""Telegram's Bot API adapter (python-telegram-bot)."""

@@ -1,0 +1,119 @@
+"""Connecting a Telegram bot: check its token, store it, register Parley's webhook."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from api.domain.errors import Conflict
+from api.domain.identity.auth import Principal, SecretBox
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelSecrets,
+    ChannelStatus,
+    ChannelType,
+    SecretName,
+    TelegramSettings,
+)
+from api.domain.messaging.errors import ChannelCheckFailed
+from api.domain.messaging.gateway import ChannelGateways
+from api.domain.permissions import Permission
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.rules import (
+    ALREADY_CONNECTED,
+    ChannelPolicy,
+    ChannelView,
+    audited_fields,
+    channel_view,
+    checked_profile,
+    new_secret_token,
+    new_verify_token,
+    registered_webhook,
+    with_profile,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ConnectTelegramChannel:
+    """Connect a Telegram bot (`channels:manage`).
+
+    Rules: the token is checked with the Bot API (`getMe`) BEFORE anything is saved; a
+    refusal or an unreachable Bot API is 422 `channel_check_failed` (the token masked).
+    The bot (its id, the token's own) connected to another channel that is not
+    disconnected, in any tenant, is 409 (the unique account index decides). Then Parley
+    registers its webhook (`setWebhook`: the channel's webhook URL and a random
+    `secret_token`, stored encrypted, that every update must carry); should Telegram
+    refuse it, the channel is disconnected again and the answer is 422. `api_base_url`
+    defaults to `TELEGRAM_API_BASE_URL` (another must be allowed by
+    `TELEGRAM_ALLOWED_API_BASE_URLS`, else 422 `api_base_url_not_allowed`); the rate to
+    `TELEGRAM_MESSAGES_PER_SECOND`. Audited: `channel.connected`.
+    """
+
+    def __init__(
+        self,
+        channels: ChannelRepository,
+        gateways: ChannelGateways,
+        secret_box: SecretBox,
+        auditor: Auditor,
+        policy: ChannelPolicy,
+    ) -> None:
+        self._channels = channels
+        self._gateways = gateways
+        self._box = secret_box
+        self._auditor = auditor
+        self._policy = policy
+
+    async def execute(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        bot_token: str,
+        api_base_url: str | None = None,
+        messages_per_second: int | None = None,
+    ) -> ChannelView:
+        require_permission(principal, Permission.CHANNELS_MANAGE)
+        secrets = (
+            ChannelSecrets()
+            .with_secret(SecretName.BOT_TOKEN, self._box.encrypt(bot_token))
+            .with_secret(SecretName.WEBHOOK_SECRET_TOKEN, self._box.encrypt(new_secret_token()))
+        )
+        now = stored_now()
+        channel = Channel(
+            type=ChannelType.TELEGRAM,
+            name=name,
+            settings=TelegramSettings(
+                bot_id="",  # getMe says
+                api_base_url=self._policy.telegram_api_base_url_for(api_base_url),
+            ),
+            secrets=secrets,
+            verify_token=new_verify_token(),  # unused: Telegram has no verification step
+            messages_per_second=messages_per_second or self._policy.telegram_messages_per_second,
+            created_at=now,
+            updated_at=now,
+        )
+        profile = await checked_profile(self._gateways, channel, plaintexts=(bot_token,))
+        if not profile.bot_id:
+            raise ChannelCheckFailed("The Bot API did not name the bot.")
+        try:
+            saved = await self._channels.add(with_profile(channel, profile))
+        except Conflict:
+            raise Conflict(ALREADY_CONNECTED) from None
+        assert saved.id is not None  # noqa: S101 - stored
+        try:
+            await registered_webhook(self._gateways, self._box, saved, self._policy)
+        except Exception:
+            with contextlib.suppress(Exception):  # free the bot for another attempt
+                freed = {"status": ChannelStatus.DISCONNECTED, "secrets": ChannelSecrets()}
+                await self._channels.replace(saved.model_copy(update=freed))
+                self._gateways.forget(saved.id)
+            raise
+        await self._auditor.record(
+            "channel.connected", "channel", saved.id, actor_id=principal.user_id,
+            changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),
+        )  # fmt: skip
+        return channel_view(saved, self._policy)

@@ -1,0 +1,347 @@
+"""Telegram end to end against the real servers, the real worker and a fake Bot API:
+connecting a bot (getMe, setWebhook with a secret token; a bad token 422, a bot twice
+409), the secret-token webhook (missing or wrong 403), updates stored then processed once
+per `update_id` (even delivered concurrently), every inbound kind into the inbox (media
+copied through getFile and the file download), sends of every kind through the send job
+(uploads, replies, inline keyboards, reactions; a 429's `retry_after` honoured), token
+rotation and disconnection, permissions and tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.app import AppClient, assert_problem
+from tests.support.fake_telegram import BOT_ID, BOT_TOKEN, OTHER_BOT_TOKEN, FakeTelegram
+from tests.support.fake_telegram import serve_fake_telegram as serve_telegram
+from tests.support.files import png_bytes, uploaded
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.people import signed_in
+from tests.support.sending import queued, settled
+
+CHANNELS = "/api/v1/channels"
+HOOKS = "/api/v1/webhooks/telegram"
+CONVERSATIONS = "/api/v1/conversations"
+USER = {"id": 424242, "is_bot": False, "first_name": "Ana", "last_name": "Lima",
+        "username": "ana_l"}  # fmt: skip
+CHAT = {"id": 424242, "type": "private", "first_name": "Ana"}
+ROTATED = "7000000001:AARotatedTokenOfAcmeBot_987654321"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    fake.bots[ROTATED] = fake.bots[BOT_TOKEN]  # the same bot, a new token
+    async with serve_telegram(fake):
+        yield fake
+
+
+async def connect(
+    client: AppClient, headers: dict[str, str], telegram: FakeTelegram, token: str = BOT_TOKEN
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{CHANNELS}/telegram",
+        json={"name": "Acme bot", "bot_token": token, "api_base_url": telegram.base_url},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    assert token not in response.text and token.split(":")[1] not in response.text
+    return dict(response.json())
+
+
+def secret_of(telegram: FakeTelegram, token: str = BOT_TOKEN) -> str:
+    return str(telegram.webhooks[token]["secret_token"])
+
+
+async def deliver(
+    client: AppClient, channel_id: str, update: dict[str, Any], secret: str | None
+) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    response = await client.post(
+        f"{HOOKS}/{channel_id}", content=json.dumps(update).encode(), headers=headers
+    )
+    return response.status_code
+
+
+def message_update(update_id: int, message_id: int, **content: Any) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {"message_id": message_id, "date": int(time.time()), "chat": CHAT,
+                    "from": USER, **content},
+    }  # fmt: skip
+
+
+async def eventually(check: Any, seconds: float = 90) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("not in time")
+        await asyncio.sleep(0.2)
+
+
+async def history(client: AppClient, owner: dict[str, str], count: int) -> list[dict[str, Any]]:
+    async def check() -> list[dict[str, Any]] | None:
+        found = (await client.get(CONVERSATIONS, headers=owner)).json()["items"]
+        if not found:
+            return None
+        page = await client.get(
+            f"{CONVERSATIONS}/{found[0]['id']}/messages?limit=100", headers=owner
+        )
+        items = list(reversed(page.json()["items"]))
+        return items if len(items) >= count else None
+
+    return list(await eventually(check))
+
+
+async def test_connect_a_bot(client: AppClient, telegram: FakeTelegram) -> None:
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel = await connect(client, owner, telegram)
+    assert channel["type"] == "telegram" and channel["status"] == "active"
+    assert channel["bot_id"] == str(BOT_ID) == channel["account_id"]
+    assert channel["bot_username"] == "acme_bot" and channel["api_base_url"] == telegram.base_url
+    assert channel["has_access_token"] is True and channel["phone_number_id"] is None
+    assert channel["messages_per_second"] == 30
+    assert channel["webhook_url"].endswith(f"{HOOKS}/{channel['id']}")
+    registered = telegram.webhooks[BOT_TOKEN]
+    assert registered["url"] == channel["webhook_url"]
+    assert len(registered["secret_token"]) >= 32
+    assert set(registered["allowed_updates"]) >= {"message", "edited_message", "callback_query"}
+    # A refused token: 422 without the token; nothing stored.
+    bad = "7000000009:AAUnknownTokenUnknownToken_0000000"
+    refused = await client.post(
+        f"{CHANNELS}/telegram",
+        json={"name": "x", "bot_token": bad, "api_base_url": telegram.base_url},
+        headers=owner,
+    )
+    problem = assert_problem(refused, 422, "channel_check_failed")
+    assert bad not in refused.text and "Unauthorized" in problem["detail"]
+    listed = (await client.get(f"{CHANNELS}?type=telegram", headers=owner)).json()
+    assert listed["total"] == 1
+    # The same bot again, here or in another tenant: 409.
+    again = await client.post(
+        f"{CHANNELS}/telegram",
+        json={"name": "y", "bot_token": BOT_TOKEN, "api_base_url": telegram.base_url},
+        headers=owner,
+    )
+    assert_problem(again, 409, "conflict")
+    globex = await owner_headers(client, await onboard(client, "globex"))
+    elsewhere = await client.post(
+        f"{CHANNELS}/telegram",
+        json={"name": "y", "bot_token": ROTATED, "api_base_url": telegram.base_url},
+        headers=globex,
+    )
+    assert_problem(elsewhere, 409, "conflict")
+    malformed = await client.post(
+        f"{CHANNELS}/telegram", json={"name": "z", "bot_token": "nope"}, headers=owner
+    )
+    assert malformed.status_code == 422
+    # Rotation: checked, and the webhook registered again through the new token.
+    rotated = await client.patch(
+        f"{CHANNELS}/{channel['id']}", json={"bot_token": ROTATED}, headers=owner
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert ROTATED not in rotated.text
+    assert telegram.webhooks[ROTATED]["url"] == channel["webhook_url"]
+    wrong = await client.patch(
+        f"{CHANNELS}/{channel['id']}", json={"bot_token": OTHER_BOT_TOKEN[:11] + "x" * 30},
+        headers=owner,
+    )  # fmt: skip
+    assert_problem(wrong, 422, "channel_check_failed")
+    # Disconnect: deleteWebhook (best effort), the bot free again.
+    assert (await client.delete(f"{CHANNELS}/{channel['id']}", headers=owner)).status_code == 204
+    assert ROTATED not in telegram.webhooks and telegram.calls("deleteWebhook")
+    assert (await connect(client, globex, telegram, ROTATED))["bot_id"] == str(BOT_ID)
+
+
+async def test_permissions_and_isolation(
+    worker: Path, client: AppClient, telegram: FakeTelegram
+) -> None:
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel = await connect(client, owner, telegram)
+    _, member = await signed_in(client, acme, owner, "max@acme.example.com")
+    body = {"name": "x", "bot_token": OTHER_BOT_TOKEN, "api_base_url": telegram.base_url}
+    tenant_only = {"X-Tenant-ID": acme.tenant.id or ""}
+    assert_problem(
+        await client.post(f"{CHANNELS}/telegram", json=body, headers=tenant_only),
+        401, "unauthorized",
+    )  # fmt: skip
+    refused = await client.post(f"{CHANNELS}/telegram", json=body, headers=member)
+    assert "channels:manage" in assert_problem(refused, 403, "forbidden")["detail"]
+    # Another tenant sees neither the channel nor its conversations.
+    globex = await owner_headers(client, await onboard(client, "globex"))
+    assert_problem(
+        await client.get(f"{CHANNELS}/{channel['id']}", headers=globex), 404, "not_found"
+    )
+    assert (await client.get(f"{CHANNELS}?type=telegram", headers=globex)).json()["total"] == 0
+    secret = secret_of(telegram)
+    assert await deliver(client, channel["id"], message_update(1, 10, text="hi"), secret) == 200
+    [conversation] = await eventually(lambda: _items(client, owner))
+    assert conversation["channel_type"] == "telegram"
+    assert conversation["window_expires_at"] is None
+    assert (await client.get(CONVERSATIONS, headers=globex)).json()["items"] == []
+    assert_problem(
+        await client.get(f"{CONVERSATIONS}/{conversation['id']}", headers=globex), 404, "not_found"
+    )
+    other = await client.post(
+        "/api/v1/messages",
+        json={"conversation_id": conversation["id"], "type": "text", "text": {"body": "x"}},
+        headers=globex,
+    )
+    assert other.status_code == 404
+
+
+async def _items(client: AppClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    return list((await client.get(CONVERSATIONS, headers=headers)).json()["items"])
+
+
+async def test_webhook_secret_token(client: AppClient, telegram: FakeTelegram) -> None:
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    channel = await connect(client, owner, telegram)
+    update = message_update(5, 50, text="hello")
+    assert await deliver(client, channel["id"], update, None) == 403
+    assert await deliver(client, channel["id"], update, "wrong-secret") == 403
+    assert await deliver(client, channel["id"], update, secret_of(telegram)[:-1]) == 403
+    assert await deliver(client, "0" * 24, update, secret_of(telegram)) == 404
+    assert await deliver(client, channel["id"], update, secret_of(telegram)) == 200
+    garbage = await client.post(
+        f"{HOOKS}/{channel['id']}", content=b"[1]",
+        headers={"X-Telegram-Bot-Api-Secret-Token": secret_of(telegram)},
+    )  # fmt: skip
+    assert_problem(garbage, 400, "malformed_request")
+
+
+async def test_inbound_kinds_once_each(
+    worker: Path, client: AppClient, telegram: FakeTelegram
+) -> None:
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    channel = await connect(client, owner, telegram)
+    secret = secret_of(telegram)
+    photo = png_bytes(64)
+    telegram.files["photo-big"] = ("photos/file_1.png", photo)
+    updates = [
+        message_update(100, 1, text="Hello there"),
+        message_update(101, 2, photo=[
+            {"file_id": "photo-small", "file_unique_id": "s", "width": 9, "height": 9},
+            {"file_id": "photo-big", "file_unique_id": "b", "width": 90, "height": 90},
+        ], caption="Look"),
+        message_update(102, 3, document={"file_id": "doc-1", "file_unique_id": "d",
+                                         "file_name": "menu.pdf", "mime_type": "application/pdf"}),
+        message_update(103, 4, voice={"file_id": "voice-1", "file_unique_id": "v",
+                                      "duration": 2, "mime_type": "audio/ogg"}),
+        message_update(104, 5, location={"latitude": 38.72, "longitude": -9.14}),
+        message_update(105, 6, contact={"phone_number": "+351910000000", "first_name": "Rui"}),
+        message_update(106, 7, text="About this", reply_to_message={
+            "message_id": 1, "date": 1, "chat": CHAT, "from": USER, "text": "Hello there"}),
+        {"update_id": 107, "edited_message": {
+            "message_id": 1, "date": 1, "edit_date": int(time.time()), "chat": CHAT,
+            "from": USER, "text": "Hello there, edited"}},
+    ]  # fmt: skip
+    # The first update delivered six times at once: one message.
+    codes = await asyncio.gather(
+        *(deliver(client, channel["id"], updates[0], secret) for _ in range(6))
+    )
+    assert codes == [200] * 6
+    await history(client, owner, 1)
+    for update in updates[1:]:
+        assert await deliver(client, channel["id"], update, secret) == 200
+        await history(client, owner, 1 + updates.index(update))  # in order
+    assert await deliver(client, channel["id"], updates[2], secret) == 200  # again: nothing new
+    messages = await history(client, owner, len(updates))
+    await asyncio.sleep(1)
+    messages = await history(client, owner, len(updates))
+    assert [m["type"] for m in messages] == [
+        "text",
+        "image",
+        "document",
+        "voice",
+        "location",
+        "contacts",
+        "text",
+        "edit",
+    ]
+    text, image, document, voice, location, contact, reply, edit = messages
+    assert text["external_id"] == f"{CHAT['id']}:1" and image["text"] == "Look"
+    assert image["content"]["media"]["media_id"] == "photo-big"
+    assert document["content"]["media"]["filename"] == "menu.pdf"
+    assert voice["content"]["media"]["voice"] is True
+    assert location["content"]["location"] == {"latitude": 38.72, "longitude": -9.14}
+    assert contact["content"]["contacts"][0]["phones"][0]["phone"] == "+351910000000"
+    assert reply["reply_to_id"] == text["id"]
+    assert edit["text"] == "Hello there, edited"
+
+    # The edit annotated the original; the photo was copied into storage (getFile).
+    async def copied() -> dict[str, Any] | None:
+        found = (await client.get(f"/api/v1/messages/{image['id']}", headers=owner)).json()
+        return found if found.get("media") else None
+
+    stored = await eventually(copied)
+    assert stored["media"]["size"] == len(photo)
+    assert any(seen.params.get("file_id") == "photo-big" for seen in telegram.calls("getFile"))
+    first = (await client.get(f"/api/v1/messages/{text['id']}", headers=owner)).json()
+    assert first["text"] == "Hello there, edited"
+    [conversation] = await _items(client, owner)
+    assert conversation["contact"]["name"] == "Ana Lima"
+    contacts = (await client.get("/api/v1/contacts", headers=owner)).json()["items"]
+    assert len(contacts) == 1 and contacts[0]["username"] == "ana_l"
+
+
+async def test_sends_of_every_kind(worker: Path, client: AppClient, telegram: FakeTelegram) -> None:
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    channel = await connect(client, owner, telegram)
+    assert (
+        await deliver(client, channel["id"], message_update(1, 77, text="hi"), secret_of(telegram))
+        == 200
+    )
+    [inbound] = await history(client, owner, 1)
+    conversation_id = inbound["conversation_id"]
+    picture = png_bytes(128)
+    file = await uploaded(client, owner, picture, "menu.png")
+    bodies: list[dict[str, Any]] = [
+        {"type": "text", "text": {"body": "Hello Ana"}, "reply_to": inbound["id"]},
+        {"type": "image", "image": {"file_id": file["id"], "caption": "Our menu"}},
+        {"type": "document", "document": {"file_id": file["id"], "filename": "menu.png"}},
+        {"type": "location", "location": {"latitude": 1.5, "longitude": 2.5}},
+        {"type": "interactive", "interactive": {
+            "type": "button", "body": {"text": "Pick one"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}},
+                                   {"type": "reply", "reply": {"id": "no", "title": "No"}}]}}},
+        {"type": "reaction", "reaction": {"message_id": inbound["id"], "emoji": "👍"}},
+    ]  # fmt: skip
+    telegram.fail("sendMessage", 429, retry_after=2)  # the first send: flood control
+    for body in bodies:
+        message = await queued(client, owner, {"conversation_id": conversation_id, **body})
+        done = await settled(client, owner, message["id"], seconds=90)
+        assert done["status"] == "sent", done
+    texts = telegram.calls("sendMessage")
+    assert len(texts) == 3  # the 429, its retry, the keyboard
+    assert texts[1].at - texts[0].at >= 1.9  # retry_after honoured
+    assert texts[1].params["chat_id"] == str(USER["id"]) and texts[1].params["text"] == "Hello Ana"
+    assert texts[1].params["reply_parameters"]["message_id"] == 77
+    keyboard = texts[2].params["reply_markup"]["inline_keyboard"]
+    assert keyboard == [[{"text": "Yes", "callback_data": "yes"}],
+                        [{"text": "No", "callback_data": "no"}]]  # fmt: skip
+    [photo] = telegram.calls("sendPhoto")
+    assert photo.files["photo"].data == picture and photo.params["caption"] == "Our menu"
+    [document] = telegram.calls("sendDocument")
+    assert document.files["document"].filename == "menu.png"
+    [spot] = telegram.calls("sendLocation")
+    assert float(spot.params["latitude"]) == 1.5
+    [reaction] = telegram.calls("setMessageReaction")
+    assert reaction.params["message_id"] in (77, "77")
+    assert reaction.params["reaction"] == [{"type": "emoji", "emoji": "👍"}]
+    # Per chat about one a second: the sends to this chat were spread out.
+    sends = sorted(s.at for s in telegram.requests if s.method.startswith("send"))
+    assert sends[-1] - sends[0] >= len(sends) - 2
