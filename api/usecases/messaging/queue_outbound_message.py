@@ -36,12 +36,13 @@ from dataclasses import dataclass
 
 from api.domain.clock import Clock
 from api.domain.departments import current_department_scope
-from api.domain.errors import Forbidden, NotFound
+from api.domain.errors import Forbidden, InvalidInput, NotFound
 from api.domain.jobs import JobQueue
 from api.domain.messaging.channels import (
     Channel,
     ChannelRepository,
     ChannelStatus,
+    ChannelType,
     has_service_window,
 )
 from api.domain.messaging.contacts import ContactRepository
@@ -193,6 +194,11 @@ class QueueOutboundMessage:
         identity = recipient_identity(draft.to)
         channel = await self._channel(draft.channel_id)
         assert channel.id is not None  # noqa: S101 - stored
+        if channel.type is not ChannelType.WHATSAPP:  # no phone numbers or BSUIDs there
+            raise InvalidInput(
+                f"A {channel.type.value} channel sends to a conversation (`conversation_id`): "
+                "its customers are known by the provider's user id once they wrote."
+            )
         contact = await self._contacts.find(channel.id, identity)
         found = None
         if contact is not None and contact.id is not None:

@@ -195,6 +195,13 @@ async def test_permissions_and_isolation(
     assert_problem(
         await client.get(f"{CONVERSATIONS}/{conversation['id']}", headers=globex), 404, "not_found"
     )
+    by_number = await client.post(
+        "/api/v1/messages",
+        json={"channel_id": channel["id"], "to": "+351910000000", "type": "text",
+              "text": {"body": "x"}},
+        headers=owner,
+    )  # fmt: skip
+    assert_problem(by_number, 422, "invalid_input")
     other = await client.post(
         "/api/v1/messages",
         json={"conversation_id": conversation["id"], "type": "text", "text": {"body": "x"}},
