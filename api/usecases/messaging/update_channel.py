@@ -13,6 +13,7 @@ from api.domain.messaging.channels import (
     ChannelStatus,
     SecretName,
 )
+from api.domain.messaging.errors import ChannelCheckFailed
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor, diff
@@ -94,6 +95,10 @@ class UpdateChannel:
                 plaintexts=(changes.access_token or "", changes.app_secret or ""),
             )
             after = with_profile(after, profile).model_copy(update={"status": ChannelStatus.ACTIVE})
+            if after.account_id != before.account_id:  # e.g. another bot's token
+                raise ChannelCheckFailed(
+                    "These credentials are another account's; connect it as a new channel."
+                )
         changed = diff(audited_fields(before), audited_fields(after))
         if changes.access_token is not None:
             changed["access_token_rotated"] = True

@@ -159,6 +159,11 @@ async def test_connect_a_bot(client: AppClient, telegram: FakeTelegram) -> None:
         headers=owner,
     )  # fmt: skip
     assert_problem(wrong, 422, "channel_check_failed")
+    another = await client.patch(
+        f"{CHANNELS}/{channel['id']}", json={"bot_token": OTHER_BOT_TOKEN}, headers=owner
+    )
+    assert "another account" in assert_problem(another, 422, "channel_check_failed")["detail"]
+    assert OTHER_BOT_TOKEN not in telegram.webhooks
     # Disconnect: deleteWebhook (best effort), the bot free again.
     assert (await client.delete(f"{CHANNELS}/{channel['id']}", headers=owner)).status_code == 204
     assert ROTATED not in telegram.webhooks and telegram.calls("deleteWebhook")
