@@ -44,6 +44,7 @@ from api.domain.messaging.channels import (
     ChannelStatus,
     ChannelType,
     has_service_window,
+    supports_templates,
 )
 from api.domain.messaging.contacts import ContactRepository
 from api.domain.messaging.content import TemplateContent
@@ -52,7 +53,7 @@ from api.domain.messaging.conversations import (
     Conversation,
     ConversationRepository,
 )
-from api.domain.messaging.errors import TemplateInactive
+from api.domain.messaging.errors import TemplateInactive, TemplatesNotSupported
 from api.domain.messaging.messages import (
     Direction,
     MediaLink,
@@ -220,6 +221,10 @@ class QueueOutboundMessage:
     async def _check_template(self, draft: OutboundDraft, channel: Channel) -> None:
         if not isinstance(draft.content, TemplateContent) or channel.id is None:
             return
+        if not supports_templates(channel.type):
+            raise TemplatesNotSupported(
+                f"A {channel.type.value} channel has no message templates: send a message."
+            )
         content = draft.content
         stored = await self._templates.find(channel.id, content.name, content.language)
         if stored is not None and not stored.active:

@@ -207,6 +207,13 @@ async def test_permissions_and_isolation(
         headers=owner,
     )  # fmt: skip
     assert_problem(by_number, 422, "invalid_input")
+    template = await client.post(
+        "/api/v1/messages",
+        json={"conversation_id": conversation["id"], "type": "template",
+              "template": {"name": "hello", "language": "en_US"}},
+        headers=owner,
+    )  # fmt: skip
+    assert_problem(template, 422, "templates_not_supported")
     other = await client.post(
         "/api/v1/messages",
         json={"conversation_id": conversation["id"], "type": "text", "text": {"body": "x"}},
