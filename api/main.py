@@ -68,6 +68,7 @@ from api.interfaces.http.routers.messaging import templates as template_routes
 from api.interfaces.http.routers.messaging import webhooks as webhook_routes
 from api.interfaces.http.routers.operations import health
 from api.interfaces.http.routers.operations.metrics import install_metrics
+from api.interfaces.http.routers.tenants import plans as plan_routes
 from api.interfaces.http.routers.tenants import platform as tenants
 from api.interfaces.http.routers.tenants import signup as signup_routes
 from api.interfaces.http.routers.tenants import tenant
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.tenancy.multi_tenancy_strategy is not TenancyStrategy.NONE:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
         app.include_router(signup_routes.router, prefix=settings.api_prefix)
+        app.include_router(plan_routes.router, prefix=settings.api_prefix)
     install_openapi(
         app, strategy=settings.tenancy.multi_tenancy_strategy, api_prefix=settings.api_prefix
     )

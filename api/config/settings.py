@@ -27,6 +27,7 @@ from api.config.messaging import (
     WhatsAppSettings,
 )
 from api.config.monitoring import MetricsSettings
+from api.config.plans import PlanSettings
 from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import DEV_PUBLIC_BASE_URL, ServerSettings
 from api.config.storage import StorageSettings
@@ -207,6 +208,7 @@ class Settings(BaseSettings):
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
     otp: OtpSettings = Field(default_factory=OtpSettings)
     signup: SignupSettings = Field(default_factory=SignupSettings)
+    plans: PlanSettings = Field(default_factory=PlanSettings)
 
     @property
     def is_production(self) -> bool:

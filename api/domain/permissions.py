@@ -54,6 +54,8 @@ class Permission(StrEnum):
     TENANTS_READ = "tenants:read"
     TENANTS_WRITE = "tenants:write"
     TENANTS_IMPERSONATE = "tenants:impersonate"
+    PLANS_MANAGE = "plans:manage"
+    PLATFORM_ANALYTICS_READ = "platform_analytics:read"
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,16 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(Permission.TENANTS_WRITE, "Create, edit and suspend tenants", platform=True),
     CatalogEntry(
         Permission.TENANTS_IMPERSONATE, "Act inside a tenant as one of its users", platform=True
+    ),
+    CatalogEntry(
+        Permission.PLANS_MANAGE,
+        "Create, change and delete plans and their limits; put tenants on plans",
+        platform=True,
+    ),
+    CatalogEntry(
+        Permission.PLATFORM_ANALYTICS_READ,
+        "Read the platform's figures by day: tenants, messages, AI tokens, storage",
+        platform=True,
     ),
 )
 

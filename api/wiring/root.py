@@ -34,13 +34,14 @@ from api.wiring import (
     knowledge,
     messaging,
     operations,
+    plans,
     tenants,
 )
 from api.wiring.clients import Clients
 from api.wiring.discovery import register_use_cases
 
 CONTEXTS = (
-    kernel, tenants, identity, email, files, ai, knowledge, messaging, campaign_sending,
+    kernel, tenants, plans, identity, email, files, ai, knowledge, messaging, campaign_sending,
     assistants, operations, analytics, crm,
     crm_callbacks, crm_meetings, crm_leads,
     crm_tickets,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import punq
 
 from api.config import Settings
+from api.domain.plans import TenantPlans
 from api.domain.tenants.profile import TenantProfileRepository
 from api.domain.tenants.tenant import TenantDirectory, TenantRepository
 from api.infrastructure.persistence.tenants.directory import CachingTenantDirectory
@@ -19,6 +20,7 @@ from api.wiring.clients import Clients
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     tenants = PlatformTenantRepository()
     container.register(TenantRepository, instance=tenants)
+    container.register(TenantPlans, instance=tenants)
     directory = CachingTenantDirectory(tenants, settings.tenancy.tenant_cache_ttl_seconds)
     container.register(TenantDirectory, instance=directory)
     # Runs on every request (the tenant middleware): one shared, stateless instance.

@@ -28,6 +28,7 @@ class EmailTemplate(StrEnum):
     SIGN_IN_CODE = "sign_in_code"
     TENANT_APPROVED = "tenant_approved"
     TENANT_REJECTED = "tenant_rejected"
+    PLAN_LIMIT_WARNING = "plan_limit_warning"
 
 
 class EmailStatus(StrEnum):

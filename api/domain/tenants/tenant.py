@@ -49,6 +49,7 @@ class Tenant(BaseModel):
     status: TenantStatus = TenantStatus.ACTIVE
     signup_mode: SignupMode = SignupMode.INVITE_ONLY
     require_email_verification: bool = True  # registered users start unverified and inactive
+    plan_id: str | None = None  # None: the default plan
     created_at: datetime
     updated_at: datetime
 

@@ -21,6 +21,7 @@ ticket_sla_breached ticket_number, subject, priority, timer, due_at, ticket_url
 sign_in_code        user_name, code, expires_minutes (sent by the worker, never stored)
 tenant_approved     user_name, login_url
 tenant_rejected     user_name, reason (may be None)
+plan_limit_warning  limit_name, used, limit, percent, period, usage_url
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -97,6 +98,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
     EmailTemplate.SIGN_IN_CODE: ("user_name", "code", "expires_minutes"),
     EmailTemplate.TENANT_APPROVED: ("user_name", "login_url"),
     EmailTemplate.TENANT_REJECTED: ("user_name", "reason"),
+    EmailTemplate.PLAN_LIMIT_WARNING: (
+        "limit_name",
+        "used",
+        "limit",
+        "percent",
+        "period",
+        "usage_url",
+    ),
 }
 
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")

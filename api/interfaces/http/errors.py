@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from api.domain import errors as domain
+from api.domain.plans import PlanLimitReached
 from api.interfaces.http.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,13 @@ STATUS_BY_ERROR: dict[type[domain.ParleyError], int] = {
     domain.InvalidToken: 400,
     domain.PayloadTooLarge: 413,
     domain.UnsupportedMediaType: 415,
+    PlanLimitReached: 402,
 }
 
 _CODE_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",
+    402: "payment_required",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",

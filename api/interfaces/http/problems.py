@@ -102,6 +102,7 @@ _DESCRIPTIONS = {
     404: "Not found (or in another tenant)",
     409: "Conflict (duplicate, taken, or stale)",
     413: "Too large",
+    402: "A plan limit is reached (`plan_limit_reached`, naming the `limit`)",
     415: "Unsupported media type",
     422: "Invalid input (see `errors`)",
     429: "Too many requests (see `Retry-After`)",

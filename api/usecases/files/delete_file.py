@@ -5,10 +5,12 @@ from __future__ import annotations
 from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
+from api.domain.plans import LimitName
 from api.usecases.files.file_store import FileStore
 from api.usecases.files.rules import AVATAR
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.plan_gate import PlanGate
 
 
 class DeleteFile:
@@ -18,9 +20,10 @@ class DeleteFile:
     route, not deleted here (409). Audited: `file.deleted`.
     """
 
-    def __init__(self, store: FileStore, auditor: Auditor) -> None:
+    def __init__(self, store: FileStore, auditor: Auditor, gate: PlanGate) -> None:
         self._store = store
         self._auditor = auditor
+        self._gate = gate
 
     async def execute(self, principal: Principal, file_id: str) -> None:
         require_permission(principal, Permission.FILES_WRITE)
@@ -28,6 +31,7 @@ class DeleteFile:
         if file.purpose == AVATAR:
             raise Conflict("This file is a user's avatar; replace it with a new avatar.")
         await self._store.remove(file)
+        await self._gate.freed(LimitName.STORAGE_BYTES, file.size)
         await self._auditor.record(
             "file.deleted", "file", file_id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"filename": file.filename}),

@@ -7,6 +7,7 @@ from api.domain.errors import Conflict, ServiceUnavailable
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, Principal
 from api.domain.identity.users import User, UserRepository, check_password_policy, normalize_email
 from api.domain.permissions import MEMBER_ROLE, Permission
+from api.domain.plans import LimitName
 from api.domain.tenancy import current_tenant
 from api.usecases.identity.rules import INVITATION
 from api.usecases.kernel.auditor import Auditor
@@ -18,6 +19,7 @@ from api.usecases.kernel.authority import (
 )
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.plan_gate import PlanGate
 
 
 class CreateUser:
@@ -29,7 +31,8 @@ class CreateUser:
     tenant's `member` role, and the same grant rule applies to it. With a password (the
     policy applies) the user can sign in at once; without one the user has no password and
     is invited by email with a single-use, expiring link. If the invitation cannot be
-    queued the user is not kept (503, safe to retry). Audited: `user.created`, and
+    queued the user is not kept (503, safe to retry). A new user takes a seat of the
+    tenant's plan (402 `plan_limit_reached` when none is left). Audited: `user.created`, and
     `user.invited`.
     """
 
@@ -42,7 +45,9 @@ class CreateUser:
         queue_email: QueueEmail,
         auditor: Auditor,
         policy: AuthPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._users = users
         self._authority = authority
         self._hasher = hasher
@@ -76,18 +81,20 @@ class CreateUser:
         check_can_grant(await self._authority.held_by(principal, book), book.effective(granted))
         if await self._users.get_by_email(email) is not None:
             raise Conflict("A user with this email already exists.")
+        password_hash = await self._hasher.hash(password) if password else None
         now = stored_now()
-        user = await self._users.add(
-            User(
-                tenant_id=current_tenant(),
-                email=email,
-                full_name=full_name,
-                password_hash=await self._hasher.hash(password) if password else None,
-                role_ids=granted,
-                created_at=now,
-                updated_at=now,
+        async with self._gate.admitting(LimitName.SEATS):  # 402 past the plan's seats
+            user = await self._users.add(
+                User(
+                    tenant_id=current_tenant(),
+                    email=email,
+                    full_name=full_name,
+                    password_hash=password_hash,
+                    role_ids=granted,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
         assert user.id is not None  # noqa: S101 - stored users have ids
         if password is None:
             await self._invite(principal, user)

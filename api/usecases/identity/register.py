@@ -10,12 +10,14 @@ from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, 
 from api.domain.identity.roles import RoleRepository
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import MEMBER_ROLE
+from api.domain.plans import LimitName
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.tenant import SignupMode, TenantRepository
 from api.usecases.identity.account_mail import send_verification
 from api.usecases.identity.rules import check_new_password, valid_email
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import Mailer
+from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.kernel.rate_limits import enforce_rate
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 
@@ -44,7 +46,9 @@ class Register:
         limiter: RateLimiter,
         auditor: Auditor,
         policy: AuthPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._users = users
         self._roles = roles
         self._tenants = tenants
@@ -75,20 +79,22 @@ class Register:
         if member is None:  # a tenant set up before its roles: heal it
             member = (await self._setup.execute(tenant_id))[MEMBER_ROLE]
         pending = tenant.require_email_verification
+        password_hash = await self._hasher.hash(password)
         now = utcnow()
-        user = await self._users.add(  # Conflict (409) when the email is taken
-            User(
-                tenant_id=tenant_id,
-                email=email,
-                full_name=name,
-                password_hash=await self._hasher.hash(password),
-                is_active=not pending,
-                email_verified=False,
-                role_ids=[member.id or ""],
-                created_at=now,
-                updated_at=now,
+        async with self._gate.admitting(LimitName.SEATS):  # 402 past the plan's seats
+            user = await self._users.add(  # Conflict (409) when the email is taken
+                User(
+                    tenant_id=tenant_id,
+                    email=email,
+                    full_name=name,
+                    password_hash=password_hash,
+                    is_active=not pending,
+                    email_verified=False,
+                    role_ids=[member.id or ""],
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
         assert user.id is not None  # noqa: S101
         await self._auditor.record(
             "user.registered", "user", user.id, actor_id=user.id,

@@ -8,6 +8,7 @@ from api.domain.errors import Forbidden, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import Permission
+from api.domain.plans import LimitName
 from api.usecases.identity.rules import existing_user
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
@@ -18,6 +19,7 @@ from api.usecases.kernel.authority import (
     check_may_manage,
     require_permission,
 )
+from api.usecases.kernel.plan_gate import PlanGate
 
 
 class _SetActive:
@@ -49,7 +51,7 @@ class _SetActive:
             return target
         if not self.active:
             await self._authority.check_keeps_an_owner(target, stays_owner=False, book=book)
-        updated = await self._users.update(user_id, {"is_active": self.active})
+        updated = await self._store(user_id)
         if updated is None:
             raise NotFound(USER_NOT_FOUND)
         if not self.active:
@@ -62,15 +64,34 @@ class _SetActive:
         )  # fmt: skip
         return updated
 
+    async def _store(self, user_id: str) -> User | None:
+        return await self._users.update(user_id, {"is_active": self.active})
+
 
 class ActivateUser(_SetActive):
     """Let a deactivated user sign in again (`users:activate`).
 
     Rules: not yourself (403); not a user holding permissions you do not (403); activating
-    an active user changes nothing. Audited: `user.activated`.
+    an active user changes nothing; the user takes a seat of the tenant's plan (402
+    `plan_limit_reached` when none is left). Audited: `user.activated`.
     """
 
     active = True
+
+    def __init__(
+        self,
+        users: UserRepository,
+        authority: Authority,
+        sessions: SessionEnder,
+        auditor: Auditor,
+        gate: PlanGate,
+    ) -> None:
+        super().__init__(users, authority, sessions, auditor)
+        self._gate = gate
+
+    async def _store(self, user_id: str) -> User | None:
+        async with self._gate.admitting(LimitName.SEATS):
+            return await super()._store(user_id)
 
 
 class DeactivateUser(_SetActive):

@@ -14,9 +14,11 @@ from api.domain.messaging.channels import (
 )
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
+from api.domain.plans import LimitName
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.messaging.rules import (
     ALREADY_CONNECTED,
     ChannelPolicy,
@@ -38,7 +40,8 @@ class ConnectWhatsAppChannel:
     connected to another channel that is not disconnected, in any tenant, is 409 (a unique
     index decides, so two racing connects cannot both win). Graph base URL, API version
     and rate default to the deployment's; a verify token is generated when none is given.
-    Secrets are encrypted before they are stored and never shown. Audited:
+    Secrets are encrypted before they are stored and never shown. A channel counts
+    against the plan's `channels` (402 `plan_limit_reached` past it). Audited:
     `channel.connected`.
     """
 
@@ -49,7 +52,9 @@ class ConnectWhatsAppChannel:
         secret_box: SecretBox,
         auditor: Auditor,
         policy: ChannelPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._channels = channels
         self._gateways = gateways
         self._box = secret_box
@@ -96,7 +101,8 @@ class ConnectWhatsAppChannel:
             self._gateways, channel, plaintexts=(access_token, app_secret or "")
         )
         try:
-            saved = await self._channels.add(with_profile(channel, profile))
+            async with self._gate.admitting(LimitName.CHANNELS):  # 402 past the plan's
+                saved = await self._channels.add(with_profile(channel, profile))
         except Conflict:
             raise Conflict(ALREADY_CONNECTED) from None
         await self._auditor.record(

@@ -22,6 +22,9 @@ Rules, checked before anything is stored or sent:
 - `idempotency_key`: the same key and the same draft give the same message (even under
   concurrent retries: a unique key claims it); another draft is `IdempotencyKeyReused`.
 
+- the plan: the message takes one of the month's messages (402 `plan_limit_reached`
+  when none is left; given back when the message cannot be stored or queued).
+
 Then the message is stored `queued` (sender, type, content, the file's `media`), the
 conversation's `last_message_at` (and `first_reply_at` on an agent's first answer) moves,
 the send job is queued, and `message.created` and `conversation.updated` (or `.created`)
@@ -79,7 +82,9 @@ from api.domain.messaging.outbound import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.messaging.templates import TemplateRepository
+from api.domain.plans import LimitName
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.messaging.inbox_reads import MESSAGE_NOT_FOUND, existing_conversation
 from api.usecases.messaging.rules import CHANNEL_NOT_FOUND
 from api.usecases.messaging.sending_rules import (
@@ -128,7 +133,9 @@ class QueueOutboundMessage:
         policy: SendPolicy,
         events: InboxEvents,
         templates: TemplateRepository,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._events = events
         self._templates = templates
         self._channels = channels
@@ -163,10 +170,17 @@ class QueueOutboundMessage:
             if holder.message_id != message_id:
                 return Queued(await self._replayed(holder, digest), created=False)
         try:
+            reservation = await self._gate.reserve(LimitName.MESSAGES_PER_MONTH, 1)
+        except BaseException:
+            if idempotency_key is not None:
+                await self._keys.release(idempotency_key, message_id)
+            raise
+        try:
             message = await self._store(draft, sender, target, message_id, resolved, media)
             await self._jobs.enqueue(SEND_MESSAGE_JOB, message_id=message_id)
         except BaseException:
             await self._messages.discard(message_id)
+            await self._gate.release(reservation)
             if idempotency_key is not None:
                 await self._keys.release(idempotency_key, message_id)
             raise

@@ -59,6 +59,7 @@ from tests.fakes.ai import (
     Script,
 )
 from tests.fakes.audit import FakeAuditLog
+from tests.fakes.plans import unlimited_gate
 from tests.support.identity import TENANT, principal
 
 LLAMA = ModelInfo(id="llama3.2:latest", provider=Provider.OLLAMA)
@@ -250,7 +251,7 @@ class Chat:
         self.ask = Ask(
             self.models,
             ModelAccess(self.models, self.settings, self.policy),
-            TokenBudget(self.holds, self.policy),
+            TokenBudget(self.holds, self.policy, unlimited_gate()),
             self.conversations,
             self.messages,
             ReplyWriter(self.conversations, self.messages, self.ledger),
@@ -400,7 +401,7 @@ HI = [PromptMessage(Speaker.USER, "hi")]  # estimated as 1 token
 
 def budget_over(ledger: FakeLedger, **policy: int) -> tuple[TokenBudget, FakeQuotaHolds]:
     holds = FakeQuotaHolds(ledger)
-    return TokenBudget(holds, AiPolicy(**policy)), holds  # type: ignore[arg-type]
+    return TokenBudget(holds, AiPolicy(**policy), unlimited_gate()), holds  # type: ignore[arg-type]
 
 
 async def test_budget_refuses_when_not_one_token_of_reply_fits(six_pm: datetime) -> None:

@@ -66,6 +66,14 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
     EmailTemplate.SIGN_IN_CODE: {"user_name": "Ada", "code": "042917", "expires_minutes": 5},
     EmailTemplate.TENANT_APPROVED: {"user_name": "Ada", "login_url": LINK},
     EmailTemplate.TENANT_REJECTED: {"user_name": "Ada", "reason": "Not a business"},
+    EmailTemplate.PLAN_LIMIT_WARNING: {
+        "limit_name": "seats",
+        "used": 8,
+        "limit": 10,
+        "percent": 80,
+        "period": "now",
+        "usage_url": LINK,
+    },
 }
 LINK_FIELD = {
     EmailTemplate.WELCOME: "login_url",
@@ -77,6 +85,7 @@ LINK_FIELD = {
     EmailTemplate.LEAD_ASSIGNED: "lead_url",
     EmailTemplate.TICKET_SLA_BREACHED: "ticket_url",
     EmailTemplate.TENANT_APPROVED: "login_url",
+    EmailTemplate.PLAN_LIMIT_WARNING: "usage_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",
@@ -140,6 +149,7 @@ def test_subjects_name_what_the_mail_is_about(renderer: JinjaEmailRenderer) -> N
     assert subjects[EmailTemplate.CAMPAIGN_RESULTS] == "Campaign results: Spring sale"
     assert subjects[EmailTemplate.CALLBACK_REQUESTED] == "Callback requested: Jane Doe"
     assert subjects[EmailTemplate.LEAD_ASSIGNED] == "Lead assigned to you: Fleet deal"
+    assert subjects[EmailTemplate.PLAN_LIMIT_WARNING] == "80% of your plan's seats used"
     assert len(set(subjects.values())) == len(subjects)
 
 

@@ -39,6 +39,7 @@ from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.describe_users import DescribeUsers
 from api.usecases.kernel.tenancy import ResolveTenant
 from tests.fakes.audit import FakeAuditLog
+from tests.fakes.plans import unlimited_gate
 from tests.fakes.storage import (
     FakeBlobs,
     FakeConfigs,
@@ -97,7 +98,7 @@ def upload(data: bytes, filename: str = "a.png", *, chunk: int = 64) -> Upload:
 
 
 def store_upload(shelf: Shelf) -> StoreUpload:
-    return StoreUpload(shelf.store, Auditor(shelf.audit), POLICY)
+    return StoreUpload(shelf.store, Auditor(shelf.audit), POLICY, unlimited_gate())
 
 
 # -- uploads ---------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ async def test_files_are_read_through_the_version_they_were_written_with(shelf: 
 
 async def test_delete_removes_the_blob_then_the_metadata(shelf: Shelf) -> None:
     found = await store_upload(shelf).execute(WRITER, upload(PNG))
-    delete = DeleteFile(shelf.store, Auditor(shelf.audit))
+    delete = DeleteFile(shelf.store, Auditor(shelf.audit), unlimited_gate())
     with pytest.raises(Forbidden):
         await delete.execute(READER, found.file.id or "")
     await delete.execute(WRITER, found.file.id or "")
@@ -263,7 +264,9 @@ async def test_a_new_avatar_replaces_and_removes_the_old_one(shelf: Shelf) -> No
         await set_avatar.execute(admin, "nobody", upload(PNG))
     # An avatar is not deleted through the files route.
     with pytest.raises(Conflict):
-        await DeleteFile(shelf.store, Auditor(shelf.audit)).execute(WRITER, second.avatar_key or "")
+        await DeleteFile(shelf.store, Auditor(shelf.audit), unlimited_gate()).execute(
+            WRITER, second.avatar_key or ""
+        )
 
     describe = DescribeProfiles(DescribeUsers(world.roles), shelf.files, shelf.store)
     [(_, url), (_, none)] = await describe.execute([second, world.users.rows["bob"]])

@@ -25,6 +25,7 @@ from api.usecases.messaging.update_channel import ChannelChanges, UpdateChannel
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.identity import FakeBox
 from tests.fakes.messaging import FakeChannels, FakeGateways
+from tests.fakes.plans import unlimited_gate
 from tests.support.identity import TENANT, principal
 
 POLICY = ChannelPolicy(
@@ -51,7 +52,9 @@ class World:
         self.audit = FakeAuditLog()
         auditor = Auditor(self.audit)
         box = FakeBox()
-        self.connect = ConnectWhatsAppChannel(self.channels, self.gateways, box, auditor, POLICY)
+        self.connect = ConnectWhatsAppChannel(
+            self.channels, self.gateways, box, auditor, POLICY, unlimited_gate()
+        )
         self.update = UpdateChannel(self.channels, self.gateways, box, auditor, POLICY)
         self.disconnect = DisconnectChannel(self.channels, self.gateways, auditor)
         self.get = GetChannel(self.channels, POLICY)

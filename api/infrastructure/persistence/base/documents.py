@@ -58,11 +58,13 @@ from api.infrastructure.persistence.messaging.webhooks import (
     WebhookItemDocument,
 )
 from api.infrastructure.persistence.operations.failed_jobs import FailedJobDocument
+from api.infrastructure.persistence.plans.plans import PlanDocument
 from api.infrastructure.persistence.tenants.profile import TenantProfileDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
 DOCUMENT_MODELS: list[type[Document]] = [
     TenantDocument,
+    PlanDocument,
     TenantProfileDocument,
     UserDocument,
     PlatformUserDocument,

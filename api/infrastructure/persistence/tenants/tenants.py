@@ -28,6 +28,7 @@ class TenantDocument(Document):
     status: TenantStatus = TenantStatus.ACTIVE
     signup_mode: SignupMode = SignupMode.INVITE_ONLY
     require_email_verification: bool = True
+    plan_id: str | None = None
     created_at: datetime
     updated_at: datetime
     name_lower: str = ""  # normalize_name(name), kept in sync here: what prefix search reads
@@ -37,6 +38,8 @@ class TenantDocument(Document):
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("subdomain", 1)], unique=True, name="subdomain_unique"),
             IndexModel([("name_lower", 1)], name="name_lower"),
+            IndexModel([("plan_id", 1)], name="plan"),
+            IndexModel([("created_at", 1)], name="created"),
         ]
 
     def to_entity(self) -> Tenant:
@@ -47,6 +50,7 @@ class TenantDocument(Document):
             status=self.status,
             signup_mode=self.signup_mode,
             require_email_verification=self.require_email_verification,
+            plan_id=self.plan_id,
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
@@ -101,6 +105,23 @@ class PlatformTenantRepository:
                 filter, {"$set": {"status": status.value, "updated_at": utcnow()}}
             )
         return await self.get(tenant_id) if result.matched_count else None
+
+    async def set_plan(self, tenant_id: str, plan_id: str | None) -> Tenant | None:
+        oid = to_object_id(tenant_id)
+        if oid is None:
+            return None
+        collection = TenantDocument.get_pymongo_collection()
+        with database_errors():
+            result = await collection.update_one(
+                {"_id": oid}, {"$set": {"plan_id": plan_id, "updated_at": utcnow()}}
+            )
+        return await self.get(tenant_id) if result.matched_count else None
+
+    async def count_on_plan(self, plan_id: str) -> int:
+        with database_errors():
+            return await TenantDocument.get_pymongo_collection().count_documents(
+                {"plan_id": plan_id}
+            )
 
     async def search(
         self, *, prefix: str | None, status: TenantStatus | None, skip: int, limit: int

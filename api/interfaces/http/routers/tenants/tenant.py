@@ -16,8 +16,10 @@ from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
+from api.interfaces.http.schemas.plans import UsageOut
 from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 from api.usecases.tenants.tenant_profile import GetTenantProfile, ProfileInput, UpdateTenantProfile
+from api.usecases.tenants.usage import GetTenantUsage
 
 router = APIRouter(tags=["tenancy"])
 
@@ -121,3 +123,22 @@ async def put_profile(
     use_case: Annotated[UpdateTenantProfile, Inject(UpdateTenantProfile)],
 ) -> TenantProfileOut:
     return TenantProfileOut.of(await use_case.execute(principal, body))
+
+
+@router.get(
+    "/tenant/usage",
+    summary="The tenant's usage against its plan",
+    description=(
+        "Needs `tenant:read` (owners and admins). Each figure is `{used, limit}` (limit "
+        "null: unlimited). Periods are UTC: messages count in the calendar month, AI "
+        "tokens in the day; seats (active users), channels (not disconnected) and storage "
+        "are what the tenant holds now. Past a limit the action that needs more is 402 "
+        "`plan_limit_reached`."
+    ),
+    responses=problem_responses(400, 401, 403, 503),
+)
+async def get_usage(
+    principal: Annotated[Principal, require(Permission.TENANT_READ)],
+    use_case: Annotated[GetTenantUsage, Inject(GetTenantUsage)],
+) -> UsageOut:
+    return UsageOut.of(await use_case.execute(principal))
