@@ -35,6 +35,7 @@ from api.interfaces.http.routers.ai import conversations as ai_conversation_rout
 from api.interfaces.http.routers.ai import knowledge as knowledge_routes
 from api.interfaces.http.routers.ai import models as ai_model_routes
 from api.interfaces.http.routers.analytics import dashboard as analytics_routes
+from api.interfaces.http.routers.analytics import platform as platform_analytics_routes
 from api.interfaces.http.routers.crm import callbacks as callback_routes
 from api.interfaces.http.routers.crm import departments as department_routes
 from api.interfaces.http.routers.crm import lead_imports as lead_import_routes
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(tenants.router, prefix=settings.api_prefix)  # the platform plane
         app.include_router(signup_routes.router, prefix=settings.api_prefix)
         app.include_router(plan_routes.router, prefix=settings.api_prefix)
+        app.include_router(platform_analytics_routes.router, prefix=settings.api_prefix)
     install_openapi(
         app, strategy=settings.tenancy.multi_tenancy_strategy, api_prefix=settings.api_prefix
     )

@@ -14,12 +14,15 @@ from api.domain.analytics.dashboard import (
     InboxFigures,
     TenantTimeZone,
 )
+from api.domain.analytics.platform import PlatformAnalyticsCache, PlatformFigures
 from api.domain.tenants.profile import DEFAULT_TIMEZONE, TenantProfileRepository
-from api.infrastructure.cache.analytics import RedisDashboardCache
+from api.infrastructure.cache.analytics import RedisDashboardCache, RedisPlatformAnalyticsCache
 from api.infrastructure.persistence.analytics.campaigns import MongoCampaignPerformance
 from api.infrastructure.persistence.analytics.crm import MongoCrmFigures
 from api.infrastructure.persistence.analytics.inbox import MongoInboxFigures
+from api.infrastructure.persistence.analytics.platform import MongoPlatformFigures
 from api.usecases.analytics.get_dashboard import AnalyticsPolicy
+from api.usecases.analytics.get_platform_analytics import PlatformAnalyticsPolicy
 from api.wiring.clients import Clients
 
 
@@ -43,4 +46,13 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(DashboardCache, instance=RedisDashboardCache(clients.redis))
     container.register(
         AnalyticsPolicy, instance=AnalyticsPolicy(cache_seconds=settings.analytics_cache_seconds)
+    )
+    container.register(PlatformFigures, MongoPlatformFigures)
+    container.register(PlatformAnalyticsCache, instance=RedisPlatformAnalyticsCache(clients.redis))
+    container.register(
+        PlatformAnalyticsPolicy,
+        instance=PlatformAnalyticsPolicy(
+            max_days=settings.plans.platform_analytics_max_days,
+            cache_seconds=settings.analytics_cache_seconds,
+        ),
     )
