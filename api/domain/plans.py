@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from api.domain.errors import ParleyError
 from api.domain.tenants.tenant import Tenant
 
+MAX_LIMIT = 10**15  # far past any real plan, well within the counters' integers
+
 
 class LimitName(StrEnum):
     SEATS = "seats"
@@ -32,11 +34,11 @@ class LimitName(StrEnum):
 class PlanLimits(BaseModel):
     """Each limit: a count (bytes for storage), or None for unlimited."""
 
-    seats: int | None = Field(default=None, ge=0)
-    channels: int | None = Field(default=None, ge=0)
-    messages_per_month: int | None = Field(default=None, ge=0)
-    ai_tokens_per_day: int | None = Field(default=None, ge=0)
-    storage_bytes: int | None = Field(default=None, ge=0)
+    seats: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    channels: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    messages_per_month: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    ai_tokens_per_day: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
+    storage_bytes: int | None = Field(default=None, ge=0, le=MAX_LIMIT)
 
     def of(self, name: LimitName) -> int | None:
         value: int | None = getattr(self, name.value)

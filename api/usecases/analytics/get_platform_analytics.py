@@ -67,6 +67,12 @@ class GetPlatformAnalytics:
         today = self._clock.now().astimezone(UTC).date()
         last = until or today
         first = since or last - timedelta(days=DEFAULT_DAYS - 1)
+        for field, value in (("from", first), ("to", last)):
+            if not date(1970, 1, 1) <= value <= date(9998, 12, 31):
+                raise InvalidWindow(
+                    "Dates must fall between 1970 and 9998.",
+                    [FieldProblem(("query", field), "out of range")],
+                )
         if last < first:
             raise InvalidWindow(
                 "`to` must not be before `from`.", [FieldProblem(("query", "to"), "before from")]

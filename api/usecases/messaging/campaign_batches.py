@@ -3,6 +3,9 @@ since the snapshot: skipped; marked for the marketing limit: skipped), a request
 left (each row's slot given back when it is answered), then one bulk write of the results
 (tried again when the database was slow: each row's write is guarded by its claim), then
 what the answers ask for: 131049 marks the contact for 24 hours, 131050 opts it out.
+Before the requests, the rows to send reserve the plan's messages of the month (as many
+as are left): the rows past it fail `plan_limit_reached` (never sent), and what was
+reserved for rows not sent is given back after the answers.
 
 `RunSlice` is the state of one slice of the send engine that its batches share: the run,
 its campaign, channel, template and gateway, the rate buckets, the request slots in use,
@@ -35,6 +38,8 @@ from api.domain.messaging.content import OutboundMessage
 from api.domain.messaging.gateway import ChannelGateway
 from api.domain.messaging.outbound import RateLimit
 from api.domain.messaging.templates import Template
+from api.domain.plans import LimitName, PlanLimitReached
+from api.usecases.kernel.plan_gate import PlanGate, Reservation
 from api.usecases.messaging.campaign_sending_rules import (
     MARKETING_LIMITED,
     MISSING_VARIABLE,
@@ -77,6 +82,7 @@ class RunSlice:
     drained: bool = False  # the last claim found nothing left
     stop: SliceOutcome | None = None
     token_refused: bool = False
+    plan_limited: bool | None = None  # the plan limits the month's messages (None: unread)
 
     @property
     def run_id(self) -> str:
@@ -97,7 +103,9 @@ class SendCampaignBatch:
         marks: MarketingLimitMarks,
         clock: Clock,
         policy: CampaignSendPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._recipients = recipients
         self._channels = channels
         self._contacts = contacts
@@ -141,6 +149,14 @@ class SendCampaignBatch:
                     ))  # fmt: skip
                     continue
                 calls.append((row, message))
+            try:
+                reservation, allowed = await self._reserve(work, len(calls))
+            except ServiceUnavailable:  # nothing was sent: the rows go back
+                log.warning("run %s: the plan's counter is unavailable", work.run_id)
+                await self._give_back(claim, rows, now)
+                return
+            results.extend(_refused(claim, calls[allowed:], now, reservation))
+            calls = calls[:allowed]
             work.release(held - len(calls))
             held = 0  # each call gives its own slot back when answered
 
@@ -152,6 +168,10 @@ class SendCampaignBatch:
 
             answered = await asyncio.gather(*(call(row, message) for row, message in calls))
             results.extend(answered)
+            unsent = sum(1 for r in answered if r.outcome is not RecipientOutcome.SENT)
+            if isinstance(reservation, Reservation):
+                await self._gate.release(reservation, unsent)
+
             await self._record(results)
             await self._follow_up(rows, results)
         except Exception:
@@ -159,6 +179,23 @@ class SendCampaignBatch:
         finally:
             if held:
                 work.release(held)
+
+    async def _reserve(
+        self, work: RunSlice, wanted: int
+    ) -> tuple[Reservation | PlanLimitReached, int]:
+        """As many of the month's messages as the plan has left, up to `wanted`: the
+        reservation and how many rows it covers (every row when unlimited: read once a
+        slice, so that an unlimited tenant's sends wait for nothing), or the refusal
+        when none is left."""
+        if work.plan_limited is None:
+            work.plan_limited = await self._gate.limit(LimitName.MESSAGES_PER_MONTH) is not None
+        if not wanted or not work.plan_limited:
+            return Reservation("", 0), wanted
+        try:
+            reservation = await self._gate.reserve(LimitName.MESSAGES_PER_MONTH, wanted, least=1)
+        except PlanLimitReached as refused:
+            return refused, 0
+        return reservation, reservation.amount if reservation.key else wanted
 
     async def _give_back(self, claim: str, rows: list[CampaignRecipient], now: datetime) -> None:
         """Claimed rows that were not sent become pending again (best effort: left claimed,
@@ -217,6 +254,32 @@ class SendCampaignBatch:
         for result in results:
             if result.error_code == str(MARKETING_OPTED_OUT):
                 await self._consent.marketing_refused(contact_of[result.recipient_id], result.at)
+
+
+def _refused(
+    claim: str,
+    calls: list[tuple[CampaignRecipient, OutboundMessage]],
+    now: datetime,
+    reservation: Reservation | PlanLimitReached,
+) -> list[RecipientResult]:
+    """Rows past the plan's messages of the month: failed, saying why (never sent)."""
+    if not calls:
+        return []
+    why = (
+        reservation.detail if isinstance(reservation, PlanLimitReached)
+        else "The plan's limit 'messages_per_month' is reached for this month."
+    )  # fmt: skip
+    return [
+        RecipientResult(
+            recipient_id=row.id or "",
+            claim=claim,
+            at=now,
+            outcome=RecipientOutcome.FAILED,
+            error_code=PlanLimitReached.code,
+            error_title=why,
+        )
+        for row, _ in calls
+    ]
 
 
 def unknown(row: CampaignRecipient, now: datetime) -> RecipientResult:

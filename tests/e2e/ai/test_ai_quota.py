@@ -23,6 +23,8 @@ from tests.support.ai_stack import (
     eventually,
     put_ai_settings,
 )
+from tests.support.onboarding import admin_headers
+from tests.support.plans import make_plan, put_on_plan
 
 QUESTION = "Say hello"  # the fake counts 2 tokens in; it answers 4 ("Hello", ",", ...)
 CAP = 10  # AI_MAX_OUTPUT_TOKENS of these tests
@@ -132,3 +134,30 @@ def _cap(request: dict[str, Any]) -> int:
 
 async def _done_count(calls: list[asyncio.Task[Streamed]], count: int) -> bool:
     return sum(c.done() for c in calls) >= count
+
+
+async def test_the_plans_daily_tokens_are_a_quota_too_refused_with_402(
+    make_stack: StackMaker,
+) -> None:
+    async with make_stack(ai_max_output_tokens=CAP) as stack:
+        owner = await stack.tenant("acme")
+        other = await stack.tenant("beta")
+        admin = await admin_headers(stack.http)
+        plan = await make_plan(stack.http, admin, "Small", ai_tokens_per_day=HOLD)
+        await put_on_plan(stack.http, admin, owner.tenant_id, plan["id"])
+        body = {"message": QUESTION}
+        # The first call holds all of it (and uses 6); the second holds what is left (7,
+        # its reply capped to 4); then not even one token of a reply fits.
+        assert (await ask(stack.http, owner, body)).status == 200
+        assert (await ask(stack.http, owner, body)).status == 200
+        refused = await ask(stack.http, owner, body)
+        assert refused.status == 402
+        assert refused.problem is not None
+        assert (refused.problem["code"], refused.problem["limit"]) == (
+            "plan_limit_reached", "ai_tokens_per_day",
+        )  # fmt: skip
+        assert await used_today(stack, owner) <= HOLD
+        # The tenant's own lower quota still answers 429; another tenant is not limited.
+        await put_ai_settings(stack.http, owner, {"daily_token_quota": 1})
+        assert (await ask(stack.http, owner, body)).status == 429
+        assert (await ask(stack.http, other, body)).status == 200

@@ -42,7 +42,10 @@ async def test_platform_admin_signs_in_without_a_tenant(client: AppClient) -> No
         await client.get(ME, headers={"Authorization": f"Bearer {tokens['access_token']}"})
     ).json()
     assert me["tenant"] is None and me["tenant_id"] is None
-    assert set(me["permissions"]) == {"tenants:read", "tenants:write", "tenants:impersonate"}
+    assert set(me["permissions"]) == {
+        "tenants:read", "tenants:write", "tenants:impersonate", "plans:manage",
+        "platform_analytics:read",
+    }  # fmt: skip
 
 
 async def test_wrong_password_and_unknown_email_answer_the_same(client: AppClient) -> None:

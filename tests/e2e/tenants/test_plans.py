@@ -13,8 +13,14 @@ import punq
 from redis.asyncio import Redis
 
 from api.common.clock import utcnow
+from api.domain.messaging.campaigns import RecipientStatus
+from api.domain.messaging.channels import ChannelRepository
+from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.campaign_batches import SliceOutcome
+from api.usecases.messaging.send_campaign_run import SendCampaignRun
 from tests.fakes.clock import FakeUtcClock
 from tests.support.app import AppClient, assert_problem
+from tests.support.campaign_sending import rows_of, running_campaign, sends_to, set_tier
 from tests.support.channels import CHANNELS, connect, connect_body
 from tests.support.fake_graph import FakeGraph
 from tests.support.files import png_bytes, upload, uploaded
@@ -28,7 +34,7 @@ from tests.support.people import (
     bearer,
     two_tenants,
 )
-from tests.support.plans import PLANS, USAGE, make_plan, put_on_plan, usage
+from tests.support.plans import PLANS, USAGE, acme_on_plan, make_plan, put_on_plan, usage
 from tests.support.sending import MESSAGES, customer_wrote, use_clock
 
 TEMPLATE = {"name": "order_update", "language": "en_US", "components": []}
@@ -95,10 +101,7 @@ async def test_platform_admins_manage_plans_and_tenants_may_not(client: AppClien
 
 
 async def test_seats_limit_counts_active_users_of_one_tenant(client: AppClient) -> None:
-    admin = await admin_headers(client)
-    acme, owner, _, beta_owner = await two_tenants(client)
-    plan = await make_plan(client, admin, seats=2)
-    await put_on_plan(client, admin, acme.tenant.id or "", plan["id"])
+    _, owner, _, beta_owner = await acme_on_plan(client, seats=2)
     first = await add_user(client, owner, "one@acme.example.com")  # the owner + 1: full
     second = await client.post(
         USERS,
@@ -142,10 +145,7 @@ async def test_twenty_concurrent_user_creations_at_the_edge_let_exactly_one_in(
 async def test_messages_per_month_under_concurrency_flush_and_rollover(
     client: AppClient, container: punq.Container, graph: FakeGraph, redis_client: Redis
 ) -> None:
-    admin = await admin_headers(client)
-    acme, owner, beta, beta_owner = await two_tenants(client)
-    plan = await make_plan(client, admin, messages_per_month=4)
-    await put_on_plan(client, admin, acme.tenant.id or "", plan["id"])
+    acme, owner, beta, beta_owner = await acme_on_plan(client, messages_per_month=4)
     channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)
     conversation_id = (await customer_wrote(container, channel)).conversation_id
     body = {"conversation_id": conversation_id, "type": "template", "template": TEMPLATE}
@@ -180,10 +180,7 @@ async def test_messages_per_month_under_concurrency_flush_and_rollover(
 
 
 async def test_channels_limit(client: AppClient, graph: FakeGraph) -> None:
-    admin = await admin_headers(client)
-    acme, owner, _, _ = await two_tenants(client)
-    plan = await make_plan(client, admin, channels=1)
-    await put_on_plan(client, admin, acme.tenant.id or "", plan["id"])
+    _, owner, _, _ = await acme_on_plan(client, channels=1)
     await connect(client, owner, graph.base_url)
     graph.numbers["999"] = {"display_phone_number": "+1 555-010-0999", "verified_name": "B"}
     second = await client.post(
@@ -196,10 +193,7 @@ async def test_channels_limit(client: AppClient, graph: FakeGraph) -> None:
 
 
 async def test_storage_limit_and_freeing_it(client: AppClient) -> None:
-    admin = await admin_headers(client)
-    acme, owner, _, beta_owner = await two_tenants(client)
-    plan = await make_plan(client, admin, storage_bytes=5000)
-    await put_on_plan(client, admin, acme.tenant.id or "", plan["id"])
+    _, owner, _, beta_owner = await acme_on_plan(client, storage_bytes=5000)
     file = await uploaded(client, owner, png_bytes(3000))
     limit_of(await upload(client, owner, png_bytes(3000)), "storage_bytes")
     figures = (await usage(client, owner))["usage"]["storage_bytes"]
@@ -236,3 +230,30 @@ async def test_usage_needs_tenant_read(client: AppClient) -> None:
     )
     body = await usage(client, owner)
     assert body["plan"] == {"id": None, "name": "Unlimited"}
+
+
+async def test_a_campaign_sends_what_the_month_has_left_and_fails_the_rest_clearly(
+    client: AppClient, container: punq.Container, graph: FakeGraph, redis_client: Redis
+) -> None:
+    acme, owner, _, _ = await acme_on_plan(client, messages_per_month=5)
+    connected = await connect(client, owner, graph.base_url)
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        channel = await container.resolve(ChannelRepository).get(connected["id"])
+    assert channel is not None
+    channel = await set_tier(container, channel, 1000)
+    arranged = await running_campaign(container, channel, 8, rate=1000)
+    with arranged.scope():
+        outcome = await container.resolve(SendCampaignRun).execute(arranged.run_id)
+    assert outcome is SliceOutcome.FINISHED
+    assert sum(sends_to(graph).values()) == 5  # never past the plan
+    rows = await rows_of(container, arranged)
+    assert sorted(r.status.value for r in rows) == ["failed"] * 3 + ["sent"] * 5
+    refused = [r for r in rows if r.status is RecipientStatus.FAILED]
+    assert {r.error_code for r in refused} == {"plan_limit_reached"}
+    assert all("messages_per_month" in (r.error_title or "") for r in refused)
+    assert (await usage(client, owner))["usage"]["messages_this_month"] == {"used": 5, "limit": 5}
+    await redis_client.flushdb()  # counted again from the database: the campaign's sends
+    assert (await usage(client, owner))["usage"]["messages_this_month"]["used"] == 5
+    inbound = await customer_wrote(container, channel)
+    body = {"conversation_id": inbound.conversation_id, "type": "template", "template": TEMPLATE}
+    limit_of(await client.post(MESSAGES, json=body, headers=owner), "messages_per_month")

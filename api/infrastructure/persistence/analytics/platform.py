@@ -1,9 +1,10 @@
 """The platform's figures: cross-tenant reads, on purpose (platform admins only).
 
 Tenants are few and platform-level: one `$group` on their creation date, one on status.
-Messages, AI tokens and files are read tenant by tenant, each on its `tenant_id`-first
-index (`tenant_created` for messages and files, `tenant_day_user_model` with the day
-names for the AI ledger): a range on a second key of a compound index, or a cross-tenant
+Messages (the inbox's and the campaigns' sent rows), AI tokens and files are read tenant
+by tenant, each on its `tenant_id`-first index (`tenant_created` for messages and files,
+`tenant_sent` for campaign rows, `tenant_day_user_model` with the day names for the AI
+ledger): a range on a second key of a compound index, or a cross-tenant
 range, would scan the collection on the embedded server. Results are days x directions.
 """
 
@@ -17,6 +18,7 @@ from api.infrastructure.persistence.ai.usage import UsageDocument
 from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import TENANT_FIELD
 from api.infrastructure.persistence.files.storage import FileDocument
+from api.infrastructure.persistence.messaging.campaigns import CampaignRecipientDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.tenants.tenants import TenantDocument
 
@@ -82,6 +84,15 @@ class MongoPlatformFigures:
                 day_row.messages_inbound += int(r["n"])
             else:
                 day_row.messages_outbound += int(r["n"])
+        campaigns = await _aggregate(
+            CampaignRecipientDocument.get_pymongo_collection(),
+            [
+                {"$match": {TENANT_FIELD: tenant_id, "sent_at": {"$gte": since, "$lt": until}}},
+                {"$group": {"_id": _day("sent_at"), "n": {"$sum": 1}}},
+            ],
+        )
+        for r in campaigns:
+            row(str(r["_id"])).messages_outbound += int(r["n"])
         tokens = await _aggregate(
             UsageDocument.get_pymongo_collection(),
             [

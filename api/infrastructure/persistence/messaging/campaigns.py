@@ -191,6 +191,8 @@ class CampaignRecipientDocument(TenantOwnedDocument):
             IndexModel(
                 [(TENANT_FIELD, 1), ("campaign_id", 1), ("status", 1)], name="campaign_status"
             ),
+            # The month's messages a plan counts (api/infrastructure/persistence/plans).
+            IndexModel([(TENANT_FIELD, 1), ("sent_at", 1)], name="tenant_sent"),
         ]
 
     @classmethod

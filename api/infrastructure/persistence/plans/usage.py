@@ -1,4 +1,5 @@
-"""The current tenant's usage as the database has it: the seeds of the plan counters and
+"""The current tenant's usage as the database has it (messages: the inbox's outbound
+messages and the campaigns' sent rows): the seeds of the plan counters and
 the figures `GET /tenant/usage` falls back on (one count or one `$group` each)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.infrastructure.persistence.base.scoped import TenantScopedRepository
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.persistence.identity.users import UserDocument
+from api.infrastructure.persistence.messaging.campaigns import CampaignRecipientDocument
 from api.infrastructure.persistence.messaging.channels import ChannelDocument
 from api.infrastructure.persistence.messaging.messages import MessageDocument
 
@@ -22,6 +24,7 @@ class MongoUsageSources:
         self._channels = TenantScopedRepository(ChannelDocument)
         self._messages = TenantScopedRepository(MessageDocument)
         self._files = TenantScopedRepository(FileDocument)
+        self._recipients = TenantScopedRepository(CampaignRecipientDocument)
         self._ledger = MongoUsageLedger()
 
     async def seats(self) -> int:
@@ -43,7 +46,8 @@ class MongoUsageSources:
                 {"$count": "n"},
             ]
         )
-        return int(found[0]["n"]) if found else 0
+        sent = await self._recipients.count({"sent_at": {"$gte": since, "$lt": until}})
+        return (int(found[0]["n"]) if found else 0) + sent
 
     async def ai_tokens(self, day: str) -> int:
         return await self._ledger.tenant_total(day)

@@ -6,22 +6,28 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.domain.plans import Plan, PlanLimits
+from api.domain.plans import MAX_LIMIT, Plan, PlanLimits
 from api.usecases.tenants.usage import Figure, TenantUsage, UsagePeriod
 
 
 class LimitsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seats: int | None = Field(default=None, ge=0, description="Active users; null: unlimited.")
-    channels: int | None = Field(default=None, ge=0, description="Connected channels.")
+    seats: int | None = Field(
+        default=None, ge=0, le=MAX_LIMIT, description="Active users; null: unlimited."
+    )
+    channels: int | None = Field(
+        default=None, ge=0, le=MAX_LIMIT, description="Connected channels."
+    )
     messages_per_month: int | None = Field(
-        default=None, ge=0, description="Outbound messages per UTC calendar month."
+        default=None, ge=0, le=MAX_LIMIT, description="Outbound messages per UTC calendar month."
     )
     ai_tokens_per_day: int | None = Field(
-        default=None, ge=0, description="AI tokens (chat and assistants) per UTC day."
+        default=None, ge=0, le=MAX_LIMIT, description="AI tokens (chat and assistants) per UTC day."
     )
-    storage_bytes: int | None = Field(default=None, ge=0, description="Bytes of stored files.")
+    storage_bytes: int | None = Field(
+        default=None, ge=0, le=MAX_LIMIT, description="Bytes of stored files."
+    )
 
     def to_limits(self) -> PlanLimits:
         return PlanLimits(**self.model_dump())
