@@ -203,6 +203,14 @@ TAGS: list[dict[str, Any]] = [
             "tenant named); subdomain availability is public."
         ),
     },
+    {
+        "name": "plans",
+        "description": (
+            "The platform plane: platform admins define plans and their limits (seats, "
+            "channels, messages per month, AI tokens per day, storage) and put tenants on "
+            "them; past a limit an action is 402 `plan_limit_reached`."
+        ),
+    },
 ]
 
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})

@@ -84,7 +84,7 @@ class PlanRef(BaseModel):
     name: str
 
 
-class UsageOut(BaseModel):
+class TenantUsageOut(BaseModel):
     plan: PlanRef
     usage: dict[str, Figure] = Field(
         description=(
@@ -95,7 +95,7 @@ class UsageOut(BaseModel):
     period: UsagePeriod
 
     @classmethod
-    def of(cls, usage: TenantUsage) -> UsageOut:
+    def of(cls, usage: TenantUsage) -> TenantUsageOut:
         return cls(
             plan=PlanRef(id=usage.plan_id, name=usage.plan_name),
             usage=usage.usage,

@@ -16,7 +16,7 @@ from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.interfaces.http.auth import CurrentPrincipal, require
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
-from api.interfaces.http.schemas.plans import UsageOut
+from api.interfaces.http.schemas.plans import TenantUsageOut
 from api.usecases.tenants.get_current_tenant import GetCurrentTenant
 from api.usecases.tenants.tenant_profile import GetTenantProfile, ProfileInput, UpdateTenantProfile
 from api.usecases.tenants.usage import GetTenantUsage
@@ -140,5 +140,5 @@ async def put_profile(
 async def get_usage(
     principal: Annotated[Principal, require(Permission.TENANT_READ)],
     use_case: Annotated[GetTenantUsage, Inject(GetTenantUsage)],
-) -> UsageOut:
-    return UsageOut.of(await use_case.execute(principal))
+) -> TenantUsageOut:
+    return TenantUsageOut.of(await use_case.execute(principal))
