@@ -67,6 +67,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.outbound import OutboundDraft
 from api.domain.messaging.routing import OutOfHoursMarks
+from api.domain.plans import PlanLimitReached
 from api.usecases.assistants.brain import AssistantBrain, AssistantPolicy, Decision
 from api.usecases.messaging.bot_handoff import HandOverToHumans
 from api.usecases.messaging.mark_conversation_read import SendReadReceipt
@@ -233,7 +234,7 @@ class AnswerInboundMessage:
         typing = asyncio.create_task(self._typing(inbound))
         try:
             return await self._brain.decide(assistant, history_of(page.items), text)
-        except QuotaExceeded:
+        except (QuotaExceeded, PlanLimitReached):  # the tenant's quota, or its plan's
             return await self._handoff(
                 key,
                 assistant,
@@ -269,12 +270,18 @@ class AnswerInboundMessage:
         if await self._taken_over(conversation.id, inbound):
             return await self._finish(key, assistant.id, conversation.id, Outcome.SUPPRESSED,
                                       decision=decision)  # fmt: skip
-        queued = await self._queue.execute(
-            OutboundDraft(conversation_id=conversation.id,
-                          content=TextContent(body=decision.text or "")),
-            MessageSender(type=SenderType.BOT, id=assistant.id),
-            idempotency_key=f"assistant-{reply_key(inbound.id or '')}",
-        )  # fmt: skip
+        try:
+            queued = await self._queue.execute(
+                OutboundDraft(conversation_id=conversation.id,
+                              content=TextContent(body=decision.text or "")),
+                MessageSender(type=SenderType.BOT, id=assistant.id),
+                idempotency_key=f"assistant-{reply_key(inbound.id or '')}",
+            )  # fmt: skip
+        except PlanLimitReached as refused:  # the month's messages: humans take it, told why
+            return await self._handoff(
+                key, assistant, conversation, HandoffReason.BUDGET,
+                f"{refused.detail} Last message: {inbound.text or ''}",
+            )  # fmt: skip
         now = self._clock.now()
         latency = max(0, int((now - started).total_seconds() * 1000))
         _, outcome = await asyncio.gather(

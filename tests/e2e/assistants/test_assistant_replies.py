@@ -28,7 +28,9 @@ from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.fake_graph import FakeGraph
 from tests.support.fake_llm import FakeLLM
 from tests.support.inbox import stored_channel
+from tests.support.onboarding import admin_headers
 from tests.support.people import signed_in, two_tenants
+from tests.support.plans import make_plan, put_on_plan
 from tests.support.routing import put_settings, set_presence
 from tests.support.sending import CONVERSATIONS, inbound
 
@@ -219,6 +221,34 @@ async def test_the_tenants_quota_hands_over_too(
     run = await run_of(tenant, message.id)
     assert (run["outcome"], run["reason"]) == ("handed_off", "budget")
     assert llm.requests == []
+
+
+async def test_the_plans_limits_hand_over_too(
+    client: AppClient, container: punq.Container, graph: FakeGraph, llm: FakeLLM, acme: Setup
+) -> None:
+    tenant, owner, channel, _ = acme
+    admin = await admin_headers(client)
+    # No message left this month: the model answers, the reply cannot be queued (402
+    # inside the job), humans take the conversation and nothing reaches the customer.
+    plan = await make_plan(client, admin, "No messages", messages_per_month=0)
+    await put_on_plan(client, admin, tenant.tenant.id or "", plan["id"])
+    first = await writes(container, channel, "What are your opening hours?")
+    run = await run_of(tenant, first.id)
+    assert (run["outcome"], run["reason"]) == ("handed_off", "budget")
+    assert sent_texts(graph) == []
+    # No AI token left today: handed over before the model is asked. (The plan changes,
+    # not the tenant's: the worker reads plans afresh, tenants through its cache.)
+    changed = await client.put(
+        f"/api/v1/plans/{plan['id']}", json={"limits": {"ai_tokens_per_day": 0}}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    back = await client.post(f"{CONVERSATIONS}/{first.conversation_id}/bot", headers=owner)
+    assert back.status_code == 200, back.text
+    asked = len(llm.requests)
+    second = await writes(container, channel, "And on Sundays?", n=1)
+    run = await run_of(tenant, second.id)
+    assert (run["outcome"], run["reason"]) == ("handed_off", "budget")
+    assert len(llm.requests) == asked
 
 
 async def _with_quota(client: AppClient, acme: Setup) -> Setup:
