@@ -74,12 +74,15 @@ SESSION_ENDING: set[Operation] = {
     ("POST", "/api/v1/auth/mfa/disable"),
 }
 
-# The platform admin's operations (no tenant): tenants, sign-in and account, the catalog.
-# The tenant's owner fuzzes all others; the platform's tenant routes answer a tenant's
-# token 403 before they read any input (tested in tests/e2e/tenants), so they are fuzzed
-# as the admin only.
-PLATFORM_TAGS = {"auth", "tenants", "tenancy"}
-PLATFORM_ONLY_TAGS = {"tenants"}
+# The platform admin's operations (no tenant): tenants, plans, the platform's analytics,
+# sign-in and account, the catalog. The tenant's owner fuzzes all others; the platform's
+# tenant, plan and analytics routes answer a tenant's token 403 before they read any
+# input (tested in tests/e2e/tenants and tests/e2e/analytics), so they are fuzzed as the
+# admin only.
+PLATFORM_TAGS = {"auth", "tenants", "tenancy", "plans"}
+PLATFORM_ONLY_TAGS = {"tenants", "plans"}
+PLATFORM_PATHS = {"/api/v1/permissions", "/api/v1/analytics/platform"}
+PLATFORM_ONLY_PATHS = {"/api/v1/analytics/platform"}
 
 
 def _label(ctx: Any) -> Operation:
@@ -91,9 +94,11 @@ def _tags(ctx: Any) -> set[str]:
 
 
 fuzzed = schema.exclude(lambda ctx: _label(ctx) in EXCLUDED)
-tenant_plane = fuzzed.exclude(lambda ctx: bool(PLATFORM_ONLY_TAGS & _tags(ctx)))
+tenant_plane = fuzzed.exclude(
+    lambda ctx: bool(PLATFORM_ONLY_TAGS & _tags(ctx)) or ctx.operation.path in PLATFORM_ONLY_PATHS
+)
 platform = fuzzed.include(
-    lambda ctx: bool(PLATFORM_TAGS & _tags(ctx)) or ctx.operation.path == "/api/v1/permissions"
+    lambda ctx: bool(PLATFORM_TAGS & _tags(ctx)) or ctx.operation.path in PLATFORM_PATHS
 )
 
 
