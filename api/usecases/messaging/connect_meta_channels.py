@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal, SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -21,15 +20,15 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.messaging.rules import (
-    ALREADY_CONNECTED,
     ChannelPolicy,
     ChannelView,
     audited_fields,
     channel_view,
     checked_profile,
     new_verify_token,
-    with_profile,
+    stored_channel,
 )
 
 
@@ -41,7 +40,9 @@ class _ConnectMeta:
         secret_box: SecretBox,
         auditor: Auditor,
         policy: ChannelPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._channels = channels
         self._gateways = gateways
         self._box = secret_box
@@ -78,10 +79,7 @@ class _ConnectMeta:
             updated_at=now,
         )
         profile = await checked_profile(self._gateways, channel, plaintexts=(token, app_secret))
-        try:
-            saved = await self._channels.add(with_profile(channel, profile))
-        except Conflict:
-            raise Conflict(ALREADY_CONNECTED) from None
+        saved = await stored_channel(self._channels, self._gate, channel, profile)
         await self._auditor.record(
             "channel.connected", "channel", saved.id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),

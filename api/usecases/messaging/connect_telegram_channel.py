@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal, SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -22,8 +21,8 @@ from api.domain.permissions import Permission
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.messaging.rules import (
-    ALREADY_CONNECTED,
     ChannelPolicy,
     ChannelView,
     audited_fields,
@@ -32,7 +31,7 @@ from api.usecases.messaging.rules import (
     new_secret_token,
     new_verify_token,
     registered_webhook,
-    with_profile,
+    stored_channel,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,9 @@ class ConnectTelegramChannel:
         secret_box: SecretBox,
         auditor: Auditor,
         policy: ChannelPolicy,
+        gate: PlanGate,
     ) -> None:
+        self._gate = gate
         self._channels = channels
         self._gateways = gateways
         self._box = secret_box
@@ -99,10 +100,7 @@ class ConnectTelegramChannel:
         profile = await checked_profile(self._gateways, channel, plaintexts=(bot_token,))
         if not profile.bot_id:
             raise ChannelCheckFailed("The Bot API did not name the bot.")
-        try:
-            saved = await self._channels.add(with_profile(channel, profile))
-        except Conflict:
-            raise Conflict(ALREADY_CONNECTED) from None
+        saved = await stored_channel(self._channels, self._gate, channel, profile)
         assert saved.id is not None  # noqa: S101 - stored
         try:
             await registered_webhook(self._gateways, self._box, saved, self._policy)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal, SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -14,20 +13,18 @@ from api.domain.messaging.channels import (
 )
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
-from api.domain.plans import LimitName
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.messaging.rules import (
-    ALREADY_CONNECTED,
     ChannelPolicy,
     ChannelView,
     audited_fields,
     channel_view,
     checked_profile,
     new_verify_token,
-    with_profile,
+    stored_channel,
 )
 
 
@@ -100,11 +97,7 @@ class ConnectWhatsAppChannel:
         profile = await checked_profile(
             self._gateways, channel, plaintexts=(access_token, app_secret or "")
         )
-        try:
-            async with self._gate.admitting(LimitName.CHANNELS):  # 402 past the plan's
-                saved = await self._channels.add(with_profile(channel, profile))
-        except Conflict:
-            raise Conflict(ALREADY_CONNECTED) from None
+        saved = await stored_channel(self._channels, self._gate, channel, profile)
         await self._auditor.record(
             "channel.connected", "channel", saved.id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from api.domain.errors import NotFound
+from api.domain.errors import Conflict, NotFound
 from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -32,7 +32,9 @@ from api.domain.messaging.errors import (
     GraphBaseUrlNotAllowed,
 )
 from api.domain.messaging.gateway import ChannelGateways
+from api.domain.plans import LimitName
 from api.usecases.kernel.clock import stored_now
+from api.usecases.kernel.plan_gate import PlanGate
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,19 @@ async def checked_profile(
 def with_profile(channel: Channel, profile: ChannelProfile) -> Channel:
     settings = channel.settings.model_copy(update=profile.for_settings(channel.settings))
     return channel.model_copy(update={"settings": settings})
+
+
+async def stored_channel(
+    channels: ChannelRepository, gate: PlanGate, channel: Channel, profile: ChannelProfile
+) -> Channel:
+    """Store a newly checked channel of any provider, counted against the plan's
+    `channels` (402 `plan_limit_reached` past it); an account already connected, in any
+    tenant, is `Conflict` (409)."""
+    try:
+        async with gate.admitting(LimitName.CHANNELS):
+            return await channels.add(with_profile(channel, profile))
+    except Conflict:
+        raise Conflict(ALREADY_CONNECTED) from None
 
 
 def webhook_url(channel: Channel, policy: ChannelPolicy) -> str:

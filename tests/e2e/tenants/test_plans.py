@@ -23,6 +23,7 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.campaign_sending import rows_of, running_campaign, sends_to, set_tier
 from tests.support.channels import CHANNELS, connect, connect_body
 from tests.support.fake_graph import FakeGraph
+from tests.support.fake_telegram import BOT_TOKEN, FakeTelegram, serve_fake_telegram
 from tests.support.files import png_bytes, upload, uploaded
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import admin_headers, login
@@ -190,6 +191,16 @@ async def test_channels_limit(client: AppClient, graph: FakeGraph) -> None:
     )
     limit_of(second, "channels")
     assert (await usage(client, owner))["usage"]["channels"] == {"used": 1, "limit": 1}
+    # Every provider counts: a Telegram bot is refused before anything is registered.
+    telegram = FakeTelegram()
+    async with serve_fake_telegram(telegram):
+        bot = await client.post(
+            f"{CHANNELS}/telegram",
+            json={"name": "Bot", "bot_token": BOT_TOKEN, "api_base_url": telegram.base_url},
+            headers=owner,
+        )
+    limit_of(bot, "channels")
+    assert telegram.webhooks == {}
 
 
 async def test_storage_limit_and_freeing_it(client: AppClient) -> None:
