@@ -29,5 +29,12 @@ class MailSettings(BaseSettings):
     model_config = env_config("MAIL_")
 
     outbox_dir: str = ".data/outbox"
+    # A delivery run holds its email this long (and gives up on the SMTP conversation
+    # after half of it): a run that dies leaves the email to the sweep once it runs out.
+    send_lease_seconds: float = Field(default=120, ge=2, le=3600)
+    sweep_interval_seconds: float = Field(default=60, gt=0)
+    # A queued email no run holds this long after it was created is queued again.
+    sweep_after_seconds: float = Field(default=300, ge=1)
+    sweep_batch: int = Field(default=500, ge=1, le=10_000)
     # The base of the links in mail is `PUBLIC_BASE_URL` (api/config/server.py), which
     # also reads the old name MAIL_PUBLIC_BASE_URL.

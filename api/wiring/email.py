@@ -8,15 +8,20 @@ import punq
 
 from api.config import Settings
 from api.domain.email.messages import (
+    EmailPolicy,
     EmailRenderer,
     EmailSender,
     MailLinks,
     OutboundEmailRepository,
+    StaleEmails,
 )
 from api.infrastructure.email.outbox import OutboxEmailSender, UnconfiguredEmailSender
 from api.infrastructure.email.renderer import JinjaEmailRenderer
 from api.infrastructure.email.smtp import SmtpEmailSender
-from api.infrastructure.persistence.email.outbound import BeanieOutboundEmailRepository
+from api.infrastructure.persistence.email.outbound import (
+    BeanieOutboundEmailRepository,
+    MongoStaleEmails,
+)
 from api.wiring.clients import Clients
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,16 @@ def email_sender(settings: Settings) -> EmailSender:
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     container.register(OutboundEmailRepository, BeanieOutboundEmailRepository)
+    container.register(StaleEmails, MongoStaleEmails)
+    mail = settings.mail
+    container.register(
+        EmailPolicy,
+        instance=EmailPolicy(
+            lease_seconds=mail.send_lease_seconds,
+            sweep_after_seconds=mail.sweep_after_seconds,
+            sweep_batch=mail.sweep_batch,
+        ),
+    )
     container.register(EmailRenderer, instance=JinjaEmailRenderer())
     container.register(
         MailLinks, instance=MailLinks(settings.public_base_url + settings.api_prefix)

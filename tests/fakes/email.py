@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from api.domain.email.messages import (
     Branding,
@@ -23,6 +24,7 @@ class FakeOutbox(OutboundEmailRepository):
 
     def __init__(self) -> None:
         self.emails: dict[str, OutboundEmail] = {}
+        self.leases: dict[str, datetime] = {}
 
     async def add(self, email: OutboundEmail) -> OutboundEmail:
         stored = email.model_copy(update={"id": f"e{len(self.emails) + 1}"})
@@ -39,8 +41,17 @@ class FakeOutbox(OutboundEmailRepository):
         self.emails[email_id] = email.model_copy(
             update={"attempts": email.attempts + 1, "last_error": error}
         )
+        self.leases.pop(email_id, None)
         if status is not None:
             await self.mark(email_id, status)
+
+    async def claim(self, email_id: str, *, now: datetime, until: datetime) -> bool:
+        email = self.emails.get(email_id)
+        held = self.leases.get(email_id)
+        if email is None or email.status is not EmailStatus.QUEUED or (held and held > now):
+            return False
+        self.leases[email_id] = until
+        return True
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:
         self.emails[email_id] = self.emails[email_id].model_copy(update={"status": status})

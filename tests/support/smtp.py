@@ -21,13 +21,17 @@ class Received:
 
 @dataclass
 class SmtpCapture:
-    """aiosmtpd handler: `fail_next` DATA commands answer 451; `reject` addresses get 550."""
+    """aiosmtpd handler: `fail_next` DATA commands answer 451; `reject` addresses get 550;
+    while `hold_rcpt` is set, each RCPT waits (counted in `held`) before it is answered:
+    a sender's conversation stays in flight, before any content was sent."""
 
     received: list[Received] = field(default_factory=list)
     fail_next: int = 0
     always_fail: bool = False
     reject: set[str] = field(default_factory=set)
     attempts: int = 0
+    hold_rcpt: bool = False
+    held: int = 0
 
     def reset(self) -> None:
         self.received.clear()
@@ -35,10 +39,16 @@ class SmtpCapture:
         self.always_fail = False
         self.reject.clear()
         self.attempts = 0
+        self.hold_rcpt = False
+        self.held = 0
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.hold_rcpt:
+            self.held += 1
+            while self.hold_rcpt:  # noqa: ASYNC110 - set from the test's thread and loop
+                await asyncio.sleep(0.05)
         if address.lower() in self.reject:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)

@@ -121,3 +121,31 @@ class OutboundEmailRepository(Protocol):
     async def mark(self, email_id: str, status: EmailStatus) -> None:
         """Set the final status (`sent` stamps `sent_at`)."""
         ...
+
+    async def claim(self, email_id: str, *, now: datetime, until: datetime) -> bool:
+        """Take the send lease of a `queued` email that no live run holds (none, or one
+        that ran out before `now`) until `until`, atomically; False when it is settled or
+        another run holds it. `record_attempt` gives the lease back."""
+        ...
+
+
+class StaleEmails(Protocol):
+    """Queued email no live run holds, across tenants (the sweeper's view)."""
+
+    async def queued_before(
+        self, before: datetime, *, now: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(tenant id, email id) of emails still `queued`, created before `before`, whose
+        send lease (if any) ran out before `now`, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmailPolicy:
+    """How long a delivery run holds an email (`MAIL_SEND_LEASE_SECONDS`; it bounds the
+    SMTP conversation too), and when the sweeper re-queues one whose job or run was lost
+    (`MAIL_SWEEP_AFTER_SECONDS`, `MAIL_SWEEP_BATCH`)."""
+
+    lease_seconds: float = 120.0
+    sweep_after_seconds: float = 300.0
+    sweep_batch: int = 500

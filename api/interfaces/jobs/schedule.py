@@ -18,6 +18,7 @@ from api.usecases.crm.lead_imports import SWEEP_LEAD_IMPORTS_JOB
 from api.usecases.crm.meeting_reminders import SEND_MEETING_REMINDERS_JOB
 from api.usecases.crm.ticket_sla import TICKET_SLA_JOB
 from api.usecases.crm.transcripts import SWEEP_TRANSCRIPTS_JOB
+from api.usecases.email.sweep_emails import SWEEP_EMAILS_JOB
 from api.usecases.messaging.campaign_rules import DISPATCH_DUE_JOB, SWEEP_CAMPAIGNS_JOB
 from api.usecases.messaging.contact_imports import SWEEP_IMPORTS_JOB
 from api.usecases.messaging.conversation_status import WAKE_JOB
@@ -70,6 +71,7 @@ def beat_schedule(settings: Settings) -> dict[str, ScheduleEntry]:
 periodic("heartbeat", HEARTBEAT_JOB, lambda s: s.jobs.heartbeat_interval_seconds)
 periodic("webhook-sweep", SWEEP_WEBHOOKS_JOB, lambda s: s.webhook_sweep_interval_seconds)
 periodic("outbound-sweep", SWEEP_OUTBOUND_JOB, lambda s: s.send_sweep_interval_seconds)
+periodic("email-sweep", SWEEP_EMAILS_JOB, lambda s: s.mail.sweep_interval_seconds)
 periodic("snooze-wake", WAKE_JOB, lambda s: s.snooze_wake_interval_seconds)
 periodic("campaign-dispatch", DISPATCH_DUE_JOB, lambda s: s.campaigns.dispatch_interval_seconds)
 periodic("contact-import-sweep", SWEEP_IMPORTS_JOB, lambda s: s.imports.sweep_interval_seconds)

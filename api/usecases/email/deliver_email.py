@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
+from api.domain.clock import Clock
 from api.domain.email.messages import (
     Branding,
     EmailMessage,
+    EmailPolicy,
     EmailRenderer,
     EmailSender,
     EmailStatus,
@@ -20,11 +25,15 @@ from api.domain.tenants.tenant import Tenant, TenantRepository
 class DeliverEmail:
     """Render and send one queued message (run by the worker, in the email's tenant).
 
-    Rules: a message already sent is not sent again (redelivery is harmless); every
-    attempt is counted; a permanent refusal marks it failed at once; a temporary one is
-    raised for the job to retry, and marks it failed only on the last attempt. The
-    tenant's company profile dresses every message (read when it is sent): its display
-    name in the sender's name (else `SMTP_FROM_NAME`), and (else the tenant's name) in the
+    Rules: a message already sent is not sent again, and one another run holds (its send
+    lease, `EmailPolicy.lease_seconds`) is left to it: a redelivered, re-queued or
+    duplicated job is harmless. The SMTP conversation is cut (a temporary failure) at
+    half the lease, so a live run never outlasts its lease; a run that dies leaves the
+    lease to run out and the email to the sweep (`SweepOutboundEmails`). Every attempt
+    is counted; a permanent refusal marks it failed at once; a temporary one is raised
+    for the job to retry, and marks it failed only on the last attempt. The tenant's
+    company profile dresses every message (read when it is sent): its display name in
+    the sender's name (else `SMTP_FROM_NAME`), and (else the tenant's name) in the
     subject and the text; its brand colour, its email footer and its logo.
     """
 
@@ -36,6 +45,8 @@ class DeliverEmail:
         renderer: EmailRenderer,
         sender: EmailSender,
         links: MailLinks,
+        clock: Clock,
+        policy: EmailPolicy,
     ) -> None:
         self._outbox = outbox
         self._tenants = tenants
@@ -43,6 +54,8 @@ class DeliverEmail:
         self._renderer = renderer
         self._sender = sender
         self._links = links
+        self._clock = clock
+        self._policy = policy
 
     async def execute(self, email_id: str, *, last_attempt: bool = False) -> EmailStatus:
         email = await self._outbox.get(email_id)
@@ -53,20 +66,28 @@ class DeliverEmail:
         tenant = await self._tenants.get(current_tenant())
         if tenant is None:
             raise NotFound("The email's tenant no longer exists.")
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._policy.lease_seconds)
+        if not await self._outbox.claim(email_id, now=now, until=until):
+            held = await self._outbox.get(email_id)  # settled meanwhile, or another run's
+            return held.status if held is not None else EmailStatus.QUEUED
         profile = await self._profiles.get()
         branding = branding_of(tenant, profile, self._links)
         try:
             rendered = self._renderer.render(email.template, email.context, branding)
-            await self._sender.send(
-                EmailMessage(
-                    to=[email.to],
-                    subject=rendered.subject,
-                    html=rendered.html,
-                    text=rendered.text,
-                    message_id=f"{email_id}.{tenant.id}",
-                    sender_name=profile.display_name if profile else None,
-                )
+            message = EmailMessage(
+                to=[email.to],
+                subject=rendered.subject,
+                html=rendered.html,
+                text=rendered.text,
+                message_id=f"{email_id}.{tenant.id}",
+                sender_name=profile.display_name if profile else None,
             )
+            try:
+                async with asyncio.timeout(self._policy.lease_seconds / 2):
+                    await self._sender.send(message)
+            except TimeoutError:
+                raise TemporaryFailure("the mail server took too long") from None
         except TemporaryFailure as exc:
             final = EmailStatus.FAILED if last_attempt else None
             await self._outbox.record_attempt(email_id, str(exc), final)

@@ -14,6 +14,7 @@ from api.domain.errors import NotFound, TenantRequired
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.email.outbound import (
     BeanieOutboundEmailRepository,
+    MongoStaleEmails,
     OutboundEmailDocument,
 )
 
@@ -172,7 +173,39 @@ async def test_indexes_start_with_the_tenant() -> None:
     assert keys["tenant_created"] == ["tenant_id", "created_at"]
     assert info["tenant_created"]["key"][1] == ("created_at", -1)
     assert keys["tenant_status"] == ["tenant_id", "status"]
+    # The one platform-level read (the sweeper's, across tenants) has its own index.
+    assert keys.pop("status_created") == ["status", "created_at"]
     assert all(fields[0] in ("_id", "tenant_id") for fields in keys.values())
+
+
+async def test_one_run_at_a_time_holds_an_email_and_the_sweep_sees_the_rest(
+    outbox: BeanieOutboundEmailRepository,
+) -> None:
+    now = utcnow()
+    later = now + timedelta(seconds=60)
+    with tenant_context(TENANT_A):
+        held = (await outbox.add(new_email("held@example.com"))).id or ""
+        free = (await outbox.add(new_email("free@example.com"))).id or ""
+        sent = (await outbox.add(new_email("sent@example.com"))).id or ""
+        claims = await asyncio.gather(*(outbox.claim(held, now=now, until=later)
+                                        for _ in range(5)))  # fmt: skip
+        assert sorted(claims) == [False, False, False, False, True]
+        assert await outbox.claim(sent, now=now, until=later)
+        await outbox.record_attempt(sent, None, EmailStatus.SENT)  # gives the lease back
+        assert not await outbox.claim(sent, now=now, until=later)  # settled
+    with tenant_context(TENANT_B):
+        assert not await outbox.claim(free, now=now, until=later)  # another tenant's
+    stale = MongoStaleEmails()
+    after = now + timedelta(seconds=1)
+    assert await stale.queued_before(after, now=now, limit=10) == [(TENANT_A, free)]
+    # Once the lease has run out, the held email is the sweep's too, and anyone's to take.
+    assert await stale.queued_before(after, now=later + timedelta(seconds=1), limit=10) == [
+        (TENANT_A, held), (TENANT_A, free)
+    ]  # fmt: skip
+    with tenant_context(TENANT_A):
+        assert await outbox.claim(
+            held, now=later + timedelta(seconds=1), until=later + timedelta(seconds=61)
+        )
 
 
 async def test_an_attempt_and_its_outcome_are_one_update(

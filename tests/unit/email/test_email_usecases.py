@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import pytest
 
 from api.common.clock import utcnow
 from api.domain.email.messages import (
+    EmailMessage,
+    EmailPolicy,
     EmailStatus,
     EmailTemplate,
     MailLinks,
@@ -22,6 +27,7 @@ from api.domain.tenants.profile import TenantProfile
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.email.deliver_email import DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
+from tests.fakes.clock import FakeUtcClock
 from tests.fakes.crm_callbacks import FakeProfiles
 from tests.fakes.email import FakeOutbox, FakeRenderer, FakeSender
 from tests.fakes.jobs import FakeJobs
@@ -36,6 +42,22 @@ def acme() -> Tenant:
     return Tenant(
         id=TENANT, name="Acme", subdomain="acme", status=TenantStatus.ACTIVE,
         created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+LEASE = 60.0
+
+
+def deliverer(
+    outbox: FakeOutbox,
+    sender: FakeSender,
+    clock: FakeUtcClock | None = None,
+    profiles: FakeProfiles | None = None,
+    lease: float = LEASE,
+) -> DeliverEmail:
+    return DeliverEmail(
+        outbox, FakeTenants(acme()), profiles or FakeProfiles(), FakeRenderer(), sender, LINKS,
+        clock or FakeUtcClock(), EmailPolicy(lease_seconds=lease),
     )  # fmt: skip
 
 
@@ -75,9 +97,7 @@ async def test_queue_down_marks_the_record_failed_and_raises() -> None:
 
 async def test_deliver_sends_once_with_tenant_branding() -> None:
     outbox, sender = FakeOutbox(), FakeSender()
-    deliver = DeliverEmail(
-        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender, LINKS
-    )
+    deliver = deliverer(outbox, sender)
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         assert await deliver.execute(email_id) is EmailStatus.SENT
@@ -93,8 +113,7 @@ async def test_deliver_dresses_the_message_in_the_company_profile() -> None:
     profiles.profile = TenantProfile(
         display_name="Acme Jewellers", brand_color="#aa0011", email_footer="Acme Ltd, Rome"
     )
-    renderer = FakeRenderer()
-    deliver = DeliverEmail(outbox, FakeTenants(acme()), profiles, renderer, sender, LINKS)
+    deliver = deliverer(outbox, sender, profiles=profiles)
     with tenant_context(TenantId(TENANT)):
         assert await deliver.execute(await queued(outbox)) is EmailStatus.SENT
     [message] = sender.sent
@@ -105,9 +124,7 @@ async def test_deliver_dresses_the_message_in_the_company_profile() -> None:
 async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() -> None:
     outbox = FakeOutbox()
     sender = FakeSender(TemporaryFailure("451"), TemporaryFailure("451"))
-    deliver = DeliverEmail(
-        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(), sender, LINKS
-    )
+    deliver = deliverer(outbox, sender)
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         with pytest.raises(TemporaryFailure):
@@ -121,10 +138,7 @@ async def test_temporary_failure_is_raised_and_fails_only_on_the_last_attempt() 
 
 async def test_permanent_failure_marks_failed_at_once() -> None:
     outbox = FakeOutbox()
-    deliver = DeliverEmail(
-        outbox, FakeTenants(acme()), FakeProfiles(), FakeRenderer(),
-        FakeSender(PermanentFailure("550")), LINKS,
-    )  # fmt: skip
+    deliver = deliverer(outbox, FakeSender(PermanentFailure("550")))
     with tenant_context(TenantId(TENANT)):
         email_id = await queued(outbox)
         with pytest.raises(PermanentFailure):
@@ -135,8 +149,41 @@ async def test_permanent_failure_marks_failed_at_once() -> None:
 
 
 async def test_unknown_email_is_not_found() -> None:
-    deliver = DeliverEmail(
-        FakeOutbox(), FakeTenants(acme()), FakeProfiles(), FakeRenderer(), FakeSender(), LINKS
-    )
+    deliver = deliverer(FakeOutbox(), FakeSender())
     with tenant_context(TenantId(TENANT)), pytest.raises(NotFound):
         await deliver.execute("missing")
+
+
+async def test_an_email_another_run_holds_is_not_sent_until_its_lease_runs_out() -> None:
+    """A run that died holding the email (its job redelivered, or re-queued by the sweep):
+    nothing is sent while its lease lasts; once it has run out, one run sends it."""
+    outbox, sender, clock = FakeOutbox(), FakeSender(), FakeUtcClock()
+    deliver = deliverer(outbox, sender, clock)
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        assert await outbox.claim(email_id, now=clock.now(), until=clock.now())  # a dead run
+        outbox.leases[email_id] = clock.now() + timedelta(seconds=LEASE)
+        assert await deliver.execute(email_id) is EmailStatus.QUEUED
+        clock.advance(seconds=LEASE - 1)
+        assert await deliver.execute(email_id) is EmailStatus.QUEUED
+        assert sender.sent == []
+        clock.advance(seconds=2)
+        assert await deliver.execute(email_id) is EmailStatus.SENT
+        assert await deliver.execute(email_id) is EmailStatus.SENT
+    assert len(sender.sent) == 1 and outbox.emails[email_id].attempts == 1
+    assert email_id not in outbox.leases
+
+
+async def test_a_send_outlasting_half_the_lease_is_cut_and_retried() -> None:
+    class Hung(FakeSender):
+        async def send(self, message: EmailMessage) -> None:
+            await asyncio.sleep(10)
+
+    outbox = FakeOutbox()
+    deliver = deliverer(outbox, Hung(), lease=0.1)
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        with pytest.raises(TemporaryFailure):
+            await deliver.execute(email_id)
+    assert outbox.emails[email_id].status is EmailStatus.QUEUED
+    assert email_id not in outbox.leases  # given back: the retry may take it at once

@@ -7,18 +7,21 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from api.common.clock import utcnow
 from api.domain.email.messages import ContextValue, EmailStatus, EmailTemplate, OutboundEmail
 from api.domain.errors import NotFound
+from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.scoped import (
     TENANT_FIELD,
     TenantOwnedDocument,
     TenantScopedRepository,
+    to_object_id,
 )
 
 MAX_ERROR_LENGTH = 500
+_LEASE = "send_lease_until"  # a delivery run holds the email until then
 
 
 class OutboundEmailDocument(TenantOwnedDocument):
@@ -30,12 +33,15 @@ class OutboundEmailDocument(TenantOwnedDocument):
     last_error: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+    send_lease_until: datetime | None = None
 
     class Settings:
         name = "outbound_emails"
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([(TENANT_FIELD, 1), ("created_at", DESCENDING)], name="tenant_created"),
             IndexModel([(TENANT_FIELD, 1), ("status", 1)], name="tenant_status"),
+            # The sweeper's platform-level read: queued email, oldest first.
+            IndexModel([("status", ASCENDING), ("created_at", ASCENDING)], name="status_created"),
         ]
 
     @classmethod
@@ -90,13 +96,45 @@ class BeanieOutboundEmailRepository:
         changes: dict[str, Any] = {"last_error": error[:MAX_ERROR_LENGTH] if error else None}
         if status is not None:
             changes.update(_status_changes(status))
-        await self._apply(email_id, {"$inc": {"attempts": 1}, "$set": changes})
+        update = {"$inc": {"attempts": 1}, "$set": changes, "$unset": {_LEASE: ""}}
+        await self._apply(email_id, update)
 
     async def mark(self, email_id: str, status: EmailStatus) -> None:
         await self._apply(email_id, {"$set": _status_changes(status)})
+
+    async def claim(self, email_id: str, *, now: datetime, until: datetime) -> bool:
+        oid = to_object_id(email_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(
+            {"_id": oid, "status": EmailStatus.QUEUED.value,
+             _LEASE: {"$not": {"$gt": now}}},  # none, or run out (one plain filter)
+            {"$set": {_LEASE: until}},
+        )  # fmt: skip
 
     async def _apply(self, email_id: str, update: Mapping[str, Mapping[str, Any]]) -> None:
         """Apply one atomic update document to this tenant's email; `NotFound` if absent."""
         self._scoped.scope()  # first: no tenant is TenantRequired, whatever the id
         if not await self._scoped.apply(email_id, update):
             raise NotFound("No such email in this tenant.")
+
+
+class MongoStaleEmails:
+    """`StaleEmails` adapter: a platform-level read (no tenant), from `status_created`."""
+
+    async def queued_before(
+        self, before: datetime, *, now: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        stale = {
+            "status": EmailStatus.QUEUED.value,
+            "created_at": {"$lt": before},
+            _LEASE: {"$not": {"$gt": now}},  # no run holds it (none, or run out)
+        }
+        collection = OutboundEmailDocument.get_pymongo_collection()
+        with database_errors():
+            cursor = (
+                collection.find(stale, projection={TENANT_FIELD: 1})
+                .sort("created_at", 1)
+                .limit(limit)
+            )
+            return [(str(row[TENANT_FIELD]), str(row["_id"])) async for row in cursor]
