@@ -120,6 +120,22 @@ class Settings(BaseSettings):
             "run, is queued again (its job was lost)."
         ),
     )
+    send_channel_max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description=(
+            "Sends of one channel at its provider at once, across all workers: a provider "
+            "that hangs holds at most this many worker threads (keep it below "
+            "WORKER_CONCURRENCY); a send finding them all taken is queued again."
+        ),
+    )
+    send_channel_busy_retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="When a send that found its channel's slots taken is queued again.",
+    )
     send_rate_max_wait_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -168,6 +168,18 @@ class TemporaryFailure(ParleyError):
     title = "Temporary failure"
 
 
+class Deferred(ParleyError):
+    """A job cannot start its work now and holds nothing (a busy provider's slots are all
+    taken): queue it again in `retry_after` seconds, its attempts untouched."""
+
+    code = "deferred"
+    title = "Deferred"
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = max(0.0, retry_after)
+
+
 class PermanentFailure(ParleyError):
     """An outside service refused the work for good: do not retry."""
 

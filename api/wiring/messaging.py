@@ -41,6 +41,7 @@ from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.outbound import (
     IdempotencyKeys,
     OutboundFiles,
+    ProviderSlots,
     SendRateLimiter,
     StaleOutbound,
 )
@@ -51,6 +52,7 @@ from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.teams import TeamRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
+from api.infrastructure.cache.provider_slots import RedisProviderSlots
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
@@ -151,6 +153,8 @@ def send_policy(settings: Settings) -> SendPolicy:
         + max(settings.whatsapp.timeout_seconds, settings.telegram.timeout_seconds)
         + 60,
         sweep_after_seconds=settings.send_sweep_after_seconds,
+        channel_max_in_flight=settings.send_channel_max_in_flight,
+        channel_busy_retry_seconds=settings.send_channel_busy_retry_seconds,
     )
 
 
@@ -226,6 +230,7 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(IdempotencyKeys, instance=keys)
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
+    container.register(ProviderSlots, instance=RedisProviderSlots(clients.redis))
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
 
 

@@ -10,7 +10,8 @@ A task is declared with `@parley_task("parley.x.y")` over an `async def body(con
 3. runs the body on the worker process's long-lived event loop, cancelled after
    `JOB_TIME_LIMIT_SECONDS` (a limit that holds in every pool, threads included);
 4. retries `TemporaryFailure`, `ServiceUnavailable` and timeouts with exponential backoff
-   and full jitter up to `JOB_MAX_RETRIES`; anything else fails at once;
+   and full jitter up to `JOB_MAX_RETRIES`; queues a `Deferred` job again as it is (its
+   attempts untouched) after the delay it asks for; anything else fails at once;
 5. records a job that fails for good in `failed_jobs` and logs it with its request id.
 """
 
@@ -30,7 +31,7 @@ from celery.exceptions import Retry
 
 from api.common.clock import utcnow
 from api.common.request_context import request_id_var
-from api.domain.errors import ServiceUnavailable, TemporaryFailure
+from api.domain.errors import Deferred, ServiceUnavailable, TemporaryFailure
 from api.domain.jobs import FailedJob, IdempotencyGuard
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.operations.failed_jobs import RecordFailedJob
@@ -168,6 +169,15 @@ class ParleyTask(Task):  # type: ignore[misc]
         try:
             limit = float(self.app.conf.task_time_limit or 300)
             return runtime.run(self._guarded(body, kwargs, delivery), timeout=limit)
+        except Deferred as exc:
+            # Queued again as it is (same attempt count, tenant and request id); this
+            # delivery ends here, holding no thread while it waits.
+            log.info("%s deferred %.1fs: %s", self.name, exc.retry_after, exc)
+            self.apply_async(
+                kwargs=kwargs, countdown=exc.retry_after, retries=delivery.retries,
+                headers={TENANT_HEADER: delivery.tenant_id, REQUEST_HEADER: delivery.request_id},
+            )  # fmt: skip
+            return None
         except RETRYABLE as exc:
             if delivery.last_attempt:
                 raise

@@ -8,6 +8,10 @@
   the provider accepted the message and before its id was stored, that resend is the one
   duplicate possible; the provider's status webhook carries Parley's id as its tracker
   and usually settles the message first.)
+- At most `channel_max_in_flight` sends of one channel are at its provider at once (slots
+  shared by every worker): a send finding them all taken gives its claim back and is
+  queued again (`Deferred`, its attempts untouched), so a provider that hangs holds a few
+  of the workers' threads, never all of them, and other channels keep sending.
 - The number's rate bucket (`messages_per_second` of the channel, shared by every worker
   through Redis) is waited for, not failed on; so is the recipient's where the provider
   limits each chat (Telegram: about one message a second).
@@ -34,11 +38,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from enum import StrEnum
 
 from api.domain.clock import Clock
-from api.domain.errors import NotFound, PayloadTooLarge, ServiceUnavailable, TemporaryFailure
+from api.domain.errors import (
+    Deferred,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TemporaryFailure,
+)
 from api.domain.messaging.channels import (
     MAX_UPLOAD_BYTES,
     Channel,
@@ -66,6 +77,7 @@ from api.domain.messaging.messages import (
 from api.domain.messaging.outbound import (
     MediaDraft,
     OutboundFiles,
+    ProviderSlots,
     SendRateLimiter,
     number_bucket,
 )
@@ -104,8 +116,10 @@ class DeliverOutboundMessage:
         events: InboxEvents,
         consent: ContactConsent,
         identities: ContactIdentityRepository,
+        slots: ProviderSlots,
     ) -> None:
         self._identities = identities
+        self._slots = slots
         self._events = events
         self._consent = consent
         self._messages = messages
@@ -134,9 +148,13 @@ class DeliverOutboundMessage:
         outbound: OutboundMessage | None = None
         try:
             outbound = await self._outbound(message, channel)
-            await self._wait_for_rate(channel, outbound.recipient)
-            async with provider_call(self._channels, channel):
-                result = await self._gateways.for_channel(channel).send(outbound)
+            async with self._slot(channel, message.id):
+                await self._wait_for_rate(channel, outbound.recipient)
+                async with provider_call(self._channels, channel):
+                    result = await self._gateways.for_channel(channel).send(outbound)
+        except Deferred:
+            await self._messages.release_send(message.id)  # the next run claims it again
+            raise
         except ChannelTokenInvalid as exc:  # the channel is marked token_invalid
             return await self._fail(message, _error_of(exc))
         except ChannelRateLimited as exc:
@@ -162,6 +180,22 @@ class DeliverOutboundMessage:
         if sent is not None:
             await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
         return DeliveryOutcome.SENT
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, channel: Channel, holder: str) -> AsyncIterator[None]:
+        """One of the channel's provider slots for this run, or `Deferred`."""
+        key = f"channel:{channel.id}"
+        policy = self._policy
+        if not await self._slots.acquire(
+            key, holder, limit=policy.channel_max_in_flight, hold_seconds=policy.lease_seconds
+        ):
+            raise Deferred("The channel's provider slots are taken.",
+                           policy.channel_busy_retry_seconds)  # fmt: skip
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ServiceUnavailable):  # it runs out with the lease
+                await self._slots.release(key, holder)
 
     async def _updated(self, message_id: str) -> None:
         """Publish `message.updated` with the message as stored now (a status webhook may

@@ -58,6 +58,10 @@ class SendPolicy:
     # A message re-queued this often and still queued is failed: its job keeps dying (a
     # message no run can handle), and sweeping it forever would hide that.
     sweep_max_requeues: int = 3
+    # Sends of one channel at its provider at once (all workers), and when a send that
+    # found them all taken runs again (it holds no thread meanwhile).
+    channel_max_in_flight: int = 4
+    channel_busy_retry_seconds: float = 1.0
 
 
 def recipient_identity(to: str) -> ContactIdentity:

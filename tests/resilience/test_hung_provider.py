@@ -1,0 +1,139 @@
+"""A hung provider never blocks other tenants: tenant A's Graph API takes every send and
+never answers, while tenant B's sends, through the same worker, reach its Graph API
+within seconds.
+
+A real Celery worker (threads pool) on brokers of this test's own; each tenant's channel
+points at a fake Graph of its own. A queues more sends than the worker has threads, then
+B sends a few; how long B's take is printed (`-s`) and bounded. Without the per-channel
+cap (`SEND_CHANNEL_MAX_IN_FLIGHT`) every thread waited on A's provider and none of B's
+sends had left after 20 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from api.config import JobSettings, Settings
+from api.infrastructure.jobs.celery_app import create_celery
+from tests.support.app import AppClient, serve
+from tests.support.fake_graph import FakeGraph, serve_fake_graph
+from tests.support.inbox import stored_channel
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.sending import customer_wrote, queued
+from tests.support.settings import make_settings, redis_db
+from tests.support.workers import start_celery, stop, worker_env
+
+pytestmark = pytest.mark.resilience
+
+BROKER, RESULTS = 12, 13  # Redis databases of this test's own: no other worker takes its jobs
+THREADS = 4
+CAP = 2  # SEND_CHANNEL_MAX_IN_FLIGHT: below the worker's threads, as the README says
+HUNG_SENDS = 3 * THREADS
+B_SENDS = 3
+B_DEADLINE = 20.0  # seconds for B's sends while A's provider hangs (a send takes ms)
+
+
+def hung_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
+    settings = make_settings(mongo_url, redis_url, db, tenant_cache_ttl_seconds=0)
+    return settings.model_copy(update={
+        "jobs": JobSettings(_env_file=None, celery_broker_url=redis_db(redis_url, BROKER),
+                            celery_result_backend=redis_db(redis_url, RESULTS)),
+    })  # fmt: skip
+
+
+@pytest.fixture
+def db() -> str:
+    return f"hung_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
+    app = create_celery(hung_settings(mongo_url, redis_url, db), main="tests-hung")
+    app.connection_for_write().default_channel.client.flushdb()  # this test's broker only
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def worker(
+    control: Celery, mongo_url: str, redis_url: str, db: str, tmp_path: Path
+) -> Iterator[None]:
+    env = {
+        **worker_env(mongo_url, redis_url, db, 1),
+        "CELERY_BROKER_URL": redis_db(redis_url, BROKER),
+        "CELERY_RESULT_BACKEND": redis_db(redis_url, RESULTS),
+        "WHATSAPP_ALLOWED_GRAPH_BASE_URLS": "*",
+        "SEND_CHANNEL_MAX_IN_FLIGHT": str(CAP),
+    }
+    log = tmp_path / "worker.log"
+    command = ["worker", "--pool=threads", f"--concurrency={THREADS}", "--loglevel=INFO",
+               "-n", "hung@%h"]  # fmt: skip
+    process = start_celery(command, env, log)
+    try:
+        deadline = time.monotonic() + 60
+        while not control.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
+        yield
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+async def app(mongo_url: str, redis_url: str, db: str) -> AsyncIterator[AppClient]:
+    async with serve(hung_settings(mongo_url, redis_url, db)) as http:
+        yield http
+
+
+@pytest.fixture
+async def graphs() -> AsyncIterator[tuple[FakeGraph, FakeGraph]]:
+    hung, fine = FakeGraph(delay_seconds=3600), FakeGraph()
+    async with serve_fake_graph(hung), serve_fake_graph(fine):
+        yield hung, fine
+
+
+async def test_a_hung_graph_api_of_one_tenant_never_holds_up_another_tenants_sends(
+    app: AppClient, worker: None, graphs: tuple[FakeGraph, FakeGraph]
+) -> None:
+    hung, fine = graphs
+    sides = []
+    for subdomain, graph, number in (("acme", hung, "1001"), ("beta", fine, "2002")):
+        tenant = await onboard(app, subdomain)
+        channel = await stored_channel(app.container, tenant.tenant.id or "", graph.base_url,
+                                       phone_number_id=number)  # fmt: skip
+        wrote = await customer_wrote(app.container, channel)
+        sides.append((await owner_headers(app, tenant), wrote.conversation_id))
+    (a_headers, a_conversation), (b_headers, b_conversation) = sides
+
+    def text(n: int, who: str) -> dict[str, object]:
+        return {"type": "text", "text": {"body": f"{who} {n}"}}
+
+    for n in range(HUNG_SENDS):
+        await queued(app, a_headers, {"conversation_id": a_conversation, **text(n, "a")})
+    deadline = time.monotonic() + 30
+    while hung.in_flight < CAP:  # as many of A's sends as its channel may have hang
+        assert time.monotonic() < deadline, f"A's sends did not start: {hung.in_flight}"
+        await asyncio.sleep(0.05)
+
+    started = time.monotonic()
+    for n in range(B_SENDS):
+        await queued(app, b_headers, {"conversation_id": b_conversation, **text(n, "b")})
+    while fine.calls("send") < B_SENDS:
+        waited = time.monotonic() - started
+        assert waited < B_DEADLINE, (
+            f"B's sends held up by A's hung provider: {fine.calls('send')} of {B_SENDS} "
+            f"after {waited:.1f} s ({hung.in_flight} of A's in flight)"
+        )
+        await asyncio.sleep(0.05)
+    assert hung.in_flight == CAP  # the rest of A's sends wait, holding no thread
+    print(f"B's {B_SENDS} sends reached Meta {time.monotonic() - started:.2f} s after queuing, "
+          f"with {hung.in_flight} of A's sends hung")  # fmt: skip
