@@ -63,14 +63,22 @@ async def stock_tenant(container: punq.Container, tenant_id: str) -> str:
     named parameters) and `draft_promo` (pending), all `en`; the channel's id."""
     box: SecretBox = container.resolve(SecretBox)
     channels: ChannelRepository = container.resolve(ChannelRepository)
-    templates: TemplateRepository = container.resolve(TemplateRepository)
-    now = utcnow()
     with tenant_context(TenantId(tenant_id)):
         number = str(int(tenant_id, 16) % 10**12)  # a phone number id of the tenant's own
         channel = await channels.add(
             whatsapp_channel(box, "http://127.0.0.1:9", channel_id=None, phone_number_id=number)
         )
-        assert channel.id is not None
+    assert channel.id is not None
+    await stock_templates(container, tenant_id, channel.id)
+    return channel.id
+
+
+async def stock_templates(container: punq.Container, tenant_id: str, channel_id: str) -> None:
+    """The templates `greeting` (approved), `order` (approved, named parameters) and
+    `draft_promo` (pending), all `en`, on the tenant's channel."""
+    templates: TemplateRepository = container.resolve(TemplateRepository)
+    now = utcnow()
+    with tenant_context(TenantId(tenant_id)):
         for name, components, status in (
             ("greeting", GREETING, "APPROVED"),
             ("order", ORDER, "APPROVED"),
@@ -78,12 +86,11 @@ async def stock_tenant(container: punq.Container, tenant_id: str) -> str:
         ):
             await templates.add(
                 Template(
-                    channel_id=channel.id, waba_id=WABA_ID, name=name, language="en",
+                    channel_id=channel_id, waba_id=WABA_ID, name=name, language="en",
                     category="MARKETING", status=status, components=components,
                     variables=template_variables(components), created_at=now, updated_at=now,
                 )
             )  # fmt: skip
-    return channel.id
 
 
 def campaign_body(channel: str, **changes: Any) -> dict[str, Any]:
