@@ -1,11 +1,14 @@
 """Redis and the Mongo-wire server killed (SIGKILL) and restarted under mixed load.
 
-The load runs over real TCP against Parley under uvicorn, with a real Celery worker and a
-fake Graph API: contacts written and read, customer messages arriving as signed webhooks,
-agents' messages sent. Then Redis is killed and restarted, then the database is. What
-must hold, without restarting Parley or its worker:
+The load runs over real TCP against Parley under uvicorn, with a real Celery worker, a
+fake Graph API and a fake LLM: contacts written and read, customer messages arriving as
+signed webhooks, agents' messages sent, AI answers streamed (SSE). Then Redis is killed
+and restarted, then the database is. What must hold, without restarting Parley or its
+worker:
 
 - every answer is a success or a 503 problem with `Retry-After`: no other error;
+- every stream that started ends: with its `done` event, an `error` event, or the
+  connection closed, never a hang; once the servers are back, new streams answer in full;
 - every write the API acknowledged (201 contact, 200 webhook delivery, 202 message) is
   there afterwards: the contact stored, the customer's message in the inbox once, the
   agent's message sent;
@@ -32,9 +35,10 @@ from typing import Any
 import devservers
 import httpx
 import pytest
+from httpx_sse import aconnect_sse
 from pymongo import AsyncMongoClient
 
-from api.config import JobSettings, Settings
+from api.config import AiSettings, JobSettings, Settings
 from api.domain.clock import Clock
 from api.domain.identity.auth import SecretBox
 from api.domain.jobs import JobQueue
@@ -47,9 +51,11 @@ from api.usecases.messaging.sending_rules import SendPolicy
 from api.usecases.messaging.sweep_outbound import SweepOutboundMessages
 from api.usecases.messaging.sweep_webhooks import SweepWebhookEvents
 from api.usecases.messaging.webhook_rules import WebhookPolicy
+from tests.support.ai_stack import OLLAMA_MODEL
 from tests.support.app import AppClient, serve_over_tcp
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
+from tests.support.fake_llm import FakeLLM, serve_fake_llm
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.sending import customer_wrote
 from tests.support.settings import make_settings, redis_db
@@ -64,6 +70,8 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp" / "text.
 OK = {200, 201, 202}
 OUTAGE_SECONDS = 4.0
 CONVERGE_SECONDS = 300.0
+STREAM_TOKENS = [f" t{n}" for n in range(20)]  # 20 tokens 0.1 s apart: 2 s in flight
+STREAM_SECONDS = 30.0  # a stream that has not ended by then hangs
 
 
 @dataclass
@@ -74,6 +82,7 @@ class Ledger:
     contacts: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)  # wamids of 200 deliveries
     sends: dict[str, str] = field(default_factory=dict)  # message id -> its text
+    streams: list[str] = field(default_factory=list)  # how each started stream ended
 
     def note(self, what: str, response: httpx.Response) -> None:
         self.answers.append((what, response.status_code, "retry-after" in response.headers))
@@ -116,11 +125,12 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         own.mongo.stop()
 
 
-def chaos_settings(servers: Servers) -> Settings:
+def chaos_settings(servers: Servers, llm_url: str) -> Settings:
     base = make_settings(servers.mongo.url, servers.redis.url, DB, tenant_cache_ttl_seconds=0)
     return base.model_copy(
         update={
             "mongo": base.mongo.model_copy(update={"write_journal": True}),
+            "ai": AiSettings(_env_file=None, ollama_host=llm_url, ai_models_cache_seconds=0),
             "jobs": JobSettings(
                 _env_file=None,
                 celery_broker_url=redis_db(servers.redis.url, 1),
@@ -137,6 +147,14 @@ def worker(servers: Servers, tmp_path: Path) -> Iterator[Path]:
         **worker_env(servers.mongo.url, servers.redis.url, DB, smtp_port=1),
         "MONGO_WRITE_JOURNAL": "true",
         "WHATSAPP_ALLOWED_GRAPH_BASE_URLS": "*",
+        # Short leases, so what a run left held when a server died is taken over within
+        # the convergence window: a webhook item's lease is the job time limit + 30 s (at
+        # least), a send's the rate wait + the Graph timeout + 60 s.
+        "JOB_TIME_LIMIT_SECONDS": "20",
+        "JOB_SOFT_TIME_LIMIT_SECONDS": "18",
+        "WEBHOOK_ITEM_LEASE_SECONDS": "10",
+        "SEND_RATE_MAX_WAIT_SECONDS": "5",
+        "WHATSAPP_TIMEOUT_SECONDS": "5",
     }
     command = ["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "-n", "chaos@%h"]
     process = start_celery(command, env, log)
@@ -151,6 +169,41 @@ async def graph() -> AsyncIterator[FakeGraph]:
     fake = FakeGraph()
     async with serve_fake_graph(fake):
         yield fake
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[str]:
+    fake = FakeLLM(token_delay=0.1, record_requests=False)
+    fake.ollama_models = {OLLAMA_MODEL: STREAM_TOKENS}
+    async with serve_fake_llm(fake) as url:
+        yield url
+
+
+async def stream(http: httpx.AsyncClient, headers: dict[str, str], ledger: Ledger) -> str:
+    """One AI answer over SSE: noted like any answer when refused; else how it ended
+    (`done`, `error`, `closed` without either), `hung` past `STREAM_SECONDS`."""
+
+    async def read() -> str:
+        body = {"message": "Tell me a story", "model": OLLAMA_MODEL}
+        async with aconnect_sse(http, "POST", "/api/v1/ai/ask", json=body,
+                                headers=headers) as source:  # fmt: skip
+            ledger.note("stream", source.response)
+            if source.response.status_code != 200:
+                await source.response.aread()
+                return "refused"
+            ended = "closed"
+            try:
+                async for sse in source.aiter_sse():
+                    if sse.event in ("done", "error"):
+                        ended = sse.event
+            except httpx.TransportError:
+                pass  # the connection closed mid-event: ended all the same
+            return ended
+
+    try:
+        return await asyncio.wait_for(read(), STREAM_SECONDS)
+    except TimeoutError:
+        return "hung"
 
 
 def delivery(wamid: str, text: str) -> bytes:
@@ -221,7 +274,14 @@ async def load(
                 ledger.sends[answer.json()["id"]] = text
             await asyncio.sleep(0.05)
 
-    await asyncio.gather(writer(), reader(), customer(), agent())
+    async def streamer() -> None:
+        while not stop_load.is_set():
+            ended = await stream(http, headers, ledger)
+            if ended != "refused":
+                ledger.streams.append(ended)
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(writer(), reader(), customer(), agent(), streamer(), streamer())
 
 
 async def healthy(http: httpx.AsyncClient, path: str) -> None:
@@ -251,9 +311,9 @@ def reached_twice(graph: FakeGraph) -> list[bool]:
 
 
 async def test_servers_killed_under_load_lose_nothing_and_repeat_nothing(
-    servers: Servers, worker: Path, graph: FakeGraph
+    servers: Servers, worker: Path, graph: FakeGraph, llm: str
 ) -> None:
-    settings = chaos_settings(servers)
+    settings = chaos_settings(servers, llm)
     async with serve_over_tcp(settings) as (app, http):
         acme = await onboard(app, "acme")
         tenant_id = acme.tenant.id or ""
@@ -290,6 +350,7 @@ async def test_servers_killed_under_load_lose_nothing_and_repeat_nothing(
         await asyncio.sleep(OUTAGE_SECONDS)
         stop_load.set()
         await asyncio.wait_for(traffic, timeout=60)
+        after = [await stream(http, owner, ledger) for _ in range(3)]  # new streams, in full
 
         # Converge: the worker settles what was acknowledged (the sweeps re-queue lost jobs).
         raw: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo.url)
@@ -323,8 +384,12 @@ async def test_servers_killed_under_load_lose_nothing_and_repeat_nothing(
     print(  # shown with -s: what the run went through
         f"answers {dict(statuses)}; acknowledged: {len(ledger.contacts)} contacts, "
         f"{len(ledger.deliveries)} deliveries, {len(ledger.sends)} sends; "
-        f"sent twice: {sum(1 for t in reached_twice(graph) if t)}"
+        f"sent twice: {sum(1 for t in reached_twice(graph) if t)}; "
+        f"streams {dict(Counter(ledger.streams))}"
     )
+    assert after == ["done"] * 3
+    assert "hung" not in ledger.streams
+    assert ledger.streams.count("done") >= 4  # streams ran between the outages too
     assert ledger.refusals() == []
     assert statuses[503] > 0, "the outages were not seen: the test proves nothing"
     assert min(len(ledger.contacts), len(ledger.deliveries), len(ledger.sends)) > 10

@@ -20,15 +20,20 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from api.config import JobSettings, Settings
-from api.infrastructure.jobs.celery_app import create_celery
+from api.config import Settings
 from tests.support.app import AppClient, serve
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.sending import customer_wrote, queued
-from tests.support.settings import make_settings, redis_db
-from tests.support.workers import start_celery, stop, worker_env
+from tests.support.settings import redis_db
+from tests.support.workers import (
+    broker_control,
+    own_broker_settings,
+    started_worker,
+    stop,
+    worker_env,
+)
 
 pytestmark = pytest.mark.resilience
 
@@ -41,11 +46,7 @@ B_DEADLINE = 20.0  # seconds for B's sends while A's provider hangs (a send take
 
 
 def hung_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
-    settings = make_settings(mongo_url, redis_url, db, tenant_cache_ttl_seconds=0)
-    return settings.model_copy(update={
-        "jobs": JobSettings(_env_file=None, celery_broker_url=redis_db(redis_url, BROKER),
-                            celery_result_backend=redis_db(redis_url, RESULTS)),
-    })  # fmt: skip
+    return own_broker_settings(mongo_url, redis_url, db, BROKER, RESULTS)
 
 
 @pytest.fixture
@@ -55,12 +56,8 @@ def db() -> str:
 
 @pytest.fixture
 def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
-    app = create_celery(hung_settings(mongo_url, redis_url, db), main="tests-hung")
-    app.connection_for_write().default_channel.client.flushdb()  # this test's broker only
-    try:
+    with broker_control(hung_settings(mongo_url, redis_url, db), "tests-hung") as app:
         yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -77,12 +74,8 @@ def worker(
     log = tmp_path / "worker.log"
     command = ["worker", "--pool=threads", f"--concurrency={THREADS}", "--loglevel=INFO",
                "-n", "hung@%h"]  # fmt: skip
-    process = start_celery(command, env, log)
+    process = started_worker(command, env, log, control)
     try:
-        deadline = time.monotonic() + 60
-        while not control.control.ping(timeout=0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
         yield
     finally:
         stop(process)

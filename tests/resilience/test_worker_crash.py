@@ -15,19 +15,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from subprocess import Popen
 
 import devservers
 import pytest
 from celery import Celery
 
-from api.config import JobSettings, Settings
+from api.config import Settings
 from api.domain.clock import Clock
 from api.domain.email.messages import (
     EmailPolicy,
@@ -38,14 +38,19 @@ from api.domain.email.messages import (
 )
 from api.domain.jobs import JobQueue
 from api.domain.tenancy import TenantId, tenant_context
-from api.infrastructure.jobs.celery_app import create_celery
 from api.usecases.email.sweep_emails import SweepOutboundEmails
 from api.usecases.kernel.mailer import QueueEmail
 from tests.support.app import AppClient, serve
 from tests.support.onboarding import onboard
-from tests.support.settings import make_settings, redis_db
+from tests.support.settings import redis_db
 from tests.support.smtp import SmtpCapture, start_smtp
-from tests.support.workers import start_celery, stop, worker_env
+from tests.support.workers import (
+    broker_control,
+    own_broker_settings,
+    started_worker,
+    stop,
+    worker_env,
+)
 
 pytestmark = pytest.mark.resilience
 
@@ -60,11 +65,7 @@ def db() -> str:
 
 
 def crash_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
-    settings = make_settings(mongo_url, redis_url, db, tenant_cache_ttl_seconds=0)
-    return settings.model_copy(update={
-        "jobs": JobSettings(_env_file=None, celery_broker_url=redis_db(redis_url, BROKER),
-                            celery_result_backend=redis_db(redis_url, RESULTS)),
-    })  # fmt: skip
+    return own_broker_settings(mongo_url, redis_url, db, BROKER, RESULTS)
 
 
 @pytest.fixture
@@ -79,12 +80,8 @@ def smtp() -> Iterator[tuple[SmtpCapture, int]]:
 
 @pytest.fixture
 def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
-    app = create_celery(crash_settings(mongo_url, redis_url, db), main="tests-email-crash")
-    app.connection_for_write().default_channel.client.flushdb()  # this test's broker only
-    try:
+    with broker_control(crash_settings(mongo_url, redis_url, db), "tests-email-crash") as app:
         yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
@@ -93,16 +90,9 @@ async def app(mongo_url: str, redis_url: str, db: str) -> AsyncIterator[AppClien
         yield http
 
 
-def start_worker(
-    env: dict[str, str], log: Path, control: Celery, name: str
-) -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], log: Path, control: Celery, name: str) -> Popen[bytes]:
     command = ["worker", "--pool=threads", "--concurrency=2", "--loglevel=INFO", "-n", name]
-    process = start_celery(command, env, log)
-    deadline = time.monotonic() + 60
-    while not control.control.ping(timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
-    return process
+    return started_worker(command, env, log, control)
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 60) -> None:

@@ -7,9 +7,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.settings import ROOT, redis_db
+from celery import Celery
+
+from api.config import JobSettings, Settings
+from api.infrastructure.jobs.celery_app import create_celery
+from tests.support.settings import ROOT, make_settings, redis_db
 
 MAX_RETRIES = 2
 SEND_ATTEMPTS = 4  # a send job's attempts: 130429 twice still ends sent
@@ -77,3 +84,39 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def own_broker_settings(
+    mongo_url: str, redis_url: str, db_name: str, broker: int, results: int
+) -> Settings:
+    """The tests' settings with jobs on Redis databases of a test's own (`broker`,
+    `results`), so no other worker takes its jobs."""
+    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
+    return settings.model_copy(update={
+        "jobs": JobSettings(_env_file=None, celery_broker_url=redis_db(redis_url, broker),
+                            celery_result_backend=redis_db(redis_url, results)),
+    })  # fmt: skip
+
+
+@contextmanager
+def broker_control(settings: Settings, main: str) -> Iterator[Celery]:
+    """A Celery app on `settings`' broker, emptied first (a test's own databases only)."""
+    app = create_celery(settings, main=main)
+    app.connection_for_write().default_channel.client.flushdb()
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def started_worker(
+    args: list[str], env: dict[str, str], log: Path, control: Celery
+) -> subprocess.Popen[bytes]:
+    """A worker, once it answers `control`'s ping."""
+    process = start_celery(args, env, log)
+    deadline = time.monotonic() + 60
+    while not control.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"the worker did not start:\n{log.read_text()[-3000:]}")
+    return process
