@@ -1,10 +1,11 @@
 """Two tenants messaging at once (#17 point 3, second part): each has a WhatsApp channel on
 the fake Graph API and an agent socket open; customers write to both channels at once
 (signed webhooks, through the real worker), both owners answer (sends reaching the fake
-Graph) and create campaigns, all interleaved. Then a sweep: each socket carried only its
-own tenant's events; each tenant reads and lists only its own channels, conversations,
-messages, contacts and campaigns (the other's are 404 and unlisted, and cannot be
-changed); every stored document carries its own tenant."""
+Graph), create contacts and campaigns and ask the AI assistant (streamed from the fake
+LLM), all interleaved. Then a sweep: each socket carried only its own tenant's events;
+each tenant reads and lists only its own channels, conversations, messages, contacts,
+campaigns and AI conversations (the other's are 404 and unlisted, and cannot be changed
+or deleted); every stored document carries its own tenant."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import ChannelRepository, SecretName
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.base.mongo import MongoClient
+from tests.support.ai_stack import OLLAMA_MODEL, Person, ai_settings, ask
 from tests.support.campaigns import campaign_body, stock_templates
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
+from tests.support.fake_llm import FakeLLM, serve_fake_llm
 from tests.support.inbox import FIXTURES
 from tests.support.onboarding import onboard, owner_headers
-from tests.support.settings import make_settings
 from tests.support.sockets import (
     LiveServer,
     live_server,
@@ -48,9 +50,10 @@ CUSTOMERS = 4  # customers writing to each tenant's channel, all at once
 
 @pytest.fixture
 async def server(mongo_url: str, redis_url: str, db_name: str) -> AsyncIterator[LiveServer]:
-    settings = make_settings(mongo_url, redis_url, db_name, tenant_cache_ttl_seconds=0)
-    async with live_server(with_realtime(settings)) as running:
-        yield running
+    async with serve_fake_llm(FakeLLM()) as llm_url:
+        settings = ai_settings(mongo_url, redis_url, db_name, llm_url)
+        async with live_server(with_realtime(settings)) as running:
+            yield running
 
 
 @pytest.fixture
@@ -129,10 +132,17 @@ async def run_side(server: LiveServer, side: Side, graph: FakeGraph) -> None:
         assert created.status_code == 201, created.text
         side.made("contacts", created.json()["id"])
 
+    async def chat(n: int) -> None:
+        person = Person("", side.tenant_id, headers)
+        got = await ask(http, person, {"message": f"{side.name} asks {n}", "model": OLLAMA_MODEL})
+        assert got.status == 200 and got.named("done"), (got.status, got.problem)
+        side.made("ai_conversations", got.meta["conversation_id"])
+
     await asyncio.gather(
         *(customer(n) for n in range(CUSTOMERS)),
         *(campaign(n) for n in range(2)),
         *(contact(n) for n in range(2)),
+        *(chat(n) for n in range(2)),
     )
 
     async def conversations() -> list[dict[str, Any]]:
@@ -231,10 +241,11 @@ async def test_two_tenants_messaging_at_once_never_see_each_others_conversations
     # Reads, changes and lists: only one's own.
     http = server.remote
     paths = {"channels": "channels", "conversations": "conversations", "messages": "messages",
-             "contacts": "contacts", "campaigns": "campaigns"}  # fmt: skip
+             "contacts": "contacts", "campaigns": "campaigns",
+             "ai_conversations": "ai/conversations"}  # fmt: skip
     collections = {"channels": "channels", "conversations": "conversations",
                    "messages": "inbox_messages", "contacts": "contacts",
-                   "campaigns": "campaigns"}  # fmt: skip
+                   "campaigns": "campaigns", "ai_conversations": "ai_conversations"}  # fmt: skip
     for side, other in (sides, sides[::-1]):
         for kind, ids in side.ids.items():
             for id_ in ids:
@@ -256,7 +267,13 @@ async def test_two_tenants_messaging_at_once_never_see_each_others_conversations
             listed = await http.get(f"{API}/conversations/{conversation_id}/messages",
                                     headers=other.headers)  # fmt: skip
             assert listed.status_code == 404, listed.text
-        for kind in ("channels", "conversations", "contacts", "campaigns"):
+        for conversation_id in side.ids["ai_conversations"]:
+            item = f"{API}/ai/history/{conversation_id}"
+            assert (await http.get(item, headers=other.headers)).status_code == 404, item
+            item = f"{API}/ai/conversations/{conversation_id}"
+            assert (await http.delete(item, headers=other.headers)).status_code == 404, item
+            assert (await http.get(item, headers=side.headers)).status_code == 200, item
+        for kind in ("channels", "conversations", "contacts", "campaigns", "ai_conversations"):
             listed = await http.get(f"{API}/{paths[kind]}", headers=other.headers)
             assert listed.status_code == 200, listed.text
             assert not {i["id"] for i in listed.json()["items"]} & side.ids[kind], kind
