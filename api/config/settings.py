@@ -121,12 +121,12 @@ class Settings(BaseSettings):
         ),
     )
     send_channel_max_in_flight: int = Field(
-        default=4,
-        ge=1,
+        default=0,
+        ge=0,
         le=1000,
         description=(
-            "Sends of one channel at its provider at once, across all workers: a provider "
-            "that hangs holds at most this many worker threads (keep it below "
+            "Sends of one channel at its provider at once, across all workers (0: no cap): a "
+            "provider that hangs holds at most this many worker threads (keep it below "
             "WORKER_CONCURRENCY); a send finding them all taken is queued again."
         ),
     )

@@ -8,7 +8,8 @@
   the provider accepted the message and before its id was stored, that resend is the one
   duplicate possible; the provider's status webhook carries Parley's id as its tracker
   and usually settles the message first.)
-- At most `channel_max_in_flight` sends of one channel are at its provider at once (slots
+- With `channel_max_in_flight` set (0: off), at most that many sends of one channel are
+  at its provider at once (slots
   shared by every worker): a send finding them all taken gives its claim back and is
   queued again (`Deferred`, its attempts untouched), so a provider that hangs holds a few
   of the workers' threads, never all of them, and other channels keep sending.
@@ -186,6 +187,9 @@ class DeliverOutboundMessage:
         """One of the channel's provider slots for this run, or `Deferred`."""
         key = f"channel:{channel.id}"
         policy = self._policy
+        if policy.channel_max_in_flight == 0:  # no cap
+            yield
+            return
         if not await self._slots.acquire(
             key, holder, limit=policy.channel_max_in_flight, hold_seconds=policy.lease_seconds
         ):

@@ -58,9 +58,9 @@ class SendPolicy:
     # A message re-queued this often and still queued is failed: its job keeps dying (a
     # message no run can handle), and sweeping it forever would hide that.
     sweep_max_requeues: int = 3
-    # Sends of one channel at its provider at once (all workers), and when a send that
-    # found them all taken runs again (it holds no thread meanwhile).
-    channel_max_in_flight: int = 4
+    # Sends of one channel at its provider at once (all workers; 0: no cap), and when a
+    # send that found them all taken runs again (it holds no thread meanwhile).
+    channel_max_in_flight: int = 0
     channel_busy_retry_seconds: float = 1.0
 
 
