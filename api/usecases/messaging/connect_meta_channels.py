@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from api.domain.identity.auth import Principal, SecretBox
+from api.domain.identity.auth import Principal
 from api.domain.messaging.channels import (
     Channel,
-    ChannelRepository,
     ChannelSecrets,
     ChannelSettings,
     ChannelType,
@@ -15,40 +14,17 @@ from api.domain.messaging.channels import (
     SecretName,
     credential_secret,
 )
-from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
-from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.authority import require_permission
 from api.usecases.kernel.clock import stored_now
-from api.usecases.kernel.plan_gate import PlanGate
+from api.usecases.messaging.connect_channel import ChannelConnector
 from api.usecases.messaging.rules import (
-    ChannelPolicy,
     ChannelView,
-    audited_fields,
-    channel_view,
-    checked_profile,
     new_verify_token,
-    stored_channel,
 )
 
 
-class _ConnectMeta:
-    def __init__(
-        self,
-        channels: ChannelRepository,
-        gateways: ChannelGateways,
-        secret_box: SecretBox,
-        auditor: Auditor,
-        policy: ChannelPolicy,
-        gate: PlanGate,
-    ) -> None:
-        self._gate = gate
-        self._channels = channels
-        self._gateways = gateways
-        self._box = secret_box
-        self._auditor = auditor
-        self._policy = policy
-
+class _ConnectMeta(ChannelConnector):
     async def _connect(
         self,
         principal: Principal,
@@ -78,13 +54,7 @@ class _ConnectMeta:
             created_at=now,
             updated_at=now,
         )
-        profile = await checked_profile(self._gateways, channel, plaintexts=(token, app_secret))
-        saved = await stored_channel(self._channels, self._gate, channel, profile)
-        await self._auditor.record(
-            "channel.connected", "channel", saved.id, actor_id=principal.user_id,
-            changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),
-        )  # fmt: skip
-        return channel_view(saved, self._policy)
+        return await self._connected(principal, channel, plaintexts=(token, app_secret))
 
 
 class ConnectMessengerChannel(_ConnectMeta):

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
-from api.domain.identity.auth import Principal, SecretBox
+from api.domain.identity.auth import Principal
 from api.domain.messaging.channels import (
     Channel,
-    ChannelRepository,
+    ChannelProfile,
     ChannelSecrets,
-    ChannelStatus,
     ChannelType,
     SecretName,
     TelegramSettings,
 )
 from api.domain.messaging.errors import ChannelCheckFailed
-from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
-from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.authority import require_permission
 from api.usecases.kernel.clock import stored_now
-from api.usecases.kernel.plan_gate import PlanGate
+from api.usecases.messaging.connect_channel import ChannelConnector
 from api.usecases.messaging.rules import (
-    ChannelPolicy,
     ChannelView,
-    audited_fields,
-    channel_view,
-    checked_profile,
     new_secret_token,
     new_verify_token,
-    registered_webhook,
-    stored_channel,
 )
 
-log = logging.getLogger(__name__)
 
-
-class ConnectTelegramChannel:
+class ConnectTelegramChannel(ChannelConnector):
     """Connect a Telegram bot (`channels:manage`).
 
     Rules: the token is checked with the Bot API (`getMe`) BEFORE anything is saved; a
@@ -51,22 +37,6 @@ class ConnectTelegramChannel:
     `TELEGRAM_ALLOWED_API_BASE_URLS`, else 422 `api_base_url_not_allowed`); the rate to
     `TELEGRAM_MESSAGES_PER_SECOND`. Audited: `channel.connected`.
     """
-
-    def __init__(
-        self,
-        channels: ChannelRepository,
-        gateways: ChannelGateways,
-        secret_box: SecretBox,
-        auditor: Auditor,
-        policy: ChannelPolicy,
-        gate: PlanGate,
-    ) -> None:
-        self._gate = gate
-        self._channels = channels
-        self._gateways = gateways
-        self._box = secret_box
-        self._auditor = auditor
-        self._policy = policy
 
     async def execute(
         self,
@@ -97,21 +67,9 @@ class ConnectTelegramChannel:
             created_at=now,
             updated_at=now,
         )
-        profile = await checked_profile(self._gateways, channel, plaintexts=(bot_token,))
-        if not profile.bot_id:
-            raise ChannelCheckFailed("The Bot API did not name the bot.")
-        saved = await stored_channel(self._channels, self._gate, channel, profile)
-        assert saved.id is not None  # noqa: S101 - stored
-        try:
-            await registered_webhook(self._gateways, self._box, saved, self._policy)
-        except Exception:
-            with contextlib.suppress(Exception):  # free the bot for another attempt
-                freed = {"status": ChannelStatus.DISCONNECTED, "secrets": ChannelSecrets()}
-                await self._channels.replace(saved.model_copy(update=freed))
-                self._gateways.forget(saved.id)
-            raise
-        await self._auditor.record(
-            "channel.connected", "channel", saved.id, actor_id=principal.user_id,
-            changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),
-        )  # fmt: skip
-        return channel_view(saved, self._policy)
+        return await self._connected(principal, channel, plaintexts=(bot_token,), accept=_named_bot)
+
+
+def _named_bot(profile: ChannelProfile) -> None:
+    if not profile.bot_id:
+        raise ChannelCheckFailed("The Bot API did not name the bot.")

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from api.domain.identity.auth import Principal, SecretBox
+from api.domain.identity.auth import Principal
 from api.domain.messaging.channels import (
     Channel,
-    ChannelRepository,
     ChannelSecrets,
     ChannelType,
     SecretName,
     WhatsAppSettings,
 )
-from api.domain.messaging.gateway import ChannelGateways
 from api.domain.permissions import Permission
-from api.usecases.kernel.auditor import Auditor
-from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.authority import require_permission
 from api.usecases.kernel.clock import stored_now
-from api.usecases.kernel.plan_gate import PlanGate
+from api.usecases.messaging.connect_channel import ChannelConnector
 from api.usecases.messaging.rules import (
-    ChannelPolicy,
     ChannelView,
-    audited_fields,
-    channel_view,
-    checked_profile,
     new_verify_token,
-    stored_channel,
 )
 
 
-class ConnectWhatsAppChannel:
+class ConnectWhatsAppChannel(ChannelConnector):
     """Connect a WhatsApp number (`channels:manage`).
 
     Rules: the credentials are checked with the Graph API (`GET /{version}/{phone_number_id}`)
@@ -41,22 +33,6 @@ class ConnectWhatsAppChannel:
     against the plan's `channels` (402 `plan_limit_reached` past it). Audited:
     `channel.connected`.
     """
-
-    def __init__(
-        self,
-        channels: ChannelRepository,
-        gateways: ChannelGateways,
-        secret_box: SecretBox,
-        auditor: Auditor,
-        policy: ChannelPolicy,
-        gate: PlanGate,
-    ) -> None:
-        self._gate = gate
-        self._channels = channels
-        self._gateways = gateways
-        self._box = secret_box
-        self._auditor = auditor
-        self._policy = policy
 
     async def execute(
         self,
@@ -94,12 +70,6 @@ class ConnectWhatsAppChannel:
             created_at=now,
             updated_at=now,
         )
-        profile = await checked_profile(
-            self._gateways, channel, plaintexts=(access_token, app_secret or "")
+        return await self._connected(
+            principal, channel, plaintexts=(access_token, app_secret or "")
         )
-        saved = await stored_channel(self._channels, self._gate, channel, profile)
-        await self._auditor.record(
-            "channel.connected", "channel", saved.id, actor_id=principal.user_id,
-            changes=audit_extra(principal, {"type": saved.type.value, **audited_fields(saved)}),
-        )  # fmt: skip
-        return channel_view(saved, self._policy)
