@@ -1,5 +1,11 @@
-"""Campaigns: one approved template sent to an audience of contacts, now, at a time, or on
-a recurring schedule (a cron in the tenant's time zone).
+"""Campaigns: one approved template (WhatsApp) or one plain message (Telegram, which has
+no templates) sent to an audience of contacts, now, at a time, or on a recurring schedule
+(a cron in the tenant's time zone).
+
+A plain message is a text with `{{1}}`, `{{2}}`... placeholders (filled per recipient by
+the campaign's `variables`, like a template's), optionally with one of the tenant's
+stored files (the text is then its caption). Its recipients are the contacts reachable on
+the campaign's channel: those with a user id on its provider account (a Telegram chat).
 
 A campaign is the plan; each time it fires, a `CampaignRun` is created for that *window*
 (the scheduled time it is for) and snapshots its audience into `CampaignRecipient` rows
@@ -22,6 +28,7 @@ A campaign is edited only while `draft` or `scheduled`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from enum import StrEnum
@@ -164,11 +171,41 @@ class TemplateRef(BaseModel):
     language: str
 
 
+PLACEHOLDER = re.compile(r"\{\{\s*(\d{1,2})\s*\}\}")
+MAX_TEXT = 4096  # Telegram's limit of a text message
+MAX_CAPTION = 1024  # ... and of a file's caption
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholders of a plain message's text (`{{1}}`, `{{ 2 }}`), as keys "1",
+    "2"..., each once, in numeric order."""
+    return sorted({str(int(n)) for n in PLACEHOLDER.findall(text)}, key=int)
+
+
+def render(text: str, values: dict[str, str]) -> str:
+    """The text with each placeholder replaced by its value (a missing one: `KeyError`)."""
+    return PLACEHOLDER.sub(lambda m: values[str(int(m.group(1)))], text)
+
+
+class PlainMessage(BaseModel):
+    """A campaign's message where the channel has no templates: a text (the caption when a
+    file goes with it) and, optionally, one of the tenant's stored files (`media_kind` and
+    `filename` are read from the file when the campaign is saved)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    file_id: str | None = None
+    media_kind: str | None = None  # image | video | audio | document
+    filename: str | None = None
+
+
 class Campaign(BaseModel):
     id: str | None = None
     name: str
     channel_id: str
-    template: TemplateRef
+    template: TemplateRef | None = None  # exactly one of template and message
+    message: PlainMessage | None = None
     variables: list[CampaignVariable] = Field(default_factory=list)
     audience: Audience
     schedule: Schedule | None = None
@@ -258,20 +295,24 @@ class SkipReason(StrEnum):
     NO_ADDRESS = "no_address"
     CANCELLED = "cancelled"
     RECENT_MARKETING_LIMIT = "recent_marketing_limit"
+    NOT_ON_CHANNEL = "not_on_channel"  # no user id on the campaign's channel (Telegram)
 
 
 class RecipientAddress(BaseModel):
-    """Where the message goes: the number (E.164 and WhatsApp's digits) or the user id."""
+    """Where the message goes: WhatsApp's number (E.164 and its digits) or business-scoped
+    user id; on other providers, the contact's user id on the channel's account
+    (`user_id`: Telegram's chat id)."""
 
     model_config = ConfigDict(frozen=True)
 
     phone: str | None = None
     wa_id: str | None = None
     bsuid: str | None = None
+    user_id: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.phone or self.wa_id or self.bsuid)
+        return not (self.phone or self.wa_id or self.bsuid or self.user_id)
 
 
 class CampaignRecipient(BaseModel):
@@ -343,6 +384,7 @@ class CampaignStats(BaseModel):
     failed: int
     opted_out_skipped: int
     skipped: int
+    skipped_by_reason: dict[str, int]
     failures_by_code: dict[str, int]
     delivery_rate: float
     read_rate: float
@@ -364,6 +406,7 @@ def campaign_stats(counts: RecipientCounts) -> CampaignStats:
         failed=status.get(RecipientStatus.FAILED.value, 0),
         opted_out_skipped=counts.skipped_by_reason.get(SkipReason.OPTED_OUT.value, 0),
         skipped=status.get(RecipientStatus.SKIPPED.value, 0),
+        skipped_by_reason=dict(counts.skipped_by_reason),
         failures_by_code=dict(counts.failures_by_code),
         delivery_rate=round((delivered + read) / at_least_sent, 4) if at_least_sent else 0.0,
         read_rate=round(read / at_least_sent, 4) if at_least_sent else 0.0,
@@ -391,6 +434,41 @@ class TemplateNotUsable(_CampaignInvalid):
 class TemplateVariablesUnmapped(_CampaignInvalid):
     code = "template_variables_unmapped"
     title = "Template variables unmapped"
+
+
+class InvalidCampaignContent(_CampaignInvalid):
+    """Neither or both of `template` and `message`, or an empty message."""
+
+    code = "invalid_campaign_content"
+    title = "Invalid campaign content"
+
+
+class TemplateRequired(_CampaignInvalid):
+    """A plain message to a WhatsApp audience: outside the 24-hour window only templates
+    may be sent."""
+
+    code = "template_required"
+    title = "Template required"
+
+
+class TemplatesNotSupported(_CampaignInvalid):
+    """A template on a channel whose provider has none (Telegram)."""
+
+    code = "templates_not_supported"
+    title = "Templates not supported"
+
+
+class CampaignsNotSupported(_CampaignInvalid):
+    """Messenger and Instagram: Meta allows no promotional message outside the 24-hour
+    window (and its message tags are not for promotions)."""
+
+    code = "campaigns_not_supported"
+    title = "Campaigns not supported on this channel"
+
+
+class UnknownFile(_CampaignInvalid):
+    code = "unknown_file"
+    title = "Unknown file"
 
 
 class UnknownSegment(_CampaignInvalid):

@@ -232,6 +232,13 @@ class ContactIdentityRepository(Protocol):
         """The contact's user id on this provider account (where a send goes), if any."""
         ...
 
+    async def user_ids_on(
+        self, contact_ids: list[str], channel_type: ChannelType, account_id: str
+    ) -> dict[str, str]:
+        """The user ids of these contacts on this provider account, by contact id (those
+        with none are left out); one read."""
+        ...
+
 
 class ContactRepository(Protocol):
     """Contacts of the current tenant."""

@@ -221,6 +221,12 @@ def number_bucket(channel_type: str, account_id: str) -> str:
     return f"{channel_type}:{account_id}"
 
 
+def chat_bucket(channel_type: str, account_id: str, chat: str) -> str:
+    """The bucket of one chat of an account, where the provider limits each chat
+    (Telegram): shared by the inbox's sends and the campaigns'."""
+    return number_bucket(channel_type, f"{account_id}:{chat}")
+
+
 class SendRateLimiter(Protocol):
     """A token bucket per provider account, shared by every worker process."""
 

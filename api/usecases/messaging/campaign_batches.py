@@ -7,9 +7,14 @@ Before the requests, the rows to send reserve the plan's messages of the month (
 as are left): the rows past it fail `plan_limit_reached` (never sent), and what was
 reserved for rows not sent is given back after the answers.
 
+Where the provider limits each chat (Telegram: about one message a second), a row's
+request also takes a token of its chat's bucket, shared with the inbox's sends (waited
+for up to `CHAT_WAIT_SECONDS`; longer, the row goes back, not before the bucket has one).
+
 `RunSlice` is the state of one slice of the send engine that its batches share: the run,
-its campaign, channel, template and gateway, the rate buckets, the request slots in use,
-the cursor in the snapshot's order and why the slice must stop.
+its campaign, channel, template (or plain message and its file's bytes) and gateway, the
+rate buckets, the request slots in use, the cursor in the snapshot's order and why the
+slice must stop.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from api.domain.clock import Clock
@@ -32,22 +37,25 @@ from api.domain.messaging.campaigns import (
     RecipientResult,
     SkipReason,
 )
-from api.domain.messaging.channels import Channel, ChannelRepository
+from api.domain.messaging.channels import Channel, ChannelRepository, recipient_rate
 from api.domain.messaging.contacts import ConsentState, ContactRepository
 from api.domain.messaging.content import OutboundMessage
 from api.domain.messaging.gateway import ChannelGateway
-from api.domain.messaging.outbound import RateLimit
+from api.domain.messaging.outbound import RateLimit, SendRateLimiter, chat_bucket
 from api.domain.messaging.templates import Template
 from api.domain.plans import LimitName, PlanLimitReached
 from api.usecases.kernel.plan_gate import PlanGate, Reservation
 from api.usecases.messaging.campaign_sending_rules import (
     MARKETING_LIMITED,
+    MESSAGE_TOO_LONG,
     MISSING_VARIABLE,
     OUTCOME_UNKNOWN,
     CampaignSendPolicy,
+    MessageTooLong,
     MissingVariable,
     holds_the_number,
     outbound_of,
+    plain_outbound_of,
     result_of_failure,
     stops_the_run,
 )
@@ -56,6 +64,8 @@ from api.usecases.messaging.rules import provider_call
 
 log = logging.getLogger(__name__)
 RECORD_ATTEMPTS = 4
+CHAT_WAIT_SECONDS = 5.0
+CHAT_RATE_LIMITED = "chat_rate_limited"
 
 
 class SliceOutcome(StrEnum):
@@ -70,7 +80,7 @@ class RunSlice:
     run: CampaignRun
     campaign: Campaign
     channel: Channel
-    template: Template
+    template: Template | None  # None: the campaign's plain message
     gateway: ChannelGateway
     limits: list[RateLimit]
     holder: str
@@ -83,10 +93,21 @@ class RunSlice:
     stop: SliceOutcome | None = None
     token_refused: bool = False
     plan_limited: bool | None = None  # the plan limits the month's messages (None: unread)
+    media: bytes | None = None  # the plain message's file, read once a slice (uploads)
+    media_link: str | None = None  # ... or its signed link (providers that fetch it)
 
     @property
     def run_id(self) -> str:
         return self.run.id or ""
+
+    def message_of(self, row: CampaignRecipient) -> OutboundMessage:
+        """The row's message: the template, else the plain message (`MissingVariable`,
+        `MessageTooLong` when it cannot be sent)."""
+        if self.template is not None:
+            return outbound_of(row, self.template)
+        if self.campaign.message is None:
+            raise ValueError("a campaign has a template or a message")
+        return plain_outbound_of(row, self.campaign.message, self.media, self.media_link)
 
     def release(self, slots: int) -> None:
         self.in_flight -= slots
@@ -104,7 +125,9 @@ class SendCampaignBatch:
         clock: Clock,
         policy: CampaignSendPolicy,
         gate: PlanGate,
+        limiter: SendRateLimiter,
     ) -> None:
+        self._limiter = limiter
         self._gate = gate
         self._recipients = recipients
         self._channels = channels
@@ -140,12 +163,15 @@ class SendCampaignBatch:
                     ))  # fmt: skip
                     continue
                 try:
-                    message = outbound_of(row, work.template)
-                except MissingVariable as missing:
+                    message = work.message_of(row)
+                except (MissingVariable, MessageTooLong) as invalid:
+                    missing = isinstance(invalid, MissingVariable)
                     results.append(RecipientResult(
                         recipient_id=row.id or "", claim=claim, at=now,
-                        outcome=RecipientOutcome.FAILED, error_code=MISSING_VARIABLE,
-                        error_title=f"No value for the template variable {missing}.",
+                        outcome=RecipientOutcome.FAILED,
+                        error_code=MISSING_VARIABLE if missing else MESSAGE_TOO_LONG,
+                        error_title=f"No value for the variable {invalid}." if missing
+                        else f"The message is too long ({invalid}).",
                     ))  # fmt: skip
                     continue
                 calls.append((row, message))
@@ -226,6 +252,17 @@ class SendCampaignBatch:
         self, work: RunSlice, claim: str, row: CampaignRecipient, message: OutboundMessage
     ) -> RecipientResult:
         try:
+            wait = await self._chat_turn(work, message)
+        except ServiceUnavailable:
+            wait = 1.0
+        if wait:  # not sent: the row goes back, not before the chat has a token
+            now = self._clock.now()
+            return RecipientResult(
+                recipient_id=row.id or "", claim=claim, at=now, outcome=RecipientOutcome.RETRY,
+                error_code=CHAT_RATE_LIMITED, error_title="The chat's send rate is used up.",
+                not_before=now + timedelta(seconds=wait),
+            )  # fmt: skip
+        try:
             async with provider_call(self._channels, work.channel):
                 result = await work.gateway.send(message)
         except Exception as exc:
@@ -241,6 +278,22 @@ class SendCampaignBatch:
             recipient_id=row.id or "", claim=claim, at=self._clock.now(),
             outcome=RecipientOutcome.SENT, wamid=result.external_id,
         )  # fmt: skip
+
+    async def _chat_turn(self, work: RunSlice, message: OutboundMessage) -> float:
+        """A token of the recipient's chat bucket where the provider limits each chat: 0.0
+        once taken (waited for up to `CHAT_WAIT_SECONDS`), else the seconds still to wait."""
+        rate = recipient_rate(work.channel.type)
+        chat = message.recipient.user_id or message.recipient.phone
+        if rate is None or not chat:
+            return 0.0
+        bucket = chat_bucket(work.channel.type.value, work.channel.account_id, chat)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CHAT_WAIT_SECONDS
+        while (wait := await self._limiter.take(bucket, rate=rate, capacity=rate)) > 0:
+            if loop.time() + wait > deadline:
+                return wait
+            await asyncio.sleep(wait)
+        return 0.0
 
     async def _follow_up(
         self, rows: list[CampaignRecipient], results: list[RecipientResult]

@@ -13,7 +13,9 @@ by the snapshot after every batch) lost its job: the dispatcher queues it again.
 The snapshot (`SNAPSHOT_RUN_JOB`): the audience's contacts (deleted ones never) become the
 run's rows, `SNAPSHOT_BATCH` at a time, idempotently (a redelivered job adds nothing
 twice): an opted-out contact is a `skipped` row (`opted_out`, counted in the run's
-`opted_out_skipped`), one without a number or user id `skipped` (`no_address`), one missing
+`opted_out_skipped`), one without a number or user id `skipped` (`no_address`; a plain
+message's campaign, on Telegram, sends to the contact's user id on the channel's account
+only: a contact without one is `skipped` `not_on_channel`), one missing
 a variable's value (and its fallback) `failed` (`missing_variable`); the others `pending`
 with their variables rendered. Then the run counts its rows and goes `sending`, and the
 send engine is queued (`SEND_RUN_JOB`), unless the campaign was paused (the run waits,
@@ -53,7 +55,8 @@ from api.domain.messaging.campaigns import (
     VariableSource,
     campaign_stats,
 )
-from api.domain.messaging.contacts import Contact, SegmentFilter
+from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.contacts import Contact, ContactIdentityRepository, SegmentFilter
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.permissions import Permission
 from api.domain.tenancy import TenantId, tenant_context
@@ -153,16 +156,28 @@ def _value(contact: Contact, variable: CampaignVariable) -> str | None:
 
 
 def recipient_row(
-    campaign: Campaign, run_id: str, contact: Contact, now: datetime
+    campaign: Campaign,
+    run_id: str,
+    contact: Contact,
+    now: datetime,
+    user_ids: dict[str, str] | None = None,
 ) -> CampaignRecipient:
-    """A contact's row in a run (see the module for the skipped and failed ones)."""
+    """A contact's row in a run (see the module for the skipped and failed ones). With
+    `user_ids` (the contacts' user ids on the channel's account, for a channel without
+    phone numbers), the row's address is the contact's user id there."""
     if campaign.id is None or contact.id is None:
         raise ValueError("stored campaigns and contacts only")
+    if user_ids is None:
+        address = RecipientAddress(phone=contact.phone, wa_id=contact.wa_id, bsuid=contact.bsuid)
+        unreachable = SkipReason.NO_ADDRESS
+    else:
+        address = RecipientAddress(user_id=user_ids.get(contact.id))
+        unreachable = SkipReason.NOT_ON_CHANNEL
     row = CampaignRecipient(
         campaign_id=campaign.id,
         run_id=run_id,
         contact_id=contact.id,
-        address=RecipientAddress(phone=contact.phone, wa_id=contact.wa_id, bsuid=contact.bsuid),
+        address=address,
         name=contact.name,
         updated_at=now,
     )
@@ -172,7 +187,7 @@ def recipient_row(
         )
     if row.address.empty:
         return row.model_copy(
-            update={"status": RecipientStatus.SKIPPED, "skip_reason": SkipReason.NO_ADDRESS}
+            update={"status": RecipientStatus.SKIPPED, "skip_reason": unreachable}
         )
     variables: dict[str, str] = {}
     for index, variable in enumerate(campaign.variables):
@@ -181,7 +196,7 @@ def recipient_row(
         if value is None:
             return row.model_copy(
                 update={"status": RecipientStatus.FAILED, "error_code": MISSING_VARIABLE,
-                        "error_title": f"No value for the template variable {key}."}
+                        "error_title": f"No value for the variable {key}."}
             )  # fmt: skip
         variables[key] = value
     return row.model_copy(update={"variables": variables})
@@ -200,7 +215,11 @@ class SnapshotCampaignRun:
         jobs: JobQueue,
         policy: CampaignPolicy,
         clock: Clock,
+        channels: ChannelRepository,
+        identities: ContactIdentityRepository,
     ) -> None:
+        self._channels = channels
+        self._identities = identities
         self._campaigns = campaigns
         self._runs = runs
         self._recipients = recipients
@@ -234,10 +253,20 @@ class SnapshotCampaignRun:
             everyone=campaign.audience.all,
             size=SNAPSHOT_BATCH,
         )
+        # A plain message (Telegram) goes to the contacts' user ids on the channel's
+        # account; a template (WhatsApp) to their numbers.
+        channel = await self._channels.get(campaign.channel_id)
         seq = 0  # the rows' order, which the send engine claims by ranges of
         async for contacts in batches:
+            user_ids = None
+            if campaign.message is not None:  # one read of the batch's user ids
+                user_ids = await self._identities.user_ids_on(
+                    [c.id or "" for c in contacts], channel.type, channel.account_id
+                ) if channel is not None else {}  # fmt: skip
             rows = [
-                recipient_row(campaign, run_id, c, now).model_copy(update={"seq": seq + i})
+                recipient_row(campaign, run_id, c, now, user_ids).model_copy(
+                    update={"seq": seq + i}
+                )
                 for i, c in enumerate(contacts)
             ]
             seq += len(rows)

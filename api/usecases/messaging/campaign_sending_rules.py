@@ -1,6 +1,6 @@
 """The campaign send engine's rules: its policy, what one recipient row becomes on the
-wire (the template with the row's rendered variables), and what a provider's answer
-becomes on the row.
+wire (the template with the row's rendered variables, or the plain message with its
+placeholders filled), and what a provider's answer becomes on the row.
 
 Provider answers, per row (never more than one request per row and run):
 - accepted: `sent` with the message id;
@@ -26,12 +26,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from api.domain.messaging.campaigns import (
     CampaignRecipient,
+    PlainMessage,
     RecipientOutcome,
     RecipientResult,
+    render,
 )
-from api.domain.messaging.content import OutboundMessage, Recipient, TemplateContent
+from api.domain.messaging.content import (
+    MediaContent,
+    MediaKind,
+    OutboundContent,
+    OutboundMessage,
+    Recipient,
+    TemplateContent,
+    TextContent,
+)
 from api.domain.messaging.errors import (
     ChannelOutcomeUnknown,
     ChannelPermanentFailure,
@@ -48,6 +60,7 @@ MARKETING_LIMITED = 131049  # the per-user marketing limit: no resend within 24 
 THROUGHPUT = 130429
 OUTCOME_UNKNOWN = "outcome_unknown"
 MISSING_VARIABLE = "missing_variable"
+MESSAGE_TOO_LONG = "message_too_long"
 TRACKER_PREFIX = "campaign:"
 
 
@@ -95,6 +108,10 @@ class MissingVariable(ValueError):
     """A row has no value for one of the template's variables."""
 
 
+class MessageTooLong(ValueError):
+    """A plain message, its placeholders filled, is over the provider's limit."""
+
+
 def template_components(template: Template, values: dict[str, str]) -> list[dict[str, Any]]:
     """Graph's `components` for one recipient (`send_components`): each template variable
     filled from the row's values by its key, else by its position ("1", "2"... in the
@@ -122,6 +139,35 @@ def outbound_of(row: CampaignRecipient, template: Template) -> OutboundMessage:
     )
     return OutboundMessage(
         recipient=Recipient(phone=phone, user_id=None if phone else address.bsuid),
+        content=content,
+        tracker=tracker_of(row.id or ""),
+    )
+
+
+def plain_outbound_of(
+    row: CampaignRecipient, message: PlainMessage, media: bytes | None, link: str | None
+) -> OutboundMessage:
+    """A plain message for one row (to its user id): the text with the row's values (a
+    file's caption when it has a file, sent as `media` bytes or by `link`);
+    `MissingVariable` when a value is missing, `MessageTooLong` past the limits."""
+    try:
+        text = render(message.text, row.variables)
+    except KeyError as missing:
+        raise MissingVariable(str(missing.args[0])) from None
+    content: OutboundContent
+    try:
+        if message.file_id is not None:
+            content = MediaContent(
+                media_kind=MediaKind(message.media_kind or MediaKind.DOCUMENT.value),
+                data=media, link=None if media is not None else link,
+                caption=text or None, filename=message.filename,
+            )  # fmt: skip
+        else:
+            content = TextContent(body=text)
+    except ValidationError:
+        raise MessageTooLong(f"{len(text)} characters with the values filled in") from None
+    return OutboundMessage(
+        recipient=Recipient(user_id=row.address.user_id),
         content=content,
         tracker=tracker_of(row.id or ""),
     )

@@ -80,6 +80,7 @@ from api.domain.messaging.outbound import (
     OutboundFiles,
     ProviderSlots,
     SendRateLimiter,
+    chat_bucket,
     number_bucket,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
@@ -258,7 +259,7 @@ class DeliverOutboundMessage:
         per_recipient = recipient_rate(channel.type)
         if per_recipient is not None:
             chat = recipient.user_id or recipient.phone or ""
-            buckets.append((number_bucket(channel.type.value, f"{channel.account_id}:{chat}"),
+            buckets.append((chat_bucket(channel.type.value, channel.account_id, chat),
                             per_recipient, "The chat's send rate is used up."))  # fmt: skip
         return buckets
 

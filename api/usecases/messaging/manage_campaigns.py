@@ -3,6 +3,16 @@
 
 Rules checked when a campaign is saved (created or changed; 422 with a problem code):
 - the channel is one of the tenant's (`unknown_channel`);
+- exactly one of `template` and `message` (`invalid_campaign_content`): a template on a
+  channel with templates (WhatsApp; elsewhere `templates_not_supported`), a plain message
+  on Telegram; a plain message to WhatsApp is `template_required` (outside the 24-hour
+  window WhatsApp takes templates only); Messenger and Instagram take no campaigns
+  (`campaigns_not_supported`: Meta allows no promotional message outside the 24-hour
+  window, and its message tags are not for promotions);
+- a plain message has a text (at most 4096 characters; with a file, its caption: at most
+  1024) or a file, and its file is one of the tenant's stored files (`unknown_file`); its
+  placeholders `{{1}}`, `{{2}}`... are numbered from 1 without gaps, and the variables
+  fill each once, by `key` ("1", "2"...) or in order (`template_variables_unmapped`);
 - the template is stored for that channel, name and language, `APPROVED` and not
   deactivated (`active` false) (`template_not_usable`);
 - the variables fill every template variable exactly once (`template_variables_unmapped`):
@@ -33,28 +43,44 @@ from api.domain.messaging.campaigns import (
     CONTACT_FIELDS,
     DEFAULT_MESSAGES_PER_SECOND,
     EDITABLE,
+    MAX_CAPTION,
     MAX_MESSAGES_PER_SECOND,
+    MAX_TEXT,
     Audience,
     Campaign,
     CampaignPage,
     CampaignRepository,
+    CampaignsNotSupported,
     CampaignStateConflict,
     CampaignStatus,
     CampaignVariable,
     InvalidAudience,
+    InvalidCampaignContent,
     InvalidSchedule,
+    PlainMessage,
     Schedule,
     ScheduleType,
     TemplateNotUsable,
     TemplateRef,
+    TemplateRequired,
+    TemplatesNotSupported,
     TemplateVariablesUnmapped,
     TenantTimezone,
     UnknownChannel,
+    UnknownFile,
     UnknownSegment,
     VariableSource,
     ensure_editable,
+    placeholders,
 )
-from api.domain.messaging.channels import ChannelRepository
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelType,
+    supports_templates,
+)
+from api.domain.messaging.content import MediaKind
+from api.domain.messaging.outbound import OutboundFiles
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.templates import (
     APPROVED,
@@ -93,6 +119,20 @@ class TemplateRefInput(BaseModel):
     language: str = Field(pattern=LANGUAGE_PATTERN)
 
 
+class PlainMessageInput(BaseModel):
+    """A plain message: a text with `{{1}}`, `{{2}}`... placeholders (the caption when a
+    file goes with it) and, optionally, one of the tenant's stored files."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(default="", max_length=MAX_TEXT, description=(
+        "At most 4096 characters (1024 with a file: the caption); `{{1}}`, `{{2}}`... are "
+        "filled per recipient by `variables`"))  # fmt: skip
+    file_id: str | None = Field(default=None, min_length=1, max_length=64, description=(
+        "One of the tenant's stored files (`/api/v1/files`); sent as a photo, video, "
+        "audio or document by its content type"))  # fmt: skip
+
+
 class VariableInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -125,7 +165,8 @@ class CampaignInput(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     channel_id: str = Field(min_length=1, max_length=64)
-    template: TemplateRefInput
+    template: TemplateRefInput | None = None
+    message: PlainMessageInput | None = None
     variables: list[VariableInput] = Field(default_factory=list, max_length=MAX_VARIABLES)
     audience: AudienceInput
     schedule: ScheduleInput | None = None
@@ -142,6 +183,7 @@ class CampaignChanges(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     channel_id: str | None = Field(default=None, min_length=1, max_length=64)
     template: TemplateRefInput | None = None
+    message: PlainMessageInput | None = None
     variables: list[VariableInput] | None = Field(default=None, max_length=MAX_VARIABLES)
     audience: AudienceInput | None = None
     schedule: ScheduleInput | None = None
@@ -154,9 +196,9 @@ def template_usable(template: Template) -> bool:
     return template.status == APPROVED and template.active
 
 
-def mapped_variables(template: Template, given: list[VariableInput]) -> list[CampaignVariable]:
-    """The variables with their template keys, each template variable filled once."""
-    keys = [v.key for v in template.variables]
+def mapped_variables(keys: list[str], given: list[VariableInput]) -> list[CampaignVariable]:
+    """The variables with their keys (the template's variables, or a plain message's
+    placeholders "1", "2"...), each filled once."""
     loc: tuple[str | int, ...] = ("body", "variables")
     for index, variable in enumerate(given):
         if variable.source is VariableSource.FIELD and variable.value not in CONTACT_FIELDS:
@@ -172,10 +214,10 @@ def mapped_variables(template: Template, given: list[VariableInput]) -> list[Cam
     if not named:
         if len(given) != len(keys):
             raise TemplateVariablesUnmapped(
-                f"The template has {len(keys)} variables ({', '.join(keys) or 'none'}); "
+                f"The content has {len(keys)} variables ({', '.join(keys) or 'none'}); "
                 f"{len(given)} were given.",
                 loc,
-                "one value per template variable, in order",
+                "one value per variable, in order",
             )
         return [CampaignVariable(key=k, **v.model_dump(exclude={"key"})) for k, v in zip(
             keys, given, strict=True)]  # fmt: skip
@@ -186,15 +228,32 @@ def mapped_variables(template: Template, given: list[VariableInput]) -> list[Cam
         if missing:
             parts.append(f"unmapped: {', '.join(missing)}")
         if unknown:
-            parts.append(f"not in the template: {', '.join(unknown)}")
+            parts.append(f"not in the content: {', '.join(unknown)}")
         if len(set(named)) != len(named):
             parts.append("a key is mapped twice")
         raise TemplateVariablesUnmapped(
-            "The variables must fill every template variable once (" + "; ".join(parts) + ").",
+            "The variables must fill every variable once (" + "; ".join(parts) + ").",
             loc,
             "; ".join(parts),
         )
     return [CampaignVariable(**v.model_dump()) for v in given]
+
+
+class Content(BaseModel):
+    """A campaign's content as saved: its template or plain message, and its variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    template: TemplateRef | None = None
+    message: PlainMessage | None = None
+    variables: list[CampaignVariable]
+
+
+def media_kind_of(content_type: str) -> MediaKind:
+    """How a stored file is sent, by its content type (anything else: a document)."""
+    major = content_type.split("/", 1)[0].lower()
+    return {"image": MediaKind.IMAGE, "video": MediaKind.VIDEO,
+            "audio": MediaKind.AUDIO}.get(major, MediaKind.DOCUMENT)  # fmt: skip
 
 
 class CampaignChecks:
@@ -208,7 +267,9 @@ class CampaignChecks:
         segments: SegmentRepository,
         timezone: TenantTimezone,
         clock: Clock,
+        files: OutboundFiles,
     ) -> None:
+        self._files = files
         self._channels = channels
         self._templates = templates
         self._segments = segments
@@ -216,13 +277,40 @@ class CampaignChecks:
         self._clock = clock
 
     async def content(
-        self, channel_id: str, template: TemplateRefInput, variables: list[VariableInput]
-    ) -> tuple[TemplateRef, list[CampaignVariable]]:
-        if await self._channels.get(channel_id) is None:
+        self,
+        channel_id: str,
+        template: TemplateRefInput | None,
+        message: PlainMessageInput | PlainMessage | None,
+        variables: list[VariableInput],
+    ) -> Content:
+        """The campaign's content checked (see the module's rules) and normalised."""
+        channel = await self._channels.get(channel_id)
+        if channel is None:
             raise UnknownChannel(
                 "No channel of the tenant has this id.", ("body", "channel_id"), "unknown channel"
             )
-        stored = await self._templates.find(channel_id, template.name, template.language)
+        if (template is None) == (message is None):
+            raise InvalidCampaignContent(
+                "Give either a `template` (WhatsApp) or a plain `message` (Telegram), not "
+                + ("both." if template else "neither."),
+                ("body",),
+                "exactly one of template and message",
+            )
+        if template is not None:
+            return await self._template_content(channel, template, variables)
+        assert message is not None  # noqa: S101 - one of them, checked above
+        return await self._message_content(channel, message, variables)
+
+    async def _template_content(
+        self, channel: Channel, template: TemplateRefInput, variables: list[VariableInput]
+    ) -> Content:
+        if not supports_templates(channel.type):
+            raise TemplatesNotSupported(
+                f"A {channel.type.value} channel has no templates: send a plain `message`.",
+                ("body", "template"),
+                "no templates on this channel",
+            )
+        stored = await self._templates.find(channel.id or "", template.name, template.language)
         why = None
         if stored is None:
             why = "not found on the channel"
@@ -236,9 +324,65 @@ class CampaignChecks:
                 ("body", "template"),
                 why or "not usable",
             )
-        return TemplateRef(name=stored.name, language=stored.language), mapped_variables(
-            stored, variables
+        keys = [v.key for v in stored.variables]
+        return Content(
+            template=TemplateRef(name=stored.name, language=stored.language),
+            variables=mapped_variables(keys, variables),
         )
+
+    async def _message_content(
+        self,
+        channel: Channel,
+        given: PlainMessageInput | PlainMessage,
+        variables: list[VariableInput],
+    ) -> Content:
+        loc: tuple[str | int, ...] = ("body", "message")
+        if channel.type is ChannelType.WHATSAPP:
+            raise TemplateRequired(
+                "WhatsApp allows only approved templates outside the 24-hour customer "
+                "service window: a WhatsApp campaign needs a `template`.",
+                loc,
+                "a template is required on WhatsApp",
+            )
+        if channel.type is not ChannelType.TELEGRAM:
+            raise CampaignsNotSupported(
+                f"Campaigns cannot go to {channel.type.value}: Meta allows no promotional "
+                "message outside the 24-hour window, and a broadcast reaches customers "
+                "outside it. Answer them from the inbox instead.",
+                ("body", "channel_id"),
+                "no campaigns on this channel",
+            )
+        text = given.text.strip()
+        message = PlainMessage(text=text)
+        if given.file_id is not None:
+            media = await self._files.describe(given.file_id)
+            if media is None:
+                raise UnknownFile(
+                    "No stored file of the tenant has this id.", (*loc, "file_id"),
+                    "unknown file",
+                )  # fmt: skip
+            message = PlainMessage(
+                text=text, file_id=media.file_id, filename=media.filename,
+                media_kind=media_kind_of(media.content_type).value,
+            )  # fmt: skip
+            if len(text) > MAX_CAPTION:
+                raise InvalidCampaignContent(
+                    f"With a file the text is its caption: at most {MAX_CAPTION} characters.",
+                    (*loc, "text"),
+                    f"at most {MAX_CAPTION} characters with a file",
+                )
+        elif not text:
+            raise InvalidCampaignContent(
+                "A plain message needs a text (or a file).", (*loc, "text"), "empty text"
+            )
+        keys = placeholders(text)
+        if keys != [str(n) for n in range(1, len(keys) + 1)]:
+            raise InvalidCampaignContent(
+                "Number the placeholders {{1}}, {{2}}... from 1 without gaps.",
+                (*loc, "text"),
+                f"placeholders {', '.join(keys)}",
+            )
+        return Content(message=message, variables=mapped_variables(keys, variables))
 
     async def audience(self, given: AudienceInput) -> Audience:
         loc: tuple[str | int, ...] = ("body", "audience")
@@ -279,8 +423,8 @@ async def existing_campaign(campaigns: CampaignRepository, campaign_id: str) -> 
 def _audited(campaign: Campaign) -> dict[str, Any]:
     return campaign.model_dump(
         mode="json",
-        include={"name", "channel_id", "template", "variables", "audience", "schedule",
-                 "messages_per_second"},
+        include={"name", "channel_id", "template", "message", "variables", "audience",
+                 "schedule", "messages_per_second"},
     )  # fmt: skip
 
 
@@ -296,16 +440,17 @@ class CreateCampaign:
 
     async def execute(self, principal: Principal, given: CampaignInput) -> Campaign:
         require_permission(principal, Permission.CAMPAIGNS_MANAGE)
-        template, variables = await self._checks.content(
-            given.channel_id, given.template, given.variables
+        content = await self._checks.content(
+            given.channel_id, given.template, given.message, given.variables
         )
         audience = await self._checks.audience(given.audience)
         schedule = await self._checks.schedule(given.schedule) if given.schedule else None
         now = self._checks.now()
         campaign = await self._campaigns.add(
             Campaign(
-                name=given.name, channel_id=given.channel_id, template=template,
-                variables=variables, audience=audience, schedule=schedule,
+                name=given.name, channel_id=given.channel_id, template=content.template,
+                message=content.message, variables=content.variables, audience=audience,
+                schedule=schedule,
                 messages_per_second=given.messages_per_second, owner_id=principal.user_id,
                 created_at=now, updated_at=now,
             )
@@ -366,14 +511,15 @@ class UpdateCampaign:
             fields["name"] = changes.name
         if changes.messages_per_second is not None:
             fields["messages_per_second"] = changes.messages_per_second
-        if sent & {"channel_id", "template", "variables"}:
+        if sent & {"channel_id", "template", "message", "variables"}:
             channel_id = changes.channel_id or before.channel_id
-            template = changes.template or TemplateRefInput(**before.template.model_dump())
+            template, message = _content_after(before, changes)
             given = changes.variables
-            if given is None:  # the stored mapping, checked against the (new) template
+            if given is None:  # the stored mapping, checked against the (new) content
                 given = [VariableInput(**v.model_dump()) for v in before.variables]
-            ref, variables = await self._checks.content(channel_id, template, given)
-            fields.update(channel_id=channel_id, template=ref, variables=variables)
+            content = await self._checks.content(channel_id, template, message, given)
+            fields.update(channel_id=channel_id, template=content.template,
+                          message=content.message, variables=content.variables)  # fmt: skip
         if changes.audience is not None:
             fields["audience"] = await self._checks.audience(changes.audience)
         if "schedule" in sent:
@@ -402,6 +548,18 @@ class UpdateCampaign:
                 changes=audit_extra(principal, changed),
             )  # fmt: skip
         return after
+
+
+def _content_after(
+    before: Campaign, changes: CampaignChanges
+) -> tuple[TemplateRefInput | None, PlainMessageInput | PlainMessage | None]:
+    """The template and message a change leaves: what it sends (a new template replaces
+    the message, and the other way round; both at once are refused by the checks), else
+    the stored ones."""
+    if changes.template is not None or changes.message is not None:
+        return changes.template, changes.message
+    template = TemplateRefInput(**before.template.model_dump()) if before.template else None
+    return template, before.message
 
 
 class DeleteCampaign:

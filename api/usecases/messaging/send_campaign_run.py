@@ -27,7 +27,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from api.domain.clock import Clock
-from api.domain.errors import ServiceUnavailable
+from api.domain.errors import NotFound, PayloadTooLarge, ServiceUnavailable
 from api.domain.jobs import JobQueue
 from api.domain.messaging.campaigns import (
     Campaign,
@@ -42,9 +42,15 @@ from api.domain.messaging.campaigns import (
     allowed_from,
     transition,
 )
-from api.domain.messaging.channels import ChannelRepository, ChannelStatus
+from api.domain.messaging.channels import (
+    MAX_UPLOAD_BYTES,
+    Channel,
+    ChannelRepository,
+    ChannelStatus,
+    uploads_media,
+)
 from api.domain.messaging.gateway import ChannelGateways
-from api.domain.messaging.outbound import SendRateLimiter
+from api.domain.messaging.outbound import OutboundFiles, SendRateLimiter
 from api.domain.messaging.templates import APPROVED, TemplateRepository
 from api.usecases.messaging.campaign_batches import (
     RunSlice,
@@ -75,7 +81,9 @@ class SendCampaignRun:
         finish: FinishCampaignRun,
         clock: Clock,
         policy: CampaignSendPolicy,
+        files: OutboundFiles,
     ) -> None:
+        self._files = files
         self._runs = runs
         self._campaigns = campaigns
         self._recipients = recipients
@@ -109,8 +117,8 @@ class SendCampaignRun:
     # -- before and after the slice ------------------------------------------------------
 
     async def _prepare(self, run: CampaignRun, holder: str) -> RunSlice | None:
-        """The campaign, channel and template of the run; None (the run stopped) when the
-        campaign is not running or cannot send."""
+        """The campaign, channel and template (or plain message and its file) of the run;
+        None (the run stopped) when the campaign is not running or cannot send."""
         campaign = await self._campaigns.get(run.campaign_id)
         if campaign is None or campaign.status is not CampaignStatus.RUNNING:
             await self._runs.release_lease(run.id or "", holder)
@@ -123,20 +131,37 @@ class SendCampaignRun:
         if channel.status is not ChannelStatus.ACTIVE:
             await self._pause(run, campaign, f"The channel is {channel.status.value}.")
             return None
-        template = await self._templates.find(
-            channel.id or "", campaign.template.name, campaign.template.language
-        )
-        if template is None or template.status != APPROVED:
-            await self._fail(run, campaign, "The campaign's template is not approved.")
-            return None
+        template = None
+        if campaign.template is not None:
+            template = await self._templates.find(
+                channel.id or "", campaign.template.name, campaign.template.language
+            )
+            if template is None or template.status != APPROVED:
+                await self._fail(run, campaign, "The campaign's template is not approved.")
+                return None
+        media: tuple[bytes | None, str | None] = (None, None)
+        if campaign.message is not None and campaign.message.file_id is not None:
+            try:
+                media = await self._media(channel, campaign.message.file_id)
+            except (NotFound, PayloadTooLarge) as refused:
+                await self._fail(run, campaign, f"The campaign's file cannot be sent: {refused}")
+                return None
         limits = rate_limits(
             campaign.id or "", campaign.messages_per_second, channel.type.value,
             channel.account_id, channel.messages_per_second, self._policy.burst_seconds,
         )  # fmt: skip
         gateway = self._gateways.for_channel(channel)
         return RunSlice(
-            run, campaign, channel, template, gateway, limits, holder, cursor=run.next_seq
-        )
+            run, campaign, channel, template, gateway, limits, holder, cursor=run.next_seq,
+            media=media[0], media_link=media[1],
+        )  # fmt: skip
+
+    async def _media(self, channel: Channel, file_id: str) -> tuple[bytes | None, str | None]:
+        """The plain message's file, once a slice: its bytes for providers that take
+        uploads (Telegram), else a signed link the provider fetches."""
+        if uploads_media(channel.type):
+            return await self._files.read(file_id, max_bytes=MAX_UPLOAD_BYTES), None
+        return None, await self._files.public_link(file_id)
 
     async def _after(self, work: RunSlice, outcome: SliceOutcome) -> SliceOutcome:
         run, campaign = work.run, work.campaign

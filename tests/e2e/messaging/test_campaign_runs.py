@@ -120,7 +120,7 @@ async def test_a_run_snapshots_its_audience_and_reports_stats(
     assert by_contact[ann["id"]]["status"] == "pending"
     assert by_contact[ann["id"]]["variables"] == {"body.1": "Ann", "body.2": "ANN10"}
     assert by_contact[ann["id"]]["address"] == {"phone": "+14155550101", "wa_id": None,
-                                                "bsuid": None}  # fmt: skip
+                                                "bsuid": None, "user_id": None}  # fmt: skip
     assert by_contact[bob["id"]]["status"] == "failed"  # no code and no fallback
     assert by_contact[bob["id"]]["error_code"] == "missing_variable"
     assert by_contact[cid["id"]]["error_code"] == "missing_variable"
@@ -141,7 +141,9 @@ async def test_a_run_snapshots_its_audience_and_reports_stats(
 
     expected = {
         "recipients": 5, "queued": 0, "sent": 0, "delivered": 0, "read": 1, "failed": 2,
-        "opted_out_skipped": 1, "skipped": 2, "failures_by_code": {"missing_variable": 2},
+        "opted_out_skipped": 1, "skipped": 2,
+        "skipped_by_reason": {"opted_out": 1, "no_address": 1},
+        "failures_by_code": {"missing_variable": 2},
         "delivery_rate": 1.0, "read_rate": 1.0,
     }  # fmt: skip
     stats = await client.get(url(campaign, "stats"), headers=owner)

@@ -104,5 +104,12 @@ async def test_one_contact_per_provider_user_even_when_first_messages_race() -> 
         assert await identities.contact_id_for(alice) == "merged-into"
         assert await identities.user_id_on("merged-into", ChannelType.TELEGRAM, "bot-1") == "42"
         assert await identities.user_id_on("merged-into", ChannelType.TELEGRAM, "bot-2") is None
+        # In bulk (a campaign's snapshot): only the contacts with a user id on that bot.
+        bulk = await identities.user_ids_on(
+            ["merged-into", fresh, "nobody"], ChannelType.TELEGRAM, "bot-1"
+        )
+        assert bulk == {"merged-into": "42"}
+        assert await identities.user_ids_on([], ChannelType.TELEGRAM, "bot-1") == {}
     with tenant_context(TenantId("core-t3")):  # another tenant: its own contact
         assert await identities.contact_id_for(alice) not in {ids[0], fresh, "merged-into"}
+        assert await identities.user_ids_on(["merged-into"], ChannelType.TELEGRAM, "bot-1") == {}

@@ -69,5 +69,6 @@ def test_stats_rates_count_every_row_at_least_sent() -> None:
     assert stats.delivery_rate == 0.7  # (4 + 3) / (3 + 4 + 3)
     assert stats.read_rate == 0.3
     assert stats.failures_by_code == {"131026": 2}
+    assert stats.skipped_by_reason == {"opted_out": 4, "no_address": 1}
     empty = campaign_stats(RecipientCounts())
     assert empty.delivery_rate == 0.0 and empty.recipients == 0

@@ -47,6 +47,10 @@ def template(status: str = "APPROVED") -> Template:
     )  # fmt: skip
 
 
+def keys() -> list[str]:
+    return [v.key for v in template().variables]
+
+
 def given(*values: tuple[str | None, str, str]) -> list[VariableInput]:
     return [
         VariableInput(key=key, source=VariableSource(source), value=value)
@@ -63,7 +67,7 @@ def test_keys_name_the_component_and_position() -> None:
 
 
 def test_without_keys_the_order_is_the_templates() -> None:
-    mapped = mapped_variables(template(), given(
+    mapped = mapped_variables(keys(), given(
         (None, "constant", "Sale"), (None, "field", "name"), (None, "attribute", "code"),
         (None, "constant", "spring"),
     ))  # fmt: skip
@@ -75,15 +79,15 @@ def test_without_keys_the_order_is_the_templates() -> None:
 def test_with_keys_every_variable_is_filled_once() -> None:
     values = given(("body.2", "constant", "X"), ("button.1.1", "constant", "s"),
                    ("header.1", "constant", "H"), ("body.1", "field", "name"))  # fmt: skip
-    assert [v.key for v in mapped_variables(template(), values)] == [
+    assert [v.key for v in mapped_variables(keys(), values)] == [
         "body.2", "button.1.1", "header.1", "body.1",
     ]  # fmt: skip
     with pytest.raises(TemplateVariablesUnmapped, match=r"unmapped: header\.1"):
-        mapped_variables(template(), values[:2] + values[3:])
-    with pytest.raises(TemplateVariablesUnmapped, match=r"not in the template: body\.3"):
-        mapped_variables(template(), [*values, *given(("body.3", "constant", "x"))])
+        mapped_variables(keys(), values[:2] + values[3:])
+    with pytest.raises(TemplateVariablesUnmapped, match=r"not in the content: body\.3"):
+        mapped_variables(keys(), [*values, *given(("body.3", "constant", "x"))])
     with pytest.raises(TemplateVariablesUnmapped):
-        mapped_variables(template(), given((None, "constant", "x")))
+        mapped_variables(keys(), given((None, "constant", "x")))
     assert TemplateNotUsable.code == "template_not_usable"
 
 

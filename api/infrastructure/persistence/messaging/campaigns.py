@@ -40,6 +40,7 @@ from api.domain.messaging.campaigns import (
     CampaignStatus,
     CampaignVariable,
     DueCampaign,
+    PlainMessage,
     RecipientAddress,
     RecipientCounts,
     RecipientOutcome,
@@ -83,7 +84,8 @@ def _stored(changes: dict[str, object]) -> dict[str, Any]:
 class CampaignDocument(TenantOwnedDocument):
     name: str
     channel_id: str
-    template: TemplateRef
+    template: TemplateRef | None = None
+    message: PlainMessage | None = None
     variables: list[CampaignVariable] = []
     audience: Audience
     schedule: Schedule | None = None

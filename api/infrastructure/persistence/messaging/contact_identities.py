@@ -117,6 +117,21 @@ class BeanieContactIdentityRepository:
         )
         return found[0].user_id if found else None
 
+    async def user_ids_on(
+        self, contact_ids: list[str], channel_type: ChannelType, account_id: str
+    ) -> dict[str, str]:
+        if not contact_ids:
+            return {}
+        found = await self._scoped.find(
+            tenant_first(
+                contact_id={"$in": list(dict.fromkeys(contact_ids))},
+                channel_type=channel_type.value,
+                account_id=account_id,
+            ),
+            limit=len(contact_ids) * 2,
+        )
+        return {document.contact_id: document.user_id for document in found}
+
     async def _current(self, identity: ChannelUserIdentity) -> str:
         found = await self._scoped.find(_key(identity), limit=1)
         if not found:  # deleted between the write and the read (a tenant being erased)

@@ -17,6 +17,7 @@ from api.domain.messaging.campaigns import (
     CampaignStats,
     CampaignStatus,
     CampaignVariable,
+    PlainMessage,
     RecipientAddress,
     RecipientPage,
     RecipientStatus,
@@ -35,13 +36,15 @@ CURSOR_NOTE = "`null` on the last page; else pass it as `cursor` for the next on
 
 
 class CampaignIn(CampaignInput):
-    """A new campaign (always a `draft`): the channel, an approved template of it, one
-    variable per template variable, an audience and, optionally, a schedule."""
+    """A new campaign (always a `draft`): the channel, either an approved template of it
+    (WhatsApp) or a plain `message` (Telegram, which has no templates), one variable per
+    template variable or `{{n}}` placeholder, an audience and, optionally, a schedule."""
 
 
 class CampaignPatchIn(CampaignChanges):
     """Only the fields sent change (a `draft` or `scheduled` campaign only); the whole
-    campaign is checked again."""
+    campaign is checked again. A `template` replaces a plain message and a `message` a
+    template."""
 
 
 class ScheduleIn(ScheduleRequest):
@@ -57,8 +60,22 @@ class TemplateRefOut(BaseModel):
         return cls(**ref.model_dump())
 
 
+class PlainMessageOut(BaseModel):
+    text: str = Field(description="With `{{1}}`, `{{2}}`... placeholders; a file's caption")
+    file_id: str | None = Field(description="The stored file sent with it")
+    media_kind: str | None = Field(description="How the file goes: image, video, audio, document")
+    filename: str | None
+
+    @classmethod
+    def of(cls, message: PlainMessage) -> PlainMessageOut:
+        return cls(**message.model_dump())
+
+
 class VariableOut(BaseModel):
-    key: str | None = Field(description="The template variable it fills (`body.1`, ...)")
+    key: str | None = Field(
+        description="The template variable it fills (`body.1`, ...) or the plain message's "
+        "placeholder (`1` for `{{1}}`)"
+    )
     source: VariableSource
     value: str = Field(description="The contact field, the attribute's key, or the constant")
     fallback: str | None = Field(description="Used when the contact has no value")
@@ -94,7 +111,10 @@ class CampaignOut(BaseModel):
     id: str
     name: str
     channel_id: str
-    template: TemplateRefOut
+    template: TemplateRefOut | None = Field(description="The template sent (WhatsApp), or null")
+    message: PlainMessageOut | None = Field(
+        description="The plain message sent (Telegram), or null"
+    )
     variables: list[VariableOut]
     audience: AudienceOut
     schedule: ScheduleOut | None
@@ -112,7 +132,8 @@ class CampaignOut(BaseModel):
             raise ValueError("a stored campaign has an id")
         return cls(
             id=campaign.id, name=campaign.name, channel_id=campaign.channel_id,
-            template=TemplateRefOut.of(campaign.template),
+            template=TemplateRefOut.of(campaign.template) if campaign.template else None,
+            message=PlainMessageOut.of(campaign.message) if campaign.message else None,
             variables=[VariableOut.of(v) for v in campaign.variables],
             audience=AudienceOut.of(campaign.audience),
             schedule=ScheduleOut.of(campaign.schedule) if campaign.schedule else None,
@@ -141,6 +162,10 @@ class StatsOut(BaseModel):
     failed: int
     opted_out_skipped: int = Field(description="Skipped because the contact opted out")
     skipped: int = Field(description="Skipped for any reason (opted out, no address, ...)")
+    skipped_by_reason: dict[str, int] = Field(
+        description="Skipped rows by reason (`opted_out`, `deleted`, `no_address`, "
+        "`not_on_channel`, `cancelled`, `recent_marketing_limit`)"
+    )
     failures_by_code: dict[str, int] = Field(description="Failed rows by provider error code")
     delivery_rate: float = Field(description="(delivered + read) / (sent + delivered + read)")
     read_rate: float = Field(description="read / (sent + delivered + read)")
@@ -189,6 +214,7 @@ class AddressOut(BaseModel):
     phone: str | None
     wa_id: str | None
     bsuid: str | None
+    user_id: str | None = Field(description="The user id on the channel (Telegram's chat)")
 
     @classmethod
     def of(cls, address: RecipientAddress) -> AddressOut:
@@ -201,11 +227,13 @@ class RecipientOut(BaseModel):
     contact_id: str
     address: AddressOut
     name: str | None
-    variables: dict[str, str] = Field(description="The values sent, by template key")
+    variables: dict[str, str] = Field(
+        description="The values sent, by template key or placeholder number"
+    )
     status: RecipientStatus
     skip_reason: SkipReason | None
     attempts: int
-    wamid: str | None
+    wamid: str | None = Field(description="The provider's message id (Telegram: `chat:message`)")
     error_code: str | None
     error_title: str | None
     sent_at: datetime | None

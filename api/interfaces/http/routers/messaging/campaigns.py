@@ -1,5 +1,6 @@
-"""Campaigns (`/api/v1/campaigns`): broadcast WhatsApp template campaigns, their life
-(schedule, start, pause, resume, cancel), runs, recipient rows and stats."""
+"""Campaigns (`/api/v1/campaigns`): broadcast WhatsApp template campaigns and Telegram
+plain-message campaigns, their life (schedule, start, pause, resume, cancel), runs,
+recipient rows and stats."""
 
 from __future__ import annotations
 
@@ -55,11 +56,20 @@ Cursor = Annotated[
     str | None, Query(min_length=1, max_length=200, description="`next_cursor` of before")
 ]
 RULES = (
-    " Checked on save (422): the channel is the tenant's (`unknown_channel`); the template "
-    "is stored for that channel, name and language and `APPROVED` (and not switched off) "
-    "(`template_not_usable`); the variables fill every template variable once, by `key` "
-    "(`body.1`, `header.1`, `button.0.1`, `body.first_name`) or, with no keys, in the "
-    "template's order (`template_variables_unmapped`); a `field` variable names `name`, "
+    " Checked on save (422): the channel is the tenant's (`unknown_channel`); exactly one "
+    "of `template` and `message` (`invalid_campaign_content`). A WhatsApp campaign sends a "
+    "`template` (a plain message is `template_required`: outside the 24-hour window "
+    "WhatsApp takes templates only), stored for that channel, name and language and "
+    "`APPROVED` (and not switched off) (`template_not_usable`). A Telegram campaign sends a "
+    "plain `message` `{text, file_id?}` (a template is `templates_not_supported`): a text of "
+    "at most 4096 characters, or a stored file (`unknown_file` when it is not the "
+    "tenant's) with the text as its caption (at most 1024), to the contacts with a chat on "
+    "the bot (the others are skipped `not_on_channel`). Messenger and Instagram take no "
+    "campaigns (`campaigns_not_supported`: Meta allows no promotional message outside the "
+    "24-hour window). The variables fill every template variable once, by `key` "
+    "(`body.1`, `header.1`, `button.0.1`, `body.first_name`), or every placeholder "
+    "`{{1}}`, `{{2}}`... of the message (numbered from 1 without gaps, keys `1`, `2`...), "
+    "or, with no keys, in order (`template_variables_unmapped`); a `field` variable names `name`, "
     "`phone`, `email` or `language`; the audience names segments, tags, contacts or `all` "
     "(`invalid_audience`), its segments exist (`unknown_segment`); a schedule is `now`, "
     "`at` (a time to come) or `recurring` (a cron read in `timezone`, the company "
@@ -285,8 +295,9 @@ async def get_run(
     summary="A campaign's stats",
     description=(
         "Needs `campaigns:read`. Over all its runs: recipients, queued (pending or being "
-        "sent), sent, delivered, read, failed, skipped and opted-out skips, failures by "
-        "error code, and the delivery and read rates (over the rows at least sent)."
+        "sent), sent, delivered, read, failed, skipped (and by reason) and opted-out skips, "
+        "failures by error code, and the delivery and read rates (over the rows at least "
+        "sent). Telegram tells no delivery or read: its rows stay `sent`."
     ),
     responses=problem_responses(401, 403, 404, 503),
 )
