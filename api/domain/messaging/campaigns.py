@@ -187,10 +187,20 @@ def render(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[str(int(m.group(1)))], text)
 
 
+class UrlButton(BaseModel):
+    """A button under a plain message that opens a link (Telegram's inline URL button)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    url: str
+
+
 class PlainMessage(BaseModel):
     """A campaign's message where the channel has no templates: a text (the caption when a
     file goes with it) and, optionally, one of the tenant's stored files (`media_kind` and
-    `filename` are read from the file when the campaign is saved)."""
+    `filename` are read from the file when the campaign is saved) or, with a text only, a
+    URL button."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -198,6 +208,7 @@ class PlainMessage(BaseModel):
     file_id: str | None = None
     media_kind: str | None = None  # image | video | audio | document
     filename: str | None = None
+    button: UrlButton | None = None
 
 
 class Campaign(BaseModel):

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.domain.messaging.campaigns import (
+    MAX_TEXT,
     CampaignRecipient,
     PlainMessage,
     RecipientOutcome,
@@ -36,6 +37,7 @@ from api.domain.messaging.campaigns import (
     render,
 )
 from api.domain.messaging.content import (
+    InteractiveContent,
     MediaContent,
     MediaKind,
     OutboundContent,
@@ -162,6 +164,14 @@ def plain_outbound_of(
                 data=media, link=None if media is not None else link,
                 caption=text or None, filename=message.filename,
             )  # fmt: skip
+        elif message.button is not None:
+            if len(text) > MAX_TEXT:
+                raise MessageTooLong(f"{len(text)} characters with the values filled in")
+            content = InteractiveContent(interactive={
+                "type": "cta_url", "body": {"text": text},
+                "action": {"name": "cta_url", "parameters": {
+                    "display_text": message.button.text, "url": message.button.url}},
+            })  # fmt: skip
         else:
             content = TextContent(body=text)
     except ValidationError:

@@ -69,6 +69,7 @@ from api.domain.messaging.campaigns import (
     UnknownChannel,
     UnknownFile,
     UnknownSegment,
+    UrlButton,
     VariableSource,
     ensure_editable,
     placeholders,
@@ -119,6 +120,14 @@ class TemplateRefInput(BaseModel):
     language: str = Field(pattern=LANGUAGE_PATTERN)
 
 
+class UrlButtonInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(min_length=1, max_length=64, description="The button's label")
+    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$",
+                     description="The http(s) link it opens")  # fmt: skip
+
+
 class PlainMessageInput(BaseModel):
     """A plain message: a text with `{{1}}`, `{{2}}`... placeholders (the caption when a
     file goes with it) and, optionally, one of the tenant's stored files."""
@@ -131,6 +140,9 @@ class PlainMessageInput(BaseModel):
     file_id: str | None = Field(default=None, min_length=1, max_length=64, description=(
         "One of the tenant's stored files (`/api/v1/files`); sent as a photo, video, "
         "audio or document by its content type"))  # fmt: skip
+    button: UrlButtonInput | None = Field(
+        default=None, description="A button under the text that opens a link (not with a file)"
+    )
 
 
 class VariableInput(BaseModel):
@@ -353,7 +365,13 @@ class CampaignChecks:
                 "no campaigns on this channel",
             )
         text = given.text.strip()
-        message = PlainMessage(text=text)
+        button = UrlButton(**given.button.model_dump()) if given.button else None
+        message = PlainMessage(text=text, button=button)
+        if given.file_id is not None and button is not None:
+            raise InvalidCampaignContent(
+                "A button goes with a text message, not with a file.", (*loc, "button"),
+                "a button with a file",
+            )  # fmt: skip
         if given.file_id is not None:
             media = await self._files.describe(given.file_id)
             if media is None:

@@ -39,6 +39,7 @@ CHANNELS = "/api/v1/channels"
 HOOKS = "/api/v1/webhooks/telegram"
 USERS = {5001: "Ann", 5002: "Bob", 5003: "Cid"}
 TEXT = "Hi {{1}}, use {{2}} this week."
+BUTTON = {"text": "Shop now", "url": "https://shop.example.com/spring"}
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ async def test_a_plain_message_reaches_every_reachable_contact_once(
     theirs = await add_contact(client, globex, name="Theirs", phone="+14155550198")
     audience = {"contact_ids": [ann["id"], bob["id"], cid["id"], dan["id"], theirs["id"]]}
     created = await client.post(CAMPAIGNS, json={
-        "name": "Spring", "channel_id": channel_id, "message": {"text": TEXT},
+        "name": "Spring", "channel_id": channel_id, "message": {"text": TEXT, "button": BUTTON},
         "variables": [{"source": "field", "value": "name"},
                       {"source": "attribute", "value": "code", "fallback": "WELCOME"}],
         "audience": audience,
@@ -134,7 +135,7 @@ async def test_a_plain_message_reaches_every_reachable_contact_once(
     campaign = created.json()
     assert campaign["template"] is None
     assert campaign["message"] == {"text": TEXT, "file_id": None, "media_kind": None,
-                                   "filename": None}  # fmt: skip
+                                   "filename": None, "button": BUTTON}  # fmt: skip
     assert [v["key"] for v in campaign["variables"]] == ["1", "2"]
 
     telegram.fail("sendMessage", 429, retry_after=1)  # the first send: flood control
@@ -149,6 +150,8 @@ async def test_a_plain_message_reaches_every_reachable_contact_once(
     assert sent == {5001: 1, 5002: 1}  # each reachable contact once; Cid opted out
     texts = {int(c.params["chat_id"]): c.params["text"] for c in accepted}
     assert texts == {5001: "Hi Ann, use ANN10 this week.", 5002: "Hi Bob, use WELCOME this week."}
+    for call in accepted:  # the button under each text
+        assert call.params["reply_markup"] == {"inline_keyboard": [[BUTTON]]}
     retried = next(c for c in accepted if c.params["chat_id"] == throttled.params["chat_id"])
     assert retried.at - throttled.at >= 0.9  # retry_after honoured
 
@@ -238,6 +241,10 @@ async def test_content_rules_permissions_and_isolation(
     ours = await uploaded(client, owner, png_bytes(64), "ours.png")
     await refused(body(message={"text": "x" * 1025, "file_id": ours["id"]}, variables=[]),
                   "invalid_campaign_content")  # a caption over 1024  # fmt: skip
+    await refused(body(message={"text": "Hi", "file_id": ours["id"], "button": BUTTON},
+                       variables=[]), "invalid_campaign_content")  # fmt: skip
+    await refused(body(message={"text": "Hi", "button": {"text": "x", "url": "ftp://x/y"}},
+                       variables=[]), "invalid_input")  # fmt: skip
     await refused(body(channel_id=messenger.id), "campaigns_not_supported")
     await refused(body(), "unknown_channel", headers=globex)  # acme's bot
 

@@ -11,17 +11,29 @@ import pytest
 from api.domain.messaging.campaigns import (
     Audience,
     Campaign,
+    CampaignRecipient,
     CampaignVariable,
+    PlainMessage,
+    RecipientAddress,
     RecipientStatus,
     SkipReason,
     TemplateNotUsable,
     TemplateRef,
     TemplateVariablesUnmapped,
+    UrlButton,
     VariableSource,
+    placeholders,
+    render,
 )
 from api.domain.messaging.contacts import Contact, SegmentFilter
+from api.domain.messaging.content import InteractiveContent, MediaContent, TextContent
 from api.domain.messaging.templates import Template, template_variables
 from api.usecases.messaging.campaign_runs import audience_filters, recipient_row
+from api.usecases.messaging.campaign_sending_rules import (
+    MessageTooLong,
+    MissingVariable,
+    plain_outbound_of,
+)
 from api.usecases.messaging.manage_campaigns import (
     VariableInput,
     mapped_variables,
@@ -131,3 +143,47 @@ def test_the_audience_takes_opted_out_contacts_to_count_them() -> None:
     )
     assert [f.opted_out for f in filters] == [None, True, None]
     assert filters[2].tags_any == ["vip"]
+
+
+def test_a_plain_message_row_goes_to_the_user_id_on_the_channel() -> None:
+    plan = campaign(
+        CampaignVariable(key="1", source=VariableSource.FIELD, value="name", fallback="you")
+    ).model_copy(update={"template": None, "message": PlainMessage(text="Hi {{1}}")})
+    reachable = recipient_row(plan, "r", contact(phone="+1415"), NOW, {"p": "5001"})
+    assert reachable.status is RecipientStatus.PENDING
+    assert reachable.address.user_id == "5001" and reachable.address.phone is None
+    assert reachable.variables == {"1": "you"}
+    elsewhere = recipient_row(plan, "r", contact(phone="+1415"), NOW, {})  # has a phone only
+    assert elsewhere.skip_reason is SkipReason.NOT_ON_CHANNEL
+    opted_out = recipient_row(plan, "r", contact(opted_out=True), NOW, {"p": "5001"})
+    assert opted_out.skip_reason is SkipReason.OPTED_OUT
+
+
+def test_placeholders_are_numbered_and_rendered() -> None:
+    assert placeholders("{{2}} and {{ 1 }} and {{2}}") == ["1", "2"]
+    assert placeholders("no {{name}} here") == []
+    assert render("Hi {{1}}, {{ 2 }}!", {"1": "Ann", "2": "bye"}) == "Hi Ann, bye!"
+
+
+def test_a_plain_message_on_the_wire() -> None:
+    row = CampaignRecipient(
+        id="row1", campaign_id="k", run_id="r", contact_id="p",
+        address=RecipientAddress(user_id="5001"), variables={"1": "Ann"}, updated_at=NOW,
+    )  # fmt: skip
+    text = plain_outbound_of(row, PlainMessage(text="Hi {{1}}"), None, None)
+    assert text.recipient.user_id == "5001" and text.tracker == "campaign:row1"
+    assert isinstance(text.content, TextContent) and text.content.body == "Hi Ann"
+    button = UrlButton(text="Shop", url="https://shop.example.com")
+    interactive = plain_outbound_of(row, PlainMessage(text="Hi", button=button), None, None)
+    assert isinstance(interactive.content, InteractiveContent)
+    assert interactive.content.interactive["action"]["parameters"]["url"] == button.url
+    photo = PlainMessage(text="For {{1}}", file_id="f1", media_kind="image", filename="a.png")
+    media = plain_outbound_of(row, photo, b"png", None).content
+    assert isinstance(media, MediaContent) and media.caption == "For Ann" and media.data == b"png"
+    with pytest.raises(MissingVariable):
+        plain_outbound_of(row, PlainMessage(text="Hi {{2}}"), None, None)
+    long = row.model_copy(update={"variables": {"1": "x" * 4000}})
+    with pytest.raises(MessageTooLong):
+        plain_outbound_of(long, PlainMessage(text="{{1}} {{1}}"), None, None)
+    with pytest.raises(MessageTooLong):  # a caption past 1024
+        plain_outbound_of(long, photo, b"png", None)

@@ -60,11 +60,17 @@ class TemplateRefOut(BaseModel):
         return cls(**ref.model_dump())
 
 
+class UrlButtonOut(BaseModel):
+    text: str
+    url: str
+
+
 class PlainMessageOut(BaseModel):
     text: str = Field(description="With `{{1}}`, `{{2}}`... placeholders; a file's caption")
     file_id: str | None = Field(description="The stored file sent with it")
     media_kind: str | None = Field(description="How the file goes: image, video, audio, document")
     filename: str | None
+    button: UrlButtonOut | None = Field(description="A button that opens a link, or null")
 
     @classmethod
     def of(cls, message: PlainMessage) -> PlainMessageOut:
