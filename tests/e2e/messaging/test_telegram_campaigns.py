@@ -20,13 +20,35 @@ import pytest
 
 from api.common.clock import utcnow
 from api.domain.identity.auth import SecretBox
+from api.domain.messaging.campaigns import (
+    Audience,
+    Campaign,
+    CampaignRecipient,
+    CampaignRecipientRepository,
+    CampaignRepository,
+    CampaignRun,
+    CampaignRunRepository,
+    CampaignStatus,
+    PlainMessage,
+    RecipientAddress,
+    RunStatus,
+)
 from api.domain.messaging.channels import (
     Channel,
     ChannelRepository,
     ChannelType,
     MessengerSettings,
 )
+from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
+    ContactIdentity,
+    ContactIdentityRepository,
+    ContactRepository,
+)
+from api.domain.messaging.outbound import SendRateLimiter, chat_bucket
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging.campaign_batches import SliceOutcome
+from api.usecases.messaging.send_campaign_run import SendCampaignRun
 from tests.support.app import AppClient, assert_problem
 from tests.support.campaigns import CAMPAIGNS, CONTACTS, add_contact, stock_tenant
 from tests.support.fake_telegram import BOT_TOKEN, FakeTelegram, serve_fake_telegram
@@ -274,3 +296,61 @@ async def test_content_rules_permissions_and_isolation(
     assert_problem(await client.post(f"{path}/start", headers=globex), 404, "not_found")
     assert_problem(await client.delete(path, headers=globex), 404, "not_found")
     assert (await client.get(path, headers=owner)).json()["status"] == "draft"
+
+
+async def test_the_chat_bucket_is_shared_with_the_inbox(
+    client: AppClient, telegram: FakeTelegram
+) -> None:
+    """In process (the send engine's slice, real database and Redis): a chat whose bucket
+    the inbox holds (a `retry_after` it was told) gets its campaign message once the hold
+    is over; the other chats at once; each once."""
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel_id = await connect(client, owner, telegram)
+    container = client.container
+    now = utcnow()
+    chats = ["6001", "6002", "6003"]
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        channel = await container.resolve(ChannelRepository).get(channel_id)
+        assert channel is not None
+        contacts: ContactRepository = container.resolve(ContactRepository)
+        identities: ContactIdentityRepository = container.resolve(ContactIdentityRepository)
+        ids = [
+            await identities.contact_id_for(ChannelUserIdentity(
+                channel_type=ChannelType.TELEGRAM, account_id=channel.account_id, user_id=chat))
+            for chat in chats
+        ]  # fmt: skip
+        for contact_id in ids:
+            await contacts.upsert_inbound_by_id(contact_id, channel_id, ContactIdentity(), now)
+        campaign = await container.resolve(CampaignRepository).add(Campaign(
+            name="Hold", channel_id=channel_id, message=PlainMessage(text="Hello"),
+            audience=Audience(contact_ids=ids), status=CampaignStatus.RUNNING,
+            created_at=now, updated_at=now,
+        ))  # fmt: skip
+        run = await container.resolve(CampaignRunRepository).create(CampaignRun(
+            campaign_id=campaign.id or "", window=now, status=RunStatus.SENDING,
+            recipients=len(ids), started_at=now,
+        ))  # fmt: skip
+        assert run is not None and run.id is not None
+        await container.resolve(CampaignRepository).update(
+            campaign.id or "", {"current_run_id": run.id}
+        )
+        await container.resolve(CampaignRecipientRepository).add_snapshot([
+            CampaignRecipient(
+                campaign_id=campaign.id or "", run_id=run.id, contact_id=contact_id,
+                address=RecipientAddress(user_id=chat), seq=seq, updated_at=now,
+            )
+            for seq, (contact_id, chat) in enumerate(zip(ids, chats, strict=True))
+        ])  # fmt: skip
+        limiter: SendRateLimiter = container.resolve(SendRateLimiter)
+        held = chat_bucket("telegram", channel.account_id, "6002")
+        await limiter.hold(held, seconds=2, rate=1, capacity=1)
+        started = time.monotonic()
+        outcome = await container.resolve(SendCampaignRun).execute(run.id)
+    assert outcome is SliceOutcome.FINISHED
+    sends = {str(c.params["chat_id"]): c.at for c in telegram.calls("sendMessage")}
+    assert Counter(
+        str(c.params["chat_id"]) for c in telegram.calls("sendMessage")
+    ) == dict.fromkeys(chats, 1)
+    assert sends["6002"] - started >= 1.8  # waited for the inbox's hold
+    assert sends["6001"] < sends["6002"] and sends["6003"] < sends["6002"]
