@@ -185,7 +185,12 @@ class UpdateContact:
             fields["attributes"] = checked_attributes(merged, ("body", "attributes"))
         if "phone" in given:
             fields.update(await self._phone(contact_id, before, given["phone"]))
-        if fields.get("phone", before.phone) is None and fields.get("email", before.email) is None:
+        reachable = before.wa_id or before.bsuid or before.channels  # a customer who wrote
+        if (
+            not reachable
+            and fields.get("phone", before.phone) is None
+            and fields.get("email", before.email) is None
+        ):
             raise InvalidInput(NEEDS_ADDRESS, [FieldProblem(("body", "phone"), NEEDS_ADDRESS)])
         try:
             after = await self._contacts.update(contact_id, fields)
