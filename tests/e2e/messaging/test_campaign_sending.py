@@ -150,7 +150,10 @@ async def test_the_rate_is_never_exceeded_at_the_fake(
     times = send_times(graph)
     assert len(times) == count
     # The campaign's bucket holds CAMPAIGN_BURST_SECONDS (0.1 s) of its rate: 2 messages.
-    assert busiest_second(times) <= rate + 2
+    # Times are arrivals at the fake: on a busy machine a request granted on time can
+    # arrive up to a scheduling delay late, bunched with the next ones; a quarter second
+    # of such delay is allowed (without the bucket, all 70 would arrive within a second).
+    assert busiest_second(times) <= rate * 1.25 + 2
     assert times[-1] - times[0] >= (count - 2) / rate - 0.2
 
 
