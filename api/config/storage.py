@@ -39,6 +39,14 @@ class StorageSettings(BaseSettings):
         split_csv
     )
 
+    # Calls to a tenant's storage (S3, Azure): connecting and each wait for data are
+    # bounded, so a store that hangs answers 503 after these; S3 calls run in threads, at
+    # most STORAGE_MAX_IN_FLIGHT at once per tenant's store (the rest wait their turn
+    # holding no thread), so one hung store never takes the threads others need.
+    storage_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    storage_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    storage_max_in_flight: int = Field(default=4, ge=1, le=64)
+
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_container: str = "parley"
     aws_access_key_id: str | None = None

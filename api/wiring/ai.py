@@ -64,7 +64,9 @@ def chat_models(settings: Settings) -> ProviderChatModels:
     providers: list[ChatProvider] = []
     if not ai.ollama_host and not ai.openai_enabled:
         # No client then: building one loads the CA bundle (~20 ms of every start-up).
-        return ProviderChatModels(providers, ai.ai_models_cache_seconds)
+        return ProviderChatModels(
+            providers, ai.ai_models_cache_seconds, wait_seconds=ai.ai_models_wait_seconds
+        )
     # Imported here: LangChain and the OpenAI SDK cost ~1 s of a process's start, which
     # processes without a provider (CLI, tests, an AI-less deployment) need not pay.
     from api.infrastructure.ai.ollama_provider import OllamaProvider
@@ -82,7 +84,10 @@ def chat_models(settings: Settings) -> ProviderChatModels:
                 only=ai.openai_models, timeout=timeout,
             )
         )  # fmt: skip
-    return ProviderChatModels(providers, ai.ai_models_cache_seconds, closing=[listing])
+    return ProviderChatModels(
+        providers, ai.ai_models_cache_seconds, closing=[listing],
+        wait_seconds=ai.ai_models_wait_seconds,
+    )  # fmt: skip
 
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:

@@ -47,7 +47,13 @@ class DeploymentBlobStorageFactory:
         if config.provider is StorageProvider.AZURE_BLOB:
             if not config.connection_string or not config.container:
                 raise InvalidInput("Azure Blob needs a connection string and a container.")
-            return AzureBlobStorage(config.connection_string, config.container, tenant_id=tenant_id)
+            return AzureBlobStorage(
+                config.connection_string,
+                config.container,
+                tenant_id=tenant_id,
+                connection_timeout=self._settings.storage_connect_timeout_seconds,
+                read_timeout=self._settings.storage_read_timeout_seconds,
+            )
         if config.provider is StorageProvider.S3:
             if not config.bucket:
                 raise InvalidInput("S3 needs a bucket.")
@@ -58,6 +64,9 @@ class DeploymentBlobStorageFactory:
                 config.secret_access_key,
                 config.endpoint_url,
                 tenant_id=tenant_id,
+                connect_timeout=self._settings.storage_connect_timeout_seconds,
+                read_timeout=self._settings.storage_read_timeout_seconds,
+                max_in_flight=self._settings.storage_max_in_flight,
             )
         raise InvalidInput(f"Unknown storage provider {config.provider!r}.")
 

@@ -4,6 +4,13 @@ boto3 is synchronous, so every call (client creation included: it reads the serv
 model from disk) runs in a thread; the event loop never waits on it. Clients are
 thread-safe and cached per settings, so building an adapter per request costs nothing.
 
+The threads are not the event loop's default pool (shared with password hashing, local
+files and job queueing: a handful of threads on a small machine) but a small pool per
+tenant's storage (a lane: `max_in_flight` threads, `STORAGE_MAX_IN_FLIGHT`), so a store
+that hangs holds only its own lane until the timeouts (`STORAGE_CONNECT_TIMEOUT_SECONDS`,
+`STORAGE_READ_TIMEOUT_SECONDS`) end each call; the calls queued behind hold no thread,
+and other tenants' storage, sign-ins and uploads go on.
+
 Uploads smaller than one part are one `PutObject`; larger ones are a multipart upload
 fed 8 MiB at a time from the incoming stream (memory stays at about one part) and
 aborted on any failure or cancellation. Downloads stream `get_object()["Body"]` chunk by
@@ -23,8 +30,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -72,6 +82,7 @@ class S3BlobStorage:
         tenant_id: str,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        max_in_flight: int = 4,
     ) -> None:
         self._bucket = bucket
         self._tenant_id = tenant_id
@@ -84,6 +95,7 @@ class S3BlobStorage:
             connect_timeout,
             read_timeout,
         )
+        self._lane = (tenant_id, *self._settings, max_in_flight)
 
     async def _call(self, operation: str, **params: Any) -> Any:
         """`client.<operation>(**params)` in a thread, with errors translated."""
@@ -97,8 +109,9 @@ class S3BlobStorage:
     async def _run(
         self, function: Callable[[], Any], errors: tuple[type[Exception], ...] = _CALL_ERRORS
     ) -> Any:
+        lane = _LANES.get(self._lane)
         try:
-            return await asyncio.to_thread(function)
+            return await asyncio.get_running_loop().run_in_executor(lane, function)
         except errors as exc:
             raise _translate(exc) from exc
 
@@ -202,6 +215,32 @@ class S3BlobStorage:
             await self._call("delete_object", **target)
         if read != _PROBE:
             raise ServiceUnavailable(_SERVICE, detail="The storage probe read back wrong.")
+
+
+class _Lanes:
+    """A thread pool of `max_in_flight` threads per tenant's storage (the last element of
+    the key), the `size` most recently used kept. One pushed out is only forgotten (a call
+    may be about to use it): once nothing refers to it, its threads end after their work."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pools: OrderedDict[tuple[Any, ...], ThreadPoolExecutor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> ThreadPoolExecutor:
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            pool = ThreadPoolExecutor(max_workers=key[-1], thread_name_prefix="s3")
+            self._pools[key] = pool
+            if len(self._pools) > self._size:
+                self._pools.popitem(last=False)
+            return pool
+
+
+_LANES = _Lanes(64)
 
 
 @functools.lru_cache(maxsize=64)
