@@ -36,5 +36,10 @@ class MailSettings(BaseSettings):
     # A queued email no run holds this long after it was created is queued again.
     sweep_after_seconds: float = Field(default=300, ge=1)
     sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    # Emails at the SMTP server at once, across every worker (0: no cap): a server that
+    # hangs holds at most this many worker threads (keep it below WORKER_CONCURRENCY); a
+    # run finding them all taken is queued again after MAIL_BUSY_RETRY_SECONDS.
+    max_in_flight: int = Field(default=4, ge=0, le=1000)
+    busy_retry_seconds: float = Field(default=5.0, gt=0, le=300)
     # The base of the links in mail is `PUBLIC_BASE_URL` (api/config/server.py), which
     # also reads the old name MAIL_PUBLIC_BASE_URL.

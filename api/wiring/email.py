@@ -51,6 +51,8 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
             lease_seconds=mail.send_lease_seconds,
             sweep_after_seconds=mail.sweep_after_seconds,
             sweep_batch=mail.sweep_batch,
+            max_in_flight=mail.max_in_flight,
+            busy_retry_seconds=mail.busy_retry_seconds,
         ),
     )
     container.register(EmailRenderer, instance=JinjaEmailRenderer())

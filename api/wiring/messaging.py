@@ -41,7 +41,6 @@ from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.outbound import (
     IdempotencyKeys,
     OutboundFiles,
-    ProviderSlots,
     SendRateLimiter,
     StaleOutbound,
 )
@@ -52,6 +51,7 @@ from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.teams import TeamRepository
 from api.domain.messaging.templates import TemplateRepository
 from api.domain.messaging.webhooks import InboundEventHandlers
+from api.domain.slots import ProviderSlots
 from api.infrastructure.cache.provider_slots import RedisProviderSlots
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks

@@ -17,6 +17,7 @@ from api.domain.email.messages import (
     OutboundEmailRepository,
     RenderedEmail,
 )
+from api.domain.slots import ProviderSlots
 
 
 class FakeOutbox(OutboundEmailRepository):
@@ -77,3 +78,20 @@ class FakeSender(EmailSender):
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(message)
+
+
+class FakeSlots(ProviderSlots):
+    """Slots in memory (no expiry): `limit` holders per key."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, set[str]] = {}
+
+    async def acquire(self, key: str, holder: str, *, limit: int, hold_seconds: float) -> bool:
+        holders = self.held.setdefault(key, set())
+        if holder not in holders and len(holders) >= limit:
+            return False
+        holders.add(holder)
+        return True
+
+    async def release(self, key: str, holder: str) -> None:
+        self.held.get(key, set()).discard(holder)

@@ -143,9 +143,12 @@ class StaleEmails(Protocol):
 @dataclass(frozen=True)
 class EmailPolicy:
     """How long a delivery run holds an email (`MAIL_SEND_LEASE_SECONDS`; it bounds the
-    SMTP conversation too), and when the sweeper re-queues one whose job or run was lost
-    (`MAIL_SWEEP_AFTER_SECONDS`, `MAIL_SWEEP_BATCH`)."""
+    SMTP conversation too), when the sweeper re-queues one whose job or run was lost
+    (`MAIL_SWEEP_AFTER_SECONDS`, `MAIL_SWEEP_BATCH`), and the cap on emails at the mail
+    server at once (`MAIL_MAX_IN_FLIGHT`, `MAIL_BUSY_RETRY_SECONDS`)."""
 
     lease_seconds: float = 120.0
     sweep_after_seconds: float = 300.0
     sweep_batch: int = 500
+    max_in_flight: int = 0  # emails at the mail server at once (`MAIL_MAX_IN_FLIGHT`; 0: no cap)
+    busy_retry_seconds: float = 5.0  # when a run that found them taken is queued again

@@ -247,20 +247,6 @@ class SendRateLimiter(Protocol):
         ...
 
 
-class ProviderSlots(Protocol):
-    """A cap on calls in flight per key (a channel), shared by every worker process, so a
-    provider that hangs holds at most that many of the workers' threads."""
-
-    async def acquire(self, key: str, holder: str, *, limit: int, hold_seconds: float) -> bool:
-        """Take a slot of `key` for `holder` (for `hold_seconds` at most: a holder that dies
-        frees it then); False when `limit` holders have one."""
-        ...
-
-    async def release(self, key: str, holder: str) -> None:
-        """Give `holder`'s slot of `key` back."""
-        ...
-
-
 class OutboundFiles(Protocol):
     """The tenant's stored files (the files feature), as the sending path needs them."""
 

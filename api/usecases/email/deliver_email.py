@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from api.domain.clock import Clock
@@ -14,12 +15,21 @@ from api.domain.email.messages import (
     EmailSender,
     EmailStatus,
     MailLinks,
+    OutboundEmail,
     OutboundEmailRepository,
 )
-from api.domain.errors import NotFound, PermanentFailure, TemporaryFailure
+from api.domain.errors import (
+    NotFound,
+    PermanentFailure,
+    TemporaryFailure,
+)
+from api.domain.slots import ProviderSlots
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.profile import TenantProfile, TenantProfileRepository
 from api.domain.tenants.tenant import Tenant, TenantRepository
+from api.usecases.kernel.slots import provider_slot
+
+SMTP_SLOTS = "smtp"  # one mail server for every tenant (`SMTP_*`)
 
 
 class DeliverEmail:
@@ -35,6 +45,13 @@ class DeliverEmail:
     company profile dresses every message (read when it is sent): its display name in
     the sender's name (else `SMTP_FROM_NAME`), and (else the tenant's name) in the
     subject and the text; its brand colour, its email footer and its logo.
+
+    With `EmailPolicy.max_in_flight` set (0: off), at most that many emails are at the
+    mail server at once, across every worker (slots in Redis, each freed when its run ends
+    or its lease runs out): a run finding them all taken is queued again after
+    `busy_retry_seconds` (`Deferred`: its attempts untouched, no lease taken), holding no
+    worker thread meanwhile, so a mail server that hangs holds a few of the workers'
+    threads, never all of them, and other jobs (sends, webhooks) keep running.
     """
 
     def __init__(
@@ -47,6 +64,7 @@ class DeliverEmail:
         links: MailLinks,
         clock: Clock,
         policy: EmailPolicy,
+        slots: ProviderSlots,
     ) -> None:
         self._outbox = outbox
         self._tenants = tenants
@@ -56,6 +74,7 @@ class DeliverEmail:
         self._links = links
         self._clock = clock
         self._policy = policy
+        self._slots = slots
 
     async def execute(self, email_id: str, *, last_attempt: bool = False) -> EmailStatus:
         email = await self._outbox.get(email_id)
@@ -66,6 +85,23 @@ class DeliverEmail:
         tenant = await self._tenants.get(current_tenant())
         if tenant is None:
             raise NotFound("The email's tenant no longer exists.")
+        async with self._slot(email_id):
+            return await self._deliver(email, tenant, last_attempt=last_attempt)
+
+    def _slot(self, email_id: str) -> AbstractAsyncContextManager[None]:
+        """One of the mail server's slots for this run, or `Deferred` (taken before the
+        email's lease, so a deferred run has nothing to give back)."""
+        policy = self._policy
+        return provider_slot(
+            self._slots, SMTP_SLOTS, email_id,
+            limit=policy.max_in_flight, hold_seconds=policy.lease_seconds,
+            busy="The mail server's slots are taken.", retry_after=policy.busy_retry_seconds,
+        )  # fmt: skip
+
+    async def _deliver(
+        self, email: OutboundEmail, tenant: Tenant, *, last_attempt: bool
+    ) -> EmailStatus:
+        email_id = email.id or ""
         now = self._clock.now()
         until = now + timedelta(seconds=self._policy.lease_seconds)
         if not await self._outbox.claim(email_id, now=now, until=until):

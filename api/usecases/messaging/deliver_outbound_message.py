@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from enum import StrEnum
 
@@ -78,12 +78,13 @@ from api.domain.messaging.messages import (
 from api.domain.messaging.outbound import (
     MediaDraft,
     OutboundFiles,
-    ProviderSlots,
     SendRateLimiter,
     chat_bucket,
     number_bucket,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
+from api.domain.slots import ProviderSlots
+from api.usecases.kernel.slots import provider_slot
 from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 from api.usecases.messaging.rules import provider_call
 from api.usecases.messaging.sending_rules import (
@@ -183,24 +184,15 @@ class DeliverOutboundMessage:
             await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
         return DeliveryOutcome.SENT
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, channel: Channel, holder: str) -> AsyncIterator[None]:
+    def _slot(self, channel: Channel, holder: str) -> AbstractAsyncContextManager[None]:
         """One of the channel's provider slots for this run, or `Deferred`."""
-        key = f"channel:{channel.id}"
         policy = self._policy
-        if policy.channel_max_in_flight == 0:  # no cap
-            yield
-            return
-        if not await self._slots.acquire(
-            key, holder, limit=policy.channel_max_in_flight, hold_seconds=policy.lease_seconds
-        ):
-            raise Deferred("The channel's provider slots are taken.",
-                           policy.channel_busy_retry_seconds)  # fmt: skip
-        try:
-            yield
-        finally:
-            with contextlib.suppress(ServiceUnavailable):  # it runs out with the lease
-                await self._slots.release(key, holder)
+        return provider_slot(
+            self._slots, f"channel:{channel.id}", holder,
+            limit=policy.channel_max_in_flight, hold_seconds=policy.lease_seconds,
+            busy="The channel's provider slots are taken.",
+            retry_after=policy.channel_busy_retry_seconds,
+        )  # fmt: skip
 
     async def _updated(self, message_id: str) -> None:
         """Publish `message.updated` with the message as stored now (a status webhook may

@@ -16,6 +16,7 @@ from api.domain.email.messages import (
     MailLinks,
 )
 from api.domain.errors import (
+    Deferred,
     InvalidInput,
     NotFound,
     PermanentFailure,
@@ -25,11 +26,11 @@ from api.domain.errors import (
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.profile import TenantProfile
 from api.domain.tenants.tenant import Tenant, TenantStatus
-from api.usecases.email.deliver_email import DeliverEmail
+from api.usecases.email.deliver_email import SMTP_SLOTS, DeliverEmail
 from api.usecases.kernel.mailer import SEND_EMAIL_JOB, QueueEmail
 from tests.fakes.clock import FakeUtcClock
 from tests.fakes.crm_callbacks import FakeProfiles
-from tests.fakes.email import FakeOutbox, FakeRenderer, FakeSender
+from tests.fakes.email import FakeOutbox, FakeRenderer, FakeSender, FakeSlots
 from tests.fakes.jobs import FakeJobs
 from tests.fakes.tenants import FakeTenants
 
@@ -54,10 +55,13 @@ def deliverer(
     clock: FakeUtcClock | None = None,
     profiles: FakeProfiles | None = None,
     lease: float = LEASE,
+    slots: FakeSlots | None = None,
+    max_in_flight: int = 0,
 ) -> DeliverEmail:
+    policy = EmailPolicy(lease_seconds=lease, max_in_flight=max_in_flight, busy_retry_seconds=3)
     return DeliverEmail(
         outbox, FakeTenants(acme()), profiles or FakeProfiles(), FakeRenderer(), sender, LINKS,
-        clock or FakeUtcClock(), EmailPolicy(lease_seconds=lease),
+        clock or FakeUtcClock(), policy, slots or FakeSlots(),
     )  # fmt: skip
 
 
@@ -106,6 +110,21 @@ async def test_deliver_sends_once_with_tenant_branding() -> None:
     assert message.subject == "Acme: welcome" and message.to == ["ana@example.com"]
     assert message.sender_name is None  # SMTP_FROM_NAME, without a display name
     assert outbox.emails[email_id].attempts == 1
+
+
+async def test_with_the_mail_servers_slots_taken_a_run_is_deferred_untouched() -> None:
+    outbox, sender, slots = FakeOutbox(), FakeSender(), FakeSlots()
+    deliver = deliverer(outbox, sender, slots=slots, max_in_flight=1)
+    await slots.acquire(SMTP_SLOTS, "another-email", limit=1, hold_seconds=LEASE)
+    with tenant_context(TenantId(TENANT)):
+        email_id = await queued(outbox)
+        with pytest.raises(Deferred) as deferred:
+            await deliver.execute(email_id)
+        assert deferred.value.retry_after == 3  # MAIL_BUSY_RETRY_SECONDS
+        assert email_id not in outbox.leases and outbox.emails[email_id].attempts == 0
+        await slots.release(SMTP_SLOTS, "another-email")
+        assert await deliver.execute(email_id) is EmailStatus.SENT
+    assert len(sender.sent) == 1 and slots.held[SMTP_SLOTS] == set()  # given back
 
 
 async def test_deliver_dresses_the_message_in_the_company_profile() -> None:

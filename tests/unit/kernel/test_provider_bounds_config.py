@@ -1,5 +1,6 @@
 """The bounds on calls to providers a tenant's requests depend on: storage timeouts and
-in-flight calls, and how long the AI model list waits for a provider."""
+in-flight calls, how long the AI model list waits for a provider, and emails at the mail
+server at once."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.config import AiSettings, StorageSettings
+from api.config import AiSettings, MailSettings, StorageSettings
 from api.domain.files.storage import StorageConfig, StorageProvider
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
 
 NAMES = (
     "STORAGE_CONNECT_TIMEOUT_SECONDS", "STORAGE_READ_TIMEOUT_SECONDS", "STORAGE_MAX_IN_FLIGHT",
-    "AI_MODELS_WAIT_SECONDS",
+    "AI_MODELS_WAIT_SECONDS", "MAIL_MAX_IN_FLIGHT", "MAIL_BUSY_RETRY_SECONDS",
 )  # fmt: skip
 
 
@@ -32,15 +33,19 @@ def test_the_defaults_are_bounded() -> None:
     assert storage.storage_read_timeout_seconds == 30.0
     assert storage.storage_max_in_flight == 4
     assert AiSettings().ai_models_wait_seconds == 2.0
+    mail = MailSettings()
+    assert (mail.max_in_flight, mail.busy_retry_seconds) == (4, 5.0)
 
 
 def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in zip(NAMES, ("1.5", "7", "2", "0.5"), strict=True):
+    for name, value in zip(NAMES, ("1.5", "7", "2", "0.5", "0", "2.5"), strict=True):
         monkeypatch.setenv(name, value)
     storage = StorageSettings()
     assert (storage.storage_connect_timeout_seconds, storage.storage_read_timeout_seconds,
             storage.storage_max_in_flight) == (1.5, 7.0, 2)  # fmt: skip
     assert AiSettings().ai_models_wait_seconds == 0.5
+    mail = MailSettings()
+    assert (mail.max_in_flight, mail.busy_retry_seconds) == (0, 2.5)  # 0: no cap
 
 
 @pytest.mark.parametrize(
@@ -54,14 +59,18 @@ def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STORAGE_MAX_IN_FLIGHT", "65"),
         ("AI_MODELS_WAIT_SECONDS", "0"),
         ("AI_MODELS_WAIT_SECONDS", "61"),
+        ("MAIL_MAX_IN_FLIGHT", "-1"),
+        ("MAIL_BUSY_RETRY_SECONDS", "0"),
+        ("MAIL_BUSY_RETRY_SECONDS", "301"),
     ],
 )
 def test_out_of_bounds_values_are_refused(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValidationError, match=name.lower()):
-        AiSettings() if name.startswith("AI_") else StorageSettings()
+    settings = {"AI": AiSettings, "MAIL": MailSettings}.get(name.split("_")[0], StorageSettings)
+    with pytest.raises(ValidationError, match=name.lower().removeprefix("mail_")):
+        settings()
 
 
 def test_the_storage_adapters_get_the_bounds() -> None:
