@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         ),
     )
     send_channel_max_in_flight: int = Field(
-        default=0,
+        default=4,
         ge=0,
         le=1000,
         description=(

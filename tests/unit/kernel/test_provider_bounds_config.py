@@ -1,6 +1,6 @@
 """The bounds on calls to providers a tenant's requests depend on: storage timeouts and
-in-flight calls, how long the AI model list waits for a provider, and emails at the mail
-server at once."""
+in-flight calls, how long the AI model list waits for a provider, emails at the mail
+server at once, and sends at a channel's provider at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.config import AiSettings, MailSettings, StorageSettings
+from api.config import AiSettings, MailSettings, StorageSettings, load_settings
 from api.domain.files.storage import StorageConfig, StorageProvider
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner
@@ -18,6 +18,11 @@ NAMES = (
     "STORAGE_CONNECT_TIMEOUT_SECONDS", "STORAGE_READ_TIMEOUT_SECONDS", "STORAGE_MAX_IN_FLIGHT",
     "AI_MODELS_WAIT_SECONDS", "MAIL_MAX_IN_FLIGHT", "MAIL_BUSY_RETRY_SECONDS",
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_send_cap_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEND_CHANNEL_MAX_IN_FLIGHT", raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +40,7 @@ def test_the_defaults_are_bounded() -> None:
     assert AiSettings().ai_models_wait_seconds == 2.0
     mail = MailSettings()
     assert (mail.max_in_flight, mail.busy_retry_seconds) == (4, 5.0)
+    assert load_settings().send_channel_max_in_flight == 4  # below the worker's 8 threads
 
 
 def test_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
