@@ -87,6 +87,11 @@ class UserDocument(TenantOwnedDocument, UserFields):
 
     class Settings:
         name = "users"
+        # Read whole documents (every stored field is one of the model's): Beanie would
+        # otherwise send an inclusion projection naming all 16 fields with every read, which
+        # the embedded server (SecantusDB) applies field by field, ~0.25 ms of its CPU per
+        # read (a fifth of a by-id read's cost there; bench/README.md, issue #17).
+        projection = None
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([(TENANT_FIELD, 1), ("email", 1)], unique=True, name="tenant_email_unique"),
             IndexModel([(TENANT_FIELD, 1), ("role_ids", 1)], name="tenant_roles"),
