@@ -6,7 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from api.domain.ai.values import FinishReason
-from api.usecases.ai.events import Failed, Finished, GenerationItem, KeepAlive, Started, StreamEvent
+from api.usecases.ai.events import (
+    Failed,
+    Finished,
+    GenerationItem,
+    KeepAlive,
+    QueueItem,
+    Started,
+    StreamEvent,
+)
 from api.usecases.ai.generation import Generation
 
 
@@ -33,23 +41,48 @@ class Answer:
         """Events in batches: whatever is ready is given at once (one write per batch)."""
         queue = self._generation.queue
         batch: list[StreamEvent] = [self.started]
-        pending = self._first
+        pending: QueueItem | None = self._first
+        keepalive = _KeepAlive(queue, self._keepalive)
         try:
             while True:
                 if pending is None:
                     if batch:
                         yield batch
                         batch = []
-                    try:
-                        async with asyncio.timeout(self._keepalive):
-                            pending = await queue.get()
-                    except TimeoutError:
-                        batch.append(KeepAlive())
-                        continue
+                    keepalive.waiting()
+                    pending = await queue.get()
                 batch.append(pending)
                 if isinstance(pending, Finished | Failed):
                     break
                 pending = queue.get_nowait() if not queue.empty() else None
             yield batch
         finally:
+            keepalive.close()
             self.cancel()
+
+
+class _KeepAlive:
+    """Puts a `KeepAlive` on the queue when the response has waited `seconds` on an empty
+    one. One timer, re-armed only when it fires: a timeout context around every wait (one
+    a batch of tokens) cost more than the rest of the batch's bookkeeping."""
+
+    def __init__(self, queue: asyncio.Queue[QueueItem], seconds: float) -> None:
+        self._queue = queue
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._since = self._loop.time()
+        self._timer = self._loop.call_at(self._since + seconds, self._check)
+
+    def waiting(self) -> None:
+        """The response starts waiting for the next item now."""
+        self._since = self._loop.time()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if now - self._since >= self._seconds and self._queue.empty():
+            self._queue.put_nowait(KeepAlive())
+            self._since = now
+        self._timer = self._loop.call_at(self._since + self._seconds, self._check)
+
+    def close(self) -> None:
+        self._timer.cancel()

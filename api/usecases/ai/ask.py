@@ -31,7 +31,7 @@ from api.domain.errors import FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.usecases.ai.answer import Answer
-from api.usecases.ai.events import Failed, GenerationItem, Started
+from api.usecases.ai.events import Failed, GenerationItem, KeepAlive, Started
 from api.usecases.ai.generation import Generation
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.policy import AiPolicy
@@ -171,9 +171,11 @@ class Ask:
     async def _first_item(self, generation: Generation) -> GenerationItem | None:
         try:
             async with asyncio.timeout(self._policy.start_grace_seconds):
-                return await generation.queue.get()
+                item = await generation.queue.get()
         except TimeoutError:
             return None  # a slow model: stream, with keep-alives, and report errors as events
+        # Keep-alives are an answer's (`Answer.events`), and there is no answer yet.
+        return None if isinstance(item, KeepAlive) else item
 
     async def _take_back(
         self,

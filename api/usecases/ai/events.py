@@ -44,3 +44,4 @@ class KeepAlive:
 
 StreamEvent = Started | Token | Finished | Failed | KeepAlive
 GenerationItem = Token | Finished | Failed  # what a generation puts on its queue
+QueueItem = GenerationItem | KeepAlive  # and the answer's keep-alives (`Answer.events`)

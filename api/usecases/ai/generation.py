@@ -28,7 +28,7 @@ from api.domain.ai.values import (
 )
 from api.domain.errors import ParleyError
 from api.domain.identity.auth import Principal
-from api.usecases.ai.events import Failed, Finished, GenerationItem, Token
+from api.usecases.ai.events import Failed, Finished, QueueItem, Token
 from api.usecases.ai.policy import AiPolicy
 from api.usecases.ai.reply_writer import ReplyWriter
 from api.usecases.ai.token_budget import Hold, TokenBudget, prompt_tokens
@@ -92,7 +92,7 @@ class Generation:
         budget: TokenBudget,
         hold: Hold,
     ) -> None:
-        self.queue: asyncio.Queue[GenerationItem] = asyncio.Queue()
+        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue()
         self.message_id = message_id
         self._models = models
         self._policy = policy

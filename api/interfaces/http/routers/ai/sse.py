@@ -25,14 +25,25 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 }
 
 
+# One encoder for every event: `json.dumps` with `separators` builds a new one per call.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+# The per-token path: the same bytes as `sse("token", {"content": content})`, with the
+# string escaped by the encoder's C function (`ensure_ascii`, as `json.dumps` does).
+_quote = json.encoder.encode_basestring_ascii
+
+
 def sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return f"event: {event}\ndata: {_compact_json(data)}\n\n".encode()
+
+
+def token_event(content: str) -> bytes:
+    return f'event: token\ndata: {{"content":{_quote(content)}}}\n\n'.encode()
 
 
 def encode(event: StreamEvent) -> bytes:
     match event:
         case Token(content):
-            return sse("token", {"content": content})
+            return token_event(content)
         case KeepAlive():
             return KEEPALIVE
         case Started():
