@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
 import shutil
 import signal
@@ -341,16 +342,21 @@ def measure(targets: list[Target], args: argparse.Namespace, work: Path) -> dict
     return samples
 
 
+def _ratio(value: float, baseline: float) -> float:
+    return value / baseline if baseline else math.nan
+
+
 def summarise(samples: list[Sample], base: list[Sample]) -> dict[str, Any]:
     med = statistics.median
     return {
         "rps": med(s.rps for s in samples),
         "p50_ms": med(s.p50_ms for s in samples),
         "p99_ms": med(s.p99_ms for s in samples),
-        "errors": sum(s.errors for s in samples),
+        # A round whose baseline answered nothing has no ratio: it makes the row INVALID.
+        "errors": sum(s.errors for s in samples) + sum(1 for b in base if not b.rps),
         # Each ratio pairs a target with the baseline measured in the same round.
-        "rps_ratio": med(s.rps / b.rps for s, b in zip(samples, base, strict=True)),
-        "p99_ratio": med(s.p99_ms / b.p99_ms for s, b in zip(samples, base, strict=True)),
+        "rps_ratio": med(_ratio(s.rps, b.rps) for s, b in zip(samples, base, strict=True)),
+        "p99_ratio": med(_ratio(s.p99_ms, b.p99_ms) for s, b in zip(samples, base, strict=True)),
         "rounds": [vars(s) for s in samples],
     }
 
