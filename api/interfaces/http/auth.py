@@ -16,7 +16,7 @@ from api.domain.errors import Forbidden, Unauthorized
 from api.domain.identity.api_keys import API_KEY_PREFIX
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
-from api.interfaces.http.deps import Inject
+from api.interfaces.http.deps import container_of
 from api.usecases.identity.api_keys import AuthenticateApiKey, require_user
 from api.usecases.identity.authenticate import Authenticate
 
@@ -33,22 +33,23 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     api_key: Annotated[str | None, Security(api_key_scheme)],
-    authenticate: Annotated[Authenticate, Inject(Authenticate)],
-    authenticate_key: Annotated[AuthenticateApiKey, Inject(AuthenticateApiKey)],
 ) -> Principal:
+    # The use case the credential needs is resolved here, not as two sub-dependencies:
+    # on every authenticated request that spared solving both and building the unused one.
+    container = container_of(request)
     bearer = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         bearer = credentials.credentials
     if api_key is not None and bearer is not None:
         raise Unauthorized("Send one credential: a bearer token or an X-API-Key, not both.")
     if api_key is not None:
-        principal = await authenticate_key.execute(api_key)
+        principal = await container.resolve(AuthenticateApiKey).execute(api_key)
     elif bearer is None:
         raise Unauthorized("A bearer access token or an API key is required.")
     elif bearer.startswith(API_KEY_PREFIX):
-        principal = await authenticate_key.execute(bearer)
+        principal = await container.resolve(AuthenticateApiKey).execute(bearer)
     else:
-        principal = await authenticate.execute(bearer)
+        principal = await container.resolve(Authenticate).execute(bearer)
     request.state.principal = principal
     # The department-routed repositories read it: a limited caller's queries are narrowed
     # to their departments whatever the route does (the rest of this request's task).
