@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
 
 from api.domain.errors import MalformedRequest
 from api.domain.messaging.channels import ChannelType
@@ -15,24 +14,13 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.middleware.body_limit import BodyLimit, body_limit
 from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
-from api.interfaces.http.routers.messaging.webhooks import (
-    CHALLENGE_DOC,
-    RECEIVE_DOC,
-    VERIFY_DOC,
-    Challenge,
-    Mode,
-    Received,
-    Signature,
-    Token,
-)
+from api.interfaces.http.routers.messaging.webhooks import channel_routes
 from api.usecases.messaging.data_deletion import (
     DeletionConfirmation,
     DeletionStatusView,
     GetDataDeletionStatus,
     HandleDataDeletion,
 )
-from api.usecases.messaging.ingest_webhook import IngestWebhook
-from api.usecases.messaging.verify_webhook import VerifyWebhook
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _ITEMS = (
@@ -44,49 +32,8 @@ _ITEMS = (
 )
 
 
-def _routes(type: ChannelType, label: str) -> None:
-    @router.get(
-        f"/{type.value}/{{channel_id}}",
-        summary=f"Verify a channel's {label} webhook",
-        name=f"verify_{type.value}_channel",
-        description=VERIFY_DOC + " Uses the channel's verify token; an unknown channel is 404.",
-        response_class=PlainTextResponse,
-        responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
-        openapi_extra=NO_TENANT,
-    )
-    async def verify(
-        channel_id: str,
-        use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
-        mode: Mode = None,
-        token: Token = None,
-        challenge: Challenge = None,
-    ) -> PlainTextResponse:
-        answer = await use_case.execute(
-            type, channel_id, mode=mode, token=token, challenge=challenge
-        )
-        return PlainTextResponse(answer)
-
-    @router.post(
-        f"/{type.value}/{{channel_id}}",
-        summary=f"Receive a channel's {label} webhook",
-        name=f"receive_{type.value}_channel",
-        description=RECEIVE_DOC + _ITEMS,
-        responses=problem_responses(400, 401, 403, 404, 413, 503),
-        openapi_extra=NO_TENANT,
-    )
-    @body_limit(BodyLimit.WEBHOOK)
-    async def receive(
-        channel_id: str,
-        request: Request,
-        use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
-        signature: Signature = None,
-    ) -> Received:
-        await use_case.execute(type, channel_id, await request.body(), signature)
-        return Received()
-
-
-_routes(ChannelType.MESSENGER, "Messenger")
-_routes(ChannelType.INSTAGRAM, "Instagram")
+for _type, _label in ((ChannelType.MESSENGER, "Messenger"), (ChannelType.INSTAGRAM, "Instagram")):
+    channel_routes(router, _type, _label, name=f"{_type.value}_channel", receive_doc=_ITEMS)
 
 
 @router.post(

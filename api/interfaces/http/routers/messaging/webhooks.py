@@ -47,45 +47,59 @@ class Received(BaseModel):
     status: str = "received"
 
 
-@router.get(
-    "/whatsapp/{channel_id}",
-    summary="Verify a channel's WhatsApp webhook",
-    description=VERIFY_DOC + " Uses the channel's verify token; an unknown channel is 404.",
-    response_class=PlainTextResponse,
-    responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
-    openapi_extra=NO_TENANT,
-)
-async def verify_channel(
-    channel_id: str,
-    use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
-    mode: Mode = None,
-    token: Token = None,
-    challenge: Challenge = None,
-) -> PlainTextResponse:
-    answer = await use_case.execute(
-        ChannelType.WHATSAPP, channel_id, mode=mode, token=token, challenge=challenge
+def channel_routes(
+    router: APIRouter, type: ChannelType, label: str, *, name: str, receive_doc: str
+) -> None:
+    """A channel's Meta webhook, `GET` (verification) and `POST` (deliveries) on
+    `/{type}/{channel_id}`: WhatsApp's, Messenger's and Instagram's differ only by their
+    type, label, route name (`verify_<name>`, `receive_<name>`) and what the receiving
+    route says of its items."""
+
+    @router.get(
+        f"/{type.value}/{{channel_id}}",
+        summary=f"Verify a channel's {label} webhook",
+        name=f"verify_{name}",
+        description=VERIFY_DOC + " Uses the channel's verify token; an unknown channel is 404.",
+        response_class=PlainTextResponse,
+        responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
+        openapi_extra=NO_TENANT,
     )
-    return PlainTextResponse(answer)
+    async def verify(
+        channel_id: str,
+        use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
+        mode: Mode = None,
+        token: Token = None,
+        challenge: Challenge = None,
+    ) -> PlainTextResponse:
+        answer = await use_case.execute(
+            type, channel_id, mode=mode, token=token, challenge=challenge
+        )
+        return PlainTextResponse(answer)
+
+    @router.post(
+        f"/{type.value}/{{channel_id}}",
+        summary=f"Receive a channel's {label} webhook",
+        name=f"receive_{name}",
+        description=RECEIVE_DOC + receive_doc,
+        responses=problem_responses(400, 401, 403, 404, 413, 503),
+        openapi_extra=NO_TENANT,
+    )
+    @body_limit(BodyLimit.WEBHOOK)
+    async def receive(
+        channel_id: str,
+        request: Request,
+        use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
+        signature: Signature = None,
+    ) -> Received:
+        await use_case.execute(type, channel_id, await request.body(), signature)
+        return Received()
 
 
-@router.post(
-    "/whatsapp/{channel_id}",
-    summary="Receive a channel's WhatsApp webhook",
-    description=RECEIVE_DOC
-    + " Signed with the channel's app secret, or `WHATSAPP_APP_SECRET` when it has none; "
-    "an unknown channel is 404.",
-    responses=problem_responses(400, 401, 403, 404, 413, 503),
-    openapi_extra=NO_TENANT,
-)
-@body_limit(BodyLimit.WEBHOOK)
-async def receive_channel(
-    channel_id: str,
-    request: Request,
-    use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
-    signature: Signature = None,
-) -> Received:
-    await use_case.execute(ChannelType.WHATSAPP, channel_id, await request.body(), signature)
-    return Received()
+channel_routes(
+    router, ChannelType.WHATSAPP, "WhatsApp", name="channel",
+    receive_doc=" Signed with the channel's app secret, or `WHATSAPP_APP_SECRET` when it has "
+    "none; an unknown channel is 404.",
+)  # fmt: skip
 
 
 @router.post(
