@@ -143,6 +143,9 @@ class _UnusedGateway(ChannelGateway):
     async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
         raise NotImplementedError
 
+    async def answer_press(self, press_id: str) -> None:
+        raise NotImplementedError
+
     async def register_webhook(self, url: str, secret_token: str) -> None:
         raise NotImplementedError
 

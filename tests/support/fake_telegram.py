@@ -1,7 +1,8 @@
 """A fake Telegram Bot API speaking the real wire format, for what Parley uses: `getMe`,
 `setWebhook`, `deleteWebhook`, `sendMessage`, `sendPhoto`/`sendDocument`/`sendVideo`/
 `sendAudio`/`sendVoice`/`sendSticker` (multipart uploads), `sendLocation`, `sendVenue`,
-`setMessageReaction`, `getFile` and the file download (`/file/bot<token>/<path>`).
+`setMessageReaction`, `answerCallbackQuery`, `getFile` and the file download
+(`/file/bot<token>/<path>`).
 
 Requests are `POST /bot<token>/<method>` with form, multipart or JSON parameters (values
 that are JSON, like `reply_markup`, decoded); answers are `{"ok": true, "result": ...}`
@@ -175,7 +176,7 @@ def build_app(fake: FakeTelegram) -> Starlette:
         if lowered == "deletewebhook":
             fake.webhooks.pop(token, None)
             return _ok(True)
-        if lowered == "setmessagereaction":
+        if lowered in ("setmessagereaction", "answercallbackquery"):
             return _ok(True)
         if lowered == "getfile":
             found = fake.files.get(str(params.get("file_id")))

@@ -148,6 +148,8 @@ class MessageReceived(BaseModel):
     referral: dict[str, Any] | None = None  # click-to-chat ad, as sent
     story: Story | None = None  # Instagram: a story reply or mention
     errors: list[ProviderError] = Field(default_factory=list)  # unsupported, ...
+    # A button press the provider waits to hear was handled (Telegram's callback query id)
+    press_id: str | None = None
 
 
 class MessageEchoed(BaseModel):

@@ -82,6 +82,12 @@ class ChannelGateway(Protocol):
         the typing indicator until the reply (or about 25 s)."""
         ...
 
+    async def answer_press(self, press_id: str) -> None:
+        """Tell the provider a button press was handled (Telegram's `answerCallbackQuery`:
+        the customer's button stops showing progress); nothing where presses need no
+        answer (Meta's)."""
+        ...
+
     async def register_webhook(self, url: str, secret_token: str) -> None:
         """Point the provider's webhook at `url`, signed with `secret_token` (Telegram's
         `setWebhook`). Providers whose webhook the tenant sets up in their own dashboard

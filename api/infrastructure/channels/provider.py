@@ -67,6 +67,13 @@ class DashboardWebhook:
         return None
 
 
+class UnansweredPresses:
+    """A provider whose button presses (replies, postbacks) need no answer: nothing to do."""
+
+    async def answer_press(self, press_id: str) -> None:
+        return None
+
+
 class NoTemplates:
     """The template calls of a provider that has no templates: a clear, provider-neutral
     refusal (`TemplatesNotSupported`, 422)."""

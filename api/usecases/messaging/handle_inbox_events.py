@@ -1,6 +1,7 @@
 """The inbox's handler of inbound events, in the shape the webhook dispatcher calls
 (`event_types`, `handle(channel, event)`): a received message goes to
-`ReceiveInboundMessage`, a delivery status to `ApplyMessageStatus`, a marketing preference
+`ReceiveInboundMessage` (then, for a button press the provider waits to hear about,
+`AnswerButtonPress`), a delivery status to `ApplyMessageStatus`, a marketing preference
 (the customer stopped or resumed marketing messages) to `ApplyMarketingPreference`, an
 echo of the business's own send to `RecordEchoedMessage`; other
 events are not the inbox's and are left alone."""
@@ -15,6 +16,7 @@ from api.domain.messaging.events import (
     MessageReceived,
     StatusUpdated,
 )
+from api.usecases.messaging.answer_button_press import AnswerButtonPress
 from api.usecases.messaging.apply_marketing_preference import ApplyMarketingPreference
 from api.usecases.messaging.apply_message_status import ApplyMessageStatus
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
@@ -32,7 +34,9 @@ class HandleInboxEvents:
         apply: ApplyMessageStatus,
         preference: ApplyMarketingPreference,
         echo: RecordEchoedMessage,
+        answer: AnswerButtonPress,
     ) -> None:
+        self._answer = answer
         self._echo = echo
         self._receive = receive
         self._apply = apply
@@ -40,7 +44,9 @@ class HandleInboxEvents:
 
     async def handle(self, channel: Channel, event: InboundEvent) -> None:
         if isinstance(event, MessageReceived):
-            await self._receive.execute(event, channel)
+            stored = await self._receive.execute(event, channel)
+            if stored is not None and event.press_id:
+                await self._answer.execute(channel, event.press_id)
         elif isinstance(event, StatusUpdated):
             await self._apply.execute(event, channel)
         elif isinstance(event, MarketingPreference):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from api.infrastructure.persistence.messaging.webhooks import WebhookItemDocument
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_telegram import BOT_ID, BOT_TOKEN, OTHER_BOT_TOKEN, FakeTelegram
 from tests.support.fake_telegram import serve_fake_telegram as serve_telegram
@@ -364,3 +365,72 @@ async def test_sends_of_every_kind(worker: Path, client: AppClient, telegram: Fa
     # Per chat about one a second: the sends to this chat were spread out.
     sends = sorted(s.at for s in telegram.requests if s.method.startswith("send"))
     assert sends[-1] - sends[0] >= len(sends) - 2
+
+
+def press_update(update_id: int, press_id: str, data: str = "yes") -> dict[str, Any]:
+    keyboard = [[{"text": "Yes", "callback_data": "yes"}], [{"text": "No", "callback_data": "no"}]]
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": press_id, "from": USER, "chat_instance": "-77", "data": data,
+            "message": {"message_id": 900, "date": 1, "chat": CHAT, "from": {"id": BOT_ID,
+                        "is_bot": True, "first_name": "Acme"}, "text": "Pick one",
+                        "reply_markup": {"inline_keyboard": keyboard}},
+        },
+    }  # fmt: skip
+
+
+def answers(telegram: FakeTelegram, press_id: str) -> int:
+    return len(
+        [c for c in telegram.calls("answerCallbackQuery") if c.params.get("callback_query_id")
+         == press_id]
+    )  # fmt: skip
+
+
+async def item_settled(channel_id: str, update_id: int) -> dict[str, Any]:
+    """The webhook item of the update once it is settled (done, ignored or failed)."""
+    raw = WebhookItemDocument.get_pymongo_collection()
+
+    async def check() -> dict[str, Any] | None:
+        found = await raw.find_one({"channel_id": channel_id, "key": f"update:{update_id}"})
+        return found if found and found["state"] in ("done", "ignored", "failed") else None
+
+    return dict(await eventually(check))
+
+
+async def test_a_button_press_is_answered_once(
+    worker: Path, client: AppClient, telegram: FakeTelegram
+) -> None:
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    channel = await connect(client, owner, telegram)
+    secret = secret_of(telegram)
+    # Delivered three times (twice at once): stored once, answered once, after it is stored.
+    codes = await asyncio.gather(
+        *(deliver(client, channel["id"], press_update(300, "cbq-1"), secret) for _ in range(2))
+    )
+    assert codes == [200, 200]
+    [pressed] = await history(client, owner, 1)
+    assert pressed["type"] == "button_reply" and pressed["text"] == "Yes"
+
+    async def answered() -> bool:
+        return answers(telegram, "cbq-1") == 1
+
+    await eventually(answered)
+    assert await deliver(client, channel["id"], press_update(300, "cbq-1"), secret) == 200
+    # The same press in another update (a client's retry): stored once, not answered again.
+    assert await deliver(client, channel["id"], press_update(301, "cbq-1"), secret) == 200
+    assert (await item_settled(channel["id"], 301))["state"] == "done"
+    assert (await item_settled(channel["id"], 300))["state"] == "done"
+    assert answers(telegram, "cbq-1") == 1
+    [call] = telegram.calls("answerCallbackQuery")
+    assert call.token == BOT_TOKEN
+    # Telegram refusing the answer: logged; the press is stored and its item done, once.
+    telegram.fail("answerCallbackQuery", 400, description="Bad Request: query is too old")
+    assert await deliver(client, channel["id"], press_update(302, "cbq-2", "no"), secret) == 200
+    item = await item_settled(channel["id"], 302)
+    assert item["state"] == "done" and item["attempts"] == 1, item
+    assert answers(telegram, "cbq-2") == 1
+    messages = await history(client, owner, 2)
+    assert [m["text"] for m in messages] == ["Yes", "No"]
+    shown = await client.get(f"{CHANNELS}/{channel['id']}", headers=owner)
+    assert shown.json()["status"] == "active"

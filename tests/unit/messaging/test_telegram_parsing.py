@@ -62,6 +62,7 @@ def test_a_button_press_and_a_reaction() -> None:
     )
     assert pressed.kind is MessageKind.BUTTON_REPLY and pressed.reply is not None
     assert (pressed.reply.id, pressed.reply.title, pressed.reply_to) == ("yes", "Yes", "42:7")
+    assert pressed.press_id == "cb1"  # answered once stored
     reacted = only(
         {
             "update_id": 11,

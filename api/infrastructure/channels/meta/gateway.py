@@ -40,7 +40,7 @@ from api.domain.messaging.content import (
 from api.domain.messaging.errors import ChannelOutcomeUnknown, ChannelPermanentFailure
 from api.domain.messaging.gateway import MediaDownload
 from api.infrastructure.channels.meta.errors import from_meta_error
-from api.infrastructure.channels.provider import DashboardWebhook, NoTemplates
+from api.infrastructure.channels.provider import DashboardWebhook, NoTemplates, UnansweredPresses
 from api.infrastructure.channels.whatsapp.errors import from_transport_error
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def build_session(*, timeout_seconds: float, max_connections: int) -> httpx.Asyn
     )
 
 
-class MetaMessagingGateway(DashboardWebhook, NoTemplates):
+class MetaMessagingGateway(DashboardWebhook, UnansweredPresses, NoTemplates):
     """One Page's or Instagram account's calls. Cheap to build: the session is shared.
     Its webhook is set up in Meta's dashboard; it has no templates."""
 

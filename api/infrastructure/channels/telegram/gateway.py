@@ -131,6 +131,9 @@ class TelegramGateway(NoTemplates):
     async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
         return None  # bots have no read receipts
 
+    async def answer_press(self, press_id: str) -> None:
+        await self._call(lambda: self._bot.answer_callback_query(press_id))
+
     @asynccontextmanager
     async def open_media(self, media_id: str) -> AsyncIterator[MediaDownload]:
         found = await self._call(lambda: self._bot.get_file(media_id))

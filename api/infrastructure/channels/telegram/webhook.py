@@ -10,7 +10,8 @@ message ids are `{chat_id}:{message_id}` (Telegram's ids are per chat).
 - `edited_message`: an `edit` of the original (`target_id`), with the message as it now
   reads in `edited`.
 - `callback_query` (an inline keyboard button pressed): a `button_reply` with the
-  button's callback data as `reply.id` and its label as `reply.title`.
+  button's callback data as `reply.id` and its label as `reply.title`; its id is the
+  `press_id` that the processing answers (`answerCallbackQuery`) once it is stored.
 - `message_reaction`: a `reaction` (the first emoji now set; none: removed).
 """
 
@@ -168,7 +169,7 @@ def _callback(key: str, query: dict[str, Any]) -> MessageReceived | None:
         external_id=f"callback:{query['id']}",
         timestamp=datetime.now(UTC),  # a press has no time of its own
         text=title, reply=Reply(id=data, title=title),
-        reply_to=provider_id(chat["id"], message["message_id"]),
+        reply_to=provider_id(chat["id"], message["message_id"]), press_id=str(query["id"]),
     )  # fmt: skip
 
 

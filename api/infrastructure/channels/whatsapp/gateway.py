@@ -26,7 +26,7 @@ from api.domain.messaging.gateway import (
     TemplateDraft,
     TemplateSubmitted,
 )
-from api.infrastructure.channels.provider import DashboardWebhook
+from api.infrastructure.channels.provider import DashboardWebhook, UnansweredPresses
 from api.infrastructure.channels.whatsapp.errors import from_graph_error, from_transport_error
 from api.infrastructure.channels.whatsapp.requests import message_object, template_object
 from api.infrastructure.channels.whatsapp.sender import GraphSender
@@ -65,7 +65,7 @@ def build_client(
     return client, session
 
 
-class WhatsAppGateway(DashboardWebhook):
+class WhatsAppGateway(DashboardWebhook, UnansweredPresses):
     """One number's calls. Cheap to build: the client (and its pool) is shared."""
 
     def __init__(
