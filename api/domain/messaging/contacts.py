@@ -209,6 +209,11 @@ class ContactIdentityRepository(Protocol):
         allocated atomically when the identity is new. The username is refreshed."""
         ...
 
+    async def contact_id_of(self, identity: ChannelUserIdentity) -> str | None:
+        """The contact id this customer has, when the identity is known (nothing is
+        allocated)."""
+        ...
+
     async def reassign(self, identity: ChannelUserIdentity, stale_contact_id: str) -> str:
         """A new contact id for the identity while it still names `stale_contact_id` (a
         deleted contact: the customer writing again starts afresh); else the current one."""
@@ -256,6 +261,18 @@ class ContactRepository(Protocol):
         created when missing, with the name and username refreshed and `last_inbound_at`
         = `at` (and, with `channel_type`, the channel in its `channels`); None when that
         contact was deleted. Atomic."""
+        ...
+
+    async def ensure_by_id(
+        self,
+        contact_id: str,
+        channel_id: str,
+        *,
+        source: ContactSource = ContactSource.API,
+    ) -> Contact | None:
+        """The live contact with this id (allocated by `ContactIdentityRepository`),
+        created on the channel (from `source`) when missing; nothing of an existing contact
+        changes. None when that contact was deleted. Atomic."""
         ...
 
     async def upsert_inbound(

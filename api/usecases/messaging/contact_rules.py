@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from api.common.locales import e164, keyword
-from api.domain.errors import FieldProblem, InvalidInput, NotFound
+from api.domain.errors import FieldProblem, InvalidInput, NotFound, TemporaryFailure
 from api.domain.messaging.contact_merge import ContactMerged
 from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
     ConsentChange,
     ConsentSource,
     Contact,
+    ContactIdentityRepository,
     ContactRepository,
     ContactSettingsSource,
 )
@@ -43,6 +46,23 @@ OPT_IN_WORDS = frozenset({"start"})
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$")
 Scalar = str | int | float | bool
+
+
+async def identified_contact(
+    identities: ContactIdentityRepository,
+    key: ChannelUserIdentity,
+    upsert: Callable[[str], Awaitable[Contact | None]],
+) -> Contact:
+    """The live contact a provider user id names (Telegram, Messenger, Instagram): its id
+    allocated by the identity store, the contact made or refreshed by `upsert` (None when
+    that contact was deleted: the customer starts afresh with a new contact)."""
+    contact_id = await identities.contact_id_for(key)
+    for _ in range(2):
+        contact = await upsert(contact_id)
+        if contact is not None:
+            return contact
+        contact_id = await identities.reassign(key, contact_id)  # it was deleted
+    raise TemporaryFailure("The customer's contact is being changed; retry.")
 
 
 async def live_contact(contacts: ContactRepository, contact_id: str) -> Contact:

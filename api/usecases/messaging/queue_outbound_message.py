@@ -3,8 +3,10 @@ out-of-hours auto-replies, campaigns and assistants alike (they differ by `sende
 
 Rules, checked before anything is stored or sent:
 - the target: a conversation of the tenant, or a channel of the tenant and a recipient
-  (`to`: E.164 phone or business-scoped user id; the contact and its conversation are
-  found, or created when the message is queued, like an inbound message would);
+  (`to`: on WhatsApp an E.164 phone or business-scoped user id; on Telegram the chat id,
+  on Messenger the PSID, on Instagram the IGSID, each checked for its shape,
+  `InvalidRecipient`; the contact and its conversation are found, or created when the
+  message is queued, like an inbound message would);
   another tenant's conversation, channel, file or message is `NotFound`; a
   department-limited caller only writes in their departments' conversations (another's
   is `NotFound` by id, and by recipient, as is opening a new one, `Forbidden`: a new
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 
 from api.domain.clock import Clock
 from api.domain.departments import current_department_scope
-from api.domain.errors import Forbidden, InvalidInput, NotFound
+from api.domain.errors import Forbidden, NotFound
 from api.domain.jobs import JobQueue
 from api.domain.messaging.channels import (
     Channel,
@@ -49,7 +51,12 @@ from api.domain.messaging.channels import (
     has_service_window,
     supports_templates,
 )
-from api.domain.messaging.contacts import ContactRepository
+from api.domain.messaging.contacts import (
+    ChannelUserIdentity,
+    Contact,
+    ContactIdentityRepository,
+    ContactRepository,
+)
 from api.domain.messaging.content import TemplateContent
 from api.domain.messaging.conversations import (
     ContactSummary,
@@ -85,6 +92,7 @@ from api.domain.messaging.templates import TemplateRepository
 from api.domain.plans import LimitName
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.plan_gate import PlanGate
+from api.usecases.messaging.contact_rules import identified_contact
 from api.usecases.messaging.inbox_reads import MESSAGE_NOT_FOUND, existing_conversation
 from api.usecases.messaging.rules import CHANNEL_NOT_FOUND
 from api.usecases.messaging.sending_rules import (
@@ -92,6 +100,7 @@ from api.usecases.messaging.sending_rules import (
     SendPolicy,
     fingerprint,
     human_agent_allowed,
+    provider_user_id,
     recipient_identity,
     stored_content,
     window_end,
@@ -124,6 +133,7 @@ class QueueOutboundMessage:
         self,
         channels: ChannelRepository,
         contacts: ContactRepository,
+        identities: ContactIdentityRepository,
         conversations: ConversationRepository,
         messages: MessageRepository,
         keys: IdempotencyKeys,
@@ -140,6 +150,7 @@ class QueueOutboundMessage:
         self._templates = templates
         self._channels = channels
         self._contacts = contacts
+        self._identities = identities
         self._conversations = conversations
         self._messages = messages
         self._keys = keys
@@ -206,21 +217,26 @@ class QueueOutboundMessage:
             return _Target(channel, conversation)
         assert draft.channel_id is not None  # noqa: S101 - validated
         assert draft.to is not None  # noqa: S101 - validated
-        identity = recipient_identity(draft.to)
         channel = await self._channel(draft.channel_id)
         assert channel.id is not None  # noqa: S101 - stored
-        if channel.type is not ChannelType.WHATSAPP:  # no phone numbers or BSUIDs there
-            raise InvalidInput(
-                f"A {channel.type.value} channel sends to a conversation (`conversation_id`): "
-                "its customers are known by the provider's user id once they wrote."
-            )
-        contact = await self._contacts.find(channel.id, identity)
+        contact = await self._recipient(channel, draft.to)
         found = None
         if contact is not None and contact.id is not None:
             found = await self._conversations.unresolved(channel.id, contact.id)
         if found is None and current_department_scope() is not None:
             raise Forbidden(OUTSIDE_DEPARTMENTS)
         return _Target(channel, found)
+
+    async def _recipient(self, channel: Channel, to: str) -> Contact | None:
+        """The live contact `to` names on the channel, if any: on WhatsApp by number or
+        BSUID (`recipient_identity`), elsewhere by the provider's user id on the channel's
+        account (`InvalidRecipient` for a `to` the channel's type cannot take)."""
+        assert channel.id is not None  # noqa: S101 - stored
+        if channel.type is ChannelType.WHATSAPP:
+            return await self._contacts.find(channel.id, recipient_identity(to))
+        contact_id = await self._identities.contact_id_of(_user_key(channel, to))
+        contact = await self._contacts.get(contact_id) if contact_id else None
+        return contact if contact is not None and contact.deleted_at is None else None
 
     async def _channel(self, channel_id: str) -> Channel:
         channel = await self._channels.get(channel_id)
@@ -322,14 +338,21 @@ class QueueOutboundMessage:
 
     async def _open(self, draft: OutboundDraft, channel: Channel) -> Conversation:
         assert draft.to is not None  # noqa: S101 - by channel
-        assert channel.id is not None  # noqa: S101 - stored
-        contact = await self._contacts.ensure(channel.id, recipient_identity(draft.to))
+        channel_id = channel.id
+        assert channel_id is not None  # noqa: S101 - stored
+        if channel.type is ChannelType.WHATSAPP:
+            contact = await self._contacts.ensure(channel_id, recipient_identity(draft.to))
+        else:
+            contact = await identified_contact(
+                self._identities, _user_key(channel, draft.to),
+                lambda contact_id: self._contacts.ensure_by_id(contact_id, channel_id),
+            )  # fmt: skip
         assert contact.id is not None  # noqa: S101 - stored
         summary = ContactSummary(
             id=contact.id, name=contact.name, phone=contact.phone, wa_id=contact.wa_id,
             bsuid=contact.bsuid,
         )  # fmt: skip
-        return await self._conversations.open_outbound(channel.id, channel.type, summary)
+        return await self._conversations.open_outbound(channel_id, channel.type, summary)
 
     async def _replayed(self, record: IdempotencyRecord, digest: str) -> Message:
         """The message an earlier request with this key made (waiting briefly while that
@@ -349,3 +372,12 @@ class QueueOutboundMessage:
                     "A request with this Idempotency-Key is being processed; retry shortly."
                 )
             await asyncio.sleep(_POLL_SECONDS)
+
+
+def _user_key(channel: Channel, to: str) -> ChannelUserIdentity:
+    """The identity `to` names on a Telegram, Messenger or Instagram channel."""
+    return ChannelUserIdentity(
+        channel_type=channel.type,
+        account_id=channel.account_id,
+        user_id=provider_user_id(channel.type, to),
+    )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 
 from api.common.clock import utcnow
-from api.domain.errors import TemporaryFailure
 from api.domain.jobs import JobQueue
 from api.domain.messaging.bots import BOT_REPLY_JOB, ChannelBots
 from api.domain.messaging.channels import Channel, ChannelType
@@ -61,7 +60,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.messaging.contact_rules import ContactConsent
+from api.usecases.messaging.contact_rules import ContactConsent, identified_contact
 from api.usecases.messaging.inbound_content import (
     COPY_MEDIA_JOB,
     message_content,
@@ -192,15 +191,12 @@ class ReceiveInboundMessage:
             username=sender.username,
         )
         refreshed = ContactIdentity(username=sender.username, name=sender.name)
-        contact_id = await self._identities.contact_id_for(key)
-        for _ in range(2):
-            contact = await self._contacts.upsert_inbound_by_id(
+        return await identified_contact(
+            self._identities, key,
+            lambda contact_id: self._contacts.upsert_inbound_by_id(
                 contact_id, channel_id, refreshed, event.timestamp, channel_type=channel.type
-            )
-            if contact is not None:
-                return contact
-            contact_id = await self._identities.reassign(key, contact_id)  # it was deleted
-        raise TemporaryFailure("The customer's contact is being changed; retry.")
+            ),
+        )  # fmt: skip
 
     async def _annotate_target(self, event: MessageReceived, channel_id: str) -> None:
         target_external = event.reaction.message_id if event.reaction else event.target_id

@@ -14,7 +14,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api.domain.errors import TemporaryFailure
-from api.domain.messaging.channels import Channel, InstagramSettings, MessengerSettings
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelType,
+    InstagramSettings,
+    MessengerSettings,
+)
 from api.domain.messaging.contacts import ContactIdentity
 from api.domain.messaging.content import (
     MediaContent,
@@ -37,6 +42,22 @@ READ_RECEIPT_JOB = "parley.messaging.send_read_receipt"
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _USER_ID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]{4,60}$")  # WhatsApp's BSUID: "US.1349..."
+# The other providers' user ids, as `to` names them: (pattern, what `to` must be)
+_PROVIDER_USER_IDS: dict[ChannelType, tuple[re.Pattern[str], str]] = {
+    ChannelType.TELEGRAM: (
+        re.compile(r"^[1-9][0-9]{0,19}$"),
+        "the customer's Telegram chat id (their user id, digits: 424242); group chats "
+        "are not served",
+    ),
+    ChannelType.MESSENGER: (
+        re.compile(r"^[1-9][0-9]{4,31}$"),
+        "the customer's page-scoped id (PSID, digits) as Messenger gave it",
+    ),
+    ChannelType.INSTAGRAM: (
+        re.compile(r"^[1-9][0-9]{4,31}$"),
+        "the customer's Instagram-scoped id (IGSID, digits) as Instagram gave it",
+    ),
+}
 _DRAFT_CONTENT: TypeAdapter[Any] = TypeAdapter(DraftContent)
 HUMAN_AGENT_WINDOW = timedelta(days=7)  # Meta's HUMAN_AGENT tag, after the 24 hours
 
@@ -65,8 +86,8 @@ class SendPolicy:
 
 
 def recipient_identity(to: str) -> ContactIdentity:
-    """`to` as a contact identity: an E.164 number (its digits are WhatsApp's wa_id) or a
-    business-scoped user id; anything else is `InvalidRecipient`."""
+    """`to` on a WhatsApp channel as a contact identity: an E.164 number (its digits are
+    WhatsApp's wa_id) or a business-scoped user id; anything else is `InvalidRecipient`."""
     value = to.strip()
     if _E164.match(value):
         return ContactIdentity(wa_id=value[1:])
@@ -75,6 +96,17 @@ def recipient_identity(to: str) -> ContactIdentity:
     raise InvalidRecipient(
         "`to` must be a phone number in E.164 (+15551234567) or a business-scoped user id."
     )
+
+
+def provider_user_id(type: ChannelType, to: str) -> str:
+    """`to` as the user id of a customer on a Telegram, Messenger or Instagram channel
+    (where they are known by the provider's id, not a phone number); anything else is
+    `InvalidRecipient`, saying what the channel's type takes."""
+    pattern, expected = _PROVIDER_USER_IDS[type]
+    value = to.strip()
+    if not pattern.match(value):
+        raise InvalidRecipient(f"`to` on a {type.value} channel must be {expected}.")
+    return value
 
 
 def fingerprint(draft: OutboundDraft) -> str:

@@ -396,3 +396,59 @@ async def test_a_tenants_webhooks_reach_only_its_own_inbox(
         headers=signed(b"{}", "x"),
     )  # fmt: skip
     assert unknown.status_code == 404
+
+
+async def test_sends_by_psid_or_igsid_keep_the_window_rules(
+    worker: Path, client: AppClient, meta_graph: FakeMetaGraph
+) -> None:
+    acme, owner, _, beta_owner = await two_tenants(client)
+    messenger = await connect_meta(client, owner, "messenger", meta_graph.base_url)
+    instagram = await connect_meta(
+        client, owner, "instagram", meta_graph.base_url, human_agent_tag=True
+    )
+    await deliver(client, messenger, delivery(PAGE_ID, text(PAGE_ID, "Hello")))
+    [wrote] = await messages_once(client, owner, messenger["id"], 1)
+    three_days = text(IG_ACCOUNT_ID, "Three days ago", customer="178414000000003")
+    three_days["timestamp"] = at_ms(datetime.now(UTC) - timedelta(days=3))
+    eight_days = text(IG_ACCOUNT_ID, "Eight days ago", customer="178414000000008")
+    eight_days["timestamp"] = at_ms(datetime.now(UTC) - timedelta(days=8))
+    await deliver(
+        client, instagram, delivery(IG_ACCOUNT_ID, three_days, eight_days, object="instagram")
+    )
+    await messages_once(client, owner, instagram["id"], 2)
+
+    def to(channel: dict[str, Any], recipient: str) -> dict[str, Any]:
+        return {"channel_id": channel["id"], "to": recipient, "type": "text",
+                "text": {"body": "Following up"}}  # fmt: skip
+
+    # The customer who wrote today: their conversation, a plain RESPONSE.
+    message = await queued(client, owner, to(messenger, CUSTOMER))
+    assert message["conversation_id"] == wrote["conversation_id"]
+    assert (await settled(client, owner, message["id"]))["status"] == "sent"
+    # Three days ago, on a channel with the human-agent tag: sent with the tag.
+    tagged = await queued(client, owner, to(instagram, "178414000000003"))
+    assert (await settled(client, owner, tagged["id"]))["status"] == "sent"
+    first, second = meta_graph.sends()
+    assert first["recipient"] == {"id": CUSTOMER} and first["messaging_type"] == "RESPONSE"
+    assert second["recipient"] == {"id": "178414000000003"} and second["tag"] == "HUMAN_AGENT"
+    contacts_before = (await client.get("/api/v1/contacts", headers=owner)).json()["items"]
+    # Eight days ago, or never (no conversation, and no template exists there): refused,
+    # and nothing is stored.
+    for channel, recipient in (
+        (instagram, "178414000000008"), (messenger, "6000000000000001"),
+        (instagram, "6000000000000002"),
+    ):  # fmt: skip
+        refused = await send(client, owner, to(channel, recipient))
+        assert_problem(refused, 422, "outside_customer_service_window")
+    contacts_after = (await client.get("/api/v1/contacts", headers=owner)).json()["items"]
+    assert len(contacts_after) == len(contacts_before) == 3
+    # What is no PSID or IGSID: 422 saying what the channel takes.
+    for channel, what in ((messenger, "PSID"), (instagram, "IGSID")):
+        for bad in ("+15551234567", "US.13491208655302741918", "acme.support", "0123456"):
+            refused = await send(client, owner, to(channel, bad))
+            assert what in assert_problem(refused, 422, "invalid_recipient")["detail"], bad
+    # Without messages:send 403; another tenant's channel 404.
+    _, member = await signed_in(client, acme, owner, "member@acme.example")
+    assert_problem(await send(client, member, to(messenger, CUSTOMER)), 403, "forbidden")
+    assert_problem(await send(client, beta_owner, to(messenger, CUSTOMER)), 404, "not_found")
+    assert len(meta_graph.sends()) == 2

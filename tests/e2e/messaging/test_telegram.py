@@ -207,7 +207,7 @@ async def test_permissions_and_isolation(
               "text": {"body": "x"}},
         headers=owner,
     )  # fmt: skip
-    assert_problem(by_number, 422, "invalid_input")
+    assert "chat id" in assert_problem(by_number, 422, "invalid_recipient")["detail"]
     template = await client.post(
         "/api/v1/messages",
         json={"conversation_id": conversation["id"], "type": "template",
@@ -434,3 +434,71 @@ async def test_a_button_press_is_answered_once(
     assert [m["text"] for m in messages] == ["Yes", "No"]
     shown = await client.get(f"{CHANNELS}/{channel['id']}", headers=owner)
     assert shown.json()["status"] == "active"
+
+
+async def test_sends_by_chat_id_find_or_make_the_conversation(
+    worker: Path, client: AppClient, telegram: FakeTelegram
+) -> None:
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel = await connect(client, owner, telegram)
+    secret = secret_of(telegram)
+    assert await deliver(client, channel["id"], message_update(1, 10, text="hi"), secret) == 200
+    [inbound] = await history(client, owner, 1)
+
+    def to(chat: str, body: str) -> dict[str, Any]:
+        return {"channel_id": channel["id"], "to": chat, "type": "text", "text": {"body": body}}
+
+    # A customer who wrote: their conversation.
+    known = await queued(client, owner, to(str(USER["id"]), "Hello again"))
+    assert known["conversation_id"] == inbound["conversation_id"]
+    assert (await settled(client, owner, known["id"], seconds=90))["status"] == "sent"
+    # A chat Parley has not seen: a contact and a conversation are made; no window.
+    fresh = await queued(client, owner, to(" 5550001 ", "Your order shipped"))
+    assert fresh["conversation_id"] != inbound["conversation_id"]
+    assert (await settled(client, owner, fresh["id"], seconds=90))["status"] == "sent"
+    chats = [c.params["chat_id"] for c in telegram.calls("sendMessage")]
+    assert chats == [str(USER["id"]), "5550001"]
+    again = await queued(client, owner, to("5550001", "And a second one"))
+    assert again["conversation_id"] == fresh["conversation_id"]
+    # When that customer writes, it joins the conversation the send made, one contact.
+    newcomer = {"id": 5550001, "is_bot": False, "first_name": "Rui"}
+    update = {
+        "update_id": 2,
+        "message": {
+            "message_id": 11,
+            "date": int(time.time()),
+            "chat": {"id": 5550001, "type": "private"},
+            "from": newcomer,
+            "text": "Thanks",
+        },
+    }
+    assert await deliver(client, channel["id"], update, secret) == 200  # fmt: skip
+
+    async def answered() -> list[dict[str, Any]] | None:
+        found = await client.get(
+            f"{CONVERSATIONS}/{fresh['conversation_id']}/messages", headers=owner
+        )
+        items = found.json()["items"]
+        return items if any(m["direction"] == "inbound" for m in items) else None
+
+    await eventually(answered)
+    contacts = (await client.get("/api/v1/contacts", headers=owner)).json()["items"]
+    assert len(contacts) == 2
+    # Refused: what is no private chat id (422), without messages:send (403), no token
+    # (401), another tenant's channel (404); nothing was stored.
+    for bad in ("+351910000000", "-1001234567890", "ana_l", "12x45"):
+        refused = await client.post("/api/v1/messages", json=to(bad, "x"), headers=owner)
+        assert "chat id" in assert_problem(refused, 422, "invalid_recipient")["detail"], bad
+    _, member = await signed_in(client, acme, owner, "max@acme.example.com")
+    forbidden = await client.post("/api/v1/messages", json=to("5550002", "x"), headers=member)
+    assert_problem(forbidden, 403, "forbidden")
+    anonymous = await client.post(
+        "/api/v1/messages", json=to("5550002", "x"), headers={"X-Tenant-ID": acme.tenant.id or ""}
+    )
+    assert_problem(anonymous, 401, "unauthorized")
+    globex = await owner_headers(client, await onboard(client, "globex"))
+    elsewhere = await client.post("/api/v1/messages", json=to("5550002", "x"), headers=globex)
+    assert_problem(elsewhere, 404, "not_found")
+    assert len((await client.get("/api/v1/contacts", headers=owner)).json()["items"]) == 2
+    assert (await client.get("/api/v1/contacts", headers=globex)).json()["items"] == []

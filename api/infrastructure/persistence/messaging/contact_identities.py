@@ -86,6 +86,10 @@ class BeanieContactIdentityRepository:
             await self._scoped.upsert(_key(identity), update)
         return await self._current(identity)
 
+    async def contact_id_of(self, identity: ChannelUserIdentity) -> str | None:
+        found = await self._scoped.find(_key(identity), limit=1)
+        return found[0].contact_id if found else None
+
     async def reassign(self, identity: ChannelUserIdentity, stale_contact_id: str) -> str:
         await self._scoped.apply_where(
             {**_key(identity), "contact_id": stale_contact_id},
@@ -133,7 +137,7 @@ class BeanieContactIdentityRepository:
         return {document.contact_id: document.user_id for document in found}
 
     async def _current(self, identity: ChannelUserIdentity) -> str:
-        found = await self._scoped.find(_key(identity), limit=1)
-        if not found:  # deleted between the write and the read (a tenant being erased)
+        found = await self.contact_id_of(identity)
+        if found is None:  # deleted between the write and the read (a tenant being erased)
             raise Conflict("The customer's identity changed meanwhile; retry.")
-        return found[0].contact_id
+        return found

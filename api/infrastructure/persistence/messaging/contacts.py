@@ -277,14 +277,35 @@ class BeanieContactRepository:
         *,
         channel_type: ChannelType | None = None,
     ) -> Contact | None:
+        return await self._upsert_by_id(
+            contact_id, _refresh(channel_id, identity, at, channel_type), ContactSource.INBOUND
+        )
+
+    async def ensure_by_id(
+        self,
+        contact_id: str,
+        channel_id: str,
+        *,
+        source: ContactSource = ContactSource.API,
+    ) -> Contact | None:
+        now = utcnow()
+        return await self._upsert_by_id(
+            contact_id, {}, source, channel_id=channel_id, updated_at=now
+        )
+
+    async def _upsert_by_id(
+        self, contact_id: str, update: dict[str, Any], source: ContactSource, **inserted: Any
+    ) -> Contact | None:
+        """`update` on the live contact with this id, or the contact created with it (and
+        `inserted`); None when that contact was deleted."""
         oid = to_object_id(contact_id)
         if oid is None:
             raise ValueError("a contact id allocated by the identity store is an ObjectId")
         update = {
-            **_refresh(channel_id, identity, at, channel_type),
+            **update,
             "$setOnInsert": {
-                "source": ContactSource.INBOUND.value, "created_at": utcnow(),
-                "attributes": {}, "tags": [], "opted_out": False,
+                "source": source.value, "created_at": utcnow(),
+                "attributes": {}, "tags": [], "opted_out": False, **inserted,
             },
         }  # fmt: skip
         try:  # a deleted contact keeps its id: the insert the upsert tries is refused

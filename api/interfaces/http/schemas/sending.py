@@ -99,7 +99,10 @@ class MessageSendIn(BaseModel):
         default=None,
         min_length=3,
         max_length=64,
-        description="E.164 phone number, or WhatsApp's business-scoped user id (BSUID).",
+        description="With `channel_id`: on WhatsApp an E.164 phone number or the "
+        "business-scoped user id (BSUID); on Telegram the customer's chat id (digits); on "
+        "Messenger their page-scoped id (PSID); on Instagram their Instagram-scoped id "
+        "(IGSID).",
     )
     type: MessageType
     text: SendTextIn | None = None

@@ -22,7 +22,9 @@ _UNPROCESSABLE = (
     "Invalid input: `invalid_input` (the body; see `errors`), "
     "`outside_customer_service_window` (a non-template message when the customer has not "
     "written in 24 hours), `idempotency_key_reused` (the key came with another body), "
-    "`invalid_recipient` (`to` is neither E.164 nor a BSUID), `target_not_sent` (`reply_to` "
+    "`invalid_recipient` (`to` is not what the channel's type takes: E.164 or a BSUID on "
+    "WhatsApp, a chat id on Telegram, a PSID on Messenger, an IGSID on Instagram), "
+    "`target_not_sent` (`reply_to` "
     "or the reaction's message has no provider id yet), `template_inactive` (a template "
     "the channel has stored and the tenant deactivated)"
 )
@@ -37,17 +39,21 @@ _CONFLICT = (
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a message",
     description=(
-        "Needs `messages:send`. By `conversation_id`, or by `channel_id` + `to` (E.164 or "
-        "BSUID: the contact and its conversation are found or created). `type` names the "
+        "Needs `messages:send`. By `conversation_id`, or by `channel_id` + `to` (WhatsApp: "
+        "E.164 or BSUID; Telegram: the customer's chat id; Messenger: their PSID; "
+        "Instagram: their IGSID; the contact and its conversation are found or created). "
+        "`type` names the "
         "object that carries the content: `text`, `template`, `image`/`video`/`audio`/"
         "`document`/`sticker` (`file_id` of one of the tenant's files, sent to the "
         "provider as a signed link, or a public `link`), `location`, `interactive` (Meta's "
         "shape), `reaction` (a Parley message id and an emoji). Answers 202 with the "
         "message `queued`; a job sends it (throughput limits and outages retried with "
         "backoff; a refusal fails it with the provider's code: watch `status` and `error`). "
-        "Free-form messages need the 24-hour customer service window open; templates do "
-        "not. `Idempotency-Key` (kept 24 h per tenant): the same key and body answer the "
-        "same message (with `Idempotent-Replayed: true`). Another tenant's conversation, "
+        "Free-form messages need the 24-hour customer service window open (Meta's channels; "
+        "7 days on Messenger and Instagram with the human-agent tag: a customer who never "
+        "wrote cannot be messaged there); templates do not. `Idempotency-Key` (kept 24 h "
+        "per tenant): the same key and body answer the same message (with "
+        "`Idempotent-Replayed: true`). Another tenant's conversation, "
         "channel, file or message is 404."
     ),
     responses={
