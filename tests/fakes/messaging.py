@@ -140,7 +140,9 @@ class _UnusedGateway(ChannelGateway):
     async def send(self, message: OutboundMessage) -> SendResult:
         raise NotImplementedError
 
-    async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
+    async def mark_read(
+        self, external_id: str, *, user_id: str | None = None, typing: bool = False
+    ) -> None:
         raise NotImplementedError
 
     async def answer_press(self, press_id: str) -> None:

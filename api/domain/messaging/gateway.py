@@ -77,9 +77,14 @@ class ChannelGateway(Protocol):
 
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
-    async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
-        """Mark an inbound message read (the customer sees blue ticks); `typing` also shows
-        the typing indicator until the reply (or about 25 s)."""
+    async def mark_read(
+        self, external_id: str, *, user_id: str | None = None, typing: bool = False
+    ) -> None:
+        """Mark an inbound message read (the customer sees blue ticks, or "Seen"); `typing`
+        also shows the typing indicator until the reply (or about 20-25 s). `user_id` is
+        the customer's id on the provider, for providers that mark a conversation rather
+        than a message (Meta's Messenger Platform); where it is needed and missing,
+        nothing is marked."""
         ...
 
     async def answer_press(self, press_id: str) -> None:

@@ -8,7 +8,8 @@ import logging
 
 from api.domain.identity.auth import Principal
 from api.domain.jobs import JobQueue
-from api.domain.messaging.channels import ChannelRepository, ChannelStatus
+from api.domain.messaging.channels import ChannelRepository, ChannelStatus, ChannelType
+from api.domain.messaging.contacts import ContactIdentityRepository
 from api.domain.messaging.conversations import Conversation, ConversationRepository
 from api.domain.messaging.errors import ChannelPermanentFailure
 from api.domain.messaging.gateway import ChannelGateways
@@ -69,15 +70,22 @@ class MarkConversationRead:
 
 class SendReadReceipt:
     """The job's work: mark the inbound message read at the provider (with the typing
-    indicator when asked). Transient failures are raised (retried); a refusal is logged,
+    indicator when asked): WhatsApp marks the message, Messenger and Instagram the
+    customer's conversation (by their user id on the channel's account), Telegram has no
+    read receipts. Transient failures are raised (retried); a refusal is logged,
     since a receipt is not worth failing anything for."""
 
     def __init__(
-        self, messages: MessageRepository, channels: ChannelRepository, gateways: ChannelGateways
+        self,
+        messages: MessageRepository,
+        channels: ChannelRepository,
+        gateways: ChannelGateways,
+        identities: ContactIdentityRepository,
     ) -> None:
         self._messages = messages
         self._channels = channels
         self._gateways = gateways
+        self._identities = identities
 
     async def execute(self, message_id: str, *, typing: bool) -> bool:
         message = await self._messages.get(message_id)
@@ -86,10 +94,15 @@ class SendReadReceipt:
         channel = await self._channels.get(message.channel_id)
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             return False
+        user_id = None  # WhatsApp marks the message; the others need the customer's id
+        if channel.type is not ChannelType.WHATSAPP and message.contact_id is not None:
+            user_id = await self._identities.user_id_on(
+                message.contact_id, channel.type, channel.account_id
+            )
         try:
             async with provider_call(self._channels, channel):  # 190: token_invalid
                 await self._gateways.for_channel(channel).mark_read(
-                    message.external_id, typing=typing
+                    message.external_id, user_id=user_id, typing=typing
                 )
         except ChannelPermanentFailure as exc:
             log.warning("read receipt for message %s refused: %s", message_id, exc.provider_code)

@@ -22,6 +22,7 @@ from tests.support.fake_meta_graph import (
 )
 from tests.support.meta_channels import (
     CHANNELS,
+    CONVERSATIONS,
     WEBHOOKS,
     connect_meta,
     deliver,
@@ -452,3 +453,56 @@ async def test_sends_by_psid_or_igsid_keep_the_window_rules(
     assert_problem(await send(client, member, to(messenger, CUSTOMER)), 403, "forbidden")
     assert_problem(await send(client, beta_owner, to(messenger, CUSTOMER)), 404, "not_found")
     assert len(meta_graph.sends()) == 2
+
+
+def sender_actions(meta_graph: FakeMetaGraph) -> list[tuple[str, str, str, str | None]]:
+    """(account, recipient, action, token) of each `sender_action` call but reactions."""
+    return [
+        (s.path.split("/")[-2], s.body["recipient"]["id"], s.body["sender_action"], s.token)
+        for s in meta_graph.requests
+        if s.endpoint == "send" and isinstance(s.body, dict)
+        and s.body.get("sender_action") in ("mark_seen", "typing_on")
+    ]  # fmt: skip
+
+
+async def test_reading_a_conversation_marks_it_seen_at_meta(
+    worker: Path, client: AppClient, meta_graph: FakeMetaGraph
+) -> None:
+    acme, owner, _, beta_owner = await two_tenants(client)
+    messenger = await connect_meta(client, owner, "messenger", meta_graph.base_url)
+    instagram = await connect_meta(client, owner, "instagram", meta_graph.base_url)
+    await deliver(client, messenger, delivery(PAGE_ID, text(PAGE_ID, "Anyone there?")))
+    await deliver(
+        client, instagram,
+        delivery(IG_ACCOUNT_ID, text(IG_ACCOUNT_ID, "Hi", customer="178414000000003"),
+                 object="instagram"),
+    )  # fmt: skip
+    [on_messenger] = await messages_once(client, owner, messenger["id"], 1)
+    [on_instagram] = await messages_once(client, owner, instagram["id"], 1)
+    url = f"{CONVERSATIONS}/{on_messenger['conversation_id']}/read"
+    # Refused reads reach nobody: no token 401, no inbox:write 403, another tenant 404.
+    assert_problem(await client.post(url), 401, "unauthorized")
+    _, member = await signed_in(client, acme, owner, "member@acme.example")
+    assert_problem(await client.post(url, headers=member), 403, "forbidden")
+    assert_problem(await client.post(url, headers=beta_owner), 404, "not_found")
+    read = await client.post(url, headers=owner)
+    assert read.status_code == 200 and read.json()["unread_count"] == 0, read.text
+
+    async def marked(count: int) -> list[tuple[str, str, str, str | None]] | None:
+        found = sender_actions(meta_graph)
+        return found if len(found) >= count else None
+
+    assert await eventually(lambda: marked(1), "mark_seen on Messenger") == [
+        (PAGE_ID, CUSTOMER, "mark_seen", PAGE_TOKEN)
+    ]
+    # With the typing indicator (Instagram): seen, then typing.
+    typing = await client.post(
+        f"{CONVERSATIONS}/{on_instagram['conversation_id']}/read",
+        params={"typing": "true"}, headers=owner,
+    )  # fmt: skip
+    assert typing.status_code == 200, typing.text
+    found = await eventually(lambda: marked(3), "mark_seen and typing_on on Instagram")
+    assert found[1:] == [
+        (IG_ACCOUNT_ID, "178414000000003", "mark_seen", IG_TOKEN),
+        (IG_ACCOUNT_ID, "178414000000003", "typing_on", IG_TOKEN),
+    ]

@@ -13,9 +13,9 @@ over the Messenger Platform's Send API (`POST /{version}/{account}/messages`).
 
 Templates do not exist there (`TemplatesNotSupported`); locations and interactive
 messages cannot be sent (`ChannelPermanentFailure`). Inbound files arrive as Meta CDN
-URLs: `open_media` streams the URL itself. `mark_read` needs the customer's id, which
-the port does not give: it does nothing (Meta marks a conversation read when the
-business answers).
+URLs: `open_media` streams the URL itself. `mark_read` marks the customer's conversation
+seen (`sender_action: mark_seen`, by the customer's id: Meta marks conversations, not
+messages), then, when asked, shows the typing indicator (`typing_on`).
 """
 
 from __future__ import annotations
@@ -139,8 +139,16 @@ class MetaMessagingGateway(DashboardWebhook, UnansweredPresses, NoTemplates):
         assert first is not None  # noqa: S101 - at least one body
         return SendResult(external_id=first, recipient_user_id=recipient)
 
-    async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
-        return None
+    async def mark_read(
+        self, external_id: str, *, user_id: str | None = None, typing: bool = False
+    ) -> None:
+        if not user_id:
+            log.info("%s read receipt without the customer's id: nothing marked",
+                     self._account.provider)  # fmt: skip
+            return
+        actions = ("mark_seen", "typing_on") if typing else ("mark_seen",)
+        for action in actions:
+            await self._post({"recipient": {"id": user_id}, "sender_action": action})
 
     @asynccontextmanager
     async def open_media(self, media_id: str) -> AsyncIterator[MediaDownload]:

@@ -128,7 +128,9 @@ class TelegramGateway(NoTemplates):
             external_id=provider_id(sent.chat.id, sent.message_id), recipient_user_id=chat_id
         )
 
-    async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
+    async def mark_read(
+        self, external_id: str, *, user_id: str | None = None, typing: bool = False
+    ) -> None:
         return None  # bots have no read receipts
 
     async def answer_press(self, press_id: str) -> None:

@@ -119,7 +119,9 @@ class WhatsAppGateway(DashboardWebhook, UnansweredPresses):
             recipient_user_id=contacts[0].get("user_id"),
         )
 
-    async def mark_read(self, external_id: str, *, typing: bool = False) -> None:
+    async def mark_read(
+        self, external_id: str, *, user_id: str | None = None, typing: bool = False
+    ) -> None:
         phone_id = self._settings.phone_number_id
         if typing:
             await self._call(self._client.api.set_indicator(phone_id, external_id, "text"))

@@ -23,7 +23,9 @@ router = APIRouter(prefix="/conversations", tags=["inbox"])
     description=(
         "Needs `inbox:write`. `unread_count` becomes 0 and a job sends the provider a read "
         "receipt for the customer's last message (with `typing=true`, also the typing "
-        "indicator, shown until the reply or about 25 s). Audited as `conversation.read`. "
+        "indicator, shown until the reply or about 25 s): WhatsApp's read mark on the "
+        "message; on Messenger and Instagram `sender_action: mark_seen` (then `typing_on`) "
+        "to the customer; nothing on Telegram. Audited as `conversation.read`. "
         "Another tenant's conversation is 404."
     ),
     responses=problem_responses(401, 403, 404, 422, 503),
