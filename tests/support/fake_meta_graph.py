@@ -12,7 +12,8 @@ CDN downloads of inbound attachments (`GET /cdn/{name}`).
 - `closed_windows`: recipient ids whose 24-hour window is closed: a send to one without
   `tag: HUMAN_AGENT` answers code 10 / subcode 2018278, like Meta.
 - `send_delay_seconds` holds each send's answer (its mid, `next_mid()`, already given:
-  an echo can arrive before the answer, as with Meta).
+  an echo can arrive before the answer, as with Meta); `answer_gate`, while it is an
+  event not yet set, holds each send's answer until the test sets it.
 - `cdn`: name -> (mime type, bytes), served at `{base_url}/cdn/{name}`.
 - `fail(endpoint, code, times=1)`: the next calls to `endpoint` ("profile", "send",
   "cdn") answer Graph's error `code`; `requests` records every request (`Seen`).
@@ -86,6 +87,7 @@ class FakeMetaGraph:
     )
     closed_windows: set[str] = field(default_factory=set)
     send_delay_seconds: float = 0.0  # how long each send waits before Meta's answer
+    answer_gate: asyncio.Event | None = None  # sends answer once it is set
     cdn: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
@@ -169,6 +171,8 @@ def build_app(fake: FakeMetaGraph) -> Starlette:
         fake.issued += 1
         if fake.send_delay_seconds:
             await asyncio.sleep(fake.send_delay_seconds)
+        if fake.answer_gate is not None:
+            await fake.answer_gate.wait()
         return JSONResponse({"recipient_id": recipient, "message_id": mid})
 
     async def cdn(request: Request) -> Response:

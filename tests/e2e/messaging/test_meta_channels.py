@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from api.infrastructure.persistence.messaging.webhooks import WebhookItemDocument
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_meta_graph import (
     IG_ACCOUNT_ID,
@@ -506,3 +507,63 @@ async def test_reading_a_conversation_marks_it_seen_at_meta(
         (IG_ACCOUNT_ID, "178414000000003", "mark_seen", IG_TOKEN),
         (IG_ACCOUNT_ID, "178414000000003", "typing_on", IG_TOKEN),
     ]
+
+
+async def echo_item(channel_id: str, mid: str, states: tuple[str, ...]) -> dict[str, Any]:
+    """The echo's webhook item once it is in one of `states`."""
+    raw = WebhookItemDocument.get_pymongo_collection()
+
+    async def check() -> dict[str, Any] | None:
+        found = await raw.find_one({"channel_id": channel_id, "key": f"echo:{mid}"})
+        return found if found and found["state"] in states else None
+
+    return dict(await eventually(check, f"the echo item {states}"))
+
+
+async def test_an_echo_before_graphs_answer_leaves_one_outbound_message(
+    worker: Path, client: AppClient, meta_graph: FakeMetaGraph
+) -> None:
+    """Meta posts the echo of Parley's send before it answers the send: Messenger's carries
+    Parley's id back (`metadata`) and gives the queued message its mid at once; Instagram's
+    carries nothing, so it waits (retried) until the answer stored the mid. Either way one
+    outbound message, `sent`, with Graph's mid."""
+    _, owner, _, _ = await two_tenants(client)
+    for kind, account, object in (
+        ("messenger", PAGE_ID, "page"), ("instagram", IG_ACCOUNT_ID, "instagram"),
+    ):  # fmt: skip
+        channel = await connect_meta(client, owner, kind, meta_graph.base_url)
+        await deliver(client, channel, delivery(account, text(account, "Hi"), object=object))
+        [customer] = await messages_once(client, owner, channel["id"], 1)
+        gate = asyncio.Event()
+        meta_graph.answer_gate = gate
+        issued = meta_graph.issued
+        body = f"Echoed first on {kind}"
+        message = await queued(client, owner, {"conversation_id": customer["conversation_id"],
+                                               "type": "text", "text": {"body": body}})  # fmt: skip
+
+        async def at_graph(before: int = issued) -> bool:
+            return meta_graph.issued > before
+
+        await eventually(at_graph, "the send held at Graph")
+        mid = f"m_FAKE{meta_graph.issued:012d}"  # given to the send, not yet answered
+        metadata = message["id"] if kind == "messenger" else None
+        echoed = delivery(account, echo(account, body, mid=mid, metadata=metadata), object=object)
+        assert (await deliver(client, channel, echoed)).status_code == 200
+        if kind == "messenger":  # matched by its metadata: the mid kept at once
+            await echo_item(channel["id"], mid, ("done",))
+            early = (await client.get(f"{MESSAGES}/{message['id']}", headers=owner)).json()
+            assert early["external_id"] == mid and early["status"] == "queued", early
+        else:  # not matchable yet: retried, nothing stored
+            await echo_item(channel["id"], mid, ("retry", "processing"))
+            assert len(await history(client, owner, channel["id"])) == 2
+        gate.set()
+        meta_graph.answer_gate = None
+        sent = await settled(client, owner, message["id"])
+        assert sent["status"] == "sent" and sent["external_id"] == mid, sent
+        await echo_item(channel["id"], mid, ("done",))
+        found = await history(client, owner, channel["id"])
+        outbound = [m for m in found if m["direction"] == "outbound"]
+        assert [(m["id"], m["external_id"], m["status"]) for m in outbound] == [
+            (message["id"], mid, "sent")
+        ]
+        assert outbound[0]["sender"]["type"] == "agent" and len(found) == 2
