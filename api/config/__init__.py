@@ -28,7 +28,12 @@ from api.config.identity import AuthSettings, SecuritySettings
 from api.config.imports import ImportSettings
 from api.config.jobs import JobSettings
 from api.config.mail import MailSettings, SmtpSettings
-from api.config.messaging import RealtimeSettings, TelegramSettings, WhatsAppSettings
+from api.config.messaging import (
+    MetaSettings,
+    RealtimeSettings,
+    TelegramSettings,
+    WhatsAppSettings,
+)
 from api.config.monitoring import MetricsSettings
 from api.config.platform import OtpSettings, SignupSettings
 from api.config.server import ServerSettings
@@ -46,6 +51,7 @@ __all__ = [
     "ImportSettings",
     "JobSettings",
     "MailSettings",
+    "MetaSettings",
     "MetricsSettings",
     "MongoSettings",
     "OtpSettings",

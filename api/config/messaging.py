@@ -11,6 +11,23 @@ from pydantic_settings import BaseSettings
 from api.config.base import CsvList, env_config, split_csv
 
 
+class MetaSettings(BaseSettings):
+    """`META_*`: the platform's own Meta app for Messenger and Instagram (its platform
+    webhooks, `/api/v1/webhooks/messenger` and `/api/v1/webhooks/instagram`)."""
+
+    model_config = env_config("META_")
+
+    app_secret: SecretStr | None = Field(
+        default=None,
+        description="The platform's Meta app secret for Messenger and Instagram: signs their "
+        "platform webhooks and the webhooks of channels without a secret of their own.",
+    )
+    verify_token: SecretStr | None = Field(
+        default=None,
+        description="Verify token of the platform's Messenger and Instagram webhooks.",
+    )
+
+
 class WhatsAppSettings(BaseSettings):
     """`WHATSAPP_*`: what a channel gets when it names nothing else, and the platform app."""
 

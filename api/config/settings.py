@@ -22,6 +22,7 @@ from api.config.mail import MailSettings, SmtpSettings
 from api.config.meetings import MeetingSettings
 from api.config.messaging import (
     InboxConfig,
+    MetaSettings,
     RealtimeSettings,
     TelegramSettings,
     WhatsAppSettings,
@@ -214,6 +215,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    meta: MetaSettings = Field(default_factory=MetaSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     inbox: InboxConfig = Field(default_factory=InboxConfig)

@@ -4,10 +4,12 @@ handlers of inbound events (a context adds its own to `InboundEventHandlers`).""
 from __future__ import annotations
 
 import punq
+from pydantic import SecretStr
 
 from api.config import Settings
 from api.domain.clock import Clock
 from api.domain.lifecycle import Startable
+from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.webhooks import (
     ChannelLookup,
     InboundEventHandlers,
@@ -21,25 +23,35 @@ from api.infrastructure.persistence.messaging.webhooks import (
     MongoWebhookItemLedger,
     ensure_webhook_retention,
 )
-from api.usecases.messaging.webhook_rules import WebhookPolicy
+from api.usecases.messaging.webhook_rules import PlatformApp, WebhookPolicy
 from api.wiring.kernel import OnStart
 
 
 def webhook_policy(settings: Settings) -> WebhookPolicy:
-    whatsapp = settings.whatsapp
+    whatsapp = PlatformApp(
+        app_secret=_revealed(settings.whatsapp.app_secret),
+        verify_token=_revealed(settings.whatsapp.verify_token),
+    )
+    meta = PlatformApp(
+        app_secret=_revealed(settings.meta.app_secret),
+        verify_token=_revealed(settings.meta.verify_token),
+    )
     return WebhookPolicy(
-        platform_app_secret=(
-            whatsapp.app_secret.get_secret_value() if whatsapp.app_secret else None
-        ),
-        platform_verify_token=(
-            whatsapp.verify_token.get_secret_value() if whatsapp.verify_token else None
-        ),
+        platform_apps={
+            ChannelType.WHATSAPP: whatsapp,
+            ChannelType.MESSENGER: meta,
+            ChannelType.INSTAGRAM: meta,
+        },
         # A holder still running is never taken over: the lease outlasts a job's time limit.
         item_lease_seconds=max(
             settings.webhook_item_lease_seconds, settings.jobs.job_time_limit_seconds + 30
         ),
         sweep_after_seconds=settings.webhook_sweep_after_seconds,
     )
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
 
 
 def register_webhooks(container: punq.Container, settings: Settings) -> None:

@@ -12,6 +12,7 @@ from api.config import (
     Environment,
     JobSettings,
     MailSettings,
+    MetaSettings,
     MetricsSettings,
     MongoSettings,
     RedisSettings,
@@ -85,5 +86,6 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         # Tests point channels at local fakes on free ports.
         whatsapp=WhatsAppSettings(_env_file=None, allowed_graph_base_urls=["*"]),
         telegram=TelegramSettings(_env_file=None, allowed_api_base_urls=["*"]),
+        meta=MetaSettings(_env_file=None),
         server=ServerSettings(_env_file=None),
     )

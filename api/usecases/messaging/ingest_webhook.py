@@ -38,10 +38,11 @@ class IngestWebhook:
 
     Rules, in order: the channel named by the URL must exist in some tenant, be of the
     URL's type and be connected (else `NotFound`); on the platform's webhook (`channel_id`
-    None, Meta's types only) the platform's app secret must be configured (else
+    None, Meta's types only) the platform's app secret of that type must be configured
+    (`WHATSAPP_APP_SECRET`, or `META_APP_SECRET` for Messenger and Instagram; else
     `NotFound`). Meta's types (WhatsApp, Messenger, Instagram): the signature over the raw
-    bytes is checked in constant time with the channel's app secret, else the platform's
-    (`Unauthorized` when missing, `Forbidden` when wrong). Telegram: the
+    bytes is checked in constant time with the channel's app secret, else the platform
+    app's of its type (`Unauthorized` when missing, `Forbidden` when wrong). Telegram: the
     `X-Telegram-Bot-Api-Secret-Token` given must be the channel's stored secret token,
     compared in constant time (`Forbidden` when missing or wrong). The body must be a
     JSON object (else `MalformedRequest`). Then the raw delivery is stored (as `queued`,
@@ -76,7 +77,7 @@ class IngestWebhook:
     ) -> WebhookEvent:
         tenant_id: str | None = None
         if channel_id is None:
-            secret = self._policy.platform_app_secret
+            secret = self._policy.platform_app(type).app_secret
             if secret is None or not is_meta_type(type):
                 raise NotFound("The platform's webhook is not configured.")
             check_signature(secret, body, signature)

@@ -10,7 +10,8 @@ from api.usecases.messaging.webhook_rules import WebhookPolicy, named_channel, t
 
 class VerifyWebhook:
     """Answer Meta's subscription check: `hub.mode=subscribe` and the verify token of the
-    channel (or, on the platform's webhook, `WHATSAPP_VERIFY_TOKEN`) give back the
+    channel (or, on the platform's webhook, `WHATSAPP_VERIFY_TOKEN`, or `META_VERIFY_TOKEN`
+    for Messenger and Instagram) give back the
     challenge; a wrong token is `Forbidden`, an unknown channel `NotFound`. Public: the
     verify token is the credential."""
 
@@ -30,7 +31,7 @@ class VerifyWebhook:
         if not is_meta_type(type):  # only Meta verifies subscriptions this way
             raise NotFound("There is no such webhook.")
         if channel_id is None:
-            expected = self._policy.platform_verify_token
+            expected = self._policy.platform_app(type).verify_token
             if expected is None:
                 raise NotFound("The platform's webhook is not configured.")
         else:

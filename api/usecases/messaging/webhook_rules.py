@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from api.domain.errors import Forbidden, NotFound, Unauthorized
@@ -18,15 +19,28 @@ SIGNATURE_PREFIX = "sha256="
 
 
 @dataclass(frozen=True)
-class WebhookPolicy:
-    """The platform's own Meta app (`WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`) and the
-    processing settings."""
+class PlatformApp:
+    """The platform's own Meta app for one channel type: its app secret (signs the
+    platform webhook, and the webhooks of channels that have no secret of their own) and
+    the verify token of its platform webhook; None: not configured."""
 
-    platform_app_secret: str | None
-    platform_verify_token: str | None
+    app_secret: str | None = None
+    verify_token: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """The platform's own Meta apps by channel type (WhatsApp's `WHATSAPP_APP_SECRET` and
+    `WHATSAPP_VERIFY_TOKEN`; Messenger's and Instagram's `META_APP_SECRET` and
+    `META_VERIFY_TOKEN`) and the processing settings."""
+
+    platform_apps: Mapping[ChannelType, PlatformApp]
     item_lease_seconds: int
     sweep_after_seconds: float
     sweep_batch: int = 500
+
+    def platform_app(self, type: ChannelType) -> PlatformApp:
+        return self.platform_apps.get(type) or PlatformApp()
 
 
 def check_signature(secret: str | None, body: bytes, header: str | None) -> None:
@@ -70,6 +84,6 @@ async def named_channel(lookup: ChannelLookup, type: ChannelType, channel_id: st
 
 
 def channel_secret(box: SecretBox, channel: Channel, policy: WebhookPolicy) -> str | None:
-    """The channel's own app secret (decrypted), else the platform app's."""
+    """The channel's own app secret (decrypted), else the platform app's of its type."""
     ciphertext = channel.secrets.get(SecretName.APP_SECRET)
-    return box.decrypt(ciphertext) if ciphertext else policy.platform_app_secret
+    return box.decrypt(ciphertext) if ciphertext else policy.platform_app(channel.type).app_secret

@@ -122,7 +122,8 @@ class TelegramChannelIn(BaseModel):
 
 class ChannelUpdateIn(BaseModel):
     """Every field is optional; `app_secret: null` removes the channel's own app secret
-    (webhooks are then checked with the platform's `WHATSAPP_APP_SECRET`)."""
+    (webhooks are then checked with the platform's `WHATSAPP_APP_SECRET`, or
+    `META_APP_SECRET` on Messenger and Instagram)."""
 
     model_config = _STRICT
 

@@ -1,4 +1,5 @@
-"""Messenger's and Instagram's webhooks (`/api/v1/webhooks/messenger|instagram/...`) and
+"""Messenger's and Instagram's webhooks (`/api/v1/webhooks/messenger|instagram/...`: a
+channel's, and the platform Meta app's, whose entries are routed by account) and
 Instagram's data deletion callback: public, signed by Meta like WhatsApp's; the tenant is
 the channel's."""
 
@@ -14,7 +15,7 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.middleware.body_limit import BodyLimit, body_limit
 from api.interfaces.http.openapi import NO_TENANT
 from api.interfaces.http.problems import problem_responses
-from api.interfaces.http.routers.messaging.webhooks import channel_routes
+from api.interfaces.http.routers.messaging.webhooks import channel_routes, platform_routes
 from api.usecases.messaging.data_deletion import (
     DeletionConfirmation,
     DeletionStatusView,
@@ -28,12 +29,24 @@ _ITEMS = (
     "story replies and mentions), reactions, edits, deletions, postbacks, deliveries and "
     "reads, and `is_echo` echoes of the business's own sends (Parley's own are matched by "
     "`mid` and not stored twice; others are kept as outbound messages sent from outside "
-    "Parley). Signed with the channel's app secret; an unknown channel is 404."
+    "Parley)."
 )
+_SIGNED = " Signed with the channel's app secret; an unknown channel is 404."
 
 
-for _type, _label in ((ChannelType.MESSENGER, "Messenger"), (ChannelType.INSTAGRAM, "Instagram")):
-    channel_routes(router, _type, _label, name=f"{_type.value}_channel", receive_doc=_ITEMS)
+for _type, _label, _account in (
+    (ChannelType.MESSENGER, "Messenger", "Page"),
+    (ChannelType.INSTAGRAM, "Instagram", "Instagram account"),
+):
+    channel_routes(
+        router, _type, _label, name=f"{_type.value}_channel", receive_doc=_ITEMS + _SIGNED
+    )
+    platform_routes(
+        router, _type, _label, name=f"{_type.value}_platform", settings="META",
+        routing=f"Each entry goes to the connected {_label} channel of its `entry[].id` (the "
+        f"{_account} id), in that channel's tenant; entries of unknown accounts are stored "
+        "and ignored." + _ITEMS,
+    )  # fmt: skip
 
 
 @router.post(

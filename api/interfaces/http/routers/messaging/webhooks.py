@@ -129,41 +129,53 @@ async def receive_telegram(
     return Received()
 
 
-@router.get(
-    "/whatsapp",
-    summary="Verify the platform app's WhatsApp webhook",
-    description=VERIFY_DOC + " Uses `WHATSAPP_VERIFY_TOKEN` (404 when it is not set).",
-    response_class=PlainTextResponse,
-    responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
-    openapi_extra=NO_TENANT,
-)
-async def verify_platform(
-    use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
-    mode: Mode = None,
-    token: Token = None,
-    challenge: Challenge = None,
-) -> PlainTextResponse:
-    answer = await use_case.execute(
-        ChannelType.WHATSAPP, None, mode=mode, token=token, challenge=challenge
+def platform_routes(
+    router: APIRouter, type: ChannelType, label: str, *, name: str, settings: str, routing: str
+) -> None:
+    """The platform's own Meta app's webhook of a type, `GET` (verification, with
+    `{settings}_VERIFY_TOKEN`) and `POST` (deliveries signed with `{settings}_APP_SECRET`,
+    each item routed to its account's channel, as `routing` says) on `/{type}`; the routes
+    are `verify_<name>` and `receive_<name>`."""
+
+    @router.get(
+        f"/{type.value}",
+        summary=f"Verify the platform app's {label} webhook",
+        name=f"verify_{name}",
+        description=VERIFY_DOC + f" Uses `{settings}_VERIFY_TOKEN` (404 when it is not set).",
+        response_class=PlainTextResponse,
+        responses={**problem_responses(403, 404, 503), **CHALLENGE_DOC},
+        openapi_extra=NO_TENANT,
     )
-    return PlainTextResponse(answer)
+    async def verify(
+        use_case: Annotated[VerifyWebhook, Inject(VerifyWebhook)],
+        mode: Mode = None,
+        token: Token = None,
+        challenge: Challenge = None,
+    ) -> PlainTextResponse:
+        answer = await use_case.execute(type, None, mode=mode, token=token, challenge=challenge)
+        return PlainTextResponse(answer)
+
+    @router.post(
+        f"/{type.value}",
+        summary=f"Receive the platform app's {label} webhook",
+        name=f"receive_{name}",
+        description=RECEIVE_DOC
+        + f" Signed with `{settings}_APP_SECRET` (404 when it is not set). {routing}",
+        responses=problem_responses(400, 401, 403, 404, 413, 503),
+        openapi_extra=NO_TENANT,
+    )
+    @body_limit(BodyLimit.WEBHOOK)
+    async def receive(
+        request: Request,
+        use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
+        signature: Signature = None,
+    ) -> Received:
+        await use_case.execute(type, None, await request.body(), signature)
+        return Received()
 
 
-@router.post(
-    "/whatsapp",
-    summary="Receive the platform app's WhatsApp webhook",
-    description=RECEIVE_DOC
-    + " Signed with `WHATSAPP_APP_SECRET` (404 when it is not set). Each item goes to the "
-    "connected channel of its `metadata.phone_number_id`, in that channel's tenant; items "
-    "of unknown numbers are stored and ignored.",
-    responses=problem_responses(400, 401, 403, 404, 413, 503),
-    openapi_extra=NO_TENANT,
-)
-@body_limit(BodyLimit.WEBHOOK)
-async def receive_platform(
-    request: Request,
-    use_case: Annotated[IngestWebhook, Inject(IngestWebhook)],
-    signature: Signature = None,
-) -> Received:
-    await use_case.execute(ChannelType.WHATSAPP, None, await request.body(), signature)
-    return Received()
+platform_routes(
+    router, ChannelType.WHATSAPP, "WhatsApp", name="platform", settings="WHATSAPP",
+    routing="Each item goes to the connected channel of its `metadata.phone_number_id`, in "
+    "that channel's tenant; items of unknown numbers are stored and ignored.",
+)  # fmt: skip
