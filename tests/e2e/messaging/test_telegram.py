@@ -502,3 +502,17 @@ async def test_sends_by_chat_id_find_or_make_the_conversation(
     assert_problem(elsewhere, 404, "not_found")
     assert len((await client.get("/api/v1/contacts", headers=owner)).json()["items"]) == 2
     assert (await client.get("/api/v1/contacts", headers=globex)).json()["items"] == []
+
+
+async def test_group_chats_are_ignored(
+    worker: Path, client: AppClient, telegram: FakeTelegram
+) -> None:
+    owner = await owner_headers(client, await onboard(client, "acme"))
+    channel = await connect(client, owner, telegram)
+    group = {"id": -1001234567890, "type": "supergroup", "title": "Acme fans"}
+    update = {"update_id": 400, "message": {"message_id": 5, "date": int(time.time()),
+              "chat": group, "from": USER, "text": "hello group"}}  # fmt: skip
+    assert await deliver(client, channel["id"], update, secret_of(telegram)) == 200
+    assert (await item_settled(channel["id"], 400))["state"] == "ignored"
+    assert await _items(client, owner) == []
+    assert (await client.get("/api/v1/contacts", headers=owner)).json()["items"] == []
