@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 from fastapi.routing import iter_route_contexts
 from prometheus_client import (
@@ -28,10 +27,12 @@ from prometheus_client import (
 )
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from starlette.routing import compile_path
+from starlette.routing import BaseRoute, Match, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "unmatched"
+# Where FastAPI keeps, in the request scope's "fastapi" entry, the route context it routed by.
+EFFECTIVE_ROUTE = "effective_route_context"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 EVENT_STREAM = b"text/event-stream"
 
@@ -78,48 +79,63 @@ def _route_path(scope: Scope) -> str:
 class RouteTemplates:
     """The full template (`/api/v1/users/{user_id}`) of the route a request was for.
 
-    FastAPI keeps included routers nested: the route in the scope (`scope["route"]`) is
-    the router's own, its path without the prefixes it was included under. The table of
-    full templates (FastAPI's `iter_route_contexts`) is built at the first request, when
-    every route is in place. A request that was not routed (refused by a middleware
-    first, or matching nothing) is matched against the templates.
+    FastAPI keeps included routers nested and builds each one's routes (their dependency
+    trees, a few milliseconds a route) when a request first walks through it: the route in
+    the scope (`scope["route"]`) is the router's own, its path without the prefixes it was
+    included under. A routed request is labelled with the template of the route as
+    included, which FastAPI leaves in the scope (the one it routed by). A request that was
+    not routed (refused by a middleware first, or matching nothing) is matched as FastAPI
+    routes: the first top-level route that matches it, then the templates of that one's
+    routes (built by then: the match walked them). Nothing forces every router to be built.
     """
 
     def __init__(self) -> None:
-        self._by_route: dict[int, str] | None = None  # by id: routes define __eq__, no hash
-        self._patterns: list[tuple[re.Pattern[str], str, frozenset[str] | None]] = []
+        # By the top-level route's id (routes define __eq__, no hash).
+        self._patterns: dict[int, list[tuple[re.Pattern[str], str, frozenset[str] | None]]] = {}
 
-    def _build(self, app: Any) -> dict[int, str]:
-        by_route: dict[int, str] = {}
-        seen: set[int] = set()
-        for context in iter_route_contexts(getattr(app, "routes", ())):
-            template = context.path_format
-            if template is None:
-                continue
-            route = context.original_route
-            if id(route) in seen:  # included twice, under two prefixes: match the path
-                by_route.pop(id(route), None)
-            else:
-                by_route[id(route)] = template
-                seen.add(id(route))
-            methods = getattr(route, "methods", None)
-            regex, _, _ = compile_path(template)
-            self._patterns.append((regex, template, frozenset(methods) if methods else None))
-        return by_route
+    def _patterns_of(
+        self, route: BaseRoute
+    ) -> list[tuple[re.Pattern[str], str, frozenset[str] | None]]:
+        patterns = self._patterns.get(id(route))
+        if patterns is None:
+            patterns = []
+            for context in iter_route_contexts([route]):
+                template = context.path_format
+                if template is None:
+                    continue
+                methods = getattr(context.original_route, "methods", None)
+                regex, _, _ = compile_path(template)
+                patterns.append((regex, template, frozenset(methods) if methods else None))
+            self._patterns[id(route)] = patterns
+        return patterns
 
     def of(self, scope: Scope) -> str:
-        if self._by_route is None:
-            self._by_route = self._build(scope.get("app"))
-        routed = self._by_route.get(id(scope.get("route")))
-        if routed is not None:
-            return routed
+        return _routed_template(scope) or self._matched(scope)
+
+    def _matched(self, scope: Scope) -> str:
         path, partial = _route_path(scope), None
-        for regex, template, methods in self._patterns:
-            if regex.match(path):
-                if methods is None or scope["method"] in methods:
-                    return template
-                partial = partial or template  # the right path, another method (405)
+        for route in getattr(scope.get("app"), "routes", ()):
+            # FastAPI notes in the scope's "fastapi" entry which router it is walking.
+            probe = {**scope, "fastapi": {}}
+            if route.matches(probe)[0] is Match.NONE:
+                continue
+            for regex, template, methods in self._patterns_of(route):
+                if regex.match(path):
+                    if methods is None or scope["method"] in methods:
+                        return template
+                    partial = partial or template  # the right path, another method (405)
         return partial or UNMATCHED
+
+
+def _routed_template(scope: Scope) -> str | None:
+    """The template of the route FastAPI handed the request to, as included (its effective
+    route context), or None: not routed to a FastAPI route."""
+    fastapi_scope = scope.get("fastapi")
+    context = fastapi_scope.get(EFFECTIVE_ROUTE) if isinstance(fastapi_scope, dict) else None
+    if context is None or getattr(context, "original_route", None) is not scope.get("route"):
+        return None
+    template = getattr(context, "path_format", None)
+    return template if isinstance(template, str) else None
 
 
 def _is_event_stream(message: Message) -> bool:
