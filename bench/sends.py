@@ -258,14 +258,7 @@ async def measure(
         gateway = await channel_gateway(container, seeded)
         with_parley = await sends_available(http)
         if with_parley:
-            answer = await http.post(
-                "/api/v1/auth/login",
-                json={"email": ws.OWNER_EMAIL, "password": ws.OWNER_PASSWORD},
-                headers={"X-Tenant-ID": seeded.tenant_id},
-            )
-            answer.raise_for_status()
-            http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-            http.headers["X-Tenant-ID"] = seeded.tenant_id
+            await ws.sign_in_owner(http, seeded.tenant_id)
         else:
             ws.say("this Parley has no POST /api/v1/messages: measuring the bare batch only")
         warm = max(args.concurrency * 2, 20)

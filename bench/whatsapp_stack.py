@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.fernet import Fernet
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -285,6 +286,18 @@ async def seed_channel(settings: Settings, graph_url: str, messages_per_second: 
             stored = await container.resolve(ChannelRepository).add(channel)
     assert stored.id is not None
     return Seeded(tenant_id, stored.id)
+
+
+async def sign_in_owner(http: httpx.AsyncClient, tenant_id: str) -> None:
+    """Sign the seeded owner in: `http` sends their token and tenant from now on."""
+    answer = await http.post(
+        "/api/v1/auth/login",
+        json={"email": OWNER_EMAIL, "password": OWNER_PASSWORD},
+        headers={"X-Tenant-ID": tenant_id},
+    )
+    answer.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    http.headers["X-Tenant-ID"] = tenant_id
 
 
 # -- Meta's webhook bodies ---------------------------------------------------------------------
