@@ -121,6 +121,16 @@ class Settings(BaseSettings):
             "run, is queued again (its job was lost)."
         ),
     )
+    send_channel_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description=(
+            "How long a worker keeps an active channel in memory for its sends (0: read it "
+            "for every send); a change to a channel reaches sends within it (a token the "
+            "provider refuses is read again first, and a rotated one used)."
+        ),
+    )
     send_channel_max_in_flight: int = Field(
         default=4,
         ge=0,

@@ -41,6 +41,7 @@ from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.outbound import (
     IdempotencyKeys,
     OutboundFiles,
+    SendingChannels,
     SendRateLimiter,
     StaleOutbound,
 )
@@ -56,6 +57,7 @@ from api.infrastructure.cache.provider_slots import RedisProviderSlots
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
+from api.infrastructure.cache.sending_channels import CachedSendingChannels
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
 from api.infrastructure.persistence.messaging.campaign_audience import MongoAudienceContacts
 from api.infrastructure.persistence.messaging.campaigns import (
@@ -231,6 +233,10 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
     container.register(ProviderSlots, instance=RedisProviderSlots(clients.redis))
+    sending = CachedSendingChannels(
+        container.resolve(ChannelRepository), clock, settings.send_channel_cache_seconds
+    )
+    container.register(SendingChannels, instance=sending)  # one per process: it keeps them
     container.register(OutboundFiles, FileStoreOutboundFiles)  # FileStore: discovered later
 
 

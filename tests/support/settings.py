@@ -49,8 +49,9 @@ def make_settings(mongo_url: str, redis_url: str, db_name: str, **tenancy: Any) 
         _env_file=None,
         environment=Environment.TEST,
         log_level="WARNING",
-        # A channel changed by a test reaches its webhooks at once.
+        # A channel changed by a test reaches its webhooks and sends at once.
         webhook_channel_cache_seconds=0,
+        send_channel_cache_seconds=0,
         mongo=MongoSettings(
             _env_file=None,
             uri=mongo_url,

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from api.domain.messaging.content import Recipient
+
 
 class Direction(StrEnum):
     INBOUND = "inbound"
@@ -92,6 +94,10 @@ class Message(BaseModel):
     external_id: str | None = None
     pricing: dict[str, Any] | None = None
     created_at: datetime
+    # An outbound message's recipient as its conversation named it when it was queued
+    # (WhatsApp: the number, else the BSUID), so its send need not read the conversation;
+    # None: the send reads it there.
+    recipient: Recipient | None = None
 
 
 class MessagePage(BaseModel):
@@ -171,12 +177,12 @@ class MessageRepository(Protocol):
         """Give the claim up (the run failed in a way the job retries)."""
         ...
 
-    async def mark_sent(
-        self, message_id: str, channel_id: str, external_id: str, at: datetime
-    ) -> Message | None:
-        """The provider accepted the message: give it `external_id` (once) and move it to
-        `sent` (forward only: a status webhook may have moved it further already); the
-        message as stored now, None when it is gone."""
+    async def mark_sent(self, message: Message, external_id: str, at: datetime) -> Message | None:
+        """The provider accepted `message` (as its claim read it): give it `external_id`
+        (once) and move it to `sent` (forward only: a status webhook may have moved it
+        further already). The message after the move (the usual case: `message` with the
+        change, not read again), or as stored now when a webhook got there first; None
+        when it is gone."""
         ...
 
     async def apply_status(self, change: StatusChange) -> bool | None:

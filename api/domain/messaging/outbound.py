@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.domain.errors import Conflict, InvalidInput
+from api.domain.messaging.channels import Channel
 from api.domain.messaging.content import (
     InteractiveContent,
     LocationContent,
@@ -244,6 +245,24 @@ class SendRateLimiter(Protocol):
         """Take up to `count` tokens at once from every bucket of `limits` (as many as the
         emptiest of them holds, from each): `(taken, wait)`, `wait` being 0.0 when all
         `count` were taken, else the seconds until every bucket holds a token again."""
+        ...
+
+
+class SendingChannels(Protocol):
+    """The channel a send job sends through: a worker process may keep an active one in
+    memory for a few seconds (a send that finds the kept one stale reads it again)."""
+
+    async def get(self, channel_id: str) -> Channel | None:
+        """The current tenant's channel: as kept when it was active a moment ago, else
+        as stored now."""
+        ...
+
+    async def fresh(self, channel_id: str) -> Channel | None:
+        """The current tenant's channel as stored now (and kept so, when active)."""
+        ...
+
+    def forget(self, channel_id: str) -> None:
+        """Keep the current tenant's channel no longer (it changed: read it next time)."""
         ...
 
 

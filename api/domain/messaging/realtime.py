@@ -52,7 +52,7 @@ class InboxEvent(BaseModel):
             type=type,
             tenant_id=message.tenant_id,
             conversation_id=message.conversation_id,
-            data=message.model_dump(mode="json"),
+            data=message.model_dump(mode="json", exclude={"recipient"}),  # the API's fields
         )
 
     @classmethod

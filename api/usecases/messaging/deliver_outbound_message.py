@@ -25,13 +25,20 @@
   backoff's cap; on the last attempt
   the message fails with the provider's code instead.
 - Storage or Redis unavailable: retried likewise; a stored file deleted since: failed.
-- `ChannelTokenInvalid` (190): the channel becomes `token_invalid` and the message fails.
+- `ChannelTokenInvalid` (190): the channel is read again (the worker may have kept it from
+  before a token rotation, `SendingChannels`): a token rotated since is tried once; with
+  the same token the channel becomes `token_invalid` and the message fails.
 - Any other `ChannelPermanentFailure` (131047, 131026, 131049, 131050...): the message
   fails keeping the provider's code, title and details; on 131050 (the customer stopped
   marketing messages) the contact is opted out too (source `provider`), as the status
   webhook with that code does.
 
 Every change of the message is published as `message.updated` (best effort).
+
+What a send reads: its claim and its message, and the channel from `SendingChannels` (an
+active one kept by the worker a few seconds); the recipient is the message's own when it
+was queued with one (WhatsApp), else its conversation's. The move to `sent` is not read
+back (`MessageRepository.mark_sent`).
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ from api.domain.messaging.channels import (
     uploads_media,
 )
 from api.domain.messaging.contacts import ContactIdentityRepository
-from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient
+from api.domain.messaging.content import OutboundContent, OutboundMessage, Recipient, SendResult
 from api.domain.messaging.conversations import ContactSummary, ConversationRepository
 from api.domain.messaging.errors import (
     ChannelPermanentFailure,
@@ -78,22 +85,26 @@ from api.domain.messaging.messages import (
 from api.domain.messaging.outbound import (
     MediaDraft,
     OutboundFiles,
+    SendingChannels,
     SendRateLimiter,
     chat_bucket,
     number_bucket,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.slots import ProviderSlots
+from api.usecases.kernel.clock import stored_time
 from api.usecases.kernel.slots import provider_slot
 from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
-from api.usecases.messaging.rules import provider_call
+from api.usecases.messaging.rules import provider_call, token_refused
 from api.usecases.messaging.sending_rules import (
     SendInProgress,
     SendPolicy,
     draft_of,
+    human_agent_allowed,
     needs_human_agent_tag,
     reaction,
     sendable,
+    whatsapp_recipient,
 )
 
 log = logging.getLogger(__name__)
@@ -120,7 +131,9 @@ class DeliverOutboundMessage:
         consent: ContactConsent,
         identities: ContactIdentityRepository,
         slots: ProviderSlots,
+        sending: SendingChannels,
     ) -> None:
+        self._sending = sending
         self._identities = identities
         self._slots = slots
         self._events = events
@@ -144,7 +157,7 @@ class DeliverOutboundMessage:
             if claim.held_until is None or final_attempt:
                 return DeliveryOutcome.SKIPPED  # settled, gone, or another run settles it
             raise SendInProgress(retry_after=(claim.held_until - now).total_seconds())
-        channel = await self._channels.get(message.channel_id)
+        channel = await self._sending.get(message.channel_id)
         if channel is None or channel.status is not ChannelStatus.ACTIVE:
             state = channel.status.value if channel else "gone"
             return await self._fail(message, MessageError(title=f"Channel {state}"))
@@ -153,8 +166,7 @@ class DeliverOutboundMessage:
             outbound = await self._outbound(message, channel)
             async with self._slot(channel, message.id):
                 await self._wait_for_rate(channel, outbound.recipient)
-                async with provider_call(self._channels, channel):
-                    result = await self._gateways.for_channel(channel).send(outbound)
+                result = await self._provider_send(channel, outbound)
         except Deferred:
             await self._messages.release_send(message.id)  # the next run claims it again
             raise
@@ -178,11 +190,35 @@ class DeliverOutboundMessage:
                 await self._consent.marketing_refused(message.contact_id, self._clock.now())
             return await self._fail(message, error)
         sent = await self._messages.mark_sent(
-            message.id, message.channel_id, result.external_id, self._clock.now()
+            message, result.external_id, stored_time(self._clock.now())
         )
         if sent is not None:
             await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
         return DeliveryOutcome.SENT
+
+    async def _provider_send(self, channel: Channel, outbound: OutboundMessage) -> SendResult:
+        """The provider call. A refused token is checked against the stored channel first
+        (this process may have kept the channel from before a rotation): a token rotated
+        since is tried once; the same token (or none) marks the channel `token_invalid`."""
+        assert channel.id is not None  # noqa: S101 - stored
+        try:
+            try:
+                return await self._gateways.for_channel(channel).send(outbound)
+            except ChannelTokenInvalid:
+                stored = await self._sending.fresh(channel.id)
+                if (
+                    stored is None
+                    or stored.status is not ChannelStatus.ACTIVE
+                    or _token(stored) == _token(channel)
+                ):
+                    await token_refused(self._channels, channel)
+                    raise
+            log.info("channel %s: token rotated since it was read; sending again", channel.id)
+            async with provider_call(self._channels, stored):
+                return await self._gateways.for_channel(stored).send(outbound)
+        except ChannelTokenInvalid:
+            self._sending.forget(channel.id)  # token_invalid now: not to be kept
+            raise
 
     def _slot(self, channel: Channel, holder: str) -> AbstractAsyncContextManager[None]:
         """One of the channel's provider slots for this run, or `Deferred`."""
@@ -204,10 +240,7 @@ class DeliverOutboundMessage:
             )
 
     async def _outbound(self, message: Message, channel: Channel) -> OutboundMessage:
-        conversation = await self._conversations.get(message.conversation_id)
-        if conversation is None:
-            raise ChannelPermanentFailure("The message's conversation is gone.")
-        recipient = await self._recipient(conversation.contact, channel)
+        recipient, human_agent = await self._addressed(message, channel)
         content: OutboundContent
         if message.type == "reaction":
             content = reaction(message)
@@ -225,8 +258,20 @@ class DeliverOutboundMessage:
             content=content,
             reply_to=message.reply_to_external_id,
             tracker=message.id,
-            human_agent=needs_human_agent_tag(channel, conversation, self._clock.now()),
+            human_agent=human_agent,
         )
+
+    async def _addressed(self, message: Message, channel: Channel) -> tuple[Recipient, bool]:
+        """The recipient, and whether the send needs the human-agent tag: from the message
+        when it was queued with its recipient and the channel has no such tag (WhatsApp),
+        else from its conversation."""
+        if message.recipient is not None and not human_agent_allowed(channel):
+            return message.recipient, False
+        conversation = await self._conversations.get(message.conversation_id)
+        if conversation is None:
+            raise ChannelPermanentFailure("The message's conversation is gone.")
+        recipient = await self._recipient(conversation.contact, channel)
+        return recipient, needs_human_agent_tag(channel, conversation, self._clock.now())
 
     async def _upload(self, file_id: str) -> bytes:
         try:
@@ -238,7 +283,7 @@ class DeliverOutboundMessage:
         """WhatsApp: the number, else the BSUID; other providers: the contact's user id on
         the channel's account (Telegram's chat, Messenger's PSID, Instagram's IGSID)."""
         if channel.type is ChannelType.WHATSAPP:
-            return Recipient(phone=contact.phone, user_id=None if contact.phone else contact.bsuid)
+            return whatsapp_recipient(contact)
         user_id = await self._identities.user_id_on(contact.id, channel.type, channel.account_id)
         if user_id is None:
             raise ChannelPermanentFailure("The contact has no user id on this channel.")
@@ -282,6 +327,10 @@ class DeliverOutboundMessage:
             await self._updated(message.id)
         log.info("message %s failed: %s %s", message.id, error.code, error.title)
         return DeliveryOutcome.FAILED
+
+
+def _token(channel: Channel) -> str | None:
+    return channel.secrets.get(channel.credential_secret)
 
 
 def _error_of(exc: Exception) -> MessageError:

@@ -101,6 +101,7 @@ from api.usecases.messaging.sending_rules import (
     fingerprint,
     human_agent_allowed,
     provider_user_id,
+    queued_recipient,
     recipient_identity,
     stored_content,
     window_end,
@@ -329,6 +330,7 @@ class QueueOutboundMessage:
                 reply_to_id=draft.reply_to if reply_external else None,
                 reply_to_external_id=reply_external, sender=sender,
                 status=MessageStatus.QUEUED, status_timestamps={"queued": now}, created_at=now,
+                recipient=queued_recipient(target.channel, conversation.contact),
             )
         )  # fmt: skip
         await self._conversations.record_outbound(

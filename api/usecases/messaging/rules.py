@@ -245,19 +245,25 @@ def new_secret_token() -> str:
 @asynccontextmanager
 async def provider_call(channels: ChannelRepository, channel: Channel) -> AsyncIterator[None]:
     """Wraps a call to the channel's provider: a refused token (`ChannelTokenInvalid`,
-    Meta's 190, Telegram's 401) marks the channel `token_invalid`, then is raised again.
-    The mark is conditional on the token the call used, so a token rotated meanwhile
-    stays active."""
+    Meta's 190, Telegram's 401) marks the channel `token_invalid` (`token_refused`), then
+    is raised again."""
     try:
         yield
     except ChannelTokenInvalid:
-        secret = channel.credential_secret
-        token = channel.secrets.get(secret)
-        if (
-            channel.id
-            and token
-            and await channels.mark_token_invalid(channel.id, token, stored_now(), secret=secret)
-        ):
-            log.warning("channel %s: the provider refused its token; marked token_invalid",
-                        channel.id)  # fmt: skip
+        await token_refused(channels, channel)
         raise
+
+
+async def token_refused(channels: ChannelRepository, channel: Channel) -> None:
+    """The provider refused the token `channel` carries: the channel becomes
+    `token_invalid`, on condition that it still has that token (one rotated meanwhile
+    stays active)."""
+    secret = channel.credential_secret
+    token = channel.secrets.get(secret)
+    if (
+        channel.id
+        and token
+        and await channels.mark_token_invalid(channel.id, token, stored_now(), secret=secret)
+    ):
+        log.warning("channel %s: the provider refused its token; marked token_invalid",
+                    channel.id)  # fmt: skip

@@ -25,8 +25,9 @@ from api.domain.messaging.content import (
     MediaContent,
     OutboundContent,
     ReactionContent,
+    Recipient,
 )
-from api.domain.messaging.conversations import Conversation
+from api.domain.messaging.conversations import ContactSummary, Conversation
 from api.domain.messaging.messages import Message
 from api.domain.messaging.outbound import (
     DraftContent,
@@ -187,3 +188,18 @@ def needs_human_agent_tag(channel: Channel, conversation: Conversation, now: dat
     """A send past the 24-hour window that the human-agent tag allows."""
     expires = conversation.window_expires_at
     return human_agent_allowed(channel) and (expires is None or expires <= now)
+
+
+def whatsapp_recipient(contact: ContactSummary) -> Recipient:
+    """Who a WhatsApp message to the contact goes to: the number, else the BSUID."""
+    return Recipient(phone=contact.phone, user_id=None if contact.phone else contact.bsuid)
+
+
+def queued_recipient(channel: Channel, contact: ContactSummary) -> Recipient | None:
+    """The recipient a message keeps from when it is queued, so that its send reads no
+    conversation: WhatsApp's (the contact's number, else BSUID), when there is one. Other
+    providers' (a user id on the channel's account, and Messenger's human-agent tag) are
+    resolved when the message is sent."""
+    if channel.type is not ChannelType.WHATSAPP or not (contact.phone or contact.bsuid):
+        return None
+    return whatsapp_recipient(contact)

@@ -211,9 +211,10 @@ async def test_mark_sent_gives_the_id_and_moves_to_sent_in_one_step_or_after_a_w
         assert claim.message is not None and claim.message.id == plain.id
         again = await messages.claim_send(plain.id, now=BASE, until=BASE + timedelta(minutes=1))
         assert again.message is None and again.held_until == BASE + timedelta(minutes=1)
-        sent = await messages.mark_sent(plain.id, channel.id, "wamid.PLAIN", at("sent"))
+        sent = await messages.mark_sent(claim.message, "wamid.PLAIN", at("sent"))
         assert sent is not None and sent.status == "sent" and sent.external_id == "wamid.PLAIN"
         assert sent.status_timestamps == {"queued": BASE, "sent": at("sent")}
+        assert sent == await messages.get(plain.id)  # not read back, but what is stored
         # Sent now: neither claimable nor held by anyone.
         late = await messages.claim_send(plain.id, now=BASE, until=BASE + timedelta(minutes=1))
         assert late.message is None and late.held_until is None
@@ -223,8 +224,9 @@ async def test_mark_sent_gives_the_id_and_moves_to_sent_in_one_step_or_after_a_w
     read = status("read").model_copy(update={"tracker": overtaken.id})
     assert await apply(container, read, channel) is StatusOutcome.MOVED
     with tenant_context(TenantId(channel.tenant_id)):
-        answer = await messages.mark_sent(overtaken.id, channel.id, SENT_EXTERNAL_ID, at("sent"))
+        answer = await messages.mark_sent(overtaken, SENT_EXTERNAL_ID, at("sent"))
         assert answer is not None and answer.status == "read"
         assert answer.external_id == SENT_EXTERNAL_ID
         assert set(answer.status_timestamps) == {"queued", "sent", "read"}
-        assert await messages.mark_sent(str(ObjectId()), channel.id, "wamid.X", BASE) is None
+        gone = overtaken.model_copy(update={"id": str(ObjectId())})
+        assert await messages.mark_sent(gone, "wamid.X", BASE) is None

@@ -72,8 +72,11 @@ async def test_a_lost_send_job_is_queued_again_and_sends_once(
     held = await queued_without_a_job(container, tenant_id, wrote, "held", timedelta(hours=1))
     doomed = await queued_without_a_job(container, tenant_id, wrote, "doomed", timedelta(hours=2))
     raw = MessageDocument.get_pymongo_collection()
-    lease = utcnow() + timedelta(minutes=10)
-    await raw.update_one({"_id": ObjectId(held)}, {"$set": {"send_lease_until": lease}})
+    with tenant_context(TenantId(tenant_id)):  # a run holds it (claimed, alive)
+        messages: MessageRepository = container.resolve(MessageRepository)
+        now = utcnow()
+        claim = await messages.claim_send(held, now=now, until=now + timedelta(minutes=10))
+        assert claim.message is not None
     await raw.update_one({"_id": ObjectId(doomed)}, {"$set": {"requeues": 3}})  # runs kept dying
     sweep = container.resolve(SweepOutboundMessages)
     assert await sweep.execute() == 1  # the lost one only; the doomed one is given up

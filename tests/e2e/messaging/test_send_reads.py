@@ -1,0 +1,220 @@
+"""What a send job reads, against the real database and the fake Graph API: a WhatsApp
+message carries its recipient from when it was queued (the send reads no conversation);
+the worker keeps an active channel a few seconds (`SEND_CHANNEL_CACHE_SECONDS`), and a
+token Meta refuses is read again first: rotated meanwhile, the new one is used; the same,
+the channel becomes `token_invalid` and is not kept; a channel that is not active is never
+kept. The claim lives apart from the message (`send_claims`) and ends with the send."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import punq
+import pytest
+from bson import ObjectId
+
+from api.domain.identity.auth import SecretBox
+from api.domain.messaging.channels import (
+    Channel,
+    ChannelRepository,
+    ChannelStatus,
+    SecretName,
+)
+from api.domain.messaging.content import Recipient
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
+from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.cache.sending_channels import CachedSendingChannels
+from api.infrastructure.persistence.messaging.messages import SendClaimDocument
+from api.usecases.messaging.deliver_outbound_message import (
+    DeliverOutboundMessage,
+    DeliveryOutcome,
+)
+from tests.fakes.clock import FakeUtcClock
+from tests.support.app import AppClient
+from tests.support.fake_graph import OTHER_TOKEN, TOKEN, FakeGraph
+from tests.support.inbox import stored_channel
+from tests.support.onboarding import onboard, owner_headers
+from tests.support.sending import queued
+
+PHONE = "+15550001234"
+CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def channel(container: punq.Container, graph: FakeGraph) -> Channel:
+    """A WhatsApp channel on the fake Graph, in a tenant of its own."""
+    return await stored_channel(container, str(ObjectId()), graph.base_url)
+
+
+@pytest.fixture
+def channels(container: punq.Container) -> ChannelRepository:
+    repository: ChannelRepository = container.resolve(ChannelRepository)
+    return repository
+
+
+async def queued_message(container: punq.Container, channel: Channel, text: str) -> str:
+    """A queued text to `PHONE`, carrying its recipient, in a conversation that does not
+    exist: a send that read the conversation would fail it."""
+    assert channel.id is not None and channel.tenant_id is not None
+    messages: MessageRepository = container.resolve(MessageRepository)
+    with tenant_context(TenantId(channel.tenant_id)):
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id=str(ObjectId()), channel_id=channel.id,
+                direction=Direction.OUTBOUND, type="text", text=text,
+                content={"kind": "text", "body": text},
+                sender=MessageSender(type=SenderType.AGENT, id="u1"),
+                status=MessageStatus.QUEUED, status_timestamps={"queued": CREATED},
+                created_at=CREATED, recipient=Recipient(phone=PHONE),
+            )
+        )  # fmt: skip
+    assert message.id is not None
+    return message.id
+
+
+async def stored(container: punq.Container, channel: Channel, message_id: str) -> Message:
+    messages: MessageRepository = container.resolve(MessageRepository)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        found = await messages.get(message_id)
+    assert found is not None
+    return found
+
+
+async def test_a_queued_whatsapp_message_carries_its_recipient(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)
+    body = {"channel_id": channel.id, "to": PHONE, "type": "template",
+            "template": {"name": "order_update", "language": "en_US"}}  # fmt: skip
+    message = await stored(container, channel, (await queued(client, owner, body))["id"])
+    assert message.recipient == Recipient(phone=PHONE)
+    shown = await client.get(f"/api/v1/messages/{message.id}", headers=owner)
+    assert "recipient" not in shown.json()  # stored for the send, not part of the API
+
+
+async def test_the_send_uses_the_messages_recipient_and_ends_its_claim(
+    container: punq.Container, graph: FakeGraph, channel: Channel
+) -> None:
+    message_id = await queued_message(container, channel, "Hello")
+    deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        assert await deliver.execute(message_id, final_attempt=True) is DeliveryOutcome.SENT
+    [sent] = [seen.body for seen in graph.requests if seen.endpoint == "send"]
+    assert sent["to"] == PHONE.lstrip("+") and sent["text"]["body"] == "Hello"
+    message = await stored(container, channel, message_id)
+    assert message.status == "sent" and message.external_id is not None
+    claims = SendClaimDocument.get_pymongo_collection()
+    assert await claims.count_documents({"_id": ObjectId(message_id)}) == 0
+
+
+async def test_a_token_rotated_while_the_channel_was_kept_is_read_again_and_used(
+    container: punq.Container, graph: FakeGraph, channel: Channel, channels: ChannelRepository
+) -> None:
+    assert channel.id is not None and channel.tenant_id is not None
+    kept = CachedSendingChannels(channels, FakeUtcClock(), ttl_seconds=60)
+    deliver = container.instantiate(DeliverOutboundMessage, sending=kept)
+    tenant = TenantId(channel.tenant_id)
+
+    async def send(text: str) -> tuple[DeliveryOutcome, Message]:
+        message_id = await queued_message(container, channel, text)
+        with tenant_context(tenant):
+            outcome = await deliver.execute(message_id, final_attempt=True)
+        return outcome, await stored(container, channel, message_id)
+
+    assert (await send("one"))[0] is DeliveryOutcome.SENT  # the channel is kept from here
+    box: SecretBox = container.resolve(SecretBox)
+    rotated = channel.secrets.with_secret(SecretName.ACCESS_TOKEN, box.encrypt(OTHER_TOKEN))
+    with tenant_context(tenant):
+        assert await channels.replace(channel.model_copy(update={"secrets": rotated}))
+    graph.tokens = {OTHER_TOKEN}  # Meta revoked the old one
+    outcome, two = await send("two")
+    assert outcome is DeliveryOutcome.SENT and two.status == "sent"
+    assert graph.tokens_seen("send") == [TOKEN, TOKEN, OTHER_TOKEN]
+    with tenant_context(tenant):
+        still = await channels.get(channel.id)
+    assert still is not None and still.status is ChannelStatus.ACTIVE
+    graph.tokens = set()  # the new token is refused too: the channel's token is bad
+    outcome, three = await send("three")
+    assert outcome is DeliveryOutcome.FAILED and three.error is not None
+    assert three.error.code == 190
+    assert graph.tokens_seen("send") == [TOKEN, TOKEN, OTHER_TOKEN, OTHER_TOKEN]
+    with tenant_context(tenant):
+        marked = await channels.get(channel.id)
+    assert marked is not None and marked.status is ChannelStatus.TOKEN_INVALID
+    # Not kept once refused: the next message fails on the stored state, calling nobody.
+    outcome, four = await send("four")
+    assert outcome is DeliveryOutcome.FAILED and four.error is not None
+    assert four.error.title == "Channel token_invalid"
+    assert graph.calls("send") == 4
+
+
+async def test_a_kept_channel_shows_changes_after_its_time_and_inactive_ones_are_not_kept(
+    channel: Channel, channels: ChannelRepository
+) -> None:
+    assert channel.id is not None and channel.tenant_id is not None
+    clock = FakeUtcClock()
+    kept = CachedSendingChannels(channels, clock, ttl_seconds=5)
+
+    async def rate(cache: CachedSendingChannels) -> int | None:
+        found = await cache.get(channel.id or "")
+        return found.messages_per_second if found else None
+
+    async def store(**changes: object) -> None:
+        assert await channels.replace(channel.model_copy(update=changes))
+
+    with tenant_context(TenantId(channel.tenant_id)):
+        assert await rate(kept) == 80
+        await store(messages_per_second=10)
+        clock.advance(seconds=4.9)
+        assert await rate(kept) == 80  # kept: not read
+        clock.advance(seconds=0.1)
+        assert await rate(kept) == 10  # its time is over: read again
+        # Another tenant naming the same id finds nothing (kept per tenant).
+        with tenant_context(TenantId(str(ObjectId()))):
+            assert await kept.get(channel.id) is None
+        # Disconnected: read every time, so reconnecting shows at once.
+        await store(messages_per_second=10, status=ChannelStatus.DISCONNECTED)
+        off = await kept.fresh(channel.id)
+        assert off is not None and off.status is ChannelStatus.DISCONNECTED
+        await store(messages_per_second=20)
+        assert await rate(kept) == 20
+        # `forget`: read next time; 0 s keeps nothing.
+        await store(messages_per_second=30)
+        kept.forget(channel.id)
+        assert await rate(kept) == 30
+        not_kept = CachedSendingChannels(channels, clock, ttl_seconds=0)
+        assert await rate(not_kept) == 30
+        await store(messages_per_second=40)
+        assert await rate(not_kept) == 40
+
+
+async def test_a_claim_held_by_a_live_run_holds_and_one_that_ran_out_is_taken_over(
+    container: punq.Container, channel: Channel
+) -> None:
+    message_id = await queued_message(container, channel, "Claimed")
+    now = CREATED
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        messages: MessageRepository = container.resolve(MessageRepository)
+        first = await messages.claim_send(message_id, now=now, until=now + timedelta(minutes=1))
+        assert first.message is not None and first.message.id == message_id
+        held = await messages.claim_send(message_id, now=now, until=now + timedelta(minutes=5))
+        assert held.message is None and held.held_until == now + timedelta(minutes=1)
+        later = now + timedelta(minutes=2)  # the first run died: its claim ran out
+        taken = await messages.claim_send(message_id, now=later, until=later + timedelta(minutes=1))
+        assert taken.message is not None and taken.message.id == message_id
+        await messages.release_send(message_id)  # given back: the next run claims it
+        again = await messages.claim_send(message_id, now=now, until=now + timedelta(minutes=1))
+        assert again.message is not None
+        # Another tenant cannot claim it (nor learn that it is held).
+        with tenant_context(TenantId(str(ObjectId()))):
+            other = await messages.claim_send(message_id, now=later, until=later)
+        assert other.message is None and other.held_until is None
