@@ -182,11 +182,12 @@ async def measure(stack: ws.Stack, seeded: ws.Seeded, args: argparse.Namespace) 
             queue_cpu = ws.group_cpu_seconds(db_pid) - cpu
             queued = listener.take("queue")
             background = sum(listener.take("other")[0].values())
-            cpu = ws.group_cpu_seconds(db_pid)
+            cpu, own = ws.group_cpu_seconds(db_pid), time.process_time()
             started = time.perf_counter()
             await asyncio.gather(*(send(i) for i in ids))
             send_wall = time.perf_counter() - started
             send_cpu = ws.group_cpu_seconds(db_pid) - cpu
+            send_own = time.process_time() - own
             sent = listener.take("send")
             background += sum(listener.take("other")[0].values())
             offset += count
@@ -197,7 +198,7 @@ async def measure(stack: ws.Stack, seeded: ws.Seeded, args: argparse.Namespace) 
                 f"| {sum(queued[0].values()) / count:.2f} | {queue_cpu * 1000 / count:.2f} "
                 f"| {count / queue_wall:.0f} "
                 f"| {sum(sent[0].values()) / count:.2f} | {send_cpu * 1000 / count:.2f} "
-                f"| {count / send_wall:.0f} | {background} |"
+                f"| {send_own * 1000 / count:.2f} | {count / send_wall:.0f} | {background} |"
             )
             if round_no == args.rounds:
                 print_phase("POST /api/v1/messages (last round)", count, *queued)
@@ -223,10 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| round | messages stored after | queue: commands/msg | queue: DB CPU ms/msg "
-        "| queue: msg/s | send: commands/msg | send: DB CPU ms/msg | send: msg/s "
-        "| other commands meanwhile |"
+        "| queue: msg/s | send: commands/msg | send: DB CPU ms/msg "
+        "| send: this process's CPU ms/msg | send: msg/s | other commands meanwhile |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
     print(f"\nload average after: {ws.load_average()}")
     return 0

