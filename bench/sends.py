@@ -302,7 +302,11 @@ def summarise(samples: list[Sample], base: list[Sample]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
     with contextlib.ExitStack() as cleanup:
-        stack = ws.start_stack(work, cleanup)
+        # The per-channel cap on sends in flight (SEND_CHANNEL_MAX_IN_FLIGHT, 4 by default:
+        # a hung provider holds at most that many threads) is set to the concurrency, so
+        # the worker may have as many sends in flight as the bare batch it is compared with.
+        cap = str(args.concurrency)
+        stack = ws.start_stack(work, cleanup, SEND_CHANNEL_MAX_IN_FLIGHT=cap)
         graph = ws.start_fake_graph(stack, args.delay)
         seeded = asyncio.run(ws.seed_channel(stack.parley_settings, graph.url, 1000))
         parley = ws.start_parley(stack)
