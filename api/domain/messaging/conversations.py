@@ -129,11 +129,26 @@ class ConversationRepository(Protocol):
         to `at` when earlier or unset, and the window
         re-opened until `at` + 24 h; and whether it was opened now. Atomic under
         concurrency: one unresolved conversation per contact and channel. (Idempotent:
-        the unread count grows only by `count_unread`, once the message is new.)"""
+        the unread count grows only by `note_inbound`, once the message is new.)"""
         ...
 
-    async def count_unread(self, conversation_id: str) -> Conversation | None:
-        """One more unread message (atomic); the conversation after it."""
+    async def active(self, channel_id: str, contact_id: str) -> Conversation | None:
+        """The contact's unresolved conversation on the channel, if any (a read)."""
+        ...
+
+    async def note_inbound(
+        self,
+        conversation_id: str,
+        channel_type: ChannelType,
+        contact: ContactSummary | None,
+        at: datetime,
+        *,
+        unread: bool,
+    ) -> Conversation | None:
+        """A customer's message at `at` in this conversation, in one atomic update: the
+        activity and the window moved as `join_inbound` moves them (never back), the
+        contact's summary refreshed when given, and with `unread` one more unread message;
+        the conversation after it (None when it is gone)."""
         ...
 
     async def get(self, conversation_id: str) -> Conversation | None: ...

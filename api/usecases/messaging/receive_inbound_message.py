@@ -108,6 +108,12 @@ class ReceiveInboundMessage:
     ) -> Message | None:
         existing = await self._messages.by_external_id(channel_id, event.external_id)
         if existing is not None:
+            # A delivery again, or a run again after one stopped between storing the message
+            # and noting it on its conversation: the activity and window are moved (never
+            # back, so again is harmless); the unread count is not (it may be counted).
+            await self._conversations.note_inbound(
+                existing.conversation_id, channel.type, None, event.timestamp, unread=False
+            )
             return existing
         sender = event.sender
         if sender.user_id is None and sender.phone is None:
@@ -118,12 +124,17 @@ class ReceiveInboundMessage:
             log.warning("inbound message %s names no customer; ignored", event.external_id)
             return None
         assert contact.id is not None  # noqa: S101 - stored
-        conversation, opened = await self._conversations.join_inbound(
-            channel_id, channel.type,
-            ContactSummary(id=contact.id, name=contact.name, phone=contact.phone,
-                           wa_id=contact.wa_id, bsuid=contact.bsuid),
-            event.timestamp, bot=await self._bots.answers(channel_id),
-        )  # fmt: skip
+        summary = ContactSummary(id=contact.id, name=contact.name, phone=contact.phone,
+                                 wa_id=contact.wa_id, bsuid=contact.bsuid)  # fmt: skip
+        # The unresolved conversation is read, and only opened when there is none; its
+        # activity, window and unread count move in one update once the message is new
+        # (below): one write of the conversation per message where there were two.
+        conversation, opened = await self._conversations.active(channel_id, contact.id), False
+        if conversation is None:
+            conversation, opened = await self._conversations.join_inbound(
+                channel_id, channel.type, summary, event.timestamp,
+                bot=await self._bots.answers(channel_id),
+            )  # fmt: skip
         assert conversation.id is not None  # noqa: S101 - stored
         if conversation.status is ConversationStatus.SNOOZED:  # the contact wrote: awake
             # (the conversation is read again below, once the message is new, for agents)
@@ -146,7 +157,12 @@ class ReceiveInboundMessage:
             )
         )  # fmt: skip
         if created:
-            conversation = await self._conversations.count_unread(conversation.id) or conversation
+            conversation = (
+                await self._conversations.note_inbound(
+                    conversation.id, channel.type, summary, event.timestamp, unread=True
+                )
+                or conversation
+            )
             await self._events.publish(InboxEvent.of_conversation(
                 InboxEventType.CONVERSATION_CREATED if opened
                 else InboxEventType.CONVERSATION_UPDATED, conversation,

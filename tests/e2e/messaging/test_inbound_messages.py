@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AbstractContextManager
+from datetime import timedelta
 
 import punq
 import pytest
@@ -14,9 +15,16 @@ from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.contacts import ContactRepository
-from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.conversations import SERVICE_WINDOW, ConversationRepository
 from api.domain.messaging.events import MessageKind, MessageReceived, Sender
-from api.domain.messaging.messages import Message, MessageRepository
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
@@ -153,6 +161,37 @@ async def test_a_repeated_event_stores_one_message(
         conversation = await container.resolve(ConversationRepository).get(first.conversation_id)
     assert [m.id for m in page.items] == [first.id]
     assert conversation is not None and conversation.unread_count == 1  # counted once
+
+
+async def test_an_event_again_after_a_stopped_run_moves_its_conversation_on(
+    container: punq.Container, channel: Channel
+) -> None:
+    """A run that stopped between storing the message and noting it on the conversation:
+    the event again (Meta's retry, or the job's) moves the activity and the window."""
+    first = await receive(container, message_event("text"), channel)
+    later = message_event("text").model_copy(update={
+        "key": "wamid.STOPPED", "external_id": "wamid.STOPPED",
+        "timestamp": first.created_at + timedelta(hours=3),
+    })  # fmt: skip
+    with scoped(channel):
+        assert channel.id is not None
+        stored, created = await container.resolve(MessageRepository).add_once(Message(
+            conversation_id=first.conversation_id, channel_id=channel.id,
+            contact_id=first.contact_id, direction=Direction.INBOUND, type="text", text="hi",
+            sender=MessageSender(type=SenderType.CONTACT, id=first.contact_id),
+            status=MessageStatus.RECEIVED, external_id=later.external_id,
+            created_at=later.timestamp,
+        ))  # fmt: skip
+        assert created
+        conversations = container.resolve(ConversationRepository)
+        before = await conversations.get(first.conversation_id)
+    assert before is not None and before.last_message_at == first.created_at
+    assert (await receive(container, later, channel)).id == stored.id
+    with scoped(channel):
+        after = await conversations.get(first.conversation_id)
+    assert after is not None and after.last_message_at == later.timestamp
+    assert after.window_expires_at == later.timestamp + SERVICE_WINDOW
+    assert after.unread_count == 1  # the stopped run's message may have been counted: not again
 
 
 async def test_replies_reactions_edits_and_deletions_find_their_target(

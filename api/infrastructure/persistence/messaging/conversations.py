@@ -159,6 +159,26 @@ class ConversationDocument(DepartmentOwnedDocument):
         )
 
 
+def _inbound_update(
+    channel_type: ChannelType, contact: ContactSummary | None, at: datetime, now: datetime
+) -> dict[str, Any]:
+    """What a customer's message at `at` moves: the activity and the window forward (never
+    back), the first inbound time back; with `contact`, its summary and search key."""
+    fields: dict[str, Any] = {"updated_at": now}
+    if contact is not None:
+        fields.update({"contact": contact.model_dump(), SEARCH_KEY: search_key(contact)})
+    return {
+        "$set": fields,
+        "$max": {
+            _ACTIVITY: at, "last_inbound_at": at,
+            # a provider without a service window (Telegram) leaves it null
+            **({"window_expires_at": at + SERVICE_WINDOW}
+               if has_service_window(channel_type) else {}),
+        },
+        "$min": {"first_inbound_at": at},
+    }  # fmt: skip
+
+
 class BeanieConversationRepository:
     """`ConversationRepository` adapter (fail closed: `TenantRequired` without a tenant)."""
 
@@ -181,32 +201,42 @@ class BeanieConversationRepository:
         )
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
-        update: dict[str, Any] = {
-            "$set": {
-                "contact": contact.model_dump(), SEARCH_KEY: search_key(contact), "updated_at": now,
-            },
-            "$max": {
-                _ACTIVITY: at, "last_inbound_at": at,
-                # a provider without a service window (Telegram) leaves it null
-                **({"window_expires_at": at + SERVICE_WINDOW}
-                   if has_service_window(channel_type) else {}),
-            },
-            "$min": {"first_inbound_at": at},
-            "$setOnInsert": {
-                "channel_type": channel_type.value, "status": status.value,
-                "priority": Priority.NORMAL.value, "handled_by": handled_by.value,
-                "tags": [], "unread_count": 0, "created_at": now,
-            },
+        update = _inbound_update(channel_type, contact, at, now)
+        update["$setOnInsert"] = {
+            "channel_type": channel_type.value, "status": status.value,
+            "priority": Priority.NORMAL.value, "handled_by": handled_by.value,
+            "tags": [], "unread_count": 0, "created_at": now,
         }  # fmt: skip
         with department_scope(None):  # the system's: see the module docstring
             opened = await self._scoped.upsert(key, update)
             found = await self._scoped.find(key, limit=1)
         return found[0].to_entity(), opened
 
-    async def count_unread(self, conversation_id: str) -> Conversation | None:
-        if not await self._scoped.apply(conversation_id, {"$inc": {"unread_count": 1}}):
+    async def active(self, channel_id: str, contact_id: str) -> Conversation | None:
+        with department_scope(None):  # the system's: see the module docstring
+            found = await self._scoped.find(
+                {"channel_id": channel_id, ACTIVE_KEY: contact_id}, limit=1
+            )
+        return found[0].to_entity() if found else None
+
+    async def note_inbound(
+        self,
+        conversation_id: str,
+        channel_type: ChannelType,
+        contact: ContactSummary | None,
+        at: datetime,
+        *,
+        unread: bool,
+    ) -> Conversation | None:
+        oid = to_object_id(conversation_id)
+        if oid is None:
             return None
-        return await self.get(conversation_id)
+        update = _inbound_update(channel_type, contact, at, utcnow())
+        if unread:
+            update["$inc"] = {"unread_count": 1}
+        with department_scope(None):  # the system's: see the module docstring
+            document = await self._scoped.apply_and_get({"_id": oid}, update)
+        return document.to_entity() if document else None
 
     async def get(self, conversation_id: str) -> Conversation | None:
         document = await self._scoped.get(conversation_id)
