@@ -169,11 +169,14 @@ class ConversationRepository(Protocol):
         (no unread message, no window: only the customer opens it). Atomic."""
         ...
 
-    async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
+    async def record_outbound(
+        self, conversation_id: str, at: datetime, *, reply: bool, seen: Conversation | None = None
+    ) -> None:
         """An outbound message at `at`: `last_message_at` moves forward (never back); with
         `reply` (an agent's answer) `first_reply_at` is set unless it already is, and
         `first_response_at` too when the customer has written (`first_inbound_at`) and it
-        is unset: one conditional update each, so only the first reply counts."""
+        is unset: one conditional update each, so only the first reply counts. `seen`: the
+        conversation as read before; a first time it shows set is not tried again."""
         ...
 
     async def mark_read(self, conversation_id: str) -> bool:

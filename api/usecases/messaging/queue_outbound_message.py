@@ -334,7 +334,7 @@ class QueueOutboundMessage:
             )
         )  # fmt: skip
         await self._conversations.record_outbound(
-            conversation.id, now, reply=sender.type is SenderType.AGENT
+            conversation.id, now, reply=sender.type is SenderType.AGENT, seen=conversation
         )
         return message
 

@@ -273,15 +273,22 @@ class BeanieConversationRepository:
             found = await self._scoped.find(key, limit=1)
         return found[0].to_entity()
 
-    async def record_outbound(self, conversation_id: str, at: datetime, *, reply: bool) -> None:
+    async def record_outbound(
+        self, conversation_id: str, at: datetime, *, reply: bool, seen: Conversation | None = None
+    ) -> None:
         await self._scoped.apply(
             conversation_id, {"$max": {_ACTIVITY: at}, "$set": {"updated_at": utcnow()}}
         )
-        if reply:
-            oid = to_object_id(conversation_id)
+        if not reply:
+            return
+        oid = to_object_id(conversation_id)
+        # A first time once set is never unset: what `seen` shows set needs no conditional
+        # update (each costs the embedded server a pass over the collection's indexes).
+        if seen is None or seen.first_reply_at is None:
             await self._scoped.apply_where(
                 {"_id": oid, "first_reply_at": None}, {"$set": {"first_reply_at": at}}
             )
+        if seen is None or seen.first_response_at is None:
             # The first answer to the customer: once they wrote, and only the first.
             await self._scoped.apply_where(
                 {"_id": oid, "first_response_at": None, "first_inbound_at": {"$type": "date"}},
