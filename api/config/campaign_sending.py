@@ -42,8 +42,9 @@ class CampaignSendSettings(BaseSettings):
         ge=1,
         le=2000,
         description=(
-            "Provider requests one send job keeps in flight; rows are claimed only when a "
-            "request slot is free for them."
+            "Rows one send job holds at once, from their claim until their outcomes are "
+            "recorded (their provider requests among them); rows are claimed only when a "
+            "slot is free for them, so a slow database slows the claims."
         ),
     )
     sweep_interval_seconds: float = Field(

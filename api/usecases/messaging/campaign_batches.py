@@ -1,7 +1,7 @@
 """One claimed batch of a campaign run: the rows' contacts read once (opted out or deleted
 since the snapshot: skipped; marked for the marketing limit: skipped), a request per row
-left (each row's slot given back when it is answered), then one bulk write of the results
-(tried again when the database was slow: each row's write is guarded by its claim), then
+left, then one bulk write of the results (tried again when the database was slow: each
+row's write is guarded by its claim; the batch's slots are given back only then), then
 what the answers ask for: 131049 marks the contact for 24 hours, 131050 opts it out.
 Before the requests, the rows to send reserve the plan's messages of the month (as many
 as are left): the rows past it fail `plan_limit_reached` (never sent), and what was
@@ -138,8 +138,12 @@ class SendCampaignBatch:
         self._policy = policy
 
     async def execute(self, work: RunSlice, claim: str, rows: list[CampaignRecipient]) -> None:
-        """Skip, send and record one claimed batch; each row's slot is given back when its
-        request is answered (or when it needs none)."""
+        """Skip, send and record one claimed batch. The batch's slots are given back once
+        its outcomes are recorded, not when its requests are answered: a database slower
+        than the sends then slows the claims instead of letting recorded outcomes fall
+        behind until their claims run out (the sweep would settle those rows as
+        `outcome_unknown`), and a worker that dies leaves at most `max_in_flight` rows
+        sent but unrecorded."""
         results: list[RecipientResult] = []
         held = len(rows)
         now = self._clock.now()
@@ -183,16 +187,9 @@ class SendCampaignBatch:
                 return
             results.extend(_refused(claim, calls[allowed:], now, reservation))
             calls = calls[:allowed]
-            work.release(held - len(calls))
-            held = 0  # each call gives its own slot back when answered
-
-            async def call(row: CampaignRecipient, message: OutboundMessage) -> RecipientResult:
-                try:
-                    return await self._call(work, claim, row, message)
-                finally:
-                    work.release(1)
-
-            answered = await asyncio.gather(*(call(row, message) for row, message in calls))
+            answered = await asyncio.gather(
+                *(self._call(work, claim, row, message) for row, message in calls)
+            )
             results.extend(answered)
             unsent = sum(1 for r in answered if r.outcome is not RecipientOutcome.SENT)
             if isinstance(reservation, Reservation):

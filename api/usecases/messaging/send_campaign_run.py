@@ -9,7 +9,9 @@ Rules:
   recorded after it; a row claimed is never claimed again (a row whose worker died is
   settled by the sweep, never resent). Slots come first: rows are claimed only for free
   request slots (`max_in_flight`) and rate tokens already taken, so a worker killed with
-  its requests in flight holds no claimed row that it had not sent.
+  its requests in flight holds no claimed row that it had not sent. A slot is held from
+  the claim until the row's outcome is recorded: a database slower than the sends slows
+  the claims, so outcomes never wait so long that their claims run out.
 - Rate: tokens are taken in bulk from the number's bucket (shared with the inbox, at the
   number's tier) and the campaign's own (min(campaign, tier)), before claiming.
 - The database works in batches: one claim, one read of the batch's contacts (opted out
@@ -318,7 +320,7 @@ class SendCampaignRun:
         finally:
             work.release(granted)
         if rows:
-            work.in_flight += len(rows)  # held until each row's request is answered
+            work.in_flight += len(rows)  # held until the batch's outcomes are recorded
             await self._batches.execute(work, claim, rows)
         elif work.cursor >= work.run.recipients:
             work.drained = True

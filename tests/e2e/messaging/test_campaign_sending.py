@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ import punq
 
 from api.common.clock import utcnow
 from api.domain.messaging.campaigns import (
+    CampaignRecipient,
+    CampaignRecipientRepository,
     CampaignRepository,
     CampaignRunRepository,
     CampaignStatus,
+    RecipientResult,
     RecipientStatus,
     RunStatus,
 )
@@ -31,6 +35,7 @@ from api.domain.messaging.channels import Channel, ChannelRepository
 from api.domain.messaging.contacts import ConsentChange, ConsentSource, ContactRepository
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.campaign_batches import SliceOutcome
+from api.usecases.messaging.campaign_sending_rules import CampaignSendPolicy
 from api.usecases.messaging.send_campaign_run import SendCampaignRun
 from tests.support.app import AppClient
 from tests.support.campaign_sending import (
@@ -155,6 +160,57 @@ async def test_the_rate_is_never_exceeded_at_the_fake(
     # of such delay is allowed (without the bucket, all 70 would arrive within a second).
     assert busiest_second(times) <= rate * 1.25 + 2
     assert times[-1] - times[0] >= (count - 2) / rate - 0.2
+
+
+class SlowRecords:
+    """The recipients' repository of a database that records outcomes more slowly than the
+    provider answers: counts the rows claimed and not yet recorded, at each claim."""
+
+    def __init__(self, real: CampaignRecipientRepository) -> None:
+        self._real = real
+        self.claimed = self.recorded = self.peak = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def _claimed(self, rows: list[CampaignRecipient]) -> list[CampaignRecipient]:
+        self.claimed += len(rows)
+        self.peak = max(self.peak, self.claimed - self.recorded)
+        return rows
+
+    async def claim_range(self, *args: Any, **kwargs: Any) -> list[CampaignRecipient]:
+        return self._claimed(await self._real.claim_range(*args, **kwargs))
+
+    async def claim_batch(self, *args: Any, **kwargs: Any) -> list[CampaignRecipient]:
+        return self._claimed(await self._real.claim_batch(*args, **kwargs))
+
+    async def record_results(self, results: list[RecipientResult]) -> int:
+        await asyncio.sleep(0.2)  # the slow database, not a wait for something to happen
+        written = await self._real.record_results(results)
+        self.recorded += len(results)
+        return written
+
+
+async def test_a_database_slower_than_the_sends_slows_the_claims(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    """A row's slot is held until its outcome is recorded: with records slower than the
+    provider's answers, no more than `max_in_flight` rows are ever claimed and unrecorded
+    (before, slots came back with the answers, claims went on at the provider's pace and
+    outcomes fell behind until their claims ran out: `outcome_unknown` under load)."""
+    _, channel = await channel_for(client, "acme", graph)
+    channel = await set_tier(container, channel, 1000)
+    policy = container.resolve(CampaignSendPolicy)
+    container.register(CampaignSendPolicy, instance=replace(policy, batch_size=5, max_in_flight=10))
+    slow = SlowRecords(container.resolve(CampaignRecipientRepository))
+    container.register(CampaignRecipientRepository, instance=slow)
+    arranged = await running_campaign(container, channel, 40, rate=1000)
+    assert await send(container, arranged) is SliceOutcome.FINISHED
+    assert sends_to(graph) == {row.address.wa_id: 1 for row in arranged.rows}
+    assert (slow.claimed, slow.recorded) == (40, 40)
+    assert slow.peak <= 10
+    rows = await rows_of(container, arranged)
+    assert {row.status for row in rows} == {RecipientStatus.SENT}
 
 
 async def test_a_throughput_refusal_backs_off_then_sends(
