@@ -3,7 +3,9 @@
 Files live at `root/<key>` (keys are `tenants/{tenant_id}/{uuid}`). A write goes to a
 temporary file in the same folder, is fsynced, then `os.replace`d over the target, so a
 reader sees the old file or the new one, never half of one. All disk I/O runs in worker
-threads; reads come back in 64 KiB chunks.
+threads: an upload's chunks are written a MiB at a time while the next MiB arrives, with
+the kernel asked to start writing them to disk as they go (see `_BlobFile`); reads come
+back in 1 MiB chunks.
 
 Signed download links (the local provider has no server of its own to sign for it)::
 
@@ -30,10 +32,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import hashlib
 import hmac
 import json
+import mmap
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -41,7 +46,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from api.common.behind import Behind
@@ -51,7 +55,10 @@ from api.infrastructure.storage import check_tenant_key, tenant_prefix
 
 LOCAL_DOWNLOAD_ROUTE = "/files/download"  # under API_PREFIX: the route that serves the links
 READ_CHUNK = 1024 * 1024  # one thread hop per MiB (64 KiB made downloads 3x slower)
-_WRITE_BUFFER = 1024 * 1024  # gather small chunks into fewer thread hops
+_WRITE_BATCH = 1024 * 1024  # chunks gathered into one thread hop (and one writev)
+WRITEBACK_EVERY = 8 * 1024 * 1024  # bytes written before the kernel is asked to flush them
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
+_IOV_MAX = max(os.sysconf("SC_IOV_MAX"), 16)  # buffers per writev (1024 on Linux and macOS)
 _SIGNATURE_CONTEXT = "parley.local-download.v1"
 _QUERY_FIELDS = ("tenant", "key", "exp", "filename", "type", "sig")
 
@@ -195,29 +202,31 @@ class LocalBlobStorage:
     async def put(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> None:
         path = self.path_of(key)
         try:
-            file, temp = await asyncio.to_thread(_open_temp, path.parent)
+            blob = await asyncio.to_thread(_BlobFile.create, path.parent)
         except OSError as exc:
             raise ServiceUnavailable("file storage") from exc
         done = False
-        writing = Behind()  # a MiB written in a thread while the next one arrives
+        writing = Behind()  # a batch written in a thread while the next one arrives
         try:
-            buffer = bytearray()
+            batch: list[bytes] = []
+            batched = 0
             async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= _WRITE_BUFFER:
-                    await writing.submit(file.write, buffer)
-                    buffer = bytearray()
-            if buffer:
-                await writing.submit(file.write, buffer)
+                batch.append(chunk)  # kept as they came: the thread writes them (writev)
+                batched += len(chunk)
+                if batched >= _WRITE_BATCH:
+                    await writing.submit(blob.write, batch)
+                    batch, batched = [], 0
+            if batch:
+                await writing.submit(blob.write, batch)
             await writing.wait()
-            await asyncio.to_thread(_commit, file, temp, path)
+            await asyncio.to_thread(blob.commit, path)
             done = True
         except OSError as exc:
             raise ServiceUnavailable("file storage") from exc
         finally:
             if not done:  # also on cancellation: never leave a temporary file behind
                 await writing.settle()  # not under a write still running
-                _discard(file, temp)
+                blob.discard()
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         path = self.path_of(key)
@@ -270,22 +279,82 @@ class LocalBlobStorage:
             raise ServiceUnavailable("file storage", detail="The storage probe read back wrong.")
 
 
-def _open_temp(folder: Path) -> tuple[BinaryIO, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
-    return os.fdopen(fd, "wb"), temp
+class _BlobFile:
+    """The temporary file an upload is written to, then fsynced and renamed over the key.
+
+    `write` runs in a worker thread: the chunks go to the file as they came (one `writev`,
+    no copy into a buffer first), and every `WRITEBACK_EVERY` bytes the kernel is asked to
+    start writing them to disk (`sync_file_range`, Linux; elsewhere nothing), so the fsync
+    of `commit` finds the tail left rather than the whole file. Durability is unchanged:
+    `commit` fsyncs before the rename, and the upload is answered after it."""
+
+    def __init__(self, fd: int, temp: str) -> None:
+        self._fd = fd
+        self._temp = temp
+        self._written = 0
+        self._flushed = 0  # where the last writeback started ends
+
+    @classmethod
+    def create(cls, folder: Path) -> _BlobFile:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+        return cls(fd, temp)
+
+    def write(self, chunks: list[bytes]) -> None:
+        pending: list[bytes | memoryview] = list(chunks)
+        while pending:
+            wrote = os.writev(self._fd, pending[:_IOV_MAX])
+            self._written += wrote
+            pending = _after(pending, wrote)
+        if self._written - self._flushed >= WRITEBACK_EVERY:
+            # Whole pages only: the next write may still fill the last one, and a page
+            # under writeback can make that write wait (stable-page devices).
+            end = self._written - self._written % mmap.PAGESIZE
+            _start_writeback(self._fd, self._flushed, end - self._flushed)
+            self._flushed = end
+
+    def commit(self, path: Path) -> None:
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+        os.replace(self._temp, path)
+
+    def discard(self) -> None:
+        """Close and remove an unfinished upload (two quick syscalls, run inline on failure)."""
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._temp)
 
 
-def _commit(file: BinaryIO, temp: str, path: Path) -> None:
-    with file:
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
+def _after(buffers: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
+    """What is left of `buffers` once their first `count` bytes are written."""
+    for index, buffer in enumerate(buffers):
+        if count < len(buffer):
+            return [memoryview(buffer)[count:], *buffers[index + 1 :]]
+        count -= len(buffer)
+    return []
 
 
-def _discard(file: BinaryIO, temp: str) -> None:
-    """Close and remove an unfinished upload (two quick syscalls, run inline on failure)."""
-    with contextlib.suppress(OSError):
-        file.close()
-    with contextlib.suppress(OSError):
-        os.unlink(temp)
+def _writeback_starter() -> Callable[[int, int, int], None]:
+    """`start(fd, offset, length)`: begin writing that range of the file to disk without
+    waiting for it (Linux's `sync_file_range(SYNC_FILE_RANGE_WRITE)`). Advisory: where it
+    is missing, or fails, nothing is done and the final fsync writes (and reports) all."""
+    sync_file_range = None
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            sync_file_range = ctypes.CDLL(None, use_errno=True).sync_file_range
+    if sync_file_range is None:
+        return lambda fd, offset, length: None
+    sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    sync_file_range.restype = ctypes.c_int
+    function = sync_file_range  # bound for the closure (mypy: not None from here on)
+
+    def start(fd: int, offset: int, length: int) -> None:
+        function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # ctypes drops the GIL
+
+    return start
+
+
+_start_writeback = _writeback_starter()

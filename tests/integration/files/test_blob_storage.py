@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import mmap
 import os
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ import pytest
 from api.common.clock import utcnow
 from api.domain.errors import NotFound
 from api.domain.files.storage import BlobStorage
+from api.infrastructure.storage import local as local_module
 from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
 from api.infrastructure.storage.s3 import S3BlobStorage
@@ -162,6 +164,53 @@ async def test_a_failed_upload_leaves_no_temporary_file(local_storage: LocalBlob
     with pytest.raises(RuntimeError):
         await local_storage.put(key, breaks(), content_type="text/plain")
     assert list(local_storage.path_of(key).parent.iterdir()) == []
+
+
+async def test_local_writes_tiny_chunks_and_short_writes_exactly(
+    local_storage: LocalBlobStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More chunks in one batch than one writev takes, and a disk that writes at most
+    # 1000 bytes a call: every byte still lands once, in order.
+    real_writev = os.writev
+
+    def short_writev(fd: int, buffers: list[bytes | memoryview]) -> int:
+        assert len(buffers) <= 1024
+        return real_writev(fd, [b"".join(bytes(b) for b in buffers)[:1000]])
+
+    monkeypatch.setattr(os, "writev", short_writev)  # the adapter calls os.writev
+    pieces = [bytes([i % 251]) * (i % 7 + 1) for i in range(3000)] + [os.urandom(MiB + 5)]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    key = new_key()
+    await local_storage.put(key, chunks(), content_type="application/pdf")
+    assert local_storage.path_of(key).read_bytes() == b"".join(pieces)
+
+
+async def test_local_starts_writeback_in_whole_pages_as_it_goes(
+    local_storage: LocalBlobStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        local_module, "_start_writeback", lambda fd, offset, n: started.append((offset, n))
+    )
+    size = 3 * local_module.WRITEBACK_EVERY + 12345
+    key = new_key()
+    await local_storage.put(key, pattern(size), content_type="application/pdf")
+    assert len(started) == 3
+    assert [offset for offset, _ in started] == [0, *(o + n for o, n in started[:-1])]
+    assert all(n >= local_module.WRITEBACK_EVERY and n % mmap.PAGESIZE == 0 for _, n in started)
+    assert local_storage.path_of(key).stat().st_size == size  # the rest: the final fsync
+
+
+def test_local_writeback_starter_accepts_a_real_file(tmp_path: Path) -> None:
+    with open(tmp_path / "blob", "wb") as file:
+        file.write(b"x" * 3 * mmap.PAGESIZE)
+        file.flush()
+        local_module._writeback_starter()(file.fileno(), 0, 2 * mmap.PAGESIZE)  # no error
+    assert (tmp_path / "blob").stat().st_size == 3 * mmap.PAGESIZE
 
 
 async def test_a_failed_multipart_upload_is_aborted(
