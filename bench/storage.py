@@ -70,7 +70,7 @@ NOISE_CORES = 0.30  # other CPU use during a transfer above this: the machine wa
 SAMPLE_EVERY = 0.020  # seconds between RSS samples
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WRITE_BLOCK = 4 * MB
-WARMUP_BYTES = 2 * MB  # past Starlette's 1 MiB spool threshold: the on-disk path is warmed
+WARMUP_BYTES = 2 * MB  # more than one MiB batch: the hashing and writing threads are warmed
 LOGIN_PATH = "/api/v1/auth/login"
 UPLOAD_PATH = "/api/v1/upload"
 
@@ -374,7 +374,7 @@ def start_parley(stack: Stack, paths: Paths, size: int, parley_dir: Path = REPO)
         "LOCAL_STORAGE_DIR": str(paths.blobs),
         "MAX_UPLOAD_BYTES": str(size + 64 * MB),
         "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
-        "TMPDIR": str(paths.spool),  # Starlette's multipart spool files, on the same disk
+        "TMPDIR": str(paths.spool),  # temporary files (uploads spool none), on the same disk
     }
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
     argv += ["--app-dir", str(parley_dir), "--host", HOST, "--port", str(port)]
@@ -440,9 +440,10 @@ class Run:
             "download_server_write_x": down.wchar / self.size,
         }
         if up.part_first is not None and up.part_last is not None:
-            # Until the adapter's temporary file appears: request sent, multipart parsed
-            # and spooled, then auth, tenant and settings; while it exists: the spool read
-            # back, sniffed, hashed, written and fsynced; after: metadata, audit, answer.
+            # Until the adapter's temporary file appears: auth, tenant and settings, the
+            # body up to the file part's first 64 KiB (sniffed); while it exists: the rest
+            # of the body received, parsed, hashed and written as it comes, then fsynced;
+            # after: metadata, audit, answer. (Keys named before uploads stopped spooling.)
             figures["upload_spool_s"] = up.part_first - self.upload.started
             figures["upload_store_s"] = up.part_last - up.part_first
             figures["upload_answer_s"] = self.upload.ended - up.part_last
@@ -473,7 +474,7 @@ def one_run(port: int, pid: int, session: Session, paths: Paths, sha256: str) ->
 
 
 def warm_up(port: int, session: Session, paths: Paths) -> None:
-    """One small upload and download (past the spool threshold), not measured: the code
+    """One small upload and download (more than one MiB batch), not measured: the code
     paths are imported and the tenant's blob folder exists before the first measurement."""
     small = paths.work / "warmup.png"
     sha256 = write_payload(small, WARMUP_BYTES)
@@ -489,7 +490,8 @@ def describe(number: int, run: Run) -> str:
     f = run.figures()
     phases = ""
     if "upload_spool_s" in f:
-        phases = (f" (spool {f['upload_spool_s']:.2f} s, store {f['upload_store_s']:.2f} s, "
+        phases = (f" (to the blob file {f['upload_spool_s']:.2f} s, body to blob + fsync "
+                  f"{f['upload_store_s']:.2f} s, "
                   f"answer {f['upload_answer_s']:.2f} s)")  # fmt: skip
     return (
         f"run {number}: copy {f['copy_fsync_mbs']:.0f} MB/s with fsync, "
@@ -538,17 +540,25 @@ def profiled(pid: int, output: Path, log: Path, gil: bool, action: Callable[[], 
 
 # Functions of the storage path: the share of samples spent in each, callees included.
 LANDMARKS = (
-    ("MultiPartParser.parse (starlette/formparsers.py)", "multipart spool, whole phase"),
+    (
+        "RequestResponseCycle.receive (uvicorn/protocols/http/httptools_impl.py)",
+        "uvicorn handing a body piece to the app",
+    ),
+    (
+        "HttpToolsProtocol.data_received (uvicorn/protocols/http/httptools_impl.py)",
+        "uvicorn parsing what the socket gave (httptools)",
+    ),
+    ("_Reader._feed (api/interfaces/http/multipart.py)", "upload: a body piece to the parser"),
     ("MultipartParser.write (python_multipart/multipart.py)", "  parsing the multipart body"),
-    ("UploadFile.write (starlette/datastructures.py)", "  spool writes (a thread hop each)"),
-    ("FileStore.store (api/usecases/files/file_store.py)", "store phase (sniff, hash, blob)"),
-    ("UploadFile.read (starlette/datastructures.py)", "  spool reads (a thread hop each)"),
-    ("_Meter._count (api/usecases/files/file_store.py)", "  counting and SHA-256"),
-    ("LocalBlobStorage.put (api/infrastructure/storage/local.py)", "  blob writes and fsync"),
+    ("FileStore.store (api/usecases/files/file_store.py)", "upload: sniff, count, store"),
+    ("_Meter._count (api/usecases/files/file_store.py)", "  counting (hashing handed over)"),
+    ("_update (api/usecases/files/file_store.py)", "  SHA-256 (worker thread)"),
+    ("LocalBlobStorage.put (api/infrastructure/storage/local.py)", "  the adapter's loop"),
+    ("_BlobFile.write (api/infrastructure/storage/local.py)", "  blob writes (worker thread)"),
+    ("_BlobFile.commit (api/infrastructure/storage/local.py)", "  final fsync and rename"),
     ("LocalBlobStorage.open (api/infrastructure/storage/local.py)", "blob reads (download)"),
     ("StreamingResponse.stream_response (starlette/responses.py)", "response streaming"),
     ("_WorkItem.run (concurrent/futures/thread.py)", "asyncio.to_thread work items"),
-    ("WorkerThread.run (anyio/_backends/_asyncio.py)", "anyio worker threads"),
 )
 # Leaves of a thread blocked in C on a lock or a queue (py-spy may count them as busy).
 WAITING = ("Condition.wait (threading.py)", "_worker (concurrent/futures/thread.py)")
@@ -655,8 +665,8 @@ TABLE_ROWS: list[tuple[str, str, str, str]] = [
     ("upload_mbs", "upload, `POST /api/v1/upload` (MB/s)", "{:.0f}", ""),
     ("upload_vs_copy_fsync", "upload / copy with fsync (both fsync)", "{:.2f}", "≥ 0.50"),
     ("upload_vs_copy_plain", "upload / copy without fsync", "{:.2f}", ""),
-    ("upload_spool_s", "upload phase: send + multipart spool (s)", "{:.2f}", ""),
-    ("upload_store_s", "upload phase: spool → hash → blob + fsync (s)", "{:.2f}", ""),
+    ("upload_spool_s", "upload phase: until the blob file opens (auth, sniff) (s)", "{:.2f}", ""),
+    ("upload_store_s", "upload phase: body → parse → hash → blob + fsync (s)", "{:.2f}", ""),
     ("upload_answer_s", "upload phase: metadata, audit, answer (s)", "{:.2f}", ""),
     ("upload_server_cores", "upload: Parley CPU (cores)", "{:.2f}", ""),
     ("upload_client_cores", "upload: curl CPU (cores)", "{:.2f}", ""),
