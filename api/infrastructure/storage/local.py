@@ -317,15 +317,21 @@ class _BlobFile:
         try:
             os.fsync(self._fd)
         finally:
-            os.close(self._fd)
+            self._close()
         os.replace(self._temp, path)
 
     def discard(self) -> None:
         """Close and remove an unfinished upload (two quick syscalls, run inline on failure)."""
         with contextlib.suppress(OSError):
-            os.close(self._fd)
+            self._close()
         with contextlib.suppress(OSError):
             os.unlink(self._temp)
+
+    def _close(self) -> None:
+        """Close once: a second `os.close` could close a descriptor reused elsewhere."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 def _after(buffers: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:

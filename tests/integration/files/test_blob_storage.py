@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from api.common.clock import utcnow
-from api.domain.errors import NotFound
+from api.domain.errors import NotFound, ServiceUnavailable
 from api.domain.files.storage import BlobStorage
 from api.infrastructure.storage import local as local_module
 from api.infrastructure.storage.azure import AzureBlobStorage
@@ -163,6 +163,30 @@ async def test_a_failed_upload_leaves_no_temporary_file(local_storage: LocalBlob
 
     with pytest.raises(RuntimeError):
         await local_storage.put(key, breaks(), content_type="text/plain")
+    assert list(local_storage.path_of(key).parent.iterdir()) == []
+
+
+async def test_local_rename_failure_closes_once_and_leaves_nothing(
+    local_storage: LocalBlobStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fsynced and closed, then the rename fails: 503, no temporary file, and the descriptor
+    # is closed once (a second close could hit a number reused by another open file).
+    closed: list[int] = []
+    real_close = os.close
+
+    def counting_close(fd: int) -> None:
+        closed.append(fd)
+        real_close(fd)
+
+    def failing_replace(source: object, target: object) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(os, "close", counting_close)
+    monkeypatch.setattr(os, "replace", failing_replace)
+    key = new_key()
+    with pytest.raises(ServiceUnavailable):
+        await local_storage.put(key, pattern(3 * MiB), content_type="application/pdf")
+    assert len(closed) == len(set(closed)) == 1
     assert list(local_storage.path_of(key).parent.iterdir()) == []
 
 
