@@ -139,6 +139,7 @@ class RedisJobQueue:
             argsrepr="()",
             kwargsrepr=repr(arguments)[: self._repr_max],
             origin=self._origin,
+            ignore_result=None,  # as `send_task` leaves it: the task's own option decides
         )
         headers = {**message.headers, **_context_headers()}
         body = json.dumps(message.body).encode()

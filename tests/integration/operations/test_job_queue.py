@@ -73,7 +73,7 @@ async def test_the_redis_publisher_pushes_what_celery_pushes(redis_url: str) -> 
     origin), and the same body: a worker cannot tell them apart."""
     celery_id, by_celery = await _published(redis_url, PUBLISHERS["celery"])
     redis_id, by_redis = await _published(redis_url, PUBLISHERS["redis"])
-    varying = {"id", "root_id", "origin", "ignore_result"}
+    varying = {"id", "root_id", "origin"}
     assert by_redis.keys() == by_celery.keys()
     assert {k: v for k, v in by_redis["headers"].items() if k not in varying} == {
         k: v for k, v in by_celery["headers"].items() if k not in varying
