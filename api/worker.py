@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -48,6 +49,9 @@ class WorkerRuntime:
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return self._loop.run(coroutine, timeout)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        return self._loop.submit(coroutine)
 
     def close(self) -> None:
         try:

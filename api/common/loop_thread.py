@@ -46,6 +46,14 @@ class LoopThread:
             future.cancel()  # e.g. a Celery soft time limit: stop the work, don't leave it running
             raise
 
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start `coroutine` on the loop without waiting for it (its future says how it
+        ended)."""
+        if os.getpid() != self._pid:
+            coroutine.close()
+            raise RuntimeError("this event loop belongs to another process")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
     def stop(self) -> None:
         """Stop the loop and join its thread (idempotent)."""
         if self._loop.is_closed():

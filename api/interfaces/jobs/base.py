@@ -6,7 +6,8 @@ A task is declared with `@parley_task("parley.x.y")` over an `async def body(con
 1. restores the tenant and request ids the job was queued with (message headers) and
    clears them afterwards;
 2. claims the job id atomically (Redis `SET NX`) so a redelivered copy of a job that is
-   running or done is skipped;
+   running or done is skipped (unless the task is declared `guarded=False`: its body
+   claims its own work, e.g. the send job's claim on its message);
 3. runs the body on the worker process's long-lived event loop, cancelled after
    `JOB_TIME_LIMIT_SECONDS` (a limit that holds in every pool, threads included);
 4. retries `TemporaryFailure`, `ServiceUnavailable` and timeouts with exponential backoff
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -65,6 +67,10 @@ class JobRuntime(Protocol):
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run on the process's event loop; on `timeout` the coroutine is cancelled and
         `TimeoutError` raised (the time limit that also holds in the threads pool)."""
+        ...
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start `coroutine` on the process's event loop without waiting for it."""
         ...
 
 
@@ -113,6 +119,7 @@ class Delivery:
 class ParleyTask(Task):  # type: ignore[misc]
     abstract = True
     parley_retry_policy: tuple[PolicyOf, ...] = ()  # a tuple, so it never binds as a method
+    parley_guarded = True  # the idempotency guard's claim around the body (step 2)
 
     def retry_policy(self) -> RetryPolicy:
         runtime = self.runtime
@@ -146,13 +153,15 @@ class ParleyTask(Task):  # type: ignore[misc]
         try:
             with tenant_context(tenant):
                 container = self.runtime.container
+                _last_attempt.set(delivery.last_attempt)
+                if not self.parley_guarded:
+                    return await body(container, **kwargs)
                 guard: IdempotencyGuard = container.resolve(IdempotencyGuard)
                 key = f"{self.name}:{delivery.task_id}"
                 hold = int(self.app.conf.task_time_limit or 300) + 30
                 if not await guard.claim(key, hold):
                     log.info("skipped %s %s: running or done already", self.name, delivery.task_id)
                     return None
-                _last_attempt.set(delivery.last_attempt)
                 try:
                     result = await body(container, **kwargs)
                 except BaseException:
@@ -226,12 +235,17 @@ _DECLARED: list[tuple[str, Body, dict[str, Any]]] = []
 
 
 def parley_task(
-    name: str, *, retry_policy: PolicyOf | None = None, **options: Any
+    name: str, *, retry_policy: PolicyOf | None = None, guarded: bool = True, **options: Any
 ) -> Callable[[Body], Body]:
     """Declare a task whose body is `async def body(container, **ids)`; see `register_tasks`.
-    `retry_policy` gives the task retries of its own (read from the worker's container)."""
+    `retry_policy` gives the task retries of its own (read from the worker's container).
+    `guarded=False` runs the body without the idempotency guard (step 2): only for a body
+    that claims its work itself, atomically and durably, so a redelivered copy finds it
+    held or done and does nothing twice; it saves the guard's two Redis round trips."""
     if retry_policy is not None:
         options["parley_retry_policy"] = (retry_policy,)
+    if not guarded:
+        options["parley_guarded"] = False
 
     def declare(body: Body) -> Body:
         _DECLARED.append((name, body, options))

@@ -15,6 +15,7 @@ from typing import Any
 
 import punq
 import pytest
+from celery import Celery
 from redis.asyncio import Redis
 
 from api.domain.messaging.channels import Channel, ChannelRepository
@@ -24,7 +25,7 @@ from api.usecases.messaging.deliver_outbound_message import (
     DeliverOutboundMessage,
     DeliveryOutcome,
 )
-from api.usecases.messaging.sending_rules import SendInProgress
+from api.usecases.messaging.sending_rules import SEND_MESSAGE_JOB, SendInProgress
 from tests.support.app import AppClient
 from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph
 from tests.support.files import png_bytes, uploaded
@@ -270,6 +271,35 @@ async def test_mark_read_sends_a_read_receipt_with_typing(
     assert {s.path for s in graph.requests if s.endpoint == "mark_read"} == {
         f"/v26.0/{PHONE_NUMBER_ID}/messages"
     }
+
+
+async def test_a_send_job_delivered_again_calls_meta_once_and_stores_no_result(
+    client: AppClient,
+    graph: FakeGraph,
+    acme: tuple[dict[str, str], Channel, str],
+    worker: Path,
+    celery_client: Celery,
+) -> None:
+    """The send job has no idempotency key of its own: its claim on the message is what
+    makes it send once. The same job handed out again after it sent (as after a lost
+    ack), twice, finds the message settled; and no result of it is stored."""
+    owner, channel, conversation_id = acme
+    body = {"conversation_id": conversation_id, "type": "text", "text": {"body": "Again"}}
+    message_id = (await queued(client, owner, body))["id"]
+    assert (await settled(client, owner, message_id))["status"] == "sent"
+    job_id = f"again-{message_id}"
+    for _ in range(2):
+        await asyncio.to_thread(
+            celery_client.send_task, SEND_MESSAGE_JOB, kwargs={"message_id": message_id},
+            headers={"parley_tenant_id": channel.tenant_id}, task_id=job_id,
+        )  # fmt: skip
+    done = f"{SEND_MESSAGE_JOB}[{job_id}] succeeded"
+    deadline = time.monotonic() + 30
+    while (await asyncio.to_thread(worker.read_text)).count(done) < 2:
+        assert time.monotonic() < deadline, "the job delivered again did not run twice"
+        await asyncio.sleep(0.1)
+    assert graph.calls("send") == 1
+    assert celery_client.AsyncResult(job_id).state == "PENDING"  # nothing stored
 
 
 async def test_runs_of_one_send_at_once_call_meta_once(

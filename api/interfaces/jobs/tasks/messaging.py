@@ -76,14 +76,18 @@ def send_retries(container: punq.Container) -> RetryPolicy:
     )
 
 
-@parley_task(SEND_MESSAGE_JOB, retry_policy=send_retries, ignore_result=True)
+@parley_task(SEND_MESSAGE_JOB, retry_policy=send_retries, guarded=False, ignore_result=True)
 async def send_message(container: punq.Container, message_id: str) -> str:
     """Send a queued message (see `DeliverOutboundMessage`); throughput limits and provider
     outages are retried with backoff and jitter, then the message fails with the code.
 
     No result is stored (nor the `STARTED` state): the message holds the outcome, nothing
     reads it from the backend, and those writes were about a tenth of the worker's time
-    per send (bench/README.md, "sends.py"); Flower still shows it (task events)."""
+    per send (bench/README.md, "sends.py"); Flower still shows it (task events). Not
+    guarded by the job's idempotency key either: the use case's claim on the message
+    (atomic, in the database) already makes a redelivered copy wait for the run that holds
+    it and then find the message settled, so the guard's two Redis round trips bought
+    nothing here."""
     use_case: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
     outcome = await use_case.execute(message_id, final_attempt=is_last_attempt())
     return outcome.value
