@@ -174,7 +174,8 @@ class MessageRepository(Protocol):
         ...
 
     async def release_send(self, message_id: str) -> None:
-        """Give the claim up (the run failed in a way the job retries)."""
+        """End the run's claim: given up (the run failed in a way the job retries), or
+        once its outcome is stored (`mark_sent`)."""
         ...
 
     async def mark_sent(self, message: Message, external_id: str, at: datetime) -> Message | None:
@@ -182,7 +183,7 @@ class MessageRepository(Protocol):
         (once) and move it to `sent` (forward only: a status webhook may have moved it
         further already). The message after the move (the usual case: `message` with the
         change, not read again), or as stored now when a webhook got there first; None
-        when it is gone."""
+        when it is gone. The claim is not ended here (`release_send` after it)."""
         ...
 
     async def apply_status(self, change: StatusChange) -> bool | None:

@@ -294,7 +294,6 @@ class BeanieMessageRepository:
              "$min": {"status_timestamps.sent": at}},
         )  # fmt: skip
         if moved:
-            await _end_claim(oid)
             stamps = dict(message.status_timestamps)
             stamps["sent"] = min(stamps.get("sent", at), at)
             return message.model_copy(
@@ -308,7 +307,6 @@ class BeanieMessageRepository:
             channel_id=channel_id, external_id=external_id, status=MessageStatus.SENT, at=at
         )
         await self.apply_status(change)
-        await _end_claim(oid)
         return await self.get(message_id)
 
     async def apply_status(self, change: StatusChange) -> bool | None:
