@@ -170,12 +170,17 @@ class MessageRepository(Protocol):
 
     async def claim_send(self, message_id: str, *, now: datetime, until: datetime) -> SendClaim:
         """Claim a queued outbound message (no provider id yet) for one run of the send
-        job until `until`, atomically, and read it in the same step."""
+        job until `until`, atomically, and read it in the same step (a message failed
+        meanwhile ends its claim, as `end_send`)."""
         ...
 
     async def release_send(self, message_id: str) -> None:
-        """End the run's claim: given up (the run failed in a way the job retries), or
-        once its outcome is stored (`mark_sent`)."""
+        """Give the claim up (the run failed in a way the job retries): it ends now."""
+        ...
+
+    def end_send(self, message_id: str) -> None:
+        """The run stored the message's outcome (`mark_sent`): its claim holds nothing now
+        and ends a moment later, in the background (nobody waits for it)."""
         ...
 
     async def mark_sent(self, message: Message, external_id: str, at: datetime) -> Message | None:
@@ -183,7 +188,7 @@ class MessageRepository(Protocol):
         (once) and move it to `sent` (forward only: a status webhook may have moved it
         further already). The message after the move (the usual case: `message` with the
         change, not read again), or as stored now when a webhook got there first; None
-        when it is gone. The claim is not ended here (`release_send` after it)."""
+        when it is gone. The claim is not ended here (`end_send` after it)."""
         ...
 
     async def apply_status(self, change: StatusChange) -> bool | None:

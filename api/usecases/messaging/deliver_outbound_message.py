@@ -38,10 +38,11 @@ Every change of the message is published as `message.updated` (best effort).
 What a send reads: its claim and its message, and the channel from `SendingChannels` (an
 active one kept by the worker a few seconds); the recipient is the message's own when it
 was queued with one (WhatsApp), else its conversation's. The move to `sent` is not read
-back (`MessageRepository.mark_sent`). Once the provider answered, the move to `sent` goes
-beside the slot's release, and the claim is ended without the run waiting for it (it
-holds nothing once the outcome is stored): each send's wall time in a worker thread is
-what limits a worker's rate (bench/README.md, "sends.py").
+back (`MessageRepository.mark_sent`). The claim and the message are asked for at once
+(`claim_send`); once the provider answered, the move to `sent` goes beside the slot's
+release, and the claim is ended without the run waiting for it (`end_send`: it holds
+nothing once the outcome is stored): each send's wall time in a worker thread is what
+limits a worker's rate (bench/README.md, "sends.py").
 """
 
 from __future__ import annotations
@@ -200,18 +201,10 @@ class DeliverOutboundMessage:
                 await self._consent.marketing_refused(message.contact_id, self._clock.now())
             return await self._fail(message, error)
         sent = await marking
-        self._end_claim_beside(message.id)
+        self._messages.end_send(message.id)  # not waited for: it holds nothing now
         if sent is not None:
             await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
         return DeliveryOutcome.SENT
-
-    def _end_claim_beside(self, message_id: str) -> None:
-        """The outcome is stored: the claim holds nothing now, and is ended without this run
-        waiting for it (a claim left behind, the process stopping first, runs out by itself;
-        any run that takes it reads the message after it and finds it settled)."""
-        task = asyncio.get_running_loop().create_task(self._messages.release_send(message_id))
-        _ENDING.add(task)
-        task.add_done_callback(_claim_ended)
 
     async def _provider_send(self, channel: Channel, outbound: OutboundMessage) -> SendResult:
         """The provider call. A refused token is checked against the stored channel first
@@ -344,15 +337,6 @@ class DeliverOutboundMessage:
             await self._updated(message.id)
         log.info("message %s failed: %s %s", message.id, error.code, error.title)
         return DeliveryOutcome.FAILED
-
-
-_ENDING: set[asyncio.Task[None]] = set()  # claims being ended (held until they are)
-
-
-def _claim_ended(task: asyncio.Task[None]) -> None:
-    _ENDING.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.info("a settled message's claim was left to run out: %s", type(error).__name__)
 
 
 def _token(channel: Channel) -> str | None:

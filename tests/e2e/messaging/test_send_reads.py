@@ -33,7 +33,11 @@ from api.domain.messaging.messages import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.cache.sending_channels import CachedSendingChannels
-from api.infrastructure.persistence.messaging.messages import SendClaimDocument
+from api.infrastructure.persistence.messaging import messages as stored_messages
+from api.infrastructure.persistence.messaging.messages import (
+    CLAIM_END_DELAY_SECONDS,
+    SendClaimDocument,
+)
 from api.usecases.messaging.deliver_outbound_message import (
     DeliverOutboundMessage,
     DeliveryOutcome,
@@ -203,9 +207,12 @@ async def test_a_kept_channel_shows_changes_after_its_time_and_inactive_ones_are
         assert await rate(not_kept) == 40
 
 
+@pytest.mark.parametrize("read", ["with the claim", "after the claim"])
 async def test_a_claim_held_by_a_live_run_holds_and_one_that_ran_out_is_taken_over(
-    container: punq.Container, channel: Channel
+    container: punq.Container, channel: Channel, read: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if read == "after the claim":  # every answer too slow to trust the read asked with it
+        monkeypatch.setattr(stored_messages, "CLAIM_END_DELAY_SECONDS", 0.0)
     message_id = await queued_message(container, channel, "Claimed")
     now = CREATED
     with tenant_context(TenantId(channel.tenant_id or "")):
@@ -224,3 +231,28 @@ async def test_a_claim_held_by_a_live_run_holds_and_one_that_ran_out_is_taken_ov
         with tenant_context(TenantId(str(ObjectId()))):
             other = await messages.claim_send(message_id, now=later, until=later)
         assert other.message is None and other.held_until is None
+
+
+async def test_a_settled_messages_claim_ends_a_moment_after_its_outcome_never_sooner(
+    container: punq.Container, channel: Channel
+) -> None:
+    """For CLAIM_END_DELAY_SECONDS after an outcome any new claim is refused: a claim and
+    a read asked for together can trust the read (a read from before an outcome would
+    need the outcome's claim gone before that long)."""
+    message_id = await queued_message(container, channel, "Settled")
+    claims = SendClaimDocument.get_pymongo_collection()
+    until = CREATED + timedelta(minutes=1)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        messages: MessageRepository = container.resolve(MessageRepository)
+        claim = await messages.claim_send(message_id, now=CREATED, until=until)
+        assert claim.message is not None
+        assert await messages.mark_sent(claim.message, "wamid.SETTLED", CREATED) is not None
+        ended = time.monotonic()
+        messages.end_send(message_id)
+        late = await messages.claim_send(message_id, now=CREATED, until=until)
+        assert late.message is None and late.held_until is None  # refused, and settled
+        assert await claims.count_documents({"_id": ObjectId(message_id)}) == 1
+        while await claims.count_documents({"_id": ObjectId(message_id)}):
+            assert time.monotonic() - ended < 10 + CLAIM_END_DELAY_SECONDS, "never ended"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - ended >= CLAIM_END_DELAY_SECONDS

@@ -10,10 +10,23 @@ message's), not a field of the message: the embedded server (SecantusDB) rewrite
 index entry of a document on any update, so a claim written on the message cost 3.5 ms
 of its CPU against 0.5 ms for an insert in a collection with no other index (and about
 as much again to end it: a delete there, where the message needed no write).
+
+A claim is taken and the message read at the same time (one round trip's wait, not two).
+That read is only trusted when no outcome can have been stored between it and the claim:
+a claim whose message is settled (sent or failed) is deleted `CLAIM_END_DELAY_SECONDS`
+after the outcome was stored, never sooner, so for that long after any outcome a new
+claim on the message is refused. A new claim taken in less time than that since both
+were asked for was therefore refused had an outcome been stored after the read: the read
+stands. Otherwise (a claim taken over from a run out of time, one taken again after it
+ended meanwhile, or a slow answer) the message is read again after the claim. A claim
+given back (`release_send`: no outcome, the message still to send) ends at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -49,6 +62,11 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 _FINAL = STATUS_RANK[MessageStatus.FAILED]
 _REQUEUES = "requeues"  # how many times the sweeper queued its send job again
 _CLAIM_TRIES = 3  # a claim ended between our insert and our take-over: try again
+# How long after a settled message's outcome its claim is deleted; a claim and a read
+# asked for together are trusted when both answered within it (see the module's doc).
+# The same in every process: a constant, not a setting.
+CLAIM_END_DELAY_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 class MessageDocument(TenantOwnedDocument):
@@ -111,7 +129,8 @@ class MessageDocument(TenantOwnedDocument):
 
 class SendClaimDocument(Document):
     """One send run's hold on an outbound message (`_id`: the message's) until `until`;
-    ended (deleted) when the message is sent, failed or given back. No index but `_id`."""
+    ended (deleted) when the message is given back, and a moment after it is sent or
+    failed (`CLAIM_END_DELAY_SECONDS`). No index but `_id`."""
 
     tenant_id: str
     until: datetime
@@ -131,20 +150,30 @@ def _sendable(document: MessageDocument | None) -> bool:
     )
 
 
+async def _new_claim(oid: ObjectId, tenant_id: str, until: datetime) -> bool:
+    """A claim on the message `oid` for the tenant until `until`, if none is there."""
+    with database_errors():
+        try:
+            await SendClaimDocument.get_pymongo_collection().insert_one(
+                {"_id": oid, TENANT_FIELD: tenant_id, "until": until}
+            )
+        except DuplicateKeyError:
+            return False
+    return True
+
+
 async def _take_claim(
-    oid: ObjectId, tenant_id: str, now: datetime, until: datetime
+    oid: ObjectId, tenant_id: str, now: datetime, until: datetime, *, refused: bool = False
 ) -> datetime | Literal[False] | None:
     """Hold the message `oid` for the tenant until `until`: a new claim, or one whose
     holder's time ran out by `now` (its run died). None when taken; when a live run holds
-    it, when that run's time runs out; False when the claim is another tenant's."""
+    it, when that run's time runs out; False when the claim is another tenant's.
+    `refused`: a new claim was just refused (the first try is the take-over)."""
     claims = SendClaimDocument.get_pymongo_collection()
     with database_errors():
-        for _ in range(_CLAIM_TRIES):
-            try:
-                await claims.insert_one({"_id": oid, TENANT_FIELD: tenant_id, "until": until})
+        for attempt in range(_CLAIM_TRIES):
+            if not (refused and attempt == 0) and await _new_claim(oid, tenant_id, until):
                 return None
-            except DuplicateKeyError:
-                pass
             row = await claims.find_one({"_id": oid})
             if row is None:
                 continue  # ended meanwhile: claim it anew
@@ -168,6 +197,29 @@ async def _end_claim(oid: ObjectId) -> None:
         await SendClaimDocument.get_pymongo_collection().delete_one(
             {"_id": oid, TENANT_FIELD: current_tenant()}
         )
+
+
+_ENDING: set[asyncio.Task[None]] = set()  # settled messages' claims to end (held till then)
+
+
+def _end_claim_later(oid: ObjectId) -> None:
+    """The message `oid` is settled: its claim ends `CLAIM_END_DELAY_SECONDS` from now, in
+    the background (nobody waits for it; one left behind, the process stopping first,
+    runs out by itself, and a run taking it over reads the message after it)."""
+
+    async def end() -> None:
+        await asyncio.sleep(CLAIM_END_DELAY_SECONDS)
+        await _end_claim(oid)
+
+    task = asyncio.get_running_loop().create_task(end())
+    _ENDING.add(task)
+    task.add_done_callback(_claim_ended)
+
+
+def _claim_ended(task: asyncio.Task[None]) -> None:
+    _ENDING.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.info("a settled message's claim was left to run out: %s", type(error).__name__)
 
 
 class BeanieMessageRepository:
@@ -227,23 +279,36 @@ class BeanieMessageRepository:
         oid = to_object_id(message_id)
         if oid is None:
             return SendClaim()
-        # The claim first, then the message: a run that ended its claim had stored the
-        # outcome before, so what is read now is settled or still to send.
-        held = await _take_claim(oid, current_tenant(), now, until)
-        if held is False:
-            return SendClaim()  # another tenant's message
-        document = await self._scoped.get(oid)
+        # The claim and the message at once; the read stands when the claim is new and
+        # both answered in less than CLAIM_END_DELAY_SECONDS (see the module's doc),
+        # else the message is read again once the claim is held.
+        tenant = current_tenant()
+        asked = time.monotonic()
+        new, document = await asyncio.gather(_new_claim(oid, tenant, until), self._scoped.get(oid))
+        held: datetime | Literal[False] | None = None
+        if not new or time.monotonic() - asked >= CLAIM_END_DELAY_SECONDS:
+            if not new:
+                held = await _take_claim(oid, tenant, now, until, refused=True)
+            if held is False:
+                return SendClaim()  # another tenant's message
+            if held is None:
+                document = await self._scoped.get(oid)
         if held is None and _sendable(document):
             assert document is not None  # noqa: S101 - sendable
             return SendClaim(message=document.to_entity())
         if held is None:
-            await _end_claim(oid)
+            _end_claim_later(oid)  # settled (or gone): the claim holds nothing
         return SendClaim(held_until=held) if _sendable(document) else SendClaim()
 
     async def release_send(self, message_id: str) -> None:
         oid = to_object_id(message_id)
         if oid is not None:
             await _end_claim(oid)
+
+    def end_send(self, message_id: str) -> None:
+        oid = to_object_id(message_id)
+        if oid is not None:
+            _end_claim_later(oid)
 
     async def fail(self, message_id: str, error: MessageError, at: datetime) -> bool:
         oid = to_object_id(message_id)
@@ -254,7 +319,7 @@ class BeanieMessageRepository:
             {"$set": {"status": MessageStatus.FAILED.value, "status_rank": _FINAL,
                       "error": error.model_dump(), "status_timestamps.failed": at}},
         )  # fmt: skip
-        await _end_claim(oid)  # a claim on it, if any, holds nothing now
+        _end_claim_later(oid)  # a claim on it, if any, holds nothing now
         return failed
 
     async def last_inbound(self, conversation_id: str) -> Message | None:
