@@ -205,13 +205,13 @@ _ENDING: set[asyncio.Task[None]] = set()  # settled messages' claims to end (hel
 def _end_claim_later(oid: ObjectId) -> None:
     """The message `oid` is settled: its claim ends `CLAIM_END_DELAY_SECONDS` from now, in
     the background (nobody waits for it; one left behind, the process stopping first,
-    runs out by itself, and a run taking it over reads the message after it)."""
+    runs out by itself, and a run taking it over reads the message after it). A timer,
+    not a sleeping task: a loop that stops meanwhile drops it quietly."""
+    asyncio.get_running_loop().call_later(CLAIM_END_DELAY_SECONDS, _start_ending, oid)
 
-    async def end() -> None:
-        await asyncio.sleep(CLAIM_END_DELAY_SECONDS)
-        await _end_claim(oid)
 
-    task = asyncio.get_running_loop().create_task(end())
+def _start_ending(oid: ObjectId) -> None:
+    task = asyncio.get_running_loop().create_task(_end_claim(oid))  # in the caller's tenant
     _ENDING.add(task)
     task.add_done_callback(_claim_ended)
 
