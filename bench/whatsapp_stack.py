@@ -28,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,20 @@ BUSINESS_PHONE = "15550783881"
 
 def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A free TCP port of 127.0.0.1 (for a process a bench starts itself)."""
+    return devservers.free_port()
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Run a bench's `main` as a script: its code as the exit status; Ctrl-C said plainly
+    (whatever it started is stopped by its `ExitStack`)."""
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted; everything it started has been stopped.")
 
 
 def raise_on_sigterm(signum: int, _frame: object) -> None:

@@ -721,7 +721,8 @@ def serve_fake_llm_in_thread(fake: FakeLLM) -> Iterator[str]:
 def _bench_fake(tokens: int, token_text: str, token_delay: float) -> FakeLLM:
     reply = [token_text] * tokens
     return FakeLLM(
-        ollama_models={"bench:latest": reply},
+        # `bench-short`: one token, for what a call costs apart from its tokens.
+        ollama_models={"bench:latest": reply, "bench-short:latest": [token_text]},
         openai_models={"bench-model": list(reply)},
         token_delay=token_delay,
         record_requests=False,
