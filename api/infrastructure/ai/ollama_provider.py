@@ -50,7 +50,9 @@ class OllamaProvider(LangChainProvider):
 
     def _build(self, model: str) -> BaseChatModel:
         return ChatOllama(
-            model=model, base_url=self._host, client_kwargs={"timeout": self._timeout}
+            model=model,
+            base_url=self._host,
+            client_kwargs={"timeout": self._timeout, "verify": self._tls},
         )
 
     def _limits(self, max_output_tokens: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from api.domain.ai.values import FinishReason
 from api.usecases.ai.events import (
     Failed,
     Finished,
-    GenerationItem,
+    Items,
     KeepAlive,
     QueueItem,
     Started,
@@ -25,12 +25,12 @@ class Answer:
         self,
         started: Started,
         generation: Generation,
-        first: GenerationItem | None,
+        first: list[QueueItem],
         keepalive: float,
     ) -> None:
         self.started = started
         self._generation = generation
-        self._first = first
+        self._first = first  # what the generation gave before the answer started
         self._keepalive = keepalive
 
     def cancel(self) -> None:
@@ -39,35 +39,37 @@ class Answer:
 
     async def events(self) -> AsyncIterator[list[StreamEvent]]:
         """Events in batches: whatever is ready is given at once (one write per batch)."""
-        queue = self._generation.queue
+        items = self._generation.items
         batch: list[StreamEvent] = [self.started]
-        pending: QueueItem | None = self._first
-        keepalive = _KeepAlive(queue, self._keepalive)
+        ready = self._first
+        keepalive = _KeepAlive(items, self._keepalive)
         try:
             while True:
-                if pending is None:
-                    if batch:
+                for item in ready:
+                    batch.append(item)
+                    if isinstance(item, Finished | Failed):
                         yield batch
-                        batch = []
+                        return
+                if batch:
+                    yield batch
+                    batch = []
+                ready = items.take()
+                if not ready:
                     keepalive.waiting()
-                    pending = await queue.get()
-                batch.append(pending)
-                if isinstance(pending, Finished | Failed):
-                    break
-                pending = queue.get_nowait() if not queue.empty() else None
-            yield batch
+                    await items.wait()
+                    ready = items.take()
         finally:
             keepalive.close()
             self.cancel()
 
 
 class _KeepAlive:
-    """Puts a `KeepAlive` on the queue when the response has waited `seconds` on an empty
-    one. One timer, re-armed only when it fires: a timeout context around every wait (one
-    a batch of tokens) cost more than the rest of the batch's bookkeeping."""
+    """Puts a `KeepAlive` among the items when the response has waited `seconds` for one.
+    One timer, re-armed only when it fires: a timeout context around every wait (one a
+    batch of tokens) cost more than the rest of the batch's bookkeeping."""
 
-    def __init__(self, queue: asyncio.Queue[QueueItem], seconds: float) -> None:
-        self._queue = queue
+    def __init__(self, items: Items, seconds: float) -> None:
+        self._items = items
         self._seconds = seconds
         self._loop = asyncio.get_running_loop()
         self._since = self._loop.time()
@@ -79,8 +81,8 @@ class _KeepAlive:
 
     def _check(self) -> None:
         now = self._loop.time()
-        if now - self._since >= self._seconds and self._queue.empty():
-            self._queue.put_nowait(KeepAlive())
+        if now - self._since >= self._seconds and self._items.empty():
+            self._items.put(KeepAlive())
             self._since = now
         self._timer = self._loop.call_at(self._since + self._seconds, self._check)
 

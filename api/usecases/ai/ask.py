@@ -31,7 +31,7 @@ from api.domain.errors import FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.usecases.ai.answer import Answer
-from api.usecases.ai.events import Failed, GenerationItem, KeepAlive, Started
+from api.usecases.ai.events import Failed, QueueItem, Started
 from api.usecases.ai.generation import Generation
 from api.usecases.ai.model_access import ModelAccess
 from api.usecases.ai.policy import AiPolicy
@@ -160,22 +160,22 @@ class Ask:
         except BaseException:
             generation.cancel(FinishReason.DISCONNECTED)
             raise
-        if isinstance(first, Failed) and first.before_first_token:
+        failed = first[0] if first else None
+        if isinstance(failed, Failed) and failed.before_first_token:
             await self._take_back(
                 principal, conversation_id, user_message_id, whole=created, was=conversation
             )
-            raise first.error
+            raise failed.error
         started = Started(conversation_id, generation.message_id, user_message_id, model)
         return Answer(started, generation, first, self._policy.keepalive_seconds)
 
-    async def _first_item(self, generation: Generation) -> GenerationItem | None:
-        try:
+    async def _first_item(self, generation: Generation) -> list[QueueItem]:
+        """What the generation gave within the grace period (nothing: a slow model, which
+        is streamed with keep-alives, its errors reported as events)."""
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._policy.start_grace_seconds):
-                item = await generation.queue.get()
-        except TimeoutError:
-            return None  # a slow model: stream, with keep-alives, and report errors as events
-        # Keep-alives are an answer's (`Answer.events`), and there is no answer yet.
-        return None if isinstance(item, KeepAlive) else item
+                await generation.items.wait()
+        return generation.items.take()
 
     async def _take_back(
         self,

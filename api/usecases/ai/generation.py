@@ -28,7 +28,7 @@ from api.domain.ai.values import (
 )
 from api.domain.errors import ParleyError
 from api.domain.identity.auth import Principal
-from api.usecases.ai.events import Failed, Finished, QueueItem, Token
+from api.usecases.ai.events import Failed, Finished, Items, Token
 from api.usecases.ai.policy import AiPolicy
 from api.usecases.ai.reply_writer import ReplyWriter
 from api.usecases.ai.token_budget import Hold, TokenBudget, prompt_tokens
@@ -36,6 +36,34 @@ from api.usecases.ai.token_budget import Hold, TokenBudget, prompt_tokens
 log = logging.getLogger(__name__)
 
 SLICE_SECONDS = 0.0005  # the longest a generation works through buffered deltas at a go
+
+
+class Slices:
+    """When a generation should give the loop a turn: after `SLICE_SECONDS` of deltas
+    without one. A delta that had to wait for the network already gave the loop its turn
+    (the loop ran a callback scheduled at the slice's start), so a stream whose deltas
+    arrive one by one never pauses on top of it (it did once per delta: a task step, and
+    the loop's round, per token); a burst of buffered deltas parsed without a pause does."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        self._loop = loop
+        self._turned = False
+        self.ends = now + SLICE_SECONDS
+        loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._turned = True
+
+    async def next(self, now: float) -> None:
+        """The slice is over (`now` past `ends`): pause unless the loop turned meanwhile,
+        and start the next one. It starts when the pause ends: from `now`, the others'
+        turns counted in it, it was over at the next delta (a pause per delta)."""
+        if not self._turned:
+            await asyncio.sleep(0)
+            now = self._loop.time()
+        self._turned = False
+        self.ends = now + SLICE_SECONDS
+        self._loop.call_soon(self._turn)
 
 
 class Watchdog:
@@ -76,7 +104,7 @@ class Watchdog:
 
 
 class Generation:
-    """One upstream call in a task: deltas go to `queue`; the end saves the reply."""
+    """One upstream call in a task: deltas go to `items`; the end saves the reply."""
 
     def __init__(
         self,
@@ -92,7 +120,7 @@ class Generation:
         budget: TokenBudget,
         hold: Hold,
     ) -> None:
-        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+        self.items = Items()
         self.message_id = message_id
         self._models = models
         self._policy = policy
@@ -125,21 +153,21 @@ class Generation:
         policy = self._policy
         stream: AsyncGenerator[ChatDelta, None] | None = None
         watchdog = Watchdog(policy.first_token_timeout_seconds, policy.token_timeout_seconds)
-        yield_at = watchdog.last + SLICE_SECONDS
+        slices = Slices(watchdog.loop, watchdog.last)
+        put = self.items.put
         try:
             stream = self._models.stream(
                 self._model, self._prompt, max_output_tokens=self._hold.max_output_tokens
             )
             async for delta in stream:
                 now = watchdog.saw_delta(bool(delta.content))
-                if now >= yield_at:
+                if now >= slices.ends:
                     # Deltas already buffered are parsed without a pause: a fast model
                     # would hold the loop for its whole burst. Give others a turn.
-                    await asyncio.sleep(0)
-                    yield_at = now + SLICE_SECONDS
+                    await slices.next(now)
                 if delta.content:
                     parts.append(delta.content)
-                    self.queue.put_nowait(Token(delta.content))
+                    put(Token(delta.content))
                 if delta.usage is not None:
                     usage = delta.usage
                 if delta.finish_reason is not None:
@@ -202,9 +230,9 @@ class Generation:
             else:
                 saved_id = saved
         if error is not None:
-            self.queue.put_nowait(Failed(error, saved_id, before_first_token=not content))
+            self.items.put(Failed(error, saved_id, before_first_token=not content))
             return
-        self.queue.put_nowait(
+        self.items.put(
             Finished(
                 message_id=saved_id,
                 usage=usage or TokenUsage(),
