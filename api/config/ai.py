@@ -26,6 +26,9 @@ class AiSettings(BaseSettings):
     ai_context_max_tokens: int = Field(default=4000, ge=100)
     ai_max_message_chars: int = Field(default=32000, ge=1)
     ai_models_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long a process keeps a tenant's AI settings (0: read them for every ask). A change
+    # through a process applies there at once, on the others within this.
+    ai_settings_cache_seconds: float = Field(default=5.0, ge=0)
     # How long a model-list refresh waits for a provider before counting it with its last
     # list (its listing goes on): a hung provider never holds up chats with the others.
     ai_models_wait_seconds: float = Field(default=2.0, gt=0, le=60)

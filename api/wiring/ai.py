@@ -26,7 +26,10 @@ from api.infrastructure.persistence.ai.assistants import BeanieAssistantReposito
 from api.infrastructure.persistence.ai.conversations import BeanieAiConversationRepository
 from api.infrastructure.persistence.ai.messages import BeanieAiMessageRepository
 from api.infrastructure.persistence.ai.quota import MongoQuotaHolds
-from api.infrastructure.persistence.ai.settings import MongoAiSettingsRepository
+from api.infrastructure.persistence.ai.settings import (
+    CachingAiSettings,
+    MongoAiSettingsRepository,
+)
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.policy import AiPolicy
 from api.wiring.clients import Clients
@@ -104,5 +107,10 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(AiMessageRepository, BeanieAiMessageRepository)
     container.register(UsageLedger, MongoUsageLedger)
     container.register(QuotaHolds, MongoQuotaHolds)
-    container.register(AiSettingsRepository, MongoAiSettingsRepository)
+    container.register(
+        AiSettingsRepository,
+        instance=CachingAiSettings(
+            MongoAiSettingsRepository(), settings.ai.ai_settings_cache_seconds
+        ),
+    )
     container.register(AssistantRepository, BeanieAssistantRepository)
