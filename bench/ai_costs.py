@@ -11,8 +11,8 @@ process (its real lifespan) and calls it as ASGI directly: no HTTP client and no
 so this process's CPU is Parley's (the SSE bytes are only counted). Each round, for each
 model, `--asks` asks one at a time, then `--concurrent` at once (a new conversation each),
 then the same calls through `ChatOllama.astream()` alone (what the library costs by
-itself). The CPU of this process (`time.process_time`) and of the database server
-(`/proc`) per call, and every database command (pymongo `CommandListener`) and Redis
+itself). The CPU of this process (`time.process_time`), of the database server and of
+the fake (`/proc`) per call, and every database command (pymongo `CommandListener`) and Redis
 command (`INFO commandstats`) per ask. Per token is the difference of the 200-token and
 1-token calls over 199; per ask, start and end, is what a 1-token ask costs. Figures per
 call, which a loaded machine skews far less than a rate. `--profile` writes cProfile's
@@ -127,21 +127,24 @@ async def redis_calls(redis: Redis) -> int:
 class Meter:
     """This process's CPU, the database's CPU, and the commands, over one phase."""
 
-    def __init__(self, listener: Commands, redis: Redis, db_pid: int) -> None:
-        self.listener, self.redis, self.db_pid = listener, redis, db_pid
+    def __init__(self, listener: Commands, redis: Redis, db_pid: int, fake_pid: int) -> None:
+        self.listener, self.redis, self.db_pid, self.fake_pid = listener, redis, db_pid, fake_pid
 
     async def run(self, calls: int, work: Callable[[], Awaitable[None]]) -> dict[str, Any]:
         self.listener.take("ask")
         redis_before = await redis_calls(self.redis)
-        db, own, wall = ws.group_cpu_seconds(self.db_pid), time.process_time(), time.perf_counter()
+        db, fake = ws.group_cpu_seconds(self.db_pid), ws.group_cpu_seconds(self.fake_pid)
+        own, wall = time.process_time(), time.perf_counter()
         await work()
         wall = time.perf_counter() - wall
         own = time.process_time() - own
         db = ws.group_cpu_seconds(self.db_pid) - db
+        fake = ws.group_cpu_seconds(self.fake_pid) - fake
         redis = await redis_calls(self.redis) - redis_before - 1  # its own INFO
         counts, micros = self.listener.take("ask")
         return {
             "own_ms": own * 1000 / calls, "db_ms": db * 1000 / calls, "wall_s": wall,
+            "fake_ms": fake * 1000 / calls,
             "mongo": sum(counts.values()) / calls, "redis": redis / calls, "commands": counts,
             "micros": micros,
         }  # fmt: skip
@@ -151,7 +154,7 @@ async def measure(stack: ws.Stack, tenant_id: str, args: argparse.Namespace) -> 
     listener = Commands()
     monitoring.register(listener)
     redis = Redis.from_url(stack.redis_url)
-    meter = Meter(listener, redis, stack.groups["db"])
+    meter = Meter(listener, redis, stack.groups["db"], stack.groups["fake_llm"])
     from langchain_core.messages import HumanMessage
     from langchain_ollama import ChatOllama
 
@@ -247,16 +250,17 @@ def report(rows: Rows, args: argparse.Namespace) -> None:
         return float(statistics.median(r[name] for r in rows[key]))
 
     print(
-        "\n| way | mode | model | this process CPU ms/call | DB CPU ms/call | calls/s "
+        "\n| way | mode | model | this process CPU ms/call | DB CPU ms/call "
+        "| fake LLM CPU ms/call | calls/s "
         "| mongo cmds/call | redis cmds/call |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for key, results in rows.items():
         way, model, mode = key
         calls = args.asks if mode == "sequential" else args.concurrent
         rate = statistics.median(calls / r["wall_s"] for r in results)
         figures = (
-            " | ".join(f"{med(key, name):.2f}" for name in ("own_ms", "db_ms"))
+            " | ".join(f"{med(key, name):.2f}" for name in ("own_ms", "db_ms", "fake_ms"))
             + f" | {rate:.1f} | "
             + " | ".join(f"{med(key, name):.2f}" for name in ("mongo", "redis"))
         )

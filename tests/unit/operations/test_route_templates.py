@@ -118,3 +118,20 @@ async def test_a_request_builds_only_the_routers_it_walks(http: httpx.AsyncClien
     assert (await http.get("/v1/items/a", headers={"X-Refuse": "1"})).status_code == 403
     walked = [r._effective_candidates_version is not None for r in included]
     assert walked == [True, False, False]  # the label needed nothing more
+
+
+def test_the_api_builds_every_router_before_serving_outside_tests() -> None:
+    from api.main import build_routes, create_app
+    from tests.support.settings import make_settings
+
+    # No server is reached: the app is only made (its lifespan, which calls this when the
+    # environment is not the tests', is not run).
+    app = create_app(make_settings("mongodb://127.0.0.1:9", "redis://127.0.0.1:9/0", "unused"))
+    included = [route for route in app.router.routes if hasattr(route, "original_router")]
+
+    def built() -> list[bool]:
+        return [getattr(r, "_effective_candidates_version", None) is not None for r in included]
+
+    assert included and not any(built())
+    build_routes(app)
+    assert all(built())
