@@ -94,24 +94,40 @@ async def _tenants(container: punq.Container, args: argparse.Namespace) -> dict[
     return _tenant_json(tenant)
 
 
+async def execute(container: punq.Container, args: argparse.Namespace) -> dict[str, Any]:
+    """One parsed command against a started container: the JSON document it prints.
+    Raises `ParleyError` for what `main` reports as an error."""
+    if args.group == "jobs":
+        failures = await container.resolve(ListFailedJobs).execute(limit=args.limit)
+        return {"items": [f.model_dump(mode="json") for f in failures]}
+    return await _tenants(container, args)
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line's command (argparse exits with status 2 on a bad one)."""
+    return _parser().parse_args(argv)
+
+
+def error_text(exc: ParleyError | ConfigurationError) -> str:
+    """What `main` writes on stderr for an error."""
+    lines = [f"error: {exc}"]
+    lines += [f"  {'.'.join(map(str, p.loc))}: {p.msg}" for p in getattr(exc, "problems", [])]
+    return "".join(f"{line}\n" for line in lines)
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings()
     async with running(settings) as container:
-        if args.group == "jobs":
-            failures = await container.resolve(ListFailedJobs).execute(limit=args.limit)
-            return {"items": [f.model_dump(mode="json") for f in failures]}
-        return await _tenants(container, args)
+        return await execute(container, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse(argv)
     configure_logging(level="WARNING")
     try:
         result = asyncio.run(_run(args))
     except (ParleyError, ConfigurationError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        for problem in getattr(exc, "problems", []):
-            sys.stderr.write(f"  {'.'.join(map(str, problem.loc))}: {problem.msg}\n")
+        sys.stderr.write(error_text(exc))
         return 1
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0

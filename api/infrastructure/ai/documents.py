@@ -28,17 +28,13 @@ import io
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from typing import IO
-
-import docx
-import pypdf
-from langchain_text_splitters import (
-    MarkdownTextSplitter,
-    RecursiveCharacterTextSplitter,
-    TextSplitter,
-)
+from functools import cached_property
+from typing import IO, TYPE_CHECKING
 
 from api.domain.ai.documents import DocumentKind, UnreadableDocument
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import TextSplitter
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +48,24 @@ class SplittingDocumentReader:
     def __init__(self, *, chunk_size: int, chunk_overlap: int, max_bytes: int, max_chunks: int):
         self._max_bytes = max_bytes
         self._max_chunks = max_chunks
-        self._plain = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        self._chunk_size = chunk_size
+        self._chunk_overlap = chunk_overlap
+
+    # The parsers and splitters are imported on the first document read (about a second of
+    # imports, which every process that builds the container would pay otherwise).
+    @cached_property
+    def _plain(self) -> TextSplitter:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        return RecursiveCharacterTextSplitter(
+            chunk_size=self._chunk_size, chunk_overlap=self._chunk_overlap
         )
-        self._markdown = MarkdownTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+    @cached_property
+    def _markdown(self) -> TextSplitter:
+        from langchain_text_splitters import MarkdownTextSplitter
+
+        return MarkdownTextSplitter(chunk_size=self._chunk_size, chunk_overlap=self._chunk_overlap)
 
     async def passages(self, kind: DocumentKind, content: AsyncIterator[bytes]) -> list[str]:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
@@ -108,6 +118,8 @@ def extract_text(kind: DocumentKind, source: IO[bytes]) -> str:
 
 
 def _pdf_text(source: IO[bytes]) -> str:
+    import pypdf
+
     reader = pypdf.PdfReader(source)
     if reader.is_encrypted and not reader.decrypt(""):
         raise UnreadableDocument("The PDF is protected by a password.")
@@ -116,6 +128,8 @@ def _pdf_text(source: IO[bytes]) -> str:
 
 
 def _docx_text(source: IO[bytes]) -> str:
+    import docx
+
     document = docx.Document(source)
     lines = [paragraph.text for paragraph in document.paragraphs if paragraph.text.strip()]
     for table in document.tables:

@@ -9,7 +9,8 @@
   still bring their own settings for any of them.
 
 The adapters are cheap to build (they hold settings; clients are per operation or
-cached), so building one per request is fine.
+cached), so building one per request is fine. The Azure and S3 adapters (their SDKs are
+seconds of imports) are imported when a configuration first needs them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 from api.config import StorageSettings
 from api.domain.errors import InvalidInput
 from api.domain.files.storage import DEFAULT_CONFIG_ID, BlobStorage, StorageConfig, StorageProvider
-from api.infrastructure.storage.azure import AzureBlobStorage
 from api.infrastructure.storage.local import LocalBlobStorage, LocalUrlSigner
-from api.infrastructure.storage.s3 import S3BlobStorage
 
 
 class DeploymentBlobStorageFactory:
@@ -47,6 +46,8 @@ class DeploymentBlobStorageFactory:
         if config.provider is StorageProvider.AZURE_BLOB:
             if not config.connection_string or not config.container:
                 raise InvalidInput("Azure Blob needs a connection string and a container.")
+            from api.infrastructure.storage.azure import AzureBlobStorage
+
             return AzureBlobStorage(
                 config.connection_string,
                 config.container,
@@ -57,6 +58,8 @@ class DeploymentBlobStorageFactory:
         if config.provider is StorageProvider.S3:
             if not config.bucket:
                 raise InvalidInput("S3 needs a bucket.")
+            from api.infrastructure.storage.s3 import S3BlobStorage
+
             return S3BlobStorage(
                 config.bucket,
                 config.region or self._settings.aws_s3_region,

@@ -7,7 +7,8 @@ code point, `<U+1F44D>`, rather than vanishing.
 fpdf2 keeps the document in memory until it is written out, so a PDF holds at most
 `max_entries` entries (then a line says how to get the rest: the CSV has every entry);
 entries are read batch by batch, and each batch is laid out in a worker thread so the
-event loop is never blocked.
+event loop is never blocked. fpdf2 is imported on the first PDF (about a second of
+imports, which every process that builds the container would pay otherwise).
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from api.domain.crm.transcripts import EntryCounter, EntryKind, TranscriptEntry, TranscriptHeader
 
@@ -32,9 +31,14 @@ _NOTE_FILL = (255, 246, 214)
 _GREY = (110, 110, 110)
 _BLACK = (0, 0, 0)
 
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
 
 @cache
 def _codepoints() -> frozenset[int]:
+    from fpdf import FPDF
+
     probe = FPDF()
     probe.add_font(FONT, "", str(FONT_FILE))
     return frozenset(getattr(probe.fonts[FONT], "cmap", {}))
@@ -97,6 +101,8 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _start(header: TranscriptHeader) -> FPDF:
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(f"Conversation {header.conversation_id}")
     pdf.set_creator("Parley")
@@ -154,6 +160,8 @@ def _write(pdf: FPDF, batch: list[TranscriptEntry], zone: ZoneInfo) -> None:
 
 
 def _line(pdf: FPDF, text: str, *, height: float = 4.5, fill: bool = False) -> None:
+    from fpdf.enums import XPos, YPos
+
     pdf.multi_cell(0, height, printable(text), fill=fill, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 

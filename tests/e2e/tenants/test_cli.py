@@ -1,4 +1,10 @@
-"""The operator CLI against the real servers, and its effect on the HTTP API."""
+"""The operator CLI against the real servers, and its effect on the HTTP API.
+
+The commands run in this process against the test app's started container (`execute`,
+what a CLI process runs once it has started); `test_the_cli_runs_as_a_process` runs
+`python -m api.cli` itself (settings from the environment, start-up, exit status, stdout
+and stderr), each such process being seconds of imports and start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,22 @@ import os
 import sys
 from typing import Any
 
-import httpx
+import punq
 import pytest
 
-from api.cli import main
+from api.cli import error_text, execute, main, parse
+from api.domain.errors import ParleyError
 from api.infrastructure.persistence.base.mongo import MongoClient
-from tests.support.app import assert_problem
+from tests.support.app import AppClient, assert_problem
 from tests.support.onboarding import login
 from tests.support.settings import ROOT
 
 OWNER = ("--owner-email", "Boss@Acme.example.com", "--owner-name", "Bea Boss")
 
 
-async def cli(mongo_url: str, redis_url: str, db_name: str, *args: str) -> tuple[int, Any, str]:
+async def cli_process(
+    mongo_url: str, redis_url: str, db_name: str, *args: str
+) -> tuple[int, Any, str]:
     env = {
         **os.environ,
         "MONGO_URI": mongo_url,
@@ -37,61 +46,84 @@ async def cli(mongo_url: str, redis_url: str, db_name: str, *args: str) -> tuple
     return process.returncode, json.loads(out) if out else None, err.decode()
 
 
-async def test_create_list_suspend_activate(
-    client: httpx.AsyncClient, mongo_url: str, redis_url: str, db_name: str
+async def cli(container: punq.Container, *args: str) -> tuple[int, Any, str]:
+    """The command in this process: (exit status, the printed document, stderr) as `main`
+    gives them for a command that parses."""
+    try:
+        return 0, await execute(container, parse(args)), ""
+    except ParleyError as exc:
+        return 1, None, error_text(exc)
+
+
+async def test_the_cli_runs_as_a_process(
+    client: AppClient, mongo_url: str, redis_url: str, db_name: str
 ) -> None:
-    code, created, _ = await cli(
+    code, created, err = await cli_process(
         mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme", "--subdomain", "Acme",
         *OWNER,
     )  # fmt: skip
+    assert code == 0, err
+    assert created["subdomain"] == "acme" and created["status"] == "active"
+    headers = {"X-Tenant-ID": created["id"]}
+    assert (await client.get("/api/v1/tenant", headers=headers)).json()["name"] == "Acme"
+    code, out, err = await cli_process(
+        mongo_url, redis_url, db_name, "tenants", "create", "--name", "B", "--subdomain", "acme",
+        *OWNER,
+    )  # fmt: skip
+    assert code == 1 and out is None
+    assert err.startswith("error: ") and "taken" in err
+
+
+async def test_create_list_suspend_activate(client: AppClient) -> None:
+    container = client.container
+    code, created, _ = await cli(
+        container, "tenants", "create", "--name", "Acme", "--subdomain", "Acme", *OWNER
+    )
     assert code == 0
     assert created["subdomain"] == "acme" and created["status"] == "active"
     headers = {"X-Tenant-ID": created["id"]}
     assert (await client.get("/api/v1/tenant", headers=headers)).json()["name"] == "Acme"
 
-    code, listing, _ = await cli(mongo_url, redis_url, db_name, "tenants", "list")
+    code, listing, _ = await cli(container, "tenants", "list")
     assert code == 0
     assert listing["total"] == 1 and listing["items"][0]["id"] == created["id"]
 
-    code, suspended, _ = await cli(
-        mongo_url, redis_url, db_name, "tenants", "suspend", created["id"]
-    )
+    code, suspended, _ = await cli(container, "tenants", "suspend", created["id"])
     assert code == 0 and suspended["status"] == "suspended"
     assert_problem(await client.get("/api/v1/tenant", headers=headers), 403, "tenant_suspended")
 
-    code, _, _ = await cli(mongo_url, redis_url, db_name, "tenants", "activate", created["id"])
+    code, _, _ = await cli(container, "tenants", "activate", created["id"])
     assert code == 0
     assert (await client.get("/api/v1/tenant", headers=headers)).status_code == 200
 
 
-async def test_bad_input_is_a_clear_error(mongo_url: str, redis_url: str, db_name: str) -> None:
+async def test_bad_input_is_a_clear_error(container: punq.Container) -> None:
     code, out, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "X", "--subdomain", "www",
+        container, "tenants", "create", "--name", "X", "--subdomain", "www",
         *OWNER,
     )  # fmt: skip
     assert code == 1 and out is None
     assert "reserved" in err
     await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "A", "--subdomain", "a",
+        container, "tenants", "create", "--name", "A", "--subdomain", "a",
         *OWNER,
     )  # fmt: skip
     code, _, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "B", "--subdomain", "a",
+        container, "tenants", "create", "--name", "B", "--subdomain", "a",
         *OWNER,
     )  # fmt: skip
     assert code == 1 and "taken" in err
-    code, _, err = await cli(mongo_url, redis_url, db_name, "tenants", "suspend", "f" * 24)
+    code, _, err = await cli(container, "tenants", "suspend", "f" * 24)
     assert code == 1 and "not found" in err.lower()
 
 
 async def test_create_gives_the_tenant_what_http_gives_it(
-    client: httpx.AsyncClient, mongo_client: MongoClient, mongo_url: str, redis_url: str,
-    db_name: str,
-) -> None:  # fmt: skip
+    client: AppClient, mongo_client: MongoClient, db_name: str
+) -> None:
     """One create path: system roles, an owner who can sign in, and a `tenant.created`
     audit entry, as `POST /api/v1/tenants` gives; the actor is the CLI (actor id None)."""
     code, created, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme Corp",
+        client.container, "tenants", "create", "--name", "Acme Corp",
         "--subdomain", "acme", *OWNER, "--owner-password", "boss-password-1",
     )  # fmt: skip
     assert code == 0, err
@@ -124,10 +156,10 @@ async def test_create_gives_the_tenant_what_http_gives_it(
 
 
 async def test_create_without_a_password_invites_the_owner(
-    mongo_client: MongoClient, mongo_url: str, redis_url: str, db_name: str
+    container: punq.Container, mongo_client: MongoClient, db_name: str
 ) -> None:
     code, created, err = await cli(
-        mongo_url, redis_url, db_name, "tenants", "create", "--name", "Acme Corp",
+        container, "tenants", "create", "--name", "Acme Corp",
         "--subdomain", "acme", *OWNER,
     )  # fmt: skip
     assert code == 0, err
