@@ -60,11 +60,9 @@ async def _tail(log: Path) -> str:
     return (await asyncio.to_thread(log.read_text))[-2000:]
 
 
-@contextlib.asynccontextmanager
-async def api_process(env: dict[str, str], log: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the API in a process of its own on a free port (the socket is made here and
-    handed over, so no other process can take the port in between); yields a client once
-    `/health` answers, and stops the process (its whole group) afterwards."""
+def _launch(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the API on a free port (the socket is made here and handed over, so no other
+    process can take the port in between)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -73,20 +71,37 @@ async def api_process(env: dict[str, str], log: Path) -> AsyncIterator[httpx.Asy
         sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
         "--fd", str(sock.fileno()), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    process = await asyncio.to_thread(_start, command, env, sock, log)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + START_SECONDS
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the API process exited: {await _tail(log)}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                if loop.time() > deadline:
-                    raise RuntimeError(f"the API process did not start: {await _tail(log)}")
-                await asyncio.sleep(0.1)
-            yield http
-    finally:
-        await asyncio.to_thread(stop, process)
+    return _start(command, env, sock, log), port
+
+
+async def _healthy(process: subprocess.Popen[bytes], http: httpx.AsyncClient, log: Path) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the API process exited: {await _tail(log)}")
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/health")).status_code == 200:
+                return
+        if loop.time() > deadline:
+            raise RuntimeError(f"the API process did not start: {await _tail(log)}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def api_processes(
+    env: dict[str, str], logs: list[Path]
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """Start one API process per log, each on a free port, all at once (each start is
+    seconds of imports); yields a client per process once every `/health` answers, and
+    stops the processes (their whole groups) afterwards."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for log in logs:
+            process, port = await asyncio.to_thread(_launch, env, log)
+            stack.push_async_callback(asyncio.to_thread, stop, process)
+            http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+            await stack.enter_async_context(http)
+            clients.append((process, http, log))
+        await asyncio.gather(*(_healthy(process, http, log) for process, http, log in clients))
+        yield [http for _, http, _ in clients]

@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 
 from api.domain.identity.auth import AuthPolicy
 from tests.fakes.clock import FakeUtcClock
-from tests.support.api_process import api_env, api_process
+from tests.support.api_process import api_env, api_processes
 from tests.support.app import AppClient, assert_problem, use_clock
 from tests.support.people import AUDIT, audit_entries, signed_in, two_tenants
 
@@ -253,10 +253,7 @@ async def test_revocation_reaches_every_api_process(
     created = await create_key(client, owner, ["contacts:read"])
     headers = as_bearer(tenant_id, created["key"])
     env = api_env(mongo_url, redis_url, db_name)
-    async with (
-        api_process(env, tmp_path / "a.log") as first,
-        api_process(env, tmp_path / "b.log") as second,
-    ):
+    async with api_processes(env, [tmp_path / "a.log", tmp_path / "b.log"]) as [first, second]:
         assert first.base_url != second.base_url
         for replica in (first, second, first, second):
             assert (await replica.get(CONTACTS, headers=headers)).status_code == 200
