@@ -3,7 +3,9 @@ points them at the tests' servers and makes retries fast, starting and stopping 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,9 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from celery import Celery
+from redis.asyncio import Redis
 
 from api.config import JobSettings, Settings
 from api.infrastructure.jobs.celery_app import create_celery
+from api.infrastructure.metrics.jobs import RedisJobOutcomes
 from tests.support.settings import ROOT, make_settings, redis_db
 
 MAX_RETRIES = 2
@@ -61,6 +65,39 @@ def worker_env(
         "SEND_RETRY_BACKOFF_SECONDS": "0.05",
         "SEND_RETRY_BACKOFF_MAX_SECONDS": "0.2",
     }
+
+
+async def runs_ended(redis: Redis, task: str, runs: int, seconds: float = 60) -> dict[str, int]:
+    """Wait until at least `runs` runs of `task` have ended in the workers, and give their
+    outcomes. A worker counts each run's outcome (`succeeded`, `failed`, `retried`, ...)
+    in `JobOutcomes` once the run returned, in the app's Redis (emptied before each test;
+    a job another test left queued counts too: `job_runs_logged` names the job)."""
+    outcomes = RedisJobOutcomes(redis)
+    deadline = time.monotonic() + seconds
+    while True:
+        counts = {o: n for (t, o), n in (await outcomes.counts()).items() if t == task}
+        if sum(counts.values()) >= runs:
+            return counts
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{runs} runs of {task} did not end within {seconds} s: {counts}")
+        await asyncio.sleep(0.05)
+
+
+async def job_runs_logged(log: Path, job_id: str, runs: int, seconds: float = 60) -> None:
+    """Wait until the worker whose log is `log` logged the end of `runs` runs of the job
+    `job_id` (Celery's trace line of each run that returned, whatever its outcome)."""
+    ended = re.compile(
+        rf"celery\.app\.trace .*\[{re.escape(job_id)}\] (succeeded|retry|raised|ignored|rejected)"
+    )
+    deadline = time.monotonic() + seconds
+    while True:
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+        found = len(ended.findall(text))
+        if found >= runs:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{found} of {runs} runs of job {job_id} ended in {seconds} s")
+        await asyncio.sleep(0.05)
 
 
 def start_celery(

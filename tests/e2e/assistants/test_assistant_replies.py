@@ -6,7 +6,6 @@ hand-back endpoints, follow-up and stats."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from tests.support.people import signed_in, two_tenants
 from tests.support.plans import make_plan, put_on_plan
 from tests.support.routing import put_settings, set_presence
 from tests.support.sending import CONVERSATIONS, inbound
+from tests.support.workers import job_runs_logged
 
 from .conftest import ASSISTANTS, create_assistant, eventually
 
@@ -314,7 +314,12 @@ async def test_out_of_hours_message_once_per_closed_period(
 
 
 async def test_duplicates_get_one_reply(
-    client: AppClient, container: punq.Container, graph: FakeGraph, llm: FakeLLM, acme: Setup
+    worker: Path,
+    client: AppClient,
+    container: punq.Container,
+    graph: FakeGraph,
+    llm: FakeLLM,
+    acme: Setup,
 ) -> None:
     tenant, owner, channel, _ = acme
     message = await writes(container, channel, "What are your opening hours?")
@@ -322,11 +327,11 @@ async def test_duplicates_get_one_reply(
     assert again.id == message.id
     with tenant_context(TenantId(tenant.tenant.id or "")):  # a retried / doubled job
         jobs: JobQueue = container.resolve(JobQueue)
-        for _ in range(3):
-            await jobs.enqueue(BOT_REPLY_JOB, message_id=message.id)
+        doubled = [await jobs.enqueue(BOT_REPLY_JOB, message_id=message.id) for _ in range(3)]
     assert (await run_of(tenant, message.id))["outcome"] == "replied"
     await eventually(lambda: _async(sent_texts(graph)), lambda t: len(t) >= 1, "sent")
-    await asyncio.sleep(1)  # the doubled jobs ran meanwhile: they found the claim done
+    for job_id in doubled:  # the doubled jobs have run: they found the claim done
+        await job_runs_logged(worker, job_id, 1)
     assert len([r for r in llm.requests if r["path"] == "/api/chat"]) == 1
     outbound = [m for m in await history(client, owner, message.conversation_id)
                 if m["direction"] == "outbound"]  # fmt: skip

@@ -34,6 +34,7 @@ from api.domain.messaging.campaigns import (
 from api.domain.messaging.channels import Channel, ChannelRepository
 from api.domain.messaging.contacts import ConsentChange, ConsentSource, ContactRepository
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.messaging import campaign_batches, send_campaign_run
 from api.usecases.messaging.campaign_batches import SliceOutcome
 from api.usecases.messaging.campaign_sending_rules import CampaignSendPolicy
 from api.usecases.messaging.send_campaign_run import SendCampaignRun
@@ -279,6 +280,7 @@ async def test_pause_stops_the_run_and_resume_finishes_it_sending_nobody_twice(
     arranged = await running_campaign(container, channel, count, rate=10)
     sending = asyncio.create_task(send(container, arranged))
     await wait_for(lambda: _at_least(graph, 8), "8 sends")
+    assert _slice_tasks()  # what the wait below sees end (its heartbeat, its claims)
     with arranged.scope():  # what the pause endpoint does
         await container.resolve(CampaignRepository).update(
             arranged.campaign.id or "", {"status": CampaignStatus.PAUSED}
@@ -291,8 +293,9 @@ async def test_pause_stops_the_run_and_resume_finishes_it_sending_nobody_twice(
     rows = await rows_of(container, arranged)
     assert {r.status for r in rows} <= {RecipientStatus.SENT, RecipientStatus.PENDING}
     assert sum(r.status is RecipientStatus.SENT for r in rows) == paused_at
-    await asyncio.sleep(1.0)
-    assert sum(sends_to(graph).values()) == paused_at  # nothing more while paused
+    # Nothing more while paused: every task of the slice (its claims, its heartbeat) ended.
+    await wait_for(lambda: _async(not _slice_tasks()), "the slice's tasks to end")
+    assert sum(sends_to(graph).values()) == paused_at
     with arranged.scope():  # what the resume endpoint does
         await container.resolve(CampaignRepository).update(
             arranged.campaign.id or "", {"status": CampaignStatus.RUNNING}
@@ -302,6 +305,22 @@ async def test_pause_stops_the_run_and_resume_finishes_it_sending_nobody_twice(
         )
     assert await send(container, arranged) is SliceOutcome.FINISHED
     assert sends_to(graph) == {row.address.wa_id: 1 for row in arranged.rows}
+
+
+def _slice_tasks() -> list[asyncio.Task[Any]]:
+    """The tasks of a campaign slice still running in this loop (the slice awaits its
+    claims before it returns; its heartbeat is cancelled)."""
+    sources = {send_campaign_run.__file__, campaign_batches.__file__}
+    running = []
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        if not task.done() and code is not None and code.co_filename in sources:
+            running.append(task)
+    return running
+
+
+async def _async(value: bool) -> bool:
+    return value
 
 
 async def _at_least(graph: FakeGraph, n: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ import pytest
 from bson import ObjectId
 from celery import Celery
 from fastapi import APIRouter, Body
+from redis.asyncio import Redis
 
 from api.domain.email.messages import EmailTemplate
 from api.domain.jobs import JobQueue
@@ -24,7 +26,7 @@ from tests.support.app import serve
 from tests.support.database import create_tenant
 from tests.support.settings import make_settings
 from tests.support.smtp import SmtpCapture
-from tests.support.workers import MAX_RETRIES
+from tests.support.workers import MAX_RETRIES, job_runs_logged, runs_ended
 
 probe = APIRouter(prefix="/probe")
 
@@ -99,7 +101,11 @@ async def test_a_task_sees_the_tenant_and_request_of_the_request_that_queued_it(
 
 
 async def test_email_is_rendered_for_the_tenant_and_delivered_once(
-    http: httpx.AsyncClient, smtp: SmtpCapture, mongo_client: MongoClient, db_name: str
+    http: httpx.AsyncClient,
+    smtp: SmtpCapture,
+    mongo_client: MongoClient,
+    redis_client: Redis,
+    db_name: str,
 ) -> None:
     acme = await create_tenant("acme", "Acme Corp")
     response = await http.post(
@@ -118,12 +124,16 @@ async def test_email_is_rendered_for_the_tenant_and_delivered_once(
     assert "https://app.example.com/login" in text.get_content()
     record = await wait_for_status(mongo_client, db_name, email_id, "sent")
     assert record["attempts"] == 1 and record["tenant_id"] == acme.id
-    await asyncio.sleep(0.5)
+    await runs_ended(redis_client, "parley.email.send", 1)  # the job that sent has ended
     assert len(smtp.to("ana@example.com")) == 1
 
 
 async def test_temporary_smtp_failures_are_retried_and_mail_arrives_exactly_once(
-    http: httpx.AsyncClient, smtp: SmtpCapture, mongo_client: MongoClient, db_name: str
+    http: httpx.AsyncClient,
+    smtp: SmtpCapture,
+    mongo_client: MongoClient,
+    redis_client: Redis,
+    db_name: str,
 ) -> None:
     acme = await create_tenant("acme")
     smtp.fail_next = MAX_RETRIES  # every attempt but the last is refused with 451
@@ -134,7 +144,7 @@ async def test_temporary_smtp_failures_are_retried_and_mail_arrives_exactly_once
     record = await wait_for_status(mongo_client, db_name, email_id, "sent")
     assert record["attempts"] == MAX_RETRIES + 1
     assert smtp.attempts == MAX_RETRIES + 1
-    await asyncio.sleep(0.5)
+    await runs_ended(redis_client, "parley.email.send", MAX_RETRIES + 1)  # each attempt ended
     assert len(smtp.to("retry@example.com")) == 1
 
 
@@ -191,6 +201,7 @@ async def wait_for_failed_job(
 
 async def test_a_redelivered_job_does_not_send_twice(
     http: httpx.AsyncClient,
+    worker: Path,
     smtp: SmtpCapture,
     celery_client: Celery,
     mongo_client: MongoClient,
@@ -208,7 +219,8 @@ async def test_a_redelivered_job_does_not_send_twice(
         await mongo_client[db_name]["outbound_emails"].find({"_id": ObjectId(email_id)}).to_list()
     )
     headers = {"parley_tenant_id": acme.id}
-    for task_id in ("dup-job-1", "dup-job-1", "dup-job-2"):
+    once, twice = f"dup-{uuid.uuid4().hex}", f"dup-{uuid.uuid4().hex}"
+    for task_id in (twice, twice, once):
         await asyncio.to_thread(
             celery_client.send_task,
             "parley.email.send",
@@ -216,7 +228,8 @@ async def test_a_redelivered_job_does_not_send_twice(
             headers=headers,
             task_id=task_id,
         )
-    await asyncio.sleep(2)
+    await job_runs_logged(worker, twice, 2)  # every run that could have sent again ended
+    await job_runs_logged(worker, once, 1)
     assert len(smtp.to("once@example.com")) == 1
     record = await email_record(mongo_client, db_name, email_id)
     assert record["attempts"] == first["attempts"] == 1
