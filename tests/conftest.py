@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from beanie import Document, init_beanie
+from beanie import Document
 from redis.asyncio import Redis
 
 from api.config import Settings
@@ -127,8 +127,9 @@ async def clean_state(
 ) -> None:
     """Empty collections and Redis; autouse in integration/ and e2e/ (unit/ needs no server)."""
     if not _bound_to(mongo_client):  # re-bind to the session client; indexes are made
-        await init_beanie(database=mongo_client[db_name], document_models=ALL_DOCUMENTS,
-                          skip_indexes=True)  # fmt: skip
+        await init_database(
+            mongo_client, db_name, ALL_DOCUMENTS, wait_seconds=10, create_indexes=False
+        )
     database = mongo_client[db_name]
     names = await database.list_collection_names()
     await asyncio.gather(*(database[name].delete_many({}) for name in names))
