@@ -35,8 +35,13 @@ import devservers
 # Documents that exist only for tests (see tests/support/database.py); bound with the app's own.
 from tests.support.database import TEST_DOCUMENT_MODELS
 
-# Azurite and moto (S3) for storage tests; the session's Celery worker and SMTP server.
-pytest_plugins = ["tests.support.storage_servers", "tests.support.worker_fixtures"]
+# Azurite and moto (S3) for storage tests; the session's Celery worker and SMTP server;
+# the jobs of a test's own (workers it hangs, stops or kills).
+pytest_plugins = [
+    "tests.support.storage_servers",
+    "tests.support.worker_fixtures",
+    "tests.support.own_jobs",
+]
 
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 

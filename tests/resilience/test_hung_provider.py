@@ -13,31 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
-from api.config import Settings
-from tests.support.app import AppClient, serve
+from tests.support.app import AppClient
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
+from tests.support.own_jobs import OwnJobs, OwnJobsOf
 from tests.support.sending import customer_wrote, queued
-from tests.support.settings import redis_db
-from tests.support.workers import (
-    broker_control,
-    own_broker_settings,
-    started_worker,
-    stop,
-    worker_env,
-)
 
 pytestmark = pytest.mark.resilience
 
-BROKER, RESULTS = 12, 13  # Redis databases of this test's own: no other worker takes its jobs
+OWN_JOBS = OwnJobsOf(broker=12, results=13, prefix="hung")
 THREADS = 4
 CAP = 2  # SEND_CHANNEL_MAX_IN_FLIGHT: below the worker's threads, as the README says
 HUNG_SENDS = 3 * THREADS
@@ -45,46 +36,13 @@ B_SENDS = 3
 B_DEADLINE = 20.0  # seconds for B's sends while A's provider hangs (a send takes ms)
 
 
-def hung_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
-    return own_broker_settings(mongo_url, redis_url, db, BROKER, RESULTS)
-
-
 @pytest.fixture
-def db() -> str:
-    return f"hung_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
-    with broker_control(hung_settings(mongo_url, redis_url, db), "tests-hung") as app:
-        yield app
-
-
-@pytest.fixture
-def worker(
-    control: Celery, mongo_url: str, redis_url: str, db: str, tmp_path: Path
-) -> Iterator[None]:
-    env = {
-        **worker_env(mongo_url, redis_url, db, 1),
-        "CELERY_BROKER_URL": redis_db(redis_url, BROKER),
-        "CELERY_RESULT_BACKEND": redis_db(redis_url, RESULTS),
-        "WHATSAPP_ALLOWED_GRAPH_BASE_URLS": "*",
-        "SEND_CHANNEL_MAX_IN_FLIGHT": str(CAP),
-    }
-    log = tmp_path / "worker.log"
-    command = ["worker", "--pool=threads", f"--concurrency={THREADS}", "--loglevel=INFO",
-               "-n", "hung@%h"]  # fmt: skip
-    process = started_worker(command, env, log, control)
-    try:
+def worker(own_jobs: OwnJobs, own_control: Celery, tmp_path: Path) -> Iterator[None]:
+    env = own_jobs.worker_env(
+        WHATSAPP_ALLOWED_GRAPH_BASE_URLS="*", SEND_CHANNEL_MAX_IN_FLIGHT=str(CAP)
+    )
+    with own_jobs.worker(env, tmp_path / "worker.log", own_control, "hung@%h", THREADS):
         yield
-    finally:
-        stop(process)
-
-
-@pytest.fixture
-async def app(mongo_url: str, redis_url: str, db: str) -> AsyncIterator[AppClient]:
-    async with serve(hung_settings(mongo_url, redis_url, db)) as http:
-        yield http
 
 
 @pytest.fixture
@@ -95,8 +53,9 @@ async def graphs() -> AsyncIterator[tuple[FakeGraph, FakeGraph]]:
 
 
 async def test_a_hung_graph_api_of_one_tenant_never_holds_up_another_tenants_sends(
-    app: AppClient, worker: None, graphs: tuple[FakeGraph, FakeGraph]
+    own_app: AppClient, worker: None, graphs: tuple[FakeGraph, FakeGraph]
 ) -> None:
+    app = own_app
     hung, fine = graphs
     sides = []
     for subdomain, graph, number in (("acme", hung, "1001"), ("beta", fine, "2002")):

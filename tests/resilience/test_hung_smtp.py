@@ -14,38 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import devservers
 import pytest
 from celery import Celery
 
-from api.config import Settings
 from api.domain.email.messages import EmailStatus, EmailTemplate, OutboundEmailRepository
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.kernel.mailer import QueueEmail
-from tests.support.app import AppClient, serve
+from tests.support.app import AppClient
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
 from tests.support.gate import timed
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
+from tests.support.own_jobs import OwnJobs, OwnJobsOf
 from tests.support.sending import customer_wrote, queued
-from tests.support.settings import redis_db
-from tests.support.smtp import SmtpCapture, start_smtp
-from tests.support.workers import (
-    broker_control,
-    own_broker_settings,
-    started_worker,
-    stop,
-    worker_env,
-)
+from tests.support.smtp import SmtpCapture
 
 pytestmark = pytest.mark.resilience
 
-BROKER, RESULTS = 14, 15  # Redis databases of this test's own: no other worker takes its jobs
+OWN_JOBS = OwnJobsOf(broker=14, results=15, prefix="smtphung")
 THREADS = 4
 CAP = 2  # MAIL_MAX_IN_FLIGHT: below the worker's threads, as the README says
 EMAILS = 3 * THREADS
@@ -53,66 +43,21 @@ B_SENDS = 3
 B_DEADLINE = 20.0  # seconds for B's sends while the mail server hangs (a send takes ms)
 
 
-def hung_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
-    return own_broker_settings(mongo_url, redis_url, db, BROKER, RESULTS)
-
-
-@pytest.fixture
-def db() -> str:
-    return f"smtphung_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpCapture, int]]:
-    port = devservers.free_port()
-    controller, capture = start_smtp(port)
-    try:
-        yield capture, port
-    finally:
-        capture.hold_rcpt = False
-        controller.stop()
-
-
-@pytest.fixture
-def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
-    with broker_control(hung_settings(mongo_url, redis_url, db), "tests-smtp-hung") as app:
-        yield app
-
-
 @pytest.fixture
 def worker(
-    control: Celery,
-    smtp: tuple[SmtpCapture, int],
-    mongo_url: str,
-    redis_url: str,
-    db: str,
-    tmp_path: Path,
+    own_jobs: OwnJobs, own_control: Celery, own_smtp: tuple[SmtpCapture, int], tmp_path: Path
 ) -> Iterator[None]:
-    env = {
-        **worker_env(mongo_url, redis_url, db, smtp[1]),
-        "CELERY_BROKER_URL": redis_db(redis_url, BROKER),
-        "CELERY_RESULT_BACKEND": redis_db(redis_url, RESULTS),
-        "WHATSAPP_ALLOWED_GRAPH_BASE_URLS": "*",
-        "MAIL_MAX_IN_FLIGHT": str(CAP),
-        "MAIL_BUSY_RETRY_SECONDS": "1",
+    env = own_jobs.worker_env(
+        own_smtp[1],
+        WHATSAPP_ALLOWED_GRAPH_BASE_URLS="*",
+        MAIL_MAX_IN_FLIGHT=str(CAP),
+        MAIL_BUSY_RETRY_SECONDS="1",
         # Long enough that the held conversations are still open when the server answers.
-        "SMTP_TIMEOUT_SECONDS": "120",
-        "MAIL_SEND_LEASE_SECONDS": "300",
-    }
-    log = tmp_path / "worker.log"
-    command = ["worker", "--pool=threads", f"--concurrency={THREADS}", "--loglevel=INFO",
-               "-n", "smtphung@%h"]  # fmt: skip
-    process = started_worker(command, env, log, control)
-    try:
+        SMTP_TIMEOUT_SECONDS="120",
+        MAIL_SEND_LEASE_SECONDS="300",
+    )
+    with own_jobs.worker(env, tmp_path / "worker.log", own_control, "smtphung@%h", THREADS):
         yield
-    finally:
-        stop(process)
-
-
-@pytest.fixture
-async def app(mongo_url: str, redis_url: str, db: str) -> AsyncIterator[AppClient]:
-    async with serve(hung_settings(mongo_url, redis_url, db)) as http:
-        yield http
 
 
 @pytest.fixture
@@ -123,9 +68,9 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 
 async def test_a_hung_mail_server_never_holds_up_other_jobs_and_mail_goes_out_once(
-    app: AppClient, worker: None, smtp: tuple[SmtpCapture, int], graph: FakeGraph
+    own_app: AppClient, worker: None, own_smtp: tuple[SmtpCapture, int], graph: FakeGraph
 ) -> None:
-    capture, _ = smtp
+    app, (capture, _) = own_app, own_smtp
     acme, beta = await onboard(app, "acme"), await onboard(app, "beta")
     channel = await stored_channel(app.container, beta.tenant.id or "", graph.base_url)
     b_conversation = (await customer_wrote(app.container, channel)).conversation_id

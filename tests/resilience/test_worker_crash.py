@@ -16,18 +16,14 @@ import asyncio
 import os
 import signal
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from subprocess import Popen
 
-import devservers
 import pytest
 from celery import Celery
 
-from api.config import Settings
 from api.domain.clock import Clock
 from api.domain.email.messages import (
     EmailPolicy,
@@ -40,59 +36,17 @@ from api.domain.jobs import JobQueue
 from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.email.sweep_emails import SweepOutboundEmails
 from api.usecases.kernel.mailer import QueueEmail
-from tests.support.app import AppClient, serve
+from tests.support.app import AppClient
 from tests.support.onboarding import onboard
-from tests.support.settings import redis_db
-from tests.support.smtp import SmtpCapture, start_smtp
-from tests.support.workers import (
-    broker_control,
-    own_broker_settings,
-    started_worker,
-    stop,
-    worker_env,
-)
+from tests.support.own_jobs import OwnJobs, OwnJobsOf
+from tests.support.smtp import SmtpCapture
+from tests.support.workers import stop
 
 pytestmark = pytest.mark.resilience
 
 EMAILS = 6
 LEASE_SECONDS = 6  # the SMTP conversation is cut at 3 s
-BROKER, RESULTS = 10, 11  # Redis databases of this test's own: no other worker takes its jobs
-
-
-@pytest.fixture
-def db() -> str:
-    return f"crash_{uuid.uuid4().hex[:10]}"
-
-
-def crash_settings(mongo_url: str, redis_url: str, db: str) -> Settings:
-    return own_broker_settings(mongo_url, redis_url, db, BROKER, RESULTS)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpCapture, int]]:
-    port = devservers.free_port()
-    controller, capture = start_smtp(port)
-    try:
-        yield capture, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def control(mongo_url: str, redis_url: str, db: str) -> Iterator[Celery]:
-    with broker_control(crash_settings(mongo_url, redis_url, db), "tests-email-crash") as app:
-        yield app
-
-
-@pytest.fixture
-async def app(mongo_url: str, redis_url: str, db: str) -> AsyncIterator[AppClient]:
-    async with serve(crash_settings(mongo_url, redis_url, db)) as http:
-        yield http
-
-
-def start_worker(env: dict[str, str], log: Path, control: Celery, name: str) -> Popen[bytes]:
-    command = ["worker", "--pool=threads", "--concurrency=2", "--loglevel=INFO", "-n", name]
-    return started_worker(command, env, log, control)
+OWN_JOBS = OwnJobsOf(broker=10, results=11, prefix="crash")
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 60) -> None:
@@ -103,22 +57,16 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float 
 
 
 async def test_a_worker_killed_mid_send_leaves_every_email_sent_exactly_once(
-    app: AppClient,
-    smtp: tuple[SmtpCapture, int],
-    control: Celery,
-    mongo_url: str,
-    redis_url: str,
-    db: str,
+    own_jobs: OwnJobs,
+    own_app: AppClient,
+    own_smtp: tuple[SmtpCapture, int],
+    own_control: Celery,
     tmp_path: Path,
 ) -> None:
-    capture, port = smtp
-    env = {
-        **worker_env(mongo_url, redis_url, db, port),
-        "CELERY_BROKER_URL": redis_db(redis_url, BROKER),
-        "CELERY_RESULT_BACKEND": redis_db(redis_url, RESULTS),
-        "MAIL_SEND_LEASE_SECONDS": str(LEASE_SECONDS),
-        "SMTP_TIMEOUT_SECONDS": "30",
-    }
+    app, control, (capture, port) = own_app, own_control, own_smtp
+    env = own_jobs.worker_env(
+        port, MAIL_SEND_LEASE_SECONDS=str(LEASE_SECONDS), SMTP_TIMEOUT_SECONDS="30"
+    )
     acme = await onboard(app, "acme")
     container = app.container
     capture.hold_rcpt = True
@@ -130,7 +78,7 @@ async def test_a_worker_killed_mid_send_leaves_every_email_sent_exactly_once(
             for n in range(EMAILS)
         ]
     ids = [email.id or "" for email in emails]
-    first = start_worker(env, tmp_path / "first.log", control, "mail-first@%h")
+    first = own_jobs.start_worker(env, tmp_path / "first.log", control, "mail-first@%h", 2)
     try:
 
         async def two_in_flight() -> bool:
@@ -153,8 +101,7 @@ async def test_a_worker_killed_mid_send_leaves_every_email_sent_exactly_once(
     )  # fmt: skip
     swept_early = await sweep.execute()
     assert swept_early <= EMAILS - 2, "the dead worker's leases were not held"
-    second = start_worker(env, tmp_path / "second.log", control, "mail-second@%h")
-    try:
+    with own_jobs.worker(env, tmp_path / "second.log", control, "mail-second@%h", 2):
 
         async def all_sent() -> bool:
             await sweep.execute()
@@ -166,8 +113,6 @@ async def test_a_worker_killed_mid_send_leaves_every_email_sent_exactly_once(
 
         await until(all_sent, "every email sent after the restart", seconds=120)
         assert await sweep.execute() == 0  # nothing left for the sweep
-    finally:
-        stop(second)
     ours = [r for r in capture.received if r.rcpt_tos[0].startswith("person")]
     assert Counter(r.rcpt_tos[0] for r in ours) == {f"person{n}@example.com": 1
                                                     for n in range(EMAILS)}  # fmt: skip
