@@ -30,14 +30,13 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case as AnyCase
 from schemathesis.generation.stateful.state_machine import APIStateMachine
 
-from api.main import create_app
 from tests.fuzz.conftest import World, fuzz_examples
-from tests.support.settings import make_settings
+from tests.support.openapi import openapi_document
 
 Case = AnyCase[Any]
 
 # The document the app serves (it does not depend on where the servers are).
-_DOCUMENT = create_app(make_settings("mongodb://unused", "redis://unused", "unused")).openapi()
+_DOCUMENT = openapi_document()
 SEED = 20261206
 # Unexpected methods: one per path is enough to see the 405 problem (all of them cost a
 # seventh of the run).

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from api.main import create_app
-from tests.support.settings import make_settings
+from tests.support.openapi import openapi_document
 
 API = "/api/v1"
 TENANT_HEADER = "X-Tenant-ID"
@@ -80,15 +79,9 @@ NO_TENANT_HEADER = {
 TWO_SHAPES = {"auth_login", "auth_verify_otp"}
 
 
-def spec_for(**tenancy: Any) -> dict[str, Any]:
-    settings = make_settings("mongodb://127.0.0.1:9", "redis://127.0.0.1:9/0", "unused", **tenancy)
-    document: dict[str, Any] = create_app(settings).openapi()
-    return document
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return spec_for()
+    return openapi_document()
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -211,7 +204,7 @@ def test_each_operation_answers_one_shape(spec: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("strategy", ["subdomain", "none"])
 def test_other_tenancy_strategies_declare_no_tenant_header(strategy: str) -> None:
-    spec = spec_for(multi_tenancy_strategy=strategy)
+    spec = openapi_document(multi_tenancy_strategy=strategy)
     validate(spec)
     assert [op["operationId"] for _, _, op in operations(spec) if tenant_header(op)] == []
     if strategy == "subdomain":

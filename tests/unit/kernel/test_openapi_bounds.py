@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from api.main import create_app
-from tests.support.settings import make_settings
+from tests.support.openapi import openapi_document
 
 
 def _document() -> dict[str, Any]:
-    return create_app(make_settings("mongodb://unused", "redis://unused", "unused")).openapi()
+    return openapi_document()
 
 
 def _integers(node: Any, document: dict[str, Any], where: str, seen: set[str]) -> Iterator[Any]:
