@@ -41,8 +41,9 @@ was queued with one (WhatsApp), else its conversation's. The move to `sent` is n
 back (`MessageRepository.mark_sent`). The claim and the message are asked for at once
 (`claim_send`); once the provider answered, the move to `sent` goes beside the slot's
 release, and the claim is ended without the run waiting for it (`end_send`: it holds
-nothing once the outcome is stored): each send's wall time in a worker thread is what
-limits a worker's rate (bench/README.md, "sends.py").
+nothing once the outcome is stored), nor for the `message.updated` of `sent` (published
+once `sent` is stored): each send's wall time in a worker thread is what limits a
+worker's rate (bench/README.md, "sends.py").
 """
 
 from __future__ import annotations
@@ -202,8 +203,10 @@ class DeliverOutboundMessage:
             return await self._fail(message, error)
         sent = await marking
         self._messages.end_send(message.id)  # not waited for: it holds nothing now
-        if sent is not None:
-            await self._events.publish(InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent))
+        if sent is not None:  # stored: published, without the run waiting for it
+            _publish_later(
+                self._events, InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent)
+            )
         return DeliveryOutcome.SENT
 
     async def _provider_send(self, channel: Channel, outbound: OutboundMessage) -> SendResult:
@@ -337,6 +340,24 @@ class DeliverOutboundMessage:
             await self._updated(message.id)
         log.info("message %s failed: %s %s", message.id, error.code, error.title)
         return DeliveryOutcome.FAILED
+
+
+_PUBLISHING: set[asyncio.Task[str | None]] = set()  # `message.updated` events on their way
+
+
+def _publish_later(events: InboxEvents, event: InboxEvent) -> None:
+    """Publish `event` (its change is stored) on this loop without the caller waiting: the
+    send's thread takes its next job a Redis round trip sooner (bench/README.md, "Sends,
+    fifth pass"). Best effort, as every event (`InboxEvents.publish` logs a failure)."""
+    task = asyncio.get_running_loop().create_task(events.publish(event))
+    _PUBLISHING.add(task)
+    task.add_done_callback(_published)
+
+
+def _published(task: asyncio.Task[str | None]) -> None:
+    _PUBLISHING.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("message.updated not published: %s", type(error).__name__)
 
 
 def _token(channel: Channel) -> str | None:

@@ -31,6 +31,7 @@ from api.domain.messaging.messages import (
     MessageStatus,
     SenderType,
 )
+from api.domain.messaging.realtime import InboxEvent, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.cache.sending_channels import CachedSendingChannels
 from api.infrastructure.persistence.messaging import messages as stored_messages
@@ -124,6 +125,45 @@ async def test_the_send_uses_the_messages_recipient_and_ends_its_claim(
     while await claims.count_documents({"_id": ObjectId(message_id)}):
         assert time.monotonic() < deadline, "the claim was not ended"
         await asyncio.sleep(0.05)
+
+
+class HeldEvents:
+    """`InboxEvents` whose publish notes what is stored when it starts, then waits to be let
+    go: a send that waited for its event would not return before `go` is set."""
+
+    def __init__(self, messages: MessageRepository) -> None:
+        self._messages = messages
+        self.go = asyncio.Event()
+        self.stored_then: list[str] = []
+        self.published: list[InboxEvent] = []
+
+    async def publish(self, event: InboxEvent) -> str | None:
+        found = await self._messages.get(str(event.data["id"]))
+        self.stored_then.append(found.status.value if found else "gone")
+        await self.go.wait()
+        self.published.append(event)
+        return "0-1"
+
+
+async def test_the_sent_event_follows_the_stored_move_and_the_send_does_not_wait_for_it(
+    container: punq.Container, graph: FakeGraph, channel: Channel
+) -> None:
+    message_id = await queued_message(container, channel, "Hello")
+    events = HeldEvents(container.resolve(MessageRepository))
+    deliver = container.instantiate(DeliverOutboundMessage, events=events)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        outcome = await asyncio.wait_for(deliver.execute(message_id, final_attempt=True), 10)
+        assert outcome is DeliveryOutcome.SENT and events.published == []
+        events.go.set()
+        deadline = time.monotonic() + 10
+        while not events.published:
+            assert time.monotonic() < deadline, "the event was not published"
+            await asyncio.sleep(0.02)
+    assert events.stored_then == ["sent"]  # published once `sent` was stored, not before
+    [event] = events.published
+    assert event.type is InboxEventType.MESSAGE_UPDATED
+    assert event.data["id"] == message_id and event.data["status"] == "sent"
+    assert event.data["external_id"] == (await stored(container, channel, message_id)).external_id
 
 
 async def test_a_token_rotated_while_the_channel_was_kept_is_read_again_and_used(
