@@ -90,6 +90,7 @@ class RunSlice:
     hold_until: float = 0.0  # loop time before which nothing is claimed (130429)
     cursor: int = 0  # the next `seq` to claim from (rows below were claimed once)
     drained: bool = False  # the last claim found nothing left
+    tail_claim: bool = False  # a claim of the pending rows past the last window is running
     stop: SliceOutcome | None = None
     token_refused: bool = False
     plan_limited: bool | None = None  # the plan limits the month's messages (None: unread)

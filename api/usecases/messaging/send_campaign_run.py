@@ -16,6 +16,10 @@ Rules:
   number's tier) and the campaign's own (min(campaign, tier)), before claiming.
 - The database works in batches: one claim, one read of the batch's contacts (opted out
   or deleted since the snapshot: skipped), one bulk write of the batch's results.
+- Past the snapshot's last window, the rows left (backing off, or given back) are claimed
+  by one claim at a time (each reads the run's pending rows): not one per grant of tokens,
+  which at a low rate (a few tokens a grant) queued dozens of such reads on the database
+  and held the run `sending` for a minute after its last message.
 - A slice claims for `slice_seconds`, waits for its requests, then hands the run (and its
   lease) to a fresh job. A run with nothing left to send is finished (`FinishCampaignRun`).
 """
@@ -280,8 +284,9 @@ class SendCampaignRun:
         if work.drained:
             await self._drained(work)
             return
+        tail = work.cursor >= work.run.recipients  # every window claimed: the rows left
         free = min(self._policy.max_in_flight - work.in_flight, self._policy.batch_size)
-        if free <= 0:
+        if free <= 0 or (tail and work.tail_claim):
             work.freed.clear()
             await _wait(work.freed, 1.0)
             return
@@ -291,7 +296,8 @@ class SendCampaignRun:
         pause = 0.0 if granted == free else max(wait, self._policy.burst_seconds / 2)
         if granted:
             work.in_flight += granted  # slots held before the claim
-            task = asyncio.create_task(self._claim(work, granted))
+            work.tail_claim = work.tail_claim or tail
+            task = asyncio.create_task(self._claim(work, granted, tail=tail))
             work.batches.add(task)
             task.add_done_callback(work.batches.discard)
         if pause:
@@ -310,27 +316,29 @@ class SendCampaignRun:
         work.drained = False
         await asyncio.sleep(1.0)
 
-    async def _claim(self, work: RunSlice, granted: int) -> None:
+    async def _claim(self, work: RunSlice, granted: int, *, tail: bool) -> None:
         claim = uuid.uuid4().hex
         try:
-            rows = await self._claim_rows(work, granted, claim, self._clock.now())
+            rows = await self._claim_rows(work, granted, claim, self._clock.now(), tail=tail)
         except Exception:
             log.exception("run %s: a claim failed", work.run_id)
             rows = []
         finally:
+            if tail:
+                work.tail_claim = False
             work.release(granted)
         if rows:
             work.in_flight += len(rows)  # held until the batch's outcomes are recorded
             await self._batches.execute(work, claim, rows)
-        elif work.cursor >= work.run.recipients:
+        elif tail:
             work.drained = True
 
     async def _claim_rows(
-        self, work: RunSlice, wanted: int, claim: str, now: datetime
+        self, work: RunSlice, wanted: int, claim: str, now: datetime, *, tail: bool
     ) -> list[CampaignRecipient]:
         """Up to `wanted` rows: the next windows of the snapshot's order (a few at most, in
-        case rows of a window are not to send), then, past the last, the pending rows
-        left behind (backing off, or released)."""
+        case rows of a window are not to send); for the one `tail` claim, past the last
+        window, the pending rows left behind (backing off, or released)."""
         until = now + timedelta(seconds=self._policy.claim_seconds)
         rows: list[CampaignRecipient] = []
         for _ in range(WINDOWS_PER_CLAIM):
@@ -340,7 +348,7 @@ class SendCampaignRun:
             rows += await self._recipients.claim_range(
                 work.run_id, start, work.cursor, claim, until, now
             )
-        if not rows and work.cursor >= work.run.recipients:
+        if tail:
             rows = await self._recipients.claim_batch(work.run_id, wanted, claim, until, now)
         return rows
 

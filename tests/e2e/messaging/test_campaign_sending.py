@@ -214,6 +214,47 @@ async def test_a_database_slower_than_the_sends_slows_the_claims(
     assert {row.status for row in rows} == {RecipientStatus.SENT}
 
 
+class SlowTailClaims:
+    """The recipients' repository of a database where a claim of the pending rows past the
+    snapshot's last windows (`claim_batch`: a read of the run's pending rows) is slow:
+    counts those claims, and how many ran at once."""
+
+    def __init__(self, real: CampaignRecipientRepository) -> None:
+        self._real = real
+        self.calls = self.running = self.peak = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def claim_batch(self, *args: Any, **kwargs: Any) -> list[CampaignRecipient]:
+        self.calls += 1
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(0.3)  # the slow database, not a wait for something to happen
+            return await self._real.claim_batch(*args, **kwargs)
+        finally:
+            self.running -= 1
+
+
+async def test_past_the_last_window_the_rows_left_are_claimed_one_claim_at_a_time(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    """At a low rate each grant is a few tokens: a claim per grant of the rows left past
+    the last window (a read of every pending row of the run) queued dozens of such reads
+    on the database, and a 10,000-row run at 80/s read `completed` a minute after its last
+    message (bench/README.md, Campaigns)."""
+    _, channel = await channel_for(client, "acme", graph)
+    slow = SlowTailClaims(container.resolve(CampaignRecipientRepository))
+    container.register(CampaignRecipientRepository, instance=slow)
+    arranged = await running_campaign(container, channel, 6, rate=20)
+    assert await send(container, arranged) is SliceOutcome.FINISHED
+    assert sends_to(graph) == {row.address.wa_id: 1 for row in arranged.rows}
+    assert slow.peak == 1
+    assert slow.calls <= 2  # found nothing: the run is settled, then finished
+    assert (await run_of(container, arranged)).status is RunStatus.COMPLETED
+
+
 async def test_a_throughput_refusal_backs_off_then_sends(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
