@@ -4,7 +4,7 @@
 
     uv run --frozen python bench/campaigns.py [--recipients 10000] [--rates 1000,80]
                                               [--delay 0.1] [--in-flight 200] [--batch 200]
-                                              [--json-out results.json]
+                                              [--slow-ms 100] [--json-out results.json]
 
 Starts its own SecantusDB (standalone, in memory) and Redis on free ports, the tests' fake
 Graph API as its own process (`python -m tests.support.fake_graph --delay 0.1`), a tenant
@@ -15,8 +15,9 @@ it. For each rate: `--recipients` contacts, a running campaign at that rate, its
 the snapshot writes them), then the `parley.campaigns.send_run` job is queued and the
 clock runs until the run reads `completed`. The figure is the steady rate: rows sent
 divided by the time between the first and the last `sent_at`; the end-to-end time (queue
-to completed) is printed too. A run with a row not `sent`, or two rows with one wamid, is
-INVALID. The aims: at least 900/s at the 1,000/s limit, within 2% of 80/s at 80/s.
+to completed) is printed too, with its part before the first send and its part from the
+last send to the run's `finished_at`. A run with a row not `sent`, or two rows with one
+wamid, is INVALID. The aims: at least 900/s at the 1,000/s limit, within 2% of 80/s at 80/s.
 Everything it started is stopped on exit, Ctrl-C and errors included. See bench/README.md.
 """
 
@@ -76,8 +77,11 @@ class Result:
     sent: int
     steady_seconds: float
     end_to_end_seconds: float
+    to_first_seconds: float = 0.0  # from the queueing to the first `sent_at`
+    tail_seconds: float = 0.0  # from the last `sent_at` to the run's `finished_at`
     invalid: str = ""
     cores: dict[str, float] = field(default_factory=dict)
+    first_sent: datetime | None = None
 
     @property
     def per_second(self) -> float:
@@ -160,6 +164,9 @@ async def measure(
             ws.say(f"rate {rate}/s: {len(contacts)} rows pending; queueing send_run")
             meter.start()
             queued = time.perf_counter()
+            queued_at = datetime.now(UTC)
+            if args.slow_ms:
+                await mongo[ws.DB_NAME].command({"profile": 1, "slowms": args.slow_ms})
             broker.send_task(SEND_RUN_JOB, kwargs={"run_id": run_id},
                              headers={TENANT_HEADER: seeded.tenant_id})  # fmt: skip
             runs = mongo[ws.DB_NAME]["campaign_runs"]
@@ -177,7 +184,12 @@ async def measure(
                 await asyncio.sleep(POLL)
             end_to_end = time.perf_counter() - queued
             cores = meter.stop()
+            if args.slow_ms:
+                await mongo[ws.DB_NAME].command({"profile": 0})
+                ws.say(await slow_commands(mongo, queued_at))
             result = await tally(mongo, run_id, rate, args.recipients, end_to_end, cores)
+            to_first, tail = timeline(queued_at, result, run)
+            result = replace(result, to_first_seconds=to_first, tail_seconds=tail)
             if run is None or run["status"] != RunStatus.COMPLETED.value:
                 status = run["status"] if run else "gone"
                 result = replace(result, invalid=f"the run is {status}, not completed")
@@ -212,7 +224,48 @@ async def tally(mongo: AsyncMongoClient[dict[str, Any]], run_id: str, rate: int,
     elif len(wamids) != sent:
         invalid = f"{sent - len(wamids)} duplicate wamids"
     steady = (max(sent_at) - min(sent_at)).total_seconds() if len(sent_at) > 1 else 0.0
-    return Result(rate, expected, sent, steady, end_to_end, invalid, cores)
+    first = min(sent_at).replace(tzinfo=UTC) if sent_at else None
+    return Result(rate, expected, sent, steady, end_to_end, invalid=invalid, cores=cores,
+                  first_sent=first)  # fmt: skip
+
+
+async def slow_commands(mongo: AsyncMongoClient[dict[str, Any]], since: datetime) -> str:
+    """The database's commands slower than `--slow-ms` since `since` (its profiler), by
+    shape (operation, collection, filter keys): how many, their milliseconds in all, and
+    the first and last time one was recorded."""
+    shapes: dict[tuple[str, str, str], list[Any]] = {}
+    async for entry in mongo[ws.DB_NAME]["system.profile"].find({"ts": {"$gte": since}}):
+        command = entry.get("command") or {}
+        query = command.get("filter") or command.get("query")
+        if query is None and command.get("updates"):
+            query = command["updates"][0].get("q")
+        keys = ",".join(sorted(query)) if isinstance(query, dict) else "-"
+        shape = (str(entry.get("op")), str(entry.get("ns", "")).split(".")[-1], keys)
+        at = entry["ts"].strftime("%H:%M:%S")
+        seen = shapes.setdefault(shape, [0, 0, at, at])
+        seen[0] += 1
+        seen[1] += int(entry.get("millis") or 0)
+        seen[3] = at
+    lines = [f"{n:5d} x {ms:8d} ms  {first}-{last}  {op} {ns} {{{keys}}}"
+             for (op, ns, keys), (n, ms, first, last)
+             in sorted(shapes.items(), key=lambda item: -item[1][1])]  # fmt: skip
+    return "database commands over --slow-ms, by shape:\n" + "\n".join(lines[:10])
+
+
+def timeline(
+    queued_at: datetime, result: Result, run: dict[str, Any] | None
+) -> tuple[float, float]:
+    """Where the end-to-end time went: the seconds before the first send, and from the
+    last send to the run's `finished_at` (the run reads `sending` all that time); 0.0
+    when there is no such time."""
+    if result.first_sent is None:
+        return 0.0, 0.0
+    to_first = (result.first_sent - queued_at).total_seconds()
+    finished = run.get("finished_at") if run else None
+    if finished is None:
+        return to_first, 0.0
+    last_sent = result.first_sent.timestamp() + result.steady_seconds
+    return to_first, finished.replace(tzinfo=UTC).timestamp() - last_sent
 
 
 def report(result: Result) -> None:
@@ -220,7 +273,9 @@ def report(result: Result) -> None:
     ws.say(
         f"rate {result.rate}/s: {result.sent} sent, {result.per_second:.1f}/s steady "
         f"({result.steady_seconds:.2f} s first to last), end to end "
-        f"{result.end_to_end_seconds:.2f} s{invalid}  ({ws.cpu_note(result.cores)})"
+        f"{result.end_to_end_seconds:.2f} s (queued to first send {result.to_first_seconds:.2f} s, "
+        f"last send to finished {result.tail_seconds:.2f} s){invalid}  "
+        f"({ws.cpu_note(result.cores)})"
     )
 
 
@@ -241,15 +296,16 @@ def verdict(result: Result) -> str:
 def table(results: list[Result]) -> str:
     lines = [
         "| configured rate | recipients | sent | steady msg/s | first to last s | end to end s "
-        "| cores: worker / fake Graph / DB / Redis / other |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| last send to finished s | cores: worker / fake Graph / DB / Redis / other |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         cores = " / ".join(f"{r.cores.get(k, 0.0):.2f}" for k in
                            ("worker", "fake_graph", "db", "redis", "other"))  # fmt: skip
         lines.append(
             f"| {r.rate} | {r.recipients} | {r.sent} | {r.per_second:.1f} | "
-            f"{r.steady_seconds:.2f} | {r.end_to_end_seconds:.2f} | {cores} |"
+            f"{r.steady_seconds:.2f} | {r.end_to_end_seconds:.2f} | {r.tail_seconds:.2f} "
+            f"| {cores} |"
         )
     return "\n".join(lines)
 
@@ -281,6 +337,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--slice", type=float, default=60, help="CAMPAIGN_SLICE_SECONDS")
     parser.add_argument("--deadline", type=float, default=400,
                         help="seconds a run may take at least before it is INVALID")  # fmt: skip
+    parser.add_argument("--slow-ms", type=int, default=0,
+                        help="print the database's commands slower than this (ms)")  # fmt: skip
     parser.add_argument("--json-out", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     args.rates = [int(r) for r in str(args.rates).split(",") if r.strip()]
