@@ -55,6 +55,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from enum import StrEnum
 
+from api.common.background import in_background
 from api.domain.clock import Clock
 from api.domain.errors import (
     Deferred,
@@ -342,22 +343,11 @@ class DeliverOutboundMessage:
         return DeliveryOutcome.FAILED
 
 
-_PUBLISHING: set[asyncio.Task[str | None]] = set()  # `message.updated` events on their way
-
-
 def _publish_later(events: InboxEvents, event: InboxEvent) -> None:
     """Publish `event` (its change is stored) on this loop without the caller waiting: the
     send's thread takes its next job a Redis round trip sooner (bench/README.md, "Sends,
     fifth pass"). Best effort, as every event (`InboxEvents.publish` logs a failure)."""
-    task = asyncio.get_running_loop().create_task(events.publish(event))
-    _PUBLISHING.add(task)
-    task.add_done_callback(_published)
-
-
-def _published(task: asyncio.Task[str | None]) -> None:
-    _PUBLISHING.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("message.updated not published: %s", type(error).__name__)
+    in_background(events.publish(event), log, logging.WARNING, "message.updated not published")
 
 
 def _token(channel: Channel) -> str | None:

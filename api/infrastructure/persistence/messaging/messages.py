@@ -35,6 +35,7 @@ from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from api.common.background import in_background
 from api.domain.messaging.content import Recipient
 from api.domain.messaging.messages import (
     STATUS_RANK,
@@ -199,9 +200,6 @@ async def _end_claim(oid: ObjectId) -> None:
         )
 
 
-_ENDING: set[asyncio.Task[None]] = set()  # settled messages' claims to end (held till then)
-
-
 def _end_claim_later(oid: ObjectId) -> None:
     """The message `oid` is settled: its claim ends `CLAIM_END_DELAY_SECONDS` from now, in
     the background (nobody waits for it; one left behind, the process stopping first,
@@ -211,15 +209,9 @@ def _end_claim_later(oid: ObjectId) -> None:
 
 
 def _start_ending(oid: ObjectId) -> None:
-    task = asyncio.get_running_loop().create_task(_end_claim(oid))  # in the caller's tenant
-    _ENDING.add(task)
-    task.add_done_callback(_claim_ended)
-
-
-def _claim_ended(task: asyncio.Task[None]) -> None:
-    _ENDING.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.info("a settled message's claim was left to run out: %s", type(error).__name__)
+    in_background(  # in the caller's tenant
+        _end_claim(oid), log, logging.INFO, "a settled message's claim was left to run out"
+    )
 
 
 class BeanieMessageRepository:
