@@ -162,11 +162,19 @@ class ConversationRepository(Protocol):
         """The contact's unresolved conversation on the channel, if any."""
         ...
 
+    async def last_written(self, channel_id: str, contact_id: str) -> Conversation | None:
+        """The contact's conversation on the channel that the customer wrote in last,
+        resolved or not (the one that holds their service window), if any."""
+        ...
+
     async def open_outbound(
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary
     ) -> Conversation:
         """The contact's unresolved conversation on the channel, a new open one when none
-        (no unread message, no window: only the customer opens it). Atomic."""
+        (no unread message). The service window is the customer's on the channel, not a
+        conversation's: a new one starts with the window (`last_inbound_at`,
+        `window_expires_at`) of `last_written`, none when the customer never wrote.
+        Atomic."""
         ...
 
     async def record_outbound(

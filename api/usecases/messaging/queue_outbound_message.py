@@ -16,9 +16,11 @@ Rules, checked before anything is stored or sent:
   deactivated it); one Parley has not stored is sent as given (the provider decides);
 - the 24-hour customer service window (Meta's providers; Telegram has none): anything but
   a template needs the conversation's `window_expires_at` in the future
-  (`OutsideServiceWindow`), by the `Clock` port; on a Messenger or Instagram channel
-  allowed Meta's human-agent tag, 7 days after the customer's last message
-  (`last_inbound_at`) instead;
+  (`OutsideServiceWindow`), by the `Clock` port; the window is the customer's on the
+  channel, so a send by `to` after their conversation was resolved takes it from the
+  conversation they last wrote in (and the new conversation starts with it); on a
+  Messenger or Instagram channel allowed Meta's human-agent tag, 7 days after the
+  customer's last message (`last_inbound_at`) instead;
 - `reply_to` and a reaction's target: a message of the same conversation that the
   provider knows (`TargetNotSent` otherwise); a media `file_id`: one of the tenant's files;
 - `idempotency_key`: the same key and the same draft give the same message (even under
@@ -127,6 +129,8 @@ class _Target:
     channel: Channel
     conversation: Conversation | None  # None: a new contact or conversation, made on queue
     contact_summary: ContactSummary | None = None
+    # Without an unresolved conversation: the one the customer last wrote in (their window)
+    last_written: Conversation | None = None
 
 
 class QueueOutboundMessage:
@@ -170,7 +174,7 @@ class QueueOutboundMessage:
                 return Queued(await self._replayed(known, digest), created=False)
         target = await self._target(draft)
         await self._check_template(draft, target.channel)
-        self._check_window(draft, target.channel, target.conversation)
+        self._check_window(draft, target.channel, target.conversation or target.last_written)
         resolved, media = await self._resolved(draft, target.conversation)
         message_id = self._messages.new_id()
         if idempotency_key is not None:
@@ -221,12 +225,17 @@ class QueueOutboundMessage:
         channel = await self._channel(draft.channel_id)
         assert channel.id is not None  # noqa: S101 - stored
         contact = await self._recipient(channel, draft.to)
-        found = None
-        if contact is not None and contact.id is not None:
+        if contact is None or contact.id is None:
+            found = last_written = None
+        else:
             found = await self._conversations.unresolved(channel.id, contact.id)
+            last_written = (
+                await self._conversations.last_written(channel.id, contact.id)
+                if found is None else None
+            )  # fmt: skip
         if found is None and current_department_scope() is not None:
             raise Forbidden(OUTSIDE_DEPARTMENTS)
-        return _Target(channel, found)
+        return _Target(channel, found, last_written=last_written)
 
     async def _recipient(self, channel: Channel, to: str) -> Contact | None:
         """The live contact `to` names on the channel, if any: on WhatsApp by number or

@@ -354,6 +354,41 @@ async def test_the_window_closes_24_hours_after_the_customer_wrote(
     await queued(client, owner, text)
 
 
+async def test_the_window_is_the_customers_after_their_conversation_is_resolved(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    clock = FakeUtcClock()
+    use_clock(container, clock)
+    acme, owner, _, beta_owner = await two_tenants(client)
+    channel = await stored_channel(container, acme.tenant.id or "", graph.base_url)
+    wrote = await customer_wrote(container, channel, clock.now())
+    old = wrote.conversation_id
+    resolved = await client.post(f"{CONVERSATIONS}/{old}/resolve", headers=owner)
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+    clock.advance(hours=23)
+    text = {"channel_id": channel.id, "to": "+16505551234", "type": "text",
+            "text": {"body": "One more thing"}}  # fmt: skip
+    # another tenant's channel stays unknown, window or not
+    assert_problem(await send(client, beta_owner, text), 404, "not_found")
+    message = await queued(client, owner, text)
+    new = message["conversation_id"]
+    assert new != old
+    before = (await client.get(f"{CONVERSATIONS}/{old}", headers=owner)).json()
+    opened = (await client.get(f"{CONVERSATIONS}/{new}", headers=owner)).json()
+    assert opened["status"] == "open" and opened["unread_count"] == 0
+    assert opened["window_expires_at"] == before["window_expires_at"]
+    assert opened["last_inbound_at"] == before["last_inbound_at"]
+    clock.advance(minutes=59)
+    by_id = {"conversation_id": new, "type": "text", "text": {"body": "Still there?"}}
+    assert (await queued(client, owner, by_id))["conversation_id"] == new
+    clock.advance(minutes=1)  # 24 hours after the customer wrote: closed, by `to` and by id
+    assert_problem(await send(client, owner, by_id), 422, "outside_customer_service_window")
+    assert (await client.post(f"{CONVERSATIONS}/{new}/resolve", headers=owner)).status_code == 200
+    assert_problem(await send(client, owner, text), 422, "outside_customer_service_window")
+    history = await client.get(f"{CONVERSATIONS}/{new}/messages", headers=owner)
+    assert len(history.json()["items"]) == 2
+
+
 async def test_free_form_to_a_new_recipient_stores_nothing(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:

@@ -255,19 +255,39 @@ class BeanieConversationRepository:
         found = await self._scoped.find({"channel_id": channel_id, ACTIVE_KEY: contact_id}, limit=1)
         return found[0].to_entity() if found else None
 
+    async def last_written(self, channel_id: str, contact_id: str) -> Conversation | None:
+        found = await self._scoped.find(
+            {"channel_id": channel_id, "contact.id": contact_id,
+             "last_inbound_at": {"$type": "date"}},
+            sort=[("last_inbound_at", SortDirection.DESCENDING)], limit=1,
+        )  # fmt: skip
+        return found[0].to_entity() if found else None
+
     async def open_outbound(
         self, channel_id: str, channel_type: ChannelType, contact: ContactSummary
     ) -> Conversation:
         now = utcnow()
         key = {"channel_id": channel_id, ACTIVE_KEY: contact.id}
         with department_scope(None):  # the system's: see the module docstring
+            found = await self._scoped.find(key, limit=1)
+            if found:
+                return found[0].to_entity()
+            before = (
+                await self.last_written(channel_id, contact.id) if contact.id is not None else None
+            )
+            window = {} if before is None else {
+                "last_inbound_at": before.last_inbound_at,
+                # a provider without a service window (Telegram) has none to carry
+                **({"window_expires_at": before.window_expires_at}
+                   if before.window_expires_at is not None else {}),
+            }  # fmt: skip
             await self._scoped.upsert(
                 key,
                 {"$setOnInsert": {
                     "contact": contact.model_dump(), "channel_type": channel_type.value,
                     "status": ConversationStatus.OPEN.value, "priority": Priority.NORMAL.value,
                     "handled_by": HandledBy.HUMAN.value, "tags": [], "unread_count": 0,
-                    "created_at": now, "updated_at": now,
+                    "created_at": now, "updated_at": now, **window,
                 }},
             )  # fmt: skip
             found = await self._scoped.find(key, limit=1)

@@ -50,9 +50,14 @@ class InboxConversationOut(BaseModel):
     tags: list[str]
     unread_count: int
     last_message_at: datetime | None
-    last_inbound_at: datetime | None
+    last_inbound_at: datetime | None = Field(
+        description="The customer's last message on the channel: in this conversation, or, "
+        "for one a business message opened, in the one they last wrote in."
+    )
     window_expires_at: datetime | None = Field(
-        description="The end of the 24-hour customer service window (last inbound + 24 h)."
+        description="The end of the 24-hour customer service window (last inbound + 24 h): "
+        "the customer's on the channel, so a conversation a business message opened after "
+        "a resolved one starts with it."
     )
     snoozed_until: datetime | None
     first_reply_at: datetime | None
