@@ -31,7 +31,9 @@ class ConversationAssigner:
     conversation only if nobody has it (or the same agent does): of racing claims one wins,
     the others get 409 `already_assigned`. Audited `conversation.assigned` (or `.claimed`)
     with the assignee and team before and after; agents get `conversation.updated`.
-    Nothing happens when nothing changes."""
+    Nothing happens when nothing changes. A conversation the AI assistant handles that is
+    given to an agent (or claimed) is handed over to humans too (`conversation.handed_off`,
+    reason `assigned` or `claimed`): the assistant stops answering in it."""
 
     def __init__(
         self,
@@ -71,7 +73,12 @@ class ConversationAssigner:
                 conversation_id, assignee_id=assignee_id, team_id=team_id, team=set_team
             ),
         )
-        return await self._log.changed("conversation.assigned", before, after, actor=actor)
+        after = await self._log.changed("conversation.assigned", before, after, actor=actor)
+        if after.assignee_id is None:
+            return after
+        return await self._log.humans_take(
+            self._conversations, after, actor=actor, reason="assigned"
+        )
 
     async def assign_if_free(
         self, conversation_id: str, assignee_id: str, *, actor: Principal | None
@@ -79,13 +86,18 @@ class ConversationAssigner:
         """Give the conversation to `assignee_id` unless another agent has it (409
         `already_assigned`); the assignee is not checked (the caller vouches for it)."""
         before = await existing_conversation(self._conversations, conversation_id)
-        if before.assignee_id == assignee_id:
-            return before
+        if before.assignee_id == assignee_id:  # theirs already: still taken from the bot
+            return await self._log.humans_take(
+                self._conversations, before, actor=actor, reason="claimed"
+            )
         after = await self._conversations.assign_if_free(conversation_id, assignee_id)
         if after is None:
             await existing_conversation(self._conversations, conversation_id)  # gone: 404
             raise AlreadyAssigned(TAKEN)
-        return await self._log.changed("conversation.claimed", before, after, actor=actor)
+        after = await self._log.changed("conversation.claimed", before, after, actor=actor)
+        return await self._log.humans_take(
+            self._conversations, after, actor=actor, reason="claimed"
+        )
 
 
 class AssignConversation:

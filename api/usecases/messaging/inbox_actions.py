@@ -9,7 +9,11 @@ from api.domain.errors import FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.identity.roles import RoleRepository
 from api.domain.identity.users import UserRepository
-from api.domain.messaging.conversations import Conversation, ConversationRepository
+from api.domain.messaging.conversations import (
+    Conversation,
+    ConversationRepository,
+    HandledBy,
+)
 from api.domain.messaging.errors import InvalidAssignee
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.permissions import Permission
@@ -103,6 +107,28 @@ class InboxChangeLog:
             InboxEvent.of_conversation(InboxEventType.CONVERSATION_UPDATED, after)
         )
         return after
+
+    async def humans_take(
+        self,
+        conversations: ConversationRepository,
+        conversation: Conversation,
+        *,
+        actor: Principal | None,
+        reason: str,
+    ) -> Conversation:
+        """A person took a conversation the AI assistant handles (it was assigned to an
+        agent, claimed, or an agent answered in it): humans handle it from now on, `open`
+        (the assistant's answer in flight is dropped: it checks before it sends), audited
+        `conversation.handed_off` with `reason`. As it is when humans have it already."""
+        if conversation.handled_by is not HandledBy.BOT or conversation.id is None:
+            return conversation
+        changed = await conversations.hand_over(conversation.id, HandledBy.HUMAN)
+        if changed is None:  # humans took it meanwhile (or it was resolved)
+            return await changed_or_current(conversations, conversation.id, None)
+        return await self.changed(
+            "conversation.handed_off", conversation, changed, actor=actor,
+            extra={"reason": reason},
+        )  # fmt: skip
 
 
 async def changed_or_current(

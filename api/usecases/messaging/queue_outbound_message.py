@@ -122,6 +122,9 @@ _POLL_SECONDS = 0.05
 class Queued:
     message: Message
     created: bool  # False: an earlier request with the same idempotency key made it
+    # The conversation as it was found before the message was stored (None: the message
+    # opened it, or an earlier request made the message)
+    conversation: Conversation | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ class QueueOutboundMessage:
                 await self._keys.release(idempotency_key, message_id)
             raise
         await self._publish(message, opened=target.conversation is None)
-        return Queued(message, created=True)
+        return Queued(message, created=True, conversation=target.conversation)
 
     async def _publish(self, message: Message, *, opened: bool) -> None:
         """`message.created`, and the conversation it moved (`conversation.created` when

@@ -28,7 +28,7 @@ from tests.support.fake_graph import FakeGraph
 from tests.support.fake_llm import FakeLLM
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import admin_headers
-from tests.support.people import signed_in, two_tenants
+from tests.support.people import audit_entries, signed_in, two_tenants
 from tests.support.plans import make_plan, put_on_plan
 from tests.support.routing import put_settings, set_presence
 from tests.support.sending import CONVERSATIONS, inbound
@@ -276,6 +276,70 @@ async def test_an_agent_writing_during_generation_suppresses_the_reply(
     assert run["outcome"] == "suppressed"
     await eventually(lambda: _async(sent_texts(graph)), lambda t: len(t) >= 1, "the agent's sent")
     assert sent_texts(graph) == ["Hi, Olivia here: we open at 9."]
+    # the agent answered: humans have the conversation, the assistant stays out of it
+    taken = await conversation(client, owner, message.conversation_id)
+    assert (taken["handled_by"], taken["status"]) == ("human", "open")
+    [entry] = await audit_entries(client, owner, action="conversation.handed_off")
+    assert entry["changes"]["reason"] == "agent_replied"
+    assert entry["actor_id"] == tenant.owner.id
+    later = await writes(container, channel, "And on Sundays?", n=1)
+    assert (await conversation(client, owner, later.conversation_id))["handled_by"] == "human"
+
+
+async def test_assigning_or_claiming_takes_the_conversation_from_the_bot(
+    client: AppClient, container: punq.Container, graph: FakeGraph, llm: FakeLLM, acme: Setup
+) -> None:
+    tenant, owner, channel, _ = acme
+    user, agent = await signed_in(client, tenant, owner, "agent@acme.example.com", roles=["agent"])
+    first = await writes(container, channel, "Hi", n=0)
+    await run_of(tenant, first.id)
+    path = f"{CONVERSATIONS}/{first.conversation_id}"
+    # unassigning, or assigning only a team, leaves it with the bot
+    kept = await client.post(f"{path}/assign", json={"assignee_id": None}, headers=owner)
+    assert kept.status_code == 200 and kept.json()["handled_by"] == "bot"
+    assigned = await client.post(f"{path}/assign", json={"assignee_id": user["id"]}, headers=owner)
+    assert assigned.status_code == 200, assigned.text
+    body = assigned.json()
+    assert (body["handled_by"], body["status"], body["assignee_id"]) == (
+        "human", "open", user["id"],
+    )  # fmt: skip
+    back = await client.post(f"{path}/bot", headers=owner)  # back to the bot: unassigned
+    assert (back.json()["handled_by"], back.json()["assignee_id"]) == ("bot", None)
+    claimed = await client.post(f"{path}/claim", headers=agent)
+    assert claimed.status_code == 200, claimed.text
+    assert (claimed.json()["handled_by"], claimed.json()["assignee_id"]) == ("human", user["id"])
+    reasons = [
+        e["changes"]["reason"]
+        for e in await audit_entries(client, owner, action="conversation.handed_off")
+    ]
+    assert sorted(reasons) == ["assigned", "claimed"]
+    # another tenant can neither assign nor claim it (and so cannot take it from the bot)
+    beta_owner = await _beta(client)
+    await client.post(f"{path}/bot", headers=owner)
+    for action, body in (("assign", {"assignee_id": None}), ("claim", None)):
+        refused = await client.post(f"{path}/{action}", json=body, headers=beta_owner)
+        assert_problem(refused, 404, "not_found")
+    assert (await conversation(client, owner, first.conversation_id))["handled_by"] == "bot"
+
+
+async def test_an_api_keys_message_leaves_the_conversation_with_the_bot(
+    client: AppClient, container: punq.Container, graph: FakeGraph, llm: FakeLLM, acme: Setup
+) -> None:
+    tenant, owner, channel, _ = acme
+    message = await writes(container, channel, "Where is my order?")
+    await run_of(tenant, message.id)
+    created = await client.post(
+        "/api/v1/api-keys", json={"name": "Shop", "permissions": ["messages:send"]},
+        headers=owner,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    key = {"X-API-Key": created.json()["key"], "X-Tenant-ID": tenant.tenant.id or ""}
+    notice = {"conversation_id": message.conversation_id, "type": "text",
+              "text": {"body": "Your order 42 has shipped."}}  # fmt: skip
+    sent = await client.post("/api/v1/messages", json=notice, headers=key)
+    assert sent.status_code == 202, sent.text
+    assert (await conversation(client, owner, message.conversation_id))["handled_by"] == "bot"
+    assert await audit_entries(client, owner, action="conversation.handed_off") == []
 
 
 async def test_an_assignment_during_generation_suppresses_the_reply(
