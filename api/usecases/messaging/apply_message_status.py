@@ -13,10 +13,12 @@ A message that failed with 131050 (the customer stopped marketing messages) opts
 contact out (source `provider`).
 
 A status for no inbox message goes to the campaigns' recipient rows of the channel's
-tenant (never another's): the row with this wamid moves forward the same way, or, when
-the status names a row by its tracker before the row got its wamid (the send's answer was
-not recorded yet, or its worker died), that row gets the wamid and moves. A row failed
-with 131050 opts its contact out; with 131049 it marks the contact for 24 hours.
+tenant (never another's), and so does one for a campaign message that a customer's
+reply brought into their conversation (`QuotedCampaignMessages`: both move): the row
+with this wamid moves forward the same way, or, when the status names a row by its
+tracker before the row got its wamid (the send's answer was not recorded yet, or its
+worker died), that row gets the wamid and moves. A row failed with 131050 opts its
+contact out; with 131049 it marks the contact for 24 hours.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from api.domain.messaging.messages import (
     MessageError,
     MessageRepository,
     MessageStatus,
+    SenderType,
     StatusChange,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
@@ -117,6 +120,8 @@ class ApplyMessageStatus:
                 await self._consent.marketing_refused(message.contact_id, event.timestamp)
             if moved is None and await self._campaign_row(event, error):
                 return StatusOutcome.MOVED
+            if message is not None and message.sender.type is SenderType.CAMPAIGN:
+                await self._campaign_row(event, error)  # its row moves too (the stats')
         if moved and message is not None:
             await self._events.publish(
                 InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, message)

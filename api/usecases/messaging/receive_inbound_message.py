@@ -9,7 +9,8 @@ message joins the contact's unresolved conversation on the channel, or opens one
 snoozed conversation the contact writes to wakes (status `open`). The same event again
 stores nothing new (unique `(channel, external_id)`).
 
-- `context` (a reply) resolves to Parley's id of the quoted message (`reply_to_id`).
+- `context` (a reply) resolves to Parley's id of the quoted message (`reply_to_id`); a
+  quoted campaign message is stored in the conversation first (`QuotedCampaignMessages`).
 - A reaction, an edit or a deletion is kept as its own message (type `reaction`, `edit`,
   `delete`, so the history shows it) and annotates its target when Parley has it:
   `content.reaction` (the emoji, null when removed), an edit replaces the target's `text`
@@ -67,6 +68,7 @@ from api.usecases.messaging.inbound_content import (
     message_error,
     message_text,
 )
+from api.usecases.messaging.quoted_campaign import QuotedCampaignMessages
 from api.usecases.messaging.route_conversation import RouteInboundConversation
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,9 @@ class ReceiveInboundMessage:
         consent: ContactConsent,
         routing: RouteInboundConversation,
         bots: ChannelBots,
+        quoted_campaigns: QuotedCampaignMessages,
     ) -> None:
+        self._quoted_campaigns = quoted_campaigns
         self._routing = routing
         self._bots = bots
         self._contacts = contacts
@@ -139,11 +143,11 @@ class ReceiveInboundMessage:
         if conversation.status is ConversationStatus.SNOOZED:  # the contact wrote: awake
             # (the conversation is read again below, once the message is new, for agents)
             await self._conversations.wake(conversation.id, due_by=None)
-        reply_to = (
-            await self._messages.by_external_id(channel_id, event.reply_to)
-            if event.reply_to
-            else None
-        )
+        reply_to = None
+        if event.reply_to:
+            reply_to = await self._messages.by_external_id(
+                channel_id, event.reply_to
+            ) or await self._quoted_campaigns.into(conversation, event.reply_to)
         message, created = await self._messages.add_once(
             Message(
                 conversation_id=conversation.id, channel_id=channel_id, contact_id=contact.id,

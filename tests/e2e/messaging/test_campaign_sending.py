@@ -52,7 +52,7 @@ from tests.support.campaign_sending import (
 )
 from tests.support.channels import connect
 from tests.support.fake_graph import PHONE_NUMBER_ID, FakeGraph, serve_fake_graph
-from tests.support.onboarding import onboard, owner_headers
+from tests.support.onboarding import admin_headers, onboard, owner_headers
 from tests.support.smtp import SmtpCapture
 from tests.support.webhook_calls import post, wait_for
 
@@ -368,17 +368,28 @@ async def _at_least(graph: FakeGraph, n: int) -> bool:
     return sum(sends_to(graph).values()) >= n
 
 
+async def two_tenants_sent(
+    client: AppClient, graph: FakeGraph, count: int
+) -> tuple[Any, Channel, Any, Arranged, Arranged]:
+    """acme and globex, each with a campaign of `count` rows sent on its own number; the
+    two fakes answer the same wamids (wamid.FAKE000000000001...): (acme, its channel,
+    globex, acme's campaign, globex's)."""
+    container = client.container
+    tenant, channel = await channel_for(client, "acme", graph)
+    other_graph = FakeGraph()
+    async with serve_fake_graph(other_graph):
+        globex, other_channel = await channel_for(client, "globex", other_graph, OTHER_NUMBER)
+        ours = await running_campaign(container, channel, count)
+        theirs = await running_campaign(container, other_channel, count, prefix="1650888")
+        assert await send(container, ours) is SliceOutcome.FINISHED
+        assert await send(container, theirs) is SliceOutcome.FINISHED
+    return tenant, channel, globex, ours, theirs
+
+
 async def test_status_webhooks_move_the_rows_of_their_tenant_only(
     worker: Path, client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
-    _, channel = await channel_for(client, "acme", graph)
-    other_graph = FakeGraph()  # the same wamids as the first fake: wamid.FAKE000000000001...
-    async with serve_fake_graph(other_graph):
-        _, other_channel = await channel_for(client, "globex", other_graph, OTHER_NUMBER)
-        ours = await running_campaign(container, channel, 3)
-        theirs = await running_campaign(container, other_channel, 3, prefix="1650888")
-        assert await send(container, ours) is SliceOutcome.FINISHED
-        assert await send(container, theirs) is SliceOutcome.FINISHED
+    _, channel, _, ours, theirs = await two_tenants_sent(client, graph, 3)
     rows = await rows_of(container, ours)
     their_rows = await rows_of(container, theirs)
     assert {r.wamid for r in rows} == {r.wamid for r in their_rows}  # same ids, two tenants
@@ -468,3 +479,101 @@ async def test_a_refused_token_pauses_the_campaign_and_marks_the_channel(
     assert stored is not None and stored.status.value == "token_invalid"
     rows = await rows_of(container, arranged)
     assert sorted(r.status.value for r in rows) == ["failed"] + ["pending"] * 5
+
+
+def button_reply(wa_id: str, quoted: str, message_id: str, phone_number_id: str) -> Any:
+    """The customer pressed a quick-reply button of the template message `quoted`."""
+    payload = json.loads((FIXTURES / "template_button.json").read_text())
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = phone_number_id
+    value["contacts"][0].update(wa_id=wa_id, user_id=None)
+    [message] = value["messages"]
+    # Meta's timestamps are whole seconds: the next one, so that the reply comes after
+    message.update(id=message_id, timestamp=str(int(utcnow().timestamp()) + 1), context={
+        "from": "15550783881", "id": quoted,
+    })  # fmt: skip
+    message["from"] = wa_id
+    message.pop("from_user_id")
+    return payload
+
+
+async def test_a_reply_quoting_a_campaign_message_brings_it_into_the_conversation(
+    worker: Path, client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    tenant, channel, globex, ours, theirs = await two_tenants_sent(client, graph, 2)
+    owner = await owner_headers(client, tenant)
+    rows = await rows_of(container, ours)
+    row, untouched = sorted(rows, key=lambda r: r.wamid or "")
+    assert row.wamid in {r.wamid for r in await rows_of(container, theirs)}  # same id, two tenants
+    path = f"/api/v1/webhooks/whatsapp/{channel.id}"
+    wa_id = row.address.wa_id or ""
+    delivered = await post(client, path, status_payload(row.wamid or "", "delivered"), APP_SECRET)
+    assert delivered.status_code == 200
+    reply = button_reply(wa_id, row.wamid or "", "wamid.REPLY1", PHONE_NUMBER_ID)
+    assert (await post(client, path, reply, APP_SECRET)).status_code == 200
+
+    async def conversation_messages() -> list[dict[str, Any]] | None:
+        listed = (await client.get("/api/v1/conversations", headers=owner)).json()["items"]
+        if not listed:
+            return None
+        found = await client.get(f"/api/v1/conversations/{listed[0]['id']}/messages",
+                                 headers=owner)  # fmt: skip
+        items: list[dict[str, Any]] = found.json()["items"]
+        return items if len(items) == 2 else None
+
+    items = await wait_for(conversation_messages, "the reply and the quoted campaign message")
+    by_direction = {m["direction"]: m for m in items}
+    quoted, answer = by_direction["outbound"], by_direction["inbound"]
+    assert quoted["sender"] == {"type": "campaign", "id": ours.campaign.id}
+    assert (quoted["type"], quoted["external_id"]) == ("template", row.wamid)
+    assert quoted["content"]["name"] == "spring_sale"
+    assert quoted["content"]["components"] == [
+        {"type": "body", "parameters": [{"type": "text", "text": row.name}]}
+    ]
+    assert quoted["conversation_id"] == answer["conversation_id"]
+    assert quoted["created_at"] < answer["created_at"]
+    assert answer["reply_to_id"] == quoted["id"] and answer["type"] == "template_button"
+    assert quoted["status"] in ("sent", "delivered")  # the delivered status may come after
+    # a later status moves both the message and the campaign's row (the campaign's stats)
+    read = await post(client, path, status_payload(row.wamid or "", "read"), APP_SECRET)
+    assert read.status_code == 200
+
+    async def both_read() -> bool:
+        message = (await client.get(f"/api/v1/messages/{quoted['id']}", headers=owner)).json()
+        now = {r.wamid: r for r in await rows_of(container, ours)}[row.wamid]
+        return message["status"] == "read" and now.status is RecipientStatus.READ
+
+    await wait_for(both_read, "the message and its row to be read")
+    # the other tenant's row with the same id stays as it was; its owner sees none of this
+    assert {r.status for r in await rows_of(container, theirs)} == {RecipientStatus.SENT}
+    globex_owner = await owner_headers(client, globex)
+    assert (await client.get("/api/v1/conversations", headers=globex_owner)).json()["items"] == []
+    hidden = await client.get(f"/api/v1/messages/{quoted['id']}", headers=globex_owner)
+    assert hidden.status_code == 404
+    # a redelivered reply stores nothing more; a quote of an unknown id stores only the reply
+    assert (await post(client, path, reply, APP_SECRET)).status_code == 200
+    unknown = button_reply(
+        untouched.address.wa_id or "", "wamid.NOT_OURS", "wamid.REPLY2", PHONE_NUMBER_ID
+    )
+    assert (await post(client, path, unknown, APP_SECRET)).status_code == 200
+
+    async def second_conversation() -> list[dict[str, Any]] | None:
+        listed = (await client.get("/api/v1/conversations", headers=owner)).json()["items"]
+        return listed if len(listed) == 2 else None
+
+    listed = await wait_for(second_conversation, "the second customer's conversation")
+    other = next(c for c in listed if c["id"] != quoted["conversation_id"])
+    only = (await client.get(f"/api/v1/conversations/{other['id']}/messages",
+                             headers=owner)).json()["items"]  # fmt: skip
+    assert [(m["direction"], m["reply_to_id"]) for m in only] == [("inbound", None)]
+    first = (await client.get(f"/api/v1/conversations/{quoted['conversation_id']}/messages",
+                              headers=owner)).json()["items"]  # fmt: skip
+    assert len(first) == 2
+    # the platform's figures count the quoted message once, as its campaign's row
+    today = utcnow().date()
+    figures = await client.get(
+        "/api/v1/analytics/platform", headers=await admin_headers(client),
+        params={"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()},
+    )  # fmt: skip
+    totals = figures.json()["totals"]
+    assert (totals["messages_outbound"], totals["messages_inbound"]) == (4, 2)

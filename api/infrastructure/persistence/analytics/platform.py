@@ -73,7 +73,8 @@ class MongoPlatformFigures:
             MessageDocument.get_pymongo_collection(),
             [
                 {"$match": in_range},
-                {"$match": {"private": {"$ne": True}}},
+                # a campaign's message a reply brought in counts once, as its row below
+                {"$match": {"private": {"$ne": True}, "sender.type": {"$ne": "campaign"}}},
                 {"$group": {"_id": {"d": _day("created_at"), "dir": "$direction"},
                             "n": {"$sum": 1}}},
             ],
