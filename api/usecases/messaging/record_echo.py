@@ -129,16 +129,19 @@ class RecordEchoedMessage:
         return message
 
     async def _customer(self, event: MessageEchoed, channel: Channel) -> Contact | None:
-        """The live contact the echo went to (by their user id on the channel's account)."""
+        """The live contact the echo went to (by their user id on the channel's account);
+        a customer Parley does not know is looked up only (no identity is allocated)."""
         if not event.recipient.user_id:
             return None
-        contact_id = await self._identities.contact_id_for(
+        contact_id = await self._identities.contact_id_of(
             ChannelUserIdentity(
                 channel_type=channel.type,
                 account_id=channel.account_id,
                 user_id=event.recipient.user_id,
             )
         )
+        if contact_id is None:
+            return None
         contact = await self._contacts.get(contact_id)
         return contact if contact is not None and contact.deleted_at is None else None
 

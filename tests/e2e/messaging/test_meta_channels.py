@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from api.infrastructure.persistence.messaging.contact_identities import ContactIdentityDocument
 from api.infrastructure.persistence.messaging.webhooks import WebhookItemDocument
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_meta_graph import (
@@ -317,6 +318,15 @@ async def test_sends_inside_and_outside_the_window(
     assert len(external) == 1 and external[0]["direction"] == "outbound"
     assert external[0]["sender"]["type"] == "external" and external[0]["status"] == "sent"
     assert len([m for m in found if m["external_id"] == sent["external_id"]]) == 1
+    # One to a customer Parley never heard from is ignored, and leaves no identity behind.
+    stranger = new_mid("m_OUT")
+    await deliver(client, channel, delivery(
+        PAGE_ID, echo(PAGE_ID, "Hello stranger", mid=stranger, customer="5550009999"),
+    ))  # fmt: skip
+    await echo_item(channel["id"], stranger, ("done",))
+    identities = ContactIdentityDocument.get_pymongo_collection()
+    assert await identities.count_documents({"user_id": "5550009999"}) == 0
+    assert len(await history(client, owner, channel["id"])) == 4
 
 
 async def test_the_human_agent_tag_extends_the_window_to_seven_days(
