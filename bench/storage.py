@@ -103,6 +103,21 @@ def reset_peak_rss(pid: int) -> bool:
     return True
 
 
+def run_ns(pid: int, tid: int) -> int:
+    """Time one thread of `pid` has run on a CPU, in ns (/proc/<pid>/task/<tid>/schedstat:
+    nanoseconds, where /proc/<pid>/stat counts 10 ms ticks)."""
+    return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+
+
+def threads_run_ns(pid: int) -> dict[int, int]:
+    """`run_ns` of every live thread of `pid` (the loop's is `pid` itself)."""
+    times = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            times[int(task.name)] = run_ns(pid, int(task.name))
+    return times
+
+
 def io_counters(pid: int) -> dict[str, int]:
     """/proc/<pid>/io: `rchar`/`wchar` count the bytes of every read/write-like syscall
     (files and sockets alike)."""
@@ -119,6 +134,8 @@ class Watched:
     rss_hwm_kb: int | None  # the kernel's peak since the reset; None if it could not reset
     samples: int
     cpu_s: float
+    threads_ns: int  # CPU time of the threads alive at the end (ns; new ones from zero)
+    loop_ns: int  # CPU time of the main thread, the event loop's (ns)
     machine_s: float  # busy CPU time of the whole machine over the same window
     wall_s: float
     rchar: int
@@ -141,6 +158,7 @@ def watched(pid: int, part_dir: Path | None, action: Callable[[], T]) -> tuple[T
     hwm_reset = reset_peak_rss(pid)
     before_kb = status_kb(pid, "VmRSS")
     cpu_before, io_before = cpu_seconds(pid), io_counters(pid)
+    threads_before = threads_run_ns(pid)
     machine_before, wall_before = machine_busy_seconds(), time.monotonic()
     peak = [before_kb]
     samples = [0]
@@ -167,12 +185,15 @@ def watched(pid: int, part_dir: Path | None, action: Callable[[], T]) -> tuple[T
         stop.set()
         thread.join()
     io_after = io_counters(pid)
+    threads_after = threads_run_ns(pid)
     return result, Watched(
         rss_before_kb=before_kb,
         rss_sampled_peak_kb=max(peak[0], status_kb(pid, "VmRSS")),
         rss_hwm_kb=status_kb(pid, "VmHWM") if hwm_reset else None,
         samples=samples[0],
         cpu_s=cpu_seconds(pid) - cpu_before,
+        threads_ns=sum(ns - threads_before.get(tid, 0) for tid, ns in threads_after.items()),
+        loop_ns=threads_after.get(pid, 0) - threads_before.get(pid, 0),
         machine_s=machine_busy_seconds() - machine_before,
         wall_s=time.monotonic() - wall_before,
         rchar=io_after["rchar"] - io_before["rchar"],
@@ -431,6 +452,8 @@ class Run:
             "upload_server_cores": up.cpu_s / self.upload.seconds,
             "download_server_cores": down.cpu_s / self.download.seconds,
             "upload_client_cores": self.upload.client_cpu_s / self.upload.seconds,
+            "upload_server_ms_per_mib": up.threads_ns / 1e6 / (self.size / MB),
+            "upload_loop_ms_per_mib": up.loop_ns / 1e6 / (self.size / MB),
             "upload_other_cores": others(up, self.upload),
             "download_other_cores": others(down, self.download),
             "download_client_cores": self.download.client_cpu_s / self.download.seconds,
@@ -497,6 +520,8 @@ def describe(number: int, run: Run) -> str:
         f"run {number}: copy {f['copy_fsync_mbs']:.0f} MB/s with fsync, "
         f"{f['copy_plain_mbs']:.0f} without | upload {f['upload_mbs']:.0f} MB/s{phases}, "
         f"RSS +{f['upload_rss_growth_mb']:.1f} MB, server {f['upload_server_cores']:.2f} cores"
+        f" ({f['upload_server_ms_per_mib']:.2f} ms/MiB, loop {f['upload_loop_ms_per_mib']:.2f}, "
+        f"other {f['upload_other_cores']:.2f} cores)"
         f" | download {f['download_mbs']:.0f} MB/s, RSS +{f['download_rss_growth_mb']:.1f} MB,"
         f" server {f['download_server_cores']:.2f} cores, "
         f"curl {f['download_client_cores']:.2f} cores | RSS samples "
@@ -669,6 +694,8 @@ TABLE_ROWS: list[tuple[str, str, str, str]] = [
     ("upload_store_s", "upload phase: body → parse → hash → blob + fsync (s)", "{:.2f}", ""),
     ("upload_answer_s", "upload phase: metadata, audit, answer (s)", "{:.2f}", ""),
     ("upload_server_cores", "upload: Parley CPU (cores)", "{:.2f}", ""),
+    ("upload_server_ms_per_mib", "upload: Parley CPU per MiB, all threads (ms)", "{:.2f}", ""),
+    ("upload_loop_ms_per_mib", "upload: Parley CPU per MiB, event loop thread (ms)", "{:.2f}", ""),
     ("upload_client_cores", "upload: curl CPU (cores)", "{:.2f}", ""),
     ("upload_other_cores", "upload: other CPU use on the machine (cores)", "{:.2f}", ""),
     ("upload_server_read_x", "upload: Parley bytes read (sockets + files) / size", "{:.2f}", ""),
