@@ -108,4 +108,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=40s --retries=3 \
 # --timeout-graceful-shutdown: on SIGTERM, stop accepting and give open requests and
 # streams 30 s to finish, then cut them (the compose api service waits longer than that
 # before SIGKILL: its stop_grace_period).
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--timeout-graceful-shutdown", "30"]
+# --http: uvicorn's httptools protocol reading request bodies in a wider window, without
+# copying them (api/interfaces/http/uvicorn_protocol.py; scripts/serve uses it too).
+CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--timeout-graceful-shutdown", "30", "--http", "api.interfaces.http.uvicorn_protocol:ParleyHttpProtocol"]

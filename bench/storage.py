@@ -382,6 +382,10 @@ def make_paths(work: Path) -> Paths:
     return paths
 
 
+HTTP_PROTOCOL = "api.interfaces.http.uvicorn_protocol:ParleyHttpProtocol"
+HTTP_PROTOCOL_FILE = "api/interfaces/http/uvicorn_protocol.py"
+
+
 def start_parley(stack: Stack, paths: Paths, size: int, parley_dir: Path = REPO) -> Uvicorn:
     """One uvicorn worker, from the scratch directory (a developer's `.env` is not read),
     on a port chosen first so that signed links name this server."""
@@ -400,6 +404,8 @@ def start_parley(stack: Stack, paths: Paths, size: int, parley_dir: Path = REPO)
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
     argv += ["--app-dir", str(parley_dir), "--host", HOST, "--port", str(port)]
     argv += ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+    if (parley_dir / HTTP_PROTOCOL_FILE).exists():  # as scripts/serve and the image run it
+        argv += ["--http", HTTP_PROTOCOL]  # (an older copy of `api/` runs as it ran then)
     log_path = paths.work / "parley.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -49,6 +49,7 @@ from api.domain.identity.auth import SecretBox  # noqa: E402
 from api.domain.messaging.channels import ChannelRepository, SecretName  # noqa: E402
 from api.domain.tenancy import TenantId, tenant_context  # noqa: E402
 from api.infrastructure.jobs.celery_app import create_celery  # noqa: E402
+from api.interfaces.http.uvicorn_protocol import UVICORN_HTTP  # noqa: E402
 from api.usecases.tenants.create_tenant import CreateTenant  # noqa: E402
 from api.usecases.tenants.rules import OPERATOR  # noqa: E402
 from api.wiring import running  # noqa: E402
@@ -231,6 +232,7 @@ def start_parley(stack: Stack, name: str = "parley") -> Process:
     argv = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
     argv += ["--app-dir", str(REPO), "--host", HOST, "--port", str(port), "--workers", "1"]
     argv += ["--no-access-log", "--log-level", "warning", "--no-proxy-headers"]
+    argv += ["--http", UVICORN_HTTP]  # as scripts/serve and the image run it
     server = stack.spawn(name, argv, port)
     wait_until_answers(server, "/health")
     return server

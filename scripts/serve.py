@@ -46,6 +46,9 @@ STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.2
 SERVER_NAMES = {"mongo": "MongoDB", "redis": "Redis"}
 CELERY_APP = "api.worker:celery_app"
+# uvicorn's httptools protocol with a wider read window and no copies of request bodies
+# (api/interfaces/http/uvicorn_protocol.py; the Dockerfile's command names it too).
+HTTP_PROTOCOL = "api.interfaces.http.uvicorn_protocol:ParleyHttpProtocol"
 
 
 class ServeError(Exception):
@@ -101,6 +104,7 @@ def parley_commands(settings: Settings, extra_args: list[str]) -> list[Command]:
     # from 127.0.0.1, or from its own reading of FORWARDED_ALLOW_IPS); the app decides,
     # from the FORWARDED_ALLOW_IPS setting, so there is one rule everywhere.
     api = [sys.executable, "-m", "uvicorn", settings.app, "--factory", "--no-proxy-headers"]
+    api += ["--http", HTTP_PROTOCOL]
     api += ["--host", settings.host, "--port", str(settings.port), *extra_args]
     celery = [sys.executable, "-m", "celery", "-A", CELERY_APP]
     worker = [*celery, "worker", "--loglevel=INFO", "--pool=threads"]

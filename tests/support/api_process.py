@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from api.interfaces.http.uvicorn_protocol import UVICORN_HTTP
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, redis_db
 from tests.support.workers import stop
 
@@ -70,6 +71,7 @@ def _launch(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], in
     command = [
         sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
         "--fd", str(sock.fileno()), "--log-level", "warning", "--no-access-log",
+        "--http", UVICORN_HTTP,
     ]  # fmt: skip
     return _start(command, env, sock, log), port
 

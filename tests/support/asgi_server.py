@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from api.interfaces.http.uvicorn_protocol import UVICORN_HTTP
+
 
 class _InProcessServer(uvicorn.Server):
     """A uvicorn server that leaves the test process's signal handlers alone."""
@@ -43,6 +45,7 @@ async def serve_asgi(app: ASGIApp, *, graceful_seconds: int = 1) -> AsyncIterato
         lifespan="off",
         access_log=False,
         timeout_graceful_shutdown=graceful_seconds,
+        http=UVICORN_HTTP,  # as Parley is served (scripts/serve, the image)
     )
     server = _InProcessServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

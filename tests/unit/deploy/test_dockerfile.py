@@ -7,8 +7,16 @@ import sys
 import tomllib
 
 from api import __version__
+from api.interfaces.http.uvicorn_protocol import UVICORN_HTTP
 from tests.support.settings import ROOT
-from tests.unit.deploy.files import DOCKERIGNORE, args, dockerfile, env_values, final_stage
+from tests.unit.deploy.files import (
+    DOCKERIGNORE,
+    args,
+    dockerfile,
+    env_values,
+    exec_form,
+    final_stage,
+)
 
 APP_UID = "10001"
 
@@ -97,6 +105,21 @@ def test_the_build_context_holds_the_code_and_no_local_state() -> None:
     copied = [i.arguments.split()[0] for i in dockerfile() if i.keyword == "COPY"]
     copied = [c for c in copied if not c.startswith("--")]
     assert sorted(copied) == ["api/", "pyproject.toml"]  # `COPY pyproject.toml uv.lock ./`
+
+
+def test_every_start_of_the_api_uses_parleys_http_protocol() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import serve  # scripts/ is not a package
+
+    [command] = [i.arguments for i in final_stage() if i.keyword == "CMD"]
+    argv = exec_form(command)
+    assert argv[argv.index("--http") + 1] == UVICORN_HTTP
+    [api, *_] = serve.parley_commands(serve.Settings.from_env({}), [])
+    assert api.argv[api.argv.index("--http") + 1] == UVICORN_HTTP
+    bench = (ROOT / "bench" / "storage.py").read_text()
+    assert f'HTTP_PROTOCOL = "{UVICORN_HTTP}"' in bench
+    module, _, name = UVICORN_HTTP.partition(":")
+    assert (ROOT / (module.replace(".", "/") + ".py")).exists() and name
 
 
 def test_scripts_serve_lets_the_app_decide_on_forwarded_headers() -> None:
