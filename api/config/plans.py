@@ -21,6 +21,15 @@ class PlanSettings(BaseSettings):
     plan_warn_percent: int = Field(
         default=80, ge=1, le=100, description="Owners are emailed once a period past this."
     )
+    plan_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description=(
+            "How long a process keeps the plans every limited action reads (the default "
+            "plan, a tenant's own); a change applies at once on the process that made it, "
+            "on the others within this (0: off)."
+        ),
+    )
     platform_analytics_max_days: int = Field(
         default=366, ge=1, le=3660, description="The longest range platform analytics answer."
     )

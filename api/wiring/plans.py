@@ -8,14 +8,17 @@ import punq
 from api.config import Settings
 from api.domain.plans import PlanRepository, UsageCounters, UsageSources
 from api.infrastructure.cache.plan_counters import RedisUsageCounters
-from api.infrastructure.persistence.plans.plans import MongoPlanRepository
+from api.infrastructure.persistence.plans.plans import CachingPlans, MongoPlanRepository
 from api.infrastructure.persistence.plans.usage import MongoUsageSources
 from api.usecases.kernel.plan_policy import PlanPolicy
 from api.wiring.clients import Clients
 
 
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
-    container.register(PlanRepository, instance=MongoPlanRepository())
+    container.register(
+        PlanRepository,
+        instance=CachingPlans(MongoPlanRepository(), settings.plans.plan_cache_seconds),
+    )
     container.register(UsageCounters, instance=RedisUsageCounters(clients.redis))
     container.register(UsageSources, MongoUsageSources)
     container.register(

@@ -27,6 +27,7 @@ from api.config import (
     TenancySettings,
     WhatsAppSettings,
 )
+from api.config.plans import PlanSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,4 +108,6 @@ def _built(
         telegram=TelegramSettings(_env_file=None, allowed_api_base_urls=["*"]),
         meta=MetaSettings(_env_file=None),
         server=ServerSettings(_env_file=None),
+        # A plan changed by a test applies at once in every container (API, worker).
+        plans=PlanSettings(_env_file=None, plan_cache_seconds=0),
     )

@@ -62,6 +62,7 @@ def worker_env(
         "SEND_MAX_ATTEMPTS": str(SEND_ATTEMPTS),
         "WEBHOOK_CHANNEL_CACHE_SECONDS": "0",
         "SEND_CHANNEL_CACHE_SECONDS": "0",
+        "PLAN_CACHE_SECONDS": "0",
         "SEND_RETRY_BACKOFF_SECONDS": "0.05",
         "SEND_RETRY_BACKOFF_MAX_SECONDS": "0.2",
     }

@@ -1,9 +1,12 @@
-"""Plans in MongoDB: platform-level data, unscoped by design (like tenants)."""
+"""Plans in MongoDB: platform-level data, unscoped by design (like tenants), and an
+in-process cache of the plans the gate reads (`CachingPlans`)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from beanie import Document
 from pymongo import IndexModel
@@ -11,13 +14,15 @@ from pymongo.errors import DuplicateKeyError
 
 from api.common.clock import utcnow
 from api.domain.errors import Conflict
-from api.domain.plans import Plan, PlanLimits
+from api.domain.plans import Plan, PlanLimits, PlanRepository
 from api.infrastructure.persistence.base.mongo import database_errors
 from api.infrastructure.persistence.base.paging import window
 from api.infrastructure.persistence.base.scoped import to_object_id
 from api.infrastructure.persistence.identity.users import normalize_name
 
 _UPDATABLE = frozenset({"name", "limits", "is_default"})
+T = TypeVar("T")
+_MAX_ENTRIES = 1_000  # cached plan reads (ids and names asked for) kept at most
 
 
 class PlanDocument(Document):
@@ -130,3 +135,69 @@ class MongoPlanRepository:
             await collection.update_many(
                 {"is_default": True, "_id": {"$ne": keep}}, {"$set": {"is_default": False}}
             )
+
+
+class CachingPlans:
+    """`PlanRepository` decorator: the plans the gate reads on every limited action (the
+    default plan, a plan by id or name) kept in process `ttl_seconds` (0: off).
+
+    Every ask, send or upload of a tenant without a plan of its own read the default plan
+    (`plans {is_default}`): a database command each. A change made through this process
+    (add, update, delete) empties the cache at once, and a read that raced it is not kept;
+    other processes (API replicas, workers) see it within the TTL. Lists are not cached."""
+
+    def __init__(
+        self, inner: PlanRepository, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._inner = inner
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, Plan | None]] = {}
+        self._changes = 0  # changes through this process: a read under way is stale
+
+    async def _cached(
+        self, key: tuple[str, str], read: Callable[[], Awaitable[Plan | None]]
+    ) -> Plan | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        changes = self._changes
+        found = await read()
+        if self._ttl > 0 and self._changes == changes:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (self._clock() + self._ttl, found)
+        return found
+
+    async def _change(self, write: Awaitable[T]) -> T:
+        """Run a write of plans, the cache emptied before (a read under way is not kept)
+        and after it."""
+        self._changes += 1
+        self._entries.clear()
+        try:
+            return await write
+        finally:
+            self._changes += 1
+            self._entries.clear()
+
+    async def list(self, *, skip: int, limit: int) -> tuple[list[Plan], int]:
+        return await self._inner.list(skip=skip, limit=limit)
+
+    async def get(self, plan_id: str) -> Plan | None:
+        return await self._cached(("id", plan_id), lambda: self._inner.get(plan_id))
+
+    async def get_by_name(self, name: str) -> Plan | None:
+        key = ("name", normalize_name(name))
+        return await self._cached(key, lambda: self._inner.get_by_name(name))
+
+    async def default(self) -> Plan | None:
+        return await self._cached(("default", ""), self._inner.default)
+
+    async def add(self, plan: Plan) -> Plan:
+        return await self._change(self._inner.add(plan))
+
+    async def update(self, plan_id: str, changes: dict[str, object]) -> Plan | None:
+        return await self._change(self._inner.update(plan_id, changes))
+
+    async def delete(self, plan_id: str) -> bool:
+        return await self._change(self._inner.delete(plan_id))
