@@ -13,6 +13,7 @@ from api.domain.ai.ports import (
     AiConversationRepository,
     AiMessageRepository,
     AiSettingsRepository,
+    AiTurns,
     ChatModels,
     QuotaHolds,
     StopSignals,
@@ -30,6 +31,7 @@ from api.infrastructure.persistence.ai.settings import (
     CachingAiSettings,
     MongoAiSettingsRepository,
 )
+from api.infrastructure.persistence.ai.turns import MongoAiTurns
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.usecases.ai.policy import AiPolicy
 from api.wiring.clients import Clients
@@ -107,6 +109,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(AiMessageRepository, BeanieAiMessageRepository)
     container.register(UsageLedger, MongoUsageLedger)
     container.register(QuotaHolds, MongoQuotaHolds)
+    container.register(AiTurns, MongoAiTurns)
     container.register(
         AiSettingsRepository,
         instance=CachingAiSettings(

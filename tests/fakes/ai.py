@@ -1,5 +1,6 @@
 """Fakes of the AI chat ports: the models (with a stream the test drives), tenant
-settings, the usage ledger, conversations, messages and stop signals."""
+settings, the usage ledger, conversations, messages, a turn's writes over them, and stop
+signals."""
 
 from __future__ import annotations
 
@@ -18,12 +19,20 @@ from api.domain.ai.ports import (
     AiConversationRepository,
     AiMessageRepository,
     AiSettingsRepository,
+    AiTurns,
     ChatModels,
     QuotaHolds,
     StopSignals,
     UsageLedger,
 )
-from api.domain.ai.values import ChatDelta, ModelInfo, PromptMessage, Speaker, TokenUsage
+from api.domain.ai.values import (
+    ChatDelta,
+    ModelInfo,
+    PromptMessage,
+    QuotaSettlement,
+    Speaker,
+    TokenUsage,
+)
 from api.domain.tenancy import current_tenant
 
 
@@ -240,6 +249,45 @@ class FakeMessages(AiMessageRepository):
 
     def replies(self) -> list[AiMessage]:
         return [m for m in self.items.values() if m.role is Speaker.ASSISTANT]
+
+
+class FakeTurns(AiTurns):
+    """A turn's writes over the other fakes, one after the other."""
+
+    def __init__(
+        self,
+        conversations: FakeConversations,
+        messages: FakeMessages,
+        ledger: FakeLedger,
+        holds: FakeQuotaHolds,
+    ) -> None:
+        self.conversations = conversations
+        self.messages = messages
+        self.ledger = ledger
+        self.holds = holds
+
+    async def begin(self, question: AiMessage, *, new: AiConversation | None) -> bool:
+        await self.messages.add(question)
+        if new is not None:
+            await self.conversations.create(new)
+            return True
+        return await self.conversations.touch(
+            question.conversation_id, messages=1, at=question.created_at
+        )
+
+    async def end(self, reply: AiMessage, *, day: str, settle: QuotaSettlement | None) -> bool:
+        assert reply.usage is not None
+        model = ModelInfo(id=reply.model, provider=reply.provider)
+        await self.messages.add(reply)
+        exists = await self.conversations.touch(
+            reply.conversation_id, messages=1, at=reply.created_at, model=model
+        )
+        await self.ledger.add(day=day, user_id=reply.user_id, model=model, usage=reply.usage)
+        if settle is not None:
+            await self.holds.settle(
+                day=settle.day, hold_id=settle.hold_id, held=settle.held, used=settle.used
+            )
+        return exists
 
 
 class FakeStops(StopSignals):

@@ -18,6 +18,7 @@ from api.domain.ai.values import (
     ChatDelta,
     ModelInfo,
     PromptMessage,
+    QuotaSettlement,
     TokenUsage,
     ToolCall,
     ToolSpec,
@@ -102,6 +103,26 @@ class AiMessageRepository(Protocol):
     async def delete(self, message_id: str) -> None: ...
 
     async def delete_for(self, conversation_ids: list[str]) -> int: ...
+
+
+class AiTurns(Protocol):
+    """The writes that begin and end one turn of a conversation of the current tenant (its
+    question, then its reply), each set sent to the database together: one round trip."""
+
+    async def begin(self, question: AiMessage, *, new: AiConversation | None) -> bool:
+        """Save `question`: with `new`, that conversation is created with it; otherwise
+        its conversation counts one message more, `updated_at` its time. False when that
+        conversation no longer exists (the question is saved all the same: the caller
+        takes it back)."""
+        ...
+
+    async def end(self, reply: AiMessage, *, day: str, settle: QuotaSettlement | None) -> bool:
+        """Save `reply` (its `usage` set), count it in its conversation (one message more,
+        `updated_at` its time, its model), add its usage to the ledger under `day`, and
+        settle the call's quota hold (`settle`; a failure there is logged: the hold
+        lapses by itself). False when the conversation no longer exists (the reply is
+        saved all the same: the caller deletes it)."""
+        ...
 
 
 class AiSettingsRepository(Protocol):

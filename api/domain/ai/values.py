@@ -94,3 +94,14 @@ class ToolCall:
 
     arguments: dict[str, Any]
     usage: TokenUsage
+
+
+@dataclass(frozen=True)
+class QuotaSettlement:
+    """A call's quota hold to settle: the `held` tokens of `day` (0: none was taken, the
+    tenant had no quota) replaced by the `used` ones."""
+
+    day: str
+    hold_id: str
+    held: int
+    used: int

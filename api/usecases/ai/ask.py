@@ -23,6 +23,7 @@ from api.domain.ai.entities import AiConversation, AiMessage
 from api.domain.ai.ports import (
     AiConversationRepository,
     AiMessageRepository,
+    AiTurns,
     ChatModels,
     StopSignals,
 )
@@ -65,6 +66,7 @@ class Ask:
         budget: TokenBudget,
         conversations: AiConversationRepository,
         messages: AiMessageRepository,
+        turns: AiTurns,
         replies: ReplyWriter,
         stops: StopSignals,
         policy: AiPolicy,
@@ -75,6 +77,7 @@ class Ask:
         self._budget = budget
         self._conversations = conversations
         self._messages = messages
+        self._turns = turns
         self._replies = replies
         self._stops = stops
 
@@ -116,14 +119,11 @@ class Ask:
                     model=model.id, provider=model.provider, message_count=1, created_at=now,
                     updated_at=now,
                 )  # fmt: skip
-                await asyncio.gather(
-                    self._conversations.create(conversation), self._messages.add(user_message)
-                )
+                await self._turns.begin(user_message, new=conversation)
                 history = [user_message]
             else:
-                _, exists, earlier = await asyncio.gather(
-                    self._messages.add(user_message),
-                    self._conversations.touch(conversation_id, messages=1, at=now),
+                exists, earlier = await asyncio.gather(
+                    self._turns.begin(user_message, new=None),
                     self._messages.latest(conversation_id, self._policy.context_max_turns * 2 + 1),
                 )
                 if not exists:  # deleted meanwhile

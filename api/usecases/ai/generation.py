@@ -211,24 +211,21 @@ class Generation:
                 output_tokens=estimate_tokens(content),
                 estimated=True,
             )
-            # The reply and its usage are saved while the quota hold is settled.
-            saved, _ = await asyncio.gather(
-                self._replies.save(
+            # The reply, its usage and the quota hold's settlement are written together.
+            try:
+                saved_id = await self._replies.save(
                     self._principal, self._conversation, self._model, self.message_id,
                     content=content, usage=usage, reason=reason, day=self._hold.day,
-                ),
-                self._settle(usage),
-                return_exceptions=True,
-            )  # fmt: skip
-            if isinstance(saved, BaseException):
+                    settle=self._budget.settlement(self._hold, usage),
+                )  # fmt: skip
+            except Exception as saved:
                 log.error("could not save an AI reply", exc_info=saved)
                 error = error or (
                     saved
                     if isinstance(saved, ParleyError)
                     else ParleyError("The reply was not saved.")
                 )
-            else:
-                saved_id = saved
+            await self._after_settle(usage)
         if error is not None:
             self.items.put(Failed(error, saved_id, before_first_token=not content))
             return
@@ -247,3 +244,10 @@ class Generation:
             await self._budget.settle(self._hold, usage)
         except Exception:
             log.exception("could not settle an AI quota hold")
+
+    async def _after_settle(self, usage: TokenUsage) -> None:
+        """The hold was settled with the reply: the plan's warnings (a failure is logged)."""
+        try:
+            await self._budget.settled(self._hold, usage)
+        except Exception:
+            log.exception("could not check the plan's AI token limit")

@@ -26,7 +26,7 @@ from api.common.clock import utcnow
 from api.domain.ai.entities import AiTenantSettings
 from api.domain.ai.errors import QuotaExceeded
 from api.domain.ai.ports import QuotaHolds
-from api.domain.ai.values import PromptMessage, TokenUsage, estimate_tokens
+from api.domain.ai.values import PromptMessage, QuotaSettlement, TokenUsage, estimate_tokens
 from api.domain.plans import LimitName, PlanLimitReached
 from api.usecases.ai.days import seconds_to_next_day, utc_day
 from api.usecases.ai.policy import AiPolicy
@@ -87,9 +87,20 @@ class TokenBudget:
 
     async def settle(self, hold: Hold, used: TokenUsage | None) -> None:
         """Replace the hold by the tokens used (None: the model produced nothing)."""
+        settlement = self.settlement(hold, used)
         await self._holds.settle(
-            day=hold.day, hold_id=hold.id, held=hold.tokens, used=used.total if used else 0
-        )
+            day=settlement.day, hold_id=settlement.hold_id, held=settlement.held,
+            used=settlement.used,
+        )  # fmt: skip
+        await self.settled(hold, used)
+
+    def settlement(self, hold: Hold, used: TokenUsage | None) -> QuotaSettlement:
+        """What settling the hold writes, for a store that writes it with the reply (see
+        `AiTurns.end`); then `settled`."""
+        return QuotaSettlement(hold.day, hold.id, hold.tokens, used.total if used else 0)
+
+    async def settled(self, hold: Hold, used: TokenUsage | None) -> None:
+        """The hold was settled: warn the tenant's owners when near the plan's limit."""
         if used is not None and hold.tokens:
             await self._gate.after_tokens(hold.day)
 

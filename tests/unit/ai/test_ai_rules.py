@@ -56,6 +56,7 @@ from tests.fakes.ai import (
     FakeQuotaHolds,
     FakeSettings,
     FakeStops,
+    FakeTurns,
     Script,
 )
 from tests.fakes.audit import FakeAuditLog
@@ -248,13 +249,15 @@ class Chat:
         self.conversations = FakeConversations()
         self.messages = FakeMessages()
         self.stops = FakeStops()
+        self.turns = FakeTurns(self.conversations, self.messages, self.ledger, self.holds)
         self.ask = Ask(
             self.models,
             ModelAccess(self.models, self.settings, self.policy),
             TokenBudget(self.holds, self.policy, unlimited_gate()),
             self.conversations,
             self.messages,
-            ReplyWriter(self.conversations, self.messages, self.ledger),
+            self.turns,
+            ReplyWriter(self.turns, self.messages),
             self.stops,
             self.policy,
         )

@@ -22,6 +22,8 @@ from api.infrastructure.persistence.base.scoped import (
     tenant_first,
     to_object_id,
 )
+from api.infrastructure.persistence.base.together import Step
+from api.infrastructure.persistence.base.writes import InsertOp, UpdateOp
 
 _CONVERSATION_FIELDS = set(AiConversation.model_fields) - {"id", TENANT_FIELD}
 
@@ -52,6 +54,21 @@ class AiConversationDocument(TenantOwnedDocument):
         )
 
 
+def _document(conversation: AiConversation) -> AiConversationDocument:
+    document = AiConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
+    if conversation.id is not None:
+        document.id = PydanticObjectId(conversation.id)
+    return document
+
+
+def _touched(messages: int, at: datetime, model: ModelInfo | None) -> dict[str, Any]:
+    """The update of a conversation that counts `messages` more at `at` (with `model`)."""
+    changes: dict[str, Any] = {"updated_at": at}
+    if model is not None:
+        changes |= {"model": model.id, "provider": model.provider.value}
+    return {"$inc": {"message_count": messages}, "$set": changes}
+
+
 class BeanieAiConversationRepository:
     """`AiConversationRepository` adapter, within the current tenant (fail closed)."""
 
@@ -59,10 +76,11 @@ class BeanieAiConversationRepository:
         self._scoped = TenantScopedRepository(AiConversationDocument)
 
     async def create(self, conversation: AiConversation) -> AiConversation:
-        document = AiConversationDocument(**conversation.model_dump(include=_CONVERSATION_FIELDS))
-        if conversation.id is not None:
-            document.id = PydanticObjectId(conversation.id)
-        return (await self._scoped.insert(document)).to_entity()
+        return (await self._scoped.insert(_document(conversation))).to_entity()
+
+    def create_step(self, conversation: AiConversation) -> Step:
+        """`create` as one step of a set written together (see `together`)."""
+        return Step(self._scoped, InsertOp(_document(conversation)))
 
     async def get(self, user_id: str, conversation_id: str) -> AiConversation | None:
         oid = to_object_id(conversation_id)
@@ -86,12 +104,17 @@ class BeanieAiConversationRepository:
     async def touch(
         self, conversation_id: str, *, messages: int, at: datetime, model: ModelInfo | None = None
     ) -> bool:
-        changes: dict[str, Any] = {"updated_at": at}
-        if model is not None:
-            changes |= {"model": model.id, "provider": model.provider.value}
-        return await self._scoped.apply(
-            conversation_id, {"$inc": {"message_count": messages}, "$set": changes}
-        )
+        return await self._scoped.apply(conversation_id, _touched(messages, at, model))
+
+    def touch_step(
+        self, conversation_id: str, *, messages: int, at: datetime, model: ModelInfo | None = None
+    ) -> Step | None:
+        """`touch` as one step of a set written together (None: not an id, no such
+        conversation)."""
+        oid = to_object_id(conversation_id)
+        if oid is None:
+            return None
+        return Step(self._scoped, UpdateOp({"_id": oid}, _touched(messages, at, model)))
 
     async def delete(self, user_id: str, conversation_id: str) -> bool:
         oid = to_object_id(conversation_id)

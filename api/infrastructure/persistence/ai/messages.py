@@ -22,6 +22,8 @@ from api.infrastructure.persistence.base.scoped import (
     tenant_first,
     to_object_id,
 )
+from api.infrastructure.persistence.base.together import Step
+from api.infrastructure.persistence.base.writes import InsertOp
 
 _MESSAGE_FIELDS = set(AiMessage.model_fields) - {"id", TENANT_FIELD}
 
@@ -53,6 +55,13 @@ class AiMessageDocument(TenantOwnedDocument):
         )
 
 
+def _document(message: AiMessage) -> AiMessageDocument:
+    document = AiMessageDocument(**message.model_dump(include=_MESSAGE_FIELDS))
+    if message.id is not None:
+        document.id = PydanticObjectId(message.id)
+    return document
+
+
 class BeanieAiMessageRepository:
     """`AiMessageRepository` adapter, within the current tenant (fail closed: `TenantRequired`)."""
 
@@ -63,10 +72,11 @@ class BeanieAiMessageRepository:
         return str(ObjectId())
 
     async def add(self, message: AiMessage) -> AiMessage:
-        document = AiMessageDocument(**message.model_dump(include=_MESSAGE_FIELDS))
-        if message.id is not None:
-            document.id = PydanticObjectId(message.id)
-        return (await self._scoped.insert(document)).to_entity()
+        return (await self._scoped.insert(_document(message))).to_entity()
+
+    def add_step(self, message: AiMessage) -> Step:
+        """`add` as one step of a set written together (see `together`)."""
+        return Step(self._scoped, InsertOp(_document(message)))
 
     async def latest(self, conversation_id: str, limit: int) -> list[AiMessage]:
         found = await self._scoped.find(

@@ -14,12 +14,13 @@ no quota was set) still counts.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
 from api.common.clock import utcnow
+from api.domain.ai.values import QuotaSettlement
 from api.domain.errors import Conflict, ServiceUnavailable
 from api.infrastructure.persistence.ai.usage import MongoUsageLedger
 from api.infrastructure.persistence.base.scoped import (
@@ -27,6 +28,8 @@ from api.infrastructure.persistence.base.scoped import (
     TenantOwnedDocument,
     TenantScopedRepository,
 )
+from api.infrastructure.persistence.base.together import Step
+from api.infrastructure.persistence.base.writes import Update, UpdateOp
 
 ATTEMPTS = 50  # compare-and-set rounds before giving up (each lost round is another's win)
 RACED = -1
@@ -60,6 +63,24 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def _settling(settlement: QuotaSettlement) -> tuple[dict[str, Any], Update] | None:
+    """The conditional update that replaces a hold by what was used (None: nothing)."""
+    day, used = settlement.day, settlement.used
+    if settlement.held:
+        key = f"holds.{settlement.hold_id}"
+        return (
+            {"day": day, key: {"$exists": True}},
+            {"$unset": {key: ""}, "$inc": {"committed": used - settlement.held, "spent": used}},
+        )
+    if used:  # no hold (no quota then): the day's document, if any, counts it
+        return {"day": day}, _spent(used)
+    return None
+
+
+def _spent(used: int) -> Update:
+    return {"$inc": {"committed": used, "spent": used}}
+
+
 class MongoQuotaHolds:
     """`QuotaHolds` adapter, within the current tenant (fail closed: `TenantRequired`)."""
 
@@ -91,16 +112,23 @@ class MongoQuotaHolds:
         raise ServiceUnavailable("AI quota", detail="The token quota is too busy; try again.")
 
     async def settle(self, *, day: str, hold_id: str, held: int, used: int) -> None:
-        key = f"holds.{hold_id}"
-        if held and await self._scoped.apply_where(
-            {"day": day, key: {"$exists": True}},
-            {"$unset": {key: ""}, "$inc": {"committed": used - held, "spent": used}},
-        ):
-            return
-        if used:  # no hold (no quota then), or reclaimed: count what was used
-            await self._scoped.apply_where(
-                {"day": day}, {"$inc": {"committed": used, "spent": used}}
-            )
+        settlement = QuotaSettlement(day, hold_id, held, used)
+        write = _settling(settlement)
+        if write is not None:
+            matched = await self._scoped.apply_where(*write)
+            await self.settled(settlement, matched=matched)
+
+    def settle_step(self, settlement: QuotaSettlement) -> Step | None:
+        """`settle`'s write as one step of a set written together (see `together`), to be
+        followed by `settled` (None: nothing to write, no hold and nothing used)."""
+        write = _settling(settlement)
+        return None if write is None else Step(self._scoped, UpdateOp(*write))
+
+    async def settled(self, settlement: QuotaSettlement, *, matched: bool) -> None:
+        """After `settle_step`'s write: a hold no longer there (reclaimed, its deadline
+        passed) still counts what was used."""
+        if settlement.held and not matched and settlement.used:
+            await self._scoped.apply_where({"day": settlement.day}, _spent(settlement.used))
 
     async def _take(
         self, day: str, hold_id: str, tokens: int, until: datetime, committed: object

@@ -16,6 +16,8 @@ from api.infrastructure.persistence.base.scoped import (
     TenantScopedRepository,
     tenant_first,
 )
+from api.infrastructure.persistence.base.together import Step
+from api.infrastructure.persistence.base.writes import Update, UpdateOp
 
 
 class UsageDocument(TenantOwnedDocument):
@@ -40,6 +42,19 @@ class UsageDocument(TenantOwnedDocument):
         ]
 
 
+def _entry(
+    day: str, user_id: str, model: ModelInfo, usage: TokenUsage
+) -> tuple[dict[str, Any], Update]:
+    """The ledger's row of a use (its filter) and what the use adds to it."""
+    key = tenant_first(day=day, user_id=user_id, model=model.id, provider=model.provider.value)
+    increments = {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "messages": 1,
+    }
+    return key, {"$inc": increments}
+
+
 class MongoUsageLedger:
     """`UsageLedger` adapter, within the current tenant (fail closed: `TenantRequired`)."""
 
@@ -47,15 +62,16 @@ class MongoUsageLedger:
         self._scoped = TenantScopedRepository(UsageDocument)
 
     async def add(self, *, day: str, user_id: str, model: ModelInfo, usage: TokenUsage) -> None:
-        key = tenant_first(day=day, user_id=user_id, model=model.id, provider=model.provider.value)
-        increments = {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "messages": 1,
-        }
         # Atomic `$inc` with upsert: the first use of the day creates the row (stamped);
         # two first uses racing are retried once by the scoped repository.
-        await self._scoped.increment(key, increments, upsert=True)
+        await self._scoped.upsert(*_entry(day, user_id, model, usage))
+
+    def add_step(self, *, day: str, user_id: str, model: ModelInfo, usage: TokenUsage) -> Step:
+        """`add` as one step of a set written together (see `together`). Two first uses
+        of a day racing: the loser's step is refused as a `Conflict`; `add` then counts
+        it."""
+        key, update = _entry(day, user_id, model, usage)
+        return Step(self._scoped, UpdateOp(key, update, upsert=True))
 
     async def tenant_total(self, day: str) -> int:
         rows = await self._scoped.aggregate(

@@ -20,19 +20,21 @@ from beanie import Document, PydanticObjectId, SortDirection
 from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import IndexModel
+from pymongo import IndexModel, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.results import UpdateResult
 
 from api.domain.tenancy import current_tenant
-from api.infrastructure.persistence.base.mongo import database_errors
+from api.infrastructure.persistence.base.mongo import MongoClient, database_errors
 from api.infrastructure.persistence.base.paging import window
 from api.infrastructure.persistence.base.writes import TENANT_FIELD as TENANT_FIELD
 from api.infrastructure.persistence.base.writes import (
     BulkOutcome,
     Filter,
+    InsertOp,
     Update,
+    UpdateOp,
     WriteOp,
     bulk_requests,
     check_update,
@@ -286,6 +288,26 @@ class TenantScopedRepository(Generic[D]):
         with translated_writes():
             result = await self._collection().bulk_write(requests, ordered=ordered)
         return BulkOutcome.of(result)
+
+    def client_request(
+        self, operation: InsertOp | UpdateOp
+    ) -> InsertOne[dict[str, Any]] | UpdateOne:
+        """`operation` as one request of a write to several collections at once (see
+        `together`): its filter scoped, its document stamped, as `bulk_write` does."""
+        namespace = self._collection().full_name
+        if isinstance(operation, InsertOp):
+            return InsertOne(self._insertable(operation.document), namespace=namespace)
+        if operation.many:
+            raise ValueError("a write to several collections updates one document a step")
+        check_update(operation.update)
+        return UpdateOne(
+            self.scope(operation.filter), dict(operation.update), upsert=operation.upsert,
+            namespace=namespace,
+        )  # fmt: skip
+
+    def client(self) -> MongoClient:
+        """The client this repository's collection is reached through."""
+        return self._collection().database.client
 
     def _insertable(self, document: Document) -> dict[str, Any]:
         """The stamped document as stored; its `_id` is chosen here, before the write."""
