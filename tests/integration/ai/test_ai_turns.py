@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.errors import InvalidOperation
 
 from api.common.clock import utcnow
 from api.domain.ai.entities import AiConversation, AiMessage
@@ -235,3 +237,23 @@ async def test_a_refused_step_is_its_own_the_others_are_written() -> None:
     assert done[1].matched
     assert done[1].error is None
     assert await AiMessageDocument.get_pymongo_collection().count_documents({}) == 1
+
+
+async def test_a_server_before_8_0_gets_one_command_per_step(
+    turns: MongoAiTurns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(*_: object, **__: object) -> None:
+        # What pymongo raises, before sending anything, to a server without `bulkWrite`.
+        raise InvalidOperation("MongoClient.bulk_write requires MongoDB server version 8.0+.")
+
+    monkeypatch.setattr(AsyncMongoClient, "bulk_write", refused)
+    conversation_id = await started(turns)
+    with tenant_context(TENANT_A):
+        assert await turns.end(
+            reply(conversation_id), day=DAY, settle=QuotaSettlement(DAY, "h1", 0, 12)
+        )
+        await BeanieAiConversationRepository().delete("u1", conversation_id)
+        assert not await turns.end(reply(conversation_id), day=DAY, settle=None)
+        [row] = await MongoUsageLedger().rows(since=DAY, until=DAY, user_id="u1")
+        assert row.messages == 2
+        assert len(await BeanieAiMessageRepository().latest(conversation_id, 5)) == 3
