@@ -16,7 +16,14 @@ on a 429). An unknown token is 401 `Unauthorized`.
 - `fail(method, code, times=1, retry_after=None)`: the next `times` calls of `method`
   answer that error (a 429 with `retry_after` carries it in `parameters`).
 - `requests`: every call (`Seen`: method, token, params, uploaded files, arrival time);
-  `calls(method)` filters them.
+  `calls(method)` filters them; `Seen.sent_by` tells whether a send carried the file's
+  bytes (`"bytes"`) or a `file_id` (`"id"`).
+
+A file sent (uploaded, or by a `file_id` it gave) comes back as Telegram's answer has it:
+a photo as `photo`, its sizes (a thumbnail, the full size last), each with a `file_id`;
+the other kinds as one object (`document`, `video`...) with its `file_id`. Every file id
+given is in `files` (by this bot: a file id of another bot, or one not in `files`, e.g.
+after `files.clear()`, is 400 "wrong file identifier/HTTP URL specified", as Telegram's).
 """
 
 from __future__ import annotations
@@ -57,6 +64,15 @@ class Upload:
     data: bytes
 
 
+# the file parameter of each send method, and the answer's field for it
+MEDIA_FIELDS = {
+    "sendphoto": "photo", "senddocument": "document", "sendvideo": "video",
+    "sendaudio": "audio", "sendvoice": "voice", "sendsticker": "sticker",
+    "sendanimation": "animation",
+}  # fmt: skip
+WRONG_FILE_ID = "Bad Request: wrong file identifier/HTTP URL specified"
+
+
 @dataclass
 class Seen:
     method: str
@@ -64,6 +80,15 @@ class Seen:
     params: dict[str, Any]
     files: dict[str, Upload] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    answer: Any = None  # the `result` of an accepted call (None: refused)
+
+    @property
+    def sent_by(self) -> str | None:
+        """ "bytes" (an upload) or "id" (a `file_id`) for a file send; else None."""
+        name = MEDIA_FIELDS.get(self.method.lower())
+        if name is None:
+            return None
+        return "bytes" if name in self.files else "id" if name in self.params else None
 
 
 @dataclass
@@ -77,6 +102,7 @@ class FakeTelegram:
         }
     )  # fmt: skip
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    file_owners: dict[str, str] = field(default_factory=dict)  # file id -> bot token
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
@@ -142,7 +168,9 @@ async def _params(request: Request) -> tuple[dict[str, Any], dict[str, Upload]]:
     return params, files
 
 
-def _ok(result: Any) -> JSONResponse:
+def _ok(result: Any, seen: Seen | None = None) -> JSONResponse:
+    if seen is not None:
+        seen.answer = result
     return JSONResponse({"ok": True, "result": result})
 
 
@@ -154,11 +182,46 @@ def build_app(fake: FakeTelegram) -> Starlette:
             "from": {"id": 1, "is_bot": True, "first_name": "Acme"}, **extra,
         }  # fmt: skip
 
+    def keep(token: str, data: bytes, path: str) -> dict[str, Any]:
+        file_id = f"AgAC{next(fake._ids)}{token[:4]}"
+        fake.files[file_id] = (path, data)
+        fake.file_owners[file_id] = token
+        return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_size": len(data)}
+
+    def media_sent(seen: Seen, method: str) -> Response:
+        token, params, files = seen.token, seen.params, seen.files
+        name = MEDIA_FIELDS[method]
+        upload = files.get(name)
+        if upload is not None:
+            data, filename = upload.data, upload.filename
+        else:
+            file_id = str(params.get(name) or "")
+            if file_id not in fake.files or fake.file_owners.get(file_id, token) != token:
+                return JSONResponse(
+                    {"ok": False, "error_code": 400, "description": WRONG_FILE_ID},
+                    status_code=400,
+                )  # fmt: skip
+            data, filename = fake.files[file_id][1], None
+        number = next(fake._ids)
+        sent: Any
+        if name == "photo":  # a thumbnail and the full size, as Telegram's sizes
+            sent = [
+                {**keep(token, data[:16], f"photos/t{number}.jpg"), "width": 90, "height": 90},
+                {**keep(token, data, f"photos/f{number}.jpg"), "width": 800, "height": 600},
+            ]
+        else:
+            sent = keep(token, data, f"{name}s/file_{number}")
+            if filename:
+                sent["file_name"] = filename
+        answer = message(params["chat_id"], caption=params.get("caption"), **{name: sent})
+        return _ok(answer, seen)
+
     async def method(request: Request) -> Response:
         token = request.path_params["token"]
         name = request.path_params["method"]
         params, files = await _params(request)
-        fake.requests.append(Seen(name, token, params, files))
+        seen = Seen(name, token, params, files)
+        fake.requests.append(seen)
         bot = fake.bots.get(token)
         if bot is None:
             return JSONResponse(
@@ -195,8 +258,8 @@ def build_app(fake: FakeTelegram) -> Starlette:
         if lowered in ("sendlocation", "sendvenue"):
             spot = {"latitude": float(params["latitude"]), "longitude": float(params["longitude"])}
             return _ok(message(params["chat_id"], location=spot))
-        if lowered.startswith("send") and files:
-            return _ok(message(params["chat_id"], caption=params.get("caption")))
+        if lowered in MEDIA_FIELDS:
+            return media_sent(seen, lowered)
         return JSONResponse(
             {"ok": False, "error_code": 404, "description": "Not Found"}, status_code=404
         )

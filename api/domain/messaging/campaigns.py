@@ -273,6 +273,7 @@ class CampaignRun(BaseModel):
     lease_until: datetime | None = None  # the snapshot's, then the send engine's heartbeat
     lease_holder: str | None = None  # which send job holds the run until `lease_until`
     next_seq: int = 0  # the send engine's cursor: rows below it were claimed at least once
+    media_id: str | None = None  # the provider's reusable id of the uploaded file, if any
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None

@@ -128,3 +128,6 @@ class SendResult(BaseModel):
     external_id: str
     recipient_phone: str | None = None  # the provider's normalised number, when it says
     recipient_user_id: str | None = None
+    # The provider's id of the file the message carried, when it gives one that a later
+    # `MediaContent.media_id` can send again instead of the bytes (Telegram's `file_id`)
+    media_id: str | None = None

@@ -5,7 +5,9 @@ do (retry, mark the channel, fail the message) without knowing the provider.
     ├── ChannelRateLimited                       throughput or per-user limits; retry after
     └── ChannelOutcomeUnknown                    no answer to a request that may have arrived
     ChannelPermanentFailure (PermanentFailure)   refused for good: code, title, details
-    └── ChannelTokenInvalid                      the channel's credentials stopped working
+    ├── ChannelTokenInvalid                      the channel's credentials stopped working
+    └── ChannelMediaRefused                      a file sent by `media_id` the provider
+                                                 no longer knows (send the bytes again)
     ChannelCheckFailed (InvalidInput)            the provider refused the settings on connect
     GraphBaseUrlNotAllowed (InvalidInput)        a provider address the deployment forbids
     └── ApiBaseUrlNotAllowed                     (Telegram's Bot API base)
@@ -98,6 +100,14 @@ class ChannelTokenInvalid(ChannelPermanentFailure):
 
     code = "channel_token_invalid"
     title = "Channel token invalid"
+
+
+class ChannelMediaRefused(ChannelPermanentFailure):
+    """The provider refused a file sent by its `media_id` (unknown, expired, or of another
+    kind): nothing was sent; the same message with the file's bytes may still go."""
+
+    code = "channel_media_refused"
+    title = "Channel refused the file id"
 
 
 class ChannelCheckFailed(InvalidInput):

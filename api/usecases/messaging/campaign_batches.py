@@ -12,9 +12,9 @@ request also takes a token of its chat's bucket, shared with the inbox's sends (
 for up to `CHAT_WAIT_SECONDS`; longer, the row goes back, not before the bucket has one).
 
 `RunSlice` is the state of one slice of the send engine that its batches share: the run,
-its campaign, channel, template (or plain message and its file's bytes) and gateway, the
-rate buckets, the request slots in use, the cursor in the snapshot's order and why the
-slice must stop.
+its campaign, channel, template (or plain message and its file's bytes, uploaded once and
+then sent by the provider's id: `ReusedMedia`) and gateway, the rate buckets, the request
+slots in use, the cursor in the snapshot's order and why the slice must stop.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from api.domain.messaging.outbound import RateLimit, SendRateLimiter, chat_bucke
 from api.domain.messaging.templates import Template
 from api.domain.plans import LimitName, PlanLimitReached
 from api.usecases.kernel.plan_gate import PlanGate, Reservation
+from api.usecases.messaging.campaign_media import ReusedMedia
 from api.usecases.messaging.campaign_sending_rules import (
     MARKETING_LIMITED,
     MESSAGE_TOO_LONG,
@@ -96,6 +97,7 @@ class RunSlice:
     plan_limited: bool | None = None  # the plan limits the month's messages (None: unread)
     media: bytes | None = None  # the plain message's file, read once a slice (uploads)
     media_link: str | None = None  # ... or its signed link (providers that fetch it)
+    reused: ReusedMedia = field(default_factory=ReusedMedia)  # the uploaded file's id
 
     @property
     def run_id(self) -> str:
@@ -262,7 +264,7 @@ class SendCampaignBatch:
             )  # fmt: skip
         try:
             async with provider_call(self._channels, work.channel):
-                result = await work.gateway.send(message)
+                result = await work.reused.send(message, work.gateway.send)
         except Exception as exc:
             now = self._clock.now()
             if stops_the_run(exc):

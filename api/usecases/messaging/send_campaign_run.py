@@ -64,6 +64,7 @@ from api.usecases.messaging.campaign_batches import (
     SliceOutcome,
     unknown,
 )
+from api.usecases.messaging.campaign_media import ReusedMedia
 from api.usecases.messaging.campaign_rules import SEND_RUN_JOB
 from api.usecases.messaging.campaign_sending_rules import CampaignSendPolicy, rate_limits
 from api.usecases.messaging.finish_campaign_run import FinishCampaignRun
@@ -159,7 +160,7 @@ class SendCampaignRun:
         gateway = self._gateways.for_channel(channel)
         return RunSlice(
             run, campaign, channel, template, gateway, limits, holder, cursor=run.next_seq,
-            media=media[0], media_link=media[1],
+            media=media[0], media_link=media[1], reused=ReusedMedia(media_id=run.media_id),
         )  # fmt: skip
 
     async def _media(self, channel: Channel, file_id: str) -> tuple[bytes | None, str | None]:
@@ -174,6 +175,7 @@ class SendCampaignRun:
         if work.token_refused:
             await self._pause(run, campaign, "The channel's token was refused.")
             return SliceOutcome.STOPPED
+        await self._keep_media_id(work)
         if outcome is SliceOutcome.FINISHED:
             await self._finish.execute(work.run_id)
             return outcome
@@ -189,6 +191,17 @@ class SendCampaignRun:
         await self._runs.release_lease(work.run_id, work.holder)
         await self._follow_campaign(work.run_id, await self._campaigns.get(run.campaign_id))
         return outcome
+
+    async def _keep_media_id(self, work: RunSlice) -> None:
+        """The uploaded file's id on the run (one write a run, when it changed), for its
+        next slices and a resume (best effort: without it, the next slice uploads once)."""
+        media_id = work.reused.media_id
+        if media_id == work.run.media_id:
+            return
+        try:
+            await self._runs.update(work.run_id, {"media_id": media_id})
+        except ServiceUnavailable:
+            log.warning("run %s: the file's id could not be kept", work.run_id)
 
     async def _follow_campaign(self, run_id: str, campaign: Campaign | None) -> None:
         """A run stopped because its campaign was paused or cancelled takes that status

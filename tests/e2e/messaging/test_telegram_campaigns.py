@@ -51,7 +51,7 @@ from api.usecases.messaging.campaign_batches import SliceOutcome
 from api.usecases.messaging.send_campaign_run import SendCampaignRun
 from tests.support.app import AppClient, assert_problem
 from tests.support.campaigns import CAMPAIGNS, CONTACTS, add_contact, stock_tenant
-from tests.support.fake_telegram import BOT_TOKEN, FakeTelegram, serve_fake_telegram
+from tests.support.fake_telegram import BOT_TOKEN, FakeTelegram, Seen, serve_fake_telegram
 from tests.support.files import png_bytes, uploaded
 from tests.support.meta_channels import eventually
 from tests.support.onboarding import onboard, owner_headers
@@ -298,6 +298,122 @@ async def test_content_rules_permissions_and_isolation(
     assert (await client.get(path, headers=owner)).json()["status"] == "draft"
 
 
+async def in_process_run(
+    client: AppClient,
+    channel_id: str,
+    chats: list[str],
+    message: PlainMessage,
+    media_id: str | None = None,
+) -> tuple[Channel, CampaignRun]:
+    """A running campaign of `message` to the Telegram users `chats` (made contacts), its
+    run `sending` with its snapshot (in the current tenant's context)."""
+    container = client.container
+    now = utcnow()
+    channel = await container.resolve(ChannelRepository).get(channel_id)
+    assert channel is not None
+    contacts: ContactRepository = container.resolve(ContactRepository)
+    identities: ContactIdentityRepository = container.resolve(ContactIdentityRepository)
+    ids = [
+        await identities.contact_id_for(ChannelUserIdentity(
+            channel_type=ChannelType.TELEGRAM, account_id=channel.account_id, user_id=chat))
+        for chat in chats
+    ]  # fmt: skip
+    for contact_id in ids:
+        await contacts.upsert_inbound_by_id(contact_id, channel_id, ContactIdentity(), now)
+    campaign = await container.resolve(CampaignRepository).add(Campaign(
+        name="In process", channel_id=channel_id, message=message,
+        audience=Audience(contact_ids=ids), status=CampaignStatus.RUNNING,
+        created_at=now, updated_at=now,
+    ))  # fmt: skip
+    run = await container.resolve(CampaignRunRepository).create(CampaignRun(
+        campaign_id=campaign.id or "", window=now, status=RunStatus.SENDING,
+        recipients=len(ids), started_at=now, media_id=media_id,
+    ))  # fmt: skip
+    assert run is not None and run.id is not None
+    await container.resolve(CampaignRepository).update(
+        campaign.id or "", {"current_run_id": run.id}
+    )
+    await container.resolve(CampaignRecipientRepository).add_snapshot([
+        CampaignRecipient(
+            campaign_id=campaign.id or "", run_id=run.id, contact_id=contact_id,
+            address=RecipientAddress(user_id=chat), seq=seq, updated_at=now,
+        )
+        for seq, (contact_id, chat) in enumerate(zip(ids, chats, strict=True))
+    ])  # fmt: skip
+    return channel, run
+
+
+async def send_file_campaign(
+    client: AppClient, telegram: FakeTelegram, chats: list[str], *, media_id: str | None = None
+) -> tuple[bytes, CampaignRun]:
+    """An image campaign to `chats` sent by one slice in process (the run starting with
+    `media_id` as a previous slice's kept id): the picture and the run after it."""
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    channel_id = await connect(client, owner, telegram)
+    picture = png_bytes(4096)
+    stored = await uploaded(client, owner, picture, "sale.png")
+    message = PlainMessage(text="Sale", file_id=stored["id"], media_kind="image",
+                           filename="sale.png")  # fmt: skip
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        _, run = await in_process_run(client, channel_id, chats, message, media_id)
+        outcome = await client.container.resolve(SendCampaignRun).execute(run.id or "")
+        assert outcome is SliceOutcome.FINISHED
+        after = await client.container.resolve(CampaignRunRepository).get(run.id or "")
+        assert after is not None
+        rows = await client.container.resolve(CampaignRecipientRepository).page(
+            run.campaign_id, run_id=run.id, status=None, cursor=None, limit=100
+        )
+    assert [row.status.value for row in rows.items] == ["sent"] * len(chats)
+    return picture, after
+
+
+def full_size_id(answer: Seen) -> str:
+    """The `file_id` of the largest size in the fake's answer to an uploaded photo."""
+    return str(answer.answer["photo"][-1]["file_id"])
+
+
+async def test_an_image_is_uploaded_once_and_sent_by_its_id_after(
+    client: AppClient, telegram: FakeTelegram
+) -> None:
+    """Ten recipients, one slice: one request carries the bytes, the nine others the file
+    id it gave (the full size); each chat gets one photo with the caption; the id is kept
+    on the run for its next slices."""
+    chats = [str(7001 + n) for n in range(10)]
+    picture, run = await send_file_campaign(client, telegram, chats)
+    photos = telegram.calls("sendPhoto")
+    assert Counter(str(c.params["chat_id"]) for c in photos) == dict.fromkeys(chats, 1)
+    [upload] = [c for c in photos if c.sent_by == "bytes"]
+    assert upload.files["photo"].data == picture
+    assert upload is photos[0]  # the others waited for its answer
+    file_id = full_size_id(upload)
+    assert [c.params["photo"] for c in photos[1:]] == [file_id] * 9
+    assert {c.sent_by for c in photos[1:]} == {"id"}
+    assert {c.params["caption"] for c in photos} == {"Sale"}
+    assert run.media_id == file_id
+
+
+async def test_a_refused_file_id_falls_back_to_the_bytes(
+    client: AppClient, telegram: FakeTelegram
+) -> None:
+    """A run whose kept id the provider refuses (400 "wrong file identifier"): that row is
+    sent again with the bytes, the new id is used for the rows after; one photo a chat."""
+    chats = [str(7101 + n) for n in range(4)]
+    picture, run = await send_file_campaign(client, telegram, chats, media_id="AgACgone")
+    photos = telegram.calls("sendPhoto")
+    refused = [c for c in photos if c.params.get("photo") == "AgACgone"]
+    assert refused and all(c.answer is None for c in refused)  # refused: nothing was sent
+    [upload] = [c for c in photos if c.sent_by == "bytes"]  # one upload for all of them
+    assert upload.files["photo"].data == picture
+    assert upload.params["chat_id"] in {c.params["chat_id"] for c in refused}
+    accepted = [c for c in photos if c.answer is not None]
+    assert Counter(str(c.params["chat_id"]) for c in accepted) == dict.fromkeys(chats, 1)
+    reused = [c for c in accepted if c is not upload]
+    assert {c.params["photo"] for c in reused} == {full_size_id(upload)}
+    assert len(photos) == len(refused) + len(chats)
+    assert run.media_id == full_size_id(upload)
+
+
 async def test_the_chat_bucket_is_shared_with_the_inbox(
     client: AppClient, telegram: FakeTelegram
 ) -> None:
@@ -308,45 +424,14 @@ async def test_the_chat_bucket_is_shared_with_the_inbox(
     owner = await owner_headers(client, acme)
     channel_id = await connect(client, owner, telegram)
     container = client.container
-    now = utcnow()
     chats = ["6001", "6002", "6003"]
     with tenant_context(TenantId(acme.tenant.id or "")):
-        channel = await container.resolve(ChannelRepository).get(channel_id)
-        assert channel is not None
-        contacts: ContactRepository = container.resolve(ContactRepository)
-        identities: ContactIdentityRepository = container.resolve(ContactIdentityRepository)
-        ids = [
-            await identities.contact_id_for(ChannelUserIdentity(
-                channel_type=ChannelType.TELEGRAM, account_id=channel.account_id, user_id=chat))
-            for chat in chats
-        ]  # fmt: skip
-        for contact_id in ids:
-            await contacts.upsert_inbound_by_id(contact_id, channel_id, ContactIdentity(), now)
-        campaign = await container.resolve(CampaignRepository).add(Campaign(
-            name="Hold", channel_id=channel_id, message=PlainMessage(text="Hello"),
-            audience=Audience(contact_ids=ids), status=CampaignStatus.RUNNING,
-            created_at=now, updated_at=now,
-        ))  # fmt: skip
-        run = await container.resolve(CampaignRunRepository).create(CampaignRun(
-            campaign_id=campaign.id or "", window=now, status=RunStatus.SENDING,
-            recipients=len(ids), started_at=now,
-        ))  # fmt: skip
-        assert run is not None and run.id is not None
-        await container.resolve(CampaignRepository).update(
-            campaign.id or "", {"current_run_id": run.id}
-        )
-        await container.resolve(CampaignRecipientRepository).add_snapshot([
-            CampaignRecipient(
-                campaign_id=campaign.id or "", run_id=run.id, contact_id=contact_id,
-                address=RecipientAddress(user_id=chat), seq=seq, updated_at=now,
-            )
-            for seq, (contact_id, chat) in enumerate(zip(ids, chats, strict=True))
-        ])  # fmt: skip
+        channel, run = await in_process_run(client, channel_id, chats, PlainMessage(text="Hello"))
         limiter: SendRateLimiter = container.resolve(SendRateLimiter)
         held = chat_bucket("telegram", channel.account_id, "6002")
         await limiter.hold(held, seconds=2, rate=1, capacity=1)
         started = time.monotonic()
-        outcome = await container.resolve(SendCampaignRun).execute(run.id)
+        outcome = await container.resolve(SendCampaignRun).execute(run.id or "")
     assert outcome is SliceOutcome.FINISHED
     sends = {str(c.params["chat_id"]): c.at for c in telegram.calls("sendMessage")}
     assert Counter(

@@ -7,10 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from telegram import Message
 
 from api.domain.messaging.errors import ChannelPermanentFailure
 from api.domain.messaging.events import MessageKind, MessageReceived, Unrecognized
-from api.infrastructure.channels.telegram.gateway import inline_keyboard, message_id_of
+from api.infrastructure.channels.telegram.gateway import (
+    file_id_of,
+    inline_keyboard,
+    message_id_of,
+    refused_file_id,
+)
 from api.infrastructure.channels.telegram.webhook import parse_update
 
 USER = {"id": 42, "is_bot": False, "first_name": "Ana", "username": "ana"}
@@ -164,3 +170,35 @@ def test_interactive_as_an_inline_keyboard() -> None:
     assert message_id_of("42:7") == 7
     with pytest.raises(ChannelPermanentFailure):
         message_id_of("wamid.XYZ")
+
+
+def sent(**extra: Any) -> Message:
+    data = {"message_id": 9, "date": 1700000000, "chat": {"id": 5, "type": "private"}, **extra}
+    return Message.de_json(data, None)
+
+
+def test_the_file_id_of_a_sent_file_is_the_largest_photo_or_the_file() -> None:
+    sizes = [
+        {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90},
+        {"file_id": "large", "file_unique_id": "l", "width": 1280, "height": 960},
+        {"file_id": "medium", "file_unique_id": "m", "width": 320, "height": 240},
+    ]
+    assert file_id_of(sent(photo=sizes)) == "large"
+    document = {"file_id": "doc", "file_unique_id": "d", "file_name": "a.pdf"}
+    assert file_id_of(sent(document=document)) == "doc"
+    voice = {"file_id": "v", "file_unique_id": "v", "duration": 3}
+    assert file_id_of(sent(voice=voice)) == "v"
+    assert file_id_of(sent(text="hello")) is None
+
+
+def test_a_refused_file_id_is_told_from_other_bad_requests() -> None:
+    def bad(text: str, code: int = 400) -> ChannelPermanentFailure:
+        return ChannelPermanentFailure(text, provider_code=code)
+
+    assert refused_file_id(bad("Wrong file identifier/HTTP URL specified"))
+    assert refused_file_id(
+        bad("Bad Request: wrong remote file identifier specified: Wrong padding")
+    )
+    assert refused_file_id(bad("Bad Request: type of file mismatch"))
+    assert not refused_file_id(bad("Bad Request: chat not found"))
+    assert not refused_file_id(bad("Forbidden: wrong file identifier", 403))

@@ -4,7 +4,9 @@ base (`api_base_url`: Telegram's, a local Bot API server or a test fake).
 Message ids are per chat in Telegram, so Parley's provider ids are `{chat_id}:{message_id}`
 (what the webhook parser gives inbound messages too). Media is sent by upload (multipart):
 the stored file's signed link is read here and its bytes posted, so the file never has to
-be reachable from Telegram. Telegram has no read receipts and no templates.
+be reachable from Telegram; or by a `file_id` this bot got before (`MediaContent.media_id`,
+sent as the string parameter). A sent file's `file_id` comes back in `SendResult.media_id`
+(a photo's largest size). Telegram has no read receipts and no templates.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ from api.domain.messaging.content import (
     SendResult,
     TextContent,
 )
-from api.domain.messaging.errors import ChannelPermanentFailure, ChannelTransientFailure
+from api.domain.messaging.errors import (
+    ChannelMediaRefused,
+    ChannelPermanentFailure,
+    ChannelTransientFailure,
+)
 from api.domain.messaging.gateway import MediaDownload
 from api.infrastructure.channels.provider import NoTemplates
 from api.infrastructure.channels.telegram.errors import from_telegram_error
@@ -125,8 +131,9 @@ class TelegramGateway(NoTemplates):
         else:
             raise ChannelPermanentFailure(f"Telegram cannot carry a {content.kind} message.")
         return SendResult(
-            external_id=provider_id(sent.chat.id, sent.message_id), recipient_user_id=chat_id
-        )
+            external_id=provider_id(sent.chat.id, sent.message_id), recipient_user_id=chat_id,
+            media_id=file_id_of(sent),
+        )  # fmt: skip
 
     async def mark_read(
         self, external_id: str, *, user_id: str | None = None, typing: bool = False
@@ -167,13 +174,16 @@ class TelegramGateway(NoTemplates):
     async def _send_media(
         self, chat_id: str, content: MediaContent, reply: ReplyParameters | None
     ) -> Message:
-        if content.data is not None:
-            data = content.data
-        elif content.link is not None:  # a public link the message named
-            data = await self._download(content.link)
+        upload: InputFile | str
+        if content.media_id is not None:  # a file_id this bot got before
+            upload = content.media_id
         else:
-            raise ChannelPermanentFailure("Telegram sends stored files only (no media id).")
-        upload = InputFile(data, filename=content.filename or _default_name(content.media_kind))
+            data = (
+                content.data
+                if content.data is not None
+                else await self._download(content.link or "")
+            )  # a public link the message named
+            upload = InputFile(data, filename=content.filename or _default_name(content.media_kind))
         caption = content.caption
         bot = self._bot
         senders: dict[MediaKind, Callable[[], Awaitable[Message]]] = {
@@ -191,7 +201,15 @@ class TelegramGateway(NoTemplates):
             ),
             MediaKind.STICKER: lambda: bot.send_sticker(chat_id, upload, reply_parameters=reply),
         }
-        return await self._call(senders[content.media_kind])
+        try:
+            return await self._call(senders[content.media_kind])
+        except ChannelPermanentFailure as refused:
+            if content.media_id is not None and refused_file_id(refused):
+                raise ChannelMediaRefused(
+                    str(refused), provider_code=refused.provider_code,
+                    provider_title=refused.provider_title,
+                ) from None  # fmt: skip
+            raise
 
     async def _send_location(
         self, chat_id: str, content: LocationContent, reply: ReplyParameters | None
@@ -270,6 +288,29 @@ def inline_keyboard(interactive: dict[str, Any]) -> tuple[str, InlineKeyboardMar
             "or a URL button."
         )
     return text, InlineKeyboardMarkup(rows[:_MAX_BUTTONS])
+
+
+def file_id_of(sent: Message) -> str | None:
+    """The `file_id` of the file a sent message carries (a photo's largest size), to send
+    it again without its bytes; None for a message without a file."""
+    if sent.photo:
+        return max(
+            sent.photo, key=lambda size: (size.width * size.height, size.file_size or 0)
+        ).file_id
+    for attachment in (sent.document, sent.video, sent.audio, sent.voice, sent.animation,
+                       sent.sticker, sent.video_note):  # fmt: skip
+        if attachment is not None:
+            return attachment.file_id
+    return None
+
+
+def refused_file_id(refused: ChannelPermanentFailure) -> bool:
+    """Telegram's 400 for a `file_id` it does not take ("wrong file identifier/HTTP URL
+    specified", "wrong remote file identifier specified", "type of file mismatch"...)."""
+    text = str(refused).lower()
+    return refused.provider_code == 400 and any(
+        mark in text for mark in ("file identifier", "file_id", "file id", "file mismatch")
+    )
 
 
 def _default_name(kind: MediaKind) -> str:

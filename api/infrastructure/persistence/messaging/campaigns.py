@@ -122,6 +122,7 @@ class CampaignRunDocument(TenantOwnedDocument):
     lease_until: datetime | None = None
     lease_holder: str | None = None
     next_seq: int = 0
+    media_id: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
