@@ -21,6 +21,10 @@ class JobSettings(BaseSettings):
     job_time_limit_seconds: int = Field(default=300, ge=1)
     job_soft_time_limit_seconds: int = Field(default=270, ge=1)
     worker_prefetch_multiplier: int = Field(default=4, ge=1)
+    # The threads of a worker process (`--concurrency`, as scripts/serve and
+    # docker-compose.yml start it): also how many sends' `sent` records it stores at once
+    # after their threads were let go (`SentRecords`).
+    worker_concurrency: int = Field(default=8, ge=1)
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=60)
     job_result_expires_seconds: int = Field(default=86400, ge=60)
     failed_jobs_retention_days: int = Field(default=30, ge=1)

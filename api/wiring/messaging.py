@@ -99,7 +99,7 @@ from api.usecases.messaging.handle_inbox_events import HandleInboxEvents
 from api.usecases.messaging.handle_template_events import HandleTemplateEvents
 from api.usecases.messaging.inbox_agents import PresencePolicy
 from api.usecases.messaging.rules import ChannelPolicy
-from api.usecases.messaging.sending_rules import SendPolicy
+from api.usecases.messaging.sending_rules import SendPolicy, SentRecords
 from api.wiring.clients import Clients
 from api.wiring.contact_imports import register_imports
 from api.wiring.contact_settings import ProfileContactSettings
@@ -228,6 +228,7 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     """The sending path: its policy, idempotency keys, the per-number rate bucket, files."""
     clock: Clock = container.resolve(Clock)  # registered by the kernel
     container.register(SendPolicy, instance=send_policy(settings))
+    container.register(SentRecords, instance=SentRecords(settings.jobs.worker_concurrency))
     keys = MongoIdempotencyKeys(timedelta(hours=settings.idempotency_key_ttl_hours), clock)
     container.register(IdempotencyKeys, instance=keys)
     container.register(Startable, instance=OnStart(keys.ensure_retention))

@@ -18,6 +18,7 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from api.common.background import drain_background
 from api.config import Settings
 from api.domain.lifecycle import Closeable, Listener, Startable
 from api.infrastructure.cache.redis import create_redis
@@ -25,6 +26,10 @@ from api.infrastructure.jobs.celery_app import create_celery
 from api.infrastructure.persistence.base.documents import DOCUMENT_MODELS
 from api.infrastructure.persistence.base.mongo import create_mongo_client, init_database
 from api.wiring.root import build_container
+
+# The longest a stopping process waits for its background tasks (`drain_background`): a
+# send's `sent` record tries again for about 16 s when the database is away.
+BACKGROUND_DRAIN_SECONDS = 30.0
 
 # Driver errors that mean a server is down, by the dependency named in the 503 answer.
 UNAVAILABLE_ERRORS: dict[type[Exception], str] = {
@@ -51,7 +56,8 @@ async def running(
     settings: Settings, *, celery: Celery | None = None
 ) -> AsyncIterator[punq.Container]:
     """Connect, bind the documents (waiting for the database), start what is `Startable`,
-    yield the container, then close what is `Closeable` and the clients.
+    yield the container, then wait for the background tasks (`drain_background`), close
+    what is `Closeable` and the clients.
 
     `celery` is the worker's own app; other processes get one for publishing jobs.
     """
@@ -87,6 +93,9 @@ async def running(
             await startable.start()
         yield container
     finally:
+        # What was started without being waited for (a send's `sent` record among them)
+        # ends first, while the clients it uses are still open.
+        await drain_background(BACKGROUND_DRAIN_SECONDS)
         if container is not None:
             closeables: list[Closeable] = _registered(container, Closeable)
             for closeable in closeables:

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import punq
+from bson import ObjectId
 
 from api.common.clock import utcnow
 from api.domain.messaging.channels import Channel
+from api.domain.messaging.content import Recipient
 from api.domain.messaging.events import MessageReceived, Sender
-from api.domain.messaging.messages import Message
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
+from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.messaging.receive_inbound_message import ReceiveInboundMessage
 from tests.support.app import use_clock as use_clock
 from tests.support.inbox import message_event
@@ -79,3 +89,35 @@ async def settled(
         if time.monotonic() > deadline:
             raise AssertionError(f"message {message_id} still queued after {seconds} s")
         await asyncio.sleep(0.1)
+
+
+PHONE = "+15550001234"
+CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+async def queued_message(container: punq.Container, channel: Channel, text: str) -> str:
+    """A queued text to `PHONE`, carrying its recipient, in a conversation that does not
+    exist: a send that read the conversation would fail it."""
+    assert channel.id is not None and channel.tenant_id is not None
+    messages: MessageRepository = container.resolve(MessageRepository)
+    with tenant_context(TenantId(channel.tenant_id)):
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id=str(ObjectId()), channel_id=channel.id,
+                direction=Direction.OUTBOUND, type="text", text=text,
+                content={"kind": "text", "body": text},
+                sender=MessageSender(type=SenderType.AGENT, id="u1"),
+                status=MessageStatus.QUEUED, status_timestamps={"queued": CREATED},
+                created_at=CREATED, recipient=Recipient(phone=PHONE),
+            )
+        )  # fmt: skip
+    assert message.id is not None
+    return message.id
+
+
+async def stored(container: punq.Container, channel: Channel, message_id: str) -> Message:
+    messages: MessageRepository = container.resolve(MessageRepository)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        found = await messages.get(message_id)
+    assert found is not None
+    return found

@@ -17,7 +17,12 @@
   through Redis) is waited for, not failed on; so is the recipient's where the provider
   limits each chat (Telegram: about one message a second).
 - Accepted: the provider's id is kept as `external_id` and the message moves to `sent`,
-  forward only (a status webhook may have got there first, even `delivered`).
+  forward only (a status webhook may have got there first, even `delivered`). That record
+  is stored on the worker's loop once the run has returned (`SentRecords`: at most the
+  process's threads at once, a send finding no room waiting for it), tried again for a
+  while if the database is away, then logged; the claim holds the message until it is
+  stored, so a run meanwhile calls the provider no second time, and a stopping worker
+  waits for the records in flight (`drain_background`).
 - `ChannelRateLimited` / `ChannelTransientFailure` (throughput 130429, pair rate 131056,
   Telegram's 429, 5xx, timeouts) are raised again so the job retries with backoff; a
   provider's `retry_after` also holds the bucket (the chat's where the provider limits
@@ -39,11 +44,10 @@ What a send reads: its claim and its message, and the channel from `SendingChann
 active one kept by the worker a few seconds); the recipient is the message's own when it
 was queued with one (WhatsApp), else its conversation's. The move to `sent` is not read
 back (`MessageRepository.mark_sent`). The claim and the message are asked for at once
-(`claim_send`); once the provider answered, the move to `sent` goes beside the slot's
-release, and the claim is ended without the run waiting for it (`end_send`: it holds
-nothing once the outcome is stored), nor for the `message.updated` of `sent` (published
-once `sent` is stored): each send's wall time in a worker thread is what limits a
-worker's rate (bench/README.md, "sends.py").
+(`claim_send`); once the provider answered and the slot is given back, the run returns:
+the move to `sent`, then the claim's end (`end_send`) and the `message.updated` of
+`sent`, follow without the run waiting: each send's wall time in a worker thread is what
+limits a worker's rate (bench/README.md, "sends.py", "Sends, sixth pass").
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import asyncio
 import contextlib
 import logging
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from api.common.background import in_background
@@ -105,6 +109,7 @@ from api.usecases.messaging.rules import provider_call, token_refused
 from api.usecases.messaging.sending_rules import (
     SendInProgress,
     SendPolicy,
+    SentRecords,
     draft_of,
     human_agent_allowed,
     needs_human_agent_tag,
@@ -114,6 +119,9 @@ from api.usecases.messaging.sending_rules import (
 )
 
 log = logging.getLogger(__name__)
+# A `sent` record failing for the database's absence is tried again after these pauses
+# (about 16 s in all, well within the claim's lease), then logged as an error.
+_RECORD_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class DeliveryOutcome(StrEnum):
@@ -138,7 +146,9 @@ class DeliverOutboundMessage:
         identities: ContactIdentityRepository,
         slots: ProviderSlots,
         sending: SendingChannels,
+        records: SentRecords,
     ) -> None:
+        self._records = records
         self._sending = sending
         self._identities = identities
         self._slots = slots
@@ -173,13 +183,7 @@ class DeliverOutboundMessage:
             async with self._slot(channel, message.id):
                 await self._wait_for_rate(channel, outbound.recipient)
                 result = await self._provider_send(channel, outbound)
-                # Stored beside the slot's release (awaited below, out of this `try`: a
-                # failure to store is not the provider's, and must not give the claim up).
-                marking = asyncio.ensure_future(
-                    self._messages.mark_sent(
-                        message, result.external_id, stored_time(self._clock.now())
-                    )
-                )
+                accepted = stored_time(self._clock.now())
         except Deferred:
             await self._messages.release_send(message.id)  # the next run claims it again
             raise
@@ -202,13 +206,35 @@ class DeliverOutboundMessage:
             if error.code == MARKETING_OPTED_OUT:
                 await self._consent.marketing_refused(message.contact_id, self._clock.now())
             return await self._fail(message, error)
-        sent = await marking
+        # Recorded on this loop once the run has returned (out of the `try` above: a
+        # failure to store is not the provider's, and must not give the claim up).
+        await self._records.start(
+            self._record_sent(message, result.external_id, accepted),
+            log, logging.ERROR, f"message {message.id} sent but not recorded",
+        )  # fmt: skip
+        return DeliveryOutcome.SENT
+
+    async def _record_sent(self, message: Message, external_id: str, at: datetime) -> None:
+        """The move to `sent`, tried again while the database is away (the claim still
+        holds the message meanwhile); then the claim ends and `message.updated` goes."""
+        assert message.id is not None  # noqa: S101 - stored
+        for pause in (*_RECORD_PAUSES, None):
+            try:
+                sent = await self._messages.mark_sent(message, external_id, at)
+                break
+            except (ServiceUnavailable, TemporaryFailure) as exc:
+                if pause is None:
+                    raise
+                log.warning(
+                    "message %s sent; its record failed (%s), again in %.1fs",
+                    message.id, type(exc).__name__, pause,
+                )  # fmt: skip
+                await asyncio.sleep(pause)
         self._messages.end_send(message.id)  # not waited for: it holds nothing now
-        if sent is not None:  # stored: published, without the run waiting for it
+        if sent is not None:  # stored: published, nothing waiting for it
             _publish_later(
                 self._events, InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, sent)
             )
-        return DeliveryOutcome.SENT
 
     async def _provider_send(self, channel: Channel, outbound: OutboundMessage) -> SendResult:
         """The provider call. A refused token is checked against the stored channel first

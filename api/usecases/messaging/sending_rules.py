@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from api.common.background import BoundedBackground
 from api.domain.errors import TemporaryFailure
 from api.domain.messaging.channels import (
     Channel,
@@ -61,6 +62,13 @@ _PROVIDER_USER_IDS: dict[ChannelType, tuple[re.Pattern[str], str]] = {
 }
 _DRAFT_CONTENT: TypeAdapter[Any] = TypeAdapter(DraftContent)
 HUMAN_AGENT_WINDOW = timedelta(days=7)  # Meta's HUMAN_AGENT tag, after the 24 hours
+
+
+class SentRecords(BoundedBackground):
+    """The `sent` records of a worker process's sends, stored on its event loop once the
+    provider accepted each message, after the send job's thread was let go: at most
+    `limit` at once (`WORKER_CONCURRENCY`, the process's threads), so a database slower
+    than the sends holds the threads (back-pressure) instead of letting records queue."""
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import punq
 import pytest
 from bson import ObjectId
 
+from api.common.background import drain_background
 from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -24,12 +25,8 @@ from api.domain.messaging.channels import (
 )
 from api.domain.messaging.content import Recipient
 from api.domain.messaging.messages import (
-    Direction,
     Message,
     MessageRepository,
-    MessageSender,
-    MessageStatus,
-    SenderType,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
@@ -48,10 +45,7 @@ from tests.support.app import AppClient
 from tests.support.fake_graph import OTHER_TOKEN, TOKEN, FakeGraph
 from tests.support.inbox import stored_channel
 from tests.support.onboarding import onboard, owner_headers
-from tests.support.sending import queued
-
-PHONE = "+15550001234"
-CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.support.sending import CREATED, PHONE, queued, queued_message, stored
 
 
 @pytest.fixture
@@ -64,34 +58,6 @@ async def channel(container: punq.Container, graph: FakeGraph) -> Channel:
 def channels(container: punq.Container) -> ChannelRepository:
     repository: ChannelRepository = container.resolve(ChannelRepository)
     return repository
-
-
-async def queued_message(container: punq.Container, channel: Channel, text: str) -> str:
-    """A queued text to `PHONE`, carrying its recipient, in a conversation that does not
-    exist: a send that read the conversation would fail it."""
-    assert channel.id is not None and channel.tenant_id is not None
-    messages: MessageRepository = container.resolve(MessageRepository)
-    with tenant_context(TenantId(channel.tenant_id)):
-        message, _ = await messages.add_once(
-            Message(
-                conversation_id=str(ObjectId()), channel_id=channel.id,
-                direction=Direction.OUTBOUND, type="text", text=text,
-                content={"kind": "text", "body": text},
-                sender=MessageSender(type=SenderType.AGENT, id="u1"),
-                status=MessageStatus.QUEUED, status_timestamps={"queued": CREATED},
-                created_at=CREATED, recipient=Recipient(phone=PHONE),
-            )
-        )  # fmt: skip
-    assert message.id is not None
-    return message.id
-
-
-async def stored(container: punq.Container, channel: Channel, message_id: str) -> Message:
-    messages: MessageRepository = container.resolve(MessageRepository)
-    with tenant_context(TenantId(channel.tenant_id or "")):
-        found = await messages.get(message_id)
-    assert found is not None
-    return found
 
 
 async def test_a_queued_whatsapp_message_carries_its_recipient(
@@ -115,6 +81,7 @@ async def test_the_send_uses_the_messages_recipient_and_ends_its_claim(
     deliver: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
     with tenant_context(TenantId(channel.tenant_id or "")):
         assert await deliver.execute(message_id, final_attempt=True) is DeliveryOutcome.SENT
+    await drain_background(10)  # `sent` is recorded once the send has returned
     [sent] = [seen.body for seen in graph.requests if seen.endpoint == "send"]
     assert sent["to"] == PHONE.lstrip("+") and sent["text"]["body"] == "Hello"
     message = await stored(container, channel, message_id)
@@ -178,6 +145,7 @@ async def test_a_token_rotated_while_the_channel_was_kept_is_read_again_and_used
         message_id = await queued_message(container, channel, text)
         with tenant_context(tenant):
             outcome = await deliver.execute(message_id, final_attempt=True)
+        await drain_background(10)  # `sent` is recorded once the send has returned
         return outcome, await stored(container, channel, message_id)
 
     assert (await send("one"))[0] is DeliveryOutcome.SENT  # the channel is kept from here
