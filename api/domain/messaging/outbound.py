@@ -10,6 +10,7 @@ turns the stored message into the provider-neutral `OutboundMessage`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -228,12 +229,31 @@ def chat_bucket(channel_type: str, account_id: str, chat: str) -> str:
     return number_bucket(channel_type, f"{account_id}:{chat}")
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One of `key`'s `limit` provider slots (`ProviderSlots`) for `holder`, held for
+    `hold_seconds` at most."""
+
+    key: str
+    holder: str
+    limit: int
+    hold_seconds: float
+
+
 class SendRateLimiter(Protocol):
     """A token bucket per provider account, shared by every worker process."""
 
     async def take(self, bucket: str, *, rate: float, capacity: int) -> float:
         """Take one token: 0.0 when taken, else the seconds until one is available (none
         is taken then). Refills at `rate` per second up to `capacity`."""
+        ...
+
+    async def take_in_slot(
+        self, bucket: str, *, rate: float, capacity: int, slot: Slot
+    ) -> float | None:
+        """`slot` first (`ProviderSlots.acquire`'s rules, the same slots): None when its
+        `limit` holders have one, and then no token is taken; else the slot is held and
+        `take`'s answer is given (the slot stays held whatever it is)."""
         ...
 
     async def hold(self, bucket: str, *, seconds: float, rate: float, capacity: int) -> None:

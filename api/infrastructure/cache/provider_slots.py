@@ -12,19 +12,27 @@ from redis.exceptions import RedisError
 
 from api.domain.errors import ServiceUnavailable
 
-_PREFIX = "parley:slots:"
-_ACQUIRE = """
-local time = redis.call('time')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('zremrangebyscore', KEYS[1], '-inf', now)
-if redis.call('zscore', KEYS[1], ARGV[1]) == false
-   and redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
+SLOTS_PREFIX = "parley:slots:"
+# Lua: a slot of `slot_key` for `holder` (`limit`, held `hold_ms`; locals set before it)
+# unless `limit` others hold one; `slot` is then 1, else 0. Shared with the send rate's
+# script that takes a token only once the slot is had (`RedisSendRateLimiter`).
+SLOT_LUA = """
+local clock = redis.call('time')
+local slot_now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('zremrangebyscore', slot_key, '-inf', slot_now)
+local slot = 1
+if redis.call('zscore', slot_key, holder) == false
+   and redis.call('zcard', slot_key) >= limit then
+  slot = 0
+else
+  redis.call('zadd', slot_key, slot_now + hold_ms, holder)
+  redis.call('pexpire', slot_key, hold_ms)
 end
-redis.call('zadd', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('pexpire', KEYS[1], tonumber(ARGV[3]))
-return 1
 """
+_ACQUIRE = (
+    "local slot_key, holder, limit, hold_ms = KEYS[1], ARGV[1], tonumber(ARGV[2]), "
+    "tonumber(ARGV[3])" + SLOT_LUA + "return slot"
+)
 
 
 class RedisProviderSlots:
@@ -34,13 +42,13 @@ class RedisProviderSlots:
     async def acquire(self, key: str, holder: str, *, limit: int, hold_seconds: float) -> bool:
         hold_ms = max(1, math.ceil(hold_seconds * 1000))
         try:
-            taken = await self._redis.eval(_ACQUIRE, 1, _PREFIX + key, holder, limit, hold_ms)
+            taken = await self._redis.eval(_ACQUIRE, 1, SLOTS_PREFIX + key, holder, limit, hold_ms)
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
         return bool(taken)
 
     async def release(self, key: str, holder: str) -> None:
         try:
-            await self._redis.zrem(_PREFIX + key, holder)
+            await self._redis.zrem(SLOTS_PREFIX + key, holder)
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc

@@ -11,6 +11,9 @@ workers never take the same tokens. The time comes from the `Clock` port (a cloc
 backwards counts as no time passed), so tests drive the bucket without sleeping. The key
 expires once the bucket would be full again, so idle accounts leave nothing behind.
 `hold` empties a bucket for a while (a provider's `retry_after`): no token for `seconds`.
+`take_in_slot` first takes one of a provider's slots (`RedisProviderSlots`' sorted set and
+rules) and `take`s only once the slot is had, in one script: a send's one round trip for
+both, and a send that finds the slots taken spends no token.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from redis.exceptions import RedisError
 
 from api.domain.clock import Clock
 from api.domain.errors import ServiceUnavailable
-from api.domain.messaging.outbound import RateLimit
+from api.domain.messaging.outbound import RateLimit, Slot
+from api.infrastructure.cache.provider_slots import SLOT_LUA, SLOTS_PREFIX
 
 _PREFIX = "parley:send-rate:"
 # The bucket of KEYS[1], refilled up to now (ARGV: rate, capacity, now in ms).
@@ -65,6 +69,12 @@ return 0
 """
 )
 
+# The slot of KEYS[2] first (ARGV 4-6: holder, limit, hold in ms): none left, -1 and no
+# token spent; else `_TAKE` of KEYS[1].
+_TAKE_IN_SLOT = (
+    "local slot_key, holder, limit, hold_ms = KEYS[2], ARGV[4], tonumber(ARGV[5]), "
+    "tonumber(ARGV[6])" + SLOT_LUA + "if slot == 0 then return -1 end" + _TAKE
+)
 
 _TAKE_UP_TO = """
 local wanted = tonumber(ARGV[1])
@@ -114,6 +124,22 @@ class RedisSendRateLimiter:
         except RedisError as exc:
             raise ServiceUnavailable("cache") from exc
         return int(wait_ms) / 1000
+
+    async def take_in_slot(
+        self, bucket: str, *, rate: float, capacity: int, slot: Slot
+    ) -> float | None:
+        if rate <= 0 or capacity < 1:
+            raise ValueError("rate must be positive and capacity at least 1")
+        now_ms = math.floor(self._clock.now().timestamp() * 1000)
+        hold_ms = max(1, math.ceil(slot.hold_seconds * 1000))
+        keys = (_PREFIX + bucket, SLOTS_PREFIX + slot.key)
+        try:
+            wait_ms = await self._redis.eval(
+                _TAKE_IN_SLOT, 2, *keys, rate, capacity, now_ms, slot.holder, slot.limit, hold_ms
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable("cache") from exc
+        return None if int(wait_ms) < 0 else int(wait_ms) / 1000
 
     async def hold(self, bucket: str, *, seconds: float, rate: float, capacity: int) -> None:
         if rate <= 0 or capacity < 1:

@@ -55,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -97,13 +97,13 @@ from api.domain.messaging.outbound import (
     OutboundFiles,
     SendingChannels,
     SendRateLimiter,
+    Slot,
     chat_bucket,
     number_bucket,
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 from api.domain.slots import ProviderSlots
 from api.usecases.kernel.clock import stored_time
-from api.usecases.kernel.slots import provider_slot
 from api.usecases.messaging.contact_rules import MARKETING_OPTED_OUT, ContactConsent
 from api.usecases.messaging.rules import provider_call, token_refused
 from api.usecases.messaging.sending_rules import (
@@ -180,8 +180,7 @@ class DeliverOutboundMessage:
         outbound: OutboundMessage | None = None
         try:
             outbound = await self._outbound(message, channel)
-            async with self._slot(channel, message.id):
-                await self._wait_for_rate(channel, outbound.recipient)
+            async with self._slot_and_rate(channel, message.id, outbound.recipient):
                 result = await self._provider_send(channel, outbound)
                 accepted = stored_time(self._clock.now())
         except Deferred:
@@ -260,15 +259,33 @@ class DeliverOutboundMessage:
             self._sending.forget(channel.id)  # token_invalid now: not to be kept
             raise
 
-    def _slot(self, channel: Channel, holder: str) -> AbstractAsyncContextManager[None]:
-        """One of the channel's provider slots for this run, or `Deferred`."""
+    @contextlib.asynccontextmanager
+    async def _slot_and_rate(
+        self, channel: Channel, holder: str, recipient: Recipient
+    ) -> AsyncIterator[None]:
+        """One of the channel's provider slots for this run (else `Deferred`), then the
+        rate's tokens (waited for), held while the block runs. The slot and the number's
+        token are asked for in one round trip, the token taken only once the slot is had
+        (a deferred send spends none)."""
         policy = self._policy
-        return provider_slot(
-            self._slots, f"channel:{channel.id}", holder,
-            limit=policy.channel_max_in_flight, hold_seconds=policy.lease_seconds,
-            busy="The channel's provider slots are taken.",
-            retry_after=policy.channel_busy_retry_seconds,
-        )  # fmt: skip
+        buckets = self._buckets(channel, recipient)
+        if policy.channel_max_in_flight == 0:  # no cap
+            await self._wait_for_rate(buckets)
+            yield
+            return
+        slot = Slot(f"channel:{channel.id}", holder, policy.channel_max_in_flight,
+                    policy.lease_seconds)  # fmt: skip
+        bucket, rate, _ = buckets[0]
+        wait = await self._limiter.take_in_slot(bucket, rate=rate, capacity=rate, slot=slot)
+        if wait is None:
+            raise Deferred("The channel's provider slots are taken.",
+                           policy.channel_busy_retry_seconds)  # fmt: skip
+        try:
+            await self._wait_for_rate(buckets, first_wait=wait)
+            yield
+        finally:
+            with contextlib.suppress(ServiceUnavailable):  # it runs out by itself
+                await self._slots.release(slot.key, holder)
 
     async def _updated(self, message_id: str) -> None:
         """Publish `message.updated` with the message as stored now (a status webhook may
@@ -352,14 +369,22 @@ class DeliverOutboundMessage:
         with contextlib.suppress(ServiceUnavailable):  # the retry's backoff still applies
             await self._limiter.hold(bucket, seconds=seconds, rate=rate, capacity=rate)
 
-    async def _wait_for_rate(self, channel: Channel, recipient: Recipient) -> None:
+    async def _wait_for_rate(
+        self, buckets: list[tuple[str, int, str]], first_wait: float | None = None
+    ) -> None:
+        """A token of each bucket, waited for (`first_wait`: the first's `take` already
+        answered)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.rate_max_wait_seconds
-        for bucket, rate, used_up in self._buckets(channel, recipient):
-            while (wait := await self._limiter.take(bucket, rate=rate, capacity=rate)) > 0:
+        for index, (bucket, rate, used_up) in enumerate(buckets):
+            wait = first_wait if index == 0 and first_wait is not None else None
+            if wait is None:
+                wait = await self._limiter.take(bucket, rate=rate, capacity=rate)
+            while wait > 0:
                 if loop.time() + wait > deadline:
                     raise ChannelRateLimited(wait, used_up)
                 await asyncio.sleep(wait)
+                wait = await self._limiter.take(bucket, rate=rate, capacity=rate)
 
     async def _fail(self, message: Message, error: MessageError) -> DeliveryOutcome:
         assert message.id is not None  # noqa: S101 - stored

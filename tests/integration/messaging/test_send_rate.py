@@ -9,7 +9,8 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from api.domain.messaging.outbound import RateLimit
+from api.domain.messaging.outbound import RateLimit, Slot
+from api.infrastructure.cache.provider_slots import RedisProviderSlots
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from tests.fakes.clock import FakeUtcClock
 
@@ -117,3 +118,26 @@ async def test_a_hold_gives_no_token_for_that_long(
     # A hold shorter than what the bucket already waits changes nothing.
     await limiter.hold(bucket, seconds=0.1, rate=1, capacity=1)
     assert await limiter.take(bucket, rate=1, capacity=1) == pytest.approx(1)
+
+
+async def test_a_token_is_taken_in_a_slot_only_once_the_slot_is_had(
+    limiter: RedisSendRateLimiter, redis_client: Redis
+) -> None:
+    """`take_in_slot`: the provider slots' rules (`RedisProviderSlots`, the same slots),
+    and the token only with a slot: a send that finds them taken spends none."""
+    slots = RedisProviderSlots(redis_client)
+
+    def slot(holder: str) -> Slot:
+        return Slot("channel:s1", holder, limit=2, hold_seconds=60)
+
+    assert await limiter.take_in_slot("whatsapp:5", rate=2, capacity=2, slot=slot("a")) == 0.0
+    assert await slots.acquire("channel:s1", "b", limit=2, hold_seconds=60)  # the other way in
+    assert await limiter.take_in_slot("whatsapp:5", rate=2, capacity=2, slot=slot("c")) is None
+    # "c" spent no token: "a" (holding its slot already) takes the last, then waits.
+    assert await limiter.take_in_slot("whatsapp:5", rate=2, capacity=2, slot=slot("a")) == 0.0
+    wait = await limiter.take_in_slot("whatsapp:5", rate=2, capacity=2, slot=slot("a"))
+    assert wait == pytest.approx(0.5)
+    await slots.release("channel:s1", "b")  # a slot for "c" now; the bucket still empty
+    wait = await limiter.take_in_slot("whatsapp:5", rate=2, capacity=2, slot=slot("c"))
+    assert wait == pytest.approx(0.5)
+    assert not await slots.acquire("channel:s1", "d", limit=2, hold_seconds=60)
