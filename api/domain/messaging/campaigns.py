@@ -636,7 +636,10 @@ class CampaignRecipientRepository(Protocol):
         error: tuple[str | None, str | None] | None = None,
     ) -> bool:
         """Move the row with this message id forward (sent < delivered < read; failed from
-        any non-final status, with `error` = (code, title)); False when no row moved."""
+        any non-final status, with `error` = (code, title)); False when no row moved. A
+        progress status arriving after a further one (delivered after read: webhooks
+        are processed side by side) moves nothing but still gives the row its time
+        when it has none."""
         ...
 
     async def counts(

@@ -396,10 +396,9 @@ async def test_status_webhooks_move_the_rows_of_their_tenant_only(
     first, second, third = sorted(r.wamid or "" for r in rows)
     path = f"/api/v1/webhooks/whatsapp/{channel.id}"
     for payload in (
-        status_payload(first, "delivered"),
+        status_payload(first, "delivered"),  # the two may be processed in either order
         status_payload(first, "read"),
         status_payload(second, "read"),
-        status_payload(second, "delivered"),  # late: changes nothing
         status_payload(third, "failed", errors=[{"code": 131026, "title": "Undeliverable",
                                                  "message": "Message undeliverable"}]),
     ):  # fmt: skip
@@ -409,11 +408,22 @@ async def test_status_webhooks_move_the_rows_of_their_tenant_only(
         now = {r.wamid: r for r in await rows_of(container, ours)}
         return (now[first].status, now[second].status, now[third].status) == (
             RecipientStatus.READ, RecipientStatus.READ, RecipientStatus.FAILED,
-        )  # fmt: skip
+        ) and now[first].delivered_at is not None  # fmt: skip
 
     await wait_for(settled, "the rows to follow the statuses")
+    # delivered after read: the row stays read and gets its delivery time
+    late = await post(client, path, status_payload(second, "delivered"), APP_SECRET)
+    assert late.status_code == 200
+
+    async def delivered_late() -> bool:
+        now = {r.wamid: r for r in await rows_of(container, ours)}
+        return now[second].delivered_at is not None
+
+    await wait_for(delivered_late, "the late delivery's time")
     now = {r.wamid: r for r in await rows_of(container, ours)}
     assert now[first].delivered_at and now[first].read_at
+    assert now[second].status is RecipientStatus.READ
+    assert now[second].delivered_at and now[second].read_at
     assert now[third].error_code == "131026"
     assert {r.status for r in await rows_of(container, theirs)} == {RecipientStatus.SENT}
 

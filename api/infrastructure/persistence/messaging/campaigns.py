@@ -536,19 +536,17 @@ class BeanieCampaignRecipientRepository:
         at: datetime,
         error: tuple[str | None, str | None] | None = None,
     ) -> bool:
-        fields: dict[str, Any] = {"status": status.value, "updated_at": at}
-        if status is RecipientStatus.FAILED:
-            sources = sorted(s.value for s in FAILABLE)
-            code, title = error or (None, None)
-            fields.update(error_code=code, error_title=title)
-        elif status in PROGRESS:
-            rank = PROGRESS[status]
-            sources = sorted(s.value for s, r in PROGRESS.items() if r < rank)
-            fields[f"{status.value}_at"] = at
-        else:
-            raise ValueError(f"a provider status cannot make a row {status.value}")
-        condition = tenant_first(wamid=wamid, status={"$in": sources})
-        return await self._scoped.apply_where(condition, {"$set": fields})
+        condition = tenant_first(wamid=wamid, status={"$in": _sources(status)})
+        if await self._scoped.apply_where(condition, {"$set": _status_fields(status, at, error)}):
+            return True
+        if status in PROGRESS:  # late (the row is further already): its time, if none
+            further = sorted(s.value for s, r in PROGRESS.items() if r > PROGRESS[status])
+            stamp = f"{status.value}_at"
+            await self._scoped.apply_where(
+                tenant_first(wamid=wamid, status={"$in": further}, **{stamp: None}),
+                {"$set": {stamp: at}},
+            )
+        return False
 
     async def counts(
         self, *, run_id: str | None = None, campaign_id: str | None = None
