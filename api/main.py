@@ -28,6 +28,7 @@ from api.interfaces.http.middleware.request_id import RequestIdMiddleware
 from api.interfaces.http.middleware.security_headers import SecurityHeadersMiddleware
 from api.interfaces.http.middleware.tenant import TenantMiddleware
 from api.interfaces.http.openapi import install_openapi, operation_id
+from api.interfaces.http.route_guards import guard_routes
 from api.interfaces.http.routers import assistants as assistant_routes
 from api.interfaces.http.routers.ai import admin as ai_admin_routes
 from api.interfaces.http.routers.ai import ask as ai_ask_routes
@@ -270,6 +271,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     install_metrics(app, settings)  # last added, so it runs first and sees every response
+    guard_routes(app)  # every route is in: a router that cannot match a path is not walked
     # Outermost: every middleware, metrics included, sees the real client and scheme.
     if settings.server.forwarded_allow_ips:
         app.add_middleware(
