@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from beanie import Document, PydanticObjectId, SortDirection
-from beanie.odm.utils.dump import get_dict
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import IndexModel, InsertOne, UpdateOne
@@ -28,6 +27,7 @@ from pymongo.results import UpdateResult
 from api.domain.tenancy import current_tenant
 from api.infrastructure.persistence.base.mongo import MongoClient, database_errors
 from api.infrastructure.persistence.base.paging import window
+from api.infrastructure.persistence.base.stored import stored_dict
 from api.infrastructure.persistence.base.writes import TENANT_FIELD as TENANT_FIELD
 from api.infrastructure.persistence.base.writes import (
     BulkOutcome,
@@ -316,10 +316,7 @@ class TenantScopedRepository(Generic[D]):
         self.stamp(document)
         if document.id is None:
             document.id = PydanticObjectId()
-        raw: dict[str, Any] = get_dict(
-            document, to_db=True, keep_nulls=document.get_settings().keep_nulls
-        )
-        return raw
+        return stored_dict(document)
 
     async def aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Run `pipeline` after a first `$match` on the current tenant.
