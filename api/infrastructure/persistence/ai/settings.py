@@ -10,13 +10,13 @@ other replicas see it within the TTL.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
 from pymongo import IndexModel
 
+from api.common.ttl_cache import TtlCache
 from api.domain.ai.entities import AiTenantSettings
 from api.domain.ai.ports import AiSettingsRepository
 from api.domain.tenancy import current_tenant
@@ -73,9 +73,6 @@ class MongoAiSettingsRepository:
         return settings
 
 
-_MAX_ENTRIES = 10_000
-
-
 class CachingAiSettings:
     """`AiSettingsRepository` decorator: each tenant's settings kept `ttl_seconds`."""
 
@@ -86,30 +83,12 @@ class CachingAiSettings:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, AiTenantSettings]] = OrderedDict()
-        self._changes: dict[str, int] = {}  # per tenant: puts through this process
+        self._cache: TtlCache[str, AiTenantSettings] = TtlCache(ttl_seconds, clock)
 
     async def get(self) -> AiTenantSettings:
         tenant = current_tenant()  # fail closed, as the repository does
-        entry = self._entries.get(tenant)
-        if entry is not None and entry[0] > self._clock():
-            return entry[1]
-        changes = self._changes.get(tenant, 0)
-        settings = await self._inner.get()
-        if self._ttl > 0 and self._changes.get(tenant, 0) == changes:
-            self._entries[tenant] = (self._clock() + self._ttl, settings)
-            self._entries.move_to_end(tenant)
-            while len(self._entries) > _MAX_ENTRIES:
-                self._entries.popitem(last=False)
-        return settings
+        return await self._cache.get(tenant, self._inner.get)
 
     async def put(self, settings: AiTenantSettings) -> AiTenantSettings:
-        tenant = current_tenant()
-        self._entries.pop(tenant, None)
-        self._changes[tenant] = self._changes.get(tenant, 0) + 1  # a read under way is stale
-        try:
+        async with self._cache.changing(current_tenant()):
             return await self._inner.put(settings)
-        finally:
-            self._entries.pop(tenant, None)

@@ -13,6 +13,7 @@ from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from api.common.clock import utcnow
+from api.common.ttl_cache import TtlCache
 from api.domain.errors import Conflict
 from api.domain.plans import Plan, PlanLimits, PlanRepository
 from api.infrastructure.persistence.base.mongo import database_errors
@@ -150,48 +151,27 @@ class CachingPlans:
         self, inner: PlanRepository, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._inner = inner
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, Plan | None]] = {}
-        self._changes = 0  # changes through this process: a read under way is stale
-
-    async def _cached(
-        self, key: tuple[str, str], read: Callable[[], Awaitable[Plan | None]]
-    ) -> Plan | None:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > self._clock():
-            return entry[1]
-        changes = self._changes
-        found = await read()
-        if self._ttl > 0 and self._changes == changes:
-            if len(self._entries) >= _MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[key] = (self._clock() + self._ttl, found)
-        return found
+        self._cache: TtlCache[tuple[str, str], Plan | None] = TtlCache(
+            ttl_seconds, clock, max_entries=_MAX_ENTRIES
+        )
 
     async def _change(self, write: Awaitable[T]) -> T:
-        """Run a write of plans, the cache emptied before (a read under way is not kept)
-        and after it."""
-        self._changes += 1
-        self._entries.clear()
-        try:
+        """Run a write of plans, every entry dropped (a read under way is not kept)."""
+        async with self._cache.changing():
             return await write
-        finally:
-            self._changes += 1
-            self._entries.clear()
 
     async def list(self, *, skip: int, limit: int) -> tuple[list[Plan], int]:
         return await self._inner.list(skip=skip, limit=limit)
 
     async def get(self, plan_id: str) -> Plan | None:
-        return await self._cached(("id", plan_id), lambda: self._inner.get(plan_id))
+        return await self._cache.get(("id", plan_id), lambda: self._inner.get(plan_id))
 
     async def get_by_name(self, name: str) -> Plan | None:
         key = ("name", normalize_name(name))
-        return await self._cached(key, lambda: self._inner.get_by_name(name))
+        return await self._cache.get(key, lambda: self._inner.get_by_name(name))
 
     async def default(self) -> Plan | None:
-        return await self._cached(("default", ""), self._inner.default)
+        return await self._cache.get(("default", ""), self._inner.default)
 
     async def add(self, plan: Plan) -> Plan:
         return await self._change(self._inner.add(plan))

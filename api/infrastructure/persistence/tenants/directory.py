@@ -8,12 +8,8 @@ TTL. A TTL of 0 disables the cache.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
+from api.common.ttl_cache import TtlCache
 from api.domain.tenants.tenant import Tenant, TenantRepository
-
-_MAX_ENTRIES = 10_000
 
 
 class CachingTenantDirectory:
@@ -21,44 +17,16 @@ class CachingTenantDirectory:
 
     def __init__(self, tenants: TenantRepository, ttl_seconds: float) -> None:
         self._tenants = tenants
-        self._ttl = ttl_seconds
-        self._entries: OrderedDict[str, tuple[float, Tenant | None]] = OrderedDict()
+        self._cache: TtlCache[str, Tenant | None] = TtlCache(ttl_seconds)
 
     async def by_id(self, tenant_id: str) -> Tenant | None:
-        key = f"id:{tenant_id}"
-        hit = self._lookup(key)
-        if hit is not None:
-            return hit[1]
-        tenant = await self._tenants.get(tenant_id)
-        self._store(key, tenant)
-        return tenant
+        return await self._cache.get(f"id:{tenant_id}", lambda: self._tenants.get(tenant_id))
 
     async def by_subdomain(self, subdomain: str) -> Tenant | None:
-        key = f"sub:{subdomain}"
-        hit = self._lookup(key)
-        if hit is not None:
-            return hit[1]
-        tenant = await self._tenants.get_by_subdomain(subdomain)
-        self._store(key, tenant)
-        return tenant
+        return await self._cache.get(
+            f"sub:{subdomain}", lambda: self._tenants.get_by_subdomain(subdomain)
+        )
 
     def forget(self, tenant: Tenant) -> None:
-        self._entries.pop(f"id:{tenant.id}", None)
-        self._entries.pop(f"sub:{tenant.subdomain}", None)
-
-    def _lookup(self, key: str) -> tuple[float, Tenant | None] | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] < time.monotonic():
-            del self._entries[key]
-            return None
-        return entry
-
-    def _store(self, key: str, tenant: Tenant | None) -> None:
-        if self._ttl <= 0:
-            return
-        self._entries[key] = (time.monotonic() + self._ttl, tenant)
-        self._entries.move_to_end(key)
-        while len(self._entries) > _MAX_ENTRIES:
-            self._entries.popitem(last=False)
+        self._cache.drop(f"id:{tenant.id}")
+        self._cache.drop(f"sub:{tenant.subdomain}")
