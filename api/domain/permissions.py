@@ -40,6 +40,7 @@ class Permission(StrEnum):
     CONTACTS_READ = "contacts:read"
     CONTACTS_WRITE = "contacts:write"
     CONTACTS_EXPORT = "contacts:export"
+    CONTACTS_ERASE = "contacts:erase"
     INBOX_WRITE = "inbox:write"
     MESSAGES_SEND = "messages:send"
     INBOX_MANAGE = "inbox:manage"
@@ -108,6 +109,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         Permission.CONTACTS_EXPORT,
         "Export contacts (all their personal data) to a CSV file and download it",
+    ),
+    CatalogEntry(
+        Permission.CONTACTS_ERASE,
+        "Erase a contact for good (right to erasure): their details, what they wrote and "
+        "the files they sent",
     ),
     CatalogEntry(
         Permission.INBOX_WRITE,

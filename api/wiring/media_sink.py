@@ -3,15 +3,16 @@
 The messaging use cases may not import the files use cases (independent contexts), so
 the wiring adapts one to the other: a message's file is stored like an upload (sniffed,
 streamed, hashed, size-limited, no orphan blob, the tenant's storage settings), with
-purpose `message_media` and the message's id as owner. The types WhatsApp carries are
-allowed on top of `ALLOWED_CONTENT_TYPES`, and the limit is WhatsApp's own (100 MiB for
-documents) or `MAX_UPLOAD_BYTES` when larger.
+purpose `message_media` and the message's id as owner; `remove` deletes only such files.
+The types WhatsApp carries are allowed on top of `ALLOWED_CONTENT_TYPES`, and the limit
+is WhatsApp's own (100 MiB for documents) or `MAX_UPLOAD_BYTES` when larger.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from api.domain.errors import NotFound
 from api.domain.messaging.messages import MediaLink
 from api.usecases.files.file_store import FileStore, Upload
 from api.usecases.files.rules import StoragePolicy
@@ -61,3 +62,13 @@ class FileStoreMediaSink:
             size=stored.size,
             filename=stored.filename,
         )
+
+    async def remove(self, file_id: str) -> bool:
+        try:
+            stored = await self._store.get(file_id)
+        except NotFound:
+            return False
+        if stored.purpose != MEDIA_PURPOSE:  # a message links only its own copies
+            return False
+        await self._store.remove(stored)
+        return True

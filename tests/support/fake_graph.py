@@ -17,7 +17,8 @@ Tests run it in their own event loop with `serve_fake_graph(fake)` and point a c
   `ENDPOINTS`) answer Graph's error `code` (status 401 for 190, 500 for 1/2/131000/
   133004, else 400), counted in `failures_served`.
 - `requests`: every request seen (`Seen`: endpoint, method, path, token, JSON body);
-  `calls(endpoint)` counts them. `delay_seconds` delays every answer; `in_flight` counts
+  `calls(endpoint)` counts them. `delay_seconds` delays every answer; `holds[endpoint]`
+  (an `asyncio.Event`) holds that endpoint's answers until it is set; `in_flight` counts
   the requests received and not answered yet.
 """
 
@@ -139,6 +140,7 @@ class FakeGraph:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     failures_served: int = 0
     in_flight: int = 0
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)
     base_url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -206,6 +208,12 @@ def build_app(fake: FakeGraph) -> Starlette:
         token = _token(request)
         if fake.record_requests:
             fake.requests.append(Seen(endpoint, request.method, request.url.path, token, body))
+        if (hold := fake.holds.get(endpoint)) is not None:
+            fake.in_flight += 1
+            try:
+                await hold.wait()
+            finally:
+                fake.in_flight -= 1
         if fake.delay_seconds:
             fake.in_flight += 1
             try:

@@ -49,13 +49,16 @@ async def add_department(tenant_id: str, name: str, member_ids: list[str]) -> st
 
 
 async def limited_user(
-    client: AppClient, owner: dict[str, str], tenant_id: str, email: str
+    client: AppClient,
+    owner: dict[str, str],
+    tenant_id: str,
+    email: str,
+    permissions: tuple[str, ...] = ("crm:read", "crm:write"),
 ) -> tuple[str, dict[str, str]]:
-    """(user id, headers) of a user whose one role (crm:read, crm:write) is limited to
-    their departments."""
+    """(user id, headers) of a user whose one role (`permissions`, crm:read and crm:write
+    by default) is limited to their departments."""
     role = await client.post(ROLES, headers=owner, json={
-        "name": f"sales {email}", "permissions": ["crm:read", "crm:write"],
-        "departments_only": True,
+        "name": f"sales {email}", "permissions": list(permissions), "departments_only": True,
     })  # fmt: skip
     assert role.status_code == 201, role.text
     user = await add_user(client, owner, email, role_ids=[role.json()["id"]])

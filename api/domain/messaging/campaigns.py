@@ -662,6 +662,12 @@ class CampaignRecipientRepository(Protocol):
 
     async def get(self, recipient_id: str) -> CampaignRecipient | None: ...
 
+    async def erase_contact(self, contact_id: str, at: datetime) -> int:
+        """The contact's personal data erased: its rows keep their status and times but
+        lose the address, name and rendered values; rows still pending are skipped
+        (`deleted`). How many rows it had."""
+        ...
+
     async def cancel_pending(self, run_id: str, at: datetime) -> int:
         """Every `pending` row of the run becomes `skipped` (reason `cancelled`): how many."""
         ...

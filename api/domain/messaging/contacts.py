@@ -103,6 +103,7 @@ class Contact(BaseModel):
     deleted_at: datetime | None = None
     merged_into: str | None = None  # deleted by a merge into this contact
     merging_into: str | None = None  # a merge into this contact began (and may resume)
+    erased_at: datetime | None = None  # its personal data erased (it is deleted too)
 
     @property
     def channel_types(self) -> list[ChannelType]:
@@ -338,7 +339,8 @@ class ContactRepository(Protocol):
 
     async def erase(self, contact_id: str, at: datetime) -> bool:
         """Erase what the contact says about the person (name, ids, number, username,
-        email, language, attributes, tags) and delete it; True when it was erased now."""
+        email, language, attributes, tags) and delete it, live or deleted; True when it was
+        erased now (False: absent, or erased before)."""
         ...
 
     async def change_consent(self, contact_id: str, change: ConsentChange) -> Contact | None:

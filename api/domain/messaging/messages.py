@@ -153,6 +153,10 @@ class MessageRepository(Protocol):
         unless it failed already; True when it moved."""
         ...
 
+    async def inbound_files(self, conversation_id: str) -> list[str]:
+        """The stored files (ids) linked to the conversation's inbound messages."""
+        ...
+
     async def erase_inbound(self, conversation_id: str) -> int:
         """Blank the text, content and file link of the conversation's inbound messages;
         how many matched."""
@@ -217,4 +221,9 @@ class MediaSink(Protocol):
         owner_id: str,
     ) -> MediaLink:
         """Store the bytes (streamed) as one of the current tenant's files."""
+        ...
+
+    async def remove(self, file_id: str) -> bool:
+        """Delete a message's stored file of the current tenant (its bytes, then its
+        record); False when there is none (gone already, or not a message's file)."""
         ...

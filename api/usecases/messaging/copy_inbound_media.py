@@ -7,7 +7,8 @@ storage, its rules: sniffed type, size limit, no orphan blob) and links it to th
 message (`media: {file_id, content_type, size, filename}`). A transient provider or
 storage failure raises `TemporaryFailure`/`ServiceUnavailable`, which the job retries.
 Idempotent: a message already linked is left alone. The linked message is published as
-`message.updated`.
+`message.updated`. A message erased while its file was copied (the person's data erased)
+gets no link, and the copy is deleted again.
 """
 
 from __future__ import annotations
@@ -69,10 +70,15 @@ class CopyInboundMedia:
                 content_type=content_type,
                 owner_id=message.id,
             )  # fmt: skip
-        if await self._messages.link_media(message.id, link):
-            await self._events.publish(
-                InboxEvent.of_message(
-                    InboxEventType.MESSAGE_UPDATED, message.model_copy(update={"media": link})
-                )
+        if not await self._messages.link_media(message.id, link):
+            # Erased (or deleted) while the file was copied: the copy must not outlive it.
+            await self._sink.remove(link.file_id)
+            log.info("message %s was erased during its media copy; the copy is deleted",
+                     message.id)  # fmt: skip
+            return None
+        await self._events.publish(
+            InboxEvent.of_message(
+                InboxEventType.MESSAGE_UPDATED, message.model_copy(update={"media": link})
             )
+        )
         return link

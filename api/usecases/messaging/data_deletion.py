@@ -18,17 +18,15 @@ from api.domain.messaging.contacts import (
     ContactIdentityRepository,
     ContactRepository,
 )
-from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.data_deletion import (
     DataDeletionRequest,
     DataDeletionRequests,
     DeletionStatus,
 )
-from api.domain.messaging.messages import MessageRepository
 from api.domain.messaging.webhooks import ChannelLookup
 from api.domain.tenancy import TenantId, tenant_context
-from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.contact_erasure import ContactErasure
 from api.usecases.messaging.rules import ChannelPolicy
 from api.usecases.messaging.signed_request import (
     SignedRequestForged,
@@ -70,7 +68,8 @@ class HandleDataDeletion:
     removed; a request is recorded with a new confirmation code (only a digest of the user
     id is kept) and the answer is Meta's `{url, confirmation_code}`, `url` the public
     status page of the request. A person Parley does not know gets a code too (nothing to
-    erase). Audited: `contact.erased` (no personal data in the entry).
+    erase). The erasure is `ContactErasure`'s (the files they sent go too). Audited:
+    `contact.erased` (no personal data in the entry).
     """
 
     def __init__(
@@ -81,10 +80,8 @@ class HandleDataDeletion:
         channels: ChannelPolicy,
         contacts: ContactRepository,
         identities: ContactIdentityRepository,
-        conversations: ConversationRepository,
-        messages: MessageRepository,
+        erasure: ContactErasure,
         requests: DataDeletionRequests,
-        auditor: Auditor,
     ) -> None:
         self._lookup = lookup
         self._box = box
@@ -92,10 +89,8 @@ class HandleDataDeletion:
         self._channels = channels
         self._contacts = contacts
         self._identities = identities
-        self._conversations = conversations
-        self._messages = messages
+        self._erasure = erasure
         self._requests = requests
-        self._auditor = auditor
 
     async def execute(self, channel_id: str, signed_request: str | None) -> DeletionConfirmation:
         channel = await named_channel(self._lookup, ChannelType.INSTAGRAM, channel_id)
@@ -131,14 +126,12 @@ class HandleDataDeletion:
             )
         )
         contact = await self._contacts.get(contact_id)
-        if contact is not None and contact.id is not None:
-            for conversation_id in await self._conversations.erase_contact(contact.id):
-                messages += await self._messages.erase_inbound(conversation_id)
-            contacts += int(await self._contacts.erase(contact.id, requested_at))
-            await self._auditor.record(
-                "contact.erased", "contact", contact.id, actor_id=None,
-                changes={"reason": "instagram_data_deletion", "channel_id": channel.id},
+        if contact is not None and contact.id is not None and contact.erased_at is None:
+            report = await self._erasure.erase(
+                contact, actor_id=None,
+                audit={"reason": "instagram_data_deletion", "channel_id": channel.id},
             )  # fmt: skip
+            contacts, messages = 1, report.messages_erased
         await self._identities.forget_contact(contact_id)  # no trace of the user id is left
         return await self._requests.add(
             DataDeletionRequest(

@@ -20,7 +20,7 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.callbacks import STAFF, submit
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import receive, stored_channel
-from tests.support.leads import LEADS, add_department, new_contact, new_lead
+from tests.support.leads import LEADS, add_department, limited_user, new_contact, new_lead
 from tests.support.meetings import create_meeting
 from tests.support.merges import (
     CONTACTS,
@@ -30,13 +30,8 @@ from tests.support.merges import (
     merge,
     written,
 )
-from tests.support.onboarding import login
 from tests.support.people import (
-    MEMBER_PASSWORD,
-    ROLES,
-    add_user,
     audit_entries,
-    bearer,
     create_role,
     signed_in,
     two_tenants,
@@ -324,15 +319,11 @@ async def test_a_limited_user_merges_only_records_of_their_departments(
 ) -> None:
     acme, owner, _, _ = await two_tenants(client)
     tenant_id = acme.tenant.id or ""
-    role = await client.post(ROLES, headers=owner, json={
-        "name": "limited", "permissions": ["contacts:read", "contacts:write", "crm:read"],
-        "departments_only": True,
-    })  # fmt: skip
-    assert role.status_code == 201, role.text
-    sam = await add_user(client, owner, "sam@acme.example.com", role_ids=[role.json()["id"]])
-    sam_headers = bearer(tenant_id, await login(client, "sam@acme.example.com",
-                                                MEMBER_PASSWORD, tenant_id))  # fmt: skip
-    sales = await add_department(tenant_id, "Sales", [sam["id"]])
+    sam, sam_headers = await limited_user(
+        client, owner, tenant_id, "sam@acme.example.com",
+        ("contacts:read", "contacts:write", "crm:read"),
+    )  # fmt: skip
+    sales = await add_department(tenant_id, "Sales", [sam])
     support = await add_department(tenant_id, "Support", [])
     target = await new_contact(client, owner, phone="+14155550201", name="T")
     mine = await new_contact(client, owner, phone="+14155550202", name="Mine")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from tests.e2e.identity.test_department_limited_roles import add_department
 from tests.support.app import AppClient, assert_problem
 from tests.support.campaigns import add_contact
+from tests.support.leads import limited_user
 from tests.support.meetings import MEETINGS, at, create_meeting, meeting_body
-from tests.support.onboarding import login
-from tests.support.people import MEMBER_PASSWORD, ROLES, add_user, bearer, two_tenants
+from tests.support.people import two_tenants
 
 
 async def test_a_limited_user_works_with_their_departments_meetings_only(
@@ -17,14 +17,8 @@ async def test_a_limited_user_works_with_their_departments_meetings_only(
 ) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     tenant_id = acme.tenant.id or ""
-    role = await client.post(ROLES, json={
-        "name": "sales agent", "permissions": ["crm:read", "crm:write"], "departments_only": True,
-    }, headers=owner)  # fmt: skip
-    assert role.status_code == 201, role.text
-    sam = await add_user(client, owner, "sam@acme.example.com", role_ids=[role.json()["id"]])
-    sam_headers = bearer(tenant_id, await login(client, "sam@acme.example.com",
-                                                MEMBER_PASSWORD, tenant_id))  # fmt: skip
-    sales = await add_department(tenant_id, "Sales", [sam["id"]])
+    sam, sam_headers = await limited_user(client, owner, tenant_id, "sam@acme.example.com")
+    sales = await add_department(tenant_id, "Sales", [sam])
     support = await add_department(tenant_id, "Support", [])
     theirs = await add_department(beta.tenant.id or "", "Sales", [])
     ann = await add_contact(client, owner, name="Ann", email="ann@example.com")
@@ -51,7 +45,7 @@ async def test_a_limited_user_works_with_their_departments_meetings_only(
 
     # Sam creates in Sales, not in Support nor without a department.
     mine = await create_meeting(client, sam_headers, ann["id"], at(5), department_id=sales)
-    assert mine["owner_id"] == sam["id"] and mine["department_id"] == sales
+    assert mine["owner_id"] == sam and mine["department_id"] == sales
     for department in (support, None):
         body = meeting_body(ann["id"], at(7), department_id=department)
         assert_problem(await client.post(MEETINGS, json=body, headers=sam_headers), 403,

@@ -598,6 +598,20 @@ class BeanieCampaignRecipientRepository:
         document = await self._scoped.get(recipient_id)
         return document.to_entity() if document else None
 
+    async def erase_contact(self, contact_id: str, at: datetime) -> int:
+        # No index leads with the contact (the send path's inserts stay cheap): a rare
+        # request reads the tenant's rows.
+        await self._scoped.update_many(
+            {"contact_id": contact_id, "status": RecipientStatus.PENDING.value},
+            {"$set": {"status": RecipientStatus.SKIPPED.value,
+                      "skip_reason": SkipReason.DELETED.value, "updated_at": at}},
+        )  # fmt: skip
+        return await self._scoped.update_many(
+            {"contact_id": contact_id},
+            {"$set": {"address": RecipientAddress().model_dump(), "variables": {},
+                      "updated_at": at}, "$unset": {"name": ""}},
+        )  # fmt: skip
+
     async def cancel_pending(self, run_id: str, at: datetime) -> int:
         return await self._scoped.update_many(
             tenant_first(run_id=run_id, status=RecipientStatus.PENDING.value),

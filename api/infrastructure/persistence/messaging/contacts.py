@@ -84,6 +84,7 @@ class ContactDocument(TenantOwnedDocument):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    erased_at: datetime | None = None
     deleted_identity: dict[str, Any] | None = None
     merged_into: str | None = None
     merging_into: str | None = None
@@ -421,12 +422,13 @@ class BeanieContactRepository:
             return False
         gone = dict.fromkeys(_PERSONAL, "")
         return await self._scoped.apply_where(
-            {"_id": oid},
+            {"_id": oid, "erased_at": None},
             {
-                "$set": {"attributes": {}, "tags": [], "deleted_at": at, "updated_at": at},
+                "$set": {"attributes": {}, "tags": [], "deleted_at": at, "updated_at": at,
+                         "erased_at": at},
                 "$unset": gone,
             },
-        )
+        )  # fmt: skip
 
     async def change_consent(self, contact_id: str, change: ConsentChange) -> Contact | None:
         oid = to_object_id(contact_id)

@@ -249,6 +249,13 @@ class BeanieMessageRepository:
     async def discard(self, message_id: str) -> None:
         await self._scoped.delete(message_id)
 
+    async def inbound_files(self, conversation_id: str) -> list[str]:
+        found = await self._scoped.find(
+            {"conversation_id": conversation_id, "direction": Direction.INBOUND.value,
+             "media.file_id": {"$type": "string"}},
+        )  # fmt: skip
+        return [document.media.file_id for document in found if document.media is not None]
+
     async def erase_inbound(self, conversation_id: str) -> int:
         return await self._scoped.update_many(
             {"conversation_id": conversation_id, "direction": Direction.INBOUND.value},
@@ -391,7 +398,12 @@ class BeanieMessageRepository:
         return advanced if known else None
 
     async def link_media(self, message_id: str, media: MediaLink) -> bool:
-        return await self._scoped.apply(message_id, {"$set": {"media": media.model_dump()}})
+        oid = to_object_id(message_id)
+        if oid is None:
+            return False
+        return await self._scoped.apply_where(  # never onto a message erased meanwhile
+            {"_id": oid, "content.erased": {"$ne": True}}, {"$set": {"media": media.model_dump()}}
+        )
 
     async def page(self, conversation_id: str, *, cursor: str | None, limit: int) -> MessagePage:
         filter = {"conversation_id": conversation_id, **after_cursor("created_at", cursor)}

@@ -19,6 +19,7 @@ from api.domain.messaging.contacts import (
     SegmentFilter,
 )
 from api.domain.messaging.segments import Segment
+from api.usecases.messaging.contact_erasure import ErasureReport
 from api.usecases.messaging.export_contacts import ExportView
 from api.usecases.messaging.manage_contacts import ContactChanges, NewContact
 from api.usecases.messaging.manage_segments import (
@@ -274,3 +275,22 @@ class ContactExportOut(BaseModel):
             created_at=export.created_at, finished_at=export.finished_at,
             expires_at=export.expires_at,
         )  # fmt: skip
+
+
+class ContactErasureOut(BaseModel):
+    contact_id: str = Field(description="The erased contact (reading it is 404 from now on)")
+    conversations: int = Field(
+        description="Conversations whose contact summary was blanked (they stay)"
+    )
+    messages_erased: int = Field(
+        description="Messages they sent whose text, content and file link were erased"
+    )
+    files_deleted: int = Field(description="Files they sent, deleted from the storage")
+    campaign_rows_erased: int = Field(
+        description="Campaign recipient rows that lost their address, name and values"
+    )
+    erased_at: datetime
+
+    @classmethod
+    def of(cls, report: ErasureReport) -> ContactErasureOut:
+        return cls(**report.model_dump())

@@ -15,6 +15,7 @@ from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.contacts import (
     ConsentIn,
+    ContactErasureOut,
     ContactIn,
     ContactMergeIn,
     ContactMergeOut,
@@ -30,6 +31,7 @@ from api.interfaces.http.schemas.contacts import (
     SegmentPreviewOut,
 )
 from api.interfaces.http.schemas.paging import PagingQuery
+from api.usecases.messaging.contact_erasure import EraseContact
 from api.usecases.messaging.inbox_reads import MAX_PAGE
 from api.usecases.messaging.manage_contacts import (
     ChangeContactConsent,
@@ -55,6 +57,7 @@ segments = APIRouter(prefix="/segments", tags=["contacts"])
 
 Reader = Annotated[Principal, require(Permission.CONTACTS_READ)]
 Writer = Annotated[Principal, require(Permission.CONTACTS_WRITE)]
+Eraser = Annotated[Principal, require(Permission.CONTACTS_ERASE)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 100).")]
 RULES = (
     " Phone numbers are read with `phonenumbers` (a national number in the company "
@@ -191,6 +194,37 @@ async def delete_contact(
 ) -> Response:
     await use_case.execute(principal, contact_id)
     return Response(status_code=204)
+
+
+@contacts.post(
+    "/{contact_id}/erase",
+    summary="Erase a contact's personal data for good",
+    description=(
+        "Needs `contacts:erase` (owners and admins; not agents). The right to erasure, on "
+        "every channel: the contact's name, phone number, WhatsApp ids, username, email, "
+        "language, attributes and tags are erased and the contact is deleted; every "
+        "channel identity is forgotten (writing again, the person is a new contact); in "
+        "their conversations (which stay) the contact summary is blanked and every "
+        "message they sent loses its text, content and file link (`content: "
+        '{"erased": true}`); the files they sent are deleted from the storage; their '
+        "campaign recipient rows keep status and times but lose address, name and values "
+        "(rows still pending are skipped as `deleted`). The business's own messages, CRM "
+        "records (leads, tickets, meetings) and the audit log stay.\n\n"
+        "Works on a live, deleted or merged contact, once: an erased contact is 404 from "
+        "then on, as is another tenant's. A department-limited user is 403 "
+        "`erasure_outside_departments` when a conversation, lead, ticket, meeting or "
+        "callback request of the contact is outside their departments. A failure part-way "
+        "(503) erases the contact itself last, so sending the request again completes it. "
+        "Audited as `contact.erased` (counts, no personal data)."
+    ),
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def erase_contact(
+    contact_id: str,
+    principal: Eraser,
+    use_case: Annotated[EraseContact, Inject(EraseContact)],
+) -> ContactErasureOut:
+    return ContactErasureOut.of(await use_case.execute(principal, contact_id))
 
 
 @contacts.get(

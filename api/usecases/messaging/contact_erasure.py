@@ -1,0 +1,148 @@
+"""Erasing a customer's personal data (the right to erasure, GDPR article 17), whatever
+the channel they wrote on: asked by the tenant (`POST /contacts/{id}/erase`) or by Meta
+for an Instagram user (`HandleDataDeletion`). One procedure serves both.
+
+What goes, in this order. The contact itself goes last, so a run stopped part-way (the
+database or the storage away: 503) leaves it to erase, and running it again completes
+what is left (each step finds only what is still there):
+
+1. the contact's summary on its conversations (the conversations stay, the contact's id
+   on them too);
+2. the files they sent (the copies of their media in the tenant's storage: bytes, then
+   record), read from the messages' links before the messages lose them;
+3. what they wrote: the text, content and file link of every inbound message of those
+   conversations (`content: {"erased": true}`);
+4. their campaign recipient rows keep their status and times, lose the address, name and
+   rendered values; rows still pending are skipped (`deleted`);
+5. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
+   person is a new contact;
+6. the contact itself: name, number, WhatsApp ids, username, email, language,
+   attributes, tags; it is deleted and stays so (`erased_at`).
+
+What stays: the business's own messages (outbound; an agent's reply may name the person),
+CRM records (leads, tickets, meetings: the tenant's business records, with their own
+deletes), imports and exports already made (exports expire by themselves), and the audit
+log (`contact.erased`, with counts and no personal data).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.domain.errors import Forbidden, NotFound
+from api.domain.identity.auth import Principal
+from api.domain.messaging.campaigns import CampaignRecipientRepository
+from api.domain.messaging.contact_merge import ContactRecords
+from api.domain.messaging.contacts import (
+    Contact,
+    ContactIdentityRepository,
+    ContactRepository,
+)
+from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.permissions import Permission
+from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.authority import audit_extra, require_permission
+from api.usecases.kernel.clock import stored_now
+from api.usecases.messaging.contact_rules import CONTACT_NOT_FOUND
+
+
+class ErasureOutsideDepartments(Forbidden):
+    """A department-limited user asked to erase a contact with records elsewhere."""
+
+    code = "erasure_outside_departments"
+    title = "Records outside your departments"
+
+
+class ErasureReport(BaseModel):
+    """What an erasure took away."""
+
+    contact_id: str
+    conversations: int
+    messages_erased: int
+    files_deleted: int
+    campaign_rows_erased: int
+    erased_at: datetime
+
+
+class ContactErasure:
+    """The erasure of one contact in the current tenant (see the module's doc)."""
+
+    def __init__(
+        self,
+        contacts: ContactRepository,
+        identities: ContactIdentityRepository,
+        conversations: ConversationRepository,
+        messages: MessageRepository,
+        media: MediaSink,
+        recipients: CampaignRecipientRepository,
+        auditor: Auditor,
+    ) -> None:
+        self._contacts = contacts
+        self._identities = identities
+        self._conversations = conversations
+        self._messages = messages
+        self._media = media
+        self._recipients = recipients
+        self._auditor = auditor
+
+    async def erase(
+        self, contact: Contact, *, actor_id: str | None, audit: dict[str, Any]
+    ) -> ErasureReport:
+        assert contact.id is not None  # noqa: S101 - a stored contact
+        at = stored_now()
+        messages = files = 0
+        conversations = await self._conversations.erase_contact(contact.id)
+        for conversation_id in conversations:
+            for file_id in await self._messages.inbound_files(conversation_id):
+                files += int(await self._media.remove(file_id))
+            messages += await self._messages.erase_inbound(conversation_id)
+        rows = await self._recipients.erase_contact(contact.id, at)
+        await self._identities.forget_contact(contact.id)
+        await self._contacts.erase(contact.id, at)
+        report = ErasureReport(
+            contact_id=contact.id,
+            conversations=len(conversations),
+            messages_erased=messages,
+            files_deleted=files,
+            campaign_rows_erased=rows,
+            erased_at=at,
+        )
+        counts = report.model_dump(exclude={"contact_id", "erased_at"})
+        await self._auditor.record(
+            "contact.erased", "contact", contact.id, actor_id=actor_id,
+            changes={**audit, **counts},
+        )  # fmt: skip
+        return report
+
+
+class EraseContact:
+    """Erase a contact of the tenant for good (`contacts:erase`): live, deleted or merged,
+    once (an erased contact, like another tenant's, is 404). A department-limited user
+    may erase only a contact whose department-routed records are all in their
+    departments (else 403 `erasure_outside_departments`, nothing erased)."""
+
+    def __init__(
+        self, contacts: ContactRepository, records: ContactRecords, erasure: ContactErasure
+    ) -> None:
+        self._contacts = contacts
+        self._records = records
+        self._erasure = erasure
+
+    async def execute(self, principal: Principal, contact_id: str) -> ErasureReport:
+        require_permission(principal, Permission.CONTACTS_ERASE)
+        contact = await self._contacts.get(contact_id)
+        if contact is None or contact.id is None or contact.erased_at is not None:
+            raise NotFound(CONTACT_NOT_FOUND)
+        if await self._records.outside_scope(contact.id):
+            raise ErasureOutsideDepartments(
+                "Some of the contact's records are outside your departments."
+            )
+        return await self._erasure.erase(
+            contact,
+            actor_id=principal.user_id,
+            audit=audit_extra(principal, {"reason": "request"}),
+        )

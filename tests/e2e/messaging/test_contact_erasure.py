@@ -1,0 +1,255 @@
+"""Erasing a contact over HTTP (`POST /contacts/{id}/erase`, the right to erasure): the
+contact, what they wrote, the files they sent (storage included), their campaign rows and
+channel identities, in the caller's tenant only; `contacts:erase` only (not agents);
+once; a media copy finishing after the erasure leaves no file behind."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import punq
+from bson import ObjectId
+
+from api.domain.files.storage import FileRepository
+from api.domain.messaging.campaigns import (
+    CampaignRecipient,
+    CampaignRecipientRepository,
+    RecipientAddress,
+    RecipientStatus,
+)
+from api.domain.messaging.channels import Channel
+from api.domain.messaging.messages import MessageRepository
+from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.persistence.files.storage import FileDocument
+from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
+from tests.e2e.operations.test_inbound_media_job import png
+from tests.support.app import AppClient, assert_problem
+from tests.support.fake_graph import FakeGraph
+from tests.support.inbox import channel_of, from_customer, outbound_message, receive
+from tests.support.leads import add_department, limited_user, new_contact, new_lead
+from tests.support.meta_channels import eventually
+from tests.support.people import (
+    audit_entries,
+    signed_in,
+    two_tenants,
+)
+
+CONTACTS = "/api/v1/contacts"
+CONVERSATIONS = "/api/v1/conversations"
+NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+async def image_with_copy(
+    container: punq.Container, graph: FakeGraph, channel: Channel, customer: int, minutes: int
+) -> tuple[str, str]:
+    """An image from the customer, its file copied into the tenant's storage: (message id,
+    file id)."""
+    event = from_customer(customer, minutes, "image")
+    assert event.media is not None
+    graph.media[event.media.media_id] = ("image/png", png())
+    message = await receive(container, event, channel)
+    assert message.id is not None and channel.tenant_id is not None
+    with tenant_context(TenantId(channel.tenant_id)):
+        link = await container.resolve(CopyInboundMedia).execute(message.id)
+    assert link is not None
+    return message.id, link.file_id
+
+
+async def stored_file(container: punq.Container, tenant_id: str, file_id: str) -> Any:
+    with tenant_context(TenantId(tenant_id)):
+        return await container.resolve(FileRepository).get(file_id)
+
+
+async def campaign_rows(container: punq.Container, tenant_id: str, contact_id: str) -> list[Any]:
+    recipients: CampaignRecipientRepository = container.resolve(CampaignRecipientRepository)
+    rows = [
+        CampaignRecipient(
+            campaign_id="c1", run_id=run, contact_id=contact_id, seq=0, status=status,
+            address=RecipientAddress(phone="+16505550001", wa_id="16505550001"),
+            name="C1", variables={"1": "C1"}, updated_at=NOW,
+        )
+        for run, status in (("r1", RecipientStatus.SENT), ("r2", RecipientStatus.PENDING))
+    ]  # fmt: skip
+    with tenant_context(TenantId(tenant_id)):
+        assert await recipients.add_snapshot(rows) == 2
+        stored = [
+            (await recipients.page("c1", run_id=run, status=None, cursor=None, limit=10)).items
+            for run in ("r1", "r2")
+        ]
+    return [row for page in stored for row in page]
+
+
+async def history(client: AppClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    [conversation] = (await client.get(CONVERSATIONS, headers=headers)).json()["items"]
+    page = await client.get(f"{CONVERSATIONS}/{conversation['id']}/messages", headers=headers)
+    assert page.status_code == 200, page.text
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, beta, beta_owner = await two_tenants(client)
+    acme_id, beta_id = acme.tenant.id or "", beta.tenant.id or ""
+    channel = await channel_of(container, acme, graph, "111000111000")
+    theirs = await channel_of(container, beta, graph, "222000222000")
+    await receive(container, from_customer(1, 0), channel)
+    message_id, file_id = await image_with_copy(container, graph, channel, 1, 5)
+    # The same person writes to Beta too: Beta's copy of them is Beta's.
+    _, beta_file = await image_with_copy(container, graph, theirs, 1, 6)
+    [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    conversation_id = (await history(client, owner))[0]["conversation_id"]
+    await outbound_message(container, channel, "wamid.ours", conversation_id)
+    rows = await campaign_rows(container, acme_id, contact["id"])
+    assert len(rows) == 2
+
+    # Beta cannot reach Acme's contact, and erasing it there changes nothing.
+    url = f"{CONTACTS}/{contact['id']}/erase"
+    assert_problem(await client.post(url, headers=beta_owner), 404, "not_found")
+    assert (await client.get(f"{CONTACTS}/{contact['id']}", headers=owner)).status_code == 200
+
+    erased = await client.post(url, headers=owner)
+    assert erased.status_code == 200, erased.text
+    report = erased.json()
+    assert report == {
+        "contact_id": contact["id"], "conversations": 1, "messages_erased": 2,
+        "files_deleted": 1, "campaign_rows_erased": 2, "erased_at": report["erased_at"],
+    }  # fmt: skip
+
+    # The contact is gone; its conversation stays with a blank summary.
+    assert (await client.get(f"{CONTACTS}/{contact['id']}", headers=owner)).status_code == 404
+    assert (await client.get(CONTACTS, headers=owner)).json()["items"] == []
+    [conversation] = (await client.get(CONVERSATIONS, headers=owner)).json()["items"]
+    assert conversation["contact"]["id"] == contact["id"]
+    assert {conversation["contact"][k] for k in ("name", "phone", "wa_id", "bsuid")} == {None}
+    # What they wrote is erased, the business's reply stays.
+    messages = await history(client, owner)
+    inbound = [m for m in messages if m["direction"] == "inbound"]
+    assert len(inbound) == 2
+    assert all(m["content"] == {"erased": True} and m["text"] is None for m in inbound)
+    assert all(m["media"] is None for m in inbound)
+    assert [m["text"] for m in messages if m["direction"] == "outbound"] == ["Our offer"]
+    # The file they sent is deleted, record and bytes.
+    assert await stored_file(container, acme_id, file_id) is None
+    with tenant_context(TenantId(acme_id)):
+        message = await container.resolve(MessageRepository).get(message_id)
+    assert message is not None and message.media is None
+    # Campaign rows keep status, lose the person; the pending one is skipped.
+    recipients: CampaignRecipientRepository = container.resolve(CampaignRecipientRepository)
+    with tenant_context(TenantId(acme_id)):
+        after = {row.run_id: await recipients.get(row.id or "") for row in rows}
+    sent, pending = after["r1"], after["r2"]
+    assert sent is not None and pending is not None
+    assert sent.status is RecipientStatus.SENT and sent.address.empty and sent.name is None
+    assert sent.variables == {}
+    assert pending.status is RecipientStatus.SKIPPED and pending.skip_reason == "deleted"
+    # Audited with counts and no personal data.
+    [entry] = await audit_entries(client, owner, action="contact.erased")
+    assert entry["resource_id"] == contact["id"]
+    assert entry["changes"]["reason"] == "request" and entry["changes"]["files_deleted"] == 1
+    assert "16505550001" not in str(entry) and "C1" not in str(entry)
+
+    # Once: erasing again is 404, like an unknown or malformed id.
+    assert_problem(await client.post(url, headers=owner), 404, "not_found")
+    unknown = await client.post(f"{CONTACTS}/{ObjectId()}/erase", headers=owner)
+    assert_problem(unknown, 404, "not_found")
+    assert_problem(await client.post(f"{CONTACTS}/nope/erase", headers=owner), 404, "not_found")
+
+    # Beta's contact, messages and file are untouched.
+    [beta_contact] = (await client.get(CONTACTS, headers=beta_owner)).json()["items"]
+    assert beta_contact["phone"] == "+16505550001" and beta_contact["name"] == "C1"
+    assert (await history(client, beta_owner))[0]["media"]["file_id"] == beta_file
+    assert await stored_file(container, beta_id, beta_file) is not None
+
+    # Writing again, the person is a new contact: nothing links them to the erased one.
+    await receive(container, from_customer(1, 30), channel)
+    [again] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    assert again["id"] != contact["id"] and again["phone"] == "+16505550001"
+
+
+async def test_only_holders_of_contacts_erase_may_erase(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    channel = await channel_of(container, acme, graph, "111000111000")
+    await receive(container, from_customer(1, 0), channel)
+    [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    url = f"{CONTACTS}/{contact['id']}/erase"
+
+    assert_problem(await client.post(url), 401, "unauthorized")
+    tenant_only = {"X-Tenant-ID": acme.tenant.id or ""}
+    assert_problem(await client.post(url, headers=tenant_only), 401, "unauthorized")
+    _, agent = await signed_in(client, acme, owner, "agent@acme.example.com", roles=["agent"])
+    assert_problem(await client.post(url, headers=agent), 403, "forbidden")
+    _, admin = await signed_in(client, acme, owner, "admin@acme.example.com", roles=["admin"])
+    assert (await client.get(f"{CONTACTS}/{contact['id']}", headers=agent)).status_code == 200
+
+    erased = await client.post(url, headers=admin)
+    assert erased.status_code == 200, erased.text
+    [entry] = await audit_entries(client, owner, action="contact.erased")
+    assert entry["actor_id"] is not None and entry["changes"]["files_deleted"] == 0
+
+
+async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    acme_id = acme.tenant.id or ""
+    channel = await channel_of(container, acme, graph, "111000111000")
+    event = from_customer(1, 0, "image")
+    assert event.media is not None
+    graph.media[event.media.media_id] = ("image/png", png())
+    message = await receive(container, event, channel)
+    assert message.id is not None
+    [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+
+    # The copy has read the message and is downloading when the contact is erased.
+    graph.holds["download"] = asyncio.Event()
+    with tenant_context(TenantId(acme_id)):
+        copying = asyncio.create_task(container.resolve(CopyInboundMedia).execute(message.id))
+
+    async def downloading() -> bool:
+        return graph.in_flight == 1
+
+    await eventually(downloading, "the copy to reach the download")
+    erased = await client.post(f"{CONTACTS}/{contact['id']}/erase", headers=owner)
+    assert erased.status_code == 200 and erased.json()["files_deleted"] == 0
+    graph.holds["download"].set()
+
+    assert await asyncio.wait_for(copying, 30) is None
+    with tenant_context(TenantId(acme_id)):
+        stored = await container.resolve(MessageRepository).get(message.id)
+    assert stored is not None and stored.media is None and stored.content == {"erased": True}
+    assert graph.calls("download") == 1  # fetched and stored, then deleted again
+    left = await FileDocument.get_pymongo_collection().count_documents(
+        {"tenant_id": acme_id, "owner_id": message.id}
+    )
+    assert left == 0
+
+
+async def test_a_limited_user_erases_only_contacts_of_their_departments(
+    client: AppClient,
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    sam, sam_headers = await limited_user(
+        client, owner, tenant_id, "sam@acme.example.com",
+        ("contacts:read", "contacts:erase", "crm:read"),
+    )  # fmt: skip
+    sales = await add_department(tenant_id, "Sales", [sam])
+    support = await add_department(tenant_id, "Support", [])
+    mine = await new_contact(client, owner, phone="+14155550202", name="Mine")
+    hidden = await new_contact(client, owner, phone="+14155550203", name="Hidden")
+    await new_lead(client, owner, contact_id=mine, title="Ours", department_id=sales)
+    await new_lead(client, owner, contact_id=hidden, title="Theirs", department_id=support)
+
+    refused = await client.post(f"{CONTACTS}/{hidden}/erase", headers=sam_headers)
+    assert_problem(refused, 403, "erasure_outside_departments")
+    kept = await client.get(f"{CONTACTS}/{hidden}", headers=owner)
+    assert kept.status_code == 200 and kept.json()["phone"] == "+14155550203"
+    erased = await client.post(f"{CONTACTS}/{mine}/erase", headers=sam_headers)
+    assert erased.status_code == 200, erased.text
+    assert (await client.get(f"{CONTACTS}/{mine}", headers=owner)).status_code == 404
