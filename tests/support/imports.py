@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from openpyxl import Workbook
@@ -22,6 +23,11 @@ def csv_bytes(rows: list[list[Any]], encoding: str = "utf-8", delimiter: str = "
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
     return out.getvalue().encode(encoding)
+
+
+async def chunks(content: bytes) -> AsyncIterator[bytes]:
+    """`content` as an upload's stream (one piece)."""
+    yield content
 
 
 def xlsx_bytes(rows: list[list[Any]]) -> bytes:

@@ -45,6 +45,7 @@ from api.usecases.crm.lead_rules import LeadFields, LeadReferences
 from api.usecases.crm.leads import created_changes, new_lead
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_time
+from api.usecases.kernel.import_files import discard_import_file
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +106,24 @@ class RunLeadImport:
         if taken is None:
             return None
         if taken.attempts > MAX_ATTEMPTS:
-            await self._imports.finish(import_id, LeadImportStatus.FAILED, self._clock.now(),
-                                       GAVE_UP)  # fmt: skip
-            return LeadImportStatus.FAILED
+            return await self._end(taken, LeadImportStatus.FAILED, GAVE_UP)
         try:
             with _scope_of(taken):
                 return await self._run(taken)
         except InvalidImportFile as exc:
-            await self._imports.finish(import_id, LeadImportStatus.FAILED, self._clock.now(),
-                                       exc.detail)  # fmt: skip
+            return await self._end(taken, LeadImportStatus.FAILED, exc.detail)
         except NotFound:
-            await self._imports.finish(import_id, LeadImportStatus.FAILED, self._clock.now(),
-                                       FILE_GONE)  # fmt: skip
-        return LeadImportStatus.FAILED
+            return await self._end(taken, LeadImportStatus.FAILED, FILE_GONE)
+
+    async def _end(
+        self, taken: LeadImport, status: LeadImportStatus, error: str | None = None
+    ) -> LeadImportStatus:
+        """The import ended: recorded, then its file deleted."""
+        assert taken.id is not None  # noqa: S101 - stored
+        await self._imports.finish(taken.id, status, self._clock.now(), error)
+        await discard_import_file(self._files, taken.file_id, taken.id)
+        log.info("lead import %s %s", taken.id, status.value)
+        return status
 
     async def _run(self, taken: LeadImport) -> LeadImportStatus:
         assert taken.id is not None  # noqa: S101 - stored
@@ -138,9 +144,7 @@ class RunLeadImport:
                 ):
                     return LeadImportStatus.RUNNING  # another run settled these rows
                 read += len(rows)
-        await self._imports.finish(taken.id, LeadImportStatus.DONE, self._clock.now())
-        log.info("lead import %s done", taken.id)
-        return LeadImportStatus.DONE
+        return await self._end(taken, LeadImportStatus.DONE)
 
     async def _row(
         self, taken: LeadImport, row: int, cells: list[str], index: dict[str, int]

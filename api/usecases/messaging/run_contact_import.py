@@ -42,6 +42,7 @@ from api.domain.messaging.imports import (
     StaleImports,
 )
 from api.domain.tenancy import TenantId, tenant_context
+from api.usecases.kernel.import_files import discard_import_file
 from api.usecases.messaging.contact_imports import IMPORT_JOB, ImportPolicy
 from api.usecases.messaging.import_rules import (
     ParsedRow,
@@ -179,8 +180,9 @@ class RunContactImport:
         total: int | None = None,
     ) -> None:
         assert taken.id is not None  # noqa: S101 - stored
-        await self._imports.finish(taken.id, token, status=status, at=self._clock.now(),
-                                   error=error, total_rows=total)  # fmt: skip
+        if await self._imports.finish(taken.id, token, status=status, at=self._clock.now(),
+                                      error=error, total_rows=total):  # fmt: skip
+            await discard_import_file(self._files, taken.file_id, taken.id)
         log.info("contact import %s %s", taken.id, status.value)
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
+from api.domain.files.storage import FileRepository
+from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.persistence.messaging.contact_imports import ContactImportDocument
 from tests.support.app import AppClient, assert_problem
 from tests.support.imports import (
     IMPORTS,
@@ -105,6 +109,13 @@ async def test_a_csv_import_upserts_by_phone_and_reports_every_bad_row(
     assert first["status"] == "done" and first["error"] is None and first["finished_at"]
     assert {k: first[k] for k in COUNTS} == COUNTS
     check_imported(await contacts_of(client, owner), ann_id)
+    # Ended, the import's file (people's personal data) is deleted; its report stays.
+    stored = await ContactImportDocument.get_pymongo_collection().find_one(
+        {"_id": ObjectId(queued["id"])}
+    )
+    assert stored is not None
+    with tenant_context(TenantId(stored["tenant_id"])):
+        assert await client.container.resolve(FileRepository).get(stored["file_id"]) is None
 
     # Again: every number is known now.
     done = await run_import(client, owner, csv_bytes([HEADER, *ROWS]), MAPPING)

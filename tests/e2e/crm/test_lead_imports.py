@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
+from api.domain.crm.lead_imports import LeadImportFiles
+from api.domain.files.storage import FileRepository
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.crm.lead_imports import LeadImportDocument
 from api.usecases.crm.run_lead_import import GAVE_UP, MAX_ATTEMPTS, RunLeadImport, SweepLeadImports
@@ -68,7 +70,8 @@ async def test_every_row_gets_its_result_and_a_rerun_makes_nothing_twice(
         ["T", "", ann, "", "", "", "", "0123456789abcdef01234567", "", ""],  # 14
         ["T", "", "", "", "", "", "", "", "", ""],  # 15: no contact
     ]  # fmt: skip
-    response = await upload(client, owner, csv_bytes([HEADER, *rows]))
+    content = csv_bytes([HEADER, *rows])
+    response = await upload(client, owner, content)
     assert response.status_code == 202, response.text
     queued = response.json()
     assert queued["total_rows"] == 14 and queued["status"] in ("queued", "running", "done")
@@ -107,13 +110,24 @@ async def test_every_row_gets_its_result_and_a_rerun_makes_nothing_twice(
     created = await audit_entries(client, owner, action="lead.created")
     assert sorted(e["resource_id"] for e in created) == sorted(lead_ids)
 
-    # A worker that died after making the leads but before recording the rows, 10 minutes
-    # ago: the sweep queues the import again, and the worker's run settles every row again
-    # and finds the leads it made.
+    # The import has ended: its file (people's personal data) is deleted.
     collection = LeadImportDocument.get_pymongo_collection()
+    stored = await collection.find_one({"_id": ObjectId(queued["id"])})
+    assert stored is not None
+    with tenant_context(TenantId(tenant_id)):
+        assert await client.container.resolve(FileRepository).get(stored["file_id"]) is None
+
+    # A worker that died after making the leads but before recording the rows, 10 minutes
+    # ago (its file still there, as the import had not ended): the sweep queues the import
+    # again, and the worker's run settles every row again and finds the leads it made.
+    with tenant_context(TenantId(tenant_id)):
+        kept = await client.container.resolve(LeadImportFiles).store(
+            filename="leads.csv", chunks=imports.chunks(content), owner_id=acme.owner.id or ""
+        )
     await collection.update_one({"_id": ObjectId(queued["id"])}, {"$set": {
         "status": "running", "processed_rows": 0, "rows": [], "created": 0, "skipped": 0,
         "failed": 0, "touched_at": datetime.now(UTC) - timedelta(minutes=10),
+        "file_id": kept.file_id,
     }})  # fmt: skip
     assert await client.container.resolve(SweepLeadImports).execute() == 1
     again = await finished(client, owner, queued["id"])
