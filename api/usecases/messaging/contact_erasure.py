@@ -21,7 +21,8 @@ what is left (each step finds only what is still there):
 
 What stays: the business's own messages (outbound; an agent's reply may name the person),
 CRM records (leads, tickets, meetings: the tenant's business records, with their own
-deletes), imports and exports already made (exports expire by themselves), and the audit
+deletes), the row results of imports (a failed row keeps its cell; an import's file is
+deleted when it ends), exports already made (they expire by themselves), and the audit
 log (`contact.erased`, with counts and no personal data).
 """
 
