@@ -14,6 +14,7 @@ from langchain_ollama import ChatOllama
 from api.domain.ai.errors import ModelNotFound, ProviderRejected
 from api.domain.ai.values import ModelInfo, Provider
 from api.infrastructure.ai.base import REJECTING_STATUSES, LangChainProvider, offered, unavailable
+from api.infrastructure.ai.transport import stream_transport
 
 
 class OllamaProvider(LangChainProvider):
@@ -49,10 +50,14 @@ class OllamaProvider(LangChainProvider):
         ]
 
     def _build(self, model: str) -> BaseChatModel:
+        # The async client (the one that streams) gets the transport with the cheap idle
+        # check (see `transport`); the sync one, never used, stays httpx's own.
+        transport = stream_transport(verify=self._tls)
         return ChatOllama(
             model=model,
             base_url=self._host,
             client_kwargs={"timeout": self._timeout, "verify": self._tls},
+            async_client_kwargs={"transport": transport} if transport is not None else {},
         )
 
     def _limits(self, max_output_tokens: int) -> dict[str, Any]:

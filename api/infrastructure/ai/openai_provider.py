@@ -21,6 +21,7 @@ from api.infrastructure.ai.base import (
     offered,
     unavailable,
 )
+from api.infrastructure.ai.transport import stream_transport
 
 
 class OpenAIProvider(LangChainProvider):
@@ -41,7 +42,11 @@ class OpenAIProvider(LangChainProvider):
         self._only = list(only)
         self._timeout = timeout
         # The SDK's own client, shared by every model: pooled connections, closed by us.
-        self._sdk_http = httpx.AsyncClient(timeout=timeout, limits=STREAM_LIMITS)
+        self._sdk_http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=STREAM_LIMITS,
+            transport=stream_transport(limits=STREAM_LIMITS),  # the cheap idle check
+        )
 
     def _headers(self) -> dict[str, str]:
         if self._api_key is None:
