@@ -19,7 +19,11 @@ from fastapi.responses import StreamingResponse
 from api.interfaces.http.deps import Inject
 from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.routers.ai.access import AiUser
-from api.interfaces.http.routers.ai.sse import SSE_EVENT_SCHEMA, SSE_HEADERS, event_stream
+from api.interfaces.http.routers.ai.sse import (
+    SSE_EVENT_SCHEMA,
+    EventStreamResponse,
+    event_stream,
+)
 from api.interfaces.http.schemas.ai import AskIn
 from api.usecases.ai.ask import Ask, Question
 from api.usecases.ai.stop_generation import StopGeneration
@@ -48,7 +52,7 @@ stops the generation; what was produced is saved as a partial reply."""
     "/ask",
     summary="Ask a model; the answer streams as server-sent events",
     description="Needs `ai:use`. " + _SSE_DOC,
-    response_class=StreamingResponse,
+    response_class=StreamingResponse,  # documents it (the answer is the subclass below)
     responses={
         200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}}},
         **problem_responses(401, 403, 404, 422, 429, 503),
@@ -56,14 +60,12 @@ stops the generation; what was produced is saved as a partial reply."""
 )
 async def ask(
     body: AskIn, principal: AiUser, use_case: Annotated[Ask, Inject(Ask)]
-) -> StreamingResponse:
+) -> EventStreamResponse:
     answer = await use_case.start(
         principal,
         Question(message=body.message, model=body.model, conversation_id=body.conversation_id),
     )
-    return StreamingResponse(
-        event_stream(answer), media_type="text/event-stream", headers=SSE_HEADERS
-    )
+    return EventStreamResponse(event_stream(answer))
 
 
 @router.post(
