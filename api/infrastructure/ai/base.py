@@ -70,6 +70,8 @@ def to_delta(chunk: BaseMessageChunk) -> ChatDelta:
     content = chunk.content if isinstance(chunk.content, str) else chunk.text
     usage = getattr(chunk, "usage_metadata", None)
     meta = chunk.response_metadata or {}
+    if not usage and not meta:  # a token's chunk: text only
+        return ChatDelta(content)
     reason = meta.get("finish_reason") or meta.get("done_reason")
     return ChatDelta(
         content=content,

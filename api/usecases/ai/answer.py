@@ -14,8 +14,11 @@ from api.usecases.ai.events import (
     QueueItem,
     Started,
     StreamEvent,
+    Token,
 )
 from api.usecases.ai.generation import Generation
+
+_ENDS = (Finished, Failed)  # the last item of a generation
 
 
 class Answer:
@@ -47,7 +50,7 @@ class Answer:
             while True:
                 for item in ready:
                     batch.append(item)
-                    if isinstance(item, Finished | Failed):
+                    if type(item) is not Token and isinstance(item, _ENDS):
                         yield batch
                         return
                 if batch:

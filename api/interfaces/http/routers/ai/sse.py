@@ -45,6 +45,8 @@ def token_event(content: str) -> bytes:
 
 
 def encode(event: StreamEvent) -> bytes:
+    if type(event) is Token:  # nearly every event: before the `match`'s class patterns
+        return token_event(event.content)
     match event:
         case Token(content):
             return token_event(content)
@@ -85,7 +87,7 @@ def encode(event: StreamEvent) -> bytes:
 
 async def event_stream(answer: Answer) -> AsyncIterator[bytes]:
     async for batch in answer.events():
-        yield b"".join(encode(event) for event in batch)
+        yield b"".join(map(encode, batch))
 
 
 class EventStreamResponse(StreamingResponse):
