@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -68,6 +69,7 @@ KINDS = ("direct", "langchain", "parley")
 GOAL_TTFT_MS = 20.0
 GOAL_THROUGHPUT = 0.80
 GOAL_STALL_MS = 50.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STALL_LINE = re.compile(r"event loop blocked for (\d+) ms")
 PROMPT = "Count to two hundred, please."
 
@@ -151,13 +153,26 @@ class Round:
     aggregate: float  # tokens/s over all concurrent streams
     concurrent_rate: float  # the median concurrent stream's tokens/s
     concurrent_ttft_ms: float
+    cpu_ms: float  # CPU per concurrent stream of the process doing the work (0: not read)
 
 
-async def measure(kind: str, run: Any, args: argparse.Namespace) -> Round:
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (`/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def measure(
+    kind: str, run: Any, args: argparse.Namespace, cpu: Callable[[], float] | None = None
+) -> Round:
+    """`cpu`: the seconds of CPU used so far by whoever does the work of `kind`'s streams
+    (Parley's process; for LangChain only, this one), read around the concurrent ones."""
     sequential = [await run() for _ in range(args.sequential)]
+    cpu_before = cpu() if cpu else 0.0
     started = time.perf_counter()
     concurrent = await asyncio.gather(*(run() for _ in range(args.concurrent)))
     wall = time.perf_counter() - started
+    cpu_used = cpu() - cpu_before if cpu else 0.0
     for stream in (*sequential, *concurrent):
         if stream.tokens != args.tokens:
             raise RuntimeError(f"{kind}: a stream gave {stream.tokens} tokens, not {args.tokens}")
@@ -167,11 +182,16 @@ async def measure(kind: str, run: Any, args: argparse.Namespace) -> Round:
         aggregate=sum(s.tokens for s in concurrent) / wall,
         concurrent_rate=statistics.median(s.rate for s in concurrent),
         concurrent_ttft_ms=statistics.median(s.ttft_ms for s in concurrent),
+        cpu_ms=cpu_used * 1000 / args.concurrent,
     )
 
 
 async def load(
-    args: argparse.Namespace, llm_url: str, parley_url: str, headers: dict[str, str]
+    args: argparse.Namespace,
+    llm_url: str,
+    parley_url: str,
+    headers: dict[str, str],
+    parley_pid: int | None = None,
 ) -> dict[str, list[Round]]:
     limits = httpx.Limits(
         max_connections=args.concurrent + 5, max_keepalive_connections=args.concurrent + 5
@@ -186,12 +206,16 @@ async def load(
         "parley": lambda http: parley_stream(http, parley_url, headers),
     }
 
+    cpus: dict[str, Callable[[], float]] = {"langchain": time.process_time}
+    if parley_pid is not None:
+        cpus["parley"] = lambda: process_cpu_seconds(parley_pid)
+
     async def measured(kind: str) -> Round:
         # A fresh client each time: uvicorn closes connections idle for 5 s, and reusing
         # one it just closed fails the request (a ReadError on the client, not Parley's).
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
             await runs[kind](http)  # warm-up: connections, model lists, code paths
-            return await measure(kind, lambda: runs[kind](http), args)
+            return await measure(kind, lambda: runs[kind](http), args, cpus.get(kind))
 
     for number in range(1, args.rounds + 1):
         log(f"round {number}/{args.rounds}")
@@ -252,8 +276,12 @@ def report(results: dict[str, list[Round]], stall_ms: list[int], args: argparse.
     ttft_gap = median_round(parley, "ttft_ms") - median_round(direct, "ttft_ms")
     ratio = median_round(parley, "aggregate") / median_round(direct, "aggregate")
     worst = max(stall_ms, default=0)
+    parley_cpu, chain_cpu = median_round(parley, "cpu_ms"), median_round(chain, "cpu_ms")
     lines += [
         "",
+        f"CPU per stream at {args.concurrent} concurrent: Parley's process {parley_cpu:.2f} ms, "
+        f"LangChain only (this process, its HTTP client included) {chain_cpu:.2f} ms"
+        + (f" ({chain_cpu / parley_cpu:.2f}{TIMES})" if parley_cpu else ""),
         f"TTFT: Parley +{ttft_gap:.1f} ms over direct (goal <= {GOAL_TTFT_MS:g} ms): "
         + ("PASS" if ttft_gap <= GOAL_TTFT_MS else "MISSED"),
         f"throughput at {args.concurrent} streams: {ratio:.2f}{TIMES} direct (goal >= "
@@ -309,7 +337,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"concurrent streams of {args.tokens} tokens, each way"
             )
             results = asyncio.run(
-                load(args, llm_url, f"http://{HOST}:{parley.port}", identity.owner_headers)
+                load(
+                    args,
+                    llm_url,
+                    f"http://{HOST}:{parley.port}",
+                    identity.owner_headers,
+                    parley.process.pid,
+                )
             )
             stall_ms = stalls(parley)
             if args.parley_log:
