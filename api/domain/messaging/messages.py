@@ -202,7 +202,10 @@ class MessageRepository(Protocol):
         False when not, None when no message has this external id."""
         ...
 
-    async def link_media(self, message_id: str, media: MediaLink) -> bool: ...
+    async def link_media(self, message_id: str, media: MediaLink) -> bool:
+        """Link the stored copy of the message's file, unless it has one already or the
+        message was erased (or is gone): False then."""
+        ...
 
     async def page(self, conversation_id: str, *, cursor: str | None, limit: int) -> MessagePage:
         """Newest first; `cursor` from a previous page (unreadable: `InvalidInput`)."""

@@ -6,9 +6,10 @@ never whole in memory), stores it as one of the tenant's files (the files featur
 storage, its rules: sniffed type, size limit, no orphan blob) and links it to the
 message (`media: {file_id, content_type, size, filename}`). A transient provider or
 storage failure raises `TemporaryFailure`/`ServiceUnavailable`, which the job retries.
-Idempotent: a message already linked is left alone. The linked message is published as
-`message.updated`. A message erased while its file was copied (the person's data erased)
-gets no link, and the copy is deleted again.
+Idempotent: a message already linked is left alone, and of two runs copying at once
+(a redelivered job) the first to link wins and the other deletes its copy. The linked
+message is published as `message.updated`. A message erased while its file was copied
+(the person's data erased) gets no link, and the copy is deleted again.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ class CopyInboundMedia:
                 owner_id=message.id,
             )  # fmt: skip
         if not await self._messages.link_media(message.id, link):
-            # Erased (or deleted) while the file was copied: the copy must not outlive it.
+            # Another run linked its copy first, or the message was erased (or deleted)
+            # meanwhile: this copy is not kept.
             await self._sink.remove(link.file_id)
+            current = await self._messages.get(message.id)
+            if current is not None and current.media is not None:
+                return current.media
             log.info("message %s was erased during its media copy; the copy is deleted",
                      message.id)  # fmt: skip
             return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import punq
@@ -20,11 +21,19 @@ from api.domain.messaging.campaigns import (
     RecipientStatus,
 )
 from api.domain.messaging.channels import Channel
-from api.domain.messaging.messages import MessageRepository
+from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageRepository,
+    MessageSender,
+    MessageStatus,
+    SenderType,
+)
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
-from tests.e2e.operations.test_inbound_media_job import png
+from tests.e2e.operations.test_inbound_media_job import linked, png
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import channel_of, from_customer, outbound_message, receive
@@ -41,20 +50,41 @@ CONVERSATIONS = "/api/v1/conversations"
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
 
-async def image_with_copy(
+async def image_copied(
     container: punq.Container, graph: FakeGraph, channel: Channel, customer: int, minutes: int
 ) -> tuple[str, str]:
-    """An image from the customer, its file copied into the tenant's storage: (message id,
-    file id)."""
+    """An image from the customer, copied into the tenant's storage by the worker's job:
+    (message id, file id)."""
     event = from_customer(customer, minutes, "image")
     assert event.media is not None
     graph.media[event.media.media_id] = ("image/png", png())
     message = await receive(container, event, channel)
     assert message.id is not None and channel.tenant_id is not None
+    copied = await linked(container, channel.tenant_id, message.id)
+    assert copied.media is not None
+    return message.id, copied.media.file_id
+
+
+async def image_message(container: punq.Container, channel: Channel, contact_id: str) -> Message:
+    """An inbound image in the customer's conversation, stored without its copy job (the
+    test copies it)."""
+    assert channel.id is not None and channel.tenant_id is not None
+    media = {"media_id": "media-race", "mime_type": "image/png"}
     with tenant_context(TenantId(channel.tenant_id)):
-        link = await container.resolve(CopyInboundMedia).execute(message.id)
-    assert link is not None
-    return message.id, link.file_id
+        conversations: ConversationRepository = container.resolve(ConversationRepository)
+        conversation = await conversations.unresolved(channel.id, contact_id)
+        assert conversation is not None
+        messages: MessageRepository = container.resolve(MessageRepository)
+        message, _ = await messages.add_once(
+            Message(
+                conversation_id=conversation.id or "", channel_id=channel.id,
+                direction=Direction.INBOUND, type="image", content={"media": media},
+                sender=MessageSender(type=SenderType.CONTACT, id=contact_id),
+                status=MessageStatus.RECEIVED, external_id="wamid.race",
+                created_at=datetime(2026, 5, 1, 9, 1, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    return message
 
 
 async def stored_file(container: punq.Container, tenant_id: str, file_id: str) -> Any:
@@ -90,16 +120,16 @@ async def history(client: AppClient, headers: dict[str, str]) -> list[dict[str, 
 
 
 async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
-    client: AppClient, container: punq.Container, graph: FakeGraph
+    client: AppClient, container: punq.Container, graph: FakeGraph, worker: Path
 ) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     acme_id, beta_id = acme.tenant.id or "", beta.tenant.id or ""
     channel = await channel_of(container, acme, graph, "111000111000")
     theirs = await channel_of(container, beta, graph, "222000222000")
     await receive(container, from_customer(1, 0), channel)
-    message_id, file_id = await image_with_copy(container, graph, channel, 1, 5)
+    message_id, file_id = await image_copied(container, graph, channel, 1, 5)
     # The same person writes to Beta too: Beta's copy of them is Beta's.
-    _, beta_file = await image_with_copy(container, graph, theirs, 1, 6)
+    _, beta_file = await image_copied(container, graph, theirs, 1, 6)
     [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
     conversation_id = (await history(client, owner))[0]["conversation_id"]
     await outbound_message(container, channel, "wamid.ours", conversation_id)
@@ -199,12 +229,11 @@ async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
     acme, owner, _, _ = await two_tenants(client)
     acme_id = acme.tenant.id or ""
     channel = await channel_of(container, acme, graph, "111000111000")
-    event = from_customer(1, 0, "image")
-    assert event.media is not None
-    graph.media[event.media.media_id] = ("image/png", png())
-    message = await receive(container, event, channel)
-    assert message.id is not None
+    await receive(container, from_customer(1, 0), channel)
     [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    message = await image_message(container, channel, contact["id"])
+    assert message.id is not None
+    graph.media["media-race"] = ("image/png", png())
 
     # The copy has read the message and is downloading when the contact is erased.
     graph.holds["download"] = asyncio.Event()
@@ -228,6 +257,37 @@ async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
         {"tenant_id": acme_id, "owner_id": message.id}
     )
     assert left == 0
+
+
+async def test_of_two_copies_at_once_one_is_linked_and_the_other_deleted(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, _ = await two_tenants(client)
+    acme_id = acme.tenant.id or ""
+    channel = await channel_of(container, acme, graph, "111000111000")
+    await receive(container, from_customer(1, 0), channel)
+    [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    message = await image_message(container, channel, contact["id"])
+    assert message.id is not None
+    graph.media["media-race"] = ("image/png", png())
+    graph.holds["download"] = asyncio.Event()
+    copy = container.resolve(CopyInboundMedia)
+    with tenant_context(TenantId(acme_id)):
+        copies = [asyncio.create_task(copy.execute(message.id)) for _ in range(2)]
+
+    async def both_downloading() -> bool:
+        return graph.in_flight == 2
+
+    await eventually(both_downloading, "both copies to reach the download")
+    graph.holds["download"].set()
+    first, second = await asyncio.wait_for(asyncio.gather(*copies), 30)
+    assert first is not None and first == second  # both answer the one linked
+    files = (
+        await FileDocument.get_pymongo_collection()
+        .find({"tenant_id": acme_id, "owner_id": message.id})
+        .to_list()
+    )
+    assert [str(f["_id"]) for f in files] == [first.file_id]
 
 
 async def test_a_limited_user_erases_only_contacts_of_their_departments(

@@ -401,8 +401,9 @@ class BeanieMessageRepository:
         oid = to_object_id(message_id)
         if oid is None:
             return False
-        return await self._scoped.apply_where(  # never onto a message erased meanwhile
-            {"_id": oid, "content.erased": {"$ne": True}}, {"$set": {"media": media.model_dump()}}
+        return await self._scoped.apply_where(  # the first copy, never onto an erased message
+            {"_id": oid, "media": None, "content.erased": {"$ne": True}},
+            {"$set": {"media": media.model_dump()}},
         )
 
     async def page(self, conversation_id: str, *, cursor: str | None, limit: int) -> MessagePage:
