@@ -223,20 +223,28 @@ async def test_only_holders_of_contacts_erase_may_erase(
     assert entry["actor_id"] is not None and entry["changes"]["files_deleted"] == 0
 
 
-async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
+async def held_image(
     client: AppClient, container: punq.Container, graph: FakeGraph
-) -> None:
+) -> tuple[str, dict[str, str], dict[str, Any], Message]:
+    """Acme (its id, its owner's headers) with a customer's contact and an image of theirs
+    not copied yet, whose download the fake holds: (tenant id, owner, contact, message)."""
     acme, owner, _, _ = await two_tenants(client)
-    acme_id = acme.tenant.id or ""
     channel = await channel_of(container, acme, graph, "111000111000")
     await receive(container, from_customer(1, 0), channel)
     [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
     message = await image_message(container, channel, contact["id"])
-    assert message.id is not None
     graph.media["media-race"] = ("image/png", png())
+    graph.holds["download"] = asyncio.Event()
+    return acme.tenant.id or "", owner, contact, message
+
+
+async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme_id, owner, contact, message = await held_image(client, container, graph)
+    assert message.id is not None
 
     # The copy has read the message and is downloading when the contact is erased.
-    graph.holds["download"] = asyncio.Event()
     with tenant_context(TenantId(acme_id)):
         copying = asyncio.create_task(container.resolve(CopyInboundMedia).execute(message.id))
 
@@ -262,15 +270,8 @@ async def test_a_media_copy_finishing_after_the_erasure_leaves_no_file(
 async def test_of_two_copies_at_once_one_is_linked_and_the_other_deleted(
     client: AppClient, container: punq.Container, graph: FakeGraph
 ) -> None:
-    acme, owner, _, _ = await two_tenants(client)
-    acme_id = acme.tenant.id or ""
-    channel = await channel_of(container, acme, graph, "111000111000")
-    await receive(container, from_customer(1, 0), channel)
-    [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
-    message = await image_message(container, channel, contact["id"])
+    acme_id, _, _, message = await held_image(client, container, graph)
     assert message.id is not None
-    graph.media["media-race"] = ("image/png", png())
-    graph.holds["download"] = asyncio.Event()
     copy = container.resolve(CopyInboundMedia)
     with tenant_context(TenantId(acme_id)):
         copies = [asyncio.create_task(copy.execute(message.id)) for _ in range(2)]
