@@ -37,7 +37,7 @@ from api.domain.messaging.conversations import ConversationRepository, SnoozeAla
 from api.domain.messaging.data_deletion import DataDeletionRequests
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.inbox_settings import InboxSettingsRepository
-from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.messaging.messages import MediaSink, MessageRepository, SendClaims
 from api.domain.messaging.outbound import (
     IdempotencyKeys,
     OutboundFiles,
@@ -56,6 +56,7 @@ from api.domain.slots import ProviderSlots
 from api.infrastructure.cache.provider_slots import RedisProviderSlots
 from api.infrastructure.cache.redis import create_redis
 from api.infrastructure.cache.routing import RedisAssignmentState, RedisOutOfHoursMarks
+from api.infrastructure.cache.send_claims import RedisSendClaims
 from api.infrastructure.cache.send_rate import RedisSendRateLimiter
 from api.infrastructure.cache.sending_channels import CachedSendingChannels
 from api.infrastructure.channels.registry import ClientOptions, ProviderGateways
@@ -225,7 +226,8 @@ def register_exports(container: punq.Container, settings: Settings) -> None:
 
 
 def register_sending(container: punq.Container, settings: Settings, clients: Clients) -> None:
-    """The sending path: its policy, idempotency keys, the per-number rate bucket, files."""
+    """The sending path: its policy, idempotency keys, the per-number rate bucket, the
+    runs' claims on messages (Redis), files."""
     clock: Clock = container.resolve(Clock)  # registered by the kernel
     container.register(SendPolicy, instance=send_policy(settings))
     container.register(SentRecords, instance=SentRecords(settings.jobs.worker_concurrency))
@@ -234,6 +236,7 @@ def register_sending(container: punq.Container, settings: Settings, clients: Cli
     container.register(Startable, instance=OnStart(keys.ensure_retention))
     container.register(SendRateLimiter, instance=RedisSendRateLimiter(clients.redis, clock))
     container.register(ProviderSlots, instance=RedisProviderSlots(clients.redis))
+    container.register(SendClaims, instance=RedisSendClaims(clients.redis))
     sending = CachedSendingChannels(
         container.resolve(ChannelRepository), clock, settings.send_channel_cache_seconds
     )

@@ -125,6 +125,46 @@ class SendClaim(BaseModel):
     held_until: datetime | None = None
 
 
+class ClaimOutcome(StrEnum):
+    NEW = "new"  # no claim was there: this run holds the message now
+    TAKEN_OVER = "taken_over"  # one was there whose time had run out: this run holds it now
+    HELD = "held"  # a live run holds it (until `held_until`)
+    OTHER_TENANT = "other_tenant"  # the message's claim is another tenant's
+
+
+class ClaimTake(BaseModel):
+    """What `SendClaims.take` found, and `held_until` when a live run holds it."""
+
+    outcome: ClaimOutcome
+    held_until: datetime | None = None
+
+
+class SendClaims(Protocol):
+    """Send runs' claims on outbound messages, by message id and tenant, shared by every
+    worker: a claim holds the message for one run until its `until`; a claim whose time
+    ran out is taken over by the next run."""
+
+    async def take(
+        self, message_id: str, tenant_id: str, *, now: datetime, until: datetime
+    ) -> ClaimTake:
+        """Claim the message until `until`, atomically: anew, or taking over a claim
+        whose time ran out by `now`; else say who holds it."""
+        ...
+
+    async def give_back(self, message_id: str, tenant_id: str) -> None:
+        """The tenant's claim on the message ends now, if there is one."""
+        ...
+
+    async def end_after(self, message_id: str, tenant_id: str, seconds: float) -> None:
+        """The tenant's claim on the message, if there is one, ends `seconds` from when
+        this is stored, never sooner."""
+        ...
+
+    async def held(self, message_ids: list[str], *, now: datetime) -> set[str]:
+        """Which of the messages (any tenant's) a claim holds at `now`."""
+        ...
+
+
 class MessageRepository(Protocol):
     """Messages of the current tenant."""
 

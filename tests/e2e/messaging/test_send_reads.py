@@ -3,7 +3,7 @@ message carries its recipient from when it was queued (the send reads no convers
 the worker keeps an active channel a few seconds (`SEND_CHANNEL_CACHE_SECONDS`), and a
 token Meta refuses is read again first: rotated meanwhile, the new one is used; the same,
 the channel becomes `token_invalid` and is not kept; a channel that is not active is never
-kept. The claim lives apart from the message (`send_claims`) and ends with the send."""
+kept. The claim lives in Redis, not in the database, and ends with the send."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from datetime import timedelta
 import punq
 import pytest
 from bson import ObjectId
+from redis.asyncio import Redis
 
 from api.common.background import drain_background
 from api.domain.identity.auth import SecretBox
@@ -30,12 +31,10 @@ from api.domain.messaging.messages import (
 )
 from api.domain.messaging.realtime import InboxEvent, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.cache.send_claims import CLAIM_PREFIX
 from api.infrastructure.cache.sending_channels import CachedSendingChannels
 from api.infrastructure.persistence.messaging import messages as stored_messages
-from api.infrastructure.persistence.messaging.messages import (
-    CLAIM_END_DELAY_SECONDS,
-    SendClaimDocument,
-)
+from api.infrastructure.persistence.messaging.messages import CLAIM_END_DELAY_SECONDS
 from api.usecases.messaging.deliver_outbound_message import (
     DeliverOutboundMessage,
     DeliveryOutcome,
@@ -87,9 +86,9 @@ async def test_the_send_uses_the_messages_recipient_and_ends_its_claim(
     message = await stored(container, channel, message_id)
     assert message.status == "sent" and message.external_id is not None
     # Ended just after the send, which does not wait for it (it holds nothing by then).
-    claims = SendClaimDocument.get_pymongo_collection()
+    redis: Redis = container.resolve(Redis)
     deadline = time.monotonic() + 10
-    while await claims.count_documents({"_id": ObjectId(message_id)}):
+    while await redis.exists(CLAIM_PREFIX + message_id):
         assert time.monotonic() < deadline, "the claim was not ended"
         await asyncio.sleep(0.05)
 
@@ -248,7 +247,7 @@ async def test_a_settled_messages_claim_ends_a_moment_after_its_outcome_never_so
     a read asked for together can trust the read (a read from before an outcome would
     need the outcome's claim gone before that long)."""
     message_id = await queued_message(container, channel, "Settled")
-    claims = SendClaimDocument.get_pymongo_collection()
+    redis: Redis = container.resolve(Redis)
     until = CREATED + timedelta(minutes=1)
     with tenant_context(TenantId(channel.tenant_id or "")):
         messages: MessageRepository = container.resolve(MessageRepository)
@@ -259,8 +258,8 @@ async def test_a_settled_messages_claim_ends_a_moment_after_its_outcome_never_so
         messages.end_send(message_id)
         late = await messages.claim_send(message_id, now=CREATED, until=until)
         assert late.message is None and late.held_until is None  # refused, and settled
-        assert await claims.count_documents({"_id": ObjectId(message_id)}) == 1
-        while await claims.count_documents({"_id": ObjectId(message_id)}):
+        assert await redis.exists(CLAIM_PREFIX + message_id) == 1
+        while await redis.exists(CLAIM_PREFIX + message_id):
             assert time.monotonic() - ended < 10 + CLAIM_END_DELAY_SECONDS, "never ended"
             await asyncio.sleep(0.05)
         assert time.monotonic() - ended >= CLAIM_END_DELAY_SECONDS

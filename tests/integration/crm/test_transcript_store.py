@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.asyncio import Redis
 
 from api.domain.audit import AuditEntry
 from api.domain.crm.transcripts import Transcript, TranscriptFormat, TranscriptStatus
@@ -21,6 +22,7 @@ from api.domain.messaging.messages import (
     SenderType,
 )
 from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.cache.send_claims import RedisSendClaims
 from api.infrastructure.persistence.audit.entries import MongoAuditLog
 from api.infrastructure.persistence.crm.conversation_history import ConversationHistory
 from api.infrastructure.persistence.crm.transcripts import (
@@ -42,8 +44,8 @@ def _message(conversation_id: str, at: datetime, text: str) -> Message:
     )  # fmt: skip
 
 
-async def test_the_history_comes_oldest_first_once_whatever_the_batch() -> None:
-    messages = BeanieMessageRepository()
+async def test_the_history_comes_oldest_first_once_whatever_the_batch(redis_client: Redis) -> None:
+    messages = BeanieMessageRepository(RedisSendClaims(redis_client))
     expected: list[str] = []
     with tenant_context(TENANT_A):
         # Written out of order; 7 share one time (the batches must not lose or repeat them).

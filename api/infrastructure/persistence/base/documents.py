@@ -49,7 +49,7 @@ from api.infrastructure.persistence.messaging.conversations import ConversationD
 from api.infrastructure.persistence.messaging.data_deletion import DataDeletionDocument
 from api.infrastructure.persistence.messaging.idempotency import IdempotencyKeyDocument
 from api.infrastructure.persistence.messaging.inbox_settings import InboxSettingsDocument
-from api.infrastructure.persistence.messaging.messages import MessageDocument, SendClaimDocument
+from api.infrastructure.persistence.messaging.messages import MessageDocument
 from api.infrastructure.persistence.messaging.segments import SegmentDocument
 from api.infrastructure.persistence.messaging.teams import TeamDocument
 from api.infrastructure.persistence.messaging.templates import TemplateDocument
@@ -97,7 +97,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     ImportChunkDocument,
     ConversationDocument,
     MessageDocument,
-    SendClaimDocument,
     TemplateDocument,
     SegmentDocument,
     ContactExportDocument,

@@ -5,21 +5,38 @@ no external id), so a redelivered inbound message is stored once. Statuses move 
 conditional update on `status_rank` (see `api.domain.messaging.messages`), so statuses
 arriving late, twice or concurrently never move a message backwards.
 
-A send run's claim on a message is a document of its own in `send_claims` (`_id`: the
-message's), not a field of the message: the embedded server (SecantusDB) rewrites every
-index entry of a document on any update, so a claim written on the message cost 3.5 ms
-of its CPU against 0.5 ms for an insert in a collection with no other index (and about
-as much again to end it: a delete there, where the message needed no write).
+A send run's claim on a message lives in Redis (`SendClaims`,
+`api.infrastructure.cache.send_claims`; key: the message's id), not in the database: the
+embedded server (SecantusDB) serves its commands one after another and rewrites every
+index entry of a document on any update, so a claim written on the message cost 3.5 ms of
+its CPU, and even as a document of its own (`send_claims`, until bench/README.md's
+"Sends, seventh pass") its insert and its delayed delete were two of a send's five
+database commands, which the claim's read queued behind. Redis already holds the
+channel's slots (the same holder: the message id), the rate buckets and the job queue.
 
 A claim is taken and the message read at the same time (one round trip's wait, not two).
 That read is only trusted when no outcome can have been stored between it and the claim:
-a claim whose message is settled (sent or failed) is deleted `CLAIM_END_DELAY_SECONDS`
-after the outcome was stored, never sooner, so for that long after any outcome a new
-claim on the message is refused. A new claim taken in less time than that since both
-were asked for was therefore refused had an outcome been stored after the read: the read
-stands. Otherwise (a claim taken over from a run out of time, one taken again after it
-ended meanwhile, or a slow answer) the message is read again after the claim. A claim
-given back (`release_send`: no outcome, the message still to send) ends at once.
+a claim whose message is settled (sent or failed) ends `CLAIM_END_DELAY_SECONDS` after
+the outcome was stored (Redis' expiry, set once the outcome is stored), never sooner, so
+for that long after any outcome a new claim on the message is refused. A new claim taken
+in less time than that since both were asked for was therefore refused had an outcome
+been stored after the read: the read stands. Otherwise (a claim taken over from a run out
+of time, or a slow answer) the message is read again after the claim. A claim given back
+(`release_send`: no outcome, the message still to send) ends at once.
+
+Durability: the claims are as durable as Redis. A Redis restarted empty (without its
+append-only file, which production keeps: docker-compose runs it with `--appendonly
+yes`) forgets the claims in flight; a second run of the same message could then claim it
+while the first is still at the provider, and send it again. That needs a second run of
+the same job at that moment, and Redis is also the job queue (the broker): its restart
+empty loses the queued jobs with the claims, and a job comes back only after the
+broker's visibility timeout (1 h) or from the sweep (`SEND_SWEEP_AFTER_SECONDS`, 15 min),
+long after a run in flight has ended (a run holds its thread for its provider call, a
+few seconds at most). A rolling deploy from the database's claims: an old
+worker claims in `send_claims`, a new one in Redis, so the two do not see each other's
+claims; the same message is run by both only through those same two paths (a duplicate
+only if one of them fires during the deploy while a run of that message is at the
+provider). Claims left in `send_claims` hold nothing; the collection can be dropped.
 """
 
 from __future__ import annotations
@@ -28,17 +45,17 @@ import asyncio
 import logging
 import time
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from beanie import Document, PydanticObjectId, SortDirection
+from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
 
 from api.common.background import in_background
 from api.domain.messaging.content import Recipient
 from api.domain.messaging.messages import (
     STATUS_RANK,
+    ClaimOutcome,
     Direction,
     MediaLink,
     Message,
@@ -47,6 +64,7 @@ from api.domain.messaging.messages import (
     MessageSender,
     MessageStatus,
     SendClaim,
+    SendClaims,
     StatusChange,
 )
 from api.domain.tenancy import current_tenant
@@ -62,7 +80,6 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 
 _FINAL = STATUS_RANK[MessageStatus.FAILED]
 _REQUEUES = "requeues"  # how many times the sweeper queued its send job again
-_CLAIM_TRIES = 3  # a claim ended between our insert and our take-over: try again
 # How long after a settled message's outcome its claim is deleted; a claim and a read
 # asked for together are trusted when both answered within it (see the module's doc).
 # The same in every process: a constant, not a setting.
@@ -128,19 +145,6 @@ class MessageDocument(TenantOwnedDocument):
         )
 
 
-class SendClaimDocument(Document):
-    """One send run's hold on an outbound message (`_id`: the message's) until `until`;
-    ended (deleted) when the message is given back, and a moment after it is sent or
-    failed (`CLAIM_END_DELAY_SECONDS`). No index but `_id`."""
-
-    tenant_id: str
-    until: datetime
-
-    class Settings:
-        name = "send_claims"
-        indexes: ClassVar[list[IndexModel]] = []
-
-
 def _sendable(document: MessageDocument | None) -> bool:
     """Still to send: outbound, queued and without a provider id."""
     return (
@@ -151,74 +155,12 @@ def _sendable(document: MessageDocument | None) -> bool:
     )
 
 
-async def _new_claim(oid: ObjectId, tenant_id: str, until: datetime) -> bool:
-    """A claim on the message `oid` for the tenant until `until`, if none is there."""
-    with database_errors():
-        try:
-            await SendClaimDocument.get_pymongo_collection().insert_one(
-                {"_id": oid, TENANT_FIELD: tenant_id, "until": until}
-            )
-        except DuplicateKeyError:
-            return False
-    return True
-
-
-async def _take_claim(
-    oid: ObjectId, tenant_id: str, now: datetime, until: datetime, *, refused: bool = False
-) -> datetime | Literal[False] | None:
-    """Hold the message `oid` for the tenant until `until`: a new claim, or one whose
-    holder's time ran out by `now` (its run died). None when taken; when a live run holds
-    it, when that run's time runs out; False when the claim is another tenant's.
-    `refused`: a new claim was just refused (the first try is the take-over)."""
-    claims = SendClaimDocument.get_pymongo_collection()
-    with database_errors():
-        for attempt in range(_CLAIM_TRIES):
-            if not (refused and attempt == 0) and await _new_claim(oid, tenant_id, until):
-                return None
-            row = await claims.find_one({"_id": oid})
-            if row is None:
-                continue  # ended meanwhile: claim it anew
-            if row[TENANT_FIELD] != tenant_id:
-                return False
-            held: datetime = row["until"]
-            if held > now:
-                return held
-            # Ran out: taken over unless another run took it over first (the value read).
-            taken = await claims.update_one(
-                {"_id": oid, TENANT_FIELD: tenant_id, "until": held}, {"$set": {"until": until}}
-            )
-            if taken.matched_count == 1:
-                return None
-    return now  # claimed and ended by others each time: held, for a moment
-
-
-async def _end_claim(oid: ObjectId) -> None:
-    """The current tenant's claim on the message `oid` ends, if there is one."""
-    with database_errors():
-        await SendClaimDocument.get_pymongo_collection().delete_one(
-            {"_id": oid, TENANT_FIELD: current_tenant()}
-        )
-
-
-def _end_claim_later(oid: ObjectId) -> None:
-    """The message `oid` is settled: its claim ends `CLAIM_END_DELAY_SECONDS` from now, in
-    the background (nobody waits for it; one left behind, the process stopping first,
-    runs out by itself, and a run taking it over reads the message after it). A timer,
-    not a sleeping task: a loop that stops meanwhile drops it quietly."""
-    asyncio.get_running_loop().call_later(CLAIM_END_DELAY_SECONDS, _start_ending, oid)
-
-
-def _start_ending(oid: ObjectId) -> None:
-    in_background(  # in the caller's tenant
-        _end_claim(oid), log, logging.INFO, "a settled message's claim was left to run out"
-    )
-
-
 class BeanieMessageRepository:
     """`MessageRepository` adapter (fail closed: `TenantRequired` without a tenant)."""
 
-    def __init__(self) -> None:
+    def __init__(self, claims: SendClaims) -> None:
         self._scoped = TenantScopedRepository(MessageDocument)
+        self._claims = claims
 
     async def add_once(self, message: Message) -> tuple[Message, bool]:
         if message.external_id is None:
@@ -278,36 +220,46 @@ class BeanieMessageRepository:
         oid = to_object_id(message_id)
         if oid is None:
             return SendClaim()
-        # The claim and the message at once; the read stands when the claim is new and
-        # both answered in less than CLAIM_END_DELAY_SECONDS (see the module's doc),
-        # else the message is read again once the claim is held.
-        tenant = current_tenant()
+        # The claim (Redis) and the message (the database) at once; the read stands when
+        # the claim is new and both answered in less than CLAIM_END_DELAY_SECONDS (see
+        # the module's doc), else the message is read again once the claim is held.
+        key, tenant = str(oid), current_tenant()
         asked = time.monotonic()
-        new, document = await asyncio.gather(_new_claim(oid, tenant, until), self._scoped.get(oid))
-        held: datetime | Literal[False] | None = None
-        if not new or time.monotonic() - asked >= CLAIM_END_DELAY_SECONDS:
-            if not new:
-                held = await _take_claim(oid, tenant, now, until, refused=True)
-            if held is False:
-                return SendClaim()  # another tenant's message
-            if held is None:
-                document = await self._scoped.get(oid)
-        if held is None and _sendable(document):
-            assert document is not None  # noqa: S101 - sendable
+        taken, document = await asyncio.gather(
+            self._claims.take(key, tenant, now=now, until=until), self._scoped.get(oid)
+        )
+        if taken.outcome is ClaimOutcome.OTHER_TENANT:
+            return SendClaim()  # another tenant's message
+        if taken.outcome is ClaimOutcome.HELD:
+            return SendClaim(held_until=taken.held_until) if _sendable(document) else SendClaim()
+        if (
+            taken.outcome is ClaimOutcome.TAKEN_OVER
+            or time.monotonic() - asked >= CLAIM_END_DELAY_SECONDS
+        ):
+            document = await self._scoped.get(oid)
+        if document is not None and _sendable(document):
             return SendClaim(message=document.to_entity())
-        if held is None:
-            _end_claim_later(oid)  # settled (or gone): the claim holds nothing
-        return SendClaim(held_until=held) if _sendable(document) else SendClaim()
+        self._end_claim_later(key)  # settled (or gone): the claim holds nothing
+        return SendClaim()
 
     async def release_send(self, message_id: str) -> None:
         oid = to_object_id(message_id)
         if oid is not None:
-            await _end_claim(oid)
+            await self._claims.give_back(str(oid), current_tenant())
 
     def end_send(self, message_id: str) -> None:
         oid = to_object_id(message_id)
         if oid is not None:
-            _end_claim_later(oid)
+            self._end_claim_later(str(oid))
+
+    def _end_claim_later(self, key: str) -> None:
+        """The message `key` is settled: its claim ends `CLAIM_END_DELAY_SECONDS` from
+        now (Redis' expiry), asked for in the background (nobody waits for it; one left
+        behind runs out by itself, and a run taking it over reads the message after it)."""
+        in_background(
+            self._claims.end_after(key, current_tenant(), CLAIM_END_DELAY_SECONDS),
+            log, logging.INFO, "a settled message's claim was left to run out",
+        )  # fmt: skip
 
     async def fail(self, message_id: str, error: MessageError, at: datetime) -> bool:
         oid = to_object_id(message_id)
@@ -318,7 +270,7 @@ class BeanieMessageRepository:
             {"$set": {"status": MessageStatus.FAILED.value, "status_rank": _FINAL,
                       "error": error.model_dump(), "status_timestamps.failed": at}},
         )  # fmt: skip
-        _end_claim_later(oid)  # a claim on it, if any, holds nothing now
+        self._end_claim_later(str(oid))  # a claim on it, if any, holds nothing now
         return failed
 
     async def last_inbound(self, conversation_id: str) -> Message | None:
@@ -424,7 +376,11 @@ def _without_nulls(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class MongoStaleOutbound:
-    """`StaleOutbound` adapter: a platform-level read (no tenant), from `status_created`."""
+    """`StaleOutbound` adapter: a platform-level read (no tenant), from `status_created`;
+    the messages a run holds are left out (their claims, `SendClaims`)."""
+
+    def __init__(self, claims: SendClaims) -> None:
+        self._claims = claims
 
     async def queued_before(
         self, before: datetime, *, now: datetime, limit: int
@@ -435,24 +391,17 @@ class MongoStaleOutbound:
             "direction": Direction.OUTBOUND.value,
         }
         collection = MessageDocument.get_pymongo_collection()
-        claims = SendClaimDocument.get_pymongo_collection()
         with database_errors():
             cursor = (
                 collection.find(stale, projection={TENANT_FIELD: 1})
                 .sort("created_at", 1)
                 .limit(limit)
             )
-            found = [(str(row[TENANT_FIELD]), row["_id"]) async for row in cursor]
-            if not found:
-                return []
-            held = {  # a run holds them (a claim whose time has not run out)
-                row["_id"]
-                async for row in claims.find(
-                    {"_id": {"$in": [oid for _, oid in found]}, "until": {"$gt": now}},
-                    projection={"_id": 1},
-                )
-            }
-        return [(tenant, str(oid)) for tenant, oid in found if oid not in held]
+            found = [(str(row[TENANT_FIELD]), str(row["_id"])) async for row in cursor]
+        if not found:
+            return []
+        held = await self._claims.held([oid for _, oid in found], now=now)
+        return [(tenant, oid) for tenant, oid in found if oid not in held]
 
     async def count_requeue(self, tenant_id: str, message_id: str) -> int:
         oid = to_object_id(message_id)
