@@ -120,10 +120,11 @@ from api.usecases.messaging.sending_rules import (
 
 log = logging.getLogger(__name__)
 # A `sent` record starts this late: the thread let go takes its next job at once, and
-# that job's claim would otherwise reach the database just behind the record and wait for
-# it (the embedded server, in Python, serves its commands one after another), giving back
-# in the claim what the thread saved; this late, the record lands while that job waits
-# for the provider (bench/README.md, "Sends, sixth pass").
+# that job's read of its message (asked with its claim) would otherwise reach the database
+# just behind the record and wait for it (the embedded server, in Python, serves its
+# commands one after another), giving back in the claim what the thread saved; this late,
+# the record lands while that job waits for the provider (bench/README.md, "Sends, sixth
+# pass").
 _RECORD_AFTER_SECONDS = 0.015
 # A `sent` record failing for the database's absence is tried again after these pauses
 # (about 16 s in all, well within the claim's lease), then logged as an error.

@@ -17,6 +17,7 @@ from bson import ObjectId
 from redis.asyncio import Redis
 
 from api.common.background import drain_background
+from api.domain.errors import ServiceUnavailable
 from api.domain.identity.auth import SecretBox
 from api.domain.messaging.channels import (
     Channel,
@@ -33,6 +34,7 @@ from api.domain.messaging.realtime import InboxEvent, InboxEventType
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.cache.send_claims import CLAIM_PREFIX
 from api.infrastructure.cache.sending_channels import CachedSendingChannels
+from api.infrastructure.persistence.base.scoped import TenantScopedRepository
 from api.infrastructure.persistence.messaging import messages as stored_messages
 from api.infrastructure.persistence.messaging.messages import CLAIM_END_DELAY_SECONDS
 from api.usecases.messaging.deliver_outbound_message import (
@@ -263,3 +265,27 @@ async def test_a_settled_messages_claim_ends_a_moment_after_its_outcome_never_so
             assert time.monotonic() - ended < 10 + CLAIM_END_DELAY_SECONDS, "never ended"
             await asyncio.sleep(0.05)
         assert time.monotonic() - ended >= CLAIM_END_DELAY_SECONDS
+
+
+async def test_a_claim_taken_while_the_read_failed_is_given_back(
+    container: punq.Container, channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim and the read are asked for at once: when the read fails, the claim just
+    taken is given back, so the job's retry claims the message at once instead of waiting
+    for the claim to run out."""
+    message_id = await queued_message(container, channel, "Read failed")
+    redis: Redis = container.resolve(Redis)
+
+    async def unavailable(*_: object) -> None:
+        raise ServiceUnavailable("database")
+
+    until = CREATED + timedelta(minutes=1)
+    with tenant_context(TenantId(channel.tenant_id or "")):
+        messages: MessageRepository = container.resolve(MessageRepository)
+        with monkeypatch.context() as patched:
+            patched.setattr(TenantScopedRepository, "get", unavailable)
+            with pytest.raises(ServiceUnavailable):
+                await messages.claim_send(message_id, now=CREATED, until=until)
+        assert not await redis.exists(CLAIM_PREFIX + message_id)
+        retried = await messages.claim_send(message_id, now=CREATED, until=until)
+    assert retried.message is not None and retried.message.id == message_id

@@ -42,6 +42,7 @@ provider). Claims left in `send_claims` hold nothing; the collection can be drop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import datetime
@@ -52,10 +53,12 @@ from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
 from api.common.background import in_background
+from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.content import Recipient
 from api.domain.messaging.messages import (
     STATUS_RANK,
     ClaimOutcome,
+    ClaimTake,
     Direction,
     MediaLink,
     Message,
@@ -84,6 +87,7 @@ _REQUEUES = "requeues"  # how many times the sweeper queued its send job again
 # asked for together are trusted when both answered within it (see the module's doc).
 # The same in every process: a constant, not a setting.
 CLAIM_END_DELAY_SECONDS = 2.0
+_HOLDS = (ClaimOutcome.NEW, ClaimOutcome.TAKEN_OVER)  # this run holds the message
 log = logging.getLogger(__name__)
 
 
@@ -225,9 +229,7 @@ class BeanieMessageRepository:
         # the module's doc), else the message is read again once the claim is held.
         key, tenant = str(oid), current_tenant()
         asked = time.monotonic()
-        taken, document = await asyncio.gather(
-            self._claims.take(key, tenant, now=now, until=until), self._scoped.get(oid)
-        )
+        taken, document = await self._claim_and_read(key, tenant, oid, now=now, until=until)
         if taken.outcome is ClaimOutcome.OTHER_TENANT:
             return SendClaim()  # another tenant's message
         if taken.outcome is ClaimOutcome.HELD:
@@ -241,6 +243,26 @@ class BeanieMessageRepository:
             return SendClaim(message=document.to_entity())
         self._end_claim_later(key)  # settled (or gone): the claim holds nothing
         return SendClaim()
+
+    async def _claim_and_read(
+        self, key: str, tenant: str, oid: ObjectId, *, now: datetime, until: datetime
+    ) -> tuple[ClaimTake, MessageDocument | None]:
+        """The claim and the message, asked for at once. A claim taken while the read
+        failed is given back (best effort) before the failure is raised: the job's retry
+        claims it again at once instead of waiting for this claim to run out."""
+        taken, document = await asyncio.gather(
+            self._claims.take(key, tenant, now=now, until=until),
+            self._scoped.get(oid),
+            return_exceptions=True,
+        )
+        if isinstance(document, BaseException):
+            if isinstance(taken, ClaimTake) and taken.outcome in _HOLDS:
+                with contextlib.suppress(ServiceUnavailable):
+                    await self._claims.give_back(key, tenant)
+            raise document
+        if isinstance(taken, BaseException):
+            raise taken
+        return taken, document
 
     async def release_send(self, message_id: str) -> None:
         oid = to_object_id(message_id)

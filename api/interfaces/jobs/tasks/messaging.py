@@ -85,7 +85,7 @@ async def send_message(container: punq.Container, message_id: str) -> str:
     reads it from the backend, and those writes were about a tenth of the worker's time
     per send (bench/README.md, "sends.py"); Flower still shows it (task events). Not
     guarded by the job's idempotency key either: the use case's claim on the message
-    (atomic, in the database) already makes a redelivered copy wait for the run that holds
+    (atomic, in Redis) already makes a redelivered copy wait for the run that holds
     it and then find the message settled, so the guard's two Redis round trips bought
     nothing here."""
     use_case: DeliverOutboundMessage = container.resolve(DeliverOutboundMessage)
