@@ -26,17 +26,18 @@ of time, or a slow answer) the message is read again after the claim. A claim gi
 
 Durability: the claims are as durable as Redis. A Redis restarted empty (without its
 append-only file, which production keeps: docker-compose runs it with `--appendonly
-yes`) forgets the claims in flight; a second run of the same message could then claim it
-while the first is still at the provider, and send it again. That needs a second run of
-the same job at that moment, and Redis is also the job queue (the broker): its restart
-empty loses the queued jobs with the claims, and a job comes back only after the
-broker's visibility timeout (1 h) or from the sweep (`SEND_SWEEP_AFTER_SECONDS`, 15 min),
-long after a run in flight has ended (a run holds its thread for its provider call, a
-few seconds at most). A rolling deploy from the database's claims: an old
-worker claims in `send_claims`, a new one in Redis, so the two do not see each other's
-claims; the same message is run by both only through those same two paths (a duplicate
-only if one of them fires during the deploy while a run of that message is at the
-provider). Claims left in `send_claims` hold nothing; the collection can be dropped.
+yes`; with it, at most the last second's writes) forgets the claims in flight; a second
+run of the same message could then claim it while the first is still at the provider,
+and send it again. That needs a second run of the same job at that moment: Redis is also
+the job queue (the broker), so the jobs queued and unacknowledged are lost or kept with
+the claims, and a job comes back only after the broker's visibility timeout (1 h) or
+from the sweep (`SEND_SWEEP_AFTER_SECONDS`, 15 min), long after a run in flight has ended
+(a run lasts at most its lease: the rate's wait, the provider's timeout and a minute,
+150 s with the defaults). A rolling deploy from the database's claims: an old worker
+claims in `send_claims`, a new one in Redis, so the two do not see each other's claims;
+the same message is run by both only through those same two paths (a duplicate only if
+one of them fires during the deploy while a run of that message is at the provider).
+Claims left in `send_claims` hold nothing; the collection can be dropped.
 """
 
 from __future__ import annotations
