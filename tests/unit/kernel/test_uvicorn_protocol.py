@@ -1,5 +1,9 @@
-"""`ParleyHttpProtocol`: uvicorn's httptools protocol, the body not copied, read up to a
-window. A real uvicorn server on loopback, with the installed uvicorn."""
+"""`ParleyHttpProtocol`: uvicorn's httptools protocol reading into a buffer of its own,
+the body not copied, read up to a window. A real uvicorn server on loopback, with the
+installed uvicorn, on both event loops Parley may run on (uvloop, as served, and asyncio's
+own, as in the tests' in-process servers); what uvicorn does itself (keep-alive and
+pipelining, a malformed request, upgrades) also against uvicorn's own protocol, which must
+behave alike."""
 
 from __future__ import annotations
 
@@ -8,36 +12,61 @@ import contextlib
 import hashlib
 import os
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
 import uvicorn
+import uvloop
+from websockets.asyncio.client import connect
 
 from api.interfaces.http.uvicorn_protocol import (
     BODY_WINDOW,
+    READ_BUFFER,
     UVICORN_HTTP,
     ParleyHttpProtocol,
+    _HttpProtocol,
     _Pieces,
+    _read_buffer,
 )
 
-READ_MAX = 256 * 1024  # the most one socket read gives (uvloop's buffer, asyncio's default)
+PLAIN_READ_MAX = 256 * 1024  # the most one read gives a plain protocol (uvloop, asyncio)
 DEADLINE = 30.0
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "uvloop": uvloop.new_event_loop,
+    "asyncio": asyncio.new_event_loop,
+}
+HTTP_PROTOCOLS = {"parley": UVICORN_HTTP, "uvicorn": "httptools"}
+
+Run = Callable[[Coroutine[Any, Any, None]], None]
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Run:
+    """Runs a test's coroutine in a loop of its own, of each kind."""
+
+    def run(coroutine: Coroutine[Any, Any, None]) -> None:
+        with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+            runner.run(coroutine)
+
+    return run
 
 
 class _App:
-    """Reads the body one message at a time, when told to; answers its SHA-256."""
+    """Reads the body one message at a time, each once allowed (unless `free`); answers
+    the path and the body's SHA-256. A WebSocket is accepted and echoes what it gets."""
 
-    def __init__(self, *, hold_after_first: bool) -> None:
-        self.hold = asyncio.Event()
-        if not hold_after_first:
-            self.hold.set()
+    def __init__(self, *, free: bool) -> None:
+        self.free = free
+        self.allowed = asyncio.Semaphore(0)
         self.first = asyncio.Event()
         self.sizes: list[int] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":
+            await self._echo(receive, send)
             return
         digest = hashlib.sha256()
         while True:
@@ -49,11 +78,22 @@ class _App:
             self.first.set()
             if not message.get("more_body"):
                 break
-            await self.hold.wait()
-        answer = digest.hexdigest().encode()
+            if not self.free:
+                await self.allowed.acquire()
+        answer = f"{scope['path']} {digest.hexdigest()}".encode()
         length = (b"content-length", str(len(answer)).encode())
         await send({"type": "http.response.start", "status": 200, "headers": [length]})
         await send({"type": "http.response.body", "body": answer})
+
+    @staticmethod
+    async def _echo(receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            if message.get("bytes") is not None:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+            else:
+                await send({"type": "websocket.send", "text": message["text"]})
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:
@@ -67,11 +107,16 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _serving(app: _App) -> AsyncIterator[tuple[int, uvicorn.Server]]:
+async def _serving(
+    app: _App, http: str = UVICORN_HTTP
+) -> AsyncIterator[tuple[int, uvicorn.Server]]:
     listener = socket.socket()
+    # Room for several MiB waiting in the kernel while the server does not read, so that
+    # a read after a pause can fill the buffer (accepted sockets inherit it).
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * READ_BUFFER)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, http=UVICORN_HTTP, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, http=http, log_level="critical", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
@@ -83,57 +128,192 @@ async def _serving(app: _App) -> AsyncIterator[tuple[int, uvicorn.Server]]:
         listener.close()
 
 
+def _head(path: str, body: bytes, extra: str = "") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One response: its status line and its body (content-length framed)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, *headers = head.split(b"\r\n")
+    [length] = [h.split(b":")[1] for h in headers if h.lower().startswith(b"content-length:")]
+    return status, await reader.readexactly(int(length))
+
+
 async def _post(port: int, body: bytes) -> tuple[asyncio.Task[bytes], asyncio.StreamWriter]:
     """Start sending `body`; the task ends with the answer's body."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode()
 
     async def exchange() -> bytes:
-        writer.write(head)
+        writer.write(_head("/", body))
         for start in range(0, len(body), 64 * 1024):
             writer.write(body[start : start + 64 * 1024])
             await writer.drain()
-        answer = await reader.readuntil(b"\r\n\r\n")
-        assert answer.startswith(b"HTTP/1.1 200")
-        return await reader.readexactly(64)
+        status, answer = await _answer(reader)
+        assert status == b"HTTP/1.1 200 OK"
+        return answer
 
     return asyncio.create_task(exchange()), writer
 
 
-def _connection(server: uvicorn.Server) -> ParleyHttpProtocol:
-    [protocol] = server.server_state.connections
-    assert isinstance(protocol, ParleyHttpProtocol)
-    return protocol
+def _sha(path: str, body: bytes) -> bytes:
+    return f"{path} {hashlib.sha256(body).hexdigest()}".encode()
 
 
-async def test_a_slow_app_holds_at_most_the_window_and_gets_every_byte() -> None:
-    body = os.urandom(16 * 1024 * 1024)
-    app = _App(hold_after_first=True)
-    async with _serving(app) as (port, server):
-        sending, writer = await _post(port, body)
-        await asyncio.wait_for(app.first.wait(), DEADLINE)
-        protocol = _connection(server)
-        # The app is not reading: the server must stop reading once the window is full.
-        await _until(lambda: protocol.flow.read_paused, "reading to pause")
-        waiting = len(protocol.cycle.body)
-        assert BODY_WINDOW < waiting <= BODY_WINDOW + READ_MAX
-        app.hold.set()
-        answer = await asyncio.wait_for(sending, DEADLINE)
-        writer.close()
-    assert answer == hashlib.sha256(body).hexdigest().encode()
-    assert sum(app.sizes) == len(body)
-    assert max(app.sizes) <= BODY_WINDOW + READ_MAX
+def _connection(server: uvicorn.Server) -> tuple[ParleyHttpProtocol, _HttpProtocol]:
+    """The one connection's protocol as the event loop reads it, and uvicorn's within it."""
+    [http] = server.server_state.connections
+    assert isinstance(http, _HttpProtocol)
+    outer = http.transport.get_protocol()
+    assert isinstance(outer, ParleyHttpProtocol) and outer.http is http
+    return outer, http
 
 
-async def test_a_body_read_as_it_comes_arrives_whole_and_in_order() -> None:
-    body = os.urandom(8 * 1024 * 1024 + 12345)
-    app = _App(hold_after_first=False)
-    async with _serving(app) as (port, _server):
-        sending, writer = await _post(port, body)
-        answer = await asyncio.wait_for(sending, DEADLINE)
-        writer.close()
-    assert answer == hashlib.sha256(body).hexdigest().encode()
-    assert max(app.sizes) <= BODY_WINDOW + READ_MAX
+def test_the_event_loops_read_it_as_a_buffered_protocol() -> None:
+    # uvloop reads a protocol through `get_buffer` only if it is not an asyncio.Protocol
+    # (uvicorn's protocol is one); asyncio only if it is an asyncio.BufferedProtocol.
+    assert issubclass(ParleyHttpProtocol, asyncio.BufferedProtocol)
+    assert not issubclass(ParleyHttpProtocol, asyncio.Protocol)
+
+
+def test_a_slow_app_holds_at_most_the_window_and_gets_every_byte(run: Run) -> None:
+    async def scenario() -> None:
+        body = os.urandom(24 * 1024 * 1024)
+        app = _App(free=False)
+        async with _serving(app) as (port, server):
+            sending, writer = await _post(port, body)
+            await asyncio.wait_for(app.first.wait(), DEADLINE)
+            _, http = _connection(server)
+            pieces: list[int] = []
+            for _ in range(3):
+                # The app is not reading: the server must stop once the window is full.
+                await _until(lambda: http.flow.read_paused, "reading to pause")
+                waiting = http.cycle.body
+                assert isinstance(waiting, _Pieces)
+                assert BODY_WINDOW < len(waiting) <= BODY_WINDOW + READ_BUFFER
+                pieces += [len(piece) for piece in waiting.pieces]
+                taken = len(app.sizes)
+                app.allowed.release()  # one message more, and the server reads again
+                await _until(lambda: len(app.sizes) > taken, "the app to read")  # noqa: B023
+            app.free = True
+            app.allowed.release()
+            answer = await asyncio.wait_for(sending, DEADLINE)
+            writer.close()
+        assert answer == _sha("/", body)
+        assert sum(app.sizes) == len(body)
+        assert max(app.sizes) <= BODY_WINDOW + READ_BUFFER
+        # Once the kernel holds more than a plain protocol's read, the reads are larger:
+        # the loop reads into the protocol's own buffer.
+        assert max(pieces) > PLAIN_READ_MAX
+
+    run(scenario())
+
+
+def test_a_body_read_as_it_comes_arrives_whole_and_in_order(run: Run) -> None:
+    async def scenario() -> None:
+        body = os.urandom(8 * 1024 * 1024 + 12345)
+        app = _App(free=True)
+        async with _serving(app) as (port, _server):
+            sending, writer = await _post(port, body)
+            answer = await asyncio.wait_for(sending, DEADLINE)
+            writer.close()
+        assert answer == _sha("/", body)
+        assert max(app.sizes) <= BODY_WINDOW + READ_BUFFER
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("http", sorted(HTTP_PROTOCOLS))
+def test_pipelined_requests_on_one_connection_are_answered_in_order(run: Run, http: str) -> None:
+    async def scenario() -> None:
+        bodies = [("/a", b"hello"), ("/b", os.urandom(3 * READ_BUFFER + 7)), ("/c", b"")]
+        app = _App(free=True)
+        async with _serving(app, HTTP_PROTOCOLS[http]) as (port, _server):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"".join(_head(path, body) + body for path, body in bodies))
+            for path, body in bodies:
+                status, answer = await asyncio.wait_for(_answer(reader), DEADLINE)
+                assert (status, answer) == (b"HTTP/1.1 200 OK", _sha(path, body))
+            # The connection is kept: a request after the answers is served on it.
+            writer.write(_head("/d", b"again") + b"again")
+            assert (await asyncio.wait_for(_answer(reader), DEADLINE))[1] == _sha("/d", b"again")
+            writer.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("http", sorted(HTTP_PROTOCOLS))
+def test_a_malformed_request_is_answered_400_and_closed(run: Run, http: str) -> None:
+    async def scenario() -> None:
+        async with _serving(_App(free=True), HTTP_PROTOCOLS[http]) as (port, _server):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_head("/a", b"ok") + b"ok")
+            assert (await asyncio.wait_for(_answer(reader), DEADLINE))[1] == _sha("/a", b"ok")
+            writer.write(b"NOT HTTP AT ALL\r\n\r\n")  # on the kept connection
+            rest = await asyncio.wait_for(reader.read(), DEADLINE)  # to the server's close
+            assert rest.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+            writer.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("http", sorted(HTTP_PROTOCOLS))
+def test_a_websocket_upgrade_hands_the_connection_over(run: Run, http: str) -> None:
+    async def scenario() -> None:
+        large = os.urandom(3 * READ_BUFFER + 5)
+        async with _serving(_App(free=True), HTTP_PROTOCOLS[http]) as (port, _server):
+            url = f"ws://127.0.0.1:{port}/ws"
+            async with connect(url, max_size=None, compression=None) as socket_:
+                for message in ("hello", large, b"x", "bye"):
+                    await socket_.send(message)
+                    assert await asyncio.wait_for(socket_.recv(), DEADLINE) == message
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("http", sorted(HTTP_PROTOCOLS))
+def test_an_upgrade_to_another_protocol_is_served_as_http(run: Run, http: str) -> None:
+    async def scenario() -> None:
+        upgrade = (
+            "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+            "HTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+        )
+        async with _serving(_App(free=True), HTTP_PROTOCOLS[http]) as (port, _server):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_head("/h2c", b"body", upgrade) + b"body")
+            status, answer = await asyncio.wait_for(_answer(reader), DEADLINE)
+            assert status == b"HTTP/1.1 200 OK"
+            assert answer in (_sha("/h2c", b"body"), _sha("/h2c", b""))  # as uvicorn does
+            writer.close()
+
+    run(scenario())
+
+
+def test_connections_of_one_loop_share_one_read_buffer(run: Run) -> None:
+    async def scenario() -> None:
+        app = _App(free=True)
+        async with _serving(app) as (port, server):
+            writers = []
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(_head("/", b"x") + b"x")
+                await asyncio.wait_for(_answer(reader), DEADLINE)
+                writers.append(writer)
+            buffers = {
+                id(http.transport.get_protocol().get_buffer(-1))  # type: ignore[attr-defined]
+                for http in server.server_state.connections
+            }
+            assert len(server.server_state.connections) == 3 and len(buffers) == 1
+            for writer in writers:
+                writer.close()
+
+    run(scenario())
+    # Another thread's loop reads into a buffer of its own.
+    here, there = _read_buffer.view, []
+    thread = threading.Thread(target=lambda: there.append(_read_buffer.view))
+    thread.start()
+    thread.join()
+    assert there[0] is not here and len(there[0]) == len(here) == READ_BUFFER
 
 
 def test_one_waiting_piece_is_handed_on_as_it_came_several_are_joined() -> None:
