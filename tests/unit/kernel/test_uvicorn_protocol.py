@@ -10,16 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 import uvloop
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 
 from api.interfaces.http.uvicorn_protocol import (
@@ -108,15 +116,24 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
 
 @contextlib.asynccontextmanager
 async def _serving(
-    app: _App, http: str = UVICORN_HTTP
+    app: _App, http: str = UVICORN_HTTP, tls: tuple[str, str] | None = None
 ) -> AsyncIterator[tuple[int, uvicorn.Server]]:
+    """uvicorn on a free port of 127.0.0.1; `tls`: its certificate and key files."""
     listener = socket.socket()
     # Room for several MiB waiting in the kernel while the server does not read, so that
     # a read after a pause can fill the buffer (accepted sockets inherit it).
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * READ_BUFFER)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, http=http, log_level="critical", lifespan="off")
+    certificate, key = tls or (None, None)
+    config = uvicorn.Config(
+        app,
+        http=http,
+        log_level="critical",
+        lifespan="off",
+        ssl_certfile=certificate,
+        ssl_keyfile=key,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
@@ -140,9 +157,11 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return status, await reader.readexactly(int(length))
 
 
-async def _post(port: int, body: bytes) -> tuple[asyncio.Task[bytes], asyncio.StreamWriter]:
+async def _post(
+    port: int, body: bytes, tls: ssl.SSLContext | None = None
+) -> tuple[asyncio.Task[bytes], asyncio.StreamWriter]:
     """Start sending `body`; the task ends with the answer's body."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
 
     async def exchange() -> bytes:
         writer.write(_head("/", body))
@@ -219,6 +238,52 @@ def test_a_body_read_as_it_comes_arrives_whole_and_in_order(run: Run) -> None:
             writer.close()
         assert answer == _sha("/", body)
         assert max(app.sizes) <= BODY_WINDOW + READ_BUFFER
+
+    run(scenario())
+
+
+def _certificate(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, and its key: their files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(directory / "cert.pem"), str(directory / "key.pem")
+
+
+def test_a_body_over_tls_arrives_whole(run: Run, tmp_path: Path) -> None:
+    """With TLS the loop's SSL layer reads the socket and fills the protocol's buffer."""
+
+    async def scenario() -> None:
+        body = os.urandom(8 * 1024 * 1024 + 321)
+        tls = _certificate(tmp_path)
+        client = ssl.create_default_context(cafile=tls[0])
+        async with _serving(_App(free=True), tls=tls) as (port, _server):
+            sending, writer = await _post(port, body, client)
+            answer = await asyncio.wait_for(sending, DEADLINE)
+            writer.close()
+        assert answer == _sha("/", body)
 
     run(scenario())
 
