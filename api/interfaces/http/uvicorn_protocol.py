@@ -22,21 +22,26 @@ hands `bytes(cycle.body)` to the app and then sets `cycle.body = bytearray()`, a
 `on_body` is the only other place that touches `cycle.body`.
 
 The socket is read as an `asyncio.BufferedProtocol` (`ParleyHttpProtocol`): the event
-loop reads straight into a buffer of `READ_BUFFER` bytes (1 MiB) and the bytes read go to
+loop reads straight into a buffer of `READ_BUFFER` bytes (2 MiB) and the bytes read go to
 uvicorn's `data_received` as a `memoryview` of it, which httptools parses in place. With a
 plain protocol, uvloop reads into its own 256 KiB buffer and copies each read into a new
-`bytes` before the protocol sees it: that copy is gone, and a large body comes in reads
-of up to 1 MiB instead of 250 KiB (a quarter of the callbacks, parser calls, `receive()`s
-and multipart parser calls on the loop; "Uploads, fifth pass"). httptools copies out
+`bytes` before the protocol sees it: that copy is gone, and a large body comes in reads of
+up to 2 MiB instead of 250 KiB, each past the window on its own, so that a `receive()`
+mostly takes one piece as it came rather than joining several (a 1 MiB buffer gave two
+pieces a `receive()`, joined: a copy of every byte again). Fewer reads also mean fewer
+callbacks, parser calls, `receive()`s, multipart parser calls and hand-offs to the hashing
+and writing threads (bench/README.md, "Uploads, fifth pass"). httptools copies out
 everything it hands on (the URL, headers and body pieces are `bytes`), and nothing else
 keeps the `memoryview`, so the buffer is free again once `data_received` returns: one
 buffer serves every connection of an event loop (one per thread), as uvloop's own does,
-and an idle connection holds none. uvicorn's protocol derives from `asyncio.Protocol`,
-which uvloop reads as a plain protocol whatever methods it has, so `ParleyHttpProtocol`
-wraps it (`_HttpProtocol`, the one uvicorn's server state knows) rather than deriving from
-it; everything but the read is passed on unchanged, and a WebSocket upgrade hands the
-transport to uvicorn's WebSocket protocol as before (the loop then reads as for any plain
-protocol).
+and an idle connection holds none. At most `BODY_WINDOW` + `READ_BUFFER` of unread body is
+held per connection. uvicorn's protocol derives from `asyncio.Protocol`, which uvloop reads
+as a plain protocol whatever methods it has, so `ParleyHttpProtocol` wraps it
+(`_HttpProtocol`, the one uvicorn's server state knows) rather than deriving from it;
+everything but the read is passed on unchanged (keep-alive, pipelining, the 400 on a
+malformed request), and a WebSocket upgrade hands the transport to uvicorn's WebSocket
+protocol as before (the loop then reads as for any plain protocol). With TLS the loop's
+SSL layer fills the buffer.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 UVICORN_HTTP = "api.interfaces.http.uvicorn_protocol:ParleyHttpProtocol"
 BODY_WINDOW = 1024 * 1024  # body bytes waiting for the app before reading pauses
-READ_BUFFER = 1024 * 1024  # the most one socket read gives
+READ_BUFFER = 2 * 1024 * 1024  # the most one socket read gives
 
 
 class _Pieces:
