@@ -50,7 +50,9 @@ import asyncio
 import threading
 from typing import Any
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 UVICORN_HTTP = "api.interfaces.http.uvicorn_protocol:ParleyHttpProtocol"
 BODY_WINDOW = 1024 * 1024  # body bytes waiting for the app before reading pauses
@@ -115,8 +117,8 @@ class ParleyHttpProtocol(asyncio.BufferedProtocol):
 
     def __init__(
         self,
-        config: Any,
-        server_state: Any,
+        config: Config,
+        server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
