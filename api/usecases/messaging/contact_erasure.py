@@ -23,7 +23,9 @@ What stays: the business's own messages (outbound; an agent's reply may name the
 CRM records (leads, tickets, meetings: the tenant's business records, with their own
 deletes), the row results of imports (a failed row keeps its cell; an import's file is
 deleted when it ends), exports already made (they expire by themselves), and the audit
-log (`contact.erased`, with counts and no personal data).
+log (`contact.erased`, with counts and no personal data). The raw webhook deliveries and
+the real-time event stream keep what the person sent until they expire
+(`WEBHOOK_RETENTION_DAYS`, `REALTIME_RETENTION_SECONDS`).
 """
 
 from __future__ import annotations
