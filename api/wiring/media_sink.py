@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from api.domain.errors import NotFound
 from api.domain.messaging.messages import MediaLink
 from api.usecases.files.file_store import FileStore, Upload
 from api.usecases.files.rules import StoragePolicy
@@ -64,11 +63,8 @@ class FileStoreMediaSink:
         )
 
     async def remove(self, file_id: str) -> bool:
-        try:
-            stored = await self._store.get(file_id)
-        except NotFound:
-            return False
-        if stored.purpose != MEDIA_PURPOSE:  # a message links only its own copies
+        stored = await self._store.find(file_id)
+        if stored is None or stored.purpose != MEDIA_PURPOSE:  # only a message's own copies
             return False
         await self._store.remove(stored)
         return True
