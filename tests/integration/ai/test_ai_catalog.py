@@ -8,7 +8,9 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import devservers
+import httpx
 import pytest
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import SecretStr
 
 from api.config import Settings
@@ -22,7 +24,10 @@ from api.domain.ai.values import (
     Speaker,
     TokenUsage,
 )
+from api.infrastructure.ai.base import LangChainProvider, model_chunks, to_delta, to_langchain
 from api.infrastructure.ai.catalog import ProviderChatModels
+from api.infrastructure.ai.ollama_provider import OllamaProvider
+from api.infrastructure.ai.openai_provider import OpenAIProvider
 from api.wiring.ai import chat_models
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
 from tests.support.settings import make_settings
@@ -334,6 +339,45 @@ async def test_a_mid_stream_failure_is_provider_unavailable_after_the_first_delt
     assert texts == TOKENS[:2]
     assert not isinstance(error, ProviderRejected)
     assert fake.failed == 1
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+async def test_the_models_own_chunks_give_the_deltas_astream_gives(
+    url: str, fake: FakeLLM, provider: str
+) -> None:
+    """Parley reads the model integration's chunk stream (`model_chunks`), not `astream()`:
+    the same request, the same deltas (tokens, usage, finish reason), with the
+    generation's metadata counted as `astream()` merges it into its messages."""
+    timeout = httpx.Timeout(WAIT)
+    async with httpx.AsyncClient() as http:
+        chosen: LangChainProvider = (
+            OllamaProvider(http, host=url, only=[], timeout=timeout)
+            if provider == "ollama"
+            else OpenAIProvider(
+                http, api_key=SecretStr(API_KEY), base_url=url + "/v1", only=[], timeout=timeout
+            )
+        )
+        model = OLLAMA_MODEL if provider == "ollama" else OPENAI_MODEL
+        chat = chosen.chat_model(model)
+        prompt = to_langchain(PROMPT)
+        options = chosen._limits(50)
+        try:
+            async with asyncio.timeout(WAIT):
+                through_astream = [
+                    to_delta(ChatGenerationChunk(message=message))
+                    async for message in chat.astream(prompt, **options)
+                ]
+                own = [to_delta(chunk) async for chunk in model_chunks(chat, prompt, options)]
+        finally:
+            await chosen.close()
+    # `astream()` ends with an empty message of its own (marking the last chunk).
+    assert through_astream[-1] == ChatDelta()
+    assert own == through_astream[:-1]
+    assert [d.content for d in own if d.content] == TOKENS
+    assert any(d.usage for d in own)
+    assert FinishReason.STOP in [d.finish_reason for d in own]
+    first, second = fake.requests
+    assert first == second  # the same request went out
 
 
 async def test_a_provider_not_configured_cannot_stream(url: str) -> None:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 
 from api.domain.ai.errors import ProviderUnavailable
 from api.domain.ai.values import ChatDelta, FinishReason, ModelInfo, Provider, TokenUsage
@@ -48,6 +49,49 @@ from api.usecases.ai.events import Failed, Finished, KeepAlive, Started, Token
     ],
 )
 def test_a_chunk_becomes_its_delta(chunk: AIMessageChunk, delta: ChatDelta) -> None:
+    assert to_delta(ChatGenerationChunk(message=chunk)) == delta
+
+
+@pytest.mark.parametrize(
+    ("chunk", "delta"),
+    [
+        (  # Ollama's last chunk: the reason and the counts in the generation's metadata
+            ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="",
+                    usage_metadata={"input_tokens": 3, "output_tokens": 9, "total_tokens": 12},
+                ),
+                generation_info={"done": True, "done_reason": "length", "eval_count": 9},
+            ),
+            ChatDelta(
+                usage=TokenUsage(input_tokens=3, output_tokens=9), finish_reason=FinishReason.LENGTH
+            ),
+        ),
+        (  # OpenAI's: `finish_reason` in the generation's metadata
+            ChatGenerationChunk(
+                message=AIMessageChunk(content="end"),
+                generation_info={"finish_reason": "stop", "model_name": "gpt-4o-mini"},
+            ),
+            ChatDelta(content="end", finish_reason=FinishReason.STOP),
+        ),
+        (  # a token with log-probabilities: only its text
+            ChatGenerationChunk(
+                message=AIMessageChunk(content="hi"), generation_info={"logprobs": [-0.1]}
+            ),
+            ChatDelta(content="hi"),
+        ),
+        (  # where both say, the message's metadata wins, as `astream()` merges them
+            ChatGenerationChunk(
+                message=AIMessageChunk(content="", response_metadata={"done_reason": "stop"}),
+                generation_info={"done_reason": "length"},
+            ),
+            ChatDelta(finish_reason=FinishReason.STOP),
+        ),
+    ],
+)
+def test_the_generations_metadata_counts_as_astream_merges_it(
+    chunk: ChatGenerationChunk, delta: ChatDelta
+) -> None:
     assert to_delta(chunk) == delta
 
 
