@@ -1,21 +1,30 @@
 """AI streaming through Parley against the same fake model consumed directly, in one run.
 
     uv run --frozen python bench/ai_stream.py [--tokens 200] [--sequential 20]
-                                              [--concurrent 50] [--rounds 3]
+                                              [--concurrent 50] [--rounds 3] [--no-pin]
 
 Starts its own SecantusDB and Redis (free ports), the fake LLM server of the tests
 (`tests/support/fake_llm.py`, Ollama's NDJSON format, `--tokens` tokens per reply as fast as it
 can) as its own process, and Parley (one uvicorn worker, `OLLAMA_HOST` pointing at the
-fake, `LOOP_BLOCK_WARN_MS=50`). Then, in interleaved rounds:
+fake, `LOOP_BLOCK_WARN_MS=50`). Then, in interleaved rounds, four ways of reading the same
+reply: directly from the fake (`POST /api/chat`), through LangChain's
+`ChatOllama.astream()` in this process ("langchain only", #17's yardstick), through the
+model's own chunk stream that `astream()` wraps (`_astream`, "langchain chunks": what
+Parley reads), and through Parley (`POST /api/v1/ai/ask`, SSE):
 
 - sequential streams, one at a time: time to first token (request sent -> first token
-  parsed) and tokens/s of each stream, read directly from the fake (`POST /api/chat`) and
-  through Parley (`POST /api/v1/ai/ask`, SSE);
-- `--concurrent` streams at once: aggregate tokens/s and the median stream's tokens/s.
+  parsed) and tokens/s of each stream;
+- `--concurrent` streams at once: aggregate tokens/s, the median stream's tokens/s, and
+  the CPU per stream of the process doing the work (Parley's; this one for LangChain).
 
-Prints medians, the Parley/direct ratios, the goal verdicts (TTFT within 20 ms of direct,
->= 80% of direct tokens/s at 50 concurrent streams, no event-loop stall > 50 ms in
-Parley) and the stalls Parley's loop monitor logged. See `bench/README.md`.
+With two CPUs or more (unless `--no-pin`), that process runs alone on CPU 0 and every other
+process (the fake, SecantusDB, Redis, and this one when it is only a client) on CPU 1, so
+Parley's process and LangChain's get one CPU each, and the same one.
+
+Prints medians, the ratios, the goal verdicts (TTFT within 20 ms of direct; at 50
+concurrent streams >= 80% of direct's tokens/s (#6) and of LangChain only's (#17); no
+event-loop stall > 50 ms in Parley) and the stalls Parley's loop monitor logged. See
+`bench/README.md`.
 """
 
 from __future__ import annotations
@@ -65,7 +74,11 @@ from tenant_read import (  # noqa: E402
 )
 
 MODEL = "bench:latest"
-KINDS = ("direct", "langchain", "parley")
+KINDS = ("direct", "langchain", "chunks", "parley")
+# With --pin: the process doing a stream's work (Parley's; this one for LangChain) on the
+# first CPU, everything else (the fake model, the database, Redis, this process as the
+# HTTP client of Parley and of the fake) on the second.
+WORK_CPU, REST_CPU = 0, 1
 GOAL_TTFT_MS = 20.0
 GOAL_THROUGHPUT = 0.80
 GOAL_STALL_MS = 50.0
@@ -121,6 +134,24 @@ async def langchain_stream(chat: Any) -> Stream:
     return Stream((first - started) * 1000, tokens, ended - started)
 
 
+async def chunks_stream(chat: Any) -> Stream:
+    """The same through the model's own chunk stream (`_astream`), as Parley reads it
+    (`api.infrastructure.ai.base.model_chunks`): LangChain without `astream()`'s
+    callback layer."""
+    from langchain_core.messages import HumanMessage
+
+    started = time.perf_counter()
+    first = 0.0
+    tokens = 0
+    async for chunk in chat._astream([HumanMessage(PROMPT)]):
+        if chunk.message.content:
+            tokens += 1
+            if tokens == 1:
+                first = time.perf_counter()
+    ended = time.perf_counter()
+    return Stream((first - started) * 1000, tokens, ended - started)
+
+
 async def parley_stream(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Stream:
     started = time.perf_counter()
     first = 0.0
@@ -154,6 +185,37 @@ class Round:
     concurrent_rate: float  # the median concurrent stream's tokens/s
     concurrent_ttft_ms: float
     cpu_ms: float  # CPU per concurrent stream of the process doing the work (0: not read)
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Every thread of process `pid` onto CPU `cpu` (affinity is per thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), {cpu})
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started, directly or not, by process `pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def pin_servers(parley_pid: int) -> None:
+    """Parley (and anything it started) on the work CPU, every other server on the other."""
+    parley = {parley_pid, *descendants(parley_pid)}
+    for pid in descendants(os.getpid()):
+        with contextlib.suppress(OSError):
+            pin(pid, WORK_CPU if pid in parley else REST_CPU)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -203,10 +265,14 @@ async def load(
     runs: dict[str, Callable[[httpx.AsyncClient], Awaitable[Stream]]] = {
         "direct": lambda http: direct_stream(http, llm_url),
         "langchain": lambda http: langchain_stream(chat),
+        "chunks": lambda http: chunks_stream(chat),
         "parley": lambda http: parley_stream(http, parley_url, headers),
     }
 
-    cpus: dict[str, Callable[[], float]] = {"langchain": time.process_time}
+    cpus: dict[str, Callable[[], float]] = {
+        "langchain": time.process_time,
+        "chunks": time.process_time,
+    }
     if parley_pid is not None:
         cpus["parley"] = lambda: process_cpu_seconds(parley_pid)
 
@@ -221,6 +287,8 @@ async def load(
         log(f"round {number}/{args.rounds}")
         for kind in runs:
             log(f"  {kind}")
+            if args.pin:  # this process does the work of LangChain's kinds, else it is a client
+                pin(os.getpid(), WORK_CPU if kind in ("langchain", "chunks") else REST_CPU)
             results[kind].append(await measured(kind))
     return results
 
@@ -257,7 +325,8 @@ def median_round(rounds: list[Round], name: str) -> float:
 
 
 def report(results: dict[str, list[Round]], stall_ms: list[int], args: argparse.Namespace) -> str:
-    direct, chain, parley = results["direct"], results["langchain"], results["parley"]
+    direct, chain, chunks = results["direct"], results["langchain"], results["chunks"]
+    parley = results["parley"]
     rows = [
         ("TTFT p50, sequential (ms)", "ttft_ms"),
         ("tokens/s per stream, sequential", "rate"),
@@ -266,26 +335,41 @@ def report(results: dict[str, list[Round]], stall_ms: list[int], args: argparse.
         (f"TTFT p50, {args.concurrent} concurrent (ms)", "concurrent_ttft_ms"),
     ]
     lines = [
-        "| measure | direct | langchain only | parley | parley/direct | parley/langchain |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| measure | direct | langchain only | langchain chunks | parley | parley/direct "
+        "| parley/langchain | parley/chunks |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, name in rows:
-        d, c, p = (median_round(r, name) for r in (direct, chain, parley))
-        ratios = f"{p / d:.2f}{TIMES} | {p / c:.2f}{TIMES}"
-        lines.append(f"| {label} | {d:,.1f} | {c:,.1f} | {p:,.1f} | {ratios} |")
+        d, c, k, p = (median_round(r, name) for r in (direct, chain, chunks, parley))
+        ratios = f"{p / d:.2f}{TIMES} | {p / c:.2f}{TIMES} | {p / k:.2f}{TIMES}"
+        lines.append(f"| {label} | {d:,.1f} | {c:,.1f} | {k:,.1f} | {p:,.1f} | {ratios} |")
     ttft_gap = median_round(parley, "ttft_ms") - median_round(direct, "ttft_ms")
     ratio = median_round(parley, "aggregate") / median_round(direct, "aggregate")
+    chain_ratio = median_round(parley, "aggregate") / median_round(chain, "aggregate")
     worst = max(stall_ms, default=0)
     parley_cpu, chain_cpu = median_round(parley, "cpu_ms"), median_round(chain, "cpu_ms")
+    chunks_cpu = median_round(chunks, "cpu_ms")
     lines += [
         "",
+        "CPUs: "
+        + (
+            f"pinned (Parley's process, or this one for LangChain's ways, on CPU {WORK_CPU}; "
+            f"the rest on CPU {REST_CPU})"
+            if args.pin
+            else "shared by every process"
+        ),
         f"CPU per stream at {args.concurrent} concurrent: Parley's process {parley_cpu:.2f} ms, "
         f"LangChain only (this process, its HTTP client included) {chain_cpu:.2f} ms"
-        + (f" ({chain_cpu / parley_cpu:.2f}{TIMES})" if parley_cpu else ""),
+        + (f" ({chain_cpu / parley_cpu:.2f}{TIMES})" if parley_cpu else "")
+        + f", LangChain's chunks {chunks_cpu:.2f} ms"
+        + (f" ({chunks_cpu / parley_cpu:.2f}{TIMES})" if parley_cpu else ""),
         f"TTFT: Parley +{ttft_gap:.1f} ms over direct (goal <= {GOAL_TTFT_MS:g} ms): "
         + ("PASS" if ttft_gap <= GOAL_TTFT_MS else "MISSED"),
-        f"throughput at {args.concurrent} streams: {ratio:.2f}{TIMES} direct (goal >= "
+        f"throughput at {args.concurrent} streams: {ratio:.2f}{TIMES} direct (#6's goal >= "
         f"{GOAL_THROUGHPUT:.2f}): " + ("PASS" if ratio >= GOAL_THROUGHPUT else "MISSED"),
+        f"throughput at {args.concurrent} streams: {chain_ratio:.2f}{TIMES} LangChain only "
+        f"(#17's goal >= {GOAL_THROUGHPUT:.2f}): "
+        + ("PASS" if chain_ratio >= GOAL_THROUGHPUT else "MISSED"),
         f"event loop: {len(stall_ms)} stalls over {GOAL_STALL_MS:g} ms logged by Parley"
         + (f" (worst {worst} ms)" if stall_ms else "")
         + (": PASS" if not stall_ms else ": MISSED"),
@@ -300,6 +384,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parley-log", type=Path, help="keep Parley's log here")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=len(os.sched_getaffinity(0)) >= 2,
+        help="the working process on one CPU, the rest on another (default: with 2 CPUs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -331,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             stack.servers["parley"] = parley
             wait_until_answers(parley, "/health")
+            if args.pin:
+                pin_servers(parley.process.pid)
             identity = onboard(parley.port, 0)
             log(
                 f"{args.rounds} rounds of {args.sequential} sequential + {args.concurrent} "

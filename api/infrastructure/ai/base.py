@@ -71,12 +71,12 @@ def model_chunks(
     chat model integrations implement), without what `astream()` adds around it for its
     callbacks and tracers: a run and its callback managers per request, a callback event
     per token, every chunk kept until the end and merged into one message for the run's
-    end event. Parley registers no LangChain callback and no tracer (conversations do not
-    leave for a tracing service because of an environment variable), so that work bought
-    nothing: 2.2-2.4 ms of CPU per 200-token reply, a quarter of LangChain's own cost
-    (bench/README.md, "AI streaming, seventh pass"). The chunks are the same objects
-    `astream()` would have yielded the messages of; `to_delta` reads the generation's
-    metadata as `astream()` merges it into the message's."""
+    end event. Parley registers no LangChain callback, so that work bought nothing:
+    2.2-2.4 ms of CPU per 200-token reply, a quarter of what LangChain costs by itself
+    (bench/README.md, "AI streaming, seventh pass"). Streamed replies are thus not traced
+    by LangSmith where its environment variables are set (tool calls, through `ainvoke`,
+    still are). The chunks are those whose messages `astream()` yields; `to_delta` reads
+    the generation's metadata as `astream()` merges it into the message's."""
     return cast(
         "AsyncGenerator[ChatGenerationChunk, None]",
         chat._astream(prompt, **options),
