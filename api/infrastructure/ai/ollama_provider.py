@@ -16,6 +16,12 @@ from api.domain.ai.values import ModelInfo, Provider
 from api.infrastructure.ai.base import REJECTING_STATUSES, LangChainProvider, offered, unavailable
 from api.infrastructure.ai.transport import stream_transport
 
+# As many connections as there are streams: with httpx's default (100) the 101st concurrent
+# stream to one model waited for a connection, then failed with PoolTimeout. Idle ones are
+# kept as httpx keeps them (20, for 5 s): httpcore's pool looks at every idle connection
+# whenever a request starts or ends, so keeping more costs each request.
+OLLAMA_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+
 
 class OllamaProvider(LangChainProvider):
     name = Provider.OLLAMA
@@ -52,12 +58,14 @@ class OllamaProvider(LangChainProvider):
     def _build(self, model: str) -> BaseChatModel:
         # The async client (the one that streams) gets the transport with the cheap idle
         # check (see `transport`); the sync one, never used, stays httpx's own.
-        transport = stream_transport(verify=self._tls)
+        transport = stream_transport(verify=self._tls, limits=OLLAMA_LIMITS)
         return ChatOllama(
             model=model,
             base_url=self._host,
             client_kwargs={"timeout": self._timeout, "verify": self._tls},
-            async_client_kwargs={"transport": transport} if transport is not None else {},
+            async_client_kwargs=(
+                {"transport": transport} if transport is not None else {"limits": OLLAMA_LIMITS}
+            ),
         )
 
     def _limits(self, max_output_tokens: int) -> dict[str, Any]:

@@ -380,6 +380,42 @@ async def test_the_models_own_chunks_give_the_deltas_astream_gives(
     assert first == second  # the same request went out
 
 
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+async def test_more_than_a_hundred_streams_to_one_model_run_at_once(
+    models: ProviderChatModels, fake: FakeLLM, provider: str
+) -> None:
+    """No pool limit on a model's streams: httpx's default of 100 connections made the
+    101st concurrent stream wait for one, then fail (PoolTimeout)."""
+    model = OLLAMA if provider == "ollama" else OPENAI
+    fake.hold, fake.hold_after, fake.record_requests = asyncio.Event(), 1, False
+    count = 105
+    first_tokens = asyncio.Queue[None]()
+
+    async def read() -> list[str]:
+        texts: list[str] = []
+        async for delta in models.stream(model, PROMPT):
+            if delta.content:
+                texts.append(delta.content)
+                if len(texts) == 1:
+                    first_tokens.put_nowait(None)
+        return texts
+
+    readers = [asyncio.create_task(read()) for _ in range(count)]
+    try:
+        async with asyncio.timeout(30):
+            for _ in range(count):  # every stream has its first token while all are open
+                await first_tokens.get()
+        assert not any(reader.done() for reader in readers)
+        fake.hold.set()
+        async with asyncio.timeout(30):
+            results = await asyncio.gather(*readers)
+    finally:
+        fake.hold.set()
+        for reader in readers:
+            reader.cancel()
+    assert results == [TOKENS] * count
+
+
 async def test_a_provider_not_configured_cannot_stream(url: str) -> None:
     models = chat_models(settings_for(ollama=url, openai=None))
     try:

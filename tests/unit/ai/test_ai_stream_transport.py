@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -137,7 +138,11 @@ def test_no_transport_where_the_environment_names_a_proxy(
     provider = OllamaProvider(
         httpx.AsyncClient(), host="http://127.0.0.1:1", only=[], timeout=httpx.Timeout(5)
     )
-    assert provider.chat_model("llama3.2:latest") is not None  # built as before
+    chat = provider.chat_model("llama3.2:latest")  # built as before, by httpx
+    client = chat._async_client._client  # type: ignore[attr-defined]
+    pools = [client._transport._pool, *(t._pool for t in client._mounts.values() if t)]
+    assert len(pools) == 2  # the direct one and the proxy's
+    assert all(pool._max_connections == sys.maxsize for pool in pools)  # no limit
 
 
 async def test_an_ollama_model_streams_through_the_transport(
@@ -154,3 +159,5 @@ async def test_an_ollama_model_streams_through_the_transport(
     transport = client._transport
     assert isinstance(transport, httpx.AsyncHTTPTransport)
     assert type(transport._pool._network_backend).__name__ == "_Backend"
+    pool = transport._pool
+    assert (pool._max_connections, pool._max_keepalive_connections) == (sys.maxsize, 20)
