@@ -76,9 +76,10 @@ from tenant_read import (  # noqa: E402
 MODEL = "bench:latest"
 KINDS = ("direct", "langchain", "chunks", "parley")
 # With --pin: the process doing a stream's work (Parley's; this one for LangChain) on the
-# first CPU, everything else (the fake model, the database, Redis, this process as the
-# HTTP client of Parley and of the fake) on the second.
-WORK_CPU, REST_CPU = 0, 1
+# first CPU this process may use, everything else (the fake model, the database, Redis,
+# this process as the HTTP client of Parley and of the fake) on the second.
+CPUS = sorted(os.sched_getaffinity(0))
+WORK_CPU, REST_CPU = (CPUS[0], CPUS[1]) if len(CPUS) >= 2 else (CPUS[0], CPUS[0])
 GOAL_TTFT_MS = 20.0
 GOAL_THROUGHPUT = 0.80
 GOAL_STALL_MS = 50.0
@@ -387,7 +388,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pin",
         action=argparse.BooleanOptionalAction,
-        default=len(os.sched_getaffinity(0)) >= 2,
+        default=len(CPUS) >= 2,
         help="the working process on one CPU, the rest on another (default: with 2 CPUs)",
     )
     return parser.parse_args(argv)
