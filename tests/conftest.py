@@ -26,6 +26,7 @@ from api.infrastructure.persistence.base.mongo import (
     create_mongo_client,
     init_database,
 )
+from tests.support.database import collections_with_documents
 from tests.support.settings import INDEXED_DATABASES, ROOT, make_settings
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -136,6 +137,6 @@ async def clean_state(
             mongo_client, db_name, ALL_DOCUMENTS, wait_seconds=10, create_indexes=False
         )
     database = mongo_client[db_name]
-    names = await database.list_collection_names()
-    await asyncio.gather(*(database[name].delete_many({}) for name in names))
+    used = await collections_with_documents(database)
+    await asyncio.gather(*(database[name].delete_many({}) for name in used))
     await redis_client.flushdb()
