@@ -57,15 +57,14 @@ class OllamaProvider(LangChainProvider):
 
     def _build(self, model: str) -> BaseChatModel:
         # The async client (the one that streams) gets the transport with the cheap idle
-        # check (see `transport`); the sync one, never used, stays httpx's own.
+        # check (see `transport`; None where the environment names a proxy: httpx then
+        # builds its own with these limits); the sync one, never used, stays httpx's own.
         transport = stream_transport(verify=self._tls, limits=OLLAMA_LIMITS)
         return ChatOllama(
             model=model,
             base_url=self._host,
             client_kwargs={"timeout": self._timeout, "verify": self._tls},
-            async_client_kwargs=(
-                {"transport": transport} if transport is not None else {"limits": OLLAMA_LIMITS}
-            ),
+            async_client_kwargs={"limits": OLLAMA_LIMITS, "transport": transport},
         )
 
     def _limits(self, max_output_tokens: int) -> dict[str, Any]:
