@@ -118,34 +118,19 @@ async def direct_stream(http: httpx.AsyncClient, url: str) -> Stream:
     return Stream((first - started) * 1000, tokens, ended - started)
 
 
-async def langchain_stream(chat: Any) -> Stream:
-    """The fake read through LangChain's `ChatOllama.astream()` in this process: what the
-    library Parley must use costs by itself (no HTTP server, no database)."""
+async def langchain_stream(chat: Any, *, own_chunks: bool = False) -> Stream:
+    """The fake read through LangChain in this process (no HTTP server, no database):
+    `ChatOllama.astream()`, what the library Parley must use costs by itself; with
+    `own_chunks`, the model's own chunk stream that `astream()` wraps (`_astream`), as
+    Parley reads it (`api.infrastructure.ai.base.model_chunks`)."""
     from langchain_core.messages import HumanMessage
 
+    prompt = [HumanMessage(PROMPT)]
     started = time.perf_counter()
     first = 0.0
     tokens = 0
-    async for chunk in chat.astream([HumanMessage(PROMPT)]):
-        if chunk.content:
-            tokens += 1
-            if tokens == 1:
-                first = time.perf_counter()
-    ended = time.perf_counter()
-    return Stream((first - started) * 1000, tokens, ended - started)
-
-
-async def chunks_stream(chat: Any) -> Stream:
-    """The same through the model's own chunk stream (`_astream`), as Parley reads it
-    (`api.infrastructure.ai.base.model_chunks`): LangChain without `astream()`'s
-    callback layer."""
-    from langchain_core.messages import HumanMessage
-
-    started = time.perf_counter()
-    first = 0.0
-    tokens = 0
-    async for chunk in chat._astream([HumanMessage(PROMPT)]):
-        if chunk.message.content:
+    async for chunk in chat._astream(prompt) if own_chunks else chat.astream(prompt):
+        if (chunk.message if own_chunks else chunk).content:
             tokens += 1
             if tokens == 1:
                 first = time.perf_counter()
@@ -266,7 +251,7 @@ async def load(
     runs: dict[str, Callable[[httpx.AsyncClient], Awaitable[Stream]]] = {
         "direct": lambda http: direct_stream(http, llm_url),
         "langchain": lambda http: langchain_stream(chat),
-        "chunks": lambda http: chunks_stream(chat),
+        "chunks": lambda http: langchain_stream(chat, own_chunks=True),
         "parley": lambda http: parley_stream(http, parley_url, headers),
     }
 
