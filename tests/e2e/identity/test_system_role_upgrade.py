@@ -3,7 +3,7 @@ before the `agent` role existed gets it; a tenant's own role of that name is kep
 
 from __future__ import annotations
 
-from api.domain.permissions import AGENT_ROLE, SYSTEM_ROLES
+from api.domain.permissions import ADMIN_ROLE, AGENT_ROLE, MEMBER_ROLE, OWNER_ROLE, SYSTEM_ROLES
 from api.infrastructure.persistence.identity.roles import RoleDocument, SystemRoleUpgrade
 from tests.support.app import AppClient
 from tests.support.onboarding import onboard, owner_headers
@@ -43,3 +43,35 @@ async def test_a_new_system_role_reaches_existing_tenants(client: AppClient) -> 
     ]  # fmt: skip
     assert (await roles_of(client, beta_owner))["Agent"] == before
     assert await RoleDocument.get_pymongo_collection().count_documents({}) == 8
+
+
+async def test_system_roles_get_the_catalogs_permissions_and_tenant_roles_keep_theirs(
+    client: AppClient,
+) -> None:
+    acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
+    acme_owner, beta_owner = await owner_headers(client, acme), await owner_headers(client, beta)
+    await create_role(client, beta_owner, "Support", ["files:read"])
+    roles = RoleDocument.get_pymongo_collection()
+    # As if written before the catalog grew: acme's admin and beta's member lack permissions.
+    await roles.update_one(
+        {"tenant_id": acme.tenant.id, "name_lower": ADMIN_ROLE},
+        {"$set": {"permissions": ["files:read"]}},
+    )
+    await roles.update_one(
+        {"tenant_id": beta.tenant.id, "name_lower": MEMBER_ROLE}, {"$set": {"permissions": []}}
+    )
+    untouched = await roles.find_one({"tenant_id": acme.tenant.id, "name_lower": OWNER_ROLE})
+
+    await upgrade().start()
+
+    assert (await roles_of(client, acme_owner))[ADMIN_ROLE]["permissions"] == sorted(
+        SYSTEM_ROLES[ADMIN_ROLE][1]
+    )
+    assert (await roles_of(client, beta_owner))[MEMBER_ROLE]["permissions"] == sorted(
+        SYSTEM_ROLES[MEMBER_ROLE][1]
+    )
+    # A role already as the catalog says is not written; a tenant's own role is left.
+    assert (
+        await roles.find_one({"tenant_id": acme.tenant.id, "name_lower": OWNER_ROLE}) == untouched
+    )
+    assert (await roles_of(client, beta_owner))["Support"]["permissions"] == ["files:read"]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from beanie import SortDirection
 from pydantic import Field
-from pymongo import IndexModel, UpdateOne
+from pymongo import IndexModel, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -122,9 +122,10 @@ class SystemRoleUpgrade:
 
     Roles are written with the permissions of their time; when the catalog grows (e.g.
     `channels:*`), existing tenants' `owner` and `admin` must get the new permissions too.
-    One update per system role, across tenants (a platform step, so not scoped), touching
-    only roles that differ; system roles cannot be edited by tenants, so nothing of theirs
-    is overwritten. A system role added to the catalog later (e.g. `agent`) is created for
+    One read finds, across tenants (a platform step, so not scoped), the system roles
+    that differ from the catalog and the ones a tenant lacks; one batch of updates then
+    touches only roles that differ; system roles cannot be edited by tenants, so nothing of
+    theirs is overwritten. A system role added to the catalog later (e.g. `agent`) is created for
     every tenant that has system roles but not this one; a tenant's own role that already
     has the name is left as it is. Idempotent (and safe when processes start together):
     every process runs it at start.
@@ -139,28 +140,64 @@ class SystemRoleUpgrade:
         self._descriptions = dict(descriptions or {})
 
     async def start(self) -> None:
+        """One command when nothing is to change (a start-up of every process, and of every
+        test's app): the read of what each tenant has; then only the writes needed."""
         collection = RoleDocument.get_pymongo_collection()
-        await self._create_missing(collection)
-        for name, permissions in self._definitions.items():
+        tenants = await self._tenants(collection)
+        await self._create_missing(collection, tenants)
+        outdated = {name for tenant in tenants for name in tenant["outdated"] if name}
+        now = utcnow()
+        upgrades = [
+            UpdateMany(
+                {"system": True, "name_lower": name_key(name),
+                 "permissions": {"$ne": permissions}},
+                {"$set": {"permissions": permissions, "updated_at": now}},
+            )
+            for name, permissions in self._definitions.items()
+            if name_key(name) in outdated
+        ]  # fmt: skip
+        if upgrades:
             with database_errors():
-                await collection.update_many(
-                    {"system": True, "name_lower": name_key(name),
-                     "permissions": {"$ne": permissions}},
-                    {"$set": {"permissions": permissions, "updated_at": utcnow()}},
-                )  # fmt: skip
+                await collection.bulk_write(upgrades, ordered=False)
 
-    async def _create_missing(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    async def _tenants(self, collection: AsyncCollection[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per tenant with system roles or a role of a system role's name: the names its
+        roles use (its own roles' included), whether any is a system role, and the names of
+        its system roles whose permissions differ from the catalog's."""
+        names = sorted({name_key(name) for name in [*self._definitions, *self._descriptions]})
+        differs: list[Any] = [
+            {"$and": [{"$eq": ["$name_lower", name_key(name)]},
+                      {"$ne": ["$permissions", {"$literal": permissions}]}]}
+            for name, permissions in self._definitions.items()
+        ]  # fmt: skip
+        outdated = {"$and": [{"$eq": ["$system", True]}, {"$or": differs or [False]}]}
+        with database_errors():
+            cursor = await collection.aggregate([
+                {"$match": {"$or": [{"system": True}, {"name_lower": {"$in": names}}]}},
+                {"$group": {
+                    "_id": f"${TENANT_FIELD}",
+                    "names": {"$addToSet": "$name_lower"},
+                    "system": {"$max": "$system"},
+                    "outdated": {"$addToSet": {"$cond": [outdated, "$name_lower", None]}},
+                }},
+            ])  # fmt: skip
+            return await cursor.to_list()
+
+    async def _create_missing(
+        self, collection: AsyncCollection[dict[str, Any]], tenants: list[dict[str, Any]]
+    ) -> None:
+        """Only the tenants that lack a role get it: a start-up writes nothing once all
+        have it."""
         if not self._descriptions:
             return
-        with database_errors():
-            tenants = set(await collection.distinct(TENANT_FIELD, {"system": True}))
-            # Only the tenants that lack a role: a start-up writes nothing once all have it.
-            missing = {
-                name: tenants.difference(
-                    await collection.distinct(TENANT_FIELD, {"name_lower": name_key(name)})
-                )
-                for name in self._descriptions
+        missing = {
+            name: {
+                t["_id"]
+                for t in tenants
+                if t["system"] is True and name_key(name) not in t["names"]
             }
+            for name in self._descriptions
+        }
         now = utcnow()
         requests = [
             UpdateOne(
