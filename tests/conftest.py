@@ -26,6 +26,7 @@ from api.infrastructure.persistence.base.mongo import (
     create_mongo_client,
     init_database,
 )
+from tests.support.container_hints import keep_constructor_hints
 from tests.support.database import collections_with_documents
 from tests.support.settings import INDEXED_DATABASES, ROOT, make_settings
 
@@ -45,6 +46,8 @@ pytest_plugins = [
 ]
 
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
+
+keep_constructor_hints()  # one container per test app: punq's hints read once per class
 
 
 @pytest.fixture(scope="session")
