@@ -28,6 +28,7 @@ from api.infrastructure.persistence.base.mongo import (
 )
 from tests.support.container_hints import keep_constructor_hints
 from tests.support.database import collections_with_documents
+from tests.support.route_builds import keep_route_builds
 from tests.support.settings import INDEXED_DATABASES, ROOT, make_settings
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -48,6 +49,7 @@ pytest_plugins = [
 ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 
 keep_constructor_hints()  # one container per test app: punq's hints read once per class
+keep_route_builds()  # one app per test: each route built once
 
 
 @pytest.fixture(scope="session")
