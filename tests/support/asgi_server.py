@@ -14,11 +14,53 @@ from api.interfaces.http.uvicorn_protocol import UVICORN_HTTP
 
 
 class _InProcessServer(uvicorn.Server):
-    """A uvicorn server that leaves the test process's signal handlers alone."""
+    """A uvicorn server that leaves the test process's signal handlers alone and stops as
+    soon as `stop` is called: uvicorn's own loop looks at `should_exit` every 0.1 s and its
+    shutdown always sleeps 0.1 s more, ~70 ms of the teardown of every test serving a fake
+    over TCP (0.3 ms now)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stop = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stop.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's, except that it waits for the connections it asked to close only as
+        long as they stay open (up to 0.1 s, which uvicorn always sleeps)."""
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        deadline = asyncio.get_running_loop().time() + 0.1
+        # uvicorn signals no event when its connections close: polled.
+        while self.server_state.connections and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        try:
+            await asyncio.wait_for(
+                self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown
+            )
+        except TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        await self.lifespan.shutdown()
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop (a tick every 0.1 s: the `Date` header, the request limit),
+        woken at once by `stop`."""
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
 
 
 @contextlib.asynccontextmanager
@@ -57,7 +99,7 @@ async def serve_asgi(app: ASGIApp, *, graceful_seconds: int = 1) -> AsyncIterato
             await asyncio.sleep(0.005)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         try:
             await task
             if pending := list(server.server_state.tasks):
