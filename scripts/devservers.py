@@ -135,11 +135,35 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    A port is free between this pick and the bind of the server it is for. In one of the
+    test suite's parallel processes (pytest-xdist names it in `PYTEST_XDIST_WORKER`, `gwN`,
+    and their number in `PYTEST_XDIST_WORKER_COUNT`), only ports whose remainder by that
+    number is N are taken, so two of those processes never pick the same port, for a
+    server or as one that nothing listens on."""
+    share, shares = _port_share()
+    held: list[socket.socket] = []  # kept bound until the pick, so none comes back twice
+    try:
+        while True:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind((HOST, 0))
+            port: int = sock.getsockname()[1]
+            if port % shares == share:
+                return port
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _port_share() -> tuple[int, int]:
+    """(this process's index, the number of processes) sharing the ports; (0, 1) alone."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
+        return int(worker[2:]) % int(count), int(count)
+    return 0, 1
 
 
 def venv_bin(name: str) -> str:

