@@ -16,9 +16,11 @@ Standard library only, so tests, ``scripts/serve.py`` and ad-hoc sessions can us
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -134,27 +136,36 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+# The ports parallel test processes share out (below Linux's and macOS's ephemeral ports).
+SHARED_PORTS = range(20000, 32768)
+_port_picker = random.SystemRandom()  # not the module's generator, which tests may seed
+# Picked but perhaps not bound yet (a test may pick two ports, then start two servers).
+_recent_ports: collections.deque[int] = collections.deque(maxlen=256)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
     A port is free between this pick and the bind of the server it is for. In one of the
     test suite's parallel processes (pytest-xdist names it in `PYTEST_XDIST_WORKER`, `gwN`,
-    and their number in `PYTEST_XDIST_WORKER_COUNT`), only ports whose remainder by that
-    number is N are taken, so two of those processes never pick the same port, for a
-    server or as one that nothing listens on."""
+    and their number in `PYTEST_XDIST_WORKER_COUNT`), the port is one whose remainder by
+    that number is N, from `SHARED_PORTS`: two of those processes never pick, nor probe,
+    the same port (for a server, or as one that nothing listens on), and no outgoing
+    connection is given one meanwhile (they are below the kernel's ephemeral ports)."""
     share, shares = _port_share()
-    held: list[socket.socket] = []  # kept bound until the pick, so none comes back twice
-    try:
-        while True:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(sock)
+    if shares == 1:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((HOST, 0))
             port: int = sock.getsockname()[1]
-            if port % shares == share:
-                return port
-    finally:
-        for sock in held:
-            sock.close()
+            return port
+    first = SHARED_PORTS.start + (share - SHARED_PORTS.start) % shares
+    mine = range(first, SHARED_PORTS.stop, shares)
+    for _ in range(200):
+        port = _port_picker.choice(mine)
+        if port not in _recent_ports and not port_in_use(HOST, port):
+            _recent_ports.append(port)  # picked again only after many others
+            return port
+    raise RuntimeError(f"no free port on {HOST} in 200 tries among this process's share")
 
 
 def _port_share() -> tuple[int, int]:

@@ -24,9 +24,21 @@ def test_a_parallel_test_process_picks_only_its_own_share(
 ) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{worker}")
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    probed: list[int] = []
+    in_use = devservers.port_in_use
+
+    def probe(host: str, port: int) -> bool:
+        probed.append(port)
+        return in_use(host, port)
+
+    monkeypatch.setattr(devservers, "port_in_use", probe)
     ports = [devservers.free_port() for _ in range(20)]
-    assert {port % 3 for port in ports} == {worker}
-    assert not any(devservers.port_in_use("127.0.0.1", port) for port in ports)
+    # Not even probed (a transient bind) outside its share: another process's port may be
+    # picked and not bound yet.
+    assert {port % 3 for port in probed} == {worker}
+    assert all(port in devservers.SHARED_PORTS for port in probed)  # below the ephemeral ones
+    assert len(set(ports)) == len(ports)  # none picked twice before it could be bound
+    assert not any(in_use("127.0.0.1", port) for port in ports)
 
 
 @pytest.mark.parametrize(("worker", "count"), [("", "2"), ("gw1", ""), ("gw1", "1"), ("x", "2")])
