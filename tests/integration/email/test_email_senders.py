@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from devservers import free_port
 from pydantic import SecretStr
 
 from api.config import SmtpSettings
@@ -59,12 +60,6 @@ class RecordingHandler:
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
         )
         return "250 2.0.0 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def smtp_settings(port: int, **overrides: Any) -> SmtpSettings:
