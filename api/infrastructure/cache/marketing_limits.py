@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.tenancy import current_tenant
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 PREFIX = "parley:mkt-limit:"
 
@@ -26,20 +25,16 @@ class RedisMarketingLimitMarks:
         if not contact_ids:
             return
         keys = [self._key(contact_id) for contact_id in contact_ids]
-        try:
+        with cache_unavailable_on_error():
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.set(key, "1", px=max(1, math.ceil(seconds * 1000)))
                 await pipe.execute()
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def marked(self, contact_ids: list[str]) -> set[str]:
         if not contact_ids:
             return set()
         keys = [self._key(contact_id) for contact_id in contact_ids]
-        try:
+        with cache_unavailable_on_error():
             values = await self._redis.mget(keys)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return {cid for cid, value in zip(contact_ids, values, strict=True) if value is not None}

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from api.domain.errors import ServiceUnavailable
 from api.domain.tenancy import current_tenant
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 CALENDAR_PREFIX = "parley:crm:calendar:"
 _POLL_SECONDS = 0.01
@@ -38,13 +39,11 @@ class RedisOwnerCalendarLock:
     async def hold(self, owner_id: str) -> AsyncIterator[None]:
         key, token = f"{CALENDAR_PREFIX}{current_tenant()}:{owner_id}", secrets.token_hex(16)
         deadline = time.monotonic() + self._wait
-        try:
+        with cache_unavailable_on_error():
             held = bool(await self._redis.set(key, token, nx=True, px=self._lease_ms))
             while not held and time.monotonic() < deadline:
                 await asyncio.sleep(_POLL_SECONDS)
                 held = bool(await self._redis.set(key, token, nx=True, px=self._lease_ms))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         if not held:
             raise ServiceUnavailable(
                 "calendar", retry_after=1, detail="The owner's calendar is busy; try again."

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 _PREFIX = "parley:plan:"
 LOCK_MS = 10_000  # a lock's body is one count and one insert
@@ -67,52 +68,40 @@ class RedisUsageCounters:
         name = _PREFIX + key
         bound = -1 if limit is None else limit
         for _ in range(SEED_ATTEMPTS):
-            try:
+            with cache_unavailable_on_error():
                 added, total = await self._redis.eval(_RESERVE, 1, name, amount, bound, least)
-            except RedisError as exc:
-                raise ServiceUnavailable("cache") from exc
             if int(added) != -2:
                 return int(added), int(total)
             counted = await seed()
-            try:
+            with cache_unavailable_on_error():
                 await self._redis.set(name, counted, nx=True, ex=max(1, ttl_seconds))
-            except RedisError as exc:
-                raise ServiceUnavailable("cache") from exc
         raise ServiceUnavailable("cache")
 
     async def release(self, key: str, amount: int) -> None:
         if amount <= 0:
             return
-        try:
+        with cache_unavailable_on_error():
             await self._redis.eval(_RELEASE, 1, _PREFIX + key, amount)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def peek(self, key: str) -> int | None:
-        try:
+        with cache_unavailable_on_error():
             value = await self._redis.get(_PREFIX + key)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return None if value is None else int(value)
 
     async def first_time(self, key: str, ttl_seconds: int) -> bool:
-        try:
+        with cache_unavailable_on_error():
             return bool(await self._redis.set(_PREFIX + key, "1", nx=True, ex=max(1, ttl_seconds)))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     @asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
         name, token = f"{_PREFIX}lock:{key}", uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LOCK_WAIT_SECONDS
-        try:
+        with cache_unavailable_on_error():
             while not await self._redis.set(name, token, nx=True, px=LOCK_MS):
                 if loop.time() >= deadline:
                     raise ServiceUnavailable("cache", detail="The plan counter is busy.")
                 await asyncio.sleep(_POLL_SECONDS)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         try:
             yield
         finally:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 SLOTS_PREFIX = "parley:slots:"
 # Lua: a slot of `slot_key` for `holder` (`limit`, held `hold_ms`; locals set before it)
@@ -41,14 +40,10 @@ class RedisProviderSlots:
 
     async def acquire(self, key: str, holder: str, *, limit: int, hold_seconds: float) -> bool:
         hold_ms = max(1, math.ceil(hold_seconds * 1000))
-        try:
+        with cache_unavailable_on_error():
             taken = await self._redis.eval(_ACQUIRE, 1, SLOTS_PREFIX + key, holder, limit, hold_ms)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return bool(taken)
 
     async def release(self, key: str, holder: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.zrem(SLOTS_PREFIX + key, holder)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc

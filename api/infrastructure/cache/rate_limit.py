@@ -10,10 +10,9 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.identity.auth import RateDecision
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 _PREFIX = "parley:rl:"
 _HIT = """
@@ -36,23 +35,17 @@ class RedisRateLimiter:
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
         if window_seconds < 1:
             raise ValueError("window_seconds must be at least 1")
-        try:
+        with cache_unavailable_on_error():
             count, ttl_ms = await self._redis.eval(_HIT, 1, _PREFIX + key, window_seconds)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         if int(count) <= limit:
             return RateDecision(allowed=True)
         return RateDecision(allowed=False, retry_after=max(1, math.ceil(int(ttl_ms) / 1000)))
 
     async def reset(self, key: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.delete(_PREFIX + key)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def count(self, key: str) -> int:
-        try:
+        with cache_unavailable_on_error():
             value = await self._redis.get(_PREFIX + key)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return int(value) if value is not None else 0

@@ -1,6 +1,9 @@
-"""The Redis connection pool and its health ping."""
+"""The Redis connection pool, its health ping, and what a Redis failure means to a caller."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 from redis.asyncio import Redis
@@ -8,6 +11,17 @@ from redis.driver_info import DriverInfo
 from redis.exceptions import RedisError
 
 from api.domain.errors import ServiceUnavailable
+
+
+@contextmanager
+def cache_unavailable_on_error() -> Iterator[None]:
+    """Any Redis failure in the block (unreachable, timed out, refused) is raised as
+    `ServiceUnavailable("cache")`, the original chained: what every Redis adapter's caller
+    gets (a 503 with `Retry-After` at the HTTP edge, a retry in a job)."""
+    try:
+        yield
+    except RedisError as exc:
+        raise ServiceUnavailable("cache") from exc
 
 
 def create_redis(url: str, *, socket_timeout: float, max_connections: int) -> Redis:
@@ -35,7 +49,5 @@ class RedisPing:
         self._redis = redis
 
     async def ping(self) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.ping()
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc

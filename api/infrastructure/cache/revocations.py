@@ -14,10 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.identity.auth import AccessClaims
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 _SESSION_PREFIX = "parley:revoked:sid:"
 _USER_PREFIX = "parley:revoked:user:"
@@ -52,28 +51,22 @@ class RedisRevocations:
     async def revoke_sessions(self, session_ids: list[str]) -> None:
         if not session_ids:
             return
-        try:
+        with cache_unavailable_on_error():
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session_id in session_ids:
                     pipe.set(session_key(session_id), "1", ex=self._ttl)
                 await pipe.execute()
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def revoke_user(self, tenant_id: str | None, user_id: str, at: datetime) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.eval(
                 _SET_MAX, 1, user_key(tenant_id, user_id), repr(at.timestamp()), self._ttl
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         keys = [session_key(claims.session_id), user_key(claims.tenant_id, claims.user_id)]
-        try:
+        with cache_unavailable_on_error():
             session_flag, revoked_at = await self._redis.mget(keys)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         if session_flag is not None:
             return True
         if revoked_at is None:

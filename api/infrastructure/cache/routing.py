@@ -17,8 +17,8 @@ from contextlib import asynccontextmanager, suppress
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.tenancy import current_tenant
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 ASSIGN_PREFIX = "parley:assign:"
 OUT_OF_HOURS_PREFIX = "parley:ooh:"
@@ -45,13 +45,11 @@ class RedisAssignmentState:
     async def exclusive(self) -> AsyncIterator[bool]:
         key, token = self._key("lock"), secrets.token_hex(16)
         deadline = time.monotonic() + self._wait
-        try:
+        with cache_unavailable_on_error():
             held = bool(await self._redis.set(key, token, nx=True, px=self._lease_ms))
             while not held and time.monotonic() < deadline:
                 await asyncio.sleep(_POLL_SECONDS)
                 held = bool(await self._redis.set(key, token, nx=True, px=self._lease_ms))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         try:
             yield held
         finally:
@@ -60,19 +58,15 @@ class RedisAssignmentState:
                     await self._redis.eval(_RELEASE, 1, key, token)
 
     async def last_assigned(self) -> str | None:
-        try:
+        with cache_unavailable_on_error():
             raw = await self._redis.get(self._key("last"))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         if raw is None:
             return None
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def remember(self, agent_id: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.set(self._key("last"), agent_id)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
 
 class RedisOutOfHoursMarks:
@@ -85,17 +79,13 @@ class RedisOutOfHoursMarks:
         return f"{OUT_OF_HOURS_PREFIX}{current_tenant()}:{conversation_id}:{period}"
 
     async def claim(self, conversation_id: str, period: str, ttl_seconds: int) -> bool:
-        try:
+        with cache_unavailable_on_error():
             return bool(
                 await self._redis.set(
                     self._key(conversation_id, period), "1", nx=True, ex=max(ttl_seconds, 1)
                 )
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def release(self, conversation_id: str, period: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.delete(self._key(conversation_id, period))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc

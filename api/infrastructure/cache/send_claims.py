@@ -22,10 +22,9 @@ import math
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.messages import ClaimOutcome, ClaimTake
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 CLAIM_PREFIX = "parley:send-claim:"
 # How long a claim whose time ran out is kept (then it is as if there never was one).
@@ -79,10 +78,8 @@ class RedisSendClaims:
         self, message_id: str, tenant_id: str, *, now: datetime, until: datetime
     ) -> ClaimTake:
         args = (tenant_id, _ms(now), _ms(until), _KEEP_AFTER_SECONDS * 1000)
-        try:
+        with cache_unavailable_on_error():
             found = await self._take(keys=[CLAIM_PREFIX + message_id], args=args)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         if isinstance(found, int):
             return ClaimTake(
                 outcome=ClaimOutcome.HELD, held_until=datetime.fromtimestamp(found / 1000, UTC)
@@ -90,25 +87,19 @@ class RedisSendClaims:
         return ClaimTake(outcome=_OUTCOMES.get(str(found), ClaimOutcome.OTHER_TENANT))
 
     async def give_back(self, message_id: str, tenant_id: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._give_back(keys=[CLAIM_PREFIX + message_id], args=[tenant_id])
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def end_after(self, message_id: str, tenant_id: str, seconds: float) -> None:
         delay_ms = max(1, math.ceil(seconds * 1000))
-        try:
+        with cache_unavailable_on_error():
             await self._end_after(keys=[CLAIM_PREFIX + message_id], args=[tenant_id, delay_ms])
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def held(self, message_ids: list[str], *, now: datetime) -> set[str]:
         if not message_ids:
             return set()
-        try:
+        with cache_unavailable_on_error():
             values = await self._redis.mget([CLAIM_PREFIX + oid for oid in message_ids])
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         now_ms = _ms(now)
         return {
             message_id

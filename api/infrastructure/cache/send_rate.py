@@ -21,12 +21,11 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from api.domain.clock import Clock
-from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.outbound import RateLimit, Slot
 from api.infrastructure.cache.provider_slots import SLOT_LUA, SLOTS_PREFIX
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 _PREFIX = "parley:send-rate:"
 # The bucket of KEYS[1], refilled up to now (ARGV: rate, capacity, now in ms).
@@ -119,10 +118,8 @@ class RedisSendRateLimiter:
         if rate <= 0 or capacity < 1:
             raise ValueError("rate must be positive and capacity at least 1")
         now_ms = math.floor(self._clock.now().timestamp() * 1000)
-        try:
+        with cache_unavailable_on_error():
             wait_ms = await self._redis.eval(_TAKE, 1, _PREFIX + bucket, rate, capacity, now_ms)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return int(wait_ms) / 1000
 
     async def take_in_slot(
@@ -133,22 +130,18 @@ class RedisSendRateLimiter:
         now_ms = math.floor(self._clock.now().timestamp() * 1000)
         hold_ms = max(1, math.ceil(slot.hold_seconds * 1000))
         keys = (_PREFIX + bucket, SLOTS_PREFIX + slot.key)
-        try:
+        with cache_unavailable_on_error():
             wait_ms = await self._redis.eval(
                 _TAKE_IN_SLOT, 2, *keys, rate, capacity, now_ms, slot.holder, slot.limit, hold_ms
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return None if int(wait_ms) < 0 else int(wait_ms) / 1000
 
     async def hold(self, bucket: str, *, seconds: float, rate: float, capacity: int) -> None:
         if rate <= 0 or capacity < 1:
             raise ValueError("rate must be positive and capacity at least 1")
         now_ms = math.floor(self._clock.now().timestamp() * 1000)
-        try:
+        with cache_unavailable_on_error():
             await self._redis.eval(_HOLD, 1, _PREFIX + bucket, rate, capacity, now_ms, seconds)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def take_up_to(self, limits: list[RateLimit], count: int) -> tuple[int, float]:
         if not limits or count < 1:
@@ -156,10 +149,8 @@ class RedisSendRateLimiter:
         now_ms = math.floor(self._clock.now().timestamp() * 1000)
         keys = [_PREFIX + limit.bucket for limit in limits]
         rates = [str(value) for limit in limits for value in (limit.rate, limit.capacity)]
-        try:
+        with cache_unavailable_on_error():
             granted, wait_ms = await self._redis.eval(
                 _TAKE_UP_TO, len(keys), *keys, count, now_ms, *rates
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return int(granted), int(wait_ms) / 1000

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,8 @@ class RedisStopSignals:
 
     async def request(self, key: str) -> None:
         self._dispatch(key)
-        try:
+        with cache_unavailable_on_error():
             await self._redis.publish(self._channel, key)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     def _dispatch(self, key: str) -> None:
         for on_stop in list(self._watchers.get(key, ())):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 KEY = "parley:jobs:heartbeat"
 
@@ -18,14 +17,10 @@ class RedisHeartbeats:
         self._keep = keep_seconds
 
     async def record(self, at: datetime) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.set(KEY, at.isoformat(), ex=self._keep)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def last(self) -> datetime | None:
-        try:
+        with cache_unavailable_on_error():
             raw = await self._redis.get(KEY)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return datetime.fromisoformat(str(raw)) if raw else None

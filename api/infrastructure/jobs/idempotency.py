@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 _PREFIX = "parley:idem:"
 _DONE = "done"
@@ -21,20 +20,14 @@ class RedisIdempotencyGuard:
         self._redis = redis
 
     async def claim(self, key: str, hold_seconds: int) -> bool:
-        try:
+        with cache_unavailable_on_error():
             return bool(await self._redis.set(_PREFIX + key, _HELD, nx=True, ex=hold_seconds))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def complete(self, key: str, keep_seconds: int) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.set(_PREFIX + key, _DONE, ex=keep_seconds)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def release(self, key: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             # Only a held claim is released (atomically); a completed one stays done.
             await self._redis.eval(_RELEASE_IF_HELD, 1, _PREFIX + key, _HELD)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc

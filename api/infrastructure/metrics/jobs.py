@@ -8,9 +8,8 @@ worker restarts.
 from __future__ import annotations
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 KEY = "parley:metrics:jobs"
 _SEP = "|"
@@ -25,16 +24,12 @@ class RedisJobOutcomes:
         self._redis = redis
 
     async def record(self, task: str, outcome: str) -> None:
-        try:
+        with cache_unavailable_on_error():
             await self._redis.hincrby(KEY, f"{task}{_SEP}{outcome}", 1)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def counts(self) -> dict[tuple[str, str], int]:
-        try:
+        with cache_unavailable_on_error():
             raw = await self._redis.hgetall(KEY)
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         counts: dict[tuple[str, str], int] = {}
         for field, value in raw.items():
             task, _, outcome = _text(field).rpartition(_SEP)

@@ -31,7 +31,6 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.realtime import (
     CursoredEvent,
     CursorExpired,
@@ -39,6 +38,7 @@ from api.domain.messaging.realtime import (
     InboxEvent,
     cursor_key,
 )
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 from api.infrastructure.realtime.streams import EVENT_FIELD, STREAM_PREFIX, stream_key
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class RedisStreamInboxFeed:
     async def replay(self, tenant_id: str, after: str, *, limit: int) -> list[CursoredEvent]:
         wanted = cursor_key(after)
         key = stream_key(tenant_id, self._prefix)
-        try:
+        with cache_unavailable_on_error():
             seconds, micros = await self._redis.time()
             now_ms = seconds * 1000 + micros // 1000
             if wanted[0] < now_ms - self._retention_ms:
@@ -139,8 +139,6 @@ class RedisStreamInboxFeed:
             if wanted > cursor_key(str(info["last-generated-id"])):
                 raise CursorExpired("The events log was reset: re-read over HTTP.")
             entries = cast(Entries, await self._redis.xrange(key, min=f"({after}", count=limit))
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         found = (_decode(entry_id, fields) for entry_id, fields in entries or [])
         return [event for event in found if event is not None]
 
@@ -157,12 +155,10 @@ class RedisStreamInboxFeed:
             self._task = None
 
     async def _last_id(self, tenant_id: str) -> str:
-        try:
+        with cache_unavailable_on_error():
             last = await self._redis.xrevrange(
                 stream_key(tenant_id, self._prefix), max="+", min="-", count=1
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return str(last[0][0]) if last else START
 
     async def _wake(self) -> None:

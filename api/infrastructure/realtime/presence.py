@@ -13,11 +13,10 @@ import json
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from api.domain.errors import ServiceUnavailable
 from api.domain.messaging.presence import AgentPresence, PresenceStatus
 from api.domain.tenancy import current_tenant
+from api.infrastructure.cache.redis import cache_unavailable_on_error
 
 PRESENCE_PREFIX = "parley:presence:"
 KEY_TTL_SECONDS = 24 * 3600
@@ -56,28 +55,22 @@ class RedisPresenceStore:
             "expires": _ms(presence.expires_at) if presence.expires_at else None,
         }
         key = self._key()
-        try:
+        with cache_unavailable_on_error():
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, presence.user_id, json.dumps(value))
                 pipe.expire(key, KEY_TTL_SECONDS)
                 await pipe.execute()
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
 
     async def refresh(self, user_id: str, expires_at: datetime, now: datetime) -> bool:
-        try:
+        with cache_unavailable_on_error():
             done = await self._redis.eval(
                 _REFRESH, 1, self._key(), user_id, _ms(expires_at), _ms(now), KEY_TTL_SECONDS
             )
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         return bool(done)
 
     async def all(self) -> dict[str, AgentPresence]:
-        try:
+        with cache_unavailable_on_error():
             raw = await self._redis.hgetall(self._key())
-        except RedisError as exc:
-            raise ServiceUnavailable("cache") from exc
         found: dict[str, AgentPresence] = {}
         for field, value in raw.items():
             user_id = field.decode() if isinstance(field, bytes) else str(field)
