@@ -1,7 +1,8 @@
 """A hung S3 never blocks other tenants: tenant A's own S3 (moto behind a gate that stops
 answering) takes many uploads at once and never answers them, while tenant B signs in,
 uploads and downloads files and reads its profile (local storage) within seconds; A's
-uploads end 503 after the read timeouts, and A's storage works again once its S3 does.
+uploads end 503 after the read timeouts (each call's tries, one after another in A's
+store's lane), and A's storage works again once its S3 does.
 
 boto3 is synchronous: its calls run in threads. In the event loop's default pool (a few
 threads: min(32, CPUs + 4), 6 on a 2-core machine, shared with password hashing, local
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from api.config import Settings
+from api.infrastructure.storage.s3 import CALL_ATTEMPTS
 from tests.support.app import AppClient, assert_problem, serve
 from tests.support.files import FILES, STORAGE, fetch, png_bytes, upload, uploaded
 from tests.support.gate import Gate, gated, timed
@@ -78,6 +80,7 @@ async def test_a_hung_s3_of_one_tenant_never_holds_up_another_tenants_requests(
     b_file = await uploaded(app, b_headers, b"B's own file\n", "b.txt")
 
     gate.hang()
+    hung_at = time.monotonic()
     hung = [
         asyncio.create_task(upload(app, a_headers, png_bytes(1000), f"a{n}.png"))
         for n in range(HUNG_UPLOADS)
@@ -112,9 +115,12 @@ async def test_a_hung_s3_of_one_tenant_never_holds_up_another_tenants_requests(
     print(f"B's {len(took)} requests while A's S3 hung: at most {max(took):.2f} s "
           f"(mean {sum(took) / len(took):.2f} s), {gate.held} of A's calls held")  # fmt: skip
 
-    # The first of A's uploads end 503 once their calls time out (a failed upload's blob
-    # is then deleted, which times out too: about 4 read timeouts each).
-    deadline = time.monotonic() + 4 * 2 * READ_TIMEOUT + 30
+    # The first of A's uploads end 503 once their calls time out: each call is tried
+    # CALL_ATTEMPTS times, and a failed upload's blob is then deleted, which times out too.
+    # A's store runs IN_FLIGHT calls at a time, first come first served, so the first
+    # uploads' deletes come after every upload's put: that many rounds of hung calls.
+    rounds = -(-HUNG_UPLOADS // IN_FLIGHT) + 1
+    deadline = hung_at + rounds * CALL_ATTEMPTS * READ_TIMEOUT + 30
     while sum(task.done() for task in hung) < IN_FLIGHT:
         assert time.monotonic() < deadline, "A's hung uploads did not time out"
         await asyncio.sleep(0.05)
@@ -122,7 +128,7 @@ async def test_a_hung_s3_of_one_tenant_never_holds_up_another_tenants_requests(
         assert_problem(task.result(), 503, "service_unavailable")
 
     gate.release()  # A's S3 answers again: A's storage works, nothing restarted
-    done, pending = await asyncio.wait(hung, timeout=4 * 2 * READ_TIMEOUT + 30)
+    done, pending = await asyncio.wait(hung, timeout=rounds * CALL_ATTEMPTS * READ_TIMEOUT + 30)
     assert not pending, f"{len(pending)} of A's uploads still open after its S3 came back"
     assert {task.result().status_code for task in done} <= {201, 503}
     again = await uploaded(app, a_headers, b"on A's S3 after\n", "after.txt")

@@ -8,8 +8,8 @@ The threads are not the event loop's default pool (shared with password hashing,
 files and job queueing: a handful of threads on a small machine) but a small pool per
 tenant's storage (a lane: `max_in_flight` threads, `STORAGE_MAX_IN_FLIGHT`), so a store
 that hangs holds only its own lane until the timeouts (`STORAGE_CONNECT_TIMEOUT_SECONDS`,
-`STORAGE_READ_TIMEOUT_SECONDS`) end each call; the calls queued behind hold no thread,
-and other tenants' storage, sign-ins and uploads go on.
+`STORAGE_READ_TIMEOUT_SECONDS`) end each call's tries (`CALL_ATTEMPTS`); the calls queued
+behind hold no thread, and other tenants' storage, sign-ins and uploads go on.
 
 Uploads smaller than one part are one `PutObject`; larger ones are a multipart upload
 fed 8 MiB at a time from the incoming stream (memory stays at about one part) and
@@ -55,6 +55,9 @@ from api.infrastructure.storage import check_tenant_key, tenant_prefix
 from api.infrastructure.storage.sniff import content_disposition
 
 PART_SIZE = 8 * 1024 * 1024  # S3 needs at least 5 MiB per part but the last
+# Tries of each call: one retry (of a timeout, a reset, a 5xx or throttling), as the Azure
+# adapter's. A hung store therefore answers 503 after about twice the timeouts.
+CALL_ATTEMPTS = 2
 READ_CHUNK = 256 * 1024
 _SERVICE = "file storage"
 _REFUSED = "S3 refused these settings"
@@ -258,7 +261,8 @@ def _client(
         signature_version="s3v4",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"max_attempts": 1, "mode": "standard"},
+        # botocore's `max_attempts` counts retries; `total_max_attempts` counts every try.
+        retries={"total_max_attempts": CALL_ATTEMPTS, "mode": "standard"},
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         # Checksums only where S3 demands them: many S3-compatible services refuse the rest.
         request_checksum_calculation="when_required",
