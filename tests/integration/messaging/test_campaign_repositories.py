@@ -220,23 +220,29 @@ async def test_two_concurrent_claimers_never_get_the_same_row(
     until = NOW + timedelta(minutes=1)
     with tenant_context(TENANT_A):
         await recipients.add_snapshot(_rows(run_id, 120))
-
-        async def claimer(name: str) -> list[str]:
-            taken: list[str] = []
-            while True:
-                batch = await recipients.claim_batch(run_id, 7, name, until, NOW)
-                if not batch:
-                    return taken
+        taken: dict[str, list[str]] = {"one": [], "two": [], "three": []}
+        pending = 120
+        # Round after round, the three claim at once: each reads the same first pending rows
+        # and all but one lose them; a loser reads further until its batch is full. (Three
+        # loops running freely proved nothing on a busy machine: one of them could take
+        # every row while the others were still opening their connections.)
+        while True:
+            batches = await asyncio.gather(
+                *(recipients.claim_batch(run_id, 7, name, until, NOW) for name in taken)
+            )
+            for name, batch in zip(taken, batches, strict=True):
                 assert all(r.claim == name and r.status is RecipientStatus.SENDING for r in batch)
-                taken += [str(r.id) for r in batch]
-
-        first, second, third = await asyncio.gather(
-            claimer("one"), claimer("two"), claimer("three")
-        )
-        everyone = first + second + third
+                taken[name] += [str(r.id) for r in batch]
+            got = [len(batch) for batch in batches]
+            assert sum(got) == min(3 * 7, pending)  # nothing left unclaimed while rows wait
+            if pending >= 3 * 7:
+                assert got == [7, 7, 7]  # each batch filled, the losers' with further rows
+            pending -= sum(got)
+            if not any(batches):
+                break
+        everyone = [row for rows in taken.values() for row in rows]
         assert len(everyone) == 120
         assert len(set(everyone)) == 120  # no row was claimed twice
-        assert sum(1 for taken in (first, second, third) if taken) >= 2  # they competed
         counts = await recipients.counts(run_id=run_id)
         assert counts.by_status == {"sending": 120}
         raw = await CampaignRecipientDocument.find({"run_id": run_id}).to_list()
