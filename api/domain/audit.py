@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset(
     {"password", "password_hash", "new_password", "token", "refresh_token", "mfa_secret",
+     "mfa_recovery_codes", "recovery_codes",
      "secret", "code", "access_token", "connection_string", "secret_access_key",
      "app_secret", "verify_token", "bot_token", "page_access_token"}
 )  # fmt: skip

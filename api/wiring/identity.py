@@ -11,6 +11,7 @@ from api.domain.identity.auth import (
     OneTimeTokens,
     PasswordHasher,
     RateLimiter,
+    RecoveryCodes,
     Revocations,
     SecretBox,
     SessionStore,
@@ -35,6 +36,7 @@ from api.infrastructure.persistence.identity.users import (
 )
 from api.infrastructure.security.api_keys import HmacApiKeySecrets
 from api.infrastructure.security.passwords import PwdlibPasswordHasher
+from api.infrastructure.security.recovery_codes import HmacRecoveryCodes
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
 from api.infrastructure.security.tokens import JwtTokenService, load_signing_keys
 from api.infrastructure.security.totp import PyOtpTotp
@@ -101,6 +103,10 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     )
     container.register(SecretBox, instance=secret_box(settings))
     container.register(Totp, instance=PyOtpTotp())
+    container.register(
+        RecoveryCodes,
+        instance=HmacRecoveryCodes(settings.security.refresh_token_secret.get_secret_value()),
+    )
     container.register(
         Revocations, instance=RedisRevocations(clients.redis, auth.access_token_ttl_seconds)
     )

@@ -50,6 +50,13 @@ class FakeUsers(UserRepository):
         self.rows[user_id] = self.rows[user_id].model_copy(update=changes)
         return self.rows[user_id]
 
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
+        user = self.rows.get(user_id)
+        if user is None or not user.mfa_enabled or digest not in user.mfa_recovery_codes:
+            return None
+        left = [code for code in user.mfa_recovery_codes if code != digest]
+        return await self.update(user_id, {"mfa_recovery_codes": left})
+
     async def delete(self, user_id: str) -> bool:
         return self.rows.pop(user_id, None) is not None
 

@@ -207,6 +207,19 @@ class Totp(Protocol):
     def verify(self, secret: str, code: str) -> bool: ...
 
 
+class RecoveryCodes(Protocol):
+    """Single-use MFA recovery codes: made in sets, stored only as keyed digests."""
+
+    def new_set(self) -> list[str]:
+        """A fresh set of codes, as shown to the user (once)."""
+        ...
+
+    def digest(self, user_id: str, code: str) -> str | None:
+        """The stored form of `code` for this user (spaces, dashes and case ignored); None
+        when `code` is not shaped like a recovery code."""
+        ...
+
+
 @dataclass(frozen=True)
 class AuthPolicy:
     """The rules of sign-in, from settings."""

@@ -25,6 +25,8 @@ class User(BaseModel):
     email_verified: bool = False
     mfa_enabled: bool = False
     mfa_secret: str | None = None  # encrypted at rest
+    # Keyed digests of the unused MFA recovery codes (`RecoveryCodes`); each one signs in once.
+    mfa_recovery_codes: list[str] = Field(default_factory=list)
     role_ids: list[str] = Field(default_factory=list)
     avatar_key: str | None = None
     created_at: datetime
@@ -71,6 +73,11 @@ class UserRepository(Protocol):
 
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None: ...
 
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
+        """Take `digest` from the user's recovery codes if it is there and MFA is on, at
+        once (two requests can never spend one code); the user after, or None."""
+        ...
+
     async def delete(self, user_id: str) -> bool: ...
 
     async def search(
@@ -100,3 +107,5 @@ class PlatformUserRepository(Protocol):
     async def get_by_email(self, email: str) -> User | None: ...
 
     async def update(self, user_id: str, changes: dict[str, object]) -> User | None: ...
+
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None: ...

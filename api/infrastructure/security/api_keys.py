@@ -14,6 +14,7 @@ import re
 import secrets
 
 from api.domain.identity.api_keys import API_KEY_PREFIX, IssuedKey
+from api.infrastructure.security.derived_keys import derived_key
 
 PREFIX_LENGTH = 8
 MAX_KEY_LENGTH = 200
@@ -24,12 +25,7 @@ class HmacApiKeySecrets:
     """Issues and hashes API keys; `hash_secret` keys the HMAC."""
 
     def __init__(self, hash_secret: str) -> None:
-        if not hash_secret:
-            raise ValueError("the API key hash secret is empty")
-        # Its own key, derived: a hash of an API key is never one of another kind.
-        self._secret = hmac.new(
-            hash_secret.encode("utf-8"), b"parley-api-keys", hashlib.sha256
-        ).digest()
+        self._secret = derived_key(hash_secret, b"parley-api-keys", what="API key")
 
     def _hash(self, key: str) -> str:
         return hmac.new(self._secret, key.encode("utf-8"), hashlib.sha256).hexdigest()

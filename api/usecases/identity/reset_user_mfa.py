@@ -1,5 +1,5 @@
 """An administrator turning off a user's two-factor sign-in: the way back for a user who
-lost their authenticator (there are no recovery codes)."""
+lost their authenticator and their recovery codes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from api.domain.errors import Conflict, Forbidden, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import UserRepository
 from api.domain.permissions import Permission
+from api.usecases.identity.mfa_codes import mfa_off
 from api.usecases.identity.rules import existing_user
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
@@ -23,7 +24,8 @@ class ResetUserMfa:
     """Turn off another user's two-factor sign-in (`users:activate`).
 
     Rules: not yourself (403: turn your own off with a current code); not a user holding
-    permissions you do not (403); the user's MFA must be on (409). The seed is erased and
+    permissions you do not (403); the user's MFA must be on (409). The seed and the
+    recovery codes are erased and
     the user's sessions end, so they sign in again with their password and can set MFA up
     anew. Audited: `user.mfa_reset`.
     """
@@ -50,7 +52,7 @@ class ResetUserMfa:
         check_may_manage(held, book.effective(target.role_ids), "user")
         if not target.mfa_enabled:
             raise Conflict("This user's two-factor sign-in is not on.")
-        updated = await self._users.update(user_id, {"mfa_enabled": False, "mfa_secret": None})
+        updated = await self._users.update(user_id, mfa_off())
         if updated is None:
             raise NotFound(USER_NOT_FOUND)
         await self._sessions.end([user_id])

@@ -1,4 +1,5 @@
-"""The second step of an MFA sign-in: a TOTP code trades the challenge for tokens."""
+"""The second step of an MFA sign-in: a TOTP or recovery code trades the challenge for
+tokens."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ class VerifyMfaLogin:
     """Second step of an MFA sign-in: the challenge token and a TOTP code earn the tokens.
 
     Rules: the challenge is only valid in the plane it was issued in; guesses are limited
-    per user; a code already accepted is refused for the rest of its window (no replay).
+    per user; a code already accepted is refused for the rest of its window (no replay);
+    one of the user's recovery codes is accepted instead of a TOTP code, once.
     """
 
     def __init__(
@@ -39,7 +41,7 @@ class VerifyMfaLogin:
         user = await self._accounts.by_id(user_id)
         if user is None or not user.is_active or not user.mfa_enabled or not user.mfa_secret:
             raise Unauthorized("Invalid or expired token.")
-        await self._codes.check(user, code)
+        await self._codes.check(user, code, recovery=True)
         tokens, session_id = await self._issuer.start(user)
         await self._auditor.record("auth.login_succeeded", "session", session_id, actor_id=user_id)
         return tokens

@@ -29,3 +29,8 @@ class Accounts:
         if current_tenant_or_none() is None:
             return await self._platform.update(user_id, changes)
         return await self._users.update(user_id, changes)
+
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
+        if current_tenant_or_none() is None:
+            return await self._platform.spend_recovery_code(user_id, digest)
+        return await self._users.spend_recovery_code(user_id, digest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -125,7 +126,7 @@ async def test_mfa_state_and_input_rules(client: AppClient) -> None:
     assert_problem(not_started, 409, "conflict")
     not_on = await client.post(f"{AUTH}/mfa/disable", json={"code": "123456"}, headers=auth)
     assert_problem(not_on, 409, "conflict")
-    for body in ({}, {"code": "123"}, {"code": "1" * 11}):
+    for body in ({}, {"code": "123"}, {"code": "1" * 33}):
         short = await client.post(f"{AUTH}/mfa/enable", json=body, headers=auth)
         assert_problem(short, 422, "invalid_input")
     tenant_only = {"X-Tenant-ID": acme.tenant.id or ""}
@@ -148,6 +149,149 @@ async def test_mfa_state_and_input_rules(client: AppClient) -> None:
     assert fresh.status_code == 204
 
 
+async def enable_mfa(client: AppClient, auth: dict[str, str], used: set[str]) -> dict[str, Any]:
+    """Set MFA up and turn it on; the setup answer (seed and recovery codes)."""
+    setup = await client.post(f"{AUTH}/mfa/setup", headers=auth)
+    assert setup.status_code == 200, setup.text
+    body: dict[str, Any] = setup.json()
+    code = unused_code(body["secret"], used)
+    enabled = await client.post(f"{AUTH}/mfa/enable", json={"code": code}, headers=auth)
+    assert enabled.status_code == 204, enabled.text
+    return body
+
+
+async def test_recovery_codes_sign_in_once_each_and_are_renewed_and_erased(
+    client: AppClient, mongo_client: MongoClient, db_name: str
+) -> None:
+    acme, beta = await onboard(client, "acme"), await onboard(client, "beta")
+    tid, email = acme.tenant.id or "", acme.owner.email
+    tenant = {"X-Tenant-ID": tid}
+    auth = await owner_headers(client, acme)
+    users = mongo_client[db_name]["users"]
+    used: set[str] = set()
+    with captured_logs() as logs:
+        setup = await enable_mfa(client, auth, used)
+        codes: list[str] = setup["recovery_codes"]
+        assert len(codes) == len(set(codes)) == 10
+        stored = await users.find_one({"_id": ObjectId(acme.owner.id)})
+        assert stored is not None and len(stored["mfa_recovery_codes"]) == 10
+        assert not any(code in str(stored) for code in codes)  # digests only
+        me = (await client.get(f"{AUTH}/me", headers=auth)).json()
+        assert me["mfa_recovery_codes_left"] == 10
+
+        verify = f"{AUTH}/mfa/verify"
+        challenge = await sign_in(client, email, OWNER_PASSWORD, tid)
+        typed = f" {codes[0].upper().replace('-', ' ')} "  # spacing and case do not matter
+        right = await client.post(
+            verify, json={"mfa_token": challenge["mfa_token"], "code": typed}, headers=tenant
+        )
+        assert right.status_code == 200, right.text
+        signed_in = {**tenant, "Authorization": f"Bearer {right.json()['access_token']}"}
+        me = (await client.get(f"{AUTH}/me", headers=signed_in)).json()
+        assert me["mfa_recovery_codes_left"] == 9
+        again = await client.post(
+            verify, json={"mfa_token": challenge["mfa_token"], "code": codes[0]}, headers=tenant
+        )
+        assert_problem(again, 401, "invalid_mfa_code")  # spent
+
+        # Two sign-ins racing with one code: exactly one gets in.
+        racing = await asyncio.gather(
+            *(
+                client.post(
+                    verify,
+                    json={"mfa_token": challenge["mfa_token"], "code": codes[1]},
+                    headers=tenant,
+                )
+                for _ in range(2)
+            )
+        )
+        assert sorted(r.status_code for r in racing) == [200, 401]
+
+        # Another tenant's user cannot use these codes, in their tenant or with their token.
+        beta_auth = await owner_headers(client, beta)
+        await enable_mfa(client, beta_auth, set())
+        beta_challenge = await sign_in(client, beta.owner.email, OWNER_PASSWORD, beta.tenant.id)
+        foreign = await client.post(
+            verify,
+            json={"mfa_token": beta_challenge["mfa_token"], "code": codes[2]},
+            headers={"X-Tenant-ID": beta.tenant.id or ""},
+        )
+        assert_problem(foreign, 401, "invalid_mfa_code")
+        cross = await client.post(
+            verify, json={"mfa_token": challenge["mfa_token"], "code": codes[2]},
+            headers={"X-Tenant-ID": beta.tenant.id or ""},
+        )  # fmt: skip
+        assert_problem(cross, 401, "unauthorized")
+        assert (await client.get(f"{AUTH}/me", headers=signed_in)).json()[
+            "mfa_recovery_codes_left"
+        ] == 8  # neither spent codes[2]
+
+        # New codes: with a recovery code; the old set stops working.
+        renew = f"{AUTH}/mfa/recovery-codes"
+        assert_problem(await client.post(renew, json={"code": codes[2]}, headers=tenant), 401,
+                       "unauthorized")  # fmt: skip
+        wrong = await client.post(renew, json={"code": "abcde-fghjk"}, headers=signed_in)
+        assert_problem(wrong, 401, "invalid_mfa_code")
+        renewed = await client.post(renew, json={"code": codes[2]}, headers=signed_in)
+        assert renewed.status_code == 200, renewed.text
+        assert renewed.headers["cache-control"] == "no-store"
+        fresh: list[str] = renewed.json()["recovery_codes"]
+        assert len(fresh) == 10 and not set(fresh) & set(codes)
+        assert (await client.get(f"{AUTH}/me", headers=signed_in)).json()[
+            "mfa_recovery_codes_left"
+        ] == 10
+        old = await client.post(f"{AUTH}/mfa/disable", json={"code": codes[3]}, headers=auth)
+        assert_problem(old, 401, "invalid_mfa_code")
+        # Turning MFA off with a recovery code erases the seed and every code.
+        off = await client.post(f"{AUTH}/mfa/disable", json={"code": fresh[0]}, headers=auth)
+        assert off.status_code == 204, off.text
+        assert (await client.get(f"{AUTH}/me", headers=auth)).json()["mfa_recovery_codes_left"] == 0
+        assert_problem(await client.post(renew, json={"code": fresh[1]}, headers=auth), 409,
+                       "conflict")  # fmt: skip
+    stored = await users.find_one({"_id": ObjectId(acme.owner.id)})
+    assert stored is not None and stored["mfa_recovery_codes"] == []
+    assert "access_token" in await sign_in(client, email, OWNER_PASSWORD, tid)
+    actions = await audit_actions(mongo_client, db_name, tid)
+    assert actions.count("auth.mfa_recovery_code_used") == 4
+    assert "user.mfa_recovery_codes_renewed" in actions
+    shown = codes + fresh
+    assert not any(code in line for code in shown for line in logs)
+    async for entry in mongo_client[db_name]["audit_logs"].find({}):
+        assert not any(code in str(entry) for code in shown)
+
+
+async def test_recovery_codes_do_not_turn_mfa_on_and_a_new_setup_replaces_them(
+    client: AppClient, mongo_client: MongoClient, db_name: str
+) -> None:
+    acme = await onboard(client, "acme")
+    auth = await owner_headers(client, acme)
+    first = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()
+    refused = await client.post(
+        f"{AUTH}/mfa/enable", json={"code": first["recovery_codes"][0]}, headers=auth
+    )
+    assert_problem(refused, 401, "invalid_mfa_code")
+    second = (await client.post(f"{AUTH}/mfa/setup", headers=auth)).json()
+    assert not set(first["recovery_codes"]) & set(second["recovery_codes"])
+    used: set[str] = set()
+    code = unused_code(second["secret"], used)
+    assert (
+        await client.post(f"{AUTH}/mfa/enable", json={"code": code}, headers=auth)
+    ).status_code == 204
+    challenge = await sign_in(client, acme.owner.email, OWNER_PASSWORD, acme.tenant.id)
+    tenant = {"X-Tenant-ID": acme.tenant.id or ""}
+    verify = f"{AUTH}/mfa/verify"
+    stale = await client.post(
+        verify, json={"mfa_token": challenge["mfa_token"], "code": first["recovery_codes"][0]},
+        headers=tenant,
+    )  # fmt: skip
+    assert_problem(stale, 401, "invalid_mfa_code")
+    current = await client.post(
+        verify, json={"mfa_token": challenge["mfa_token"], "code": second["recovery_codes"][0]},
+        headers=tenant,
+    )  # fmt: skip
+    assert current.status_code == 200, current.text
+
+
 async def test_a_platform_admin_uses_mfa_in_the_platform_plane(client: AppClient) -> None:
     tokens = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -165,6 +309,16 @@ async def test_a_platform_admin_uses_mfa_in_the_platform_plane(client: AppClient
         json={"mfa_token": challenge["mfa_token"], "code": unused_code(secret, used)},
     )
     assert verified.status_code == 200, verified.text
+    # A recovery code in the platform plane, spent once.
+    recovery = setup["recovery_codes"][0]
+    for expected in (200, 401):
+        challenge = await sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD, None)
+        answer = await client.post(
+            f"{AUTH}/mfa/verify", json={"mfa_token": challenge["mfa_token"], "code": recovery}
+        )
+        assert answer.status_code == expected, answer.text
+    me = await client.get(f"{AUTH}/me", headers=auth)
+    assert me.json()["mfa_recovery_codes_left"] == 9
 
 
 async def test_code_guesses_are_limited_per_user(
@@ -225,6 +379,7 @@ async def test_an_admin_resets_the_mfa_of_a_user_who_lost_their_authenticator(
     assert done.status_code == 204, done.text
     stored = await mongo_client[db_name]["users"].find_one({"_id": ObjectId(member["id"])})
     assert stored is not None and stored["mfa_enabled"] is False and stored["mfa_secret"] is None
+    assert stored["mfa_recovery_codes"] == []
     assert_problem(await client.get(f"{AUTH}/me", headers=member_auth), 401, "unauthorized")
     again = await sign_in(client, "max@acme.example.com", MEMBER_PASSWORD, tid)
     assert "access_token" in again and not again.get("mfa_required")

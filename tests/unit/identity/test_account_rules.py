@@ -23,11 +23,13 @@ from api.domain.identity.auth import (
 )
 from api.domain.identity.users import User
 from api.domain.tenancy import TenantId, tenant_context
+from api.infrastructure.security.recovery_codes import HmacRecoveryCodes
 from api.usecases.identity.account_security import AccountSecurity
 from api.usecases.identity.change_password import ChangePassword
 from api.usecases.identity.disable_mfa import DisableMfa
 from api.usecases.identity.enable_mfa import EnableMfa
-from api.usecases.identity.mfa_codes import MfaCodes
+from api.usecases.identity.mfa_codes import MfaCodes, new_recovery_set
+from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
 from api.usecases.identity.reset_password import ResetPassword
 from api.usecases.identity.rules import check_new_password, pending_verification, valid_email
@@ -83,7 +85,10 @@ class World:
         self.outbox, self.jobs = FakeOutbox(), FakeJobs()
         self.mailer = Mailer(QueueEmail(self.outbox, self.jobs))
         self.auditor = Auditor(self.audit)
-        self.codes = MfaCodes(FakeTotp(), FakeBox(), self.limiter, self.auditor, POLICY)
+        self.recovery = HmacRecoveryCodes("unit-test-secret")
+        self.codes = MfaCodes(
+            FakeTotp(), FakeBox(), self.recovery, self.accounts, self.limiter, self.auditor, POLICY
+        )
 
     def reset(self) -> ResetPassword:
         return ResetPassword(
@@ -219,3 +224,51 @@ async def test_enable_needs_a_pending_seed_and_disable_erases_it() -> None:
     stored = world.users.rows["u1"]
     assert not stored.mfa_enabled and stored.mfa_secret is None
     assert world.audit.actions()[-2:] == ["user.mfa_enabled", "user.mfa_disabled"]
+
+
+async def test_a_recovery_code_stands_in_for_the_authenticator_once() -> None:
+    world = World(user(mfa_secret=FakeBox().encrypt("123456SEED"), mfa_enabled=True))
+    shown, stored = new_recovery_set(world.recovery, "u1")
+    await world.users.update("u1", {"mfa_recovery_codes": stored})
+    member = world.users.rows["u1"]
+    with pytest.raises(InvalidMfaCode):  # only where the caller allows recovery codes
+        await world.codes.check(member, shown[0])
+    await world.codes.check(member, f" {shown[0].upper()} ", recovery=True)
+    assert len(world.users.rows["u1"].mfa_recovery_codes) == 9
+    world.limiter.counts.clear()  # three guesses a minute in this policy
+    with pytest.raises(InvalidMfaCode):  # spent
+        await world.codes.check(world.users.rows["u1"], shown[0], recovery=True)
+    other = World(user(mfa_secret=FakeBox().encrypt("123456SEED"), mfa_enabled=True))
+    _, theirs = new_recovery_set(other.recovery, "u2")  # another user's set
+    await world.users.update("u1", {"mfa_recovery_codes": theirs})
+    with pytest.raises(InvalidMfaCode):
+        await world.codes.check(world.users.rows["u1"], shown[1], recovery=True)
+    assert world.audit.actions() == [
+        "auth.mfa_failed", "auth.mfa_recovery_code_used", "auth.mfa_failed", "auth.mfa_failed",
+    ]  # fmt: skip
+    world.limiter.counts.clear()
+    # A TOTP code still works where recovery codes are allowed.
+    await world.codes.check(world.users.rows["u1"], "123456", recovery=True)
+
+
+async def test_renewed_recovery_codes_replace_the_old_ones_and_disable_erases_them() -> None:
+    world = World(user(mfa_secret=FakeBox().encrypt("123456SEED")))
+    renew = RenewRecoveryCodes(world.accounts, world.codes, world.recovery, world.auditor)
+    disable = DisableMfa(world.accounts, world.codes, world.auditor)
+    with tenant_context(TenantId(TENANT)):
+        with pytest.raises(Conflict):  # MFA is off
+            await renew.execute(principal(), "123456")
+        first, stored = new_recovery_set(world.recovery, "u1")
+        await world.users.update("u1", {"mfa_enabled": True, "mfa_recovery_codes": stored})
+        with pytest.raises(Forbidden):
+            await renew.execute(principal(actor_id="admin"), first[0])
+        second = await renew.execute(principal(), first[0])
+        world.limiter.counts.clear()
+        assert len(second) == 10 and not set(first) & set(second)
+        assert len(world.users.rows["u1"].mfa_recovery_codes) == 10
+        with pytest.raises(InvalidMfaCode):  # the old set is gone
+            await disable.execute(principal(), first[1])
+        await disable.execute(principal(), second[0])
+    stored_after = world.users.rows["u1"]
+    assert not stored_after.mfa_enabled and stored_after.mfa_recovery_codes == []
+    assert "user.mfa_recovery_codes_renewed" in world.audit.actions()

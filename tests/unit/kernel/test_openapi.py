@@ -30,6 +30,7 @@ EITHER_PLANE = {
     "auth_mfa_setup",
     "auth_mfa_enable",
     "auth_mfa_disable",
+    "auth_mfa_recovery_codes",
 }
 # Operations that never take the tenant header: the platform plane's, health, and the
 # signed download link (which carries its tenant).

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from beanie import Document, SortDirection
+from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
@@ -47,6 +48,7 @@ class UserFields(BaseModel):
     email_verified: bool = False
     mfa_enabled: bool = False
     mfa_secret: str | None = None
+    mfa_recovery_codes: list[str] = Field(default_factory=list)
     role_ids: list[str] = Field(default_factory=list)
     avatar_key: str | None = None
     created_at: datetime
@@ -76,6 +78,15 @@ def _prepare_changes(changes: Mapping[str, object], *, search_name: bool) -> dic
     if search_name and isinstance(prepared.get("full_name"), str):
         prepared["name_lower"] = normalize_name(prepared["full_name"])
     return prepared
+
+
+def _spendable(oid: ObjectId, digest: str) -> dict[str, Any]:
+    """The user, if MFA is on and `digest` is among their unused recovery codes."""
+    return {"_id": oid, "mfa_enabled": True, "mfa_recovery_codes": digest}
+
+
+def _spend(digest: str) -> dict[str, Any]:
+    return {"$pull": {"mfa_recovery_codes": digest}, "$set": {"updated_at": utcnow()}}
 
 
 def _prefix(text: str) -> dict[str, str]:
@@ -145,6 +156,14 @@ class BeanieUserRepository:
             document = await self._scoped.update(user_id, prepared)
         except Conflict as exc:
             raise Conflict(DUPLICATE_EMAIL) from exc
+        return document.to_entity() if document else None
+
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
+        self._scoped.scope()
+        oid = to_object_id(user_id)
+        if oid is None:
+            return None
+        document = await self._scoped.apply_and_get(_spendable(oid, digest), _spend(digest))
         return document.to_entity() if document else None
 
     async def delete(self, user_id: str) -> bool:
@@ -256,3 +275,12 @@ class MongoPlatformUserRepository:
         except DuplicateKeyError as exc:
             raise Conflict(DUPLICATE_EMAIL) from exc
         return await self.get(user_id) if result.matched_count else None
+
+    async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
+        oid = to_object_id(user_id)
+        if oid is None:
+            return None
+        collection = PlatformUserDocument.get_pymongo_collection()
+        with database_errors():
+            result = await collection.update_one(_spendable(oid, digest), _spend(digest))
+        return await self.get(user_id) if result.modified_count else None

@@ -16,6 +16,7 @@ from api.interfaces.http.schemas.identity.auth import (
     EmailIn,
     MfaCodeIn,
     MfaSetupOut,
+    RecoveryCodesOut,
     RegisterIn,
     ResetPasswordIn,
     TokenIn,
@@ -25,6 +26,7 @@ from api.usecases.identity.change_password import ChangePassword
 from api.usecases.identity.disable_mfa import DisableMfa
 from api.usecases.identity.enable_mfa import EnableMfa
 from api.usecases.identity.register import Register
+from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
 from api.usecases.identity.resend_verification import ResendVerification
 from api.usecases.identity.reset_password import ResetPassword
@@ -163,8 +165,9 @@ async def change_password(
     "/mfa/setup",
     summary="Start setting up two-factor sign-in (TOTP)",
     description=(
-        "Answers a new TOTP seed and its `otpauth://` URI, this once; MFA is not on until "
-        "`/auth/mfa/enable` gets a code from it. 409 when MFA is already on."
+        "Answers a new TOTP seed, its `otpauth://` URI and ten recovery codes, this once; "
+        "MFA is not on until `/auth/mfa/enable` gets a code from the seed. Starting again "
+        "replaces the pending seed and codes. 409 when MFA is already on."
     ),
     responses=problem_responses(401, 403, 409),
     openapi_extra=EITHER_PLANE,
@@ -176,7 +179,7 @@ async def mfa_setup(
 ) -> MfaSetupOut:
     setup = await use_case.execute(principal)
     response.headers.update(_NO_STORE)
-    return MfaSetupOut(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+    return MfaSetupOut(**setup.model_dump())
 
 
 @router.post(
@@ -201,7 +204,10 @@ async def mfa_enable(
     "/mfa/disable",
     status_code=204,
     summary="Turn two-factor sign-in off",
-    description="With a current code; a wrong code is 401 `invalid_mfa_code`.",
+    description=(
+        "With a current code or a recovery code; a wrong code is 401 `invalid_mfa_code`. "
+        "The seed and the unused recovery codes are erased."
+    ),
     responses=problem_responses(401, 403, 409, 422, 429),
     openapi_extra=EITHER_PLANE,
 )
@@ -212,3 +218,25 @@ async def mfa_disable(
 ) -> Response:
     await use_case.execute(principal, body.code)
     return _no_content()
+
+
+@router.post(
+    "/mfa/recovery-codes",
+    summary="Make new MFA recovery codes",
+    description=(
+        "With a current code or a recovery code (spent); answers ten new single-use codes, "
+        "this once, and every unused code of the previous set stops working. 409 when MFA "
+        "is off; a wrong code is 401 `invalid_mfa_code`."
+    ),
+    responses=problem_responses(401, 403, 409, 422, 429),
+    openapi_extra=EITHER_PLANE,
+)
+async def mfa_recovery_codes(
+    principal: CurrentUser,
+    body: MfaCodeIn,
+    use_case: Annotated[RenewRecoveryCodes, Inject(RenewRecoveryCodes)],
+    response: Response,
+) -> RecoveryCodesOut:
+    codes = await use_case.execute(principal, body.code)
+    response.headers.update(_NO_STORE)
+    return RecoveryCodesOut(recovery_codes=codes)

@@ -167,6 +167,9 @@ async def me(
     return MeOut(
         **UserOut.of(view, avatar_url).model_dump(),
         permissions=current.permissions,
+        mfa_recovery_codes_left=(
+            len(current.user.mfa_recovery_codes) if current.user.mfa_enabled else 0
+        ),
         tenant=tenant,
         impersonated_by=principal.actor_id,
         departments=None if principal.departments is None else sorted(principal.departments),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,9 +30,24 @@ class MfaRequiredOut(BaseModel):
     mfa_token: str
 
 
+MfaCode = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=32,
+        description=(
+            "A six-digit code from the authenticator app; where the user may have lost it "
+            "(sign-in, `/auth/mfa/disable`, `/auth/mfa/recovery-codes`), one of their "
+            "recovery codes instead (`xxxxx-xxxxx`; spaces, dashes and case do not matter), "
+            "spent by this use."
+        ),
+    ),
+]
+
+
 class MfaVerifyIn(BaseModel):
     mfa_token: str = Field(min_length=1, max_length=4096)
-    code: str = Field(min_length=6, max_length=10)
+    code: MfaCode
 
 
 class OtpRequestIn(BaseModel):
@@ -105,6 +121,10 @@ class TenantRef(BaseModel):
 
 class MeOut(UserOut):
     permissions: list[str]
+    mfa_recovery_codes_left: int = Field(
+        default=0,
+        description="How many unused MFA recovery codes the user has (0 while MFA is off).",
+    )
     tenant: TenantRef | None
     impersonated_by: str | None = None
     departments: list[str] | None = Field(
@@ -150,11 +170,25 @@ class ChangePasswordIn(BaseModel):
 
 
 class MfaSetupOut(BaseModel):
-    """Shown once: the TOTP seed and an `otpauth://` URI for authenticator apps."""
+    """Shown once: the TOTP seed, an `otpauth://` URI for authenticator apps, and the
+    recovery codes that work once MFA is on."""
 
     secret: str
     otpauth_uri: str
+    recovery_codes: list[str] = Field(
+        description=(
+            "Ten single-use codes that stand in for the authenticator (sign-in, turning MFA "
+            "off, new codes) once `/auth/mfa/enable` has turned MFA on. Shown this once; "
+            "stored only as keyed digests."
+        )
+    )
 
 
 class MfaCodeIn(BaseModel):
-    code: str = Field(min_length=6, max_length=10)
+    code: MfaCode
+
+
+class RecoveryCodesOut(BaseModel):
+    """Shown once: the new set, which replaces every unused code of the previous one."""
+
+    recovery_codes: list[str]
