@@ -6,12 +6,18 @@
     uv run python -m api.cli tenants suspend <tenant id>
     uv run python -m api.cli tenants activate <tenant id>
     uv run python -m api.cli jobs failed [--limit 50]
+    uv run python -m api.cli secrets reseal [--dry-run]
 
 The tenant commands run the same use cases as the platform admins' HTTP routes, as the
 operator (`OPERATOR`: platform authority, no account; audited with `actor_id` null).
 `tenants create` gives the tenant its system roles and its owner, exactly as `POST
 /api/v1/tenants` does: without `--owner-password` the owner is invited by email (a
 single-use link; the output's `owner.invitation` says `queued` or `failed`).
+
+`secrets reseal` re-encrypts every stored secret (channel tokens and app secrets, storage
+credentials, MFA seeds) under the current `ENCRYPTION_KEY`, so that the keys moved to
+`ENCRYPTION_PREVIOUS_KEYS` can be dropped afterwards; it reports counts and where (never
+what) a secret no configured key opens is, and exits with status 1 when there is one.
 
 Prints one JSON document per command on stdout; errors go to stderr with exit status 1.
 """
@@ -32,6 +38,7 @@ from api.config import ConfigurationError, load_settings
 from api.domain.errors import ParleyError
 from api.domain.tenants.tenant import Tenant, TenantStatus
 from api.usecases.operations.failed_jobs import ListFailedJobs
+from api.usecases.operations.reseal_secrets import ResealSecrets
 from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
 from api.usecases.tenants.create_tenant import CreateTenant
 from api.usecases.tenants.list_tenants import ListTenants
@@ -68,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     failed = jobs.add_parser("failed", help="jobs that failed for good, newest first")
     failed.add_argument("--limit", type=int, default=50)
+    secrets = groups.add_parser("secrets", help="secrets stored encrypted").add_subparsers(
+        dest="command", required=True
+    )
+    reseal = secrets.add_parser(
+        "reseal", help="re-encrypt every stored secret under the current ENCRYPTION_KEY"
+    )
+    reseal.add_argument(
+        "--dry-run", action="store_true", help="count what would be re-encrypted; change nothing"
+    )
     return parser
 
 
@@ -100,6 +116,9 @@ async def execute(container: punq.Container, args: argparse.Namespace) -> dict[s
     if args.group == "jobs":
         failures = await container.resolve(ListFailedJobs).execute(limit=args.limit)
         return {"items": [f.model_dump(mode="json") for f in failures]}
+    if args.group == "secrets":
+        report = await container.resolve(ResealSecrets).execute(dry_run=args.dry_run)
+        return report.model_dump(mode="json")
     return await _tenants(container, args)
 
 
@@ -130,6 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(error_text(exc))
         return 1
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    if args.group == "secrets" and result["unreadable"]:
+        sys.stderr.write(
+            f"error: {result['unreadable']} stored secret(s) open under no configured key "
+            "(listed in unreadable_at): keep listing the keys they were sealed with\n"
+        )
+        return 1
     return 0
 
 

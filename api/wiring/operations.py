@@ -1,5 +1,6 @@
-"""Operations: the health pings of the database and the cache, and the job figures of
-`/metrics` (outcome counters in the app's Redis, queue depths on the broker)."""
+"""Operations: the health pings of the database and the cache, the job figures of
+`/metrics` (outcome counters in the app's Redis, queue depths on the broker), and the
+stored secrets an encryption key rotation re-seals."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from api.config import Settings
 from api.domain.lifecycle import Closeable
 from api.domain.operations.health import CachePing, DatabasePing
 from api.domain.operations.metrics import JobOutcomes, QueueDepths
+from api.domain.operations.sealed_secrets import SealedSecrets
 from api.infrastructure.cache.redis import RedisPing, create_redis
 from api.infrastructure.metrics.jobs import RedisJobOutcomes
 from api.infrastructure.metrics.queues import NoQueueDepths, RedisQueueDepths
 from api.infrastructure.persistence.base.mongo import MongoPing
+from api.infrastructure.persistence.operations.sealed_secrets import MongoSealedSecrets
 from api.wiring.clients import Clients
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -48,4 +51,5 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(DatabasePing, instance=MongoPing(clients.mongo))
     container.register(CachePing, instance=RedisPing(clients.redis))
     container.register(JobOutcomes, instance=RedisJobOutcomes(clients.redis))
+    container.register(SealedSecrets, instance=MongoSealedSecrets())
     _register_queue_depths(container, settings, clients)

@@ -232,6 +232,10 @@ class FakeBox(SecretBox):
             raise ValueError("tampered")
         return ciphertext[4:][::-1]
 
+    def reseal(self, ciphertext: str) -> str | None:
+        self.decrypt(ciphertext)
+        return None  # one key: everything is sealed under the current one
+
 
 class FakeTotp(Totp):
     """The valid code of a secret is its first six characters."""

@@ -198,6 +198,11 @@ class SecretBox(Protocol):
 
     def decrypt(self, ciphertext: str) -> str: ...
 
+    def reseal(self, ciphertext: str) -> str | None:
+        """`ciphertext`'s secret sealed under the current key, or None when it already is;
+        `ValueError` when no key opens it (what `decrypt` raises)."""
+        ...
+
 
 class Totp(Protocol):
     def new_secret(self) -> str: ...

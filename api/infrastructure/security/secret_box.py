@@ -28,6 +28,7 @@ class FernetSecretBox:
             keys = [Fernet(k.encode("ascii")) for k in (key, *previous)]
         except (ValueError, UnicodeEncodeError) as exc:
             raise ValueError("the encryption key is not a valid Fernet key") from exc
+        self._current = keys[0]
         self._fernet = MultiFernet(keys)
         self._opened = functools.lru_cache(maxsize=DECRYPTED_KEPT)(self._open)
 
@@ -36,6 +37,19 @@ class FernetSecretBox:
 
     def decrypt(self, ciphertext: str) -> str:
         return self._opened(ciphertext)
+
+    def reseal(self, ciphertext: str) -> str | None:
+        token = ciphertext.encode("ascii", errors="replace")
+        try:
+            self._current.decrypt(token)
+        except InvalidToken:
+            pass
+        else:
+            return None
+        try:
+            return self._fernet.rotate(token).decode("ascii")
+        except InvalidToken as exc:
+            raise ValueError("the ciphertext is invalid or was tampered with") from exc
 
     def _open(self, ciphertext: str) -> str:
         try:

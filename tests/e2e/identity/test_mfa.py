@@ -3,50 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
 from urllib.parse import unquote
 
-import httpx
 import pyotp
 from bson import ObjectId
 
 from api.infrastructure.persistence.base.mongo import MongoClient
 from tests.support.app import AppClient, assert_problem, captured_logs, serve
 from tests.support.database import audit_actions
+from tests.support.mfa import enable_mfa, sign_in, unused_code, wrong_code
 from tests.support.onboarding import OWNER_PASSWORD, login, onboard, owner_headers
 from tests.support.people import MEMBER_PASSWORD, signed_in
 from tests.support.settings import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 AUTH = "/api/v1/auth"
-
-
-def unused_code(secret: str, used: set[str]) -> str:
-    """A currently accepted code (this, next or previous step) not in `used`; adds it.
-
-    Codes are single use, and a 30-second boundary may pass during a test: choosing among
-    the accepted ones at the time of use keeps the test deterministic."""
-    now = time.time()
-    code = next(c for c in (pyotp.TOTP(secret).at(now + k) for k in (0, 30, -30)) if c not in used)
-    used.add(code)
-    return code
-
-
-def wrong_code(secret: str) -> str:
-    valid = {pyotp.TOTP(secret).at(time.time() + 30 * k) for k in (-1, 0, 1)}
-    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
-
-
-async def sign_in(
-    http: httpx.AsyncClient, email: str, password: str, tenant_id: str | None
-) -> dict[str, Any]:
-    headers = {"X-Tenant-ID": tenant_id} if tenant_id else {}
-    response = await http.post(
-        f"{AUTH}/login", json={"email": email, "password": password}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_mfa_from_setup_to_sign_in_to_disable(
@@ -147,17 +117,6 @@ async def test_mfa_state_and_input_rules(client: AppClient) -> None:
         f"{AUTH}/mfa/enable", json={"code": pyotp.TOTP(second).now()}, headers=auth
     )
     assert fresh.status_code == 204
-
-
-async def enable_mfa(client: AppClient, auth: dict[str, str], used: set[str]) -> dict[str, Any]:
-    """Set MFA up and turn it on; the setup answer (seed and recovery codes)."""
-    setup = await client.post(f"{AUTH}/mfa/setup", headers=auth)
-    assert setup.status_code == 200, setup.text
-    body: dict[str, Any] = setup.json()
-    code = unused_code(body["secret"], used)
-    enabled = await client.post(f"{AUTH}/mfa/enable", json={"code": code}, headers=auth)
-    assert enabled.status_code == 204, enabled.text
-    return body
 
 
 async def test_recovery_codes_sign_in_once_each_and_are_renewed_and_erased(

@@ -28,14 +28,16 @@ OWNER = ("--owner-email", "Boss@Acme.example.com", "--owner-name", "Bea Boss")
 
 
 async def cli_process(
-    mongo_url: str, redis_url: str, db_name: str, *args: str
+    mongo_url: str, redis_url: str, db_name: str, *args: str, env: dict[str, str] | None = None
 ) -> tuple[int, Any, str]:
+    """`python -m api.cli *args` against the test servers (with `env` added)."""
     env = {
         **os.environ,
         "MONGO_URI": mongo_url,
         "MONGO_DB_NAME": db_name,
         "REDIS_URL": redis_url,
         "ENVIRONMENT": "test",
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "api.cli", *args,

@@ -157,3 +157,17 @@ def test_secret_box_reads_under_previous_keys_and_writes_under_the_current() -> 
         FernetSecretBox(old_key).decrypt(sealed_after)  # new writes use the new key only
     with pytest.raises(ValueError, match="Fernet key"):
         FernetSecretBox(new_key, ["not-a-key"])
+
+
+def test_reseal_moves_a_secret_to_the_current_key_once() -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    sealed_before = FernetSecretBox(old_key).encrypt("app-secret")
+    rotated = FernetSecretBox(new_key, [old_key])
+    resealed = rotated.reseal(sealed_before)
+    assert resealed is not None and resealed != sealed_before
+    assert FernetSecretBox(new_key).decrypt(resealed) == "app-secret"  # the old key can go
+    assert rotated.reseal(resealed) is None  # already under the current key: left as it is
+    stranger = FernetSecretBox(Fernet.generate_key().decode()).encrypt("app-secret")
+    for unreadable in (stranger, "not a token", sealed_before[:-4], "é"):
+        with pytest.raises(ValueError, match="invalid"):
+            rotated.reseal(unreadable)
