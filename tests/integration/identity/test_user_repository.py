@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -223,7 +224,9 @@ async def test_remove_role_everywhere(users: BeanieUserRepository) -> None:
 
 async def test_another_tenant_can_neither_see_nor_change(users: BeanieUserRepository) -> None:
     with tenant_context(TENANT_A):
-        mine = await users.add(new_user(role_ids=[ROLE_X]))
+        mine = await users.add(
+            new_user(role_ids=[ROLE_X], mfa_enabled=True, mfa_recovery_codes=["digest-1"])
+        )
     assert mine.id is not None
     with tenant_context(TENANT_B):
         assert await users.get(mine.id) is None
@@ -233,8 +236,10 @@ async def test_another_tenant_can_neither_see_nor_change(users: BeanieUserReposi
         assert (await search(users)).total == 0
         assert await users.count_with_role(ROLE_X) == 0
         assert await users.remove_role_everywhere(ROLE_X) == []
+        assert await users.spend_recovery_code(mine.id, "digest-1") is None
     with tenant_context(TENANT_A):
         kept = await users.get(mine.id)
+        assert kept is not None and kept.mfa_recovery_codes == ["digest-1"]
     assert kept is not None and kept.full_name == "Ada Lovelace" and kept.role_ids == [ROLE_X]
 
 
@@ -261,6 +266,7 @@ async def test_without_a_tenant_everything_is_refused(users: BeanieUserRepositor
         lambda: search(users),
         lambda: users.count_with_role(ROLE_X),
         lambda: users.remove_role_everywhere(ROLE_X),
+        lambda: users.spend_recovery_code(user_id, "digest"),
     ]
     for call in calls:
         with pytest.raises(TenantRequired):
@@ -268,6 +274,33 @@ async def test_without_a_tenant_everything_is_refused(users: BeanieUserRepositor
     raw = await UserDocument.get_pymongo_collection().find_one({})
     assert await UserDocument.find_all().count() == 1
     assert raw is not None and raw["full_name"] == "Ada Lovelace" and raw["role_ids"] == [ROLE_X]
+
+
+async def test_a_recovery_code_is_spent_once_and_only_while_mfa_is_on(
+    users: BeanieUserRepository,
+) -> None:
+    with tenant_context(TENANT_A):
+        stored = await users.add(new_user(mfa_enabled=True, mfa_recovery_codes=["d1", "d2"]))
+        assert stored.id is not None
+        racing = await asyncio.gather(
+            *(users.spend_recovery_code(stored.id, "d1") for _ in range(4))
+        )
+        spent = [user for user in racing if user is not None]
+        assert len(spent) == 1 and spent[0].mfa_recovery_codes == ["d2"]
+        assert await users.spend_recovery_code(stored.id, "unknown") is None
+        assert await users.spend_recovery_code("not-an-id", "d2") is None
+        await users.update(stored.id, {"mfa_enabled": False})
+        assert await users.spend_recovery_code(stored.id, "d2") is None  # MFA is off
+        left = await users.get(stored.id)
+    assert left is not None and left.mfa_recovery_codes == ["d2"]
+    admins = MongoPlatformUserRepository()
+    admin = await admins.add(
+        new_user("root@example.com", mfa_enabled=True, mfa_recovery_codes=["d1", "d2"])
+    )
+    assert admin.id is not None
+    racing = await asyncio.gather(*(admins.spend_recovery_code(admin.id, "d2") for _ in range(4)))
+    assert [u.mfa_recovery_codes for u in racing if u is not None] == [["d1"]]
+    assert await admins.spend_recovery_code("not-an-id", "d1") is None
 
 
 async def test_indexes_start_with_the_tenant() -> None:
