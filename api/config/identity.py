@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings
@@ -42,6 +43,14 @@ class AuthSettings(BaseSettings):
     refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     mfa_challenge_ttl_seconds: int = Field(default=300, ge=30, le=1800)
     password_min_length: int = Field(default=8, ge=8, le=128)
+    # New passwords checked against Have I Been Pwned's range API (k-anonymity: only the
+    # first 5 hex characters of the password's SHA-1 leave): `hibp` or `off`; unset, `hibp`
+    # in production and `off` elsewhere.
+    breached_password_check: Literal["hibp", "off"] | None = None
+    breached_password_api_url: str = Field(
+        default="https://api.pwnedpasswords.com", pattern="^https?://"
+    )
+    breached_password_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=1024)  # KiB
     argon2_parallelism: int = Field(default=4, ge=1)

@@ -8,6 +8,7 @@ from api.config import Settings
 from api.domain.identity.api_keys import ApiKeyRepository, ApiKeySecrets
 from api.domain.identity.auth import (
     AuthPolicy,
+    BreachedPasswords,
     OneTimeTokens,
     PasswordHasher,
     RateLimiter,
@@ -21,7 +22,7 @@ from api.domain.identity.auth import (
 from api.domain.identity.roles import RoleRepository
 from api.domain.identity.sign_in_codes import SignInCodePolicy, SignInCodes
 from api.domain.identity.users import PlatformUserRepository, UserRepository
-from api.domain.lifecycle import Startable
+from api.domain.lifecycle import Closeable, Startable
 from api.domain.permissions import SYSTEM_ROLES
 from api.infrastructure.cache.rate_limit import RedisRateLimiter
 from api.infrastructure.cache.revocations import RedisRevocations
@@ -35,6 +36,7 @@ from api.infrastructure.persistence.identity.users import (
     MongoPlatformUserRepository,
 )
 from api.infrastructure.security.api_keys import HmacApiKeySecrets
+from api.infrastructure.security.breached_passwords import NoBreachCheck, PwnedPasswordsRange
 from api.infrastructure.security.passwords import PwdlibPasswordHasher
 from api.infrastructure.security.recovery_codes import HmacRecoveryCodes
 from api.infrastructure.security.secret_box import FernetSecretBox, derive_dev_key
@@ -91,6 +93,17 @@ def secret_box(settings: Settings) -> FernetSecretBox:
     return FernetSecretBox(derive_dev_key(settings.security.jwt_secret.get_secret_value()))
 
 
+def breached_passwords(settings: Settings) -> PwnedPasswordsRange | NoBreachCheck:
+    """Have I Been Pwned's range API, by default in production only."""
+    auth = settings.auth
+    check = auth.breached_password_check or ("hibp" if settings.is_production else "off")
+    if check == "off":
+        return NoBreachCheck()
+    return PwnedPasswordsRange(
+        auth.breached_password_api_url, auth.breached_password_timeout_seconds
+    )
+
+
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     auth = settings.auth
     container.register(AuthPolicy, instance=auth_policy(settings))
@@ -103,6 +116,9 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     )
     container.register(SecretBox, instance=secret_box(settings))
     container.register(Totp, instance=PyOtpTotp())
+    breaches = breached_passwords(settings)
+    container.register(BreachedPasswords, instance=breaches)
+    container.register(Closeable, instance=breaches)
     container.register(
         RecoveryCodes,
         instance=HmacRecoveryCodes(settings.security.refresh_token_secret.get_secret_value()),

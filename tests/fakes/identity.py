@@ -7,6 +7,7 @@ from datetime import datetime
 
 from api.domain.identity.auth import (
     AccessClaims,
+    BreachedPasswords,
     OneTimeTokens,
     PasswordHasher,
     RateDecision,
@@ -219,6 +220,18 @@ class FakeHasher(PasswordHasher):
 
     async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
         return hashed == f"h:{password}", None
+
+
+class FakeBreaches(BreachedPasswords):
+    """The passwords in `breached` are known from breaches; `asked` records every check."""
+
+    def __init__(self, *breached: str) -> None:
+        self.breached = set(breached)
+        self.asked: list[str] = []
+
+    async def is_breached(self, password: str) -> bool:
+        self.asked.append(password)
+        return password in self.breached
 
 
 class FakeBox(SecretBox):

@@ -212,6 +212,15 @@ class Totp(Protocol):
     def verify(self, secret: str, code: str) -> bool: ...
 
 
+class BreachedPasswords(Protocol):
+    """Whether a password is known from data breaches (ASVS 2.1.7)."""
+
+    async def is_breached(self, password: str) -> bool:
+        """True when the password is in the breach corpus; False when it is not, or when
+        the check cannot be made (it never holds up a password change)."""
+        ...
+
+
 class RecoveryCodes(Protocol):
     """Single-use MFA recovery codes: made in sets, stored only as keyed digests."""
 

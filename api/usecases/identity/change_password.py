@@ -12,9 +12,10 @@ from api.domain.identity.auth import (
 )
 from api.domain.identity.users import User
 from api.usecases.identity.account_security import AccountSecurity
-from api.usecases.identity.rules import PASSWORD_RESET, check_new_password
+from api.usecases.identity.rules import PASSWORD_RESET
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.passwords import PasswordRules
 from api.usecases.kernel.rate_limits import enforce_rate
 
 WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
@@ -37,6 +38,7 @@ class ChangePassword:
         security: AccountSecurity,
         limiter: RateLimiter,
         auditor: Auditor,
+        passwords: PasswordRules,
         policy: AuthPolicy,
     ) -> None:
         self._accounts = accounts
@@ -45,6 +47,7 @@ class ChangePassword:
         self._security = security
         self._limiter = limiter
         self._auditor = auditor
+        self._passwords = passwords
         self._policy = policy
 
     async def execute(self, principal: Principal, current: str, new: str) -> None:
@@ -62,14 +65,13 @@ class ChangePassword:
                 "user.password_change_failed", "user", user.id, actor_id=user.id
             )
             raise Unauthorized(WRONG_CURRENT_PASSWORD)
-        check_new_password(
-            new, email=user.email, min_length=self._policy.password_min_length, field="new_password"
-        )
+        self._passwords.check_local(new, email=user.email, field="new_password")
         if new == current:
             raise InvalidInput(
                 "The password does not meet the policy.",
                 [FieldProblem(("new_password",), "must differ from the current password")],
             )
+        await self._passwords.check(new, email=user.email, field="new_password")
         await self._update(user, new)
 
     async def _update(self, user: User, new: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.domain.email.messages import EmailTemplate
 from api.domain.errors import Conflict, ServiceUnavailable
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, Principal
-from api.domain.identity.users import User, UserRepository, check_password_policy, normalize_email
+from api.domain.identity.users import User, UserRepository, normalize_email
 from api.domain.permissions import MEMBER_ROLE, Permission
 from api.domain.plans import LimitName
 from api.domain.tenancy import current_tenant
@@ -19,6 +19,7 @@ from api.usecases.kernel.authority import (
 )
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.mailer import QueueEmail
+from api.usecases.kernel.passwords import PasswordRules
 from api.usecases.kernel.plan_gate import PlanGate
 
 
@@ -44,10 +45,12 @@ class CreateUser:
         one_time_tokens: OneTimeTokens,
         queue_email: QueueEmail,
         auditor: Auditor,
+        passwords: PasswordRules,
         policy: AuthPolicy,
         gate: PlanGate,
     ) -> None:
         self._gate = gate
+        self._passwords = passwords
         self._users = users
         self._authority = authority
         self._hasher = hasher
@@ -68,9 +71,7 @@ class CreateUser:
         require_permission(principal, Permission.USERS_WRITE)
         email = normalize_email(email)
         if password is not None:
-            check_password_policy(
-                password, email=email, min_length=self._policy.password_min_length
-            )
+            await self._passwords.check(password, email=email)
         book = await self._authority.book()
         if role_ids is not None:
             require_permission(principal, Permission.USERS_MANAGE_ROLES)

@@ -14,9 +14,10 @@ from api.domain.plans import LimitName
 from api.domain.tenancy import current_tenant
 from api.domain.tenants.tenant import SignupMode, TenantRepository
 from api.usecases.identity.account_mail import send_verification
-from api.usecases.identity.rules import check_new_password, valid_email
+from api.usecases.identity.rules import valid_email
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import Mailer
+from api.usecases.kernel.passwords import PasswordRules
 from api.usecases.kernel.plan_gate import PlanGate
 from api.usecases.kernel.rate_limits import enforce_rate
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
@@ -45,6 +46,7 @@ class Register:
         mailer: Mailer,
         limiter: RateLimiter,
         auditor: Auditor,
+        passwords: PasswordRules,
         policy: AuthPolicy,
         gate: PlanGate,
     ) -> None:
@@ -58,6 +60,7 @@ class Register:
         self._mailer = mailer
         self._limiter = limiter
         self._auditor = auditor
+        self._passwords = passwords
         self._policy = policy
 
     async def execute(self, *, email: str, password: str, full_name: str) -> User:
@@ -72,9 +75,7 @@ class Register:
         email, name = valid_email(email), " ".join(full_name.split())
         if not name:
             raise InvalidInput("Invalid input.", [FieldProblem(("full_name",), "is required")])
-        check_new_password(
-            password, email=email, min_length=self._policy.password_min_length, field="password"
-        )
+        await self._passwords.check(password, email=email)
         member = await self._roles.get_by_name(MEMBER_ROLE)
         if member is None:  # a tenant set up before its roles: heal it
             member = (await self._setup.execute(tenant_id))[MEMBER_ROLE]

@@ -7,9 +7,10 @@ from api.domain.errors import InvalidToken
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, RateLimiter
 from api.domain.tenancy import current_tenant
 from api.usecases.identity.account_security import AccountSecurity
-from api.usecases.identity.rules import INVITATION, PASSWORD_RESET, check_new_password
+from api.usecases.identity.rules import INVITATION, PASSWORD_RESET
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.passwords import PasswordRules
 from api.usecases.kernel.rate_limits import enforce_rate
 
 BAD_LINK = "This link is not valid or has expired; ask for a new one."
@@ -34,6 +35,7 @@ class ResetPassword:
         security: AccountSecurity,
         limiter: RateLimiter,
         auditor: Auditor,
+        passwords: PasswordRules,
         policy: AuthPolicy,
     ) -> None:
         self._accounts = accounts
@@ -42,14 +44,14 @@ class ResetPassword:
         self._security = security
         self._limiter = limiter
         self._auditor = auditor
+        self._passwords = passwords
         self._policy = policy
 
     async def execute(self, token: str, new_password: str) -> None:
         tenant_id = current_tenant()
         ip, _ = current_client()
         await enforce_rate(self._limiter, f"reset:ip:{ip}", self._policy.sensitive_rate_per_ip)
-        minimum = self._policy.password_min_length
-        check_new_password(new_password, email="", min_length=minimum, field="new_password")
+        await self._passwords.check(new_password, email="", field="new_password")
         purpose = PASSWORD_RESET
         claimed = await self._one_time.consume(purpose=PASSWORD_RESET, token=token)
         if claimed is None:
@@ -60,7 +62,7 @@ class ResetPassword:
         user = await self._accounts.by_id(claimed[0])
         if user is None or user.id is None:
             raise InvalidToken(BAD_LINK)
-        check_new_password(new_password, email=user.email, min_length=minimum, field="new_password")
+        self._passwords.check_local(new_password, email=user.email, field="new_password")
         await self._accounts.update(
             user.id,
             {"password_hash": await self._hasher.hash(new_password), "email_verified": True},

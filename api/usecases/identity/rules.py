@@ -25,7 +25,7 @@ from api.common.request_context import current_client
 from api.domain.errors import FieldProblem, InvalidInput, NotFound
 from api.domain.identity.auth import AuthPolicy, RateLimiter
 from api.domain.identity.roles import Role, RoleRepository
-from api.domain.identity.users import User, UserRepository, check_password_policy, normalize_email
+from api.domain.identity.users import User, UserRepository, normalize_email
 from api.domain.permissions import PLATFORM_PERMISSIONS, unknown_permissions
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.rate_limits import enforce_rate
@@ -47,16 +47,6 @@ _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
 def lockout_key(plane: str, email: str) -> str:
     """The counter of failed sign-ins of `email` in `plane` (a tenant id, or "platform")."""
     return f"login:failures:{plane}:{email}"
-
-
-def check_new_password(password: str, *, email: str, min_length: int, field: str) -> None:
-    """The password policy, with its problems reported on `field` (422)."""
-    try:
-        check_password_policy(password, email=email, min_length=min_length)
-    except InvalidInput as exc:
-        raise InvalidInput(
-            exc.detail, [FieldProblem((field,), p.msg) for p in exc.problems]
-        ) from None
 
 
 def valid_email(raw: str) -> str:

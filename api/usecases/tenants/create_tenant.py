@@ -6,12 +6,13 @@ from pydantic import BaseModel, EmailStr, TypeAdapter, ValidationError
 
 from api.common.clock import utcnow
 from api.domain.errors import FieldProblem, InvalidInput
-from api.domain.identity.auth import AuthPolicy, PasswordHasher
-from api.domain.identity.users import User, UserRepository, check_password_policy, normalize_email
+from api.domain.identity.auth import PasswordHasher
+from api.domain.identity.users import User, UserRepository, normalize_email
 from api.domain.permissions import OWNER_ROLE, Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantRepository, TenantStatus
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.passwords import PasswordRules
 from api.usecases.kernel.tenant_setup import EnsureTenantSetup
 from api.usecases.tenants.invite_tenant_owner import InvitationStatus, InviteTenantOwner
 from api.usecases.tenants.rules import PlatformCaller, add_tenant, authorize, required_text
@@ -66,15 +67,15 @@ class CreateTenant:
         hasher: PasswordHasher,
         invite: InviteTenantOwner,
         auditor: Auditor,
-        policy: AuthPolicy,
+        passwords: PasswordRules,
     ) -> None:
         self._tenants = tenants
+        self._passwords = passwords
         self._setup = setup
         self._users = users
         self._hasher = hasher
         self._invite = invite
         self._auditor = auditor
-        self._policy = policy
 
     async def execute(
         self,
@@ -120,8 +121,7 @@ class CreateTenant:
         owner_full_name = required_text(owner_full_name, "owner_full_name")
         owner_email = owner_address(owner_email)
         if owner_password is not None:
-            min_length = self._policy.password_min_length
-            check_password_policy(owner_password, email=owner_email, min_length=min_length)
+            await self._passwords.check(owner_password, email=owner_email)
         tenant = await add_tenant(self._tenants, name, subdomain, status)
         assert tenant.id is not None  # noqa: S101 - stored tenants have ids
         owner = await self._add_owner(tenant.id, owner_email, owner_full_name, owner_password)

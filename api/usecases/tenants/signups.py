@@ -18,7 +18,7 @@ from api.domain.email.messages import EmailTemplate
 from api.domain.errors import Conflict, InvalidToken, NotFound
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, RateLimiter
 from api.domain.identity.roles import RoleRepository
-from api.domain.identity.users import User, UserRepository, check_password_policy
+from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import OWNER_ROLE, Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantDirectory, TenantRepository, TenantStatus
@@ -99,7 +99,6 @@ class SignUpTenant:
         company = required_text(company, "company")
         full_name = required_text(full_name, "full_name")
         email = owner_address(email, field="email")
-        check_password_policy(password, email=email, min_length=self._auth.password_min_length)
         tenant, owner = await self._create.store(
             name=company,
             subdomain=subdomain,

@@ -32,14 +32,16 @@ from api.usecases.identity.mfa_codes import MfaCodes, new_recovery_set
 from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
 from api.usecases.identity.reset_password import ResetPassword
-from api.usecases.identity.rules import check_new_password, pending_verification, valid_email
+from api.usecases.identity.rules import pending_verification, valid_email
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import Mailer, QueueEmail
+from api.usecases.kernel.passwords import PasswordRules
 from tests.fakes.audit import FakeAuditLog
 from tests.fakes.email import FakeOutbox
 from tests.fakes.identity import (
     FakeBox,
+    FakeBreaches,
     FakeHasher,
     FakeLimiter,
     FakeOneTime,
@@ -53,6 +55,7 @@ from tests.fakes.jobs import FakeJobs
 TENANT, OTHER = "a" * 24, "b" * 24
 POLICY = AuthPolicy(sensitive_rate_per_ip=3)
 GOOD = "correct-horse-1"
+BREACHED = "password1234"  # in the fake breach corpus
 
 
 def user(**fields: Any) -> User:
@@ -85,6 +88,8 @@ class World:
         self.outbox, self.jobs = FakeOutbox(), FakeJobs()
         self.mailer = Mailer(QueueEmail(self.outbox, self.jobs))
         self.auditor = Auditor(self.audit)
+        self.breaches = FakeBreaches(BREACHED)
+        self.passwords = PasswordRules(self.breaches, POLICY)
         self.recovery = HmacRecoveryCodes("unit-test-secret")
         self.codes = MfaCodes(
             FakeTotp(), FakeBox(), self.recovery, self.accounts, self.limiter, self.auditor, POLICY
@@ -93,15 +98,23 @@ class World:
     def reset(self) -> ResetPassword:
         return ResetPassword(
             self.accounts, FakeHasher(), self.one_time, self.security, self.limiter,
-            self.auditor, POLICY,
+            self.auditor, self.passwords, POLICY,
         )  # fmt: skip
 
 
-def test_password_problems_are_reported_on_the_named_field() -> None:
+async def test_password_problems_are_reported_on_the_named_field() -> None:
+    rules = PasswordRules(breaches := FakeBreaches(BREACHED), POLICY)
     with pytest.raises(InvalidInput) as caught:
-        check_new_password("short", email="a@b.co", min_length=8, field="new_password")
+        await rules.check("short", email="a@b.co", field="new_password")
     assert [p.loc for p in caught.value.problems] == [("new_password",)]
-    check_new_password("long-enough-1", email="a@b.co", min_length=8, field="new_password")
+    assert breaches.asked == []  # no lookup for a password the local rules refuse
+    with pytest.raises(InvalidInput) as caught:
+        await rules.check(BREACHED, email="a@b.co")
+    assert [(p.loc, "breach" in p.msg) for p in caught.value.problems] == [(("password",), True)]
+    assert BREACHED not in str(caught.value) + str(caught.value.problems)
+    await rules.check("long-enough-1", email="a@b.co", field="new_password")
+    rules.check_local(BREACHED, email="a@b.co")  # no lookup in the local rules
+    assert breaches.asked == [BREACHED, "long-enough-1"]
 
 
 def test_addresses_and_the_pending_state() -> None:
@@ -135,15 +148,17 @@ async def test_reset_requests_send_nothing_for_unknown_or_inactive_accounts() ->
     assert list(world.one_time.live) == ["tok1"]  # the newer link replaced the older one
 
 
-async def test_reset_checks_length_before_spending_and_ends_sessions_per_session() -> None:
+async def test_reset_checks_the_password_before_spending_and_ends_sessions_per_session() -> None:
     world = World(user(), sessions=("s1", "s2"))
     token = await world.one_time.issue(
         purpose="password_reset", user_id="u1", tenant_id=TENANT, ttl_seconds=60
     )
     with tenant_context(TenantId(TENANT)):
-        with pytest.raises(InvalidInput):
-            await world.reset().execute(token, "short")
-        assert world.one_time.consumed == []
+        for refused in ("short", BREACHED):
+            with pytest.raises(InvalidInput):
+                await world.reset().execute(token, refused)
+        assert world.one_time.consumed == []  # the link still works
+        world.limiter.counts.clear()  # three attempts a minute in this policy
         await world.limiter.hit("login:failures:" + TENANT + ":mia@acme.example.com", limit=9,
                                 window_seconds=60)  # fmt: skip
         await world.reset().execute(token, "a-new-password-1")
@@ -170,11 +185,17 @@ async def test_change_password_rules() -> None:
     world = World(user(), sessions=("s1", "s9"))
     change = ChangePassword(
         world.accounts, FakeHasher(), world.one_time, world.security, world.limiter,
-        world.auditor, POLICY,
+        world.auditor, world.passwords, POLICY,
     )  # fmt: skip
     with tenant_context(TenantId(TENANT)):
         with pytest.raises(Forbidden):
             await change.execute(principal(actor_id="admin"), GOOD, "a-new-password-1")
+        with pytest.raises(Unauthorized):  # no breach lookup before the password is right
+            await change.execute(principal(), "not-the-password", BREACHED)
+        assert world.breaches.asked == []
+        with pytest.raises(InvalidInput):
+            await change.execute(principal(), GOOD, BREACHED)
+        world.limiter.counts.clear()
         with pytest.raises(Unauthorized):
             await change.execute(principal(), "not-the-password", "a-new-password-1")
         with pytest.raises(InvalidInput):
