@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from api.domain.errors import FieldProblem, Forbidden, InvalidInput, Unauthorized
-from api.domain.identity.auth import (
-    AuthPolicy,
-    OneTimeTokens,
-    PasswordHasher,
-    Principal,
-    RateLimiter,
-)
+from api.domain.errors import FieldProblem, InvalidInput
+from api.domain.identity.auth import OneTimeTokens, PasswordHasher, Principal
 from api.domain.identity.users import User
 from api.usecases.identity.account_security import AccountSecurity
+from api.usecases.identity.reauthenticate import Reauthenticate, Refusals
 from api.usecases.identity.rules import PASSWORD_RESET
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.passwords import PasswordRules
-from api.usecases.kernel.rate_limits import enforce_rate
 
 WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
+CHANGE_REFUSALS = Refusals(
+    impersonating="A password cannot be changed while impersonating.",
+    wrong_password=WRONG_CURRENT_PASSWORD,
+    failed_action="user.password_change_failed",
+)
 
 
 class ChangePassword:
@@ -36,35 +35,20 @@ class ChangePassword:
         hasher: PasswordHasher,
         one_time: OneTimeTokens,
         security: AccountSecurity,
-        limiter: RateLimiter,
         auditor: Auditor,
         passwords: PasswordRules,
-        policy: AuthPolicy,
+        reauthenticate: Reauthenticate,
     ) -> None:
         self._accounts = accounts
         self._hasher = hasher
         self._one_time = one_time
         self._security = security
-        self._limiter = limiter
         self._auditor = auditor
         self._passwords = passwords
-        self._policy = policy
+        self._reauthenticate = reauthenticate
 
     async def execute(self, principal: Principal, current: str, new: str) -> None:
-        if principal.actor_id is not None:
-            raise Forbidden("A password cannot be changed while impersonating.")
-        await enforce_rate(
-            self._limiter, f"password:user:{principal.user_id}", self._policy.sensitive_rate_per_ip
-        )
-        user = await self._accounts.by_id(principal.user_id)
-        if user is None or user.id is None or not user.is_active:
-            raise Unauthorized("The account is not available.")
-        matches, _ = await self._hasher.verify(current, user.password_hash)
-        if not matches:
-            await self._auditor.record(
-                "user.password_change_failed", "user", user.id, actor_id=user.id
-            )
-            raise Unauthorized(WRONG_CURRENT_PASSWORD)
+        user = await self._reauthenticate.user(principal, current, CHANGE_REFUSALS)
         self._passwords.check_local(new, email=user.email, field="new_password")
         if new == current:
             raise InvalidInput(

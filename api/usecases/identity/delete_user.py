@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.domain.errors import Conflict, NotFound
 from api.domain.identity.auth import Principal
-from api.domain.identity.users import UserRepository
+from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import Permission
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
@@ -20,8 +20,9 @@ from api.usecases.kernel.authority import (
 class DeleteUser:
     """Delete a user (`users:delete`) and end their sessions at once.
 
-    Rules: not yourself (409); not a user holding permissions you do not (403); not the
-    tenant's last active owner (409). Audited: `user.deleted`.
+    Rules: not yourself (409: see `DeleteOwnAccount`); not a user holding permissions you
+    do not (403); not the tenant's last active owner (409). Audited: `user.deleted`.
+    Returns the deleted user (the route removes their avatar).
     """
 
     def __init__(
@@ -36,7 +37,7 @@ class DeleteUser:
         self._sessions = sessions
         self._auditor = auditor
 
-    async def execute(self, principal: Principal, user_id: str) -> None:
+    async def execute(self, principal: Principal, user_id: str) -> User:
         require_permission(principal, Permission.USERS_DELETE)
         if user_id == principal.user_id:
             raise Conflict("You cannot delete your own account here.")
@@ -55,3 +56,4 @@ class DeleteUser:
             changes=audit_extra(principal, {"email": target.email,
                                             "full_name": target.full_name}),
         )  # fmt: skip
+        return target

@@ -15,7 +15,7 @@ from tests.support.files import (
     upload,
 )
 from tests.support.onboarding import onboard, owner_headers
-from tests.support.people import USERS, audit_entries, signed_in, two_tenants
+from tests.support.people import MEMBER_PASSWORD, USERS, audit_entries, signed_in, two_tenants
 
 ME = "/api/v1/auth/me"
 
@@ -119,3 +119,23 @@ async def test_avatar_types_and_size(make_storage_client: ClientFactory, blob_di
         assert ok.status_code == 200, ok.text
         shown = await fetch(http, ok.json()["avatar_url"])
         assert shown.headers["content-type"] == "image/gif"
+
+
+async def test_a_deleted_users_avatar_leaves_the_storage(client: AppClient, blob_dir: Path) -> None:
+    acme = await onboard(client, "acme")
+    owner = await owner_headers(client, acme)
+    for email, by_themselves in (("max@acme.example.com", True), ("ann@acme.example.com", False)):
+        user, headers = await signed_in(client, acme, owner, email)
+        image = await upload(
+            client, headers, png_bytes(1500), "me.png", path=avatar_path(user["id"])
+        )
+        assert image.status_code == 200, image.text
+        assert len(blobs_in(blob_dir)) == 1 and await FileDocument.count() == 1
+        if by_themselves:
+            deleted = await client.post(
+                "/api/v1/auth/delete-account", json={"password": MEMBER_PASSWORD}, headers=headers
+            )
+        else:
+            deleted = await client.delete(f"{USERS}/{user['id']}", headers=owner)
+        assert deleted.status_code == 204, deleted.text
+        assert blobs_in(blob_dir) == [] and await FileDocument.count() == 0

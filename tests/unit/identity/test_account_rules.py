@@ -29,6 +29,7 @@ from api.usecases.identity.change_password import ChangePassword
 from api.usecases.identity.disable_mfa import DisableMfa
 from api.usecases.identity.enable_mfa import EnableMfa
 from api.usecases.identity.mfa_codes import MfaCodes, new_recovery_set
+from api.usecases.identity.reauthenticate import Reauthenticate
 from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
 from api.usecases.identity.reset_password import ResetPassword
@@ -184,8 +185,9 @@ async def test_a_link_of_another_tenant_is_invalid() -> None:
 async def test_change_password_rules() -> None:
     world = World(user(), sessions=("s1", "s9"))
     change = ChangePassword(
-        world.accounts, FakeHasher(), world.one_time, world.security, world.limiter,
-        world.auditor, world.passwords, POLICY,
+        world.accounts, FakeHasher(), world.one_time, world.security, world.auditor,
+        world.passwords,
+        Reauthenticate(world.accounts, FakeHasher(), world.limiter, world.auditor, POLICY),
     )  # fmt: skip
     with tenant_context(TenantId(TENANT)):
         with pytest.raises(Forbidden):

@@ -13,6 +13,7 @@ from api.interfaces.http.problems import problem_responses
 from api.interfaces.http.schemas.identity.auth import (
     AcceptedOut,
     ChangePasswordIn,
+    DeleteAccountIn,
     EmailIn,
     MfaCodeIn,
     MfaSetupOut,
@@ -22,7 +23,9 @@ from api.interfaces.http.schemas.identity.auth import (
     TokenIn,
     UserOut,
 )
+from api.usecases.files.remove_avatar import RemoveDeletedUsersAvatar
 from api.usecases.identity.change_password import ChangePassword
+from api.usecases.identity.delete_own_account import DeleteOwnAccount
 from api.usecases.identity.disable_mfa import DisableMfa
 from api.usecases.identity.enable_mfa import EnableMfa
 from api.usecases.identity.register import Register
@@ -240,3 +243,28 @@ async def mfa_recovery_codes(
     codes = await use_case.execute(principal, body.code)
     response.headers.update(_NO_STORE)
     return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post(
+    "/delete-account",
+    status_code=204,
+    summary="Delete your own account",
+    description=(
+        "A tenant user's right to erasure: with the current `password` (and, with MFA on, "
+        "a current `code` or a recovery code), the account is deleted, every session ends "
+        "at once and the avatar is removed from the storage; what the user did (messages, "
+        "notes, audit entries) stays, naming their id. A wrong password is 401, a wrong code "
+        "401 `invalid_mfa_code`; the tenant's last active owner is 409 (make someone else "
+        "owner first); impersonation, API keys and platform admins are 403. Attempts share "
+        "the password change's budget per user (429)."
+    ),
+    responses=problem_responses(401, 403, 409, 422, 429),
+)
+async def delete_account(
+    principal: CurrentUser,
+    body: DeleteAccountIn,
+    use_case: Annotated[DeleteOwnAccount, Inject(DeleteOwnAccount)],
+    avatars: Annotated[RemoveDeletedUsersAvatar, Inject(RemoveDeletedUsersAvatar)],
+) -> Response:
+    await avatars.execute(await use_case.execute(principal, body.password, body.code))
+    return _no_content()

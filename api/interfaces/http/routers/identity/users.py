@@ -22,6 +22,7 @@ from api.interfaces.http.schemas.identity.users import (
 )
 from api.interfaces.http.schemas.paging import PagingQuery
 from api.usecases.files.describe_profiles import DescribeProfiles
+from api.usecases.files.remove_avatar import RemoveDeletedUsersAvatar
 from api.usecases.identity.create_user import CreateUser
 from api.usecases.identity.delete_user import DeleteUser
 from api.usecases.identity.get_user import GetUser
@@ -155,8 +156,9 @@ async def update_user(
     status_code=204,
     summary="Delete a user",
     description=(
-        "Needs `users:delete`. Not yourself and not the tenant's last active owner (409). "
-        "The user's sessions end at once."
+        "Needs `users:delete`. Not yourself (409: `POST /auth/delete-account`) and not the "
+        "tenant's last active owner (409). The user's sessions end at once and their "
+        "avatar is removed from the storage."
     ),
     responses=_WRITE,
 )
@@ -164,8 +166,9 @@ async def delete_user(
     user_id: str,
     principal: Annotated[Principal, require(Permission.USERS_DELETE)],
     use_case: Annotated[DeleteUser, Inject(DeleteUser)],
+    avatars: Annotated[RemoveDeletedUsersAvatar, Inject(RemoveDeletedUsersAvatar)],
 ) -> Response:
-    await use_case.execute(principal, user_id)
+    await avatars.execute(await use_case.execute(principal, user_id))
     return Response(status_code=204)
 
 

@@ -164,6 +164,11 @@ class TokenIn(BaseModel):
     token: str = Field(min_length=1, max_length=512)
 
 
+class DeleteAccountIn(BaseModel):
+    password: Password = Field(min_length=1, max_length=1024)
+    code: MfaCode | None = None
+
+
 class ChangePasswordIn(BaseModel):
     current_password: Password = Field(min_length=1, max_length=1024)
     new_password: Password = Field(min_length=1, max_length=1024)
