@@ -47,6 +47,16 @@ class StorageSettings(BaseSettings):
     storage_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     storage_max_in_flight: int = Field(default=4, ge=1, le=64)
 
+    # Files stored from outside (uploads, avatars, message media, imports) scanned for
+    # malware as they are stored: `off`, or `clamd` (ClamAV's daemon at CLAMD_HOST:PORT,
+    # its INSTREAM command). Files above MALWARE_SCAN_MAX_BYTES are refused (413) while a
+    # scanner is on: keep it at or below clamd's StreamMaxLength (25 MB by default).
+    malware_scanner: str = Field(default="off", pattern="^(off|clamd)$")
+    clamd_host: str = "127.0.0.1"
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    malware_scan_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    malware_scan_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_container: str = "parley"
     aws_access_key_id: str | None = None

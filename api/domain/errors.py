@@ -154,6 +154,17 @@ class PayloadTooLarge(ParleyError):
         super().__init__(detail or f"The file is larger than the limit of {limit} bytes.")
 
 
+class MalwareDetected(InvalidInput):
+    """The malware scanner found a threat in the file (named in `threat`); nothing is kept."""
+
+    code = "malware_detected"
+    title = "Malware detected"
+
+    def __init__(self, threat: str) -> None:
+        self.threat = threat
+        super().__init__(f"The file was refused: the malware scanner found {threat}.")
+
+
 class UnsupportedMediaType(ParleyError):
     """The upload's content, as sniffed from its first bytes, is not an allowed type."""
 

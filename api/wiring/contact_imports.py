@@ -17,6 +17,7 @@ import punq
 
 from api.config import Settings
 from api.domain.errors import InvalidInput, UnsupportedMediaType
+from api.domain.files.scanning import MalwareScanner
 from api.domain.files.storage import FileCatalog, FilenameSanitizer
 from api.domain.messaging.imports import (
     ContactImportRepository,
@@ -58,10 +59,11 @@ class FileStoreImportFiles:
         sanitize: FilenameSanitizer,
         storage_policy: StoragePolicy,
         policy: ImportPolicy,
+        scanner: MalwareScanner,
     ) -> None:
         self._storages = storages
         self._files = files
-        self._store = FileStore(storages, files, sniff_import, sanitize, storage_policy)
+        self._store = FileStore(storages, files, sniff_import, sanitize, storage_policy, scanner)
         self._max_bytes = policy.max_bytes
 
     async def store(

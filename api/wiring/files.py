@@ -9,6 +9,7 @@ import punq
 
 from api.config import Settings
 from api.domain.files.downloads import DownloadLinks
+from api.domain.files.scanning import MalwareScanner
 from api.domain.files.storage import (
     BlobStorageFactory,
     ContentSniffer,
@@ -21,6 +22,7 @@ from api.infrastructure.persistence.files.storage import (
     BeanieFileRepository,
     BeanieStorageConfigRepository,
 )
+from api.infrastructure.scanning.clamd import ClamdScanner, NoMalwareScanner
 from api.infrastructure.storage.factory import DeploymentBlobStorageFactory
 from api.infrastructure.storage.local import LocalUrlSigner, local_download_url
 from api.infrastructure.storage.sniff import sanitize_filename, sniff_content_type
@@ -50,6 +52,18 @@ def storage_policy(settings: Settings) -> StoragePolicy:
     )
 
 
+def malware_scanner(settings: Settings) -> ClamdScanner | NoMalwareScanner:
+    storage = settings.storage
+    if storage.malware_scanner == "off":
+        return NoMalwareScanner()
+    return ClamdScanner(
+        storage.clamd_host,
+        storage.clamd_port,
+        storage.malware_scan_timeout_seconds,
+        storage.malware_scan_max_bytes,
+    )
+
+
 def register(container: punq.Container, settings: Settings, clients: Clients) -> None:
     signer = LocalUrlSigner(download_link_secret(settings))
     factory = DeploymentBlobStorageFactory(
@@ -62,6 +76,7 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(ContentSniffer, instance=sniff_content_type)
     container.register(FilenameSanitizer, instance=sanitize_filename)
     container.register(StoragePolicy, instance=storage_policy(settings))
+    container.register(MalwareScanner, instance=malware_scanner(settings))
     # One instance: it caches decrypted (immutable) settings versions.
     container.register(
         StorageConfigRepository, BeanieStorageConfigRepository, scope=punq.Scope.singleton

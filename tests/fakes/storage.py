@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from api.domain.errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
 from api.domain.files.downloads import DownloadLinks
+from api.domain.files.scanning import MalwareScan, MalwareScanner
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     BlobStorage,
@@ -159,3 +160,44 @@ class FakeLinks(DownloadLinks):
         if params.get("sig") != "good":
             raise Forbidden("bad link")
         return Link(params["tenant"], params["key"], "a.txt", "text/plain")
+
+
+class FakeScan(MalwareScan):
+    def __init__(self, scanner: FakeScanner) -> None:
+        self._scanner = scanner
+        self.fed = bytearray()
+        self.aborted = False
+
+    async def feed(self, chunk: bytes) -> None:
+        self.fed += chunk
+
+    async def threat(self) -> str | None:
+        if self._scanner.fail_verdict:
+            raise ServiceUnavailable("malware scanner")
+        return self._scanner.signature if self._scanner.marker in self.fed else None
+
+    async def abort(self) -> None:
+        self.aborted = True
+
+
+class FakeScanner(MalwareScanner):
+    """Finds `signature` in a file containing `marker`; `down` refuses to begin,
+    `fail_verdict` gives no verdict; `scans` are the scans begun."""
+
+    def __init__(self, max_bytes: int = 1_000_000, marker: bytes = b"EICAR") -> None:
+        self._max_bytes = max_bytes
+        self.marker = marker
+        self.signature = "Eicar-Test-Signature"
+        self.down = False
+        self.fail_verdict = False
+        self.scans: list[FakeScan] = []
+
+    @property
+    def max_bytes(self) -> int | None:
+        return self._max_bytes
+
+    async def begin(self) -> MalwareScan | None:
+        if self.down:
+            raise ServiceUnavailable("malware scanner")
+        self.scans.append(FakeScan(self))
+        return self.scans[-1]

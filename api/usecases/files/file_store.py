@@ -7,7 +7,12 @@
 - the key is `tenants/{tenant_id}/{uuid}`, never the filename; the filename is sanitised
   and kept only as metadata;
 - the metadata records the settings version used; when it cannot be written the blob is
-  deleted, so a failed upload leaves neither an orphan blob nor metadata.
+  deleted, so a failed upload leaves neither an orphan blob nor metadata;
+- with a malware scanner configured, the bytes are fed to it as they are stored (no
+  second pass) and its verdict is read before the metadata is written: a threat found is
+  422 `malware_detected` and the blob is deleted; a scanner that cannot be reached is 503
+  and nothing is kept; a file larger than the scanner takes is 413. Parley's own files
+  (exports, transcripts) are not scanned.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from uuid import uuid4
 from pydantic import BaseModel
 
 from api.common.behind import Behind
-from api.domain.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from api.domain.errors import (
+    InvalidInput,
+    MalwareDetected,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from api.domain.files.scanning import MalwareScan, MalwareScanner
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     BlobStorage,
@@ -130,6 +142,13 @@ async def _read_head(chunks: AsyncIterator[bytes], want: int) -> list[bytes]:
     return head
 
 
+async def _scanned(chunks: AsyncIterator[bytes], scan: MalwareScan) -> AsyncIterator[bytes]:
+    """The chunks, each fed to the scan before it goes on to the storage."""
+    async for chunk in chunks:
+        await scan.feed(chunk)
+        yield chunk
+
+
 async def _discard(storage: BlobStorage, key: str) -> None:
     """Delete a blob that must not stay; a failure here is logged, not raised."""
     try:
@@ -148,12 +167,14 @@ class FileStore:
         sniff: ContentSniffer,
         sanitize: FilenameSanitizer,
         policy: StoragePolicy,
+        scanner: MalwareScanner,
     ) -> None:
         self._storages = storages
         self._files = files
         self._sniff = sniff
         self._sanitize = sanitize
         self._policy = policy
+        self._scanner = scanner
 
     async def store(
         self,
@@ -163,7 +184,12 @@ class FileStore:
         owner_id: str,
         allowed: frozenset[str],
         max_bytes: int,
+        scan: bool = True,
     ) -> StoredFile:
+        """Store one file by the rules above; `scan=False` for Parley's own files."""
+        scan_limit = self._scanner.max_bytes if scan else None
+        if scan_limit is not None:
+            max_bytes = min(max_bytes, scan_limit)
         if upload.size_hint is not None and upload.size_hint > max_bytes:
             raise PayloadTooLarge(max_bytes)
         chunks = aiter(upload.chunks)
@@ -181,14 +207,25 @@ class FileStore:
         tenant_id = current_tenant()
         config, storage = await self._storages.current()
         key = f"tenants/{tenant_id}/{uuid4().hex}"
+        scanning = await self._scanner.begin() if scan_limit is not None else None
         meter = _Meter(max_bytes)
+        source = meter.stream(head, chunks)
         try:
-            await storage.put(key, meter.stream(head, chunks), content_type=content_type)
+            await storage.put(
+                key, _scanned(source, scanning) if scanning else source, content_type=content_type
+            )
+            threat = await scanning.threat() if scanning else None
         except BaseException as exc:
+            if scanning:
+                await scanning.abort()
             await _discard(storage, key)
             if meter.too_large and not isinstance(exc, PayloadTooLarge):
                 raise PayloadTooLarge(max_bytes) from None  # however the adapter wrapped it
             raise
+        if threat is not None:
+            await _discard(storage, key)
+            log.warning("a %s file was refused: the malware scanner found %s", purpose, threat)
+            raise MalwareDetected(threat)
         record = StoredFile(
             tenant_id=tenant_id, filename=filename, content_type=content_type,
             size=meter.size, sha256=meter.sha256, key=key,

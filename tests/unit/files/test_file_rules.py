@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -12,11 +12,13 @@ from api.domain.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    MalwareDetected,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from api.domain.files.scanning import MalwareScanner
 from api.domain.files.storage import (
     DEFAULT_CONFIG_ID,
     StorageConfig,
@@ -24,6 +26,7 @@ from api.domain.files.storage import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant
+from api.infrastructure.scanning.clamd import NoMalwareScanner
 from api.usecases.files.delete_file import DeleteFile
 from api.usecases.files.describe_profiles import DescribeProfiles
 from api.usecases.files.file_store import FileStore, Upload
@@ -46,6 +49,7 @@ from tests.fakes.storage import (
     FakeFactory,
     FakeFiles,
     FakeLinks,
+    FakeScanner,
     sanitize,
     sniff,
 )
@@ -74,9 +78,12 @@ class Shelf:
     files: FakeFiles
     audit: FakeAuditLog
 
+    scanner: MalwareScanner = field(default_factory=NoMalwareScanner)
+
     @property
     def store(self) -> FileStore:
-        return FileStore(Storages(self.factory, self.configs), self.files, sniff, sanitize, POLICY)
+        storages = Storages(self.factory, self.configs)
+        return FileStore(storages, self.files, sniff, sanitize, POLICY, self.scanner)
 
     @property
     def local(self) -> FakeBlobs:
@@ -147,6 +154,41 @@ async def test_a_known_size_over_the_limit_is_refused_before_reading(shelf: Shel
 
     with pytest.raises(PayloadTooLarge):
         await store_upload(shelf).execute(WRITER, Upload("a.png", never(), size_hint=100_001))
+
+
+async def test_a_file_the_scanner_flags_is_refused_and_leaves_nothing(shelf: Shelf) -> None:
+    shelf.scanner = scanner = FakeScanner()
+    clean = PNG + b"x" * 20_000
+    stored = await store_upload(shelf).execute(WRITER, upload(clean, chunk=4096))
+    assert bytes(scanner.scans[0].fed) == clean  # every byte, in order, in one pass
+    assert stored.file.size == len(clean)
+    with pytest.raises(MalwareDetected) as caught:
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"..EICAR..", chunk=4))
+    assert caught.value.threat == "Eicar-Test-Signature"
+    assert list(shelf.files.files) == [stored.file.id]
+    assert list(shelf.local.blobs) == [stored.file.key] and len(shelf.local.deleted) == 1
+
+
+async def test_a_scanner_that_fails_keeps_nothing_and_limits_the_size(shelf: Shelf) -> None:
+    shelf.scanner = scanner = FakeScanner(max_bytes=2_000)
+    scanner.down = True
+    with pytest.raises(ServiceUnavailable):
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"x" * 100))
+    assert shelf.local.blobs == {} and shelf.local.deleted == []  # nothing was written
+    scanner.down, scanner.fail_verdict = False, True
+    with pytest.raises(ServiceUnavailable):
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"x" * 100))
+    assert shelf.local.blobs == {} and shelf.files.files == {} and scanner.scans[-1].aborted
+    scanner.fail_verdict = False
+    with pytest.raises(PayloadTooLarge) as caught:  # the scanner's limit, under POLICY's
+        await store_upload(shelf).execute(WRITER, upload(PNG + b"x" * 5_000, chunk=512))
+    assert caught.value.limit == 2_000 and shelf.local.blobs == {}
+    # Parley's own files are not scanned, and keep their own limit.
+    kept = await shelf.store.store(
+        upload(PNG + b"EICAR" + b"x" * 5_000), purpose="contact_export", owner_id="e1",
+        allowed=frozenset({"image/png"}), max_bytes=100_000, scan=False,
+    )  # fmt: skip
+    assert kept.size == len(PNG) + 5_005 and len(scanner.scans) == 1  # the failed one
 
 
 async def test_empty_files_and_failed_writes_leave_nothing(shelf: Shelf) -> None:

@@ -1,0 +1,1 @@
+"""Malware scanners (`MalwareScanner` adapters)."""
