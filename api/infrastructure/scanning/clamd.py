@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 SCANNER = "malware scanner"
 T = TypeVar("T")
-MAX_REPLY_BYTES = 4096
 SEND_PIECE = 1024 * 1024  # clamd reads chunks into a buffer of its own: bounded pieces
 
 
