@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.domain.errors import PayloadTooLarge
+from api.domain.errors import MalwareDetected, PayloadTooLarge
 from api.domain.identity.auth import Principal
 from api.domain.permissions import Permission
 from api.domain.plans import LimitName, PlanLimitReached
@@ -18,7 +18,8 @@ class StoreUpload:
 
     Rules: see `FileStore` (sniffed type in `ALLOWED_CONTENT_TYPES` else 415, at most
     `MAX_UPLOAD_BYTES` else 413, streamed, hashed, no orphans); the file counts against
-    the plan's `storage_bytes` (402 `plan_limit_reached` past it). Audited: `file.uploaded`.
+    the plan's `storage_bytes` (402 `plan_limit_reached` past it). Audited: `file.uploaded`,
+    and `file.refused` when the malware scanner found a threat (422 `malware_detected`).
     """
 
     def __init__(
@@ -45,11 +46,20 @@ class StoreUpload:
                 allowed=self._policy.allowed_content_types,
                 max_bytes=max_bytes,
             )
-        except PayloadTooLarge:
+        except PayloadTooLarge as exc:
             await self._gate.release(held)
             limit = await self._gate.limit(LimitName.STORAGE_BYTES)
-            if held.amount and max_bytes < largest and limit is not None:
+            # The plan's room, not another limit (the malware scanner's is lower), stopped it.
+            plan_bound = held.amount and max_bytes < largest and exc.limit == max_bytes
+            if plan_bound and limit is not None:
                 raise PlanLimitReached(LimitName.STORAGE_BYTES, limit) from None
+            raise
+        except MalwareDetected as exc:
+            await self._gate.release(held)
+            await self._auditor.record(
+                "file.refused", "file", None, actor_id=principal.user_id,
+                changes=audit_extra(principal, {"reason": "malware", "threat": exc.threat}),
+            )  # fmt: skip
             raise
         except BaseException:
             await self._gate.release(held)

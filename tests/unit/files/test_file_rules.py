@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
 
@@ -24,6 +25,7 @@ from api.domain.files.storage import (
     StorageConfig,
     StorageProvider,
 )
+from api.domain.plans import LimitName
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant
 from api.infrastructure.scanning.clamd import NoMalwareScanner
@@ -40,9 +42,10 @@ from api.usecases.files.update_storage_settings import UpdateStorageSettings
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.describe_users import DescribeUsers
+from api.usecases.kernel.plan_gate import PlanGate, Reservation
 from api.usecases.kernel.tenancy import ResolveTenant
 from tests.fakes.audit import FakeAuditLog
-from tests.fakes.plans import unlimited_gate
+from tests.fakes.plans import UnlimitedGate, unlimited_gate
 from tests.fakes.storage import (
     FakeBlobs,
     FakeConfigs,
@@ -189,6 +192,34 @@ async def test_a_scanner_that_fails_keeps_nothing_and_limits_the_size(shelf: She
         allowed=frozenset({"image/png"}), max_bytes=100_000, scan=False,
     )  # fmt: skip
     assert kept.size == len(PNG) + 5_005 and len(scanner.scans) == 1  # the failed one
+
+
+class RoomyPlan(UnlimitedGate):
+    """A plan with a storage limit and room for whatever is asked."""
+
+    async def limit(self, name: LimitName) -> int | None:
+        return 10_000_000
+
+    async def reserve(
+        self, name: LimitName, amount: int, *, least: int | None = None
+    ) -> Reservation:
+        return Reservation("r1", amount)
+
+
+async def test_the_scanners_limit_is_413_not_the_plans_402_and_threats_are_audited(
+    shelf: Shelf,
+) -> None:
+    shelf.scanner = FakeScanner(max_bytes=2_000)
+    uploads = StoreUpload(shelf.store, Auditor(shelf.audit), POLICY, cast(PlanGate, RoomyPlan()))
+    data = PNG + b"x" * 5_000
+    sized = Upload(filename="a.png", chunks=upload(data).chunks, size_hint=len(data))
+    with pytest.raises(PayloadTooLarge) as caught:
+        await uploads.execute(WRITER, sized)
+    assert type(caught.value) is PayloadTooLarge and caught.value.limit == 2_000
+    with pytest.raises(MalwareDetected):
+        await uploads.execute(WRITER, upload(PNG + b"EICAR"))
+    [refused] = shelf.audit.entries
+    assert refused.action == "file.refused" and refused.changes["threat"] == "Eicar-Test-Signature"
 
 
 async def test_empty_files_and_failed_writes_leave_nothing(shelf: Shelf) -> None:
