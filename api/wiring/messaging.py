@@ -46,7 +46,7 @@ from api.domain.messaging.outbound import (
     StaleOutbound,
 )
 from api.domain.messaging.presence import PresenceStore
-from api.domain.messaging.realtime import InboxEvents, InboxFeed
+from api.domain.messaging.realtime import InboxEventLog, InboxEvents, InboxFeed
 from api.domain.messaging.routing import AssignmentState, OutOfHoursMarks
 from api.domain.messaging.segments import SegmentRepository
 from api.domain.messaging.teams import TeamRepository
@@ -195,12 +195,11 @@ def register(container: punq.Container, settings: Settings, clients: Clients) ->
     container.register(TeamRepository, BeanieTeamRepository)
     container.register(SnoozeAlarms, instance=PlatformSnoozeAlarms())
     container.register(MediaSink, FileStoreMediaSink)  # FileStore: discovered later
-    container.register(
-        InboxEvents,
-        instance=RedisStreamInboxEvents(
-            clients.redis, retention_seconds=settings.realtime.retention_seconds
-        ),
+    events = RedisStreamInboxEvents(
+        clients.redis, retention_seconds=settings.realtime.retention_seconds
     )
+    container.register(InboxEvents, instance=events)
+    container.register(InboxEventLog, instance=events)
     feed = inbox_feed(settings, clients)
     container.register(InboxFeed, instance=feed)
     container.register(Listener, instance=feed)  # the reader runs in the API only

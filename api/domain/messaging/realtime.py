@@ -76,6 +76,15 @@ class InboxEvents(Protocol):
         ...
 
 
+class InboxEventLog(Protocol):
+    """The events a tenant's log still keeps (for reconnecting sockets to replay)."""
+
+    async def forget_conversations(self, tenant_id: str, conversation_ids: list[str]) -> int:
+        """Remove every event of these conversations from the tenant's log (an erasure);
+        how many went. `ServiceUnavailable("cache")` when the log cannot be reached."""
+        ...
+
+
 @dataclass(frozen=True)
 class CursoredEvent:
     """An event as read back from its tenant's log: `cursor` is its position there (what a

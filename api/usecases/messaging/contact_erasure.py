@@ -11,7 +11,9 @@ what is left (each step finds only what is still there):
 2. the files they sent (the copies of their media in the tenant's storage: bytes, then
    record), read from the messages' links before the messages lose them;
 3. what they wrote: the text, content and file link of every inbound message of those
-   conversations (`content: {"erased": true}`);
+   conversations (`content: {"erased": true}`); and every event of those conversations
+   still kept in the tenant's real-time log (what reconnecting sockets replay: the
+   person's messages, the business's replies, the conversation's contact summary);
 4. their campaign recipient rows keep their status and times, lose the address, name and
    rendered values; rows still pending are skipped (`deleted`);
 5. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
@@ -23,9 +25,9 @@ What stays: the business's own messages (outbound; an agent's reply may name the
 CRM records (leads, tickets, meetings: the tenant's business records, with their own
 deletes), the row results of imports (a failed row keeps its cell; an import's file is
 deleted when it ends), exports already made (they expire by themselves), and the audit
-log (`contact.erased`, with counts and no personal data). The raw webhook deliveries and
-the real-time event stream keep what the person sent until they expire
-(`WEBHOOK_RETENTION_DAYS`, `REALTIME_RETENTION_SECONDS`).
+log (`contact.erased`, with counts and no personal data). The raw webhook deliveries
+keep what the person sent until they expire (`WEBHOOK_RETENTION_DAYS`), and sockets
+connected at the time received what they received.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ from api.domain.messaging.contacts import (
 )
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.messages import MediaSink, MessageRepository
+from api.domain.messaging.realtime import InboxEventLog
 from api.domain.permissions import Permission
+from api.domain.tenancy import current_tenant
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import audit_extra, require_permission
 from api.usecases.kernel.clock import stored_now
@@ -68,6 +72,7 @@ class ErasureReport(BaseModel):
     messages_erased: int
     files_deleted: int
     campaign_rows_erased: int
+    realtime_events_erased: int
     erased_at: datetime
 
 
@@ -82,6 +87,7 @@ class ContactErasure:
         messages: MessageRepository,
         media: MediaSink,
         recipients: CampaignRecipientRepository,
+        events: InboxEventLog,
         auditor: Auditor,
     ) -> None:
         self._contacts = contacts
@@ -90,6 +96,7 @@ class ContactErasure:
         self._messages = messages
         self._media = media
         self._recipients = recipients
+        self._events = events
         self._auditor = auditor
 
     async def erase(
@@ -103,6 +110,7 @@ class ContactErasure:
             for file_id in await self._messages.inbound_files(conversation_id):
                 files += int(await self._media.remove(file_id))
             messages += await self._messages.erase_inbound(conversation_id)
+        events = await self._events.forget_conversations(current_tenant(), conversations)
         rows = await self._recipients.erase_contact(contact.id, at)
         await self._identities.forget_contact(contact.id)
         await self._contacts.erase(contact.id, at)
@@ -112,6 +120,7 @@ class ContactErasure:
             messages_erased=messages,
             files_deleted=files,
             campaign_rows_erased=rows,
+            realtime_events_erased=events,
             erased_at=at,
         )
         counts = report.model_dump(exclude={"contact_id", "erased_at"})

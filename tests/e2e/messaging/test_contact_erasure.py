@@ -12,6 +12,7 @@ from typing import Any
 
 import punq
 from bson import ObjectId
+from redis.asyncio import Redis
 
 from api.domain.files.storage import FileRepository
 from api.domain.messaging.campaigns import (
@@ -32,6 +33,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.files.storage import FileDocument
+from api.infrastructure.realtime.streams import EVENT_FIELD
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from tests.e2e.operations.test_inbound_media_job import linked, png
 from tests.support.app import AppClient, assert_problem
@@ -44,6 +46,7 @@ from tests.support.people import (
     signed_in,
     two_tenants,
 )
+from tests.support.realtime import stream_entries
 
 CONTACTS = "/api/v1/contacts"
 CONVERSATIONS = "/api/v1/conversations"
@@ -120,7 +123,11 @@ async def history(client: AppClient, headers: dict[str, str]) -> list[dict[str, 
 
 
 async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
-    client: AppClient, container: punq.Container, graph: FakeGraph, worker: Path
+    client: AppClient,
+    container: punq.Container,
+    graph: FakeGraph,
+    worker: Path,
+    redis_client: Redis,
 ) -> None:
     acme, owner, beta, beta_owner = await two_tenants(client)
     acme_id, beta_id = acme.tenant.id or "", beta.tenant.id or ""
@@ -141,13 +148,24 @@ async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
     assert_problem(await client.post(url, headers=beta_owner), 404, "not_found")
     assert (await client.get(f"{CONTACTS}/{contact['id']}", headers=owner)).status_code == 200
 
+    def of_conversation(entries: list[Any]) -> list[Any]:
+        return [e for e in entries if conversation_id in e[1][EVENT_FIELD]]
+
+    published = of_conversation(await stream_entries(redis_client, acme_id))
+    beta_events = await stream_entries(redis_client, beta_id)
+    assert published and beta_events  # the real-time log replays them to sockets
+
     erased = await client.post(url, headers=owner)
     assert erased.status_code == 200, erased.text
     report = erased.json()
     assert report == {
         "contact_id": contact["id"], "conversations": 1, "messages_erased": 2,
-        "files_deleted": 1, "campaign_rows_erased": 2, "erased_at": report["erased_at"],
+        "files_deleted": 1, "campaign_rows_erased": 2,
+        "realtime_events_erased": len(published), "erased_at": report["erased_at"],
     }  # fmt: skip
+    # The real-time log keeps no event of the conversation; Beta's log is untouched.
+    assert of_conversation(await stream_entries(redis_client, acme_id)) == []
+    assert await stream_entries(redis_client, beta_id) == beta_events
 
     # The contact is gone; its conversation stays with a blank summary.
     assert (await client.get(f"{CONTACTS}/{contact['id']}", headers=owner)).status_code == 404

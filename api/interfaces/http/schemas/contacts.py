@@ -289,6 +289,12 @@ class ContactErasureOut(BaseModel):
     campaign_rows_erased: int = Field(
         description="Campaign recipient rows that lost their address, name and values"
     )
+    realtime_events_erased: int = Field(
+        description=(
+            "Events of their conversations removed from the tenant's real-time log (what "
+            "reconnecting sockets replay)"
+        )
+    )
     erased_at: datetime
 
     @classmethod
