@@ -29,6 +29,7 @@ class EmailTemplate(StrEnum):
     TENANT_APPROVED = "tenant_approved"
     TENANT_REJECTED = "tenant_rejected"
     PLAN_LIMIT_WARNING = "plan_limit_warning"
+    SECURITY_NOTICE = "security_notice"
 
 
 class EmailStatus(StrEnum):

@@ -98,6 +98,7 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
     EmailTemplate.SIGN_IN_CODE: ("user_name", "code", "expires_minutes"),
     EmailTemplate.TENANT_APPROVED: ("user_name", "login_url"),
     EmailTemplate.TENANT_REJECTED: ("user_name", "reason"),
+    EmailTemplate.SECURITY_NOTICE: ("user_name", "change", "detail", "changed_at", "login_url"),
     EmailTemplate.PLAN_LIMIT_WARNING: (
         "limit_name",
         "used",

@@ -8,6 +8,7 @@ from api.domain.identity.users import User
 from api.usecases.identity.account_security import AccountSecurity
 from api.usecases.identity.reauthenticate import Reauthenticate, Refusals
 from api.usecases.identity.rules import PASSWORD_RESET
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.passwords import PasswordRules
@@ -38,6 +39,7 @@ class ChangePassword:
         auditor: Auditor,
         passwords: PasswordRules,
         reauthenticate: Reauthenticate,
+        notices: SecurityNotices,
     ) -> None:
         self._accounts = accounts
         self._hasher = hasher
@@ -46,6 +48,7 @@ class ChangePassword:
         self._auditor = auditor
         self._passwords = passwords
         self._reauthenticate = reauthenticate
+        self._notices = notices
 
     async def execute(self, principal: Principal, current: str, new: str) -> None:
         user = await self._reauthenticate.user(principal, current, CHANGE_REFUSALS)
@@ -68,3 +71,4 @@ class ChangePassword:
             "user.password_changed", "user", user.id, actor_id=user.id,
             changes={"sessions_ended": len(ended)},
         )  # fmt: skip
+        await self._notices.send(user, SecurityChange.PASSWORD_CHANGED)

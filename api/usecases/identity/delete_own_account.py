@@ -7,6 +7,7 @@ from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
 from api.usecases.identity.mfa_codes import MfaCodes
 from api.usecases.identity.reauthenticate import Reauthenticate, Refusals
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import Authority, SessionEnder
@@ -39,6 +40,7 @@ class DeleteOwnAccount:
         authority: Authority,
         sessions: SessionEnder,
         auditor: Auditor,
+        notices: SecurityNotices,
     ) -> None:
         self._users = users
         self._reauthenticate = reauthenticate
@@ -46,6 +48,7 @@ class DeleteOwnAccount:
         self._authority = authority
         self._sessions = sessions
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, password: str, code: str | None) -> User:
         if principal.is_platform:
@@ -67,4 +70,5 @@ class DeleteOwnAccount:
             "user.deleted", "user", user.id, actor_id=user.id,
             changes={"email": user.email, "full_name": user.full_name, "self": True},
         )  # fmt: skip
+        await self._notices.send(user, SecurityChange.ACCOUNT_DELETED)
         return user

@@ -6,6 +6,7 @@ from api.domain.errors import Conflict, NotFound
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import Permission
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
@@ -31,11 +32,13 @@ class DeleteUser:
         authority: Authority,
         sessions: SessionEnder,
         auditor: Auditor,
+        notices: SecurityNotices,
     ) -> None:
         self._users = users
         self._authority = authority
         self._sessions = sessions
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, user_id: str) -> User:
         require_permission(principal, Permission.USERS_DELETE)
@@ -56,4 +59,7 @@ class DeleteUser:
             changes=audit_extra(principal, {"email": target.email,
                                             "full_name": target.full_name}),
         )  # fmt: skip
+        await self._notices.send(
+            target, SecurityChange.ACCOUNT_DELETED, detail="An administrator deleted it."
+        )
         return target

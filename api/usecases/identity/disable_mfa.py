@@ -5,6 +5,7 @@ from __future__ import annotations
 from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal
 from api.usecases.identity.mfa_codes import MfaCodes, account_for_mfa_change, mfa_off
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 
@@ -17,10 +18,13 @@ class DisableMfa:
     429). The seed and the unused recovery codes are erased.
     """
 
-    def __init__(self, accounts: Accounts, codes: MfaCodes, auditor: Auditor) -> None:
+    def __init__(
+        self, accounts: Accounts, codes: MfaCodes, auditor: Auditor, notices: SecurityNotices
+    ) -> None:
         self._accounts = accounts
         self._codes = codes
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, code: str) -> None:
         user = await account_for_mfa_change(self._accounts, principal)
@@ -33,3 +37,4 @@ class DisableMfa:
             "user.mfa_disabled", "user", user.id, actor_id=user.id,
             changes={"mfa_enabled": {"from": True, "to": False}},
         )  # fmt: skip
+        await self._notices.send(user, SecurityChange.MFA_DISABLED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal
 from api.usecases.identity.mfa_codes import MfaCodes, account_for_mfa_change
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 
@@ -17,10 +18,13 @@ class EnableMfa:
     From now on a password sign-in only earns an MFA challenge.
     """
 
-    def __init__(self, accounts: Accounts, codes: MfaCodes, auditor: Auditor) -> None:
+    def __init__(
+        self, accounts: Accounts, codes: MfaCodes, auditor: Auditor, notices: SecurityNotices
+    ) -> None:
         self._accounts = accounts
         self._codes = codes
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, code: str) -> None:
         user = await account_for_mfa_change(self._accounts, principal)
@@ -35,3 +39,4 @@ class EnableMfa:
             "user.mfa_enabled", "user", user.id, actor_id=user.id,
             changes={"mfa_enabled": {"from": False, "to": True}},
         )  # fmt: skip
+        await self._notices.send(user, SecurityChange.MFA_ENABLED)

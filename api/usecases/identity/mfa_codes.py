@@ -23,6 +23,7 @@ from api.domain.identity.auth import (
     Totp,
 )
 from api.domain.identity.users import User
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.rate_limits import enforce_rate
@@ -62,6 +63,7 @@ class MfaCodes:
         limiter: RateLimiter,
         auditor: Auditor,
         policy: AuthPolicy,
+        notices: SecurityNotices,
     ) -> None:
         self._totp = totp
         self._secrets = secrets
@@ -70,6 +72,7 @@ class MfaCodes:
         self._limiter = limiter
         self._auditor = auditor
         self._policy = policy
+        self._notices = notices
 
     async def check(self, user: User, code: str, *, recovery: bool = False) -> None:
         """Accept `code` for `user` or raise; with `recovery`, a recovery code is spent."""
@@ -99,6 +102,9 @@ class MfaCodes:
             "auth.mfa_recovery_code_used", "user", user_id, actor_id=user_id,
             changes={"recovery_codes_left": left},
         )  # fmt: skip
+        await self._notices.send(
+            spent_by, SecurityChange.RECOVERY_CODE_USED, detail=f"{left} of them are left."
+        )
 
     def _matches(self, user: User, code: str) -> bool:
         if not user.mfa_secret:

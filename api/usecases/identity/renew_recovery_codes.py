@@ -5,6 +5,7 @@ from __future__ import annotations
 from api.domain.errors import Conflict
 from api.domain.identity.auth import Principal, RecoveryCodes
 from api.usecases.identity.mfa_codes import MfaCodes, account_for_mfa_change, new_recovery_set
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 
@@ -23,11 +24,13 @@ class RenewRecoveryCodes:
         codes: MfaCodes,
         recovery_codes: RecoveryCodes,
         auditor: Auditor,
+        notices: SecurityNotices,
     ) -> None:
         self._accounts = accounts
         self._codes = codes
         self._recovery_codes = recovery_codes
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, code: str) -> list[str]:
         user = await account_for_mfa_change(self._accounts, principal)
@@ -41,4 +44,5 @@ class RenewRecoveryCodes:
             "user.mfa_recovery_codes_renewed", "user", user.id, actor_id=user.id,
             changes={"recovery_codes_left": len(stored)},
         )  # fmt: skip
+        await self._notices.send(user, SecurityChange.RECOVERY_CODES_RENEWED)
         return shown

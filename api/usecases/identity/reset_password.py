@@ -8,6 +8,7 @@ from api.domain.identity.auth import AuthPolicy, OneTimeTokens, PasswordHasher, 
 from api.domain.tenancy import current_tenant
 from api.usecases.identity.account_security import AccountSecurity
 from api.usecases.identity.rules import INVITATION, PASSWORD_RESET
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.passwords import PasswordRules
@@ -37,6 +38,7 @@ class ResetPassword:
         auditor: Auditor,
         passwords: PasswordRules,
         policy: AuthPolicy,
+        notices: SecurityNotices,
     ) -> None:
         self._accounts = accounts
         self._hasher = hasher
@@ -46,6 +48,7 @@ class ResetPassword:
         self._auditor = auditor
         self._passwords = passwords
         self._policy = policy
+        self._notices = notices
 
     async def execute(self, token: str, new_password: str) -> None:
         tenant_id = current_tenant()
@@ -76,3 +79,5 @@ class ResetPassword:
             action, "user", user.id, actor_id=user.id,
             changes={"sessions_ended": len(ended)},
         )  # fmt: skip
+        if purpose == PASSWORD_RESET:  # accepting an invitation changes nothing known
+            await self._notices.send(user, SecurityChange.PASSWORD_RESET)

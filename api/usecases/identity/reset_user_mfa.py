@@ -9,6 +9,7 @@ from api.domain.identity.users import UserRepository
 from api.domain.permissions import Permission
 from api.usecases.identity.mfa_codes import mfa_off
 from api.usecases.identity.rules import existing_user
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.authority import (
@@ -36,11 +37,13 @@ class ResetUserMfa:
         authority: Authority,
         sessions: SessionEnder,
         auditor: Auditor,
+        notices: SecurityNotices,
     ) -> None:
         self._users = users
         self._authority = authority
         self._sessions = sessions
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(self, principal: Principal, user_id: str) -> None:
         require_permission(principal, Permission.USERS_ACTIVATE)
@@ -60,3 +63,4 @@ class ResetUserMfa:
             "user.mfa_reset", "user", user_id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"mfa_enabled": {"from": True, "to": False}}),
         )  # fmt: skip
+        await self._notices.send(updated, SecurityChange.MFA_RESET)

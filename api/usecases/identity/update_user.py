@@ -8,6 +8,7 @@ from api.domain.identity.auth import OneTimeTokens, Principal
 from api.domain.identity.users import User, UserRepository, normalize_email
 from api.domain.permissions import Permission
 from api.usecases.identity.rules import EMAIL_VERIFICATION, PASSWORD_RESET
+from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor, diff
 from api.usecases.kernel.authority import (
@@ -36,11 +37,13 @@ class UpdateUser:
         authority: Authority,
         one_time_tokens: OneTimeTokens,
         auditor: Auditor,
+        notices: SecurityNotices,
     ) -> None:
         self._users = users
         self._authority = authority
         self._tokens = one_time_tokens
         self._auditor = auditor
+        self._notices = notices
 
     async def execute(
         self,
@@ -90,6 +93,13 @@ class UpdateUser:
             "user.updated", "user", user_id, actor_id=principal.user_id,
             changes=audit_extra(principal, diff(before, changes)),
         )  # fmt: skip
+        if "email" in changes:  # told at the address it was, which may be the victim's
+            await self._notices.send(
+                target, SecurityChange.EMAIL_CHANGED,
+                detail=f"It is now {changes['email']}.", to=target.email,
+            )  # fmt: skip
+        if "phone" in changes:
+            await self._notices.send(updated, SecurityChange.PHONE_CHANGED)
         return updated
 
 

@@ -66,6 +66,13 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
     EmailTemplate.SIGN_IN_CODE: {"user_name": "Ada", "code": "042917", "expires_minutes": 5},
     EmailTemplate.TENANT_APPROVED: {"user_name": "Ada", "login_url": LINK},
     EmailTemplate.TENANT_REJECTED: {"user_name": "Ada", "reason": "Not a business"},
+    EmailTemplate.SECURITY_NOTICE: {
+        "user_name": "Ada",
+        "change": "Your password was changed.",
+        "detail": "",
+        "changed_at": "2026-12-07 21:00 UTC",
+        "login_url": LINK,
+    },
     EmailTemplate.PLAN_LIMIT_WARNING: {
         "limit_name": "seats",
         "used": 8,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from api.common.clock import utcnow
+from api.domain.email.messages import EmailTemplate
 from api.domain.errors import (
     Conflict,
     Forbidden,
@@ -34,6 +35,7 @@ from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
 from api.usecases.identity.reset_password import ResetPassword
 from api.usecases.identity.rules import pending_verification, valid_email
+from api.usecases.identity.security_notices import SecurityNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.mailer import Mailer, QueueEmail
@@ -68,6 +70,15 @@ def user(**fields: Any) -> User:
     return User(**{**base, **fields})
 
 
+def notices(world: World) -> list[tuple[str, object, object]]:
+    """The security notices queued: (to, what changed, detail)."""
+    return [
+        (e.to, e.context["change"], e.context["detail"])
+        for e in world.outbox.emails.values()
+        if e.template is EmailTemplate.SECURITY_NOTICE
+    ]
+
+
 def principal(user_id: str = "u1", actor_id: str | None = None) -> Principal:
     now = datetime.now(UTC)
     return Principal(
@@ -92,14 +103,16 @@ class World:
         self.breaches = FakeBreaches(BREACHED)
         self.passwords = PasswordRules(self.breaches, POLICY)
         self.recovery = HmacRecoveryCodes("unit-test-secret")
+        self.notices = SecurityNotices(self.mailer, POLICY)
         self.codes = MfaCodes(
-            FakeTotp(), FakeBox(), self.recovery, self.accounts, self.limiter, self.auditor, POLICY
-        )
+            FakeTotp(), FakeBox(), self.recovery, self.accounts, self.limiter, self.auditor,
+            POLICY, self.notices,
+        )  # fmt: skip
 
     def reset(self) -> ResetPassword:
         return ResetPassword(
             self.accounts, FakeHasher(), self.one_time, self.security, self.limiter,
-            self.auditor, self.passwords, POLICY,
+            self.auditor, self.passwords, POLICY, self.notices,
         )  # fmt: skip
 
 
@@ -188,6 +201,7 @@ async def test_change_password_rules() -> None:
         world.accounts, FakeHasher(), world.one_time, world.security, world.auditor,
         world.passwords,
         Reauthenticate(world.accounts, FakeHasher(), world.limiter, world.auditor, POLICY),
+        world.notices,
     )  # fmt: skip
     with tenant_context(TenantId(TENANT)):
         with pytest.raises(Forbidden):
@@ -210,6 +224,7 @@ async def test_change_password_rules() -> None:
         await change.execute(principal(), GOOD, "a-new-password-1")
     assert world.revocations.sessions == ["s1", "s9"]  # this session too
     assert world.users.rows["u1"].password_hash == "h:a-new-password-1"
+    assert notices(world) == [("mia@acme.example.com", "Your password was changed.", "")]
 
 
 async def test_mfa_codes_are_checked_once_and_replays_refused() -> None:
@@ -230,8 +245,8 @@ async def test_mfa_codes_are_checked_once_and_replays_refused() -> None:
 
 async def test_enable_needs_a_pending_seed_and_disable_erases_it() -> None:
     world = World(user())
-    enable = EnableMfa(world.accounts, world.codes, world.auditor)
-    disable = DisableMfa(world.accounts, world.codes, world.auditor)
+    enable = EnableMfa(world.accounts, world.codes, world.auditor, world.notices)
+    disable = DisableMfa(world.accounts, world.codes, world.auditor, world.notices)
     with tenant_context(TenantId(TENANT)):
         with pytest.raises(Conflict):
             await enable.execute(principal(), "123456")
@@ -270,14 +285,20 @@ async def test_a_recovery_code_stands_in_for_the_authenticator_once() -> None:
         "auth.mfa_failed", "auth.mfa_recovery_code_used", "auth.mfa_failed", "auth.mfa_failed",
     ]  # fmt: skip
     world.limiter.counts.clear()
+    assert notices(world) == [
+        ("mia@acme.example.com", "One of your two-factor recovery codes was used.",
+         "9 of them are left."),
+    ]  # fmt: skip
     # A TOTP code still works where recovery codes are allowed.
     await world.codes.check(world.users.rows["u1"], "123456", recovery=True)
 
 
 async def test_renewed_recovery_codes_replace_the_old_ones_and_disable_erases_them() -> None:
     world = World(user(mfa_secret=FakeBox().encrypt("123456SEED")))
-    renew = RenewRecoveryCodes(world.accounts, world.codes, world.recovery, world.auditor)
-    disable = DisableMfa(world.accounts, world.codes, world.auditor)
+    renew = RenewRecoveryCodes(
+        world.accounts, world.codes, world.recovery, world.auditor, world.notices
+    )
+    disable = DisableMfa(world.accounts, world.codes, world.auditor, world.notices)
     with tenant_context(TenantId(TENANT)):
         with pytest.raises(Conflict):  # MFA is off
             await renew.execute(principal(), "123456")
