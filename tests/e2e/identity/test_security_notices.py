@@ -20,7 +20,7 @@ async def notices(mongo: MongoClient, db_name: str, tenant_id: str) -> list[dict
     cursor = (
         mongo[db_name]["outbound_emails"]
         .find({"template": "security_notice", "tenant_id": tenant_id})
-        .sort("created_at", 1)
+        .sort("_id", 1)  # in the order they were queued (two may share a millisecond)
     )
     return [raw async for raw in cursor]
 
