@@ -10,6 +10,11 @@ Idempotent: a message already linked is left alone, and of two runs copying at o
 (a redelivered job) the first to link wins and the other deletes its copy. The linked
 message is published as `message.updated`. A message erased while its file was copied
 (the person's data erased) gets no link, and the copy is deleted again.
+
+A file the storage's rules refuse for good (a type not allowed, larger than the limit, or
+found infected by the malware scanner) is not kept, and the message says why instead:
+`content.media_refused: {reason, detail}` (`unsupported_type`, `too_large`, `malware`),
+published as `message.updated`; the job ends there (retrying would refuse it again).
 """
 
 from __future__ import annotations
@@ -17,12 +22,22 @@ from __future__ import annotations
 import logging
 import mimetypes
 
+from api.domain.errors import MalwareDetected, PayloadTooLarge, UnsupportedMediaType
 from api.domain.messaging.channels import ChannelRepository
 from api.domain.messaging.gateway import ChannelGateways
 from api.domain.messaging.messages import MediaLink, MediaSink, MessageRepository
 from api.domain.messaging.realtime import InboxEvent, InboxEvents, InboxEventType
 
 log = logging.getLogger(__name__)
+
+
+def refusal(exc: MalwareDetected | UnsupportedMediaType | PayloadTooLarge) -> dict[str, str]:
+    """What a message says about a file the storage refused."""
+    if isinstance(exc, MalwareDetected):
+        return {"reason": "malware", "detail": exc.detail}
+    if isinstance(exc, UnsupportedMediaType):
+        return {"reason": "unsupported_type", "detail": exc.detail}
+    return {"reason": "too_large", "detail": exc.detail}
 
 
 def media_filename(kind: str, media_id: str, filename: str | None, mime: str | None) -> str:
@@ -62,15 +77,19 @@ class CopyInboundMedia:
             log.info("message %s has no media to copy (or its channel is gone)", message_id)
             return None
         gateway = self._gateways.for_channel(channel)
-        async with gateway.open_media(media_id) as download:
-            content_type = download.content_type or media.get("mime_type")
-            link = await self._sink.store(
-                filename=media_filename(message.type, media_id, media.get("filename"),
-                                        content_type),
-                chunks=download.chunks,
-                content_type=content_type,
-                owner_id=message.id,
-            )  # fmt: skip
+        try:
+            async with gateway.open_media(media_id) as download:
+                content_type = download.content_type or media.get("mime_type")
+                link = await self._sink.store(
+                    filename=media_filename(message.type, media_id, media.get("filename"),
+                                            content_type),
+                    chunks=download.chunks,
+                    content_type=content_type,
+                    owner_id=message.id,
+                )  # fmt: skip
+        except (MalwareDetected, UnsupportedMediaType, PayloadTooLarge) as exc:
+            await self._refused(message.id, exc)
+            return None
         if not await self._messages.link_media(message.id, link):
             # Another run linked its copy first, or the message was erased (or deleted)
             # meanwhile: this copy is not kept.
@@ -87,3 +106,14 @@ class CopyInboundMedia:
             )
         )
         return link
+
+    async def _refused(
+        self, message_id: str, exc: MalwareDetected | UnsupportedMediaType | PayloadTooLarge
+    ) -> None:
+        log.warning("the file of message %s was refused: %s", message_id, exc.code)
+        await self._messages.annotate(message_id, {"media_refused": refusal(exc)})
+        refused = await self._messages.get(message_id)
+        if refused is not None:
+            await self._events.publish(
+                InboxEvent.of_message(InboxEventType.MESSAGE_UPDATED, refused)
+            )
