@@ -121,9 +121,11 @@ class FakeSessions(SessionStore):
 
     def __init__(self) -> None:
         self.active: dict[tuple[str | None, str], list[str]] = {}
+        self.started: dict[str, Session] = {}
 
     async def create(self, session: Session) -> None:
         self.active.setdefault((session.tenant_id, session.user_id), []).append(session.id)
+        self.started[session.id] = session
 
     async def rotate(self, session_id: str, presented_hash: str, new_hash: str) -> Rotation:
         return Rotation(RotateOutcome.INVALID)
@@ -136,6 +138,10 @@ class FakeSessions(SessionStore):
 
     async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
         return self.active.pop((tenant_id, user_id), [])
+
+    async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
+        ids = self.active.get((tenant_id, user_id), [])
+        return [self.started[i] for i in reversed(ids) if i in self.started]
 
 
 class FakeRevocations(Revocations):

@@ -57,6 +57,9 @@ class Session(BaseModel):
     expires_at: datetime
     revoked: bool = False
     actor_id: str | None = None
+    ip: str | None = None  # where it was started from
+    user_agent: str | None = None
+    last_used_at: datetime | None = None  # its last refresh
 
 
 class RotateOutcome(StrEnum):
@@ -144,6 +147,10 @@ class SessionStore(Protocol):
 
     async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
         """Revoke every session of a user; the revoked session ids."""
+        ...
+
+    async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
+        """The user's sessions neither revoked nor expired, newest first."""
         ...
 
 

@@ -7,12 +7,14 @@ from datetime import timedelta
 from uuid import uuid4
 
 from api.common.clock import utcnow
+from api.common.request_context import current_client
 from api.domain.identity.auth import AuthPolicy, Session, SessionStore, TokenPair, TokenService
 from api.domain.identity.roles import RoleRepository, departments_only, effective_permissions
 from api.domain.identity.users import User
 from api.domain.permissions import PLATFORM_PERMISSIONS
 
 IMPERSONATION_TTL_SECONDS = 3600
+USER_AGENT_KEPT = 256  # characters of a session's user agent kept for its listing
 
 
 class PermissionResolver:
@@ -56,6 +58,7 @@ class SessionIssuer:
         session_id = uuid4().hex
         refresh, refresh_hash = self._tokens.new_refresh_token(session_id)
         now = utcnow()
+        ip, agent = current_client()
         await self._sessions.create(
             Session(
                 id=session_id,
@@ -65,6 +68,9 @@ class SessionIssuer:
                 created_at=now,
                 expires_at=now + timedelta(seconds=self._session_ttl(actor_id)),
                 actor_id=actor_id,
+                ip=ip,
+                user_agent=(agent or "")[:USER_AGENT_KEPT] or None,
+                last_used_at=now,
             )
         )
         return await self.tokens_for(user, session_id, refresh, actor_id=actor_id), session_id

@@ -31,6 +31,9 @@ EITHER_PLANE = {
     "auth_mfa_enable",
     "auth_mfa_disable",
     "auth_mfa_recovery_codes",
+    "auth_list_sessions",
+    "auth_end_session",
+    "auth_end_other_sessions",
 }
 # Operations that never take the tenant header: the platform plane's, health, and the
 # signed download link (which carries its tenant).

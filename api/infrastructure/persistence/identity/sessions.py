@@ -26,6 +26,7 @@ from api.domain.errors import Conflict
 from api.domain.identity.auth import RotateOutcome, Rotation, Session
 from api.infrastructure.persistence.base.mongo import database_errors
 
+MAX_LISTED = 200  # sessions listed for one user (each sign-in makes one)
 SPENT_KEPT = 50
 
 
@@ -46,6 +47,9 @@ class SessionDocument(Document):
     expires_at: datetime
     revoked: bool = False
     actor_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    last_used_at: datetime | None = None
     spent: list[SpentHash] = Field(default_factory=list)
 
     class Settings:
@@ -70,6 +74,9 @@ def _to_session(raw: Mapping[str, Any]) -> Session:
         expires_at=_aware(raw["expires_at"]),
         revoked=bool(raw.get("revoked", False)),
         actor_id=raw.get("actor_id"),
+        ip=raw.get("ip"),
+        user_agent=raw.get("user_agent"),
+        last_used_at=_aware(raw["last_used_at"]) if raw.get("last_used_at") else None,
     )
 
 
@@ -94,6 +101,9 @@ class MongoSessionStore:
             "expires_at": session.expires_at,
             "revoked": session.revoked,
             "actor_id": session.actor_id,
+            "ip": session.ip,
+            "user_agent": session.user_agent,
+            "last_used_at": session.last_used_at,
             "spent": [],
         }
         try:
@@ -113,7 +123,7 @@ class MongoSessionStore:
                     "expires_at": {"$gt": now},
                 },
                 {
-                    "$set": {"current_hash": new_hash},
+                    "$set": {"current_hash": new_hash, "last_used_at": now},
                     "$push": {
                         "spent": {
                             "$each": [{"hash": presented_hash, "at": now}],
@@ -159,3 +169,11 @@ class MongoSessionStore:
             # is revoked too (its id is simply not reported).
             await self._collection.update_many(owner, {"$set": {"revoked": True}})
         return [entry["_id"] for entry in active]
+
+    async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
+        owner = {"tenant_id": tenant_id, "user_id": user_id, "revoked": False}
+        with database_errors():
+            found = await self._collection.find(
+                {**owner, "expires_at": {"$gt": utcnow()}}, {"spent": 0}
+            ).to_list(length=MAX_LISTED)
+        return sorted(map(_to_session, found), key=lambda s: s.created_at, reverse=True)

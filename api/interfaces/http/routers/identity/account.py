@@ -17,9 +17,13 @@ from api.interfaces.http.schemas.identity.auth import (
     EmailIn,
     MfaCodeIn,
     MfaSetupOut,
+    PasswordIn,
     RecoveryCodesOut,
     RegisterIn,
     ResetPasswordIn,
+    SessionListOut,
+    SessionOut,
+    SessionsEndedOut,
     TokenIn,
     UserOut,
 )
@@ -28,6 +32,7 @@ from api.usecases.identity.change_password import ChangePassword
 from api.usecases.identity.delete_own_account import DeleteOwnAccount
 from api.usecases.identity.disable_mfa import DisableMfa
 from api.usecases.identity.enable_mfa import EnableMfa
+from api.usecases.identity.own_sessions import EndOwnSessions, ListOwnSessions
 from api.usecases.identity.register import Register
 from api.usecases.identity.renew_recovery_codes import RenewRecoveryCodes
 from api.usecases.identity.request_password_reset import RequestPasswordReset
@@ -268,3 +273,62 @@ async def delete_account(
 ) -> Response:
     await avatars.execute(await use_case.execute(principal, body.password, body.code))
     return _no_content()
+
+
+@router.get(
+    "/sessions",
+    summary="Your live sessions",
+    description=(
+        "Every sign-in of yours not yet ended or expired, newest first: where it started "
+        "(IP, user agent), when, its last refresh, `current` for the one asking, and "
+        "`impersonated_by` for a platform admin's impersonation."
+    ),
+    responses=problem_responses(401, 403),
+    openapi_extra=EITHER_PLANE,
+)
+async def list_sessions(
+    principal: CurrentUser,
+    use_case: Annotated[ListOwnSessions, Inject(ListOwnSessions)],
+) -> SessionListOut:
+    live = await use_case.execute(principal)
+    return SessionListOut(items=[SessionOut.of(s, principal.session_id) for s in live])
+
+
+@router.post(
+    "/sessions/{session_id}/end",
+    status_code=204,
+    summary="End one of your sessions",
+    description=(
+        "With your password again (401 otherwise): the session's refresh token stops and "
+        "its access tokens are refused at once. Not one of your live sessions: 404. Not "
+        "while impersonating (403)."
+    ),
+    responses=problem_responses(401, 403, 404, 422, 429),
+    openapi_extra=EITHER_PLANE,
+)
+async def end_session(
+    session_id: str,
+    principal: CurrentUser,
+    body: PasswordIn,
+    use_case: Annotated[EndOwnSessions, Inject(EndOwnSessions)],
+) -> Response:
+    await use_case.execute(principal, body.password, session_id)
+    return _no_content()
+
+
+@router.post(
+    "/sessions/end-others",
+    summary="End every session but this one",
+    description=(
+        "With your password again (401 otherwise): every other sign-in of yours ends at "
+        "once (a lost phone, a shared computer). Not while impersonating (403)."
+    ),
+    responses=problem_responses(401, 403, 422, 429),
+    openapi_extra=EITHER_PLANE,
+)
+async def end_other_sessions(
+    principal: CurrentUser,
+    body: PasswordIn,
+    use_case: Annotated[EndOwnSessions, Inject(EndOwnSessions)],
+) -> SessionsEndedOut:
+    return SessionsEndedOut(ended=await use_case.execute(principal, body.password, None))

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.domain.identity.auth import Session
 from api.domain.tenants.tenant import Tenant
 from api.usecases.kernel.describe_users import UserView
 
@@ -162,6 +163,41 @@ class ResetPasswordIn(BaseModel):
 
 class TokenIn(BaseModel):
     token: str = Field(min_length=1, max_length=512)
+
+
+class SessionOut(BaseModel):
+    """One of the caller's live sessions (a sign-in), as `GET /auth/sessions` shows it."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Its last token refresh")
+    expires_at: datetime
+    ip: str | None = Field(description="The address it was started from, if known")
+    user_agent: str | None = Field(description="The client that started it (256 characters)")
+    current: bool = Field(description="The session of the token that asked")
+    impersonated_by: str | None = Field(
+        default=None, description="The platform admin who started it, for an impersonation"
+    )
+
+    @classmethod
+    def of(cls, session: Session, current_id: str) -> SessionOut:
+        return cls(
+            id=session.id, created_at=session.created_at, last_used_at=session.last_used_at,
+            expires_at=session.expires_at, ip=session.ip, user_agent=session.user_agent,
+            current=session.id == current_id, impersonated_by=session.actor_id,
+        )  # fmt: skip
+
+
+class SessionListOut(BaseModel):
+    items: list[SessionOut]
+
+
+class PasswordIn(BaseModel):
+    password: Password = Field(min_length=1, max_length=1024)
+
+
+class SessionsEndedOut(BaseModel):
+    ended: int = Field(description="How many sessions ended")
 
 
 class DeleteAccountIn(BaseModel):
