@@ -139,6 +139,15 @@ class FakeSessions(SessionStore):
     async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
         return self.active.pop((tenant_id, user_id), [])
 
+    async def clients_before(
+        self, tenant_id: str | None, user_id: str, session_id: str
+    ) -> set[str | None]:
+        return {
+            s.user_agent
+            for s in self.started.values()
+            if (s.tenant_id, s.user_id) == (tenant_id, user_id) and s.id != session_id
+        }
+
     async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
         ids = self.active.get((tenant_id, user_id), [])
         return [self.started[i] for i in reversed(ids) if i in self.started]

@@ -153,6 +153,13 @@ class SessionStore(Protocol):
         """The user's sessions neither revoked nor expired, newest first."""
         ...
 
+    async def clients_before(
+        self, tenant_id: str | None, user_id: str, session_id: str
+    ) -> set[str | None]:
+        """The user agents of the user's other sessions still on record (ended ones too,
+        until they expire): empty when `session_id` is their first."""
+        ...
+
 
 class Revocations(Protocol):
     """Access tokens refused before they expire (checked on every request)."""

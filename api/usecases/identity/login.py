@@ -18,6 +18,7 @@ from api.domain.identity.auth import (
 from api.domain.identity.users import User, normalize_email
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.identity.rules import lockout_key
+from api.usecases.identity.security_notices import SignInNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.rate_limits import enforce_rate
@@ -93,12 +94,14 @@ class SignInSteps:
         limiter: RateLimiter,
         auditor: Auditor,
         policy: AuthPolicy,
+        sign_ins: SignInNotices,
     ) -> None:
         self._tokens = tokens
         self._issuer = issuer
         self._limiter = limiter
         self._auditor = auditor
         self._policy = policy
+        self._sign_ins = sign_ins
 
     async def locked_out(self, failures_key: str) -> None:
         """`RateLimited` (429) while the account's failures are at the lockout threshold."""
@@ -131,4 +134,5 @@ class SignInSteps:
         await self._auditor.record(
             "auth.login_succeeded", "session", session_id, actor_id=user.id, changes=changes
         )
+        await self._sign_ins.after(user, session_id)
         return LoginResult(tokens=tokens)

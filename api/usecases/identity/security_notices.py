@@ -1,16 +1,19 @@
 """Telling users by email when the way they sign in changed (ASVS 2.2.3, 2.5.x): a
 password changed or reset, two-factor sign-in turned on or off, a recovery code used or
-new ones made, the sign-in email or phone changed by an admin, the account deleted."""
+new ones made, the sign-in email or phone changed by an admin, the account deleted, a
+sign-in from a new device."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from api.common.clock import utcnow
+from api.common.request_context import current_client
 from api.domain.email.messages import EmailTemplate
-from api.domain.identity.auth import AuthPolicy
+from api.domain.identity.auth import AuthPolicy, SessionStore
 from api.domain.identity.users import User
 from api.usecases.kernel.mailer import Mailer
+from api.usecases.kernel.sessions import USER_AGENT_KEPT
 
 
 class SecurityChange(StrEnum):
@@ -24,6 +27,7 @@ class SecurityChange(StrEnum):
     EMAIL_CHANGED = "email_changed"
     PHONE_CHANGED = "phone_changed"
     ACCOUNT_DELETED = "account_deleted"
+    NEW_SIGN_IN = "new_sign_in"
 
 
 WHAT: dict[SecurityChange, str] = {
@@ -41,6 +45,7 @@ WHAT: dict[SecurityChange, str] = {
         "An administrator changed the phone number your sign-in codes go to."
     ),
     SecurityChange.ACCOUNT_DELETED: "Your account was deleted.",
+    SecurityChange.NEW_SIGN_IN: "Someone signed in to your account from a new device.",
 }
 
 
@@ -73,3 +78,24 @@ class SecurityNotices:
                 "login_url": f"{self._policy.public_base_url}/login",
             },
         )
+
+
+class SignInNotices:
+    """After a sign-in: a notice when it came from a client (user agent) none of the
+    user's sessions on record used, unless it is their first sign-in (no session before:
+    nothing to compare with). The notice names the address and the client."""
+
+    def __init__(self, sessions: SessionStore, notices: SecurityNotices) -> None:
+        self._sessions = sessions
+        self._notices = notices
+
+    async def after(self, user: User, session_id: str) -> None:
+        if user.tenant_id is None or user.id is None:
+            return
+        ip, agent = current_client()
+        agent = (agent or "")[:USER_AGENT_KEPT] or None
+        before = await self._sessions.clients_before(user.tenant_id, user.id, session_id)
+        if not before or agent in before:
+            return
+        detail = f"From {ip or 'an unknown address'}, with {agent or 'an unnamed client'}."
+        await self._notices.send(user, SecurityChange.NEW_SIGN_IN, detail=detail)

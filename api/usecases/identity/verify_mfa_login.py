@@ -7,6 +7,7 @@ from api.domain.errors import Unauthorized
 from api.domain.identity.auth import TokenPair, TokenService
 from api.domain.tenancy import current_tenant_or_none
 from api.usecases.identity.mfa_codes import MfaCodes
+from api.usecases.identity.security_notices import SignInNotices
 from api.usecases.kernel.accounts import Accounts
 from api.usecases.kernel.auditor import Auditor
 from api.usecases.kernel.sessions import SessionIssuer
@@ -27,12 +28,14 @@ class VerifyMfaLogin:
         codes: MfaCodes,
         issuer: SessionIssuer,
         auditor: Auditor,
+        sign_ins: SignInNotices,
     ) -> None:
         self._accounts = accounts
         self._tokens = tokens
         self._codes = codes
         self._issuer = issuer
         self._auditor = auditor
+        self._sign_ins = sign_ins
 
     async def execute(self, mfa_token: str, code: str) -> TokenPair:
         user_id, tenant_id = self._tokens.decode_mfa_challenge(mfa_token)
@@ -44,4 +47,5 @@ class VerifyMfaLogin:
         await self._codes.check(user, code, recovery=True)
         tokens, session_id = await self._issuer.start(user)
         await self._auditor.record("auth.login_succeeded", "session", session_id, actor_id=user_id)
+        await self._sign_ins.after(user, session_id)
         return tokens

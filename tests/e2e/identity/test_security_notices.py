@@ -86,3 +86,28 @@ async def test_a_deleted_account_is_told_at_its_address(
         ("max@acme.example.com", "Your account was deleted.", ""),
         ("ann@acme.example.com", "Your account was deleted.", "An administrator deleted it."),
     ]
+
+
+async def test_a_sign_in_from_a_new_client_is_told_but_not_the_first_or_a_known_one(
+    client: AppClient, mongo_client: MongoClient, db_name: str
+) -> None:
+    acme = await onboard(client, "acme")
+    tid = acme.tenant.id or ""
+    owner = await owner_headers(client, acme)
+    await signed_in(client, acme, owner, "max@acme.example.com")  # the first: nothing
+
+    async def sign_in_with(agent: str) -> None:
+        answer = await client.post(
+            f"{AUTH}/login", json={"email": "max@acme.example.com", "password": MEMBER_PASSWORD},
+            headers={"X-Tenant-ID": tid, "User-Agent": agent},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+
+    await sign_in_with(client.headers["user-agent"])  # the same client again: nothing
+    assert await notices(mongo_client, db_name, tid) == []
+    for _ in range(2):  # a new client once, then known
+        await sign_in_with("Evil/6.6 (<b>)")
+    [told] = await notices(mongo_client, db_name, tid)
+    assert told["to"] == "max@acme.example.com"
+    assert told["context"]["change"] == "Someone signed in to your account from a new device."
+    assert "Evil/6.6 (<b>)" in told["context"]["detail"] and MEMBER_PASSWORD not in str(told)

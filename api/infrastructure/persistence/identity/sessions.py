@@ -177,3 +177,11 @@ class MongoSessionStore:
                 {**owner, "expires_at": {"$gt": utcnow()}}, {"spent": 0}
             ).to_list(length=MAX_LISTED)
         return sorted(map(_to_session, found), key=lambda s: s.created_at, reverse=True)
+
+    async def clients_before(
+        self, tenant_id: str | None, user_id: str, session_id: str
+    ) -> set[str | None]:
+        owner = {"tenant_id": tenant_id, "user_id": user_id, "_id": {"$ne": session_id}}
+        with database_errors():
+            found = await self._collection.find(owner, {"user_agent": 1}).to_list(length=MAX_LISTED)
+        return {raw.get("user_agent") for raw in found}
