@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
-from api.domain.errors import NotFound, ParleyError
+from api.domain.errors import NotFound
 from api.domain.identity.auth import Principal
 from api.domain.identity.users import User, UserRepository
 from api.domain.permissions import Permission
 from api.usecases.files.file_store import FileStore, Upload
+from api.usecases.files.remove_avatar import remove_avatar
 from api.usecases.files.rules import AVATAR, StoragePolicy
 from api.usecases.kernel.accounts import USER_NOT_FOUND
 from api.usecases.kernel.auditor import Auditor
@@ -18,8 +17,6 @@ from api.usecases.kernel.authority import (
     check_may_manage,
     require_permission,
 )
-
-log = logging.getLogger(__name__)
 
 
 class SetAvatar:
@@ -70,18 +67,10 @@ class SetAvatar:
             await self._store.remove(file)
             raise NotFound(USER_NOT_FOUND)
         if target.avatar_key:
-            await self._remove_old(target.avatar_key)
+            await remove_avatar(self._store, target.avatar_key, whose="a replaced")
         await self._auditor.record(
             "user.avatar_updated", "user", user_id, actor_id=principal.user_id,
             changes=audit_extra(principal, {"file_id": file.id, "size": file.size,
                                             "content_type": file.content_type}),
         )  # fmt: skip
         return updated
-
-    async def _remove_old(self, file_id: str) -> None:
-        try:
-            old = await self._store.find(file_id)
-            if old is not None:
-                await self._store.remove(old)
-        except ParleyError as exc:
-            log.warning("could not remove a replaced avatar (%s); it is left behind", exc.code)

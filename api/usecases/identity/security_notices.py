@@ -13,7 +13,7 @@ from api.domain.email.messages import EmailTemplate
 from api.domain.identity.auth import AuthPolicy, SessionStore
 from api.domain.identity.users import User
 from api.usecases.kernel.mailer import Mailer
-from api.usecases.kernel.sessions import USER_AGENT_KEPT
+from api.usecases.kernel.sessions import kept_user_agent
 
 
 class SecurityChange(StrEnum):
@@ -93,7 +93,7 @@ class SignInNotices:
         if user.tenant_id is None or user.id is None:
             return
         ip, agent = current_client()
-        agent = (agent or "")[:USER_AGENT_KEPT] or None
+        agent = kept_user_agent(agent)
         before = await self._sessions.clients_before(user.tenant_id, user.id, session_id)
         if not before or agent in before:
             return

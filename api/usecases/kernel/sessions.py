@@ -17,6 +17,11 @@ IMPERSONATION_TTL_SECONDS = 3600
 USER_AGENT_KEPT = 256  # characters of a session's user agent kept for its listing
 
 
+def kept_user_agent(agent: str | None) -> str | None:
+    """A client's user agent as a session keeps it (cut to `USER_AGENT_KEPT`; None if empty)."""
+    return (agent or "")[:USER_AGENT_KEPT] or None
+
+
 class PermissionResolver:
     """What a user's roles grant: their effective permissions (through inheritance, or the
     platform set), and whether they are limited to their departments."""
@@ -69,7 +74,7 @@ class SessionIssuer:
                 expires_at=now + timedelta(seconds=self._session_ttl(actor_id)),
                 actor_id=actor_id,
                 ip=ip,
-                user_agent=(agent or "")[:USER_AGENT_KEPT] or None,
+                user_agent=kept_user_agent(agent),
                 last_used_at=now,
             )
         )
