@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import punq
 
 from api.domain.identity.auth import SecretBox
-from api.domain.messaging.channels import Channel, ChannelRepository
+from api.domain.messaging.channels import Channel, ChannelRepository, SecretName
 from api.domain.messaging.events import InboundEvent, MessageReceived, Sender, StatusUpdated
 from api.domain.messaging.messages import (
     Direction,
@@ -31,6 +32,22 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "whatsapp"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)  # when `from_customer` messages are sent
 SENT_EXTERNAL_ID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+
+
+def text_delivery(number: str, *messages: tuple[str, str, str]) -> bytes:
+    """A WhatsApp delivery to the number `number` (its phone number id), as Meta sends it:
+    one text message per (wamid, sender's wa_id, text), in one batch."""
+    payload: dict[str, Any] = json.loads((FIXTURES / "text.json").read_text())
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = number
+    profile = value["contacts"][0]["profile"]
+    value["contacts"] = [{"profile": profile, "wa_id": phone} for _, phone, _ in messages]
+    value["messages"] = [
+        {"from": phone, "id": wamid, "timestamp": str(int(time.time())), "type": "text",
+         "text": {"body": text}}
+        for wamid, phone, text in messages
+    ]  # fmt: skip
+    return json.dumps(payload).encode()
 
 
 def events(name: str) -> list[InboundEvent]:
@@ -60,13 +77,18 @@ async def stored_channel(
     graph_url: str,
     *,
     phone_number_id: str = PHONE_NUMBER_ID,
+    app_secret: str | None = None,
 ) -> Channel:
+    """A WhatsApp channel of the tenant (with its own app secret, which signs deliveries
+    to its webhook URL, when `app_secret` is given)."""
     box: SecretBox = container.resolve(SecretBox)
+    channel = whatsapp_channel(box, graph_url, channel_id=None, phone_number_id=phone_number_id)
+    if app_secret is not None:
+        secrets = channel.secrets.with_secret(SecretName.APP_SECRET, box.encrypt(app_secret))
+        channel = channel.model_copy(update={"secrets": secrets})
     with tenant_context(TenantId(tenant_id)):
         channels: ChannelRepository = container.resolve(ChannelRepository)
-        return await channels.add(
-            whatsapp_channel(box, graph_url, channel_id=None, phone_number_id=phone_number_id)
-        )
+        return await channels.add(channel)
 
 
 async def outbound_message(
@@ -101,12 +123,18 @@ def from_customer(n: int, minutes: int, name: str = "text") -> MessageReceived:
 
 
 async def channel_of(
-    container: punq.Container, tenant: CreatedTenant, graph: FakeGraph, number: str
+    container: punq.Container,
+    tenant: CreatedTenant,
+    graph: FakeGraph,
+    number: str,
+    *,
+    app_secret: str | None = None,
 ) -> Channel:
     """A WhatsApp channel of `tenant` with this phone number id, on the fake Graph API."""
     return await stored_channel(
-        container, tenant.tenant.id or "", graph.base_url, phone_number_id=number
-    )
+        container, tenant.tenant.id or "", graph.base_url, phone_number_id=number,
+        app_secret=app_secret,
+    )  # fmt: skip
 
 
 async def receive(container: punq.Container, event: MessageReceived, channel: Channel) -> Message:

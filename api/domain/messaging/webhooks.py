@@ -10,6 +10,7 @@ lease ran out) or failed transiently may be claimed again.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -43,6 +44,7 @@ class WebhookEvent(BaseModel):
     status: WebhookEventStatus = WebhookEventStatus.RECEIVED
     items: int = 0  # how many items the delivery held, once parsed
     error: str | None = None
+    erased_at: datetime | None = None  # its body was erased with a person it named
 
 
 class WebhookEventStore(Protocol):
@@ -54,8 +56,24 @@ class WebhookEventStore(Protocol):
     async def get(self, event_id: str) -> WebhookEvent | None: ...
 
     async def set_status(
-        self, event_id: str, status: WebhookEventStatus, *, items: int = 0, error: str | None = None
-    ) -> None: ...
+        self,
+        event_id: str,
+        status: WebhookEventStatus,
+        *,
+        items: int = 0,
+        error: str | None = None,
+        subjects: Collection[str] = (),
+    ) -> None:
+        """Record how processing ended, with the keys of the people its items name
+        (`webhook_subjects`). A delivery set PROCESSED whose erasure waited for it (see
+        `erase_subjects`) has its body erased at once."""
+        ...
+
+    async def erase_subjects(self, subjects: Collection[str], at: datetime) -> int:
+        """Erase the body of every delivery naming any of these people: a processed one at
+        once (`erased_at`; its items are never read again), one still to be processed (its
+        other items may still need it) as soon as its processing ends. How many."""
+        ...
 
     async def mark_queued(self, event_id: str) -> None:
         """RECEIVED → QUEUED (never moves a processed delivery back)."""

@@ -16,18 +16,24 @@ what is left (each step finds only what is still there):
    person's messages, the business's replies, the conversation's contact summary);
 4. their campaign recipient rows keep their status and times, lose the address, name and
    rendered values; rows still pending are skipped (`deleted`);
-5. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
+5. the raw webhook deliveries that name them (by their number, BSUID or channel user ids,
+   in this tenant; `webhook_subjects`) lose their body: a processed one at once, one
+   still being processed (its other items may need it) as soon as that ends;
+6. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
    person is a new contact;
-6. the contact itself: name, number, WhatsApp ids, username, email, language,
+7. the contact itself: name, number, WhatsApp ids, username, email, language,
    attributes, tags; it is deleted and stays so (`erased_at`).
 
 What stays: the business's own messages (outbound; an agent's reply may name the person),
 CRM records (leads, tickets, meetings: the tenant's business records, with their own
 deletes), the row results of imports (a failed row keeps its cell; an import's file is
 deleted when it ends), exports already made (they expire by themselves), and the audit
-log (`contact.erased`, with counts and no personal data). The raw webhook deliveries
-keep what the person sent until they expire (`WEBHOOK_RETENTION_DAYS`), and sockets
-connected at the time received what they received.
+log (`contact.erased`, with counts and no personal data). Raw webhook deliveries stored
+before deliveries recorded whom they name, or naming the person only by a number or id
+the contact no longer has (a changed number), keep it until they expire
+(`WEBHOOK_RETENTION_DAYS`), and so does one whose items were being handled at the very
+moment of the erasure (it records whom it names as its processing ends, after the
+erasure looked); sockets connected at the time received what they received.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ from api.domain.messaging.contacts import (
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.messages import MediaSink, MessageRepository
 from api.domain.messaging.realtime import InboxEventLog
+from api.domain.messaging.webhook_subjects import contact_subjects
+from api.domain.messaging.webhooks import WebhookEventStore
 from api.domain.permissions import Permission
 from api.domain.tenancy import current_tenant
 from api.usecases.kernel.auditor import Auditor
@@ -73,6 +81,7 @@ class ErasureReport(BaseModel):
     files_deleted: int
     campaign_rows_erased: int
     realtime_events_erased: int
+    webhook_deliveries_erased: int
     erased_at: datetime
 
 
@@ -88,6 +97,7 @@ class ContactErasure:
         media: MediaSink,
         recipients: CampaignRecipientRepository,
         events: InboxEventLog,
+        webhooks: WebhookEventStore,
         auditor: Auditor,
     ) -> None:
         self._contacts = contacts
@@ -97,6 +107,7 @@ class ContactErasure:
         self._media = media
         self._recipients = recipients
         self._events = events
+        self._webhooks = webhooks
         self._auditor = auditor
 
     async def erase(
@@ -110,8 +121,13 @@ class ContactErasure:
             for file_id in await self._messages.inbound_files(conversation_id):
                 files += int(await self._media.remove(file_id))
             messages += await self._messages.erase_inbound(conversation_id)
-        events = await self._events.forget_conversations(current_tenant(), conversations)
+        tenant_id = current_tenant()
+        events = await self._events.forget_conversations(tenant_id, conversations)
         rows = await self._recipients.erase_contact(contact.id, at)
+        identities = await self._identities.of_contact(contact.id)
+        deliveries = await self._webhooks.erase_subjects(
+            contact_subjects(tenant_id, contact, identities), at
+        )
         await self._identities.forget_contact(contact.id)
         await self._contacts.erase(contact.id, at)
         report = ErasureReport(
@@ -121,6 +137,7 @@ class ContactErasure:
             files_deleted=files,
             campaign_rows_erased=rows,
             realtime_events_erased=events,
+            webhook_deliveries_erased=deliveries,
             erased_at=at,
         )
         counts = report.model_dump(exclude={"contact_id", "erased_at"})

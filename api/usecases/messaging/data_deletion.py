@@ -23,8 +23,9 @@ from api.domain.messaging.data_deletion import (
     DataDeletionRequests,
     DeletionStatus,
 )
-from api.domain.messaging.webhooks import ChannelLookup
-from api.domain.tenancy import TenantId, tenant_context
+from api.domain.messaging.webhook_subjects import identity_subject
+from api.domain.messaging.webhooks import ChannelLookup, WebhookEventStore
+from api.domain.tenancy import TenantId, current_tenant, tenant_context
 from api.usecases.kernel.clock import stored_now
 from api.usecases.messaging.contact_erasure import ContactErasure
 from api.usecases.messaging.rules import ChannelPolicy
@@ -67,9 +68,10 @@ class HandleDataDeletion:
     contact summary blanked, and the text, content and file link of every message it sent
     removed; a request is recorded with a new confirmation code (only a digest of the user
     id is kept) and the answer is Meta's `{url, confirmation_code}`, `url` the public
-    status page of the request. A person Parley does not know gets a code too (nothing to
-    erase). The erasure is `ContactErasure`'s (the files they sent go too). Audited:
-    `contact.erased` (no personal data in the entry).
+    status page of the request. A person Parley has no contact for gets a code too (the
+    raw webhook deliveries naming the user id are erased all the same). The erasure is
+    `ContactErasure`'s (the files they sent and the raw deliveries naming them go too).
+    Audited: `contact.erased` (no personal data in the entry).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class HandleDataDeletion:
         contacts: ContactRepository,
         identities: ContactIdentityRepository,
         erasure: ContactErasure,
+        deliveries: WebhookEventStore,
         requests: DataDeletionRequests,
     ) -> None:
         self._lookup = lookup
@@ -90,6 +93,7 @@ class HandleDataDeletion:
         self._contacts = contacts
         self._identities = identities
         self._erasure = erasure
+        self._deliveries = deliveries
         self._requests = requests
 
     async def execute(self, channel_id: str, signed_request: str | None) -> DeletionConfirmation:
@@ -120,11 +124,10 @@ class HandleDataDeletion:
         assert channel.id is not None  # noqa: S101 - a stored channel
         requested_at = stored_now()
         contacts = messages = 0
-        contact_id = await self._identities.contact_id_for(
-            ChannelUserIdentity(
-                channel_type=channel.type, account_id=channel.account_id, user_id=user_id
-            )
+        identity = ChannelUserIdentity(
+            channel_type=channel.type, account_id=channel.account_id, user_id=user_id
         )
+        contact_id = await self._identities.contact_id_for(identity)
         contact = await self._contacts.get(contact_id)
         if contact is not None and contact.id is not None and contact.erased_at is None:
             report = await self._erasure.erase(
@@ -133,6 +136,9 @@ class HandleDataDeletion:
             )  # fmt: skip
             contacts, messages = 1, report.messages_erased
         await self._identities.forget_contact(contact_id)  # no trace of the user id is left
+        # Deliveries naming a user id no contact holds (any more) are erased all the same.
+        subject = identity_subject(current_tenant(), identity)
+        await self._deliveries.erase_subjects({subject}, requested_at)
         return await self._requests.add(
             DataDeletionRequest(
                 channel_id=channel.id,

@@ -12,6 +12,7 @@ from api.domain.errors import ServiceUnavailable, TemporaryFailure
 from api.domain.messaging.channels import Channel, ChannelStatus
 from api.domain.messaging.events import InboundEvent, routes_by_business_account
 from api.domain.messaging.gateway import ChannelGateways
+from api.domain.messaging.webhook_subjects import event_subjects
 from api.domain.messaging.webhooks import (
     ChannelLookup,
     Claim,
@@ -57,6 +58,10 @@ class ProcessWebhookEvent:
     A delivery with items to retry or held is retried with backoff (`TemporaryFailure`
     raised after every other item is settled), and after the job's last retry by the
     sweep.
+
+    The delivery records whom its items name (`webhook_subjects`: who wrote, who a status
+    is about, in the tenant each item went to), so erasing a person erases the raw
+    deliveries that carry their data (`ContactErasure`).
     """
 
     def __init__(
@@ -95,15 +100,19 @@ class ProcessWebhookEvent:
         parsed = self._gateways.parse_webhook(stored.channel_type, payload)
         summary.items = len(parsed)
         channels: dict[str, list[Channel]] = {}
+        subjects: set[str] = set()
         for event in parsed:
             routed = await self._channels_for(stored, event, channels)
             if not routed:
                 summary.count("unrouted")
             for channel in routed:
+                subjects |= event_subjects(channel, event)
                 summary.count(await self._settle(stored, channel, event))
         pending = summary.outcomes.get(ItemState.RETRY.value, 0) + summary.outcomes.get(HELD, 0)
         status = WebhookEventStatus.RETRYING if pending else WebhookEventStatus.PROCESSED
-        await self._events.set_status(webhook_event_id, status, items=summary.items)
+        await self._events.set_status(
+            webhook_event_id, status, items=summary.items, subjects=subjects
+        )
         if pending:
             raise TemporaryFailure(f"{pending} webhook item(s) to retry")
         return summary

@@ -31,7 +31,7 @@ from tests.support.campaigns import campaign_body, stock_templates
 from tests.support.channels import whatsapp_channel
 from tests.support.fake_graph import FakeGraph, serve_fake_graph
 from tests.support.fake_llm import FakeLLM, serve_fake_llm
-from tests.support.inbox import FIXTURES
+from tests.support.inbox import text_delivery
 from tests.support.onboarding import onboard, owner_headers
 from tests.support.sockets import (
     LiveServer,
@@ -77,19 +77,6 @@ class Side:
         self.ids.setdefault(kind, set()).add(id_)
 
 
-def delivery(number: str, wamid: str, phone: str, text: str) -> bytes:
-    payload: dict[str, Any] = json.loads((FIXTURES / "text.json").read_text())
-    value = payload["entry"][0]["changes"][0]["value"]
-    value["metadata"]["phone_number_id"] = number
-    value["contacts"][0]["wa_id"] = phone
-    value["contacts"][0].pop("user_id", None)
-    message = value["messages"][0]
-    message.pop("from_user_id", None)
-    message.update(id=wamid, timestamp=str(int(time.time())), text={"body": text})
-    message["from"] = phone
-    return json.dumps(payload).encode()
-
-
 async def listen(ws: ClientConnection, side: Side, done: asyncio.Event) -> None:
     while not done.is_set():
         try:
@@ -115,7 +102,7 @@ async def run_side(server: LiveServer, side: Side, graph: FakeGraph) -> None:
     phones = [f"49{side.number[-4:]}{n:05d}" for n in range(CUSTOMERS)]
 
     async def customer(n: int) -> None:
-        body = delivery(side.number, f"wamid.{side.name}{n}", phones[n], f"{side.name} {n}")
+        body = text_delivery(side.number, (f"wamid.{side.name}{n}", phones[n], f"{side.name} {n}"))
         posted = await http.post(f"{API}/webhooks/whatsapp/{side.channel_id}", content=body,
                                  headers=signed(body, SECRET))  # fmt: skip
         assert posted.status_code == 200, posted.text

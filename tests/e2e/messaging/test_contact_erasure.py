@@ -33,23 +33,34 @@ from api.domain.messaging.messages import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.files.storage import FileDocument
+from api.infrastructure.persistence.messaging.webhooks import WebhookEventDocument
 from api.infrastructure.realtime.streams import EVENT_FIELD
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from tests.e2e.operations.test_inbound_media_job import linked, png
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
-from tests.support.inbox import channel_of, from_customer, outbound_message, receive
+from tests.support.inbox import (
+    channel_of,
+    from_customer,
+    outbound_message,
+    receive,
+    text_delivery,
+)
 from tests.support.leads import add_department, limited_user, new_contact, new_lead
 from tests.support.meta_channels import eventually
+from tests.support.meta_channels import history as channel_history
 from tests.support.people import (
     audit_entries,
     signed_in,
     two_tenants,
 )
 from tests.support.realtime import stream_entries
+from tests.support.webhook_calls import signed
 
 CONTACTS = "/api/v1/contacts"
 CONVERSATIONS = "/api/v1/conversations"
+WEBHOOKS = "/api/v1/webhooks/whatsapp"
+APP_SECRET = "acme-app-secret-0123456789"
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 
 
@@ -161,7 +172,8 @@ async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
     assert report == {
         "contact_id": contact["id"], "conversations": 1, "messages_erased": 2,
         "files_deleted": 1, "campaign_rows_erased": 2,
-        "realtime_events_erased": len(published), "erased_at": report["erased_at"],
+        "realtime_events_erased": len(published), "webhook_deliveries_erased": 0,
+        "erased_at": report["erased_at"],
     }  # fmt: skip
     # The real-time log keeps no event of the conversation; Beta's log is untouched.
     assert of_conversation(await stream_entries(redis_client, acme_id)) == []
@@ -216,6 +228,73 @@ async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
     await receive(container, from_customer(1, 30), channel)
     [again] = (await client.get(CONTACTS, headers=owner)).json()["items"]
     assert again["id"] != contact["id"] and again["phone"] == "+16505550001"
+
+
+async def deliver_texts(
+    client: AppClient, channel: Channel, *messages: tuple[str, str, str]
+) -> str:
+    """A signed delivery of these text messages to the channel's webhook URL: its id."""
+    body = text_delivery(channel.account_id, *messages)
+    posted = await client.post(
+        f"{WEBHOOKS}/{channel.id}", content=body, headers=signed(body, APP_SECRET)
+    )
+    assert posted.status_code == 200, posted.text
+    found = await WebhookEventDocument.find_one({"body": body})
+    assert found is not None
+    return str(found.id)
+
+
+async def deliveries_processed(ids: list[str]) -> None:
+    async def all_processed() -> bool:
+        found = await WebhookEventDocument.find(
+            {"_id": {"$in": [ObjectId(i) for i in ids]}, "status": "processed"}
+        ).count()
+        return found == len(ids)
+
+    await eventually(all_processed, f"{len(ids)} deliveries processed by the worker")
+
+
+async def raw_body(event_id: str) -> bytes:
+    found = await WebhookEventDocument.get(ObjectId(event_id))
+    assert found is not None
+    return found.body
+
+
+async def test_erasure_erases_the_raw_webhook_deliveries_naming_the_person(
+    client: AppClient, container: punq.Container, graph: FakeGraph, worker: Path
+) -> None:
+    acme, owner, beta, beta_owner = await two_tenants(client)
+    channel = await channel_of(container, acme, graph, "111000111000", app_secret=APP_SECRET)
+    theirs = await channel_of(container, beta, graph, "222000222000", app_secret=APP_SECRET)
+    person, other = "16505550001", "16505550002"
+    alone = await deliver_texts(client, channel, ("wamid.e1", person, "My card is 4111"))
+    shared = await deliver_texts(
+        client, channel, ("wamid.e2", person, "Call me"), ("wamid.e3", other, "Hello")
+    )
+    others = await deliver_texts(client, channel, ("wamid.e4", other, "Still there?"))
+    # The same person writes to Beta: Beta's delivery is Beta's.
+    beta_delivery = await deliver_texts(client, theirs, ("wamid.e5", person, "Beta here"))
+    await deliveries_processed([alone, shared, others, beta_delivery])
+    contacts = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    [contact] = [c for c in contacts if c["phone"] == f"+{person}"]
+
+    erased = await client.post(f"{CONTACTS}/{contact['id']}/erase", headers=owner)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["webhook_deliveries_erased"] == 2
+    # Both deliveries naming the person lost their body (the shared one too: it was
+    # processed, so the other customer's message is already in the inbox).
+    for event_id in (alone, shared):
+        stored = await WebhookEventDocument.get(ObjectId(event_id))
+        assert stored is not None and stored.body == b"" and stored.erased_at is not None
+        assert stored.status == "processed"
+    assert b"Still there?" in await raw_body(others)
+    assert person.encode() in await raw_body(beta_delivery)
+    [kept] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    assert kept["phone"] == f"+{other}"
+    texts = {m["text"] for m in await channel_history(client, owner, channel.id or "")}
+    assert {"Hello", "Still there?"} <= texts and "My card is 4111" not in texts
+    beta_contacts = (await client.get(CONTACTS, headers=beta_owner)).json()["items"]
+    assert [c["phone"] for c in beta_contacts] == [f"+{person}"]
 
 
 async def test_only_holders_of_contacts_erase_may_erase(

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from api.infrastructure.persistence.messaging.webhooks import WebhookEventDocument
 from api.usecases.messaging.signed_request import make_signed_request
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_meta_graph import IG_ACCOUNT_ID, PAGE_ID, FakeMetaGraph
@@ -17,10 +18,11 @@ from tests.support.meta_channels import (
     WEBHOOKS,
     connect_meta,
     deliver,
+    eventually,
     history,
     messages_once,
 )
-from tests.support.meta_payloads import CUSTOMER, delivery, text
+from tests.support.meta_payloads import CUSTOMER, delivery, echo, new_mid, text
 from tests.support.people import two_tenants
 
 CONTACTS = "/api/v1/contacts"
@@ -57,6 +59,15 @@ async def test_a_signed_request_erases_the_person_in_that_tenant_only(
     assert (await client.post("/api/v1/messages", json=reply, headers=owner)).status_code == 202
     assert len(await contacts(client, owner)) == 1
 
+    async def deliveries(channel_id: str) -> list[WebhookEventDocument]:
+        return await WebhookEventDocument.find({"channel_id": channel_id}).to_list()
+
+    async def all_processed() -> bool:
+        found = await deliveries(instagram["id"]) + await deliveries(theirs["id"])
+        return len(found) == 3 and all(d.status == "processed" for d in found)
+
+    await eventually(all_processed, "the three deliveries processed")
+
     signed_request = make_signed_request(
         {"user_id": CUSTOMER, "issued_at": 1733500000, "expires": 0}, APP_SECRET
     )
@@ -81,6 +92,13 @@ async def test_a_signed_request_erases_the_person_in_that_tenant_only(
     assert conversation["contact"]["name"] is None and conversation["contact"]["bsuid"] is None
     assert len(await contacts(client, beta_owner)) == 1
     assert (await history(client, beta_owner, theirs["id"]))[0]["text"] == "Beta's customer"
+    # The raw deliveries of what they wrote are erased; Beta's delivery is Beta's.
+    assert [(d.body, d.erased_at is not None) for d in await deliveries(instagram["id"])] == [
+        (b"", True),
+        (b"", True),
+    ]
+    [beta_delivery] = await deliveries(theirs["id"])
+    assert b"Beta's customer" in beta_delivery.body and beta_delivery.erased_at is None
 
     status_path = body["url"][body["url"].index("/api/v1/") :]
     status = await client.get(status_path)
@@ -104,13 +122,28 @@ async def test_a_signed_request_erases_the_person_in_that_tenant_only(
     [again] = await contacts(client, owner)
     assert again["id"] == found[-1]["sender"]["id"] != inbound[0]["sender"]["id"]
 
-    # A person Parley does not know gets a code too (nothing to erase).
+    # A person Parley has no contact for gets a code too; a delivery naming them (the
+    # business wrote to them from Meta's inbox: an echo, ignored) is erased all the same.
+    stranger = echo(IG_ACCOUNT_ID, "Your code is 1234", mid=new_mid("m_ECHO"),
+                    customer="999000111")  # fmt: skip
+    await deliver(client, instagram, delivery(IG_ACCOUNT_ID, stranger, object="instagram"))
+
+    async def echo_processed() -> bool:
+        found = [d for d in await deliveries(instagram["id"]) if b"Your code" in d.body]
+        return bool(found) and found[0].status == "processed"
+
+    await eventually(echo_processed, "the echo's delivery processed")
+    assert len(await contacts(client, owner)) == 1  # no contact for them
     nobody = make_signed_request({"user_id": "999000111"}, APP_SECRET)
     other = await ask_deletion(client, instagram["id"], {"signed_request": nobody})
     assert (
         other.status_code == 200
         and other.json()["confirmation_code"] != (body["confirmation_code"])
     )
+    left = await deliveries(instagram["id"])
+    assert not any(b"Your code" in d.body for d in left)
+    assert sum(d.erased_at is not None for d in left) == 3  # the two before, and the echo
+    assert any(b"I'm back" in d.body for d in left)  # another person's stays
 
 
 async def test_bad_requests_are_refused_and_erase_nothing(

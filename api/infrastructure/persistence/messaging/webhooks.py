@@ -10,6 +10,7 @@ the code, decides which of two concurrent deliveries of one item wins the claim.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -18,6 +19,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from api.common.clock import utcnow
 from api.common.group_commit import GroupCommit
 from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.webhooks import (
@@ -34,6 +36,15 @@ from api.infrastructure.persistence.base.scoped import to_object_id
 EVENTS_RETENTION_INDEX = "received_at_ttl"
 ITEMS_RETENTION_INDEX = "updated_at_ttl"
 _PENDING = [WebhookEventStatus.RECEIVED, WebhookEventStatus.QUEUED, WebhookEventStatus.RETRYING]
+# Raw fields of a delivery, absent until processing: the keys of the people its items name
+# (`webhook_subjects`), and an erasure waiting for its processing to end.
+SUBJECTS = "subjects"
+ERASE_PENDING = "erase_pending"
+_PROCESSED = WebhookEventStatus.PROCESSED.value
+
+
+def _erased(at: datetime) -> dict[str, Any]:
+    return {"$set": {"body": b"", "erased_at": at}, "$unset": {SUBJECTS: "", ERASE_PENDING: ""}}
 
 
 class WebhookEventDocument(Document):
@@ -46,13 +57,20 @@ class WebhookEventDocument(Document):
     status: WebhookEventStatus
     items: int = 0
     error: str | None = None
+    erased_at: datetime | None = None
 
     class Settings:
         name = "webhook_events"
         # Every acknowledgement inserts here, and each index is work on that hot path:
-        # only the sweep's (plus the retention TTL) is kept; no query reads by tenant.
+        # only the sweep's (plus the retention TTL) is kept; no query reads by tenant. The
+        # erasure's index is partial: a delivery enters it when processed, not on arrival.
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("status", ASCENDING), ("received_at", ASCENDING)], name="status_age"),
+            IndexModel(
+                [(SUBJECTS, ASCENDING)],
+                name="subjects",
+                partialFilterExpression={SUBJECTS: {"$exists": True}},
+            ),
         ]
 
     def to_entity(self) -> WebhookEvent:
@@ -84,13 +102,45 @@ class MongoWebhookEventStore:
         return document.to_entity() if document else None
 
     async def set_status(
-        self, event_id: str, status: WebhookEventStatus, *, items: int = 0, error: str | None = None
+        self,
+        event_id: str,
+        status: WebhookEventStatus,
+        *,
+        items: int = 0,
+        error: str | None = None,
+        subjects: Collection[str] = (),
     ) -> None:
+        changes: dict[str, Any] = {"status": status.value, "items": items, "error": error}
+        if subjects:
+            changes[SUBJECTS] = sorted(subjects)
+        collection = WebhookEventDocument.get_pymongo_collection()
         with database_errors():
-            await WebhookEventDocument.get_pymongo_collection().update_one(
-                {"_id": ObjectId(event_id)},
-                {"$set": {"status": status.value, "items": items, "error": error}},
+            if status is not WebhookEventStatus.PROCESSED:
+                await collection.update_one({"_id": ObjectId(event_id)}, {"$set": changes})
+                return
+            # One atomic step reads whether an erasure waits for this processing to end.
+            before = await collection.find_one_and_update(
+                {"_id": ObjectId(event_id)}, {"$set": changes}, projection={ERASE_PENDING: True}
             )
+            if before is not None and before.get(ERASE_PENDING):
+                await collection.update_one({"_id": ObjectId(event_id)}, _erased(utcnow()))
+
+    async def erase_subjects(self, subjects: Collection[str], at: datetime) -> int:
+        if not subjects:
+            return 0
+        collection = WebhookEventDocument.get_pymongo_collection()
+        naming = {SUBJECTS: {"$in": sorted(subjects)}}
+        with database_errors():
+            # Waiting ones first: one processed meanwhile is erased by its `set_status`
+            # (which reads the mark) or by the second step (which finds it processed; a
+            # marked one whose `set_status` failed half-way too). An erased delivery has no
+            # subjects left, so running this again finds only what is still to erase.
+            waiting = await collection.update_many(
+                {**naming, "status": {"$ne": _PROCESSED}, ERASE_PENDING: {"$exists": False}},
+                {"$set": {ERASE_PENDING: True}},
+            )
+            done = await collection.update_many({**naming, "status": _PROCESSED}, _erased(at))
+        return waiting.modified_count + done.modified_count
 
     async def mark_queued(self, event_id: str) -> None:
         with database_errors():

@@ -295,6 +295,12 @@ class ContactErasureOut(BaseModel):
             "reconnecting sockets replay)"
         )
     )
+    webhook_deliveries_erased: int = Field(
+        description=(
+            "Raw webhook deliveries naming them whose body was erased (one still being "
+            "processed is erased when its processing ends)"
+        )
+    )
     erased_at: datetime
 
     @classmethod
