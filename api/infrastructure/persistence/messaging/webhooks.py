@@ -111,19 +111,19 @@ class MongoWebhookEventStore:
         subjects: Collection[str] = (),
     ) -> None:
         changes: dict[str, Any] = {"status": status.value, "items": items, "error": error}
-        if subjects:
-            changes[SUBJECTS] = sorted(subjects)
+        named = {SUBJECTS: sorted(subjects)} if subjects else {}
         collection = WebhookEventDocument.get_pymongo_collection()
+        unmarked: dict[str, Any] = {"_id": ObjectId(event_id)}
+        if status is WebhookEventStatus.PROCESSED:
+            # A marked one (an erasure waits for this processing to end) is not matched...
+            unmarked[ERASE_PENDING] = {"$exists": False}
         with database_errors():
-            if status is not WebhookEventStatus.PROCESSED:
-                await collection.update_one({"_id": ObjectId(event_id)}, {"$set": changes})
-                return
-            # One atomic step reads whether an erasure waits for this processing to end.
-            before = await collection.find_one_and_update(
-                {"_id": ObjectId(event_id)}, {"$set": changes}, projection={ERASE_PENDING: True}
-            )
-            if before is not None and before.get(ERASE_PENDING):
-                await collection.update_one({"_id": ObjectId(event_id)}, _erased(utcnow()))
+            updated = await collection.update_one(unmarked, {"$set": {**changes, **named}})
+            if updated.matched_count == 0 and status is WebhookEventStatus.PROCESSED:
+                # ...and is erased as it is set processed.
+                erased = _erased(utcnow())
+                erased["$set"].update(changes)
+                await collection.update_one({"_id": ObjectId(event_id)}, erased)
 
     async def erase_subjects(self, subjects: Collection[str], at: datetime) -> int:
         if not subjects:
@@ -132,7 +132,7 @@ class MongoWebhookEventStore:
         naming = {SUBJECTS: {"$in": sorted(subjects)}}
         with database_errors():
             # Waiting ones first: one processed meanwhile is erased by its `set_status`
-            # (which reads the mark) or by the second step (which finds it processed; a
+            # (which finds the mark) or by the second step (which finds it processed; a
             # marked one whose `set_status` failed half-way too). An erased delivery has no
             # subjects left, so running this again finds only what is still to erase.
             waiting = await collection.update_many(
