@@ -394,6 +394,15 @@ class ContactRepository(Protocol):
         """Give up the hold `token` has (nothing when it has none)."""
         ...
 
+    async def released_identity(self, contact_id: str) -> dict[str, str]:
+        """The phone number and WhatsApp ids a deletion or a merge took off the contact
+        (kept aside), without changing anything."""
+        ...
+
+    async def merged_sources(self, contact_id: str) -> list[str]:
+        """The ids of the contacts merged into this one (`merged_into` naming it)."""
+        ...
+
     async def release_identity(self, contact_id: str) -> dict[str, str]:
         """Take the phone number and WhatsApp ids off the live contact (kept aside, as a
         deletion does, so a re-run finds them); every id released so far."""

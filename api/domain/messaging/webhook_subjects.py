@@ -12,7 +12,7 @@ its current ids and channel identities.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from api.domain.messaging.channels import Channel, ChannelType
 from api.domain.messaging.contacts import ChannelUserIdentity, Contact
@@ -69,17 +69,20 @@ def event_subjects(channel: Channel, event: InboundEvent) -> set[str]:
 
 
 def contact_subjects(
-    tenant_id: str, contact: Contact, identities: Iterable[ChannelUserIdentity]
+    tenant_id: str,
+    contact: Contact,
+    identities: Iterable[ChannelUserIdentity],
+    released: Mapping[str, str] | None = None,
 ) -> set[str]:
     """The keys of the person a contact of `tenant_id` is: its number (as `wa_id` and as
-    `phone`), its BSUID and its channel identities."""
-    keys = {
-        _key(tenant_id, _NUMBER, number.lstrip("+"))
-        for number in (contact.wa_id, contact.phone)
-        if number
-    }
-    if contact.bsuid:
-        keys.add(_key(tenant_id, _BSUID, contact.bsuid))
+    `phone`), its BSUID, its channel identities, and the number and ids a deletion or a
+    merge took off it (`released`, by field name)."""
+    kept = released or {}
+    numbers = (contact.wa_id, contact.phone, kept.get("wa_id"), kept.get("phone"))
+    keys = {_key(tenant_id, _NUMBER, number.lstrip("+")) for number in numbers if number}
+    for bsuid in (contact.bsuid, kept.get("bsuid")):
+        if bsuid:
+            keys.add(_key(tenant_id, _BSUID, bsuid))
     keys.update(identity_subject(tenant_id, identity) for identity in identities)
     return keys
 

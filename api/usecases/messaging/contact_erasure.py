@@ -17,12 +17,17 @@ what is left (each step finds only what is still there):
 4. their campaign recipient rows keep their status and times, lose the address, name and
    rendered values; rows still pending are skipped (`deleted`);
 5. the raw webhook deliveries that name them (by their number, BSUID or channel user ids,
-   in this tenant; `webhook_subjects`) lose their body: a processed one at once, one
-   still being processed (its other items may need it) as soon as that ends;
+   those a deletion or a merge took off the contact included, in this tenant;
+   `webhook_subjects`) lose their body: a processed one at once, one still being
+   processed (its other items may need it) as soon as that ends;
 6. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
    person is a new contact;
 7. the contact itself: name, number, WhatsApp ids, username, email, language,
    attributes, tags; it is deleted and stays so (`erased_at`).
+
+Every contact merged into this one (at any depth) was the same person: each goes through
+steps 1 to 7 first (their records moved to this one when merged, but their own record
+keeps their name, email and kept-aside number, and campaign rows keep their id).
 
 What stays: the business's own messages (outbound; an agent's reply may name the person),
 CRM records (leads, tickets, meetings: the tenant's business records, with their own
@@ -82,6 +87,7 @@ class ErasureReport(BaseModel):
     campaign_rows_erased: int
     realtime_events_erased: int
     webhook_deliveries_erased: int
+    merged_contacts_erased: int
     erased_at: datetime
 
 
@@ -115,37 +121,65 @@ class ContactErasure:
     ) -> ErasureReport:
         assert contact.id is not None  # noqa: S101 - a stored contact
         at = stored_now()
-        messages = files = 0
-        conversations = await self._conversations.erase_contact(contact.id)
-        for conversation_id in conversations:
-            for file_id in await self._messages.inbound_files(conversation_id):
-                files += int(await self._media.remove(file_id))
-            messages += await self._messages.erase_inbound(conversation_id)
         tenant_id = current_tenant()
-        events = await self._events.forget_conversations(tenant_id, conversations)
-        rows = await self._recipients.erase_contact(contact.id, at)
-        identities = await self._identities.of_contact(contact.id)
-        deliveries = await self._webhooks.erase_subjects(
-            contact_subjects(tenant_id, contact, identities), at
-        )
-        await self._identities.forget_contact(contact.id)
-        await self._contacts.erase(contact.id, at)
         report = ErasureReport(
-            contact_id=contact.id,
-            conversations=len(conversations),
-            messages_erased=messages,
-            files_deleted=files,
-            campaign_rows_erased=rows,
-            realtime_events_erased=events,
-            webhook_deliveries_erased=deliveries,
-            erased_at=at,
-        )
+            contact_id=contact.id, conversations=0, messages_erased=0, files_deleted=0,
+            campaign_rows_erased=0, realtime_events_erased=0, webhook_deliveries_erased=0,
+            merged_contacts_erased=0, erased_at=at,
+        )  # fmt: skip
+        # The contacts merged into this one were the same person: erased with it, first.
+        for merged in await self._merged_into(contact.id):
+            await self._erase_person(tenant_id, merged, report)
+            report.merged_contacts_erased += int(await self._contacts.erase(merged.id or "", at))
+        await self._erase_person(tenant_id, contact, report)
+        await self._contacts.erase(contact.id, at)
         counts = report.model_dump(exclude={"contact_id", "erased_at"})
         await self._auditor.record(
             "contact.erased", "contact", contact.id, actor_id=actor_id,
             changes={**audit, **counts},
         )  # fmt: skip
         return report
+
+    async def _erase_person(self, tenant_id: str, contact: Contact, report: ErasureReport) -> None:
+        """Steps 1-6 for one contact (the contact itself is erased by the caller)."""
+        assert contact.id is not None  # noqa: S101 - a stored contact
+        at = report.erased_at
+        conversations = await self._conversations.erase_contact(contact.id)
+        report.conversations += len(conversations)
+        for conversation_id in conversations:
+            for file_id in await self._messages.inbound_files(conversation_id):
+                report.files_deleted += int(await self._media.remove(file_id))
+            report.messages_erased += await self._messages.erase_inbound(conversation_id)
+        report.realtime_events_erased += await self._events.forget_conversations(
+            tenant_id, conversations
+        )
+        report.campaign_rows_erased += await self._recipients.erase_contact(contact.id, at)
+        identities = await self._identities.of_contact(contact.id)
+        released = await self._contacts.released_identity(contact.id)
+        report.webhook_deliveries_erased += await self._webhooks.erase_subjects(
+            contact_subjects(tenant_id, contact, identities, released), at
+        )
+        await self._identities.forget_contact(contact.id)
+
+    async def _merged_into(self, contact_id: str) -> list[Contact]:
+        """Every contact merged into this one, at any depth (a merge's source may have been
+        the target of an earlier merge)."""
+        found: list[Contact] = []
+        seen, targets = {contact_id}, [contact_id]
+        while targets:
+            sources = [
+                source
+                for target in targets
+                for source in await self._contacts.merged_sources(target)
+                if source not in seen
+            ]
+            seen.update(sources)
+            targets = sources
+            for source in sources:
+                merged = await self._contacts.get(source)
+                if merged is not None and merged.id is not None:
+                    found.append(merged)
+        return found
 
 
 class EraseContact:

@@ -33,6 +33,7 @@ from api.domain.messaging.messages import (
 )
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.files.storage import FileDocument
+from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.webhooks import WebhookEventDocument
 from api.infrastructure.realtime.streams import EVENT_FIELD
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
@@ -173,7 +174,7 @@ async def test_erasing_a_contact_takes_what_they_gave_in_that_tenant_only(
         "contact_id": contact["id"], "conversations": 1, "messages_erased": 2,
         "files_deleted": 1, "campaign_rows_erased": 2,
         "realtime_events_erased": len(published), "webhook_deliveries_erased": 0,
-        "erased_at": report["erased_at"],
+        "merged_contacts_erased": 0, "erased_at": report["erased_at"],
     }  # fmt: skip
     # The real-time log keeps no event of the conversation; Beta's log is untouched.
     assert of_conversation(await stream_entries(redis_client, acme_id)) == []
@@ -295,6 +296,64 @@ async def test_erasure_erases_the_raw_webhook_deliveries_naming_the_person(
     assert {"Hello", "Still there?"} <= texts and "My card is 4111" not in texts
     beta_contacts = (await client.get(CONTACTS, headers=beta_owner)).json()["items"]
     assert [c["phone"] for c in beta_contacts] == [f"+{person}"]
+
+    # A deleted contact's number was taken off it: its deliveries are found all the same.
+    assert (await client.delete(f"{CONTACTS}/{kept['id']}", headers=owner)).status_code == 204
+    deleted = await client.post(f"{CONTACTS}/{kept['id']}/erase", headers=owner)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["webhook_deliveries_erased"] == 1  # the shared one went before
+    assert await raw_body(others) == b""
+    assert person.encode() in await raw_body(beta_delivery)
+
+
+async def raw_contact(contact_id: str) -> dict[str, Any]:
+    found = await ContactDocument.get_pymongo_collection().find_one({"_id": ObjectId(contact_id)})
+    assert found is not None
+    return dict(found)
+
+
+async def test_the_contacts_merged_into_one_are_erased_with_it(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, beta_owner = await two_tenants(client)
+    tenant_id = acme.tenant.id or ""
+    channel = await channel_of(container, acme, graph, "111000111000")
+    await receive(container, from_customer(1, 0), channel)
+    [target] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    # Two older records of the same person, merged in a chain: oldest into older, then
+    # older into the contact that wrote.
+    older = await new_contact(client, owner, phone="+14155550301", name="Ann Older")
+    oldest = await new_contact(client, owner, phone="+14155550302", name="Ann Oldest")
+    for into, source in ((older, oldest), (target["id"], older)):
+        merged = await client.post(f"{CONTACTS}/{into}/merge",
+                                   json={"source_contact_id": source}, headers=owner)  # fmt: skip
+        assert merged.status_code == 200, merged.text
+    assert (await raw_contact(oldest))["merged_into"] == older
+    rows = await campaign_rows(container, tenant_id, older)  # runs keep the old id
+    # Beta's contact of the same number is Beta's.
+    theirs = await new_contact(client, beta_owner, phone="+14155550301", name="Beta's Ann")
+
+    erased = await client.post(f"{CONTACTS}/{target['id']}/erase", headers=owner)
+    assert erased.status_code == 200, erased.text
+    report = erased.json()
+    assert report["merged_contacts_erased"] == 2 and report["campaign_rows_erased"] == 2
+    for contact_id in (older, oldest):
+        stored = await raw_contact(contact_id)
+        assert stored["erased_at"] is not None
+        gone = ("name", "phone", "wa_id", "email", "deleted_identity")
+        assert not any(stored.get(field) for field in gone), stored
+    recipients: CampaignRecipientRepository = container.resolve(CampaignRecipientRepository)
+    with tenant_context(TenantId(tenant_id)):
+        for row in rows:
+            after = await recipients.get(row.id or "")
+            assert after is not None and after.address.empty and after.name is None
+    # Merged contacts read as erased now; Beta's stays.
+    for contact_id in (older, oldest):
+        assert (await client.get(f"{CONTACTS}/{contact_id}", headers=owner)).status_code == 404
+    kept = await client.get(f"{CONTACTS}/{theirs}", headers=beta_owner)
+    assert kept.status_code == 200 and kept.json()["name"] == "Beta's Ann"
+    [entry] = await audit_entries(client, owner, action="contact.erased")
+    assert entry["changes"]["merged_contacts_erased"] == 2
 
 
 async def test_only_holders_of_contacts_erase_may_erase(

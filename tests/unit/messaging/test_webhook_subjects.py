@@ -56,6 +56,9 @@ def test_a_whatsapp_message_names_its_sender_by_number_and_user_id() -> None:
     assert contact_subjects("t1", made, []) == keys
     assert contact_subjects("t1", contact(phone=f"+{phone}"), []) == {f"t1:wa:{phone}"}
     assert contact_subjects("t2", made, []).isdisjoint(keys)  # another tenant's person
+    # A deleted (or merged) contact's number and ids were taken off it and kept aside.
+    released = {"wa_id": phone, "phone": f"+{phone}"} | ({"bsuid": user_id} if user_id else {})
+    assert contact_subjects("t1", contact(), [], released) == keys
 
 
 def test_a_number_change_names_the_old_and_the_new_number() -> None:

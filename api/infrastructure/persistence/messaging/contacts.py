@@ -61,6 +61,10 @@ _PRIVATE = {"id", "revision_id", "deleted_identity", "channel_types", "merge_loc
 _RELEASED = ("phone", "wa_id", "bsuid")  # what a deletion or a merge takes off a contact
 
 
+def _kept_aside(document: ContactDocument) -> dict[str, str]:
+    return {k: str(v) for k, v in (document.deleted_identity or {}).items() if v}
+
+
 class ContactDocument(TenantOwnedDocument):
     channel_id: str | None = None
     name: str | None = None
@@ -127,6 +131,8 @@ class ContactDocument(TenantOwnedDocument):
                 [(TENANT_FIELD, 1), ("channel_id", 1), ("wa_id", 1)], name="channel_wa_id"
             ),
             lookup_index([(TENANT_FIELD, 1), ("phone", 1)], name="tenant_phone"),
+            # The contacts merged into one (its erasure erases them too).
+            IndexModel([(TENANT_FIELD, 1), ("merged_into", 1)], name="tenant_merged_into"),
         ]
 
     def to_entity(self) -> Contact:
@@ -556,11 +562,19 @@ class BeanieContactRepository:
                 {"$unset": {"merge_lock": "", "merge_lock_until": ""}},
             )
 
+    async def released_identity(self, contact_id: str) -> dict[str, str]:
+        document = await self._scoped.get(contact_id)
+        return _kept_aside(document) if document is not None else {}
+
+    async def merged_sources(self, contact_id: str) -> list[str]:
+        found = await self._scoped.find({"merged_into": contact_id})
+        return [str(document.id) for document in found]
+
     async def release_identity(self, contact_id: str) -> dict[str, str]:
         document = await self._scoped.get(contact_id)
         if document is None:
             return {}
-        released = {k: v for k, v in (document.deleted_identity or {}).items() if v}
+        released: dict[str, Any] = _kept_aside(document)
         present = {name: value for name in _RELEASED if (value := getattr(document, name))}
         if present and document.deleted_at is None:
             released.update(present)

@@ -301,6 +301,9 @@ class ContactErasureOut(BaseModel):
             "processed is erased when its processing ends)"
         )
     )
+    merged_contacts_erased: int = Field(
+        description="Contacts that had been merged into this one, erased with it"
+    )
     erased_at: datetime
 
     @classmethod
