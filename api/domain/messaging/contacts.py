@@ -299,7 +299,8 @@ class ContactRepository(Protocol):
         new_bsuid: str | None = None,
         new_wa_id: str | None = None,
     ) -> Contact | None:
-        """Give the contact found by `bsuid` (else `wa_id`) a new user id or number."""
+        """Give the contact found by `bsuid` (else `wa_id`) a new user id or number; the
+        ones replaced are kept as the contact's former ids (`past_identity`)."""
         ...
 
     async def get(self, contact_id: str) -> Contact | None:
@@ -394,9 +395,10 @@ class ContactRepository(Protocol):
         """Give up the hold `token` has (nothing when it has none)."""
         ...
 
-    async def released_identity(self, contact_id: str) -> dict[str, str]:
-        """The phone number and WhatsApp ids a deletion or a merge took off the contact
-        (kept aside), without changing anything."""
+    async def past_identity(self, contact_id: str) -> dict[str, list[str]]:
+        """Every phone number, `wa_id` and `bsuid` the contact had and no longer has, by
+        field: taken off by a deletion or a merge (kept aside), or replaced by a number or
+        user id change. Reads only."""
         ...
 
     async def merged_sources(self, contact_id: str) -> list[str]:

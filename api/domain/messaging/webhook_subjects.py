@@ -72,15 +72,15 @@ def contact_subjects(
     tenant_id: str,
     contact: Contact,
     identities: Iterable[ChannelUserIdentity],
-    released: Mapping[str, str] | None = None,
+    past: Mapping[str, Iterable[str]] | None = None,
 ) -> set[str]:
     """The keys of the person a contact of `tenant_id` is: its number (as `wa_id` and as
-    `phone`), its BSUID, its channel identities, and the number and ids a deletion or a
-    merge took off it (`released`, by field name)."""
-    kept = released or {}
-    numbers = (contact.wa_id, contact.phone, kept.get("wa_id"), kept.get("phone"))
+    `phone`), its BSUID, its channel identities, and the numbers and ids it had before
+    (`past`, by field name: taken off by a deletion or a merge, or replaced by a change)."""
+    former = past or {}
+    numbers = [contact.wa_id, contact.phone, *former.get("wa_id", ()), *former.get("phone", ())]
     keys = {_key(tenant_id, _NUMBER, number.lstrip("+")) for number in numbers if number}
-    for bsuid in (contact.bsuid, kept.get("bsuid")):
+    for bsuid in (contact.bsuid, *former.get("bsuid", ())):
         if bsuid:
             keys.add(_key(tenant_id, _BSUID, bsuid))
     keys.update(identity_subject(tenant_id, identity) for identity in identities)

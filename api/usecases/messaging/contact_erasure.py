@@ -17,9 +17,10 @@ what is left (each step finds only what is still there):
 4. their campaign recipient rows keep their status and times, lose the address, name and
    rendered values; rows still pending are skipped (`deleted`);
 5. the raw webhook deliveries that name them (by their number, BSUID or channel user ids,
-   those a deletion or a merge took off the contact included, in this tenant;
-   `webhook_subjects`) lose their body: a processed one at once, one still being
-   processed (its other items may need it) as soon as that ends;
+   those a deletion or a merge took off the contact and those a number or user id change
+   replaced included, in this tenant; `webhook_subjects`) lose their body: a processed
+   one at once, one still being processed (its other items may need it) as soon as that
+   ends;
 6. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
    person is a new contact;
 7. the contact itself: name, number, WhatsApp ids, username, email, language,
@@ -34,8 +35,8 @@ CRM records (leads, tickets, meetings: the tenant's business records, with their
 deletes), the row results of imports (a failed row keeps its cell; an import's file is
 deleted when it ends), exports already made (they expire by themselves), and the audit
 log (`contact.erased`, with counts and no personal data). Raw webhook deliveries stored
-before deliveries recorded whom they name, or naming the person only by a number or id
-the contact no longer has (a changed number), keep it until they expire
+before deliveries recorded whom they name, or naming the person only by a number
+replaced before contacts kept their former ids, keep it until they expire
 (`WEBHOOK_RETENTION_DAYS`), and so does one whose items were being handled at the very
 moment of the erasure (it records whom it names as its processing ends, after the
 erasure looked); sockets connected at the time received what they received.
@@ -155,9 +156,9 @@ class ContactErasure:
         )
         report.campaign_rows_erased += await self._recipients.erase_contact(contact.id, at)
         identities = await self._identities.of_contact(contact.id)
-        released = await self._contacts.released_identity(contact.id)
+        past = await self._contacts.past_identity(contact.id)
         report.webhook_deliveries_erased += await self._webhooks.erase_subjects(
-            contact_subjects(tenant_id, contact, identities, released), at
+            contact_subjects(tenant_id, contact, identities, past), at
         )
         await self._identities.forget_contact(contact.id)
 

@@ -23,6 +23,7 @@ from api.domain.messaging.campaigns import (
 )
 from api.domain.messaging.channels import Channel
 from api.domain.messaging.conversations import ConversationRepository
+from api.domain.messaging.events import MessageReceived
 from api.domain.messaging.messages import (
     Direction,
     Message,
@@ -42,6 +43,7 @@ from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
 from tests.support.inbox import (
     channel_of,
+    events,
     from_customer,
     outbound_message,
     receive,
@@ -297,6 +299,17 @@ async def test_erasure_erases_the_raw_webhook_deliveries_naming_the_person(
     beta_contacts = (await client.get(CONTACTS, headers=beta_owner)).json()["items"]
     assert [c["phone"] for c in beta_contacts] == [f"+{person}"]
 
+    # A number the person had before a change still names them.
+    changed = await deliver_texts(client, channel, ("wamid.e6", "16505550003", "Old number"))
+    await deliveries_processed([changed])
+    change = await system_change(channel, "16505550003", "16505550004")
+    await receive(container, change, channel)
+    [moved] = [c for c in (await client.get(CONTACTS, headers=owner)).json()["items"]
+               if c["phone"] == "+16505550004"]  # fmt: skip
+    erased_moved = await client.post(f"{CONTACTS}/{moved['id']}/erase", headers=owner)
+    assert erased_moved.json()["webhook_deliveries_erased"] == 1
+    assert await raw_body(changed) == b""
+
     # A deleted contact's number was taken off it: its deliveries are found all the same.
     assert (await client.delete(f"{CONTACTS}/{kept['id']}", headers=owner)).status_code == 204
     deleted = await client.post(f"{CONTACTS}/{kept['id']}/erase", headers=owner)
@@ -304,6 +317,20 @@ async def test_erasure_erases_the_raw_webhook_deliveries_naming_the_person(
     assert deleted.json()["webhook_deliveries_erased"] == 1  # the shared one went before
     assert await raw_body(others) == b""
     assert person.encode() in await raw_body(beta_delivery)
+
+
+async def system_change(channel: Channel, old: str, new: str) -> MessageReceived:
+    """Meta's `user_changed_number` system message: the customer at `old` is now at `new`."""
+    [event] = [e for e in events("system_user_changed_number") if isinstance(e, MessageReceived)]
+    assert event.system is not None
+    return event.model_copy(
+        update={
+            "account_id": channel.account_id, "external_id": f"wamid.change.{old}",
+            "key": f"message:change.{old}",
+            "sender": event.sender.model_copy(update={"phone": old, "user_id": None}),
+            "system": event.system.model_copy(update={"new_phone": new}),
+        }
+    )  # fmt: skip
 
 
 async def raw_contact(contact_id: str) -> dict[str, Any]:

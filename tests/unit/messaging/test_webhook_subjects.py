@@ -56,9 +56,15 @@ def test_a_whatsapp_message_names_its_sender_by_number_and_user_id() -> None:
     assert contact_subjects("t1", made, []) == keys
     assert contact_subjects("t1", contact(phone=f"+{phone}"), []) == {f"t1:wa:{phone}"}
     assert contact_subjects("t2", made, []).isdisjoint(keys)  # another tenant's person
-    # A deleted (or merged) contact's number and ids were taken off it and kept aside.
-    released = {"wa_id": phone, "phone": f"+{phone}"} | ({"bsuid": user_id} if user_id else {})
-    assert contact_subjects("t1", contact(), [], released) == keys
+    # A deleted (or merged) contact's number and ids were taken off it and kept aside; a
+    # changed number was replaced: the past ones name the person too.
+    past = {"wa_id": [phone], "phone": [f"+{phone}"]} | ({"bsuid": [user_id]} if user_id else {})
+    assert contact_subjects("t1", contact(), [], past) == keys
+    now = contact(wa_id="16505559999", phone="+16505559999")
+    assert contact_subjects("t1", now, [], {"wa_id": [phone]}) == {
+        "t1:wa:16505559999",
+        f"t1:wa:{phone}",
+    }
 
 
 def test_a_number_change_names_the_old_and_the_new_number() -> None:

@@ -51,13 +51,15 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 _STRING = {"$type": "string"}
 _LIVE: dict[str, Any] = {"deleted_at": None}
 # What erasing a contact removes (a data deletion request).
+FORMER_IDS = "former_ids"  # numbers and user ids a change replaced, by field
 _PERSONAL = (
     "name", "phone", "wa_id", "bsuid", "username", "email", "language", "deleted_identity",
+    FORMER_IDS,
 )  # fmt: skip
 _NEWEST = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
 TOP_TAGS = 100
-_PRIVATE = {"id", "revision_id", "deleted_identity", "channel_types", "merge_lock",
-            "merge_lock_until"}  # fmt: skip
+_PRIVATE = {"id", "revision_id", "deleted_identity", FORMER_IDS, "channel_types",
+            "merge_lock", "merge_lock_until"}  # fmt: skip
 _RELEASED = ("phone", "wa_id", "bsuid")  # what a deletion or a merge takes off a contact
 
 
@@ -90,6 +92,7 @@ class ContactDocument(TenantOwnedDocument):
     deleted_at: datetime | None = None
     erased_at: datetime | None = None
     deleted_identity: dict[str, Any] | None = None
+    former_ids: dict[str, list[str]] | None = None
     merged_into: str | None = None
     merging_into: str | None = None
     merge_lock: str | None = None  # the merge holding the contact, until `merge_lock_until`
@@ -332,13 +335,21 @@ class BeanieContactRepository:
         new_wa_id: str | None = None,
     ) -> Contact | None:
         changes: dict[str, Any] = {"updated_at": utcnow()}
+        former: dict[str, str] = {}  # what the change replaces: kept, for the erasure
         if new_bsuid:
             changes["bsuid"] = new_bsuid
+            if bsuid and bsuid != new_bsuid:
+                former[f"{FORMER_IDS}.bsuid"] = bsuid
         if new_wa_id:
             changes.update(wa_id=new_wa_id, phone=f"+{new_wa_id}")
+            if wa_id and wa_id != new_wa_id:
+                former[f"{FORMER_IDS}.wa_id"] = wa_id
+        update: dict[str, Any] = {"$set": changes}
+        if former:
+            update["$addToSet"] = former
         for field, value in (("bsuid", bsuid), ("wa_id", wa_id)):
             if value and await self._scoped.apply_where(
-                {"channel_id": channel_id, field: value}, {"$set": changes}
+                {"channel_id": channel_id, field: value}, update
             ):
                 key = new_bsuid if field == "bsuid" and new_bsuid else value
                 key = new_wa_id if field == "wa_id" and new_wa_id else key
@@ -562,9 +573,14 @@ class BeanieContactRepository:
                 {"$unset": {"merge_lock": "", "merge_lock_until": ""}},
             )
 
-    async def released_identity(self, contact_id: str) -> dict[str, str]:
+    async def past_identity(self, contact_id: str) -> dict[str, list[str]]:
         document = await self._scoped.get(contact_id)
-        return _kept_aside(document) if document is not None else {}
+        if document is None:
+            return {}
+        past = {field: list(values) for field, values in (document.former_ids or {}).items()}
+        for field, value in _kept_aside(document).items():
+            past.setdefault(field, []).append(value)
+        return past
 
     async def merged_sources(self, contact_id: str) -> list[str]:
         found = await self._scoped.find({"merged_into": contact_id})
