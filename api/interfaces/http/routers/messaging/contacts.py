@@ -208,8 +208,11 @@ async def delete_contact(
         "message they sent loses its text, content and file link (`content: "
         '{"erased": true}`); the files they sent are deleted from the storage; their '
         "campaign recipient rows keep status and times but lose address, name and values "
-        "(rows still pending are skipped as `deleted`). The business's own messages, CRM "
-        "records (leads, tickets, meetings) and the audit log stay.\n\n"
+        "(rows still pending are skipped as `deleted`); the raw webhook deliveries naming "
+        "them (by any number or id they have or had) lose their body, one still being "
+        "processed as soon as its processing ends; every contact merged into this one is "
+        "erased with it. The business's own messages, CRM records (leads, tickets, "
+        "meetings) and the audit log stay.\n\n"
         "Works on a live, deleted or merged contact, once: an erased contact is 404 from "
         "then on, as is another tenant's. A department-limited user is 403 "
         "`erasure_outside_departments` when a conversation, lead, ticket, meeting or "
