@@ -65,14 +65,17 @@ class WebhookEventStore(Protocol):
         subjects: Collection[str] = (),
     ) -> None:
         """Record how processing ended, with the keys of the people its items name
-        (`webhook_subjects`). A delivery set PROCESSED whose erasure waited for it (see
-        `erase_subjects`) has its body erased at once."""
+        (`webhook_subjects`). A delivery set PROCESSED whose erasure waited for it, or
+        naming a person erased while it was in flight (see `erase_subjects`), has its
+        body erased at once."""
         ...
 
     async def erase_subjects(self, subjects: Collection[str], at: datetime) -> int:
         """Erase the body of every delivery naming any of these people: a processed one at
         once (`erased_at`; its items are never read again), one still to be processed (its
-        other items may still need it) as soon as its processing ends. How many."""
+        other items may still need it) as soon as its processing ends, and one in flight
+        (received or queued: whom it names is not recorded yet) when its processing ends,
+        if it names them. How many were known to name them."""
         ...
 
     async def mark_queued(self, event_id: str) -> None:

@@ -20,7 +20,8 @@ what is left (each step finds only what is still there):
    those a deletion or a merge took off the contact and those a number or user id change
    replaced included, in this tenant; `webhook_subjects`) lose their body: a processed
    one at once, one still being processed (its other items may need it) as soon as that
-   ends;
+   ends, one still queued (whom it names not known yet) when its processing ends, if it
+   names them;
 6. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
    person is a new contact;
 7. the contact itself: name, number, WhatsApp ids, username, email, language,
@@ -37,9 +38,7 @@ deleted when it ends), exports already made (they expire by themselves), and the
 log (`contact.erased`, with counts and no personal data). Raw webhook deliveries stored
 before deliveries recorded whom they name, or naming the person only by a number
 replaced before contacts kept their former ids, keep it until they expire
-(`WEBHOOK_RETENTION_DAYS`), and so does one whose items were being handled at the very
-moment of the erasure (it records whom it names as its processing ends, after the
-erasure looked); sockets connected at the time received what they received.
+(`WEBHOOK_RETENTION_DAYS`); sockets connected at the time received what they received.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Erasing the raw webhook deliveries that name a person, on the real database: a processed
 delivery loses its body at once; one still to be processed keeps it until its processing
-ends, then loses it; deliveries naming only others, or nobody, are untouched; erasing
-again finds nothing left."""
+ends, then loses it; one still in flight (whom it names not known yet) is checked when it
+is; deliveries naming only others, or nobody, are untouched; erasing again finds nothing
+left."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.common.clock import utcnow
 from api.domain.messaging.channels import ChannelType
 from api.domain.messaging.webhooks import WebhookEvent, WebhookEventStatus
 from api.infrastructure.persistence.messaging.webhooks import (
+    ERASE_CHECK,
     ERASE_PENDING,
     SUBJECTS,
     MongoWebhookEventStore,
@@ -106,3 +108,38 @@ async def test_a_marked_delivery_processed_without_its_erasure_is_erased_next_ti
     assert await store.erase_subjects({PERSON}, AT) == 1
     erased = await store.get(event_id)
     assert erased is not None and erased.body == b"" and erased.erased_at == AT
+
+
+async def test_deliveries_in_flight_are_checked_when_their_processing_ends() -> None:
+    """Whom a delivery names is known once it is processed: one still queued when the
+    person is erased is erased as it is set processed if it names them, kept if not."""
+    store = MongoWebhookEventStore()
+    theirs = await stored(store, b'{"from": "16505550001"}')
+    others = await stored(store, b'{"from": "16505550002"}')
+    retried = await stored(store, b'{"from": ["16505550001", "16505550002"]}')
+    assert await store.erase_subjects({PERSON}, AT) == 0  # none is known to name them yet
+    assert (await raw(theirs))[ERASE_CHECK] == [PERSON]
+
+    await store.set_status(theirs, WebhookEventStatus.PROCESSED, items=1, subjects={PERSON})
+    await store.set_status(others, WebhookEventStatus.PROCESSED, items=1, subjects={OTHER})
+    erased = await store.get(theirs)
+    assert erased is not None and erased.body == b"" and erased.erased_at is not None
+    assert erased.status is WebhookEventStatus.PROCESSED
+    kept = await store.get(others)
+    assert kept is not None and kept.body == b'{"from": "16505550002"}'
+    assert ERASE_CHECK not in await raw(others) and (await raw(others))[SUBJECTS] == [OTHER]
+
+    # Retrying, its other items still need the body: erased when its processing ends.
+    await store.set_status(retried, WebhookEventStatus.RETRYING, items=2, subjects={PERSON, OTHER})
+    waiting = await raw(retried)
+    assert waiting[ERASE_PENDING] is True and ERASE_CHECK not in waiting
+    assert waiting["body"] != b""
+    await store.set_status(retried, WebhookEventStatus.PROCESSED, items=2, subjects={PERSON, OTHER})
+    done = await store.get(retried)
+    assert done is not None and done.body == b""
+
+    # A delivery that arrives after the erasure is the person writing again: kept.
+    later = await stored(store, b'{"from": "16505550001", "again": true}')
+    await store.set_status(later, WebhookEventStatus.PROCESSED, items=1, subjects={PERSON})
+    again = await store.get(later)
+    assert again is not None and again.body != b"" and again.erased_at is None

@@ -37,14 +37,20 @@ EVENTS_RETENTION_INDEX = "received_at_ttl"
 ITEMS_RETENTION_INDEX = "updated_at_ttl"
 _PENDING = [WebhookEventStatus.RECEIVED, WebhookEventStatus.QUEUED, WebhookEventStatus.RETRYING]
 # Raw fields of a delivery, absent until processing: the keys of the people its items name
-# (`webhook_subjects`), and an erasure waiting for its processing to end.
+# (`webhook_subjects`); an erasure waiting for its processing to end; and the keys of people
+# erased while it was in flight (whom it names was not known yet: checked when it is).
 SUBJECTS = "subjects"
 ERASE_PENDING = "erase_pending"
+ERASE_CHECK = "erase_check"
 _PROCESSED = WebhookEventStatus.PROCESSED.value
+_IN_FLIGHT = [WebhookEventStatus.RECEIVED.value, WebhookEventStatus.QUEUED.value]
 
 
 def _erased(at: datetime) -> dict[str, Any]:
-    return {"$set": {"body": b"", "erased_at": at}, "$unset": {SUBJECTS: "", ERASE_PENDING: ""}}
+    return {
+        "$set": {"body": b"", "erased_at": at},
+        "$unset": {SUBJECTS: "", ERASE_PENDING: "", ERASE_CHECK: ""},
+    }
 
 
 class WebhookEventDocument(Document):
@@ -111,17 +117,30 @@ class MongoWebhookEventStore:
         changes: dict[str, Any] = {"status": status.value, "items": items, "error": error}
         named = {SUBJECTS: sorted(subjects)} if subjects else {}
         collection = WebhookEventDocument.get_pymongo_collection()
-        unmarked: dict[str, Any] = {"_id": ObjectId(event_id)}
+        oid = ObjectId(event_id)
+        # The common case, no erasure marked the delivery: one plain update.
+        unmarked: dict[str, Any] = {"_id": oid, ERASE_CHECK: {"$exists": False}}
         if status is WebhookEventStatus.PROCESSED:
-            # A marked one (an erasure waits for this processing to end) is not matched...
             unmarked[ERASE_PENDING] = {"$exists": False}
         with database_errors():
-            updated = await collection.update_one(unmarked, {"$set": {**changes, **named}})
-            if updated.matched_count == 0 and status is WebhookEventStatus.PROCESSED:
-                # ...and is erased as it is set processed.
-                erased = _erased(utcnow())
-                erased["$set"].update(changes)
-                await collection.update_one({"_id": ObjectId(event_id)}, erased)
+            plain = await collection.update_one(unmarked, {"$set": {**changes, **named}})
+            if plain.matched_count:
+                return
+            marks = await collection.find_one({"_id": oid}, {ERASE_PENDING: 1, ERASE_CHECK: 1})
+            if marks is None:
+                return
+            checked = set(marks.get(ERASE_CHECK) or ())
+            erase = bool(marks.get(ERASE_PENDING)) or not checked.isdisjoint(subjects)
+            update: dict[str, Any]
+            if erase and status is WebhookEventStatus.PROCESSED:
+                update = _erased(utcnow())
+                update["$set"].update(changes)
+            elif erase:  # processing goes on: erased when it ends
+                update = {"$set": {**changes, **named, ERASE_PENDING: True},
+                          "$unset": {ERASE_CHECK: ""}}  # fmt: skip
+            else:  # it names none of the people erased meanwhile
+                update = {"$set": {**changes, **named}, "$unset": {ERASE_CHECK: ""}}
+            await collection.update_one({"_id": oid}, update)
 
     async def erase_subjects(self, subjects: Collection[str], at: datetime) -> int:
         if not subjects:
@@ -129,10 +148,16 @@ class MongoWebhookEventStore:
         collection = WebhookEventDocument.get_pymongo_collection()
         naming = {SUBJECTS: {"$in": sorted(subjects)}}
         with database_errors():
-            # Waiting ones first: one processed meanwhile is erased by its `set_status`
-            # (which finds the mark) or by the second step (which finds it processed; a
-            # marked one whose `set_status` failed half-way too). An erased delivery has no
-            # subjects left, so running this again finds only what is still to erase.
+            # In flight first: whom they name is not recorded yet, so each is told whom to
+            # look for, and its `set_status` erases it if it names them. Then the waiting
+            # ones: one processed meanwhile is erased by its `set_status` (which finds the
+            # mark) or by the last step (which finds it processed; a marked one whose
+            # `set_status` failed half-way too). An erased delivery has no subjects left,
+            # so running this again finds only what is still to erase.
+            await collection.update_many(
+                {"status": {"$in": _IN_FLIGHT}, SUBJECTS: {"$exists": False}},
+                {"$addToSet": {ERASE_CHECK: {"$each": sorted(subjects)}}},
+            )
             waiting = await collection.update_many(
                 {**naming, "status": {"$ne": _PROCESSED}, ERASE_PENDING: {"$exists": False}},
                 {"$set": {ERASE_PENDING: True}},
