@@ -50,8 +50,8 @@ from api.infrastructure.persistence.messaging.cursors import after_cursor, encod
 
 _STRING = {"$type": "string"}
 _LIVE: dict[str, Any] = {"deleted_at": None}
-# What erasing a contact removes (a data deletion request).
 FORMER_IDS = "former_ids"  # numbers and user ids a change replaced, by field
+# What erasing a contact removes (a data deletion request).
 _PERSONAL = (
     "name", "phone", "wa_id", "bsuid", "username", "email", "language", "deleted_identity",
     FORMER_IDS,
