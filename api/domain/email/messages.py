@@ -10,9 +10,18 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from api.domain.tenancy import TenantId
+
 # Context values are plain scalars (names, links, counts): no documents, no secrets
 # beyond the single-use links the message itself must carry.
 ContextValue = str | int | float | bool | None
+
+# The platform's own mail (to platform admins, who belong to no tenant) goes through the
+# same outbox, worker job and sweep as a tenant's, under this key in the tenant's place.
+# Never a tenant's id (tenants have ObjectIds), so no request resolves to it and no
+# tenant reads it; its mail is dressed as the product's, not a tenant's.
+PLATFORM_MAIL = TenantId("platform")
+PRODUCT_NAME = "Parley"
 
 
 class EmailTemplate(StrEnum):
@@ -41,12 +50,17 @@ class EmailStatus(StrEnum):
 class Branding(BaseModel):
     """How a tenant's mail looks: the hooks templates read."""
 
-    product_name: str = "Parley"
+    product_name: str = PRODUCT_NAME
     tenant_name: str
     primary_color: str = "#2563eb"
     logo_url: str | None = None
     support_email: str | None = None
     footer: str | None = None
+
+    @classmethod
+    def platform(cls) -> Branding:
+        """The platform's own mail: the product's name where a tenant's would be."""
+        return cls(tenant_name=PRODUCT_NAME)
 
 
 @dataclass(frozen=True)

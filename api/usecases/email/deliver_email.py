@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from api.domain.clock import Clock
 from api.domain.email.messages import (
+    PLATFORM_MAIL,
     Branding,
     EmailMessage,
     EmailPolicy,
@@ -82,9 +83,11 @@ class DeliverEmail:
             raise NotFound("No such email in this tenant.")
         if email.status is not EmailStatus.QUEUED:
             return email.status
-        tenant = await self._tenants.get(current_tenant())
-        if tenant is None:
-            raise NotFound("The email's tenant no longer exists.")
+        tenant: Tenant | None = None  # the platform's own mail has none
+        if current_tenant() != PLATFORM_MAIL:
+            tenant = await self._tenants.get(current_tenant())
+            if tenant is None:
+                raise NotFound("The email's tenant no longer exists.")
         async with self._slot(email_id):
             return await self._deliver(email, tenant, last_attempt=last_attempt)
 
@@ -99,7 +102,7 @@ class DeliverEmail:
         )  # fmt: skip
 
     async def _deliver(
-        self, email: OutboundEmail, tenant: Tenant, *, last_attempt: bool
+        self, email: OutboundEmail, tenant: Tenant | None, *, last_attempt: bool
     ) -> EmailStatus:
         email_id = email.id or ""
         now = self._clock.now()
@@ -107,7 +110,7 @@ class DeliverEmail:
         if not await self._outbox.claim(email_id, now=now, until=until):
             held = await self._outbox.get(email_id)  # settled meanwhile, or another run's
             return held.status if held is not None else EmailStatus.QUEUED
-        profile = await self._profiles.get()
+        profile = await self._profiles.get() if tenant is not None else None
         branding = branding_of(tenant, profile, self._links)
         try:
             rendered = self._renderer.render(email.template, email.context, branding)
@@ -116,7 +119,7 @@ class DeliverEmail:
                 subject=rendered.subject,
                 html=rendered.html,
                 text=rendered.text,
-                message_id=f"{email_id}.{tenant.id}",
+                message_id=f"{email_id}.{current_tenant()}",
                 sender_name=profile.display_name if profile else None,
             )
             try:
@@ -135,9 +138,12 @@ class DeliverEmail:
         return EmailStatus.SENT
 
 
-def branding_of(tenant: Tenant, profile: TenantProfile | None, links: MailLinks) -> Branding:
+def branding_of(tenant: Tenant | None, profile: TenantProfile | None, links: MailLinks) -> Branding:
     """How the tenant's mail looks, from its company profile (the defaults without one);
-    the logo from its public address (`GET /tenant-logos/{tenant_id}`)."""
+    the logo from its public address (`GET /tenant-logos/{tenant_id}`). No tenant: the
+    platform's own mail, dressed as the product's."""
+    if tenant is None:
+        return Branding.platform()
     if profile is None or tenant.id is None:
         return Branding(tenant_name=tenant.name)
     extra = {"primary_color": profile.brand_color} if profile.brand_color else {}

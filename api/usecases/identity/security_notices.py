@@ -9,9 +9,10 @@ from enum import StrEnum
 
 from api.common.clock import utcnow
 from api.common.request_context import current_client
-from api.domain.email.messages import EmailTemplate
+from api.domain.email.messages import PLATFORM_MAIL, EmailTemplate
 from api.domain.identity.auth import AuthPolicy, SessionStore
 from api.domain.identity.users import User
+from api.domain.tenancy import TenantId, tenant_context
 from api.usecases.kernel.mailer import Mailer
 from api.usecases.kernel.sessions import kept_user_agent
 
@@ -53,8 +54,9 @@ class SecurityNotices:
     """Queues a security notice to a tenant user (the `security_notice` email).
 
     A notice that cannot be queued is logged by the `Mailer`, never raised: the change has
-    happened and its answer does not wait on mail. Platform admins get none (the email
-    outbox is per tenant). The notice says what changed and when, never a secret.
+    happened and its answer does not wait on mail. It is queued in the user's own tenant
+    whoever acts, a platform admin's as the platform's own mail (`PLATFORM_MAIL`, dressed
+    as the product's). The notice says what changed and when, never a secret.
     """
 
     def __init__(self, mailer: Mailer, policy: AuthPolicy) -> None:
@@ -65,19 +67,19 @@ class SecurityNotices:
         self, user: User, change: SecurityChange, *, detail: str = "", to: str | None = None
     ) -> None:
         """Tell `user` (at `to`, else their current address) that `change` happened."""
-        if user.tenant_id is None:
-            return
-        await self._mailer.send(
-            to or user.email,
-            EmailTemplate.SECURITY_NOTICE,
-            {
-                "user_name": user.full_name,
-                "change": WHAT[change],
-                "detail": detail,
-                "changed_at": utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-                "login_url": f"{self._policy.public_base_url}/login",
-            },
-        )
+        outbox = TenantId(user.tenant_id) if user.tenant_id is not None else PLATFORM_MAIL
+        with tenant_context(outbox):
+            await self._mailer.send(
+                to or user.email,
+                EmailTemplate.SECURITY_NOTICE,
+                {
+                    "user_name": user.full_name,
+                    "change": WHAT[change],
+                    "detail": detail,
+                    "changed_at": utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+                    "login_url": f"{self._policy.public_base_url}/login",
+                },
+            )
 
 
 class SignInNotices:
@@ -90,7 +92,7 @@ class SignInNotices:
         self._notices = notices
 
     async def after(self, user: User, session_id: str) -> None:
-        if user.tenant_id is None or user.id is None:
+        if user.id is None:
             return
         ip, agent = current_client()
         agent = kept_user_agent(agent)

@@ -219,7 +219,7 @@ class SendSignInCode:
             "code": code,
             "expires_minutes": max(1, self._policy.ttl_seconds // 60),
         }
-        branding = Branding(tenant_name=tenant.name if tenant else "Parley")
+        branding = Branding(tenant_name=tenant.name) if tenant else Branding.platform()
         rendered = self._renderer.render(EmailTemplate.SIGN_IN_CODE, context, branding)
         await self._sender.send(
             EmailMessage(
