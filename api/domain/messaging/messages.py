@@ -198,8 +198,8 @@ class MessageRepository(Protocol):
         ...
 
     async def erase_inbound(self, conversation_id: str) -> int:
-        """Blank the text, content and file link of the conversation's inbound messages;
-        how many matched."""
+        """Blank the text, content and file link of the conversation's inbound messages
+        not blanked yet; how many."""
         ...
 
     async def last_inbound(self, conversation_id: str) -> Message | None:

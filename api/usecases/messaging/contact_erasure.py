@@ -2,9 +2,9 @@
 the channel they wrote on: asked by the tenant (`POST /contacts/{id}/erase`) or by Meta
 for an Instagram user (`HandleDataDeletion`). One procedure serves both.
 
-What goes, in this order. The contact itself goes last, so a run stopped part-way (the
-database or the storage away: 503) leaves it to erase, and running it again completes
-what is left (each step finds only what is still there):
+What goes, in this order. The contact itself goes last (but for a safety pass), so a
+run stopped part-way (the database or the storage away: 503) leaves it to erase, and
+running it again completes what is left (each step finds only what is still there):
 
 1. the contact's summary on its conversations (the conversations stay, the contact's id
    on them too);
@@ -25,7 +25,12 @@ what is left (each step finds only what is still there):
 6. every channel identity (Telegram, Messenger, Instagram user ids): writing again, the
    person is a new contact;
 7. the contact itself: name, number, WhatsApp ids, username, email, language,
-   attributes, tags; it is deleted and stays so (`erased_at`).
+   attributes, tags; it is deleted and stays so (`erased_at`); from now on the person
+   writing again is a new contact;
+8. steps 1 to 3 once more: a message stored while this ran (its processing had found
+   the contact before step 7) is erased too; left is only one whose processing found the
+   contact in the last moment and stores it after this pass (milliseconds: the steps are
+   not one transaction).
 
 Every contact merged into this one (at any depth) was the same person: each goes through
 steps 1 to 7 first (their records moved to this one when merged, but their own record
@@ -128,11 +133,18 @@ class ContactErasure:
             merged_contacts_erased=0, erased_at=at,
         )  # fmt: skip
         # The contacts merged into this one were the same person: erased with it, first.
-        for merged in await self._merged_into(contact.id):
-            await self._erase_person(tenant_id, merged, report)
-            report.merged_contacts_erased += int(await self._contacts.erase(merged.id or "", at))
+        merged = await self._merged_into(contact.id)
+        for source in merged:
+            await self._erase_person(tenant_id, source, report)
+            report.merged_contacts_erased += int(await self._contacts.erase(source.id or "", at))
         await self._erase_person(tenant_id, contact, report)
         await self._contacts.erase(contact.id, at)
+        # A message stored while this ran (its processing had found the contact before it
+        # was erased) is erased too: once erased, the contact is found no more (the
+        # person writing again is a new contact), so this last pass leaves only a
+        # processing that found it in the last moment and stores after this.
+        for person in (*merged, contact):
+            await self._erase_conversations(tenant_id, person.id or "", report, count=False)
         counts = report.model_dump(exclude={"contact_id", "erased_at"})
         await self._auditor.record(
             "contact.erased", "contact", contact.id, actor_id=actor_id,
@@ -144,15 +156,7 @@ class ContactErasure:
         """Steps 1-6 for one contact (the contact itself is erased by the caller)."""
         assert contact.id is not None  # noqa: S101 - a stored contact
         at = report.erased_at
-        conversations = await self._conversations.erase_contact(contact.id)
-        report.conversations += len(conversations)
-        for conversation_id in conversations:
-            for file_id in await self._messages.inbound_files(conversation_id):
-                report.files_deleted += int(await self._media.remove(file_id))
-            report.messages_erased += await self._messages.erase_inbound(conversation_id)
-        report.realtime_events_erased += await self._events.forget_conversations(
-            tenant_id, conversations
-        )
+        await self._erase_conversations(tenant_id, contact.id, report, count=True)
         report.campaign_rows_erased += await self._recipients.erase_contact(contact.id, at)
         identities = await self._identities.of_contact(contact.id)
         past = await self._contacts.past_identity(contact.id)
@@ -160,6 +164,23 @@ class ContactErasure:
             contact_subjects(tenant_id, contact, identities, past), at
         )
         await self._identities.forget_contact(contact.id)
+
+    async def _erase_conversations(
+        self, tenant_id: str, contact_id: str, report: ErasureReport, *, count: bool
+    ) -> None:
+        """Steps 1-3 for one contact: its conversations' summary, the files it sent, what
+        it wrote, their real-time events (`count`: the conversations are added to the
+        report; a second pass finds the same ones)."""
+        conversations = await self._conversations.erase_contact(contact_id)
+        if count:
+            report.conversations += len(conversations)
+        for conversation_id in conversations:
+            for file_id in await self._messages.inbound_files(conversation_id):
+                report.files_deleted += int(await self._media.remove(file_id))
+            report.messages_erased += await self._messages.erase_inbound(conversation_id)
+        report.realtime_events_erased += await self._events.forget_conversations(
+            tenant_id, conversations
+        )
 
     async def _merged_into(self, contact_id: str) -> list[Contact]:
         """Every contact merged into this one, at any depth (a merge's source may have been

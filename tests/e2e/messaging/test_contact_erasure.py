@@ -1,7 +1,8 @@
 """Erasing a contact over HTTP (`POST /contacts/{id}/erase`, the right to erasure): the
 contact, what they wrote, the files they sent (storage included), their campaign rows and
 channel identities, in the caller's tenant only; `contacts:erase` only (not agents);
-once; a media copy finishing after the erasure leaves no file behind."""
+once; a media copy finishing after the erasure leaves no file behind, nor does a message
+stored while it runs."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from api.domain.messaging.campaigns import (
     RecipientStatus,
 )
 from api.domain.messaging.channels import Channel
+from api.domain.messaging.contacts import ContactIdentityRepository, ContactRepository
 from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.events import MessageReceived
 from api.domain.messaging.messages import (
@@ -37,7 +39,9 @@ from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.webhooks import WebhookEventDocument
 from api.infrastructure.realtime.streams import EVENT_FIELD
+from api.usecases.messaging.contact_erasure import ContactErasure
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
+from api.usecases.tenants.create_tenant import CreatedTenant
 from tests.e2e.operations.test_inbound_media_job import linked, png
 from tests.support.app import AppClient, assert_problem
 from tests.support.fake_graph import FakeGraph
@@ -383,13 +387,22 @@ async def test_the_contacts_merged_into_one_are_erased_with_it(
     assert entry["changes"]["merged_contacts_erased"] == 2
 
 
-async def test_only_holders_of_contacts_erase_may_erase(
+async def one_customer(
     client: AppClient, container: punq.Container, graph: FakeGraph
-) -> None:
+) -> tuple[CreatedTenant, dict[str, str], Channel, dict[str, Any]]:
+    """Acme (Beta exists too), its owner's headers, its WhatsApp channel and the contact
+    of the one customer who wrote to it."""
     acme, owner, _, _ = await two_tenants(client)
     channel = await channel_of(container, acme, graph, "111000111000")
     await receive(container, from_customer(1, 0), channel)
     [contact] = (await client.get(CONTACTS, headers=owner)).json()["items"]
+    return acme, owner, channel, contact
+
+
+async def test_only_holders_of_contacts_erase_may_erase(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, _, contact = await one_customer(client, container, graph)
     url = f"{CONTACTS}/{contact['id']}/erase"
 
     assert_problem(await client.post(url), 401, "unauthorized")
@@ -497,3 +510,44 @@ async def test_a_limited_user_erases_only_contacts_of_their_departments(
     erased = await client.post(f"{CONTACTS}/{mine}/erase", headers=sam_headers)
     assert erased.status_code == 200, erased.text
     assert (await client.get(f"{CONTACTS}/{mine}", headers=owner)).status_code == 404
+
+
+class LateMessage:
+    """The contact's channel identities, and a message of the person stored as they are
+    forgotten (step 6): its processing found the contact before the erasure took it."""
+
+    def __init__(
+        self, real: ContactIdentityRepository, container: punq.Container, channel: Channel
+    ) -> None:
+        self._real = real
+        self._container = container
+        self._channel = channel
+        self.stored: Message | None = None
+
+    async def forget_contact(self, contact_id: str) -> int:
+        self.stored = await receive(self._container, from_customer(1, 10), self._channel)
+        return await self._real.forget_contact(contact_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+async def test_a_message_stored_while_the_erasure_runs_is_erased_too(
+    client: AppClient, container: punq.Container, graph: FakeGraph
+) -> None:
+    acme, owner, channel, contact = await one_customer(client, container, graph)
+    identities = LateMessage(container.resolve(ContactIdentityRepository), container, channel)
+    with tenant_context(TenantId(acme.tenant.id or "")):
+        found = await container.resolve(ContactRepository).get(contact["id"])
+        assert found is not None
+        erasure: ContactErasure = container.resolve(ContactErasure, identities=identities)
+        report = await erasure.erase(found, actor_id=None, audit={})
+
+    late = identities.stored
+    assert (
+        late is not None
+        and late.conversation_id == (await history(client, owner))[0]["conversation_id"]
+    )  # stored in the erased contact's conversation, after its messages were erased
+    assert report.conversations == 1 and report.messages_erased == 2
+    messages = await history(client, owner)
+    assert [(m["content"], m["text"]) for m in messages] == [({"erased": True}, None)] * 2

@@ -205,9 +205,10 @@ class BeanieMessageRepository:
 
     async def erase_inbound(self, conversation_id: str) -> int:
         return await self._scoped.update_many(
-            {"conversation_id": conversation_id, "direction": Direction.INBOUND.value},
+            {"conversation_id": conversation_id, "direction": Direction.INBOUND.value,
+             "content.erased": {"$ne": True}},  # those erased before are not counted again
             {"$set": {"content": {"erased": True}}, "$unset": {"text": "", "media": ""}},
-        )
+        )  # fmt: skip
 
     async def attach_external_id(self, message_id: str, channel_id: str, external_id: str) -> bool:
         oid = to_object_id(message_id)
