@@ -206,7 +206,8 @@ async def delete_contact(
         "channel identity is forgotten (writing again, the person is a new contact); in "
         "their conversations (which stay) the contact summary is blanked and every "
         "message they sent loses its text, content and file link (`content: "
-        '{"erased": true}`), one stored while the erasure runs too; the files they sent are deleted from the storage; their '
+        '{"erased": true}`), one stored while the erasure runs too; the files they sent '
+        "are deleted from the storage; their "
         "campaign recipient rows keep status and times but lose address, name and values "
         "(rows still pending are skipped as `deleted`); the raw webhook deliveries naming "
         "them (by any number or id they have or had) lose their body, one still being "
