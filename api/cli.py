@@ -7,6 +7,12 @@
     uv run python -m api.cli tenants activate <tenant id>
     uv run python -m api.cli jobs failed [--limit 50]
     uv run python -m api.cli secrets reseal [--dry-run]
+    uv run python -m api.cli admins list
+    uv run python -m api.cli admins add --email ops@example.com --name "Olu Ops"
+    uv run python -m api.cli admins reset-password <email>
+    uv run python -m api.cli admins reset-mfa <email>
+    uv run python -m api.cli admins deactivate <email>
+    uv run python -m api.cli admins activate <email>
 
 The tenant commands run the same use cases as the platform admins' HTTP routes, as the
 operator (`OPERATOR`: platform authority, no account; audited with `actor_id` null).
@@ -19,6 +25,13 @@ credentials, MFA seeds) under the current `ENCRYPTION_KEY`, so that the keys mov
 `ENCRYPTION_PREVIOUS_KEYS` can be dropped afterwards; it reports counts and where (never
 what) a secret no configured key opens is, and exits with status 1 when there is one.
 
+`admins` manages the platform admins (`api/usecases/identity/platform_admins.py`): the only
+way to add one besides the first (`ADMIN_EMAIL`), and the way back for one who forgot
+their password or lost their authenticator and recovery codes. `add` and
+`reset-password` read the new password from standard input (one line; asked twice
+without echo at a terminal), never from the command line, where other users of the
+machine could read it; the admin is told by email, and every command is audited.
+
 Prints one JSON document per command on stdout; errors go to stderr with exit status 1.
 """
 
@@ -26,17 +39,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import punq
 
 from api.common.logging import configure_logging
 from api.config import ConfigurationError, load_settings
-from api.domain.errors import ParleyError
+from api.domain.errors import FieldProblem, InvalidInput, ParleyError
 from api.domain.tenants.tenant import Tenant, TenantStatus
+from api.usecases.identity.platform_admins import PlatformAdmins, PlatformAdminView
 from api.usecases.operations.failed_jobs import ListFailedJobs
 from api.usecases.operations.reseal_secrets import ResealSecrets
 from api.usecases.tenants.change_tenant_status import ChangeTenantStatus
@@ -84,7 +99,53 @@ def _parser() -> argparse.ArgumentParser:
     reseal.add_argument(
         "--dry-run", action="store_true", help="count what would be re-encrypted; change nothing"
     )
+    admins = groups.add_parser("admins", help="platform admins").add_subparsers(
+        dest="command", required=True
+    )
+    admins.add_parser("list", help="every platform admin")
+    add = admins.add_parser("add", help="add a platform admin (password on standard input)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True, help="the admin's full name")
+    for verb, says in (
+        ("reset-password", "set a new password (on standard input); ends their sessions"),
+        ("reset-mfa", "turn their two-factor sign-in off; ends their sessions"),
+        ("deactivate", "refuse their sign-ins; ends their sessions"),
+        ("activate", "let a deactivated admin sign in again"),
+    ):
+        admins.add_parser(verb, help=says).add_argument("email")
     return parser
+
+
+NEEDS_PASSWORD = frozenset({"add", "reset-password"})
+
+
+def read_password(stream: TextIO = sys.stdin) -> str:
+    """The new password: one line of standard input, or asked twice at a terminal."""
+    if not stream.isatty():
+        return stream.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise InvalidInput(
+            "The passwords differ.", [FieldProblem(("password",), "typed twice differently")]
+        )
+    return first
+
+
+async def _admins(container: punq.Container, args: argparse.Namespace) -> dict[str, Any]:
+    admins = container.resolve(PlatformAdmins)
+    if args.command == "list":
+        return {"items": [PlatformAdminView.of(a).model_dump() for a in await admins.list()]}
+    if args.command == "add":
+        added = await admins.add(args.email, args.name, args.password)
+        return PlatformAdminView.of(added).model_dump()
+    if args.command in ("reset-password", "reset-mfa"):
+        if args.command == "reset-password":
+            admin, ended = await admins.reset_password(args.email, args.password)
+        else:
+            admin, ended = await admins.reset_mfa(args.email)
+        return {**PlatformAdminView.of(admin).model_dump(), "sessions_ended": ended}
+    admin = await admins.set_active(args.email, args.command == "activate")
+    return PlatformAdminView.of(admin).model_dump()
 
 
 async def _tenants(container: punq.Container, args: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +180,8 @@ async def execute(container: punq.Container, args: argparse.Namespace) -> dict[s
     if args.group == "secrets":
         report = await container.resolve(ResealSecrets).execute(dry_run=args.dry_run)
         return report.model_dump(mode="json")
+    if args.group == "admins":
+        return await _admins(container, args)
     return await _tenants(container, args)
 
 
@@ -144,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     configure_logging(level="WARNING")
     try:
+        if args.group == "admins" and args.command in NEEDS_PASSWORD:
+            args.password = read_password()
         result = asyncio.run(_run(args))
     except (ParleyError, ConfigurationError) as exc:
         sys.stderr.write(error_text(exc))

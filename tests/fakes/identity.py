@@ -61,6 +61,9 @@ class FakeUsers(UserRepository):
     async def delete(self, user_id: str) -> bool:
         return self.rows.pop(user_id, None) is not None
 
+    async def all(self) -> list[User]:
+        return list(self.rows.values())
+
     async def search(
         self,
         *,

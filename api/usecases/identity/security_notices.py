@@ -1,7 +1,7 @@
 """Telling users by email when the way they sign in changed (ASVS 2.2.3, 2.5.x): a
 password changed or reset, two-factor sign-in turned on or off, a recovery code used or
 new ones made, the sign-in email or phone changed by an admin, the account deleted, a
-sign-in from a new device."""
+sign-in from a new device; for platform admins, a password set by the operator."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from api.usecases.kernel.sessions import kept_user_agent
 class SecurityChange(StrEnum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a change's name
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a change's name
+    PASSWORD_SET_BY_OPERATOR = "password_set_by_operator"  # noqa: S105 - a change's name
     MFA_ENABLED = "mfa_enabled"
     MFA_DISABLED = "mfa_disabled"
     MFA_RESET = "mfa_reset"
@@ -34,6 +35,7 @@ class SecurityChange(StrEnum):
 WHAT: dict[SecurityChange, str] = {
     SecurityChange.PASSWORD_CHANGED: "Your password was changed.",
     SecurityChange.PASSWORD_RESET: "Your password was reset with a link sent to this address.",
+    SecurityChange.PASSWORD_SET_BY_OPERATOR: "The platform's operator set a new password for you.",
     SecurityChange.MFA_ENABLED: "Two-factor sign-in was turned on for your account.",
     SecurityChange.MFA_DISABLED: "Two-factor sign-in was turned off for your account.",
     SecurityChange.MFA_RESET: "An administrator turned your two-factor sign-in off.",

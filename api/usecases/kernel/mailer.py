@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 _ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
-def normalize_address(raw: str) -> str:
+def normalize_address(raw: str, field: str = "to") -> str:
+    """A valid address, lower-cased (`InvalidInput` on `field` otherwise)."""
     try:
         return _ADDRESS.validate_python(raw.strip()).lower()
     except ValidationError:
         raise InvalidInput(
-            "Invalid email address.", [FieldProblem(("to",), "not a valid email address")]
+            "Invalid email address.", [FieldProblem((field,), "not a valid email address")]
         ) from None
 
 

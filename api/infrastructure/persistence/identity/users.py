@@ -26,6 +26,7 @@ from api.infrastructure.persistence.base.scoped import (
 )
 
 DUPLICATE_EMAIL = "A user with this email already exists."
+MAX_PLATFORM_ADMINS = 1000  # listed at most (an operator team, not a user base)
 _IMMUTABLE = frozenset({"id", "_id", TENANT_FIELD, "name_lower"})
 _ASCENDING = SortDirection.ASCENDING
 
@@ -275,6 +276,11 @@ class MongoPlatformUserRepository:
         except DuplicateKeyError as exc:
             raise Conflict(DUPLICATE_EMAIL) from exc
         return await self.get(user_id) if result.matched_count else None
+
+    async def all(self) -> list[User]:
+        with database_errors():
+            found = await PlatformUserDocument.find_all().sort("_id").to_list(MAX_PLATFORM_ADMINS)
+        return [document.to_entity() for document in found]
 
     async def spend_recovery_code(self, user_id: str, digest: str) -> User | None:
         oid = to_object_id(user_id)
