@@ -53,7 +53,7 @@ WHAT: dict[SecurityChange, str] = {
 
 
 class SecurityNotices:
-    """Queues a security notice to a tenant user (the `security_notice` email).
+    """Queues a security notice to a user (the `security_notice` email).
 
     A notice that cannot be queued is logged by the `Mailer`, never raised: the change has
     happened and its answer does not wait on mail. It is queued in the user's own tenant
