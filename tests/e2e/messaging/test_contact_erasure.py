@@ -28,17 +28,21 @@ from api.domain.messaging.conversations import ConversationRepository
 from api.domain.messaging.events import MessageReceived
 from api.domain.messaging.messages import (
     Direction,
+    MediaSink,
     Message,
     MessageRepository,
     MessageSender,
     MessageStatus,
     SenderType,
 )
+from api.domain.messaging.realtime import InboxEventLog
+from api.domain.messaging.webhooks import WebhookEventStore
 from api.domain.tenancy import TenantId, tenant_context
 from api.infrastructure.persistence.files.storage import FileDocument
 from api.infrastructure.persistence.messaging.contacts import ContactDocument
 from api.infrastructure.persistence.messaging.webhooks import WebhookEventDocument
 from api.infrastructure.realtime.streams import EVENT_FIELD
+from api.usecases.kernel.auditor import Auditor
 from api.usecases.messaging.contact_erasure import ContactErasure
 from api.usecases.messaging.copy_inbound_media import CopyInboundMedia
 from api.usecases.tenants.create_tenant import CreatedTenant
@@ -540,7 +544,17 @@ async def test_a_message_stored_while_the_erasure_runs_is_erased_too(
     with tenant_context(TenantId(acme.tenant.id or "")):
         found = await container.resolve(ContactRepository).get(contact["id"])
         assert found is not None
-        erasure: ContactErasure = container.resolve(ContactErasure, identities=identities)
+        erasure = ContactErasure(
+            container.resolve(ContactRepository),
+            identities,
+            container.resolve(ConversationRepository),
+            container.resolve(MessageRepository),
+            container.resolve(MediaSink),
+            container.resolve(CampaignRecipientRepository),
+            container.resolve(InboxEventLog),
+            container.resolve(WebhookEventStore),
+            container.resolve(Auditor),
+        )
         report = await erasure.erase(found, actor_id=None, audit={})
 
     late = identities.stored
