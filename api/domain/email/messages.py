@@ -39,6 +39,7 @@ class EmailTemplate(StrEnum):
     TENANT_REJECTED = "tenant_rejected"
     PLAN_LIMIT_WARNING = "plan_limit_warning"
     SECURITY_NOTICE = "security_notice"
+    SIGNUP_AWAITING_REVIEW = "signup_awaiting_review"
 
 
 class EmailStatus(StrEnum):

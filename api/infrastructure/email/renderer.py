@@ -22,6 +22,9 @@ sign_in_code        user_name, code, expires_minutes (sent by the worker, never 
 tenant_approved     user_name, login_url
 tenant_rejected     user_name, reason (may be None)
 plan_limit_warning  limit_name, used, limit, percent, period, usage_url
+security_notice     user_name, change, detail, changed_at, login_url
+signup_awaiting_    user_name, company, subdomain, owner_name, owner_email, login_url
+review              (to each active platform admin, as the platform's own mail)
 ==================  =============================================================
 
 A missing variable is a `PermanentFailure` naming it (never its values): retrying cannot
@@ -99,6 +102,14 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
     EmailTemplate.TENANT_APPROVED: ("user_name", "login_url"),
     EmailTemplate.TENANT_REJECTED: ("user_name", "reason"),
     EmailTemplate.SECURITY_NOTICE: ("user_name", "change", "detail", "changed_at", "login_url"),
+    EmailTemplate.SIGNUP_AWAITING_REVIEW: (
+        "user_name",
+        "company",
+        "subdomain",
+        "owner_name",
+        "owner_email",
+        "login_url",
+    ),
     EmailTemplate.PLAN_LIMIT_WARNING: (
         "limit_name",
         "used",

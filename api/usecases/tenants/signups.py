@@ -14,11 +14,11 @@ import logging
 from dataclasses import dataclass
 
 from api.common.request_context import current_client
-from api.domain.email.messages import EmailTemplate
+from api.domain.email.messages import PLATFORM_MAIL, EmailTemplate
 from api.domain.errors import Conflict, InvalidToken, NotFound
 from api.domain.identity.auth import AuthPolicy, OneTimeTokens, RateLimiter
 from api.domain.identity.roles import RoleRepository
-from api.domain.identity.users import User, UserRepository
+from api.domain.identity.users import PlatformUserRepository, User, UserRepository
 from api.domain.permissions import OWNER_ROLE, Permission
 from api.domain.tenancy import TenantId, tenant_context
 from api.domain.tenants.tenant import Tenant, TenantDirectory, TenantRepository, TenantStatus
@@ -239,7 +239,9 @@ class VerifySignup:
     Rules: limited per IP (429); the token is single-use, expiring and for a sign-up
     (else 400 `invalid_token`); the owner's address becomes verified (audited as
     `user.email_verified`); with `SIGNUP_AUTO_APPROVE` a still pending tenant is then
-    approved (as `ReviewSignup` does, the owner as actor).
+    approved (as `ReviewSignup` does, the owner as actor); without it, every active
+    platform admin is told by email that the sign-up awaits their review (once: not when
+    the address was confirmed before, nor once the tenant was decided).
     """
 
     def __init__(
@@ -252,6 +254,8 @@ class VerifySignup:
         auditor: Auditor,
         auth: AuthPolicy,
         policy: SignupPolicy,
+        admins: PlatformUserRepository,
+        mailer: Mailer,
     ) -> None:
         self._one_time = one_time
         self._users = users
@@ -261,6 +265,8 @@ class VerifySignup:
         self._auditor = auditor
         self._auth = auth
         self._policy = policy
+        self._admins = admins
+        self._mailer = mailer
 
     async def execute(self, token: str) -> None:
         ip, _ = current_client()
@@ -270,16 +276,38 @@ class VerifySignup:
             raise InvalidToken("This verification link is not valid or has expired.")
         user_id, tenant_id = claimed[0], claimed[1]
         with tenant_context(TenantId(tenant_id)):
+            before = await self._users.get(user_id)
             user = await self._users.update(user_id, {"email_verified": True})
-            if user is None:
+            if before is None or user is None:
                 raise InvalidToken("This verification link is not valid or has expired.")
             await self._auditor.record(
                 "user.email_verified", "user", user_id, actor_id=user_id,
                 changes={"email_verified": True, "activated": False},
             )  # fmt: skip
-        if not self._policy.auto_approve:
-            return
         tenant = await self._tenants.get(tenant_id)
-        if tenant is not None and tenant.status is TenantStatus.PENDING:
+        if tenant is None or tenant.status is not TenantStatus.PENDING:
+            return
+        if self._policy.auto_approve:
             with contextlib.suppress(Conflict):  # decided meanwhile (an admin, a 2nd click)
                 await self._review.decide(user_id, tenant_id, approve=True)
+        elif not before.email_verified:
+            await self._ask_for_review(tenant, user)
+
+    async def _ask_for_review(self, tenant: Tenant, owner: User) -> None:
+        """Tell every active platform admin (the platform's own mail) that the sign-up
+        awaits their review. A notice that cannot be queued is logged by the mailer."""
+        with tenant_context(PLATFORM_MAIL):
+            for admin in await self._admins.all():
+                if admin.is_active:
+                    await self._mailer.send(
+                        admin.email,
+                        EmailTemplate.SIGNUP_AWAITING_REVIEW,
+                        {
+                            "user_name": admin.full_name,
+                            "company": tenant.name,
+                            "subdomain": tenant.subdomain,
+                            "owner_name": owner.full_name,
+                            "owner_email": owner.email,
+                            "login_url": f"{self._auth.public_base_url}/login",
+                        },
+                    )

@@ -15,10 +15,11 @@ import pytest
 
 from api.config import SignupSettings
 from api.infrastructure.persistence.base.mongo import MongoClient
+from api.usecases.identity.platform_admins import PlatformAdmins
 from tests.support.app import AppClient, assert_problem, serve
 from tests.support.database import audit_actions
 from tests.support.onboarding import admin_headers, login, onboard, owner_headers
-from tests.support.settings import make_settings
+from tests.support.settings import ADMIN_EMAIL, make_settings
 from tests.support.smtp import Received, SmtpCapture
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -227,3 +228,43 @@ async def test_sign_up_is_limited_per_ip_and_can_be_switched_off(
     async with app_with(mongo_url, redis_url, db_name, enabled=False) as client:
         off = await client.post(SIGNUP, json={**FORM, "subdomain": "four"})
         assert_problem(off, 404, "not_found")
+
+
+async def review_requests(mongo: MongoClient, db_name: str) -> list[tuple[str, str]]:
+    """The queued review requests: (tenant key, address), as stored when the verification
+    answered."""
+    cursor = mongo[db_name]["outbound_emails"].find({"template": "signup_awaiting_review"})
+    return sorted([(raw["tenant_id"], raw["to"]) async for raw in cursor])
+
+
+async def test_platform_admins_are_told_when_a_confirmed_sign_up_awaits_review(
+    client: AppClient, smtp: SmtpCapture, mongo_client: MongoClient, db_name: str
+) -> None:
+    admins = client.container.resolve(PlatformAdmins)
+    await admins.add("ops@example.com", "Olu Ops", "ops-first-password-58")
+    await admins.add("gone@example.com", "Gil Gone", "gone-first-password-58")
+    await admins.set_active("gone@example.com", False)
+    await sign_up(client)
+    assert await review_requests(mongo_client, db_name) == []  # not before the confirmation
+
+    await confirm(client, smtp)
+    # Every active platform admin, as the platform's own mail; not the deactivated one.
+    assert await review_requests(mongo_client, db_name) == [
+        ("platform", "ops@example.com"), ("platform", ADMIN_EMAIL)
+    ]  # fmt: skip
+    for address, name in ((ADMIN_EMAIL, "Platform admin"), ("ops@example.com", "Olu Ops")):
+        [told] = await smtp.wait_for(address)
+        assert told.message["Subject"] == "Sign-up awaiting review: Acme Jewellers (acme)"
+        text = text_of(told)
+        assert f"Hi {name}," in text and "Fay Founder <founder@acme.example.com>" in text
+        assert PASSWORD not in text
+
+
+async def test_auto_approval_asks_no_one_to_review(
+    mongo_url: str, redis_url: str, db_name: str, smtp: SmtpCapture, mongo_client: MongoClient
+) -> None:
+    async with app_with(mongo_url, redis_url, db_name, auto_approve=True) as client:
+        await sign_up(client)
+        await confirm(client, smtp)
+        await mail_with(smtp, "Acme Jewellers is approved")
+    assert await review_requests(mongo_client, db_name) == []

@@ -73,6 +73,14 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "changed_at": "2026-12-07 21:00 UTC",
         "login_url": LINK,
     },
+    EmailTemplate.SIGNUP_AWAITING_REVIEW: {
+        "user_name": "Ada",
+        "company": "Acme <Widgets>",
+        "subdomain": "acme",
+        "owner_name": "Bea Boss",
+        "owner_email": "bea@acme.example.com",
+        "login_url": LINK,
+    },
     EmailTemplate.PLAN_LIMIT_WARNING: {
         "limit_name": "seats",
         "used": 8,
@@ -93,6 +101,7 @@ LINK_FIELD = {
     EmailTemplate.TICKET_SLA_BREACHED: "ticket_url",
     EmailTemplate.TENANT_APPROVED: "login_url",
     EmailTemplate.PLAN_LIMIT_WARNING: "usage_url",
+    EmailTemplate.SIGNUP_AWAITING_REVIEW: "login_url",
 }
 BRANDING = Branding(
     tenant_name="Acme Widgets",

@@ -49,7 +49,8 @@ async def sign_up(
     description=(
         "Takes the token of the sign-up's confirmation email. A bad, used or expired token "
         "is 400 `invalid_token`. With `SIGNUP_AUTO_APPROVE` the tenant becomes active now "
-        "and its owner is told by email."
+        "and its owner is told by email; without it, every active platform admin is told "
+        "by email that the sign-up awaits their review."
     ),
     responses=problem_responses(400, 422, 429),
     openapi_extra=NO_TENANT,
