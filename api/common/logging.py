@@ -1,7 +1,9 @@
 """Logging: colour lines in development, JSON lines in production.
 
 Every record carries `request_id` and `tenant_id` from the context. Never pass secrets,
-tokens, passwords or message bodies to a logger.
+tokens, passwords or message bodies to a logger. What an exception says is logged with
+its traceback, and pydantic's validation errors quote the value they refused
+(`input_value=...`: a customer's message, a phone number): every line hides those.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 import colorlog
 from pythonjsonlogger.json import JsonFormatter
 
+from api.common.hidden_inputs import without_inputs
 from api.common.request_context import current_request_id
 from api.domain.tenancy import current_tenant_or_none
 
@@ -41,10 +44,21 @@ def iso_timestamp(created: float) -> str:
 
 
 class IsoJsonFormatter(JsonFormatter):
-    """JSON lines whose `asctime` is ISO 8601 with the zone (log stores parse it as is)."""
+    """JSON lines whose `asctime` is ISO 8601 with the zone (log stores parse it as is);
+    refused values hidden (`without_inputs`)."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
         return iso_timestamp(record.created)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_inputs(super().format(record))
+
+
+class ConsoleFormatter(colorlog.ColoredFormatter):
+    """Colour lines; refused values hidden (`without_inputs`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return without_inputs(super().format(record))
 
 
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
@@ -56,7 +70,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
             IsoJsonFormatter(_JSON_FIELDS, rename_fields={"levelname": "level", "name": "logger"})
         )
     else:
-        handler.setFormatter(colorlog.ColoredFormatter(_CONSOLE_FORMAT, stream=sys.stderr))
+        handler.setFormatter(ConsoleFormatter(_CONSOLE_FORMAT, stream=sys.stderr))
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

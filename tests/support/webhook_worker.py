@@ -1,12 +1,15 @@
 """The real worker with one addition, registered through its container: a handler of
 messages and statuses that counts each effect in Mongo (`test_effects`), with the tenant
-it ran in. A message whose text is "explode" makes it fail for good; "flaky" fails
-transiently the first time (attempts counted in `test_attempts`).
+it ran in. A message whose text is "explode" makes it fail for good; one starting with
+"refused:" fails for good with a pydantic validation error quoting the text; "flaky"
+fails transiently the first time (attempts counted in `test_attempts`).
 
 `celery -A tests.support.webhook_worker:celery_app worker`
 """
 
 from __future__ import annotations
+
+from pydantic import TypeAdapter
 
 from api import worker as _worker
 from api.domain.errors import TemporaryFailure
@@ -27,6 +30,8 @@ class CountingHandler:
         database = WebhookItemDocument.get_pymongo_collection().database
         if isinstance(event, MessageReceived) and event.text == "explode":
             raise ValueError("the handler refused this message")
+        if isinstance(event, MessageReceived) and (event.text or "").startswith("refused:"):
+            TypeAdapter(int).validate_python(event.text)  # raises, quoting the text
         if isinstance(event, MessageReceived) and event.text == "flaky":
             seen = await database[ATTEMPTS].find_one_and_update(
                 {"key": event.key}, {"$inc": {"n": 1}}, upsert=True

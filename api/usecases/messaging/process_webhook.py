@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from api.common.clock import utcnow
+from api.common.hidden_inputs import without_inputs
 from api.domain.errors import ServiceUnavailable, TemporaryFailure
 from api.domain.messaging.channels import Channel, ChannelStatus
 from api.domain.messaging.events import InboundEvent, routes_by_business_account
@@ -194,4 +195,6 @@ def _listed(channel: Channel | None) -> list[Channel]:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    """What the ledger keeps of an item's error: its type and message, without the values
+    a validation error quotes (a customer's text or number)."""
+    return without_inputs(f"{type(exc).__name__}: {exc}")[:500]

@@ -194,6 +194,20 @@ async def test_one_bad_item_blocks_nothing(app: AppClient) -> None:
     assert len(await effects()) == 2
 
 
+async def test_a_failed_items_error_hides_the_values_it_quotes(app: AppClient) -> None:
+    channel = await add_channel(app, "acme")
+    payload = fixture("text")
+    said = "refused: call me on +14155550199"
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = said
+    assert (await post(app, f"{HOOKS}/{channel.id}", payload, SECRET)).status_code == 200
+    await processed(1)
+    [item] = (await items()).values()
+    assert item["state"] == "failed"
+    assert item["error"].startswith("ValidationError: 1 validation error")
+    assert "input_value=<hidden>, input_type=str" in item["error"]
+    assert "+14155550199" not in item["error"]
+
+
 async def test_a_transient_failure_is_retried_and_has_one_effect(app: AppClient) -> None:
     channel = await add_channel(app, "acme")
     payload = fixture("text")
