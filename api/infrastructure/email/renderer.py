@@ -22,7 +22,8 @@ sign_in_code        user_name, code, expires_minutes (sent by the worker, never 
 tenant_approved     user_name, login_url
 tenant_rejected     user_name, reason (may be None)
 plan_limit_warning  limit_name, used, limit, percent, period, usage_url
-security_notice     user_name, change, detail, changed_at, login_url
+security_notice     user_name, change, detail, changed_at, login_url; if_not_you
+                    (optional)
 signup_awaiting_    user_name, company, subdomain, owner_name, owner_email, login_url
 review              (to each active platform admin, as the platform's own mail)
 ==================  =============================================================
@@ -101,6 +102,8 @@ REQUIRED_CONTEXT: dict[EmailTemplate, tuple[str, ...]] = {
     EmailTemplate.SIGN_IN_CODE: ("user_name", "code", "expires_minutes"),
     EmailTemplate.TENANT_APPROVED: ("user_name", "login_url"),
     EmailTemplate.TENANT_REJECTED: ("user_name", "reason"),
+    # `if_not_you` (what to do if it was not them) is optional: notices queued before it
+    # existed say what a tenant user does.
     EmailTemplate.SECURITY_NOTICE: ("user_name", "change", "detail", "changed_at", "login_url"),
     EmailTemplate.SIGNUP_AWAITING_REVIEW: (
         "user_name",

@@ -28,6 +28,7 @@ from api.usecases.identity.mfa_codes import mfa_off
 from api.usecases.identity.rules import PASSWORD_RESET
 from api.usecases.identity.security_notices import SecurityChange, SecurityNotices
 from api.usecases.kernel.auditor import Auditor
+from api.usecases.kernel.clock import stored_now
 from api.usecases.kernel.mailer import normalize_address
 from api.usecases.kernel.passwords import PasswordRules
 
@@ -86,7 +87,7 @@ class PlatformAdmins:
         await self._passwords.check(password, email=email)
         if await self._admins.get_by_email(email) is not None:
             raise Conflict("A platform admin already has this email.")
-        now = utcnow()
+        now = stored_now()  # as the database keeps it: the printed admin reads the same later
         admin = await self._admins.add(
             User(
                 tenant_id=None, email=email, full_name=full_name.strip() or email,

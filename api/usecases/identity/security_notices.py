@@ -52,6 +52,16 @@ WHAT: dict[SecurityChange, str] = {
 }
 
 
+# What to do if the change was not theirs.
+IF_NOT_YOU = (
+    'reset your password now ("Forgot password" on the sign-in page) and tell your administrator.'
+)
+IF_NOT_YOU_PLATFORM = (
+    "change your password now if you still can, and ask the platform's operator to secure "
+    "your account (they can reset your password and two-factor sign-in)."
+)
+
+
 class SecurityNotices:
     """Queues a security notice to a user (the `security_notice` email).
 
@@ -69,7 +79,10 @@ class SecurityNotices:
         self, user: User, change: SecurityChange, *, detail: str = "", to: str | None = None
     ) -> None:
         """Tell `user` (at `to`, else their current address) that `change` happened."""
-        outbox = TenantId(user.tenant_id) if user.tenant_id is not None else PLATFORM_MAIL
+        if user.tenant_id is not None:
+            outbox, if_not_you = TenantId(user.tenant_id), IF_NOT_YOU
+        else:  # a platform admin: no reset link in the platform plane
+            outbox, if_not_you = PLATFORM_MAIL, IF_NOT_YOU_PLATFORM
         with tenant_context(outbox):
             await self._mailer.send(
                 to or user.email,
@@ -79,6 +92,7 @@ class SecurityNotices:
                     "change": WHAT[change],
                     "detail": detail,
                     "changed_at": utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+                    "if_not_you": if_not_you,
                     "login_url": f"{self._policy.public_base_url}/login",
                 },
             )

@@ -89,6 +89,9 @@ async def test_a_platform_admin_is_told_by_mail_as_the_product(
     ):
         assert change in said
     assert "Unknown/1.0 (elsewhere)" in said
+    # No reset link in the platform plane: the operator is who helps.
+    assert said.count("ask the platform's operator to secure your account") == 3
+    assert "Forgot password" not in said
     for secret in (setup["secret"], *setup["recovery_codes"], NEW_PASSWORD, ADMIN_PASSWORD):
         assert secret not in said
 
@@ -118,5 +121,6 @@ async def test_a_tenant_users_notice_stays_in_their_tenant(
     await enable_mfa(client, owner, set())
     [mail] = await mails(smtp, acme.owner.email, 1)
     assert str(mail.message["Subject"]) == "Security notice for your Acme account"
+    assert '"Forgot password" on the sign-in page' in text_of(mail)
     [stored] = await outbox(mongo_client, db_name)
     assert stored["tenant_id"] == acme.tenant.id

@@ -71,6 +71,7 @@ CONTEXTS: dict[EmailTemplate, dict[str, ContextValue]] = {
         "change": "Your password was changed.",
         "detail": "",
         "changed_at": "2026-12-07 21:00 UTC",
+        "if_not_you": "tell your administrator.",
         "login_url": LINK,
     },
     EmailTemplate.SIGNUP_AWAITING_REVIEW: {
@@ -233,6 +234,20 @@ def test_invitation_greets_without_a_user_name(renderer: JinjaEmailRenderer) -> 
     email = renderer.render(EmailTemplate.INVITATION, context, BRANDING)
     assert "Hello," in email.text
     assert "Ada" not in email.text
+
+
+def test_a_security_notice_says_what_to_do_if_it_was_not_them(
+    renderer: JinjaEmailRenderer,
+) -> None:
+    context = dict(CONTEXTS[EmailTemplate.SECURITY_NOTICE])
+    told = renderer.render(EmailTemplate.SECURITY_NOTICE, context, BRANDING)
+    assert "If it was not, tell your administrator." in told.text
+    assert "If it was not, tell your administrator." in told.html
+    # A notice queued before the advice was part of its context: a tenant user's.
+    del context["if_not_you"]
+    before = renderer.render(EmailTemplate.SECURITY_NOTICE, context, BRANDING)
+    assert 'If it was not, reset your password now ("Forgot password"' in before.text
+    assert 'If it was not, reset your password now ("Forgot password"' in before.html
 
 
 @pytest.mark.parametrize("breaker", ["\r\n", "\n", "\r", "\u2028"])
