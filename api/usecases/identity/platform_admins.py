@@ -121,7 +121,9 @@ class PlatformAdmins:
             "platform_admin.mfa_reset", updated,
             {"mfa_enabled": {"from": True, "to": False}, "sessions_ended": len(ended)},
         )  # fmt: skip
-        await self._notices.send(updated, SecurityChange.MFA_RESET)
+        await self._notices.send(
+            updated, SecurityChange.MFA_RESET, detail="The platform's operator did it."
+        )
         return updated, len(ended)
 
     async def set_active(self, email: str, active: bool) -> User:

@@ -58,7 +58,10 @@ async def login_status(client: AppClient, email: str, password: str) -> int:
 
 async def platform_notices(mongo: MongoClient, db_name: str) -> list[str]:
     cursor = mongo[db_name]["outbound_emails"].find({"tenant_id": "platform"}).sort("_id", 1)
-    return [f"{raw['to']}: {raw['context']['change']}" async for raw in cursor]
+    return [
+        f"{raw['to']}: {raw['context']['change']} {raw['context']['detail']}".rstrip()
+        async for raw in cursor
+    ]
 
 
 async def platform_audit(mongo: MongoClient, db_name: str) -> list[dict[str, Any]]:
@@ -173,7 +176,10 @@ async def test_an_mfa_reset_lets_the_admin_in_with_the_password_alone(
     )
     assert_problem(stale, 401, "unauthorized")
     notices = await platform_notices(mongo_client, db_name)
-    assert notices[-1] == f"{ADMIN_EMAIL}: An administrator turned your two-factor sign-in off."
+    assert notices[-1] == (
+        f"{ADMIN_EMAIL}: An administrator turned your two-factor sign-in off. "
+        "The platform's operator did it."
+    )
     code, _, err = await admins(client.container, "reset-mfa", ADMIN_EMAIL)
     assert code == 1 and "not on" in err
 
