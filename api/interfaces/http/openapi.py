@@ -300,7 +300,15 @@ def _refine_operation(operation: dict[str, Any], plane: str, strategy: TenancySt
                 responses[str(status)] = problem_response_doc(status, description.capitalize())
     if operation.get("security"):
         responses.setdefault("401", problem_response_doc(401))
+    if "requestBody" in operation:  # every body is bounded (`MAX_JSON_BODY_BYTES` by default)
+        responses.setdefault("413", problem_response_doc(413, BODY_TOO_LARGE))
     operation["responses"] = dict(sorted(responses.items()))
+
+
+BODY_TOO_LARGE = (
+    "The request body is over its limit (`payload_too_large`; JSON bodies "
+    "`MAX_JSON_BODY_BYTES`, files their own limits), refused before it is read"
+)
 
 
 def _declare_tenant_header(operation: dict[str, Any], *, required: bool) -> None:
