@@ -142,6 +142,13 @@ class FakeSessions(SessionStore):
     async def revoke_all(self, tenant_id: str | None, user_id: str) -> list[str]:
         return self.active.pop((tenant_id, user_id), [])
 
+    async def revoke_many(self, tenant_id: str | None, user_id: str, session_ids: list[str]) -> int:
+        owned = self.active.get((tenant_id, user_id), [])
+        ending = [session_id for session_id in owned if session_id in session_ids]
+        for session_id in ending:
+            owned.remove(session_id)
+        return len(ending)
+
     async def clients_before(
         self, tenant_id: str | None, user_id: str, session_id: str
     ) -> set[str | None]:

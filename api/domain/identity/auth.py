@@ -149,6 +149,11 @@ class SessionStore(Protocol):
         """Revoke every session of a user; the revoked session ids."""
         ...
 
+    async def revoke_many(self, tenant_id: str | None, user_id: str, session_ids: list[str]) -> int:
+        """Revoke these sessions of the user (others' ids are left alone), in one write;
+        how many were still live."""
+        ...
+
     async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
         """The user's sessions neither revoked nor expired, newest first."""
         ...

@@ -59,8 +59,7 @@ class EndOwnSessions:
             if session_id not in {s.id for s in live}:
                 raise NotFound(SESSION_NOT_FOUND)
             ending = [session_id]
-        for ended in ending:
-            await self._sessions.revoke(ended)
+        await self._sessions.revoke_many(principal.tenant_id, principal.user_id, ending)
         if ending:
             await self._revocations.revoke_sessions(ending)
         await self._auditor.record(

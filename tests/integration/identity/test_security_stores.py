@@ -265,6 +265,23 @@ async def test_revoke_and_revoke_all() -> None:
     assert await store.revoke("unknown") is None
 
 
+async def test_revoke_many_takes_only_the_users_own_live_sessions() -> None:
+    store = MongoSessionStore(reuse_grace_seconds=10)
+    mine = [new_session(), new_session(), new_session()]
+    other_tenant = new_session(tenant_id="t2")
+    someone_else = new_session(user_id="u2")
+    for session in [*mine, other_tenant, someone_else]:
+        await store.create(session)
+    # Two of mine, and ids that are not mine (another tenant's, another user's, unknown).
+    asked = [mine[0].id, mine[1].id, other_tenant.id, someone_else.id, "unknown"]
+    assert await store.revoke_many("t1", "u1", asked) == 2
+    assert [s.id for s in await store.live("t1", "u1")] == [mine[2].id]
+    for session in (other_tenant, someone_else, mine[2]):
+        assert (await store.rotate(session.id, "h0", "h1")).outcome is RotateOutcome.ROTATED
+    assert await store.revoke_many("t1", "u1", asked) == 0  # already revoked
+    assert await store.revoke_many("t1", "u1", []) == 0
+
+
 # -- one-time tokens --------------------------------------------------------------------------
 
 OTT_SECRET = "integration-ott-secret-0123456789abcdef"

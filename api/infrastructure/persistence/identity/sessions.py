@@ -170,6 +170,15 @@ class MongoSessionStore:
             await self._collection.update_many(owner, {"$set": {"revoked": True}})
         return [entry["_id"] for entry in active]
 
+    async def revoke_many(self, tenant_id: str | None, user_id: str, session_ids: list[str]) -> int:
+        if not session_ids:
+            return 0
+        owned = {"_id": {"$in": session_ids}, "tenant_id": tenant_id, "user_id": user_id,
+                 "revoked": False}  # fmt: skip
+        with database_errors():
+            result = await self._collection.update_many(owned, {"$set": {"revoked": True}})
+        return result.modified_count
+
     async def live(self, tenant_id: str | None, user_id: str) -> list[Session]:
         owner = {"tenant_id": tenant_id, "user_id": user_id, "revoked": False}
         with database_errors():
