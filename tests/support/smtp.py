@@ -18,6 +18,13 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
 
+    @property
+    def text(self) -> str:
+        """The plain-text body."""
+        body = self.message.get_body(("plain",))
+        assert body is not None, "no text/plain part"
+        return str(body.get_content())
+
 
 @dataclass
 class SmtpCapture:

@@ -38,12 +38,6 @@ async def mails(smtp: SmtpCapture, address: str, count: int) -> list[Received]:
     raise AssertionError(f"fewer than {count} notices to {address}: {smtp.to(address)}")
 
 
-def text_of(mail: Received) -> str:
-    body = mail.message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
 async def outbox(mongo: MongoClient, db_name: str) -> list[dict[str, Any]]:
     cursor = mongo[db_name]["outbound_emails"].find({"template": "security_notice"}).sort("_id", 1)
     return [raw async for raw in cursor]
@@ -81,7 +75,7 @@ async def test_a_platform_admin_is_told_by_mail_as_the_product(
     assert {str(mail.message["Subject"]) for mail in received} == {
         "Security notice for your Parley account"
     }
-    said = "\n".join(text_of(mail) for mail in received)
+    said = "\n".join(mail.text for mail in received)
     for change in (
         "Two-factor sign-in was turned on for your account.",
         "Someone signed in to your account from a new device.",
@@ -121,6 +115,6 @@ async def test_a_tenant_users_notice_stays_in_their_tenant(
     await enable_mfa(client, owner, set())
     [mail] = await mails(smtp, acme.owner.email, 1)
     assert str(mail.message["Subject"]) == "Security notice for your Acme account"
-    assert '"Forgot password" on the sign-in page' in text_of(mail)
+    assert '"Forgot password" on the sign-in page' in mail.text
     [stored] = await outbox(mongo_client, db_name)
     assert stored["tenant_id"] == acme.tenant.id

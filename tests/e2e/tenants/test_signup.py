@@ -59,14 +59,10 @@ async def the_tenant(client: AppClient, admin: dict[str, str], status: str) -> d
     return dict(tenant)
 
 
-def text_of(mail: Received) -> str:
-    return str(mail.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
-
-
 async def confirm(client: AppClient, smtp: SmtpCapture) -> None:
     [mail] = await smtp.wait_for(EMAIL)
-    match = re.search(r"/signup/verify\?token=([A-Za-z0-9_\-]+)", text_of(mail))
-    assert match, text_of(mail)
+    match = re.search(r"/signup/verify\?token=([A-Za-z0-9_\-]+)", mail.text)
+    assert match, mail.text
     verified = await client.post(f"{SIGNUP}/verify", json={"token": match.group(1)})
     assert verified.status_code == 204, verified.text
     again = await client.post(f"{SIGNUP}/verify", json={"token": match.group(1)})
@@ -112,7 +108,7 @@ async def test_sign_up_confirm_approve_then_the_owner_signs_in(
     assert_problem(rejected_after, 409, "conflict")
 
     told = await mail_with(smtp, "Acme Jewellers is approved")
-    assert "you can sign in now" in text_of(told)
+    assert "you can sign in now" in told.text
     tokens = await login(client, EMAIL, PASSWORD, tid)
     headers = {"Authorization": f"Bearer {tokens['access_token']}", "X-Tenant-ID": tid}
     me = (await client.get("/api/v1/auth/me", headers=headers)).json()
@@ -143,7 +139,7 @@ async def test_a_rejected_sign_up_is_told_and_serves_nothing(
     reactivate = await client.put(f"{TENANTS}/{tid}", json={"status": "active"}, headers=admin)
     assert_problem(reactivate, 409, "conflict")  # not through the back door either
     told = await mail_with(smtp, "Your sign-up of Acme Jewellers was not approved")
-    assert "Reason: Not a jeweller" in text_of(told)
+    assert "Reason: Not a jeweller" in told.text
     served = await client.get("/api/v1/tenant", headers={"X-Tenant-ID": tid})
     assert_problem(served, 403, "tenant_suspended")
     assert "tenant.rejected" in await audit_actions(mongo_client, db_name, tid)
@@ -255,7 +251,7 @@ async def test_platform_admins_are_told_when_a_confirmed_sign_up_awaits_review(
     for address, name in ((ADMIN_EMAIL, "Platform admin"), ("ops@example.com", "Olu Ops")):
         [told] = await smtp.wait_for(address)
         assert told.message["Subject"] == "Sign-up awaiting review: Acme Jewellers (acme)"
-        text = text_of(told)
+        text = told.text
         assert f"Hi {name}," in text and "Fay Founder <founder@acme.example.com>" in text
         assert PASSWORD not in text
 
